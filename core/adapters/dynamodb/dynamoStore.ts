@@ -1,0 +1,360 @@
+import {
+  BatchWriteItemCommand,
+  ConditionalCheckFailedException,
+  DeleteItemCommand,
+  GetItemCommand,
+  PutItemCommand,
+  QueryCommand,
+  TransactionCanceledException,
+  TransactWriteItemsCommand,
+  UpdateItemCommand,
+  type AttributeValue,
+  type ConsumedCapacity,
+  type DynamoDBClient,
+  type WriteRequest,
+} from '@aws-sdk/client-dynamodb';
+import { marshall, unmarshall } from '@aws-sdk/util-dynamodb';
+import { TopicAlreadyExists, TopicConflict, TopicNotFound } from '../../errors.ts';
+import type {
+  BatchPage,
+  LogStore,
+  MetadataStore,
+  PartitionState,
+  ProducerState,
+  ProducerStateWrite,
+  PutBatchResult,
+  StoredBatch,
+  TopicRecord,
+} from '../../ports.ts';
+import { LOG_TABLE, metadataKeys, type TableNames } from '../../schema.ts';
+import type { Compression } from '../../topicConfig.ts';
+
+const A = LOG_TABLE.attributes;
+const HEADER_PROJECTION = ['pk', 'sk', A.recordCount, A.firstTimestamp, A.maxTimestamp, A.sizeBytes, A.codec, A.writerId].join(', ');
+
+export interface DynamoStoreOptions {
+  readonly client: DynamoDBClient;
+  readonly tables: TableNames;
+  /** Called with the capacity each request consumed; turns on `ReturnConsumedCapacity`. */
+  readonly onConsumedCapacity?: (capacity: ConsumedCapacity[]) => void;
+}
+
+/**
+ * DynamoDB storage (AWS SDK v3). Conditional-check failures are translated here into the port's
+ * outcomes and domain errors, so nothing above this file sees a DynamoDB exception type.
+ */
+export class DynamoStore implements LogStore, MetadataStore {
+  private readonly client: DynamoDBClient;
+  private readonly tables: TableNames;
+  private readonly onCapacity: ((capacity: ConsumedCapacity[]) => void) | undefined;
+
+  constructor(options: DynamoStoreOptions) {
+    this.client = options.client;
+    this.tables = options.tables;
+    this.onCapacity = options.onConsumedCapacity;
+  }
+
+  private get capacity(): { ReturnConsumedCapacity?: 'TOTAL' } {
+    return this.onCapacity === undefined ? {} : { ReturnConsumedCapacity: 'TOTAL' };
+  }
+
+  private record(capacity: ConsumedCapacity | ConsumedCapacity[] | undefined): void {
+    if (this.onCapacity === undefined || capacity === undefined) return;
+    this.onCapacity(Array.isArray(capacity) ? capacity : [capacity]);
+  }
+
+  // ---------------------------------------------------------------- log
+
+  async putBatch(batch: StoredBatch, producer?: ProducerStateWrite): Promise<PutBatchResult> {
+    const put = {
+      TableName: this.tables.log,
+      Item: batchToItem(batch),
+      ConditionExpression: 'attribute_not_exists(sk)',
+      ReturnValuesOnConditionCheckFailure: 'ALL_OLD' as const,
+    };
+    if (producer === undefined) {
+      try {
+        const out = await this.client.send(new PutItemCommand({ ...put, ...this.capacity }));
+        this.record(out.ConsumedCapacity);
+        return { outcome: 'written' };
+      } catch (e) {
+        if (e instanceof ConditionalCheckFailedException) {
+          return { outcome: 'offset-taken', existing: e.Item === undefined ? undefined : itemToBatch(e.Item) };
+        }
+        throw e;
+      }
+    }
+    const { next } = producer;
+    try {
+      const out = await this.client.send(
+        new TransactWriteItemsCommand({
+          TransactItems: [
+            { Put: put },
+            {
+              Put: {
+                TableName: this.tables.metadata,
+                Item: marshall({
+                  ...metadataKeys.producer(producer.producerId, producer.log),
+                  epoch: next.epoch,
+                  nextSequence: next.nextSequence,
+                  recent: next.recent,
+                  version: next.version,
+                }),
+                ConditionExpression:
+                  producer.expectedVersion === undefined ? 'attribute_not_exists(pk)' : 'version = :expected',
+                ...(producer.expectedVersion === undefined
+                  ? {}
+                  : { ExpressionAttributeValues: { ':expected': { N: String(producer.expectedVersion) } } }),
+              },
+            },
+          ],
+          ...this.capacity,
+        }),
+      );
+      this.record(out.ConsumedCapacity);
+      return { outcome: 'written' };
+    } catch (e) {
+      if (!(e instanceof TransactionCanceledException)) throw e;
+      // CancellationReasons[i] belongs to TransactItems[i]: 0 is the batch, 1 the producer state.
+      const [batchReason, producerReason] = e.CancellationReasons ?? [];
+      if (batchReason?.Code === 'ConditionalCheckFailed') {
+        return { outcome: 'offset-taken', existing: batchReason.Item === undefined ? undefined : itemToBatch(batchReason.Item) };
+      }
+      if (producerReason?.Code === 'ConditionalCheckFailed') return { outcome: 'producer-state-changed' };
+      throw e; // a transaction conflict or throttling: an unknown outcome, retried by the engine
+    }
+  }
+
+  async lastBatch(log: string): Promise<StoredBatch | undefined> {
+    const out = await this.client.send(
+      new QueryCommand({
+        TableName: this.tables.log,
+        KeyConditionExpression: 'pk = :pk',
+        ExpressionAttributeValues: { ':pk': { S: log } },
+        ScanIndexForward: false,
+        Limit: 1,
+        ConsistentRead: true,
+        ProjectionExpression: HEADER_PROJECTION,
+        ...this.capacity,
+      }),
+    );
+    this.record(out.ConsumedCapacity);
+    const item = out.Items?.[0];
+    return item === undefined ? undefined : itemToBatch(item);
+  }
+
+  readBatches(log: string, fromOffset: number, maxBatches: number): Promise<BatchPage> {
+    return this.queryFrom(log, fromOffset, maxBatches, undefined);
+  }
+
+  scanBatchHeaders(log: string, fromOffset: number, maxBatches: number): Promise<BatchPage> {
+    return this.queryFrom(log, fromOffset, maxBatches, HEADER_PROJECTION);
+  }
+
+  /**
+   * Batches from the one containing `fromOffset`. Consumers usually read from a batch boundary,
+   * so one ascending query suffices; otherwise one descending query finds the containing batch.
+   */
+  private async queryFrom(log: string, fromOffset: number, maxBatches: number, projection: string | undefined): Promise<BatchPage> {
+    const common = {
+      TableName: this.tables.log,
+      ConsistentRead: true,
+      ...(projection === undefined ? {} : { ProjectionExpression: projection }),
+      ...this.capacity,
+    };
+    const after = await this.client.send(
+      new QueryCommand({
+        ...common,
+        KeyConditionExpression: 'pk = :pk AND sk >= :from',
+        ExpressionAttributeValues: { ':pk': { S: log }, ':from': { N: String(fromOffset) } },
+        Limit: maxBatches + 1, // one more than asked, to know exactly whether the page reached the end
+      }),
+    );
+    this.record(after.ConsumedCapacity);
+    const items = (after.Items ?? []).map(itemToBatch);
+    const reachedEnd = items.length <= maxBatches && after.LastEvaluatedKey === undefined;
+    const batches = items.slice(0, maxBatches);
+    if (fromOffset > 0 && batches[0]?.baseOffset !== fromOffset) {
+      const before = await this.client.send(
+        new QueryCommand({
+          ...common,
+          KeyConditionExpression: 'pk = :pk AND sk < :from',
+          ExpressionAttributeValues: { ':pk': { S: log }, ':from': { N: String(fromOffset) } },
+          ScanIndexForward: false,
+          Limit: 1,
+        }),
+      );
+      this.record(before.ConsumedCapacity);
+      const containing = before.Items?.[0] === undefined ? undefined : itemToBatch(before.Items[0]);
+      if (containing !== undefined && containing.baseOffset + containing.recordCount > fromOffset) batches.unshift(containing);
+    }
+    return { batches, reachedEnd };
+  }
+
+  async deleteLog(log: string): Promise<void> {
+    let startKey: Record<string, AttributeValue> | undefined;
+    do {
+      const page = await this.client.send(
+        new QueryCommand({
+          TableName: this.tables.log,
+          KeyConditionExpression: 'pk = :pk',
+          ExpressionAttributeValues: { ':pk': { S: log } },
+          ProjectionExpression: 'pk, sk',
+          ExclusiveStartKey: startKey,
+        }),
+      );
+      const keys = page.Items ?? [];
+      for (let i = 0; i < keys.length; i += 25) {
+        await this.batchDelete(keys.slice(i, i + 25).map((Key) => ({ DeleteRequest: { Key } })));
+      }
+      startKey = page.LastEvaluatedKey;
+    } while (startKey !== undefined);
+  }
+
+  private async batchDelete(requests: WriteRequest[]): Promise<void> {
+    let pending = requests;
+    for (let attempt = 0; pending.length > 0; attempt++) {
+      if (attempt > 0) await new Promise((r) => setTimeout(r, Math.min(1000, 25 * 2 ** attempt)));
+      const out = await this.client.send(new BatchWriteItemCommand({ RequestItems: { [this.tables.log]: pending } }));
+      pending = out.UnprocessedItems?.[this.tables.log] ?? [];
+      if (attempt > 10) throw new Error('BatchWriteItem kept returning unprocessed items');
+    }
+  }
+
+  // ---------------------------------------------------------------- metadata
+
+  async createTopic(topic: TopicRecord): Promise<void> {
+    try {
+      await this.client.send(
+        new PutItemCommand({
+          TableName: this.tables.metadata,
+          Item: marshall({ ...metadataKeys.topic(topic.name), ...topic }),
+          ConditionExpression: 'attribute_not_exists(pk)',
+        }),
+      );
+    } catch (e) {
+      if (e instanceof ConditionalCheckFailedException) throw new TopicAlreadyExists(topic.name);
+      throw e;
+    }
+  }
+
+  async getTopic(name: string): Promise<TopicRecord | undefined> {
+    const out = await this.client.send(
+      new GetItemCommand({ TableName: this.tables.metadata, Key: marshall(metadataKeys.topic(name)), ConsistentRead: true }),
+    );
+    return out.Item === undefined ? undefined : itemToTopic(out.Item);
+  }
+
+  async listTopics(): Promise<TopicRecord[]> {
+    const topics: TopicRecord[] = [];
+    let startKey: Record<string, AttributeValue> | undefined;
+    do {
+      const page = await this.client.send(
+        new QueryCommand({
+          TableName: this.tables.metadata,
+          KeyConditionExpression: 'pk = :pk',
+          ExpressionAttributeValues: { ':pk': { S: metadataKeys.topicsPartition } },
+          ExclusiveStartKey: startKey,
+        }),
+      );
+      topics.push(...(page.Items ?? []).map(itemToTopic));
+      startKey = page.LastEvaluatedKey;
+    } while (startKey !== undefined);
+    return topics;
+  }
+
+  async updateTopic(next: TopicRecord): Promise<void> {
+    try {
+      await this.client.send(
+        new UpdateItemCommand({
+          TableName: this.tables.metadata,
+          Key: marshall(metadataKeys.topic(next.name)),
+          UpdateExpression: 'SET config = :config, version = :next',
+          ConditionExpression: 'topicId = :id AND version = :expected',
+          ExpressionAttributeValues: marshall({
+            ':config': next.config,
+            ':next': next.version,
+            ':expected': next.version - 1,
+            ':id': next.topicId,
+          }),
+          ReturnValuesOnConditionCheckFailure: 'ALL_OLD',
+        }),
+      );
+    } catch (e) {
+      if (e instanceof ConditionalCheckFailedException) {
+        const current = e.Item === undefined ? undefined : itemToTopic(e.Item);
+        if (current === undefined || current.topicId !== next.topicId) throw new TopicNotFound(next.name);
+        throw new TopicConflict(next.name);
+      }
+      throw e;
+    }
+  }
+
+  async deleteTopic(name: string, topicId: string): Promise<void> {
+    try {
+      await this.client.send(
+        new DeleteItemCommand({
+          TableName: this.tables.metadata,
+          Key: marshall(metadataKeys.topic(name)),
+          ConditionExpression: 'topicId = :id',
+          ExpressionAttributeValues: { ':id': { S: topicId } },
+        }),
+      );
+    } catch (e) {
+      if (e instanceof ConditionalCheckFailedException) throw new TopicNotFound(name);
+      throw e;
+    }
+  }
+
+  async getPartitionState(log: string): Promise<PartitionState> {
+    const out = await this.client.send(
+      new GetItemCommand({ TableName: this.tables.metadata, Key: marshall(metadataKeys.partitionState(log)), ConsistentRead: true, ...this.capacity }),
+    );
+    this.record(out.ConsumedCapacity);
+    if (out.Item === undefined) return { logStartOffset: 0 };
+    return { logStartOffset: Number(out.Item.logStartOffset?.N ?? 0) };
+  }
+
+  async getProducerState(producerId: string, log: string): Promise<ProducerState | undefined> {
+    const out = await this.client.send(
+      new GetItemCommand({ TableName: this.tables.metadata, Key: marshall(metadataKeys.producer(producerId, log)), ConsistentRead: true, ...this.capacity }),
+    );
+    this.record(out.ConsumedCapacity);
+    if (out.Item === undefined) return undefined;
+    const { epoch, nextSequence, recent, version } = unmarshall(out.Item);
+    return { epoch, nextSequence, recent, version } as ProducerState;
+  }
+}
+
+function batchToItem(b: StoredBatch): Record<string, AttributeValue> {
+  return {
+    pk: { S: b.log },
+    sk: { N: String(b.baseOffset) },
+    [A.recordCount]: { N: String(b.recordCount) },
+    [A.firstTimestamp]: { N: String(b.firstTimestamp) },
+    [A.maxTimestamp]: { N: String(b.maxTimestamp) },
+    [A.sizeBytes]: { N: String(b.sizeBytes) },
+    [A.codec]: { S: b.codec },
+    [A.payload]: { B: b.payload },
+    [A.writerId]: { S: b.writerId },
+  };
+}
+
+function itemToBatch(item: Record<string, AttributeValue>): StoredBatch {
+  return {
+    log: item.pk!.S!,
+    baseOffset: Number(item.sk!.N),
+    recordCount: Number(item[A.recordCount]!.N),
+    firstTimestamp: Number(item[A.firstTimestamp]!.N),
+    maxTimestamp: Number(item[A.maxTimestamp]!.N),
+    sizeBytes: Number(item[A.sizeBytes]!.N),
+    codec: item[A.codec]!.S as Compression,
+    payload: item[A.payload]?.B ?? new Uint8Array(0),
+    writerId: item[A.writerId]!.S!,
+  };
+}
+
+function itemToTopic(item: Record<string, AttributeValue>): TopicRecord {
+  const { name, topicId, config, createdAt, version } = unmarshall(item);
+  return { name, topicId, config, createdAt, version } as TopicRecord;
+}

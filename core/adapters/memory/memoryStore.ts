@@ -1,0 +1,122 @@
+import { TopicAlreadyExists, TopicConflict, TopicNotFound } from '../../errors.ts';
+import type {
+  BatchPage,
+  LogStore,
+  MetadataStore,
+  PartitionState,
+  ProducerState,
+  ProducerStateWrite,
+  PutBatchResult,
+  StoredBatch,
+  TopicRecord,
+} from '../../ports.ts';
+
+/**
+ * In-memory storage with the same rules as the DynamoDB adapter (and the same contract tests).
+ * Every method yields to the event loop once, so concurrent callers interleave as they would
+ * against a real store. Values are copied in and out so callers cannot mutate stored state.
+ */
+export class MemoryStore implements LogStore, MetadataStore {
+  private readonly logs = new Map<string, StoredBatch[]>();
+  private readonly topics = new Map<string, TopicRecord>();
+  private readonly producers = new Map<string, ProducerState>();
+  private readonly partitionStates = new Map<string, PartitionState>();
+
+  async putBatch(batch: StoredBatch, producer?: ProducerStateWrite): Promise<PutBatchResult> {
+    await tick();
+    const batches = this.logs.get(batch.log) ?? [];
+    const existing = batches.find((b) => b.baseOffset === batch.baseOffset);
+    if (existing !== undefined) return { outcome: 'offset-taken', existing: copyBatch(existing) };
+    if (producer !== undefined) {
+      const current = this.producers.get(producerKey(producer.producerId, producer.log));
+      if (current?.version !== producer.expectedVersion) return { outcome: 'producer-state-changed' };
+      this.producers.set(producerKey(producer.producerId, producer.log), structuredClone(producer.next));
+    }
+    batches.push(copyBatch(batch));
+    batches.sort((a, b) => a.baseOffset - b.baseOffset);
+    this.logs.set(batch.log, batches);
+    return { outcome: 'written' };
+  }
+
+  async lastBatch(log: string): Promise<StoredBatch | undefined> {
+    await tick();
+    const last = this.logs.get(log)?.at(-1);
+    return last === undefined ? undefined : copyBatch(last);
+  }
+
+  async readBatches(log: string, fromOffset: number, maxBatches: number): Promise<BatchPage> {
+    await tick();
+    const batches = this.logs.get(log) ?? [];
+    const start = batches.findIndex((b) => b.baseOffset + b.recordCount > fromOffset);
+    if (start === -1) return { batches: [], reachedEnd: true };
+    // The batch containing fromOffset (if any) plus up to maxBatches starting at or after it, as the
+    // DynamoDB adapter's two queries return them.
+    const containing = batches[start]!.baseOffset < fromOffset ? 1 : 0;
+    const page = batches.slice(start, start + containing + maxBatches);
+    return { batches: page.map(copyBatch), reachedEnd: start + page.length >= batches.length };
+  }
+
+  async scanBatchHeaders(log: string, fromOffset: number, maxBatches: number): Promise<BatchPage> {
+    const page = await this.readBatches(log, fromOffset, maxBatches);
+    return { ...page, batches: page.batches.map((b) => ({ ...b, payload: new Uint8Array(0) })) };
+  }
+
+  async deleteLog(log: string): Promise<void> {
+    await tick();
+    this.logs.delete(log);
+  }
+
+  async createTopic(topic: TopicRecord): Promise<void> {
+    await tick();
+    if (this.topics.has(topic.name)) throw new TopicAlreadyExists(topic.name);
+    this.topics.set(topic.name, structuredClone(topic));
+  }
+
+  async getTopic(name: string): Promise<TopicRecord | undefined> {
+    await tick();
+    const topic = this.topics.get(name);
+    return topic === undefined ? undefined : structuredClone(topic);
+  }
+
+  async listTopics(): Promise<TopicRecord[]> {
+    await tick();
+    return [...this.topics.values()].sort((a, b) => (a.name < b.name ? -1 : 1)).map((t) => structuredClone(t));
+  }
+
+  async updateTopic(next: TopicRecord): Promise<void> {
+    await tick();
+    const current = this.topics.get(next.name);
+    if (current === undefined || current.topicId !== next.topicId) throw new TopicNotFound(next.name);
+    if (current.version !== next.version - 1) throw new TopicConflict(next.name);
+    this.topics.set(next.name, structuredClone(next));
+  }
+
+  async deleteTopic(name: string, topicId: string): Promise<void> {
+    await tick();
+    if (this.topics.get(name)?.topicId !== topicId) throw new TopicNotFound(name);
+    this.topics.delete(name);
+  }
+
+  async getPartitionState(log: string): Promise<PartitionState> {
+    await tick();
+    return { ...(this.partitionStates.get(log) ?? { logStartOffset: 0 }) };
+  }
+
+  async getProducerState(producerId: string, log: string): Promise<ProducerState | undefined> {
+    await tick();
+    const state = this.producers.get(producerKey(producerId, log));
+    return state === undefined ? undefined : structuredClone(state);
+  }
+}
+
+function producerKey(producerId: string, log: string): string {
+  return `${producerId}\u0000${log}`;
+}
+
+function copyBatch(b: StoredBatch): StoredBatch {
+  return { ...b, payload: Uint8Array.from(b.payload) };
+}
+
+function tick(): Promise<void> {
+  return new Promise((resolve) => setImmediate(resolve));
+}

@@ -1,0 +1,228 @@
+/**
+ * One error family for the whole engine. Every error has a stable `code` (what callers, HTTP
+ * mappers and Step Functions Catch clauses match on), a `retriable` flag and an optional `cause`.
+ * Subclasses carry their context as plain fields, so `toJSON()` can put them in an API response.
+ *
+ * `name` is derived from the class, never typed by hand: `class TopicNotFound` has name
+ * `TopicNotFound`, and its code is the same string.
+ *
+ * @example
+ * try { await sluice.read('orders', 0, 99) }
+ * catch (e) { if (isSluiceError(e, 'OffsetOutOfRange')) restartFrom(e.logStartOffset) }
+ */
+export abstract class SluiceError extends Error {
+  /** Stable machine-readable code; equal to the class name. */
+  readonly code: string;
+  /** True when the same call may succeed if simply retried. */
+  readonly retriable: boolean;
+
+  constructor(message: string, options: { retriable?: boolean; cause?: unknown } = {}) {
+    super(message, options.cause === undefined ? undefined : { cause: options.cause });
+    this.name = new.target.name;
+    this.code = new.target.name;
+    this.retriable = options.retriable ?? false;
+  }
+
+  /** The error's public shape: code, message and context fields (never the cause or stack). */
+  toJSON(): Record<string, unknown> {
+    const context: Record<string, unknown> = {};
+    for (const [key, value] of Object.entries(this)) {
+      if (key === 'code' || key === 'retriable' || key === 'name' || key === 'cause') continue;
+      context[key] = value;
+    }
+    return { code: this.code, message: this.message, ...context };
+  }
+}
+
+/** Guard keyed on `code`, so it works across bundles and module copies (unlike `instanceof`). */
+export function isSluiceError(e: unknown, code?: string): e is SluiceError & Record<string, unknown> {
+  if (typeof e !== 'object' || e === null) return false;
+  const candidate = e as { code?: unknown; retriable?: unknown; toJSON?: unknown };
+  if (typeof candidate.code !== 'string' || typeof candidate.retriable !== 'boolean') return false;
+  if (typeof candidate.toJSON !== 'function') return false;
+  return code === undefined || candidate.code === code;
+}
+
+/** Input that can never succeed: a bad name, a wrong type, an out-of-range number. */
+export class InvalidArgument extends SluiceError {
+  readonly field: string;
+  constructor(field: string, message: string) {
+    super(message);
+    this.field = field;
+  }
+}
+
+export class InvalidTopicName extends SluiceError {
+  readonly topic: string;
+  constructor(topic: string, reason: string) {
+    super(`Invalid topic name ${JSON.stringify(topic.slice(0, 300))}: ${reason}`);
+    this.topic = topic.slice(0, 300);
+  }
+}
+
+export class InvalidTopicConfig extends SluiceError {
+  readonly key: string;
+  constructor(key: string, message: string) {
+    super(message);
+    this.key = key;
+  }
+}
+
+export class TopicAlreadyExists extends SluiceError {
+  readonly topic: string;
+  constructor(topic: string) {
+    super(`Topic ${topic} already exists`);
+    this.topic = topic;
+  }
+}
+
+export class TopicNotFound extends SluiceError {
+  readonly topic: string;
+  constructor(topic: string) {
+    super(`Topic ${topic} does not exist`);
+    this.topic = topic;
+  }
+}
+
+export class PartitionNotFound extends SluiceError {
+  readonly topic: string;
+  readonly partition: number;
+  readonly partitions: number;
+  constructor(topic: string, partition: number, partitions: number) {
+    super(`Topic ${topic} has no partition ${partition}; it has partitions 0..${partitions - 1}`);
+    this.topic = topic;
+    this.partition = partition;
+    this.partitions = partitions;
+  }
+}
+
+/** A change to a topic lost a race with another change; re-read and try again. */
+export class TopicConflict extends SluiceError {
+  readonly topic: string;
+  constructor(topic: string) {
+    super(`Topic ${topic} was changed concurrently; re-read it and retry`, { retriable: true });
+    this.topic = topic;
+  }
+}
+
+/** One record of an append is malformed. Nothing of the append was written. */
+export class InvalidRecord extends SluiceError {
+  readonly index: number;
+  readonly field: string;
+  constructor(index: number, field: string, reason: string) {
+    super(`Record ${index}: ${field} ${reason}`);
+    this.index = index;
+    this.field = field;
+  }
+}
+
+/** One record is larger than a limit. Nothing of the append was written. */
+export class RecordTooLarge extends SluiceError {
+  readonly index: number;
+  readonly sizeBytes: number;
+  readonly limitBytes: number;
+  readonly limit: 'maxRecordBytes' | 'itemPayloadBytes';
+  constructor(index: number, sizeBytes: number, limitBytes: number, limit: 'maxRecordBytes' | 'itemPayloadBytes') {
+    const why =
+      limit === 'maxRecordBytes'
+        ? `the topic's maxRecordBytes (${limitBytes})`
+        : `what one DynamoDB item can carry (${limitBytes} bytes of a 400 KB item)`;
+    super(`Record ${index} is ${sizeBytes} bytes encoded, more than ${why}`);
+    this.index = index;
+    this.sizeBytes = sizeBytes;
+    this.limitBytes = limitBytes;
+    this.limit = limit;
+  }
+}
+
+export class TooManyRecords extends SluiceError {
+  readonly count: number;
+  readonly limit: number;
+  constructor(count: number, limit: number) {
+    super(`An append carries at most ${limit} records; this one has ${count}. Split it.`);
+    this.count = count;
+    this.limit = limit;
+  }
+}
+
+/** A read or seek asked for an offset the partition does not hold. */
+export class OffsetOutOfRange extends SluiceError {
+  readonly topic: string;
+  readonly partition: number;
+  readonly offset: number;
+  readonly logStartOffset: number;
+  readonly highWatermark: number;
+  constructor(topic: string, partition: number, offset: number, logStartOffset: number, highWatermark: number) {
+    super(
+      `Offset ${offset} is outside ${topic}[${partition}], which holds offsets ${logStartOffset} to ${highWatermark} (exclusive)`,
+    );
+    this.topic = topic;
+    this.partition = partition;
+    this.offset = offset;
+    this.logStartOffset = logStartOffset;
+    this.highWatermark = highWatermark;
+  }
+}
+
+/** Too many writers raced for the same partition tail; the append wrote nothing and may be retried. */
+export class AppendContention extends SluiceError {
+  readonly topic: string;
+  readonly partition: number;
+  readonly attempts: number;
+  constructor(topic: string, partition: number, attempts: number) {
+    super(`Gave up appending to ${topic}[${partition}] after ${attempts} conflicting attempts`, { retriable: true });
+    this.topic = topic;
+    this.partition = partition;
+    this.attempts = attempts;
+  }
+}
+
+/** A producer with an older epoch than the one on record tried to append. */
+export class ProducerFenced extends SluiceError {
+  readonly producerId: string;
+  readonly epoch: number;
+  readonly currentEpoch: number;
+  constructor(producerId: string, epoch: number, currentEpoch: number) {
+    super(`Producer ${producerId} epoch ${epoch} is fenced by epoch ${currentEpoch}`);
+    this.producerId = producerId;
+    this.epoch = epoch;
+    this.currentEpoch = currentEpoch;
+  }
+}
+
+/** A producer skipped sequence numbers: something it sent earlier never arrived. */
+export class OutOfOrderSequence extends SluiceError {
+  readonly producerId: string;
+  readonly partition: number;
+  readonly sequence: number;
+  readonly expected: number;
+  constructor(producerId: string, partition: number, sequence: number, expected: number) {
+    super(`Producer ${producerId} sent sequence ${sequence} to partition ${partition}; expected ${expected}`);
+    this.producerId = producerId;
+    this.partition = partition;
+    this.sequence = sequence;
+    this.expected = expected;
+  }
+}
+
+/** A retry of a batch so old that its original offsets are no longer remembered. */
+export class DuplicateSequence extends SluiceError {
+  readonly producerId: string;
+  readonly partition: number;
+  readonly sequence: number;
+  constructor(producerId: string, partition: number, sequence: number) {
+    super(`Producer ${producerId} already appended sequence ${sequence} to partition ${partition}`);
+    this.producerId = producerId;
+    this.partition = partition;
+    this.sequence = sequence;
+  }
+}
+
+/** Stored bytes failed a check on read. Nothing is returned rather than wrong bytes. */
+export class CorruptData extends SluiceError {
+  readonly location: string;
+  constructor(location: string, reason: string) {
+    super(`Stored data at ${location} is corrupt: ${reason}`);
+    this.location = location;
+  }
+}

@@ -1,0 +1,118 @@
+import type { Compression, TopicConfig } from './topicConfig.ts';
+
+/**
+ * The storage ports. The engine talks to storage only through these few functions; the DynamoDB
+ * adapter and the in-memory adapter implement them with the same rules and pass the same
+ * contract suite (test/contract).
+ */
+
+/** One record batch: one item in the log table, covering offsets [baseOffset, baseOffset + recordCount). */
+export interface StoredBatch {
+  /** The partition's log key, from `logKey(topicId, partition)`. */
+  readonly log: string;
+  readonly baseOffset: number;
+  readonly recordCount: number;
+  readonly firstTimestamp: number;
+  readonly maxTimestamp: number;
+  /** Uncompressed payload size, used for `maxBytes` and retention by size. */
+  readonly sizeBytes: number;
+  readonly codec: Compression;
+  /** The encoded records, compressed with `codec`. */
+  readonly payload: Uint8Array;
+  /**
+   * Random id of the append attempt that wrote this batch. A writer whose conditional put "fails"
+   * because its own earlier attempt already landed (an ambiguous failure, retried) recognises the
+   * item by this id and counts it as success instead of appending a duplicate.
+   */
+  readonly writerId: string;
+}
+
+/** An idempotent producer's state on one partition. */
+export interface ProducerState {
+  readonly epoch: number;
+  /** The sequence number the next batch must start with. */
+  readonly nextSequence: number;
+  /** The last few batches, so that a retry of one of them returns its original offsets. */
+  readonly recent: readonly ProducerBatchRef[];
+  /** Optimistic-lock version, bumped on every write. */
+  readonly version: number;
+}
+
+export interface ProducerBatchRef {
+  readonly firstSequence: number;
+  readonly recordCount: number;
+  readonly baseOffset: number;
+}
+
+/** A producer-state change to commit atomically with a batch. */
+export interface ProducerStateWrite {
+  readonly producerId: string;
+  readonly log: string;
+  /** The version read before deciding; `undefined` when there was no state. */
+  readonly expectedVersion: number | undefined;
+  readonly next: ProducerState;
+}
+
+export type PutBatchResult =
+  | { readonly outcome: 'written' }
+  /** Another batch already starts at this offset; its end is where to try next. */
+  | { readonly outcome: 'offset-taken'; readonly existing: StoredBatch | undefined }
+  /** The producer state changed since it was read; re-read and decide again. */
+  | { readonly outcome: 'producer-state-changed' };
+
+export interface BatchPage {
+  /** Batches in offset order, the first one containing `fromOffset` when the log holds it. */
+  readonly batches: StoredBatch[];
+  /** True when no batch after the last one returned exists (so its end is the high watermark). */
+  readonly reachedEnd: boolean;
+}
+
+export interface LogStore {
+  /**
+   * Writes the batch only if no batch starts at `batch.baseOffset` (`attribute_not_exists`), and,
+   * with `producer`, only if the producer state still has the expected version; both or neither.
+   */
+  putBatch(batch: StoredBatch, producer?: ProducerStateWrite): Promise<PutBatchResult>;
+  /** The batch with the highest base offset, if any (strongly consistent). */
+  lastBatch(log: string): Promise<StoredBatch | undefined>;
+  /** Up to `maxBatches` batches from the one containing `fromOffset` (strongly consistent). */
+  readBatches(log: string, fromOffset: number, maxBatches: number): Promise<BatchPage>;
+  /** Batch headers (no payload) from `fromOffset` in offset order, one page at a time. */
+  scanBatchHeaders(log: string, fromOffset: number, maxBatches: number): Promise<BatchPage>;
+  /** Removes every batch of a partition's log. */
+  deleteLog(log: string): Promise<void>;
+}
+
+/** A topic's metadata record. */
+export interface TopicRecord {
+  readonly name: string;
+  /** Unique per incarnation: a topic deleted and created again gets a new id and an empty log. */
+  readonly topicId: string;
+  readonly config: TopicConfig;
+  readonly createdAt: number;
+  /** Optimistic-lock version, bumped on every update. */
+  readonly version: number;
+}
+
+export interface PartitionState {
+  /** First offset still readable; advanced by retention and delete-records. */
+  readonly logStartOffset: number;
+}
+
+export interface MetadataStore {
+  /** Creates the topic unless one with the name exists (then `TopicAlreadyExists`). */
+  createTopic(topic: TopicRecord): Promise<void>;
+  getTopic(name: string): Promise<TopicRecord | undefined>;
+  listTopics(): Promise<TopicRecord[]>;
+  /** Replaces the topic if its version is still `next.version - 1` (else `TopicConflict`). */
+  updateTopic(next: TopicRecord): Promise<void>;
+  /** Deletes the topic record if it still has this topic id (else `TopicNotFound`). */
+  deleteTopic(name: string, topicId: string): Promise<void>;
+  getPartitionState(log: string): Promise<PartitionState>;
+  getProducerState(producerId: string, log: string): Promise<ProducerState | undefined>;
+}
+
+/** The log key of one partition of one topic incarnation. */
+export function logKey(topicId: string, partition: number): string {
+  return `${topicId}#${partition}`;
+}

@@ -1,0 +1,43 @@
+/**
+ * Table and key schema, defined once here and imported by the adapters, the table-creation code
+ * and the CDK stack (never retyped).
+ *
+ * Log table: one item per record batch. Attribute names are short because DynamoDB counts them
+ * in every item's size, and so in every write unit.
+ * Metadata table: single-table design for topics, partition state and producer state.
+ */
+export const LOG_TABLE = {
+  partitionKey: { name: 'pk', type: 'S' }, // logKey(topicId, partition)
+  sortKey: { name: 'sk', type: 'N' }, // base offset of the batch
+  attributes: {
+    recordCount: 'n',
+    firstTimestamp: 't0',
+    maxTimestamp: 't1',
+    sizeBytes: 'sz',
+    codec: 'c',
+    payload: 'p',
+    writerId: 'w',
+  },
+} as const;
+
+export const METADATA_TABLE = {
+  partitionKey: { name: 'pk', type: 'S' },
+  sortKey: { name: 'sk', type: 'S' },
+} as const;
+
+/** Key builders for the metadata table's item kinds. */
+export const metadataKeys = {
+  /** All topics share one partition key so that listing them is one Query. */
+  topic: (name: string) => ({ pk: 'topic', sk: name }),
+  topicsPartition: 'topic',
+  partitionState: (log: string) => ({ pk: `log#${log}`, sk: 'state' }),
+  producer: (producerId: string, log: string) => ({ pk: `producer#${producerId}`, sk: log }),
+} as const;
+
+export interface TableNames {
+  readonly log: string;
+  readonly metadata: string;
+}
+
+/** Table names as the Lambda functions and the local stack read them from the environment. */
+export const TABLE_NAME_ENV = { log: 'SLUICE_LOG_TABLE', metadata: 'SLUICE_METADATA_TABLE' } as const;

@@ -1,0 +1,93 @@
+import { InvalidTopicConfig, InvalidTopicName } from './errors.ts';
+
+/** Kafka's legal topic characters and length (Topic.java: `[a-zA-Z0-9._-]`, at most 249). */
+const TOPIC_NAME = /^[A-Za-z0-9._-]{1,249}$/;
+
+/** Throws `InvalidTopicName` unless `name` is a legal Kafka topic name. */
+export function validateTopicName(name: unknown): asserts name is string {
+  if (typeof name !== 'string') throw new InvalidTopicName(String(name), 'a topic name is a string');
+  if (name === '.' || name === '..') throw new InvalidTopicName(name, '"." and ".." are reserved');
+  if (!TOPIC_NAME.test(name)) {
+    throw new InvalidTopicName(name, 'use 1 to 249 characters from A-Z, a-z, 0-9, ".", "_" and "-"');
+  }
+}
+
+export type Compression = 'none' | 'gzip' | 'zstd';
+export type CleanupPolicy = 'delete' | 'compact';
+
+export interface TopicConfig {
+  /** Number of partitions; may grow, never shrink. */
+  readonly partitions: number;
+  /** How long records are kept, in ms; -1 keeps them forever. */
+  readonly retentionMs: number;
+  /** How many bytes a partition keeps before the oldest segments go; -1 means no size limit. */
+  readonly retentionBytes: number;
+  /** Largest encoded record (key + value + headers) the topic accepts, in bytes. */
+  readonly maxRecordBytes: number;
+  /** How batch payloads are compressed at rest. */
+  readonly compression: Compression;
+  /** `delete` drops old segments; `compact` keeps the latest record per key. */
+  readonly cleanupPolicy: CleanupPolicy;
+}
+
+export const MAX_PARTITIONS = 1024;
+const MAX_RECORD_BYTES_LIMIT = 32 * 1024 * 1024;
+
+export const DEFAULT_TOPIC_CONFIG: TopicConfig = {
+  partitions: 1, // Kafka's num.partitions default
+  retentionMs: 7 * 24 * 60 * 60 * 1000, // 7 days, Kafka's retention.ms default
+  retentionBytes: -1, // no size limit, Kafka's retention.bytes default
+  maxRecordBytes: 1024 * 1024, // 1 MiB, Kafka's message.max.bytes is about the same
+  compression: 'none', // records stored as sent; gzip or zstd trade CPU for write units
+  cleanupPolicy: 'delete',
+};
+
+type Rule = (key: string, value: unknown) => void;
+
+function integerIn(min: number, max: number, allowMinusOne = false): Rule {
+  return (key, value) => {
+    const ok = Number.isSafeInteger(value) && ((value as number) >= min || (allowMinusOne && value === -1));
+    if (!ok || (value as number) > max) {
+      const range = `${allowMinusOne ? '-1 (unlimited) or ' : ''}an integer from ${min} to ${max}`;
+      throw new InvalidTopicConfig(key, `${key} must be ${range}; got ${JSON.stringify(value)}`);
+    }
+  };
+}
+
+function oneOf(...allowed: string[]): Rule {
+  return (key, value) => {
+    if (typeof value !== 'string' || !allowed.includes(value)) {
+      throw new InvalidTopicConfig(key, `${key} must be one of ${allowed.join(', ')}; got ${JSON.stringify(value)}`);
+    }
+  };
+}
+
+const RULES: Record<keyof TopicConfig, Rule> = {
+  partitions: integerIn(1, MAX_PARTITIONS),
+  retentionMs: integerIn(1, Number.MAX_SAFE_INTEGER, true),
+  retentionBytes: integerIn(1, Number.MAX_SAFE_INTEGER, true),
+  maxRecordBytes: integerIn(1, MAX_RECORD_BYTES_LIMIT),
+  compression: oneOf('none', 'gzip', 'zstd'),
+  cleanupPolicy: oneOf('delete', 'compact'),
+};
+
+/**
+ * Validates a partial config and returns it with defaults (or `base`) filled in.
+ * Unknown keys and out-of-range values throw `InvalidTopicConfig` naming the key.
+ */
+export function resolveTopicConfig(input: unknown, base: TopicConfig = DEFAULT_TOPIC_CONFIG): TopicConfig {
+  if (input === undefined || input === null) return base;
+  if (typeof input !== 'object' || Array.isArray(input)) {
+    throw new InvalidTopicConfig('config', 'config must be an object');
+  }
+  const resolved: Record<string, unknown> = { ...base };
+  for (const [key, value] of Object.entries(input)) {
+    const rule = (RULES as Record<string, Rule | undefined>)[key];
+    if (!Object.hasOwn(RULES, key) || rule === undefined) {
+      throw new InvalidTopicConfig(key, `Unknown config key ${JSON.stringify(key)}; known keys: ${Object.keys(RULES).join(', ')}`);
+    }
+    rule(key, value);
+    resolved[key] = value;
+  }
+  return resolved as unknown as TopicConfig;
+}

@@ -1,0 +1,21 @@
+import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
+
+/**
+ * Environment for talking to local emulators. Endpoints are never hard-coded in the code that
+ * uses them: the AWS SDK reads `AWS_ENDPOINT_URL` and `AWS_ENDPOINT_URL_<SERVICE>` itself, so the
+ * same code and tests run against DynamoDB Local, LocalStack or AWS.
+ */
+export function localAwsEnv(dynamoEndpoint: string): Record<string, string> {
+  return {
+    AWS_ENDPOINT_URL_DYNAMODB: dynamoEndpoint,
+    AWS_REGION: process.env.AWS_REGION ?? 'us-east-1',
+    AWS_ACCESS_KEY_ID: process.env.AWS_ACCESS_KEY_ID ?? 'local',
+    AWS_SECRET_ACCESS_KEY: process.env.AWS_SECRET_ACCESS_KEY ?? 'local',
+    AWS_EC2_METADATA_DISABLED: 'true',
+  };
+}
+
+/** A DynamoDB client configured from the environment (region, credentials, endpoint). */
+export function dynamoClientFromEnv(): DynamoDBClient {
+  return new DynamoDBClient({ maxAttempts: 5 });
+}

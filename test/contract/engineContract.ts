@@ -1,0 +1,233 @@
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import { isSluiceError } from '../../core/errors.ts';
+import { partitionForKey } from '../../core/murmur2.ts';
+import type { LogStore } from '../../core/ports.ts';
+import { Sluice } from '../../core/sluice.ts';
+import { uniqueName } from '../support/names.ts';
+import type { Store, StoreKind } from '../support/stores.ts';
+
+const FAST_RETRY = { maxJitterMs: 2 };
+
+/**
+ * Wraps a store so that chosen `putBatch` calls perform the write and then throw, as a network
+ * error after the request reached DynamoDB would: an ambiguous failure.
+ */
+export function ambiguousAfterWrite(store: Store, failCalls: Set<number>): Store & { calls: number } {
+  const wrapped = Object.create(store) as Store & { calls: number };
+  wrapped.calls = 0;
+  wrapped.putBatch = async (...args: Parameters<LogStore['putBatch']>) => {
+    const call = wrapped.calls++;
+    const result = await store.putBatch(...args);
+    if (failCalls.has(call)) throw Object.assign(new Error('socket hang up'), { code: 'ECONNRESET' });
+    return result;
+  };
+  return wrapped;
+}
+
+async function readAll(sluice: Sluice, topic: string, partition: number) {
+  const out = [];
+  let offset = 0;
+  for (;;) {
+    const page = await sluice.read(topic, partition, offset, { maxRecords: 1000 });
+    out.push(...page.records);
+    if (page.nextOffset >= page.highWatermark) return out;
+    offset = page.nextOffset;
+  }
+}
+
+/** Engine behaviour that must hold whatever the storage adapter. */
+export function engineContract(kind: StoreKind): void {
+  describe(`engine: ${kind.name}`, () => {
+    const setup = async () => {
+      const store = await kind.make();
+      return { store, sluice: new Sluice({ log: store, metadata: store, retry: FAST_RETRY }) };
+    };
+
+    it('creates, describes, grows and deletes topics; a re-created topic starts empty', async () => {
+      const { sluice } = await setup();
+      const created = await sluice.createTopic('orders.v1', { partitions: 3, config: { compression: 'zstd' } });
+      assert.equal(created.config.partitions, 3);
+      assert.equal(created.config.compression, 'zstd');
+      await assert.rejects(sluice.createTopic('orders.v1'), (e) => isSluiceError(e, 'TopicAlreadyExists'));
+      await sluice.append('orders.v1', [{ value: 'a', partition: 2 }, { value: 'b', partition: 2 }]);
+      const described = await sluice.describeTopic('orders.v1');
+      assert.deepEqual(described.partitions, [
+        { partition: 0, logStartOffset: 0, highWatermark: 0 },
+        { partition: 1, logStartOffset: 0, highWatermark: 0 },
+        { partition: 2, logStartOffset: 0, highWatermark: 2 },
+      ]);
+      await assert.rejects(sluice.updateTopic('orders.v1', { partitions: 2 }), (e) => isSluiceError(e, 'InvalidTopicConfig'));
+      const grown = await sluice.updateTopic('orders.v1', { partitions: 5, config: { retentionMs: 60_000 } });
+      assert.equal(grown.config.partitions, 5);
+      assert.equal(grown.config.retentionMs, 60_000);
+      assert.equal(grown.config.compression, 'zstd', 'unchanged keys keep their values');
+      assert.deepEqual((await sluice.listTopics()).map((t) => t.name), ['orders.v1']);
+
+      await sluice.deleteTopic('orders.v1');
+      await assert.rejects(sluice.read('orders.v1', 2, 0), (e) => isSluiceError(e, 'TopicNotFound'));
+      await sluice.createTopic('orders.v1', { partitions: 3 });
+      const again = await sluice.read('orders.v1', 2, 0);
+      assert.deepEqual([again.records.length, again.highWatermark], [0, 0]);
+    });
+
+    it('round-trips keys, values of every kind, headers and timestamps', async () => {
+      const { sluice } = await setup();
+      await sluice.createTopic('kinds', { config: { compression: 'gzip' } });
+      const bytes = Uint8Array.from([0, 255, 1, 128]);
+      const input = [
+        { key: 'user-1', value: { id: 'o-1', total: 12.5, items: [1, 2], nested: { ok: true } }, headers: { event_type: 'OrderCreated' }, timestamp: 1_700_000_000_000 },
+        { key: bytes, value: bytes, headers: { raw: Uint8Array.from([9, 9]) } },
+        { key: null, value: 'plain text ✓' },
+        { value: null },
+        { value: 42 },
+        { value: [true, false, null] },
+      ];
+      const metas = await sluice.append('kinds', input);
+      assert.deepEqual(metas.map((m) => m.offset), [0, 1, 2, 3, 4, 5]);
+      assert.equal(metas[0]!.timestamp, 1_700_000_000_000);
+      const { records, nextOffset, highWatermark, logStartOffset } = await sluice.read('kinds', 0, 0);
+      assert.deepEqual([nextOffset, highWatermark, logStartOffset], [6, 6, 0]);
+      assert.deepEqual(records.map((r) => r.key), ['user-1', bytes, null, null, null, null]);
+      assert.deepEqual(records.map((r) => r.value), input.map((r) => r.value));
+      assert.deepEqual(records[0]!.headers, { event_type: 'OrderCreated' });
+      assert.deepEqual(records[1]!.headers, { raw: Uint8Array.from([9, 9]) });
+      assert.deepEqual(records.map((r) => r.timestamp), metas.map((m) => m.timestamp));
+    });
+
+    it('puts keyed records where the Kafka Java partitioner would, and keyless ones on one sticky partition per call', async () => {
+      const { sluice } = await setup();
+      await sluice.createTopic('keyed', { partitions: 12 });
+      const keys = Array.from({ length: 40 }, (_, i) => `customer-${i * 7919}`);
+      const metas = await sluice.append('keyed', keys.map((key) => ({ key, value: key })));
+      metas.forEach((m, i) => assert.equal(m.partition, partitionForKey(new TextEncoder().encode(keys[i]), 12)));
+      const keyless = await sluice.append('keyed', Array.from({ length: 10 }, (_, i) => ({ value: i })));
+      assert.equal(new Set(keyless.map((m) => m.partition)).size, 1);
+      const explicit = await sluice.append('keyed', [{ key: 'x', value: 1, partition: 11 }]);
+      assert.equal(explicit[0]!.partition, 11);
+      await assert.rejects(sluice.append('keyed', [{ value: 1, partition: 12 }]), (e) => isSluiceError(e, 'PartitionNotFound'));
+    });
+
+    for (const compression of ['none', 'gzip', 'zstd'] as const) {
+      it(`splits a large append into several batches and reads it back whole (${compression})`, async () => {
+        const { sluice, store } = await setup();
+        await sluice.createTopic('big', { config: { compression } });
+        // 120 records of ~40 KB of poorly compressible data: ~4.8 MB, many items either way.
+        const records = Array.from({ length: 120 }, (_, i) => ({ key: `k${i}`, value: randomText(40_000, i) }));
+        const metas = await sluice.append('big', records);
+        assert.deepEqual(metas.map((m) => m.offset), records.map((_, i) => i));
+        const all = await readAll(sluice, 'big', 0);
+        assert.equal(all.length, 120);
+        all.forEach((r, i) => assert.equal(r.value, records[i]!.value));
+        const topic = (await sluice.listTopics())[0]!;
+        const page = await store.scanBatchHeaders(`${topic.topicId}#0`, 0, 1000);
+        assert.ok(page.batches.length > 1, `expected several batches, got ${page.batches.length}`);
+      });
+    }
+
+    it('rejects a record too large for its limit, naming the limit, and writes nothing', async () => {
+      const { sluice } = await setup();
+      await sluice.createTopic('limits', { config: { maxRecordBytes: 1000 } });
+      await assert.rejects(sluice.append('limits', [{ value: 'ok' }, { value: 'x'.repeat(2000) }]), (e) =>
+        isSluiceError(e, 'RecordTooLarge') && e.limit === 'maxRecordBytes' && e.limitBytes === 1000 && e.index === 1,
+      );
+      await sluice.createTopic('item-limit', { config: { maxRecordBytes: 2_000_000 } });
+      await assert.rejects(sluice.append('item-limit', [{ value: 'x'.repeat(500_000) }]), (e) =>
+        isSluiceError(e, 'RecordTooLarge') && e.limit === 'itemPayloadBytes',
+      );
+      assert.equal((await sluice.read('limits', 0, 0)).highWatermark, 0);
+      assert.equal((await sluice.read('item-limit', 0, 0)).highWatermark, 0);
+    });
+
+    it('reads from any offset, honours maxRecords and maxBytes, and reports OffsetOutOfRange with both bounds', async () => {
+      const { sluice } = await setup();
+      await sluice.createTopic('paged');
+      for (let i = 0; i < 5; i++) await sluice.append('paged', Array.from({ length: 10 }, (_, j) => ({ value: `r${i * 10 + j}` })));
+      const middle = await sluice.read('paged', 0, 13, { maxRecords: 4 });
+      assert.deepEqual(middle.records.map((r) => r.value), ['r13', 'r14', 'r15', 'r16']);
+      assert.equal(middle.nextOffset, 17);
+      const small = await sluice.read('paged', 0, 0, { maxBytes: 1 });
+      assert.equal(small.records.length, 1, 'at least one record even when it exceeds maxBytes');
+      const tail = await sluice.read('paged', 0, 50);
+      assert.deepEqual([tail.records.length, tail.nextOffset, tail.highWatermark], [0, 50, 50]);
+      await assert.rejects(sluice.read('paged', 0, 51), (e) =>
+        isSluiceError(e, 'OffsetOutOfRange') && e.logStartOffset === 0 && e.highWatermark === 50 && e.offset === 51,
+      );
+      await assert.rejects(sluice.read('paged', 0, -1), (e) => isSluiceError(e, 'InvalidArgument'));
+      await assert.rejects(sluice.read('paged', 1, 0), (e) => isSluiceError(e, 'PartitionNotFound'));
+      await assert.rejects(sluice.read('paged', 0, 0, { maxRecords: 0 }), (e) => isSluiceError(e, 'InvalidArgument'));
+    });
+
+    it('looks up offsets by earliest, latest and timestamp', async () => {
+      const { sluice } = await setup();
+      await sluice.createTopic('times');
+      await sluice.append('times', [100, 200, 300].map((t) => ({ value: t, timestamp: t })));
+      await sluice.append('times', [250, 400].map((t) => ({ value: t, timestamp: t })));
+      assert.equal(await sluice.offsetFor('times', 0, 'earliest'), 0);
+      assert.equal(await sluice.offsetFor('times', 0, 'latest'), 5);
+      assert.equal(await sluice.offsetFor('times', 0, { timestamp: 0 }), 0);
+      assert.equal(await sluice.offsetFor('times', 0, { timestamp: 200 }), 1);
+      assert.equal(await sluice.offsetFor('times', 0, { timestamp: 201 }), 2);
+      assert.equal(await sluice.offsetFor('times', 0, { timestamp: 301 }), 4);
+      assert.equal(await sluice.offsetFor('times', 0, { timestamp: 401 }), 5, 'none at or after: the high watermark');
+    });
+
+    it('idempotent producer: a retried batch returns its original offsets; gaps and old epochs are rejected', async () => {
+      const { sluice } = await setup();
+      await sluice.createTopic('idem', { partitions: 2 });
+      const p = (epoch: number, sequence: number) => ({ producer: { id: 'prod-1', epoch, sequence } });
+      const first = await sluice.append('idem', [{ value: 'a', partition: 0 }, { value: 'b', partition: 0 }], p(0, 0));
+      await sluice.append('idem', [{ value: 'other', partition: 0 }]); // a non-idempotent writer interleaves
+      const retry = await sluice.append('idem', [{ value: 'a', partition: 0 }, { value: 'b', partition: 0 }], p(0, 0));
+      assert.deepEqual(retry, first);
+      await assert.rejects(sluice.append('idem', [{ value: 'c', partition: 0 }], p(0, 5)), (e) =>
+        isSluiceError(e, 'OutOfOrderSequence') && e.expected === 2 && e.sequence === 5,
+      );
+      const next = await sluice.append('idem', [{ value: 'c', partition: 0 }], p(0, 2));
+      assert.equal(next[0]!.offset, 3);
+      // A new epoch starts at sequence 0 and fences the old one.
+      await assert.rejects(sluice.append('idem', [{ value: 'd', partition: 0 }], p(1, 3)), (e) => isSluiceError(e, 'OutOfOrderSequence'));
+      await sluice.append('idem', [{ value: 'd', partition: 0 }], p(1, 0));
+      await assert.rejects(sluice.append('idem', [{ value: 'e', partition: 0 }], p(0, 3)), (e) =>
+        isSluiceError(e, 'ProducerFenced') && e.currentEpoch === 1,
+      );
+      // Multi-partition appends take a sequence per partition.
+      await assert.rejects(sluice.append('idem', [{ value: 1, partition: 0 }, { value: 2, partition: 1 }], p(1, 1)), (e) => isSluiceError(e, 'InvalidArgument'));
+      const multi = await sluice.append('idem', [{ value: 1, partition: 0 }, { value: 2, partition: 1 }], { producer: { id: 'prod-1', epoch: 1, sequence: { 0: 1, 1: 0 } } });
+      assert.deepEqual(multi.map((m) => [m.partition, m.offset]), [[0, 5], [1, 0]]);
+      const values = (await readAll(sluice, 'idem', 0)).map((r) => r.value);
+      assert.deepEqual(values, ['a', 'b', 'other', 'c', 'd', 1]);
+    });
+
+    it('an ambiguous failure (written, but the caller saw an error) never duplicates a record', async () => {
+      const base = await kind.make();
+      // The engine's own retry of an unknown outcome: calls 0 and 2 land, then throw.
+      const flaky = ambiguousAfterWrite(base, new Set([0, 2]));
+      const sluice = new Sluice({ log: flaky, metadata: flaky, retry: FAST_RETRY });
+      await sluice.createTopic('ambiguous');
+      for (let i = 0; i < 4; i++) await sluice.append('ambiguous', [{ value: i }]);
+      assert.deepEqual((await readAll(sluice, 'ambiguous', 0)).map((r) => r.value), [0, 1, 2, 3]);
+
+      // The caller's retry with an idempotent producer, after the engine gave up on an unknown outcome.
+      const always = ambiguousAfterWrite(base, new Set(Array.from({ length: 50 }, (_, i) => i)));
+      const giving = new Sluice({ log: always, metadata: always, retry: { ...FAST_RETRY, maxUnknownOutcomeRetries: 0 } });
+      const producer = { id: uniqueName('p'), epoch: 0, sequence: 0 };
+      await assert.rejects(giving.append('ambiguous', [{ value: 'once' }], { producer }), /socket hang up/);
+      const healthy = new Sluice({ log: base, metadata: base, retry: FAST_RETRY });
+      const retried = await healthy.append('ambiguous', [{ value: 'once' }], { producer });
+      assert.equal(retried[0]!.offset, 4);
+      assert.deepEqual((await readAll(healthy, 'ambiguous', 0)).map((r) => r.value), [0, 1, 2, 3, 'once']);
+    });
+  });
+}
+
+/** Deterministic text with little repetition, so compression cannot shrink it much. */
+function randomText(length: number, seed: number): string {
+  let x = seed * 2654435761 + 1;
+  let out = '';
+  while (out.length < length) {
+    x = (x * 1103515245 + 12345) % 2 ** 31;
+    out += x.toString(36);
+  }
+  return out.slice(0, length);
+}
