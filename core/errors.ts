@@ -226,3 +226,24 @@ export class CorruptData extends SluiceError {
     this.location = location;
   }
 }
+
+/** A short, safe description of any value for an error message (never throws, never huge). */
+export function describeValue(value: unknown): string {
+  switch (typeof value) {
+    case 'string':
+      return JSON.stringify(value.length > 64 ? `${value.slice(0, 64)}…` : value);
+    case 'number':
+    case 'boolean':
+    case 'undefined':
+      return String(value);
+    case 'bigint':
+      return `${value}n`;
+    case 'object':
+      if (value === null) return 'null';
+      if (Array.isArray(value)) return 'an array';
+      if (value instanceof Uint8Array) return 'bytes';
+      return 'an object';
+    default:
+      return `a ${typeof value}`;
+  }
+}

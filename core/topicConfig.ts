@@ -1,11 +1,11 @@
-import { InvalidTopicConfig, InvalidTopicName } from './errors.ts';
+import { InvalidTopicConfig, InvalidTopicName, describeValue } from './errors.ts';
 
 /** Kafka's legal topic characters and length (Topic.java: `[a-zA-Z0-9._-]`, at most 249). */
 const TOPIC_NAME = /^[A-Za-z0-9._-]{1,249}$/;
 
 /** Throws `InvalidTopicName` unless `name` is a legal Kafka topic name. */
 export function validateTopicName(name: unknown): asserts name is string {
-  if (typeof name !== 'string') throw new InvalidTopicName(String(name), 'a topic name is a string');
+  if (typeof name !== 'string') throw new InvalidTopicName(describeValue(name), 'a topic name is a string');
   if (name === '.' || name === '..') throw new InvalidTopicName(name, '"." and ".." are reserved');
   if (!TOPIC_NAME.test(name)) {
     throw new InvalidTopicName(name, 'use 1 to 249 characters from A-Z, a-z, 0-9, ".", "_" and "-"');
@@ -49,7 +49,7 @@ function integerIn(min: number, max: number, allowMinusOne = false): Rule {
     const ok = Number.isSafeInteger(value) && ((value as number) >= min || (allowMinusOne && value === -1));
     if (!ok || (value as number) > max) {
       const range = `${allowMinusOne ? '-1 (unlimited) or ' : ''}an integer from ${min} to ${max}`;
-      throw new InvalidTopicConfig(key, `${key} must be ${range}; got ${JSON.stringify(value)}`);
+      throw new InvalidTopicConfig(key, `${key} must be ${range}; got ${describeValue(value)}`);
     }
   };
 }
@@ -57,7 +57,7 @@ function integerIn(min: number, max: number, allowMinusOne = false): Rule {
 function oneOf(...allowed: string[]): Rule {
   return (key, value) => {
     if (typeof value !== 'string' || !allowed.includes(value)) {
-      throw new InvalidTopicConfig(key, `${key} must be one of ${allowed.join(', ')}; got ${JSON.stringify(value)}`);
+      throw new InvalidTopicConfig(key, `${key} must be one of ${allowed.join(', ')}; got ${describeValue(value)}`);
     }
   };
 }
@@ -84,7 +84,7 @@ export function resolveTopicConfig(input: unknown, base: TopicConfig = DEFAULT_T
   for (const [key, value] of Object.entries(input)) {
     const rule = (RULES as Record<string, Rule | undefined>)[key];
     if (!Object.hasOwn(RULES, key) || rule === undefined) {
-      throw new InvalidTopicConfig(key, `Unknown config key ${JSON.stringify(key)}; known keys: ${Object.keys(RULES).join(', ')}`);
+      throw new InvalidTopicConfig(key, `Unknown config key ${describeValue(key)}; known keys: ${Object.keys(RULES).join(', ')}`);
     }
     rule(key, value);
     resolved[key] = value;
