@@ -1,51 +1,48 @@
 /**
- * `npm start`: the hermetic local stack. Starts DynamoDB Local on 127.0.0.1 (data under
- * `.sluice/dynamodb`, or in memory with --in-memory) and creates Sluice's tables.
+ * `npm start`: the hermetic local stack. DynamoDB Local (127.0.0.1), the S3 emulator and the HTTP
+ * API on http://127.0.0.1:7070, served by the same handlers the CDK stack deploys.
  *
- *   npm start                     # data kept between runs
- *   npm start -- --in-memory      # throwaway
- *   npm start -- --dynamodb-port 8000
+ *   npm start                       # data kept under .sluice/ between runs
+ *   npm start -- --in-memory        # throwaway
+ *   npm start -- --port 8080        # another gateway port
  */
 import { parseArgs } from 'node:util';
-import { createTables } from '../core/adapters/dynamodb/createTables.ts';
-import { localAwsEnv, dynamoClientFromEnv } from './awsEnv.ts';
-import { JAVA_MISSING, startDynamoDbLocal } from './dynamoDbLocal.ts';
+import { JAVA_MISSING } from './dynamoDbLocal.ts';
+import { startLocalStack } from './stack.ts';
 
 const { values } = parseArgs({
   options: {
     'in-memory': { type: 'boolean', default: false },
-    'dynamodb-port': { type: 'string', default: '8000' },
+    port: { type: 'string', default: process.env.SLUICE_PORT ?? '7070' },
     'data-dir': { type: 'string', default: '.sluice' },
   },
 });
 
-let dynamo;
+let stack;
 try {
-  dynamo = await startDynamoDbLocal({
-    port: Number(values['dynamodb-port']),
-    ...(values['in-memory'] ? {} : { dbPath: `${values['data-dir']}/dynamodb` }),
+  stack = await startLocalStack({
+    port: Number(values.port),
+    ...(values['in-memory'] ? {} : { dataDir: values['data-dir'] }),
   });
 } catch (e) {
   console.error(e instanceof Error && e.message === JAVA_MISSING ? JAVA_MISSING : e);
   process.exit(1);
 }
-Object.assign(process.env, localAwsEnv(dynamo.endpoint));
-const tables = { log: 'sluice-log', metadata: 'sluice-metadata' };
-await createTables(dynamoClientFromEnv(), tables);
 
-console.log(`Sluice local stack is up.
-  DynamoDB Local  ${dynamo.endpoint}${dynamo.loopbackOnly ? '' : '  (warning: javac missing, listening on all interfaces)'}
-  Tables          ${tables.log}, ${tables.metadata}
-  Data            ${values['in-memory'] ? 'in memory (gone on exit)' : `${values['data-dir']}/dynamodb`}
+console.log(`Sluice is running at ${stack.url}
+  DynamoDB Local  ${stack.dynamoEndpoint}${stack.dynamoLoopbackOnly ? '' : '  (warning: javac missing, so it listens on all interfaces)'}
+  S3 emulator     ${stack.s3Endpoint} (bucket ${stack.bucket})
+  Data            ${values['in-memory'] ? 'in memory, gone on exit' : `${values['data-dir']}/`}
 
-Try it from another shell:
-  AWS_ENDPOINT_URL_DYNAMODB=${dynamo.endpoint} AWS_REGION=us-east-1 AWS_ACCESS_KEY_ID=local AWS_SECRET_ACCESS_KEY=local \\
-    SLUICE_LOG_TABLE=${tables.log} SLUICE_METADATA_TABLE=${tables.metadata} node examples/quickstart.ts
+Try:
+  curl -s -X POST ${stack.url}/v1/topics -H 'content-type: application/json' -d '{"name":"orders","partitions":3}'
+  npx sluice --url ${stack.url} produce orders '{"key":"user-1","value":{"total":42}}'
+  npx sluice --url ${stack.url} consume orders --from-beginning
 
 Ctrl-C stops everything.`);
 
 const shutdown = async (): Promise<void> => {
-  await dynamo.stop();
+  await stack.stop();
   process.exit(0);
 };
 process.on('SIGINT', () => void shutdown());

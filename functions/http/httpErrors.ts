@@ -1,0 +1,52 @@
+import { SluiceError } from '../../core/errors.ts';
+
+/** The request body is not valid JSON, or not the JSON object a route expects. */
+export class InvalidRequest extends SluiceError {
+  readonly field: string;
+  constructor(field: string, message: string) {
+    super(message);
+    this.field = field;
+  }
+}
+
+export class RequestTooLarge extends SluiceError {
+  readonly limitBytes: number;
+  constructor(limitBytes: number) {
+    super(`Request bodies are limited to ${limitBytes} bytes`);
+    this.limitBytes = limitBytes;
+  }
+}
+
+export class RouteNotFound extends SluiceError {
+  readonly route: string;
+  constructor(route: string) {
+    super(`No route ${route}`);
+    this.route = route;
+  }
+}
+
+/** HTTP status per error code. Anything not listed is a server fault (500) and is not echoed. */
+const STATUS: Record<string, number> = {
+  InvalidRequest: 400,
+  InvalidArgument: 400,
+  InvalidRecord: 400,
+  InvalidTopicName: 400,
+  InvalidTopicConfig: 400,
+  TooManyRecords: 400,
+  RouteNotFound: 404,
+  TopicNotFound: 404,
+  PartitionNotFound: 404,
+  TopicAlreadyExists: 409,
+  TopicConflict: 409,
+  ProducerFenced: 409,
+  OutOfOrderSequence: 409,
+  DuplicateSequence: 409,
+  RecordTooLarge: 413,
+  RequestTooLarge: 413,
+  OffsetOutOfRange: 416,
+  AppendContention: 503,
+};
+
+export function statusForCode(code: string): number | undefined {
+  return Object.hasOwn(STATUS, code) ? STATUS[code] : undefined;
+}

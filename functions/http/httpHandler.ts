@@ -1,0 +1,71 @@
+import middy from '@middy/core';
+import { injectLambdaContext } from '@aws-lambda-powertools/logger/middleware';
+import { logMetrics } from '@aws-lambda-powertools/metrics/middleware';
+import { captureLambdaHandler } from '@aws-lambda-powertools/tracer/middleware';
+import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2, Context } from 'aws-lambda';
+import { isSluiceError } from '../../core/errors.ts';
+import { logger, metrics, tracer } from '../runtime.ts';
+import { InvalidRequest, RequestTooLarge, RouteNotFound, statusForCode } from './httpErrors.ts';
+
+/** An API Gateway v2 event whose JSON body has been parsed. */
+export interface HttpEvent extends APIGatewayProxyEventV2 {
+  readonly json: unknown;
+}
+
+export interface HttpResult {
+  readonly status: number;
+  readonly body?: unknown;
+}
+
+export type RouteHandler = (event: HttpEvent) => Promise<HttpResult>;
+
+/** Largest request body accepted: Lambda's 6 MB synchronous payload limit, less some headroom. */
+export const MAX_BODY_BYTES = 6_000_000;
+
+function response(status: number, body?: unknown): APIGatewayProxyStructuredResultV2 {
+  return body === undefined
+    ? { statusCode: status }
+    : { statusCode: status, headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) };
+}
+
+function parseBody(event: APIGatewayProxyEventV2): unknown {
+  if (event.body === undefined || event.body === '') return undefined;
+  const text = event.isBase64Encoded ? Buffer.from(event.body, 'base64').toString('utf8') : event.body;
+  if (Buffer.byteLength(text) > MAX_BODY_BYTES) throw new RequestTooLarge(MAX_BODY_BYTES);
+  try {
+    return JSON.parse(text);
+  } catch {
+    throw new InvalidRequest('body', 'The request body is not valid JSON');
+  }
+}
+
+/**
+ * Builds one Lambda handler serving several routes: Powertools logging, metrics and tracing, a
+ * JSON body parser, and one error mapper. Domain errors become their 4xx with
+ * `{"error": {code, message, ...context}}`; anything else is a 500 that names only the request id.
+ */
+export function httpHandler(routes: Record<string, RouteHandler>) {
+  const dispatch = async (event: APIGatewayProxyEventV2, context: Context): Promise<APIGatewayProxyStructuredResultV2> => {
+    try {
+      const route = Object.hasOwn(routes, event.routeKey) ? routes[event.routeKey] : undefined;
+      if (route === undefined) throw new RouteNotFound(event.routeKey);
+      const result = await route({ ...event, json: parseBody(event) });
+      return response(result.status, result.body);
+    } catch (e) {
+      if (isSluiceError(e)) {
+        const status = statusForCode(e.code);
+        if (status !== undefined) {
+          metrics.addMetric(`ClientError.${e.code}`, 'Count', 1);
+          return response(status, { error: e.toJSON() });
+        }
+      }
+      logger.error('Unhandled error', e as Error);
+      metrics.addMetric('ServerError', 'Count', 1);
+      return response(500, { error: { code: 'InternalError', message: 'Internal server error', requestId: context.awsRequestId } });
+    }
+  };
+  return middy(dispatch)
+    .use(captureLambdaHandler(tracer))
+    .use(injectLambdaContext(logger))
+    .use(logMetrics(metrics));
+}

@@ -1,0 +1,22 @@
+import { InvalidArgument } from '../../core/errors.ts';
+import type { IdempotentProducer } from '../../core/sluice.ts';
+import { sluice } from '../runtime.ts';
+import { httpHandler } from './httpHandler.ts';
+import { InvalidRequest } from './httpErrors.ts';
+import { objectBody, onlyKeys, recordFromWire } from './wire.ts';
+
+/** Produce: append records to a topic; offsets come back in request order. */
+export const handler = httpHandler({
+  'POST /v1/topics/{topic}/records': async (event) => {
+    const body = objectBody(event.json);
+    onlyKeys(body, ['records', 'producer']);
+    if (!Array.isArray(body.records)) throw new InvalidRequest('records', 'records must be an array of records');
+    const records = body.records.map((r, i) => recordFromWire(r, i));
+    if (body.producer !== undefined && (typeof body.producer !== 'object' || body.producer === null)) {
+      throw new InvalidArgument('producer', 'producer must be { id, epoch, sequence }');
+    }
+    const producer = body.producer as IdempotentProducer | undefined;
+    const metas = await sluice.append(event.pathParameters!.topic!, records, producer === undefined ? {} : { producer });
+    return { status: 200, body: { offsets: metas } };
+  },
+});

@@ -1,0 +1,29 @@
+/**
+ * Every HTTP route, once. The CDK stack creates API Gateway routes from this table, the local
+ * gateway dispatches with it, and a test checks it against docs/openapi.json.
+ */
+export type HandlerName = 'topics' | 'produce' | 'fetch';
+
+export interface Route {
+  readonly method: 'GET' | 'POST' | 'PATCH' | 'DELETE';
+  /** API Gateway path syntax: `{name}` for a path parameter. */
+  readonly path: string;
+  /** Which Lambda function serves it (one function per concern). */
+  readonly handler: HandlerName;
+}
+
+export const ROUTES: readonly Route[] = [
+  { method: 'POST', path: '/v1/topics', handler: 'topics' },
+  { method: 'GET', path: '/v1/topics', handler: 'topics' },
+  { method: 'GET', path: '/v1/topics/{topic}', handler: 'topics' },
+  { method: 'PATCH', path: '/v1/topics/{topic}', handler: 'topics' },
+  { method: 'DELETE', path: '/v1/topics/{topic}', handler: 'topics' },
+  { method: 'POST', path: '/v1/topics/{topic}/records', handler: 'produce' },
+  { method: 'GET', path: '/v1/topics/{topic}/partitions/{partition}/records', handler: 'fetch' },
+  { method: 'GET', path: '/v1/topics/{topic}/partitions/{partition}/offsets', handler: 'fetch' },
+];
+
+/** `"POST /v1/topics"`, as API Gateway puts it in `event.routeKey`. */
+export function routeKey(route: Pick<Route, 'method' | 'path'>): string {
+  return `${route.method} ${route.path}`;
+}

@@ -1,0 +1,31 @@
+import type { TopicRecord } from '../../core/ports.ts';
+import { sluice } from '../runtime.ts';
+import { httpHandler } from './httpHandler.ts';
+import { objectBody, onlyKeys } from './wire.ts';
+
+function topicView(topic: TopicRecord) {
+  return { name: topic.name, topicId: topic.topicId, config: topic.config, createdAt: topic.createdAt };
+}
+
+/** Topic administration: create, list, describe, change, delete. */
+export const handler = httpHandler({
+  'POST /v1/topics': async (event) => {
+    const body = objectBody(event.json);
+    onlyKeys(body, ['name', 'partitions', 'config']);
+    const topic = await sluice.createTopic(body.name as string, { partitions: body.partitions as number | undefined, config: body.config as object | undefined });
+    return { status: 201, body: await sluice.describeTopic(topic.name) };
+  },
+  'GET /v1/topics': async () => ({ status: 200, body: { topics: (await sluice.listTopics()).map(topicView) } }),
+  'GET /v1/topics/{topic}': async (event) => ({ status: 200, body: await sluice.describeTopic(event.pathParameters!.topic!) }),
+  'PATCH /v1/topics/{topic}': async (event) => {
+    const body = objectBody(event.json);
+    onlyKeys(body, ['partitions', 'config']);
+    const name = event.pathParameters!.topic!;
+    await sluice.updateTopic(name, { partitions: body.partitions as number | undefined, config: body.config as object | undefined });
+    return { status: 200, body: await sluice.describeTopic(name) };
+  },
+  'DELETE /v1/topics/{topic}': async (event) => {
+    await sluice.deleteTopic(event.pathParameters!.topic!);
+    return { status: 204 };
+  },
+});

@@ -1,0 +1,22 @@
+import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import { Logger } from '@aws-lambda-powertools/logger';
+import { Metrics } from '@aws-lambda-powertools/metrics';
+import { Tracer } from '@aws-lambda-powertools/tracer';
+import { DynamoStore } from '../core/adapters/dynamodb/dynamoStore.ts';
+import { TABLE_NAME_ENV } from '../core/schema.ts';
+import { Sluice } from '../core/sluice.ts';
+import { requiredEnv } from './env.ts';
+
+/**
+ * What every handler shares within one Lambda container: Powertools, one DynamoDB client and one
+ * engine (whose topic and partition-tail caches then live across invocations).
+ */
+export const logger = new Logger({ serviceName: 'sluice' });
+export const metrics = new Metrics({ namespace: 'Sluice', serviceName: 'sluice' });
+export const tracer = new Tracer({ serviceName: 'sluice' });
+
+const tables = { log: requiredEnv(TABLE_NAME_ENV.log), metadata: requiredEnv(TABLE_NAME_ENV.metadata) };
+const client = tracer.captureAWSv3Client(new DynamoDBClient({}));
+const store = new DynamoStore({ client, tables });
+
+export const sluice = new Sluice({ log: store, metadata: store });
