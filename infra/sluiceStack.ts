@@ -1,0 +1,211 @@
+import { CfnOutput, Duration, RemovalPolicy, Stack, Validations, type StackProps } from 'aws-cdk-lib';
+import { CfnStage, HttpApi, HttpMethod, type IHttpRouteAuthorizer } from 'aws-cdk-lib/aws-apigatewayv2';
+import { HttpIamAuthorizer, HttpJwtAuthorizer } from 'aws-cdk-lib/aws-apigatewayv2-authorizers';
+import { HttpLambdaIntegration } from 'aws-cdk-lib/aws-apigatewayv2-integrations';
+import { AttributeType, BillingMode, StreamViewType, Table, TableEncryption } from 'aws-cdk-lib/aws-dynamodb';
+import { PolicyStatement, Role, ServicePrincipal } from 'aws-cdk-lib/aws-iam';
+import { Architecture, LayerVersion, Runtime, Tracing, determineLatestNodeRuntime } from 'aws-cdk-lib/aws-lambda';
+import { NodejsFunction, OutputFormat } from 'aws-cdk-lib/aws-lambda-nodejs';
+import { LogGroup, RetentionDays } from 'aws-cdk-lib/aws-logs';
+import { BlockPublicAccess, Bucket, BucketEncryption, ObjectOwnership } from 'aws-cdk-lib/aws-s3';
+import type { Construct } from 'constructs';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { LOG_TABLE, METADATA_TABLE, TABLE_NAME_ENV } from '../core/schema.ts';
+import { ROUTES, type HandlerName } from '../functions/http/routes.ts';
+import { bindTable, type TableAccess } from './bindTable.ts';
+
+const root = join(dirname(fileURLToPath(import.meta.url)), '..');
+
+export interface SluiceStackProps extends StackProps {
+  /**
+   * Prefix for physical names (tables, bucket, functions). Omit to let CloudFormation name them.
+   * @default - generated names
+   */
+  readonly namePrefix?: string;
+  /**
+   * What happens to the tables and the bucket when the stack is deleted.
+   * @default RemovalPolicy.RETAIN - an event log is data you keep
+   */
+  readonly removalPolicy?: RemovalPolicy;
+  /** @default RetentionDays.ONE_MONTH */
+  readonly logRetention?: RetentionDays;
+  /** @default Runtime.NODEJS_22_X */
+  readonly runtime?: Runtime;
+  /**
+   * How callers authenticate. IAM (SigV4) by default; or a JWT authorizer (Cognito, Auth0, …).
+   * @default { type: 'iam' }
+   */
+  readonly auth?: { readonly type: 'iam' } | { readonly type: 'jwt'; readonly issuer: string; readonly audience: string[] };
+  /**
+   * Stage-wide throttling of the HTTP API.
+   * @default { rateLimit: 1000, burstLimit: 2000 }
+   */
+  readonly throttle?: { readonly rateLimit: number; readonly burstLimit: number };
+  /**
+   * Version of the public Powertools for AWS Lambda (TypeScript) layer; Powertools is left out of
+   * the bundles (and so keeps them small) and loaded from this layer.
+   * @default 44
+   */
+  readonly powertoolsLayerVersion?: number;
+}
+
+/** What each function may do to each table: nothing more. */
+const ACCESS: Record<HandlerName, { log: TableAccess; metadata: TableAccess }> = {
+  // Topic admin writes topic items; deleting a topic deletes its log items.
+  topics: { log: ['dynamodb:Query', 'dynamodb:BatchWriteItem'], metadata: ['dynamodb:GetItem', 'dynamodb:PutItem', 'dynamodb:UpdateItem', 'dynamodb:DeleteItem', 'dynamodb:Query'] },
+  // Produce claims batches (PutItem, alone or in a transaction with the producer state).
+  produce: { log: ['dynamodb:PutItem', 'dynamodb:Query'], metadata: ['dynamodb:GetItem', 'dynamodb:PutItem'] },
+  fetch: { log: ['dynamodb:Query'], metadata: ['dynamodb:GetItem'] },
+};
+
+/**
+ * Sluice in one stack, top to bottom: storage, functions, grants, API, outputs.
+ */
+export class SluiceStack extends Stack {
+  readonly logTable: Table;
+  readonly metadataTable: Table;
+  readonly segmentBucket: Bucket;
+  readonly functions: Record<HandlerName, NodejsFunction>;
+  readonly api: HttpApi;
+
+  constructor(scope: Construct, id: string, props: SluiceStackProps = {}) {
+    super(scope, id, props);
+    const removalPolicy = props.removalPolicy ?? RemovalPolicy.RETAIN;
+    const name = (suffix: string): string | undefined => (props.namePrefix === undefined ? undefined : `${props.namePrefix}-${suffix}`);
+    const throttle = props.throttle ?? { rateLimit: 1000, burstLimit: 2000 };
+    if (throttle.rateLimit <= 0 || throttle.burstLimit <= 0) throw new Error('throttle.rateLimit and throttle.burstLimit must be positive');
+    if (props.namePrefix !== undefined && !/^[a-z0-9-]{1,40}$/.test(props.namePrefix)) {
+      throw new Error('namePrefix must be 1-40 characters of a-z, 0-9 and "-" (it names tables, a bucket and functions)');
+    }
+
+    // ---------------------------------------------------------------- storage
+    const tableDefaults = {
+      billingMode: BillingMode.PAY_PER_REQUEST,
+      encryption: TableEncryption.AWS_MANAGED,
+      pointInTimeRecoverySpecification: { pointInTimeRecoveryEnabled: true },
+      removalPolicy,
+    };
+    this.logTable = new Table(this, 'LogTable', {
+      ...tableDefaults,
+      tableName: name('log'),
+      partitionKey: { name: LOG_TABLE.partitionKey.name, type: AttributeType.STRING },
+      sortKey: { name: LOG_TABLE.sortKey.name, type: AttributeType.NUMBER },
+      stream: StreamViewType.NEW_IMAGE, // for push delivery (subscriptions)
+    });
+    this.metadataTable = new Table(this, 'MetadataTable', {
+      ...tableDefaults,
+      tableName: name('metadata'),
+      partitionKey: { name: METADATA_TABLE.partitionKey.name, type: AttributeType.STRING },
+      sortKey: { name: METADATA_TABLE.sortKey.name, type: AttributeType.STRING },
+    });
+    this.segmentBucket = new Bucket(this, 'SegmentBucket', {
+      bucketName: name('segments'),
+      encryption: BucketEncryption.S3_MANAGED,
+      blockPublicAccess: BlockPublicAccess.BLOCK_ALL,
+      objectOwnership: ObjectOwnership.BUCKET_OWNER_ENFORCED,
+      enforceSSL: true,
+      lifecycleRules: [{ abortIncompleteMultipartUploadAfter: Duration.days(1) }],
+      removalPolicy,
+      autoDeleteObjects: false,
+    });
+    Validations.of(this.segmentBucket).acknowledge({
+      id: 'AwsSolutions-S1',
+      reason: 'Segment objects are written only by Sluice roles; CloudTrail data events are the audit trail if a user wants one, and access logs would need a second bucket per deployment.',
+    });
+
+    // ---------------------------------------------------------------- functions and grants
+    const powertools = LayerVersion.fromLayerVersionArn(
+      this,
+      'PowertoolsLayer',
+      `arn:${this.partition}:lambda:${this.region}:094274105915:layer:AWSLambdaPowertoolsTypeScriptV2:${props.powertoolsLayerVersion ?? 44}`,
+    );
+    const makeFunction = (handler: HandlerName): NodejsFunction => {
+      const logGroup = new LogGroup(this, `${pascal(handler)}Logs`, {
+        logGroupName: name(handler) === undefined ? undefined : `/aws/lambda/${name(handler)}`,
+        retention: props.logRetention ?? RetentionDays.ONE_MONTH,
+        removalPolicy: RemovalPolicy.DESTROY,
+      });
+      // Our own role: CloudWatch Logs rights on this function's log group only, no managed policy.
+      const role = new Role(this, `${pascal(handler)}Role`, { assumedBy: new ServicePrincipal('lambda.amazonaws.com') });
+      role.addToPolicy(new PolicyStatement({ actions: ['logs:CreateLogStream', 'logs:PutLogEvents'], resources: [logGroup.logGroupArn] }));
+      const fn = new NodejsFunction(this, `${pascal(handler)}Function`, {
+        functionName: name(handler),
+        description: `Sluice ${handler} handler`,
+        entry: join(root, 'functions', 'http', `${handler}.ts`),
+        handler: 'handler',
+        runtime: props.runtime ?? Runtime.NODEJS_22_X,
+        architecture: Architecture.ARM_64,
+        memorySize: 512,
+        timeout: Duration.seconds(29), // API Gateway HTTP APIs stop waiting at 30 s
+        role,
+        logGroup,
+        tracing: Tracing.ACTIVE,
+        layers: [powertools],
+        projectRoot: root,
+        depsLockFilePath: join(root, 'package-lock.json'),
+        environment: {
+          [TABLE_NAME_ENV.log]: this.logTable.tableName,
+          [TABLE_NAME_ENV.metadata]: this.metadataTable.tableName,
+          POWERTOOLS_SERVICE_NAME: 'sluice',
+          POWERTOOLS_METRICS_NAMESPACE: 'Sluice',
+          NODE_OPTIONS: '--enable-source-maps',
+        },
+        bundling: {
+          minify: true,
+          sourceMap: true,
+          target: 'node22',
+          format: OutputFormat.ESM,
+          mainFields: ['module', 'main'],
+          // The SDK is in the runtime and Powertools in its layer: both stay out of the bundle.
+          externalModules: ['@aws-sdk/*', '@aws-lambda-powertools/*'],
+          banner: "import { createRequire } from 'node:module'; const require = createRequire(import.meta.url);",
+        },
+      });
+      if (fn.runtime.name !== determineLatestNodeRuntime(this).name) {
+        Validations.of(fn).acknowledge({
+          id: 'AwsSolutions::AwsSolutions-L1',
+          reason: 'Sluice targets the nodejs22.x runtime it is tested on; the runtime prop selects a newer one.',
+        });
+      }
+      bindTable({ table: this.logTable, grantee: fn, actions: ACCESS[handler].log });
+      bindTable({ table: this.metadataTable, grantee: fn, actions: ACCESS[handler].metadata });
+      Validations.of(role).acknowledge({
+        id: 'AwsSolutions-IAM5[Resource::*]',
+        reason: 'Active X-Ray tracing needs xray:PutTraceSegments and xray:PutTelemetryRecords, which support no resource-level permissions.',
+      });
+      return fn;
+    };
+    this.functions = { topics: makeFunction('topics'), produce: makeFunction('produce'), fetch: makeFunction('fetch') };
+
+    // ---------------------------------------------------------------- API
+    const authorizer: IHttpRouteAuthorizer =
+      props.auth?.type === 'jwt'
+        ? new HttpJwtAuthorizer('JwtAuthorizer', props.auth.issuer, { jwtAudience: props.auth.audience })
+        : new HttpIamAuthorizer();
+    this.api = new HttpApi(this, 'Api', { apiName: name('api'), defaultAuthorizer: authorizer });
+    const integrations = Object.fromEntries(
+      (Object.keys(this.functions) as HandlerName[]).map((h) => [h, new HttpLambdaIntegration(`${pascal(h)}Integration`, this.functions[h])]),
+    ) as Record<HandlerName, HttpLambdaIntegration>;
+    for (const route of ROUTES) {
+      this.api.addRoutes({ path: route.path, methods: [HttpMethod[route.method]], integration: integrations[route.handler] });
+    }
+    const accessLogs = new LogGroup(this, 'ApiAccessLogs', { retention: props.logRetention ?? RetentionDays.ONE_MONTH, removalPolicy: RemovalPolicy.DESTROY });
+    const stage = this.api.defaultStage!.node.defaultChild as CfnStage;
+    stage.defaultRouteSettings = { throttlingRateLimit: throttle.rateLimit, throttlingBurstLimit: throttle.burstLimit };
+    stage.accessLogSettings = {
+      destinationArn: accessLogs.logGroupArn,
+      format: JSON.stringify({ requestId: '$context.requestId', ip: '$context.identity.sourceIp', caller: '$context.identity.caller', routeKey: '$context.routeKey', status: '$context.status', latencyMs: '$context.responseLatency', error: '$context.error.message' }),
+    };
+
+    // ---------------------------------------------------------------- outputs
+    new CfnOutput(this, 'ApiUrl', { value: this.api.apiEndpoint, description: 'Base URL of the Sluice HTTP API' });
+    new CfnOutput(this, 'LogTableName', { value: this.logTable.tableName });
+    new CfnOutput(this, 'MetadataTableName', { value: this.metadataTable.tableName });
+    new CfnOutput(this, 'SegmentBucketName', { value: this.segmentBucket.bucketName });
+  }
+}
+
+function pascal(s: string): string {
+  return s.charAt(0).toUpperCase() + s.slice(1);
+}

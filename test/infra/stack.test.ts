@@ -1,0 +1,168 @@
+import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { before, describe, it } from 'node:test';
+import { App, Validations } from 'aws-cdk-lib';
+import { Match, Template } from 'aws-cdk-lib/assertions';
+import { Bucket } from 'aws-cdk-lib/aws-s3';
+import { AwsSolutionsChecks } from 'cdk-nag';
+import { ROUTES, routeKey } from '../../functions/http/routes.ts';
+import { SluiceStack } from '../../infra/sluiceStack.ts';
+
+process.env.AWS_EC2_METADATA_DISABLED = 'true';
+
+/** Synthesizes the stack with cdk-nag's AwsSolutions pack; synth throws on any unacknowledged finding. */
+function synthWithNag(configure: (app: App) => SluiceStack): Template {
+  const app = new App({ outdir: mkdtempSync(join(tmpdir(), 'sluice-cdk-')) });
+  const stack = configure(app);
+  Validations.of(app).addPlugins(new AwsSolutionsChecks(app));
+  const assembly = app.synth();
+  return Template.fromJSON(JSON.parse(readFileSync(join(assembly.directory, stack.templateFile), 'utf8')));
+}
+
+type Resource = { Properties: Record<string, any> };
+
+/** The expected DynamoDB actions per function and table: the least each one needs. */
+const EXPECTED_ACCESS: Record<string, { log: string[]; metadata: string[] }> = {
+  topics: { log: ['dynamodb:BatchWriteItem', 'dynamodb:Query'], metadata: ['dynamodb:DeleteItem', 'dynamodb:GetItem', 'dynamodb:PutItem', 'dynamodb:Query', 'dynamodb:UpdateItem'] },
+  produce: { log: ['dynamodb:PutItem', 'dynamodb:Query'], metadata: ['dynamodb:GetItem', 'dynamodb:PutItem'] },
+  fetch: { log: ['dynamodb:Query'], metadata: ['dynamodb:GetItem'] },
+};
+
+describe('SluiceStack', () => {
+  let template: Template;
+  before(() => {
+    template = synthWithNag((app) => new SluiceStack(app, 'Sluice'));
+  });
+
+  it('is cdk-nag (AwsSolutions) clean, and the check does fail on a finding', () => {
+    // Reaching here means synth passed the AwsSolutions pack. Now prove the check can fail:
+    assert.throws(
+      () =>
+        synthWithNag((app) => {
+          const stack = new SluiceStack(app, 'WithNakedBucket');
+          new Bucket(stack, 'NakedBucket');
+          return stack;
+        }),
+      /Validation failed/,
+    );
+  });
+
+  it('keeps the log in an on-demand, encrypted table with PITR and a stream', () => {
+    template.hasResourceProperties('AWS::DynamoDB::Table', {
+      KeySchema: [{ AttributeName: 'pk', KeyType: 'HASH' }, { AttributeName: 'sk', KeyType: 'RANGE' }],
+      AttributeDefinitions: Match.arrayWith([{ AttributeName: 'sk', AttributeType: 'N' }]),
+      BillingMode: 'PAY_PER_REQUEST',
+      SSESpecification: { SSEEnabled: true },
+      PointInTimeRecoverySpecification: { PointInTimeRecoveryEnabled: true },
+      StreamSpecification: { StreamViewType: 'NEW_IMAGE' },
+    });
+    const tables = Object.values(template.findResources('AWS::DynamoDB::Table')) as Resource[];
+    assert.equal(tables.length, 2);
+    for (const t of tables) {
+      assert.deepEqual(t.Properties.SSESpecification, { SSEEnabled: true });
+      assert.deepEqual(t.Properties.PointInTimeRecoverySpecification, { PointInTimeRecoveryEnabled: true });
+    }
+    template.hasResource('AWS::DynamoDB::Table', { DeletionPolicy: 'Retain' });
+  });
+
+  it('keeps segments in an encrypted, private, TLS-only bucket that aborts stale uploads', () => {
+    template.hasResourceProperties('AWS::S3::Bucket', {
+      BucketEncryption: { ServerSideEncryptionConfiguration: [{ ServerSideEncryptionByDefault: { SSEAlgorithm: 'AES256' } }] },
+      PublicAccessBlockConfiguration: { BlockPublicAcls: true, BlockPublicPolicy: true, IgnorePublicAcls: true, RestrictPublicBuckets: true },
+      LifecycleConfiguration: { Rules: Match.arrayWith([Match.objectLike({ AbortIncompleteMultipartUpload: { DaysAfterInitiation: 1 } })]) },
+    });
+    template.hasResourceProperties('AWS::S3::BucketPolicy', {
+      PolicyDocument: { Statement: Match.arrayWith([Match.objectLike({ Effect: 'Deny', Condition: { Bool: { 'aws:SecureTransport': 'false' } } })]) },
+    });
+  });
+
+  it('runs each function on Node.js 22, arm64, traced, with Powertools from its layer and retained logs', () => {
+    const functions = Object.values(template.findResources('AWS::Lambda::Function')) as Resource[];
+    assert.equal(functions.length, 3);
+    for (const fn of functions) {
+      assert.equal(fn.Properties.Runtime, 'nodejs22.x');
+      assert.deepEqual(fn.Properties.Architectures, ['arm64']);
+      assert.deepEqual(fn.Properties.TracingConfig, { Mode: 'Active' });
+      assert.match(JSON.stringify(fn.Properties.Layers), /AWSLambdaPowertoolsTypeScriptV2/);
+      assert.ok(fn.Properties.Environment.Variables.SLUICE_LOG_TABLE);
+      assert.ok(fn.Properties.Environment.Variables.SLUICE_METADATA_TABLE);
+    }
+    template.allResourcesProperties('AWS::Logs::LogGroup', { RetentionInDays: 30 });
+  });
+
+  it('grants each function exactly the DynamoDB actions it needs, on its tables only, and no wildcard but X-Ray', () => {
+    const roles = template.findResources('AWS::IAM::Role');
+    const policies = Object.values(template.findResources('AWS::IAM::Policy')) as Resource[];
+    const tables = template.findResources('AWS::DynamoDB::Table');
+    const tableKind = (logicalId: string): 'log' | 'metadata' =>
+      (tables[logicalId] as Resource).Properties.StreamSpecification ? 'log' : 'metadata';
+    const functions = template.findResources('AWS::Lambda::Function');
+    const seen = new Set<string>();
+    for (const fn of Object.values(functions) as Resource[]) {
+      const roleId = fn.Properties.Role['Fn::GetAtt'][0] as string;
+      assert.ok(roles[roleId], 'each function has its own role');
+      assert.equal(roles[roleId]!.Properties.ManagedPolicyArns, undefined, 'no managed policies');
+      const fnName = /^Sluice (\w+) handler$/.exec(fn.Properties.Description)?.[1];
+      assert.ok(fnName !== undefined && fnName in EXPECTED_ACCESS, `unexpected function ${fn.Properties.Description}`);
+      seen.add(fnName);
+      const statements = policies
+        .filter((p) => p.Properties.Roles.some((r: { Ref: string }) => r.Ref === roleId))
+        .flatMap((p) => p.Properties.PolicyDocument.Statement as { Action: string | string[]; Resource: unknown }[]);
+      const dynamo: Record<string, Set<string>> = { log: new Set(), metadata: new Set() };
+      for (const s of statements) {
+        const actions = ([] as string[]).concat(s.Action);
+        assert.ok(!actions.some((a) => a === '*' || a.endsWith(':*')), `wildcard action in ${JSON.stringify(s.Action)}`);
+        if (s.Resource === '*') {
+          assert.deepEqual(actions.sort(), ['xray:PutTelemetryRecords', 'xray:PutTraceSegments'], 'only X-Ray may use Resource *');
+          continue;
+        }
+        if (!actions[0]!.startsWith('dynamodb:')) continue;
+        const resources = ([] as unknown[]).concat(s.Resource);
+        for (const r of resources) {
+          const id = JSON.stringify(r).match(/"(\w*Table\w*)"/)?.[1];
+          assert.ok(id && tables[id], `dynamodb grant on something other than a table: ${JSON.stringify(r)}`);
+          actions.forEach((a) => dynamo[tableKind(id)]!.add(a));
+        }
+      }
+      assert.deepEqual([...dynamo.log!].sort(), EXPECTED_ACCESS[fnName]!.log, `${fnName} on the log table`);
+      assert.deepEqual([...dynamo.metadata!].sort(), EXPECTED_ACCESS[fnName]!.metadata, `${fnName} on the metadata table`);
+    }
+    assert.deepEqual([...seen].sort(), ['fetch', 'produce', 'topics']);
+  });
+
+  it('serves every route behind IAM authorization, throttled, with access logs', () => {
+    const routes = Object.values(template.findResources('AWS::ApiGatewayV2::Route')) as Resource[];
+    assert.deepEqual(routes.map((r) => r.Properties.RouteKey).sort(), ROUTES.map(routeKey).sort());
+    for (const r of routes) assert.equal(r.Properties.AuthorizationType, 'AWS_IAM', r.Properties.RouteKey);
+    template.hasResourceProperties('AWS::ApiGatewayV2::Stage', {
+      DefaultRouteSettings: { ThrottlingRateLimit: 1000, ThrottlingBurstLimit: 2000 },
+      AccessLogSettings: { DestinationArn: Match.anyValue(), Format: Match.stringLikeRegexp('requestId') },
+    });
+  });
+
+  it('outputs the API URL and the table and bucket names', () => {
+    const outputs = template.toJSON().Outputs as Record<string, unknown>;
+    for (const name of ['ApiUrl', 'LogTableName', 'MetadataTableName', 'SegmentBucketName']) assert.ok(outputs[name], name);
+  });
+
+  it('matches docs/openapi.json route for route', () => {
+    const doc = JSON.parse(readFileSync('docs/openapi.json', 'utf8')) as { paths: Record<string, Record<string, unknown>> };
+    const documented = Object.entries(doc.paths).flatMap(([path, item]) =>
+      Object.keys(item).filter((k) => ['get', 'post', 'patch', 'put', 'delete'].includes(k)).map((m) => `${m.toUpperCase()} ${path}`),
+    );
+    const deployed = (Object.values(template.findResources('AWS::ApiGatewayV2::Route')) as Resource[]).map((r) => r.Properties.RouteKey as string);
+    assert.deepEqual(documented.sort(), deployed.sort());
+  });
+
+  it('takes a JWT authorizer, names and a removal policy from props', () => {
+    const jwt = synthWithNag((app) => new SluiceStack(app, 'Jwt', { auth: { type: 'jwt', issuer: 'https://issuer.example.com', audience: ['sluice'] }, namePrefix: 'acme-dev' }));
+    for (const r of Object.values(jwt.findResources('AWS::ApiGatewayV2::Route')) as Resource[]) assert.equal(r.Properties.AuthorizationType, 'JWT');
+    jwt.hasResourceProperties('AWS::ApiGatewayV2::Authorizer', { AuthorizerType: 'JWT', JwtConfiguration: { Issuer: 'https://issuer.example.com', Audience: ['sluice'] } });
+    jwt.hasResourceProperties('AWS::DynamoDB::Table', { TableName: 'acme-dev-log' });
+    jwt.hasResourceProperties('AWS::Lambda::Function', { FunctionName: 'acme-dev-produce' });
+    assert.throws(() => new SluiceStack(new App(), 'Bad', { namePrefix: 'Has Spaces' }), /namePrefix/);
+  });
+});
