@@ -46,6 +46,7 @@ function parseBody(event: APIGatewayProxyEventV2): unknown {
  */
 export function httpHandler(routes: Record<string, RouteHandler>) {
   const dispatch = async (event: APIGatewayProxyEventV2, context: Context): Promise<APIGatewayProxyStructuredResultV2> => {
+    metrics.addMetric('Requests', 'Count', 1);
     try {
       const route = Object.hasOwn(routes, event.routeKey) ? routes[event.routeKey] : undefined;
       if (route === undefined) throw new RouteNotFound(event.routeKey);

@@ -1,6 +1,6 @@
 import { InvalidArgument } from '../../core/errors.ts';
 import type { IdempotentProducer } from '../../core/sluice.ts';
-import { sluice } from '../runtime.ts';
+import { metrics, sluice } from '../runtime.ts';
 import { httpHandler } from './httpHandler.ts';
 import { InvalidRequest } from './httpErrors.ts';
 import { objectBody, onlyKeys, recordFromWire } from './wire.ts';
@@ -17,6 +17,7 @@ export const handler = httpHandler({
     }
     const producer = body.producer as IdempotentProducer | undefined;
     const metas = await sluice.append(event.pathParameters!.topic!, records, producer === undefined ? {} : { producer });
+    metrics.addMetric('RecordsAppended', 'Count', metas.length);
     return { status: 200, body: { offsets: metas } };
   },
 });

@@ -1,0 +1,158 @@
+import assert from 'node:assert/strict';
+import { before, describe, it } from 'node:test';
+import fc from 'fast-check';
+import { apiEvent, invoke, lambdaContext, type Handler } from '../support/apiEvents.ts';
+import { freshDynamoStore } from '../support/stores.ts';
+
+let topics: Handler;
+let produce: Handler;
+let fetch: Handler;
+
+before(async () => {
+  const { tables } = await freshDynamoStore('handlers');
+  Object.assign(process.env, {
+    SLUICE_LOG_TABLE: tables.log,
+    SLUICE_METADATA_TABLE: tables.metadata,
+    POWERTOOLS_TRACE_ENABLED: 'false',
+    POWERTOOLS_METRICS_DISABLED: 'true',
+    POWERTOOLS_LOG_LEVEL: 'CRITICAL',
+  });
+  // Handlers read their environment at load, as in Lambda.
+  topics = (await import('../../functions/http/topics.ts')).handler as unknown as Handler;
+  produce = (await import('../../functions/http/produce.ts')).handler as unknown as Handler;
+  fetch = (await import('../../functions/http/fetch.ts')).handler as unknown as Handler;
+});
+
+const T = '/v1/topics';
+const TOPIC = '/v1/topics/{topic}';
+const RECORDS = '/v1/topics/{topic}/records';
+const FETCH = '/v1/topics/{topic}/partitions/{partition}/records';
+const OFFSETS = '/v1/topics/{topic}/partitions/{partition}/offsets';
+
+describe('HTTP handlers on recorded API Gateway v2 events', () => {
+  it('serves the recorded produce request, then reads it back', async () => {
+    assert.equal((await invoke(topics, { method: 'POST', route: T, body: { name: 'orders', partitions: 3 } })).status, 201);
+    const produced = await produce(apiEvent({ method: 'POST', route: RECORDS, pathParameters: { topic: 'orders' } }), lambdaContext);
+    // The recorded body is left as captured: one keyed record.
+    const recorded = await produce(
+      { ...apiEvent({ method: 'POST', route: RECORDS, pathParameters: { topic: 'orders' } }), body: JSON.stringify({ records: [{ key: 'user-42', value: { orderId: 'o-1' } }] }) },
+      lambdaContext,
+    );
+    assert.equal(produced.statusCode, 400, 'no body is a bad request');
+    assert.equal(recorded.statusCode, 200);
+    const { offsets } = JSON.parse(recorded.body!);
+    assert.equal(offsets[0].offset, 0);
+    const read = await invoke(fetch, { method: 'GET', route: FETCH, pathParameters: { topic: 'orders', partition: String(offsets[0].partition) }, query: { offset: '0' } });
+    assert.equal(read.status, 200);
+    assert.deepEqual(read.body.records.map((r: { key: string; value: unknown }) => [r.key, r.value]), [['user-42', { orderId: 'o-1' }]]);
+    assert.equal(read.body.highWatermark, 1);
+  });
+
+  it('round-trips base64 keys, values and headers, from a base64-encoded body too', async () => {
+    await invoke(topics, { method: 'POST', route: T, body: { name: 'bytes' } });
+    const bytes = Buffer.from([0, 1, 2, 250, 255]).toString('base64');
+    const body = { records: [{ key: bytes, keyEncoding: 'base64', value: bytes, valueEncoding: 'base64', headers: { sig: bytes, plain: 'x' }, headerEncodings: { sig: 'base64' } }] };
+    const res = await invoke(produce, { method: 'POST', route: RECORDS, pathParameters: { topic: 'bytes' }, body, base64: true });
+    assert.equal(res.status, 200);
+    const read = await invoke(fetch, { method: 'GET', route: FETCH, pathParameters: { topic: 'bytes', partition: '0' } });
+    assert.deepEqual(read.body.records[0], { offset: 0, timestamp: read.body.records[0].timestamp, ...body.records[0] });
+  });
+
+  it('maps errors to 4xx with a typed JSON body and never leaks internals on a 500', async () => {
+    const cases: [Handler, Parameters<typeof invoke>[1], number, string][] = [
+      [topics, { method: 'POST', route: T, body: '{"name":' }, 400, 'InvalidRequest'],
+      [topics, { method: 'POST', route: T, body: { name: 'bad name!' } }, 400, 'InvalidTopicName'],
+      [topics, { method: 'POST', route: T, body: { name: 'x', config: { colour: 'red' } } }, 400, 'InvalidTopicConfig'],
+      [topics, { method: 'POST', route: T, body: { name: 'orders' } }, 409, 'TopicAlreadyExists'],
+      [topics, { method: 'GET', route: TOPIC, pathParameters: { topic: 'nope' } }, 404, 'TopicNotFound'],
+      [topics, { method: 'PATCH', route: TOPIC, pathParameters: { topic: 'orders' }, body: { partitions: 1 } }, 400, 'InvalidTopicConfig'],
+      [produce, { method: 'POST', route: RECORDS, pathParameters: { topic: 'orders' }, body: { records: [{ value: 'x'.repeat(1_100_000) }] } }, 413, 'RecordTooLarge'],
+      [produce, { method: 'POST', route: RECORDS, pathParameters: { topic: 'orders' }, body: { records: [{ value: 1, partition: 9 }] } }, 404, 'PartitionNotFound'],
+      [fetch, { method: 'GET', route: FETCH, pathParameters: { topic: 'orders', partition: '0' }, query: { offset: '5000' } }, 416, 'OffsetOutOfRange'],
+      [fetch, { method: 'GET', route: FETCH, pathParameters: { topic: 'orders', partition: 'zero' } }, 400, 'InvalidRequest'],
+      [fetch, { method: 'GET', route: OFFSETS, pathParameters: { topic: 'orders', partition: '0' }, query: { at: 'yesterday' } }, 400, 'InvalidRequest'],
+      [fetch, { method: 'GET', route: '/v1/elsewhere' }, 404, 'RouteNotFound'],
+    ];
+    for (const [handler, spec, status, code] of cases) {
+      const res = await invoke(handler, spec);
+      assert.equal(res.status, status, `${spec.method} ${spec.route}: ${JSON.stringify(res.body)}`);
+      assert.equal(res.body.error.code, code);
+      assert.equal(typeof res.body.error.message, 'string');
+    }
+    const tooLarge = await invoke(produce, { method: 'POST', route: RECORDS, pathParameters: { topic: 'orders' }, body: { records: [{ value: 'x'.repeat(1_100_000) }] } });
+    assert.equal(tooLarge.body.error.limit, 'itemPayloadBytes', 'the binding limit is named');
+    assert.equal(tooLarge.body.error.limitBytes, 350_000);
+    const outOfRange = await invoke(fetch, { method: 'GET', route: FETCH, pathParameters: { topic: 'orders', partition: '0' }, query: { offset: '5000' } });
+    assert.deepEqual([outOfRange.body.error.logStartOffset, outOfRange.body.error.highWatermark >= 0], [0, true]);
+  });
+
+  it('long-polls: a fetch at the end waits and wakes up when a record arrives', async () => {
+    await invoke(topics, { method: 'POST', route: T, body: { name: 'polled' } });
+    const started = Date.now();
+    const waiting = invoke(fetch, { method: 'GET', route: FETCH, pathParameters: { topic: 'polled', partition: '0' }, query: { offset: '0', waitMs: '10000' } });
+    await new Promise((r) => setTimeout(r, 300));
+    await invoke(produce, { method: 'POST', route: RECORDS, pathParameters: { topic: 'polled' }, body: { records: [{ value: 'wake up' }] } });
+    const res = await waiting;
+    assert.equal(res.body.records[0].value, 'wake up');
+    assert.ok(Date.now() - started < 9000, 'returned when the record came, not at the deadline');
+    const empty = await invoke(fetch, { method: 'GET', route: FETCH, pathParameters: { topic: 'polled', partition: '0' }, query: { offset: '1', waitMs: '200' } });
+    assert.deepEqual(empty.body.records, []);
+  });
+});
+
+describe('fuzz: every route answers junk with a 4xx JSON error and writes nothing', () => {
+  const junk = fc.oneof(
+    fc.jsonValue({ maxDepth: 3 }),
+    fc.string({ maxLength: 300 }),
+    fc.constantFrom('', '{', '[]', 'null', '{"records":', '\u0000', 'x'.repeat(5000)),
+  );
+  const junkNumber = fc.oneof(fc.constantFrom('-1', '1e309', 'NaN', '0x10', '99999999999999999999', ' 1', '1.5', '', 'abc'), fc.string({ maxLength: 12 }));
+  const junkName = fc.oneof(fc.string({ maxLength: 300 }), fc.constantFrom('.', '..', 'a'.repeat(250), 'ok name', 'ünïcode', '../etc'));
+  const bodyish = fc.oneof(junk.map((j) => (typeof j === 'string' ? j : JSON.stringify(j))), fc.record({ name: junk, partitions: junk, config: junk }, { requiredKeys: [] }).map((o) => JSON.stringify(o)));
+  const recordsBody = fc.oneof(
+    bodyish,
+    fc.record({ records: fc.oneof(junk, fc.array(fc.record({ key: junk, value: junk, headers: junk, partition: junk, timestamp: junk, valueEncoding: junk }, { requiredKeys: [] }), { maxLength: 4 })), producer: junk }, { requiredKeys: [] }).map((o) => JSON.stringify(o)),
+  );
+
+  const state = async () => {
+    const list = await invoke(topics, { method: 'GET', route: T });
+    const described = await invoke(topics, { method: 'GET', route: TOPIC, pathParameters: { topic: 'fuzzed' } });
+    return { names: list.body.topics.map((t: { name: string }) => t.name).sort(), fuzzed: described.body };
+  };
+  const expectClientError = (res: { status: number; body: any }, label: string) => {
+    assert.ok(res.status >= 200 && res.status < 500, `${label} answered ${res.status}: ${JSON.stringify(res.body)}`);
+    if (res.status >= 400) {
+      assert.equal(typeof res.body.error.code, 'string');
+      assert.ok(!/at .*\.ts:\d+|Error:|stack/i.test(JSON.stringify(res.body)), 'no stack trace in a response');
+    }
+  };
+
+  before(async () => {
+    await invoke(topics, { method: 'POST', route: T, body: { name: 'fuzzed', partitions: 2 } });
+  });
+
+  const routes: { name: string; run: fc.Arbitrary<() => Promise<{ status: number; body: any }>> }[] = [
+    { name: 'POST /v1/topics', run: bodyish.map((body) => () => invoke(topics, { method: 'POST', route: T, body })) },
+    { name: 'GET /v1/topics/{topic}', run: junkName.map((topic) => () => invoke(topics, { method: 'GET', route: TOPIC, pathParameters: { topic } })) },
+    { name: 'PATCH /v1/topics/{topic}', run: fc.tuple(fc.constantFrom('fuzzed', 'missing'), bodyish).map(([topic, body]) => () => invoke(topics, { method: 'PATCH', route: TOPIC, pathParameters: { topic }, body })) },
+    { name: 'DELETE /v1/topics/{topic}', run: junkName.filter((n) => n !== 'fuzzed').map((topic) => () => invoke(topics, { method: 'DELETE', route: TOPIC, pathParameters: { topic } })) },
+    { name: 'POST /v1/topics/{topic}/records', run: fc.tuple(fc.oneof(fc.constant('fuzzed'), junkName), recordsBody).map(([topic, body]) => () => invoke(produce, { method: 'POST', route: RECORDS, pathParameters: { topic }, body })) },
+    { name: 'GET …/records', run: fc.tuple(fc.oneof(fc.constant('fuzzed'), junkName), junkNumber, junkNumber, junkNumber).map(([topic, partition, offset, maxRecords]) => () => invoke(fetch, { method: 'GET', route: FETCH, pathParameters: { topic, partition }, query: { offset, maxRecords, waitMs: '0' } })) },
+    { name: 'GET …/offsets', run: fc.tuple(fc.oneof(fc.constant('fuzzed'), junkName), junkNumber, junkNumber).map(([topic, partition, at]) => () => invoke(fetch, { method: 'GET', route: OFFSETS, pathParameters: { topic, partition }, query: { at } })) },
+  ];
+
+  for (const route of routes) {
+    it(route.name, async () => {
+      await fc.assert(
+        fc.asyncProperty(route.run, async (run) => {
+          const before = await state();
+          const res = await run();
+          expectClientError(res, route.name);
+          if (res.status >= 400) assert.deepEqual(await state(), before, 'a rejected request changed nothing');
+          else if (res.status === 201) await invoke(topics, { method: 'DELETE', route: TOPIC, pathParameters: { topic: res.body.name } });
+        }),
+        { numRuns: 60 },
+      );
+    });
+  }
+});
