@@ -9,7 +9,7 @@ import { localAwsEnv } from '../local/awsEnv.ts';
 import { startDynamoDbLocal } from '../local/dynamoDbLocal.ts';
 
 const args = process.argv.slice(2);
-const files = args.length > 0 ? args : ['test/unit/**/*.test.ts', 'test/integration/**/*.test.ts', 'test/infra/**/*.test.ts'];
+const files = args.length > 0 ? args : ['test/unit/**/*.test.ts', 'test/integration/**/*.test.ts', 'test/infra/**/*.test.ts', 'test/e2e/**/*.test.ts'];
 
 function run(command: string, commandArgs: string[], env: NodeJS.ProcessEnv = process.env): Promise<number> {
   return new Promise((resolve) => {

@@ -1,0 +1,19 @@
+#!/usr/bin/env node
+// The `sluice` command. The CLI is TypeScript run by Node 22's type stripping; on an older Node
+// this re-runs it with the Node 22 binary that the project's npm dependencies carry.
+import { spawnSync } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+const root = join(dirname(fileURLToPath(import.meta.url)), '..');
+const cli = join(root, 'client', 'cli.ts');
+const major = Number(process.versions.node.split('.')[0]);
+const bundled = join(root, 'node_modules', 'node', 'bin', 'node');
+const node = major >= 22 ? process.execPath : bundled;
+if (node === bundled && !existsSync(bundled)) {
+  console.error('sluice needs Node 22 or newer, or the project dependencies installed (npm ci).');
+  process.exit(1);
+}
+const result = spawnSync(node, ['--no-warnings=ExperimentalWarning', cli, ...process.argv.slice(2)], { stdio: 'inherit' });
+process.exit(result.status ?? 1);

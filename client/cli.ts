@@ -1,0 +1,252 @@
+/**
+ * `sluice`: the command-line client.
+ *
+ *   sluice topics create NAME [--partitions N] [--config key=value ...]
+ *   sluice topics list | describe NAME | delete NAME
+ *   sluice produce TOPIC [RECORD ...]        records from arguments, or one JSON per line on stdin
+ *   sluice consume TOPIC [--partition P] [--offset N | --from-beginning] [--follow] [--max N]
+ *
+ * Options: --url (default $SLUICE_URL or http://127.0.0.1:7070), --auth none|iam, --json.
+ * A RECORD is a JSON object with a "value" (and optional key, headers, partition, timestamp);
+ * any other JSON is taken as the value itself.
+ */
+import { createInterface } from 'node:readline';
+import { parseArgs } from 'node:util';
+import { Admin, type TopicConfig } from './admin.ts';
+import { PartitionConsumer } from './consumer.ts';
+import { isSluiceApiError, type Auth } from './http.ts';
+import { Producer } from './producer.ts';
+import type { Message, ReceivedRecord } from './records.ts';
+
+const USAGE = `Usage:
+  sluice topics create NAME [--partitions N] [--config key=value ...]
+  sluice topics list
+  sluice topics describe NAME
+  sluice topics delete NAME
+  sluice produce TOPIC [RECORD ...]      (no RECORD: one JSON per line on stdin)
+  sluice consume TOPIC [--partition P] [--offset N | --from-beginning] [--follow] [--max N]
+Options: --url URL (default $SLUICE_URL or http://127.0.0.1:7070)  --auth none|iam  --json  --key KEY`;
+
+const RECORD_FIELDS = new Set(['key', 'value', 'headers', 'partition', 'timestamp']);
+
+class UsageError extends Error {}
+
+export async function main(argv: string[], io = { out: process.stdout, err: process.stderr, stdin: process.stdin }): Promise<number> {
+  const { values, positionals } = parseArgs({
+    args: argv,
+    allowPositionals: true,
+    options: {
+      url: { type: 'string', default: process.env.SLUICE_URL ?? 'http://127.0.0.1:7070' },
+      auth: { type: 'string' },
+      json: { type: 'boolean', default: false },
+      partitions: { type: 'string' },
+      config: { type: 'string', multiple: true },
+      partition: { type: 'string' },
+      offset: { type: 'string' },
+      'from-beginning': { type: 'boolean', default: false },
+      follow: { type: 'boolean', default: false },
+      max: { type: 'string' },
+      key: { type: 'string' },
+      help: { type: 'boolean', short: 'h', default: false },
+    },
+  });
+  const print = (line: string): void => void io.out.write(`${line}\n`);
+  const connection = { url: values.url, ...(values.auth === undefined ? {} : { auth: values.auth as Auth }) };
+  const [command, ...rest] = positionals;
+  try {
+    if (values.help || command === undefined) {
+      print(USAGE);
+      return command === undefined && !values.help ? 2 : 0;
+    }
+    if (command === 'topics') return await topics(new Admin(connection), rest, values, print);
+    if (command === 'produce') return await produce(connection, rest, values, io, print);
+    if (command === 'consume') return await consume(connection, rest, values, print);
+    throw new UsageError(`Unknown command ${command}`);
+  } catch (e) {
+    if (e instanceof UsageError) {
+      io.err.write(`${e.message}\n\n${USAGE}\n`);
+      return 2;
+    }
+    if (isSluiceApiError(e)) {
+      io.err.write(values.json ? `${JSON.stringify({ error: e.details })}\n` : `Error ${e.code}: ${e.message}\n`);
+      return 1;
+    }
+    io.err.write(`Error: ${e instanceof Error ? e.message : String(e)}\n`);
+    return 1;
+  }
+}
+
+function integer(name: string, raw: string | undefined): number | undefined {
+  if (raw === undefined) return undefined;
+  if (!/^\d+$/.test(raw)) throw new UsageError(`--${name} must be a non-negative integer`);
+  return Number(raw);
+}
+
+async function topics(admin: Admin, args: string[], values: Record<string, unknown>, print: (l: string) => void): Promise<number> {
+  const [action, name] = args;
+  const json = values.json === true;
+  switch (action) {
+    case 'create': {
+      if (name === undefined) throw new UsageError('topics create needs a NAME');
+      const config: Record<string, unknown> = {};
+      for (const pair of (values.config as string[] | undefined) ?? []) {
+        const [k, ...v] = pair.split('=');
+        const raw = v.join('=');
+        config[k!] = /^-?\d+$/.test(raw) ? Number(raw) : raw;
+      }
+      const partitions = integer('partitions', values.partitions as string | undefined);
+      const topic = await admin.createTopic(name, { ...(partitions === undefined ? {} : { partitions }), config: config as TopicConfig });
+      print(json ? JSON.stringify(topic) : `Created topic ${topic.name} with ${topic.partitions.length} partition(s)`);
+      return 0;
+    }
+    case 'list': {
+      const list = await admin.listTopics();
+      if (json) print(JSON.stringify(list));
+      else table(print, ['TOPIC', 'PARTITIONS', 'COMPRESSION', 'RETENTION MS'], list.map((t) => [t.name, String(t.config.partitions), t.config.compression, String(t.config.retentionMs)]));
+      return 0;
+    }
+    case 'describe': {
+      if (name === undefined) throw new UsageError('topics describe needs a NAME');
+      const topic = await admin.describeTopic(name);
+      if (json) print(JSON.stringify(topic));
+      else {
+        print(`Topic ${topic.name} (id ${topic.topicId})`);
+        print(`Config ${Object.entries(topic.config).map(([k, v]) => `${k}=${v}`).join(' ')}`);
+        table(print, ['PARTITION', 'LOG START', 'HIGH WATERMARK'], topic.partitions.map((p) => [String(p.partition), String(p.logStartOffset), String(p.highWatermark)]));
+      }
+      return 0;
+    }
+    case 'delete': {
+      if (name === undefined) throw new UsageError('topics delete needs a NAME');
+      await admin.deleteTopic(name);
+      print(json ? JSON.stringify({ deleted: name }) : `Deleted topic ${name}`);
+      return 0;
+    }
+    default:
+      throw new UsageError(`Unknown topics action ${action ?? ''}`);
+  }
+}
+
+function toMessage(text: string, key: string | undefined): Message {
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(text);
+  } catch {
+    parsed = text; // not JSON: the line itself is a string value
+  }
+  const isRecord = typeof parsed === 'object' && parsed !== null && !Array.isArray(parsed) && 'value' in parsed && Object.keys(parsed).every((k) => RECORD_FIELDS.has(k));
+  const message = (isRecord ? parsed : { value: parsed }) as Message;
+  return key === undefined ? message : { ...message, key };
+}
+
+async function produce(
+  connection: { url: string; auth?: Auth },
+  args: string[],
+  values: Record<string, unknown>,
+  io: { out: NodeJS.WritableStream; err: NodeJS.WritableStream & { isTTY?: boolean }; stdin: NodeJS.ReadableStream & { isTTY?: boolean } },
+  print: (l: string) => void,
+): Promise<number> {
+  const [topic, ...inline] = args;
+  if (topic === undefined) throw new UsageError('produce needs a TOPIC');
+  const producer = new Producer({ ...connection, lingerMs: 20 });
+  const key = values.key as string | undefined;
+  const json = values.json === true;
+  let count = 0;
+  const started = Date.now();
+  const progress = (done: boolean): void => {
+    if (!io.err.isTTY) return;
+    const rate = Math.round(count / Math.max(0.001, (Date.now() - started) / 1000));
+    const bar = '#'.repeat(Math.min(30, Math.floor(Math.log10(count + 1) * 6))).padEnd(30, '.');
+    io.err.write(`\r[${bar}] ${count} records, ${rate}/s${done ? '\n' : ''}`);
+  };
+  const pending: Promise<unknown>[] = [];
+  const sendOne = (text: string): void => {
+    const delivery = producer.send(topic, toMessage(text, key)).then((report) => {
+      count++;
+      if (inline.length > 0) print(json ? JSON.stringify(report) : `${report.topic}[${report.partition}] @ ${report.offset}`);
+      else if (count % 100 === 0) progress(false);
+    });
+    pending.push(delivery);
+  };
+  if (inline.length > 0) inline.forEach(sendOne);
+  else {
+    const lines = createInterface({ input: io.stdin, crlfDelay: Infinity });
+    for await (const line of lines) {
+      if (line.trim() === '') continue;
+      sendOne(line);
+      if (pending.length >= 2000) await Promise.all(pending.splice(0));
+    }
+  }
+  await producer.flush();
+  await Promise.all(pending);
+  if (inline.length === 0) {
+    progress(true);
+    print(json ? JSON.stringify({ topic, produced: count }) : `Produced ${count} records to ${topic}`);
+  }
+  return 0;
+}
+
+async function consume(connection: { url: string; auth?: Auth }, args: string[], values: Record<string, unknown>, print: (l: string) => void): Promise<number> {
+  const [topic] = args;
+  if (topic === undefined) throw new UsageError('consume needs a TOPIC');
+  const admin = new Admin(connection);
+  const explicit = integer('partition', values.partition as string | undefined);
+  const partitions = explicit === undefined ? (await admin.describeTopic(topic)).partitions.map((p) => p.partition) : [explicit];
+  const offset = integer('offset', values.offset as string | undefined);
+  const max = integer('max', values.max as string | undefined) ?? Infinity;
+  const consumers = partitions.map(
+    (partition) =>
+      new PartitionConsumer({
+        ...connection,
+        topic,
+        partition,
+        autoOffsetReset: values['from-beginning'] === true ? 'earliest' : 'latest',
+        ...(offset === undefined ? {} : { fromOffset: offset }),
+      }),
+  );
+  const follow = values.follow === true;
+  let printed = 0;
+  for (;;) {
+    let got = 0;
+    for (const consumer of consumers) {
+      // When following a single partition, long-poll; across several, poll each briefly in turn.
+      const records = await consumer.poll({ waitMs: follow && consumers.length === 1 ? 5000 : 0 });
+      for (const record of records) {
+        if (printed >= max) return 0;
+        print(values.json === true ? JSON.stringify(jsonRecord(record)) : humanRecord(record));
+        printed++;
+        got++;
+      }
+    }
+    if (printed >= max) return 0;
+    if (got === 0) {
+      if (!follow) return 0;
+      if (consumers.length > 1) await new Promise((r) => setTimeout(r, 500));
+    }
+  }
+}
+
+function show(v: unknown): string {
+  if (v instanceof Uint8Array) return `0x${Buffer.from(v).toString('hex')}`;
+  return typeof v === 'string' ? v : JSON.stringify(v);
+}
+
+function humanRecord(r: ReceivedRecord): string {
+  const headers = Object.entries(r.headers).map(([k, v]) => `${k}=${show(v)}`).join(',');
+  return `${r.topic}[${r.partition}] @ ${r.offset}  ${new Date(r.timestamp).toISOString()}  key=${r.key === null ? '-' : show(r.key)}${headers ? `  headers=${headers}` : ''}  ${show(r.value)}`;
+}
+
+function jsonRecord(r: ReceivedRecord): unknown {
+  const bytes = (v: unknown) => (v instanceof Uint8Array ? { base64: Buffer.from(v).toString('base64') } : v);
+  return { ...r, key: bytes(r.key), value: bytes(r.value), headers: Object.fromEntries(Object.entries(r.headers).map(([k, v]) => [k, bytes(v)])) };
+}
+
+function table(print: (l: string) => void, head: string[], rows: string[][]): void {
+  const widths = head.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i]!.length)));
+  const line = (cells: string[]) => cells.map((c, i) => c.padEnd(widths[i]!)).join('  ').trimEnd();
+  print(line(head));
+  for (const r of rows) print(line(r));
+  if (rows.length === 0) print('(none)');
+}
+
+if (import.meta.main) process.exitCode = await main(process.argv.slice(2));

@@ -1,0 +1,106 @@
+import { Admin } from './admin.ts';
+import { Connection, isSluiceApiError, type ConnectionOptions } from './http.ts';
+import { fromWire, type ReceivedRecord, type WireOut } from './records.ts';
+
+/** Where a consumer keeps its committed offsets. */
+export interface OffsetStore {
+  load(topic: string, partition: number): Promise<number | undefined>;
+  save(topic: string, partition: number, offset: number): Promise<void>;
+}
+
+/** Offsets kept in memory: lost on restart. */
+export class MemoryOffsetStore implements OffsetStore {
+  private readonly offsets = new Map<string, number>();
+  async load(topic: string, partition: number): Promise<number | undefined> {
+    return this.offsets.get(`${topic}/${partition}`);
+  }
+  async save(topic: string, partition: number, offset: number): Promise<void> {
+    this.offsets.set(`${topic}/${partition}`, offset);
+  }
+}
+
+export interface ConsumerConfig extends ConnectionOptions {
+  readonly topic: string;
+  readonly partition: number;
+  /** Where to start when the store has no committed offset. @default 'earliest' */
+  readonly autoOffsetReset?: 'earliest' | 'latest' | 'error';
+  /** Start here instead of the committed offset. */
+  readonly fromOffset?: number;
+  /** @default a MemoryOffsetStore */
+  readonly offsetStore?: OffsetStore;
+  /** Most records per poll. @default 500 */
+  readonly maxRecords?: number;
+  /** Long-poll wait per poll, in ms. @default 1000 */
+  readonly waitMs?: number;
+}
+
+/**
+ * Reads one partition in order. `poll` advances the position; `commit` stores it (manual commit,
+ * at-least-once: commit after processing). Consumer groups, which share partitions among members
+ * and commit on the server, are a separate API.
+ *
+ * @example
+ * const consumer = new PartitionConsumer({ url, topic: 'orders', partition: 0, autoOffsetReset: 'earliest' });
+ * for (;;) {
+ *   for (const record of await consumer.poll()) await process(record);
+ *   await consumer.commit();
+ * }
+ */
+export class PartitionConsumer {
+  private readonly http: Connection;
+  private readonly admin: Admin;
+  private readonly config: ConsumerConfig;
+  private readonly store: OffsetStore;
+  private position: number | undefined;
+
+  constructor(config: ConsumerConfig) {
+    this.http = new Connection(config);
+    this.admin = new Admin(this.http);
+    this.config = config;
+    this.store = config.offsetStore ?? new MemoryOffsetStore();
+    this.position = config.fromOffset;
+  }
+
+  /** The offset the next poll reads from. */
+  async currentPosition(): Promise<number> {
+    if (this.position === undefined) {
+      const committed = await this.store.load(this.config.topic, this.config.partition);
+      this.position = committed ?? (await this.reset());
+    }
+    return this.position;
+  }
+
+  seek(offset: number): void {
+    this.position = offset;
+  }
+
+  /** Fetches the next records, waiting up to `waitMs` for some to arrive. */
+  async poll(options: { waitMs?: number; maxRecords?: number } = {}): Promise<ReceivedRecord[]> {
+    const offset = await this.currentPosition();
+    let page: { records: WireOut[]; nextOffset: number };
+    try {
+      page = await this.http.request('GET', `v1/topics/${encodeURIComponent(this.config.topic)}/partitions/${this.config.partition}/records`, {
+        query: { offset, maxRecords: options.maxRecords ?? this.config.maxRecords ?? 500, waitMs: options.waitMs ?? this.config.waitMs ?? 1000 },
+      });
+    } catch (e) {
+      if (isSluiceApiError(e, 'OffsetOutOfRange') && this.config.autoOffsetReset !== 'error') {
+        this.position = await this.reset();
+        return [];
+      }
+      throw e;
+    }
+    this.position = page.nextOffset;
+    return page.records.map((r) => fromWire(this.config.topic, this.config.partition, r));
+  }
+
+  /** Commits the current position (or an explicit offset: the next one to read). */
+  async commit(offset?: number): Promise<void> {
+    await this.store.save(this.config.topic, this.config.partition, offset ?? (await this.currentPosition()));
+  }
+
+  private async reset(): Promise<number> {
+    const how = this.config.autoOffsetReset ?? 'earliest';
+    if (how === 'error') throw new Error(`No committed offset for ${this.config.topic}[${this.config.partition}] and autoOffsetReset is 'error'`);
+    return this.admin.offset(this.config.topic, this.config.partition, how);
+  }
+}
