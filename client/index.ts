@@ -1,6 +1,7 @@
 /** The Sluice TypeScript client: admin, producer and partition consumer over the HTTP API. */
 export { Admin, type TopicConfig, type TopicDescription } from './admin.ts';
 export { PartitionConsumer, MemoryOffsetStore, type ConsumerConfig, type OffsetStore } from './consumer.ts';
+export { FileOffsetStore } from './fileOffsetStore.ts';
 export { Connection, SluiceApiError, isSluiceApiError, type Auth, type ConnectionOptions } from './http.ts';
 export { Producer, type DeliveryReport, type ProducerConfig } from './producer.ts';
 export type { Message, ReceivedRecord, Value } from './records.ts';
