@@ -7,9 +7,11 @@ import { parseArgs } from 'node:util';
 import { dynamoClientFromEnv, localAwsEnv } from '../local/awsEnv.ts';
 import { startDynamoDbLocal } from '../local/dynamoDbLocal.ts';
 import { appendSection } from './sections/append.ts';
+import { handlersSection } from './sections/handlers.ts';
+import { httpOverheadSection } from './sections/httpOverhead.ts';
 import type { BenchSection } from './section.ts';
 
-const sections: BenchSection[] = [appendSection];
+const sections: BenchSection[] = [appendSection, handlersSection, httpOverheadSection];
 const { values } = parseArgs({ options: { only: { type: 'string', multiple: true } } });
 const chosen = sections.filter((s) => values.only === undefined || values.only.includes(s.name));
 
@@ -21,6 +23,7 @@ const client = dynamoClientFromEnv();
 const summary: Record<string, number | string> = {};
 try {
   for (const section of chosen) {
+    console.error(`# running ${section.name}…`);
     const result = await section.run(client);
     console.log(`\n## ${result.title}\n\n${result.table}\n`);
     for (const note of result.notes) console.log(`- ${note}`);
