@@ -247,3 +247,113 @@ export function describeValue(value: unknown): string {
       return `a ${typeof value}`;
   }
 }
+
+// ---------------------------------------------------------------- consumer groups
+
+export class GroupNotFound extends SluiceError {
+  readonly group: string;
+  constructor(group: string) {
+    super(`Consumer group ${group} does not exist`);
+    this.group = group;
+  }
+}
+
+/** The member is not in the group (never joined, left, or its session expired): join again. */
+export class UnknownMember extends SluiceError {
+  readonly group: string;
+  readonly memberId: string;
+  constructor(group: string, memberId: string) {
+    super(`Member ${memberId} is not in group ${group} (its session may have expired); join again`);
+    this.group = group;
+    this.memberId = memberId;
+  }
+}
+
+/** A commit from an older generation or an expired session: a zombie, fenced. */
+export class FencedMember extends SluiceError {
+  readonly group: string;
+  readonly memberId: string;
+  readonly generation: number;
+  readonly currentGeneration: number;
+  constructor(group: string, memberId: string, generation: number, currentGeneration: number, reason: string) {
+    super(`Member ${memberId} of ${group} is fenced: ${reason}`);
+    this.group = group;
+    this.memberId = memberId;
+    this.generation = generation;
+    this.currentGeneration = currentGeneration;
+  }
+}
+
+/** A commit for a partition the member does not own. */
+export class NotAssigned extends SluiceError {
+  readonly group: string;
+  readonly memberId: string;
+  readonly topic: string;
+  readonly partition: number;
+  constructor(group: string, memberId: string, topic: string, partition: number) {
+    super(`Member ${memberId} of ${group} does not own ${topic}[${partition}]`);
+    this.group = group;
+    this.memberId = memberId;
+    this.topic = topic;
+    this.partition = partition;
+  }
+}
+
+/** Committed offsets only move forward, except through an explicit reset. */
+export class OffsetRegression extends SluiceError {
+  readonly topic: string;
+  readonly partition: number;
+  readonly offset: number;
+  readonly committed: number;
+  constructor(topic: string, partition: number, offset: number, committed: number) {
+    super(`Cannot commit ${topic}[${partition}] back to ${offset}; ${committed} is committed. Reset the group's offsets to go back.`);
+    this.topic = topic;
+    this.partition = partition;
+    this.offset = offset;
+    this.committed = committed;
+  }
+}
+
+export class GroupNotEmpty extends SluiceError {
+  readonly group: string;
+  readonly members: number;
+  constructor(group: string, members: number, action: string) {
+    super(`Cannot ${action} group ${group} while it has ${members} live member(s)`);
+    this.group = group;
+    this.members = members;
+  }
+}
+
+export class InconsistentAssignor extends SluiceError {
+  readonly group: string;
+  readonly assignor: string;
+  readonly requested: string;
+  constructor(group: string, assignor: string, requested: string) {
+    super(`Group ${group} uses the ${assignor} assignor; a member asked for ${requested}`);
+    this.group = group;
+    this.assignor = assignor;
+    this.requested = requested;
+  }
+}
+
+/** A partition has no committed offset and the member's autoOffsetReset is "error". */
+export class NoCommittedOffset extends SluiceError {
+  readonly group: string;
+  readonly topic: string;
+  readonly partition: number;
+  constructor(group: string, topic: string, partition: number) {
+    super(`Group ${group} has no committed offset for ${topic}[${partition}] and autoOffsetReset is "error"`);
+    this.group = group;
+    this.topic = topic;
+    this.partition = partition;
+  }
+}
+
+/** Too many coordinators changed the group at once; retry. */
+export class GroupContention extends SluiceError {
+  readonly group: string;
+  constructor(group: string) {
+    super(`Group ${group} kept changing under concurrent updates; retry`, { retriable: true });
+    this.group = group;
+  }
+}

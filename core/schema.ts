@@ -32,6 +32,14 @@ export const metadataKeys = {
   topicsPartition: 'topic',
   partitionState: (log: string) => ({ pk: `log#${log}`, sk: 'state' }),
   producer: (producerId: string, log: string) => ({ pk: `producer#${producerId}`, sk: log }),
+  /** A consumer group's items share one partition key, so one Query reads the whole group. */
+  groupPartition: (group: string) => `group#${group}`,
+  groupMeta: (group: string) => ({ pk: `group#${group}`, sk: 'meta' }),
+  groupMember: (group: string, memberId: string) => ({ pk: `group#${group}`, sk: `member#${memberId}` }),
+  groupOffset: (group: string, key: string) => ({ pk: `group#${group}`, sk: `offset#${key}` }),
+  /** All groups are listed under one partition key, like topics. */
+  groupRegistry: (group: string) => ({ pk: 'group', sk: group }),
+  groupsPartition: 'group',
 } as const;
 
 export interface TableNames {

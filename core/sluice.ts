@@ -442,6 +442,21 @@ export class Sluice {
     }
   }
 
+  /** Partition counts of the topics that exist (others are left out), from the topic cache. */
+  async partitionCounts(topics: readonly string[]): Promise<Record<string, number>> {
+    const out: Record<string, number> = {};
+    await Promise.all(
+      topics.map(async (name) => {
+        try {
+          out[name] = (await this.topic(name)).config.partitions;
+        } catch (e) {
+          if (!isSluiceError(e, 'TopicNotFound')) throw e;
+        }
+      }),
+    );
+    return out;
+  }
+
   // ---------------------------------------------------------------- helpers
 
   private async partitionInfo(topic: TopicRecord, partition: number): Promise<PartitionInfo> {

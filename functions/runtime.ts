@@ -3,6 +3,8 @@ import { Logger } from '@aws-lambda-powertools/logger';
 import { Metrics } from '@aws-lambda-powertools/metrics';
 import { Tracer } from '@aws-lambda-powertools/tracer';
 import { DynamoStore } from '../core/adapters/dynamodb/dynamoStore.ts';
+import { ConsumerGroups } from '../core/groups/consumerGroups.ts';
+import { DynamoGroupStore } from '../core/groups/dynamoGroupStore.ts';
 import { TABLE_NAME_ENV } from '../core/schema.ts';
 import { Sluice } from '../core/sluice.ts';
 import { requiredEnv } from './env.ts';
@@ -20,3 +22,4 @@ const client = tracer.captureAWSv3Client(new DynamoDBClient({}));
 const store = new DynamoStore({ client, tables });
 
 export const sluice = new Sluice({ log: store, metadata: store });
+export const groups = new ConsumerGroups({ store: new DynamoGroupStore({ client, table: tables.metadata }), sluice });

@@ -57,6 +57,8 @@ const ACCESS: Record<HandlerName, { log: TableAccess; metadata: TableAccess }> =
   // Produce claims batches (PutItem, alone or in a transaction with the producer state).
   produce: { log: ['dynamodb:PutItem', 'dynamodb:Query'], metadata: ['dynamodb:GetItem', 'dynamodb:PutItem'] },
   fetch: { log: ['dynamodb:Query'], metadata: ['dynamodb:GetItem'] },
+  // Groups read the log (poll) and change group items, in transactions with condition checks.
+  groups: { log: ['dynamodb:Query'], metadata: ['dynamodb:GetItem', 'dynamodb:PutItem', 'dynamodb:UpdateItem', 'dynamodb:DeleteItem', 'dynamodb:Query', 'dynamodb:ConditionCheckItem', 'dynamodb:BatchWriteItem'] },
 };
 
 /**
@@ -176,7 +178,7 @@ export class SluiceStack extends Stack {
       });
       return fn;
     };
-    this.functions = { topics: makeFunction('topics'), produce: makeFunction('produce'), fetch: makeFunction('fetch') };
+    this.functions = { topics: makeFunction('topics'), produce: makeFunction('produce'), fetch: makeFunction('fetch'), groups: makeFunction('groups') };
 
     // ---------------------------------------------------------------- API
     const authorizer: IHttpRouteAuthorizer =

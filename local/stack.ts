@@ -73,6 +73,7 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
     topics: (await import('../functions/http/topics.ts')).handler as unknown as LambdaHttpHandler,
     produce: (await import('../functions/http/produce.ts')).handler as unknown as LambdaHttpHandler,
     fetch: (await import('../functions/http/fetch.ts')).handler as unknown as LambdaHttpHandler,
+    groups: (await import('../functions/http/groups.ts')).handler as unknown as LambdaHttpHandler,
   };
   const gateway = await startLocalGateway({ port: options.port ?? 7070, handlers });
 

@@ -2,7 +2,7 @@
  * Every HTTP route, once. The CDK stack creates API Gateway routes from this table, the local
  * gateway dispatches with it, and a test checks it against docs/openapi.json.
  */
-export type HandlerName = 'topics' | 'produce' | 'fetch';
+export type HandlerName = 'topics' | 'produce' | 'fetch' | 'groups';
 
 export interface Route {
   readonly method: 'GET' | 'POST' | 'PATCH' | 'DELETE';
@@ -21,6 +21,15 @@ export const ROUTES: readonly Route[] = [
   { method: 'POST', path: '/v1/topics/{topic}/records', handler: 'produce' },
   { method: 'GET', path: '/v1/topics/{topic}/partitions/{partition}/records', handler: 'fetch' },
   { method: 'GET', path: '/v1/topics/{topic}/partitions/{partition}/offsets', handler: 'fetch' },
+  { method: 'GET', path: '/v1/groups', handler: 'groups' },
+  { method: 'GET', path: '/v1/groups/{group}', handler: 'groups' },
+  { method: 'DELETE', path: '/v1/groups/{group}', handler: 'groups' },
+  { method: 'POST', path: '/v1/groups/{group}/members', handler: 'groups' },
+  { method: 'DELETE', path: '/v1/groups/{group}/members/{memberId}', handler: 'groups' },
+  { method: 'POST', path: '/v1/groups/{group}/members/{memberId}/heartbeat', handler: 'groups' },
+  { method: 'POST', path: '/v1/groups/{group}/members/{memberId}/poll', handler: 'groups' },
+  { method: 'POST', path: '/v1/groups/{group}/offsets', handler: 'groups' },
+  { method: 'POST', path: '/v1/groups/{group}/offsets/reset', handler: 'groups' },
 ];
 
 /** `"POST /v1/topics"`, as API Gateway puts it in `event.routeKey`. */

@@ -1,0 +1,93 @@
+import type { GroupMeta } from './groupState.ts';
+import type { CommitRequest, CommitResult, CommittedOffset, GroupSnapshot, GroupStore, MemberDelete, MemberLiveness } from './groupStore.ts';
+
+interface StoredGroup {
+  meta: GroupMeta | undefined;
+  members: Map<string, MemberLiveness>;
+  offsets: Map<string, CommittedOffset>;
+}
+
+/** In-memory group storage with the DynamoDB adapter's rules (same contract tests). */
+export class MemoryGroupStore implements GroupStore {
+  private readonly groups = new Map<string, StoredGroup>();
+
+  private group(name: string): StoredGroup {
+    let g = this.groups.get(name);
+    if (g === undefined) {
+      g = { meta: undefined, members: new Map(), offsets: new Map() };
+      this.groups.set(name, g);
+    }
+    return g;
+  }
+
+  async loadGroup(group: string): Promise<GroupSnapshot> {
+    await tick();
+    const g = this.group(group);
+    return structuredClone({ meta: g.meta, members: Object.fromEntries(g.members), offsets: Object.fromEntries(g.offsets) });
+  }
+
+  async saveGroup(meta: GroupMeta, changes: { putMembers?: readonly MemberLiveness[]; deleteMembers?: readonly MemberDelete[] }): Promise<boolean> {
+    await tick();
+    const g = this.group(meta.name);
+    if ((g.meta?.version ?? 0) !== meta.version - 1) return false;
+    for (const d of changes.deleteMembers ?? []) {
+      const m = g.members.get(d.memberId);
+      if (d.ifExpiredAt !== undefined && m !== undefined && m.expiresAt > d.ifExpiredAt) return false;
+    }
+    g.meta = structuredClone(meta);
+    for (const d of changes.deleteMembers ?? []) g.members.delete(d.memberId);
+    for (const m of changes.putMembers ?? []) g.members.set(m.memberId, structuredClone(m));
+    return true;
+  }
+
+  async touchMember(group: string, memberId: string, expiresAt: number, positions: Readonly<Record<string, number>>): Promise<boolean> {
+    await tick();
+    const m = this.group(group).members.get(memberId);
+    if (m === undefined) return false;
+    this.group(group).members.set(memberId, { memberId, expiresAt, positions: { ...m.positions, ...positions } });
+    return true;
+  }
+
+  async commitOffsets(group: string, request: CommitRequest, now: number): Promise<CommitResult> {
+    await tick();
+    const g = this.group(group);
+    const meta = g.meta;
+    if (meta === undefined || meta.generation !== request.generation || request.offsets.some((o) => meta.owners[o.key] !== request.memberId)) {
+      return { outcome: 'rejected', reason: 'group' };
+    }
+    const member = g.members.get(request.memberId);
+    if (member === undefined || member.expiresAt <= now) return { outcome: 'rejected', reason: 'member' };
+    for (const o of request.offsets) {
+      if ((g.offsets.get(o.key)?.offset ?? -1) > o.offset) return { outcome: 'rejected', reason: 'regression', key: o.key };
+    }
+    for (const o of request.offsets) {
+      g.offsets.set(o.key, { key: o.key, offset: o.offset, ...(o.metadata === undefined ? {} : { metadata: o.metadata }), committedAt: now, generation: request.generation });
+    }
+    return { outcome: 'ok' };
+  }
+
+  async resetOffsets(group: string, expectedVersion: number, offsets: readonly CommittedOffset[]): Promise<boolean> {
+    await tick();
+    const g = this.group(group);
+    if ((g.meta?.version ?? 0) !== expectedVersion) return false;
+    for (const o of offsets) g.offsets.set(o.key, structuredClone(o));
+    return true;
+  }
+
+  async listGroups(): Promise<string[]> {
+    await tick();
+    return [...this.groups].filter(([, g]) => g.meta !== undefined).map(([name]) => name).sort();
+  }
+
+  async deleteGroup(group: string, expectedVersion: number): Promise<boolean> {
+    await tick();
+    const g = this.group(group);
+    if ((g.meta?.version ?? 0) !== expectedVersion) return false;
+    this.groups.delete(group);
+    return true;
+  }
+}
+
+function tick(): Promise<void> {
+  return new Promise((resolve) => setImmediate(resolve));
+}

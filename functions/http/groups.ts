@@ -1,0 +1,73 @@
+import type { JoinOptions, TopicPartition } from '../../core/groups/consumerGroups.ts';
+import { groups } from '../runtime.ts';
+import { httpHandler, type HttpEvent } from './httpHandler.ts';
+import { InvalidRequest } from './httpErrors.ts';
+import { objectBody, onlyKeys, recordToWire } from './wire.ts';
+
+const group = (event: HttpEvent): string => event.pathParameters!.group!;
+const member = (event: HttpEvent): string => event.pathParameters!.memberId!;
+
+/** An optional body: absent means `{}`. */
+function optionalBody(event: HttpEvent): Record<string, unknown> {
+  return event.json === undefined ? {} : objectBody(event.json);
+}
+
+function partitions(field: string, value: unknown): TopicPartition[] | undefined {
+  if (value === undefined) return undefined;
+  if (!Array.isArray(value) || value.length > 10_000) throw new InvalidRequest(field, `${field} must be an array of { topic, partition }`);
+  return value.map((v, i) => {
+    if (typeof v !== 'object' || v === null || typeof v.topic !== 'string' || !Number.isSafeInteger(v.partition)) {
+      throw new InvalidRequest(`${field}[${i}]`, `${field}[${i}] must be { topic, partition }`);
+    }
+    return { topic: v.topic, partition: v.partition, ...(v.offset === undefined ? {} : { offset: v.offset }) };
+  });
+}
+
+/** Consumer groups: membership, polling, commits, lag, admin. */
+export const handler = httpHandler({
+  'POST /v1/groups/{group}/members': async (event) => {
+    const body = objectBody(event.json);
+    onlyKeys(body, ['topics', 'instanceId', 'sessionTimeoutMs', 'rebalanceTimeoutMs', 'assignor', 'autoOffsetReset']);
+    return { status: 200, body: await groups.join(group(event), body as unknown as JoinOptions) };
+  },
+  'POST /v1/groups/{group}/members/{memberId}/heartbeat': async (event) => {
+    const body = optionalBody(event);
+    onlyKeys(body, ['release']);
+    const release = partitions('release', body.release);
+    return { status: 200, body: await groups.heartbeat(group(event), member(event), release === undefined ? {} : { release }) };
+  },
+  'POST /v1/groups/{group}/members/{memberId}/poll': async (event) => {
+    const body = optionalBody(event);
+    onlyKeys(body, ['maxRecords', 'maxBytes', 'waitMs', 'paused', 'seek', 'release']);
+    const result = await groups.poll(group(event), member(event), {
+      ...(body.maxRecords === undefined ? {} : { maxRecords: body.maxRecords as number }),
+      ...(body.maxBytes === undefined ? {} : { maxBytes: body.maxBytes as number }),
+      ...(body.waitMs === undefined ? {} : { waitMs: body.waitMs as number }),
+      ...(body.paused === undefined ? {} : { paused: partitions('paused', body.paused)! }),
+      ...(body.seek === undefined ? {} : { seek: partitions('seek', body.seek) as (TopicPartition & { offset: number })[] }),
+      ...(body.release === undefined ? {} : { release: partitions('release', body.release)! }),
+    });
+    return { status: 200, body: { ...result, records: result.records.map((r) => ({ topic: r.topic, partition: r.partition, ...recordToWire(r) })) } };
+  },
+  'DELETE /v1/groups/{group}/members/{memberId}': async (event) => {
+    await groups.leave(group(event), member(event));
+    return { status: 204 };
+  },
+  'POST /v1/groups/{group}/offsets': async (event) => {
+    const body = objectBody(event.json);
+    onlyKeys(body, ['memberId', 'generation', 'offsets']);
+    await groups.commit(group(event), body as never);
+    return { status: 204 };
+  },
+  'POST /v1/groups/{group}/offsets/reset': async (event) => {
+    const body = objectBody(event.json);
+    onlyKeys(body, ['topic', 'to']);
+    return { status: 200, body: { offsets: await groups.resetOffsets(group(event), body.topic as string, body.to as never) } };
+  },
+  'GET /v1/groups': async () => ({ status: 200, body: { groups: await groups.listGroups() } }),
+  'GET /v1/groups/{group}': async (event) => ({ status: 200, body: await groups.describe(group(event)) }),
+  'DELETE /v1/groups/{group}': async (event) => {
+    await groups.deleteGroup(group(event));
+    return { status: 204 };
+  },
+});
