@@ -32,3 +32,34 @@ export async function freshDynamoStore(prefix = 'test'): Promise<{ store: Dynamo
   await createTables(client, tables);
   return { store: new DynamoStore({ client, tables }), tables };
 }
+
+import { ConsumerGroups } from '../../core/groups/consumerGroups.ts';
+import { DynamoGroupStore } from '../../core/groups/dynamoGroupStore.ts';
+import { MemoryGroupStore } from '../../core/groups/memoryGroupStore.ts';
+import type { GroupStore } from '../../core/groups/groupStore.ts';
+import { Sluice } from '../../core/sluice.ts';
+
+export interface GroupKind {
+  readonly name: string;
+  make(now?: () => number): Promise<{ sluice: Sluice; groups: ConsumerGroups; groupStore: GroupStore }>;
+}
+
+export const memoryGroupKind: GroupKind = {
+  name: 'memory',
+  async make(now = Date.now) {
+    const store = new MemoryStore();
+    const groupStore = new MemoryGroupStore();
+    const sluice = new Sluice({ log: store, metadata: store, now });
+    return { sluice, groups: new ConsumerGroups({ store: groupStore, sluice, now }), groupStore };
+  },
+};
+
+export const dynamoGroupKind: GroupKind = {
+  name: 'dynamodb',
+  async make(now = Date.now) {
+    const { store, tables } = await freshDynamoStore('groups');
+    const groupStore = new DynamoGroupStore({ client: dynamoClientFromEnv(), table: tables.metadata });
+    const sluice = new Sluice({ log: store, metadata: store, now });
+    return { sluice, groups: new ConsumerGroups({ store: groupStore, sluice, now }), groupStore };
+  },
+};

@@ -1,0 +1,189 @@
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import { isSluiceError } from '../../core/errors.ts';
+import type { ConsumerGroups, MembershipView, TopicPartition } from '../../core/groups/consumerGroups.ts';
+import type { GroupKind } from '../support/stores.ts';
+
+/** A settable clock so session expiry is tested without sleeping. */
+function clock(start = 1_800_000_000_000) {
+  let t = start;
+  return { now: () => t, advance: (ms: number) => void (t += ms) };
+}
+
+const keys = (ps: readonly TopicPartition[]) => ps.map((p) => `${p.topic}/${p.partition}`).sort();
+
+/** Heartbeats every member, releasing what it is asked to release, until no partition is moving. */
+async function settle(groups: ConsumerGroups, group: string, members: string[], maxRounds = 10): Promise<{ rounds: number; views: Map<string, MembershipView> }> {
+  const views = new Map<string, MembershipView>();
+  for (let round = 1; round <= maxRounds; round++) {
+    let moving = false;
+    for (const m of members) {
+      let v = await groups.heartbeat(group, m);
+      if (v.revoking.length > 0) {
+        v = await groups.heartbeat(group, m, { release: v.revoking });
+        moving = true;
+      }
+      views.set(m, v);
+    }
+    const d = await groups.describe(group);
+    if (!moving && d.state === 'Stable') return { rounds: round, views };
+  }
+  throw new Error(`group did not settle in ${maxRounds} rounds`);
+}
+
+export function groupContract(kind: GroupKind): void {
+  describe(`consumer groups: ${kind.name}`, () => {
+    it('joins, polls from the committed offset, commits with metadata, and reports lag', async () => {
+      const c = clock();
+      const { sluice, groups } = await kind.make(c.now);
+      await sluice.createTopic('events', { partitions: 2 });
+      await sluice.append('events', Array.from({ length: 10 }, (_, i) => ({ value: i, partition: i % 2 })));
+      const a = await groups.join('g1', { topics: ['events'], autoOffsetReset: 'earliest' });
+      assert.deepEqual(keys(a.assignments), ['events/0', 'events/1']);
+      const first = await groups.poll('g1', a.memberId, { maxRecords: 4 });
+      assert.equal(first.records.length, 4);
+      const rest = await groups.poll('g1', a.memberId, { maxRecords: 100 });
+      assert.equal(first.records.length + rest.records.length, 10, 'the position advances without commits');
+      await groups.commit('g1', { memberId: a.memberId, generation: a.generation, offsets: [{ topic: 'events', partition: 0, offset: 3, metadata: 'batch-7' }] });
+      const d = await groups.describe('g1');
+      assert.equal(d.state, 'Stable');
+      assert.deepEqual(d.offsets.map((o) => [o.partition, o.committed, o.highWatermark, o.lag, o.metadata]), [[0, 3, 5, 2, 'batch-7'], [1, null, 5, 5, null]]);
+      assert.equal(d.totalLag, 7);
+      assert.deepEqual((await groups.listGroups()).map((g) => [g.group, g.members]), [['g1', 1]]);
+
+      // A new member starts from the committed offset, not from the old member's position.
+      await groups.leave('g1', a.memberId);
+      const b = await groups.join('g1', { topics: ['events'], autoOffsetReset: 'latest' });
+      const again = await groups.poll('g1', b.memberId, { maxRecords: 100 });
+      assert.deepEqual(again.records.filter((r) => r.partition === 0).map((r) => r.offset), [3, 4]);
+      assert.deepEqual(again.records.filter((r) => r.partition === 1).map((r) => r.offset), [], 'no commit and autoOffsetReset latest: starts at the end');
+    });
+
+    it('hands a partition to its new owner only after the old owner released it or expired', async () => {
+      const c = clock();
+      const { sluice, groups } = await kind.make(c.now);
+      await sluice.createTopic('moves', { partitions: 4 });
+      const a = await groups.join('g2', { topics: ['moves'], sessionTimeoutMs: 10_000, rebalanceTimeoutMs: 5_000 });
+      const b = await groups.join('g2', { topics: ['moves'], sessionTimeoutMs: 10_000 });
+      assert.deepEqual(b.assignments, [], 'nothing is free yet');
+      const aView = await groups.heartbeat('g2', a.memberId);
+      assert.equal(aView.assignments.length, 2, 'A keeps half and keeps consuming');
+      assert.equal(aView.revoking.length, 2);
+      assert.deepEqual((await groups.heartbeat('g2', b.memberId)).assignments, [], 'still not free: A has not released');
+      await groups.heartbeat('g2', a.memberId, { release: [aView.revoking[0]!] });
+      assert.deepEqual(keys((await groups.heartbeat('g2', b.memberId)).assignments), keys([aView.revoking[0]!]));
+      // A never releases the other one: after the rebalance timeout it is taken.
+      c.advance(5_001);
+      await groups.heartbeat('g2', b.memberId);
+      assert.equal((await groups.heartbeat('g2', b.memberId)).assignments.length, 2);
+      assert.deepEqual(keys((await groups.heartbeat('g2', a.memberId)).assignments), keys(aView.assignments));
+    });
+
+    it('fences zombies: 0 commits accepted from an older generation, an expired session or a non-owner', async () => {
+      const c = clock();
+      const { sluice, groups } = await kind.make(c.now);
+      await sluice.createTopic('fence', { partitions: 2 });
+      await sluice.append('fence', Array.from({ length: 20 }, (_, i) => ({ value: i, partition: i % 2 })));
+      const a = await groups.join('g3', { topics: ['fence'], sessionTimeoutMs: 5_000 });
+      const b = await groups.join('g3', { topics: ['fence'], sessionTimeoutMs: 5_000 });
+      await settle(groups, 'g3', [a.memberId, b.memberId]);
+      const aNow = await groups.heartbeat('g3', a.memberId);
+      const mine = aNow.assignments[0]!;
+      const theirs = (await groups.heartbeat('g3', b.memberId)).assignments[0]!;
+      let accepted = 0;
+      const attempt = async (memberId: string, generation: number, p: TopicPartition, offset: number, expect: string) => {
+        try {
+          await groups.commit('g3', { memberId, generation, offsets: [{ ...p, offset }] });
+          accepted++;
+        } catch (e) {
+          assert.ok(isSluiceError(e, expect), `expected ${expect}, got ${String(e)}`);
+        }
+      };
+      for (let i = 0; i < 5; i++) await attempt(a.memberId, a.generation, mine, i + 1, 'FencedMember'); // a.generation is old now
+      await attempt(a.memberId, aNow.generation, theirs, 1, 'NotAssigned');
+      assert.equal(accepted, 0);
+      await attempt(a.memberId, aNow.generation, mine, 5, 'never'); // the current owner in the current generation
+      assert.equal(accepted, 1);
+      await attempt(a.memberId, aNow.generation, mine, 4, 'OffsetRegression');
+      // A stops heartbeating: once its session ends it can commit nothing, even before anyone notices.
+      c.advance(5_001);
+      accepted = 0;
+      await attempt(a.memberId, aNow.generation, mine, 9, 'FencedMember');
+      assert.equal(accepted, 0);
+      const d = await groups.describe('g3');
+      assert.deepEqual(d.members.map((m) => m.memberId), [], 'both sessions ended; the describe removed them');
+      assert.equal(d.offsets.find((o) => o.partition === mine.partition)!.committed, 5, 'only the accepted commit counts');
+    });
+
+    it('keeps a static member’s partitions, without a rebalance, when it restarts within its session', async () => {
+      const c = clock();
+      const { sluice, groups } = await kind.make(c.now);
+      await sluice.createTopic('static', { partitions: 6 });
+      const a = await groups.join('g4', { topics: ['static'], instanceId: 'worker-a', sessionTimeoutMs: 30_000 });
+      const b = await groups.join('g4', { topics: ['static'], instanceId: 'worker-b', sessionTimeoutMs: 30_000 });
+      const { views } = await settle(groups, 'g4', [a.memberId, b.memberId]);
+      const before = await groups.describe('g4');
+      c.advance(10_000); // worker-a restarts (no leave) and comes back within its session
+      const a2 = await groups.join('g4', { topics: ['static'], instanceId: 'worker-a', sessionTimeoutMs: 30_000 });
+      assert.equal(a2.generation, before.generation, 'no new generation');
+      assert.deepEqual(keys(a2.assignments), keys(views.get(a.memberId)!.assignments), 'same partitions');
+      assert.deepEqual(keys((await groups.heartbeat('g4', b.memberId)).assignments), keys(views.get(b.memberId)!.assignments), 'b undisturbed');
+      await assert.rejects(groups.heartbeat('g4', a.memberId), (e) => isSluiceError(e, 'UnknownMember'), 'the old incarnation is fenced');
+    });
+
+    it('crash mid-batch: uncommitted records go to the next owner again; committed offsets never go backwards', async () => {
+      const c = clock();
+      const { sluice, groups } = await kind.make(c.now);
+      await sluice.createTopic('crash', { partitions: 1 });
+      await sluice.append('crash', Array.from({ length: 30 }, (_, i) => ({ value: i })));
+      const a = await groups.join('g5', { topics: ['crash'], sessionTimeoutMs: 5_000, autoOffsetReset: 'earliest' });
+      const batch = await groups.poll('g5', a.memberId, { maxRecords: 20 });
+      assert.equal(batch.records.length, 20);
+      // Processes all 20, commits after the first 12, then crashes.
+      await groups.commit('g5', { memberId: a.memberId, generation: batch.generation, offsets: [{ topic: 'crash', partition: 0, offset: 12 }] });
+      const committed: number[] = [12];
+      c.advance(6_000);
+      const b = await groups.join('g5', { topics: ['crash'], sessionTimeoutMs: 5_000, autoOffsetReset: 'earliest' });
+      const redelivered = await groups.poll('g5', b.memberId, { maxRecords: 100 });
+      assert.deepEqual(redelivered.records.map((r) => r.offset), Array.from({ length: 18 }, (_, i) => 12 + i), 'from the committed offset: 12..19 again, then the rest');
+      await groups.commit('g5', { memberId: b.memberId, generation: redelivered.generation, offsets: [{ topic: 'crash', partition: 0, offset: 30 }] });
+      committed.push(30);
+      await assert.rejects(groups.commit('g5', { memberId: b.memberId, generation: redelivered.generation, offsets: [{ topic: 'crash', partition: 0, offset: 20 }] }), (e) => isSluiceError(e, 'OffsetRegression'));
+      committed.push((await groups.describe('g5')).offsets[0]!.committed!);
+      assert.deepEqual(committed, [12, 30, 30], 'never backwards');
+    });
+
+    it('resets offsets and deletes groups only while empty', async () => {
+      const c = clock();
+      const { sluice, groups } = await kind.make(c.now);
+      await sluice.createTopic('admin', { partitions: 2 });
+      await sluice.append('admin', Array.from({ length: 6 }, (_, i) => ({ value: i, partition: i % 2, timestamp: 1000 + i })));
+      const a = await groups.join('g6', { topics: ['admin'], sessionTimeoutMs: 5_000 });
+      await assert.rejects(groups.resetOffsets('g6', 'admin', 'earliest'), (e) => isSluiceError(e, 'GroupNotEmpty'));
+      await assert.rejects(groups.deleteGroup('g6'), (e) => isSluiceError(e, 'GroupNotEmpty'));
+      await groups.leave('g6', a.memberId);
+      assert.deepEqual(await groups.resetOffsets('g6', 'admin', 'latest'), [{ topic: 'admin', partition: 0, offset: 3 }, { topic: 'admin', partition: 1, offset: 3 }]);
+      assert.deepEqual((await groups.resetOffsets('g6', 'admin', { timestamp: 1003 })).map((o) => o.offset), [2, 1], 'first at or after 1003: 1004 on p0, 1003 on p1');
+      assert.deepEqual((await groups.resetOffsets('g6', 'admin', { offset: 99 })).map((o) => o.offset), [3, 3], 'clamped to the log');
+      assert.deepEqual((await groups.resetOffsets('g6', 'admin', 'earliest')).map((o) => o.offset), [0, 0], 'an explicit reset may go back');
+      await groups.deleteGroup('g6');
+      await assert.rejects(groups.describe('g6'), (e) => isSluiceError(e, 'GroupNotFound'));
+      await assert.rejects(groups.join('g6', { topics: ['nope'] }), (e) => isSluiceError(e, 'TopicNotFound'));
+      await assert.rejects(groups.join('g6', { topics: ['admin'], sessionTimeoutMs: 5 }), (e) => isSluiceError(e, 'InvalidArgument'));
+      await assert.rejects(groups.poll('g6', 'not-a-member'), (e) => isSluiceError(e, 'UnknownMember'));
+    });
+
+    it('scale: 50 members on a 64-partition topic settle balanced (within one of the mean) in a bounded number of rounds', async () => {
+      const { sluice, groups } = await kind.make();
+      await sluice.createTopic('wide', { partitions: 64 });
+      const members: string[] = [];
+      for (let i = 0; i < 50; i++) members.push((await groups.join('g7', { topics: ['wide'], sessionTimeoutMs: 120_000 })).memberId);
+      const { rounds, views } = await settle(groups, 'g7', members, 6);
+      const counts = members.map((m) => views.get(m)!.assignments.length);
+      assert.equal(counts.reduce((a, b) => a + b, 0), 64);
+      const mean = 64 / 50;
+      for (const n of counts) assert.ok(Math.abs(n - mean) < 1, `${n} partitions is not within one of the mean ${mean}`);
+      console.log(`# ${kind.name}: 50 members / 64 partitions settled in ${rounds} heartbeat round(s)`);
+    });
+  });
+}
