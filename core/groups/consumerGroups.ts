@@ -18,7 +18,7 @@ import type { OffsetSpec, Sluice } from '../sluice.ts';
 import { validateTopicName } from '../topicConfig.ts';
 import { ASSIGNORS, comparePartitions, parseTp, tp, type AssignorName } from './assignors.ts';
 import { MAX_COMMIT_OFFSETS, type CommittedOffset, type GroupSnapshot, type GroupStore, type MemberDelete, type MemberLiveness } from './groupStore.ts';
-import { emptyGroup, join, leave, ownedBy, reconcile, release, revokingFrom, subscribedTopics, type GroupMeta, type MemberInfo } from './groupState.ts';
+import { emptyGroup, join, leave, ownedBy, positionKey, reconcile, release, revokingFrom, subscribedTopics, type GroupMeta, type MemberInfo } from './groupState.ts';
 
 export interface JoinOptions {
   readonly topics: readonly string[];
@@ -137,11 +137,10 @@ export class ConsumerGroups {
       };
       const joined = join({ ...base, assignor: Object.keys(base.members).length === 0 ? assignor : base.assignor }, { memberId, info }, counts);
       const replaced = joined.replaced;
-      // A static member taking over keeps the old member's read positions.
-      const positions = replaced === undefined ? {} : (snapshot.members[replaced]?.positions ?? {});
+      // A new incarnation (static or not) resumes from committed offsets, as a restarted Kafka consumer does.
       return {
         meta: joined.meta,
-        putMembers: [{ memberId, expiresAt: now + request.sessionTimeoutMs, positions }],
+        putMembers: [{ memberId, expiresAt: now + request.sessionTimeoutMs, positions: {} }],
         deleteMembers: replaced === undefined ? [] : [{ memberId: replaced }],
       };
     });
@@ -174,7 +173,10 @@ export class ConsumerGroups {
     const paused = new Set((options.paused ?? []).map((p) => tp(p.topic, p.partition)));
     const revoking = new Set(revokingFrom(meta, memberId));
     const owned = ownedBy(meta, memberId).filter((key) => !paused.has(key) && !revoking.has(key));
-    const positions: Record<string, number> = { ...(snapshot.members[memberId]?.positions ?? {}) };
+    // Positions are stored under the partition's grant count: one from an earlier ownership is stale.
+    const stored = snapshot.members[memberId]?.positions ?? {};
+    const positions: Record<string, number> = {};
+    for (const key of [...owned, ...paused]) if (stored[positionKey(meta, key)] !== undefined) positions[key] = stored[positionKey(meta, key)]!;
     for (const s of options.seek ?? []) {
       const key = tp(s.topic, s.partition);
       if (!owned.includes(key) && !paused.has(key)) throw new NotAssigned(group, memberId, s.topic, s.partition);
@@ -191,11 +193,14 @@ export class ConsumerGroups {
       if (records.length > 0 || this.now() >= deadline) break;
       await new Promise((r) => setTimeout(r, Math.min(pause, deadline - this.now())));
     }
-    const moved: Record<string, number> = {};
-    for (const key of owned) moved[key] = positions[key]!;
-    for (const r of records) moved[tp(r.topic, r.partition)] = r.offset + 1;
-    for (const s of options.seek ?? []) moved[tp(s.topic, s.partition)] ??= positions[tp(s.topic, s.partition)]!;
-    if (!(await this.store.touchMember(group, memberId, this.now() + info.sessionTimeoutMs, moved))) throw new UnknownMember(group, memberId);
+    const next: Record<string, number> = {};
+    for (const key of owned) next[key] = positions[key]!;
+    for (const r of records) next[tp(r.topic, r.partition)] = r.offset + 1;
+    for (const s of options.seek ?? []) next[tp(s.topic, s.partition)] = positions[tp(s.topic, s.partition)]!;
+    const moved = Object.fromEntries(Object.entries(next).map(([key, offset]) => [positionKey(meta, key), offset]));
+    const keep = new Set([...Object.keys(moved), ...[...paused].map((key) => positionKey(meta, key))]);
+    const stale = Object.keys(stored).filter((k) => !keep.has(k));
+    if (!(await this.store.touchMember(group, memberId, this.now() + info.sessionTimeoutMs, moved, stale))) throw new UnknownMember(group, memberId);
     return { ...view(meta, memberId), records };
   }
 

@@ -14,7 +14,7 @@ import { metadataKeys } from '../schema.ts';
 import type { GroupMeta } from './groupState.ts';
 import type { CommitRequest, CommitResult, CommittedOffset, GroupSnapshot, GroupStore, MemberDelete, MemberLiveness } from './groupStore.ts';
 
-const META_FIELDS = ['name', 'version', 'generation', 'assignor', 'members', 'target', 'owners', 'revoking', 'createdAt'] as const;
+const META_FIELDS = ['name', 'version', 'generation', 'assignor', 'members', 'target', 'owners', 'revoking', 'grants', 'createdAt'] as const;
 
 /** Consumer groups in the metadata table; all of a group's items under `pk = group#<name>`. */
 export class DynamoGroupStore implements GroupStore {
@@ -89,7 +89,7 @@ export class DynamoGroupStore implements GroupStore {
     }
   }
 
-  async touchMember(group: string, memberId: string, expiresAt: number, positions: Readonly<Record<string, number>>): Promise<boolean> {
+  async touchMember(group: string, memberId: string, expiresAt: number, positions: Readonly<Record<string, number>>, remove: readonly string[] = []): Promise<boolean> {
     const names: Record<string, string> = {};
     const values: Record<string, AttributeValue> = { ':e': { N: String(expiresAt) } };
     const sets = ['expiresAt = :e'];
@@ -98,12 +98,16 @@ export class DynamoGroupStore implements GroupStore {
       values[`:p${i}`] = { N: String(offset) };
       sets.push(`positions.#p${i} = :p${i}`);
     });
+    const removes = remove.filter((key) => !(key in positions)).map((key, i) => {
+      names[`#r${i}`] = key;
+      return `positions.#r${i}`;
+    });
     try {
       await this.client.send(
         new UpdateItemCommand({
           TableName: this.table,
           Key: marshall(metadataKeys.groupMember(group, memberId)),
-          UpdateExpression: `SET ${sets.join(', ')}`,
+          UpdateExpression: `SET ${sets.join(', ')}${removes.length > 0 ? ` REMOVE ${removes.join(', ')}` : ''}`,
           ConditionExpression: 'attribute_exists(pk)',
           ...(Object.keys(names).length > 0 ? { ExpressionAttributeNames: names } : {}),
           ExpressionAttributeValues: values,

@@ -36,17 +36,23 @@ export interface GroupMeta {
   readonly owners: Readonly<Record<string, string>>;
   /** Partition → when its owner was asked to release it. */
   readonly revoking: Readonly<Record<string, number>>;
+  /**
+   * Partition → how many times it has been granted. A member's read position is kept under this
+   * count, so a member that loses a partition and later gets it back starts from the committed
+   * offset, not from a position that another owner has since moved past.
+   */
+  readonly grants: Readonly<Record<string, number>>;
   readonly createdAt: number;
 }
 
 export function emptyGroup(name: string, assignor: AssignorName, now: number): GroupMeta {
-  return { name, version: 0, generation: 0, assignor, members: {}, target: {}, owners: {}, revoking: {}, createdAt: now };
+  return { name, version: 0, generation: 0, assignor, members: {}, target: {}, owners: {}, revoking: {}, grants: {}, createdAt: now };
 }
 
 type Mutable<T> = { -readonly [K in keyof T]: T[K] };
 
-function clone(meta: GroupMeta): Mutable<GroupMeta> & { members: Record<string, MemberInfo>; owners: Record<string, string>; revoking: Record<string, number>; target: Record<string, readonly string[]> } {
-  return { ...meta, members: { ...meta.members }, target: { ...meta.target }, owners: { ...meta.owners }, revoking: { ...meta.revoking } };
+function clone(meta: GroupMeta): Mutable<GroupMeta> & { members: Record<string, MemberInfo>; owners: Record<string, string>; revoking: Record<string, number>; target: Record<string, readonly string[]>; grants: Record<string, number> } {
+  return { ...meta, members: { ...meta.members }, target: { ...meta.target }, owners: { ...meta.owners }, revoking: { ...meta.revoking }, grants: { ...meta.grants } };
 }
 
 /** What the group's members subscribe to: topic → partition count (absent topics are skipped). */
@@ -129,6 +135,7 @@ export function reconcile(meta: GroupMeta, liveness: Readonly<Record<string, num
   for (const [key, id] of targetOf) {
     if (next.owners[key] === undefined) {
       next.owners[key] = id;
+      next.grants[key] = (next.grants[key] ?? 0) + 1;
       changed = true;
     }
   }
@@ -154,7 +161,11 @@ export function join(meta: GroupMeta, request: JoinRequest, partitions: Partitio
     next.members[request.memberId] = request.info;
     next.target[request.memberId] = next.target[previous] ?? [];
     delete next.target[previous];
-    for (const [key, owner] of Object.entries(next.owners)) if (owner === previous) next.owners[key] = request.memberId;
+    for (const [key, owner] of Object.entries(next.owners)) {
+      if (owner !== previous) continue;
+      next.owners[key] = request.memberId;
+      next.grants[key] = (next.grants[key] ?? 0) + 1; // the new incarnation resumes from commits
+    }
     return { meta: next, replaced: previous };
   }
   if (previous !== undefined) removeMember(next, previous);
@@ -194,6 +205,11 @@ export function release(meta: GroupMeta, memberId: string, keys: readonly string
     }
   }
   return next;
+}
+
+/** The key a member's read position for a partition is stored under (see `grants`). */
+export function positionKey(meta: GroupMeta, key: string): string {
+  return `${key}#${meta.grants[key] ?? 0}`;
 }
 
 export function ownedBy(meta: GroupMeta, memberId: string): string[] {

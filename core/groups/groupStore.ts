@@ -4,7 +4,7 @@ import type { GroupMeta } from './groupState.ts';
 export interface MemberLiveness {
   readonly memberId: string;
   readonly expiresAt: number;
-  /** Partition (`topic/partition`) → next offset this member will read. */
+  /** `positionKey(meta, partition)` → next offset this member will read. */
   readonly positions: Readonly<Record<string, number>>;
 }
 
@@ -54,8 +54,8 @@ export interface GroupStore {
   loadGroup(group: string): Promise<GroupSnapshot>;
   /** Writes `meta` and the member changes atomically, or nothing (returns false on a conflict). */
   saveGroup(meta: GroupMeta, changes: { readonly putMembers?: readonly MemberLiveness[]; readonly deleteMembers?: readonly MemberDelete[] }): Promise<boolean>;
-  /** Extends a member's session and records positions; false if the member item is gone. */
-  touchMember(group: string, memberId: string, expiresAt: number, positions: Readonly<Record<string, number>>): Promise<boolean>;
+  /** Extends a member's session, sets positions and removes stale ones; false if the member item is gone. */
+  touchMember(group: string, memberId: string, expiresAt: number, positions: Readonly<Record<string, number>>, remove?: readonly string[]): Promise<boolean>;
   /**
    * Commits offsets only if, atomically: the group has this generation and the member owns every
    * partition, the member's session is live at `now`, and no offset goes backwards.

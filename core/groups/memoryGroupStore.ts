@@ -40,11 +40,13 @@ export class MemoryGroupStore implements GroupStore {
     return true;
   }
 
-  async touchMember(group: string, memberId: string, expiresAt: number, positions: Readonly<Record<string, number>>): Promise<boolean> {
+  async touchMember(group: string, memberId: string, expiresAt: number, positions: Readonly<Record<string, number>>, remove: readonly string[] = []): Promise<boolean> {
     await tick();
     const m = this.group(group).members.get(memberId);
     if (m === undefined) return false;
-    this.group(group).members.set(memberId, { memberId, expiresAt, positions: { ...m.positions, ...positions } });
+    const next = { ...m.positions };
+    for (const key of remove) delete next[key];
+    this.group(group).members.set(memberId, { memberId, expiresAt, positions: { ...next, ...positions } });
     return true;
   }
 
