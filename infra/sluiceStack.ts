@@ -1,5 +1,8 @@
 import { CfnOutput, Duration, RemovalPolicy, Stack, Validations, type StackProps } from 'aws-cdk-lib';
 import { CfnStage, HttpApi, HttpMethod, type IHttpRouteAuthorizer } from 'aws-cdk-lib/aws-apigatewayv2';
+import { Alarm, ComparisonOperator, Metric, TreatMissingData } from 'aws-cdk-lib/aws-cloudwatch';
+import { Rule, Schedule } from 'aws-cdk-lib/aws-events';
+import { LambdaFunction } from 'aws-cdk-lib/aws-events-targets';
 import { HttpIamAuthorizer, HttpJwtAuthorizer } from 'aws-cdk-lib/aws-apigatewayv2-authorizers';
 import { HttpLambdaIntegration } from 'aws-cdk-lib/aws-apigatewayv2-integrations';
 import { AttributeType, BillingMode, StreamViewType, Table, TableEncryption } from 'aws-cdk-lib/aws-dynamodb';
@@ -48,10 +51,25 @@ export interface SluiceStackProps extends StackProps {
    * @default 44
    */
   readonly powertoolsLayerVersion?: number;
+  /**
+   * CloudWatch alarms on consumer lag: one per entry, on the `ConsumerLag` metric (records not yet
+   * committed, summed over the topic's partitions) that the lag reporter publishes every minute.
+   * @default - no alarms
+   */
+  readonly lagAlarms?: readonly LagAlarm[];
+}
+
+export interface LagAlarm {
+  readonly group: string;
+  readonly topic: string;
+  /** Alarm when the lag exceeds this many records. */
+  readonly threshold: number;
+  /** @default 5 (minutes) */
+  readonly evaluationPeriods?: number;
 }
 
 /** What each function may do to each table: nothing more. */
-const ACCESS: Record<HandlerName, { log: TableAccess; metadata: TableAccess }> = {
+const ACCESS: Record<HandlerName | 'lagReporter', { log: TableAccess; metadata: TableAccess }> = {
   // Topic admin writes topic items; deleting a topic deletes its log items.
   topics: { log: ['dynamodb:Query', 'dynamodb:BatchWriteItem'], metadata: ['dynamodb:GetItem', 'dynamodb:PutItem', 'dynamodb:UpdateItem', 'dynamodb:DeleteItem', 'dynamodb:Query'] },
   // Produce claims batches (PutItem, alone or in a transaction with the producer state).
@@ -59,6 +77,8 @@ const ACCESS: Record<HandlerName, { log: TableAccess; metadata: TableAccess }> =
   fetch: { log: ['dynamodb:Query'], metadata: ['dynamodb:GetItem'] },
   // Groups read the log (poll) and change group items, in transactions with condition checks.
   groups: { log: ['dynamodb:Query'], metadata: ['dynamodb:GetItem', 'dynamodb:PutItem', 'dynamodb:UpdateItem', 'dynamodb:DeleteItem', 'dynamodb:Query', 'dynamodb:ConditionCheckItem', 'dynamodb:BatchWriteItem'] },
+  // Lag reads offsets and high watermarks; describing a group may remove expired members.
+  lagReporter: { log: ['dynamodb:Query'], metadata: ['dynamodb:GetItem', 'dynamodb:PutItem', 'dynamodb:DeleteItem', 'dynamodb:Query'] },
 };
 
 /**
@@ -69,6 +89,7 @@ export class SluiceStack extends Stack {
   readonly metadataTable: Table;
   readonly segmentBucket: Bucket;
   readonly functions: Record<HandlerName, NodejsFunction>;
+  readonly lagReporter: NodejsFunction;
   readonly api: HttpApi;
 
   constructor(scope: Construct, id: string, props: SluiceStackProps = {}) {
@@ -122,7 +143,7 @@ export class SluiceStack extends Stack {
       'PowertoolsLayer',
       `arn:${this.partition}:lambda:${this.region}:094274105915:layer:AWSLambdaPowertoolsTypeScriptV2:${props.powertoolsLayerVersion ?? 44}`,
     );
-    const makeFunction = (handler: HandlerName): NodejsFunction => {
+    const makeFunction = (handler: HandlerName | 'lagReporter', entry: string): NodejsFunction => {
       const logGroup = new LogGroup(this, `${pascal(handler)}Logs`, {
         logGroupName: name(handler) === undefined ? undefined : `/aws/lambda/${name(handler)}`,
         retention: props.logRetention ?? RetentionDays.ONE_MONTH,
@@ -134,7 +155,7 @@ export class SluiceStack extends Stack {
       const fn = new NodejsFunction(this, `${pascal(handler)}Function`, {
         functionName: name(handler),
         description: `Sluice ${handler} handler`,
-        entry: join(root, 'functions', 'http', `${handler}.ts`),
+        entry: join(root, entry),
         handler: 'handler',
         runtime: props.runtime ?? Runtime.NODEJS_22_X,
         architecture: Architecture.ARM_64,
@@ -178,7 +199,9 @@ export class SluiceStack extends Stack {
       });
       return fn;
     };
-    this.functions = { topics: makeFunction('topics'), produce: makeFunction('produce'), fetch: makeFunction('fetch'), groups: makeFunction('groups') };
+    const httpFunction = (handler: HandlerName) => makeFunction(handler, join('functions', 'http', `${handler}.ts`));
+    this.functions = { topics: httpFunction('topics'), produce: httpFunction('produce'), fetch: httpFunction('fetch'), groups: httpFunction('groups') };
+    this.lagReporter = makeFunction('lagReporter', join('functions', 'lagReporter.ts'));
 
     // ---------------------------------------------------------------- API
     const authorizer: IHttpRouteAuthorizer =
@@ -199,6 +222,27 @@ export class SluiceStack extends Stack {
       destinationArn: accessLogs.logGroupArn,
       format: JSON.stringify({ requestId: '$context.requestId', ip: '$context.identity.sourceIp', caller: '$context.identity.caller', routeKey: '$context.routeKey', status: '$context.status', latencyMs: '$context.responseLatency', error: '$context.error.message' }),
     };
+
+    // ---------------------------------------------------------------- lag metrics and alarms
+    new Rule(this, 'LagSchedule', { schedule: Schedule.rate(Duration.minutes(1)), targets: [new LambdaFunction(this.lagReporter)] });
+    for (const alarm of props.lagAlarms ?? []) {
+      if (!/^[A-Za-z0-9._-]{1,249}$/.test(alarm.group) || !/^[A-Za-z0-9._-]{1,249}$/.test(alarm.topic)) throw new Error(`lagAlarms: bad group or topic name ${alarm.group}/${alarm.topic}`);
+      if (!(alarm.threshold >= 0)) throw new Error('lagAlarms: threshold must be a non-negative number of records');
+      new Alarm(this, `LagAlarm-${alarm.group}-${alarm.topic}`, {
+        alarmDescription: `Consumer group ${alarm.group} is more than ${alarm.threshold} records behind on ${alarm.topic}`,
+        metric: new Metric({
+          namespace: 'Sluice',
+          metricName: 'ConsumerLag',
+          dimensionsMap: { service: 'sluice', Group: alarm.group, Topic: alarm.topic },
+          statistic: 'Maximum',
+          period: Duration.minutes(1),
+        }),
+        threshold: alarm.threshold,
+        evaluationPeriods: alarm.evaluationPeriods ?? 5,
+        comparisonOperator: ComparisonOperator.GREATER_THAN_THRESHOLD,
+        treatMissingData: TreatMissingData.NOT_BREACHING,
+      });
+    }
 
     // ---------------------------------------------------------------- outputs
     new CfnOutput(this, 'ApiUrl', { value: this.api.apiEndpoint, description: 'Base URL of the Sluice HTTP API' });

@@ -29,6 +29,8 @@ const EXPECTED_ACCESS: Record<string, { log: string[]; metadata: string[] }> = {
   topics: { log: ['dynamodb:BatchWriteItem', 'dynamodb:Query'], metadata: ['dynamodb:DeleteItem', 'dynamodb:GetItem', 'dynamodb:PutItem', 'dynamodb:Query', 'dynamodb:UpdateItem'] },
   produce: { log: ['dynamodb:PutItem', 'dynamodb:Query'], metadata: ['dynamodb:GetItem', 'dynamodb:PutItem'] },
   fetch: { log: ['dynamodb:Query'], metadata: ['dynamodb:GetItem'] },
+  lagReporter: { log: ['dynamodb:Query'], metadata: ['dynamodb:DeleteItem', 'dynamodb:GetItem', 'dynamodb:PutItem', 'dynamodb:Query'] },
+  groups: { log: ['dynamodb:Query'], metadata: ['dynamodb:BatchWriteItem', 'dynamodb:ConditionCheckItem', 'dynamodb:DeleteItem', 'dynamodb:GetItem', 'dynamodb:PutItem', 'dynamodb:Query', 'dynamodb:UpdateItem'] },
 };
 
 describe('SluiceStack', () => {
@@ -81,7 +83,7 @@ describe('SluiceStack', () => {
 
   it('runs each function on Node.js 22, arm64, traced, with Powertools from its layer and retained logs', () => {
     const functions = Object.values(template.findResources('AWS::Lambda::Function')) as Resource[];
-    assert.equal(functions.length, 3);
+    assert.equal(functions.length, 5);
     for (const fn of functions) {
       assert.equal(fn.Properties.Runtime, 'nodejs22.x');
       assert.deepEqual(fn.Properties.Architectures, ['arm64']);
@@ -130,7 +132,7 @@ describe('SluiceStack', () => {
       assert.deepEqual([...dynamo.log!].sort(), EXPECTED_ACCESS[fnName]!.log, `${fnName} on the log table`);
       assert.deepEqual([...dynamo.metadata!].sort(), EXPECTED_ACCESS[fnName]!.metadata, `${fnName} on the metadata table`);
     }
-    assert.deepEqual([...seen].sort(), ['fetch', 'produce', 'topics']);
+    assert.deepEqual([...seen].sort(), ['fetch', 'groups', 'lagReporter', 'produce', 'topics']);
   });
 
   it('serves every route behind IAM authorization, throttled, with access logs', () => {
@@ -141,6 +143,20 @@ describe('SluiceStack', () => {
       DefaultRouteSettings: { ThrottlingRateLimit: 1000, ThrottlingBurstLimit: 2000 },
       AccessLogSettings: { DestinationArn: Match.anyValue(), Format: Match.stringLikeRegexp('requestId') },
     });
+  });
+
+  it('reports consumer lag every minute, with an alarm per configured group', () => {
+    template.hasResourceProperties('AWS::Events::Rule', { ScheduleExpression: 'rate(1 minute)', Targets: Match.arrayWith([Match.objectLike({ Arn: Match.anyValue() })]) });
+    template.resourceCountIs('AWS::CloudWatch::Alarm', 0);
+    const withAlarm = synthWithNag((app) => new SluiceStack(app, 'Alarmed', { lagAlarms: [{ group: 'billing', topic: 'orders', threshold: 1000 }] }));
+    withAlarm.hasResourceProperties('AWS::CloudWatch::Alarm', {
+      MetricName: 'ConsumerLag',
+      Namespace: 'Sluice',
+      Dimensions: Match.arrayWith([{ Name: 'Group', Value: 'billing' }, { Name: 'Topic', Value: 'orders' }]),
+      Threshold: 1000,
+      ComparisonOperator: 'GreaterThanThreshold',
+    });
+    assert.throws(() => new SluiceStack(new App(), 'BadAlarm', { lagAlarms: [{ group: 'bad group', topic: 'orders', threshold: 1 }] }), /lagAlarms/);
   });
 
   it('outputs the API URL and the table and bucket names', () => {

@@ -1,0 +1,36 @@
+import assert from 'node:assert/strict';
+import { it } from 'node:test';
+import { freshDynamoStore } from '../support/stores.ts';
+
+it('publishes ConsumerLag and MaxPartitionLag per group and topic in CloudWatch embedded metric format', async () => {
+  const { tables } = await freshDynamoStore('lag');
+  Object.assign(process.env, { SLUICE_LOG_TABLE: tables.log, SLUICE_METADATA_TABLE: tables.metadata, POWERTOOLS_TRACE_ENABLED: 'false', POWERTOOLS_LOG_LEVEL: 'CRITICAL', POWERTOOLS_METRICS_NAMESPACE: 'Sluice' });
+  const { sluice, groups } = await import('../../functions/runtime.ts');
+  const { reportLag } = await import('../../functions/lagReporter.ts');
+  await sluice.createTopic('lagging', { partitions: 2 });
+  await sluice.append('lagging', Array.from({ length: 10 }, (_, i) => ({ value: i, partition: i % 2 })));
+  const m = await groups.join('billing', { topics: ['lagging'], autoOffsetReset: 'earliest' });
+  await groups.commit('billing', { memberId: m.memberId, generation: m.generation, offsets: [{ topic: 'lagging', partition: 0, offset: 4 }] });
+
+  const lines: string[] = [];
+  const write = process.stdout.write.bind(process.stdout);
+  process.stdout.write = ((chunk: string | Uint8Array, ...rest: unknown[]) => {
+    lines.push(String(chunk));
+    return true;
+  }) as typeof process.stdout.write;
+  let result;
+  try {
+    result = await reportLag();
+  } finally {
+    process.stdout.write = write;
+  }
+  assert.deepEqual(result, { groups: 1, series: 1 });
+  const emf = lines.flatMap((l) => l.split('\n')).filter((l) => l.includes('"_aws"')).map((l) => JSON.parse(l));
+  const metric = (name: string) => emf.find((e) => e._aws.CloudWatchMetrics[0].Metrics.some((x: { Name: string }) => x.Name === name));
+  const lag = metric('ConsumerLag');
+  assert.ok(lag, 'ConsumerLag published');
+  assert.equal(lag._aws.CloudWatchMetrics[0].Namespace, 'Sluice');
+  assert.deepEqual([lag.Group, lag.Topic, lag.ConsumerLag], ['billing', 'lagging', 1 + 5], 'p0: 5 - 4 committed; p1: 5 uncommitted');
+  assert.ok(lag._aws.CloudWatchMetrics[0].Dimensions[0].includes('Group'));
+  assert.equal(metric('MaxPartitionLag').MaxPartitionLag, 5);
+});
