@@ -5,6 +5,9 @@
  *   sluice topics list | describe NAME | delete NAME
  *   sluice produce TOPIC [RECORD ...]        records from arguments, or one JSON per line on stdin
  *   sluice consume TOPIC [--partition P] [--offset N | --from-beginning] [--follow] [--max N]
+ *   sluice consume TOPIC --group G [--from-beginning] [--follow] [--max N]
+ *   sluice groups list | describe G | delete G
+ *   sluice groups reset G --topic T (--to-earliest | --to-latest | --to-offset N | --to-timestamp MS)
  *
  * Options: --url (default $SLUICE_URL or http://127.0.0.1:7070), --auth none|iam, --json.
  * A RECORD is a JSON object with a "value" (and optional key, headers, partition, timestamp);
@@ -14,7 +17,8 @@ import { createInterface } from 'node:readline';
 import { parseArgs } from 'node:util';
 import { Admin, type TopicConfig } from './admin.ts';
 import { PartitionConsumer } from './consumer.ts';
-import { isSluiceApiError, type Auth } from './http.ts';
+import { GroupConsumer } from './groupConsumer.ts';
+import { Connection, isSluiceApiError, type Auth } from './http.ts';
 import { Producer } from './producer.ts';
 import type { Message, ReceivedRecord } from './records.ts';
 
@@ -25,6 +29,11 @@ const USAGE = `Usage:
   sluice topics delete NAME
   sluice produce TOPIC [RECORD ...]      (no RECORD: one JSON per line on stdin)
   sluice consume TOPIC [--partition P] [--offset N | --from-beginning] [--follow] [--max N]
+  sluice consume TOPIC --group G [--from-beginning] [--follow] [--max N]
+  sluice groups list
+  sluice groups describe GROUP
+  sluice groups reset GROUP --topic T (--to-earliest | --to-latest | --to-offset N | --to-timestamp MS)
+  sluice groups delete GROUP
 Options: --url URL (default $SLUICE_URL or http://127.0.0.1:7070)  --auth none|iam  --json  --key KEY`;
 
 const RECORD_FIELDS = new Set(['key', 'value', 'headers', 'partition', 'timestamp']);
@@ -47,6 +56,12 @@ export async function main(argv: string[], io = { out: process.stdout, err: proc
       follow: { type: 'boolean', default: false },
       max: { type: 'string' },
       key: { type: 'string' },
+      group: { type: 'string' },
+      topic: { type: 'string' },
+      'to-earliest': { type: 'boolean', default: false },
+      'to-latest': { type: 'boolean', default: false },
+      'to-offset': { type: 'string' },
+      'to-timestamp': { type: 'string' },
       help: { type: 'boolean', short: 'h', default: false },
     },
   });
@@ -60,7 +75,8 @@ export async function main(argv: string[], io = { out: process.stdout, err: proc
     }
     if (command === 'topics') return await topics(new Admin(connection), rest, values, print);
     if (command === 'produce') return await produce(connection, rest, values, io, print);
-    if (command === 'consume') return await consume(connection, rest, values, print);
+    if (command === 'consume') return values.group === undefined ? await consume(connection, rest, values, print) : await consumeGroup(connection, rest, values, print);
+    if (command === 'groups') return await groupsCommand(new Connection(connection), rest, values, print);
     throw new UsageError(`Unknown command ${command}`);
   } catch (e) {
     if (e instanceof UsageError) {
@@ -223,6 +239,79 @@ async function consume(connection: { url: string; auth?: Auth }, args: string[],
       if (!follow) return 0;
       if (consumers.length > 1) await new Promise((r) => setTimeout(r, 500));
     }
+  }
+}
+
+async function consumeGroup(connection: { url: string; auth?: Auth }, args: string[], values: Record<string, unknown>, print: (l: string) => void): Promise<number> {
+  const [topic] = args;
+  if (topic === undefined) throw new UsageError('consume needs a TOPIC');
+  const max = integer('max', values.max as string | undefined) ?? Infinity;
+  const follow = values.follow === true;
+  const consumer = new GroupConsumer({ ...connection, groupId: values.group as string, topics: [topic], autoOffsetReset: values['from-beginning'] === true ? 'earliest' : 'latest', autoCommit: false, sessionTimeoutMs: 10_000 });
+  let printed = 0;
+  let idle = 0;
+  try {
+    while (printed < max) {
+      const records = await consumer.poll({ waitMs: follow ? 5000 : 500, markConsumed: false });
+      for (const record of records) {
+        if (printed >= max) break;
+        print(values.json === true ? JSON.stringify(jsonRecord(record)) : humanRecord(record));
+        consumer.markMessage(record);
+        printed++;
+      }
+      // Commit exactly what was printed: a record not shown is not committed.
+      await consumer.commit();
+      idle = records.length === 0 ? idle + 1 : 0;
+      if (!follow && idle >= 2) break; // caught up (one empty poll may just be the join settling)
+    }
+  } finally {
+    await consumer.close();
+  }
+  return 0;
+}
+
+async function groupsCommand(http: Connection, args: string[], values: Record<string, unknown>, print: (l: string) => void): Promise<number> {
+  const [action, group] = args;
+  const json = values.json === true;
+  const path = (g: string) => `v1/groups/${encodeURIComponent(g)}`;
+  switch (action) {
+    case 'list': {
+      const { groups } = await http.request<{ groups: { group: string; state: string; generation: number; members: number }[] }>('GET', 'v1/groups');
+      if (json) print(JSON.stringify(groups));
+      else table(print, ['GROUP', 'STATE', 'GENERATION', 'MEMBERS'], groups.map((g) => [g.group, g.state, String(g.generation), String(g.members)]));
+      return 0;
+    }
+    case 'describe': {
+      if (group === undefined) throw new UsageError('groups describe needs a GROUP');
+      const d = await http.request<{ group: string; state: string; generation: number; assignor: string; totalLag: number; members: { memberId: string; instanceId: string | null; assignments: { topic: string; partition: number }[] }[]; offsets: { topic: string; partition: number; committed: number | null; highWatermark: number; lag: number }[] }>('GET', path(group));
+      if (json) {
+        print(JSON.stringify(d));
+        return 0;
+      }
+      print(`Group ${d.group}: ${d.state}, generation ${d.generation}, assignor ${d.assignor}, total lag ${d.totalLag}`);
+      const ownerOf = new Map<string, string>();
+      for (const m of d.members) for (const a of m.assignments) ownerOf.set(`${a.topic}/${a.partition}`, m.instanceId ?? m.memberId.slice(0, 8));
+      table(print, ['TOPIC', 'PARTITION', 'COMMITTED', 'HIGH WATERMARK', 'LAG', 'OWNER'], d.offsets.map((o) => [o.topic, String(o.partition), o.committed === null ? '-' : String(o.committed), String(o.highWatermark), String(o.lag), ownerOf.get(`${o.topic}/${o.partition}`) ?? '-']));
+      return 0;
+    }
+    case 'reset': {
+      if (group === undefined || typeof values.topic !== 'string') throw new UsageError('groups reset needs a GROUP and --topic');
+      const chosen = [values['to-earliest'] === true, values['to-latest'] === true, values['to-offset'] !== undefined, values['to-timestamp'] !== undefined].filter(Boolean).length;
+      if (chosen !== 1) throw new UsageError('groups reset needs exactly one of --to-earliest, --to-latest, --to-offset, --to-timestamp');
+      const to = values['to-earliest'] === true ? 'earliest' : values['to-latest'] === true ? 'latest' : values['to-offset'] !== undefined ? { offset: integer('to-offset', values['to-offset'] as string) } : { timestamp: integer('to-timestamp', values['to-timestamp'] as string) };
+      const { offsets } = await http.request<{ offsets: { topic: string; partition: number; offset: number }[] }>('POST', `${path(group)}/offsets/reset`, { body: { topic: values.topic, to } });
+      if (json) print(JSON.stringify(offsets));
+      else table(print, ['TOPIC', 'PARTITION', 'NEW OFFSET'], offsets.map((o) => [o.topic, String(o.partition), String(o.offset)]));
+      return 0;
+    }
+    case 'delete': {
+      if (group === undefined) throw new UsageError('groups delete needs a GROUP');
+      await http.request('DELETE', path(group));
+      print(json ? JSON.stringify({ deleted: group }) : `Deleted group ${group}`);
+      return 0;
+    }
+    default:
+      throw new UsageError(`Unknown groups action ${action ?? ''}`);
   }
 }
 

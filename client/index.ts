@@ -4,4 +4,5 @@ export { PartitionConsumer, MemoryOffsetStore, type ConsumerConfig, type OffsetS
 export { FileOffsetStore } from './fileOffsetStore.ts';
 export { Connection, SluiceApiError, isSluiceApiError, type Auth, type ConnectionOptions } from './http.ts';
 export { Producer, type DeliveryReport, type ProducerConfig } from './producer.ts';
+export { GroupConsumer, type EachBatchPayload, type GroupConsumerConfig, type RunOptions, type TopicPartition } from './groupConsumer.ts';
 export type { Message, ReceivedRecord, Value } from './records.ts';

@@ -1,0 +1,109 @@
+import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import { after, before, it } from 'node:test';
+import { Admin, GroupConsumer, Producer, type TopicPartition } from '../../client/index.ts';
+import { startLocalStack, type LocalStack } from '../../local/stack.ts';
+import { uniqueName } from '../support/names.ts';
+
+let stack: LocalStack | undefined;
+let url: string;
+before(async () => {
+  if (process.env.SLUICE_API_URL !== undefined) {
+    url = process.env.SLUICE_API_URL;
+    return;
+  }
+  const base = uniqueName('e2e-groups');
+  stack = await startLocalStack({ port: 0, dynamoEndpoint: process.env.AWS_ENDPOINT_URL_DYNAMODB ?? process.env.AWS_ENDPOINT_URL, tables: { log: `${base}-log`, metadata: `${base}-meta` } });
+  url = stack.url;
+});
+after(async () => {
+  await stack?.stop();
+});
+
+function cli(args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
+  return new Promise((resolve) => {
+    const child = spawn(process.execPath, ['bin/sluice.mjs', '--url', url, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (d) => (stdout += d));
+    child.stderr.on('data', (d) => (stderr += d));
+    child.on('exit', (code) => resolve({ code: code ?? 1, stdout, stderr }));
+  });
+}
+
+it('two group consumers share a topic over HTTP: cooperative hand-over with callbacks, every record processed, offsets committed', async () => {
+  const topic = uniqueName('orders');
+  const groupId = uniqueName('billing');
+  await new Admin({ url }).createTopic(topic, { partitions: 4 });
+  const producer = new Producer({ url });
+  await producer.sendBatch(topic, Array.from({ length: 200 }, (_, i) => ({ key: `user-${i}`, value: { i } })));
+  await producer.close();
+
+  const events: string[] = [];
+  const processed = new Map<number, string>();
+  const make = (name: string) =>
+    new GroupConsumer({
+      url,
+      groupId,
+      topics: [topic],
+      autoOffsetReset: 'earliest',
+      sessionTimeoutMs: 6000,
+      maxRecords: 20,
+      waitMs: 200,
+      autoCommitIntervalMs: 200,
+      onAssigned: (ps: TopicPartition[]) => void events.push(...ps.map((p) => `${name} +${p.partition}`)),
+      onRevoked: (ps: TopicPartition[]) => void events.push(...ps.map((p) => `${name} -${p.partition}`)),
+    });
+  const a = make('a');
+  const b = make('b');
+  const runA = a.run({ eachMessage: async (r) => void processed.set((r.value as { i: number }).i, 'a') });
+  await new Promise((r) => setTimeout(r, 600));
+  const runB = b.run({ eachMessage: async (r) => void processed.set((r.value as { i: number }).i, 'b') });
+  const deadline = Date.now() + 20_000;
+  while ((processed.size < 200 || b.assignment().length < 2) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 100));
+  a.stop();
+  b.stop();
+  await Promise.all([runA, runB]);
+  await Promise.all([a.close(), b.close()]);
+
+  assert.equal(processed.size, 200, 'every record processed');
+  for (let p = 0; p < 4; p++) {
+    const lost = events.indexOf(`a -${p}`);
+    const gained = events.indexOf(`b +${p}`);
+    if (gained >= 0) assert.ok(lost >= 0 && lost < gained, `partition ${p}: a revoked it before b got it (${events.join(', ')})`);
+  }
+  assert.ok(events.some((e) => e.startsWith('b +')), `b got partitions: ${events.join(', ')}`);
+
+  const described = await cli(['groups', 'describe', groupId, '--json']);
+  assert.equal(described.code, 0, described.stderr);
+  const d = JSON.parse(described.stdout);
+  assert.equal(d.state, 'Empty');
+  assert.equal(d.totalLag, 0, 'all committed on close');
+  assert.match((await cli(['groups', 'list'])).stdout, new RegExp(groupId));
+});
+
+it('the CLI consumes with a group, resumes from commits, resets and deletes the group', async () => {
+  const topic = uniqueName('cli');
+  const groupId = uniqueName('cli-group');
+  await new Admin({ url }).createTopic(topic, { partitions: 2 });
+  const producer = new Producer({ url });
+  await producer.sendBatch(topic, Array.from({ length: 30 }, (_, i) => ({ key: `k${i}`, value: i })));
+  await producer.close();
+
+  const first = await cli(['consume', topic, '--group', groupId, '--from-beginning', '--json']);
+  assert.equal(first.code, 0, first.stderr);
+  assert.equal(first.stdout.trim().split('\n').length, 30);
+  const second = await cli(['consume', topic, '--group', groupId, '--from-beginning', '--json']);
+  assert.equal(second.stdout.trim(), '', 'committed: nothing again');
+  const reset = await cli(['groups', 'reset', groupId, '--topic', topic, '--to-earliest']);
+  assert.equal(reset.code, 0, reset.stderr);
+  assert.match(reset.stdout, /NEW OFFSET/);
+  const third = await cli(['consume', topic, '--group', groupId, '--max', '5', '--json']);
+  assert.equal(third.stdout.trim().split('\n').length, 5);
+  const fourth = await cli(['consume', topic, '--group', groupId, '--json']);
+  assert.equal(fourth.stdout.trim().split('\n').length, 25, 'the --max 5 run committed exactly the 5 it printed');
+  assert.equal((await cli(['groups', 'delete', groupId])).code, 0);
+  const gone = await cli(['groups', 'describe', groupId]);
+  assert.equal(gone.code, 1);
+  assert.match(gone.stderr, /GroupNotFound/);
+});
