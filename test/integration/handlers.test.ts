@@ -7,6 +7,7 @@ import { freshDynamoStore } from '../support/stores.ts';
 let topics: Handler;
 let produce: Handler;
 let fetch: Handler;
+let groups: Handler;
 
 before(async () => {
   const { tables } = await freshDynamoStore('handlers');
@@ -21,6 +22,7 @@ before(async () => {
   topics = (await import('../../functions/http/topics.ts')).handler as unknown as Handler;
   produce = (await import('../../functions/http/produce.ts')).handler as unknown as Handler;
   fetch = (await import('../../functions/http/fetch.ts')).handler as unknown as Handler;
+  groups = (await import('../../functions/http/groups.ts')).handler as unknown as Handler;
 });
 
 const T = '/v1/topics';
@@ -28,6 +30,14 @@ const TOPIC = '/v1/topics/{topic}';
 const RECORDS = '/v1/topics/{topic}/records';
 const FETCH = '/v1/topics/{topic}/partitions/{partition}/records';
 const OFFSETS = '/v1/topics/{topic}/partitions/{partition}/offsets';
+const GROUPS = '/v1/groups';
+const GROUP = '/v1/groups/{group}';
+const MEMBERS = '/v1/groups/{group}/members';
+const MEMBER = '/v1/groups/{group}/members/{memberId}';
+const HEARTBEAT = '/v1/groups/{group}/members/{memberId}/heartbeat';
+const POLL = '/v1/groups/{group}/members/{memberId}/poll';
+const COMMIT = '/v1/groups/{group}/offsets';
+const RESET = '/v1/groups/{group}/offsets/reset';
 
 describe('HTTP handlers on recorded API Gateway v2 events', () => {
   it('serves the recorded produce request, then reads it back', async () => {
@@ -114,10 +124,14 @@ describe('fuzz: every route answers junk with a 4xx JSON error and writes nothin
     fc.record({ records: fc.oneof(junk, fc.array(fc.record({ key: junk, value: junk, headers: junk, partition: junk, timestamp: junk, valueEncoding: junk }, { requiredKeys: [] }), { maxLength: 4 })), producer: junk }, { requiredKeys: [] }).map((o) => JSON.stringify(o)),
   );
 
+  let member = '';
   const state = async () => {
     const list = await invoke(topics, { method: 'GET', route: T });
     const described = await invoke(topics, { method: 'GET', route: TOPIC, pathParameters: { topic: 'fuzzed' } });
-    return { names: list.body.topics.map((t: { name: string }) => t.name).sort(), fuzzed: described.body };
+    const groupList = await invoke(groups, { method: 'GET', route: GROUPS });
+    const group = await invoke(groups, { method: 'GET', route: GROUP, pathParameters: { group: 'fuzz-group' } });
+    const { sessionExpiresAt: _ignored, ...memberView } = group.body.members[0];
+    return { names: list.body.topics.map((t: { name: string }) => t.name).sort(), fuzzed: described.body, groups: groupList.body.groups, group: { ...group.body, members: [memberView] } };
   };
   const expectClientError = (res: { status: number; body: any }, label: string) => {
     assert.ok(res.status >= 200 && res.status < 500, `${label} answered ${res.status}: ${JSON.stringify(res.body)}`);
@@ -129,6 +143,11 @@ describe('fuzz: every route answers junk with a 4xx JSON error and writes nothin
 
   before(async () => {
     await invoke(topics, { method: 'POST', route: T, body: { name: 'fuzzed', partitions: 2 } });
+    await invoke(produce, { method: 'POST', route: RECORDS, pathParameters: { topic: 'fuzzed' }, body: { records: [{ value: 1, partition: 0 }, { value: 2, partition: 1 }] } });
+    const joined = await invoke(groups, { method: 'POST', route: MEMBERS, pathParameters: { group: 'fuzz-group' }, body: { topics: ['fuzzed'], sessionTimeoutMs: 300_000 } });
+    assert.equal(joined.status, 200);
+    member = joined.body.memberId;
+    await invoke(groups, { method: 'POST', route: COMMIT, pathParameters: { group: 'fuzz-group' }, body: { memberId: member, generation: joined.body.generation, offsets: [{ topic: 'fuzzed', partition: 0, offset: 1 }] } });
   });
 
   const routes: { name: string; run: fc.Arbitrary<() => Promise<{ status: number; body: any }>> }[] = [
@@ -141,6 +160,26 @@ describe('fuzz: every route answers junk with a 4xx JSON error and writes nothin
     { name: 'GET …/offsets', run: fc.tuple(fc.oneof(fc.constant('fuzzed'), junkName), junkNumber, junkNumber).map(([topic, partition, at]) => () => invoke(fetch, { method: 'GET', route: OFFSETS, pathParameters: { topic, partition }, query: { at } })) },
   ];
 
+  const junkGroup = fc.oneof(fc.constant('fuzz-group'), junkName);
+  const junkMember = fc.oneof(fc.string({ maxLength: 80 }), fc.constant('00000000-0000-0000-0000-000000000000'));
+  const junkPartitions = fc.oneof(junk, fc.array(fc.record({ topic: junk, partition: junk, offset: junk }, { requiredKeys: [] }), { maxLength: 3 }));
+  const groupBody = fc.oneof(
+    bodyish,
+    fc.record({ topics: fc.oneof(junk, fc.array(junkName, { maxLength: 3 })), instanceId: junk, sessionTimeoutMs: junk, rebalanceTimeoutMs: junk, assignor: junk, autoOffsetReset: junk }, { requiredKeys: [] }).map((o) => JSON.stringify(o)),
+  );
+  routes.push(
+    { name: 'GET /v1/groups/{group}', run: junkGroup.filter((g) => g !== 'fuzz-group').map((group) => () => invoke(groups, { method: 'GET', route: GROUP, pathParameters: { group } })) },
+    { name: 'DELETE /v1/groups/{group}', run: junkGroup.map((group) => () => invoke(groups, { method: 'DELETE', route: GROUP, pathParameters: { group } })) },
+    // Joins are writes by design; fuzzed ones must be rejected (the valid-by-chance case is excluded).
+    { name: 'POST /v1/groups/{group}/members', run: fc.tuple(junkGroup, groupBody).filter(([, b]) => !b.includes('"topics":["fuzzed"]')).map(([group, body]) => () => invoke(groups, { method: 'POST', route: MEMBERS, pathParameters: { group }, body })) },
+    { name: 'DELETE …/members/{memberId}', run: fc.tuple(junkGroup, junkMember).map(([group, memberId]) => () => invoke(groups, { method: 'DELETE', route: MEMBER, pathParameters: { group, memberId } })) },
+    { name: 'POST …/heartbeat', run: fc.tuple(junkGroup, junkMember, fc.oneof(bodyish, fc.record({ release: junkPartitions }).map((o) => JSON.stringify(o)))).map(([group, memberId, body]) => () => invoke(groups, { method: 'POST', route: HEARTBEAT, pathParameters: { group, memberId }, body })) },
+    { name: 'POST …/poll (junk member)', run: fc.tuple(junkGroup, junkMember, bodyish).map(([group, memberId, body]) => () => invoke(groups, { method: 'POST', route: POLL, pathParameters: { group, memberId }, body })) },
+    { name: 'POST …/poll (junk options)', run: fc.record({ maxRecords: junk, maxBytes: junk, waitMs: fc.oneof(junk, fc.constant(5_000_000)), paused: junkPartitions, seek: junkPartitions, release: junkPartitions }, { requiredKeys: [] }).filter((o) => Object.keys(o).length > 0).map((body) => () => invoke(groups, { method: 'POST', route: POLL, pathParameters: { group: 'fuzz-group', memberId: member }, body: JSON.stringify(body) })) },
+    { name: 'POST /v1/groups/{group}/offsets', run: fc.tuple(junkGroup, fc.oneof(bodyish, fc.record({ memberId: fc.oneof(junk, fc.constant(member)), generation: junk, offsets: junkPartitions }, { requiredKeys: [] }).map((o) => JSON.stringify(o)))).map(([group, body]) => () => invoke(groups, { method: 'POST', route: COMMIT, pathParameters: { group }, body })) },
+    { name: 'POST …/offsets/reset', run: fc.tuple(junkGroup, fc.oneof(bodyish, fc.record({ topic: fc.oneof(junk, fc.constant('fuzzed')), to: junk }, { requiredKeys: [] }).map((o) => JSON.stringify(o)))).map(([group, body]) => () => invoke(groups, { method: 'POST', route: RESET, pathParameters: { group }, body })) },
+  );
+
   for (const route of routes) {
     it(route.name, async () => {
       await fc.assert(
@@ -149,6 +188,7 @@ describe('fuzz: every route answers junk with a 4xx JSON error and writes nothin
           const res = await run();
           expectClientError(res, route.name);
           if (res.status >= 400) assert.deepEqual(await state(), before, 'a rejected request changed nothing');
+          else if (route.name === 'POST /v1/groups/{group}/members') assert.fail(`a join accepted junk: ${JSON.stringify(res.body).slice(0, 200)}`);
           else if (res.status === 201) await invoke(topics, { method: 'DELETE', route: TOPIC, pathParameters: { topic: res.body.name } });
         }),
         { numRuns: 60 },
