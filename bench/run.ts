@@ -7,11 +7,12 @@ import { parseArgs } from 'node:util';
 import { dynamoClientFromEnv, localAwsEnv } from '../local/awsEnv.ts';
 import { startDynamoDbLocal } from '../local/dynamoDbLocal.ts';
 import { appendSection } from './sections/append.ts';
+import { groupsSection } from './sections/groups.ts';
 import { handlersSection } from './sections/handlers.ts';
 import { httpOverheadSection } from './sections/httpOverhead.ts';
 import type { BenchSection } from './section.ts';
 
-const sections: BenchSection[] = [appendSection, handlersSection, httpOverheadSection];
+const sections: BenchSection[] = [appendSection, handlersSection, httpOverheadSection, groupsSection];
 const { values } = parseArgs({ options: { only: { type: 'string', multiple: true } } });
 const chosen = sections.filter((s) => values.only === undefined || values.only.includes(s.name));
 

@@ -6,6 +6,7 @@ import {
   UpdateItemCommand,
   BatchWriteItemCommand,
   type AttributeValue,
+  type ConsumedCapacity,
   type DynamoDBClient,
   type TransactWriteItem,
 } from '@aws-sdk/client-dynamodb';
@@ -20,10 +21,13 @@ const META_FIELDS = ['name', 'version', 'generation', 'assignor', 'members', 'ta
 export class DynamoGroupStore implements GroupStore {
   private readonly client: DynamoDBClient;
   private readonly table: string;
+  private readonly onCapacity: ((capacity: ConsumedCapacity[]) => void) | undefined;
 
-  constructor(options: { client: DynamoDBClient; table: string }) {
+  /** `onConsumedCapacity` turns on ReturnConsumedCapacity for commits and reports it. */
+  constructor(options: { client: DynamoDBClient; table: string; onConsumedCapacity?: (capacity: ConsumedCapacity[]) => void }) {
     this.client = options.client;
     this.table = options.table;
+    this.onCapacity = options.onConsumedCapacity;
   }
 
   async loadGroup(group: string): Promise<GroupSnapshot> {
@@ -158,7 +162,8 @@ export class DynamoGroupStore implements GroupStore {
       })),
     ];
     try {
-      await this.client.send(new TransactWriteItemsCommand({ TransactItems: items }));
+      const out = await this.client.send(new TransactWriteItemsCommand({ TransactItems: items, ...(this.onCapacity === undefined ? {} : { ReturnConsumedCapacity: 'TOTAL' }) }));
+      if (out.ConsumedCapacity !== undefined) this.onCapacity?.(out.ConsumedCapacity);
       return { outcome: 'ok' };
     } catch (e) {
       if (!(e instanceof TransactionCanceledException)) throw e;
