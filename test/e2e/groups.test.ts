@@ -107,3 +107,29 @@ it('the CLI consumes with a group, resumes from commits, resets and deletes the 
   assert.equal(gone.code, 1);
   assert.match(gone.stderr, /GroupNotFound/);
 });
+
+it('pause, resume and seek on a group consumer', async () => {
+  const topic = uniqueName('controls');
+  const groupId = uniqueName('controls');
+  await new Admin({ url }).createTopic(topic, { partitions: 2 });
+  const producer = new Producer({ url });
+  await producer.sendBatch(topic, Array.from({ length: 10 }, (_, i) => ({ value: i, partition: i % 2 })));
+  await producer.close();
+  const consumer = new GroupConsumer({ url, groupId, topics: [topic], autoOffsetReset: 'earliest', autoCommit: false, waitMs: 0 });
+  await consumer.connect();
+  assert.equal(consumer.assignment().length, 2);
+  consumer.pause([{ topic, partition: 1 }]);
+  const first = await consumer.poll();
+  assert.deepEqual([...new Set(first.map((r) => r.partition))], [0], 'a paused partition is not fetched');
+  assert.equal(first.length, 5);
+  consumer.resume([{ topic, partition: 1 }]);
+  const second = await consumer.poll();
+  assert.deepEqual(second.map((r) => r.partition), [1, 1, 1, 1, 1]);
+  consumer.seek({ topic, partition: 0, offset: 3 });
+  const third = await consumer.poll();
+  assert.deepEqual(third.map((r) => [r.partition, r.offset]), [[0, 3], [0, 4]], 'seek moves the position');
+  await consumer.commit();
+  await consumer.close();
+  const d = await fetch(`${url}/v1/groups/${groupId}`).then((r) => r.json() as Promise<{ offsets: { partition: number; committed: number }[] }>);
+  assert.deepEqual(d.offsets.map((o) => [o.partition, o.committed]), [[0, 5], [1, 5]]);
+});
