@@ -1,38 +1,16 @@
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
 import { mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, it } from 'node:test';
 import { Admin, PartitionConsumer } from '../../client/index.ts';
-import { startLocalStack, type LocalStack } from '../../local/stack.ts';
+import { runNode, useApi } from '../support/e2e.ts';
 import { uniqueName } from '../support/names.ts';
 
-let stack: LocalStack | undefined;
-let url: string;
-before(async () => {
-  if (process.env.SLUICE_API_URL !== undefined) {
-    url = process.env.SLUICE_API_URL;
-    return;
-  }
-  const base = uniqueName('examples');
-  stack = await startLocalStack({ port: 0, dynamoEndpoint: process.env.AWS_ENDPOINT_URL_DYNAMODB ?? process.env.AWS_ENDPOINT_URL, tables: { log: `${base}-log`, metadata: `${base}-meta` } });
-  url = stack.url;
-});
-after(async () => {
-  await stack?.stop();
-});
+const api = useApi('examples');
+const run = (script: string, args: string[]) => runNode(script, ['--url', api.url, ...args]);
 
-function run(script: string, args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
-  return new Promise((resolve) => {
-    const child = spawn(process.execPath, [script, '--url', url, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (d) => (stdout += d));
-    child.stderr.on('data', (d) => (stderr += d));
-    child.on('exit', (code) => resolve({ code: code ?? 1, stdout, stderr }));
-  });
-}
+
 
 it('the reference producer and consumer examples run: deliveries reported, bad records dead-lettered, commits kept', async () => {
   const topic = uniqueName('orders');
@@ -49,13 +27,13 @@ it('the reference producer and consumer examples run: deliveries reported, bad r
   assert.equal(consumed.stdout.trim().split('\n').filter((l) => l.startsWith('Processed')).length, 18);
   assert.equal(consumed.stderr.trim().split('\n').filter((l) => l.includes('sending to DLQ')).length, 3);
 
-  const dlq = new PartitionConsumer({ url, topic: `${topic}.DLQ`, partition: 0, autoOffsetReset: 'earliest', waitMs: 0 });
+  const dlq = new PartitionConsumer({ url: api.url, topic: `${topic}.DLQ`, partition: 0, autoOffsetReset: 'earliest', waitMs: 0 });
   const dead = await dlq.poll();
   assert.deepEqual(dead.map((r) => (r.value as { orderId: string }).orderId).sort(), ['order-14', 'order-21', 'order-7']);
   for (const r of dead) assert.match(String(r.headers['dlq.origin']), new RegExp(`^${topic}\\[\\d\\]@\\d+$`));
 
   const committed = JSON.parse(readFileSync(offsets, 'utf8')) as Record<string, number>;
-  const { partitions } = await new Admin({ url }).describeTopic(topic);
+  const { partitions } = await new Admin({ url: api.url }).describeTopic(topic);
   for (const p of partitions) assert.equal(committed[`${topic}/${p.partition}`] ?? 0, p.highWatermark, `partition ${p.partition} committed to its end`);
 
   const again = await run('examples/order-events-consumer.ts', ['--topic', topic, '--offsets', offsets, '--until-idle']);

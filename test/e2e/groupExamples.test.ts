@@ -1,40 +1,18 @@
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
 import { after, before, it } from 'node:test';
 import { Admin, PartitionConsumer, Producer } from '../../client/index.ts';
-import { startLocalStack, type LocalStack } from '../../local/stack.ts';
+import { runNode, useApi } from '../support/e2e.ts';
 import { uniqueName } from '../support/names.ts';
 
-let stack: LocalStack | undefined;
-let url: string;
-before(async () => {
-  if (process.env.SLUICE_API_URL !== undefined) {
-    url = process.env.SLUICE_API_URL;
-    return;
-  }
-  const base = uniqueName('group-examples');
-  stack = await startLocalStack({ port: 0, dynamoEndpoint: process.env.AWS_ENDPOINT_URL_DYNAMODB ?? process.env.AWS_ENDPOINT_URL, tables: { log: `${base}-log`, metadata: `${base}-meta` } });
-  url = stack.url;
-});
-after(async () => {
-  await stack?.stop();
-});
+const api = useApi('group-examples');
+const run = (script: string, args: string[]) => runNode(script, ['--url', api.url, ...args]);
 
-function run(script: string, args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
-  return new Promise((resolve) => {
-    const child = spawn(process.execPath, [script, '--url', url, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (d) => (stdout += d));
-    child.stderr.on('data', (d) => (stderr += d));
-    child.on('exit', (code) => resolve({ code: code ?? 1, stdout, stderr }));
-  });
-}
+
 
 it('the Python-, Java- and Go-style consumer-group examples process every order once, route bad ones aside and commit', async () => {
   const topic = uniqueName('orders');
-  await new Admin({ url }).createTopic(topic, { partitions: 3 });
-  const producer = new Producer({ url });
+  await new Admin({ url: api.url }).createTopic(topic, { partitions: 3 });
+  const producer = new Producer({ url: api.url });
   await producer.sendBatch(topic, Array.from({ length: 30 }, (_, i) => ({ key: `user-${i % 5}`, value: { orderId: `order-${i}`, userId: `user-${i % 5}`, amount: i % 10 === 9 ? -1 : i } })));
   await producer.close();
 
@@ -44,10 +22,10 @@ it('the Python-, Java- and Go-style consumer-group examples process every order 
     assert.equal(result.code, 0, `${style}: ${result.stderr}`);
     const processed = result.stdout.trim().split('\n').filter((l) => l.startsWith('Processed'));
     assert.equal(processed.length, 27, `${style} processed the good orders once`);
-    const dlq = new PartitionConsumer({ url, topic: `${topic}.${group}.DLQ`, partition: 0, autoOffsetReset: 'earliest', waitMs: 0 });
+    const dlq = new PartitionConsumer({ url: api.url, topic: `${topic}.${group}.DLQ`, partition: 0, autoOffsetReset: 'earliest', waitMs: 0 });
     assert.deepEqual((await dlq.poll()).map((r) => (r.value as { orderId: string }).orderId).sort(), ['order-19', 'order-29', 'order-9'], `${style} dead-lettered the bad ones`);
-    const described = await new Admin({ url }).describeTopic(topic);
-    const lag = await fetch(`${url}/v1/groups/${group}`).then((r) => r.json() as Promise<{ totalLag: number; assignor: string }>);
+    const described = await new Admin({ url: api.url }).describeTopic(topic);
+    const lag = await fetch(`${api.url}/v1/groups/${group}`).then((r) => r.json() as Promise<{ totalLag: number; assignor: string }>);
     assert.equal(lag.totalLag, 0, `${style} committed everything`);
     assert.equal(lag.assignor, 'roundrobin');
     assert.equal(described.partitions.length, 3);

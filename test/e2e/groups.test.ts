@@ -1,41 +1,20 @@
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
 import { after, before, it } from 'node:test';
 import { Admin, GroupConsumer, Producer, type TopicPartition } from '../../client/index.ts';
-import { startLocalStack, type LocalStack } from '../../local/stack.ts';
+import { runNode, useApi } from '../support/e2e.ts';
 import { uniqueName } from '../support/names.ts';
 
-let stack: LocalStack | undefined;
-let url: string;
-before(async () => {
-  if (process.env.SLUICE_API_URL !== undefined) {
-    url = process.env.SLUICE_API_URL;
-    return;
-  }
-  const base = uniqueName('e2e-groups');
-  stack = await startLocalStack({ port: 0, dynamoEndpoint: process.env.AWS_ENDPOINT_URL_DYNAMODB ?? process.env.AWS_ENDPOINT_URL, tables: { log: `${base}-log`, metadata: `${base}-meta` } });
-  url = stack.url;
-});
-after(async () => {
-  await stack?.stop();
-});
+/** End to end over HTTP: the local stack, or a deployed one when SLUICE_API_URL is set. */
+const api = useApi('e2e-groups');
+const cli = (args: string[], stdin?: string) => runNode('bin/sluice.mjs', ['--url', api.url, ...args], stdin);
 
-function cli(args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
-  return new Promise((resolve) => {
-    const child = spawn(process.execPath, ['bin/sluice.mjs', '--url', url, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (d) => (stdout += d));
-    child.stderr.on('data', (d) => (stderr += d));
-    child.on('exit', (code) => resolve({ code: code ?? 1, stdout, stderr }));
-  });
-}
+
 
 it('two group consumers share a topic over HTTP: cooperative hand-over with callbacks, every record processed, offsets committed', async () => {
   const topic = uniqueName('orders');
   const groupId = uniqueName('billing');
-  await new Admin({ url }).createTopic(topic, { partitions: 4 });
-  const producer = new Producer({ url });
+  await new Admin({ url: api.url }).createTopic(topic, { partitions: 4 });
+  const producer = new Producer({ url: api.url });
   await producer.sendBatch(topic, Array.from({ length: 200 }, (_, i) => ({ key: `user-${i}`, value: { i } })));
   await producer.close();
 
@@ -43,7 +22,7 @@ it('two group consumers share a topic over HTTP: cooperative hand-over with call
   const processed = new Map<number, string>();
   const make = (name: string) =>
     new GroupConsumer({
-      url,
+      url: api.url,
       groupId,
       topics: [topic],
       autoOffsetReset: 'earliest',
@@ -85,8 +64,8 @@ it('two group consumers share a topic over HTTP: cooperative hand-over with call
 it('the CLI consumes with a group, resumes from commits, resets and deletes the group', async () => {
   const topic = uniqueName('cli');
   const groupId = uniqueName('cli-group');
-  await new Admin({ url }).createTopic(topic, { partitions: 2 });
-  const producer = new Producer({ url });
+  await new Admin({ url: api.url }).createTopic(topic, { partitions: 2 });
+  const producer = new Producer({ url: api.url });
   await producer.sendBatch(topic, Array.from({ length: 30 }, (_, i) => ({ key: `k${i}`, value: i })));
   await producer.close();
 
@@ -111,11 +90,11 @@ it('the CLI consumes with a group, resumes from commits, resets and deletes the 
 it('pause, resume and seek on a group consumer', async () => {
   const topic = uniqueName('controls');
   const groupId = uniqueName('controls');
-  await new Admin({ url }).createTopic(topic, { partitions: 2 });
-  const producer = new Producer({ url });
+  await new Admin({ url: api.url }).createTopic(topic, { partitions: 2 });
+  const producer = new Producer({ url: api.url });
   await producer.sendBatch(topic, Array.from({ length: 10 }, (_, i) => ({ value: i, partition: i % 2 })));
   await producer.close();
-  const consumer = new GroupConsumer({ url, groupId, topics: [topic], autoOffsetReset: 'earliest', autoCommit: false, waitMs: 0 });
+  const consumer = new GroupConsumer({ url: api.url, groupId, topics: [topic], autoOffsetReset: 'earliest', autoCommit: false, waitMs: 0 });
   await consumer.connect();
   assert.equal(consumer.assignment().length, 2);
   consumer.pause([{ topic, partition: 1 }]);
@@ -130,6 +109,6 @@ it('pause, resume and seek on a group consumer', async () => {
   assert.deepEqual(third.map((r) => [r.partition, r.offset]), [[0, 3], [0, 4]], 'seek moves the position');
   await consumer.commit();
   await consumer.close();
-  const d = await fetch(`${url}/v1/groups/${groupId}`).then((r) => r.json() as Promise<{ offsets: { partition: number; committed: number }[] }>);
+  const d = await fetch(`${api.url}/v1/groups/${groupId}`).then((r) => r.json() as Promise<{ offsets: { partition: number; committed: number }[] }>);
   assert.deepEqual(d.offsets.map((o) => [o.partition, o.committed]), [[0, 5], [1, 5]]);
 });

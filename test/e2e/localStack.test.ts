@@ -1,51 +1,24 @@
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
 import { after, before, describe, it } from 'node:test';
 import { Admin, PartitionConsumer, Producer } from '../../client/index.ts';
-import { startLocalStack, type LocalStack } from '../../local/stack.ts';
+import { runNode, useApi } from '../support/e2e.ts';
 import { uniqueName } from '../support/names.ts';
 
-/**
- * End to end over HTTP. Against the local stack started here (on the harness's DynamoDB), or
- * against a deployed stack when SLUICE_API_URL is set (LocalStack or AWS; IAM auth for https).
- */
-let stack: LocalStack | undefined;
-let url: string;
+/** End to end over HTTP: the local stack, or a deployed one when SLUICE_API_URL is set. */
+const api = useApi('e2e');
+const cli = (args: string[], stdin?: string) => runNode('bin/sluice.mjs', ['--url', api.url, ...args], stdin);
 
-before(async () => {
-  if (process.env.SLUICE_API_URL !== undefined) {
-    url = process.env.SLUICE_API_URL;
-    return;
-  }
-  const base = uniqueName('e2e');
-  stack = await startLocalStack({ port: 0, dynamoEndpoint: process.env.AWS_ENDPOINT_URL_DYNAMODB ?? process.env.AWS_ENDPOINT_URL, tables: { log: `${base}-log`, metadata: `${base}-meta` } });
-  url = stack.url;
-});
-after(async () => {
-  await stack?.stop();
-});
 
-function cli(args: string[], stdin?: string): Promise<{ code: number; stdout: string; stderr: string }> {
-  return new Promise((resolve) => {
-    const child = spawn(process.execPath, ['bin/sluice.mjs', '--url', url, ...args], { stdio: ['pipe', 'pipe', 'pipe'] });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (d) => (stdout += d));
-    child.stderr.on('data', (d) => (stderr += d));
-    child.on('exit', (code) => resolve({ code: code ?? 1, stdout, stderr }));
-    child.stdin.end(stdin ?? '');
-  });
-}
 
 describe('end to end on the local stack', () => {
   it('creates a topic, produces with the client and the CLI, and reads everything back with the CLI', async () => {
     const topic = uniqueName('orders');
-    const admin = new Admin({ url });
+    const admin = new Admin({ url: api.url });
     const created = await admin.createTopic(topic, { partitions: 3, config: { compression: 'zstd' } });
     assert.equal(created.partitions.length, 3);
 
     // The reference producer: acks=all, idempotent, 3 retries, key = user id, two headers.
-    const producer = new Producer({ url, acks: 'all', idempotent: true, retries: 3 });
+    const producer = new Producer({ url: api.url, acks: 'all', idempotent: true, retries: 3 });
     const reports = await Promise.all(
       Array.from({ length: 30 }, (_, i) =>
         producer.send(topic, { key: `user-${i % 5}`, value: { orderId: `o-${i}`, amount: i }, headers: { event_type: 'ORDER_CREATED', timestamp: String(Date.now()) } }),
@@ -81,14 +54,14 @@ describe('end to end on the local stack', () => {
 
   it('wakes a long-poll (client and CLI --follow) when a record arrives', async () => {
     const topic = uniqueName('poll');
-    await new Admin({ url }).createTopic(topic);
-    const consumer = new PartitionConsumer({ url, topic, partition: 0, autoOffsetReset: 'latest', waitMs: 10_000 });
+    await new Admin({ url: api.url }).createTopic(topic);
+    const consumer = new PartitionConsumer({ url: api.url, topic, partition: 0, autoOffsetReset: 'latest', waitMs: 10_000 });
     await consumer.currentPosition();
     const follower = cli(['consume', topic, '--partition', '0', '--offset', '0', '--follow', '--max', '1', '--json']);
     const started = Date.now();
     const polled = consumer.poll();
     await new Promise((r) => setTimeout(r, 500));
-    const producer = new Producer({ url });
+    const producer = new Producer({ url: api.url });
     await producer.send(topic, { key: 'k', value: 'ping' });
     const got = await polled;
     assert.deepEqual(got.map((r) => r.value), ['ping']);

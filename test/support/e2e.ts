@@ -1,0 +1,40 @@
+import { spawn } from 'node:child_process';
+import { after, before } from 'node:test';
+import { startLocalStack, type LocalStack } from '../../local/stack.ts';
+import { uniqueName } from './names.ts';
+
+/**
+ * The API under test for an end-to-end file: a deployed stack when SLUICE_API_URL is set
+ * (LocalStack or AWS), otherwise the local stack on the harness's DynamoDB, started once for the
+ * file with its own tables. Call at the top level of a test file; read `api.url` inside tests.
+ */
+export function useApi(prefix: string): { readonly url: string } {
+  let stack: LocalStack | undefined;
+  const api = { url: '' };
+  before(async () => {
+    if (process.env.SLUICE_API_URL !== undefined) {
+      api.url = process.env.SLUICE_API_URL;
+      return;
+    }
+    const base = uniqueName(prefix);
+    stack = await startLocalStack({ port: 0, dynamoEndpoint: process.env.AWS_ENDPOINT_URL_DYNAMODB ?? process.env.AWS_ENDPOINT_URL, tables: { log: `${base}-log`, metadata: `${base}-meta` } });
+    api.url = stack.url;
+  });
+  after(async () => {
+    await stack?.stop();
+  });
+  return api;
+}
+
+/** Runs a Node script (a TypeScript example or the CLI) to completion, with optional stdin. */
+export function runNode(script: string, args: string[], stdin?: string): Promise<{ code: number; stdout: string; stderr: string }> {
+  return new Promise((resolve) => {
+    const child = spawn(process.execPath, [script, ...args], { stdio: ['pipe', 'pipe', 'pipe'] });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (d) => (stdout += d));
+    child.stderr.on('data', (d) => (stderr += d));
+    child.on('exit', (code) => resolve({ code: code ?? 1, stdout, stderr }));
+    child.stdin.end(stdin ?? '');
+  });
+}
