@@ -2,15 +2,13 @@ import assert from 'node:assert/strict';
 import { mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { after, before, it } from 'node:test';
+import { it } from 'node:test';
 import { Admin, PartitionConsumer } from '../../client/index.ts';
 import { runNode, useApi } from '../support/e2e.ts';
 import { uniqueName } from '../support/names.ts';
 
 const api = useApi('examples');
 const run = (script: string, args: string[]) => runNode(script, ['--url', api.url, ...args]);
-
-
 
 it('the reference producer and consumer examples run: deliveries reported, bad records dead-lettered, commits kept', async () => {
   const topic = uniqueName('orders');

@@ -1,13 +1,11 @@
 import assert from 'node:assert/strict';
-import { after, before, it } from 'node:test';
+import { it } from 'node:test';
 import { Admin, PartitionConsumer, Producer } from '../../client/index.ts';
 import { runNode, useApi } from '../support/e2e.ts';
 import { uniqueName } from '../support/names.ts';
 
 const api = useApi('group-examples');
 const run = (script: string, args: string[]) => runNode(script, ['--url', api.url, ...args]);
-
-
 
 it('the Python-, Java- and Go-style consumer-group examples process every order once, route bad ones aside and commit', async () => {
   const topic = uniqueName('orders');

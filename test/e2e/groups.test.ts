@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { after, before, it } from 'node:test';
+import { it } from 'node:test';
 import { Admin, GroupConsumer, Producer, type TopicPartition } from '../../client/index.ts';
 import { runNode, useApi } from '../support/e2e.ts';
 import { uniqueName } from '../support/names.ts';
@@ -7,8 +7,6 @@ import { uniqueName } from '../support/names.ts';
 /** End to end over HTTP: the local stack, or a deployed one when SLUICE_API_URL is set. */
 const api = useApi('e2e-groups');
 const cli = (args: string[], stdin?: string) => runNode('bin/sluice.mjs', ['--url', api.url, ...args], stdin);
-
-
 
 it('two group consumers share a topic over HTTP: cooperative hand-over with callbacks, every record processed, offsets committed', async () => {
   const topic = uniqueName('orders');

@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { after, before, describe, it } from 'node:test';
+import { describe, it } from 'node:test';
 import { Admin, PartitionConsumer, Producer } from '../../client/index.ts';
 import { runNode, useApi } from '../support/e2e.ts';
 import { uniqueName } from '../support/names.ts';
@@ -7,8 +7,6 @@ import { uniqueName } from '../support/names.ts';
 /** End to end over HTTP: the local stack, or a deployed one when SLUICE_API_URL is set. */
 const api = useApi('e2e');
 const cli = (args: string[], stdin?: string) => runNode('bin/sluice.mjs', ['--url', api.url, ...args], stdin);
-
-
 
 describe('end to end on the local stack', () => {
   it('creates a topic, produces with the client and the CLI, and reads everything back with the CLI', async () => {
