@@ -16,6 +16,8 @@ export interface StoredBatch {
   readonly maxTimestamp: number;
   /** Uncompressed payload size, used for `maxBytes` and retention by size. */
   readonly sizeBytes: number;
+  /** When the batch was appended (epoch ms): what hot-tier retention ages by. Absent in segments. */
+  readonly appendedAt?: number;
   readonly codec: Compression;
   /** The encoded records, compressed with `codec`. */
   readonly payload: Uint8Array;
@@ -97,6 +99,60 @@ export interface TopicRecord {
 export interface PartitionState {
   /** First offset still readable; advanced by retention and delete-records. */
   readonly logStartOffset: number;
+  /** Offsets below this live in S3 segments; at and above it, in the hot tier. */
+  readonly tieredThrough: number;
+  /** Optimistic-lock version; 0 when the partition has no state item yet. */
+  readonly version: number;
+  /** A segment roll in progress (the roll state machine), if any. */
+  readonly roll?: RollState;
+}
+
+/**
+ * A segment roll, stored in the partition state and advanced only by conditional writes:
+ *
+ *   (none) ──begin──▶ uploading ──segment recorded, tieredThrough = end──▶ deleting ──hot items gone──▶ (none)
+ *
+ * Every step is idempotent, so a roller that dies anywhere is finished by the next run: the
+ * object key is deterministic and the batches are immutable, so uploading again writes the same
+ * bytes; deleting again deletes nothing new.
+ */
+export interface RollState {
+  readonly phase: 'uploading' | 'deleting';
+  readonly base: number;
+  readonly end: number;
+  readonly key: string;
+  readonly startedAt: number;
+}
+
+/** A segment in S3 covering offsets [base, end), as recorded in DynamoDB. */
+export interface SegmentRecord {
+  readonly log: string;
+  readonly base: number;
+  readonly end: number;
+  readonly key: string;
+  readonly objectSize: number;
+  readonly indexPosition: number;
+  readonly indexLength: number;
+  readonly batches: number;
+  /** Bytes as stored (compressed). */
+  readonly storedBytes: number;
+  /** Uncompressed payload bytes, for retention by size. */
+  readonly sizeBytes: number;
+  readonly maxTimestamp: number;
+  readonly createdAt: number;
+}
+
+/** Tiering's metadata: partition state changes and segment records, all conditional on the state version. */
+export interface TieringStore {
+  /** Replaces the partition state if its version is still `next.version - 1`. */
+  setPartitionState(log: string, next: PartitionState): Promise<boolean>;
+  /** Records a segment (once) and sets the partition state, atomically. */
+  recordSegment(segment: SegmentRecord, next: PartitionState): Promise<boolean>;
+  listSegments(log: string): Promise<SegmentRecord[]>;
+  /** Removes segment records and sets the partition state, atomically (at most 90 at a time). */
+  dropSegments(log: string, bases: readonly number[], next: PartitionState): Promise<boolean>;
+  /** Deletes hot batches by base offset (idempotent). */
+  deleteBatches(log: string, baseOffsets: readonly number[]): Promise<void>;
 }
 
 export interface MetadataStore {

@@ -17,6 +17,7 @@ export const LOG_TABLE = {
     codec: 'c',
     payload: 'p',
     writerId: 'w',
+    appendedAt: 'a',
   },
 } as const;
 
@@ -31,6 +32,9 @@ export const metadataKeys = {
   topic: (name: string) => ({ pk: 'topic', sk: name }),
   topicsPartition: 'topic',
   partitionState: (log: string) => ({ pk: `log#${log}`, sk: 'state' }),
+  /** A partition's segments, sorted by their 20-digit base offsets. */
+  segment: (log: string, base: number) => ({ pk: `segments#${log}`, sk: String(base).padStart(20, '0') }),
+  segmentsPartition: (log: string) => `segments#${log}`,
   producer: (producerId: string, log: string) => ({ pk: `producer#${producerId}`, sk: log }),
   /** A consumer group's items share one partition key, so one Query reads the whole group. */
   groupPartition: (group: string) => `group#${group}`,

@@ -3,6 +3,7 @@ import { splitIntoBatches, ITEM_PAYLOAD_BUDGET, type PreparedBatch } from './bat
 import { decompress } from './compression.ts';
 import {
   AppendContention,
+  DuplicateSequence,
   InvalidArgument,
   InvalidTopicConfig,
   OffsetOutOfRange,
@@ -13,7 +14,9 @@ import {
   isSluiceError,
 } from './errors.ts';
 import { partitionForKey } from './murmur2.ts';
-import { logKey, type LogStore, type MetadataStore, type ProducerStateWrite, type StoredBatch, type TopicRecord } from './ports.ts';
+import { logKey, type LogStore, type MetadataStore, type PartitionState, type ProducerStateWrite, type StoredBatch, type TieringStore, type TopicRecord } from './ports.ts';
+import type { ObjectStore } from './tiering/objectStore.ts';
+import { SegmentReader } from './tiering/segmentReader.ts';
 import { decideProducerBatch } from './producerState.ts';
 import { decodeRecordBatch, encodeRecord, type ConsumerRecord, type EncodedRecord } from './records.ts';
 import { resolveTopicConfig, validateTopicName, type TopicConfig } from './topicConfig.ts';
@@ -32,6 +35,8 @@ export interface SluiceOptions {
   readonly retry?: Partial<RetryOptions>;
   /** How long a topic's metadata is cached in this process, in ms. */
   readonly topicCacheMs?: number;
+  /** Tiered storage: segment records and the object store holding segments. Without it, everything is hot. */
+  readonly tiering?: { readonly store: TieringStore; readonly objects: ObjectStore };
 }
 
 export interface RetryOptions {
@@ -49,6 +54,12 @@ const DEFAULT_RETRY: RetryOptions = {
   maxJitterMs: 50, // pauses stay short: a conflict means the tail moved, not that storage is slow
 };
 const DEFAULT_TOPIC_CACHE_MS = 1000; // partition increases become visible to other processes within 1 s
+/**
+ * How long a learned partition tail is trusted. The roller never moves batches younger than
+ * MIN_HOT_RETENTION_MS (60 s), far longer than this, so a claim at a cached tail can never land
+ * on an offset whose batch has left the hot tier (where `attribute_not_exists` would not see it).
+ */
+export const TAIL_CACHE_MS = 5_000;
 
 export interface AppendOptions {
   /** Idempotent producer: retries of an appended batch return the original offsets. */
@@ -93,6 +104,13 @@ export interface PartitionInfo {
   readonly partition: number;
   readonly logStartOffset: number;
   readonly highWatermark: number;
+  /** Offsets below this are in S3 segments. */
+  readonly tieredThrough: number;
+  /** Uncompressed record bytes in DynamoDB. */
+  readonly hotBytes: number;
+  /** Uncompressed record bytes in S3 segments. */
+  readonly tieredBytes: number;
+  readonly segments: number;
 }
 
 export interface TopicDescription {
@@ -124,8 +142,9 @@ export class Sluice {
   private readonly retry: RetryOptions;
   private readonly topicCacheMs: number;
   private readonly topics = new Map<string, { topic: TopicRecord; until: number }>();
-  /** Last known end of each partition log; a hint only, corrected by conflicts. */
-  private readonly tails = new Map<string, number>();
+  /** Last known end of each partition log and when it was learned; a hint only, corrected by conflicts. */
+  private readonly tails = new Map<string, { offset: number; at: number }>();
+  private readonly tiering: { readonly store: TieringStore; readonly reader: SegmentReader } | undefined;
   private readonly sticky = new Map<string, number>();
 
   constructor(options: SluiceOptions) {
@@ -134,6 +153,7 @@ export class Sluice {
     this.now = options.now ?? Date.now;
     this.retry = { ...DEFAULT_RETRY, ...options.retry };
     this.topicCacheMs = options.topicCacheMs ?? DEFAULT_TOPIC_CACHE_MS;
+    this.tiering = options.tiering === undefined ? undefined : { store: options.tiering.store, reader: new SegmentReader(options.tiering.objects, options.tiering.store) };
   }
 
   // ---------------------------------------------------------------- topics
@@ -296,8 +316,9 @@ export class Sluice {
       const decision = decideProducerBatch(producer.id, partition, state, producer.epoch, firstSequence, batch.records.length);
       if (decision.kind === 'duplicate') {
         // A retry: answer with the original offsets and timestamps, read back from the log.
-        const { batches } = await this.log.readBatches(log, decision.baseOffset, 1);
-        return decodeBatch(batches[0]!)
+        const batches = await this.batchesFrom(log, await this.metadata.getPartitionState(log), decision.baseOffset, 1, 1);
+        if (batches?.[0] === undefined) throw new DuplicateSequence(producer.id, partition, firstSequence); // retention removed it
+        return decodeBatch(batches[0])
           .slice(0, batch.records.length)
           .map((r) => ({ partition, offset: r.offset, timestamp: r.timestamp }));
       }
@@ -327,7 +348,8 @@ export class Sluice {
     producerWrite?: (baseOffset: number) => ProducerStateWrite,
   ): Promise<number | 'producer-state-changed'> {
     const writerId = randomUUID();
-    let baseOffset = this.tails.get(log) ?? (await this.tailOf(log));
+    const cached = this.tails.get(log);
+    let baseOffset = cached !== undefined && cached.at + TAIL_CACHE_MS > this.now() ? cached.offset : await this.tailOf(log);
     let unknownOutcomes = 0;
     for (let conflicts = 0; conflicts < this.retry.maxConflicts; ) {
       const item: StoredBatch = {
@@ -340,6 +362,7 @@ export class Sluice {
         codec: topic.config.compression,
         payload: batch.payload,
         writerId,
+        appendedAt: this.now(),
       };
       let result;
       try {
@@ -364,7 +387,7 @@ export class Sluice {
         }
       }
       if (result.outcome === 'producer-state-changed') return result.outcome;
-      this.tails.set(log, Math.max(this.tails.get(log) ?? 0, baseOffset + item.recordCount));
+      this.tails.set(log, { offset: baseOffset + item.recordCount, at: this.now() });
       return baseOffset;
     }
     throw new AppendContention(topic.name, partition, this.retry.maxConflicts);
@@ -388,18 +411,32 @@ export class Sluice {
     const offset = integerOption('offset', fromOffset, 0, 0, Number.MAX_SAFE_INTEGER);
     const topic = await this.topic(topicName);
     const log = await this.partitionLog(topic, partition);
-    const [state, page] = await Promise.all([
-      this.metadata.getPartitionState(log),
-      this.log.readBatches(log, offset, Math.min(100, maxRecords)),
-    ]);
-    const last = page.batches.at(-1);
-    const highWatermark = page.reachedEnd && last !== undefined ? last.baseOffset + last.recordCount : await this.tailOf(log);
+    let state = await this.metadata.getPartitionState(log);
+    let batches: StoredBatch[] | undefined;
+    let highWatermark: number | undefined;
+    if (offset >= state.tieredThrough) {
+      const page = await this.log.readBatches(log, offset, Math.min(100, maxRecords));
+      const first = page.batches[0];
+      if (first === undefined || (first.baseOffset <= offset && offset < first.baseOffset + first.recordCount)) {
+        batches = page.batches;
+        const last = page.batches.at(-1);
+        if (page.reachedEnd && last !== undefined) highWatermark = last.baseOffset + last.recordCount;
+      } else {
+        state = await this.metadata.getPartitionState(log); // rolled to S3 while we looked: read it there
+      }
+    }
+    highWatermark ??= await this.tailOf(log);
     if (offset < state.logStartOffset || offset > highWatermark) {
       throw new OffsetOutOfRange(topic.name, partition, offset, state.logStartOffset, highWatermark);
     }
+    batches ??= await this.batchesFrom(log, state, offset, maxRecords, maxBytes);
+    if (batches === undefined) {
+      const now = await this.metadata.getPartitionState(log); // retention removed the segment meanwhile
+      throw new OffsetOutOfRange(topic.name, partition, offset, now.logStartOffset, highWatermark);
+    }
     const records: ConsumerRecord[] = [];
     let bytes = 0;
-    outer: for (const batch of page.batches) {
+    outer: for (const batch of batches) {
       const perRecord = batch.sizeBytes / batch.recordCount;
       for (const record of decodeBatch(batch)) {
         if (record.offset < offset) continue;
@@ -457,12 +494,74 @@ export class Sluice {
     return out;
   }
 
+  /**
+   * Deletes the records of a partition before an offset (Kafka's deleteRecords): the log start
+   * moves at once, and retention drops the segments wholly below it on its next run.
+   */
+  async deleteRecords(topicName: string, partition: number, beforeOffset: number): Promise<{ logStartOffset: number }> {
+    const topic = await this.topic(topicName);
+    const log = await this.partitionLog(topic, partition);
+    const before = integerOption('beforeOffset', beforeOffset, undefined, 0, Number.MAX_SAFE_INTEGER);
+    if (this.tiering === undefined) throw new InvalidArgument('beforeOffset', 'deleting records needs tiered storage to be configured');
+    for (let attempt = 0; attempt < this.retry.maxConflicts; attempt++) {
+      const state = await this.metadata.getPartitionState(log);
+      const highWatermark = await this.tailOf(log);
+      if (before > highWatermark) throw new OffsetOutOfRange(topic.name, partition, before, state.logStartOffset, highWatermark);
+      if (before <= state.logStartOffset) return { logStartOffset: state.logStartOffset };
+      if (await this.tiering.store.setPartitionState(log, { ...state, logStartOffset: before, version: state.version + 1 })) return { logStartOffset: before };
+    }
+    throw new AppendContention(topic.name, partition, this.retry.maxConflicts);
+  }
+
   // ---------------------------------------------------------------- helpers
+
+  /**
+   * Batches from the one containing `offset`: from S3 segments below `tieredThrough`, else from
+   * the hot tier. Undefined when a segment the state pointed at has gone (retention ran).
+   */
+  private async batchesFrom(log: string, state: PartitionState, offset: number, maxRecords: number, maxBytes: number): Promise<StoredBatch[] | undefined> {
+    if (offset < state.tieredThrough && this.tiering !== undefined) {
+      try {
+        return await this.tiering.reader.read(log, offset, maxRecords, maxBytes);
+      } catch (e) {
+        if (isSluiceError(e, 'CorruptData') && /object is missing/.test(e.message)) {
+          const now = await this.metadata.getPartitionState(log);
+          if (offset < now.logStartOffset) return undefined;
+        }
+        throw e;
+      }
+    }
+    return (await this.log.readBatches(log, offset, Math.min(100, maxRecords))).batches;
+  }
 
   private async partitionInfo(topic: TopicRecord, partition: number): Promise<PartitionInfo> {
     const log = logKey(topic.topicId, partition);
-    const [state, highWatermark] = await Promise.all([this.metadata.getPartitionState(log), this.tailOf(log)]);
-    return { partition, logStartOffset: state.logStartOffset, highWatermark };
+    const [state, highWatermark, segments, hotBytes] = await Promise.all([
+      this.metadata.getPartitionState(log),
+      this.tailOf(log),
+      this.tiering?.store.listSegments(log) ?? [],
+      this.hotBytes(log),
+    ]);
+    return {
+      partition,
+      logStartOffset: state.logStartOffset,
+      highWatermark,
+      tieredThrough: state.tieredThrough,
+      hotBytes,
+      tieredBytes: segments.reduce((n, seg) => n + seg.sizeBytes, 0),
+      segments: segments.length,
+    };
+  }
+
+  private async hotBytes(log: string): Promise<number> {
+    let total = 0;
+    for (let offset = 0; ; ) {
+      const page = await this.log.scanBatchHeaders(log, offset, 1000);
+      total += page.batches.filter((b) => b.baseOffset >= offset).reduce((n, b) => n + b.sizeBytes, 0);
+      const last = page.batches.at(-1);
+      if (page.reachedEnd || last === undefined) return total;
+      offset = last.baseOffset + last.recordCount;
+    }
   }
 
   private async partitionLog(topic: TopicRecord, partition: number): Promise<string> {

@@ -28,7 +28,20 @@ export interface TopicConfig {
   readonly compression: Compression;
   /** `delete` drops old segments; `compact` keeps the latest record per key. */
   readonly cleanupPolicy: CleanupPolicy;
+  /** Batches older than this (since append) move from DynamoDB to S3 segments, in ms. */
+  readonly hotRetentionMs: number;
+  /** Beyond this many bytes per partition in DynamoDB, the oldest batches move to S3; -1: no limit. */
+  readonly hotRetentionBytes: number;
+  /** How long tombstones survive compaction, in ms (Kafka's delete.retention.ms). */
+  readonly deleteRetentionMs: number;
 }
+
+/**
+ * The shortest hot retention allowed. Writers cache a partition's tail for at most a few seconds
+ * (see Sluice's TAIL_CACHE_MS); batches younger than this are never moved, so a writer can never
+ * claim an offset whose batch has already left the hot tier.
+ */
+export const MIN_HOT_RETENTION_MS = 60_000;
 
 export const MAX_PARTITIONS = 1024;
 const MAX_RECORD_BYTES_LIMIT = 32 * 1024 * 1024;
@@ -40,6 +53,9 @@ export const DEFAULT_TOPIC_CONFIG: TopicConfig = {
   maxRecordBytes: 1024 * 1024, // 1 MiB, Kafka's message.max.bytes is about the same
   compression: 'none', // records stored as sent; gzip or zstd trade CPU for write units
   cleanupPolicy: 'delete',
+  hotRetentionMs: 60 * 60 * 1000, // 1 hour in DynamoDB, then S3
+  hotRetentionBytes: -1, // no byte limit on the hot tier
+  deleteRetentionMs: 24 * 60 * 60 * 1000, // 1 day, Kafka's delete.retention.ms default
 };
 
 type Rule = (key: string, value: unknown) => void;
@@ -69,6 +85,9 @@ const RULES: Record<keyof TopicConfig, Rule> = {
   maxRecordBytes: integerIn(1, MAX_RECORD_BYTES_LIMIT),
   compression: oneOf('none', 'gzip', 'zstd'),
   cleanupPolicy: oneOf('delete', 'compact'),
+  hotRetentionMs: integerIn(MIN_HOT_RETENTION_MS, Number.MAX_SAFE_INTEGER),
+  hotRetentionBytes: integerIn(1, Number.MAX_SAFE_INTEGER, true),
+  deleteRetentionMs: integerIn(0, Number.MAX_SAFE_INTEGER),
 };
 
 /**

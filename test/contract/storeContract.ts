@@ -120,7 +120,7 @@ export function storeContract(kind: StoreKind): void {
       await assert.rejects(store.deleteTopic('a-topic', 'wrong-id'), (e) => isSluiceError(e, 'TopicNotFound'));
       await store.deleteTopic('a-topic', a.topicId);
       assert.equal(await store.getTopic('a-topic'), undefined);
-      assert.deepEqual(await store.getPartitionState('L'), { logStartOffset: 0 });
+      assert.deepEqual(await store.getPartitionState('L'), { logStartOffset: 0, tieredThrough: 0, version: 0 });
     });
   });
 }

@@ -23,14 +23,17 @@ import type {
   ProducerState,
   ProducerStateWrite,
   PutBatchResult,
+  RollState,
+  SegmentRecord,
   StoredBatch,
+  TieringStore,
   TopicRecord,
 } from '../../ports.ts';
 import { LOG_TABLE, metadataKeys, type TableNames } from '../../schema.ts';
 import type { Compression } from '../../topicConfig.ts';
 
 const A = LOG_TABLE.attributes;
-const HEADER_PROJECTION = ['pk', 'sk', A.recordCount, A.firstTimestamp, A.maxTimestamp, A.sizeBytes, A.codec, A.writerId].join(', ');
+const HEADER_PROJECTION = ['pk', 'sk', A.recordCount, A.firstTimestamp, A.maxTimestamp, A.sizeBytes, A.codec, A.writerId, A.appendedAt].join(', ');
 
 export interface DynamoStoreOptions {
   readonly client: DynamoDBClient;
@@ -43,7 +46,7 @@ export interface DynamoStoreOptions {
  * DynamoDB storage (AWS SDK v3). Conditional-check failures are translated here into the port's
  * outcomes and domain errors, so nothing above this file sees a DynamoDB exception type.
  */
-export class DynamoStore implements LogStore, MetadataStore {
+export class DynamoStore implements LogStore, MetadataStore, TieringStore {
   private readonly client: DynamoDBClient;
   private readonly tables: TableNames;
   private readonly onCapacity: ((capacity: ConsumedCapacity[]) => void) | undefined;
@@ -311,8 +314,87 @@ export class DynamoStore implements LogStore, MetadataStore {
       new GetItemCommand({ TableName: this.tables.metadata, Key: marshall(metadataKeys.partitionState(log)), ConsistentRead: true, ...this.capacity }),
     );
     this.record(out.ConsumedCapacity);
-    if (out.Item === undefined) return { logStartOffset: 0 };
-    return { logStartOffset: Number(out.Item.logStartOffset?.N ?? 0) };
+    if (out.Item === undefined) return { logStartOffset: 0, tieredThrough: 0, version: 0 };
+    const item = unmarshall(out.Item);
+    return { logStartOffset: item.logStartOffset ?? 0, tieredThrough: item.tieredThrough ?? 0, version: item.version ?? 0, ...(item.roll === undefined ? {} : { roll: item.roll as RollState }) };
+  }
+
+  private statePut(log: string, next: PartitionState) {
+    return {
+      TableName: this.tables.metadata,
+      Item: marshall({ ...metadataKeys.partitionState(log), logStartOffset: next.logStartOffset, tieredThrough: next.tieredThrough, version: next.version, ...(next.roll === undefined ? {} : { roll: next.roll }) }),
+      ...(next.version === 1
+        ? { ConditionExpression: 'attribute_not_exists(pk)' }
+        : { ConditionExpression: 'version = :v', ExpressionAttributeValues: { ':v': { N: String(next.version - 1) } } }),
+    };
+  }
+
+  async setPartitionState(log: string, next: PartitionState): Promise<boolean> {
+    try {
+      await this.client.send(new PutItemCommand(this.statePut(log, next)));
+      return true;
+    } catch (e) {
+      if (e instanceof ConditionalCheckFailedException) return false;
+      throw e;
+    }
+  }
+
+  async recordSegment(segment: SegmentRecord, next: PartitionState): Promise<boolean> {
+    try {
+      await this.client.send(
+        new TransactWriteItemsCommand({
+          TransactItems: [
+            { Put: { TableName: this.tables.metadata, Item: marshall({ ...metadataKeys.segment(segment.log, segment.base), ...segment }), ConditionExpression: 'attribute_not_exists(pk)' } },
+            { Put: this.statePut(segment.log, next) },
+          ],
+        }),
+      );
+      return true;
+    } catch (e) {
+      if (e instanceof TransactionCanceledException && e.CancellationReasons?.some((r) => r.Code === 'ConditionalCheckFailed')) return false;
+      throw e;
+    }
+  }
+
+  async listSegments(log: string): Promise<SegmentRecord[]> {
+    const out: SegmentRecord[] = [];
+    let startKey: Record<string, AttributeValue> | undefined;
+    do {
+      const page = await this.client.send(
+        new QueryCommand({ TableName: this.tables.metadata, KeyConditionExpression: 'pk = :pk', ExpressionAttributeValues: { ':pk': { S: metadataKeys.segmentsPartition(log) } }, ConsistentRead: true, ExclusiveStartKey: startKey, ...this.capacity }),
+      );
+      this.record(page.ConsumedCapacity);
+      for (const item of page.Items ?? []) {
+        const { pk: _pk, sk: _sk, ...segment } = unmarshall(item);
+        out.push(segment as SegmentRecord);
+      }
+      startKey = page.LastEvaluatedKey;
+    } while (startKey !== undefined);
+    return out;
+  }
+
+  async dropSegments(log: string, bases: readonly number[], next: PartitionState): Promise<boolean> {
+    if (bases.length > 90) throw new RangeError('drop at most 90 segments at a time');
+    try {
+      await this.client.send(
+        new TransactWriteItemsCommand({
+          TransactItems: [
+            ...bases.map((base) => ({ Delete: { TableName: this.tables.metadata, Key: marshall(metadataKeys.segment(log, base)) } })),
+            { Put: this.statePut(log, next) },
+          ],
+        }),
+      );
+      return true;
+    } catch (e) {
+      if (e instanceof TransactionCanceledException && e.CancellationReasons?.some((r) => r.Code === 'ConditionalCheckFailed')) return false;
+      throw e;
+    }
+  }
+
+  async deleteBatches(log: string, baseOffsets: readonly number[]): Promise<void> {
+    for (let i = 0; i < baseOffsets.length; i += 25) {
+      await this.batchDelete(baseOffsets.slice(i, i + 25).map((base) => ({ DeleteRequest: { Key: { pk: { S: log }, sk: { N: String(base) } } } })));
+    }
   }
 
   async getProducerState(producerId: string, log: string): Promise<ProducerState | undefined> {
@@ -337,6 +419,7 @@ function batchToItem(b: StoredBatch): Record<string, AttributeValue> {
     [A.codec]: { S: b.codec },
     [A.payload]: { B: b.payload },
     [A.writerId]: { S: b.writerId },
+    ...(b.appendedAt === undefined ? {} : { [A.appendedAt]: { N: String(b.appendedAt) } }),
   };
 }
 
@@ -351,6 +434,7 @@ function itemToBatch(item: Record<string, AttributeValue>): StoredBatch {
     codec: item[A.codec]!.S as Compression,
     payload: item[A.payload]?.B ?? new Uint8Array(0),
     writerId: item[A.writerId]!.S!,
+    ...(item[A.appendedAt] === undefined ? {} : { appendedAt: Number(item[A.appendedAt]!.N) }),
   };
 }
 

@@ -7,20 +7,25 @@ import type {
   ProducerState,
   ProducerStateWrite,
   PutBatchResult,
+  SegmentRecord,
   StoredBatch,
+  TieringStore,
   TopicRecord,
 } from '../../ports.ts';
+
+const EMPTY_STATE: PartitionState = { logStartOffset: 0, tieredThrough: 0, version: 0 };
 
 /**
  * In-memory storage with the same rules as the DynamoDB adapter (and the same contract tests).
  * Every method yields to the event loop once, so concurrent callers interleave as they would
  * against a real store. Values are copied in and out so callers cannot mutate stored state.
  */
-export class MemoryStore implements LogStore, MetadataStore {
+export class MemoryStore implements LogStore, MetadataStore, TieringStore {
   private readonly logs = new Map<string, StoredBatch[]>();
   private readonly topics = new Map<string, TopicRecord>();
   private readonly producers = new Map<string, ProducerState>();
   private readonly partitionStates = new Map<string, PartitionState>();
+  private readonly segments = new Map<string, SegmentRecord[]>();
 
   async putBatch(batch: StoredBatch, producer?: ProducerStateWrite): Promise<PutBatchResult> {
     await tick();
@@ -99,7 +104,45 @@ export class MemoryStore implements LogStore, MetadataStore {
 
   async getPartitionState(log: string): Promise<PartitionState> {
     await tick();
-    return { ...(this.partitionStates.get(log) ?? { logStartOffset: 0 }) };
+    return structuredClone(this.partitionStates.get(log) ?? EMPTY_STATE);
+  }
+
+  private stateIs(log: string, version: number): boolean {
+    return (this.partitionStates.get(log)?.version ?? 0) === version;
+  }
+
+  async setPartitionState(log: string, next: PartitionState): Promise<boolean> {
+    await tick();
+    if (!this.stateIs(log, next.version - 1)) return false;
+    this.partitionStates.set(log, structuredClone(next));
+    return true;
+  }
+
+  async recordSegment(segment: SegmentRecord, next: PartitionState): Promise<boolean> {
+    await tick();
+    const list = this.segments.get(segment.log) ?? [];
+    if (!this.stateIs(segment.log, next.version - 1) || list.some((s) => s.base === segment.base)) return false;
+    this.segments.set(segment.log, [...list, structuredClone(segment)].sort((a, b) => a.base - b.base));
+    this.partitionStates.set(segment.log, structuredClone(next));
+    return true;
+  }
+
+  async listSegments(log: string): Promise<SegmentRecord[]> {
+    await tick();
+    return structuredClone(this.segments.get(log) ?? []);
+  }
+
+  async dropSegments(log: string, bases: readonly number[], next: PartitionState): Promise<boolean> {
+    await tick();
+    if (!this.stateIs(log, next.version - 1)) return false;
+    this.segments.set(log, (this.segments.get(log) ?? []).filter((s) => !bases.includes(s.base)));
+    this.partitionStates.set(log, structuredClone(next));
+    return true;
+  }
+
+  async deleteBatches(log: string, baseOffsets: readonly number[]): Promise<void> {
+    await tick();
+    this.logs.set(log, (this.logs.get(log) ?? []).filter((b) => !baseOffsets.includes(b.baseOffset)));
   }
 
   async getProducerState(producerId: string, log: string): Promise<ProducerState | undefined> {

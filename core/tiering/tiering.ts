@@ -1,0 +1,189 @@
+import { logKey, type LogStore, type MetadataStore, type PartitionState, type SegmentRecord, type StoredBatch, type TieringStore, type TopicRecord } from '../ports.ts';
+import type { ObjectStore } from './objectStore.ts';
+import { encodeSegment, segmentKey } from './segmentFormat.ts';
+
+/** Most batches one segment holds; a longer backlog becomes several segments over successive rolls. */
+const MAX_SEGMENT_BATCHES = 2000;
+/** Most stored bytes one segment holds (64 MiB). */
+const MAX_SEGMENT_BYTES = 64 * 1024 * 1024;
+
+export interface TieringOptions {
+  readonly log: LogStore;
+  readonly metadata: MetadataStore;
+  readonly store: TieringStore;
+  readonly objects: ObjectStore;
+  readonly now?: () => number;
+}
+
+export interface PartitionReport {
+  readonly topic: string;
+  readonly partition: number;
+  /** Segments written (or finished after an earlier roller died). */
+  readonly rolled: number;
+  /** Segments removed by retention. */
+  readonly expired: number;
+}
+
+/**
+ * The segment roller and retention. Per partition it takes the contiguous run of batches older
+ * than the topic's `hotRetentionMs` (or beyond `hotRetentionBytes`), writes them as one immutable
+ * S3 object, records the segment with a conditional write, and only then deletes the hot items;
+ * the steps are the `RollState` machine in the partition state, so a roller that dies anywhere is
+ * finished by the next run. Retention then drops whole segments and advances the log start.
+ */
+export class Tiering {
+  private readonly log: LogStore;
+  private readonly metadata: MetadataStore;
+  private readonly store: TieringStore;
+  private readonly objects: ObjectStore;
+  private readonly now: () => number;
+
+  constructor(options: TieringOptions) {
+    this.log = options.log;
+    this.metadata = options.metadata;
+    this.store = options.store;
+    this.objects = options.objects;
+    this.now = options.now ?? Date.now;
+  }
+
+  /** One pass over every partition of every topic. */
+  async runOnce(): Promise<PartitionReport[]> {
+    const reports: PartitionReport[] = [];
+    for (const topic of await this.metadata.listTopics()) {
+      for (let partition = 0; partition < topic.config.partitions; partition++) reports.push(await this.runPartition(topic, partition));
+    }
+    return reports;
+  }
+
+  async runPartition(topic: TopicRecord, partition: number): Promise<PartitionReport> {
+    let rolled = 0;
+    // Roll until nothing is eligible (a long backlog takes several segments).
+    while (await this.rollOnce(topic, partition)) rolled++;
+    const expired = await this.applyRetention(topic, partition);
+    return { topic: topic.name, partition, rolled, expired };
+  }
+
+  /** Advances the roll state machine by one whole roll; false when there was nothing to do. */
+  async rollOnce(topic: TopicRecord, partition: number): Promise<boolean> {
+    const log = logKey(topic.topicId, partition);
+    let state = await this.metadata.getPartitionState(log);
+    if (state.roll === undefined) {
+      const batches = await this.eligible(topic, log, state);
+      if (batches.length === 0) return false;
+      const base = batches[0]!.baseOffset;
+      const last = batches.at(-1)!;
+      const next: PartitionState = { ...state, version: state.version + 1, roll: { phase: 'uploading', base, end: last.baseOffset + last.recordCount, key: segmentKey(topic.name, partition, base), startedAt: this.now() } };
+      if (!(await this.store.setPartitionState(log, next))) return true; // someone else moved it: look again
+      state = next;
+    }
+    const roll = state.roll!;
+    if (roll.phase === 'uploading') {
+      const batches = await this.hotRange(log, roll.base, roll.end);
+      const segment = encodeSegment(batches);
+      await this.objects.put(roll.key, segment.bytes); // deterministic key and bytes: repeating this is harmless
+      const record: SegmentRecord = {
+        log,
+        base: roll.base,
+        end: roll.end,
+        key: roll.key,
+        objectSize: segment.bytes.length,
+        indexPosition: segment.indexPosition,
+        indexLength: segment.indexLength,
+        batches: batches.length,
+        storedBytes: batches.reduce((n, b) => n + b.payload.length, 0),
+        sizeBytes: batches.reduce((n, b) => n + b.sizeBytes, 0),
+        maxTimestamp: Math.max(...batches.map((b) => b.maxTimestamp)),
+        createdAt: this.now(),
+      };
+      const next: PartitionState = { ...state, version: state.version + 1, tieredThrough: roll.end, roll: { ...roll, phase: 'deleting' } };
+      if (!(await this.store.recordSegment(record, next))) return true; // another roller recorded it; it will finish
+      state = next;
+    }
+    // deleting: the segment is recorded and readers use it; the hot copies can go.
+    const hot = await this.log.scanBatchHeaders(log, roll.base, MAX_SEGMENT_BATCHES + 1);
+    await this.store.deleteBatches(log, hot.batches.filter((b) => b.baseOffset >= roll.base && b.baseOffset < roll.end).map((b) => b.baseOffset));
+    const { roll: _done, ...rest } = state;
+    await this.store.setPartitionState(log, { ...rest, version: state.version + 1 });
+    return true;
+  }
+
+  /** The contiguous run of hot batches from `tieredThrough` that may move; never the tail batch. */
+  private async eligible(topic: TopicRecord, log: string, state: PartitionState): Promise<StoredBatch[]> {
+    const page = await this.log.scanBatchHeaders(log, state.tieredThrough, MAX_SEGMENT_BATCHES + 1);
+    const hot = page.batches.filter((b) => b.baseOffset >= state.tieredThrough);
+    if (hot.length === 0) return [];
+    // The tail batch stays hot, so the high watermark is always found in DynamoDB.
+    const candidates = page.reachedEnd ? hot.slice(0, -1) : hot;
+    const cutoff = this.now() - topic.config.hotRetentionMs;
+    let hotBytes = topic.config.hotRetentionBytes < 0 ? 0 : await this.hotBytes(log, state.tieredThrough);
+    const out: StoredBatch[] = [];
+    let storedBytes = 0;
+    for (const b of candidates) {
+      const old = (b.appendedAt ?? 0) <= cutoff;
+      const overBudget = topic.config.hotRetentionBytes >= 0 && hotBytes > topic.config.hotRetentionBytes;
+      if (!old && !overBudget) break;
+      if (out.length >= MAX_SEGMENT_BATCHES || storedBytes > MAX_SEGMENT_BYTES) break;
+      out.push(b);
+      hotBytes -= b.sizeBytes;
+      storedBytes += b.sizeBytes;
+    }
+    return out;
+  }
+
+  private async hotBytes(log: string, from: number): Promise<number> {
+    let total = 0;
+    for (let offset = from; ; ) {
+      const page = await this.log.scanBatchHeaders(log, offset, 1000);
+      total += page.batches.filter((b) => b.baseOffset >= offset).reduce((n, b) => n + b.sizeBytes, 0);
+      const last = page.batches.at(-1);
+      if (page.reachedEnd || last === undefined) return total;
+      offset = last.baseOffset + last.recordCount;
+    }
+  }
+
+  /** Every hot batch in [base, end), checked to be complete and contiguous. */
+  private async hotRange(log: string, base: number, end: number): Promise<StoredBatch[]> {
+    const out: StoredBatch[] = [];
+    for (let offset = base; offset < end; ) {
+      const page = await this.log.readBatches(log, offset, 100);
+      const next = page.batches.filter((b) => b.baseOffset >= offset && b.baseOffset < end);
+      if (next.length === 0 || next[0]!.baseOffset !== offset) throw new Error(`hot batches of ${log} from ${offset} are missing; cannot roll [${base}, ${end})`);
+      for (const b of next) {
+        if (b.baseOffset !== offset) throw new Error(`hot batches of ${log} are not contiguous at ${offset}`);
+        out.push(b);
+        offset = b.baseOffset + b.recordCount;
+      }
+    }
+    return out;
+  }
+
+  /**
+   * Retention by time (`retentionMs`, on the newest record timestamp in a segment) and by size
+   * (`retentionBytes`, tiered plus hot), and after delete-records: drops whole segments from the
+   * start and advances the log start offset. Returns how many segments went.
+   */
+  async applyRetention(topic: TopicRecord, partition: number): Promise<number> {
+    const log = logKey(topic.topicId, partition);
+    const state = await this.metadata.getPartitionState(log);
+    const segments = await this.store.listSegments(log);
+    if (segments.length === 0) return 0;
+    const { retentionMs, retentionBytes } = topic.config;
+    let total = retentionBytes < 0 ? 0 : segments.reduce((n, s) => n + s.sizeBytes, 0) + (await this.hotBytes(log, state.tieredThrough));
+    const doomed: SegmentRecord[] = [];
+    for (const s of segments) {
+      const expired = retentionMs >= 0 && s.maxTimestamp < this.now() - retentionMs;
+      const oversize = retentionBytes >= 0 && total > retentionBytes;
+      const deletedRecords = s.end <= state.logStartOffset;
+      if (!expired && !oversize && !deletedRecords) break;
+      doomed.push(s);
+      total -= s.sizeBytes;
+      if (doomed.length >= 90) break;
+    }
+    if (doomed.length === 0) return 0;
+    const logStartOffset = Math.max(state.logStartOffset, doomed.at(-1)!.end);
+    // The log start moves first (with the records), so no reader is sent to an object about to go.
+    if (!(await this.store.dropSegments(log, doomed.map((s) => s.base), { ...state, logStartOffset, version: state.version + 1 }))) return 0;
+    await this.objects.delete(doomed.map((s) => s.key));
+    return doomed.length;
+  }
+}
