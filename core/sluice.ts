@@ -25,7 +25,8 @@ import { resolveTopicConfig, validateTopicName, type TopicConfig } from './topic
 export const MAX_RECORDS_PER_APPEND = 10_000;
 /** Largest `maxRecords` and `maxBytes` one read may ask for. */
 export const MAX_READ_RECORDS = 10_000;
-export const MAX_READ_BYTES = 16 * 1024 * 1024;
+/** Largest `maxBytes` of one read: well inside Lambda's 6 MB response limit even with base64 and JSON framing. */
+export const MAX_READ_BYTES = 4 * 1024 * 1024;
 
 export interface SluiceOptions {
   readonly log: LogStore;
@@ -461,17 +462,30 @@ export class Sluice {
     if (typeof spec !== 'object' || spec === null || !Number.isSafeInteger(spec.timestamp)) {
       throw new InvalidArgument('at', 'offset spec must be "earliest", "latest" or { timestamp: epoch ms }');
     }
-    const { logStartOffset } = await this.metadata.getPartitionState(log);
-    // Timestamps are create times and need not grow with offsets, so scan batch headers in order
-    // until one holds a record at or after the timestamp. @debt: a time index would make this O(1).
-    let from = logStartOffset;
-    for (;;) {
+    const state = await this.metadata.getPartitionState(log);
+    const target = spec.timestamp;
+    // Timestamps are create times and need not grow with offsets, so candidates are found by the
+    // batch's largest timestamp, in offset order, and then checked record by record.
+    // @debt: a time index would make this O(log n) instead of a scan of batch headers.
+    const firstMatch = (batch: StoredBatch): number | undefined =>
+      decodeBatch(batch).find((r) => r.timestamp >= target && r.offset >= state.logStartOffset)?.offset;
+    if (this.tiering !== undefined && state.tieredThrough > state.logStartOffset) {
+      for (const { index } of await this.tiering.reader.headers(log)) {
+        for (const entry of index) {
+          if (entry.maxTimestamp < target || entry.baseOffset + entry.recordCount <= state.logStartOffset) continue;
+          const [batch] = (await this.tiering.reader.read(log, entry.baseOffset, 1, 1)) ?? [];
+          const found = batch === undefined ? undefined : firstMatch(batch);
+          if (found !== undefined) return found;
+        }
+      }
+    }
+    for (let from = Math.max(state.logStartOffset, state.tieredThrough); ; ) {
       const page = await this.log.scanBatchHeaders(log, from, 100);
-      const hit = page.batches.find((b) => b.maxTimestamp >= spec.timestamp && b.baseOffset + b.recordCount > logStartOffset);
-      if (hit !== undefined) {
-        const [full] = (await this.log.readBatches(log, hit.baseOffset, 1)).batches;
-        const record = decodeBatch(full!).find((r) => r.timestamp >= spec.timestamp && r.offset >= logStartOffset);
-        return record!.offset;
+      for (const header of page.batches) {
+        if (header.maxTimestamp < target || header.baseOffset + header.recordCount <= state.logStartOffset) continue;
+        const [batch] = (await this.log.readBatches(log, header.baseOffset, 1)).batches;
+        const found = batch === undefined ? undefined : firstMatch(batch);
+        if (found !== undefined) return found;
       }
       const last = page.batches.at(-1);
       if (page.reachedEnd || last === undefined) return last === undefined ? this.tailOf(log) : last.baseOffset + last.recordCount;
@@ -479,13 +493,28 @@ export class Sluice {
     }
   }
 
-  /** Partition counts of the topics that exist (others are left out), from the topic cache. */
+
+  /**
+   * Partition counts of the topics that exist (others are left out), from the topic cache. The
+   * object has no prototype, so topic names such as `constructor` or `__proto__` are plain keys.
+   */
   async partitionCounts(topics: readonly string[]): Promise<Record<string, number>> {
-    const out: Record<string, number> = {};
+    const out = Object.create(null) as Record<string, number>;
+    for (const [name, topic] of await this.existingTopics(topics)) out[name] = topic.config.partitions;
+    return out;
+  }
+
+  /** Topic ids (one per incarnation of a name) of the topics that exist. */
+  async topicIds(topics: readonly string[]): Promise<Map<string, string>> {
+    return new Map([...(await this.existingTopics(topics))].map(([name, topic]) => [name, topic.topicId]));
+  }
+
+  private async existingTopics(topics: readonly string[]): Promise<Map<string, TopicRecord>> {
+    const out = new Map<string, TopicRecord>();
     await Promise.all(
-      topics.map(async (name) => {
+      [...new Set(topics)].map(async (name) => {
         try {
-          out[name] = (await this.topic(name)).config.partitions;
+          out.set(name, await this.topic(name));
         } catch (e) {
           if (!isSluiceError(e, 'TopicNotFound')) throw e;
         }

@@ -14,10 +14,10 @@ import {
   isSluiceError,
 } from '../errors.ts';
 import type { ConsumerRecord } from '../records.ts';
-import type { OffsetSpec, Sluice } from '../sluice.ts';
+import { MAX_READ_BYTES, type OffsetSpec, type Sluice } from '../sluice.ts';
 import { validateTopicName } from '../topicConfig.ts';
 import { ASSIGNORS, comparePartitions, parseTp, tp, type AssignorName } from './assignors.ts';
-import { MAX_COMMIT_OFFSETS, type CommittedOffset, type GroupSnapshot, type GroupStore, type MemberDelete, type MemberLiveness } from './groupStore.ts';
+import { MAX_COMMIT_OFFSETS, MAX_MEMBER_CHANGES, type CommittedOffset, type GroupSnapshot, type GroupStore, type MemberDelete, type MemberLiveness } from './groupStore.ts';
 import { emptyGroup, join, leave, ownedBy, positionKey, reconcile, release, revokingFrom, subscribedTopics, type GroupMeta, type MemberInfo } from './groupState.ts';
 
 export interface JoinOptions {
@@ -120,11 +120,11 @@ export class ConsumerGroups {
   async join(group: string, options: JoinOptions): Promise<MembershipView> {
     validateGroup(group);
     const request = validateJoin(options);
-    const counts = await this.sluice.partitionCounts(request.topics);
-    for (const topic of request.topics) if (counts[topic] === undefined) throw new TopicNotFound(topic);
+    const existing = await this.sluice.partitionCounts(request.topics);
+    for (const topic of request.topics) if (!Object.hasOwn(existing, topic)) throw new TopicNotFound(topic);
     const memberId = randomUUID();
     const assignor = request.assignor;
-    const meta = await this.update(group, request.topics, (snapshot, current, now) => {
+    const meta = await this.update(group, request.topics, (snapshot, current, now, counts) => {
       const base = current ?? emptyGroup(group, assignor, now);
       if (base.assignor !== assignor && Object.keys(base.members).length > 0) throw new InconsistentAssignor(group, base.assignor, assignor);
       const info: MemberInfo = {
@@ -149,14 +149,15 @@ export class ConsumerGroups {
 
   async heartbeat(group: string, memberId: string, options: { release?: readonly TopicPartition[] } = {}): Promise<MembershipView> {
     const { meta, info } = await this.memberUpdate(group, memberId, options.release ?? []);
-    if (!(await this.store.touchMember(group, memberId, this.now() + info.sessionTimeoutMs, {}))) throw new UnknownMember(group, memberId);
+    if (!(await this.store.touchMember(group, memberId, this.now() + info.sessionTimeoutMs))) throw new UnknownMember(group, memberId);
     return view(meta, memberId);
   }
 
   async leave(group: string, memberId: string): Promise<void> {
     validateGroup(group);
+    validateMemberId(group, memberId);
     await this.update(group, [], (_snapshot, current) => {
-      if (current === undefined || current.members[memberId] === undefined) throw new UnknownMember(group, memberId);
+      if (current === undefined || !Object.hasOwn(current.members, memberId)) throw new UnknownMember(group, memberId);
       return { meta: current, deleteMembers: [{ memberId }], apply: (m, counts) => leave(m, memberId, counts) };
     });
   }
@@ -167,48 +168,56 @@ export class ConsumerGroups {
    */
   async poll(group: string, memberId: string, options: PollOptions = {}): Promise<MembershipView & { records: GroupRecord[] }> {
     const maxRecords = boundedInteger('maxRecords', options.maxRecords, DEFAULTS.maxRecords, 1, 10_000);
-    const maxBytes = boundedInteger('maxBytes', options.maxBytes, 1024 * 1024, 1, 16 * 1024 * 1024);
+    const maxBytes = boundedInteger('maxBytes', options.maxBytes, 1024 * 1024, 1, MAX_READ_BYTES);
     const waitMs = boundedInteger('waitMs', options.waitMs, 0, 0, MAX_WAIT_MS);
     const { meta, info, snapshot } = await this.memberUpdate(group, memberId, options.release ?? []);
-    const paused = new Set((options.paused ?? []).map((p) => tp(p.topic, p.partition)));
+    const mine = new Set(ownedBy(meta, memberId)); // including partitions being revoked
+    const paused = new Set((options.paused ?? []).map((p) => tp(p.topic, p.partition)).filter((key) => mine.has(key)));
     const revoking = new Set(revokingFrom(meta, memberId));
-    const owned = ownedBy(meta, memberId).filter((key) => !paused.has(key) && !revoking.has(key));
+    const fetched = [...mine].filter((key) => !paused.has(key) && !revoking.has(key));
     // Positions are stored under the partition's grant count: one from an earlier ownership is stale.
     const stored = snapshot.members[memberId]?.positions ?? {};
-    const positions: Record<string, number> = {};
-    for (const key of [...owned, ...paused]) if (stored[positionKey(meta, key)] !== undefined) positions[key] = stored[positionKey(meta, key)]!;
+    const positions = new Map<string, number>();
+    for (const key of mine) {
+      const position = stored[positionKey(meta, key)];
+      if (position !== undefined) positions.set(key, position);
+    }
     for (const s of options.seek ?? []) {
       const key = tp(s.topic, s.partition);
-      if (!owned.includes(key) && !paused.has(key)) throw new NotAssigned(group, memberId, s.topic, s.partition);
-      positions[key] = boundedInteger('seek.offset', s.offset, undefined, 0, Number.MAX_SAFE_INTEGER);
+      if (!mine.has(key)) throw new NotAssigned(group, memberId, s.topic, s.partition);
+      positions.set(key, boundedInteger('seek.offset', s.offset, undefined, 0, Number.MAX_SAFE_INTEGER));
     }
-    for (const key of owned) {
-      if (positions[key] === undefined) positions[key] = snapshot.offsets[key]?.offset ?? (await this.resetPosition(group, key, info.autoOffsetReset));
-    }
-
-    const deadline = this.now() + waitMs;
+    const extendSession = (withPositions?: Record<string, number>) => this.store.touchMember(group, memberId, this.now() + info.sessionTimeoutMs, withPositions);
     let records: GroupRecord[] = [];
-    for (let pause = 50; ; pause = Math.min(pause * 2, 1000)) {
-      records = await this.fetch(group, owned, positions, info.autoOffsetReset, maxRecords, maxBytes);
-      if (records.length > 0 || this.now() >= deadline) break;
-      await new Promise((r) => setTimeout(r, Math.min(pause, deadline - this.now())));
+    try {
+      const committed = fetched.some((key) => !positions.has(key)) ? await this.currentOffsets(snapshot) : {};
+      for (const key of fetched) {
+        if (!positions.has(key)) positions.set(key, committed[key]?.offset ?? (await this.resetPosition(group, key, info.autoOffsetReset)));
+      }
+      const deadline = this.now() + waitMs;
+      for (let pause = 50; ; pause = Math.min(pause * 2, 1000)) {
+        records = await this.fetch(group, fetched, positions, info.autoOffsetReset, maxRecords, maxBytes);
+        if (records.length > 0 || this.now() >= deadline) break;
+        await new Promise((r) => setTimeout(r, Math.min(pause, deadline - this.now())));
+      }
+    } catch (e) {
+      await extendSession(); // a failed poll still shows the member is alive
+      throw e;
     }
+    for (const r of records) positions.set(tp(r.topic, r.partition), r.offset + 1);
     const next: Record<string, number> = {};
-    for (const key of owned) next[key] = positions[key]!;
-    for (const r of records) next[tp(r.topic, r.partition)] = r.offset + 1;
-    for (const s of options.seek ?? []) next[tp(s.topic, s.partition)] = positions[tp(s.topic, s.partition)]!;
-    const moved = Object.fromEntries(Object.entries(next).map(([key, offset]) => [positionKey(meta, key), offset]));
-    const keep = new Set([...Object.keys(moved), ...[...paused].map((key) => positionKey(meta, key))]);
-    const stale = Object.keys(stored).filter((k) => !keep.has(k));
-    if (!(await this.store.touchMember(group, memberId, this.now() + info.sessionTimeoutMs, moved, stale))) throw new UnknownMember(group, memberId);
+    for (const [key, offset] of positions) next[positionKey(meta, key)] = offset;
+    if (!(await extendSession(next))) throw new UnknownMember(group, memberId);
     return { ...view(meta, memberId), records };
   }
 
   /** Commits offsets (the next offset to read, as in Kafka), fenced by owner and generation. */
   async commit(group: string, request: CommitOffsets): Promise<void> {
     validateGroup(group);
+    if (typeof request !== 'object' || request === null) throw new InvalidArgument('body', 'a commit is { memberId, generation, offsets }');
     if (typeof request.memberId !== 'string') throw new InvalidArgument('memberId', 'memberId must be a string');
     boundedInteger('generation', request.generation, undefined, 0, Number.MAX_SAFE_INTEGER);
+    if (!MEMBER_ID.test(request.memberId)) throw new FencedMember(group, request.memberId.slice(0, 64), request.generation, 0, 'it is not a member of the group');
     if (!Array.isArray(request.offsets) || request.offsets.length === 0 || request.offsets.length > MAX_COMMIT_OFFSETS) {
       throw new InvalidArgument('offsets', `offsets must be an array of 1 to ${MAX_COMMIT_OFFSETS} entries`);
     }
@@ -223,7 +232,10 @@ export class ConsumerGroups {
       return { key: tp(o.topic, o.partition), offset: o.offset, ...(o.metadata === undefined ? {} : { metadata: o.metadata }) };
     });
     if (new Set(offsets.map((o) => o.key)).size !== offsets.length) throw new InvalidArgument('offsets', 'each partition may appear once per commit');
-    const result = await this.store.commitOffsets(group, { memberId: request.memberId, generation: request.generation, offsets }, this.now());
+    const ids = await this.sluice.topicIds(offsets.map((o) => parseTp(o.key).topic));
+    for (const o of offsets) if (!ids.has(parseTp(o.key).topic)) throw new TopicNotFound(parseTp(o.key).topic);
+    const withIds = offsets.map((o) => ({ ...o, topicId: ids.get(parseTp(o.key).topic)! }));
+    const result = await this.store.commitOffsets(group, { memberId: request.memberId, generation: request.generation, offsets: withIds }, this.now());
     if (result.outcome === 'ok') return;
     const snapshot = await this.store.loadGroup(group);
     const current = snapshot.meta?.generation ?? 0;
@@ -231,7 +243,7 @@ export class ConsumerGroups {
       const { topic, partition } = parseTp(result.key);
       throw new OffsetRegression(topic, partition, offsets.find((o) => o.key === result.key)!.offset, snapshot.offsets[result.key]?.offset ?? 0);
     }
-    if (result.reason === 'member' || snapshot.meta?.members[request.memberId] === undefined) {
+    if (result.reason === 'member' || snapshot.meta === undefined || !Object.hasOwn(snapshot.meta.members, request.memberId)) {
       throw new FencedMember(group, request.memberId, request.generation, current, 'its session has ended or it left the group');
     }
     if (request.generation !== current) {
@@ -257,7 +269,8 @@ export class ConsumerGroups {
     validateGroup(group);
     const { meta, snapshot } = await this.reconciled(group);
     if (meta === undefined) throw new GroupNotFound(group);
-    const keys = new Set<string>(Object.keys(snapshot.offsets));
+    const committed = await this.currentOffsets(snapshot);
+    const keys = new Set<string>(Object.keys(committed));
     const counts = await this.sluice.partitionCounts(subscribedTopics(meta));
     for (const [topic, n] of Object.entries(counts)) for (let p = 0; p < n; p++) keys.add(tp(topic, p));
     const offsets = (
@@ -266,8 +279,8 @@ export class ConsumerGroups {
           const { topic, partition } = parseTp(key);
           try {
             const [highWatermark, logStart] = await Promise.all([this.sluice.offsetFor(topic, partition, 'latest'), this.sluice.offsetFor(topic, partition, 'earliest')]);
-            const committed = snapshot.offsets[key];
-            return { topic, partition, committed: committed?.offset ?? null, metadata: committed?.metadata ?? null, highWatermark, lag: Math.max(0, highWatermark - Math.max(committed?.offset ?? logStart, logStart)) };
+            const c = committed[key];
+            return { topic, partition, committed: c?.offset ?? null, metadata: c?.metadata ?? null, highWatermark, lag: Math.max(0, highWatermark - Math.max(c?.offset ?? logStart, logStart)) };
           } catch (e) {
             if (isSluiceError(e, 'TopicNotFound') || isSluiceError(e, 'PartitionNotFound')) return undefined; // offsets of a deleted topic
             throw e;
@@ -292,16 +305,17 @@ export class ConsumerGroups {
   async resetOffsets(group: string, topic: string, to: OffsetSpec | { offset: number }): Promise<{ topic: string; partition: number; offset: number }[]> {
     validateGroup(group);
     validateTopicName(topic);
+    const ids = await this.sluice.topicIds([topic]);
     const counts = await this.sluice.partitionCounts([topic]);
-    if (counts[topic] === undefined) throw new TopicNotFound(topic);
+    if (!ids.has(topic) || !Object.hasOwn(counts, topic)) throw new TopicNotFound(topic);
     for (let attempt = 0; attempt < MAX_UPDATE_ATTEMPTS; attempt++) {
       const { meta } = await this.reconciled(group);
       const live = Object.keys(meta?.members ?? {}).length;
       if (live > 0) throw new GroupNotEmpty(group, live, 'reset the offsets of');
       const now = this.now();
       const offsets: CommittedOffset[] = [];
-      for (let partition = 0; partition < counts[topic]; partition++) {
-        offsets.push({ key: tp(topic, partition), offset: await this.resolveOffset(topic, partition, to), committedAt: now, generation: meta?.generation ?? 0 });
+      for (let partition = 0; partition < counts[topic]!; partition++) {
+        offsets.push({ key: tp(topic, partition), topicId: ids.get(topic)!, offset: await this.resolveOffset(topic, partition, to), committedAt: now, generation: meta?.generation ?? 0 });
       }
       if (await this.store.resetOffsets(group, meta?.version ?? 0, offsets)) return offsets.map((o) => ({ ...parseTp(o.key), offset: o.offset }));
     }
@@ -311,11 +325,11 @@ export class ConsumerGroups {
   async deleteGroup(group: string): Promise<void> {
     validateGroup(group);
     for (let attempt = 0; attempt < MAX_UPDATE_ATTEMPTS; attempt++) {
-      const { meta } = await this.reconciled(group);
+      const { meta, snapshot } = await this.reconciled(group);
       if (meta === undefined) throw new GroupNotFound(group);
       const live = Object.keys(meta.members).length;
       if (live > 0) throw new GroupNotEmpty(group, live, 'delete');
-      if (await this.store.deleteGroup(group, meta.version)) return;
+      if (await this.store.deleteGroup(group, meta.version, snapshot)) return;
     }
     throw new GroupContention(group);
   }
@@ -340,19 +354,22 @@ export class ConsumerGroups {
     return this.sluice.offsetFor(topic, partition, how);
   }
 
-  private async fetch(group: string, owned: readonly string[], positions: Record<string, number>, reset: MemberInfo['autoOffsetReset'], maxRecords: number, maxBytes: number): Promise<GroupRecord[]> {
-    if (owned.length === 0) return [];
-    const start = Math.floor(Math.random() * owned.length); // rotate so no partition starves the others
-    const order = owned.map((_, i) => owned[(start + i) % owned.length]!);
-    const perPartition = Math.max(1, Math.ceil(maxRecords / order.length));
+  private async fetch(group: string, keys: readonly string[], positions: Map<string, number>, reset: MemberInfo['autoOffsetReset'], maxRecords: number, maxBytes: number): Promise<GroupRecord[]> {
+    if (keys.length === 0) return [];
+    const start = Math.floor(Math.random() * keys.length); // rotate so no partition starves the others
+    const order = keys.map((_, i) => keys[(start + i) % keys.length]!);
+    // One budget for the whole poll, shared by its partitions (a Lambda response is at most 6 MB).
+    const perPartitionRecords = Math.max(1, Math.ceil(maxRecords / order.length));
+    const perPartitionBytes = Math.max(1, Math.floor(maxBytes / order.length));
     const pages = await Promise.all(
       order.map(async (key) => {
         const { topic, partition } = parseTp(key);
         try {
-          return (await this.sluice.read(topic, partition, positions[key]!, { maxRecords: perPartition, maxBytes })).records.map((r) => ({ ...r, topic, partition }));
+          const page = await this.sluice.read(topic, partition, positions.get(key)!, { maxRecords: perPartitionRecords, maxBytes: perPartitionBytes });
+          return page.records.map((r) => ({ ...r, topic, partition }));
         } catch (e) {
           if (!isSluiceError(e, 'OffsetOutOfRange')) throw e;
-          positions[key] = await this.resetPosition(group, key, reset); // below the log start, or past a reset log
+          positions.set(key, await this.resetPosition(group, key, reset)); // below the log start, or past a reset log
           return [];
         }
       }),
@@ -360,18 +377,26 @@ export class ConsumerGroups {
     return pages.flat().slice(0, maxRecords);
   }
 
+  /** Committed offsets that belong to the current incarnation of their topic. */
+  private async currentOffsets(snapshot: GroupSnapshot): Promise<Record<string, CommittedOffset>> {
+    const ids = await this.sluice.topicIds(Object.keys(snapshot.offsets).map((k) => parseTp(k).topic));
+    const out = Object.create(null) as Record<string, CommittedOffset>;
+    for (const [key, o] of Object.entries(snapshot.offsets)) if (ids.get(parseTp(key).topic) === o.topicId) out[key] = o;
+    return out;
+  }
+
   /** Applies reconcile (and `release`) for a member, returning its view; the member must exist. */
   private async memberUpdate(group: string, memberId: string, releases: readonly TopicPartition[]) {
     validateGroup(group);
-    if (typeof memberId !== 'string' || memberId.length === 0 || memberId.length > 64) throw new UnknownMember(group, String(memberId).slice(0, 64));
+    validateMemberId(group, memberId);
     let snapshot: GroupSnapshot | undefined;
     const meta = await this.update(group, [], (snap, current) => {
       snapshot = snap;
-      if (current === undefined || current.members[memberId] === undefined) throw new UnknownMember(group, memberId);
+      if (current === undefined || !Object.hasOwn(current.members, memberId)) throw new UnknownMember(group, memberId);
       if (releases.length === 0) return undefined;
       return { meta: release(current, memberId, releases.map((r) => tp(r.topic, r.partition))) };
     });
-    const info = meta.members[memberId];
+    const info = Object.hasOwn(meta.members, memberId) ? meta.members[memberId] : undefined;
     if (info === undefined) throw new UnknownMember(group, memberId); // expired in this very reconcile
     return { meta, info, snapshot: snapshot! };
   }
@@ -397,6 +422,7 @@ export class ConsumerGroups {
       snapshot: GroupSnapshot,
       current: GroupMeta | undefined,
       now: number,
+      counts: Record<string, number>,
     ) => { meta: GroupMeta; putMembers?: MemberLiveness[]; deleteMembers?: MemberDelete[]; apply?: (m: GroupMeta, counts: Record<string, number>) => GroupMeta } | undefined,
     options: { allowMissing?: Missing } = {},
   ): Promise<Missing extends true ? GroupMeta | undefined : GroupMeta> {
@@ -405,11 +431,21 @@ export class ConsumerGroups {
       const now = this.now();
       const stored = snapshot.meta;
       const liveness = Object.fromEntries(Object.values(snapshot.members).map((m) => [m.memberId, m.expiresAt]));
+      // Every subscribed topic, so assignors see the whole group (and stay sticky across topics).
       const topics = [...new Set([...(stored === undefined ? [] : subscribedTopics(stored)), ...extraTopics])];
       const counts = await this.sluice.partitionCounts(topics);
       const first = stored === undefined ? undefined : reconcile(stored, liveness, now, counts);
-      const changed = change(snapshot, first?.meta, now);
-      if (changed === undefined && (first === undefined || !first.changed)) {
+      // Member items the meta no longer knows (expired earlier, beyond one write's limit) are removed too.
+      const orphans = stored === undefined ? [] : Object.keys(snapshot.members).filter((id) => !Object.hasOwn(first!.meta.members, id) && !(first?.expired ?? []).includes(id));
+      let changed;
+      try {
+        changed = change(snapshot, first?.meta, now, counts);
+      } catch (e) {
+        // The call itself is refused, but what reconcile noticed (expiries, hand-overs) still counts.
+        if (first?.changed) await this.save(stored, first.meta, [], this.expiryDeletes(first.expired, orphans, now));
+        throw e;
+      }
+      if (changed === undefined && (first === undefined || !first.changed) && orphans.length === 0) {
         if (first === undefined && options.allowMissing !== true) throw new GroupNotFound(group);
         return first?.meta as GroupMeta;
       }
@@ -419,13 +455,31 @@ export class ConsumerGroups {
       for (const m of changed?.putMembers ?? []) newLiveness[m.memberId] = m.expiresAt;
       for (const d of changed?.deleteMembers ?? []) delete newLiveness[d.memberId];
       next = reconcile(next, newLiveness, now, counts).meta;
-      next = { ...next, version: (stored?.version ?? 0) + 1 };
-      const deletes: MemberDelete[] = [...(changed?.deleteMembers ?? []), ...(first?.expired ?? []).map((memberId) => ({ memberId, ifExpiredAt: now }))];
-      if (await this.store.saveGroup(next, { putMembers: changed?.putMembers ?? [], deleteMembers: dedupeDeletes(deletes) })) return next;
+      const deletes = [...(changed?.deleteMembers ?? []), ...this.expiryDeletes(first?.expired ?? [], orphans, now)];
+      const saved = await this.save(stored, next, changed?.putMembers ?? [], deletes);
+      if (saved !== undefined) return saved;
       await new Promise((r) => setTimeout(r, Math.random() * Math.min(100, 5 * 2 ** attempt)));
     }
     throw new GroupContention(group);
   }
+
+  private expiryDeletes(expired: readonly string[], orphans: readonly string[], now: number): MemberDelete[] {
+    return [...expired.map((memberId) => ({ memberId, ifExpiredAt: now })), ...orphans.map((memberId) => ({ memberId }))];
+  }
+
+  /** Writes the next meta (version + 1) with member changes, at most MAX_MEMBER_CHANGES of them. */
+  private async save(stored: GroupMeta | undefined, next: GroupMeta, puts: MemberLiveness[], deletes: MemberDelete[]): Promise<GroupMeta | undefined> {
+    const capped = dedupeDeletes(deletes).slice(0, MAX_MEMBER_CHANGES - puts.length); // the rest go in a later write
+    const meta = { ...next, version: (stored?.version ?? 0) + 1 };
+    return (await this.store.saveGroup(meta, { putMembers: puts, deleteMembers: capped })) ? meta : undefined;
+  }
+}
+
+const MEMBER_ID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
+
+/** Member ids are the UUIDs joins hand out; anything else is no member (and never a prototype key). */
+function validateMemberId(group: string, memberId: unknown): asserts memberId is string {
+  if (typeof memberId !== 'string' || !MEMBER_ID.test(memberId)) throw new UnknownMember(group, String(memberId).slice(0, 64));
 }
 
 function dedupeDeletes(deletes: MemberDelete[]): MemberDelete[] {

@@ -9,11 +9,27 @@ import {
   type ConsumedCapacity,
   type DynamoDBClient,
   type TransactWriteItem,
+  type WriteRequest,
 } from '@aws-sdk/client-dynamodb';
 import { marshall, unmarshall } from '@aws-sdk/util-dynamodb';
 import { metadataKeys } from '../schema.ts';
 import type { GroupMeta } from './groupState.ts';
 import type { CommitRequest, CommitResult, CommittedOffset, GroupSnapshot, GroupStore, MemberDelete, MemberLiveness } from './groupStore.ts';
+
+/** A cancelled transaction that may succeed if tried again: a condition failed, or another transaction held an item. */
+function retryable(e: unknown): boolean {
+  return e instanceof TransactionCanceledException && (e.CancellationReasons ?? []).some((r) => r.Code === 'ConditionalCheckFailed' || r.Code === 'TransactionConflict');
+}
+
+function conflict(e: unknown): boolean {
+  return (e instanceof TransactionCanceledException && (e.CancellationReasons ?? []).some((r) => r.Code === 'TransactionConflict')) || (e as { name?: string }).name === 'TransactionConflictException';
+}
+
+const CONFLICT_RETRIES = 5;
+
+async function pause(attempt: number): Promise<void> {
+  await new Promise((r) => setTimeout(r, Math.random() * 10 * 2 ** attempt));
+}
 
 const META_FIELDS = ['name', 'version', 'generation', 'assignor', 'members', 'target', 'owners', 'revoking', 'grants', 'createdAt'] as const;
 
@@ -50,7 +66,7 @@ export class DynamoGroupStore implements GroupStore {
         const sk = item.sk as string;
         if (sk === 'meta') meta = Object.fromEntries(META_FIELDS.map((f) => [f, item[f]])) as unknown as GroupMeta;
         else if (sk.startsWith('member#')) members[item.memberId] = { memberId: item.memberId, expiresAt: item.expiresAt, positions: item.positions ?? {} };
-        else if (sk.startsWith('offset#')) offsets[item.key] = { key: item.key, offset: item.offset, ...(item.metadata === undefined ? {} : { metadata: item.metadata }), committedAt: item.committedAt, generation: item.generation };
+        else if (sk.startsWith('offset#')) offsets[item.key] = { key: item.key, topicId: item.topicId ?? '', offset: item.offset, ...(item.metadata === undefined ? {} : { metadata: item.metadata }), committedAt: item.committedAt, generation: item.generation };
       }
       startKey = page.LastEvaluatedKey;
     } while (startKey !== undefined);
@@ -88,39 +104,33 @@ export class DynamoGroupStore implements GroupStore {
       await this.client.send(new TransactWriteItemsCommand({ TransactItems: items }));
       return true;
     } catch (e) {
-      if (e instanceof TransactionCanceledException && e.CancellationReasons?.some((r) => r.Code === 'ConditionalCheckFailed')) return false;
+      if (retryable(e)) return false; // the caller re-reads and tries again
       throw e;
     }
   }
 
-  async touchMember(group: string, memberId: string, expiresAt: number, positions: Readonly<Record<string, number>>, remove: readonly string[] = []): Promise<boolean> {
-    const names: Record<string, string> = {};
+  async touchMember(group: string, memberId: string, expiresAt: number, positions?: Readonly<Record<string, number>>): Promise<boolean> {
+    // The whole positions map is written at once: one clause per partition would outgrow
+    // DynamoDB's 4 KB expression limit for members with many partitions.
     const values: Record<string, AttributeValue> = { ':e': { N: String(expiresAt) } };
-    const sets = ['expiresAt = :e'];
-    Object.entries(positions).forEach(([key, offset], i) => {
-      names[`#p${i}`] = key;
-      values[`:p${i}`] = { N: String(offset) };
-      sets.push(`positions.#p${i} = :p${i}`);
-    });
-    const removes = remove.filter((key) => !(key in positions)).map((key, i) => {
-      names[`#r${i}`] = key;
-      return `positions.#r${i}`;
-    });
-    try {
-      await this.client.send(
-        new UpdateItemCommand({
-          TableName: this.table,
-          Key: marshall(metadataKeys.groupMember(group, memberId)),
-          UpdateExpression: `SET ${sets.join(', ')}${removes.length > 0 ? ` REMOVE ${removes.join(', ')}` : ''}`,
-          ConditionExpression: 'attribute_exists(pk)',
-          ...(Object.keys(names).length > 0 ? { ExpressionAttributeNames: names } : {}),
-          ExpressionAttributeValues: values,
-        }),
-      );
-      return true;
-    } catch (e) {
-      if (e instanceof ConditionalCheckFailedException) return false;
-      throw e;
+    if (positions !== undefined) values[':p'] = { M: marshall(positions) };
+    for (let attempt = 0; ; attempt++) {
+      try {
+        await this.client.send(
+          new UpdateItemCommand({
+            TableName: this.table,
+            Key: marshall(metadataKeys.groupMember(group, memberId)),
+            UpdateExpression: positions === undefined ? 'SET expiresAt = :e' : 'SET expiresAt = :e, positions = :p',
+            ConditionExpression: 'attribute_exists(pk)',
+            ExpressionAttributeValues: values,
+          }),
+        );
+        return true;
+      } catch (e) {
+        if (e instanceof ConditionalCheckFailedException) return false;
+        if (!conflict(e) || attempt >= CONFLICT_RETRIES) throw e; // the member item is in another transaction
+        await pause(attempt);
+      }
     }
   }
 
@@ -152,29 +162,40 @@ export class DynamoGroupStore implements GroupStore {
         Put: {
           TableName: this.table,
           Item: marshall(
-            { ...metadataKeys.groupOffset(group, o.key), key: o.key, offset: o.offset, metadata: o.metadata, committedAt: now, generation: request.generation, memberId: request.memberId },
+            { ...metadataKeys.groupOffset(group, o.key), key: o.key, topicId: o.topicId, offset: o.offset, metadata: o.metadata, committedAt: now, generation: request.generation, memberId: request.memberId },
             { removeUndefinedValues: true },
           ),
-          ConditionExpression: 'attribute_not_exists(pk) OR #o <= :o',
+          // Never backwards within one incarnation of the topic; an old incarnation's offset may be replaced.
+          ConditionExpression: 'attribute_not_exists(pk) OR #o <= :o OR topicId <> :t',
           ExpressionAttributeNames: { '#o': 'offset' },
-          ExpressionAttributeValues: { ':o': { N: String(o.offset) } },
+          ExpressionAttributeValues: { ':o': { N: String(o.offset) }, ':t': { S: o.topicId } },
         },
       })),
     ];
-    try {
-      const out = await this.client.send(new TransactWriteItemsCommand({ TransactItems: items, ...(this.onCapacity === undefined ? {} : { ReturnConsumedCapacity: 'TOTAL' }) }));
-      if (out.ConsumedCapacity !== undefined) this.onCapacity?.(out.ConsumedCapacity);
-      return { outcome: 'ok' };
-    } catch (e) {
-      if (!(e instanceof TransactionCanceledException)) throw e;
-      // CancellationReasons[i] belongs to TransactItems[i].
-      const reasons = e.CancellationReasons ?? [];
-      if (reasons[0]?.Code === 'ConditionalCheckFailed') return { outcome: 'rejected', reason: 'group' };
-      if (reasons[1]?.Code === 'ConditionalCheckFailed') return { outcome: 'rejected', reason: 'member' };
-      const i = reasons.findIndex((r, k) => k >= 2 && r.Code === 'ConditionalCheckFailed');
-      if (i >= 2) return { outcome: 'rejected', reason: 'regression', key: request.offsets[i - 2]!.key };
-      throw e;
+    for (let attempt = 0; ; attempt++) {
+      try {
+        const out = await this.client.send(new TransactWriteItemsCommand({ TransactItems: items, ...(this.onCapacity === undefined ? {} : { ReturnConsumedCapacity: 'TOTAL' }) }));
+        if (out.ConsumedCapacity !== undefined) this.onCapacity?.(out.ConsumedCapacity);
+        return { outcome: 'ok' };
+      } catch (e) {
+        if (conflict(e) && attempt < CONFLICT_RETRIES) {
+          await pause(attempt); // another transaction held the group or member item: not a rejection
+          continue;
+        }
+        return this.rejection(e, request);
+      }
     }
+  }
+
+  /** Maps a cancelled commit to the item that failed: CancellationReasons[i] belongs to TransactItems[i]. */
+  private rejection(e: unknown, request: CommitRequest): CommitResult {
+    if (!(e instanceof TransactionCanceledException)) throw e;
+    const reasons = e.CancellationReasons ?? [];
+    if (reasons[0]?.Code === 'ConditionalCheckFailed') return { outcome: 'rejected', reason: 'group' };
+    if (reasons[1]?.Code === 'ConditionalCheckFailed') return { outcome: 'rejected', reason: 'member' };
+    const i = reasons.findIndex((r, k) => k >= 2 && r.Code === 'ConditionalCheckFailed');
+    if (i >= 2) return { outcome: 'rejected', reason: 'regression', key: request.offsets[i - 2]!.key };
+    throw e;
   }
 
   async resetOffsets(group: string, expectedVersion: number, offsets: readonly CommittedOffset[]): Promise<boolean> {
@@ -190,7 +211,7 @@ export class DynamoGroupStore implements GroupStore {
           }),
         );
       } catch (e) {
-        if (e instanceof TransactionCanceledException && e.CancellationReasons?.[0]?.Code === 'ConditionalCheckFailed') return false;
+        if (retryable(e)) return false;
         throw e;
       }
     }
@@ -210,7 +231,7 @@ export class DynamoGroupStore implements GroupStore {
     return names.sort();
   }
 
-  async deleteGroup(group: string, expectedVersion: number): Promise<boolean> {
+  async deleteGroup(group: string, expectedVersion: number, snapshot: GroupSnapshot): Promise<boolean> {
     try {
       await this.client.send(
         new TransactWriteItemsCommand({
@@ -221,19 +242,22 @@ export class DynamoGroupStore implements GroupStore {
         }),
       );
     } catch (e) {
-      if (e instanceof TransactionCanceledException && e.CancellationReasons?.[0]?.Code === 'ConditionalCheckFailed') return false;
+      if (retryable(e)) return false;
       throw e;
     }
-    // The meta is gone, so nothing reads what is left; remove it (offsets, member items).
-    const rest = await this.client.send(
-      new QueryCommand({ TableName: this.table, KeyConditionExpression: 'pk = :pk', ExpressionAttributeValues: { ':pk': { S: metadataKeys.groupPartition(group) } }, ProjectionExpression: 'pk, sk', ConsistentRead: true }),
-    );
-    const keys = rest.Items ?? [];
+    // The meta is gone; remove exactly what the group had when it was read, so a group created
+    // again under the same name in the meantime keeps its own members and offsets.
+    const keys = [
+      ...Object.keys(snapshot.members).map((id) => marshall(metadataKeys.groupMember(group, id))),
+      ...Object.keys(snapshot.offsets).map((key) => marshall(metadataKeys.groupOffset(group, key))),
+    ];
     for (let i = 0; i < keys.length; i += 25) {
-      let pending = keys.slice(i, i + 25).map((Key) => ({ DeleteRequest: { Key } }));
-      for (let attempt = 0; pending.length > 0 && attempt < 10; attempt++) {
+      let pending: WriteRequest[] = keys.slice(i, i + 25).map((Key) => ({ DeleteRequest: { Key } }));
+      for (let attempt = 0; pending.length > 0; attempt++) {
+        if (attempt >= 10) throw new Error(`could not delete the remains of group ${group}; deleting it again finishes the job`);
+        if (attempt > 0) await pause(attempt);
         const out = await this.client.send(new BatchWriteItemCommand({ RequestItems: { [this.table]: pending } }));
-        pending = (out.UnprocessedItems?.[this.table] ?? []) as typeof pending;
+        pending = out.UnprocessedItems?.[this.table] ?? [];
       }
     }
     return true;

@@ -11,6 +11,8 @@ export interface MemberLiveness {
 export interface CommittedOffset {
   /** `topic/partition` */
   readonly key: string;
+  /** The topic incarnation the offset belongs to: offsets of a deleted and re-created topic are ignored. */
+  readonly topicId: string;
   readonly offset: number;
   readonly metadata?: string;
   readonly committedAt: number;
@@ -33,7 +35,7 @@ export interface MemberDelete {
 export interface CommitRequest {
   readonly memberId: string;
   readonly generation: number;
-  readonly offsets: readonly { readonly key: string; readonly offset: number; readonly metadata?: string }[];
+  readonly offsets: readonly { readonly key: string; readonly topicId: string; readonly offset: number; readonly metadata?: string }[];
 }
 
 export type CommitResult =
@@ -54,8 +56,8 @@ export interface GroupStore {
   loadGroup(group: string): Promise<GroupSnapshot>;
   /** Writes `meta` and the member changes atomically, or nothing (returns false on a conflict). */
   saveGroup(meta: GroupMeta, changes: { readonly putMembers?: readonly MemberLiveness[]; readonly deleteMembers?: readonly MemberDelete[] }): Promise<boolean>;
-  /** Extends a member's session, sets positions and removes stale ones; false if the member item is gone. */
-  touchMember(group: string, memberId: string, expiresAt: number, positions: Readonly<Record<string, number>>, remove?: readonly string[]): Promise<boolean>;
+  /** Extends a member's session and, when given, replaces its positions; false if the member item is gone. */
+  touchMember(group: string, memberId: string, expiresAt: number, positions?: Readonly<Record<string, number>>): Promise<boolean>;
   /**
    * Commits offsets only if, atomically: the group has this generation and the member owns every
    * partition, the member's session is live at `now`, and no offset goes backwards.
@@ -64,9 +66,14 @@ export interface GroupStore {
   /** Sets offsets (an explicit reset may go backwards) if the group meta still has `expectedVersion`. */
   resetOffsets(group: string, expectedVersion: number, offsets: readonly CommittedOffset[]): Promise<boolean>;
   listGroups(): Promise<string[]>;
-  /** Deletes the group with its offsets if the meta still has `expectedVersion`. */
-  deleteGroup(group: string, expectedVersion: number): Promise<boolean>;
+  /**
+   * Deletes the group if the meta still has `expectedVersion`, then exactly the member and offset
+   * items of `snapshot` (so a group re-created meanwhile keeps its own).
+   */
+  deleteGroup(group: string, expectedVersion: number, snapshot: GroupSnapshot): Promise<boolean>;
 }
 
 /** Most offsets one commit may carry: a DynamoDB transaction holds 100 items, two are checks. */
 export const MAX_COMMIT_OFFSETS = 98;
+/** Most member items one group write adds or removes, within DynamoDB's 100 items per transaction. */
+export const MAX_MEMBER_CHANGES = 90;

@@ -40,13 +40,11 @@ export class MemoryGroupStore implements GroupStore {
     return true;
   }
 
-  async touchMember(group: string, memberId: string, expiresAt: number, positions: Readonly<Record<string, number>>, remove: readonly string[] = []): Promise<boolean> {
+  async touchMember(group: string, memberId: string, expiresAt: number, positions?: Readonly<Record<string, number>>): Promise<boolean> {
     await tick();
     const m = this.group(group).members.get(memberId);
     if (m === undefined) return false;
-    const next = { ...m.positions };
-    for (const key of remove) delete next[key];
-    this.group(group).members.set(memberId, { memberId, expiresAt, positions: { ...next, ...positions } });
+    this.group(group).members.set(memberId, { memberId, expiresAt, positions: { ...(positions ?? m.positions) } });
     return true;
   }
 
@@ -60,10 +58,11 @@ export class MemoryGroupStore implements GroupStore {
     const member = g.members.get(request.memberId);
     if (member === undefined || member.expiresAt <= now) return { outcome: 'rejected', reason: 'member' };
     for (const o of request.offsets) {
-      if ((g.offsets.get(o.key)?.offset ?? -1) > o.offset) return { outcome: 'rejected', reason: 'regression', key: o.key };
+      const current = g.offsets.get(o.key);
+      if (current !== undefined && current.topicId === o.topicId && current.offset > o.offset) return { outcome: 'rejected', reason: 'regression', key: o.key };
     }
     for (const o of request.offsets) {
-      g.offsets.set(o.key, { key: o.key, offset: o.offset, ...(o.metadata === undefined ? {} : { metadata: o.metadata }), committedAt: now, generation: request.generation });
+      g.offsets.set(o.key, { key: o.key, topicId: o.topicId, offset: o.offset, ...(o.metadata === undefined ? {} : { metadata: o.metadata }), committedAt: now, generation: request.generation });
     }
     return { outcome: 'ok' };
   }
@@ -81,11 +80,13 @@ export class MemoryGroupStore implements GroupStore {
     return [...this.groups].filter(([, g]) => g.meta !== undefined).map(([name]) => name).sort();
   }
 
-  async deleteGroup(group: string, expectedVersion: number): Promise<boolean> {
+  async deleteGroup(group: string, expectedVersion: number, snapshot: GroupSnapshot): Promise<boolean> {
     await tick();
     const g = this.group(group);
     if ((g.meta?.version ?? 0) !== expectedVersion) return false;
-    this.groups.delete(group);
+    g.meta = undefined;
+    for (const memberId of Object.keys(snapshot.members)) g.members.delete(memberId);
+    for (const key of Object.keys(snapshot.offsets)) g.offsets.delete(key);
     return true;
   }
 }

@@ -1,4 +1,5 @@
 import type { JoinOptions, TopicPartition } from '../../core/groups/consumerGroups.ts';
+import { validateTopicName } from '../../core/topicConfig.ts';
 import { groups } from '../runtime.ts';
 import { httpHandler, type HttpEvent } from './httpHandler.ts';
 import { InvalidRequest } from './httpErrors.ts';
@@ -16,9 +17,10 @@ function partitions(field: string, value: unknown): TopicPartition[] | undefined
   if (value === undefined) return undefined;
   if (!Array.isArray(value) || value.length > 10_000) throw new InvalidRequest(field, `${field} must be an array of { topic, partition }`);
   return value.map((v, i) => {
-    if (typeof v !== 'object' || v === null || typeof v.topic !== 'string' || !Number.isSafeInteger(v.partition)) {
-      throw new InvalidRequest(`${field}[${i}]`, `${field}[${i}] must be { topic, partition }`);
+    if (typeof v !== 'object' || v === null || typeof v.topic !== 'string' || !Number.isSafeInteger(v.partition) || v.partition < 0 || v.partition > 100_000) {
+      throw new InvalidRequest(`${field}[${i}]`, `${field}[${i}] must be { topic, partition } with a partition from 0 to 100000`);
     }
+    validateTopicName(v.topic);
     return { topic: v.topic, partition: v.partition, ...(v.offset === undefined ? {} : { offset: v.offset }) };
   });
 }

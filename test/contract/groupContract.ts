@@ -185,5 +185,114 @@ export function groupContract(kind: GroupKind): void {
       for (const n of counts) assert.ok(Math.abs(n - mean) < 1, `${n} partitions is not within one of the mean ${mean}`);
       console.log(`# ${kind.name}: 50 members / 64 partitions settled in ${rounds} heartbeat round(s)`);
     });
+
+    describe('regressions from review', () => {
+      it('a poll shares one byte budget across partitions', async () => {
+        const { sluice, groups } = await kind.make();
+        await sluice.createTopic('heavy', { partitions: 8 });
+        for (let p = 0; p < 8; p++) await sluice.append('heavy', Array.from({ length: 12 }, () => ({ value: 'x'.repeat(100_000), partition: p })));
+        const m = await groups.join('budget', { topics: ['heavy'], autoOffsetReset: 'earliest' });
+        const { records } = await groups.poll('budget', m.memberId, { maxBytes: 1024 * 1024 });
+        const bytes = records.reduce((n, r) => n + String(r.value).length, 0);
+        assert.ok(bytes <= 1024 * 1024 + 8 * 100_100, `a poll returned ${bytes} bytes`);
+        await assert.rejects(groups.poll('budget', m.memberId, { maxBytes: 16 * 1024 * 1024 }), (e) => isSluiceError(e, 'InvalidArgument'));
+      });
+
+      it('seek moves the position once; later polls go on from there', async () => {
+        const { sluice, groups } = await kind.make();
+        await sluice.createTopic('seeking');
+        await sluice.append('seeking', Array.from({ length: 12 }, (_, i) => ({ value: i })));
+        const m = await groups.join('seek', { topics: ['seeking'], autoOffsetReset: 'earliest' });
+        assert.deepEqual((await groups.poll('seek', m.memberId, { maxRecords: 3, seek: [{ topic: 'seeking', partition: 0, offset: 5 }] })).records.map((r) => r.offset), [5, 6, 7]);
+        assert.deepEqual((await groups.poll('seek', m.memberId, { maxRecords: 3 })).records.map((r) => r.offset), [8, 9, 10]);
+        await assert.rejects(groups.poll('seek', m.memberId, { paused: [{ topic: 'other', partition: 7 }], seek: [{ topic: 'other', partition: 7, offset: 1 }] }), (e) => isSluiceError(e, 'NotAssigned'));
+      });
+
+      it('a joining member of another topic does not reshuffle the partitions of the others', async () => {
+        const { sluice, groups } = await kind.make();
+        await sluice.createTopic('x', { partitions: 4 });
+        await sluice.createTopic('y', { partitions: 2 });
+        const a = await groups.join('mixed', { topics: ['x'] });
+        const b = await groups.join('mixed', { topics: ['x'] });
+        const { views } = await settle(groups, 'mixed', [a.memberId, b.memberId]);
+        const c = await groups.join('mixed', { topics: ['y'] });
+        const after = await settle(groups, 'mixed', [a.memberId, b.memberId, c.memberId]);
+        assert.deepEqual(keys(after.views.get(a.memberId)!.assignments), keys(views.get(a.memberId)!.assignments));
+        assert.deepEqual(keys(after.views.get(b.memberId)!.assignments), keys(views.get(b.memberId)!.assignments));
+        assert.deepEqual(keys(after.views.get(c.memberId)!.assignments), ['y/0', 'y/1']);
+      });
+
+      it('member ids and topic names that are Object.prototype keys are plain names', async () => {
+        const { sluice, groups } = await kind.make();
+        await sluice.createTopic('constructor', { partitions: 2 });
+        const m = await groups.join('proto', { topics: ['constructor'] });
+        assert.deepEqual(keys(m.assignments), ['constructor/0', 'constructor/1']);
+        for (const id of ['__proto__', 'constructor', 'toString', 'x'.repeat(2000)]) {
+          await assert.rejects(groups.heartbeat('proto', id), (e) => isSluiceError(e, 'UnknownMember'));
+          await assert.rejects(groups.leave('proto', id), (e) => isSluiceError(e, 'UnknownMember'));
+          await assert.rejects(groups.commit('proto', { memberId: id, generation: m.generation, offsets: [{ topic: 'constructor', partition: 0, offset: 1 }] }), (e) => isSluiceError(e, 'FencedMember'));
+        }
+        assert.equal((await groups.describe('proto')).generation, m.generation, 'nothing changed');
+        await assert.rejects(groups.join('proto', { topics: ['toString'] }), (e) => isSluiceError(e, 'TopicNotFound'));
+      });
+
+      it('offsets of a deleted topic do not bind the topic created again under its name', async () => {
+        const { sluice, groups } = await kind.make();
+        await sluice.createTopic('reborn');
+        await sluice.append('reborn', Array.from({ length: 12 }, (_, i) => ({ value: i })));
+        let m = await groups.join('rebirth', { topics: ['reborn'], autoOffsetReset: 'earliest' });
+        await groups.commit('rebirth', { memberId: m.memberId, generation: m.generation, offsets: [{ topic: 'reborn', partition: 0, offset: 10 }] });
+        await groups.leave('rebirth', m.memberId);
+        await sluice.deleteTopic('reborn');
+        await sluice.createTopic('reborn');
+        await sluice.append('reborn', Array.from({ length: 3 }, (_, i) => ({ value: i })));
+        m = await groups.join('rebirth', { topics: ['reborn'], autoOffsetReset: 'earliest' });
+        assert.deepEqual((await groups.poll('rebirth', m.memberId)).records.map((r) => r.offset), [0, 1, 2]);
+        await groups.commit('rebirth', { memberId: m.memberId, generation: m.generation, offsets: [{ topic: 'reborn', partition: 0, offset: 3 }] });
+        assert.equal((await groups.describe('rebirth')).offsets[0]!.committed, 3);
+      });
+
+      it('a refused call still saves what reconcile noticed; a failing poll still extends the session', async () => {
+        const c = clock();
+        const { sluice, groups, groupStore } = await kind.make(c.now);
+        await sluice.createTopic('notice', { partitions: 2 });
+        const a = await groups.join('notice', { topics: ['notice'], sessionTimeoutMs: 2_000 });
+        c.advance(2_001);
+        await assert.rejects(groups.heartbeat('notice', a.memberId), (e) => isSluiceError(e, 'UnknownMember'));
+        const stored = await groupStore.loadGroup('notice');
+        assert.deepEqual(Object.keys(stored.meta!.members), [], 'the expiry was written');
+        assert.deepEqual(stored.meta!.owners, {});
+        const b = await groups.join('notice', { topics: ['notice'], sessionTimeoutMs: 2_000, autoOffsetReset: 'error' });
+        for (let i = 0; i < 4; i++) {
+          c.advance(1_500);
+          await assert.rejects(groups.poll('notice', b.memberId), (e) => isSluiceError(e, 'NoCommittedOffset'));
+        }
+        assert.equal((await groups.heartbeat('notice', b.memberId)).memberId, b.memberId, 'polls kept the session alive');
+      });
+
+      it('many expired members are removed over successive writes without failing the group', async () => {
+        const c = clock();
+        const { sluice, groups, groupStore } = await kind.make(c.now);
+        await sluice.createTopic('crowd', { partitions: 4 });
+        for (let i = 0; i < 120; i++) await groups.join('crowd', { topics: ['crowd'], sessionTimeoutMs: 2_000 });
+        c.advance(2_001);
+        const d = await groups.describe('crowd');
+        assert.equal(d.members.length, 0);
+        for (let i = 0; i < 3 && Object.keys((await groupStore.loadGroup('crowd')).members).length > 0; i++) await groups.describe('crowd');
+        assert.equal(Object.keys((await groupStore.loadGroup('crowd')).members).length, 0, 'every expired member item is gone');
+        const fresh = await groups.join('crowd', { topics: ['crowd'] });
+        assert.equal(fresh.assignments.length, 4);
+      });
+
+      it('a member can poll 200 partitions', async () => {
+        const { sluice, groups } = await kind.make();
+        await sluice.createTopic('very-wide', { partitions: 200 });
+        const m = await groups.join('wide-poll', { topics: ['very-wide'], autoOffsetReset: 'earliest' });
+        assert.equal(m.assignments.length, 200);
+        await sluice.append('very-wide', [{ value: 'a', partition: 199 }]);
+        assert.deepEqual((await groups.poll('wide-poll', m.memberId)).records.map((r) => r.value), ['a']);
+        assert.deepEqual((await groups.poll('wide-poll', m.memberId)).records, []);
+      });
+    });
   });
 }
