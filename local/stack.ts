@@ -1,13 +1,11 @@
-import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import S3rver from 's3rver';
 import { createTables } from '../core/adapters/dynamodb/createTables.ts';
 import { TABLE_NAME_ENV, type TableNames } from '../core/schema.ts';
 import type { HandlerName } from '../functions/http/routes.ts';
 import { dynamoClientFromEnv, localAwsEnv } from './awsEnv.ts';
 import { startDynamoDbLocal } from './dynamoDbLocal.ts';
 import { startLocalGateway, type LambdaHttpHandler } from './gateway.ts';
+import { startS3Emulator } from './s3Emulator.ts';
 
 export interface LocalStackOptions {
   /** Gateway port (default 7070; 0 picks a free one). */
@@ -47,22 +45,14 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
       : undefined;
   const dynamoEndpoint = options.dynamoEndpoint ?? dynamo!.endpoint;
 
-  const s3Dir = options.dataDir === undefined ? mkdtempSync(join(tmpdir(), 'sluice-s3-')) : join(options.dataDir, 's3');
-  mkdirSync(s3Dir, { recursive: true });
   const bucket = options.bucket ?? 'sluice-segments';
-  const s3 = new S3rver({ port: 0, address: '127.0.0.1', silent: true, directory: s3Dir, configureBuckets: [{ name: bucket, configs: [] }] });
-  const s3Address = await s3.run();
-  const s3Endpoint = `http://127.0.0.1:${s3Address.port}`;
+  const s3 = await startS3Emulator({ bucket, ...(options.dataDir === undefined ? {} : { directory: join(options.dataDir, 's3') }) });
+  const s3Endpoint = s3.env.AWS_ENDPOINT_URL_S3;
 
   const tables = options.tables ?? { log: 'sluice-log', metadata: 'sluice-metadata' };
-  Object.assign(process.env, localAwsEnv(dynamoEndpoint), {
-    AWS_ENDPOINT_URL_S3: s3Endpoint,
-    // s3rver stores aws-chunked framing as content unless checksums are only sent when required.
-    AWS_REQUEST_CHECKSUM_CALCULATION: 'WHEN_REQUIRED',
-    AWS_RESPONSE_CHECKSUM_VALIDATION: 'WHEN_REQUIRED',
+  Object.assign(process.env, localAwsEnv(dynamoEndpoint), s3.env, {
     [TABLE_NAME_ENV.log]: tables.log,
     [TABLE_NAME_ENV.metadata]: tables.metadata,
-    SLUICE_SEGMENT_BUCKET: bucket,
     POWERTOOLS_TRACE_ENABLED: 'false',
     POWERTOOLS_METRICS_DISABLED: 'true',
     POWERTOOLS_LOG_LEVEL: process.env.POWERTOOLS_LOG_LEVEL ?? 'WARN',
@@ -86,9 +76,8 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
     dynamoLoopbackOnly: dynamo?.loopbackOnly ?? true,
     async stop() {
       await gateway.close();
-      await s3.close();
+      await s3.stop();
       await dynamo?.stop();
-      if (options.dataDir === undefined) rmSync(s3Dir, { recursive: true, force: true });
     },
   };
 }

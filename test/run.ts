@@ -7,6 +7,7 @@ import { spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { localAwsEnv } from '../local/awsEnv.ts';
 import { startDynamoDbLocal } from '../local/dynamoDbLocal.ts';
+import { startS3Emulator } from '../local/s3Emulator.ts';
 
 const args = process.argv.slice(2);
 const files = args.length > 0 ? args : ['test/unit/**/*.test.ts', 'test/integration/**/*.test.ts', 'test/infra/**/*.test.ts', 'test/e2e/**/*.test.ts'];
@@ -32,13 +33,15 @@ const dynamo = external === undefined ? await startDynamoDbLocal() : undefined;
 if (dynamo !== undefined && !dynamo.loopbackOnly) {
   console.warn('# warning: javac not found, so DynamoDB Local listens on every interface during the tests');
 }
-const env = { ...process.env, ...(dynamo === undefined ? {} : localAwsEnv(dynamo.endpoint)) };
-console.log(`# DynamoDB at ${dynamo?.endpoint ?? external}`);
+const s3 = external === undefined ? await startS3Emulator() : undefined;
+const env = { ...process.env, ...(dynamo === undefined ? {} : localAwsEnv(dynamo.endpoint)), ...(s3?.env ?? {}) };
+console.log(`# DynamoDB at ${dynamo?.endpoint ?? external}${s3 === undefined ? '' : `, S3 at ${s3.env.AWS_ENDPOINT_URL_S3}`}`);
 
 let code = 1;
 try {
   code = await run(process.execPath, ['--test', '--test-concurrency=4', '--test-timeout=240000', ...files], env);
 } finally {
+  await s3?.stop();
   await dynamo?.stop();
 }
 process.exit(code);

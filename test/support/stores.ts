@@ -63,3 +63,38 @@ export const dynamoGroupKind: GroupKind = {
     return { sluice, groups: new ConsumerGroups({ store: groupStore, sluice, now }), groupStore };
   },
 };
+
+import { MemoryObjectStore, S3ObjectStore, s3ClientFromEnv, type ObjectStore } from '../../core/tiering/objectStore.ts';
+import { Tiering } from '../../core/tiering/tiering.ts';
+import type { TieringStore } from '../../core/ports.ts';
+
+export interface TieredKind {
+  readonly name: string;
+  /** A fresh store with tiering; `objects` is the object store to wrap for fault injection. */
+  make(now: () => number): Promise<{ store: Store & TieringStore; objects: ObjectStore }>;
+}
+
+export const memoryTieredKind: TieredKind = {
+  name: 'memory',
+  async make() {
+    return { store: new MemoryStore(), objects: new MemoryObjectStore() };
+  },
+};
+
+/** DynamoDB Local and, when the harness started one, the S3 emulator (else in-memory objects). */
+export const dynamoTieredKind: TieredKind = {
+  name: 'dynamodb',
+  async make() {
+    const { store } = await freshDynamoStore('tiered');
+    const bucket = process.env.SLUICE_SEGMENT_BUCKET;
+    const objects = bucket === undefined || process.env.AWS_ENDPOINT_URL_S3 === undefined ? new MemoryObjectStore() : new S3ObjectStore({ client: s3ClientFromEnv(), bucket });
+    return { store, objects };
+  },
+};
+
+export function tieredEngine(store: Store & TieringStore, objects: ObjectStore, now: () => number) {
+  return {
+    sluice: new Sluice({ log: store, metadata: store, tiering: { store, objects }, now, retry: { maxJitterMs: 2 } }),
+    tiering: new Tiering({ log: store, metadata: store, store, objects, now }),
+  };
+}

@@ -1,0 +1,227 @@
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import { isSluiceError } from '../../core/errors.ts';
+import { logKey, type TieringStore } from '../../core/ports.ts';
+import type { Sluice } from '../../core/sluice.ts';
+import type { ObjectStore } from '../../core/tiering/objectStore.ts';
+import { tieredEngine, type Store, type TieredKind } from '../support/stores.ts';
+
+const MINUTE = 60_000;
+
+function clock(start = 1_800_000_000_000) {
+  let t = start;
+  return { now: () => t, advance: (ms: number) => void (t += ms) };
+}
+
+async function readAll(sluice: Sluice, topic: string, from = 0): Promise<{ offset: number; value: unknown }[]> {
+  const out: { offset: number; value: unknown }[] = [];
+  for (let offset = from; ; ) {
+    const page = await sluice.read(topic, 0, offset, { maxRecords: 37 });
+    out.push(...page.records.map((r) => ({ offset: r.offset, value: r.value })));
+    if (page.nextOffset >= page.highWatermark) return out;
+    assert.ok(page.records.length > 0, `a read from ${offset} below the high watermark returned nothing`);
+    offset = page.nextOffset;
+  }
+}
+
+function expectExactly(records: { offset: number; value: unknown }[], count: number, from = 0): void {
+  assert.deepEqual(records.map((r) => r.offset), Array.from({ length: count - from }, (_, i) => from + i), 'every offset once, in order');
+  assert.deepEqual(records.map((r) => r.value), records.map((r) => `v${r.offset}`), 'each offset holds what was appended there');
+}
+
+/** Appends `batches` batches of `size` records, one per minute of the clock. */
+async function fill(sluice: Sluice, c: ReturnType<typeof clock>, topic: string, batches: number, size: number, start = 0): Promise<number> {
+  let next = start;
+  for (let b = 0; b < batches; b++) {
+    await sluice.append(topic, Array.from({ length: size }, () => ({ value: `v${next++}`, partition: 0, timestamp: c.now() })));
+    c.advance(MINUTE);
+  }
+  return next;
+}
+
+type Step = 'after-put' | 'after-record' | 'mid-delete' | 'before-finish';
+
+/** Wraps the stores so the chosen roll step fails once, after doing its work (or half of it). */
+function failing(store: Store & TieringStore, objects: ObjectStore, step: Step) {
+  let armed = true;
+  const trip = (at: Step) => {
+    if (armed && at === step) {
+      armed = false;
+      throw new Error(`injected failure ${step}`);
+    }
+  };
+  const s = Object.create(store) as Store & TieringStore;
+  const o = Object.create(objects) as ObjectStore;
+  o.put = async (key, bytes) => {
+    await objects.put(key, bytes);
+    trip('after-put');
+  };
+  s.recordSegment = async (segment, next) => {
+    const ok = await store.recordSegment(segment, next);
+    trip('after-record');
+    return ok;
+  };
+  s.deleteBatches = async (log, bases) => {
+    if (armed && step === 'mid-delete') {
+      await store.deleteBatches(log, bases.slice(0, Math.ceil(bases.length / 2)));
+      trip('mid-delete');
+    }
+    await store.deleteBatches(log, bases);
+  };
+  s.setPartitionState = async (log, next) => {
+    if (next.roll === undefined) trip('before-finish');
+    return store.setPartitionState(log, next);
+  };
+  return { store: s, objects: o };
+}
+
+export function tieringContract(kind: TieredKind): void {
+  describe(`tiered storage: ${kind.name}`, () => {
+    it('rolls old batches into one segment and reads span the tiers transparently', async () => {
+      const c = clock();
+      const { store, objects } = await kind.make(c.now);
+      const { sluice, tiering } = tieredEngine(store, objects, c.now);
+      await sluice.createTopic('roll', { config: { hotRetentionMs: 5 * MINUTE, compression: 'zstd' } });
+      const total = await fill(sluice, c, 'roll', 10, 10);
+      const reports = await tiering.runOnce();
+      assert.deepEqual(reports.map((r) => [r.rolled, r.expired]), [[1, 0]]);
+      const [info] = (await sluice.describeTopic('roll')).partitions;
+      assert.equal(info!.segments, 1);
+      assert.equal(info!.tieredThrough, 60, 'the six batches older than 5 minutes moved; the rest stay hot');
+      assert.ok(info!.tieredBytes > 0 && info!.hotBytes > 0);
+      const topic = (await sluice.listTopics())[0]!;
+      const hot = await store.scanBatchHeaders(logKey(topic.topicId, 0), 0, 100);
+      assert.deepEqual(hot.batches.map((b) => b.baseOffset), [60, 70, 80, 90], 'the hot copies of rolled batches are gone');
+      expectExactly(await readAll(sluice, 'roll'), total);
+      expectExactly(await readAll(sluice, 'roll', 33), total, 33);
+      assert.equal(await sluice.offsetFor('roll', 0, { timestamp: 1_800_000_000_000 + 2 * MINUTE }), 20, 'timestamp look-up reaches into segments');
+      // A second pass finds nothing new until time moves on; the tail batch never leaves.
+      assert.deepEqual((await tiering.runOnce()).map((r) => r.rolled), [0]);
+      c.advance(60 * MINUTE);
+      await tiering.runOnce();
+      assert.equal((await sluice.describeTopic('roll')).partitions[0]!.tieredThrough, 90);
+      expectExactly(await readAll(sluice, 'roll'), total);
+    });
+
+    for (const step of ['after-put', 'after-record', 'mid-delete', 'before-finish'] as const) {
+      it(`a roller that dies ${step} is finished by the next run: every record exactly once, in order`, async () => {
+        const c = clock();
+        const { store, objects } = await kind.make(c.now);
+        const { sluice } = tieredEngine(store, objects, c.now);
+        await sluice.createTopic('faulty', { config: { hotRetentionMs: MINUTE } });
+        const total = await fill(sluice, c, 'faulty', 8, 5);
+        const broken = failing(store, objects, step);
+        await assert.rejects(tieredEngine(broken.store, broken.objects, c.now).tiering.runOnce(), new RegExp(`injected failure ${step}`));
+        expectExactly(await readAll(sluice, 'faulty'), total); // readers are fine even mid-roll
+        await tieredEngine(store, objects, c.now).tiering.runOnce();
+        const topic = (await sluice.listTopics())[0]!;
+        const state = await store.getPartitionState(logKey(topic.topicId, 0));
+        assert.equal(state.roll, undefined, 'the roll finished');
+        assert.equal(state.tieredThrough, 35);
+        assert.deepEqual((await store.scanBatchHeaders(logKey(topic.topicId, 0), 0, 100)).batches.map((b) => b.baseOffset), [35]);
+        assert.equal((await store.listSegments(logKey(topic.topicId, 0))).length, 1, 'one segment, not two');
+        expectExactly(await readAll(sluice, 'faulty'), total);
+      });
+    }
+
+    it('readers running concurrently with writers and repeated rolls see no gap and no duplicate', async () => {
+      const c = clock();
+      const { store, objects } = await kind.make(c.now);
+      const { sluice, tiering } = tieredEngine(store, objects, c.now);
+      await sluice.createTopic('busy', { config: { hotRetentionMs: MINUTE } });
+      let written = 0;
+      let done = false;
+      const writer = (async () => {
+        for (let b = 0; b < 40; b++) {
+          await sluice.append('busy', Array.from({ length: 3 }, () => ({ value: `v${written++}`, partition: 0 })));
+          c.advance(20_000);
+        }
+        done = true;
+      })();
+      const roller = (async () => {
+        while (!done) await tiering.runOnce();
+      })();
+      let checks = 0;
+      const reader = (async () => {
+        while (!done) {
+          const seen = await readAll(sluice, 'busy');
+          expectExactly(seen, seen.length);
+          checks++;
+        }
+      })();
+      await Promise.all([writer, roller, reader]);
+      await tiering.runOnce();
+      expectExactly(await readAll(sluice, 'busy'), written);
+      const [info] = (await sluice.describeTopic('busy')).partitions;
+      assert.ok(info!.segments >= 2, `several rolls happened (${info!.segments} segments)`);
+      assert.ok(checks >= 3, `the reader checked ${checks} full histories`);
+    });
+
+    it('a corrupted segment is reported as CorruptData, never as wrong bytes', async () => {
+      const c = clock();
+      const { store, objects } = await kind.make(c.now);
+      const { sluice, tiering } = tieredEngine(store, objects, c.now);
+      await sluice.createTopic('rot', { config: { hotRetentionMs: MINUTE } });
+      await fill(sluice, c, 'rot', 4, 5);
+      await tiering.runOnce();
+      const topic = (await sluice.listTopics())[0]!;
+      const [segment] = await store.listSegments(logKey(topic.topicId, 0));
+      const bytes = await objects.getRange(segment!.key, 0, segment!.objectSize - 1);
+      bytes[20]! ^= 0xff; // inside the first batch's payload
+      await objects.put(segment!.key, bytes);
+      // A fresh engine, so no index is cached from before.
+      const { sluice: reader } = tieredEngine(store, objects, c.now);
+      await assert.rejects(reader.read('rot', 0, 0), (e) => isSluiceError(e, 'CorruptData') && /CRC32C/.test(e.message));
+      assert.equal((await reader.read('rot', 0, 15)).records[0]!.value, 'v15', 'the hot tail is still readable');
+    });
+
+    it('retention by time and size drops whole segments; delete-records moves the log start exactly', async () => {
+      const c = clock();
+      const { store, objects } = await kind.make(c.now);
+      const { sluice, tiering } = tieredEngine(store, objects, c.now);
+      await sluice.createTopic('aging', { config: { hotRetentionMs: MINUTE, retentionMs: 30 * MINUTE } });
+      const total = await fill(sluice, c, 'aging', 6, 5);
+      await tiering.runOnce(); // segment [0, 25)
+      c.advance(5 * MINUTE);
+      await fill(sluice, c, 'aging', 3, 5, total); // 30..44
+      await tiering.runOnce(); // segment [25, 40)
+      c.advance(25 * MINUTE); // the first segment's newest record is now older than 30 minutes
+      const reports = await tiering.runOnce();
+      assert.equal(reports[0]!.expired, 1);
+      const info = (await sluice.describeTopic('aging')).partitions[0]!;
+      assert.deepEqual([info.logStartOffset, info.segments], [25, 1]);
+      assert.equal(await sluice.offsetFor('aging', 0, 'earliest'), 25);
+      await assert.rejects(sluice.read('aging', 0, 3), (e) => isSluiceError(e, 'OffsetOutOfRange') && e.logStartOffset === 25);
+      assert.deepEqual((await readAll(sluice, 'aging', 25)).map((r) => r.offset)[0], 25);
+
+      const deleted = await sluice.deleteRecords('aging', 0, 32);
+      assert.deepEqual(deleted, { logStartOffset: 32 });
+      await assert.rejects(sluice.read('aging', 0, 31), (e) => isSluiceError(e, 'OffsetOutOfRange') && e.logStartOffset === 32);
+      assert.equal((await sluice.read('aging', 0, 32)).records[0]!.offset, 32, 'exactly from 32, inside a segment');
+      await assert.rejects(sluice.deleteRecords('aging', 0, 1000), (e) => isSluiceError(e, 'OffsetOutOfRange'));
+
+      await sluice.updateTopic('aging', { config: { retentionBytes: 1 } });
+      c.advance(MINUTE);
+      await tiering.runOnce();
+      const after = (await sluice.describeTopic('aging')).partitions[0]!;
+      assert.equal(after.segments, 0, 'retention by size dropped every segment');
+      assert.equal(after.logStartOffset, after.tieredThrough);
+      expectExactly(await readAll(sluice, 'aging', after.logStartOffset), 45, after.logStartOffset);
+    });
+
+    it('an idempotent retry of a batch that moved to S3 still returns its original offsets', async () => {
+      const c = clock();
+      const { store, objects } = await kind.make(c.now);
+      const { sluice, tiering } = tieredEngine(store, objects, c.now);
+      await sluice.createTopic('idem-tier', { config: { hotRetentionMs: MINUTE } });
+      const producer = { id: 'p', epoch: 0, sequence: 0 };
+      const first = await sluice.append('idem-tier', [{ value: 'a', partition: 0 }], { producer });
+      c.advance(MINUTE);
+      await sluice.append('idem-tier', [{ value: 'b', partition: 0 }]);
+      c.advance(2 * MINUTE);
+      await tiering.runOnce();
+      assert.equal((await sluice.describeTopic('idem-tier')).partitions[0]!.tieredThrough, 1);
+      assert.deepEqual(await sluice.append('idem-tier', [{ value: 'a', partition: 0 }], { producer }), first);
+    });
+  });
+}

@@ -1,0 +1,4 @@
+import { tieringContract } from '../contract/tieringContract.ts';
+import { memoryTieredKind } from '../support/stores.ts';
+
+tieringContract(memoryTieredKind);
