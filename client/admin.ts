@@ -7,6 +7,9 @@ export interface TopicConfig {
   maxRecordBytes?: number;
   compression?: 'none' | 'gzip' | 'zstd';
   cleanupPolicy?: 'delete' | 'compact';
+  hotRetentionMs?: number;
+  hotRetentionBytes?: number;
+  deleteRetentionMs?: number;
 }
 
 export interface TopicDescription {
@@ -14,7 +17,7 @@ export interface TopicDescription {
   topicId: string;
   config: Required<TopicConfig>;
   createdAt: number;
-  partitions: { partition: number; logStartOffset: number; highWatermark: number }[];
+  partitions: { partition: number; logStartOffset: number; highWatermark: number; tieredThrough: number; hotBytes: number; tieredBytes: number; segments: number }[];
 }
 
 const topicPath = (name: string): string => `v1/topics/${encodeURIComponent(name)}`;
@@ -40,6 +43,11 @@ export class Admin {
 
   updateTopic(name: string, changes: { partitions?: number; config?: TopicConfig }): Promise<TopicDescription> {
     return this.http.request('PATCH', topicPath(name), { body: changes });
+  }
+
+  /** Deletes the records of a partition before an offset; returns the new log start offset. */
+  deleteRecords(topic: string, partition: number, beforeOffset: number): Promise<{ logStartOffset: number }> {
+    return this.http.request('POST', `${topicPath(topic)}/partitions/${partition}/delete-records`, { body: { beforeOffset } });
   }
 
   async deleteTopic(name: string): Promise<void> {

@@ -145,7 +145,7 @@ export class Sluice {
   private readonly topics = new Map<string, { topic: TopicRecord; until: number }>();
   /** Last known end of each partition log and when it was learned; a hint only, corrected by conflicts. */
   private readonly tails = new Map<string, { offset: number; at: number }>();
-  private readonly tiering: { readonly store: TieringStore; readonly reader: SegmentReader } | undefined;
+  private readonly tiering: { readonly store: TieringStore; readonly objects: ObjectStore; readonly reader: SegmentReader } | undefined;
   private readonly sticky = new Map<string, number>();
 
   constructor(options: SluiceOptions) {
@@ -154,7 +154,7 @@ export class Sluice {
     this.now = options.now ?? Date.now;
     this.retry = { ...DEFAULT_RETRY, ...options.retry };
     this.topicCacheMs = options.topicCacheMs ?? DEFAULT_TOPIC_CACHE_MS;
-    this.tiering = options.tiering === undefined ? undefined : { store: options.tiering.store, reader: new SegmentReader(options.tiering.objects, options.tiering.store) };
+    this.tiering = options.tiering === undefined ? undefined : { ...options.tiering, reader: new SegmentReader(options.tiering.objects, options.tiering.store) };
   }
 
   // ---------------------------------------------------------------- topics
@@ -211,7 +211,23 @@ export class Sluice {
     await this.metadata.deleteTopic(name, topic.topicId);
     this.topics.delete(name);
     // The log keys carry the topic id, so leftovers of a crash here are unreachable, never read.
-    await mapWithLimit(range(topic.config.partitions), 8, (p) => this.log.deleteLog(logKey(topic.topicId, p)));
+    await mapWithLimit(range(topic.config.partitions), 8, async (p) => {
+      const log = logKey(topic.topicId, p);
+      await this.log.deleteLog(log);
+      await this.dropAllSegments(log);
+    });
+  }
+
+  /** Removes a deleted partition's segments: objects first, then their records. */
+  private async dropAllSegments(log: string): Promise<void> {
+    if (this.tiering === undefined) return;
+    for (;;) {
+      const segments = (await this.tiering.store.listSegments(log)).slice(0, 90);
+      if (segments.length === 0) return;
+      await this.tiering.objects.delete(segments.map((s) => s.key));
+      const state = await this.metadata.getPartitionState(log);
+      await this.tiering.store.dropSegments(log, segments.map((s) => s.base), { ...state, version: state.version + 1 });
+    }
   }
 
   // ---------------------------------------------------------------- append

@@ -7,6 +7,8 @@ import { ConsumerGroups } from '../core/groups/consumerGroups.ts';
 import { DynamoGroupStore } from '../core/groups/dynamoGroupStore.ts';
 import { TABLE_NAME_ENV } from '../core/schema.ts';
 import { Sluice } from '../core/sluice.ts';
+import { S3ObjectStore, s3ClientFromEnv } from '../core/tiering/objectStore.ts';
+import { Tiering } from '../core/tiering/tiering.ts';
 import { requiredEnv } from './env.ts';
 
 /**
@@ -21,5 +23,8 @@ const tables = { log: requiredEnv(TABLE_NAME_ENV.log), metadata: requiredEnv(TAB
 const client = tracer.captureAWSv3Client(new DynamoDBClient({}));
 const store = new DynamoStore({ client, tables });
 
-export const sluice = new Sluice({ log: store, metadata: store });
+const objects = new S3ObjectStore({ client: tracer.captureAWSv3Client(s3ClientFromEnv()), bucket: requiredEnv('SLUICE_SEGMENT_BUCKET') });
+
+export const sluice = new Sluice({ log: store, metadata: store, tiering: { store, objects } });
+export const tiering = new Tiering({ log: store, metadata: store, store, objects });
 export const groups = new ConsumerGroups({ store: new DynamoGroupStore({ client, table: tables.metadata }), sluice });

@@ -10,7 +10,7 @@ import { PolicyStatement, Role, ServicePrincipal } from 'aws-cdk-lib/aws-iam';
 import { Architecture, LayerVersion, Runtime, Tracing, determineLatestNodeRuntime } from 'aws-cdk-lib/aws-lambda';
 import { NodejsFunction, OutputFormat } from 'aws-cdk-lib/aws-lambda-nodejs';
 import { LogGroup, RetentionDays } from 'aws-cdk-lib/aws-logs';
-import { BlockPublicAccess, Bucket, BucketEncryption, ObjectOwnership } from 'aws-cdk-lib/aws-s3';
+import { BlockPublicAccess, Bucket, BucketEncryption, ObjectOwnership, type CfnBucket } from 'aws-cdk-lib/aws-s3';
 import type { Construct } from 'constructs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -68,17 +68,24 @@ export interface LagAlarm {
   readonly evaluationPeriods?: number;
 }
 
-/** What each function may do to each table: nothing more. */
-const ACCESS: Record<HandlerName | 'lagReporter', { log: TableAccess; metadata: TableAccess }> = {
-  // Topic admin writes topic items; deleting a topic deletes its log items.
-  topics: { log: ['dynamodb:Query', 'dynamodb:BatchWriteItem'], metadata: ['dynamodb:GetItem', 'dynamodb:PutItem', 'dynamodb:UpdateItem', 'dynamodb:DeleteItem', 'dynamodb:Query'] },
-  // Produce claims batches (PutItem, alone or in a transaction with the producer state).
-  produce: { log: ['dynamodb:PutItem', 'dynamodb:Query'], metadata: ['dynamodb:GetItem', 'dynamodb:PutItem'] },
-  fetch: { log: ['dynamodb:Query'], metadata: ['dynamodb:GetItem'] },
+type S3Action = 's3:GetObject' | 's3:PutObject' | 's3:DeleteObject';
+
+/** What each function may do to each table and to segment objects: nothing more. */
+const ACCESS: Record<HandlerName | 'lagReporter' | 'roller', { log: TableAccess; metadata: TableAccess; segments: readonly S3Action[] }> = {
+  // Topic admin writes topic items; deleting a topic deletes its log items and segments.
+  topics: { log: ['dynamodb:Query', 'dynamodb:BatchWriteItem'], metadata: ['dynamodb:GetItem', 'dynamodb:PutItem', 'dynamodb:UpdateItem', 'dynamodb:DeleteItem', 'dynamodb:Query'], segments: ['s3:DeleteObject'] },
+  // Produce claims batches (PutItem, alone or in a transaction with the producer state); an
+  // idempotent retry of a batch already in S3 reads it back.
+  produce: { log: ['dynamodb:PutItem', 'dynamodb:Query'], metadata: ['dynamodb:GetItem', 'dynamodb:PutItem', 'dynamodb:Query'], segments: ['s3:GetObject'] },
+  fetch: { log: ['dynamodb:Query'], metadata: ['dynamodb:GetItem', 'dynamodb:Query'], segments: ['s3:GetObject'] },
   // Groups read the log (poll) and change group items, in transactions with condition checks.
-  groups: { log: ['dynamodb:Query'], metadata: ['dynamodb:GetItem', 'dynamodb:PutItem', 'dynamodb:UpdateItem', 'dynamodb:DeleteItem', 'dynamodb:Query', 'dynamodb:ConditionCheckItem', 'dynamodb:BatchWriteItem'] },
+  groups: { log: ['dynamodb:Query'], metadata: ['dynamodb:GetItem', 'dynamodb:PutItem', 'dynamodb:UpdateItem', 'dynamodb:DeleteItem', 'dynamodb:Query', 'dynamodb:ConditionCheckItem', 'dynamodb:BatchWriteItem'], segments: ['s3:GetObject'] },
   // Lag reads offsets and high watermarks; describing a group may remove expired members.
-  lagReporter: { log: ['dynamodb:Query'], metadata: ['dynamodb:GetItem', 'dynamodb:PutItem', 'dynamodb:DeleteItem', 'dynamodb:Query'] },
+  lagReporter: { log: ['dynamodb:Query'], metadata: ['dynamodb:GetItem', 'dynamodb:PutItem', 'dynamodb:DeleteItem', 'dynamodb:Query'], segments: [] },
+  // The roller (on a schedule) and the admin route that runs it: write segments, delete hot
+  // batches, record segments and drop expired ones.
+  roller: { log: ['dynamodb:Query', 'dynamodb:BatchWriteItem'], metadata: ['dynamodb:GetItem', 'dynamodb:PutItem', 'dynamodb:DeleteItem', 'dynamodb:Query'], segments: ['s3:GetObject', 's3:PutObject', 's3:DeleteObject'] },
+  tiering: { log: ['dynamodb:Query', 'dynamodb:BatchWriteItem'], metadata: ['dynamodb:GetItem', 'dynamodb:PutItem', 'dynamodb:DeleteItem', 'dynamodb:Query'], segments: ['s3:GetObject', 's3:PutObject', 's3:DeleteObject'] },
 };
 
 /**
@@ -90,6 +97,7 @@ export class SluiceStack extends Stack {
   readonly segmentBucket: Bucket;
   readonly functions: Record<HandlerName, NodejsFunction>;
   readonly lagReporter: NodejsFunction;
+  readonly roller: NodejsFunction;
   readonly api: HttpApi;
 
   constructor(scope: Construct, id: string, props: SluiceStackProps = {}) {
@@ -143,7 +151,7 @@ export class SluiceStack extends Stack {
       'PowertoolsLayer',
       `arn:${this.partition}:lambda:${this.region}:094274105915:layer:AWSLambdaPowertoolsTypeScriptV2:${props.powertoolsLayerVersion ?? 44}`,
     );
-    const makeFunction = (handler: HandlerName | 'lagReporter', entry: string): NodejsFunction => {
+    const makeFunction = (handler: HandlerName | 'lagReporter' | 'roller', entry: string): NodejsFunction => {
       const logGroup = new LogGroup(this, `${pascal(handler)}Logs`, {
         logGroupName: name(handler) === undefined ? undefined : `/aws/lambda/${name(handler)}`,
         retention: props.logRetention ?? RetentionDays.ONE_MONTH,
@@ -160,7 +168,7 @@ export class SluiceStack extends Stack {
         runtime: props.runtime ?? Runtime.NODEJS_22_X,
         architecture: Architecture.ARM_64,
         memorySize: 512,
-        timeout: Duration.seconds(29), // API Gateway HTTP APIs stop waiting at 30 s
+        timeout: handler === 'roller' ? Duration.minutes(5) : Duration.seconds(29), // HTTP APIs stop waiting at 30 s
         role,
         logGroup,
         tracing: Tracing.ACTIVE,
@@ -170,6 +178,7 @@ export class SluiceStack extends Stack {
         environment: {
           [TABLE_NAME_ENV.log]: this.logTable.tableName,
           [TABLE_NAME_ENV.metadata]: this.metadataTable.tableName,
+          SLUICE_SEGMENT_BUCKET: this.segmentBucket.bucketName,
           POWERTOOLS_SERVICE_NAME: 'sluice',
           POWERTOOLS_METRICS_NAMESPACE: 'Sluice',
           NODE_OPTIONS: '--enable-source-maps',
@@ -193,6 +202,13 @@ export class SluiceStack extends Stack {
       }
       bindTable({ table: this.logTable, grantee: fn, actions: ACCESS[handler].log });
       bindTable({ table: this.metadataTable, grantee: fn, actions: ACCESS[handler].metadata });
+      if (ACCESS[handler].segments.length > 0) {
+        role.addToPolicy(new PolicyStatement({ actions: [...ACCESS[handler].segments], resources: [this.segmentBucket.arnForObjects('segments/*')] }));
+        Validations.of(role).acknowledge({
+          id: `AwsSolutions-IAM5[Resource::<${this.getLogicalId(this.segmentBucket.node.defaultChild as CfnBucket)}.Arn>/segments/*]`,
+          reason: 'Segment objects have generated keys under segments/; access is limited to that prefix and to the object actions this function needs.',
+        });
+      }
       Validations.of(role).acknowledge({
         id: 'AwsSolutions-IAM5[Resource::*]',
         reason: 'Active X-Ray tracing needs xray:PutTraceSegments and xray:PutTelemetryRecords, which support no resource-level permissions.',
@@ -200,8 +216,9 @@ export class SluiceStack extends Stack {
       return fn;
     };
     const httpFunction = (handler: HandlerName) => makeFunction(handler, join('functions', 'http', `${handler}.ts`));
-    this.functions = { topics: httpFunction('topics'), produce: httpFunction('produce'), fetch: httpFunction('fetch'), groups: httpFunction('groups') };
+    this.functions = { topics: httpFunction('topics'), produce: httpFunction('produce'), fetch: httpFunction('fetch'), groups: httpFunction('groups'), tiering: httpFunction('tiering') };
     this.lagReporter = makeFunction('lagReporter', join('functions', 'lagReporter.ts'));
+    this.roller = makeFunction('roller', join('functions', 'roller.ts'));
 
     // ---------------------------------------------------------------- API
     const authorizer: IHttpRouteAuthorizer =
@@ -225,6 +242,7 @@ export class SluiceStack extends Stack {
 
     // ---------------------------------------------------------------- lag metrics and alarms
     new Rule(this, 'LagSchedule', { schedule: Schedule.rate(Duration.minutes(1)), targets: [new LambdaFunction(this.lagReporter)] });
+    new Rule(this, 'RollerSchedule', { schedule: Schedule.rate(Duration.minutes(5)), targets: [new LambdaFunction(this.roller)] });
     for (const alarm of props.lagAlarms ?? []) {
       if (!/^[A-Za-z0-9._-]{1,249}$/.test(alarm.group) || !/^[A-Za-z0-9._-]{1,249}$/.test(alarm.topic)) throw new Error(`lagAlarms: bad group or topic name ${alarm.group}/${alarm.topic}`);
       if (!(alarm.threshold >= 0)) throw new Error('lagAlarms: threshold must be a non-negative number of records');

@@ -18,6 +18,8 @@ export interface LocalStackOptions {
   readonly dynamoPort?: number;
   readonly tables?: TableNames;
   readonly bucket?: string;
+  /** How often the segment roller runs, in ms (0: only through POST /v1/admin/tiering/run). @default 60000 */
+  readonly tieringIntervalMs?: number;
 }
 
 export interface LocalStack {
@@ -64,8 +66,22 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
     produce: (await import('../functions/http/produce.ts')).handler as unknown as LambdaHttpHandler,
     fetch: (await import('../functions/http/fetch.ts')).handler as unknown as LambdaHttpHandler,
     groups: (await import('../functions/http/groups.ts')).handler as unknown as LambdaHttpHandler,
+    tiering: (await import('../functions/http/tiering.ts')).handler as unknown as LambdaHttpHandler,
   };
   const gateway = await startLocalGateway({ port: options.port ?? 7070, handlers });
+  // The roller on a timer, as the stack's schedule runs it in AWS.
+  const { tiering } = await import('../functions/runtime.ts');
+  const interval = options.tieringIntervalMs ?? 60_000;
+  let rolling = false;
+  const timer =
+    interval > 0
+      ? setInterval(() => {
+          if (rolling) return;
+          rolling = true;
+          tiering.runOnce().catch((e) => console.error('tiering run failed:', e)).finally(() => (rolling = false));
+        }, interval)
+      : undefined;
+  timer?.unref();
 
   return {
     url: gateway.url,
@@ -75,6 +91,7 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
     bucket,
     dynamoLoopbackOnly: dynamo?.loopbackOnly ?? true,
     async stop() {
+      clearInterval(timer);
       await gateway.close();
       await s3.stop();
       await dynamo?.stop();

@@ -15,6 +15,7 @@ const { values } = parseArgs({
     'in-memory': { type: 'boolean', default: false },
     port: { type: 'string', default: process.env.SLUICE_PORT ?? '7070' },
     'data-dir': { type: 'string', default: '.sluice' },
+    'tiering-interval': { type: 'string', default: '60000' },
   },
 });
 
@@ -22,6 +23,7 @@ let stack;
 try {
   stack = await startLocalStack({
     port: Number(values.port),
+    tieringIntervalMs: Number(values['tiering-interval']),
     ...(values['in-memory'] ? {} : { dataDir: values['data-dir'] }),
   });
 } catch (e) {
@@ -33,6 +35,7 @@ console.log(`Sluice is running at ${stack.url}
   DynamoDB Local  ${stack.dynamoEndpoint}${stack.dynamoLoopbackOnly ? '' : '  (warning: javac missing, so it listens on all interfaces)'}
   S3 emulator     ${stack.s3Endpoint} (bucket ${stack.bucket})
   Data            ${values['in-memory'] ? 'in memory, gone on exit' : `${values['data-dir']}/`}
+  Tiering         every ${Number(values['tiering-interval']) / 1000} s (or now: curl -X POST ${stack.url}/v1/admin/tiering/run)
 
 Try:
   curl -s -X POST ${stack.url}/v1/topics -H 'content-type: application/json' -d '{"name":"orders","partitions":3}'

@@ -62,7 +62,10 @@ export function httpHandler(routes: Record<string, RouteHandler>) {
       }
       logger.error('Unhandled error', e as Error);
       metrics.addMetric('ServerError', 'Count', 1);
-      return response(500, { error: { code: 'InternalError', message: 'Internal server error', requestId: context.awsRequestId } });
+      // Stored bytes failing a checksum is a server fault, but a typed one: say so, without details.
+      const code = isSluiceError(e, 'CorruptData') ? 'CorruptData' : 'InternalError';
+      const message = code === 'CorruptData' ? 'Stored data failed an integrity check; nothing was returned' : 'Internal server error';
+      return response(500, { error: { code, message, requestId: context.awsRequestId } });
     }
   };
   return middy(dispatch)

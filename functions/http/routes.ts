@@ -2,7 +2,7 @@
  * Every HTTP route, once. The CDK stack creates API Gateway routes from this table, the local
  * gateway dispatches with it, and a test checks it against docs/openapi.json.
  */
-export type HandlerName = 'topics' | 'produce' | 'fetch' | 'groups';
+export type HandlerName = 'topics' | 'produce' | 'fetch' | 'groups' | 'tiering';
 
 export interface Route {
   readonly method: 'GET' | 'POST' | 'PATCH' | 'DELETE';
@@ -18,6 +18,8 @@ export const ROUTES: readonly Route[] = [
   { method: 'GET', path: '/v1/topics/{topic}', handler: 'topics' },
   { method: 'PATCH', path: '/v1/topics/{topic}', handler: 'topics' },
   { method: 'DELETE', path: '/v1/topics/{topic}', handler: 'topics' },
+  { method: 'POST', path: '/v1/topics/{topic}/partitions/{partition}/delete-records', handler: 'topics' },
+  { method: 'POST', path: '/v1/admin/tiering/run', handler: 'tiering' },
   { method: 'POST', path: '/v1/topics/{topic}/records', handler: 'produce' },
   { method: 'GET', path: '/v1/topics/{topic}/partitions/{partition}/records', handler: 'fetch' },
   { method: 'GET', path: '/v1/topics/{topic}/partitions/{partition}/offsets', handler: 'fetch' },

@@ -1,7 +1,7 @@
 import type { TopicRecord } from '../../core/ports.ts';
 import { sluice } from '../runtime.ts';
 import { httpHandler } from './httpHandler.ts';
-import { objectBody, onlyKeys } from './wire.ts';
+import { integerParam, objectBody, onlyKeys } from './wire.ts';
 
 function topicView(topic: TopicRecord) {
   return { name: topic.name, topicId: topic.topicId, config: topic.config, createdAt: topic.createdAt };
@@ -23,6 +23,12 @@ export const handler = httpHandler({
     const name = event.pathParameters!.topic!;
     await sluice.updateTopic(name, { partitions: body.partitions as number | undefined, config: body.config as object | undefined });
     return { status: 200, body: await sluice.describeTopic(name) };
+  },
+  'POST /v1/topics/{topic}/partitions/{partition}/delete-records': async (event) => {
+    const body = objectBody(event.json);
+    onlyKeys(body, ['beforeOffset']);
+    const partition = integerParam('partition', event.pathParameters!.partition);
+    return { status: 200, body: await sluice.deleteRecords(event.pathParameters!.topic!, partition, body.beforeOffset as number) };
   },
   'DELETE /v1/topics/{topic}': async (event) => {
     await sluice.deleteTopic(event.pathParameters!.topic!);

@@ -25,12 +25,14 @@ function synthWithNag(configure: (app: App) => SluiceStack): Template {
 type Resource = { Properties: Record<string, any> };
 
 /** The expected DynamoDB actions per function and table: the least each one needs. */
-const EXPECTED_ACCESS: Record<string, { log: string[]; metadata: string[] }> = {
-  topics: { log: ['dynamodb:BatchWriteItem', 'dynamodb:Query'], metadata: ['dynamodb:DeleteItem', 'dynamodb:GetItem', 'dynamodb:PutItem', 'dynamodb:Query', 'dynamodb:UpdateItem'] },
-  produce: { log: ['dynamodb:PutItem', 'dynamodb:Query'], metadata: ['dynamodb:GetItem', 'dynamodb:PutItem'] },
-  fetch: { log: ['dynamodb:Query'], metadata: ['dynamodb:GetItem'] },
-  lagReporter: { log: ['dynamodb:Query'], metadata: ['dynamodb:DeleteItem', 'dynamodb:GetItem', 'dynamodb:PutItem', 'dynamodb:Query'] },
-  groups: { log: ['dynamodb:Query'], metadata: ['dynamodb:BatchWriteItem', 'dynamodb:ConditionCheckItem', 'dynamodb:DeleteItem', 'dynamodb:GetItem', 'dynamodb:PutItem', 'dynamodb:Query', 'dynamodb:UpdateItem'] },
+const EXPECTED_ACCESS: Record<string, { log: string[]; metadata: string[]; segments: string[] }> = {
+  topics: { log: ['dynamodb:BatchWriteItem', 'dynamodb:Query'], metadata: ['dynamodb:DeleteItem', 'dynamodb:GetItem', 'dynamodb:PutItem', 'dynamodb:Query', 'dynamodb:UpdateItem'], segments: ['s3:DeleteObject'] },
+  produce: { log: ['dynamodb:PutItem', 'dynamodb:Query'], metadata: ['dynamodb:GetItem', 'dynamodb:PutItem', 'dynamodb:Query'], segments: ['s3:GetObject'] },
+  fetch: { log: ['dynamodb:Query'], metadata: ['dynamodb:GetItem', 'dynamodb:Query'], segments: ['s3:GetObject'] },
+  lagReporter: { log: ['dynamodb:Query'], metadata: ['dynamodb:DeleteItem', 'dynamodb:GetItem', 'dynamodb:PutItem', 'dynamodb:Query'], segments: [] },
+  groups: { log: ['dynamodb:Query'], metadata: ['dynamodb:BatchWriteItem', 'dynamodb:ConditionCheckItem', 'dynamodb:DeleteItem', 'dynamodb:GetItem', 'dynamodb:PutItem', 'dynamodb:Query', 'dynamodb:UpdateItem'], segments: ['s3:GetObject'] },
+  roller: { log: ['dynamodb:BatchWriteItem', 'dynamodb:Query'], metadata: ['dynamodb:DeleteItem', 'dynamodb:GetItem', 'dynamodb:PutItem', 'dynamodb:Query'], segments: ['s3:DeleteObject', 's3:GetObject', 's3:PutObject'] },
+  tiering: { log: ['dynamodb:BatchWriteItem', 'dynamodb:Query'], metadata: ['dynamodb:DeleteItem', 'dynamodb:GetItem', 'dynamodb:PutItem', 'dynamodb:Query'], segments: ['s3:DeleteObject', 's3:GetObject', 's3:PutObject'] },
 };
 
 describe('SluiceStack', () => {
@@ -83,7 +85,7 @@ describe('SluiceStack', () => {
 
   it('runs each function on Node.js 22, arm64, traced, with Powertools from its layer and retained logs', () => {
     const functions = Object.values(template.findResources('AWS::Lambda::Function')) as Resource[];
-    assert.equal(functions.length, 5);
+    assert.equal(functions.length, 7);
     for (const fn of functions) {
       assert.equal(fn.Properties.Runtime, 'nodejs22.x');
       assert.deepEqual(fn.Properties.Architectures, ['arm64']);
@@ -114,11 +116,17 @@ describe('SluiceStack', () => {
         .filter((p) => p.Properties.Roles.some((r: { Ref: string }) => r.Ref === roleId))
         .flatMap((p) => p.Properties.PolicyDocument.Statement as { Action: string | string[]; Resource: unknown }[]);
       const dynamo: Record<string, Set<string>> = { log: new Set(), metadata: new Set() };
+      const s3 = new Set<string>();
       for (const s of statements) {
         const actions = ([] as string[]).concat(s.Action);
         assert.ok(!actions.some((a) => a === '*' || a.endsWith(':*')), `wildcard action in ${JSON.stringify(s.Action)}`);
         if (s.Resource === '*') {
           assert.deepEqual(actions.sort(), ['xray:PutTelemetryRecords', 'xray:PutTraceSegments'], 'only X-Ray may use Resource *');
+          continue;
+        }
+        if (actions[0]!.startsWith('s3:')) {
+          assert.match(JSON.stringify(s.Resource), /SegmentBucket\w*","Arn"\]},"\/segments\/\*"/, 'S3 access only to objects under segments/');
+          actions.forEach((a) => s3.add(a));
           continue;
         }
         if (!actions[0]!.startsWith('dynamodb:')) continue;
@@ -131,8 +139,9 @@ describe('SluiceStack', () => {
       }
       assert.deepEqual([...dynamo.log!].sort(), EXPECTED_ACCESS[fnName]!.log, `${fnName} on the log table`);
       assert.deepEqual([...dynamo.metadata!].sort(), EXPECTED_ACCESS[fnName]!.metadata, `${fnName} on the metadata table`);
+      assert.deepEqual([...s3].sort(), EXPECTED_ACCESS[fnName]!.segments, `${fnName} on segment objects`);
     }
-    assert.deepEqual([...seen].sort(), ['fetch', 'groups', 'lagReporter', 'produce', 'topics']);
+    assert.deepEqual([...seen].sort(), ['fetch', 'groups', 'lagReporter', 'produce', 'roller', 'tiering', 'topics']);
   });
 
   it('serves every route behind IAM authorization, throttled, with access logs', () => {
@@ -147,6 +156,7 @@ describe('SluiceStack', () => {
 
   it('reports consumer lag every minute, with an alarm per configured group', () => {
     template.hasResourceProperties('AWS::Events::Rule', { ScheduleExpression: 'rate(1 minute)', Targets: Match.arrayWith([Match.objectLike({ Arn: Match.anyValue() })]) });
+    template.hasResourceProperties('AWS::Events::Rule', { ScheduleExpression: 'rate(5 minutes)' });
     template.resourceCountIs('AWS::CloudWatch::Alarm', 0);
     const withAlarm = synthWithNag((app) => new SluiceStack(app, 'Alarmed', { lagAlarms: [{ group: 'billing', topic: 'orders', threshold: 1000 }] }));
     withAlarm.hasResourceProperties('AWS::CloudWatch::Alarm', {

@@ -1,0 +1,21 @@
+import middy from '@middy/core';
+import { injectLambdaContext } from '@aws-lambda-powertools/logger/middleware';
+import { logMetrics } from '@aws-lambda-powertools/metrics/middleware';
+import { logger, metrics, tiering } from './runtime.ts';
+
+/**
+ * The segment roller, on a schedule: rolls old batches of every partition into S3 segments and
+ * applies retention. Each roll is a state machine in DynamoDB, so a run that dies or times out is
+ * finished by the next one.
+ */
+export const handler = middy(async () => {
+  const partitions = await tiering.runOnce();
+  const rolled = partitions.reduce((n, p) => n + p.rolled, 0);
+  const expired = partitions.reduce((n, p) => n + p.expired, 0);
+  metrics.addMetric('SegmentsRolled', 'Count', rolled);
+  metrics.addMetric('SegmentsExpired', 'Count', expired);
+  logger.info('tiering pass', { partitions: partitions.length, rolled, expired });
+  return { partitions: partitions.length, rolled, expired };
+})
+  .use(injectLambdaContext(logger))
+  .use(logMetrics(metrics));
