@@ -10,27 +10,33 @@ import { appendSection } from './sections/append.ts';
 import { groupsSection } from './sections/groups.ts';
 import { handlersSection } from './sections/handlers.ts';
 import { httpOverheadSection } from './sections/httpOverhead.ts';
+import { tieringSection } from './sections/tiering.ts';
+import { startS3Emulator } from '../local/s3Emulator.ts';
 import type { BenchSection } from './section.ts';
 
-const sections: BenchSection[] = [appendSection, handlersSection, httpOverheadSection, groupsSection];
+const sections: BenchSection[] = [appendSection, handlersSection, httpOverheadSection, groupsSection, tieringSection];
 const { values } = parseArgs({ options: { only: { type: 'string', multiple: true } } });
 const chosen = sections.filter((s) => values.only === undefined || values.only.includes(s.name));
 
 const external = process.env.AWS_ENDPOINT_URL_DYNAMODB ?? process.env.AWS_ENDPOINT_URL;
 const dynamo = external === undefined ? await startDynamoDbLocal() : undefined;
-if (dynamo !== undefined) Object.assign(process.env, localAwsEnv(dynamo.endpoint));
+const s3 = external === undefined ? await startS3Emulator({ bucket: 'bench-segments' }) : undefined;
+const localEnv = dynamo === undefined ? {} : { ...localAwsEnv(dynamo.endpoint), ...(s3?.env ?? {}) };
+Object.assign(process.env, localEnv);
 const client = dynamoClientFromEnv();
 
 const summary: Record<string, number | string> = {};
 try {
   for (const section of chosen) {
     console.error(`# running ${section.name}…`);
+    Object.assign(process.env, localEnv); // a section that starts a local stack changes these
     const result = await section.run(client);
     console.log(`\n## ${result.title}\n\n${result.table}\n`);
     for (const note of result.notes) console.log(`- ${note}`);
     Object.assign(summary, result.summary);
   }
 } finally {
+  await s3?.stop();
   await dynamo?.stop();
 }
 console.log();
