@@ -1,5 +1,6 @@
-import { compress } from './compression.ts';
-import { joinRecordBodies, type EncodedRecord } from './records.ts';
+import { compress, decompress } from './compression.ts';
+import type { StoredBatch } from './ports.ts';
+import { ClaimCheck, decodeRecordBatch, joinRecordBodies, type ConsumerRecord, type EncodedRecord } from './records.ts';
 import type { Compression } from './topicConfig.ts';
 
 /**
@@ -74,4 +75,14 @@ export function splitIntoBatches(records: readonly EncodedRecord[], codec: Compr
   };
   for (const group of groups) fit(group);
   return batches;
+}
+
+/** The records of a stored batch (claim checks still unresolved). */
+export function decodeStoredBatch(batch: StoredBatch): ConsumerRecord[] {
+  return decodeRecordBatch(decompress(batch.codec, batch.payload), batch.baseOffset);
+}
+
+/** The S3 keys of the claim checks a batch refers to. */
+export function claimKeys(batch: StoredBatch): string[] {
+  return decodeStoredBatch(batch).flatMap((r) => (r.value instanceof ClaimCheck ? [r.value.key] : []));
 }

@@ -140,6 +140,8 @@ export interface SegmentRecord {
   readonly sizeBytes: number;
   readonly maxTimestamp: number;
   readonly createdAt: number;
+  /** S3 keys of the claim checks its batches refer to: deleted with the segment. */
+  readonly claims?: readonly string[];
 }
 
 /** Tiering's metadata: partition state changes and segment records, all conditional on the state version. */

@@ -37,7 +37,23 @@ export interface ConsumerRecord {
 const MAX_TIMESTAMP = 8.64e15;
 const utf8 = new TextEncoder();
 
-const TypeTag = { null: 0, bytes: 1, string: 2, json: 3 } as const;
+/** Type tags of keys, values and header values; `claim` marks a value kept in S3 (a claim check). */
+const TypeTag = { null: 0, bytes: 1, string: 2, json: 3, claim: 4 } as const;
+
+/**
+ * A value kept outside its batch: the object key, its size and CRC32C. Decoding yields this in
+ * place of the value; the engine fetches and checks the object before a reader sees the record.
+ */
+export class ClaimCheck {
+  readonly key: string;
+  readonly size: number;
+  readonly crc: number;
+  constructor(key: string, size: number, crc: number) {
+    this.key = key;
+    this.size = size;
+    this.crc = crc;
+  }
+}
 
 /** A growable byte buffer with LEB128 varints; numbers up to 2^53 are exact. */
 class ByteWriter {
@@ -122,6 +138,29 @@ export interface EncodedRecord {
   readonly timestamp: number;
   readonly partition: number | undefined;
   readonly body: Uint8Array;
+  /** The body's three parts, so a claim check can replace the value: timestamp and key, value, headers. */
+  readonly parts: readonly [Uint8Array, Uint8Array, Uint8Array];
+}
+
+/** The record body with its value replaced by a claim check; `value` is what goes to S3. */
+export function claimRecord(record: EncodedRecord, claim: ClaimCheck): { body: Uint8Array; value: Uint8Array } {
+  const w = new ByteWriter();
+  w.byte(TypeTag.claim);
+  w.bytes(utf8.encode(claim.key));
+  w.varint(claim.size);
+  w.varint(claim.crc);
+  const stub = w.result();
+  const [head, value, tail] = record.parts;
+  const body = new Uint8Array(head.length + stub.length + tail.length);
+  body.set(head, 0);
+  body.set(stub, head.length);
+  body.set(tail, head.length + stub.length);
+  return { body, value };
+}
+
+/** Decodes a claim-checked value (the object's bytes, as `claimRecord` produced them). */
+export function decodeClaimedValue(bytes: Uint8Array): RecordValue {
+  return decodeTyped(new ByteReader(bytes), true);
 }
 
 function encodeKey(w: ByteWriter, key: RecordKey): Uint8Array | null {
@@ -192,10 +231,12 @@ export function encodeRecord(record: unknown, index: number, now: number): Encod
     throw new InvalidRecord(index, 'headers', 'must be an object of string or bytes values');
   }
 
+  const head = new ByteWriter();
+  head.varint(timestamp as number);
+  const keyBytes = encodeKey(head, key as RecordKey);
+  const value = new ByteWriter();
+  encodeValue(value, r.value as RecordValue, index);
   const w = new ByteWriter();
-  w.varint(timestamp as number);
-  const keyBytes = encodeKey(w, key as RecordKey);
-  encodeValue(w, r.value as RecordValue, index);
   const entries = Object.entries(headers);
   w.varint(entries.length);
   for (const [name, value] of entries) {
@@ -211,7 +252,12 @@ export function encodeRecord(record: unknown, index: number, now: number): Encod
       throw new InvalidRecord(index, `headers.${name}`, 'must be a string or bytes');
     }
   }
-  return { keyBytes, timestamp: timestamp as number, partition: r.partition as number | undefined, body: w.result() };
+  const parts = [head.result(), value.result(), w.result()] as const;
+  const body = new Uint8Array(parts[0].length + parts[1].length + parts[2].length);
+  body.set(parts[0], 0);
+  body.set(parts[1], parts[0].length);
+  body.set(parts[2], parts[0].length + parts[1].length);
+  return { keyBytes, timestamp: timestamp as number, partition: r.partition as number | undefined, body, parts };
 }
 
 /** Concatenates encoded record bodies into one (uncompressed) batch payload. */
@@ -234,6 +280,9 @@ function decodeTyped(r: ByteReader, allowJson: boolean): RecordValue {
       return utf8Decoder.decode(r.bytes());
     case TypeTag.json:
       if (allowJson) return JSON.parse(utf8Decoder.decode(r.bytes())) as JsonValue;
+      break;
+    case TypeTag.claim:
+      if (allowJson) return new ClaimCheck(utf8Decoder.decode(r.bytes()), r.varint(), r.varint()) as unknown as RecordValue;
   }
   throw new RangeError(`unknown type tag ${type}`);
 }

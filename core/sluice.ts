@@ -1,8 +1,8 @@
 import { randomUUID } from 'node:crypto';
-import { splitIntoBatches, ITEM_PAYLOAD_BUDGET, type PreparedBatch } from './batching.ts';
-import { decompress } from './compression.ts';
+import { claimKeys, decodeStoredBatch, splitIntoBatches, ITEM_PAYLOAD_BUDGET, type PreparedBatch } from './batching.ts';
 import {
   AppendContention,
+  CorruptData,
   DuplicateSequence,
   InvalidArgument,
   InvalidTopicConfig,
@@ -18,8 +18,12 @@ import { logKey, type LogStore, type MetadataStore, type PartitionState, type Pr
 import type { ObjectStore } from './tiering/objectStore.ts';
 import { SegmentReader } from './tiering/segmentReader.ts';
 import { decideProducerBatch } from './producerState.ts';
-import { decodeRecordBatch, encodeRecord, type ConsumerRecord, type EncodedRecord } from './records.ts';
+import { ClaimCheck, claimRecord, decodeClaimedValue, encodeRecord, type ConsumerRecord, type EncodedRecord } from './records.ts';
+import { crc32c } from './tiering/crc32c.ts';
 import { resolveTopicConfig, validateTopicName, type TopicConfig } from './topicConfig.ts';
+
+/** Room a claim-check reference takes in a batch: the object key (about 100 bytes) and its size and checksum. */
+const CLAIM_REFERENCE_BYTES = 400;
 
 /** Most records one `append` call takes; larger inputs should be split by the caller. */
 export const MAX_RECORDS_PER_APPEND = 10_000;
@@ -213,9 +217,22 @@ export class Sluice {
     // The log keys carry the topic id, so leftovers of a crash here are unreachable, never read.
     await mapWithLimit(range(topic.config.partitions), 8, async (p) => {
       const log = logKey(topic.topicId, p);
+      if (this.tiering !== undefined) await this.tiering.objects.delete(await this.hotClaims(log));
       await this.log.deleteLog(log);
       await this.dropAllSegments(log);
     });
+  }
+
+  /** Claim-check keys referenced from a partition's hot batches. */
+  private async hotClaims(log: string): Promise<string[]> {
+    const keys: string[] = [];
+    for (let offset = 0; ; ) {
+      const page = await this.log.readBatches(log, offset, 100);
+      keys.push(...page.batches.flatMap(claimKeys));
+      const last = page.batches.at(-1);
+      if (page.reachedEnd || last === undefined) return keys;
+      offset = last.baseOffset + last.recordCount;
+    }
   }
 
   /** Removes a deleted partition's segments: objects first, then their records. */
@@ -224,7 +241,7 @@ export class Sluice {
     for (;;) {
       const segments = (await this.tiering.store.listSegments(log)).slice(0, 90);
       if (segments.length === 0) return;
-      await this.tiering.objects.delete(segments.map((s) => s.key));
+      await this.tiering.objects.delete(segments.flatMap((s) => [s.key, ...(s.claims ?? [])]));
       const state = await this.metadata.getPartitionState(log);
       await this.tiering.store.dropSegments(log, segments.map((s) => s.base), { ...state, version: state.version + 1 });
     }
@@ -247,12 +264,13 @@ export class Sluice {
     const topic = await this.topic(topicName);
     const now = this.now();
     const encoded = records.map((r, i) => encodeRecord(r, i, now));
-    const limit = Math.min(topic.config.maxRecordBytes, ITEM_PAYLOAD_BUDGET);
     encoded.forEach((r, i) => {
-      if (r.body.length > limit) {
-        const which = limit === topic.config.maxRecordBytes ? 'maxRecordBytes' : 'itemPayloadBytes';
-        throw new RecordTooLarge(i, r.body.length, limit, which);
-      }
+      if (r.body.length > topic.config.maxRecordBytes) throw new RecordTooLarge(i, r.body.length, topic.config.maxRecordBytes, 'maxRecordBytes');
+      if (r.body.length <= ITEM_PAYLOAD_BUDGET) return;
+      // Too big for an item: its value goes to S3 as a claim check, if tiered storage is configured
+      // and what stays in the batch (timestamp, key, headers, the reference) fits.
+      const stays = r.parts[0].length + r.parts[2].length + CLAIM_REFERENCE_BYTES;
+      if (this.tiering === undefined || stays > ITEM_PAYLOAD_BUDGET) throw new RecordTooLarge(i, r.body.length, ITEM_PAYLOAD_BUDGET, 'itemPayloadBytes');
     });
 
     const byPartition = await this.assignPartitions(topic, encoded);
@@ -301,12 +319,14 @@ export class Sluice {
   private async appendToPartition(
     topic: TopicRecord,
     partition: number,
-    records: readonly EncodedRecord[],
+    input: readonly EncodedRecord[],
     producer: (IdempotentProducer & { firstSequence: number }) | undefined,
   ): Promise<RecordMetadata[]> {
+    let records = input;
     const log = logKey(topic.topicId, partition);
     const out: RecordMetadata[] = [];
     let sequence = producer?.firstSequence ?? 0;
+    records = await Promise.all(input.map((r) => (r.body.length > ITEM_PAYLOAD_BUDGET ? this.claimCheck(topic, partition, r) : r)));
     // Batches of one call go in order: batch i+1 is only attempted once batch i is durable.
     for (const batch of splitIntoBatches(records, topic.config.compression)) {
       if (producer === undefined) {
@@ -428,6 +448,15 @@ export class Sluice {
     const offset = integerOption('offset', fromOffset, 0, 0, Number.MAX_SAFE_INTEGER);
     const topic = await this.topic(topicName);
     const log = await this.partitionLog(topic, partition);
+    // An empty answer below the high watermark means a writer appended between the batch query and
+    // the tail query: look again, so that no records always means the reader is at the end.
+    for (let attempt = 1; ; attempt++) {
+      const result = await this.readOnce(topic, partition, log, offset, maxRecords, maxBytes);
+      if (result.records.length > 0 || result.highWatermark <= offset || attempt >= 5) return result;
+    }
+  }
+
+  private async readOnce(topic: TopicRecord, partition: number, log: string, offset: number, maxRecords: number, maxBytes: number): Promise<ReadResult> {
     let state = await this.metadata.getPartitionState(log);
     let batches: StoredBatch[] | undefined;
     let highWatermark: number | undefined;
@@ -457,13 +486,14 @@ export class Sluice {
       const perRecord = batch.sizeBytes / batch.recordCount;
       for (const record of decodeBatch(batch)) {
         if (record.offset < offset) continue;
-        if (records.length >= maxRecords || (records.length > 0 && bytes + perRecord > maxBytes)) break outer;
+        const size = record.value instanceof ClaimCheck ? record.value.size : perRecord; // a claimed value counts whole
+        if (records.length >= maxRecords || (records.length > 0 && bytes + size > maxBytes)) break outer;
         records.push(record);
-        bytes += perRecord;
+        bytes += size;
       }
     }
     const nextOffset = records.length > 0 ? records.at(-1)!.offset + 1 : offset;
-    return { records, nextOffset, highWatermark, logStartOffset: state.logStartOffset };
+    return { records: await this.resolveClaims(records), nextOffset, highWatermark, logStartOffset: state.logStartOffset };
   }
 
   /**
@@ -561,6 +591,33 @@ export class Sluice {
   // ---------------------------------------------------------------- helpers
 
   /**
+   * Writes a large record's value to S3 under a new key and returns the record with a reference in
+   * its place. The object is written before the batch that points at it; an append that then
+   * fails leaves an unreferenced object behind, never a reference to nothing.
+   */
+  private async claimCheck(topic: TopicRecord, partition: number, record: EncodedRecord): Promise<EncodedRecord> {
+    const value = record.parts[1];
+    const claim = new ClaimCheck(`claims/${topic.name}/${partition}/${randomUUID()}`, value.length, crc32c(value));
+    await this.tiering!.objects.put(claim.key, value);
+    return { ...record, body: claimRecord(record, claim).body };
+  }
+
+  /** Replaces claim checks in decoded records with their values, fetched and checked. */
+  private async resolveClaims(records: ConsumerRecord[]): Promise<ConsumerRecord[]> {
+    if (!records.some((r) => r.value instanceof ClaimCheck)) return records;
+    return Promise.all(
+      records.map(async (r) => {
+        if (!(r.value instanceof ClaimCheck)) return r;
+        const claim = r.value;
+        if (this.tiering === undefined) throw new CorruptData(claim.key, 'a claim-checked record needs tiered storage configured to be read');
+        const bytes = await this.tiering.objects.getRange(claim.key, 0, claim.size - 1);
+        if (bytes.length !== claim.size || crc32c(bytes) !== claim.crc) throw new CorruptData(claim.key, `claim check of offset ${r.offset} failed its size or CRC32C check`);
+        return { ...r, value: decodeClaimedValue(bytes) };
+      }),
+    );
+  }
+
+  /**
    * Batches from the one containing `offset`: from S3 segments below `tieredThrough`, else from
    * the hot tier. Undefined when a segment the state pointed at has gone (retention ran).
    */
@@ -638,9 +695,7 @@ export class Sluice {
   }
 }
 
-function decodeBatch(batch: StoredBatch): ConsumerRecord[] {
-  return decodeRecordBatch(decompress(batch.codec, batch.payload), batch.baseOffset);
-}
+const decodeBatch = decodeStoredBatch;
 
 function validateProducer(producer: unknown): IdempotentProducer {
   const p = producer as Partial<IdempotentProducer> | null;

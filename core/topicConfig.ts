@@ -44,7 +44,11 @@ export interface TopicConfig {
 export const MIN_HOT_RETENTION_MS = 60_000;
 
 export const MAX_PARTITIONS = 1024;
-const MAX_RECORD_BYTES_LIMIT = 32 * 1024 * 1024;
+/**
+ * Largest maxRecordBytes: one record must fit a Lambda response (6 MB) as base64 JSON. Records
+ * above what one DynamoDB item holds are stored in S3 as claim checks.
+ */
+const MAX_RECORD_BYTES_LIMIT = 4 * 1024 * 1024;
 
 export const DEFAULT_TOPIC_CONFIG: TopicConfig = {
   partitions: 1, // Kafka's num.partitions default

@@ -1,4 +1,5 @@
 import { logKey, type LogStore, type MetadataStore, type PartitionState, type SegmentRecord, type StoredBatch, type TieringStore, type TopicRecord } from '../ports.ts';
+import { claimKeys } from '../batching.ts';
 import type { ObjectStore } from './objectStore.ts';
 import { encodeSegment, segmentKey } from './segmentFormat.ts';
 
@@ -94,6 +95,7 @@ export class Tiering {
         sizeBytes: batches.reduce((n, b) => n + b.sizeBytes, 0),
         maxTimestamp: Math.max(...batches.map((b) => b.maxTimestamp)),
         createdAt: this.now(),
+        claims: batches.flatMap(claimKeys),
       };
       const next: PartitionState = { ...state, version: state.version + 1, tieredThrough: roll.end, roll: { ...roll, phase: 'deleting' } };
       if (!(await this.store.recordSegment(record, next))) return true; // another roller recorded it; it will finish
@@ -183,7 +185,7 @@ export class Tiering {
     const logStartOffset = Math.max(state.logStartOffset, doomed.at(-1)!.end);
     // The log start moves first (with the records), so no reader is sent to an object about to go.
     if (!(await this.store.dropSegments(log, doomed.map((s) => s.base), { ...state, logStartOffset, version: state.version + 1 }))) return 0;
-    await this.objects.delete(doomed.map((s) => s.key));
+    await this.objects.delete(doomed.flatMap((s) => [s.key, ...(s.claims ?? [])]));
     return doomed.length;
   }
 }

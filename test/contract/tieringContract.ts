@@ -223,5 +223,65 @@ export function tieringContract(kind: TieredKind): void {
       assert.equal((await sluice.describeTopic('idem-tier')).partitions[0]!.tieredThrough, 1);
       assert.deepEqual(await sluice.append('idem-tier', [{ value: 'a', partition: 0 }], { producer }), first);
     });
+
+    it('claim-checked records up to maxRecordBytes round-trip byte for byte, in both tiers, and go with their segment', async () => {
+      const c = clock();
+      const { store, objects } = await kind.make(c.now);
+      const { sluice, tiering } = tieredEngine(store, objects, c.now);
+      await sluice.createTopic('large', { config: { maxRecordBytes: 3 * 1024 * 1024, hotRetentionMs: MINUTE, retentionMs: 10 * MINUTE, compression: 'gzip' } });
+      const random = (n: number, seed: number) => Uint8Array.from({ length: n }, (_, i) => (i * 2654435761 + seed * 40503) >>> 13 & 0xff);
+      const big = random(3 * 1024 * 1024 - 64, 1);
+      const text = 'ü'.repeat(300_000); // 600,000 bytes of UTF-8
+      const json = { items: Array.from({ length: 20_000 }, (_, i) => ({ sku: `SKU-${i}`, qty: i % 7 })) };
+      const input = [
+        { key: 'k-big', value: big, headers: { kind: 'bytes' }, partition: 0, timestamp: c.now() },
+        { key: 'k-small', value: 'small', partition: 0, timestamp: c.now() },
+        { key: 'k-text', value: text, partition: 0, timestamp: c.now() },
+        { key: 'k-json', value: json, partition: 0, timestamp: c.now() },
+      ];
+      const metas = await sluice.append('large', input);
+      assert.deepEqual(metas.map((m) => m.offset), [0, 1, 2, 3]);
+      await assert.rejects(sluice.append('large', [{ value: random(3 * 1024 * 1024 + 1, 2), partition: 0 }]), (e) => isSluiceError(e, 'RecordTooLarge') && e.limit === 'maxRecordBytes');
+      const check = async () => {
+        const records = (await sluice.read('large', 0, 0, { maxBytes: 16 })).records;
+        assert.equal(records.length, 1, 'a claimed value counts whole against maxBytes');
+        assert.deepEqual(records[0]!.value, big);
+        const all = [];
+        for (let offset = 0; offset < 4; ) {
+          const page = await sluice.read('large', 0, offset, { maxRecords: 4, maxBytes: 4 * 1024 * 1024 });
+          all.push(...page.records);
+          offset = page.nextOffset;
+        }
+        assert.deepEqual(all.map((r) => r.value), input.map((r) => r.value));
+        assert.deepEqual(all[0]!.headers, { kind: 'bytes' });
+      };
+      await check();
+      c.advance(2 * MINUTE);
+      await sluice.append('large', [{ value: 'tail', partition: 0, timestamp: c.now() }]);
+      await tiering.runOnce();
+      const topic = (await sluice.listTopics())[0]!;
+      const [segment] = await store.listSegments(logKey(topic.topicId, 0));
+      assert.equal(segment!.claims?.length, 3, 'the segment knows its three claim checks');
+      await check();
+      c.advance(20 * MINUTE);
+      await tiering.runOnce();
+      assert.equal((await store.listSegments(logKey(topic.topicId, 0))).length, 0);
+      for (const key of segment!.claims!) await assert.rejects(objects.getRange(key, 0, 0), 'retention deleted the claim object with its segment');
+    });
+
+    it('a corrupted claim check is reported as CorruptData', async () => {
+      const c = clock();
+      const { store, objects } = await kind.make(c.now);
+      const { sluice } = tieredEngine(store, objects, c.now);
+      await sluice.createTopic('claim-rot', { config: { maxRecordBytes: 2 * 1024 * 1024 } });
+      await sluice.append('claim-rot', [{ value: 'z'.repeat(500_000), partition: 0 }]);
+      const topic = (await sluice.listTopics())[0]!;
+      const [batch] = (await store.readBatches(logKey(topic.topicId, 0), 0, 1)).batches;
+      const { claimKeys } = await import('../../core/batching.ts');
+      const [key] = claimKeys(batch!);
+      const bytes = await objects.getRange(key!, 0, 10);
+      await objects.put(key!, bytes); // truncated
+      await assert.rejects(sluice.read('claim-rot', 0, 0), (e) => isSluiceError(e, 'CorruptData'));
+    });
   });
 }
