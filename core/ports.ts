@@ -142,6 +142,8 @@ export interface SegmentRecord {
   readonly createdAt: number;
   /** S3 keys of the claim checks its batches refer to: deleted with the segment. */
   readonly claims?: readonly string[];
+  /** How many times compaction rewrote it (0 for a segment as rolled). */
+  readonly compactions?: number;
 }
 
 /** Tiering's metadata: partition state changes and segment records, all conditional on the state version. */
@@ -155,6 +157,8 @@ export interface TieringStore {
   dropSegments(log: string, bases: readonly number[], next: PartitionState): Promise<boolean>;
   /** Deletes hot batches by base offset (idempotent). */
   deleteBatches(log: string, baseOffsets: readonly number[]): Promise<void>;
+  /** Swaps a segment's record for its compacted successor, if it still points at `previousKey`. */
+  replaceSegment(next: SegmentRecord, previousKey: string): Promise<boolean>;
 }
 
 export interface MetadataStore {

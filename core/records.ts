@@ -306,3 +306,11 @@ export function decodeRecordBatch(payload: Uint8Array, baseOffset: number): Cons
   }
   return records;
 }
+
+/** The raw, length-prefixed record bodies of an uncompressed batch payload, in offset order. */
+export function splitRecordBodies(payload: Uint8Array): Uint8Array[] {
+  const outer = new ByteReader(payload);
+  const bodies: Uint8Array[] = [];
+  while (!outer.done) bodies.push(outer.bytes());
+  return bodies;
+}

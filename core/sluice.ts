@@ -624,7 +624,10 @@ export class Sluice {
   private async batchesFrom(log: string, state: PartitionState, offset: number, maxRecords: number, maxBytes: number): Promise<StoredBatch[] | undefined> {
     if (offset < state.tieredThrough && this.tiering !== undefined) {
       try {
-        return await this.tiering.reader.read(log, offset, maxRecords, maxBytes);
+        const tiered = await this.tiering.reader.read(log, offset, maxRecords, maxBytes);
+        // Nothing left in the segments after the offset (compaction removed it): go on in the hot tier.
+        if (tiered?.length === 0) return (await this.log.readBatches(log, state.tieredThrough, Math.min(100, maxRecords))).batches;
+        return tiered;
       } catch (e) {
         if (isSluiceError(e, 'CorruptData') && /object is missing/.test(e.message)) {
           const now = await this.metadata.getPartitionState(log);

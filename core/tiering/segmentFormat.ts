@@ -45,12 +45,13 @@ export interface EncodedSegment {
 }
 
 /** Object key of a segment: 20-digit base offsets sort lexically in offset order (as Kafka's). */
-export function segmentKey(topic: string, partition: number, baseOffset: number): string {
-  return `segments/${topic}/${partition}/${String(baseOffset).padStart(20, '0')}.seg`;
+export function segmentKey(topic: string, partition: number, baseOffset: number, compaction = 0): string {
+  // A compacted rewrite is a new immutable object under its own deterministic key.
+  return `segments/${topic}/${partition}/${String(baseOffset).padStart(20, '0')}${compaction === 0 ? '' : `.c${compaction}`}.seg`;
 }
 
-export function encodeSegment(batches: readonly StoredBatch[]): EncodedSegment {
-  if (batches.length === 0) throw new RangeError('a segment holds at least one batch');
+export function encodeSegment(batches: readonly StoredBatch[], baseOffset = batches[0]?.baseOffset ?? 0): EncodedSegment {
+  // A compacted segment may hold no batch at all (every record superseded): it still marks its range.
   const index: SegmentIndexEntry[] = [];
   let position = HEADER_BYTES;
   for (const b of batches) {
@@ -64,7 +65,7 @@ export function encodeSegment(batches: readonly StoredBatch[]): EncodedSegment {
   bytes.set(new TextEncoder().encode('SLSG'), 0);
   view.setUint16(4, SEGMENT_VERSION);
   view.setUint16(6, 0);
-  view.setBigUint64(8, BigInt(batches[0]!.baseOffset));
+  view.setBigUint64(8, BigInt(baseOffset));
   for (let i = 0; i < batches.length; i++) bytes.set(batches[i]!.payload, index[i]!.position);
   let at = indexPosition;
   view.setUint32(at, index.length);

@@ -20,30 +20,49 @@ export class SegmentReader {
     this.store = store;
   }
 
-  /** Batches from the one containing `offset`, within one segment, up to about the limits. */
+  /**
+   * Batches from the first one ending after `offset`, within one segment, up to about the limits.
+   * Compacted segments have gaps, so this may start past `offset`; `[]` means no segment holds
+   * anything at or after it (read on in the hot tier). Undefined when no segment reaches `offset`
+   * at all (retention removed it).
+   */
   async read(log: string, offset: number, maxRecords: number, maxBytes: number): Promise<StoredBatch[] | undefined> {
-    const segment = (await this.store.listSegments(log)).find((s) => s.base <= offset && offset < s.end);
-    if (segment === undefined) return undefined;
-    const index = await this.index(segment);
-    let first = index.findIndex((e) => e.baseOffset + e.recordCount > offset);
-    if (first === -1) return [];
-    let last = first;
-    let records = index[first]!.baseOffset + index[first]!.recordCount - offset;
-    let bytes = index[first]!.sizeBytes;
-    while (last + 1 < index.length && records < maxRecords && bytes < maxBytes) {
-      last++;
-      records += index[last]!.recordCount;
-      bytes += index[last]!.sizeBytes;
+    for (let attempt = 0; ; attempt++) {
+      try {
+        return await this.readOnce(log, offset, maxRecords, maxBytes);
+      } catch (e) {
+        // A compaction swapped the segment and deleted the old object after we listed it: list again.
+        if (attempt > 0 || !(e instanceof Error && /object is missing/.test(e.message))) throw e;
+      }
     }
-    const start = index[first]!.position;
-    const end = index[last]!.position + index[last]!.length - 1;
-    const bytesRead = await this.objects.getRange(segment.key, start, end);
-    const out: StoredBatch[] = [];
-    for (; first <= last; first++) {
-      const e = index[first]!;
-      out.push(batchFromSegment(e, bytesRead.subarray(e.position - start, e.position - start + e.length), log, segment.key));
+  }
+
+  private async readOnce(log: string, offset: number, maxRecords: number, maxBytes: number): Promise<StoredBatch[] | undefined> {
+    const segments = (await this.store.listSegments(log)).filter((s) => s.end > offset);
+    if (segments.length === 0 || segments[0]!.base > offset) return segments.length === 0 ? [] : undefined;
+    for (const segment of segments) {
+      const index = await this.index(segment);
+      let first = index.findIndex((e) => e.baseOffset + e.recordCount > offset);
+      if (first === -1) continue; // compacted away past the offset: try the next segment
+      let last = first;
+      let records = index[first]!.baseOffset + index[first]!.recordCount - Math.max(offset, index[first]!.baseOffset);
+      let bytes = index[first]!.sizeBytes;
+      while (last + 1 < index.length && records < maxRecords && bytes < maxBytes) {
+        last++;
+        records += index[last]!.recordCount;
+        bytes += index[last]!.sizeBytes;
+      }
+      const start = index[first]!.position;
+      const end = index[last]!.position + index[last]!.length - 1;
+      const bytesRead = await this.objects.getRange(segment.key, start, end);
+      const out: StoredBatch[] = [];
+      for (; first <= last; first++) {
+        const e = index[first]!;
+        out.push(batchFromSegment(e, bytesRead.subarray(e.position - start, e.position - start + e.length), log, segment.key));
+      }
+      return out;
     }
-    return out;
+    return [];
   }
 
   /** Index entries (no payloads) of every segment of a partition, for look-ups by timestamp. */

@@ -1,7 +1,9 @@
 import { logKey, type LogStore, type MetadataStore, type PartitionState, type SegmentRecord, type StoredBatch, type TieringStore, type TopicRecord } from '../ports.ts';
-import { claimKeys } from '../batching.ts';
+import { claimKeys, decodeStoredBatch } from '../batching.ts';
+import { compress, decompress } from '../compression.ts';
+import { ClaimCheck, joinRecordBodies, splitRecordBodies, type ConsumerRecord } from '../records.ts';
 import type { ObjectStore } from './objectStore.ts';
-import { encodeSegment, segmentKey } from './segmentFormat.ts';
+import { batchFromSegment, decodeSegmentIndex, encodeSegment, segmentKey } from './segmentFormat.ts';
 
 /** Most batches one segment holds; a longer backlog becomes several segments over successive rolls. */
 const MAX_SEGMENT_BATCHES = 2000;
@@ -23,6 +25,8 @@ export interface PartitionReport {
   readonly rolled: number;
   /** Segments removed by retention. */
   readonly expired: number;
+  /** Segments rewritten by compaction. */
+  readonly compacted: number;
 }
 
 /**
@@ -60,8 +64,9 @@ export class Tiering {
     let rolled = 0;
     // Roll until nothing is eligible (a long backlog takes several segments).
     while (await this.rollOnce(topic, partition)) rolled++;
+    const compacted = topic.config.cleanupPolicy === 'compact' ? await this.compact(topic, partition) : 0;
     const expired = await this.applyRetention(topic, partition);
-    return { topic: topic.name, partition, rolled, expired };
+    return { topic: topic.name, partition, rolled, expired, compacted };
   }
 
   /** Advances the roll state machine by one whole roll; false when there was nothing to do. */
@@ -188,4 +193,107 @@ export class Tiering {
     await this.objects.delete(doomed.flatMap((s) => [s.key, ...(s.claims ?? [])]));
     return doomed.length;
   }
+
+  /**
+   * Compaction (cleanupPolicy `compact`): keeps the latest record per key in the tiered segments,
+   * and drops a key whose latest record is a tombstone once its segment is older than
+   * `deleteRetentionMs`. The hot tier is left alone but counts: a key updated there supersedes its
+   * tiered records. Offsets are kept, so compacted segments have gaps, as in Kafka. A rewritten
+   * segment is a new object under a new deterministic key; its record is swapped conditionally,
+   * then the old object and the claim checks of dropped records are deleted.
+   * @debt: the key map is rebuilt from the whole partition each pass (Kafka keeps an offset map).
+   */
+  async compact(topic: TopicRecord, partition: number): Promise<number> {
+    const log = logKey(topic.topicId, partition);
+    const state = await this.metadata.getPartitionState(log);
+    const segments = await this.store.listSegments(log);
+    if (segments.length === 0) return 0;
+    const contents = await Promise.all(segments.map((s) => this.segmentBatches(s)));
+    const latest = new Map<string, number>();
+    const note = (records: ConsumerRecord[]) => {
+      for (const r of records) if (r.key !== null) latest.set(keyId(r.key), r.offset);
+    };
+    contents.forEach((batches) => batches.forEach((b) => note(decodeStoredBatch(b))));
+    for (let offset = state.tieredThrough; ; ) {
+      const page = await this.log.readBatches(log, offset, 100);
+      page.batches.filter((b) => b.baseOffset >= offset).forEach((b) => note(decodeStoredBatch(b)));
+      const last = page.batches.at(-1);
+      if (page.reachedEnd || last === undefined) break;
+      offset = last.baseOffset + last.recordCount;
+    }
+    let rewritten = 0;
+    for (let i = 0; i < segments.length; i++) {
+      const segment = segments[i]!;
+      const tombstonesExpire = segment.createdAt + topic.config.deleteRetentionMs <= this.now();
+      const kept: StoredBatch[] = [];
+      const dropped: string[] = [];
+      let changed = false;
+      for (const batch of contents[i]!) {
+        const records = decodeStoredBatch(batch);
+        const bodies = splitRecordBodies(decompress(batch.codec, batch.payload));
+        const keep = records.map((r) => r.key === null || (latest.get(keyId(r.key)) === r.offset && !(r.value === null && tombstonesExpire)));
+        if (keep.every(Boolean)) {
+          kept.push(batch);
+          continue;
+        }
+        changed = true;
+        records.forEach((r, k) => !keep[k] && r.value instanceof ClaimCheck && dropped.push(r.value.key));
+        // Runs of consecutive kept offsets become batches; the offsets between them are gaps.
+        for (let k = 0; k < records.length; ) {
+          if (!keep[k]) {
+            k++;
+            continue;
+          }
+          let end = k;
+          while (end + 1 < records.length && keep[end + 1]) end++;
+          const run = records.slice(k, end + 1);
+          const raw = joinRecordBodies(bodies.slice(k, end + 1));
+          kept.push({
+            log,
+            baseOffset: run[0]!.offset,
+            recordCount: run.length,
+            firstTimestamp: run[0]!.timestamp,
+            maxTimestamp: Math.max(...run.map((r) => r.timestamp)),
+            sizeBytes: raw.length,
+            codec: batch.codec,
+            payload: compress(batch.codec, raw),
+            writerId: 'compaction',
+          });
+          k = end + 1;
+        }
+      }
+      if (!changed) continue;
+      const compactions = (segment.compactions ?? 0) + 1;
+      const key = segmentKey(topic.name, partition, segment.base, compactions);
+      const encoded = encodeSegment(kept, segment.base);
+      await this.objects.put(key, encoded.bytes);
+      const next: SegmentRecord = {
+        ...segment,
+        key,
+        compactions,
+        objectSize: encoded.bytes.length,
+        indexPosition: encoded.indexPosition,
+        indexLength: encoded.indexLength,
+        batches: kept.length,
+        storedBytes: kept.reduce((n, b) => n + b.payload.length, 0),
+        sizeBytes: kept.reduce((n, b) => n + b.sizeBytes, 0),
+        claims: (segment.claims ?? []).filter((c) => !dropped.includes(c)),
+      };
+      if (!(await this.store.replaceSegment(next, segment.key))) continue; // another compactor got there first
+      await this.objects.delete([segment.key, ...dropped]);
+      rewritten++;
+    }
+    return rewritten;
+  }
+
+  /** Every batch of a segment, read whole from S3 and checked. */
+  private async segmentBatches(segment: SegmentRecord): Promise<StoredBatch[]> {
+    const bytes = await this.objects.getRange(segment.key, 0, segment.objectSize - 1);
+    const index = decodeSegmentIndex(bytes.subarray(segment.indexPosition, segment.indexPosition + segment.indexLength), segment.key);
+    return index.map((e) => batchFromSegment(e, bytes.subarray(e.position, e.position + e.length), segment.log, segment.key));
+  }
+}
+
+function keyId(key: string | Uint8Array): string {
+  return typeof key === 'string' ? `s:${key}` : `b:${Buffer.from(key).toString('base64')}`;
 }

@@ -283,5 +283,39 @@ export function tieringContract(kind: TieredKind): void {
       await objects.put(key!, bytes); // truncated
       await assert.rejects(sluice.read('claim-rot', 0, 0), (e) => isSluiceError(e, 'CorruptData'));
     });
+
+    it('compaction keeps the latest record per key with its offset, and drops tombstones after deleteRetentionMs', async () => {
+      const c = clock();
+      const { store, objects } = await kind.make(c.now);
+      const { sluice, tiering } = tieredEngine(store, objects, c.now);
+      await sluice.createTopic('table', { config: { cleanupPolicy: 'compact', hotRetentionMs: MINUTE, deleteRetentionMs: 10 * MINUTE } });
+      const at = (records: { key: string | null; value: unknown }[]) => sluice.append('table', records.map((r) => ({ ...r, partition: 0, timestamp: c.now() })) as never);
+      await at([{ key: 'k1', value: 'a' }, { key: 'k2', value: 'b' }, { key: 'k1', value: 'c' }]); // 0..2
+      await at([{ key: 'k3', value: 'd' }, { key: 'k3', value: null }]); // 3..4, k3 deleted
+      await at([{ key: 'k2', value: 'e' }, { key: null, value: 'x' }]); // 5..6
+      c.advance(2 * MINUTE);
+      await at([{ key: 'k1', value: 'f' }]); // 7, hot: supersedes k1 in the segment
+      const reports = await tiering.runOnce();
+      assert.deepEqual(reports.map((r) => [r.rolled, r.compacted]), [[1, 1]]);
+      const view = async (from = 0) => (await readAll(sluice, 'table', from)).map((r) => [r.offset, r.value]);
+      assert.deepEqual(await view(), [[4, null], [5, 'e'], [6, 'x'], [7, 'f']], 'latest per key, original offsets, the tombstone kept for now');
+      assert.deepEqual(await view(1), [[4, null], [5, 'e'], [6, 'x'], [7, 'f']], 'a read inside a gap starts at the next record');
+      c.advance(11 * MINUTE);
+      await tiering.runOnce();
+      assert.deepEqual(await view(), [[5, 'e'], [6, 'x'], [7, 'f']], 'the tombstone is gone after deleteRetentionMs');
+      const topic = (await sluice.listTopics())[0]!;
+      const [segment] = await store.listSegments(logKey(topic.topicId, 0));
+      assert.match(segment!.key, /\.c2\.seg$/, 'each rewrite is a new object');
+      assert.deepEqual([segment!.base, segment!.end], [0, 7], 'the segment still covers its range');
+      assert.equal(await sluice.offsetFor('table', 0, 'earliest'), 0);
+
+      // A segment whose every record is superseded stays as an empty range; reads go on in the hot tier.
+      await sluice.createTopic('table2', { config: { cleanupPolicy: 'compact', hotRetentionMs: MINUTE } });
+      await sluice.append('table2', [{ key: 'only', value: 1, partition: 0 }]);
+      c.advance(2 * MINUTE);
+      await sluice.append('table2', [{ key: 'only', value: 2, partition: 0 }]);
+      await tiering.runOnce();
+      assert.deepEqual((await readAll(sluice, 'table2')).map((r) => [r.offset, r.value]), [[1, 2]]);
+    });
   });
 }

@@ -391,6 +391,24 @@ export class DynamoStore implements LogStore, MetadataStore, TieringStore {
     }
   }
 
+  async replaceSegment(next: SegmentRecord, previousKey: string): Promise<boolean> {
+    try {
+      await this.client.send(
+        new PutItemCommand({
+          TableName: this.tables.metadata,
+          Item: marshall({ ...metadataKeys.segment(next.log, next.base), ...next }),
+          ConditionExpression: '#k = :previous',
+          ExpressionAttributeNames: { '#k': 'key' },
+          ExpressionAttributeValues: { ':previous': { S: previousKey } },
+        }),
+      );
+      return true;
+    } catch (e) {
+      if (e instanceof ConditionalCheckFailedException) return false;
+      throw e;
+    }
+  }
+
   async deleteBatches(log: string, baseOffsets: readonly number[]): Promise<void> {
     for (let i = 0; i < baseOffsets.length; i += 25) {
       await this.batchDelete(baseOffsets.slice(i, i + 25).map((base) => ({ DeleteRequest: { Key: { pk: { S: log }, sk: { N: String(base) } } } })));

@@ -140,6 +140,15 @@ export class MemoryStore implements LogStore, MetadataStore, TieringStore {
     return true;
   }
 
+  async replaceSegment(next: SegmentRecord, previousKey: string): Promise<boolean> {
+    await tick();
+    const list = this.segments.get(next.log) ?? [];
+    const i = list.findIndex((s) => s.base === next.base && s.key === previousKey);
+    if (i === -1) return false;
+    list[i] = structuredClone(next);
+    return true;
+  }
+
   async deleteBatches(log: string, baseOffsets: readonly number[]): Promise<void> {
     await tick();
     this.logs.set(log, (this.logs.get(log) ?? []).filter((b) => !baseOffsets.includes(b.baseOffset)));
