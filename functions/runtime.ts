@@ -9,7 +9,8 @@ import { TABLE_NAME_ENV } from '../core/schema.ts';
 import { Sluice } from '../core/sluice.ts';
 import { S3ObjectStore, s3ClientFromEnv } from '../core/tiering/objectStore.ts';
 import { Tiering } from '../core/tiering/tiering.ts';
-import { requiredEnv } from './env.ts';
+import { integerEnv, requiredEnv } from './env.ts';
+import { MIN_HOT_RETENTION_MS } from '../core/topicConfig.ts';
 
 /**
  * What every handler shares within one Lambda container: Powertools, one DynamoDB client and one
@@ -26,5 +27,5 @@ const store = new DynamoStore({ client, tables });
 const objects = new S3ObjectStore({ client: tracer.captureAWSv3Client(s3ClientFromEnv()), bucket: requiredEnv('SLUICE_SEGMENT_BUCKET') });
 
 export const sluice = new Sluice({ log: store, metadata: store, tiering: { store, objects } });
-export const tiering = new Tiering({ log: store, metadata: store, store, objects });
+export const tiering = new Tiering({ log: store, metadata: store, store, objects, minRollAgeMs: integerEnv('SLUICE_MIN_ROLL_AGE_MS', MIN_HOT_RETENTION_MS) });
 export const groups = new ConsumerGroups({ store: new DynamoGroupStore({ client, table: tables.metadata }), sluice });

@@ -35,7 +35,7 @@ export const tieringSection: BenchSection = {
       await writer.append('bench-cold', events.slice(i, i + 100));
     }
     // The last batch stays hot by design; the one run moves the rest (in segments of up to 2,000 batches).
-    const tiering = new Tiering({ log: store, metadata: store, store, objects });
+    const tiering = new Tiering({ log: store, metadata: store, store, objects, minRollAgeMs: 0 }); // one writer: safe
     const reports = await tiering.runOnce();
     const segments = reports.reduce((n, r) => n + r.rolled, 0);
 

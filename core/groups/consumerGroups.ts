@@ -364,13 +364,14 @@ export class ConsumerGroups {
     const pages = await Promise.all(
       order.map(async (key) => {
         const { topic, partition } = parseTp(key);
+        const options = { maxRecords: perPartitionRecords, maxBytes: perPartitionBytes };
         try {
-          const page = await this.sluice.read(topic, partition, positions.get(key)!, { maxRecords: perPartitionRecords, maxBytes: perPartitionBytes });
-          return page.records.map((r) => ({ ...r, topic, partition }));
+          return (await this.sluice.read(topic, partition, positions.get(key)!, options)).records.map((r) => ({ ...r, topic, partition }));
         } catch (e) {
           if (!isSluiceError(e, 'OffsetOutOfRange')) throw e;
-          positions.set(key, await this.resetPosition(group, key, reset)); // below the log start, or past a reset log
-          return [];
+          // Below the log start (retention) or past the end (a re-created topic): reset, then read from there.
+          positions.set(key, await this.resetPosition(group, key, reset));
+          return (await this.sluice.read(topic, partition, positions.get(key)!, options)).records.map((r) => ({ ...r, topic, partition }));
         }
       }),
     );

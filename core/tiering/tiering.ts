@@ -1,3 +1,4 @@
+import { MIN_HOT_RETENTION_MS } from '../topicConfig.ts';
 import { logKey, type LogStore, type MetadataStore, type PartitionState, type SegmentRecord, type StoredBatch, type TieringStore, type TopicRecord } from '../ports.ts';
 import { claimKeys, decodeStoredBatch } from '../batching.ts';
 import { compress, decompress } from '../compression.ts';
@@ -16,6 +17,14 @@ export interface TieringOptions {
   readonly store: TieringStore;
   readonly objects: ObjectStore;
   readonly now?: () => number;
+  /**
+   * Batches younger than this never move, whatever the byte budget says. Writers trust a cached
+   * partition tail for at most TAIL_CACHE_MS (5 s); a batch that left the hot tier before a writer
+   * stopped trusting an older tail could be overwritten by a conditional put (its item is gone).
+   * Lower it only where one writer appends at a time (a benchmark, a test).
+   * @default MIN_HOT_RETENTION_MS (60 s)
+   */
+  readonly minRollAgeMs?: number;
 }
 
 export interface PartitionReport {
@@ -42,6 +51,7 @@ export class Tiering {
   private readonly store: TieringStore;
   private readonly objects: ObjectStore;
   private readonly now: () => number;
+  private readonly minRollAgeMs: number;
 
   constructor(options: TieringOptions) {
     this.log = options.log;
@@ -49,6 +59,7 @@ export class Tiering {
     this.store = options.store;
     this.objects = options.objects;
     this.now = options.now ?? Date.now;
+    this.minRollAgeMs = options.minRollAgeMs ?? MIN_HOT_RETENTION_MS;
   }
 
   /** One pass over every partition of every topic. */
@@ -122,13 +133,14 @@ export class Tiering {
     // The tail batch stays hot, so the high watermark is always found in DynamoDB.
     const candidates = page.reachedEnd ? hot.slice(0, -1) : hot;
     const cutoff = this.now() - topic.config.hotRetentionMs;
+    const youngest = this.now() - this.minRollAgeMs;
     let hotBytes = topic.config.hotRetentionBytes < 0 ? 0 : await this.hotBytes(log, state.tieredThrough);
     const out: StoredBatch[] = [];
     let storedBytes = 0;
     for (const b of candidates) {
       const old = (b.appendedAt ?? 0) <= cutoff;
       const overBudget = topic.config.hotRetentionBytes >= 0 && hotBytes > topic.config.hotRetentionBytes;
-      if (!old && !overBudget) break;
+      if ((!old && !overBudget) || (b.appendedAt ?? 0) > youngest) break;
       if (out.length >= MAX_SEGMENT_BATCHES || storedBytes > MAX_SEGMENT_BYTES) break;
       out.push(b);
       hotBytes -= b.sizeBytes;

@@ -4,6 +4,8 @@ import { Admin, Producer } from '../../client/index.ts';
 import { runNode, useApi } from '../support/e2e.ts';
 import { uniqueName } from '../support/names.ts';
 
+// One writer at a time here, so batches may move to S3 as soon as they are written (see minRollAgeMs).
+process.env.SLUICE_MIN_ROLL_AGE_MS = '0';
 const api = useApi('e2e-tiering');
 const cli = (args: string[]) => runNode('bin/sluice.mjs', ['--url', api.url, ...args]);
 
