@@ -140,8 +140,11 @@ export interface SegmentRecord {
   readonly sizeBytes: number;
   readonly maxTimestamp: number;
   readonly createdAt: number;
-  /** S3 keys of the claim checks its batches refer to: deleted with the segment. */
-  readonly claims?: readonly string[];
+  /**
+   * The S3 object listing the claim checks its batches refer to (deleted with the segment). Kept
+   * beside the segment, not in this record, whose item must stay under DynamoDB's 400 KB.
+   */
+  readonly claims?: { readonly key: string; readonly size: number; readonly count: number };
   /** How many times compaction rewrote it (0 for a segment as rolled). */
   readonly compactions?: number;
 }

@@ -17,6 +17,7 @@ import { partitionForKey } from './murmur2.ts';
 import { logKey, type LogStore, type MetadataStore, type PartitionState, type ProducerStateWrite, type StoredBatch, type TieringStore, type TopicRecord } from './ports.ts';
 import type { ObjectStore } from './tiering/objectStore.ts';
 import { SegmentReader } from './tiering/segmentReader.ts';
+import { segmentClaimObjects } from './tiering/tiering.ts';
 import { decideProducerBatch } from './producerState.ts';
 import { ClaimCheck, claimRecord, decodeClaimedValue, encodeRecord, type ConsumerRecord, type EncodedRecord } from './records.ts';
 import { crc32c } from './tiering/crc32c.ts';
@@ -241,7 +242,7 @@ export class Sluice {
     for (;;) {
       const segments = (await this.tiering.store.listSegments(log)).slice(0, 90);
       if (segments.length === 0) return;
-      await this.tiering.objects.delete(segments.flatMap((s) => [s.key, ...(s.claims ?? [])]));
+      for (const s of segments) await this.tiering.objects.delete([s.key, ...(await segmentClaimObjects(this.tiering.objects, s))]);
       const state = await this.metadata.getPartitionState(log);
       await this.tiering.store.dropSegments(log, segments.map((s) => s.base), { ...state, version: state.version + 1 });
     }
@@ -353,11 +354,15 @@ export class Sluice {
       const decision = decideProducerBatch(producer.id, partition, state, producer.epoch, firstSequence, batch.records.length);
       if (decision.kind === 'duplicate') {
         // A retry: answer with the original offsets and timestamps, read back from the log.
-        const batches = await this.batchesFrom(log, await this.metadata.getPartitionState(log), decision.baseOffset, 1, 1);
-        if (batches?.[0] === undefined) throw new DuplicateSequence(producer.id, partition, firstSequence); // retention removed it
-        return decodeBatch(batches[0])
-          .slice(0, batch.records.length)
-          .map((r) => ({ partition, offset: r.offset, timestamp: r.timestamp }));
+        // The offsets are known; the timestamps come from the stored records where they still exist
+        // (compaction may have removed some; then the retried record's own timestamp stands in).
+        const state = await this.metadata.getPartitionState(log);
+        if (decision.baseOffset < state.logStartOffset) throw new DuplicateSequence(producer.id, partition, firstSequence); // retention removed it
+        const stored = new Map<number, number>();
+        for (const b of (await this.batchesFrom(log, state, decision.baseOffset, batch.records.length, MAX_READ_BYTES)) ?? []) {
+          for (const r of decodeBatch(b)) stored.set(r.offset, r.timestamp);
+        }
+        return batch.records.map((r, k) => ({ partition, offset: decision.baseOffset + k, timestamp: stored.get(decision.baseOffset + k) ?? r.timestamp }));
       }
       const written = await this.claim(topic, partition, log, batch, (baseOffset) => ({
         producerId: producer.id,
@@ -451,7 +456,15 @@ export class Sluice {
     // An empty answer below the high watermark means a writer appended between the batch query and
     // the tail query: look again, so that no records always means the reader is at the end.
     for (let attempt = 1; ; attempt++) {
-      const result = await this.readOnce(topic, partition, log, offset, maxRecords, maxBytes);
+      let result: ReadResult;
+      try {
+        result = await this.readOnce(topic, partition, log, offset, maxRecords, maxBytes);
+      } catch (e) {
+        // A claim check removed by retention or compaction after its batch was read: read again
+        // (then the offset is below the log start, or the record was superseded).
+        if (attempt < 5 && isSluiceError(e, 'CorruptData') && /object is missing/.test(e.message)) continue;
+        throw e;
+      }
       if (result.records.length > 0 || result.highWatermark <= offset || attempt >= 5) return result;
     }
   }
@@ -464,9 +477,11 @@ export class Sluice {
       const page = await this.log.readBatches(log, offset, Math.min(100, maxRecords));
       const first = page.batches[0];
       if (first === undefined || (first.baseOffset <= offset && offset < first.baseOffset + first.recordCount)) {
-        batches = page.batches;
-        const last = page.batches.at(-1);
-        if (page.reachedEnd && last !== undefined) highWatermark = last.baseOffset + last.recordCount;
+        // A roller deleting hot copies (in any order) can leave holes: stop at the first one; the
+        // next read finds the moved batches in S3.
+        batches = contiguousPrefix(page.batches);
+        const last = batches.at(-1);
+        if (page.reachedEnd && last !== undefined && batches.length === page.batches.length) highWatermark = last.baseOffset + last.recordCount;
       } else {
         state = await this.metadata.getPartitionState(log); // rolled to S3 while we looked: read it there
       }
@@ -625,9 +640,14 @@ export class Sluice {
     if (offset < state.tieredThrough && this.tiering !== undefined) {
       try {
         const tiered = await this.tiering.reader.read(log, offset, maxRecords, maxBytes);
-        // Nothing left in the segments after the offset (compaction removed it): go on in the hot tier.
-        if (tiered?.length === 0) return (await this.log.readBatches(log, state.tieredThrough, Math.min(100, maxRecords))).batches;
-        return tiered;
+        if (tiered?.length !== 0) return tiered;
+        // Nothing in the segments after the offset (compacted away, or retention dropped them since
+        // the state was read): look at the state again before going on in the hot tier.
+        const now = await this.metadata.getPartitionState(log);
+        if (offset < now.logStartOffset) return undefined;
+        const hot = contiguousPrefix((await this.log.readBatches(log, now.tieredThrough, Math.min(100, maxRecords))).batches);
+        // The hot tier must start where the segments end, else a roll landed meanwhile: answer nothing, read again.
+        return hot.length === 0 || hot[0]!.baseOffset <= now.tieredThrough ? hot : [];
       } catch (e) {
         if (isSluiceError(e, 'CorruptData') && /object is missing/.test(e.message)) {
           const now = await this.metadata.getPartitionState(log);
@@ -699,6 +719,14 @@ export class Sluice {
 }
 
 const decodeBatch = decodeStoredBatch;
+
+/** Batches up to the first break in offsets (a batch not starting where the previous ended). */
+function contiguousPrefix(batches: StoredBatch[]): StoredBatch[] {
+  for (let i = 1; i < batches.length; i++) {
+    if (batches[i]!.baseOffset !== batches[i - 1]!.baseOffset + batches[i - 1]!.recordCount) return batches.slice(0, i);
+  }
+  return batches;
+}
 
 function validateProducer(producer: unknown): IdempotentProducer {
   const p = producer as Partial<IdempotentProducer> | null;

@@ -45,9 +45,13 @@ export interface EncodedSegment {
 }
 
 /** Object key of a segment: 20-digit base offsets sort lexically in offset order (as Kafka's). */
-export function segmentKey(topic: string, partition: number, baseOffset: number, compaction = 0): string {
-  // A compacted rewrite is a new immutable object under its own deterministic key.
-  return `segments/${topic}/${partition}/${String(baseOffset).padStart(20, '0')}${compaction === 0 ? '' : `.c${compaction}`}.seg`;
+/**
+ * Object key of a segment. The topic id (one per incarnation of a name) is part of it, so a topic
+ * deleted and created again never shares an object with its predecessor. A compacted rewrite gets
+ * a unique suffix: two compactors racing never write different bytes under one key.
+ */
+export function segmentKey(topic: string, topicId: string, partition: number, baseOffset: number, rewrite?: string): string {
+  return `segments/${topic}/${partition}/${String(baseOffset).padStart(20, '0')}.${topicId}${rewrite === undefined ? '' : `.${rewrite}`}.seg`;
 }
 
 export function encodeSegment(batches: readonly StoredBatch[], baseOffset = batches[0]?.baseOffset ?? 0): EncodedSegment {

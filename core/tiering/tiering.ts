@@ -1,3 +1,4 @@
+import { randomUUID } from 'node:crypto';
 import { MIN_HOT_RETENTION_MS } from '../topicConfig.ts';
 import { logKey, type LogStore, type MetadataStore, type PartitionState, type SegmentRecord, type StoredBatch, type TieringStore, type TopicRecord } from '../ports.ts';
 import { claimKeys, decodeStoredBatch } from '../batching.ts';
@@ -36,6 +37,8 @@ export interface PartitionReport {
   readonly expired: number;
   /** Segments rewritten by compaction. */
   readonly compacted: number;
+  /** Steps that failed for this partition (the others still ran). */
+  readonly errors?: string[];
 }
 
 /**
@@ -63,6 +66,7 @@ export class Tiering {
   }
 
   /** One pass over every partition of every topic. */
+  /** One pass over every partition of every topic; a failing partition does not stop the others. */
   async runOnce(): Promise<PartitionReport[]> {
     const reports: PartitionReport[] = [];
     for (const topic of await this.metadata.listTopics()) {
@@ -72,12 +76,23 @@ export class Tiering {
   }
 
   async runPartition(topic: TopicRecord, partition: number): Promise<PartitionReport> {
-    let rolled = 0;
-    // Roll until nothing is eligible (a long backlog takes several segments).
-    while (await this.rollOnce(topic, partition)) rolled++;
-    const compacted = topic.config.cleanupPolicy === 'compact' ? await this.compact(topic, partition) : 0;
-    const expired = await this.applyRetention(topic, partition);
-    return { topic: topic.name, partition, rolled, expired, compacted };
+    const errors: string[] = [];
+    const attempt = async <T>(step: string, fn: () => Promise<T>, fallback: T): Promise<T> => {
+      try {
+        return await fn();
+      } catch (e) {
+        errors.push(`${step}: ${e instanceof Error ? e.message : String(e)}`);
+        return fallback;
+      }
+    };
+    const rolled = await attempt('roll', async () => {
+      let n = 0;
+      while (n < 1000 && (await this.rollOnce(topic, partition))) n++; // a long backlog takes several segments
+      return n;
+    }, 0);
+    const compacted = topic.config.cleanupPolicy === 'compact' ? await attempt('compact', () => this.compact(topic, partition), 0) : 0;
+    const expired = await attempt('retention', () => this.applyRetention(topic, partition), 0);
+    return { topic: topic.name, partition, rolled, expired, compacted, ...(errors.length > 0 ? { errors } : {}) };
   }
 
   /** Advances the roll state machine by one whole roll; false when there was nothing to do. */
@@ -89,7 +104,7 @@ export class Tiering {
       if (batches.length === 0) return false;
       const base = batches[0]!.baseOffset;
       const last = batches.at(-1)!;
-      const next: PartitionState = { ...state, version: state.version + 1, roll: { phase: 'uploading', base, end: last.baseOffset + last.recordCount, key: segmentKey(topic.name, partition, base), startedAt: this.now() } };
+      const next: PartitionState = { ...state, version: state.version + 1, roll: { phase: 'uploading', base, end: last.baseOffset + last.recordCount, key: segmentKey(topic.name, topic.topicId, partition, base), startedAt: this.now() } };
       if (!(await this.store.setPartitionState(log, next))) return true; // someone else moved it: look again
       state = next;
     }
@@ -98,6 +113,7 @@ export class Tiering {
       const batches = await this.hotRange(log, roll.base, roll.end);
       const segment = encodeSegment(batches);
       await this.objects.put(roll.key, segment.bytes); // deterministic key and bytes: repeating this is harmless
+      const claims = await this.writeClaimList(roll.key, batches.flatMap(claimKeys));
       const record: SegmentRecord = {
         log,
         base: roll.base,
@@ -111,7 +127,7 @@ export class Tiering {
         sizeBytes: batches.reduce((n, b) => n + b.sizeBytes, 0),
         maxTimestamp: Math.max(...batches.map((b) => b.maxTimestamp)),
         createdAt: this.now(),
-        claims: batches.flatMap(claimKeys),
+        ...(claims === undefined ? {} : { claims }),
       };
       const next: PartitionState = { ...state, version: state.version + 1, tieredThrough: roll.end, roll: { ...roll, phase: 'deleting' } };
       if (!(await this.store.recordSegment(record, next))) return true; // another roller recorded it; it will finish
@@ -127,11 +143,10 @@ export class Tiering {
 
   /** The contiguous run of hot batches from `tieredThrough` that may move; never the tail batch. */
   private async eligible(topic: TopicRecord, log: string, state: PartitionState): Promise<StoredBatch[]> {
-    const page = await this.log.scanBatchHeaders(log, state.tieredThrough, MAX_SEGMENT_BATCHES + 1);
-    const hot = page.batches.filter((b) => b.baseOffset >= state.tieredThrough);
-    if (hot.length === 0) return [];
+    const [page, tail] = await Promise.all([this.log.scanBatchHeaders(log, state.tieredThrough, MAX_SEGMENT_BATCHES + 1), this.log.lastBatch(log)]);
     // The tail batch stays hot, so the high watermark is always found in DynamoDB.
-    const candidates = page.reachedEnd ? hot.slice(0, -1) : hot;
+    const candidates = page.batches.filter((b) => b.baseOffset >= state.tieredThrough && tail !== undefined && b.baseOffset < tail.baseOffset);
+    if (candidates.length === 0) return [];
     const cutoff = this.now() - topic.config.hotRetentionMs;
     const youngest = this.now() - this.minRollAgeMs;
     let hotBytes = topic.config.hotRetentionBytes < 0 ? 0 : await this.hotBytes(log, state.tieredThrough);
@@ -186,7 +201,10 @@ export class Tiering {
     const state = await this.metadata.getPartitionState(log);
     const segments = await this.store.listSegments(log);
     if (segments.length === 0) return 0;
-    const { retentionMs, retentionBytes } = topic.config;
+    // A compacted topic keeps the latest value of every key: only delete-records shortens it.
+    const compacted = topic.config.cleanupPolicy === 'compact';
+    const retentionMs = compacted ? -1 : topic.config.retentionMs;
+    const retentionBytes = compacted ? -1 : topic.config.retentionBytes;
     let total = retentionBytes < 0 ? 0 : segments.reduce((n, s) => n + s.sizeBytes, 0) + (await this.hotBytes(log, state.tieredThrough));
     const doomed: SegmentRecord[] = [];
     for (const s of segments) {
@@ -202,7 +220,7 @@ export class Tiering {
     const logStartOffset = Math.max(state.logStartOffset, doomed.at(-1)!.end);
     // The log start moves first (with the records), so no reader is sent to an object about to go.
     if (!(await this.store.dropSegments(log, doomed.map((s) => s.base), { ...state, logStartOffset, version: state.version + 1 }))) return 0;
-    await this.objects.delete(doomed.flatMap((s) => [s.key, ...(s.claims ?? [])]));
+    for (const s of doomed) await this.objects.delete([s.key, ...(await this.claimList(s))]);
     return doomed.length;
   }
 
@@ -276,11 +294,15 @@ export class Tiering {
       }
       if (!changed) continue;
       const compactions = (segment.compactions ?? 0) + 1;
-      const key = segmentKey(topic.name, partition, segment.base, compactions);
+      const key = segmentKey(topic.name, topic.topicId, partition, segment.base, `c${compactions}-${randomUUID().slice(0, 8)}`);
       const encoded = encodeSegment(kept, segment.base);
       await this.objects.put(key, encoded.bytes);
+      const remaining = (await this.claimList(segment)).filter((c) => !dropped.includes(c));
+      const claims = await this.writeClaimList(key, remaining);
+      const { claims: _previous, ...rest } = segment;
       const next: SegmentRecord = {
-        ...segment,
+        ...rest,
+        ...(claims === undefined ? {} : { claims }),
         key,
         compactions,
         objectSize: encoded.bytes.length,
@@ -289,10 +311,12 @@ export class Tiering {
         batches: kept.length,
         storedBytes: kept.reduce((n, b) => n + b.payload.length, 0),
         sizeBytes: kept.reduce((n, b) => n + b.sizeBytes, 0),
-        claims: (segment.claims ?? []).filter((c) => !dropped.includes(c)),
       };
-      if (!(await this.store.replaceSegment(next, segment.key))) continue; // another compactor got there first
-      await this.objects.delete([segment.key, ...dropped]);
+      if (!(await this.store.replaceSegment(next, segment.key))) {
+        await this.objects.delete([key, ...(claims === undefined ? [] : [claims.key])]); // another compactor won: ours is unreferenced
+        continue;
+      }
+      await this.objects.delete([segment.key, ...(segment.claims === undefined ? [] : [segment.claims.key]), ...dropped]);
       rewritten++;
     }
     return rewritten;
@@ -304,6 +328,27 @@ export class Tiering {
     const index = decodeSegmentIndex(bytes.subarray(segment.indexPosition, segment.indexPosition + segment.indexLength), segment.key);
     return index.map((e) => batchFromSegment(e, bytes.subarray(e.position, e.position + e.length), segment.log, segment.key));
   }
+
+  /** Writes a segment's claim-check list beside it (nothing when there are none). */
+  private async writeClaimList(segmentKey: string, claims: readonly string[]): Promise<SegmentRecord['claims']> {
+    if (claims.length === 0) return undefined;
+    const bytes = new TextEncoder().encode(JSON.stringify(claims));
+    const key = `${segmentKey}.claims`;
+    await this.objects.put(key, bytes);
+    return { key, size: bytes.length, count: claims.length };
+  }
+
+  /** The claim checks a segment refers to, plus the list object itself. */
+  claimList(segment: SegmentRecord): Promise<string[]> {
+    return segmentClaimObjects(this.objects, segment);
+  }
+}
+
+/** The objects that go with a segment besides itself: its claim checks and their list. */
+export async function segmentClaimObjects(objects: ObjectStore, segment: SegmentRecord): Promise<string[]> {
+  if (segment.claims === undefined) return [];
+  const bytes = await objects.getRange(segment.claims.key, 0, segment.claims.size - 1);
+  return [...(JSON.parse(new TextDecoder().decode(bytes)) as string[]), segment.claims.key];
 }
 
 function keyId(key: string | Uint8Array): string {

@@ -54,7 +54,8 @@ test('a flipped byte in a batch or in the index is reported as CorruptData, neve
 });
 
 test('segment keys are deterministic with 20-digit offsets that sort in offset order', () => {
-  assert.equal(segmentKey('orders', 3, 42), 'segments/orders/3/00000000000000000042.seg');
-  const keys = [9, 10, 100, 2].map((o) => segmentKey('t', 0, o));
-  assert.deepEqual([...keys].sort(), [2, 9, 10, 100].map((o) => segmentKey('t', 0, o)));
+  assert.equal(segmentKey('orders', 'abc123', 3, 42), 'segments/orders/3/00000000000000000042.abc123.seg');
+  assert.equal(segmentKey('orders', 'abc123', 3, 42, 'c1-xyz'), 'segments/orders/3/00000000000000000042.abc123.c1-xyz.seg');
+  const keys = [9, 10, 100, 2].map((o) => segmentKey('t', 'id', 0, o));
+  assert.deepEqual([...keys].sort(), [2, 9, 10, 100].map((o) => segmentKey('t', 'id', 0, o)));
 });
