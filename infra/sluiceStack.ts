@@ -71,21 +71,22 @@ export interface LagAlarm {
 type S3Action = 's3:GetObject' | 's3:PutObject' | 's3:DeleteObject';
 
 /** What each function may do to each table and to segment objects: nothing more. */
-const ACCESS: Record<HandlerName | 'lagReporter' | 'roller', { log: TableAccess; metadata: TableAccess; segments: readonly S3Action[] }> = {
+/** Segment objects (and their claim lists) live under segments/, claim checks under claims/. */
+const ACCESS: Record<HandlerName | 'lagReporter' | 'roller', { log: TableAccess; metadata: TableAccess; objects: { segments: readonly S3Action[]; claims: readonly S3Action[] } }> = {
   // Topic admin writes topic items; deleting a topic deletes its log items and segments.
-  topics: { log: ['dynamodb:Query', 'dynamodb:BatchWriteItem'], metadata: ['dynamodb:GetItem', 'dynamodb:PutItem', 'dynamodb:UpdateItem', 'dynamodb:DeleteItem', 'dynamodb:Query'], segments: ['s3:DeleteObject'] },
+  topics: { log: ['dynamodb:Query', 'dynamodb:BatchWriteItem'], metadata: ['dynamodb:GetItem', 'dynamodb:PutItem', 'dynamodb:UpdateItem', 'dynamodb:DeleteItem', 'dynamodb:Query'], objects: { segments: ['s3:GetObject', 's3:DeleteObject'], claims: ['s3:DeleteObject'] } },
   // Produce claims batches (PutItem, alone or in a transaction with the producer state); an
   // idempotent retry of a batch already in S3 reads it back.
-  produce: { log: ['dynamodb:PutItem', 'dynamodb:Query'], metadata: ['dynamodb:GetItem', 'dynamodb:PutItem', 'dynamodb:Query'], segments: ['s3:GetObject'] },
-  fetch: { log: ['dynamodb:Query'], metadata: ['dynamodb:GetItem', 'dynamodb:Query'], segments: ['s3:GetObject'] },
+  produce: { log: ['dynamodb:PutItem', 'dynamodb:Query'], metadata: ['dynamodb:GetItem', 'dynamodb:PutItem', 'dynamodb:Query'], objects: { segments: ['s3:GetObject'], claims: ['s3:PutObject'] } },
+  fetch: { log: ['dynamodb:Query'], metadata: ['dynamodb:GetItem', 'dynamodb:Query'], objects: { segments: ['s3:GetObject'], claims: ['s3:GetObject'] } },
   // Groups read the log (poll) and change group items, in transactions with condition checks.
-  groups: { log: ['dynamodb:Query'], metadata: ['dynamodb:GetItem', 'dynamodb:PutItem', 'dynamodb:UpdateItem', 'dynamodb:DeleteItem', 'dynamodb:Query', 'dynamodb:ConditionCheckItem', 'dynamodb:BatchWriteItem'], segments: ['s3:GetObject'] },
+  groups: { log: ['dynamodb:Query'], metadata: ['dynamodb:GetItem', 'dynamodb:PutItem', 'dynamodb:UpdateItem', 'dynamodb:DeleteItem', 'dynamodb:Query', 'dynamodb:ConditionCheckItem', 'dynamodb:BatchWriteItem'], objects: { segments: ['s3:GetObject'], claims: ['s3:GetObject'] } },
   // Lag reads offsets and high watermarks; describing a group may remove expired members.
-  lagReporter: { log: ['dynamodb:Query'], metadata: ['dynamodb:GetItem', 'dynamodb:PutItem', 'dynamodb:DeleteItem', 'dynamodb:Query'], segments: [] },
+  lagReporter: { log: ['dynamodb:Query'], metadata: ['dynamodb:GetItem', 'dynamodb:PutItem', 'dynamodb:DeleteItem', 'dynamodb:Query'], objects: { segments: [], claims: [] } },
   // The roller (on a schedule) and the admin route that runs it: write segments, delete hot
   // batches, record segments and drop expired ones.
-  roller: { log: ['dynamodb:Query', 'dynamodb:BatchWriteItem'], metadata: ['dynamodb:GetItem', 'dynamodb:PutItem', 'dynamodb:DeleteItem', 'dynamodb:Query'], segments: ['s3:GetObject', 's3:PutObject', 's3:DeleteObject'] },
-  tiering: { log: ['dynamodb:Query', 'dynamodb:BatchWriteItem'], metadata: ['dynamodb:GetItem', 'dynamodb:PutItem', 'dynamodb:DeleteItem', 'dynamodb:Query'], segments: ['s3:GetObject', 's3:PutObject', 's3:DeleteObject'] },
+  roller: { log: ['dynamodb:Query', 'dynamodb:BatchWriteItem'], metadata: ['dynamodb:GetItem', 'dynamodb:PutItem', 'dynamodb:DeleteItem', 'dynamodb:Query'], objects: { segments: ['s3:GetObject', 's3:PutObject', 's3:DeleteObject'], claims: ['s3:GetObject', 's3:DeleteObject'] } },
+  tiering: { log: ['dynamodb:Query', 'dynamodb:BatchWriteItem'], metadata: ['dynamodb:GetItem', 'dynamodb:PutItem', 'dynamodb:DeleteItem', 'dynamodb:Query'], objects: { segments: ['s3:GetObject', 's3:PutObject', 's3:DeleteObject'], claims: ['s3:GetObject', 's3:DeleteObject'] } },
 };
 
 /**
@@ -202,12 +203,20 @@ export class SluiceStack extends Stack {
       }
       bindTable({ table: this.logTable, grantee: fn, actions: ACCESS[handler].log });
       bindTable({ table: this.metadataTable, grantee: fn, actions: ACCESS[handler].metadata });
-      if (ACCESS[handler].segments.length > 0) {
-        role.addToPolicy(new PolicyStatement({ actions: [...ACCESS[handler].segments], resources: [this.segmentBucket.arnForObjects('segments/*')] }));
+      const bucketLogicalId = this.getLogicalId(this.segmentBucket.node.defaultChild as CfnBucket);
+      for (const prefix of ['segments', 'claims'] as const) {
+        const actions = ACCESS[handler].objects[prefix];
+        if (actions.length === 0) continue;
+        role.addToPolicy(new PolicyStatement({ actions: [...actions], resources: [this.segmentBucket.arnForObjects(`${prefix}/*`)] }));
         Validations.of(role).acknowledge({
-          id: `AwsSolutions-IAM5[Resource::<${this.getLogicalId(this.segmentBucket.node.defaultChild as CfnBucket)}.Arn>/segments/*]`,
-          reason: 'Segment objects have generated keys under segments/; access is limited to that prefix and to the object actions this function needs.',
+          id: `AwsSolutions-IAM5[Resource::<${bucketLogicalId}.Arn>/${prefix}/*]`,
+          reason: `Objects under ${prefix}/ have generated keys; access is limited to that prefix and to the object actions this function needs.`,
         });
+      }
+      if ([...ACCESS[handler].objects.segments, ...ACCESS[handler].objects.claims].includes('s3:GetObject')) {
+        // Without ListBucket, S3 answers a missing key with 403 instead of NoSuchKey, which readers
+        // need to tell a segment removed by retention or compaction from a real fault.
+        role.addToPolicy(new PolicyStatement({ actions: ['s3:ListBucket'], resources: [this.segmentBucket.bucketArn], conditions: { StringLike: { 's3:prefix': ['segments/*', 'claims/*'] } } }));
       }
       Validations.of(role).acknowledge({
         id: 'AwsSolutions-IAM5[Resource::*]',

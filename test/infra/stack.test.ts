@@ -25,14 +25,14 @@ function synthWithNag(configure: (app: App) => SluiceStack): Template {
 type Resource = { Properties: Record<string, any> };
 
 /** The expected DynamoDB actions per function and table: the least each one needs. */
-const EXPECTED_ACCESS: Record<string, { log: string[]; metadata: string[]; segments: string[] }> = {
-  topics: { log: ['dynamodb:BatchWriteItem', 'dynamodb:Query'], metadata: ['dynamodb:DeleteItem', 'dynamodb:GetItem', 'dynamodb:PutItem', 'dynamodb:Query', 'dynamodb:UpdateItem'], segments: ['s3:DeleteObject'] },
-  produce: { log: ['dynamodb:PutItem', 'dynamodb:Query'], metadata: ['dynamodb:GetItem', 'dynamodb:PutItem', 'dynamodb:Query'], segments: ['s3:GetObject'] },
-  fetch: { log: ['dynamodb:Query'], metadata: ['dynamodb:GetItem', 'dynamodb:Query'], segments: ['s3:GetObject'] },
-  lagReporter: { log: ['dynamodb:Query'], metadata: ['dynamodb:DeleteItem', 'dynamodb:GetItem', 'dynamodb:PutItem', 'dynamodb:Query'], segments: [] },
-  groups: { log: ['dynamodb:Query'], metadata: ['dynamodb:BatchWriteItem', 'dynamodb:ConditionCheckItem', 'dynamodb:DeleteItem', 'dynamodb:GetItem', 'dynamodb:PutItem', 'dynamodb:Query', 'dynamodb:UpdateItem'], segments: ['s3:GetObject'] },
-  roller: { log: ['dynamodb:BatchWriteItem', 'dynamodb:Query'], metadata: ['dynamodb:DeleteItem', 'dynamodb:GetItem', 'dynamodb:PutItem', 'dynamodb:Query'], segments: ['s3:DeleteObject', 's3:GetObject', 's3:PutObject'] },
-  tiering: { log: ['dynamodb:BatchWriteItem', 'dynamodb:Query'], metadata: ['dynamodb:DeleteItem', 'dynamodb:GetItem', 'dynamodb:PutItem', 'dynamodb:Query'], segments: ['s3:DeleteObject', 's3:GetObject', 's3:PutObject'] },
+const EXPECTED_ACCESS: Record<string, { log: string[]; metadata: string[]; segments: string[]; claims: string[] }> = {
+  topics: { log: ['dynamodb:BatchWriteItem', 'dynamodb:Query'], metadata: ['dynamodb:DeleteItem', 'dynamodb:GetItem', 'dynamodb:PutItem', 'dynamodb:Query', 'dynamodb:UpdateItem'], segments: ['s3:DeleteObject', 's3:GetObject', 's3:ListBucket'], claims: ['s3:DeleteObject'] },
+  produce: { log: ['dynamodb:PutItem', 'dynamodb:Query'], metadata: ['dynamodb:GetItem', 'dynamodb:PutItem', 'dynamodb:Query'], segments: ['s3:GetObject', 's3:ListBucket'], claims: ['s3:PutObject'] },
+  fetch: { log: ['dynamodb:Query'], metadata: ['dynamodb:GetItem', 'dynamodb:Query'], segments: ['s3:GetObject', 's3:ListBucket'], claims: ['s3:GetObject'] },
+  lagReporter: { log: ['dynamodb:Query'], metadata: ['dynamodb:DeleteItem', 'dynamodb:GetItem', 'dynamodb:PutItem', 'dynamodb:Query'], segments: [], claims: [] },
+  groups: { log: ['dynamodb:Query'], metadata: ['dynamodb:BatchWriteItem', 'dynamodb:ConditionCheckItem', 'dynamodb:DeleteItem', 'dynamodb:GetItem', 'dynamodb:PutItem', 'dynamodb:Query', 'dynamodb:UpdateItem'], segments: ['s3:GetObject', 's3:ListBucket'], claims: ['s3:GetObject'] },
+  roller: { log: ['dynamodb:BatchWriteItem', 'dynamodb:Query'], metadata: ['dynamodb:DeleteItem', 'dynamodb:GetItem', 'dynamodb:PutItem', 'dynamodb:Query'], segments: ['s3:DeleteObject', 's3:GetObject', 's3:ListBucket', 's3:PutObject'], claims: ['s3:DeleteObject', 's3:GetObject'] },
+  tiering: { log: ['dynamodb:BatchWriteItem', 'dynamodb:Query'], metadata: ['dynamodb:DeleteItem', 'dynamodb:GetItem', 'dynamodb:PutItem', 'dynamodb:Query'], segments: ['s3:DeleteObject', 's3:GetObject', 's3:ListBucket', 's3:PutObject'], claims: ['s3:DeleteObject', 's3:GetObject'] },
 };
 
 describe('SluiceStack', () => {
@@ -116,7 +116,7 @@ describe('SluiceStack', () => {
         .filter((p) => p.Properties.Roles.some((r: { Ref: string }) => r.Ref === roleId))
         .flatMap((p) => p.Properties.PolicyDocument.Statement as { Action: string | string[]; Resource: unknown }[]);
       const dynamo: Record<string, Set<string>> = { log: new Set(), metadata: new Set() };
-      const s3 = new Set<string>();
+      const s3: Record<'segments' | 'claims', Set<string>> = { segments: new Set(), claims: new Set() };
       for (const s of statements) {
         const actions = ([] as string[]).concat(s.Action);
         assert.ok(!actions.some((a) => a === '*' || a.endsWith(':*')), `wildcard action in ${JSON.stringify(s.Action)}`);
@@ -125,8 +125,17 @@ describe('SluiceStack', () => {
           continue;
         }
         if (actions[0]!.startsWith('s3:')) {
-          assert.match(JSON.stringify(s.Resource), /SegmentBucket\w*","Arn"\]},"\/segments\/\*"/, 'S3 access only to objects under segments/');
-          actions.forEach((a) => s3.add(a));
+          const resource = JSON.stringify(s.Resource);
+          if (actions.includes('s3:ListBucket')) {
+            assert.deepEqual(actions, ['s3:ListBucket']);
+            assert.match(resource, /^\{"Fn::GetAtt":\["SegmentBucket\w*","Arn"\]\}$/, 'listing only on the segment bucket');
+            assert.deepEqual((s as { Condition?: unknown }).Condition, { StringLike: { 's3:prefix': ['segments/*', 'claims/*'] } }, 'listing only under our prefixes');
+            s3.segments.add('s3:ListBucket');
+            continue;
+          }
+          const prefix = /SegmentBucket\w*","Arn"\]},"\/(segments|claims)\/\*"/.exec(resource)?.[1] as 'segments' | 'claims' | undefined;
+          assert.ok(prefix !== undefined, `S3 access only to objects under segments/ or claims/: ${resource}`);
+          actions.forEach((a) => s3[prefix].add(a));
           continue;
         }
         if (!actions[0]!.startsWith('dynamodb:')) continue;
@@ -139,7 +148,8 @@ describe('SluiceStack', () => {
       }
       assert.deepEqual([...dynamo.log!].sort(), EXPECTED_ACCESS[fnName]!.log, `${fnName} on the log table`);
       assert.deepEqual([...dynamo.metadata!].sort(), EXPECTED_ACCESS[fnName]!.metadata, `${fnName} on the metadata table`);
-      assert.deepEqual([...s3].sort(), EXPECTED_ACCESS[fnName]!.segments, `${fnName} on segment objects`);
+      assert.deepEqual([...s3.segments].sort(), EXPECTED_ACCESS[fnName]!.segments, `${fnName} on segment objects`);
+      assert.deepEqual([...s3.claims].sort(), EXPECTED_ACCESS[fnName]!.claims, `${fnName} on claim-check objects`);
     }
     assert.deepEqual([...seen].sort(), ['fetch', 'groups', 'lagReporter', 'produce', 'roller', 'tiering', 'topics']);
   });
