@@ -119,12 +119,7 @@ export class Tiering {
         base: roll.base,
         end: roll.end,
         key: roll.key,
-        objectSize: segment.bytes.length,
-        indexPosition: segment.indexPosition,
-        indexLength: segment.indexLength,
-        batches: batches.length,
-        storedBytes: batches.reduce((n, b) => n + b.payload.length, 0),
-        sizeBytes: batches.reduce((n, b) => n + b.sizeBytes, 0),
+        ...layout(segment, batches),
         maxTimestamp: Math.max(...batches.map((b) => b.maxTimestamp)),
         createdAt: this.now(),
         ...(claims === undefined ? {} : { claims }),
@@ -297,7 +292,7 @@ export class Tiering {
       const key = segmentKey(topic.name, topic.topicId, partition, segment.base, `c${compactions}-${randomUUID().slice(0, 8)}`);
       const encoded = encodeSegment(kept, segment.base);
       await this.objects.put(key, encoded.bytes);
-      const remaining = (await this.claimList(segment)).filter((c) => !dropped.includes(c));
+      const remaining = (await segmentClaims(this.objects, segment)).filter((c) => !dropped.includes(c));
       const claims = await this.writeClaimList(key, remaining);
       const { claims: _previous, ...rest } = segment;
       const next: SegmentRecord = {
@@ -305,12 +300,7 @@ export class Tiering {
         ...(claims === undefined ? {} : { claims }),
         key,
         compactions,
-        objectSize: encoded.bytes.length,
-        indexPosition: encoded.indexPosition,
-        indexLength: encoded.indexLength,
-        batches: kept.length,
-        storedBytes: kept.reduce((n, b) => n + b.payload.length, 0),
-        sizeBytes: kept.reduce((n, b) => n + b.sizeBytes, 0),
+        ...layout(encoded, kept),
       };
       if (!(await this.store.replaceSegment(next, segment.key))) {
         await this.objects.delete([key, ...(claims === undefined ? [] : [claims.key])]); // another compactor won: ours is unreferenced
@@ -344,11 +334,28 @@ export class Tiering {
   }
 }
 
-/** The objects that go with a segment besides itself: its claim checks and their list. */
-export async function segmentClaimObjects(objects: ObjectStore, segment: SegmentRecord): Promise<string[]> {
+/** The claim checks a segment's batches refer to. */
+async function segmentClaims(objects: ObjectStore, segment: SegmentRecord): Promise<string[]> {
   if (segment.claims === undefined) return [];
   const bytes = await objects.getRange(segment.claims.key, 0, segment.claims.size - 1);
-  return [...(JSON.parse(new TextDecoder().decode(bytes)) as string[]), segment.claims.key];
+  return JSON.parse(new TextDecoder().decode(bytes)) as string[];
+}
+
+/** The objects that go with a segment besides itself: its claim checks and their list. */
+export async function segmentClaimObjects(objects: ObjectStore, segment: SegmentRecord): Promise<string[]> {
+  return segment.claims === undefined ? [] : [...(await segmentClaims(objects, segment)), segment.claims.key];
+}
+
+/** Where a segment's parts lie in its object, and how much it holds. */
+function layout(encoded: { bytes: Uint8Array; indexPosition: number; indexLength: number }, batches: readonly StoredBatch[]) {
+  return {
+    objectSize: encoded.bytes.length,
+    indexPosition: encoded.indexPosition,
+    indexLength: encoded.indexLength,
+    batches: batches.length,
+    storedBytes: batches.reduce((n, b) => n + b.payload.length, 0),
+    sizeBytes: batches.reduce((n, b) => n + b.sizeBytes, 0),
+  };
 }
 
 function keyId(key: string | Uint8Array): string {

@@ -373,6 +373,30 @@ export function tieringContract(kind: TieredKind): void {
         expectExactly(await readAll(sluice, 'holes'), total);
       });
 
+      it('compaction deletes the claim check of a superseded record and keeps the rest listed', async () => {
+        const c = clock();
+        const { store, objects } = await kind.make(c.now);
+        const { sluice, tiering } = tieredEngine(store, objects, c.now);
+        await sluice.createTopic('big-table', { config: { cleanupPolicy: 'compact', hotRetentionMs: MINUTE, maxRecordBytes: 1024 * 1024 } });
+        await sluice.append('big-table', [{ key: 'k', value: 'a'.repeat(400_000), partition: 0 }, { key: 'j', value: 'b'.repeat(400_000), partition: 0 }, { key: 'k', value: 'c'.repeat(400_000), partition: 0 }]);
+        c.advance(2 * MINUTE);
+        await sluice.append('big-table', [{ key: 'tail', value: 1, partition: 0 }]);
+        const topic = (await sluice.listTopics())[0]!;
+        await tiering.rollOnce(topic, 0);
+        const [rolled] = await store.listSegments(logKey(topic.topicId, 0));
+        const before = await tiering.claimList(rolled!);
+        assert.equal(rolled!.claims?.count, 3);
+        await tiering.compact(topic, 0);
+        const [compacted] = await store.listSegments(logKey(topic.topicId, 0));
+        const after = await tiering.claimList(compacted!);
+        assert.equal(compacted!.claims?.count, 2, 'the superseded claim is no longer listed');
+        assert.equal(after.length, 3, 'two claims and the new list');
+        const gone = before.filter((k) => !after.includes(k));
+        assert.equal(gone.length, 2, 'the superseded claim and the old list');
+        for (const key of gone) await assert.rejects(objects.getRange(key, 0, 0));
+        assert.deepEqual((await readAll(sluice, 'big-table')).map((r) => String(r.value).slice(0, 1)), ['b', 'c', '1']);
+      });
+
       it('a partition that fails does not stop the others', async () => {
         const c = clock();
         const { store, objects } = await kind.make(c.now);
