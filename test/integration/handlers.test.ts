@@ -168,6 +168,10 @@ describe('fuzz: every route answers junk with a 4xx JSON error and writes nothin
     fc.record({ topics: fc.oneof(junk, fc.array(junkName, { maxLength: 3 })), instanceId: junk, sessionTimeoutMs: junk, rebalanceTimeoutMs: junk, assignor: junk, autoOffsetReset: junk }, { requiredKeys: [] }).map((o) => JSON.stringify(o)),
   );
   routes.push(
+    {
+      name: 'POST …/delete-records',
+      run: fc.tuple(fc.oneof(fc.constant('fuzzed'), junkName), junkNumber, fc.oneof(bodyish, fc.record({ beforeOffset: fc.oneof(junk, fc.integer({ min: -5, max: 5 })) }).map((o) => JSON.stringify(o)))).map(([topic, partition, body]) => () => invoke(topics, { method: 'POST', route: '/v1/topics/{topic}/partitions/{partition}/delete-records', pathParameters: { topic, partition }, body })),
+    },
     { name: 'GET /v1/groups/{group}', run: junkGroup.filter((g) => g !== 'fuzz-group').map((group) => () => invoke(groups, { method: 'GET', route: GROUP, pathParameters: { group } })) },
     { name: 'DELETE /v1/groups/{group}', run: junkGroup.map((group) => () => invoke(groups, { method: 'DELETE', route: GROUP, pathParameters: { group } })) },
     // Joins are writes by design; fuzzed ones must be rejected (the valid-by-chance case is excluded).
