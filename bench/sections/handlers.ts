@@ -5,11 +5,12 @@ import { build } from 'esbuild';
 import type { HandlerName } from '../../functions/http/routes.ts';
 import type { BenchSection } from '../section.ts';
 
-const HANDLERS: HandlerName[] = ['topics', 'produce', 'fetch'];
+const HANDLERS: HandlerName[] = ['topics', 'produce', 'fetch', 'groups', 'tiering'];
 const RUNS = 7;
 /** What the deployed functions get from the Lambda runtime (SDK) and the Powertools layer. */
 const RUNTIME_MODULES = [
   '@aws-sdk/client-dynamodb',
+  '@aws-sdk/client-s3',
   '@aws-sdk/util-dynamodb',
   '@aws-lambda-powertools/logger',
   '@aws-lambda-powertools/logger/middleware',
@@ -45,7 +46,7 @@ export const handlersSection: BenchSection = {
         outfile,
         logLevel: 'error',
       });
-      const env = { ...process.env, SLUICE_LOG_TABLE: 'bench-log', SLUICE_METADATA_TABLE: 'bench-meta', AWS_REGION: 'us-east-1', POWERTOOLS_TRACE_ENABLED: 'false' };
+      const env = { ...process.env, SLUICE_LOG_TABLE: 'bench-log', SLUICE_METADATA_TABLE: 'bench-meta', SLUICE_SEGMENT_BUCKET: 'bench-bucket', AWS_REGION: 'us-east-1', POWERTOOLS_TRACE_ENABLED: 'false' };
       const median = (preload: string): number => {
         const times: number[] = [];
         for (let i = 0; i < RUNS; i++) {
