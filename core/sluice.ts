@@ -470,11 +470,13 @@ export class Sluice {
   }
 
   private async readOnce(topic: TopicRecord, partition: number, log: string, offset: number, maxRecords: number, maxBytes: number): Promise<ReadResult> {
-    let state = await this.metadata.getPartitionState(log);
+    // State and hot page in parallel: the checks below (the page must contain the offset and have
+    // no holes, else the state is read again) make either order safe against a concurrent roll.
+    const [firstState, page] = await Promise.all([this.metadata.getPartitionState(log), this.log.readBatches(log, offset, Math.min(100, maxRecords))]);
+    let state = firstState;
     let batches: StoredBatch[] | undefined;
     let highWatermark: number | undefined;
     if (offset >= state.tieredThrough) {
-      const page = await this.log.readBatches(log, offset, Math.min(100, maxRecords));
       const first = page.batches[0];
       if (first === undefined || (first.baseOffset <= offset && offset < first.baseOffset + first.recordCount)) {
         // A roller deleting hot copies (in any order) can leave holes: stop at the first one; the
