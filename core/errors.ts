@@ -357,3 +357,32 @@ export class GroupContention extends SluiceError {
     this.group = group;
   }
 }
+
+export class SagaNotFound extends SluiceError {
+  readonly saga: string;
+  constructor(saga: string) {
+    super(`No saga named ${JSON.stringify(saga.slice(0, 100))} is deployed`);
+    this.saga = saga.slice(0, 100);
+  }
+}
+
+export class ExecutionNotFound extends SluiceError {
+  readonly saga: string;
+  readonly executionId: string;
+  constructor(saga: string, executionId: string) {
+    super(`Saga ${saga} has no execution ${JSON.stringify(executionId.slice(0, 100))}`);
+    this.saga = saga;
+    this.executionId = executionId.slice(0, 100);
+  }
+}
+
+/** The execution name is taken by an execution that was started with a different input. */
+export class ExecutionAlreadyExists extends SluiceError {
+  readonly saga: string;
+  readonly executionId: string;
+  constructor(saga: string, executionId: string) {
+    super(`Saga ${saga} already has an execution named ${executionId}, started with a different input`);
+    this.saga = saga;
+    this.executionId = executionId;
+  }
+}

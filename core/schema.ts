@@ -44,6 +44,9 @@ export const metadataKeys = {
   /** All groups are listed under one partition key, like topics. */
   groupRegistry: (group: string) => ({ pk: 'group', sk: group }),
   groupsPartition: 'group',
+  /** A saga's executions share one partition key, sorted by execution id. */
+  sagaExecution: (saga: string, executionId: string) => ({ pk: `saga#${saga}`, sk: `exec#${executionId}` }),
+  sagaPartition: (saga: string) => `saga#${saga}`,
 } as const;
 
 export interface TableNames {

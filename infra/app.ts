@@ -1,17 +1,35 @@
 /**
  * The CDK app: `npx cdk synth` / `npx cdk deploy`. Context values set the stack's props:
- *   npx cdk deploy -c namePrefix=sluice-dev -c removalPolicy=destroy
+ *   npx cdk deploy -c namePrefix=sluice-dev -c removalPolicy=destroy -c examples=true
+ * `examples=true` adds the order saga example (its tables, functions and state machine).
+ * The local stack builds the same app with `buildApp` and reads the synthesized template.
  */
 import { App, RemovalPolicy, Validations } from 'aws-cdk-lib';
 import { AwsSolutionsChecks } from 'cdk-nag';
+import { pathToFileURL } from 'node:url';
+import { OrderSagaExample } from '../examples/order-saga/stack.ts';
 import { SluiceStack } from './sluiceStack.ts';
 
-const app = new App();
-const context = (key: string): string | undefined => app.node.tryGetContext(key) as string | undefined;
-const prefix = context('namePrefix');
-new SluiceStack(app, context('stackName') ?? 'Sluice', {
-  ...(prefix === undefined ? {} : { namePrefix: prefix }),
-  removalPolicy: context('removalPolicy') === 'destroy' ? RemovalPolicy.DESTROY : RemovalPolicy.RETAIN,
-  env: { account: process.env.CDK_DEFAULT_ACCOUNT, region: process.env.CDK_DEFAULT_REGION },
-});
-Validations.of(app).addPlugins(new AwsSolutionsChecks(app, { verbose: true }));
+export const DEFAULT_STACK_NAME = 'Sluice';
+
+export function buildApp(app: App): SluiceStack {
+  const context = (key: string): string | undefined => app.node.tryGetContext(key) as string | undefined;
+  const prefix = context('namePrefix');
+  const removalPolicy = context('removalPolicy') === 'destroy' ? RemovalPolicy.DESTROY : RemovalPolicy.RETAIN;
+  const stack = new SluiceStack(app, context('stackName') ?? DEFAULT_STACK_NAME, {
+    ...(prefix === undefined ? {} : { namePrefix: prefix }),
+    removalPolicy,
+    env: { account: process.env.CDK_DEFAULT_ACCOUNT, region: process.env.CDK_DEFAULT_REGION },
+  });
+  if (String(context('examples')) === 'true') {
+    const type = context('sagaType') === 'EXPRESS' ? 'EXPRESS' : 'STANDARD';
+    new OrderSagaExample(stack, 'OrderSaga', { sluice: stack, type, removalPolicy });
+  }
+  return stack;
+}
+
+if (import.meta.url === pathToFileURL(process.argv[1] ?? '').href) {
+  const app = new App();
+  buildApp(app);
+  Validations.of(app).addPlugins(new AwsSolutionsChecks(app, { verbose: true }));
+}

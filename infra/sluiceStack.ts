@@ -1,4 +1,4 @@
-import { CfnOutput, Duration, RemovalPolicy, Stack, Validations, type StackProps } from 'aws-cdk-lib';
+import { CfnOutput, Duration, Lazy, RemovalPolicy, Stack, Validations, type StackProps } from 'aws-cdk-lib';
 import { CfnStage, HttpApi, HttpMethod, type IHttpRouteAuthorizer } from 'aws-cdk-lib/aws-apigatewayv2';
 import { Alarm, ComparisonOperator, Metric, TreatMissingData } from 'aws-cdk-lib/aws-cloudwatch';
 import { Rule, Schedule } from 'aws-cdk-lib/aws-events';
@@ -6,19 +6,20 @@ import { LambdaFunction } from 'aws-cdk-lib/aws-events-targets';
 import { HttpIamAuthorizer, HttpJwtAuthorizer } from 'aws-cdk-lib/aws-apigatewayv2-authorizers';
 import { HttpLambdaIntegration } from 'aws-cdk-lib/aws-apigatewayv2-integrations';
 import { AttributeType, BillingMode, StreamViewType, Table, TableEncryption } from 'aws-cdk-lib/aws-dynamodb';
-import { PolicyStatement, Role, ServicePrincipal } from 'aws-cdk-lib/aws-iam';
-import { Architecture, LayerVersion, Runtime, Tracing, determineLatestNodeRuntime } from 'aws-cdk-lib/aws-lambda';
-import { NodejsFunction, OutputFormat } from 'aws-cdk-lib/aws-lambda-nodejs';
+import { PolicyStatement, type Role } from 'aws-cdk-lib/aws-iam';
+import type { IStateMachine } from 'aws-cdk-lib/aws-stepfunctions';
+import { LayerVersion, type ILayerVersion, type Runtime } from 'aws-cdk-lib/aws-lambda';
+import type { NodejsFunction } from 'aws-cdk-lib/aws-lambda-nodejs';
 import { LogGroup, RetentionDays } from 'aws-cdk-lib/aws-logs';
 import { BlockPublicAccess, Bucket, BucketEncryption, ObjectOwnership, type CfnBucket } from 'aws-cdk-lib/aws-s3';
 import type { Construct } from 'constructs';
-import { dirname, join } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { join } from 'node:path';
 import { LOG_TABLE, METADATA_TABLE, TABLE_NAME_ENV } from '../core/schema.ts';
 import { ROUTES, type HandlerName } from '../functions/http/routes.ts';
+import type { SagaInfo } from '../core/sagas/sagas.ts';
 import { bindTable, type TableAccess } from './bindTable.ts';
+import { sluiceFunction } from './sluiceFunction.ts';
 
-const root = join(dirname(fileURLToPath(import.meta.url)), '..');
 
 export interface SluiceStackProps extends StackProps {
   /**
@@ -72,7 +73,9 @@ type S3Action = 's3:GetObject' | 's3:PutObject' | 's3:DeleteObject';
 
 /** What each function may do to each table and to segment objects: nothing more. */
 /** Segment objects (and their claim lists) live under segments/, claim checks under claims/. */
-const ACCESS: Record<HandlerName | 'lagReporter' | 'roller', { log: TableAccess; metadata: TableAccess; objects: { segments: readonly S3Action[]; claims: readonly S3Action[] } }> = {
+type FunctionName = HandlerName | 'lagReporter' | 'roller' | 'sagaAudit';
+
+const ACCESS: Record<FunctionName, { log: TableAccess; metadata: TableAccess; objects: { segments: readonly S3Action[]; claims: readonly S3Action[] } }> = {
   // Topic admin writes topic items; deleting a topic deletes its log items and segments.
   topics: { log: ['dynamodb:Query', 'dynamodb:BatchWriteItem'], metadata: ['dynamodb:GetItem', 'dynamodb:PutItem', 'dynamodb:UpdateItem', 'dynamodb:DeleteItem', 'dynamodb:Query'], objects: { segments: ['s3:GetObject', 's3:DeleteObject'], claims: ['s3:DeleteObject'] } },
   // Produce claims batches (PutItem, alone or in a transaction with the producer state); an
@@ -87,6 +90,11 @@ const ACCESS: Record<HandlerName | 'lagReporter' | 'roller', { log: TableAccess;
   // batches, record segments and drop expired ones.
   roller: { log: ['dynamodb:Query', 'dynamodb:BatchWriteItem'], metadata: ['dynamodb:GetItem', 'dynamodb:PutItem', 'dynamodb:DeleteItem', 'dynamodb:Query'], objects: { segments: ['s3:GetObject', 's3:PutObject', 's3:DeleteObject'], claims: ['s3:GetObject', 's3:DeleteObject'] } },
   tiering: { log: ['dynamodb:Query', 'dynamodb:BatchWriteItem'], metadata: ['dynamodb:GetItem', 'dynamodb:PutItem', 'dynamodb:DeleteItem', 'dynamodb:Query'], objects: { segments: ['s3:GetObject', 's3:PutObject', 's3:DeleteObject'], claims: ['s3:GetObject', 's3:DeleteObject'] } },
+  // Saga routes record executions and read them back; starting one is a Step Functions right per saga.
+  sagas: { log: [], metadata: ['dynamodb:GetItem', 'dynamodb:PutItem', 'dynamodb:UpdateItem', 'dynamodb:Query'], objects: { segments: [], claims: [] } },
+  // The audit task appends lifecycle events (idempotent producer, creating the topic on first use)
+  // and advances the execution record.
+  sagaAudit: { log: ['dynamodb:PutItem', 'dynamodb:Query'], metadata: ['dynamodb:GetItem', 'dynamodb:PutItem', 'dynamodb:UpdateItem', 'dynamodb:Query'], objects: { segments: [], claims: [] } },
 };
 
 /**
@@ -99,7 +107,12 @@ export class SluiceStack extends Stack {
   readonly functions: Record<HandlerName, NodejsFunction>;
   readonly lagReporter: NodejsFunction;
   readonly roller: NodejsFunction;
+  /** Records saga lifecycle events; every saga's state machine invokes it. */
+  readonly sagaAudit: NodejsFunction;
   readonly api: HttpApi;
+  /** Layers every Sluice function loads (Powertools), for functions added by constructs. */
+  readonly powertoolsLayers: readonly ILayerVersion[];
+  private readonly sagas: SagaInfo[] = [];
 
   constructor(scope: Construct, id: string, props: SluiceStackProps = {}) {
     super(scope, id, props);
@@ -152,55 +165,23 @@ export class SluiceStack extends Stack {
       'PowertoolsLayer',
       `arn:${this.partition}:lambda:${this.region}:094274105915:layer:AWSLambdaPowertoolsTypeScriptV2:${props.powertoolsLayerVersion ?? 44}`,
     );
-    const makeFunction = (handler: HandlerName | 'lagReporter' | 'roller', entry: string): NodejsFunction => {
-      const logGroup = new LogGroup(this, `${pascal(handler)}Logs`, {
-        logGroupName: name(handler) === undefined ? undefined : `/aws/lambda/${name(handler)}`,
-        retention: props.logRetention ?? RetentionDays.ONE_MONTH,
-        removalPolicy: RemovalPolicy.DESTROY,
-      });
-      // Our own role: CloudWatch Logs rights on this function's log group only, no managed policy.
-      const role = new Role(this, `${pascal(handler)}Role`, { assumedBy: new ServicePrincipal('lambda.amazonaws.com') });
-      role.addToPolicy(new PolicyStatement({ actions: ['logs:CreateLogStream', 'logs:PutLogEvents'], resources: [logGroup.logGroupArn] }));
-      const fn = new NodejsFunction(this, `${pascal(handler)}Function`, {
-        functionName: name(handler),
+    this.powertoolsLayers = [powertools];
+    const makeFunction = (handler: FunctionName, entry: string): NodejsFunction => {
+      const fn = sluiceFunction(this, pascal(handler), {
+        entry,
+        ...(name(handler) === undefined ? {} : { functionName: name(handler) }),
         description: `Sluice ${handler} handler`,
-        entry: join(root, entry),
-        handler: 'handler',
-        runtime: props.runtime ?? Runtime.NODEJS_22_X,
-        architecture: Architecture.ARM_64,
-        memorySize: 512,
         timeout: handler === 'roller' ? Duration.minutes(5) : Duration.seconds(29), // HTTP APIs stop waiting at 30 s
-        role,
-        logGroup,
-        tracing: Tracing.ACTIVE,
         layers: [powertools],
-        projectRoot: root,
-        depsLockFilePath: join(root, 'package-lock.json'),
+        ...(props.runtime === undefined ? {} : { runtime: props.runtime }),
+        ...(props.logRetention === undefined ? {} : { logRetention: props.logRetention }),
         environment: {
           [TABLE_NAME_ENV.log]: this.logTable.tableName,
           [TABLE_NAME_ENV.metadata]: this.metadataTable.tableName,
           SLUICE_SEGMENT_BUCKET: this.segmentBucket.bucketName,
-          POWERTOOLS_SERVICE_NAME: 'sluice',
-          POWERTOOLS_METRICS_NAMESPACE: 'Sluice',
-          NODE_OPTIONS: '--enable-source-maps',
-        },
-        bundling: {
-          minify: true,
-          sourceMap: true,
-          target: 'node22',
-          format: OutputFormat.ESM,
-          mainFields: ['module', 'main'],
-          // The SDK is in the runtime and Powertools in its layer: both stay out of the bundle.
-          externalModules: ['@aws-sdk/*', '@aws-lambda-powertools/*'],
-          banner: "import { createRequire } from 'node:module'; const require = createRequire(import.meta.url);",
         },
       });
-      if (fn.runtime.name !== determineLatestNodeRuntime(this).name) {
-        Validations.of(fn).acknowledge({
-          id: 'AwsSolutions::AwsSolutions-L1',
-          reason: 'Sluice targets the nodejs22.x runtime it is tested on; the runtime prop selects a newer one.',
-        });
-      }
+      const role = fn.role as Role;
       bindTable({ table: this.logTable, grantee: fn, actions: ACCESS[handler].log });
       bindTable({ table: this.metadataTable, grantee: fn, actions: ACCESS[handler].metadata });
       const bucketLogicalId = this.getLogicalId(this.segmentBucket.node.defaultChild as CfnBucket);
@@ -218,16 +199,22 @@ export class SluiceStack extends Stack {
         // need to tell a segment removed by retention or compaction from a real fault.
         role.addToPolicy(new PolicyStatement({ actions: ['s3:ListBucket'], resources: [this.segmentBucket.bucketArn], conditions: { StringLike: { 's3:prefix': ['segments/*', 'claims/*'] } } }));
       }
-      Validations.of(role).acknowledge({
-        id: 'AwsSolutions-IAM5[Resource::*]',
-        reason: 'Active X-Ray tracing needs xray:PutTraceSegments and xray:PutTelemetryRecords, which support no resource-level permissions.',
-      });
       return fn;
     };
     const httpFunction = (handler: HandlerName) => makeFunction(handler, join('functions', 'http', `${handler}.ts`));
-    this.functions = { topics: httpFunction('topics'), produce: httpFunction('produce'), fetch: httpFunction('fetch'), groups: httpFunction('groups'), tiering: httpFunction('tiering') };
+    this.functions = {
+      topics: httpFunction('topics'),
+      produce: httpFunction('produce'),
+      fetch: httpFunction('fetch'),
+      groups: httpFunction('groups'),
+      tiering: httpFunction('tiering'),
+      sagas: httpFunction('sagas'),
+    };
     this.lagReporter = makeFunction('lagReporter', join('functions', 'lagReporter.ts'));
     this.roller = makeFunction('roller', join('functions', 'roller.ts'));
+    this.sagaAudit = makeFunction('sagaAudit', join('functions', 'sagas', 'audit.ts'));
+    // The deployed sagas, filled in by each Saga construct (see addSaga).
+    this.functions.sagas.addEnvironment('SLUICE_SAGAS', Lazy.string({ produce: () => this.toJsonString(this.sagas) }));
 
     // ---------------------------------------------------------------- API
     const authorizer: IHttpRouteAuthorizer =
@@ -276,6 +263,17 @@ export class SluiceStack extends Stack {
     new CfnOutput(this, 'LogTableName', { value: this.logTable.tableName });
     new CfnOutput(this, 'MetadataTableName', { value: this.metadataTable.tableName });
     new CfnOutput(this, 'SegmentBucketName', { value: this.segmentBucket.bucketName });
+  }
+
+  /**
+   * Makes a saga startable through the API: the sagas function learns its state machine and may
+   * start executions of it (and of nothing else). Called by the `Saga` construct.
+   */
+  addSaga(saga: Omit<SagaInfo, 'stateMachineArn'> & { readonly stateMachine: IStateMachine }): void {
+    if (this.sagas.some((s) => s.name === saga.name)) throw new Error(`A saga named ${saga.name} is already in this stack`);
+    const { stateMachine, ...info } = saga;
+    this.sagas.push({ ...info, stateMachineArn: stateMachine.stateMachineArn });
+    stateMachine.grantStartExecution(this.functions.sagas);
   }
 }
 

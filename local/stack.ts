@@ -5,6 +5,7 @@ import type { HandlerName } from '../functions/http/routes.ts';
 import { dynamoClientFromEnv, localAwsEnv } from './awsEnv.ts';
 import { startDynamoDbLocal } from './dynamoDbLocal.ts';
 import { startLocalGateway, type LambdaHttpHandler } from './gateway.ts';
+import { startLocalSagas, type LocalSagas, type LocalSagasOptions } from './sagas.ts';
 import { startS3Emulator } from './s3Emulator.ts';
 
 export interface LocalStackOptions {
@@ -20,6 +21,12 @@ export interface LocalStackOptions {
   readonly bucket?: string;
   /** How often the segment roller runs, in ms (0: only through POST /v1/admin/tiering/run). @default 60000 */
   readonly tieringIntervalMs?: number;
+  /**
+   * Serve sagas: synthesize the CDK app (with the examples), create the tables it declares and run
+   * its state machines locally. Off, the saga routes list no sagas (and start-up is ~4 s faster).
+   * @default true
+   */
+  readonly sagas?: boolean | Omit<LocalSagasOptions, 'dynamo' | 'sluice' | 'tablePrefix'>;
 }
 
 export interface LocalStack {
@@ -29,6 +36,8 @@ export interface LocalStack {
   readonly tables: TableNames;
   readonly bucket: string;
   readonly dynamoLoopbackOnly: boolean;
+  /** The local sagas, unless turned off. */
+  readonly sagas: LocalSagas | undefined;
   stop(): Promise<void>;
 }
 
@@ -60,6 +69,15 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
     POWERTOOLS_LOG_LEVEL: process.env.POWERTOOLS_LOG_LEVEL ?? 'WARN',
   });
   await createTables(dynamoClientFromEnv(), tables);
+  const sagas =
+    options.sagas === false
+      ? undefined
+      : await startLocalSagas({
+          ...(typeof options.sagas === 'object' ? options.sagas : {}),
+          dynamo: dynamoClientFromEnv(),
+          sluice: { ...tables, bucket },
+          tablePrefix: `${tables.metadata}-`,
+        });
 
   const handlers: Record<HandlerName, LambdaHttpHandler> = {
     topics: (await import('../functions/http/topics.ts')).handler as unknown as LambdaHttpHandler,
@@ -67,6 +85,7 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
     fetch: (await import('../functions/http/fetch.ts')).handler as unknown as LambdaHttpHandler,
     groups: (await import('../functions/http/groups.ts')).handler as unknown as LambdaHttpHandler,
     tiering: (await import('../functions/http/tiering.ts')).handler as unknown as LambdaHttpHandler,
+    sagas: (await import('../functions/http/sagas.ts')).handler as unknown as LambdaHttpHandler,
   };
   const gateway = await startLocalGateway({ port: options.port ?? 7070, handlers });
   // The roller on a timer, as the stack's schedule runs it in AWS.
@@ -90,9 +109,11 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
     tables,
     bucket,
     dynamoLoopbackOnly: dynamo?.loopbackOnly ?? true,
+    sagas,
     async stop() {
       clearInterval(timer);
       await gateway.close();
+      await sagas?.stop();
       await s3.stop();
       await dynamo?.stop();
     },

@@ -54,6 +54,9 @@ const STATUS: Record<string, number> = {
   RequestTooLarge: 413,
   OffsetOutOfRange: 416,
   AppendContention: 503,
+  SagaNotFound: 404,
+  ExecutionNotFound: 404,
+  ExecutionAlreadyExists: 409,
 };
 
 export function statusForCode(code: string): number | undefined {

@@ -2,7 +2,7 @@
  * Every HTTP route, once. The CDK stack creates API Gateway routes from this table, the local
  * gateway dispatches with it, and a test checks it against docs/openapi.json.
  */
-export type HandlerName = 'topics' | 'produce' | 'fetch' | 'groups' | 'tiering';
+export type HandlerName = 'topics' | 'produce' | 'fetch' | 'groups' | 'tiering' | 'sagas';
 
 export interface Route {
   readonly method: 'GET' | 'POST' | 'PATCH' | 'DELETE';
@@ -32,6 +32,10 @@ export const ROUTES: readonly Route[] = [
   { method: 'POST', path: '/v1/groups/{group}/members/{memberId}/poll', handler: 'groups' },
   { method: 'POST', path: '/v1/groups/{group}/offsets', handler: 'groups' },
   { method: 'POST', path: '/v1/groups/{group}/offsets/reset', handler: 'groups' },
+  { method: 'GET', path: '/v1/sagas', handler: 'sagas' },
+  { method: 'POST', path: '/v1/sagas/{saga}/executions', handler: 'sagas' },
+  { method: 'GET', path: '/v1/sagas/{saga}/executions', handler: 'sagas' },
+  { method: 'GET', path: '/v1/sagas/{saga}/executions/{executionId}', handler: 'sagas' },
 ];
 
 /** `"POST /v1/topics"`, as API Gateway puts it in `event.routeKey`. */

@@ -1,0 +1,90 @@
+import { randomUUID } from 'node:crypto';
+import { ExecutionAlreadyExists, ExecutionNotFound, InvalidArgument, SagaNotFound } from '../errors.ts';
+import { checkExecutionName, checkSagaInput, inputDigest, stepHistory, type SagaExecution, type SagaExecutionStore, type SagaExecutionSummary, type SagaStatus } from './executions.ts';
+import { executionInput, type SagaExecutionInput } from './stateMachine.ts';
+
+/** A deployed saga, as the stack describes it to the functions (`SLUICE_SAGAS`). */
+export interface SagaInfo {
+  readonly name: string;
+  readonly steps: readonly string[];
+  readonly auditTopic: string;
+  readonly type: 'STANDARD' | 'EXPRESS';
+  readonly stateMachineArn: string;
+}
+
+/** Starts a state machine execution; must treat a repeated start of the same name as done. */
+export interface SagaLauncher {
+  start(saga: SagaInfo, executionId: string, input: SagaExecutionInput): Promise<void>;
+}
+
+export interface StartRequest {
+  readonly input?: unknown;
+  readonly executionName?: unknown;
+}
+
+export type ExecutionView = SagaExecution & { steps: ReturnType<typeof stepHistory> };
+
+/**
+ * Starting, describing and listing saga executions. A start first records the execution under
+ * its name (a conditional write), then asks Step Functions to run it: the same name twice is one
+ * execution, for Standard and Express state machines alike.
+ */
+export class Sagas {
+  private readonly catalog: ReadonlyMap<string, SagaInfo>;
+  private readonly executions: SagaExecutionStore;
+  private readonly launcher: SagaLauncher;
+  private readonly now: () => number;
+
+  constructor(options: { catalog: readonly SagaInfo[]; executions: SagaExecutionStore; launcher: SagaLauncher; now?: () => number }) {
+    this.catalog = new Map(options.catalog.map((s) => [s.name, s]));
+    this.executions = options.executions;
+    this.launcher = options.launcher;
+    this.now = options.now ?? Date.now;
+  }
+
+  list(): SagaInfo[] {
+    return [...this.catalog.values()];
+  }
+
+  info(saga: string): SagaInfo {
+    const info = this.catalog.get(saga);
+    if (info === undefined) throw new SagaNotFound(saga);
+    return info;
+  }
+
+  async start(saga: string, request: StartRequest): Promise<{ executionId: string; status: SagaStatus; created: boolean }> {
+    const info = this.info(saga);
+    const executionId = request.executionName === undefined ? randomUUID() : checkExecutionName(request.executionName);
+    const input = checkSagaInput(request.input);
+    const { created, execution } = await this.executions.create({ saga, executionId, input, createdAt: this.now() });
+    if (!created) {
+      if (execution.inputDigest !== inputDigest(input)) throw new ExecutionAlreadyExists(saga, executionId);
+      if (execution.launched) return { executionId, status: execution.status, created: false };
+    }
+    // New, or recorded by a start that failed before reaching Step Functions: (re)launch.
+    await this.launcher.start(info, executionId, executionInput(executionId, input));
+    await this.executions.markLaunched(saga, executionId);
+    return { executionId, status: execution.status, created };
+  }
+
+  async describe(saga: string, executionId: string): Promise<ExecutionView> {
+    const info = this.info(saga);
+    const execution = await this.executions.get(saga, executionId);
+    if (execution === undefined) throw new ExecutionNotFound(saga, executionId);
+    return { ...execution, steps: stepHistory(info.steps, execution.events) };
+  }
+
+  async listExecutions(saga: string, options: { limit?: unknown; after?: unknown } = {}): Promise<{ executions: SagaExecutionSummary[]; next?: string }> {
+    this.info(saga);
+    const limit = options.limit === undefined ? 50 : Number(options.limit);
+    if (!Number.isInteger(limit) || limit < 1 || limit > 1000) throw new InvalidArgument('limit', 'limit must be an integer from 1 to 1000');
+    const after = options.after === undefined ? undefined : checkExecutionName(options.after);
+    return this.executions.list(saga, { limit, ...(after === undefined ? {} : { after }) });
+  }
+}
+
+export function parseSagaCatalog(json: string | undefined): SagaInfo[] {
+  if (json === undefined || json === '') return [];
+  const parsed = JSON.parse(json) as SagaInfo[] | Record<string, Omit<SagaInfo, 'name'>>;
+  return Array.isArray(parsed) ? parsed : Object.entries(parsed).map(([name, info]) => ({ ...info, name }));
+}

@@ -1,0 +1,115 @@
+import { Duration, RemovalPolicy, Stack, Validations } from 'aws-cdk-lib';
+import { Alarm, ComparisonOperator, Metric, TreatMissingData } from 'aws-cdk-lib/aws-cloudwatch';
+import { SnsAction } from 'aws-cdk-lib/aws-cloudwatch-actions';
+import type { NodejsFunction } from 'aws-cdk-lib/aws-lambda-nodejs';
+import { LogGroup, RetentionDays } from 'aws-cdk-lib/aws-logs';
+import type { ITopic } from 'aws-cdk-lib/aws-sns';
+import { CfnStateMachine, DefinitionBody, LogLevel, StateMachine, StateMachineType } from 'aws-cdk-lib/aws-stepfunctions';
+import { Construct } from 'constructs';
+import { DEFAULT_STEP_TIMEOUT_SECONDS, auditTopicOf, type SagaDefinition } from '../core/sagas/definition.ts';
+import { buildSagaStateMachine } from '../core/sagas/stateMachine.ts';
+import { sluiceFunction } from './sluiceFunction.ts';
+import type { SluiceStack } from './sluiceStack.ts';
+
+/** Template metadata on a saga's state machine: which saga it runs (read by the local stack). */
+export const SAGA_METADATA = 'sluice:saga';
+
+export interface SagaProps {
+  /** The Sluice stack: its audit function records the saga's events, its API starts executions. */
+  readonly sluice: SluiceStack;
+  readonly definition: SagaDefinition<any>;
+  /**
+   * The module whose `handler` export is `sagaStepHandler(definition)`. Each step becomes its own
+   * function built from this module (so each gets only its own rights); the local stack runs the
+   * same module.
+   */
+  readonly entry: string;
+  /** @default 'handler' */
+  readonly handler?: string;
+  /**
+   * STANDARD (exactly-once state transitions, up to a year, priced per transition) or EXPRESS
+   * (at-least-once, up to 5 minutes, priced per duration: cheaper for short, busy sagas).
+   * @default 'STANDARD'
+   */
+  readonly type?: 'STANDARD' | 'EXPRESS';
+  /** Environment for every step function. */
+  readonly environment?: Record<string, string>;
+  /** Grants and settings per step, e.g. `(step, fn) => inventory.grantReadWriteData(fn)`. */
+  readonly configureStep?: (step: string, fn: NodejsFunction) => void;
+  /** Where the alarm on a failed compensation notifies. @default - the alarm has no action */
+  readonly alarmTopic?: ITopic;
+  /** A whole execution may take this long. @default - Step Functions' maximum for the type */
+  readonly timeout?: Duration;
+  /** @default RetentionDays.ONE_MONTH */
+  readonly logRetention?: RetentionDays;
+}
+
+/**
+ * A saga as a Step Functions state machine (JSONPath ASL from `buildSagaStateMachine`): one
+ * function per step running its action and compensation, the Sluice audit function for every
+ * lifecycle event, `Catch` into the compensation chain, `Fail` states with the cause, and an
+ * alarm when a compensation runs out of attempts.
+ */
+export class Saga extends Construct {
+  readonly stateMachine: StateMachine;
+  readonly stepFunctions: Readonly<Record<string, NodejsFunction>>;
+  readonly compensationFailedAlarm: Alarm;
+
+  constructor(scope: Construct, id: string, props: SagaProps) {
+    super(scope, id);
+    const saga = props.definition;
+    const stack = Stack.of(this);
+
+    const steps: Record<string, NodejsFunction> = {};
+    for (const step of saga.steps) {
+      const fn = sluiceFunction(this, step.name, {
+        entry: props.entry,
+        ...(props.handler === undefined ? {} : { handler: props.handler }),
+        description: `Sluice saga ${saga.name}: ${step.name}`,
+        // Lambda stops a hung attempt at the state's own timeout.
+        timeout: Duration.seconds(step.timeoutSeconds ?? DEFAULT_STEP_TIMEOUT_SECONDS),
+        layers: props.sluice.powertoolsLayers,
+        ...(props.logRetention === undefined ? {} : { logRetention: props.logRetention }),
+        environment: { ...props.environment, SLUICE_SAGA_STEP: step.name },
+      });
+      props.configureStep?.(step.name, fn);
+      steps[step.name] = fn;
+    }
+    this.stepFunctions = steps;
+
+    const definition = buildSagaStateMachine(saga, { stepFunction: (step) => steps[step]!.functionArn, auditFunction: props.sluice.sagaAudit.functionArn });
+    // The audit topic travels in each audit state's parameters.
+    for (const state of Object.values(definition.States)) {
+      const parameters = (state as { Parameters?: Record<string, unknown> }).Parameters;
+      if (parameters?.kind === 'audit') parameters.topic = auditTopicOf(saga);
+    }
+    const type = props.type ?? 'STANDARD';
+    const logs = new LogGroup(this, 'ExecutionLogs', { retention: props.logRetention ?? RetentionDays.ONE_MONTH, removalPolicy: RemovalPolicy.DESTROY });
+    this.stateMachine = new StateMachine(this, 'StateMachine', {
+      definitionBody: DefinitionBody.fromString(stack.toJsonString(definition)),
+      stateMachineType: type === 'EXPRESS' ? StateMachineType.EXPRESS : StateMachineType.STANDARD,
+      tracingEnabled: true,
+      // Every event, without inputs and outputs (which carry business data).
+      logs: { destination: logs, level: LogLevel.ALL, includeExecutionData: false },
+      ...(props.timeout === undefined ? {} : { timeout: props.timeout }),
+    });
+    (this.stateMachine.node.defaultChild as CfnStateMachine).addMetadata(SAGA_METADATA, { name: saga.name });
+    for (const fn of [...Object.values(steps), props.sluice.sagaAudit]) fn.grantInvoke(this.stateMachine);
+    Validations.of(this.stateMachine).acknowledge({
+      id: 'AwsSolutions-IAM5',
+      reason: "Invoking a function grants its ARN and its versions (`<arn>:*`), as CDK's grantInvoke does; the X-Ray and log-delivery actions take no resource.",
+    });
+
+    props.sluice.addSaga({ name: saga.name, steps: saga.steps.map((s) => s.name), auditTopic: auditTopicOf(saga), type, stateMachine: this.stateMachine });
+
+    this.compensationFailedAlarm = new Alarm(this, 'CompensationFailedAlarm', {
+      alarmDescription: `Saga ${saga.name}: a compensation failed after all its attempts; an operator must finish undoing the execution (see the saga's audit topic)`,
+      metric: new Metric({ namespace: 'Sluice', metricName: 'SagaCompensationFailed', dimensionsMap: { service: 'sluice', Saga: saga.name }, statistic: 'Sum', period: Duration.minutes(1) }),
+      threshold: 0,
+      evaluationPeriods: 1,
+      comparisonOperator: ComparisonOperator.GREATER_THAN_THRESHOLD,
+      treatMissingData: TreatMissingData.NOT_BREACHING,
+    });
+    if (props.alarmTopic !== undefined) this.compensationFailedAlarm.addAlarmAction(new SnsAction(props.alarmTopic));
+  }
+}

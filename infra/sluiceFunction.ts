@@ -1,0 +1,81 @@
+import { Duration, RemovalPolicy, Validations } from 'aws-cdk-lib';
+import { PolicyStatement, Role, ServicePrincipal } from 'aws-cdk-lib/aws-iam';
+import { Architecture, CfnFunction, Runtime, Tracing, determineLatestNodeRuntime, type ILayerVersion } from 'aws-cdk-lib/aws-lambda';
+import { NodejsFunction, OutputFormat } from 'aws-cdk-lib/aws-lambda-nodejs';
+import { LogGroup, RetentionDays } from 'aws-cdk-lib/aws-logs';
+import type { Construct } from 'constructs';
+import { dirname, isAbsolute, join, relative } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+export const PROJECT_ROOT = join(dirname(fileURLToPath(import.meta.url)), '..');
+
+/** Template metadata naming a function's source, so the local stack can run the same code. */
+export const ENTRY_METADATA = 'sluice:entry';
+
+export interface SluiceFunctionProps {
+  /** Source file, relative to the project root or absolute. */
+  readonly entry: string;
+  /** @default 'handler' */
+  readonly handler?: string;
+  readonly functionName?: string;
+  readonly description: string;
+  readonly timeout: Duration;
+  readonly environment: Record<string, string>;
+  readonly layers: readonly ILayerVersion[];
+  readonly runtime?: Runtime;
+  readonly logRetention?: RetentionDays;
+}
+
+/**
+ * One Sluice Lambda function: Node.js 22 on arm64, ESM bundle with source maps, X-Ray, its own
+ * log group, and its own role holding only the rights to write that log group (grants are added
+ * by the caller). The SDK and Powertools stay out of the bundle (runtime and layer).
+ */
+export function sluiceFunction(scope: Construct, id: string, props: SluiceFunctionProps): NodejsFunction {
+  const logGroup = new LogGroup(scope, `${id}Logs`, {
+    logGroupName: props.functionName === undefined ? undefined : `/aws/lambda/${props.functionName}`,
+    retention: props.logRetention ?? RetentionDays.ONE_MONTH,
+    removalPolicy: RemovalPolicy.DESTROY,
+  });
+  const role = new Role(scope, `${id}Role`, { assumedBy: new ServicePrincipal('lambda.amazonaws.com') });
+  role.addToPolicy(new PolicyStatement({ actions: ['logs:CreateLogStream', 'logs:PutLogEvents'], resources: [logGroup.logGroupArn] }));
+  const entry = isAbsolute(props.entry) ? props.entry : join(PROJECT_ROOT, props.entry);
+  const fn = new NodejsFunction(scope, `${id}Function`, {
+    functionName: props.functionName,
+    description: props.description,
+    entry,
+    handler: props.handler ?? 'handler',
+    runtime: props.runtime ?? Runtime.NODEJS_22_X,
+    architecture: Architecture.ARM_64,
+    memorySize: 512,
+    timeout: props.timeout,
+    role,
+    logGroup,
+    tracing: Tracing.ACTIVE,
+    layers: [...props.layers],
+    projectRoot: PROJECT_ROOT,
+    depsLockFilePath: join(PROJECT_ROOT, 'package-lock.json'),
+    environment: { POWERTOOLS_SERVICE_NAME: 'sluice', POWERTOOLS_METRICS_NAMESPACE: 'Sluice', NODE_OPTIONS: '--enable-source-maps', ...props.environment },
+    bundling: {
+      minify: true,
+      sourceMap: true,
+      target: 'node22',
+      format: OutputFormat.ESM,
+      mainFields: ['module', 'main'],
+      externalModules: ['@aws-sdk/*', '@aws-lambda-powertools/*'],
+      banner: "import { createRequire } from 'node:module'; const require = createRequire(import.meta.url);",
+    },
+  });
+  (fn.node.defaultChild as CfnFunction).addMetadata(ENTRY_METADATA, { path: relative(PROJECT_ROOT, entry).split('\\').join('/'), export: props.handler ?? 'handler' });
+  if (fn.runtime.name !== determineLatestNodeRuntime(scope).name) {
+    Validations.of(fn).acknowledge({
+      id: 'AwsSolutions::AwsSolutions-L1',
+      reason: 'Sluice targets the nodejs22.x runtime it is tested on; the runtime prop selects a newer one.',
+    });
+  }
+  Validations.of(role).acknowledge({
+    id: 'AwsSolutions-IAM5[Resource::*]',
+    reason: 'Active X-Ray tracing needs xray:PutTraceSegments and xray:PutTelemetryRecords, which support no resource-level permissions.',
+  });
+  return fn;
+}

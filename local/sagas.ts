@@ -1,0 +1,99 @@
+import { CreateTableCommand, DescribeTableCommand, ResourceInUseException, type DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import { join } from 'node:path';
+import { PROJECT_ROOT } from '../infra/sluiceFunction.ts';
+import { localResources, synthesizeTemplate, type LocalFunction, type LocalResources } from './cloudAssembly.ts';
+import { LocalStepFunctions, type Invoke } from './stepFunctions.ts';
+
+/** Environment keys that differ per function and so are never copied into the shared process. */
+const PER_FUNCTION_ENV = new Set(['NODE_OPTIONS', 'SLUICE_SAGA_STEP']);
+
+export interface LocalSagasOptions {
+  readonly dynamo: DynamoDBClient;
+  /** Sluice's own tables and bucket, already created locally. */
+  readonly sluice: { readonly log: string; readonly metadata: string; readonly bucket: string };
+  /** Prefix for the tables the template adds (an example's inventory and payments). */
+  readonly tablePrefix: string;
+  readonly retryIntervalMs?: number;
+  /**
+   * Wraps every Task call (tests inject faults here): gets the function, the payload and the real
+   * invocation, and returns what the Task returns.
+   */
+  readonly intercept?: (call: { fn: LocalFunction; payload: unknown }, invoke: () => Promise<unknown>) => Promise<unknown>;
+}
+
+export interface LocalSagas {
+  readonly stepFunctions: LocalStepFunctions;
+  readonly endpoint: string;
+  readonly resources: LocalResources;
+  /** Local table names by logical id (e.g. the order example's inventory and payments). */
+  readonly tables: Readonly<Record<string, string>>;
+  stop(): Promise<void>;
+}
+
+/**
+ * Sagas on one machine: synthesizes the CDK app, creates the tables it declares, copies its
+ * functions' environment into this process, and serves its state machines through
+ * `LocalStepFunctions`, each Task calling the handler module the function deploys.
+ */
+export async function startLocalSagas(options: LocalSagasOptions): Promise<LocalSagas> {
+  const { template, sluiceIds } = synthesizeTemplate();
+  const refs: Record<string, string> = { [sluiceIds.log]: options.sluice.log, [sluiceIds.metadata]: options.sluice.metadata, [sluiceIds.bucket]: options.sluice.bucket };
+  const tables: Record<string, string> = {};
+  for (const [id, r] of Object.entries(template.Resources)) {
+    if (r.Type !== 'AWS::DynamoDB::Table' || refs[id] !== undefined) continue;
+    tables[id] = refs[id] = `${options.tablePrefix}${id}`;
+    await createTable(options.dynamo, tables[id], r.Properties!);
+  }
+  const resources = localResources(template, refs);
+  applyEnvironment([...resources.functions.values()]);
+
+  const modules = new Map<string, Promise<Record<string, unknown>>>();
+  const call = async (fn: LocalFunction, payload: unknown): Promise<unknown> => {
+    if (!modules.has(fn.entry.path)) modules.set(fn.entry.path, import(join(PROJECT_ROOT, fn.entry.path)) as Promise<Record<string, unknown>>);
+    const handler = (await modules.get(fn.entry.path)!)[fn.entry.export] as (event: unknown, context: unknown) => Promise<unknown>;
+    try {
+      return await handler(payload, { functionName: fn.logicalId, awsRequestId: crypto.randomUUID(), getRemainingTimeInMillis: () => 30_000 });
+    } catch (e) {
+      // As Lambda reports it: the error name is the error type, the cause is JSON without the stack.
+      const name = e instanceof Error ? e.name : 'Error';
+      const failure = new Error(JSON.stringify({ errorType: name, errorMessage: e instanceof Error ? e.message : String(e) }));
+      failure.name = name;
+      throw failure;
+    }
+  };
+  const invoke: Invoke = async (resource, payload) => {
+    const fn = resources.functions.get(resource);
+    if (fn === undefined) throw new Error(`No local function for ${resource}`);
+    return options.intercept === undefined ? call(fn, payload) : options.intercept({ fn, payload }, () => call(fn, payload));
+  };
+  const stepFunctions = new LocalStepFunctions({ stateMachines: resources.stateMachines, invoke, ...(options.retryIntervalMs === undefined ? {} : { retryIntervalMs: options.retryIntervalMs }) });
+  const endpoint = await stepFunctions.listen();
+  process.env.AWS_ENDPOINT_URL_SFN = endpoint;
+  return { stepFunctions, endpoint, resources, tables, stop: () => stepFunctions.close() };
+}
+
+/** One environment for every function in this process: values that would differ are an error. */
+function applyEnvironment(functions: readonly LocalFunction[]): void {
+  const merged: Record<string, string> = {};
+  for (const fn of functions) {
+    for (const [key, value] of Object.entries(fn.environment)) {
+      if (PER_FUNCTION_ENV.has(key)) continue;
+      if (merged[key] !== undefined && merged[key] !== value) throw new Error(`Functions disagree on ${key} (${merged[key]} and ${value}); the local stack runs them in one process`);
+      merged[key] = value;
+    }
+  }
+  Object.assign(process.env, merged);
+}
+
+async function createTable(client: DynamoDBClient, name: string, properties: Record<string, any>): Promise<void> {
+  try {
+    await client.send(new CreateTableCommand({ TableName: name, BillingMode: 'PAY_PER_REQUEST', KeySchema: properties.KeySchema, AttributeDefinitions: properties.AttributeDefinitions }));
+  } catch (e) {
+    if (!(e instanceof ResourceInUseException)) throw e;
+  }
+  for (let i = 0; i < 100; i++) {
+    if ((await client.send(new DescribeTableCommand({ TableName: name }))).Table?.TableStatus === 'ACTIVE') return;
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  throw new Error(`Table ${name} did not become active`);
+}
