@@ -1,6 +1,7 @@
 import { Duration, RemovalPolicy, Stack, Validations } from 'aws-cdk-lib';
 import { Alarm, ComparisonOperator, Metric, TreatMissingData } from 'aws-cdk-lib/aws-cloudwatch';
 import { SnsAction } from 'aws-cdk-lib/aws-cloudwatch-actions';
+import type { CfnFunction } from 'aws-cdk-lib/aws-lambda';
 import type { NodejsFunction } from 'aws-cdk-lib/aws-lambda-nodejs';
 import { LogGroup, RetentionDays } from 'aws-cdk-lib/aws-logs';
 import type { ITopic } from 'aws-cdk-lib/aws-sns';
@@ -94,10 +95,17 @@ export class Saga extends Construct {
       ...(props.timeout === undefined ? {} : { timeout: props.timeout }),
     });
     (this.stateMachine.node.defaultChild as CfnStateMachine).addMetadata(SAGA_METADATA, { name: saga.name });
-    for (const fn of [...Object.values(steps), props.sluice.sagaAudit]) fn.grantInvoke(this.stateMachine);
-    Validations.of(this.stateMachine).acknowledge({
-      id: 'AwsSolutions-IAM5',
-      reason: "Invoking a function grants its ARN and its versions (`<arn>:*`), as CDK's grantInvoke does; the X-Ray and log-delivery actions take no resource.",
+    const role = this.stateMachine.role;
+    for (const fn of [...Object.values(steps), props.sluice.sagaAudit]) {
+      fn.grantInvoke(role);
+      Validations.of(role).acknowledge({
+        id: `AwsSolutions-IAM5[Resource::<${Stack.of(fn).getLogicalId(fn.node.defaultChild as CfnFunction)}.Arn>:*]`,
+        reason: "Invoking a function grants its ARN and its versions (`<arn>:*`), as CDK's grantInvoke does; nothing else is invocable.",
+      });
+    }
+    Validations.of(role).acknowledge({
+      id: 'AwsSolutions-IAM5[Resource::*]',
+      reason: 'X-Ray tracing and CloudWatch Logs delivery for the state machine take no resource-level permissions.',
     });
 
     props.sluice.addSaga({ name: saga.name, steps: saga.steps.map((s) => s.name), auditTopic: auditTopicOf(saga), type, stateMachine: this.stateMachine });

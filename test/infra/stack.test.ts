@@ -33,6 +33,8 @@ const EXPECTED_ACCESS: Record<string, { log: string[]; metadata: string[]; segme
   groups: { log: ['dynamodb:Query'], metadata: ['dynamodb:BatchWriteItem', 'dynamodb:ConditionCheckItem', 'dynamodb:DeleteItem', 'dynamodb:GetItem', 'dynamodb:PutItem', 'dynamodb:Query', 'dynamodb:UpdateItem'], segments: ['s3:GetObject', 's3:ListBucket'], claims: ['s3:GetObject'] },
   roller: { log: ['dynamodb:BatchWriteItem', 'dynamodb:Query'], metadata: ['dynamodb:DeleteItem', 'dynamodb:GetItem', 'dynamodb:PutItem', 'dynamodb:Query'], segments: ['s3:DeleteObject', 's3:GetObject', 's3:ListBucket', 's3:PutObject'], claims: ['s3:DeleteObject', 's3:GetObject'] },
   tiering: { log: ['dynamodb:BatchWriteItem', 'dynamodb:Query'], metadata: ['dynamodb:DeleteItem', 'dynamodb:GetItem', 'dynamodb:PutItem', 'dynamodb:Query'], segments: ['s3:DeleteObject', 's3:GetObject', 's3:ListBucket', 's3:PutObject'], claims: ['s3:DeleteObject', 's3:GetObject'] },
+  sagas: { log: [], metadata: ['dynamodb:GetItem', 'dynamodb:PutItem', 'dynamodb:Query', 'dynamodb:UpdateItem'], segments: [], claims: [] },
+  sagaAudit: { log: ['dynamodb:PutItem', 'dynamodb:Query'], metadata: ['dynamodb:GetItem', 'dynamodb:PutItem', 'dynamodb:Query', 'dynamodb:UpdateItem'], segments: [], claims: [] },
 };
 
 describe('SluiceStack', () => {
@@ -151,7 +153,7 @@ describe('SluiceStack', () => {
       assert.deepEqual([...s3.segments].sort(), EXPECTED_ACCESS[fnName]!.segments, `${fnName} on segment objects`);
       assert.deepEqual([...s3.claims].sort(), EXPECTED_ACCESS[fnName]!.claims, `${fnName} on claim-check objects`);
     }
-    assert.deepEqual([...seen].sort(), ['fetch', 'groups', 'lagReporter', 'produce', 'roller', 'tiering', 'topics']);
+    assert.deepEqual([...seen].sort(), ['fetch', 'groups', 'lagReporter', 'produce', 'roller', 'sagaAudit', 'sagas', 'tiering', 'topics']);
   });
 
   it('serves every route behind IAM authorization, throttled, with access logs', () => {
