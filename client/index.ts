@@ -6,3 +6,4 @@ export { Connection, SluiceApiError, isSluiceApiError, type Auth, type Connectio
 export { Producer, type DeliveryReport, type ProducerConfig } from './producer.ts';
 export { GroupConsumer, type EachBatchPayload, type GroupConsumerConfig, type RunOptions, type TopicPartition } from './groupConsumer.ts';
 export type { Message, ReceivedRecord, Value } from './records.ts';
+export { Choreography, EVENT_HEADERS, publishEvent, type ChoreographyConfig, type ChoreographyEvent, type EmitOptions, type Reaction, type ReactionContext } from './choreography.ts';

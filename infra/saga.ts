@@ -108,7 +108,7 @@ export class Saga extends Construct {
       reason: 'X-Ray tracing and CloudWatch Logs delivery for the state machine take no resource-level permissions.',
     });
 
-    props.sluice.addSaga({ name: saga.name, steps: saga.steps.map((s) => s.name), auditTopic: auditTopicOf(saga), type, stateMachine: this.stateMachine });
+    props.sluice.addSaga({ name: saga.name, steps: saga.steps.map((s) => s.name), auditTopic: auditTopicOf(saga), type, stateMachine: this.stateMachine, ...(saga.trigger === undefined ? {} : { trigger: saga.trigger }) });
 
     this.compensationFailedAlarm = new Alarm(this, 'CompensationFailedAlarm', {
       alarmDescription: `Saga ${saga.name}: a compensation failed after all its attempts; an operator must finish undoing the execution (see the saga's audit topic)`,

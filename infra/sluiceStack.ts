@@ -8,7 +8,8 @@ import { HttpLambdaIntegration } from 'aws-cdk-lib/aws-apigatewayv2-integrations
 import { AttributeType, BillingMode, StreamViewType, Table, TableEncryption } from 'aws-cdk-lib/aws-dynamodb';
 import { PolicyStatement, type Role } from 'aws-cdk-lib/aws-iam';
 import type { IStateMachine } from 'aws-cdk-lib/aws-stepfunctions';
-import { LayerVersion, type ILayerVersion, type Runtime } from 'aws-cdk-lib/aws-lambda';
+import { FilterCriteria, FilterRule, LayerVersion, StartingPosition, type ILayerVersion, type Runtime } from 'aws-cdk-lib/aws-lambda';
+import { DynamoEventSource } from 'aws-cdk-lib/aws-lambda-event-sources';
 import type { NodejsFunction } from 'aws-cdk-lib/aws-lambda-nodejs';
 import { LogGroup, RetentionDays } from 'aws-cdk-lib/aws-logs';
 import { BlockPublicAccess, Bucket, BucketEncryption, ObjectOwnership, type CfnBucket } from 'aws-cdk-lib/aws-s3';
@@ -73,7 +74,7 @@ type S3Action = 's3:GetObject' | 's3:PutObject' | 's3:DeleteObject';
 
 /** What each function may do to each table and to segment objects: nothing more. */
 /** Segment objects (and their claim lists) live under segments/, claim checks under claims/. */
-type FunctionName = HandlerName | 'lagReporter' | 'roller' | 'sagaAudit';
+type FunctionName = HandlerName | 'lagReporter' | 'roller' | 'sagaAudit' | 'sagaTrigger';
 
 const ACCESS: Record<FunctionName, { log: TableAccess; metadata: TableAccess; objects: { segments: readonly S3Action[]; claims: readonly S3Action[] } }> = {
   // Topic admin writes topic items; deleting a topic deletes its log items and segments.
@@ -95,6 +96,8 @@ const ACCESS: Record<FunctionName, { log: TableAccess; metadata: TableAccess; ob
   // The audit task appends lifecycle events (idempotent producer, creating the topic on first use)
   // and advances the execution record.
   sagaAudit: { log: ['dynamodb:PutItem', 'dynamodb:Query'], metadata: ['dynamodb:GetItem', 'dynamodb:PutItem', 'dynamodb:UpdateItem', 'dynamodb:Query'], objects: { segments: [], claims: [] } },
+  // Saga triggers consume topics through consumer groups and record the executions they start.
+  sagaTrigger: { log: ['dynamodb:Query'], metadata: ['dynamodb:GetItem', 'dynamodb:PutItem', 'dynamodb:UpdateItem', 'dynamodb:DeleteItem', 'dynamodb:Query', 'dynamodb:ConditionCheckItem', 'dynamodb:BatchWriteItem'], objects: { segments: ['s3:GetObject'], claims: ['s3:GetObject'] } },
 };
 
 /**
@@ -113,6 +116,8 @@ export class SluiceStack extends Stack {
   /** Layers every Sluice function loads (Powertools), for functions added by constructs. */
   readonly powertoolsLayers: readonly ILayerVersion[];
   private readonly sagas: SagaInfo[] = [];
+  private readonly makeFunction: (handler: FunctionName, entry: string) => NodejsFunction;
+  private sagaTriggerFunction: NodejsFunction | undefined;
 
   constructor(scope: Construct, id: string, props: SluiceStackProps = {}) {
     super(scope, id, props);
@@ -171,7 +176,7 @@ export class SluiceStack extends Stack {
         entry,
         ...(name(handler) === undefined ? {} : { functionName: name(handler) }),
         description: `Sluice ${handler} handler`,
-        timeout: handler === 'roller' ? Duration.minutes(5) : Duration.seconds(29), // HTTP APIs stop waiting at 30 s
+        timeout: handler === 'roller' ? Duration.minutes(5) : handler === 'sagaTrigger' ? Duration.minutes(1) : Duration.seconds(29), // HTTP APIs stop waiting at 30 s
         layers: [powertools],
         ...(props.runtime === undefined ? {} : { runtime: props.runtime }),
         ...(props.logRetention === undefined ? {} : { logRetention: props.logRetention }),
@@ -201,6 +206,7 @@ export class SluiceStack extends Stack {
       }
       return fn;
     };
+    this.makeFunction = makeFunction;
     const httpFunction = (handler: HandlerName) => makeFunction(handler, join('functions', 'http', `${handler}.ts`));
     this.functions = {
       topics: httpFunction('topics'),
@@ -214,7 +220,7 @@ export class SluiceStack extends Stack {
     this.roller = makeFunction('roller', join('functions', 'roller.ts'));
     this.sagaAudit = makeFunction('sagaAudit', join('functions', 'sagas', 'audit.ts'));
     // The deployed sagas, filled in by each Saga construct (see addSaga).
-    this.functions.sagas.addEnvironment('SLUICE_SAGAS', Lazy.string({ produce: () => this.toJsonString(this.sagas) }));
+    this.functions.sagas.addEnvironment('SLUICE_SAGAS', this.sagaCatalog());
 
     // ---------------------------------------------------------------- API
     const authorizer: IHttpRouteAuthorizer =
@@ -274,6 +280,38 @@ export class SluiceStack extends Stack {
     const { stateMachine, ...info } = saga;
     this.sagas.push({ ...info, stateMachineArn: stateMachine.stateMachineArn });
     stateMachine.grantStartExecution(this.functions.sagas);
+    if (saga.trigger !== undefined) stateMachine.grantStartExecution(this.sagaTrigger());
+  }
+
+  private sagaCatalog(): string {
+    return Lazy.string({ produce: () => this.toJsonString(this.sagas) });
+  }
+
+  /**
+   * The function that starts executions from topic records, made when the first saga with a
+   * trigger is added. The log table's stream rings it when records are appended (INSERTs only);
+   * a one-minute schedule covers a missed ring.
+   */
+  private sagaTrigger(): NodejsFunction {
+    if (this.sagaTriggerFunction !== undefined) return this.sagaTriggerFunction;
+    const fn = this.makeFunction('sagaTrigger', join('functions', 'sagas', 'trigger.ts'));
+    fn.addEnvironment('SLUICE_SAGAS', this.sagaCatalog());
+    fn.addEventSource(
+      new DynamoEventSource(this.logTable, {
+        startingPosition: StartingPosition.LATEST,
+        batchSize: 100,
+        maxBatchingWindow: Duration.seconds(1),
+        retryAttempts: 2,
+        filters: [FilterCriteria.filter({ eventName: FilterRule.isEqual('INSERT') })],
+      }),
+    );
+    Validations.of(fn.role!).acknowledge({
+      id: 'AwsSolutions-IAM5[Resource::*]',
+      reason: 'X-Ray (PutTraceSegments, PutTelemetryRecords) and dynamodb:ListStreams, which the stream event source needs, support no resource-level permissions.',
+    });
+    new Rule(this, 'SagaTriggerSchedule', { schedule: Schedule.rate(Duration.minutes(1)), targets: [new LambdaFunction(fn)] });
+    this.sagaTriggerFunction = fn;
+    return fn;
   }
 }
 

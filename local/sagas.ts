@@ -15,6 +15,11 @@ export interface LocalSagasOptions {
   readonly tablePrefix: string;
   readonly retryIntervalMs?: number;
   /**
+   * How often the saga trigger function runs (in AWS the log table's stream rings it on every
+   * append); 0 runs it only through `LocalSagas.runTriggers()`. @default 500
+   */
+  readonly triggerIntervalMs?: number;
+  /**
    * Wraps every Task call (tests inject faults here): gets the function, the payload and the real
    * invocation, and returns what the Task returns.
    */
@@ -27,6 +32,8 @@ export interface LocalSagas {
   readonly resources: LocalResources;
   /** Local table names by logical id (e.g. the order example's inventory and payments). */
   readonly tables: Readonly<Record<string, string>>;
+  /** Runs the trigger function once now (what a stream event does in AWS). */
+  runTriggers(): Promise<void>;
   stop(): Promise<void>;
 }
 
@@ -69,7 +76,32 @@ export async function startLocalSagas(options: LocalSagasOptions): Promise<Local
   const stepFunctions = new LocalStepFunctions({ stateMachines: resources.stateMachines, invoke, ...(options.retryIntervalMs === undefined ? {} : { retryIntervalMs: options.retryIntervalMs }) });
   const endpoint = await stepFunctions.listen();
   process.env.AWS_ENDPOINT_URL_SFN = endpoint;
-  return { stepFunctions, endpoint, resources, tables, stop: () => stepFunctions.close() };
+
+  // The trigger function, on a timer instead of the stream (one run at a time, as Lambda's
+  // event source mapping does per shard).
+  const triggerFn = [...resources.functions.values()].find((f) => f.entry.path === 'functions/sagas/trigger.ts');
+  let running: Promise<void> | undefined;
+  const runTriggers = async (): Promise<void> => {
+    if (triggerFn === undefined) return;
+    while (running !== undefined) await running;
+    running = call(triggerFn, {}).then(() => undefined).finally(() => (running = undefined));
+    await running;
+  };
+  const interval = options.triggerIntervalMs ?? 500;
+  const timer = triggerFn !== undefined && interval > 0 ? setInterval(() => void (running ?? runTriggers().catch((e) => console.error('saga trigger failed:', e))), interval) : undefined;
+  timer?.unref();
+  return {
+    stepFunctions,
+    endpoint,
+    resources,
+    tables,
+    runTriggers,
+    async stop() {
+      clearInterval(timer);
+      await running?.catch(() => {});
+      await stepFunctions.close();
+    },
+  };
 }
 
 /** One environment for every function in this process: values that would differ are an error. */

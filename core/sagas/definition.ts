@@ -24,6 +24,26 @@ export interface SagaDefinition<I extends JsonValue = JsonValue> {
    * @default `sagas.<name>`
    */
   readonly auditTopic?: string;
+  /** Start an execution for records on a topic (choreography feeding orchestration). */
+  readonly trigger?: SagaTrigger;
+}
+
+/**
+ * Records that start executions. A trigger is a consumer group (`sagas.<name>.trigger`) that reads
+ * the topic from its earliest retained record, starts an execution per matching record with the
+ * record's JSON value as input, and commits after the starts: an execution per record, at least
+ * once, made exactly once by the execution name.
+ */
+export interface SagaTrigger {
+  readonly topic: string;
+  /** Only records of this type: the `sluice-event-type` header, else the value's `type` field. */
+  readonly eventType?: string;
+  /**
+   * How executions are named: `record` (`<topic>.<partition>.<offset>`: one per record) or `key`
+   * (the record key: one per business key, so a re-published event starts nothing new).
+   * @default 'record'
+   */
+  readonly executionName?: 'record' | 'key';
 }
 
 export interface SagaStep<I extends JsonValue = JsonValue> {
@@ -132,6 +152,12 @@ export function defineSaga<I extends JsonValue = JsonValue>(definition: SagaDefi
   }
   if (definition.auditTopic !== undefined && !/^[A-Za-z0-9._-]{1,249}$/.test(definition.auditTopic)) {
     throw new Error(`${where}: auditTopic must be a valid topic name`);
+  }
+  const trigger = definition.trigger;
+  if (trigger !== undefined) {
+    if (!/^[A-Za-z0-9._-]{1,249}$/.test(trigger.topic)) throw new Error(`${where}: trigger.topic must be a valid topic name`);
+    if (trigger.eventType !== undefined && (typeof trigger.eventType !== 'string' || trigger.eventType === '')) throw new Error(`${where}: trigger.eventType must be a non-empty string`);
+    if (trigger.executionName !== undefined && !['record', 'key'].includes(trigger.executionName)) throw new Error(`${where}: trigger.executionName is 'record' or 'key'`);
   }
   return definition;
 }

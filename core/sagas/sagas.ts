@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { ExecutionAlreadyExists, ExecutionNotFound, InvalidArgument, SagaNotFound } from '../errors.ts';
 import { checkExecutionName, checkSagaInput, inputDigest, stepHistory, type SagaExecution, type SagaExecutionStore, type SagaExecutionSummary, type SagaStatus } from './executions.ts';
+import type { SagaTrigger } from './definition.ts';
 import { executionInput, type SagaExecutionInput } from './stateMachine.ts';
 
 /** A deployed saga, as the stack describes it to the functions (`SLUICE_SAGAS`). */
@@ -10,6 +11,7 @@ export interface SagaInfo {
   readonly auditTopic: string;
   readonly type: 'STANDARD' | 'EXPRESS';
   readonly stateMachineArn: string;
+  readonly trigger?: SagaTrigger;
 }
 
 /** Starts a state machine execution; must treat a repeated start of the same name as done. */

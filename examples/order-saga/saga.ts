@@ -64,6 +64,8 @@ function checkOrder(input: unknown): Order {
 
 export const orderSaga = defineSaga({
   name: 'order',
+  // OrderCreated events on the orders topic start the saga, one execution per order id (the key).
+  trigger: { topic: 'orders', eventType: 'OrderCreated', executionName: 'key' },
   steps: [
     {
       name: 'ReserveInventory',

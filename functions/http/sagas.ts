@@ -1,17 +1,12 @@
-import { parseSagaCatalog, Sagas } from '../../core/sagas/sagas.ts';
-import { sagaExecutions } from '../runtime.ts';
-import { StepFunctionsLauncher } from '../sagas/sfnLauncher.ts';
+import { sagas } from '../sagas/service.ts';
 import { httpHandler, type HttpEvent } from './httpHandler.ts';
 import { objectBody, onlyKeys } from './wire.ts';
-
-/** The deployed sagas: `SLUICE_SAGAS`, set by the stack (and by the local stack from the same template). */
-const sagas = new Sagas({ catalog: parseSagaCatalog(process.env.SLUICE_SAGAS), executions: sagaExecutions, launcher: new StepFunctionsLauncher() });
 
 const saga = (event: HttpEvent): string => event.pathParameters!.saga!;
 
 /** Sagas: start executions (idempotent by name), read their status and step history, list them. */
 export const handler = httpHandler({
-  'GET /v1/sagas': async () => ({ status: 200, body: { sagas: sagas.list().map(({ name, steps, auditTopic, type }) => ({ name, steps, auditTopic, type })) } }),
+  'GET /v1/sagas': async () => ({ status: 200, body: { sagas: sagas.list().map(({ name, steps, auditTopic, type, trigger }) => ({ name, steps, auditTopic, type, ...(trigger === undefined ? {} : { trigger }) })) } }),
   'POST /v1/sagas/{saga}/executions': async (event) => {
     const body = event.json === undefined ? {} : objectBody(event.json);
     onlyKeys(body, ['input', 'executionName']);

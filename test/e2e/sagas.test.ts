@@ -11,6 +11,10 @@ import { dynamoClientFromEnv } from '../../local/awsEnv.ts';
 import { localResources } from '../../local/cloudAssembly.ts';
 import { startLocalStack, type LocalStack } from '../../local/stack.ts';
 import { uniqueName } from '../support/names.ts';
+import { GroupConsumer, Producer } from '../../client/index.ts';
+import { EVENT_HEADERS, publishEvent } from '../../client/choreography.ts';
+import { EVENT_TYPE_HEADER } from '../../core/sagas/triggers.ts';
+import { checkOut, checkoutService, createTopics, notifierService } from '../../examples/order-saga/choreography.ts';
 
 /**
  * The order saga end to end on the local stack: HTTP routes → local Step Functions running the
@@ -332,7 +336,7 @@ describe('order saga on the local stack', () => {
     assert.equal(new Set(all).size, all.length, 'no execution listed twice');
     assert.deepEqual(all, [...all].sort(), 'in id order');
     const listed = await api('GET', '/v1/sagas');
-    assert.deepEqual(listed.json.sagas, [{ name: 'order', steps: ['ReserveInventory', 'ChargePayment', 'ShipOrder'], auditTopic: 'sagas.order', type: 'STANDARD' }]);
+    assert.deepEqual(listed.json.sagas, [{ name: 'order', steps: ['ReserveInventory', 'ChargePayment', 'ShipOrder'], auditTopic: 'sagas.order', type: 'STANDARD', trigger: { topic: 'orders', eventType: 'OrderCreated', executionName: 'key' } }]);
   });
 
   it('answers bad requests with typed 4xx errors that name the limit, and starts nothing', async () => {
@@ -356,5 +360,75 @@ describe('order saga on the local stack', () => {
     }
     await stack.sagas!.stepFunctions.idle();
     assert.equal(calls.length, before, 'no task ran');
+  });
+
+  /** Reads a whole topic (all partitions) through a throwaway consumer group. */
+  async function readAll(topic: string): Promise<any[]> {
+    const consumer = new GroupConsumer({ url, groupId: uniqueName('reader'), topics: [topic], autoOffsetReset: 'earliest', waitMs: 200 });
+    const out: any[] = [];
+    for (let idle = 0; idle < 2; ) {
+      const records = await consumer.poll();
+      if (records.length === 0) idle++;
+      out.push(...records);
+    }
+    await consumer.close();
+    return out;
+  }
+
+  it('starts executions from OrderCreated records on the orders topic, one per order key, skipping other types', async () => {
+    assert.equal(EVENT_HEADERS.type, EVENT_TYPE_HEADER, 'the client and the trigger agree on the type header');
+    await createTopics(url);
+    const order = await freshOrder();
+    const producer = new Producer({ url });
+    await publishEvent(producer, 'orders', 'OrderCreated', { ...order }, { key: order.orderId });
+    await publishEvent(producer, 'orders', 'OrderCreated', { ...order }, { key: order.orderId }); // published twice
+    await publishEvent(producer, 'orders', 'OrderAmended', { ...order, quantity: 5 }, { key: `amend-${order.orderId}` });
+    await producer.close();
+    await stack.sagas!.runTriggers();
+    await stack.sagas!.stepFunctions.idle();
+    const execution = (await api('GET', `/v1/sagas/order/executions/${order.orderId}`)).json;
+    assert.equal(execution.status, 'SUCCEEDED');
+    assert.equal(calls.filter((c) => c.executionId === order.orderId && c.type === 'started').length, 1, 'one execution for the order');
+    assert.equal((await api('GET', `/v1/sagas/order/executions/amend-${order.orderId}`)).status, 404, 'other event types start nothing');
+    assert.equal(await balanceOf(dynamo(), tables.payments, order.customerId), 700);
+    const group = (await api('GET', '/v1/groups/sagas.order.trigger')).json;
+    assert.equal(group.totalLag, 0, 'the trigger committed what it consumed');
+  });
+
+  it('choreography feeds orchestration and back: a checked-out cart becomes an order, a saga, and a notification', async () => {
+    await createTopics(url);
+    const ok = await freshOrder();
+    const bad = await freshOrder({ address: '' });
+    const cart = (o: Order) => ({ cartId: o.orderId, customerId: o.customerId, sku: o.sku, quantity: o.quantity, unitPrice: o.amount / o.quantity, address: o.address });
+    await checkOut(url, cart(ok));
+    await checkOut(url, cart(bad));
+    const checkout = checkoutService(url);
+    const notifier = notifierService(url);
+    try {
+      assert.ok((await checkout.drain()) >= 2);
+      await stack.sagas!.runTriggers();
+      await stack.sagas!.stepFunctions.idle();
+      assert.equal((await api('GET', `/v1/sagas/order/executions/order-${ok.orderId}`)).json.status, 'SUCCEEDED');
+      assert.equal((await api('GET', `/v1/sagas/order/executions/order-${bad.orderId}`)).json.status, 'ABORTED');
+      await notifier.drain();
+    } finally {
+      await checkout.close();
+      await notifier.close();
+    }
+    const orders = (await readAll('orders')).filter((r) => [`order-${ok.orderId}`, `order-${bad.orderId}`].includes(r.key));
+    assert.equal(orders.length, 2);
+    for (const o of orders) {
+      assert.equal(o.headers[EVENT_HEADERS.type], 'OrderCreated');
+      assert.equal(o.headers[EVENT_HEADERS.correlation], o.key.replace(/^order-/, ''), 'the cart id correlates the flow');
+      assert.match(o.headers[EVENT_HEADERS.causation], /^carts\/\d+\/\d+$/, 'caused by the cart event');
+    }
+    const notes = (await readAll('notifications')).filter((r) => [`order-${ok.orderId}`, `order-${bad.orderId}`].includes(r.value.orderId));
+    assert.deepEqual(notes.map((n) => [n.headers[EVENT_HEADERS.type], n.value.orderId]).sort(), [
+      ['OrderCancelled', `order-${bad.orderId}`],
+      ['OrderConfirmed', `order-${ok.orderId}`],
+    ]);
+    const cancelled = notes.find((n) => n.headers[EVENT_HEADERS.type] === 'OrderCancelled');
+    assert.equal(cancelled.value.failedStep, 'ShipOrder');
+    assert.match(cancelled.headers[EVENT_HEADERS.causation], /^sagas\.order\/\d+\/\d+$/, 'caused by the saga\'s aborted event');
   });
 });

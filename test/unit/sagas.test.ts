@@ -7,6 +7,7 @@ import { buildSagaStateMachine, executionInput } from '../../core/sagas/stateMac
 import { isTransient, sagaStepHandler } from '../../functions/sagas/stepHandler.ts';
 
 const noop = () => null;
+const undo = () => {};
 
 describe('defineSaga', () => {
   it('names the rule a definition breaks', () => {
@@ -31,9 +32,9 @@ describe('buildSagaStateMachine', () => {
   const saga = defineSaga({
     name: 'trip',
     steps: [
-      { name: 'BookFlight', action: noop, compensation: noop, retry: { maxAttempts: 1 } },
+      { name: 'BookFlight', action: noop, compensation: undo, retry: { maxAttempts: 1 } },
       { name: 'CheckVisa', action: noop }, // nothing to undo
-      { name: 'BookHotel', action: noop, compensation: noop, compensationRetry: { maxAttempts: 2, intervalSeconds: 5, maxDelaySeconds: 9 } },
+      { name: 'BookHotel', action: noop, compensation: undo, compensationRetry: { maxAttempts: 2, intervalSeconds: 5, maxDelaySeconds: 9 } },
       { name: 'Pay', action: noop },
     ],
   });

@@ -1,0 +1,16 @@
+import { SagaTriggers, type TriggerRun } from '../../core/sagas/triggers.ts';
+import { groups, logger } from '../runtime.ts';
+import { sagas } from './service.ts';
+
+const triggers = new SagaTriggers({ sagas, groups, log: (message, details) => logger.warn(message, details) });
+
+/**
+ * Starts saga executions from topic records. The log table's stream invokes it when records are
+ * appended (a doorbell: the records themselves are read through the trigger's consumer group),
+ * and a schedule invokes it every minute in case a doorbell was missed.
+ */
+export const handler = async (): Promise<{ runs: TriggerRun[] }> => {
+  const runs = await triggers.runOnce();
+  for (const run of runs) if (run.started > 0 || run.conflicts > 0) logger.info('Saga trigger ran', { ...run });
+  return { runs };
+};
