@@ -6,6 +6,8 @@ import type { NodejsFunction } from 'aws-cdk-lib/aws-lambda-nodejs';
 import { LogGroup, RetentionDays } from 'aws-cdk-lib/aws-logs';
 import type { ITopic } from 'aws-cdk-lib/aws-sns';
 import { CfnStateMachine, DefinitionBody, LogLevel, StateMachine, StateMachineType } from 'aws-cdk-lib/aws-stepfunctions';
+import { EventField, Rule, RuleTargetInput } from 'aws-cdk-lib/aws-events';
+import { LambdaFunction } from 'aws-cdk-lib/aws-events-targets';
 import { Construct } from 'constructs';
 import { DEFAULT_STEP_TIMEOUT_SECONDS, auditTopicOf, type SagaDefinition } from '../core/sagas/definition.ts';
 import { buildSagaStateMachine } from '../core/sagas/stateMachine.ts';
@@ -55,6 +57,8 @@ export class Saga extends Construct {
   readonly stateMachine: StateMachine;
   readonly stepFunctions: Readonly<Record<string, NodejsFunction>>;
   readonly compensationFailedAlarm: Alarm;
+  /** An execution stopped outside the saga's own paths (Standard state machines only). */
+  readonly executionFailedAlarm: Alarm | undefined;
 
   constructor(scope: Construct, id: string, props: SagaProps) {
     super(scope, id);
@@ -110,14 +114,46 @@ export class Saga extends Construct {
 
     props.sluice.addSaga({ name: saga.name, steps: saga.steps.map((s) => s.name), auditTopic: auditTopicOf(saga), type, stateMachine: this.stateMachine, ...(saga.trigger === undefined ? {} : { trigger: saga.trigger }) });
 
-    this.compensationFailedAlarm = new Alarm(this, 'CompensationFailedAlarm', {
-      alarmDescription: `Saga ${saga.name}: a compensation failed after all its attempts; an operator must finish undoing the execution (see the saga's audit topic)`,
-      metric: new Metric({ namespace: 'Sluice', metricName: 'SagaCompensationFailed', dimensionsMap: { service: 'sluice', Saga: saga.name }, statistic: 'Sum', period: Duration.minutes(1) }),
-      threshold: 0,
-      evaluationPeriods: 1,
-      comparisonOperator: ComparisonOperator.GREATER_THAN_THRESHOLD,
-      treatMissingData: TreatMissingData.NOT_BREACHING,
-    });
-    if (props.alarmTopic !== undefined) this.compensationFailedAlarm.addAlarmAction(new SnsAction(props.alarmTopic));
+    const alarm = (id: string, metricName: string, description: string): Alarm => {
+      const created = new Alarm(this, id, {
+        alarmDescription: `Saga ${saga.name}: ${description}`,
+        metric: new Metric({ namespace: 'Sluice', metricName, dimensionsMap: { service: 'sluice', Saga: saga.name }, statistic: 'Sum', period: Duration.minutes(1) }),
+        threshold: 0,
+        evaluationPeriods: 1,
+        comparisonOperator: ComparisonOperator.GREATER_THAN_THRESHOLD,
+        treatMissingData: TreatMissingData.NOT_BREACHING,
+      });
+      if (props.alarmTopic !== undefined) created.addAlarmAction(new SnsAction(props.alarmTopic));
+      return created;
+    };
+    this.compensationFailedAlarm = alarm('CompensationFailedAlarm', 'SagaCompensationFailed', "a compensation failed after all its attempts; an operator must finish undoing the execution (see the saga's audit topic)");
+
+    // Executions that stop outside the saga's own paths (a timeout, a stop from the console, an
+    // audit call that kept failing) reach the audit function through EventBridge, which only
+    // Standard state machines report to.
+    this.executionFailedAlarm = undefined;
+    if (type === 'STANDARD') {
+      new Rule(this, 'ExecutionStopped', {
+        description: `Records executions of saga ${saga.name} that stopped outside its own paths`,
+        eventPattern: {
+          source: ['aws.states'],
+          detailType: ['Step Functions Execution Status Change'],
+          detail: { stateMachineArn: [this.stateMachine.stateMachineArn], status: ['FAILED', 'TIMED_OUT', 'ABORTED'] },
+        },
+        targets: [
+          new LambdaFunction(props.sluice.sagaAudit, {
+            retryAttempts: 8,
+            event: RuleTargetInput.fromObject({
+              kind: 'stopped',
+              saga: saga.name,
+              topic: auditTopicOf(saga),
+              // The whole detail (name, status, error, cause): a path to a field an event lacks is not safe.
+              detail: EventField.fromPath('$.detail'),
+            }),
+          }),
+        ],
+      });
+      this.executionFailedAlarm = alarm('ExecutionFailedAlarm', 'SagaExecutionFailed', 'an execution stopped outside the saga (timed out, stopped, or its audit kept failing); compensations may not have run');
+    }
   }
 }

@@ -37,11 +37,20 @@ export interface LocalTable {
   readonly attributeDefinitions: { AttributeName: string; AttributeType: 'S' | 'N' | 'B' }[];
 }
 
+/** An EventBridge rule matching events from a service, with its function targets. */
+export interface LocalRule {
+  readonly logicalId: string;
+  readonly eventPattern: Record<string, unknown>;
+  readonly targets: { readonly arn: string; readonly input?: string; readonly inputTransformer?: { InputPathsMap?: Record<string, string>; InputTemplate: string } }[];
+}
+
 export interface LocalResources {
   readonly functions: ReadonlyMap<string, LocalFunction>;
   readonly stateMachines: ReadonlyMap<string, LocalStateMachine>;
   /** Tables the template declares beyond Sluice's own (e.g. an example's), to create locally. */
   readonly tables: readonly LocalTable[];
+  /** Rules with an event pattern (scheduled rules are left to the local stack's timers). */
+  readonly rules: readonly LocalRule[];
 }
 
 /**
@@ -114,7 +123,17 @@ export function localResources(template: CfnTemplate, refs: Readonly<Record<stri
   const functions = new Map<string, LocalFunction>();
   const stateMachines = new Map<string, LocalStateMachine>();
   const tables: LocalTable[] = [];
+  const rules: LocalRule[] = [];
   for (const [id, r] of Object.entries(resources)) {
+    if (r.Type === 'AWS::Events::Rule' && r.Properties?.EventPattern !== undefined) {
+      const targets = (r.Properties.Targets ?? []) as { Arn: unknown; Input?: string; InputTransformer?: { InputPathsMap?: Record<string, string>; InputTemplate: string } }[];
+      rules.push({
+        logicalId: id,
+        eventPattern: resolve(r.Properties.EventPattern) as Record<string, unknown>,
+        targets: targets.map((t) => ({ arn: resolve(t.Arn) as string, ...(t.Input === undefined ? {} : { input: t.Input }), ...(t.InputTransformer === undefined ? {} : { inputTransformer: t.InputTransformer }) })),
+      });
+      continue;
+    }
     if (r.Type === 'AWS::Lambda::Function' && r.Metadata?.[ENTRY_METADATA] !== undefined) {
       const arn = attribute(id, 'Arn');
       functions.set(arn, { logicalId: id, arn, entry: r.Metadata[ENTRY_METADATA], environment: resolve(r.Properties?.Environment?.Variables ?? {}) as Record<string, string> });
@@ -126,5 +145,5 @@ export function localResources(template: CfnTemplate, refs: Readonly<Record<stri
       tables.push({ logicalId: id, name: tableName(id), keySchema: r.Properties?.KeySchema, attributeDefinitions: r.Properties?.AttributeDefinitions });
     }
   }
-  return { functions, stateMachines, tables };
+  return { functions, stateMachines, tables, rules };
 }

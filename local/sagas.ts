@@ -1,7 +1,7 @@
 import { CreateTableCommand, DescribeTableCommand, ResourceInUseException, type DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { join } from 'node:path';
 import { PROJECT_ROOT } from '../infra/sluiceFunction.ts';
-import { localResources, synthesizeTemplate, type LocalFunction, type LocalResources } from './cloudAssembly.ts';
+import { localResources, synthesizeTemplate, type LocalFunction, type LocalResources, type LocalRule } from './cloudAssembly.ts';
 import { LocalStepFunctions, type Invoke } from './stepFunctions.ts';
 
 /** Environment keys that differ per function and so are never copied into the shared process. */
@@ -73,7 +73,14 @@ export async function startLocalSagas(options: LocalSagasOptions): Promise<Local
     if (fn === undefined) throw new Error(`No local function for ${resource}`);
     return options.intercept === undefined ? call(fn, payload) : options.intercept({ fn, payload }, () => call(fn, payload));
   };
-  const stepFunctions = new LocalStepFunctions({ stateMachines: resources.stateMachines, invoke, ...(options.retryIntervalMs === undefined ? {} : { retryIntervalMs: options.retryIntervalMs }) });
+  // EventBridge for the rules the template declares on service events (e.g. executions that stop).
+  const onEvent = async (event: Record<string, unknown>): Promise<void> => {
+    for (const rule of resources.rules) {
+      if (!matches(rule.eventPattern, event)) continue;
+      for (const target of rule.targets) await invoke(target.arn, targetInput(target, event));
+    }
+  };
+  const stepFunctions = new LocalStepFunctions({ stateMachines: resources.stateMachines, invoke, onEvent, ...(options.retryIntervalMs === undefined ? {} : { retryIntervalMs: options.retryIntervalMs }) });
   const endpoint = await stepFunctions.listen();
   process.env.AWS_ENDPOINT_URL_SFN = endpoint;
 
@@ -102,6 +109,27 @@ export async function startLocalSagas(options: LocalSagasOptions): Promise<Local
       await stepFunctions.close();
     },
   };
+}
+
+/** EventBridge pattern matching, for the subset rules here use: arrays list allowed values, objects nest. */
+function matches(pattern: unknown, value: unknown): boolean {
+  if (Array.isArray(pattern)) return pattern.some((p) => p === value);
+  if (typeof pattern !== 'object' || pattern === null) return pattern === value;
+  if (typeof value !== 'object' || value === null) return false;
+  return Object.entries(pattern).every(([k, p]) => matches(p, (value as Record<string, unknown>)[k]));
+}
+
+/** A target's input: the event, a constant, or the input transformer's template filled in. */
+function targetInput(target: LocalRule['targets'][number], event: Record<string, unknown>): unknown {
+  if (target.input !== undefined) return JSON.parse(target.input);
+  const transformer = target.inputTransformer;
+  if (transformer === undefined) return event;
+  let text = transformer.InputTemplate;
+  for (const [name, path] of Object.entries(transformer.InputPathsMap ?? {})) {
+    const value = path.replace(/^\$\.?/, '').split('.').filter((p) => p !== '').reduce<unknown>((v, k) => (v as Record<string, unknown> | undefined)?.[k], event);
+    text = text.split(`<${name}>`).join(JSON.stringify(value ?? null));
+  }
+  return JSON.parse(text);
 }
 
 /** One environment for every function in this process: values that would differ are an error. */

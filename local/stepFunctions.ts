@@ -27,6 +27,8 @@ export interface LocalStepFunctionsOptions {
   readonly invoke: Invoke;
   /** Wait this many ms between retries instead of the definition's backoff (tests use 0). */
   readonly retryIntervalMs?: number;
+  /** Where the EventBridge events Step Functions sends for Standard executions go. */
+  readonly onEvent?: (event: Record<string, unknown>) => Promise<void>;
 }
 
 class ServiceError extends Error {
@@ -83,18 +85,37 @@ export class LocalStepFunctions {
       input,
       startDate: Date.now(),
       status: 'RUNNING',
-      done: run.result.then(
-        (output) => {
-          Object.assign(execution, { status: 'SUCCEEDED', output: JSON.stringify(output), stopDate: Date.now() });
-        },
-        (e: unknown) => {
-          const failure = (e as { cause?: { name?: string; message?: string } }).cause ?? (e as { name?: string; message?: string });
-          Object.assign(execution, { status: 'FAILED', error: failure?.name ?? 'Error', cause: failure?.message ?? String(e), stopDate: Date.now() });
-        },
-      ),
+      done: run.result
+        .then(
+          (output) => {
+            Object.assign(execution, { status: 'SUCCEEDED', output: JSON.stringify(output), stopDate: Date.now() });
+          },
+          (e: unknown) => {
+            const failure = (e as { cause?: { name?: string; message?: string } }).cause ?? (e as { name?: string; message?: string });
+            Object.assign(execution, { status: 'FAILED', error: failure?.name ?? 'Error', cause: failure?.message ?? String(e), stopDate: Date.now() });
+          },
+        )
+        .then(() => (machine.type === 'STANDARD' ? this.statusChanged(execution) : undefined)),
     };
     this.executions.set(executionArn, execution);
     return execution;
+  }
+
+  /** "Step Functions Execution Status Change", as EventBridge receives it. */
+  private async statusChanged(e: Execution): Promise<void> {
+    await this.options
+      .onEvent?.({
+        version: '0',
+        id: crypto.randomUUID(),
+        'detail-type': 'Step Functions Execution Status Change',
+        source: 'aws.states',
+        account: LOCAL_ACCOUNT,
+        time: new Date(e.stopDate ?? Date.now()).toISOString(),
+        region: LOCAL_REGION,
+        resources: [e.executionArn],
+        detail: { executionArn: e.executionArn, stateMachineArn: e.stateMachineArn, name: e.name, status: e.status, startDate: e.startDate, stopDate: e.stopDate ?? null, input: e.input, output: e.output ?? null, error: e.error ?? null, cause: e.cause ?? null },
+      })
+      .catch((err: unknown) => console.error('local EventBridge delivery failed:', err));
   }
 
   describeExecution(executionArn: string): Execution {

@@ -18,9 +18,17 @@ export type SagaStatus =
   /** A step failed and every compensation succeeded: the saga is undone. */
   | 'ABORTED'
   /** A compensation ran out of attempts: an operator must finish the undo. */
-  | 'COMPENSATION_FAILED';
+  | 'COMPENSATION_FAILED'
+  /**
+   * The execution stopped outside the saga's own paths (it timed out, an operator stopped it, or
+   * an audit call kept failing): compensations may not have run, and an operator is alerted.
+   */
+  | 'FAILED';
 
-export const SAGA_EVENT_TYPES = ['started', 'step-succeeded', 'step-failed', 'compensation-succeeded', 'compensation-failed', 'completed', 'aborted'] as const;
+/** Statuses an execution never leaves. */
+export const TERMINAL_STATUSES: readonly SagaStatus[] = ['SUCCEEDED', 'ABORTED', 'COMPENSATION_FAILED', 'FAILED'];
+
+export const SAGA_EVENT_TYPES = ['started', 'step-succeeded', 'step-failed', 'compensation-succeeded', 'compensation-failed', 'completed', 'aborted', 'failed'] as const;
 export type SagaEventType = (typeof SAGA_EVENT_TYPES)[number];
 
 export interface SagaEvent {
@@ -67,6 +75,8 @@ export function statusAfter(type: SagaEventType): SagaStatus {
       return 'SUCCEEDED';
     case 'aborted':
       return 'ABORTED';
+    case 'failed':
+      return 'FAILED';
   }
 }
 

@@ -44,7 +44,8 @@ export const TRANSIENT_ERRORS = [
   'Lambda.Unknown', // a function timeout or out-of-memory: the outcome is unknown, so try again
 ] as const;
 
-const AUDIT_RETRY = { ErrorEquals: ['States.ALL'], IntervalSeconds: 1, MaxAttempts: 5, BackoffRate: 2 };
+/** An audit call rides out about two minutes of trouble before the execution fails (and EventBridge reports it). */
+const AUDIT_RETRY = { ErrorEquals: ['States.ALL'], IntervalSeconds: 1, MaxAttempts: 8, BackoffRate: 2, MaxDelaySeconds: 30 };
 
 export const SAGA_STATES = {
   started: 'Started',

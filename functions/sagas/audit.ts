@@ -1,10 +1,16 @@
 import { MetricUnit } from '@aws-lambda-powertools/metrics';
-import { SagaAudit, type AuditTaskEvent, type AuditTaskResult } from '../../core/sagas/audit.ts';
+import { SagaAudit, type AuditTaskEvent, type AuditTaskResult, type ExecutionStoppedEvent } from '../../core/sagas/audit.ts';
 import { logger, metrics, sagaExecutions, sluice } from '../runtime.ts';
 
 const audit = new SagaAudit({ sluice, executions: sagaExecutions });
 
-/** Terminal and alerting events become metrics; `SagaCompensationFailed` is what the stack alarms on. */
+/** Terminal and alerting events become metrics; the stack alarms on `SagaCompensationFailed` and `SagaExecutionFailed`. */
+function count(metric: string, saga: string): void {
+  const single = metrics.singleMetric();
+  single.addDimension('Saga', saga);
+  single.addMetric(metric, MetricUnit.Count, 1);
+}
+
 const METRIC_FOR: Partial<Record<AuditTaskEvent['type'], string>> = {
   completed: 'SagaCompleted',
   aborted: 'SagaAborted',
@@ -14,16 +20,21 @@ const METRIC_FOR: Partial<Record<AuditTaskEvent['type'], string>> = {
 /**
  * The saga audit task: every lifecycle state of every saga's state machine calls it (see
  * `buildSagaStateMachine`). Appends the event to the saga's audit topic and its execution record,
- * once per event however often Step Functions retries.
+ * once per event however often Step Functions retries. EventBridge also sends it executions that
+ * stopped (Standard state machines), which become a `failed` event unless the saga already ended.
  */
-export const handler = async (event: AuditTaskEvent): Promise<AuditTaskResult> => {
+export const handler = async (event: AuditTaskEvent | ExecutionStoppedEvent): Promise<AuditTaskResult | { recorded: boolean }> => {
+  if (event.kind === 'stopped') {
+    const recorded = await audit.recordStop(event);
+    if (recorded !== undefined) {
+      count('SagaExecutionFailed', recorded.saga);
+      logger.error('Saga execution stopped outside its own paths; compensations may not have run', { saga: recorded.saga, executionId: recorded.executionId, error: recorded.error });
+    }
+    return { recorded: recorded !== undefined };
+  }
   const { result, event: recorded } = await audit.record(event);
   const metric = METRIC_FOR[recorded.type];
-  if (metric !== undefined) {
-    const single = metrics.singleMetric();
-    single.addDimension('Saga', recorded.saga);
-    single.addMetric(metric, MetricUnit.Count, 1);
-  }
+  if (metric !== undefined) count(metric, recorded.saga);
   if (recorded.type === 'compensation-failed') {
     logger.error('Saga compensation failed; an operator must finish the undo', { saga: recorded.saga, executionId: recorded.executionId, step: recorded.step, error: recorded.error });
   }

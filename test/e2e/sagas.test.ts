@@ -295,6 +295,31 @@ describe('order saga on the local stack', () => {
     }
   });
 
+  it('marks an execution FAILED, with a failed event, when it stops outside the saga (an audit call that keeps failing)', async () => {
+    const order = await freshOrder();
+    fault = async (call, _attempt, invoke) => {
+      if (call.executionId === order.orderId && call.type === 'step-succeeded' && call.step === 'ChargePayment') throw lambdaError('Lambda.ServiceException', 'Lambda is unavailable');
+      return invoke();
+    };
+    try {
+      const execution = await run(order);
+      assert.equal(execution.status, 'FAILED');
+      assert.equal(calls.filter((c) => c.executionId === order.orderId && c.type === 'step-succeeded' && c.step === 'ChargePayment').length, 9, 'the audit call was tried 9 times');
+      const expected = [
+        [0, 'started', null],
+        [1, 'step-succeeded', 'ReserveInventory'],
+        [2, 'failed', null],
+      ];
+      assert.deepEqual(summary(execution.events), expected);
+      assert.deepEqual(summary(await auditTrail(order.orderId)), expected);
+      assert.equal(execution.events[2].error.error, 'Lambda.ServiceException');
+      // Nothing was compensated: the operator alarm (SagaExecutionFailed) is what tells someone.
+      assert.equal(await balanceOf(dynamo(), tables.payments, order.customerId), 700);
+    } finally {
+      fault = undefined;
+    }
+  });
+
   it('starts one execution per name: a repeat returns the same id, another input is a conflict', async () => {
     const order = await freshOrder();
     const name = `once-${order.orderId}`;

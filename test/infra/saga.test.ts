@@ -156,6 +156,23 @@ describe('Saga construct (the order saga example)', () => {
     assert.deepEqual(access('ShipOrder'), ['Inventory dynamodb:GetItem', 'Inventory dynamodb:PutItem']);
   });
 
+  it('sends executions that stop outside the saga to the audit function, and alarms on them (Standard only)', () => {
+    const [machineId] = onlyResource(template, 'AWS::StepFunctions::StateMachine');
+    const rules = (Object.values(template.findResources('AWS::Events::Rule')) as Resource[]).filter((r) => r.Properties.EventPattern !== undefined);
+    assert.equal(rules.length, 1);
+    assert.deepEqual(rules[0]!.Properties.EventPattern, {
+      source: ['aws.states'],
+      'detail-type': ['Step Functions Execution Status Change'],
+      detail: { stateMachineArn: [{ Ref: machineId }], status: ['FAILED', 'TIMED_OUT', 'ABORTED'] },
+    });
+    const target = rules[0]!.Properties.Targets[0];
+    assert.match(JSON.stringify(target.Arn), /SagaAuditFunction/);
+    assert.deepEqual(JSON.parse(target.InputTransformer.InputTemplate.replace('<detail>', 'null')), { kind: 'stopped', saga: 'order', topic: 'sagas.order', detail: null });
+    template.hasResourceProperties('AWS::CloudWatch::Alarm', { MetricName: 'SagaExecutionFailed', Dimensions: Match.arrayWith([{ Name: 'Saga', Value: 'order' }]) });
+    const express = synth({ sagaType: 'EXPRESS' });
+    assert.equal(Object.values(express.findResources('AWS::Events::Rule')).filter((r: any) => r.Properties.EventPattern !== undefined).length, 0, 'Express executions send no status events');
+  });
+
   it('alarms when a compensation runs out of attempts', () => {
     template.hasResourceProperties('AWS::CloudWatch::Alarm', {
       MetricName: 'SagaCompensationFailed',
@@ -165,4 +182,27 @@ describe('Saga construct (the order saga example)', () => {
       ComparisonOperator: 'GreaterThanThreshold',
     });
   });
+
+  it('wires the topic trigger: rung by INSERTs on the log stream and every minute, starting only this state machine', () => {
+    const functions = template.findResources('AWS::Lambda::Function') as Record<string, Resource>;
+    const [triggerId, trigger] = Object.entries(functions).find(([, f]) => f.Properties.Description === 'Sluice sagaTrigger handler')!;
+    assert.deepEqual(trigger.Metadata!['sluice:entry'], { path: 'functions/sagas/trigger.ts', export: 'handler' });
+    const [, mapping] = onlyResource(template, 'AWS::Lambda::EventSourceMapping');
+    assert.deepEqual(mapping.Properties.FunctionName, { Ref: triggerId });
+    assert.match(JSON.stringify(mapping.Properties.EventSourceArn), /LogTable\w*","StreamArn"/);
+    assert.deepEqual(mapping.Properties.FilterCriteria, { Filters: [{ Pattern: '{"eventName":["INSERT"]}' }] });
+    assert.equal(mapping.Properties.StartingPosition, 'LATEST');
+    const rules = Object.values(template.findResources('AWS::Events::Rule')) as Resource[];
+    assert.ok(rules.some((r) => r.Properties.ScheduleExpression === 'rate(1 minute)' && JSON.stringify(r.Properties.Targets).includes(triggerId)));
+    const roleId = trigger.Properties.Role['Fn::GetAtt'][0];
+    const statements = (Object.values(template.findResources('AWS::IAM::Policy')) as Resource[])
+      .filter((p) => p.Properties.Roles.some((r: { Ref: string }) => r.Ref === roleId))
+      .flatMap((p) => p.Properties.PolicyDocument.Statement as { Action: string | string[]; Resource: unknown }[]);
+    const [machineId] = onlyResource(template, 'AWS::StepFunctions::StateMachine');
+    assert.deepEqual(statements.filter((s) => JSON.stringify(s.Action).includes('states:')).map((s) => [s.Action, s.Resource]), [['states:StartExecution', { Ref: machineId }]]);
+    const dynamo = statements.flatMap((s) => ([] as string[]).concat(s.Action)).filter((a) => a.startsWith('dynamodb:')).sort();
+    assert.ok(!dynamo.some((a) => a === 'dynamodb:*' || a.endsWith('Table')), 'no table-level admin rights');
+    for (const needed of ['dynamodb:GetRecords', 'dynamodb:GetShardIterator', 'dynamodb:Query', 'dynamodb:ConditionCheckItem']) assert.ok(dynamo.includes(needed), needed);
+  });
 });
+
