@@ -3,11 +3,13 @@ import { before, describe, it } from 'node:test';
 import fc from 'fast-check';
 import { apiEvent, invoke, lambdaContext, type Handler } from '../support/apiEvents.ts';
 import { freshDynamoStore } from '../support/stores.ts';
+import { checkExecutionName } from '../../core/sagas/executions.ts';
 
 let topics: Handler;
 let produce: Handler;
 let fetch: Handler;
 let groups: Handler;
+let sagas: Handler;
 
 before(async () => {
   const { tables } = await freshDynamoStore('handlers');
@@ -17,12 +19,16 @@ before(async () => {
     POWERTOOLS_TRACE_ENABLED: 'false',
     POWERTOOLS_METRICS_DISABLED: 'true',
     POWERTOOLS_LOG_LEVEL: 'CRITICAL',
+    // One saga whose state machine is unreachable: a fuzzed start that got through would be a 500.
+    SLUICE_SAGAS: JSON.stringify([{ name: 'fuzz', steps: ['A'], auditTopic: 'sagas.fuzz', type: 'STANDARD', stateMachineArn: 'arn:aws:states:us-east-1:000000000000:stateMachine:fuzz' }]),
+    AWS_ENDPOINT_URL_SFN: 'http://127.0.0.1:9',
   });
   // Handlers read their environment at load, as in Lambda.
   topics = (await import('../../functions/http/topics.ts')).handler as unknown as Handler;
   produce = (await import('../../functions/http/produce.ts')).handler as unknown as Handler;
   fetch = (await import('../../functions/http/fetch.ts')).handler as unknown as Handler;
   groups = (await import('../../functions/http/groups.ts')).handler as unknown as Handler;
+  sagas = (await import('../../functions/http/sagas.ts')).handler as unknown as Handler;
 });
 
 const T = '/v1/topics';
@@ -38,6 +44,28 @@ const HEARTBEAT = '/v1/groups/{group}/members/{memberId}/heartbeat';
 const POLL = '/v1/groups/{group}/members/{memberId}/poll';
 const COMMIT = '/v1/groups/{group}/offsets';
 const RESET = '/v1/groups/{group}/offsets/reset';
+const EXECUTIONS = '/v1/sagas/{saga}/executions';
+const EXECUTION = '/v1/sagas/{saga}/executions/{executionId}';
+
+/** Whether a start request would be accepted (so a fuzzer must not send it: it would launch). */
+function validStart(saga: string, body: string): boolean {
+  if (saga !== 'fuzz') return false;
+  let parsed: unknown = {};
+  try {
+    if (body !== '') parsed = JSON.parse(body);
+  } catch {
+    return false;
+  }
+  if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed)) return false;
+  const { input, executionName, ...rest } = parsed as Record<string, unknown>;
+  if (Object.keys(rest).length > 0 || Buffer.byteLength(JSON.stringify(input ?? null)) > 65536) return false;
+  try {
+    if (executionName !== undefined) checkExecutionName(executionName);
+    return true;
+  } catch {
+    return false;
+  }
+}
 
 describe('HTTP handlers on recorded API Gateway v2 events', () => {
   it('serves the recorded produce request, then reads it back', async () => {
@@ -131,7 +159,8 @@ describe('fuzz: every route answers junk with a 4xx JSON error and writes nothin
     const groupList = await invoke(groups, { method: 'GET', route: GROUPS });
     const group = await invoke(groups, { method: 'GET', route: GROUP, pathParameters: { group: 'fuzz-group' } });
     const { sessionExpiresAt: _ignored, ...memberView } = group.body.members[0];
-    return { names: list.body.topics.map((t: { name: string }) => t.name).sort(), fuzzed: described.body, groups: groupList.body.groups, group: { ...group.body, members: [memberView] } };
+    const executions = await invoke(sagas, { method: 'GET', route: EXECUTIONS, pathParameters: { saga: 'fuzz' } });
+    return { names: list.body.topics.map((t: { name: string }) => t.name).sort(), fuzzed: described.body, groups: groupList.body.groups, group: { ...group.body, members: [memberView] }, executions: executions.body };
   };
   const expectClientError = (res: { status: number; body: any }, label: string) => {
     assert.ok(res.status >= 200 && res.status < 500, `${label} answered ${res.status}: ${JSON.stringify(res.body)}`);
@@ -181,6 +210,15 @@ describe('fuzz: every route answers junk with a 4xx JSON error and writes nothin
     { name: 'POST …/poll (junk member)', run: fc.tuple(junkGroup, junkMember, bodyish).map(([group, memberId, body]) => () => invoke(groups, { method: 'POST', route: POLL, pathParameters: { group, memberId }, body })) },
     { name: 'POST …/poll (junk options)', run: fc.record({ maxRecords: junk, maxBytes: junk, waitMs: fc.oneof(junk, fc.constant(5_000_000)), paused: junkPartitions, seek: junkPartitions, release: junkPartitions }, { requiredKeys: [] }).filter((o) => Object.keys(o).length > 0).map((body) => () => invoke(groups, { method: 'POST', route: POLL, pathParameters: { group: 'fuzz-group', memberId: member }, body: JSON.stringify(body) })) },
     { name: 'POST /v1/groups/{group}/offsets', run: fc.tuple(junkGroup, fc.oneof(bodyish, fc.record({ memberId: fc.oneof(junk, fc.constant(member)), generation: junk, offsets: junkPartitions }, { requiredKeys: [] }).map((o) => JSON.stringify(o)))).map(([group, body]) => () => invoke(groups, { method: 'POST', route: COMMIT, pathParameters: { group }, body })) },
+    {
+      name: 'POST /v1/sagas/{saga}/executions',
+      run: fc
+        .tuple(fc.oneof(fc.constant('fuzz'), junkName), fc.oneof(bodyish, fc.record({ input: junk, executionName: fc.oneof(junk, junkName) }, { requiredKeys: [] }).map((o) => JSON.stringify(o))))
+        .filter(([saga, body]) => !validStart(saga, body))
+        .map(([saga, body]) => () => invoke(sagas, { method: 'POST', route: EXECUTIONS, pathParameters: { saga }, body })),
+    },
+    { name: 'GET /v1/sagas/{saga}/executions', run: fc.tuple(fc.oneof(fc.constant('fuzz'), junkName), junkNumber, junkName).map(([saga, limit, after]) => () => invoke(sagas, { method: 'GET', route: EXECUTIONS, pathParameters: { saga }, query: { limit, after } })) },
+    { name: 'GET /v1/sagas/{saga}/executions/{executionId}', run: fc.tuple(fc.oneof(fc.constant('fuzz'), junkName), junkName).map(([saga, executionId]) => () => invoke(sagas, { method: 'GET', route: EXECUTION, pathParameters: { saga, executionId } })) },
     { name: 'POST …/offsets/reset', run: fc.tuple(junkGroup, fc.oneof(bodyish, fc.record({ topic: fc.oneof(junk, fc.constant('fuzzed')), to: junk }, { requiredKeys: [] }).map((o) => JSON.stringify(o)))).map(([group, body]) => () => invoke(groups, { method: 'POST', route: RESET, pathParameters: { group }, body })) },
   );
 
