@@ -8,6 +8,7 @@
  *   sluice consume TOPIC --group G [--from-beginning] [--follow] [--max N]
  *   sluice groups list | describe G | delete G
  *   sluice groups reset G --topic T (--to-earliest | --to-latest | --to-offset N | --to-timestamp MS)
+ *   sluice sagas list | start SAGA INPUT [--name N] [--wait] | describe SAGA ID | executions SAGA
  *
  * Options: --url (default $SLUICE_URL or http://127.0.0.1:7070), --auth none|iam, --json.
  * A RECORD is a JSON object with a "value" (and optional key, headers, partition, timestamp);
@@ -20,7 +21,8 @@ import { PartitionConsumer } from './consumer.ts';
 import { GroupConsumer } from './groupConsumer.ts';
 import { Connection, isSluiceApiError, type Auth } from './http.ts';
 import { Producer } from './producer.ts';
-import type { Message, ReceivedRecord } from './records.ts';
+import type { Message, ReceivedRecord, Value } from './records.ts';
+import { SagaClient, type SagaExecution, type SagaExecutionSummary } from './sagas.ts';
 
 const USAGE = `Usage:
   sluice topics create NAME [--partitions N] [--config key=value ...]
@@ -34,6 +36,10 @@ const USAGE = `Usage:
   sluice groups describe GROUP
   sluice groups reset GROUP --topic T (--to-earliest | --to-latest | --to-offset N | --to-timestamp MS)
   sluice groups delete GROUP
+  sluice sagas list
+  sluice sagas start SAGA INPUT-JSON [--name EXECUTION-NAME] [--wait]
+  sluice sagas describe SAGA EXECUTION-ID
+  sluice sagas executions SAGA [--max N]
 Options: --url URL (default $SLUICE_URL or http://127.0.0.1:7070)  --auth none|iam  --json  --key KEY`;
 
 const RECORD_FIELDS = new Set(['key', 'value', 'headers', 'partition', 'timestamp']);
@@ -62,6 +68,8 @@ export async function main(argv: string[], io = { out: process.stdout, err: proc
       'to-latest': { type: 'boolean', default: false },
       'to-offset': { type: 'string' },
       'to-timestamp': { type: 'string' },
+      name: { type: 'string' },
+      wait: { type: 'boolean', default: false },
       help: { type: 'boolean', short: 'h', default: false },
     },
   });
@@ -77,6 +85,7 @@ export async function main(argv: string[], io = { out: process.stdout, err: proc
     if (command === 'produce') return await produce(connection, rest, values, io, print);
     if (command === 'consume') return values.group === undefined ? await consume(connection, rest, values, print) : await consumeGroup(connection, rest, values, print);
     if (command === 'groups') return await groupsCommand(new Connection(connection), rest, values, print);
+    if (command === 'sagas') return await sagasCommand(new SagaClient(connection), rest, values, print);
     throw new UsageError(`Unknown command ${command}`);
   } catch (e) {
     if (e instanceof UsageError) {
@@ -312,6 +321,62 @@ async function groupsCommand(http: Connection, args: string[], values: Record<st
     }
     default:
       throw new UsageError(`Unknown groups action ${action ?? ''}`);
+  }
+}
+
+async function sagasCommand(sagas: SagaClient, args: string[], values: Record<string, unknown>, print: (l: string) => void): Promise<number> {
+  const [action, saga, arg] = args;
+  const json = values.json === true;
+  const describe = (e: SagaExecution): void => {
+    if (json) return print(JSON.stringify(e));
+    print(`Saga ${e.saga} execution ${e.executionId}: ${e.status}${e.failedStep === undefined ? '' : ` (failed at ${e.failedStep})`}`);
+    table(print, ['STEP', 'STATUS', 'ERROR'], e.steps.map((s) => [s.step, s.status, s.error === undefined ? '' : `${s.error.error}: ${s.error.message}`]));
+  };
+  switch (action) {
+    case 'list': {
+      const list = await sagas.list();
+      if (json) print(JSON.stringify(list));
+      else table(print, ['SAGA', 'TYPE', 'STEPS', 'AUDIT TOPIC', 'TRIGGER'], list.map((s) => [s.name, s.type, s.steps.join(' → '), s.auditTopic, s.trigger === undefined ? '-' : `${s.trigger.topic}${s.trigger.eventType === undefined ? '' : ` (${s.trigger.eventType})`}`]));
+      return 0;
+    }
+    case 'start': {
+      if (saga === undefined || arg === undefined) throw new UsageError('sagas start needs a SAGA and an INPUT (JSON)');
+      let input: Value;
+      try {
+        input = JSON.parse(arg) as Value;
+      } catch {
+        throw new UsageError('INPUT must be JSON');
+      }
+      const started = await sagas.start(saga, input, typeof values.name === 'string' ? { executionName: values.name } : {});
+      if (values.wait !== true) {
+        print(json ? JSON.stringify(started) : `${started.created ? 'Started' : 'Already started'} ${saga} execution ${started.executionId}`);
+        return 0;
+      }
+      const done = await sagas.waitFor(saga, started.executionId);
+      describe(done);
+      return done.status === 'SUCCEEDED' ? 0 : 1;
+    }
+    case 'describe': {
+      if (saga === undefined || arg === undefined) throw new UsageError('sagas describe needs a SAGA and an EXECUTION-ID');
+      describe(await sagas.describe(saga, arg));
+      return 0;
+    }
+    case 'executions': {
+      if (saga === undefined) throw new UsageError('sagas executions needs a SAGA');
+      const max = integer('max', values.max as string | undefined) ?? 100;
+      const rows: SagaExecutionSummary[] = [];
+      let after: string | undefined;
+      do {
+        const page = await sagas.listExecutions(saga, { limit: Math.min(100, max - rows.length), ...(after === undefined ? {} : { after }) });
+        rows.push(...page.executions);
+        after = page.next;
+      } while (after !== undefined && rows.length < max);
+      if (json) print(JSON.stringify(rows));
+      else table(print, ['EXECUTION', 'STATUS', 'FAILED STEP', 'UPDATED'], rows.map((e) => [e.executionId, e.status, e.failedStep ?? '-', new Date(e.updatedAt).toISOString()]));
+      return 0;
+    }
+    default:
+      throw new UsageError(`Unknown sagas action ${action ?? ''}`);
   }
 }
 

@@ -7,3 +7,4 @@ export { Producer, type DeliveryReport, type ProducerConfig } from './producer.t
 export { GroupConsumer, type EachBatchPayload, type GroupConsumerConfig, type RunOptions, type TopicPartition } from './groupConsumer.ts';
 export type { Message, ReceivedRecord, Value } from './records.ts';
 export { Choreography, EVENT_HEADERS, publishEvent, type ChoreographyConfig, type ChoreographyEvent, type EmitOptions, type Reaction, type ReactionContext } from './choreography.ts';
+export { SagaClient, FINAL_SAGA_STATUSES, type SagaEvent, type SagaExecution, type SagaExecutionSummary, type SagaStatus, type SagaSummary } from './sagas.ts';

@@ -1,0 +1,89 @@
+import { Connection, type ConnectionOptions } from './http.ts';
+import type { Value } from './records.ts';
+
+export type SagaStatus = 'PENDING' | 'RUNNING' | 'COMPENSATING' | 'SUCCEEDED' | 'ABORTED' | 'COMPENSATION_FAILED' | 'FAILED';
+
+export interface SagaSummary {
+  readonly name: string;
+  readonly steps: string[];
+  readonly auditTopic: string;
+  readonly type: 'STANDARD' | 'EXPRESS';
+  readonly trigger?: { topic: string; eventType?: string; executionName?: 'record' | 'key' };
+}
+
+export interface SagaEvent {
+  readonly seq: number;
+  readonly type: 'started' | 'step-succeeded' | 'step-failed' | 'compensation-succeeded' | 'compensation-failed' | 'completed' | 'aborted' | 'failed';
+  readonly saga: string;
+  readonly executionId: string;
+  readonly at: number;
+  readonly step?: string;
+  readonly failedStep?: string;
+  readonly error?: { error: string; message: string };
+}
+
+export interface SagaExecutionSummary {
+  readonly saga: string;
+  readonly executionId: string;
+  readonly status: SagaStatus;
+  readonly createdAt: number;
+  readonly updatedAt: number;
+  readonly launched: boolean;
+  readonly failedStep?: string;
+}
+
+export interface SagaExecution extends SagaExecutionSummary {
+  readonly input: Value;
+  readonly events: SagaEvent[];
+  readonly steps: { step: string; status: 'not-run' | 'succeeded' | 'failed' | 'compensated' | 'compensation-failed'; error?: { error: string; message: string } }[];
+}
+
+/** Statuses an execution never leaves. */
+export const FINAL_SAGA_STATUSES: readonly SagaStatus[] = ['SUCCEEDED', 'ABORTED', 'COMPENSATION_FAILED', 'FAILED'];
+
+const executions = (saga: string): string => `v1/sagas/${encodeURIComponent(saga)}/executions`;
+
+/**
+ * Sagas over the HTTP API: start executions (idempotent by name), follow them, list them.
+ *
+ * @example
+ * const sagas = new SagaClient({ url });
+ * const { executionId } = await sagas.start('order', order, { executionName: order.orderId });
+ * const done = await sagas.waitFor('order', executionId);
+ * if (done.status !== 'SUCCEEDED') console.log(done.steps);
+ */
+export class SagaClient {
+  private readonly http: Connection;
+
+  constructor(options: ConnectionOptions | Connection) {
+    this.http = options instanceof Connection ? options : new Connection(options);
+  }
+
+  async list(): Promise<SagaSummary[]> {
+    return (await this.http.request<{ sagas: SagaSummary[] }>('GET', 'v1/sagas')).sagas;
+  }
+
+  /** Starts an execution; with the same `executionName` and input again, returns the same one (`created: false`). */
+  start(saga: string, input: Value, options: { executionName?: string } = {}): Promise<{ saga: string; executionId: string; status: SagaStatus; created: boolean }> {
+    return this.http.request('POST', executions(saga), { body: { input, ...(options.executionName === undefined ? {} : { executionName: options.executionName }) } });
+  }
+
+  describe(saga: string, executionId: string): Promise<SagaExecution> {
+    return this.http.request('GET', `${executions(saga)}/${encodeURIComponent(executionId)}`);
+  }
+
+  listExecutions(saga: string, options: { limit?: number; after?: string } = {}): Promise<{ executions: SagaExecutionSummary[]; next?: string }> {
+    return this.http.request('GET', executions(saga), { query: { limit: options.limit, after: options.after } });
+  }
+
+  /** Polls until the execution reaches a final status (or the timeout passes, which throws). */
+  async waitFor(saga: string, executionId: string, options: { timeoutMs?: number; intervalMs?: number } = {}): Promise<SagaExecution> {
+    const deadline = Date.now() + (options.timeoutMs ?? 60_000);
+    for (;;) {
+      const execution = await this.describe(saga, executionId);
+      if (FINAL_SAGA_STATUSES.includes(execution.status)) return execution;
+      if (Date.now() >= deadline) throw new Error(`Saga ${saga} execution ${executionId} is still ${execution.status} after ${options.timeoutMs ?? 60_000} ms`);
+      await new Promise((r) => setTimeout(r, options.intervalMs ?? 500));
+    }
+  }
+}
