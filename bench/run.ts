@@ -10,11 +10,12 @@ import { appendSection } from './sections/append.ts';
 import { groupsSection } from './sections/groups.ts';
 import { handlersSection } from './sections/handlers.ts';
 import { httpOverheadSection } from './sections/httpOverhead.ts';
+import { sagasSection } from './sections/sagas.ts';
 import { tieringSection } from './sections/tiering.ts';
 import { startS3Emulator } from '../local/s3Emulator.ts';
 import type { BenchSection } from './section.ts';
 
-const sections: BenchSection[] = [appendSection, handlersSection, httpOverheadSection, groupsSection, tieringSection];
+const sections: BenchSection[] = [appendSection, handlersSection, httpOverheadSection, groupsSection, tieringSection, sagasSection];
 const { values } = parseArgs({ options: { only: { type: 'string', multiple: true } } });
 const chosen = sections.filter((s) => values.only === undefined || values.only.includes(s.name));
 
