@@ -36,11 +36,13 @@ console.log(`Sluice is running at ${stack.url}
   S3 emulator     ${stack.s3Endpoint} (bucket ${stack.bucket})
   Data            ${values['in-memory'] ? 'in memory, gone on exit' : `${values['data-dir']}/`}
   Tiering         every ${Number(values['tiering-interval']) / 1000} s (or now: curl -X POST ${stack.url}/v1/admin/tiering/run)
+  Sagas           ${[...(stack.sagas?.resources.stateMachines.values() ?? [])].map((m) => m.saga ?? m.name).join(', ') || 'none'} (state machines from the synthesized CDK app, run locally)
 
 Try:
   curl -s -X POST ${stack.url}/v1/topics -H 'content-type: application/json' -d '{"name":"orders","partitions":3}'
   npx sluice --url ${stack.url} produce orders '{"key":"user-1","value":{"total":42}}'
   npx sluice --url ${stack.url} consume orders --from-beginning
+  npx sluice --url ${stack.url} sagas list
 
 Ctrl-C stops everything.`);
 
