@@ -87,7 +87,7 @@ describe('SluiceStack', () => {
 
   it('runs each function on Node.js 22, arm64, traced, with Powertools from its layer and retained logs', () => {
     const functions = Object.values(template.findResources('AWS::Lambda::Function')) as Resource[];
-    assert.equal(functions.length, 7);
+    assert.equal(functions.length, 9);
     for (const fn of functions) {
       assert.equal(fn.Properties.Runtime, 'nodejs22.x');
       assert.deepEqual(fn.Properties.Architectures, ['arm64']);
