@@ -62,6 +62,45 @@ function checkOrder(input: unknown): Order {
   return o as Order;
 }
 
+/**
+ * Takes `amount` from a counter and records why, once: the record (keyed by the step's
+ * idempotency key) is put only if absent, in the same transaction as the debit, which needs the
+ * counter to cover it. `short` when it does not; `taken` now or by an earlier attempt.
+ */
+async function takeOnce(tableName: string, record: Record<string, unknown>, counter: { pk: string; attribute: string }, amount: number): Promise<'taken' | 'short'> {
+  const failed = await transact([
+    { Put: { TableName: tableName, Item: marshall(record), ConditionExpression: 'attribute_not_exists(pk)' } },
+    {
+      Update: {
+        TableName: tableName,
+        Key: marshall({ pk: counter.pk }),
+        UpdateExpression: 'SET #c = #c - :n',
+        ConditionExpression: '#c >= :n',
+        ExpressionAttributeNames: { '#c': counter.attribute },
+        ExpressionAttributeValues: marshall({ ':n': amount }),
+      },
+    },
+  ]);
+  return failed === 1 ? 'short' : 'taken'; // failed === 0: the record exists, an earlier attempt took it
+}
+
+/** Gives back what `takeOnce` took, once: the record's status flips from `from` to `to` in the same transaction as the credit (nothing happens if it already flipped). */
+async function giveBackOnce(tableName: string, recordPk: string, flip: { from: string; to: string }, counter: { pk: string; attribute: string }, amount: number): Promise<void> {
+  await transact([
+    {
+      Update: {
+        TableName: tableName,
+        Key: marshall({ pk: recordPk }),
+        UpdateExpression: 'SET #s = :to',
+        ConditionExpression: '#s = :from',
+        ExpressionAttributeNames: { '#s': 'status' },
+        ExpressionAttributeValues: marshall({ ':to': flip.to, ':from': flip.from }),
+      },
+    },
+    { Update: { TableName: tableName, Key: marshall({ pk: counter.pk }), UpdateExpression: 'SET #c = #c + :n', ExpressionAttributeNames: { '#c': counter.attribute }, ExpressionAttributeValues: marshall({ ':n': amount }) } },
+  ]);
+}
+
 export const orderSaga = defineSaga({
   name: 'order',
   // OrderCreated events on the orders topic start the saga, one execution per order id (the key).
@@ -71,38 +110,15 @@ export const orderSaga = defineSaga({
       name: 'ReserveInventory',
       action: async ({ input, idempotencyKey }) => {
         const order = checkOrder(input);
-        const failed = await transact([
-          { Put: { TableName: table('inventory'), Item: marshall({ pk: `reservation#${idempotencyKey}`, sku: order.sku, quantity: order.quantity, status: 'reserved' }), ConditionExpression: 'attribute_not_exists(pk)' } },
-          {
-            Update: {
-              TableName: table('inventory'),
-              Key: marshall({ pk: `sku#${order.sku}` }),
-              UpdateExpression: 'SET stock = stock - :q',
-              ConditionExpression: 'stock >= :q',
-              ExpressionAttributeValues: marshall({ ':q': order.quantity }),
-            },
-          },
-        ]);
-        if (failed === 0) return { reservation: idempotencyKey }; // reserved by an earlier attempt
-        if (failed === 1) throw new PermanentStepError(`Not enough stock of ${order.sku} for ${order.quantity}`);
+        const reservation = { pk: `reservation#${idempotencyKey}`, sku: order.sku, quantity: order.quantity, status: 'reserved' };
+        if ((await takeOnce(table('inventory'), reservation, { pk: `sku#${order.sku}`, attribute: 'stock' }, order.quantity)) === 'short') {
+          throw new PermanentStepError(`Not enough stock of ${order.sku} for ${order.quantity}`);
+        }
         return { reservation: idempotencyKey };
       },
       compensation: async ({ input, idempotencyKey }) => {
         const order = input as unknown as Order;
-        // Released once: the reservation flips from reserved to released in the same transaction.
-        await transact([
-          {
-            Update: {
-              TableName: table('inventory'),
-              Key: marshall({ pk: `reservation#${idempotencyKey}` }),
-              UpdateExpression: 'SET #s = :released',
-              ConditionExpression: '#s = :reserved',
-              ExpressionAttributeNames: { '#s': 'status' },
-              ExpressionAttributeValues: marshall({ ':released': 'released', ':reserved': 'reserved' }),
-            },
-          },
-          { Update: { TableName: table('inventory'), Key: marshall({ pk: `sku#${order.sku}` }), UpdateExpression: 'SET stock = stock + :q', ExpressionAttributeValues: marshall({ ':q': order.quantity }) } },
-        ]);
+        await giveBackOnce(table('inventory'), `reservation#${idempotencyKey}`, { from: 'reserved', to: 'released' }, { pk: `sku#${order.sku}`, attribute: 'stock' }, order.quantity);
       },
       retry: { maxAttempts: 3, intervalSeconds: 1, backoffRate: 2 },
       timeoutSeconds: 10,
@@ -111,37 +127,16 @@ export const orderSaga = defineSaga({
       name: 'ChargePayment',
       action: async ({ input, idempotencyKey }) => {
         const order = input as unknown as Order;
-        const failed = await transact([
-          { Put: { TableName: table('payments'), Item: marshall({ pk: `charge#${idempotencyKey}`, customerId: order.customerId, amount: order.amount, status: 'charged' }), ConditionExpression: 'attribute_not_exists(pk)' } },
-          {
-            Update: {
-              TableName: table('payments'),
-              Key: marshall({ pk: `account#${order.customerId}` }),
-              UpdateExpression: 'SET balance = balance - :a',
-              ConditionExpression: 'balance >= :a',
-              ExpressionAttributeValues: marshall({ ':a': order.amount }),
-            },
-          },
-        ]);
-        if (failed === 1) throw new PermanentStepError(`Payment declined: account ${order.customerId} cannot cover ${order.amount}`);
-        // failed === 0: charged by an earlier attempt whose reply was lost; the same charge stands.
+        // A retry after a lost reply finds its own charge record and charges nothing more.
+        const charge = { pk: `charge#${idempotencyKey}`, customerId: order.customerId, amount: order.amount, status: 'charged' };
+        if ((await takeOnce(table('payments'), charge, { pk: `account#${order.customerId}`, attribute: 'balance' }, order.amount)) === 'short') {
+          throw new PermanentStepError(`Payment declined: account ${order.customerId} cannot cover ${order.amount}`);
+        }
         return { charge: idempotencyKey, amount: order.amount };
       },
       compensation: async ({ input, idempotencyKey }) => {
         const order = input as unknown as Order;
-        await transact([
-          {
-            Update: {
-              TableName: table('payments'),
-              Key: marshall({ pk: `charge#${idempotencyKey}` }),
-              UpdateExpression: 'SET #s = :refunded',
-              ConditionExpression: '#s = :charged',
-              ExpressionAttributeNames: { '#s': 'status' },
-              ExpressionAttributeValues: marshall({ ':refunded': 'refunded', ':charged': 'charged' }),
-            },
-          },
-          { Update: { TableName: table('payments'), Key: marshall({ pk: `account#${order.customerId}` }), UpdateExpression: 'SET balance = balance + :a', ExpressionAttributeValues: marshall({ ':a': order.amount }) } },
-        ]);
+        await giveBackOnce(table('payments'), `charge#${idempotencyKey}`, { from: 'charged', to: 'refunded' }, { pk: `account#${order.customerId}`, attribute: 'balance' }, order.amount);
       },
       retry: { maxAttempts: 4, intervalSeconds: 1, backoffRate: 2 },
       timeoutSeconds: 10,
