@@ -47,6 +47,8 @@ export const metadataKeys = {
   /** A saga's executions share one partition key, sorted by execution id. */
   sagaExecution: (saga: string, executionId: string) => ({ pk: `saga#${saga}`, sk: `exec#${executionId}` }),
   sagaPartition: (saga: string) => `saga#${saga}`,
+  /** Short-lived exclusive rights (a saga trigger's drain). */
+  lease: (name: string) => ({ pk: 'lease', sk: name }),
 } as const;
 
 export interface TableNames {

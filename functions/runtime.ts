@@ -6,7 +6,7 @@ import { DynamoStore } from '../core/adapters/dynamodb/dynamoStore.ts';
 import { ConsumerGroups } from '../core/groups/consumerGroups.ts';
 import { DynamoGroupStore } from '../core/groups/dynamoGroupStore.ts';
 import { TABLE_NAME_ENV } from '../core/schema.ts';
-import { DynamoSagaExecutionStore } from '../core/sagas/dynamoExecutionStore.ts';
+import { DynamoLeases, DynamoSagaExecutionStore } from '../core/sagas/dynamoExecutionStore.ts';
 import { Sluice } from '../core/sluice.ts';
 import { S3ObjectStore, s3ClientFromEnv } from '../core/tiering/objectStore.ts';
 import { Tiering } from '../core/tiering/tiering.ts';
@@ -31,3 +31,4 @@ export const sluice = new Sluice({ log: store, metadata: store, tiering: { store
 export const tiering = new Tiering({ log: store, metadata: store, store, objects, minRollAgeMs: integerEnv('SLUICE_MIN_ROLL_AGE_MS', MIN_HOT_RETENTION_MS) });
 export const groups = new ConsumerGroups({ store: new DynamoGroupStore({ client, table: tables.metadata }), sluice });
 export const sagaExecutions = new DynamoSagaExecutionStore({ client, table: tables.metadata });
+export const leases = new DynamoLeases({ client, table: tables.metadata });

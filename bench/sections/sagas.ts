@@ -59,8 +59,8 @@ export const sagasSection: BenchSection = {
     const executions = new DynamoSagaExecutionStore({ client: meter.client, table: tables.metadata });
     const audit = new SagaAudit({ sluice, executions });
     const sagas = new Sagas({ catalog: [{ name: 'bench', steps: STEPS, auditTopic: 'sagas.bench', type: 'STANDARD', stateMachineArn: 'arn:bench' }], executions, launcher: { start: async () => {} } });
-    await audit.record({ kind: 'audit', saga: 'bench', topic: 'sagas.bench', type: 'started', executionId: 'warm-up', seq: 0, input: {} }); // creates the topic
-    const paths: Record<'completed' | 'aborted', Omit<AuditTaskEvent, 'kind' | 'saga' | 'topic' | 'executionId' | 'seq'>[]> = {
+    await audit.record({ kind: 'audit', saga: 'bench', topic: 'sagas.bench', type: 'started', executionId: 'warm-up', runId: 'r', seq: 0, partition: null, input: {} }); // creates the topic
+    const paths: Record<'completed' | 'aborted', Omit<AuditTaskEvent, 'kind' | 'saga' | 'topic' | 'executionId' | 'seq' | 'runId' | 'partition'>[]> = {
       completed: [{ type: 'started', input: { orderId: 'x' } }, ...STEPS.map((step) => ({ type: 'step-succeeded' as const, step })), { type: 'completed' }],
       aborted: [
         { type: 'started', input: { orderId: 'x' } },
@@ -78,7 +78,8 @@ export const sagasSection: BenchSection = {
       meter.reset();
       for (let i = 0; i < runs; i++) {
         const { executionId } = await sagas.start('bench', { input: { orderId: `o-${i}` }, executionName: `${path}-${i}` });
-        for (const [seq, e] of events.entries()) await audit.record({ ...e, kind: 'audit', saga: 'bench', topic: 'sagas.bench', executionId, seq } as AuditTaskEvent);
+        let partition: number | null = null;
+        for (const [seq, e] of events.entries()) partition = (await audit.record({ ...e, kind: 'audit', saga: 'bench', topic: 'sagas.bench', executionId, runId: 'bench-run', seq, partition } as AuditTaskEvent)).result.partition;
       }
       const m = meter.read();
       machinery[path] = { requests: m.requests / runs, read: m.read / runs, write: m.write / runs };
@@ -150,7 +151,7 @@ export const sagasSection: BenchSection = {
       ].join('\n'),
       notes: [
         `Machinery cost is measured on DynamoDB Local with ReturnConsumedCapacity over ${runs} executions per path; the example's own inventory and payment writes are not included.`,
-        'Each audit event is one idempotent append (a transaction with the producer state) plus one conditional update of the execution record; the start is one conditional put and one update.',
+        'Each audit event is one idempotent append (a transaction with the producer state) plus one conditional update of the execution record; the start is one conditional put, a launch lease and one update.',
         'Transitions are counted from the Task invocations the local interpreter made, plus the final state; Express workflows are billed by requests and duration instead.',
       ],
       summary: {

@@ -9,8 +9,14 @@ export interface AuditTaskEvent {
   readonly topic: string;
   readonly type: SagaEventType;
   readonly executionId: string;
+  /** The launch this call belongs to (see `executionInput`). */
+  readonly runId: string;
   readonly seq: number;
+  /** The audit topic partition chosen at `started`; null for `started` itself. */
+  readonly partition: number | null;
   readonly step?: string;
+  /** On `step-failed`: `indeterminate` when the step may have acted (its compensation runs too). */
+  readonly outcome?: 'indeterminate';
   readonly failedStep?: string;
   /** Step Functions' error output `{Error, Cause}`. */
   readonly error?: unknown;
@@ -20,7 +26,10 @@ export interface AuditTaskEvent {
 /** What an audit state puts back in the state data at `$.audit`. */
 export interface AuditTaskResult {
   readonly seq: number;
+  readonly partition: number;
   readonly failedStep?: string;
+  /** On `aborted`: the failed step's error, for the Fail state's cause. */
+  readonly cause?: string;
 }
 
 /**
@@ -32,7 +41,7 @@ export interface ExecutionStoppedEvent {
   readonly saga: string;
   readonly topic: string;
   /** The event's detail: the execution name is the execution id. */
-  readonly detail: { readonly name: string; readonly status: 'FAILED' | 'TIMED_OUT' | 'ABORTED'; readonly error?: string | null; readonly cause?: string | null };
+  readonly detail: { readonly name: string; readonly status: 'FAILED' | 'TIMED_OUT' | 'ABORTED'; readonly error?: string | null; readonly cause?: string | null; readonly input?: string | null };
 }
 
 /** Partitions of an audit topic the audit function creates on first use. */
@@ -58,10 +67,20 @@ export class SagaAudit {
 
   async record(task: AuditTaskEvent): Promise<{ result: AuditTaskResult; event: SagaEvent }> {
     const event = this.toEvent(task);
-    await this.append(task.topic, event, task.type === 'started' ? task.input : undefined);
-    await this.executions.applyEvent(event);
+    // Every event of an execution goes to the partition its `started` went to, even if the topic
+    // has grown since, so the producer's sequence numbers stay on one partition log.
+    const partition = await this.append(task.topic, event, task.type === 'started' ? task.input : undefined, task.partition ?? undefined);
+    await this.executions.applyEvent(event, task.runId);
     const failedStep = event.type === 'step-failed' ? event.step : event.failedStep;
-    return { result: failedStep === undefined ? { seq: event.seq + 1 } : { seq: event.seq + 1, failedStep }, event };
+    return {
+      result: {
+        seq: event.seq + 1,
+        partition,
+        ...(failedStep === undefined ? {} : { failedStep }),
+        ...(event.type === 'aborted' ? { cause: event.error === undefined ? 'A step failed' : `${event.error.error}: ${event.error.message}` } : {}),
+      },
+      event,
+    };
   }
 
   /**
@@ -74,23 +93,40 @@ export class SagaAudit {
       throw new InvalidArgument('kind', 'Not an execution-stopped event');
     }
     const { name: executionId, status, error: name, cause } = stop.detail;
-    const execution = await this.executions.get(stop.saga, executionId);
-    if (execution === undefined || TERMINAL_STATUSES.includes(execution.status)) return undefined;
     const error =
       status === 'FAILED'
         ? errorSummary({ Error: name ?? 'Unknown', Cause: cause ?? '' })!
         : { error: status === 'TIMED_OUT' ? 'States.Timeout' : 'States.Aborted', message: `The execution was ${status === 'TIMED_OUT' ? 'timed out' : 'stopped'} by Step Functions` };
-    const event: SagaEvent = { seq: execution.events.length, type: 'failed', saga: stop.saga, executionId, at: this.now(), error };
-    // Its own producer: a stop may follow an audit call whose outcome is unknown, whose sequence number it must not reuse.
-    await this.append(stop.topic, event, undefined, { id: `saga/${stop.saga}/${executionId}/stopped`, epoch: 0, sequence: 0 });
-    await this.executions.applyEvent(event);
-    return event;
+    for (let attempt = 0; attempt < 5; attempt++) {
+      const execution = await this.executions.get(stop.saga, executionId);
+      const last = execution?.events.at(-1);
+      if (execution?.status === 'FAILED' && last?.type === 'failed') {
+        // Recorded by an earlier delivery of this event that may not have reached the topic.
+        await this.append(stop.topic, last, undefined, undefined, { id: `saga/${stop.saga}/${executionId}/stopped`, epoch: 0, sequence: 0 });
+        return undefined;
+      }
+      if (execution === undefined || TERMINAL_STATUSES.includes(execution.status)) return undefined;
+      // A second run refused at Started (Express) stops too; the first run is still the execution.
+      if (execution.runId !== undefined && runIdOf(stop.detail.input) !== undefined && runIdOf(stop.detail.input) !== execution.runId) return undefined;
+      const event: SagaEvent = { seq: execution.events.length, type: 'failed', saga: stop.saga, executionId, at: this.now(), error };
+      try {
+        await this.executions.applyEvent(event);
+      } catch (e) {
+        if (isSluiceError(e, 'SagaEventConflict')) continue; // an audit call landed first: look again
+        throw e;
+      }
+      // Its own producer: the number may be one an audit call of unknown outcome also used.
+      await this.append(stop.topic, event, undefined, undefined, { id: `saga/${stop.saga}/${executionId}/stopped`, epoch: 0, sequence: 0 });
+      return event;
+    }
+    throw new Error(`Saga ${stop.saga} execution ${executionId}: could not record its stop`);
   }
 
   private toEvent(task: AuditTaskEvent): SagaEvent {
     if (task?.kind !== 'audit' || !SAGA_EVENT_TYPES.includes(task.type) || task.type === 'failed') throw new InvalidArgument('type', `Not a saga audit event: ${JSON.stringify(task?.type)}`);
     if (!Number.isInteger(task.seq) || task.seq < 0) throw new InvalidArgument('seq', 'seq must be a non-negative integer');
-    if (typeof task.executionId !== 'string' || typeof task.saga !== 'string' || typeof task.topic !== 'string') throw new InvalidArgument('executionId', 'saga, topic and executionId are required');
+    if (typeof task.executionId !== 'string' || typeof task.saga !== 'string' || typeof task.topic !== 'string' || typeof task.runId !== 'string') throw new InvalidArgument('executionId', 'saga, topic, executionId and runId are required');
+    if (task.partition !== null && !(Number.isInteger(task.partition) && task.partition >= 0)) throw new InvalidArgument('partition', 'partition must be null or a partition number');
     const error = errorSummary(task.error);
     return {
       seq: task.seq,
@@ -100,23 +136,28 @@ export class SagaAudit {
       at: this.now(),
       ...(task.step === undefined ? {} : { step: task.step }),
       ...(task.failedStep === undefined ? {} : { failedStep: task.failedStep }),
+      ...(task.outcome === 'indeterminate' ? { outcome: task.outcome } : {}),
       ...(error === undefined ? {} : { error }),
     };
   }
 
-  private async append(topic: string, event: SagaEvent, input: unknown, producer = { id: `saga/${event.saga}/${event.executionId}`, epoch: 0, sequence: event.seq }): Promise<void> {
+  /** Appends once (idempotent producer); returns the partition the event is on. */
+  private async append(topic: string, event: SagaEvent, input: unknown, partition?: number, producer = { id: `saga/${event.saga}/${event.executionId}`, epoch: 0, sequence: event.seq }): Promise<number> {
     const record = {
       key: event.executionId,
       value: input === undefined ? { ...event } : { ...event, input },
       headers: { 'sluice-saga': event.saga, 'sluice-saga-event': event.type },
+      ...(partition === undefined ? {} : { partition }),
     };
     for (let attempt = 0; ; attempt++) {
       try {
-        await this.sluice.append(topic, [record], { producer });
-        return;
+        return (await this.sluice.append(topic, [record], { producer }))[0]!.partition;
       } catch (e) {
         // Retention already removed the original: it was appended, which is all a retry needs.
-        if (isSluiceError(e, 'DuplicateSequence')) return;
+        if (isSluiceError(e, 'DuplicateSequence')) return partition ?? 0;
+        // The topic was deleted and made again, so the producer's state is gone: keep the trail
+        // going without de-duplication rather than stop the saga.
+        if (isSluiceError(e, 'OutOfOrderSequence')) return (await this.sluice.append(topic, [record]))[0]!.partition;
         if (!isSluiceError(e, 'TopicNotFound') || attempt > 0) throw e;
         try {
           await this.sluice.createTopic(topic, { partitions: AUDIT_TOPIC_PARTITIONS });
@@ -125,5 +166,14 @@ export class SagaAudit {
         }
       }
     }
+  }
+}
+
+function runIdOf(input: unknown): string | undefined {
+  try {
+    const parsed = (typeof input === 'string' ? JSON.parse(input) : input) as { runId?: unknown } | null;
+    return typeof parsed?.runId === 'string' ? parsed.runId : undefined;
+  } catch {
+    return undefined;
   }
 }

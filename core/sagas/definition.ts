@@ -56,8 +56,10 @@ export interface SagaStep<I extends JsonValue = JsonValue> {
    */
   readonly action: (context: StepContext<I>) => Promise<JsonValue | void> | JsonValue | void;
   /**
-   * Undoes the action; runs only after the action succeeded and a later step failed. Retried on
-   * any error, so it must be idempotent too. Omit for a step with nothing to undo.
+   * Undoes the action; runs when a later step failed, and when this step's own last attempt
+   * failed with an unknown outcome (a timeout, a lost reply: it may have acted). Retried on any
+   * error, so it must be idempotent and must accept that there is nothing to undo. Omit for a step
+   * with nothing to undo.
    */
   readonly compensation?: (context: CompensationContext<I>) => Promise<void> | void;
   /** Retries of the action on transient errors. @default DEFAULT_RETRY */
@@ -91,7 +93,7 @@ export interface StepContext<I extends JsonValue = JsonValue> {
 }
 
 export interface CompensationContext<I extends JsonValue = JsonValue> extends StepContext<I> {
-  /** What this step's action returned. */
+  /** What this step's action returned; null when its outcome was indeterminate. */
   readonly result: JsonValue;
 }
 
@@ -126,6 +128,8 @@ export const STEP_ERRORS = {
   permanent: 'Sluice.PermanentError',
   aborted: 'Sluice.SagaAborted',
   compensationFailed: 'Sluice.CompensationFailed',
+  duplicateRun: 'Sluice.DuplicateRun',
+  resultTooLarge: 'Sluice.ResultTooLarge',
 } as const;
 
 const SAGA_NAME = /^[a-z0-9](?:[a-z0-9-]{0,62}[a-z0-9])?$/;

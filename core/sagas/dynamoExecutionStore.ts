@@ -1,8 +1,8 @@
-import { ConditionalCheckFailedException, GetItemCommand, PutItemCommand, QueryCommand, UpdateItemCommand, type AttributeValue, type DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import { ConditionalCheckFailedException, DeleteItemCommand, GetItemCommand, PutItemCommand, QueryCommand, UpdateItemCommand, type AttributeValue, type DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { marshall, unmarshall } from '@aws-sdk/util-dynamodb';
 import type { JsonValue } from '../records.ts';
 import { metadataKeys } from '../schema.ts';
-import { inputDigest, statusAfter, type SagaEvent, type SagaExecution, type SagaExecutionStore, type SagaExecutionSummary, type SagaStatus } from './executions.ts';
+import { DuplicateRun, inputDigest, SagaEventConflict, statusAfter, type SagaEvent, type SagaExecution, type SagaExecutionStore, type SagaExecutionSummary, type SagaStatus } from './executions.ts';
 
 /**
  * Saga executions in the metadata table, one item each under `pk = saga#<name>`. Events are
@@ -44,6 +44,10 @@ export class DynamoSagaExecutionStore implements SagaExecutionStore {
     return { created: false, execution: { ...fromItem(existing), inputDigest: String(existing.inputDigest ?? '') } };
   }
 
+  async releaseLaunch(saga: string, executionId: string): Promise<void> {
+    await this.client.send(new UpdateItemCommand({ TableName: this.table, Key: marshall(metadataKeys.sagaExecution(saga, executionId)), UpdateExpression: 'REMOVE launchLeaseUntil', ConditionExpression: 'attribute_exists(pk)' }));
+  }
+
   async markLaunched(saga: string, executionId: string): Promise<void> {
     await this.client.send(
       new UpdateItemCommand({
@@ -78,7 +82,7 @@ export class DynamoSagaExecutionStore implements SagaExecutionStore {
     return last === undefined ? { executions } : { executions, next: last };
   }
 
-  async applyEvent(event: SagaEvent): Promise<void> {
+  async applyEvent(event: SagaEvent, runId?: string): Promise<void> {
     const values: Record<string, AttributeValue> = marshall(
       {
         ':seq': event.seq,
@@ -92,9 +96,13 @@ export class DynamoSagaExecutionStore implements SagaExecutionStore {
         ':null': 'null',
         ':t': true,
         ...(event.failedStep === undefined ? {} : { ':fs': event.failedStep }),
+        ...(runId === undefined ? {} : { ':run': runId }),
       },
       { removeUndefinedValues: true },
     );
+    const sameSeq = event.seq === 0 ? '(attribute_not_exists(nextSeq) OR nextSeq = :seq)' : 'nextSeq = :seq';
+    // `started` claims the execution for its run; every later event must come from that run.
+    const sameRun = runId === undefined ? '' : event.seq === 0 ? ' AND (attribute_not_exists(runId) OR runId = :run)' : ' AND runId = :run';
     try {
       await this.client.send(
         new UpdateItemCommand({
@@ -105,8 +113,9 @@ export class DynamoSagaExecutionStore implements SagaExecutionStore {
             'SET #status = :status, updatedAt = :at, nextSeq = :next, events = list_append(if_not_exists(events, :empty), :e), ' +
             'saga = if_not_exists(saga, :saga), executionId = if_not_exists(executionId, :id), createdAt = if_not_exists(createdAt, :at), ' +
             'inputJson = if_not_exists(inputJson, :null), launched = :t' +
-            (event.failedStep === undefined ? '' : ', failedStep = :fs'),
-          ConditionExpression: event.seq === 0 ? 'attribute_not_exists(nextSeq) OR nextSeq = :seq' : 'nextSeq = :seq',
+            (event.failedStep === undefined ? '' : ', failedStep = :fs') +
+            (runId !== undefined && event.seq === 0 ? ', runId = :run' : ''),
+          ConditionExpression: sameSeq + sameRun,
           ExpressionAttributeNames: { '#status': 'status' },
           ExpressionAttributeValues: values,
         }),
@@ -114,8 +123,29 @@ export class DynamoSagaExecutionStore implements SagaExecutionStore {
     } catch (e) {
       if (!(e instanceof ConditionalCheckFailedException)) throw e;
       const item = await this.getItem(event.saga, event.executionId);
-      if (item !== undefined && Number(item.nextSeq) > event.seq) return; // applied before: a retry
-      throw new Error(`Saga ${event.saga} execution ${event.executionId}: event ${event.seq} arrived before event ${String(item?.nextSeq ?? 0)}`);
+      if (runId !== undefined && typeof item?.runId === 'string' && item.runId !== runId) throw new DuplicateRun(event.executionId);
+      const stored = ((item?.events as SagaEvent[] | undefined) ?? [])[event.seq];
+      if (stored !== undefined && stored.type === event.type && stored.step === event.step) return; // applied before: a retry
+      if (stored !== undefined) throw new SagaEventConflict(event.executionId, event.seq, `is already ${stored.type}${stored.step === undefined ? '' : ` of ${stored.step}`}`);
+      throw new SagaEventConflict(event.executionId, event.seq, `arrived before event ${String(item?.nextSeq ?? 0)}`);
+    }
+  }
+
+  async leaseLaunch(saga: string, executionId: string, now: number, ttlMs: number): Promise<boolean> {
+    try {
+      await this.client.send(
+        new UpdateItemCommand({
+          TableName: this.table,
+          Key: marshall(metadataKeys.sagaExecution(saga, executionId)),
+          UpdateExpression: 'SET launchLeaseUntil = :until',
+          ConditionExpression: 'attribute_exists(pk) AND launched = :f AND (attribute_not_exists(launchLeaseUntil) OR launchLeaseUntil < :now)',
+          ExpressionAttributeValues: marshall({ ':until': now + ttlMs, ':now': now, ':f': false }),
+        }),
+      );
+      return true;
+    } catch (e) {
+      if (e instanceof ConditionalCheckFailedException) return false;
+      throw e;
     }
   }
 
@@ -140,8 +170,9 @@ function summaryFromItem(item: Record<string, unknown>): SagaExecutionSummary {
 function fromItem(item: Record<string, unknown>): SagaExecution {
   return {
     ...summaryFromItem(item),
+    ...(typeof item.runId === 'string' ? { runId: item.runId } : {}),
     input: JSON.parse(String(item.inputJson ?? 'null')) as JsonValue,
-    events: ((item.events as SagaEvent[] | undefined) ?? []).map(({ seq, type, saga, executionId, at, step, failedStep, error }) => ({
+    events: ((item.events as SagaEvent[] | undefined) ?? []).map(({ seq, type, saga, executionId, at, step, failedStep, outcome, error }) => ({
       seq,
       type,
       saga,
@@ -149,7 +180,45 @@ function fromItem(item: Record<string, unknown>): SagaExecution {
       at,
       ...(step === undefined ? {} : { step }),
       ...(failedStep === undefined ? {} : { failedStep }),
+      ...(outcome === undefined ? {} : { outcome }),
       ...(error === undefined ? {} : { error }),
     })),
   };
+}
+
+/** Leases in the metadata table (`pk = lease`, `sk = <name>`), taken and released with conditional writes. */
+export class DynamoLeases {
+  private readonly client: DynamoDBClient;
+  private readonly table: string;
+
+  constructor(options: { client: DynamoDBClient; table: string }) {
+    this.client = options.client;
+    this.table = options.table;
+  }
+
+  async acquire(name: string, holder: string, now: number, ttlMs: number): Promise<boolean> {
+    try {
+      await this.client.send(
+        new PutItemCommand({
+          TableName: this.table,
+          Item: marshall({ ...metadataKeys.lease(name), holder, until: now + ttlMs }),
+          ConditionExpression: 'attribute_not_exists(pk) OR #until < :now',
+          ExpressionAttributeNames: { '#until': 'until' },
+          ExpressionAttributeValues: marshall({ ':now': now }),
+        }),
+      );
+      return true;
+    } catch (e) {
+      if (e instanceof ConditionalCheckFailedException) return false;
+      throw e;
+    }
+  }
+
+  async release(name: string, holder: string): Promise<void> {
+    try {
+      await this.client.send(new DeleteItemCommand({ TableName: this.table, Key: marshall(metadataKeys.lease(name)), ConditionExpression: 'holder = :h', ExpressionAttributeValues: marshall({ ':h': holder }) }));
+    } catch (e) {
+      if (!(e instanceof ConditionalCheckFailedException)) throw e; // expired and taken by another: theirs now
+    }
+  }
 }

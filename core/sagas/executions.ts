@@ -1,5 +1,25 @@
 import { createHash } from 'node:crypto';
-import { InvalidArgument } from '../errors.ts';
+import { InvalidArgument, SluiceError } from '../errors.ts';
+
+/** An event number already holds another event: a different run, or a racing stop. */
+export class SagaEventConflict extends SluiceError {
+  readonly executionId: string;
+  readonly seq: number;
+  constructor(executionId: string, seq: number, reason: string) {
+    super(`Execution ${executionId}: event ${seq} ${reason}`);
+    this.executionId = executionId;
+    this.seq = seq;
+  }
+}
+
+/** A second run of an execution (an Express state machine started twice under one id). */
+export class DuplicateRun extends SluiceError {
+  readonly executionId: string;
+  constructor(executionId: string) {
+    super(`Execution ${executionId} is already run by another launch; this run does nothing`);
+    this.executionId = executionId;
+  }
+}
 import type { JsonValue } from '../records.ts';
 
 /**
@@ -42,6 +62,8 @@ export interface SagaEvent {
   readonly step?: string;
   /** On events after a failure: the step whose failure is being compensated. */
   readonly failedStep?: string;
+  /** On `step-failed`: the step may have acted (a timeout, a lost reply), so it is compensated too. */
+  readonly outcome?: 'indeterminate';
   /** Error name and message (never a stack trace). */
   readonly error?: { readonly error: string; readonly message: string };
 }
@@ -55,6 +77,8 @@ export interface SagaExecution {
   readonly updatedAt: number;
   /** Whether the start request reached the state machine service. */
   readonly launched: boolean;
+  /** The run that owns the execution (set by its `started` event). */
+  readonly runId?: string;
   readonly failedStep?: string;
   readonly events: readonly SagaEvent[];
 }
@@ -147,6 +171,14 @@ export interface SagaExecutionStore {
   get(saga: string, executionId: string): Promise<SagaExecution | undefined>;
   /** Executions by id, a page at a time. */
   list(saga: string, options: { limit: number; after?: string }): Promise<{ executions: SagaExecutionSummary[]; next?: string }>;
-  /** Applies an event once: a repeat of an applied `seq` changes nothing. */
-  applyEvent(event: SagaEvent): Promise<void>;
+  /**
+   * Applies an event once: a repeat of an applied event (same `seq`, type and step) changes
+   * nothing; another event at that `seq` is a `SagaEventConflict`, and an event of another run
+   * than the one that started the execution is a `DuplicateRun`.
+   */
+  applyEvent(event: SagaEvent, runId?: string): Promise<void>;
+  /** Takes the right to launch an execution for `ttlMs` (false: another start holds it). */
+  leaseLaunch(saga: string, executionId: string, now: number, ttlMs: number): Promise<boolean>;
+  /** Gives the launch lease back after a launch that was refused. */
+  releaseLaunch(saga: string, executionId: string): Promise<void>;
 }

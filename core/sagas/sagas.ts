@@ -19,6 +19,9 @@ export interface SagaLauncher {
   start(saga: SagaInfo, executionId: string, input: SagaExecutionInput): Promise<void>;
 }
 
+/** How long one start call may take to launch before another may try. */
+const LAUNCH_LEASE_MS = 30_000;
+
 export interface StartRequest {
   readonly input?: unknown;
   readonly executionName?: unknown;
@@ -63,14 +66,24 @@ export class Sagas {
       if (execution.inputDigest !== inputDigest(input)) throw new ExecutionAlreadyExists(saga, executionId);
       if (execution.launched) return { executionId, status: execution.status, created: false };
     }
-    // New, or recorded by a start that failed before reaching Step Functions: (re)launch.
-    await this.launcher.start(info, executionId, executionInput(executionId, input));
+    // New, or recorded by a start that failed before reaching Step Functions: (re)launch, unless
+    // a concurrent start holds the launch. Should two runs still start (a launch whose reply was
+    // lost, on Express, which does not de-duplicate names), the second is refused at its first
+    // state by its run id, before any step.
+    if (!(await this.executions.leaseLaunch(saga, executionId, this.now(), LAUNCH_LEASE_MS))) return { executionId, status: execution.status, created };
+    try {
+      await this.launcher.start(info, executionId, executionInput(executionId, randomUUID(), input));
+    } catch (e) {
+      await this.executions.releaseLaunch(saga, executionId); // refused: the next start may try at once
+      throw e;
+    }
     await this.executions.markLaunched(saga, executionId);
     return { executionId, status: execution.status, created };
   }
 
   async describe(saga: string, executionId: string): Promise<ExecutionView> {
     const info = this.info(saga);
+    checkExecutionName(executionId);
     const execution = await this.executions.get(saga, executionId);
     if (execution === undefined) throw new ExecutionNotFound(saga, executionId);
     return { ...execution, steps: stepHistory(info.steps, execution.events) };

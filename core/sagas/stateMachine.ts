@@ -8,10 +8,14 @@ import { DEFAULT_COMPENSATION_RETRY, DEFAULT_RETRY, DEFAULT_STEP_TIMEOUT_SECONDS
  *                                                         ↘ Compensate A failed → CompensationFailed (Fail)
  *
  * Every lifecycle state is a Task on the audit function, which appends the event to the saga's
- * topic and to its execution record. The state data carries the audit sequence number, so a
- * retried audit call is recognised and applied once.
+ * topic and to its execution record. The state data carries the audit sequence number (and the
+ * audit partition chosen at `Started`), so a retried audit call is recognised and applied once.
  *
- * State data: `{ executionId, input, results: { <step>: <result> }, audit: { seq, failedStep? }, error?, compensationError? }`.
+ * A step whose last attempt failed with an outcome that is not known (a timeout, a lost reply, a
+ * transient error) may have acted: it goes to `<step> indeterminate` and its own compensation
+ * runs first. A permanent error means it did not act: only the earlier steps are compensated.
+ *
+ * State data: `{ executionId, runId, input, results: { <step>: <result> }, audit: { seq, partition, failedStep?, cause? }, error?, compensationError? }`.
  */
 export interface SagaResources {
   /** The function (ARN or CDK token) that runs a step's action and compensation. */
@@ -23,14 +27,23 @@ export interface SagaResources {
 /** What a saga execution is started with. */
 export interface SagaExecutionInput {
   readonly executionId: string;
+  /** Identifies one launch: a second run under the same execution id (Express) is refused at `Started`. */
+  readonly runId: string;
   readonly input: unknown;
   readonly results: Record<string, never>;
-  readonly audit: { readonly seq: 0 };
+  readonly audit: { readonly seq: 0; readonly partition: null };
 }
 
-export function executionInput(executionId: string, input: unknown): SagaExecutionInput {
-  return { executionId, input, results: {}, audit: { seq: 0 } };
+export function executionInput(executionId: string, runId: string, input: unknown): SagaExecutionInput {
+  return { executionId, runId, input, results: {}, audit: { seq: 0, partition: null } };
 }
+
+/**
+ * A step's Task may run this much longer than its Lambda function: the state's clock starts when
+ * the task is scheduled (cold starts included), so a slow attempt ends as the function's own
+ * timeout, never while it is still running.
+ */
+export const TASK_TIMEOUT_MARGIN_SECONDS = 15;
 
 /** Errors a step's action is retried on: ours, a state timeout, and Lambda's own transient faults. */
 export const TRANSIENT_ERRORS = [
@@ -42,10 +55,16 @@ export const TRANSIENT_ERRORS = [
   'Lambda.ClientExecutionTimeoutException',
   'Lambda.TooManyRequestsException',
   'Lambda.Unknown', // a function timeout or out-of-memory: the outcome is unknown, so try again
+  'Sandbox.Timedout', // how newer runtimes report a function timeout
 ] as const;
+
+/** Failures after which a step may have acted: its own compensation runs too. */
+export const INDETERMINATE_ERRORS = [...TRANSIENT_ERRORS, STEP_ERRORS.resultTooLarge] as const;
 
 /** An audit call rides out about two minutes of trouble before the execution fails (and EventBridge reports it). */
 const AUDIT_RETRY = { ErrorEquals: ['States.ALL'], IntervalSeconds: 1, MaxAttempts: 8, BackoffRate: 2, MaxDelaySeconds: 30 };
+/** A second run of an execution is refused by the first audit call, at once and for good. */
+const DUPLICATE_RUN_RETRY = { ErrorEquals: [STEP_ERRORS.duplicateRun], MaxAttempts: 0 };
 
 export const SAGA_STATES = {
   started: 'Started',
@@ -54,8 +73,10 @@ export const SAGA_STATES = {
   aborted: 'Aborted',
   abortedFail: 'SagaAborted',
   compensationFailedFail: 'CompensationFailed',
+  duplicateRunFail: 'DuplicateRun',
   succeededStep: (step: string) => `${step} succeeded`,
   failedStep: (step: string) => `${step} failed`,
+  indeterminateStep: (step: string) => `${step} indeterminate`,
   compensate: (step: string) => `Compensate ${step}`,
   compensated: (step: string) => `${step} compensated`,
   compensationFailed: (step: string) => `Compensate ${step} failed`,
@@ -71,7 +92,7 @@ export function buildSagaStateMachine(saga: SagaDefinition, resources: SagaResou
   const audit = (type: string, next: string, extra: Record<string, unknown> = {}): State => ({
     Type: 'Task',
     Resource: resources.auditFunction,
-    Parameters: { kind: 'audit', saga: saga.name, type, 'executionId.$': '$.executionId', 'seq.$': '$.audit.seq', ...extra },
+    Parameters: { kind: 'audit', saga: saga.name, type, 'executionId.$': '$.executionId', 'runId.$': '$.runId', 'seq.$': '$.audit.seq', 'partition.$': '$.audit.partition', ...extra },
     ResultPath: '$.audit',
     Retry: [AUDIT_RETRY],
     Next: next,
@@ -93,7 +114,11 @@ export function buildSagaStateMachine(saga: SagaDefinition, resources: SagaResou
   };
   const afterFailure = { 'failedStep.$': '$.audit.failedStep' };
 
-  states[S.started] = audit('started', steps[0]!.name, { 'input.$': '$.input' });
+  states[S.started] = {
+    ...audit('started', steps[0]!.name, { 'input.$': '$.input' }),
+    Retry: [DUPLICATE_RUN_RETRY, AUDIT_RETRY],
+    Catch: [{ ErrorEquals: [STEP_ERRORS.duplicateRun], ResultPath: '$.error', Next: S.duplicateRunFail }],
+  };
   steps.forEach((step, i) => {
     const timeout = step.timeoutSeconds ?? DEFAULT_STEP_TIMEOUT_SECONDS;
     const retry = step.retry ?? DEFAULT_RETRY;
@@ -102,21 +127,29 @@ export function buildSagaStateMachine(saga: SagaDefinition, resources: SagaResou
       Resource: resources.stepFunction(step.name),
       Parameters: stepPayload(step.name, 'action'),
       ResultPath: `$.results.${step.name}`,
-      TimeoutSeconds: timeout,
+      TimeoutSeconds: timeout + TASK_TIMEOUT_MARGIN_SECONDS,
       ...(retry.maxAttempts > 1 ? { Retry: [retrier([...TRANSIENT_ERRORS], retry)] } : {}),
-      Catch: [{ ErrorEquals: ['States.ALL'], ResultPath: '$.error', Next: S.failedStep(step.name) }],
+      Catch: [
+        ...(step.compensation === undefined ? [] : [{ ErrorEquals: [...INDETERMINATE_ERRORS], ResultPath: '$.error', Next: S.indeterminateStep(step.name) }]),
+        { ErrorEquals: ['States.ALL'], ResultPath: '$.error', Next: S.failedStep(step.name) },
+      ],
       Next: S.succeededStep(step.name),
     };
     states[S.succeededStep(step.name)] = audit('step-succeeded', i + 1 < steps.length ? steps[i + 1]!.name : S.completed, { step: step.name });
     states[S.failedStep(step.name)] = audit('step-failed', compensationFrom(i), { step: step.name, 'error.$': '$.error' });
     if (step.compensation !== undefined) {
+      // It may have acted: undo it too (compensations must tolerate nothing to undo).
+      states[S.indeterminateStep(step.name)] = audit('step-failed', S.compensate(step.name), { step: step.name, outcome: 'indeterminate', 'error.$': '$.error' });
+    }
+    if (step.compensation !== undefined) {
       const compensationRetry = step.compensationRetry ?? DEFAULT_COMPENSATION_RETRY;
       states[S.compensate(step.name)] = {
         Type: 'Task',
         Resource: resources.stepFunction(step.name),
-        Parameters: stepPayload(step.name, 'compensate', { [`result.$`]: `$.results.${step.name}` }),
+        // Its result is `results[step]`, absent when the step's outcome was indeterminate.
+        Parameters: stepPayload(step.name, 'compensate'),
         ResultPath: null,
-        TimeoutSeconds: timeout,
+        TimeoutSeconds: timeout + TASK_TIMEOUT_MARGIN_SECONDS,
         ...(compensationRetry.maxAttempts > 1 ? { Retry: [retrier(['States.ALL'], compensationRetry)] } : {}),
         Catch: [{ ErrorEquals: ['States.ALL'], ResultPath: '$.compensationError', Next: S.compensationFailed(step.name) }],
         Next: S.compensated(step.name),
@@ -128,7 +161,9 @@ export function buildSagaStateMachine(saga: SagaDefinition, resources: SagaResou
   states[S.completed] = audit('completed', S.succeeded);
   states[S.succeeded] = { Type: 'Succeed', OutputPath: '$.results' };
   states[S.aborted] = audit('aborted', S.abortedFail, { 'error.$': '$.error', ...afterFailure });
-  states[S.abortedFail] = { Type: 'Fail', Error: STEP_ERRORS.aborted, CausePath: '$.error.Cause' };
+  // The cause is the failed step's error as the audit function summarized it (no stack trace).
+  states[S.abortedFail] = { Type: 'Fail', Error: STEP_ERRORS.aborted, CausePath: '$.audit.cause' };
+  states[S.duplicateRunFail] = { Type: 'Fail', Error: STEP_ERRORS.duplicateRun, Cause: 'Another run of this execution id started first; this one did nothing' };
   states[S.compensationFailedFail] = {
     Type: 'Fail',
     Error: STEP_ERRORS.compensationFailed,

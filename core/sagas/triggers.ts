@@ -1,4 +1,4 @@
-import { createHash } from 'node:crypto';
+import { createHash, randomUUID } from 'node:crypto';
 import { isSluiceError } from '../errors.ts';
 import type { ConsumerGroups, GroupRecord } from '../groups/consumerGroups.ts';
 import type { JsonValue } from '../records.ts';
@@ -22,6 +22,14 @@ export interface TriggerRun {
 
 const INSTANCE_ID = 'trigger';
 const SESSION_TIMEOUT_MS = 60_000;
+/** Longer than a trigger function runs (one minute), so a crashed holder frees it soon after. */
+const LEASE_MS = 90_000;
+
+/** Short-lived exclusive rights by name. */
+export interface Leases {
+  acquire(name: string, holder: string, now: number, ttlMs: number): Promise<boolean>;
+  release(name: string, holder: string): Promise<void>;
+}
 
 /**
  * Runs the sagas' topic triggers: for each, a consumer group polls the topic and starts an
@@ -37,10 +45,15 @@ export class SagaTriggers {
   private readonly members = new Map<string, string>();
   private readonly log: (message: string, details: Record<string, unknown>) => void;
 
-  constructor(options: { sagas: Sagas; groups: ConsumerGroups; log?: (message: string, details: Record<string, unknown>) => void }) {
+  private readonly leases: Leases;
+  private readonly now: () => number;
+
+  constructor(options: { sagas: Sagas; groups: ConsumerGroups; leases: Leases; log?: (message: string, details: Record<string, unknown>) => void; now?: () => number }) {
     this.sagas = options.sagas;
     this.groups = options.groups;
+    this.leases = options.leases;
     this.log = options.log ?? (() => {});
+    this.now = options.now ?? Date.now;
   }
 
   static groupOf(saga: string): string {
@@ -60,6 +73,19 @@ export class SagaTriggers {
 
   private async drain(saga: SagaInfo, trigger: SagaTrigger, maxPolls: number): Promise<TriggerRun | undefined> {
     const group = SagaTriggers.groupOf(saga.name);
+    // One drainer at a time: concurrent invocations (stream shards, the schedule) would otherwise
+    // replace each other's static membership and fence each other's commits. The holder drains
+    // until the topic is empty, so a caller that finds the lease held has nothing to add.
+    const holder = randomUUID();
+    if (!(await this.leases.acquire(`trigger#${saga.name}`, holder, this.now(), LEASE_MS))) return { saga: saga.name, topic: trigger.topic, started: 0, skipped: 0, conflicts: 0 };
+    try {
+      return await this.drainHeld(saga, trigger, group, maxPolls);
+    } finally {
+      await this.leases.release(`trigger#${saga.name}`, holder);
+    }
+  }
+
+  private async drainHeld(saga: SagaInfo, trigger: SagaTrigger, group: string, maxPolls: number): Promise<TriggerRun | undefined> {
     const run = { saga: saga.name, topic: trigger.topic, started: 0, skipped: 0, conflicts: 0 };
     for (let poll = 0; poll < maxPolls; poll++) {
       let memberId = this.members.get(group);
@@ -76,10 +102,10 @@ export class SagaTriggers {
         await this.groups.commit(group, { memberId, generation: polled.generation, offsets: [...next].map(([partition, offset]) => ({ topic: trigger.topic, partition, offset })) });
       } catch (e) {
         if (isSluiceError(e, 'TopicNotFound')) return undefined; // nothing to start from yet
-        if (isSluiceError(e, 'UnknownMember') || isSluiceError(e, 'FencedMember') || isSluiceError(e, 'NotAssigned')) {
-          this.members.delete(group); // replaced or expired: rejoin; the uncommitted records come again
-          continue;
-        }
+        // Rejoin next time: a new incarnation resumes from the committed offsets, so records
+        // polled but not committed (a start that failed) come again instead of being skipped.
+        this.members.delete(group);
+        if (isSluiceError(e, 'UnknownMember') || isSluiceError(e, 'FencedMember') || isSluiceError(e, 'NotAssigned')) continue;
         throw e;
       }
     }
@@ -116,13 +142,12 @@ function jsonValue(value: GroupRecord['value']): JsonValue | undefined {
   }
 }
 
-/** An execution name from the record: its position, or its key (hashed when not a valid name). */
+/** An execution name from the record: its position, or its key; hashed when not a valid name. */
 function nameFor(trigger: SagaTrigger, record: GroupRecord): string {
-  if (trigger.executionName !== 'key' || record.key === null) return `${record.topic}.${record.partition}.${record.offset}`;
-  const key = typeof record.key === 'string' ? record.key : Buffer.from(record.key).toString('base64url');
+  const name = trigger.executionName !== 'key' || record.key === null ? `${record.topic}.${record.partition}.${record.offset}` : typeof record.key === 'string' ? record.key : Buffer.from(record.key).toString('base64url');
   try {
-    return checkExecutionName(key);
+    return checkExecutionName(name);
   } catch {
-    return `key-${createHash('sha256').update(key).digest('base64url').slice(0, 43)}`;
+    return `h-${createHash('sha256').update(name).digest('base64url').slice(0, 43)}`;
   }
 }

@@ -1,4 +1,6 @@
 import { MetricUnit } from '@aws-lambda-powertools/metrics';
+import { isSluiceError } from '../../core/errors.ts';
+import { STEP_ERRORS } from '../../core/sagas/definition.ts';
 import { SagaAudit, type AuditTaskEvent, type AuditTaskResult, type ExecutionStoppedEvent } from '../../core/sagas/audit.ts';
 import { logger, metrics, sagaExecutions, sluice } from '../runtime.ts';
 
@@ -32,7 +34,17 @@ export const handler = async (event: AuditTaskEvent | ExecutionStoppedEvent): Pr
     }
     return { recorded: recorded !== undefined };
   }
-  const { result, event: recorded } = await audit.record(event);
+  let outcome: Awaited<ReturnType<SagaAudit['record']>>;
+  try {
+    outcome = await audit.record(event);
+  } catch (e) {
+    if (!isSluiceError(e, 'DuplicateRun')) throw e;
+    // By name, so the Started state fails this run at once (see buildSagaStateMachine).
+    const refused = new Error(e.message);
+    refused.name = STEP_ERRORS.duplicateRun;
+    throw refused;
+  }
+  const { result, event: recorded } = outcome;
   const metric = METRIC_FOR[recorded.type];
   if (metric !== undefined) count(metric, recorded.saga);
   if (recorded.type === 'compensation-failed') {

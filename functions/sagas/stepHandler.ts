@@ -10,8 +10,6 @@ export interface StepTaskEvent {
   readonly executionId: string;
   readonly input: JsonValue;
   readonly results: Record<string, JsonValue>;
-  /** The action's result; on `compensate` only. */
-  readonly result?: JsonValue;
 }
 
 /** An error as Step Functions sees it: its `name` is the error name Retry and Catch match on. */
@@ -54,15 +52,31 @@ export function sagaStepHandler(saga: SagaDefinition<any>): (event: StepTaskEven
     };
     try {
       if (event.phase === 'compensate') {
-        await step.compensation?.({ ...context, result: event.result ?? null });
+        // No result when the action's outcome was indeterminate (it may still have acted).
+        await step.compensation?.({ ...context, result: Object.hasOwn(event.results ?? {}, step.name) ? event.results[step.name]! : null });
         return null;
       }
       const result = await step.action(context);
+      checkResultSize(step.name, result, event.results);
       return result === undefined ? null : result;
     } catch (e) {
+      if (e instanceof StepFailure) throw e;
       throw new StepFailure(isTransient(e) ? STEP_ERRORS.transient : STEP_ERRORS.permanent, describe(e));
     }
   };
+}
+
+/** Results travel in the state data, which Step Functions caps at 256 KiB with the input (64 KiB). */
+export const MAX_STEP_RESULT_BYTES = 32 * 1024;
+export const MAX_RESULTS_BYTES = 128 * 1024;
+
+function checkResultSize(step: string, result: unknown, earlier: Record<string, JsonValue>): void {
+  const size = Buffer.byteLength(JSON.stringify(result ?? null));
+  const total = size + Buffer.byteLength(JSON.stringify(earlier ?? {}));
+  if (size > MAX_STEP_RESULT_BYTES || total > MAX_RESULTS_BYTES) {
+    // The action has acted, so this counts as an unknown outcome: the step is compensated too.
+    throw new StepFailure(STEP_ERRORS.resultTooLarge, `Step ${step} returned ${size} bytes (all results: ${total}); a result may be ${MAX_STEP_RESULT_BYTES} bytes and all results ${MAX_RESULTS_BYTES}`);
+  }
 }
 
 const TRANSIENT_CODES = new Set(['ECONNRESET', 'ECONNREFUSED', 'ETIMEDOUT', 'EPIPE', 'EAI_AGAIN', 'ENOTFOUND', 'UND_ERR_SOCKET']);

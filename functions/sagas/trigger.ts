@@ -1,8 +1,8 @@
 import { SagaTriggers, type TriggerRun } from '../../core/sagas/triggers.ts';
-import { groups, logger } from '../runtime.ts';
+import { groups, leases, logger } from '../runtime.ts';
 import { sagas } from './service.ts';
 
-const triggers = new SagaTriggers({ sagas, groups, log: (message, details) => logger.warn(message, details) });
+const triggers = new SagaTriggers({ sagas, groups, leases, log: (message, details) => logger.warn(message, details) });
 
 /**
  * Starts saga executions from topic records. The log table's stream invokes it when records are

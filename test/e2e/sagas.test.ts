@@ -242,6 +242,44 @@ describe('order saga on the local stack', () => {
     }
   });
 
+  it('refunds a charge whose every attempt lost its reply: the step itself is compensated when its outcome is unknown', async () => {
+    const order = await freshOrder();
+    fault = async (call, _attempt, invoke) => {
+      const result = await invoke();
+      if (call.executionId === order.orderId && call.step === 'ChargePayment' && call.phase === 'action') throw lambdaError('Sandbox.Timedout', 'Task timed out after 10.00 seconds');
+      return result;
+    };
+    try {
+      const execution = await run(order);
+      assert.equal(execution.status, 'ABORTED');
+      assert.equal(stepCalls(order.orderId, 'action').filter((s) => s === 'ChargePayment').length, 4, 'all four attempts ran (and charged at most once)');
+      assert.deepEqual(stepCalls(order.orderId, 'compensate'), ['ChargePayment', 'ReserveInventory']);
+      const failed = execution.events.find((e: any) => e.type === 'step-failed');
+      assert.equal(failed.outcome, 'indeterminate');
+      assert.equal(await balanceOf(dynamo(), tables.payments, order.customerId), 1000, 'charged once, refunded once');
+      assert.deepEqual((await charges(order.customerId)).map((c) => c.status), ['refunded']);
+      assert.equal(await stockOf(dynamo(), tables.inventory, order.sku), 10);
+    } finally {
+      fault = undefined;
+    }
+  });
+
+  it('refuses a second run of an execution (an Express double start) before any step', async () => {
+    const order = await freshOrder();
+    const first = await run(order);
+    assert.equal(first.status, 'SUCCEEDED');
+    const machine = [...stack.sagas!.resources.stateMachines.values()][0]!;
+    const second = stack.sagas!.stepFunctions.startExecution(machine.arn, `${order.orderId}-again`, JSON.stringify({ executionId: order.orderId, runId: 'another-run', input: order, results: {}, audit: { seq: 0, partition: null } }));
+    await stack.sagas!.stepFunctions.idle();
+    assert.equal(second.status, 'FAILED');
+    assert.equal(second.error, 'Sluice.DuplicateRun');
+    assert.deepEqual(stepCalls(order.orderId, 'action'), ['ReserveInventory', 'ChargePayment', 'ShipOrder'], 'the second run ran no step');
+    const after = (await api('GET', `/v1/sagas/order/executions/${order.orderId}`)).json;
+    assert.equal(after.status, 'SUCCEEDED');
+    assert.equal(after.events.length, 5);
+    assert.equal(await balanceOf(dynamo(), tables.payments, order.customerId), 700);
+  });
+
   it('ends in COMPENSATION_FAILED, alerting, when a compensation runs out of attempts', async () => {
     const order = await freshOrder({ address: '' });
     fault = async (call, _attempt, invoke) => {

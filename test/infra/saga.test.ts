@@ -58,7 +58,7 @@ describe('Saga construct (the order saga example)', () => {
     for (const step of orderSaga.steps) {
       const state = states[step.name]!;
       assert.equal(state.Type, 'Task');
-      assert.equal(state.TimeoutSeconds, step.timeoutSeconds);
+      assert.equal(state.TimeoutSeconds, step.timeoutSeconds! + 15, 'the Task outlasts its function, so a slow attempt ends as the function timeout');
       const retry = step.retry ?? { maxAttempts: 3, intervalSeconds: 1, backoffRate: 2 };
       assert.equal(state.Retry!.length, 1);
       assert.deepEqual(state.Retry![0]!.ErrorEquals.slice(0, 2), ['Sluice.TransientError', 'States.Timeout']);
@@ -66,7 +66,14 @@ describe('Saga construct (the order saga example)', () => {
       assert.equal(state.Retry![0]!.MaxAttempts, retry.maxAttempts - 1);
       assert.equal(state.Retry![0]!.IntervalSeconds, retry.intervalSeconds);
       assert.equal(state.Retry![0]!.BackoffRate, retry.backoffRate);
-      assert.deepEqual(state.Catch, [{ ErrorEquals: ['States.ALL'], ResultPath: '$.error', Next: `${step.name} failed` }]);
+      const catchAll = { ErrorEquals: ['States.ALL'], ResultPath: '$.error', Next: `${step.name} failed` };
+      if (step.compensation === undefined) assert.deepEqual(state.Catch, [catchAll]);
+      else {
+        // After its last transient failure the step may have acted: it is compensated too.
+        assert.deepEqual(state.Catch, [{ ErrorEquals: [...state.Retry![0]!.ErrorEquals, 'Sluice.ResultTooLarge'], ResultPath: '$.error', Next: `${step.name} indeterminate` }, catchAll]);
+        assert.equal(states[`${step.name} indeterminate`]!.Next, `Compensate ${step.name}`);
+        assert.equal(states[`${step.name} indeterminate`]!.Parameters!.outcome, 'indeterminate');
+      }
       assert.equal(states[`${step.name} failed`]!.Parameters!.type, 'step-failed');
     }
   });
@@ -88,7 +95,10 @@ describe('Saga construct (the order saga example)', () => {
       'Aborted',
       'SagaAborted',
     ]);
-    assert.deepEqual(states.SagaAborted, { Type: 'Fail', Error: 'Sluice.SagaAborted', CausePath: '$.error.Cause' });
+    assert.deepEqual(states.SagaAborted, { Type: 'Fail', Error: 'Sluice.SagaAborted', CausePath: '$.audit.cause' });
+    assert.deepEqual(chain('ChargePayment indeterminate'), ['ChargePayment indeterminate', 'Compensate ChargePayment', 'ChargePayment compensated', 'Compensate ReserveInventory', 'ReserveInventory compensated', 'Aborted', 'SagaAborted']);
+    assert.deepEqual(states.Started!.Retry![0], { ErrorEquals: ['Sluice.DuplicateRun'], MaxAttempts: 0 }, 'a second run is refused at once');
+    assert.deepEqual(chain('DuplicateRun'), ['DuplicateRun']);
     assert.equal(states['Compensate ShipOrder'], undefined, 'ShipOrder has no compensation');
     for (const step of ['ReserveInventory', 'ChargePayment']) {
       const compensate = states[`Compensate ${step}`]!;

@@ -2,6 +2,7 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { StateMachine } from 'aws-local-stepfunctions';
 import { defineSaga, PermanentStepError, TransientStepError, type SagaDefinition } from '../../core/sagas/definition.ts';
+import type { JsonValue } from '../../core/records.ts';
 import { checkExecutionName, errorSummary, inputDigest, stepHistory, type SagaEvent } from '../../core/sagas/executions.ts';
 import { buildSagaStateMachine, executionInput } from '../../core/sagas/stateMachine.ts';
 import { isTransient, sagaStepHandler } from '../../functions/sagas/stepHandler.ts';
@@ -60,7 +61,8 @@ describe('buildSagaStateMachine', () => {
       handlers[name] = (p: any) => {
         if (p.kind === 'audit') {
           log.push(`${p.type}${p.step ? `:${p.step}` : ''}#${p.seq}`);
-          return { seq: p.seq + 1, ...(p.type === 'step-failed' ? { failedStep: p.step } : p.failedStep ? { failedStep: p.failedStep } : {}) };
+          assert.equal(p.runId, 'run-1');
+          return { seq: p.seq + 1, partition: 0, ...(p.type === 'step-failed' ? { failedStep: p.step } : p.failedStep ? { failedStep: p.failedStep } : {}), ...(p.type === 'aborted' ? { cause: 'declined' } : {}) };
         }
         if (p.step === 'Pay' && p.phase === 'action') {
           const e = new Error('declined');
@@ -70,8 +72,8 @@ describe('buildSagaStateMachine', () => {
         return p.phase === 'action' ? { done: p.step } : null;
       };
     }
-    const run = new StateMachine(asl as never).run(executionInput('x1', { who: 'ada' }) as never, { overrides: { taskResourceLocalHandlers: handlers as never } });
-    await assert.rejects(run.result, (e: Error & { cause?: { name?: string } }) => /SagaAborted/.test(`${e.message} ${e.cause?.name ?? ''}`));
+    const run = new StateMachine(asl as never).run(executionInput('x1', 'run-1', { who: 'ada' }) as never, { overrides: { taskResourceLocalHandlers: handlers as never } });
+    await assert.rejects(run.result, (e: Error & { cause?: { name?: string; message?: string } }) => /SagaAborted/.test(`${e.message} ${e.cause?.name ?? ''}`) && /declined/.test(`${e.message} ${e.cause?.message ?? ''}`));
     assert.deepEqual(log, [
       'started#0',
       'step-succeeded:BookFlight#1',
@@ -82,6 +84,40 @@ describe('buildSagaStateMachine', () => {
       'compensation-succeeded:BookFlight#6',
       'aborted#7',
     ]);
+  });
+});
+
+describe('buildSagaStateMachine: a step whose outcome is unknown', () => {
+  it('compensates the step itself after its last transient failure, but not after a permanent one', async () => {
+    const saga = defineSaga({ name: 'pay', steps: [{ name: 'Hold', action: noop, compensation: undo }, { name: 'Charge', action: noop, compensation: undo, retry: { maxAttempts: 2 } }] });
+    const asl = buildSagaStateMachine(saga, { stepFunction: (s) => `arn:aws:lambda:us-east-1:1:function:${s}`, auditFunction: 'arn:aws:lambda:us-east-1:1:function:audit' });
+    const run = async (errorName: string): Promise<string[]> => {
+      const log: string[] = [];
+      const handlers: Record<string, (p: any) => unknown> = {};
+      for (const [name, state] of Object.entries(asl.States as Record<string, any>)) {
+        if (state.Type !== 'Task') continue;
+        handlers[name] = (p: any) => {
+          if (p.kind === 'audit') {
+            log.push(`${p.type}${p.step ? `:${p.step}` : ''}${p.outcome ? `(${p.outcome})` : ''}`);
+            return { seq: p.seq + 1, partition: 0, failedStep: p.failedStep ?? p.step, cause: 'x' };
+          }
+          log.push(`${p.phase}:${p.step}`);
+          if (p.step === 'Charge' && p.phase === 'action') {
+            const e = new Error('{}');
+            e.name = errorName;
+            throw e;
+          }
+          return null;
+        };
+      }
+      await assert.rejects(new StateMachine(asl as never).run(executionInput('x', 'r', {}) as never, { overrides: { taskResourceLocalHandlers: handlers as never, retryIntervalOverrides: { Charge: 0 } } }).result);
+      return log;
+    };
+    assert.deepEqual(await run('Sluice.TransientError'), [
+      'started', 'action:Hold', 'step-succeeded:Hold', 'action:Charge', 'action:Charge',
+      'step-failed:Charge(indeterminate)', 'compensate:Charge', 'compensation-succeeded:Charge', 'compensate:Hold', 'compensation-succeeded:Hold', 'aborted',
+    ]);
+    assert.deepEqual(await run('Sluice.PermanentError'), ['started', 'action:Hold', 'step-succeeded:Hold', 'action:Charge', 'step-failed:Charge', 'compensate:Hold', 'compensation-succeeded:Hold', 'aborted']);
   });
 });
 
@@ -97,6 +133,7 @@ describe('saga step handler', () => {
           if ((input as { fail?: string }).fail === 'transient') throw new TransientStepError('try later');
           if ((input as { fail?: string }).fail === 'permanent') throw new PermanentStepError('never');
           if ((input as { fail?: string }).fail === 'bug') throw new TypeError('x is undefined');
+          if ((input as { fail?: string }).fail === 'huge') return 'x'.repeat(40_000);
           return undefined;
         },
         compensation: ({ result }) => void calls.push(`compensate ${JSON.stringify(result)}`),
@@ -104,12 +141,14 @@ describe('saga step handler', () => {
     ],
   });
   const handler = sagaStepHandler(saga);
-  const event = (input: unknown, phase: 'action' | 'compensate' = 'action') => ({ kind: 'step' as const, saga: 'demo', step: 'One', phase, executionId: 'e1', input: input as never, results: {}, result: { id: 7 } });
+  const event = (input: unknown, phase: 'action' | 'compensate' = 'action') => ({ kind: 'step' as const, saga: 'demo', step: 'One', phase, executionId: 'e1', input: input as never, results: (phase === 'compensate' ? { One: { id: 7 } } : {}) as Record<string, JsonValue> });
 
   it('runs the action with the idempotency key and turns undefined into null', async () => {
     assert.equal(await handler(event({})), null);
     assert.equal(await handler(event({}, 'compensate')), null);
     assert.deepEqual(calls.splice(0), ['action e1/One', 'compensate {"id":7}']);
+    await handler({ ...event({}, 'compensate'), results: {} });
+    assert.deepEqual(calls.splice(0), ['compensate null'], 'no result when the outcome was indeterminate');
   });
 
   it('reports errors by the name Step Functions retries or catches on', async () => {
@@ -117,6 +156,7 @@ describe('saga step handler', () => {
     await assert.rejects(handler(event({ fail: 'permanent' })), { name: 'Sluice.PermanentError' });
     await assert.rejects(handler(event({ fail: 'bug' })), { name: 'Sluice.PermanentError', message: /TypeError: x is undefined/ });
     await assert.rejects(handler({ ...event({}), step: 'Other' }), { name: 'Sluice.InvalidTask' });
+    await assert.rejects(handler(event({ fail: 'huge' })), { name: 'Sluice.ResultTooLarge', message: /32768 bytes/ });
     process.env.SLUICE_SAGA_STEP = 'Elsewhere';
     try {
       await assert.rejects(handler(event({})), { name: 'Sluice.InvalidTask' }, 'a function serves only its own step');
