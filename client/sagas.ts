@@ -1,3 +1,4 @@
+import { randomUUID } from 'node:crypto';
 import { Connection, type ConnectionOptions } from './http.ts';
 import type { Value } from './records.ts';
 
@@ -63,9 +64,13 @@ export class SagaClient {
     return (await this.http.request<{ sagas: SagaSummary[] }>('GET', 'v1/sagas')).sagas;
   }
 
-  /** Starts an execution; with the same `executionName` and input again, returns the same one (`created: false`). */
+  /**
+   * Starts an execution; with the same `executionName` and input again, returns the same one
+   * (`created: false`). Without a name, one is made here, so the client's own retries of this
+   * call cannot start a second execution.
+   */
   start(saga: string, input: Value, options: { executionName?: string } = {}): Promise<{ saga: string; executionId: string; status: SagaStatus; created: boolean }> {
-    return this.http.request('POST', executions(saga), { body: { input, ...(options.executionName === undefined ? {} : { executionName: options.executionName }) } });
+    return this.http.request('POST', executions(saga), { body: { input, executionName: options.executionName ?? randomUUID() } });
   }
 
   describe(saga: string, executionId: string): Promise<SagaExecution> {

@@ -1,4 +1,4 @@
-import { Duration, RemovalPolicy, Stack, Validations } from 'aws-cdk-lib';
+import { Annotations, Duration, RemovalPolicy, Stack, Validations } from 'aws-cdk-lib';
 import { Alarm, ComparisonOperator, Metric, TreatMissingData } from 'aws-cdk-lib/aws-cloudwatch';
 import { SnsAction } from 'aws-cdk-lib/aws-cloudwatch-actions';
 import type { CfnFunction } from 'aws-cdk-lib/aws-lambda';
@@ -9,8 +9,8 @@ import { CfnStateMachine, DefinitionBody, LogLevel, StateMachine, StateMachineTy
 import { EventField, Rule, RuleTargetInput } from 'aws-cdk-lib/aws-events';
 import { LambdaFunction } from 'aws-cdk-lib/aws-events-targets';
 import { Construct } from 'constructs';
-import { DEFAULT_STEP_TIMEOUT_SECONDS, auditTopicOf, type SagaDefinition } from '../core/sagas/definition.ts';
-import { buildSagaStateMachine } from '../core/sagas/stateMachine.ts';
+import { DEFAULT_COMPENSATION_RETRY, DEFAULT_RETRY, DEFAULT_STEP_TIMEOUT_SECONDS, auditTopicOf, type RetryPolicy, type SagaDefinition } from '../core/sagas/definition.ts';
+import { TASK_TIMEOUT_MARGIN_SECONDS, buildSagaStateMachine } from '../core/sagas/stateMachine.ts';
 import { sluiceFunction } from './sluiceFunction.ts';
 import type { SluiceStack } from './sluiceStack.ts';
 
@@ -126,6 +126,23 @@ export class Saga extends Construct {
       if (props.alarmTopic !== undefined) created.addAlarmAction(new SnsAction(props.alarmTopic));
       return created;
     };
+    if (type === 'EXPRESS') {
+      // Express executions end after five minutes and report no status events: warn when the
+      // steps' attempts could outlast that, and alarm on executions that did.
+      const worst = worstCaseSeconds(saga);
+      if (worst > 300) {
+        Annotations.of(this).addWarning(`Saga ${saga.name} is EXPRESS, but its steps' attempts and compensations could take ${worst} s, more than Express's 300 s; an execution cut off there is not compensated. Use STANDARD, or fewer attempts and shorter timeouts.`);
+      }
+      const timedOut = new Alarm(this, 'ExecutionTimedOutAlarm', {
+        alarmDescription: `Saga ${saga.name}: an Express execution hit the five-minute limit; compensations may not have run`,
+        metric: this.stateMachine.metricTimedOut({ period: Duration.minutes(1), statistic: 'Sum' }),
+        threshold: 0,
+        evaluationPeriods: 1,
+        comparisonOperator: ComparisonOperator.GREATER_THAN_THRESHOLD,
+        treatMissingData: TreatMissingData.NOT_BREACHING,
+      });
+      if (props.alarmTopic !== undefined) timedOut.addAlarmAction(new SnsAction(props.alarmTopic));
+    }
     this.compensationFailedAlarm = alarm('CompensationFailedAlarm', 'SagaCompensationFailed', "a compensation failed after all its attempts; an operator must finish undoing the execution (see the saga's audit topic)");
 
     // Executions that stop outside the saga's own paths (a timeout, a stop from the console, an
@@ -157,3 +174,22 @@ export class Saga extends Construct {
     }
   }
 }
+
+/** The longest a saga's steps could take: every action and every compensation at its last attempt. */
+function worstCaseSeconds(saga: SagaDefinition<any>): number {
+  const policy = (p: RetryPolicy, timeout: number): number => {
+    let total = 0;
+    for (let attempt = 0; attempt < p.maxAttempts; attempt++) {
+      total += timeout + TASK_TIMEOUT_MARGIN_SECONDS;
+      if (attempt > 0) total += Math.min((p.intervalSeconds ?? 1) * (p.backoffRate ?? 2) ** (attempt - 1), p.maxDelaySeconds ?? Infinity);
+    }
+    return total;
+  };
+  return Math.round(
+    saga.steps.reduce((sum, step) => {
+      const timeout = step.timeoutSeconds ?? DEFAULT_STEP_TIMEOUT_SECONDS;
+      return sum + policy(step.retry ?? DEFAULT_RETRY, timeout) + (step.compensation === undefined ? 0 : policy(step.compensationRetry ?? DEFAULT_COMPENSATION_RETRY, timeout));
+    }, 0),
+  );
+}
+

@@ -277,6 +277,9 @@ export class SluiceStack extends Stack {
    */
   addSaga(saga: Omit<SagaInfo, 'stateMachineArn'> & { readonly stateMachine: IStateMachine }): void {
     if (this.sagas.some((s) => s.name === saga.name)) throw new Error(`A saga named ${saga.name} is already in this stack`);
+    // SLUICE_SAGAS travels in Lambda environment variables, which are limited to 4 KB in all.
+    const estimate = [...this.sagas, { ...saga, stateMachineArn: 'x'.repeat(120) }].reduce((n, s) => n + JSON.stringify({ ...s, stateMachine: undefined }).length + 140, 0);
+    if (estimate > 3000) throw new Error(`Too many sagas for one stack: their catalog (about ${estimate} bytes) must fit Lambda's 4 KB of environment variables; split them across stacks`);
     const { stateMachine, ...info } = saga;
     this.sagas.push({ ...info, stateMachineArn: stateMachine.stateMachineArn });
     stateMachine.grantStartExecution(this.functions.sagas);

@@ -3,8 +3,8 @@ import { mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { before, describe, it } from 'node:test';
-import { App, Validations } from 'aws-cdk-lib';
-import { Match, Template } from 'aws-cdk-lib/assertions';
+import { App, Validations, type Stack } from 'aws-cdk-lib';
+import { Annotations, Match, Template } from 'aws-cdk-lib/assertions';
 import { AwsSolutionsChecks } from 'cdk-nag';
 import { orderSaga } from '../../examples/order-saga/saga.ts';
 import { buildApp } from '../../infra/app.ts';
@@ -16,9 +16,11 @@ type Resource = { Type: string; Properties: Record<string, any>; Metadata?: Reco
 type State = { Type: string; Resource?: string; Next?: string; Retry?: { ErrorEquals: string[]; MaxAttempts: number; IntervalSeconds: number; BackoffRate: number }[]; Catch?: { ErrorEquals: string[]; Next: string; ResultPath: string }[]; Error?: string; CausePath?: string; TimeoutSeconds?: number; Parameters?: Record<string, unknown> };
 
 /** The app as `cdk synth -c examples=true` builds it, checked by cdk-nag (synth throws on a finding). */
+let expressStack: Stack;
 function synth(context: Record<string, string> = {}): Template {
   const app = new App({ outdir: mkdtempSync(join(tmpdir(), 'sluice-cdk-')), context: { examples: 'true', 'aws:cdk:bundling-stacks': [], ...context } });
   const stack = buildApp(app);
+  if (context.sagaType === 'EXPRESS') expressStack = stack;
   Validations.of(app).addPlugins(new AwsSolutionsChecks(app));
   const assembly = app.synth();
   return Template.fromJSON(JSON.parse(readFileSync(join(assembly.directory, stack.templateFile), 'utf8')));
@@ -181,6 +183,8 @@ describe('Saga construct (the order saga example)', () => {
     template.hasResourceProperties('AWS::CloudWatch::Alarm', { MetricName: 'SagaExecutionFailed', Dimensions: Match.arrayWith([{ Name: 'Saga', Value: 'order' }]) });
     const express = synth({ sagaType: 'EXPRESS' });
     assert.equal(Object.values(express.findResources('AWS::Events::Rule')).filter((r: any) => r.Properties.EventPattern !== undefined).length, 0, 'Express executions send no status events');
+    express.hasResourceProperties('AWS::CloudWatch::Alarm', { MetricName: 'ExecutionsTimedOut', Namespace: 'AWS/States' });
+    Annotations.fromStack(expressStack).hasWarning('*', Match.stringLikeRegexp('EXPRESS, but its steps'));
   });
 
   it('alarms when a compensation runs out of attempts', () => {
