@@ -83,6 +83,7 @@ class Worker {
           if (!isSluiceError(e, 'FencedMember') && !isSluiceError(e, 'NotAssigned')) throw e;
         }
       }
+      if (this.stopped) return; // crashed while committing: crash() already ended every interval
       if (res.revoking.length > 0) {
         const now = performance.now();
         for (const p of res.revoking) {
