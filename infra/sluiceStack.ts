@@ -76,7 +76,7 @@ type S3Action = 's3:GetObject' | 's3:PutObject' | 's3:DeleteObject';
 /** Segment objects (and their claim lists) live under segments/, claim checks under claims/. */
 type FunctionName = HandlerName | 'lagReporter' | 'roller' | 'sagaAudit' | 'sagaTrigger';
 
-const ACCESS: Record<FunctionName, { log: TableAccess; metadata: TableAccess; objects: { segments: readonly S3Action[]; claims: readonly S3Action[] } }> = {
+const ACCESS: Record<FunctionName, { log: TableAccess; metadata: TableAccess; metadataKeys?: readonly string[]; objects: { segments: readonly S3Action[]; claims: readonly S3Action[] } }> = {
   // Topic admin writes topic items; deleting a topic deletes its log items and segments.
   topics: { log: ['dynamodb:Query', 'dynamodb:BatchWriteItem'], metadata: ['dynamodb:GetItem', 'dynamodb:PutItem', 'dynamodb:UpdateItem', 'dynamodb:DeleteItem', 'dynamodb:Query'], objects: { segments: ['s3:GetObject', 's3:DeleteObject'], claims: ['s3:DeleteObject'] } },
   // Produce claims batches (PutItem, alone or in a transaction with the producer state); an
@@ -92,7 +92,8 @@ const ACCESS: Record<FunctionName, { log: TableAccess; metadata: TableAccess; ob
   roller: { log: ['dynamodb:Query', 'dynamodb:BatchWriteItem'], metadata: ['dynamodb:GetItem', 'dynamodb:PutItem', 'dynamodb:DeleteItem', 'dynamodb:Query'], objects: { segments: ['s3:GetObject', 's3:PutObject', 's3:DeleteObject'], claims: ['s3:GetObject', 's3:DeleteObject'] } },
   tiering: { log: ['dynamodb:Query', 'dynamodb:BatchWriteItem'], metadata: ['dynamodb:GetItem', 'dynamodb:PutItem', 'dynamodb:DeleteItem', 'dynamodb:Query'], objects: { segments: ['s3:GetObject', 's3:PutObject', 's3:DeleteObject'], claims: ['s3:GetObject', 's3:DeleteObject'] } },
   // Saga routes record executions and read them back; starting one is a Step Functions right per saga.
-  sagas: { log: [], metadata: ['dynamodb:GetItem', 'dynamodb:PutItem', 'dynamodb:UpdateItem', 'dynamodb:Query'], objects: { segments: [], claims: [] } },
+  // Only saga execution items (partition keys saga#<name>).
+  sagas: { log: [], metadata: ['dynamodb:GetItem', 'dynamodb:PutItem', 'dynamodb:UpdateItem', 'dynamodb:Query'], metadataKeys: ['saga#*'], objects: { segments: [], claims: [] } },
   // The audit task appends lifecycle events (idempotent producer, creating the topic on first use)
   // and advances the execution record.
   sagaAudit: { log: ['dynamodb:PutItem', 'dynamodb:Query'], metadata: ['dynamodb:GetItem', 'dynamodb:PutItem', 'dynamodb:UpdateItem', 'dynamodb:Query'], objects: { segments: [], claims: [] } },
@@ -188,7 +189,17 @@ export class SluiceStack extends Stack {
       });
       const role = fn.role as Role;
       bindTable({ table: this.logTable, grantee: fn, actions: ACCESS[handler].log });
-      bindTable({ table: this.metadataTable, grantee: fn, actions: ACCESS[handler].metadata });
+      const leadingKeys = ACCESS[handler].metadataKeys;
+      if (leadingKeys === undefined) bindTable({ table: this.metadataTable, grantee: fn, actions: ACCESS[handler].metadata });
+      else {
+        role.addToPolicy(
+          new PolicyStatement({
+            actions: [...ACCESS[handler].metadata],
+            resources: [this.metadataTable.tableArn],
+            conditions: { 'ForAllValues:StringLike': { 'dynamodb:LeadingKeys': [...leadingKeys] } },
+          }),
+        );
+      }
       const bucketLogicalId = this.getLogicalId(this.segmentBucket.node.defaultChild as CfnBucket);
       for (const prefix of ['segments', 'claims'] as const) {
         const actions = ACCESS[handler].objects[prefix];
@@ -219,6 +230,8 @@ export class SluiceStack extends Stack {
     this.lagReporter = makeFunction('lagReporter', join('functions', 'lagReporter.ts'));
     this.roller = makeFunction('roller', join('functions', 'roller.ts'));
     this.sagaAudit = makeFunction('sagaAudit', join('functions', 'sagas', 'audit.ts'));
+    // Which topic each saga's events go to (plain names: no reference back to the state machines).
+    this.sagaAudit.addEnvironment('SLUICE_SAGA_AUDIT_TOPICS', Lazy.string({ produce: () => JSON.stringify(Object.fromEntries(this.sagas.map((s) => [s.name, s.auditTopic]))) }));
     // The deployed sagas, filled in by each Saga construct (see addSaga).
     this.functions.sagas.addEnvironment('SLUICE_SAGAS', this.sagaCatalog());
 

@@ -59,14 +59,25 @@ export class SagaAudit {
   private readonly executions: SagaExecutionStore;
   private readonly now: () => number;
 
-  constructor(options: { sluice: Sluice; executions: SagaExecutionStore; now?: () => number }) {
+  private readonly topics: Readonly<Record<string, string>> | undefined;
+
+  /** `topics`: each deployed saga's audit topic; events of other sagas, or for other topics, are refused. */
+  constructor(options: { sluice: Sluice; executions: SagaExecutionStore; topics?: Readonly<Record<string, string>>; now?: () => number }) {
     this.sluice = options.sluice;
     this.executions = options.executions;
+    this.topics = options.topics;
     this.now = options.now ?? Date.now;
+  }
+
+  /** The caller names saga and topic; the deployment says which pairs exist. */
+  private checkTopic(saga: string, topic: string): void {
+    if (this.topics === undefined) return;
+    if (!Object.hasOwn(this.topics, saga) || this.topics[saga] !== topic) throw new InvalidArgument('topic', `Saga ${JSON.stringify(saga)} does not audit to ${JSON.stringify(topic)}`);
   }
 
   async record(task: AuditTaskEvent): Promise<{ result: AuditTaskResult; event: SagaEvent }> {
     const event = this.toEvent(task);
+    this.checkTopic(task.saga, task.topic);
     // Every event of an execution goes to the partition its `started` went to, even if the topic
     // has grown since, so the producer's sequence numbers stay on one partition log.
     const partition = await this.append(task.topic, event, task.type === 'started' ? task.input : undefined, task.partition ?? undefined);
@@ -92,6 +103,7 @@ export class SagaAudit {
     if (stop?.kind !== 'stopped' || typeof stop.saga !== 'string' || typeof stop.detail?.name !== 'string' || typeof stop.topic !== 'string') {
       throw new InvalidArgument('kind', 'Not an execution-stopped event');
     }
+    this.checkTopic(stop.saga, stop.topic);
     const { name: executionId, status, error: name, cause } = stop.detail;
     const error =
       status === 'FAILED'

@@ -4,7 +4,8 @@ import { STEP_ERRORS } from '../../core/sagas/definition.ts';
 import { SagaAudit, type AuditTaskEvent, type AuditTaskResult, type ExecutionStoppedEvent } from '../../core/sagas/audit.ts';
 import { logger, metrics, sagaExecutions, sluice } from '../runtime.ts';
 
-const audit = new SagaAudit({ sluice, executions: sagaExecutions });
+const topics = process.env.SLUICE_SAGA_AUDIT_TOPICS;
+const audit = new SagaAudit({ sluice, executions: sagaExecutions, ...(topics === undefined || topics === '' ? {} : { topics: JSON.parse(topics) as Record<string, string> }) });
 
 /** Terminal and alerting events become metrics; the stack alarms on `SagaCompensationFailed` and `SagaExecutionFailed`. */
 function count(metric: string, saga: string): void {

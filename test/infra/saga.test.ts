@@ -148,6 +148,14 @@ describe('Saga construct (the order saga example)', () => {
       .flatMap((p) => p.Properties.PolicyDocument.Statement as { Action: string | string[]; Resource: unknown }[])
       .filter((s) => JSON.stringify(s.Action).includes('states:'));
     assert.deepEqual(start, [{ Action: 'states:StartExecution', Effect: 'Allow', Resource: { Ref: machineId } }]);
+    const metadataGrants = (Object.values(template.findResources('AWS::IAM::Policy')) as Resource[])
+      .filter((p) => p.Properties.Roles.some((r: { Ref: string }) => r.Ref === sagasRole))
+      .flatMap((p) => p.Properties.PolicyDocument.Statement as { Action: string | string[]; Resource: unknown; Condition?: unknown }[])
+      .filter((s) => JSON.stringify(s.Action).includes('dynamodb:'));
+    assert.ok(metadataGrants.length > 0);
+    for (const g of metadataGrants) assert.deepEqual(g.Condition, { 'ForAllValues:StringLike': { 'dynamodb:LeadingKeys': ['saga#*'] } }, 'the sagas function reaches saga items only');
+    const audit = Object.values(template.findResources('AWS::Lambda::Function') as Record<string, Resource>).find((f) => f.Properties.Description === 'Sluice sagaAudit handler')!;
+    assert.equal(audit.Properties.Environment.Variables.SLUICE_SAGA_AUDIT_TOPICS, JSON.stringify({ order: 'sagas.order' }));
     assert.match(JSON.stringify(sagasFn.Properties.Environment.Variables.SLUICE_SAGAS), new RegExp(`"name\\\\+":\\\\+"order\\\\+".*${machineId}`));
   });
 

@@ -91,6 +91,14 @@ describe('saga starts, audit and triggers on DynamoDB Local', () => {
     assert.deepEqual(trail.map((r) => (r.value as { type: string }).type), ['started', 'step-succeeded']);
   });
 
+  it('refuses audit events for a saga or topic the deployment does not have', async () => {
+    const audit = new SagaAudit({ sluice, executions, topics: { gamma: 'sagas.gamma' } });
+    const event = { kind: 'audit', saga: 'gamma', topic: 'elsewhere', type: 'started', executionId: 'x', runId: 'r', seq: 0, partition: null, input: {} } as const;
+    await assert.rejects(audit.record(event), (e) => isSluiceError(e, 'InvalidArgument'));
+    await assert.rejects(audit.record({ ...event, saga: 'nope', topic: 'sagas.nope' }), (e) => isSluiceError(e, 'InvalidArgument'));
+    assert.equal(await executions.get('gamma', 'x'), undefined, 'nothing recorded');
+  });
+
   it('keeps an execution on its audit partition when the topic grows', async () => {
     const sagas = new Sagas({ catalog: [info('delta')], executions, launcher });
     const audit = new SagaAudit({ sluice, executions });
