@@ -5,12 +5,13 @@ import { build } from 'esbuild';
 import type { HandlerName } from '../../functions/http/routes.ts';
 import type { BenchSection } from '../section.ts';
 
-const HANDLERS: HandlerName[] = ['topics', 'produce', 'fetch', 'groups', 'tiering'];
+const HANDLERS: HandlerName[] = ['topics', 'produce', 'fetch', 'groups', 'tiering', 'sagas'];
 const RUNS = 7;
 /** What the deployed functions get from the Lambda runtime (SDK) and the Powertools layer. */
 const RUNTIME_MODULES = [
   '@aws-sdk/client-dynamodb',
   '@aws-sdk/client-s3',
+  '@aws-sdk/client-sfn',
   '@aws-sdk/util-dynamodb',
   '@aws-lambda-powertools/logger',
   '@aws-lambda-powertools/logger/middleware',
