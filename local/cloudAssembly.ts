@@ -58,10 +58,10 @@ export interface LocalResources {
  * and bundling skipped: locally the functions run from source) and reads back the template, so
  * the local stack runs the state machines CDK would deploy.
  */
-export function synthesizeTemplate(options: { examples?: boolean } = {}): { template: CfnTemplate; sluiceIds: { log: string; metadata: string; bucket: string } } {
+export function synthesizeTemplate(options: { examples?: boolean; context?: Readonly<Record<string, string>> } = {}): { template: CfnTemplate; sluiceIds: { log: string; metadata: string; bucket: string } } {
   const outdir = mkdtempSync(join(tmpdir(), 'sluice-cdk-'));
   try {
-    const app = new App({ outdir, context: { examples: String(options.examples ?? true), 'aws:cdk:bundling-stacks': [] } });
+    const app = new App({ outdir, context: { ...options.context, examples: String(options.examples ?? true), 'aws:cdk:bundling-stacks': [] } });
     const stack = buildApp(app);
     const assembly = app.synth();
     const id = (c: { node: { defaultChild?: unknown } }) => stack.getLogicalId(c.node.defaultChild as CfnResource);

@@ -11,6 +11,8 @@ export interface LocalSagasOptions {
   readonly dynamo: DynamoDBClient;
   /** Sluice's own tables and bucket, already created locally. */
   readonly sluice: { readonly log: string; readonly metadata: string; readonly bucket: string };
+  /** CDK context for the synthesis (as `cdk synth -c key=value`), e.g. `{ sagaType: 'EXPRESS' }`. */
+  readonly context?: Readonly<Record<string, string>>;
   /** Prefix for the tables the template adds (an example's inventory and payments). */
   readonly tablePrefix: string;
   readonly retryIntervalMs?: number;
@@ -43,7 +45,7 @@ export interface LocalSagas {
  * `LocalStepFunctions`, each Task calling the handler module the function deploys.
  */
 export async function startLocalSagas(options: LocalSagasOptions): Promise<LocalSagas> {
-  const { template, sluiceIds } = synthesizeTemplate();
+  const { template, sluiceIds } = synthesizeTemplate(options.context === undefined ? {} : { context: options.context });
   const refs: Record<string, string> = { [sluiceIds.log]: options.sluice.log, [sluiceIds.metadata]: options.sluice.metadata, [sluiceIds.bucket]: options.sluice.bucket };
   const tables: Record<string, string> = {};
   for (const [id, r] of Object.entries(template.Resources)) {

@@ -1,0 +1,56 @@
+import assert from 'node:assert/strict';
+import { after, before, describe, it } from 'node:test';
+import { balanceOf, seedOrderTables, stockOf } from '../../examples/order-saga/seed.ts';
+import type { Order } from '../../examples/order-saga/saga.ts';
+import { dynamoClientFromEnv } from '../../local/awsEnv.ts';
+import { startLocalStack, type LocalStack } from '../../local/stack.ts';
+import { uniqueName } from '../support/names.ts';
+
+/** The order saga synthesized as an Express state machine (`-c sagaType=EXPRESS`), run locally. */
+describe('order saga as an Express state machine', () => {
+  let stack: LocalStack;
+  let tables: { inventory: string; payments: string };
+  const starts: string[] = [];
+
+  before(async () => {
+    const base = uniqueName('express');
+    stack = await startLocalStack({
+      port: 0,
+      tieringIntervalMs: 0,
+      dynamoEndpoint: process.env.AWS_ENDPOINT_URL_DYNAMODB ?? process.env.AWS_ENDPOINT_URL,
+      tables: { log: `${base}-log`, metadata: `${base}-meta` },
+      sagas: {
+        retryIntervalMs: 0,
+        triggerIntervalMs: 0,
+        context: { sagaType: 'EXPRESS' },
+        intercept: async ({ payload }, invoke) => {
+          const p = payload as { kind?: string; type?: string; executionId?: string };
+          if (p.kind === 'audit' && p.type === 'started') starts.push(p.executionId!);
+          return invoke();
+        },
+      },
+    });
+    const ids = Object.keys(stack.sagas!.tables);
+    tables = { inventory: stack.sagas!.tables[ids.find((i) => i.includes('Inventory'))!]!, payments: stack.sagas!.tables[ids.find((i) => i.includes('Payments'))!]! };
+  });
+  after(async () => {
+    await stack?.stop();
+  });
+
+  it('runs Express, and one start per name even though Express does not de-duplicate names', async () => {
+    assert.deepEqual([...stack.sagas!.resources.stateMachines.values()].map((m) => m.type), ['EXPRESS']);
+    const id = uniqueName('o');
+    const order: Order = { orderId: id, customerId: `c-${id}`, sku: `s-${id}`, quantity: 1, amount: 100, address: '' };
+    await seedOrderTables(dynamoClientFromEnv(), tables, { sku: order.sku, stock: 5, customerId: order.customerId, balance: 500 });
+    const post = () => fetch(`${stack.url}/v1/sagas/order/executions`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ input: order, executionName: id }) });
+    const responses = await Promise.all([post(), post(), post()]);
+    assert.deepEqual(responses.map((r) => r.status), [202, 202, 202]);
+    await stack.sagas!.stepFunctions.idle();
+    assert.deepEqual(starts.filter((s) => s === id), [id], 'one run reached Started');
+    const execution = (await (await fetch(`${stack.url}/v1/sagas/order/executions/${id}`)).json()) as { status: string; steps: { status: string }[] };
+    assert.equal(execution.status, 'ABORTED');
+    assert.deepEqual(execution.steps.map((s) => s.status), ['compensated', 'compensated', 'failed']);
+    assert.equal(await stockOf(dynamoClientFromEnv(), tables.inventory, order.sku), 5);
+    assert.equal(await balanceOf(dynamoClientFromEnv(), tables.payments, order.customerId), 500);
+  });
+});
