@@ -12,6 +12,21 @@ export const PROJECT_ROOT = join(dirname(fileURLToPath(import.meta.url)), '..');
 /** Template metadata naming a function's source, so the local stack can run the same code. */
 export const ENTRY_METADATA = 'sluice:entry';
 
+/**
+ * esbuild settings of every deployed function (the CDK bundling below is made from these, and a
+ * test bundles a handler with them). `keepNames` matters: error codes are class names, and a
+ * minifier that renamed the classes would turn every typed error into a 500.
+ */
+export const BUNDLE_OPTIONS = {
+  minify: true,
+  keepNames: true,
+  target: 'node22',
+  mainFields: ['module', 'main'],
+  // The SDK is in the runtime and Powertools in its layer: both stay out of the bundle.
+  external: ['@aws-sdk/*', '@aws-lambda-powertools/*'],
+  banner: "import { createRequire } from 'node:module'; const require = createRequire(import.meta.url);",
+} as const;
+
 export interface SluiceFunctionProps {
   /** Source file, relative to the project root or absolute. */
   readonly entry: string;
@@ -57,13 +72,14 @@ export function sluiceFunction(scope: Construct, id: string, props: SluiceFuncti
     depsLockFilePath: join(PROJECT_ROOT, 'package-lock.json'),
     environment: { POWERTOOLS_SERVICE_NAME: 'sluice', POWERTOOLS_METRICS_NAMESPACE: 'Sluice', NODE_OPTIONS: '--enable-source-maps', ...props.environment },
     bundling: {
-      minify: true,
+      minify: BUNDLE_OPTIONS.minify,
+      keepNames: BUNDLE_OPTIONS.keepNames,
       sourceMap: true,
-      target: 'node22',
+      target: BUNDLE_OPTIONS.target,
       format: OutputFormat.ESM,
-      mainFields: ['module', 'main'],
-      externalModules: ['@aws-sdk/*', '@aws-lambda-powertools/*'],
-      banner: "import { createRequire } from 'node:module'; const require = createRequire(import.meta.url);",
+      mainFields: [...BUNDLE_OPTIONS.mainFields],
+      externalModules: [...BUNDLE_OPTIONS.external],
+      banner: BUNDLE_OPTIONS.banner,
     },
   });
   (fn.node.defaultChild as CfnFunction).addMetadata(ENTRY_METADATA, { path: relative(PROJECT_ROOT, entry).split('\\').join('/'), export: props.handler ?? 'handler' });

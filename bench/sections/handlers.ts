@@ -3,6 +3,7 @@ import { mkdirSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { build } from 'esbuild';
 import type { HandlerName } from '../../functions/http/routes.ts';
+import { BUNDLE_OPTIONS } from '../../infra/sluiceFunction.ts';
 import type { BenchSection } from '../section.ts';
 
 const HANDLERS: HandlerName[] = ['topics', 'produce', 'fetch', 'groups', 'tiering', 'sagas'];
@@ -37,13 +38,12 @@ export const handlersSection: BenchSection = {
       await build({
         entryPoints: [join('functions', 'http', `${name}.ts`)],
         bundle: true,
-        minify: true,
         platform: 'node',
-        target: 'node22',
         format: 'esm',
-        mainFields: ['module', 'main'],
-        external: ['@aws-sdk/*', '@aws-lambda-powertools/*'],
-        banner: { js: "import { createRequire } from 'node:module'; const require = createRequire(import.meta.url);" },
+        ...BUNDLE_OPTIONS,
+        mainFields: [...BUNDLE_OPTIONS.mainFields],
+        external: [...BUNDLE_OPTIONS.external],
+        banner: { js: BUNDLE_OPTIONS.banner },
         outfile,
         logLevel: 'error',
       });
