@@ -1,4 +1,5 @@
 import { InvalidArgument, isSluiceError } from '../errors.ts';
+import { partitionForKey } from '../murmur2.ts';
 import type { Sluice } from '../sluice.ts';
 import { errorSummary, SAGA_EVENT_TYPES, TERMINAL_STATUSES, type SagaEvent, type SagaEventType, type SagaExecutionStore } from './executions.ts';
 
@@ -81,7 +82,7 @@ export class SagaAudit {
     // Every event of an execution goes to the partition its `started` went to, even if the topic
     // has grown since, so the producer's sequence numbers stay on one partition log.
     const partition = await this.append(task.topic, event, task.type === 'started' ? task.input : undefined, task.partition ?? undefined);
-    await this.executions.applyEvent(event, task.runId);
+    await this.executions.applyEvent(event, task.runId, partition);
     const failedStep = event.type === 'step-failed' ? event.step : event.failedStep;
     return {
       result: {
@@ -114,7 +115,7 @@ export class SagaAudit {
       const last = execution?.events.at(-1);
       if (execution?.status === 'FAILED' && last?.type === 'failed') {
         // Recorded by an earlier delivery of this event that may not have reached the topic.
-        await this.append(stop.topic, last, undefined, undefined, { id: `saga/${stop.saga}/${executionId}/stopped`, epoch: 0, sequence: 0 });
+        await this.append(stop.topic, last, undefined, execution.auditPartition, { id: `saga/${stop.saga}/${executionId}/stopped`, epoch: 0, sequence: 0 });
         return undefined;
       }
       if (execution === undefined || TERMINAL_STATUSES.includes(execution.status)) return undefined;
@@ -128,7 +129,7 @@ export class SagaAudit {
         throw e;
       }
       // Its own producer: the number may be one an audit call of unknown outcome also used.
-      await this.append(stop.topic, event, undefined, undefined, { id: `saga/${stop.saga}/${executionId}/stopped`, epoch: 0, sequence: 0 });
+      await this.append(stop.topic, event, undefined, execution.auditPartition, { id: `saga/${stop.saga}/${executionId}/stopped`, epoch: 0, sequence: 0 });
       return event;
     }
     throw new Error(`Saga ${stop.saga} execution ${executionId}: could not record its stop`);
@@ -153,6 +154,12 @@ export class SagaAudit {
     };
   }
 
+  /** Where a keyed record goes, as the engine places it. */
+  private async keyedPartition(topic: string, key: string): Promise<number> {
+    const counts = await this.sluice.partitionCounts([topic]);
+    return partitionForKey(new TextEncoder().encode(key), counts[topic] ?? 1);
+  }
+
   /** Appends once (idempotent producer); returns the partition the event is on. */
   private async append(topic: string, event: SagaEvent, input: unknown, partition?: number, producer = { id: `saga/${event.saga}/${event.executionId}`, epoch: 0, sequence: event.seq }): Promise<number> {
     const record = {
@@ -166,7 +173,7 @@ export class SagaAudit {
         return (await this.sluice.append(topic, [record], { producer }))[0]!.partition;
       } catch (e) {
         // Retention already removed the original: it was appended, which is all a retry needs.
-        if (isSluiceError(e, 'DuplicateSequence')) return partition ?? 0;
+        if (isSluiceError(e, 'DuplicateSequence')) return partition ?? (await this.keyedPartition(topic, event.executionId));
         // The topic was deleted and made again, so the producer's state is gone: keep the trail
         // going without de-duplication rather than stop the saga.
         if (isSluiceError(e, 'OutOfOrderSequence')) return (await this.sluice.append(topic, [record]))[0]!.partition;

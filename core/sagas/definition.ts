@@ -132,6 +132,9 @@ export const STEP_ERRORS = {
   resultTooLarge: 'Sluice.ResultTooLarge',
 } as const;
 
+/** Names of the state machine's own states; a step may not take one. */
+const RESERVED_STEP_NAMES = new Set(['Started', 'Completed', 'Succeeded', 'Aborted', 'SagaAborted', 'CompensationFailed', 'DuplicateRun']);
+
 const SAGA_NAME = /^[a-z0-9](?:[a-z0-9-]{0,62}[a-z0-9])?$/;
 const STEP_NAME = /^[A-Z][A-Za-z0-9]{0,59}$/;
 
@@ -145,6 +148,7 @@ export function defineSaga<I extends JsonValue = JsonValue>(definition: SagaDefi
   for (const step of definition.steps) {
     if (!STEP_NAME.test(step.name)) throw new Error(`${where}: step name ${JSON.stringify(step.name)} must be PascalCase letters and digits, at most 60`);
     if (seen.has(step.name)) throw new Error(`${where}: two steps are named ${step.name}`);
+    if (RESERVED_STEP_NAMES.has(step.name)) throw new Error(`${where}: ${step.name} names one of the state machine's own states (${[...RESERVED_STEP_NAMES].join(', ')})`);
     seen.add(step.name);
     if (typeof step.action !== 'function') throw new Error(`${where}: step ${step.name} has no action`);
     if (step.compensation !== undefined && typeof step.compensation !== 'function') throw new Error(`${where}: step ${step.name}: compensation must be a function`);

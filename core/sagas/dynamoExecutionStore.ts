@@ -44,8 +44,20 @@ export class DynamoSagaExecutionStore implements SagaExecutionStore {
     return { created: false, execution: { ...fromItem(existing), inputDigest: String(existing.inputDigest ?? '') } };
   }
 
-  async releaseLaunch(saga: string, executionId: string): Promise<void> {
-    await this.client.send(new UpdateItemCommand({ TableName: this.table, Key: marshall(metadataKeys.sagaExecution(saga, executionId)), UpdateExpression: 'REMOVE launchLeaseUntil', ConditionExpression: 'attribute_exists(pk)' }));
+  async releaseLaunch(saga: string, executionId: string, holder: string): Promise<void> {
+    try {
+      await this.client.send(
+        new UpdateItemCommand({
+          TableName: this.table,
+          Key: marshall(metadataKeys.sagaExecution(saga, executionId)),
+          UpdateExpression: 'REMOVE launchLeaseUntil, launchLeaseHolder',
+          ConditionExpression: 'launchLeaseHolder = :h',
+          ExpressionAttributeValues: marshall({ ':h': holder }),
+        }),
+      );
+    } catch (e) {
+      if (!(e instanceof ConditionalCheckFailedException)) throw e; // expired and taken by another start: theirs
+    }
   }
 
   async markLaunched(saga: string, executionId: string): Promise<void> {
@@ -82,7 +94,7 @@ export class DynamoSagaExecutionStore implements SagaExecutionStore {
     return last === undefined ? { executions } : { executions, next: last };
   }
 
-  async applyEvent(event: SagaEvent, runId?: string): Promise<void> {
+  async applyEvent(event: SagaEvent, runId?: string, auditPartition?: number): Promise<void> {
     const values: Record<string, AttributeValue> = marshall(
       {
         ':seq': event.seq,
@@ -97,6 +109,7 @@ export class DynamoSagaExecutionStore implements SagaExecutionStore {
         ':t': true,
         ...(event.failedStep === undefined ? {} : { ':fs': event.failedStep }),
         ...(runId === undefined ? {} : { ':run': runId }),
+        ...(auditPartition === undefined || event.seq !== 0 ? {} : { ':part': auditPartition }),
       },
       { removeUndefinedValues: true },
     );
@@ -114,7 +127,8 @@ export class DynamoSagaExecutionStore implements SagaExecutionStore {
             'saga = if_not_exists(saga, :saga), executionId = if_not_exists(executionId, :id), createdAt = if_not_exists(createdAt, :at), ' +
             'inputJson = if_not_exists(inputJson, :null), launched = :t' +
             (event.failedStep === undefined ? '' : ', failedStep = :fs') +
-            (runId !== undefined && event.seq === 0 ? ', runId = :run' : ''),
+            (runId !== undefined && event.seq === 0 ? ', runId = :run' : '') +
+            (auditPartition !== undefined && event.seq === 0 ? ', auditPartition = :part' : ''),
           ConditionExpression: sameSeq + sameRun,
           ExpressionAttributeNames: { '#status': 'status' },
           ExpressionAttributeValues: values,
@@ -131,15 +145,15 @@ export class DynamoSagaExecutionStore implements SagaExecutionStore {
     }
   }
 
-  async leaseLaunch(saga: string, executionId: string, now: number, ttlMs: number): Promise<boolean> {
+  async leaseLaunch(saga: string, executionId: string, holder: string, now: number, ttlMs: number): Promise<boolean> {
     try {
       await this.client.send(
         new UpdateItemCommand({
           TableName: this.table,
           Key: marshall(metadataKeys.sagaExecution(saga, executionId)),
-          UpdateExpression: 'SET launchLeaseUntil = :until',
+          UpdateExpression: 'SET launchLeaseUntil = :until, launchLeaseHolder = :h',
           ConditionExpression: 'attribute_exists(pk) AND launched = :f AND (attribute_not_exists(launchLeaseUntil) OR launchLeaseUntil < :now)',
-          ExpressionAttributeValues: marshall({ ':until': now + ttlMs, ':now': now, ':f': false }),
+          ExpressionAttributeValues: marshall({ ':until': now + ttlMs, ':now': now, ':f': false, ':h': holder }),
         }),
       );
       return true;
@@ -171,6 +185,7 @@ function fromItem(item: Record<string, unknown>): SagaExecution {
   return {
     ...summaryFromItem(item),
     ...(typeof item.runId === 'string' ? { runId: item.runId } : {}),
+    ...(typeof item.auditPartition === 'number' ? { auditPartition: item.auditPartition } : {}),
     input: JSON.parse(String(item.inputJson ?? 'null')) as JsonValue,
     events: ((item.events as SagaEvent[] | undefined) ?? []).map(({ seq, type, saga, executionId, at, step, failedStep, outcome, error }) => ({
       seq,

@@ -12,6 +12,15 @@ export class SagaEventConflict extends SluiceError {
   }
 }
 
+/** Another start call is launching this execution right now; retry shortly. */
+export class LaunchInProgress extends SluiceError {
+  readonly executionId: string;
+  constructor(executionId: string) {
+    super(`Execution ${executionId} is being launched by another request; retry in a few seconds`, { retriable: true });
+    this.executionId = executionId;
+  }
+}
+
 /** A second run of an execution (an Express state machine started twice under one id). */
 export class DuplicateRun extends SluiceError {
   readonly executionId: string;
@@ -79,6 +88,8 @@ export interface SagaExecution {
   readonly launched: boolean;
   /** The run that owns the execution (set by its `started` event). */
   readonly runId?: string;
+  /** The audit topic partition its events go to (set by its `started` event). */
+  readonly auditPartition?: number;
   readonly failedStep?: string;
   readonly events: readonly SagaEvent[];
 }
@@ -176,9 +187,9 @@ export interface SagaExecutionStore {
    * nothing; another event at that `seq` is a `SagaEventConflict`, and an event of another run
    * than the one that started the execution is a `DuplicateRun`.
    */
-  applyEvent(event: SagaEvent, runId?: string): Promise<void>;
+  applyEvent(event: SagaEvent, runId?: string, auditPartition?: number): Promise<void>;
   /** Takes the right to launch an execution for `ttlMs` (false: another start holds it). */
-  leaseLaunch(saga: string, executionId: string, now: number, ttlMs: number): Promise<boolean>;
-  /** Gives the launch lease back after a launch that was refused. */
-  releaseLaunch(saga: string, executionId: string): Promise<void>;
+  leaseLaunch(saga: string, executionId: string, holder: string, now: number, ttlMs: number): Promise<boolean>;
+  /** Gives the launch lease back after a launch that was refused (only if `holder` still holds it). */
+  releaseLaunch(saga: string, executionId: string, holder: string): Promise<void>;
 }

@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { ExecutionAlreadyExists, ExecutionNotFound, InvalidArgument, SagaNotFound } from '../errors.ts';
-import { checkExecutionName, checkSagaInput, inputDigest, stepHistory, type SagaExecution, type SagaExecutionStore, type SagaExecutionSummary, type SagaStatus } from './executions.ts';
+import { checkExecutionName, checkSagaInput, inputDigest, LaunchInProgress, stepHistory, type SagaExecution, type SagaExecutionStore, type SagaExecutionSummary, type SagaStatus } from './executions.ts';
 import type { SagaTrigger } from './definition.ts';
 import { executionInput, type SagaExecutionInput } from './stateMachine.ts';
 
@@ -21,6 +21,8 @@ export interface SagaLauncher {
 
 /** How long one start call may take to launch before another may try. */
 const LAUNCH_LEASE_MS = 30_000;
+/** How long a start waits for a concurrent start's launch before answering LaunchInProgress. */
+const LAUNCH_WAIT_MS = 5_000;
 
 export interface StartRequest {
   readonly input?: unknown;
@@ -40,7 +42,11 @@ export class Sagas {
   private readonly launcher: SagaLauncher;
   private readonly now: () => number;
 
-  constructor(options: { catalog: readonly SagaInfo[]; executions: SagaExecutionStore; launcher: SagaLauncher; now?: () => number }) {
+  private readonly launchWaitMs: number;
+
+  /** `launchWaitMs`: how long a start waits for a concurrent start's launch (default 5 s). */
+  constructor(options: { catalog: readonly SagaInfo[]; executions: SagaExecutionStore; launcher: SagaLauncher; now?: () => number; launchWaitMs?: number }) {
+    this.launchWaitMs = options.launchWaitMs ?? LAUNCH_WAIT_MS;
     this.catalog = new Map(options.catalog.map((s) => [s.name, s]));
     this.executions = options.executions;
     this.launcher = options.launcher;
@@ -70,11 +76,21 @@ export class Sagas {
     // a concurrent start holds the launch. Should two runs still start (a launch whose reply was
     // lost, on Express, which does not de-duplicate names), the second is refused at its first
     // state by its run id, before any step.
-    if (!(await this.executions.leaseLaunch(saga, executionId, this.now(), LAUNCH_LEASE_MS))) return { executionId, status: execution.status, created };
+    const holder = randomUUID();
+    if (!(await this.executions.leaseLaunch(saga, executionId, holder, this.now(), LAUNCH_LEASE_MS))) {
+      // Another request is launching it: wait for that launch, briefly; else ask the caller to retry.
+      for (let waited = 0; waited < this.launchWaitMs; waited += 250) {
+        await new Promise((r) => setTimeout(r, 250));
+        const current = await this.executions.get(saga, executionId);
+        if (current?.launched) return { executionId, status: current.status, created };
+      }
+      throw new LaunchInProgress(executionId);
+    }
     try {
       await this.launcher.start(info, executionId, executionInput(executionId, randomUUID(), input));
     } catch (e) {
-      await this.executions.releaseLaunch(saga, executionId); // refused: the next start may try at once
+      // Refused: the next start may try at once (a failed release only delays it to the lease's end).
+      await this.executions.releaseLaunch(saga, executionId, holder).catch(() => undefined);
       throw e;
     }
     await this.executions.markLaunched(saga, executionId);

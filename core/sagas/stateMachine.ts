@@ -56,6 +56,8 @@ export const TRANSIENT_ERRORS = [
   'Lambda.TooManyRequestsException',
   'Lambda.Unknown', // a function timeout or out-of-memory: the outcome is unknown, so try again
   'Sandbox.Timedout', // how newer runtimes report a function timeout
+  'Runtime.ExitError', // the function's process died (a crash, out of memory): it may have acted
+  'Runtime.OutOfMemory',
 ] as const;
 
 /** Failures after which a step may have acted: its own compensation runs too. */

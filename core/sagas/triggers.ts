@@ -60,18 +60,29 @@ export class SagaTriggers {
     return `sagas.${saga}.trigger`;
   }
 
-  /** Drains every trigger's topic (up to `maxPolls` polls each); triggers whose topic does not exist yet are skipped. */
-  async runOnce(options: { maxPolls?: number } = {}): Promise<TriggerRun[]> {
+  /**
+   * Drains every trigger's topic, up to `maxPolls` polls each and until `deadline` (epoch ms: a
+   * Lambda passes its remaining time, less a margin). Triggers whose topic does not exist yet are
+   * skipped; one that fails does not stop the others, and the first failure is thrown at the end.
+   */
+  async runOnce(options: { maxPolls?: number; deadline?: number } = {}): Promise<TriggerRun[]> {
     const runs: TriggerRun[] = [];
+    const failures: unknown[] = [];
     for (const saga of this.sagas.list()) {
       if (saga.trigger === undefined) continue;
-      const run = await this.drain(saga, saga.trigger, options.maxPolls ?? 20);
-      if (run !== undefined) runs.push(run);
+      try {
+        const run = await this.drain(saga, saga.trigger, options.maxPolls ?? 20, options.deadline ?? Infinity);
+        if (run !== undefined) runs.push(run);
+      } catch (e) {
+        this.log('Saga trigger failed', { saga: saga.name, error: (e as Error).message });
+        failures.push(e);
+      }
     }
+    if (failures.length > 0) throw failures[0];
     return runs;
   }
 
-  private async drain(saga: SagaInfo, trigger: SagaTrigger, maxPolls: number): Promise<TriggerRun | undefined> {
+  private async drain(saga: SagaInfo, trigger: SagaTrigger, maxPolls: number, deadline: number): Promise<TriggerRun | undefined> {
     const group = SagaTriggers.groupOf(saga.name);
     // One drainer at a time: concurrent invocations (stream shards, the schedule) would otherwise
     // replace each other's static membership and fence each other's commits. The holder drains
@@ -79,22 +90,22 @@ export class SagaTriggers {
     const holder = randomUUID();
     if (!(await this.leases.acquire(`trigger#${saga.name}`, holder, this.now(), LEASE_MS))) return { saga: saga.name, topic: trigger.topic, started: 0, skipped: 0, conflicts: 0 };
     try {
-      return await this.drainHeld(saga, trigger, group, maxPolls);
+      return await this.drainHeld(saga, trigger, group, maxPolls, deadline);
     } finally {
       await this.leases.release(`trigger#${saga.name}`, holder);
     }
   }
 
-  private async drainHeld(saga: SagaInfo, trigger: SagaTrigger, group: string, maxPolls: number): Promise<TriggerRun | undefined> {
+  private async drainHeld(saga: SagaInfo, trigger: SagaTrigger, group: string, maxPolls: number, deadline: number): Promise<TriggerRun | undefined> {
     const run = { saga: saga.name, topic: trigger.topic, started: 0, skipped: 0, conflicts: 0 };
-    for (let poll = 0; poll < maxPolls; poll++) {
+    for (let poll = 0; poll < maxPolls && this.now() < deadline; poll++) {
       let memberId = this.members.get(group);
       try {
         if (memberId === undefined) {
           memberId = (await this.groups.join(group, { topics: [trigger.topic], instanceId: INSTANCE_ID, sessionTimeoutMs: SESSION_TIMEOUT_MS, autoOffsetReset: 'earliest' })).memberId;
           this.members.set(group, memberId);
         }
-        const polled = await this.groups.poll(group, memberId, { maxRecords: 100 });
+        const polled = await this.groups.poll(group, memberId, { maxRecords: 25 });
         if (polled.records.length === 0) return run;
         for (const record of polled.records) await this.startFor(saga, trigger, record, run);
         const next = new Map<number, number>();

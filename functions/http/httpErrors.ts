@@ -57,6 +57,7 @@ const STATUS: Record<string, number> = {
   SagaNotFound: 404,
   ExecutionNotFound: 404,
   ExecutionAlreadyExists: 409,
+  LaunchInProgress: 503,
 };
 
 export function statusForCode(code: string): number | undefined {

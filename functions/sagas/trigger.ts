@@ -9,8 +9,9 @@ const triggers = new SagaTriggers({ sagas, groups, leases, log: (message, detail
  * appended (a doorbell: the records themselves are read through the trigger's consumer group),
  * and a schedule invokes it every minute in case a doorbell was missed.
  */
-export const handler = async (): Promise<{ runs: TriggerRun[] }> => {
-  const runs = await triggers.runOnce();
+export const handler = async (_event: unknown, context?: { getRemainingTimeInMillis(): number }): Promise<{ runs: TriggerRun[] }> => {
+  // Stop polling well before the function's timeout; what is left waits for the next ring.
+  const runs = await triggers.runOnce({ maxPolls: 100, deadline: Date.now() + (context?.getRemainingTimeInMillis() ?? 60_000) - 15_000 });
   for (const run of runs) if (run.started > 0 || run.conflicts > 0) logger.info('Saga trigger ran', { ...run });
   return { runs };
 };

@@ -99,6 +99,27 @@ describe('saga starts, audit and triggers on DynamoDB Local', () => {
     assert.equal(await executions.get('gamma', 'x'), undefined, 'nothing recorded');
   });
 
+  it('answers LaunchInProgress (retriable) while another start holds the launch, and one trigger failing does not stop another', async () => {
+    let release: () => void = () => {};
+    const slow: SagaLauncher = { start: () => new Promise<void>((resolve) => (release = resolve)) };
+    const sagas = new Sagas({ catalog: [info('eps')], executions, launcher: slow, launchWaitMs: 300 });
+    const first = sagas.start('eps', { input: {}, executionName: 'slow' });
+    await new Promise((r) => setTimeout(r, 100));
+    await assert.rejects(sagas.start('eps', { input: {}, executionName: 'slow' }), (e) => isSluiceError(e, 'LaunchInProgress') && e.retriable === true);
+    release();
+    assert.equal((await first).created, true);
+    assert.equal((await sagas.start('eps', { input: {}, executionName: 'slow' })).created, false);
+
+    await sluice.createTopic('orders-z1', { partitions: 1 });
+    await sluice.createTopic('orders-z2', { partitions: 1 });
+    await sluice.append('orders-z1', [{ key: 'a', value: { n: 1 } }]);
+    await sluice.append('orders-z2', [{ key: 'b', value: { n: 2 } }]);
+    const failing: SagaLauncher = { start: async (saga, executionId, input) => (saga.name === 'zeta1' ? Promise.reject(new Error('state machine deleted')) : launcher.start(saga, executionId, input)) };
+    const both = new Sagas({ catalog: [info('zeta1', { topic: 'orders-z1' }), info('zeta2', { topic: 'orders-z2' })], executions, launcher: failing });
+    await assert.rejects(new SagaTriggers({ sagas: both, groups, leases }).runOnce(), /state machine deleted/);
+    assert.ok(launches.some((l) => l.executionId === 'orders-z2.0.0'), 'the second saga was still triggered');
+  });
+
   it('keeps an execution on its audit partition when the topic grows', async () => {
     const sagas = new Sagas({ catalog: [info('delta')], executions, launcher });
     const audit = new SagaAudit({ sluice, executions });

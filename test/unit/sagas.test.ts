@@ -23,6 +23,8 @@ describe('defineSaga', () => {
       [{ name: 'ok', steps: [{ ...step, compensationRetry: { maxAttempts: 2, backoffRate: 0.5 } }] }, /backoffRate/],
       [{ name: 'ok', steps: [{ ...step, timeoutSeconds: 901 }] }, /timeoutSeconds/],
       [{ name: 'ok', steps: [step], auditTopic: 'no spaces allowed' }, /auditTopic/],
+      [{ name: 'ok', steps: [{ name: 'Completed', action: noop }] }, /state machine's own states/],
+      [{ name: 'ok', steps: [{ name: 'DuplicateRun', action: noop }] }, /state machine's own states/],
     ];
     for (const [definition, message] of cases) assert.throws(() => defineSaga(definition as SagaDefinition), message);
     assert.equal(defineSaga({ name: 'ok', steps: [step] }).name, 'ok');
