@@ -27,6 +27,24 @@ export const BUNDLE_OPTIONS = {
   banner: "import { createRequire } from 'node:module'; const require = createRequire(import.meta.url);",
 } as const;
 
+/** The same bundle as plain esbuild options, for tools that bundle a handler outside CDK (a test, the bench). */
+export function esbuildOptions(entry: string, outfile: string) {
+  return {
+    entryPoints: [entry],
+    bundle: true,
+    platform: 'node' as const,
+    format: 'esm' as const,
+    minify: BUNDLE_OPTIONS.minify,
+    keepNames: BUNDLE_OPTIONS.keepNames,
+    target: BUNDLE_OPTIONS.target,
+    mainFields: [...BUNDLE_OPTIONS.mainFields],
+    external: [...BUNDLE_OPTIONS.external],
+    banner: { js: BUNDLE_OPTIONS.banner },
+    outfile,
+    logLevel: 'error' as const,
+  };
+}
+
 export interface SluiceFunctionProps {
   /** Source file, relative to the project root or absolute. */
   readonly entry: string;

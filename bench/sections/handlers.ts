@@ -3,7 +3,7 @@ import { mkdirSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { build } from 'esbuild';
 import type { HandlerName } from '../../functions/http/routes.ts';
-import { BUNDLE_OPTIONS } from '../../infra/sluiceFunction.ts';
+import { esbuildOptions } from '../../infra/sluiceFunction.ts';
 import type { BenchSection } from '../section.ts';
 
 const HANDLERS: HandlerName[] = ['topics', 'produce', 'fetch', 'groups', 'tiering', 'sagas'];
@@ -35,18 +35,7 @@ export const handlersSection: BenchSection = {
     const rows: { name: string; kb: number; totalMs: number; ownMs: number }[] = [];
     for (const name of HANDLERS) {
       const outfile = join(outDir, `${name}.mjs`);
-      await build({
-        entryPoints: [join('functions', 'http', `${name}.ts`)],
-        bundle: true,
-        platform: 'node',
-        format: 'esm',
-        ...BUNDLE_OPTIONS,
-        mainFields: [...BUNDLE_OPTIONS.mainFields],
-        external: [...BUNDLE_OPTIONS.external],
-        banner: { js: BUNDLE_OPTIONS.banner },
-        outfile,
-        logLevel: 'error',
-      });
+      await build(esbuildOptions(join('functions', 'http', `${name}.ts`), outfile));
       const env = { ...process.env, SLUICE_LOG_TABLE: 'bench-log', SLUICE_METADATA_TABLE: 'bench-meta', SLUICE_SEGMENT_BUCKET: 'bench-bucket', AWS_REGION: 'us-east-1', POWERTOOLS_TRACE_ENABLED: 'false' };
       const median = (preload: string): number => {
         const times: number[] = [];

@@ -3,7 +3,8 @@ import { after, before, describe, it } from 'node:test';
 import { balanceOf, seedOrderTables, stockOf } from '../../examples/order-saga/seed.ts';
 import type { Order } from '../../examples/order-saga/saga.ts';
 import { dynamoClientFromEnv } from '../../local/awsEnv.ts';
-import { startLocalStack, type LocalStack } from '../../local/stack.ts';
+import type { LocalStack } from '../../local/stack.ts';
+import { startOrderSagaStack } from '../support/orderSaga.ts';
 import { uniqueName } from '../support/names.ts';
 
 /** The order saga synthesized as an Express state machine (`-c sagaType=EXPRESS`), run locally. */
@@ -13,25 +14,16 @@ describe('order saga as an Express state machine', () => {
   const starts: string[] = [];
 
   before(async () => {
-    const base = uniqueName('express');
-    stack = await startLocalStack({
-      port: 0,
-      tieringIntervalMs: 0,
-      dynamoEndpoint: process.env.AWS_ENDPOINT_URL_DYNAMODB ?? process.env.AWS_ENDPOINT_URL,
-      tables: { log: `${base}-log`, metadata: `${base}-meta` },
-      sagas: {
-        retryIntervalMs: 0,
-        triggerIntervalMs: 0,
-        context: { sagaType: 'EXPRESS' },
-        intercept: async ({ payload }, invoke) => {
-          const p = payload as { kind?: string; type?: string; executionId?: string };
-          if (p.kind === 'audit' && p.type === 'started') starts.push(p.executionId!);
-          return invoke();
-        },
+    ({ stack, tables } = await startOrderSagaStack('express', {
+      retryIntervalMs: 0,
+      triggerIntervalMs: 0,
+      context: { sagaType: 'EXPRESS' },
+      intercept: async ({ payload }, invoke) => {
+        const p = payload as { kind?: string; type?: string; executionId?: string };
+        if (p.kind === 'audit' && p.type === 'started') starts.push(p.executionId!);
+        return invoke();
       },
-    });
-    const ids = Object.keys(stack.sagas!.tables);
-    tables = { inventory: stack.sagas!.tables[ids.find((i) => i.includes('Inventory'))!]!, payments: stack.sagas!.tables[ids.find((i) => i.includes('Payments'))!]! };
+    }));
   });
   after(async () => {
     await stack?.stop();

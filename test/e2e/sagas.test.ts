@@ -9,7 +9,8 @@ import type { Order } from '../../examples/order-saga/saga.ts';
 import { buildApp } from '../../infra/app.ts';
 import { dynamoClientFromEnv } from '../../local/awsEnv.ts';
 import { localResources } from '../../local/cloudAssembly.ts';
-import { startLocalStack, type LocalStack } from '../../local/stack.ts';
+import type { LocalStack } from '../../local/stack.ts';
+import { startOrderSagaStack } from '../support/orderSaga.ts';
 import { uniqueName } from '../support/names.ts';
 import { runNode } from '../support/e2e.ts';
 import { SagaClient } from '../../client/index.ts';
@@ -53,28 +54,19 @@ describe('order saga on the local stack', () => {
   const dynamo = () => dynamoClientFromEnv();
 
   before(async () => {
-    const base = uniqueName('saga');
-    stack = await startLocalStack({
-      port: 0,
-      tieringIntervalMs: 0,
-      dynamoEndpoint: process.env.AWS_ENDPOINT_URL_DYNAMODB ?? process.env.AWS_ENDPOINT_URL,
-      tables: { log: `${base}-log`, metadata: `${base}-meta` },
-      sagas: {
-        retryIntervalMs: 0,
-        intercept: async ({ fn, payload }, invoke) => {
-          const p = payload as { kind: 'step' | 'audit'; step?: string; phase?: 'action' | 'compensate'; type?: string; executionId: string };
-          const call: Call = { fn: fn.logicalId, kind: p.kind, executionId: p.executionId, ...(p.step === undefined ? {} : { step: p.step }), ...(p.phase === undefined ? {} : { phase: p.phase }), ...(p.type === undefined ? {} : { type: p.type }) };
-          calls.push(call);
-          const key = JSON.stringify([call.executionId, call.kind, call.step, call.phase, call.type]);
-          const attempt = (attempts.get(key) ?? 0) + 1;
-          attempts.set(key, attempt);
-          return fault === undefined ? invoke() : fault(call, attempt, invoke);
-        },
+    ({ stack, tables } = await startOrderSagaStack('saga', {
+      retryIntervalMs: 0,
+      intercept: async ({ fn, payload }, invoke) => {
+        const p = payload as { kind: 'step' | 'audit'; step?: string; phase?: 'action' | 'compensate'; type?: string; executionId: string };
+        const call: Call = { fn: fn.logicalId, kind: p.kind, executionId: p.executionId, ...(p.step === undefined ? {} : { step: p.step }), ...(p.phase === undefined ? {} : { phase: p.phase }), ...(p.type === undefined ? {} : { type: p.type }) };
+        calls.push(call);
+        const key = JSON.stringify([call.executionId, call.kind, call.step, call.phase, call.type]);
+        const attempt = (attempts.get(key) ?? 0) + 1;
+        attempts.set(key, attempt);
+        return fault === undefined ? invoke() : fault(call, attempt, invoke);
       },
-    });
+    }));
     url = stack.url;
-    const ids = Object.keys(stack.sagas!.tables);
-    tables = { inventory: stack.sagas!.tables[ids.find((i) => i.includes('Inventory'))!]!, payments: stack.sagas!.tables[ids.find((i) => i.includes('Payments'))!]! };
   });
   after(async () => {
     await stack?.stop();

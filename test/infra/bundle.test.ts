@@ -3,7 +3,7 @@ import { mkdirSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
 import { build } from 'esbuild';
-import { BUNDLE_OPTIONS } from '../../infra/sluiceFunction.ts';
+import { esbuildOptions } from '../../infra/sluiceFunction.ts';
 import { apiEvent, lambdaContext } from '../support/apiEvents.ts';
 import { uniqueName } from '../support/names.ts';
 
@@ -19,18 +19,7 @@ describe('deployed bundles', () => {
   async function bundled(name: string): Promise<(event: unknown, context: unknown) => Promise<{ statusCode: number; body?: string }>> {
     mkdirSync(dir, { recursive: true });
     const outfile = join(dir, `${name}.mjs`);
-    await build({
-      entryPoints: [join('functions', 'http', `${name}.ts`)],
-      bundle: true,
-      platform: 'node',
-      format: 'esm',
-      ...BUNDLE_OPTIONS,
-      mainFields: [...BUNDLE_OPTIONS.mainFields],
-      external: [...BUNDLE_OPTIONS.external],
-      banner: { js: BUNDLE_OPTIONS.banner },
-      outfile,
-      logLevel: 'error',
-    });
+    await build(esbuildOptions(join('functions', 'http', `${name}.ts`), outfile));
     Object.assign(process.env, {
       SLUICE_LOG_TABLE: 'bundle-log',
       SLUICE_METADATA_TABLE: 'bundle-meta',
