@@ -18,7 +18,7 @@ export class DynamoSagaExecutionStore implements SagaExecutionStore {
     this.table = options.table;
   }
 
-  async create(execution: { saga: string; executionId: string; input: JsonValue; createdAt: number }) {
+  async create(execution: { saga: string; executionId: string; input: JsonValue; createdAt: number; launchLease: { holder: string; ttlMs: number } }) {
     const digest = inputDigest(execution.input);
     const item = {
       ...metadataKeys.sagaExecution(execution.saga, execution.executionId),
@@ -30,18 +30,20 @@ export class DynamoSagaExecutionStore implements SagaExecutionStore {
       createdAt: execution.createdAt,
       updatedAt: execution.createdAt,
       launched: false,
+      launchLeaseUntil: execution.createdAt + execution.launchLease.ttlMs,
+      launchLeaseHolder: execution.launchLease.holder,
       nextSeq: 0,
       events: [],
     };
     try {
-      await this.client.send(new PutItemCommand({ TableName: this.table, Item: marshall(item), ConditionExpression: 'attribute_not_exists(pk)' }));
+      // A taken id comes back with the failed condition: one request either way.
+      await this.client.send(new PutItemCommand({ TableName: this.table, Item: marshall(item), ConditionExpression: 'attribute_not_exists(pk)', ReturnValuesOnConditionCheckFailure: 'ALL_OLD' }));
       return { created: true, execution: { ...fromItem(item), inputDigest: digest } };
     } catch (e) {
-      if (!(e instanceof ConditionalCheckFailedException)) throw e;
+      if (!(e instanceof ConditionalCheckFailedException) || e.Item === undefined) throw e;
+      const existing = unmarshall(e.Item);
+      return { created: false, execution: { ...fromItem(existing), inputDigest: String(existing.inputDigest ?? '') } };
     }
-    const existing = await this.getItem(execution.saga, execution.executionId);
-    if (existing === undefined) throw new Error('execution vanished after a failed create');
-    return { created: false, execution: { ...fromItem(existing), inputDigest: String(existing.inputDigest ?? '') } };
   }
 
   async releaseLaunch(saga: string, executionId: string, holder: string): Promise<void> {

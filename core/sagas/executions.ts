@@ -176,8 +176,8 @@ export function inputDigest(input: JsonValue): string {
 
 /** Where executions are kept. */
 export interface SagaExecutionStore {
-  /** Records a new execution; if the id is taken, returns the existing one instead. */
-  create(execution: { saga: string; executionId: string; input: JsonValue; createdAt: number }): Promise<{ created: boolean; execution: SagaExecution & { inputDigest: string } }>;
+  /** Records a new execution, holding its launch lease; if the id is taken, returns the existing one instead. */
+  create(execution: { saga: string; executionId: string; input: JsonValue; createdAt: number; launchLease: { holder: string; ttlMs: number } }): Promise<{ created: boolean; execution: SagaExecution & { inputDigest: string } }>;
   markLaunched(saga: string, executionId: string): Promise<void>;
   get(saga: string, executionId: string): Promise<SagaExecution | undefined>;
   /** Executions by id, a page at a time. */

@@ -67,7 +67,9 @@ export class Sagas {
     const info = this.info(saga);
     const executionId = request.executionName === undefined ? randomUUID() : checkExecutionName(request.executionName);
     const input = checkSagaInput(request.input);
-    const { created, execution } = await this.executions.create({ saga, executionId, input, createdAt: this.now() });
+    // A new record is created holding the launch lease, so a first start costs no extra write.
+    const holder = randomUUID();
+    const { created, execution } = await this.executions.create({ saga, executionId, input, createdAt: this.now(), launchLease: { holder, ttlMs: LAUNCH_LEASE_MS } });
     if (!created) {
       if (execution.inputDigest !== inputDigest(input)) throw new ExecutionAlreadyExists(saga, executionId);
       if (execution.launched) return { executionId, status: execution.status, created: false };
@@ -76,8 +78,7 @@ export class Sagas {
     // a concurrent start holds the launch. Should two runs still start (a launch whose reply was
     // lost, on Express, which does not de-duplicate names), the second is refused at its first
     // state by its run id, before any step.
-    const holder = randomUUID();
-    if (!(await this.executions.leaseLaunch(saga, executionId, holder, this.now(), LAUNCH_LEASE_MS))) {
+    if (!created && !(await this.executions.leaseLaunch(saga, executionId, holder, this.now(), LAUNCH_LEASE_MS))) {
       // Another request is launching it: wait for that launch, briefly; else ask the caller to retry.
       for (let waited = 0; waited < this.launchWaitMs; waited += 250) {
         await new Promise((r) => setTimeout(r, 250));
