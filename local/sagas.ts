@@ -1,4 +1,5 @@
-import { CreateTableCommand, DescribeTableCommand, ResourceInUseException, type DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import type { DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import { ensureTable } from '../core/adapters/dynamodb/createTables.ts';
 import { join } from 'node:path';
 import { PROJECT_ROOT } from '../infra/sluiceFunction.ts';
 import { localResources, synthesizeTemplate, type LocalFunction, type LocalResources, type LocalRule } from './cloudAssembly.ts';
@@ -147,15 +148,12 @@ function applyEnvironment(functions: readonly LocalFunction[]): void {
   Object.assign(process.env, merged);
 }
 
+/** A table from the template's key schema, created as the stack's own tables are. */
 async function createTable(client: DynamoDBClient, name: string, properties: Record<string, any>): Promise<void> {
-  try {
-    await client.send(new CreateTableCommand({ TableName: name, BillingMode: 'PAY_PER_REQUEST', KeySchema: properties.KeySchema, AttributeDefinitions: properties.AttributeDefinitions }));
-  } catch (e) {
-    if (!(e instanceof ResourceInUseException)) throw e;
-  }
-  for (let i = 0; i < 100; i++) {
-    if ((await client.send(new DescribeTableCommand({ TableName: name }))).Table?.TableStatus === 'ACTIVE') return;
-    await new Promise((r) => setTimeout(r, 100));
-  }
-  throw new Error(`Table ${name} did not become active`);
+  const type = (attribute: string) => (properties.AttributeDefinitions as { AttributeName: string; AttributeType: 'S' | 'N' | 'B' }[]).find((a) => a.AttributeName === attribute)!.AttributeType;
+  const key = (kind: 'HASH' | 'RANGE') => {
+    const k = (properties.KeySchema as { AttributeName: string; KeyType: string }[]).find((e) => e.KeyType === kind);
+    return k === undefined ? undefined : { name: k.AttributeName, type: type(k.AttributeName) };
+  };
+  await ensureTable(client, name, key('HASH')!, key('RANGE'));
 }

@@ -12,25 +12,21 @@ export async function createTables(client: DynamoDBClient, tables: TableNames): 
   ]);
 }
 
-async function ensureTable(
+/** Creates an on-demand table with this key (range optional) unless it exists, and waits until it is active. */
+export async function ensureTable(
   client: DynamoDBClient,
   name: string,
-  hash: { name: string; type: 'S' | 'N' },
-  range: { name: string; type: 'S' | 'N' },
+  hash: { name: string; type: 'S' | 'N' | 'B' },
+  range?: { name: string; type: 'S' | 'N' | 'B' },
 ): Promise<void> {
+  const keys = range === undefined ? [{ ...hash, kind: 'HASH' as const }] : [{ ...hash, kind: 'HASH' as const }, { ...range, kind: 'RANGE' as const }];
   try {
     await client.send(
       new CreateTableCommand({
         TableName: name,
         BillingMode: 'PAY_PER_REQUEST',
-        AttributeDefinitions: [
-          { AttributeName: hash.name, AttributeType: hash.type },
-          { AttributeName: range.name, AttributeType: range.type },
-        ],
-        KeySchema: [
-          { AttributeName: hash.name, KeyType: 'HASH' },
-          { AttributeName: range.name, KeyType: 'RANGE' },
-        ],
+        AttributeDefinitions: keys.map((k) => ({ AttributeName: k.name, AttributeType: k.type })),
+        KeySchema: keys.map((k) => ({ AttributeName: k.name, KeyType: k.kind })),
       }),
     );
   } catch (e) {
