@@ -6,7 +6,6 @@ import { DynamoStore } from '../core/adapters/dynamodb/dynamoStore.ts';
 import { ConsumerGroups } from '../core/groups/consumerGroups.ts';
 import { DynamoGroupStore } from '../core/groups/dynamoGroupStore.ts';
 import { TABLE_NAME_ENV } from '../core/schema.ts';
-import { DynamoLeases, DynamoSagaExecutionStore } from '../core/sagas/dynamoExecutionStore.ts';
 import { Sluice } from '../core/sluice.ts';
 import { S3ObjectStore, s3ClientFromEnv } from '../core/tiering/objectStore.ts';
 import { Tiering } from '../core/tiering/tiering.ts';
@@ -21,8 +20,9 @@ export const logger = new Logger({ serviceName: 'sluice' });
 export const metrics = new Metrics({ namespace: 'Sluice', serviceName: 'sluice' });
 export const tracer = new Tracer({ serviceName: 'sluice' });
 
-const tables = { log: requiredEnv(TABLE_NAME_ENV.log), metadata: requiredEnv(TABLE_NAME_ENV.metadata) };
-const client = tracer.captureAWSv3Client(new DynamoDBClient({}));
+/** The tables and the DynamoDB client every store in this container shares. */
+export const tables = { log: requiredEnv(TABLE_NAME_ENV.log), metadata: requiredEnv(TABLE_NAME_ENV.metadata) };
+export const client = tracer.captureAWSv3Client(new DynamoDBClient({}));
 const store = new DynamoStore({ client, tables });
 
 const objects = new S3ObjectStore({ client: tracer.captureAWSv3Client(s3ClientFromEnv()), bucket: requiredEnv('SLUICE_SEGMENT_BUCKET') });
@@ -30,5 +30,3 @@ const objects = new S3ObjectStore({ client: tracer.captureAWSv3Client(s3ClientFr
 export const sluice = new Sluice({ log: store, metadata: store, tiering: { store, objects } });
 export const tiering = new Tiering({ log: store, metadata: store, store, objects, minRollAgeMs: integerEnv('SLUICE_MIN_ROLL_AGE_MS', MIN_HOT_RETENTION_MS) });
 export const groups = new ConsumerGroups({ store: new DynamoGroupStore({ client, table: tables.metadata }), sluice });
-export const sagaExecutions = new DynamoSagaExecutionStore({ client, table: tables.metadata });
-export const leases = new DynamoLeases({ client, table: tables.metadata });

@@ -2,7 +2,8 @@ import { MetricUnit } from '@aws-lambda-powertools/metrics';
 import { isSluiceError } from '../../core/errors.ts';
 import { STEP_ERRORS } from '../../core/sagas/definition.ts';
 import { SagaAudit, type AuditTaskEvent, type AuditTaskResult, type ExecutionStoppedEvent } from '../../core/sagas/audit.ts';
-import { logger, metrics, sagaExecutions, sluice } from '../runtime.ts';
+import { logger, metrics, sluice } from '../runtime.ts';
+import { sagaExecutions } from './stores.ts';
 
 const topics = process.env.SLUICE_SAGA_AUDIT_TOPICS;
 const audit = new SagaAudit({ sluice, executions: sagaExecutions, ...(topics === undefined || topics === '' ? {} : { topics: JSON.parse(topics) as Record<string, string> }) });

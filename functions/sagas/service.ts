@@ -1,5 +1,5 @@
 import { parseSagaCatalog, Sagas } from '../../core/sagas/sagas.ts';
-import { sagaExecutions } from '../runtime.ts';
+import { sagaExecutions } from './stores.ts';
 import { StepFunctionsLauncher } from './sfnLauncher.ts';
 
 /** The deployed sagas: `SLUICE_SAGAS`, set by the stack (and by the local stack from the same template). */

@@ -1,5 +1,6 @@
 import { SagaTriggers, type TriggerRun } from '../../core/sagas/triggers.ts';
-import { groups, leases, logger } from '../runtime.ts';
+import { groups, logger } from '../runtime.ts';
+import { leases } from './stores.ts';
 import { sagas } from './service.ts';
 
 const triggers = new SagaTriggers({ sagas, groups, leases, log: (message, details) => logger.warn(message, details) });
