@@ -1,11 +1,12 @@
 import { randomUUID } from 'node:crypto';
+import { EVENT_HEADERS } from '../core/sagas/definition.ts';
 import { GroupConsumer, type GroupConsumerConfig } from './groupConsumer.ts';
 import type { ConnectionOptions } from './http.ts';
 import { Producer, type DeliveryReport } from './producer.ts';
 import type { ReceivedRecord, Value } from './records.ts';
 
-/** Headers that carry an event's type and lineage from service to service. */
-export const EVENT_HEADERS = { type: 'sluice-event-type', correlation: 'sluice-correlation-id', causation: 'sluice-causation-id' } as const;
+/** Headers that carry an event's type and lineage (the saga triggers read the same type header). */
+export { EVENT_HEADERS };
 
 export interface ChoreographyEvent {
   /** The `sluice-event-type` header, else the value's `type` field. */

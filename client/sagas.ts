@@ -1,46 +1,27 @@
 import { randomUUID } from 'node:crypto';
 import { Connection, type ConnectionOptions } from './http.ts';
+import type { SagaTrigger } from '../core/sagas/definition.ts';
+import { TERMINAL_STATUSES, type SagaEvent, type SagaExecutionSummary, type SagaStatus, type StepStatus } from '../core/sagas/executions.ts';
 import type { Value } from './records.ts';
 
-export type SagaStatus = 'PENDING' | 'RUNNING' | 'COMPENSATING' | 'SUCCEEDED' | 'ABORTED' | 'COMPENSATION_FAILED' | 'FAILED';
+export type { SagaEvent, SagaExecutionSummary, SagaStatus };
 
 export interface SagaSummary {
   readonly name: string;
   readonly steps: string[];
   readonly auditTopic: string;
   readonly type: 'STANDARD' | 'EXPRESS';
-  readonly trigger?: { topic: string; eventType?: string; executionName?: 'record' | 'key' };
-}
-
-export interface SagaEvent {
-  readonly seq: number;
-  readonly type: 'started' | 'step-succeeded' | 'step-failed' | 'compensation-succeeded' | 'compensation-failed' | 'completed' | 'aborted' | 'failed';
-  readonly saga: string;
-  readonly executionId: string;
-  readonly at: number;
-  readonly step?: string;
-  readonly failedStep?: string;
-  readonly error?: { error: string; message: string };
-}
-
-export interface SagaExecutionSummary {
-  readonly saga: string;
-  readonly executionId: string;
-  readonly status: SagaStatus;
-  readonly createdAt: number;
-  readonly updatedAt: number;
-  readonly launched: boolean;
-  readonly failedStep?: string;
+  readonly trigger?: SagaTrigger;
 }
 
 export interface SagaExecution extends SagaExecutionSummary {
   readonly input: Value;
   readonly events: SagaEvent[];
-  readonly steps: { step: string; status: 'not-run' | 'succeeded' | 'failed' | 'compensated' | 'compensation-failed'; error?: { error: string; message: string } }[];
+  readonly steps: { step: string; status: StepStatus; error?: { error: string; message: string } }[];
 }
 
 /** Statuses an execution never leaves. */
-export const FINAL_SAGA_STATUSES: readonly SagaStatus[] = ['SUCCEEDED', 'ABORTED', 'COMPENSATION_FAILED', 'FAILED'];
+export const FINAL_SAGA_STATUSES = TERMINAL_STATUSES;
 
 const executions = (saga: string): string => `v1/sagas/${encodeURIComponent(saga)}/executions`;
 

@@ -122,6 +122,9 @@ export class PermanentStepError extends Error {
   }
 }
 
+/** Headers that carry an event's type and lineage from service to service (triggers match the type). */
+export const EVENT_HEADERS = { type: 'sluice-event-type', correlation: 'sluice-correlation-id', causation: 'sluice-causation-id' } as const;
+
 /** Error names as Step Functions sees them (a Lambda's `errorType` is the thrown error's `name`). */
 export const STEP_ERRORS = {
   transient: 'Sluice.TransientError',

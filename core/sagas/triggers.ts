@@ -2,12 +2,12 @@ import { createHash, randomUUID } from 'node:crypto';
 import { isSluiceError } from '../errors.ts';
 import type { ConsumerGroups, GroupRecord } from '../groups/consumerGroups.ts';
 import type { JsonValue } from '../records.ts';
-import type { SagaTrigger } from './definition.ts';
+import { EVENT_HEADERS, type SagaTrigger } from './definition.ts';
 import { checkExecutionName } from './executions.ts';
 import type { SagaInfo, Sagas } from './sagas.ts';
 
 /** The header a record's event type travels in (the choreography helper sets it). */
-export const EVENT_TYPE_HEADER = 'sluice-event-type';
+export const EVENT_TYPE_HEADER = EVENT_HEADERS.type;
 
 export interface TriggerRun {
   readonly saga: string;
