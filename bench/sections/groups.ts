@@ -1,22 +1,12 @@
-import { DynamoDBClient, type ConsumedCapacity } from '@aws-sdk/client-dynamodb';
+import type { ConsumedCapacity } from '@aws-sdk/client-dynamodb';
 import { DynamoStore } from '../../core/adapters/dynamodb/dynamoStore.ts';
 import { createTables } from '../../core/adapters/dynamodb/createTables.ts';
 import { ConsumerGroups } from '../../core/groups/consumerGroups.ts';
 import { DynamoGroupStore } from '../../core/groups/dynamoGroupStore.ts';
 import { Sluice } from '../../core/sluice.ts';
 import { orderEvents } from '../orderEvents.ts';
+import { meteredClient } from '../meteredClient.ts';
 import type { BenchSection } from '../section.ts';
-
-/** A DynamoDB client that counts the requests it sends. */
-function countingClient(): { client: DynamoDBClient; count: () => number; reset: () => void } {
-  const client = new DynamoDBClient({ maxAttempts: 5 });
-  let n = 0;
-  client.middlewareStack.add((next) => async (args) => {
-    n++;
-    return next(args);
-  }, { step: 'initialize', name: 'countRequests' });
-  return { client, count: () => n, reset: () => void (n = 0) };
-}
 
 /**
  * Consumer groups on DynamoDB Local: the cost of 10 members joining and settling (time and
@@ -26,7 +16,8 @@ function countingClient(): { client: DynamoDBClient; count: () => number; reset:
 export const groupsSection: BenchSection = {
   name: 'groups',
   async run() {
-    const counter = countingClient();
+    const meter = meteredClient();
+    const counter = { client: meter.client, count: () => meter.read().requests, reset: meter.reset };
     const tables = { log: 'bench-groups-log', metadata: 'bench-groups-meta' };
     await createTables(counter.client, tables);
     let commitUnits = 0;

@@ -1,4 +1,3 @@
-import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { createTables } from '../../core/adapters/dynamodb/createTables.ts';
 import { DynamoStore } from '../../core/adapters/dynamodb/dynamoStore.ts';
 import { SagaAudit, type AuditTaskEvent } from '../../core/sagas/audit.ts';
@@ -9,33 +8,8 @@ import { balanceOf, seedOrderTables } from '../../examples/order-saga/seed.ts';
 import { orderSaga, type Order } from '../../examples/order-saga/saga.ts';
 import { dynamoClientFromEnv } from '../../local/awsEnv.ts';
 import { startLocalStack } from '../../local/stack.ts';
+import { meteredClient } from '../meteredClient.ts';
 import type { BenchSection } from '../section.ts';
-
-/** A DynamoDB client that counts requests and sums the capacity DynamoDB reports for them. */
-function meteredClient(): { client: DynamoDBClient; reset: () => void; read: () => { requests: number; read: number; write: number } } {
-  const client = new DynamoDBClient({ maxAttempts: 5 });
-  let requests = 0;
-  let read = 0;
-  let write = 0;
-  client.middlewareStack.add(
-    (next, context) => async (args) => {
-      requests++;
-      const reads = ['GetItemCommand', 'QueryCommand', 'ScanCommand', 'BatchGetItemCommand', 'TransactGetItemsCommand'].includes(context.commandName ?? '');
-      const input = args.input as Record<string, unknown>;
-      if (!('ReturnConsumedCapacity' in input) && !('TableName' in input && Object.keys(input).length === 1)) input.ReturnConsumedCapacity = 'TOTAL';
-      const out = await next(args);
-      const consumed = (out.output as { ConsumedCapacity?: unknown }).ConsumedCapacity;
-      // TOTAL reports CapacityUnits only: a read command's are read units, anything else's write units.
-      for (const c of ([] as { CapacityUnits?: number }[]).concat((consumed as never) ?? [])) {
-        if (reads) read += c.CapacityUnits ?? 0;
-        else write += c.CapacityUnits ?? 0;
-      }
-      return out;
-    },
-    { step: 'initialize', name: 'meter' },
-  );
-  return { client, reset: () => void (requests = read = write = 0), read: () => ({ requests, read, write }) };
-}
 
 const STEPS = orderSaga.steps.map((s) => s.name);
 /** Standard workflows: USD per state transition (us-east-1 list price, 2026). */
@@ -151,7 +125,7 @@ export const sagasSection: BenchSection = {
       ].join('\n'),
       notes: [
         `Machinery cost is measured on DynamoDB Local with ReturnConsumedCapacity over ${runs} executions per path; the example's own inventory and payment writes are not included.`,
-        'Each audit event is one idempotent append (a transaction with the producer state) plus one conditional update of the execution record; the start is one conditional put, a launch lease and one update.',
+        'Each audit event is one idempotent append (a transaction with the producer state) plus one conditional update of the execution record; the start is one conditional put (holding the launch lease) and one update.',
         'Transitions are counted from the Task invocations the local interpreter made, plus the final state; Express workflows are billed by requests and duration instead.',
       ],
       summary: {
