@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import { partitionForKey } from '../core/murmur2.ts';
+import { partitionForKey } from '../core/log/murmur2.ts';
 import { Admin } from './admin.ts';
 import { Connection, isSluiceApiError, type ConnectionOptions } from './http.ts';
 import { toWire, type Message } from './records.ts';

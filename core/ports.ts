@@ -1,4 +1,4 @@
-import type { Compression, TopicConfig } from './topicConfig.ts';
+import type { Compression, TopicConfig } from './log/topicConfig.ts';
 
 /**
  * The storage ports. The engine talks to storage only through these few functions; the DynamoDB

@@ -5,7 +5,7 @@
 import { DynamoStore } from '../core/adapters/dynamodb/dynamoStore.ts';
 import { isSluiceError } from '../core/errors.ts';
 import { TABLE_NAME_ENV } from '../core/schema.ts';
-import { Sluice } from '../core/sluice.ts';
+import { Sluice } from '../core/log/sluice.ts';
 import { dynamoClientFromEnv } from '../local/awsEnv.ts';
 
 const tables = { log: process.env[TABLE_NAME_ENV.log] ?? 'sluice-log', metadata: process.env[TABLE_NAME_ENV.metadata] ?? 'sluice-metadata' };

@@ -6,11 +6,11 @@ import { DynamoStore } from '../core/adapters/dynamodb/dynamoStore.ts';
 import { ConsumerGroups } from '../core/groups/consumerGroups.ts';
 import { DynamoGroupStore } from '../core/groups/dynamoGroupStore.ts';
 import { TABLE_NAME_ENV } from '../core/schema.ts';
-import { Sluice } from '../core/sluice.ts';
+import { Sluice } from '../core/log/sluice.ts';
 import { S3ObjectStore, s3ClientFromEnv } from '../core/tiering/objectStore.ts';
 import { Tiering } from '../core/tiering/tiering.ts';
 import { integerEnv, requiredEnv } from './env.ts';
-import { MIN_HOT_RETENTION_MS } from '../core/topicConfig.ts';
+import { MIN_HOT_RETENTION_MS } from '../core/log/topicConfig.ts';
 
 /**
  * What every handler shares within one Lambda container: Powertools, one DynamoDB client and one

@@ -1,8 +1,8 @@
 import { BatchWriteItemCommand, PutItemCommand, UpdateItemCommand, type ConsumedCapacity, type DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { createTables } from '../../core/adapters/dynamodb/createTables.ts';
 import { DynamoStore } from '../../core/adapters/dynamodb/dynamoStore.ts';
-import { Sluice } from '../../core/sluice.ts';
-import type { Compression } from '../../core/topicConfig.ts';
+import { Sluice } from '../../core/log/sluice.ts';
+import type { Compression } from '../../core/log/topicConfig.ts';
 import { orderEvents } from '../orderEvents.ts';
 import type { BenchSection } from '../section.ts';
 

@@ -3,7 +3,7 @@ import { DynamoStore } from '../../core/adapters/dynamodb/dynamoStore.ts';
 import { createTables } from '../../core/adapters/dynamodb/createTables.ts';
 import { ConsumerGroups } from '../../core/groups/consumerGroups.ts';
 import { DynamoGroupStore } from '../../core/groups/dynamoGroupStore.ts';
-import { Sluice } from '../../core/sluice.ts';
+import { Sluice } from '../../core/log/sluice.ts';
 import { orderEvents } from '../orderEvents.ts';
 import { meteredClient } from '../meteredClient.ts';
 import type { BenchSection } from '../section.ts';

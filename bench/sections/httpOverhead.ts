@@ -1,6 +1,6 @@
 import type { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { DynamoStore } from '../../core/adapters/dynamodb/dynamoStore.ts';
-import { Sluice } from '../../core/sluice.ts';
+import { Sluice } from '../../core/log/sluice.ts';
 import { startLocalStack } from '../../local/stack.ts';
 import { orderEvents } from '../orderEvents.ts';
 import type { BenchSection } from '../section.ts';

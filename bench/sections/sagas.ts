@@ -3,7 +3,7 @@ import { DynamoStore } from '../../core/adapters/dynamodb/dynamoStore.ts';
 import { SagaAudit, type AuditTaskEvent } from '../../core/sagas/audit.ts';
 import { DynamoSagaExecutionStore } from '../../core/sagas/dynamoExecutionStore.ts';
 import { Sagas } from '../../core/sagas/sagas.ts';
-import { Sluice } from '../../core/sluice.ts';
+import { Sluice } from '../../core/log/sluice.ts';
 import { balanceOf, seedOrderTables } from '../../examples/order-saga/seed.ts';
 import { orderSaga, type Order } from '../../examples/order-saga/saga.ts';
 import { dynamoClientFromEnv } from '../../local/awsEnv.ts';

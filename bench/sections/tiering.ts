@@ -1,7 +1,7 @@
 import type { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { createTables } from '../../core/adapters/dynamodb/createTables.ts';
 import { DynamoStore } from '../../core/adapters/dynamodb/dynamoStore.ts';
-import { Sluice } from '../../core/sluice.ts';
+import { Sluice } from '../../core/log/sluice.ts';
 import { S3ObjectStore, s3ClientFromEnv } from '../../core/tiering/objectStore.ts';
 import { Tiering } from '../../core/tiering/tiering.ts';
 import { orderEvents } from '../orderEvents.ts';

@@ -13,9 +13,9 @@ import {
   UnknownMember,
   isSluiceError,
 } from '../errors.ts';
-import type { ConsumerRecord } from '../records.ts';
-import { MAX_READ_BYTES, type OffsetSpec, type Sluice } from '../sluice.ts';
-import { validateTopicName } from '../topicConfig.ts';
+import type { ConsumerRecord } from '../log/records.ts';
+import { MAX_READ_BYTES, type OffsetSpec, type Sluice } from '../log/sluice.ts';
+import { validateTopicName } from '../log/topicConfig.ts';
 import { ASSIGNORS, comparePartitions, parseTp, tp, type AssignorName } from './assignors.ts';
 import { MAX_COMMIT_OFFSETS, MAX_MEMBER_CHANGES, type CommittedOffset, type GroupSnapshot, type GroupStore, type MemberDelete, type MemberLiveness } from './groupStore.ts';
 import { emptyGroup, join, leave, ownedBy, positionKey, reconcile, release, revokingFrom, subscribedTopics, type GroupMeta, type MemberInfo } from './groupState.ts';

@@ -1,6 +1,6 @@
 import { InvalidArgument, isSluiceError } from '../errors.ts';
-import { partitionForKey } from '../murmur2.ts';
-import type { Sluice } from '../sluice.ts';
+import { partitionForKey } from '../log/murmur2.ts';
+import type { Sluice } from '../log/sluice.ts';
 import { errorSummary, SAGA_EVENT_TYPES, TERMINAL_STATUSES, type SagaEvent, type SagaEventType, type SagaExecutionStore } from './executions.ts';
 
 /** What an audit state sends (see `buildSagaStateMachine`). */

@@ -1,4 +1,4 @@
-import type { JsonValue } from '../records.ts';
+import type { JsonValue } from '../log/records.ts';
 
 /**
  * A saga: an ordered list of steps, each a local transaction with a compensation that undoes it.

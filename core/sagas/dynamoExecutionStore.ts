@@ -1,6 +1,6 @@
 import { ConditionalCheckFailedException, DeleteItemCommand, GetItemCommand, PutItemCommand, QueryCommand, UpdateItemCommand, type AttributeValue, type DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { marshall, unmarshall } from '@aws-sdk/util-dynamodb';
-import type { JsonValue } from '../records.ts';
+import type { JsonValue } from '../log/records.ts';
 import { metadataKeys } from '../schema.ts';
 import { DuplicateRun, inputDigest, SagaEventConflict, statusAfter, type SagaEvent, type SagaExecution, type SagaExecutionStore, type SagaExecutionSummary, type SagaStatus } from './executions.ts';
 

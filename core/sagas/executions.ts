@@ -29,7 +29,7 @@ export class DuplicateRun extends SluiceError {
     this.executionId = executionId;
   }
 }
-import type { JsonValue } from '../records.ts';
+import type { JsonValue } from '../log/records.ts';
 
 /**
  * A saga execution as Sluice records it: created by the start call, then advanced by each

@@ -1,7 +1,7 @@
 import { createHash, randomUUID } from 'node:crypto';
 import { isSluiceError } from '../errors.ts';
 import type { ConsumerGroups, GroupRecord } from '../groups/consumerGroups.ts';
-import type { JsonValue } from '../records.ts';
+import type { JsonValue } from '../log/records.ts';
 import { EVENT_HEADERS, type SagaTrigger } from './definition.ts';
 import { checkExecutionName } from './executions.ts';
 import type { SagaInfo, Sagas } from './sagas.ts';

@@ -1,6 +1,6 @@
 import { CorruptData } from '../errors.ts';
 import type { StoredBatch } from '../ports.ts';
-import type { Compression } from '../topicConfig.ts';
+import type { Compression } from '../log/topicConfig.ts';
 import { crc32c } from './crc32c.ts';
 
 /**

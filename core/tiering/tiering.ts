@@ -1,9 +1,9 @@
 import { randomUUID } from 'node:crypto';
-import { MIN_HOT_RETENTION_MS } from '../topicConfig.ts';
+import { MIN_HOT_RETENTION_MS } from '../log/topicConfig.ts';
 import { logKey, type LogStore, type MetadataStore, type PartitionState, type SegmentRecord, type StoredBatch, type TieringStore, type TopicRecord } from '../ports.ts';
-import { claimKeys, decodeStoredBatch } from '../batching.ts';
-import { compress, decompress } from '../compression.ts';
-import { ClaimCheck, joinRecordBodies, splitRecordBodies, type ConsumerRecord } from '../records.ts';
+import { claimKeys, decodeStoredBatch } from '../log/batching.ts';
+import { compress, decompress } from '../log/compression.ts';
+import { ClaimCheck, joinRecordBodies, splitRecordBodies, type ConsumerRecord } from '../log/records.ts';
 import type { ObjectStore } from './objectStore.ts';
 import { batchFromSegment, decodeSegmentIndex, encodeSegment, segmentKey } from './segmentFormat.ts';
 

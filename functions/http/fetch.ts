@@ -1,5 +1,5 @@
 import { InvalidArgument } from '../../core/errors.ts';
-import type { OffsetSpec, ReadResult } from '../../core/sluice.ts';
+import type { OffsetSpec, ReadResult } from '../../core/log/sluice.ts';
 import { sluice } from '../runtime.ts';
 import { httpHandler } from './httpHandler.ts';
 import { integerParam, recordToWire } from './wire.ts';

@@ -1,5 +1,5 @@
 import type { JoinOptions, TopicPartition } from '../../core/groups/consumerGroups.ts';
-import { validateTopicName } from '../../core/topicConfig.ts';
+import { validateTopicName } from '../../core/log/topicConfig.ts';
 import { groups } from '../runtime.ts';
 import { httpHandler, type HttpEvent } from './httpHandler.ts';
 import { InvalidRequest } from './httpErrors.ts';

@@ -1,5 +1,5 @@
 import { InvalidArgument } from '../../core/errors.ts';
-import type { IdempotentProducer } from '../../core/sluice.ts';
+import type { IdempotentProducer } from '../../core/log/sluice.ts';
 import { metrics, sluice } from '../runtime.ts';
 import { httpHandler } from './httpHandler.ts';
 import { InvalidRequest } from './httpErrors.ts';

@@ -1,5 +1,5 @@
 import { InvalidRecord } from '../../core/errors.ts';
-import type { ConsumerRecord, JsonValue, RecordHeaders } from '../../core/records.ts';
+import type { ConsumerRecord, JsonValue, RecordHeaders } from '../../core/log/records.ts';
 import { InvalidRequest } from './httpErrors.ts';
 
 /**

@@ -1,4 +1,4 @@
-import type { JsonValue } from '../../core/records.ts';
+import type { JsonValue } from '../../core/log/records.ts';
 import { STEP_ERRORS, type SagaDefinition } from '../../core/sagas/definition.ts';
 
 /** What the state machine sends a step function (see `buildSagaStateMachine`). */

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import type { LogStore } from '../../core/ports.ts';
-import { Sluice, type RecordMetadata } from '../../core/sluice.ts';
+import { Sluice, type RecordMetadata } from '../../core/log/sluice.ts';
 import type { Store, StoreKind } from '../support/stores.ts';
 
 /** A seeded PRNG (mulberry32), so a failing history can be replayed. */

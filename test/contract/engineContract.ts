@@ -1,9 +1,9 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { isSluiceError } from '../../core/errors.ts';
-import { partitionForKey } from '../../core/murmur2.ts';
+import { partitionForKey } from '../../core/log/murmur2.ts';
 import type { LogStore } from '../../core/ports.ts';
-import { Sluice } from '../../core/sluice.ts';
+import { Sluice } from '../../core/log/sluice.ts';
 import { uniqueName } from '../support/names.ts';
 import type { Store, StoreKind } from '../support/stores.ts';
 

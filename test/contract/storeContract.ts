@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { isSluiceError } from '../../core/errors.ts';
 import type { StoredBatch, TopicRecord } from '../../core/ports.ts';
-import { DEFAULT_TOPIC_CONFIG } from '../../core/topicConfig.ts';
+import { DEFAULT_TOPIC_CONFIG } from '../../core/log/topicConfig.ts';
 import { uniqueName } from '../support/names.ts';
 import type { StoreKind } from '../support/stores.ts';
 

@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { isSluiceError } from '../../core/errors.ts';
 import { logKey, type TieringStore } from '../../core/ports.ts';
-import type { Sluice } from '../../core/sluice.ts';
+import type { Sluice } from '../../core/log/sluice.ts';
 import type { ObjectStore } from '../../core/tiering/objectStore.ts';
 import { tieredEngine, type Store, type TieredKind } from '../support/stores.ts';
 
@@ -280,7 +280,7 @@ export function tieringContract(kind: TieredKind): void {
       await sluice.append('claim-rot', [{ value: 'z'.repeat(500_000), partition: 0 }]);
       const topic = (await sluice.listTopics())[0]!;
       const [batch] = (await store.readBatches(logKey(topic.topicId, 0), 0, 1)).batches;
-      const { claimKeys } = await import('../../core/batching.ts');
+      const { claimKeys } = await import('../../core/log/batching.ts');
       const [key] = claimKeys(batch!);
       const bytes = await objects.getRange(key!, 0, 10);
       await objects.put(key!, bytes); // truncated

@@ -7,7 +7,7 @@ import { DynamoLeases, DynamoSagaExecutionStore } from '../../core/sagas/dynamoE
 import { Sagas, type SagaInfo, type SagaLauncher } from '../../core/sagas/sagas.ts';
 import type { SagaExecutionInput } from '../../core/sagas/stateMachine.ts';
 import { SagaTriggers } from '../../core/sagas/triggers.ts';
-import { Sluice } from '../../core/sluice.ts';
+import { Sluice } from '../../core/log/sluice.ts';
 import { isSluiceError } from '../../core/errors.ts';
 import { dynamoClientFromEnv } from '../../local/awsEnv.ts';
 import { freshDynamoStore } from '../support/stores.ts';

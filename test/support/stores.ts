@@ -37,7 +37,7 @@ import { ConsumerGroups } from '../../core/groups/consumerGroups.ts';
 import { DynamoGroupStore } from '../../core/groups/dynamoGroupStore.ts';
 import { MemoryGroupStore } from '../../core/groups/memoryGroupStore.ts';
 import type { GroupStore } from '../../core/groups/groupStore.ts';
-import { Sluice } from '../../core/sluice.ts';
+import { Sluice } from '../../core/log/sluice.ts';
 
 export interface GroupKind {
   readonly name: string;

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { murmur2, partitionForKey } from '../../core/murmur2.ts';
+import { murmur2, partitionForKey } from '../../core/log/murmur2.ts';
 
 const utf8 = (s: string) => new TextEncoder().encode(s);
 

@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { StateMachine } from 'aws-local-stepfunctions';
 import { defineSaga, PermanentStepError, TransientStepError, type SagaDefinition } from '../../core/sagas/definition.ts';
-import type { JsonValue } from '../../core/records.ts';
+import type { JsonValue } from '../../core/log/records.ts';
 import { checkExecutionName, errorSummary, inputDigest, stepHistory, type SagaEvent } from '../../core/sagas/executions.ts';
 import { buildSagaStateMachine, executionInput } from '../../core/sagas/stateMachine.ts';
 import { isTransient, sagaStepHandler } from '../../functions/sagas/stepHandler.ts';

@@ -3,8 +3,8 @@ import { test } from 'node:test';
 import fc from 'fast-check';
 import { MemoryStore } from '../../core/adapters/memory/memoryStore.ts';
 import { isSluiceError } from '../../core/errors.ts';
-import { Sluice } from '../../core/sluice.ts';
-import { DEFAULT_TOPIC_CONFIG, resolveTopicConfig } from '../../core/topicConfig.ts';
+import { Sluice } from '../../core/log/sluice.ts';
+import { DEFAULT_TOPIC_CONFIG, resolveTopicConfig } from '../../core/log/topicConfig.ts';
 
 /** The only errors bad input may produce: typed, client-side ones. */
 const INPUT_ERRORS = new Set([

@@ -30,7 +30,7 @@ import type {
   TopicRecord,
 } from '../../ports.ts';
 import { LOG_TABLE, metadataKeys, type TableNames } from '../../schema.ts';
-import type { Compression } from '../../topicConfig.ts';
+import type { Compression } from '../../log/topicConfig.ts';
 
 const A = LOG_TABLE.attributes;
 const HEADER_PROJECTION = ['pk', 'sk', A.recordCount, A.firstTimestamp, A.maxTimestamp, A.sizeBytes, A.codec, A.writerId, A.appendedAt].join(', ');

@@ -1,4 +1,4 @@
-import { InvalidTopicConfig, InvalidTopicName, describeValue } from './errors.ts';
+import { InvalidTopicConfig, InvalidTopicName, describeValue } from '../errors.ts';
 
 /** Kafka's legal topic characters and length (Topic.java: `[a-zA-Z0-9._-]`, at most 249). */
 const TOPIC_NAME = /^[A-Za-z0-9._-]{1,249}$/;

@@ -1,5 +1,5 @@
 import { compress, decompress } from './compression.ts';
-import type { StoredBatch } from './ports.ts';
+import type { StoredBatch } from '../ports.ts';
 import { ClaimCheck, decodeRecordBatch, joinRecordBodies, type ConsumerRecord, type EncodedRecord } from './records.ts';
 import type { Compression } from './topicConfig.ts';
 

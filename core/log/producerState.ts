@@ -1,5 +1,5 @@
-import { DuplicateSequence, OutOfOrderSequence, ProducerFenced } from './errors.ts';
-import type { ProducerBatchRef, ProducerState } from './ports.ts';
+import { DuplicateSequence, OutOfOrderSequence, ProducerFenced } from '../errors.ts';
+import type { ProducerBatchRef, ProducerState } from '../ports.ts';
 
 /** How many recent batches per producer and partition are remembered for de-duplication (Kafka keeps 5). */
 export const RECENT_BATCHES = 5;

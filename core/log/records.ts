@@ -1,4 +1,4 @@
-import { InvalidRecord } from './errors.ts';
+import { InvalidRecord } from '../errors.ts';
 
 /** Any value JSON can carry. */
 export type JsonValue = null | boolean | number | string | JsonValue[] | { [key: string]: JsonValue };

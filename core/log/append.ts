@@ -1,0 +1,263 @@
+import { randomUUID } from 'node:crypto';
+import { sleep } from '../async.ts';
+import { AppendContention, DuplicateSequence, InvalidArgument, PartitionNotFound, TooManyRecords, isSluiceError } from '../errors.ts';
+import { logKey, type LogStore, type MetadataStore, type ProducerStateWrite, type StoredBatch, type TopicRecord } from '../ports.ts';
+import { decodeStoredBatch, splitIntoBatches, type PreparedBatch } from './batching.ts';
+import type { ClaimChecks } from './claimChecks.ts';
+import { producerSequences, validateProducer, type IdempotentProducer } from './idempotentProducer.ts';
+import { partitionForKey } from './murmur2.ts';
+import { decideProducerBatch } from './producerState.ts';
+import { MAX_READ_BYTES, type PartitionReader } from './read.ts';
+import { encodeRecord, type EncodedRecord } from './records.ts';
+import type { PartitionTails } from './tails.ts';
+import type { TopicCatalog } from './topics.ts';
+
+/** Most records one `append` call takes; larger inputs should be split by the caller. */
+export const MAX_RECORDS_PER_APPEND = 10_000;
+
+export interface RetryOptions {
+  /** Conditional-put attempts per batch before `AppendContention`. */
+  readonly maxConflicts: number;
+  /** Consecutive retries of a put whose outcome is unknown (network error, throttling), with the same writer id. */
+  readonly maxUnknownOutcomeRetries: number;
+  /** Upper bound of the random pause between conflicting attempts, in ms (doubles per attempt). */
+  readonly maxJitterMs: number;
+}
+
+export const DEFAULT_RETRY: RetryOptions = {
+  maxConflicts: 200, // enough for dozens of writers on one partition; each conflict costs one failed put
+  maxUnknownOutcomeRetries: 4, // SDK already retried; these cover errors it gave up on
+  maxJitterMs: 50, // pauses stay short: a conflict means the tail moved, not that storage is slow
+};
+
+export interface AppendOptions {
+  /** Idempotent producer: retries of an appended batch return the original offsets. */
+  readonly producer?: IdempotentProducer;
+}
+
+export interface RecordMetadata {
+  readonly partition: number;
+  readonly offset: number;
+  readonly timestamp: number;
+}
+
+export interface AppenderOptions {
+  readonly log: LogStore;
+  readonly metadata: MetadataStore;
+  readonly topics: TopicCatalog;
+  readonly tails: PartitionTails;
+  readonly claimChecks: ClaimChecks;
+  /** Reads back the offsets of a retried idempotent batch. */
+  readonly reader: PartitionReader;
+  readonly now: () => number;
+  readonly retry: RetryOptions;
+}
+
+/**
+ * Appends: records are assigned partitions (explicit, by key hash, or sticky), split into record
+ * batches, and each batch is claimed with one conditional put at the partition's expected tail.
+ */
+export class Appender {
+  private readonly log: LogStore;
+  private readonly metadata: MetadataStore;
+  private readonly topics: TopicCatalog;
+  private readonly tails: PartitionTails;
+  private readonly claimChecks: ClaimChecks;
+  private readonly reader: PartitionReader;
+  private readonly now: () => number;
+  private readonly retry: RetryOptions;
+  /** Kafka's sticky partitioner: the next partition for unkeyed records, per topic. */
+  private readonly sticky = new Map<string, number>();
+
+  constructor(options: AppenderOptions) {
+    this.log = options.log;
+    this.metadata = options.metadata;
+    this.topics = options.topics;
+    this.tails = options.tails;
+    this.claimChecks = options.claimChecks;
+    this.reader = options.reader;
+    this.now = options.now;
+    this.retry = options.retry;
+  }
+
+
+  /**
+   * Appends records and returns, in input order, the partition, offset and timestamp of each.
+   *
+   * Records for one partition are written as record batches, each claimed with one conditional
+   * put at the partition's expected tail; a writer that loses a race learns the real tail from
+   * the conflicting batch and tries again. Bad input is rejected before anything is written.
+   */
+  async append(topicName: string, records: readonly unknown[], options: AppendOptions = {}): Promise<RecordMetadata[]> {
+    if (!Array.isArray(records)) throw new InvalidArgument('records', 'records must be an array');
+    if (records.length === 0) throw new InvalidArgument('records', 'an append needs at least one record');
+    if (records.length > MAX_RECORDS_PER_APPEND) throw new TooManyRecords(records.length, MAX_RECORDS_PER_APPEND);
+    const producer = options.producer === undefined ? undefined : validateProducer(options.producer);
+    const topic = await this.topics.get(topicName);
+    const now = this.now();
+    const encoded = records.map((r, i) => encodeRecord(r, i, now));
+    // Too big for an item: its value goes to S3 as a claim check, if tiered storage is configured
+    // and what stays in the batch (timestamp, key, headers, the reference) fits.
+    encoded.forEach((r, i) => this.claimChecks.check(topic, r, i));
+
+    const byPartition = await this.assignPartitions(topic, encoded);
+    const sequences = producer === undefined ? undefined : producerSequences(producer, [...byPartition.keys()]);
+    const results = new Array<RecordMetadata>(records.length);
+    await Promise.all(
+      [...byPartition].map(async ([partition, indexes]) => {
+        const metas = await this.appendToPartition(
+          topic,
+          partition,
+          indexes.map((i) => encoded[i]!),
+          producer === undefined ? undefined : { ...producer, firstSequence: sequences!.get(partition)! },
+        );
+        indexes.forEach((recordIndex, k) => (results[recordIndex] = metas[k]!));
+      }),
+    );
+    return results;
+  }
+
+  private async assignPartitions(topic: TopicRecord, encoded: readonly EncodedRecord[]): Promise<Map<number, number[]>> {
+    let partitions = topic.config.partitions;
+    if (encoded.some((r) => r.partition !== undefined && r.partition >= partitions)) {
+      partitions = (await this.topics.get(topic.name, { fresh: true })).config.partitions; // maybe just grown elsewhere
+    }
+    // Kafka's sticky partitioner: records without key or partition go together to one partition per call.
+    const stickyStart = this.sticky.get(topic.name) ?? Math.floor(Math.random() * partitions);
+    this.sticky.set(topic.name, stickyStart + 1);
+    const byPartition = new Map<number, number[]>();
+    encoded.forEach((r, i) => {
+      let partition: number;
+      if (r.partition !== undefined) {
+        if (r.partition >= partitions) throw new PartitionNotFound(topic.name, r.partition, partitions);
+        partition = r.partition;
+      } else if (r.keyBytes !== null) {
+        partition = partitionForKey(r.keyBytes, partitions);
+      } else {
+        partition = stickyStart % partitions;
+      }
+      const list = byPartition.get(partition) ?? [];
+      list.push(i);
+      byPartition.set(partition, list);
+    });
+    return byPartition;
+  }
+
+  private async appendToPartition(
+    topic: TopicRecord,
+    partition: number,
+    input: readonly EncodedRecord[],
+    producer: (IdempotentProducer & { firstSequence: number }) | undefined,
+  ): Promise<RecordMetadata[]> {
+    let records = input;
+    const log = logKey(topic.topicId, partition);
+    const out: RecordMetadata[] = [];
+    let sequence = producer?.firstSequence ?? 0;
+    records = await Promise.all(input.map((r) => (this.claimChecks.needed(r) ? this.claimChecks.store(topic, partition, r) : r)));
+    // Batches of one call go in order: batch i+1 is only attempted once batch i is durable.
+    for (const batch of splitIntoBatches(records, topic.config.compression)) {
+      if (producer === undefined) {
+        const baseOffset = (await this.claim(topic, partition, log, batch)) as number; // no producer state: always a number
+        batch.records.forEach((r, k) => out.push({ partition, offset: baseOffset + k, timestamp: r.timestamp }));
+      } else {
+        out.push(...(await this.claimIdempotent(topic, partition, log, batch, producer, sequence)));
+      }
+      sequence += batch.records.length;
+    }
+    return out;
+  }
+
+  private async claimIdempotent(
+    topic: TopicRecord,
+    partition: number,
+    log: string,
+    batch: PreparedBatch,
+    producer: IdempotentProducer,
+    firstSequence: number,
+  ): Promise<RecordMetadata[]> {
+    for (let attempt = 0; attempt < this.retry.maxConflicts; attempt++) {
+      const state = await this.metadata.getProducerState(producer.id, log);
+      const decision = decideProducerBatch(producer.id, partition, state, producer.epoch, firstSequence, batch.records.length);
+      if (decision.kind === 'duplicate') {
+        // A retry: answer with the original offsets and timestamps, read back from the log.
+        // The offsets are known; the timestamps come from the stored records where they still exist
+        // (compaction may have removed some; then the retried record's own timestamp stands in).
+        const state = await this.metadata.getPartitionState(log);
+        if (decision.baseOffset < state.logStartOffset) throw new DuplicateSequence(producer.id, partition, firstSequence); // retention removed it
+        const stored = new Map<number, number>();
+        for (const b of (await this.reader.batchesFrom(log, state, decision.baseOffset, batch.records.length, MAX_READ_BYTES)) ?? []) {
+          for (const r of decodeStoredBatch(b)) stored.set(r.offset, r.timestamp);
+        }
+        return batch.records.map((r, k) => ({ partition, offset: decision.baseOffset + k, timestamp: stored.get(decision.baseOffset + k) ?? r.timestamp }));
+      }
+      const written = await this.claim(topic, partition, log, batch, (baseOffset) => ({
+        producerId: producer.id,
+        log,
+        expectedVersion: state?.version,
+        next: decision.nextState(baseOffset),
+      }));
+      if (written !== 'producer-state-changed') {
+        return batch.records.map((r, k) => ({ partition, offset: written + k, timestamp: r.timestamp }));
+      }
+    }
+    throw new AppendContention(topic.name, partition, this.retry.maxConflicts);
+  }
+
+  /**
+   * Claims the next offsets of a partition for one batch with conditional puts and returns the
+   * batch's base offset; with `producerWrite`, returns 'producer-state-changed' when the producer
+   * state moved under us (the caller re-reads it and decides again).
+   */
+  private async claim(
+    topic: TopicRecord,
+    partition: number,
+    log: string,
+    batch: PreparedBatch,
+    producerWrite?: (baseOffset: number) => ProducerStateWrite,
+  ): Promise<number | 'producer-state-changed'> {
+    const writerId = randomUUID();
+    let baseOffset = await this.tails.guess(log);
+    let unknownOutcomes = 0;
+    for (let conflicts = 0; conflicts < this.retry.maxConflicts; ) {
+      const item: StoredBatch = {
+        log,
+        baseOffset,
+        recordCount: batch.records.length,
+        firstTimestamp: batch.firstTimestamp,
+        maxTimestamp: batch.maxTimestamp,
+        sizeBytes: batch.sizeBytes,
+        codec: topic.config.compression,
+        payload: batch.payload,
+        writerId,
+        appendedAt: this.now(),
+      };
+      let result;
+      try {
+        result = await this.log.putBatch(item, producerWrite?.(baseOffset));
+      } catch (e) {
+        // Unknown outcome: the write may have landed. Retry the same put; if it did land, the
+        // conflict shows our own writer id and counts as success, so nothing is written twice.
+        if (isSluiceError(e) || ++unknownOutcomes > this.retry.maxUnknownOutcomeRetries) throw e;
+        await sleep(Math.random() * this.retry.maxJitterMs * unknownOutcomes);
+        continue;
+      }
+      unknownOutcomes = 0; // the bound is on consecutive unknown outcomes
+      if (result.outcome === 'offset-taken') {
+        const existing = result.existing ?? (await this.log.readBatches(log, baseOffset, 1)).batches[0];
+        if (existing?.writerId === writerId) result = { outcome: 'written' as const };
+        else {
+          conflicts++;
+          // Jump to the end of the batch that beat us; after repeated losses ask for the real tail.
+          baseOffset = conflicts % 4 === 0 || existing === undefined ? await this.tails.read(log) : existing.baseOffset + existing.recordCount;
+          if (conflicts > 2) await sleep(Math.random() * Math.min(this.retry.maxJitterMs, 2 ** conflicts));
+          continue;
+        }
+      }
+      if (result.outcome === 'producer-state-changed') return result.outcome;
+      this.tails.learn(log, baseOffset + item.recordCount);
+      return baseOffset;
+    }
+    throw new AppendContention(topic.name, partition, this.retry.maxConflicts);
+  }
+
+}

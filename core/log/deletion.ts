@@ -1,0 +1,47 @@
+import type { LogStore, MetadataStore, TieringStore } from '../ports.ts';
+import type { ObjectStore } from '../tiering/objectStore.ts';
+import { segmentClaimObjects } from '../tiering/tiering.ts';
+import { claimKeys } from './batching.ts';
+
+export interface DeletionStores {
+  readonly log: LogStore;
+  readonly metadata: MetadataStore;
+  readonly tiering: { readonly store: TieringStore; readonly objects: ObjectStore } | undefined;
+}
+
+/**
+ * Removes a deleted topic's partition: its claim objects, hot batches, and segments. The log key
+ * carries the topic id, so leftovers of a crash here are unreachable, never read.
+ */
+export async function deletePartitionData(stores: DeletionStores, log: string): Promise<void> {
+  if (stores.tiering !== undefined) await stores.tiering.objects.delete(await hotClaims(stores.log, log));
+  await stores.log.deleteLog(log);
+  if (stores.tiering !== undefined) await dropAllSegments(stores.metadata, stores.tiering, log);
+}
+
+/** Claim-check keys referenced from a partition's hot batches. */
+async function hotClaims(store: LogStore, log: string): Promise<string[]> {
+  const keys: string[] = [];
+  for (let offset = 0; ; ) {
+    const page = await store.readBatches(log, offset, 100);
+    keys.push(...page.batches.flatMap(claimKeys));
+    const last = page.batches.at(-1);
+    if (page.reachedEnd || last === undefined) return keys;
+    offset = last.baseOffset + last.recordCount;
+  }
+}
+
+/** Removes a deleted partition's segments: objects first, then their records. */
+async function dropAllSegments(
+  metadata: MetadataStore,
+  tiering: { readonly store: TieringStore; readonly objects: ObjectStore },
+  log: string,
+): Promise<void> {
+  for (;;) {
+    const segments = (await tiering.store.listSegments(log)).slice(0, 90);
+    if (segments.length === 0) return;
+    for (const s of segments) await tiering.objects.delete([s.key, ...(await segmentClaimObjects(tiering.objects, s))]);
+    const state = await metadata.getPartitionState(log);
+    await tiering.store.dropSegments(log, segments.map((s) => s.base), { ...state, version: state.version + 1 });
+  }
+}

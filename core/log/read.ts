@@ -1,0 +1,212 @@
+import { CorruptData, InvalidArgument, OffsetOutOfRange, isSluiceError } from '../errors.ts';
+import type { LogStore, MetadataStore, PartitionState, StoredBatch, TopicRecord } from '../ports.ts';
+import type { SegmentReader } from '../tiering/segmentReader.ts';
+import { decodeStoredBatch } from './batching.ts';
+import type { ClaimChecks } from './claimChecks.ts';
+import { integerOption } from './integerOption.ts';
+import { ClaimCheck, type ConsumerRecord } from './records.ts';
+import type { PartitionTails } from './tails.ts';
+import type { TopicCatalog } from './topics.ts';
+
+/** Largest `maxRecords` and `maxBytes` one read may ask for. */
+export const MAX_READ_RECORDS = 10_000;
+/** Largest `maxBytes` of one read: well inside Lambda's 6 MB response limit even with base64 and JSON framing. */
+export const MAX_READ_BYTES = 4 * 1024 * 1024;
+
+export interface ReadOptions {
+  /** At most this many records (default 500). */
+  readonly maxRecords?: number;
+  /** At most about this many bytes, but always at least one record (default 1 MiB). */
+  readonly maxBytes?: number;
+}
+
+export interface ReadResult {
+  readonly records: ConsumerRecord[];
+  /** Where the next read continues. */
+  readonly nextOffset: number;
+  /** Offset the next appended record will get. */
+  readonly highWatermark: number;
+  readonly logStartOffset: number;
+}
+
+export type OffsetSpec = 'earliest' | 'latest' | { readonly timestamp: number };
+
+export interface PartitionReaderOptions {
+  readonly log: LogStore;
+  readonly metadata: MetadataStore;
+  readonly topics: TopicCatalog;
+  readonly tails: PartitionTails;
+  readonly claimChecks: ClaimChecks;
+  /** The S3 segment reader, when tiered storage is configured. */
+  readonly segments: SegmentReader | undefined;
+}
+
+/** Reads of one partition, from the hot tier or from S3 segments below `tieredThrough`, and offset look-ups. */
+export class PartitionReader {
+  private readonly log: LogStore;
+  private readonly metadata: MetadataStore;
+  private readonly topics: TopicCatalog;
+  private readonly tails: PartitionTails;
+  private readonly claimChecks: ClaimChecks;
+  private readonly segments: SegmentReader | undefined;
+
+  constructor(options: PartitionReaderOptions) {
+    this.log = options.log;
+    this.metadata = options.metadata;
+    this.topics = options.topics;
+    this.tails = options.tails;
+    this.claimChecks = options.claimChecks;
+    this.segments = options.segments;
+  }
+
+  /**
+   * Reads records of one partition from `fromOffset`. Reading at the high watermark returns no
+   * records; an offset below the log start or above the high watermark throws `OffsetOutOfRange`
+   * carrying both bounds.
+   */
+  async read(topicName: string, partition: number, fromOffset: number, options: ReadOptions = {}): Promise<ReadResult> {
+    const maxRecords = integerOption('maxRecords', options.maxRecords, 500, 1, MAX_READ_RECORDS);
+    const maxBytes = integerOption('maxBytes', options.maxBytes, 1024 * 1024, 1, MAX_READ_BYTES);
+    const offset = integerOption('offset', fromOffset, 0, 0, Number.MAX_SAFE_INTEGER);
+    const topic = await this.topics.get(topicName);
+    const log = await this.topics.partitionLog(topic, partition);
+    // An empty answer below the high watermark means a writer appended between the batch query and
+    // the tail query: look again, so that no records always means the reader is at the end.
+    for (let attempt = 1; ; attempt++) {
+      let result: ReadResult;
+      try {
+        result = await this.readOnce(topic, partition, log, offset, maxRecords, maxBytes);
+      } catch (e) {
+        // A claim check removed by retention or compaction after its batch was read: read again
+        // (then the offset is below the log start, or the record was superseded).
+        if (attempt < 5 && isSluiceError(e, 'CorruptData') && /object is missing/.test(e.message)) continue;
+        throw e;
+      }
+      if (result.records.length > 0 || result.highWatermark <= offset || attempt >= 5) return result;
+    }
+  }
+
+  private async readOnce(topic: TopicRecord, partition: number, log: string, offset: number, maxRecords: number, maxBytes: number): Promise<ReadResult> {
+    // State and hot page in parallel: the checks below (the page must contain the offset and have
+    // no holes, else the state is read again) make either order safe against a concurrent roll.
+    const [firstState, page] = await Promise.all([this.metadata.getPartitionState(log), this.log.readBatches(log, offset, Math.min(100, maxRecords))]);
+    let state = firstState;
+    let batches: StoredBatch[] | undefined;
+    let highWatermark: number | undefined;
+    if (offset >= state.tieredThrough) {
+      const first = page.batches[0];
+      if (first === undefined || (first.baseOffset <= offset && offset < first.baseOffset + first.recordCount)) {
+        // A roller deleting hot copies (in any order) can leave holes: stop at the first one; the
+        // next read finds the moved batches in S3.
+        batches = contiguousPrefix(page.batches);
+        const last = batches.at(-1);
+        if (page.reachedEnd && last !== undefined && batches.length === page.batches.length) highWatermark = last.baseOffset + last.recordCount;
+      } else {
+        state = await this.metadata.getPartitionState(log); // rolled to S3 while we looked: read it there
+      }
+    }
+    highWatermark ??= await this.tails.read(log);
+    if (offset < state.logStartOffset || offset > highWatermark) {
+      throw new OffsetOutOfRange(topic.name, partition, offset, state.logStartOffset, highWatermark);
+    }
+    batches ??= await this.batchesFrom(log, state, offset, maxRecords, maxBytes);
+    if (batches === undefined) {
+      const now = await this.metadata.getPartitionState(log); // retention removed the segment meanwhile
+      throw new OffsetOutOfRange(topic.name, partition, offset, now.logStartOffset, highWatermark);
+    }
+    const records: ConsumerRecord[] = [];
+    let bytes = 0;
+    outer: for (const batch of batches) {
+      const perRecord = batch.sizeBytes / batch.recordCount;
+      for (const record of decodeStoredBatch(batch)) {
+        if (record.offset < offset) continue;
+        const size = record.value instanceof ClaimCheck ? record.value.size : perRecord; // a claimed value counts whole
+        if (records.length >= maxRecords || (records.length > 0 && bytes + size > maxBytes)) break outer;
+        records.push(record);
+        bytes += size;
+      }
+    }
+    const nextOffset = records.length > 0 ? records.at(-1)!.offset + 1 : offset;
+    return { records: await this.claimChecks.resolve(records), nextOffset, highWatermark, logStartOffset: state.logStartOffset };
+  }
+
+  /**
+   * The offset for `earliest` (log start), `latest` (high watermark), or `{ timestamp }`: the
+   * earliest offset whose timestamp is at or after it, or the high watermark when none is.
+   */
+  async offsetFor(topicName: string, partition: number, spec: OffsetSpec): Promise<number> {
+    const topic = await this.topics.get(topicName);
+    const log = await this.topics.partitionLog(topic, partition);
+    if (spec === 'earliest') return (await this.metadata.getPartitionState(log)).logStartOffset;
+    if (spec === 'latest') return this.tails.read(log);
+    if (typeof spec !== 'object' || spec === null || !Number.isSafeInteger(spec.timestamp)) {
+      throw new InvalidArgument('at', 'offset spec must be "earliest", "latest" or { timestamp: epoch ms }');
+    }
+    const state = await this.metadata.getPartitionState(log);
+    const target = spec.timestamp;
+    // Timestamps are create times and need not grow with offsets, so candidates are found by the
+    // batch's largest timestamp, in offset order, and then checked record by record.
+    // @debt: a time index would make this O(log n) instead of a scan of batch headers.
+    const firstMatch = (batch: StoredBatch): number | undefined =>
+      decodeStoredBatch(batch).find((r) => r.timestamp >= target && r.offset >= state.logStartOffset)?.offset;
+    if (this.segments !== undefined && state.tieredThrough > state.logStartOffset) {
+      for (const { index } of await this.segments.headers(log)) {
+        for (const entry of index) {
+          if (entry.maxTimestamp < target || entry.baseOffset + entry.recordCount <= state.logStartOffset) continue;
+          const [batch] = (await this.segments.read(log, entry.baseOffset, 1, 1)) ?? [];
+          const found = batch === undefined ? undefined : firstMatch(batch);
+          if (found !== undefined) return found;
+        }
+      }
+    }
+    for (let from = Math.max(state.logStartOffset, state.tieredThrough); ; ) {
+      const page = await this.log.scanBatchHeaders(log, from, 100);
+      for (const header of page.batches) {
+        if (header.maxTimestamp < target || header.baseOffset + header.recordCount <= state.logStartOffset) continue;
+        const [batch] = (await this.log.readBatches(log, header.baseOffset, 1)).batches;
+        const found = batch === undefined ? undefined : firstMatch(batch);
+        if (found !== undefined) return found;
+      }
+      const last = page.batches.at(-1);
+      if (page.reachedEnd || last === undefined) return last === undefined ? this.tails.read(log) : last.baseOffset + last.recordCount;
+      from = last.baseOffset + last.recordCount;
+    }
+  }
+
+
+
+  /**
+   * Batches from the one containing `offset`: from S3 segments below `tieredThrough`, else from
+   * the hot tier. Undefined when a segment the state pointed at has gone (retention ran).
+   */
+  async batchesFrom(log: string, state: PartitionState, offset: number, maxRecords: number, maxBytes: number): Promise<StoredBatch[] | undefined> {
+    if (offset < state.tieredThrough && this.segments !== undefined) {
+      try {
+        const tiered = await this.segments.read(log, offset, maxRecords, maxBytes);
+        if (tiered?.length !== 0) return tiered;
+        // Nothing in the segments after the offset (compacted away, or retention dropped them since
+        // the state was read): look at the state again before going on in the hot tier.
+        const now = await this.metadata.getPartitionState(log);
+        if (offset < now.logStartOffset) return undefined;
+        const hot = contiguousPrefix((await this.log.readBatches(log, now.tieredThrough, Math.min(100, maxRecords))).batches);
+        // The hot tier must start where the segments end, else a roll landed meanwhile: answer nothing, read again.
+        return hot.length === 0 || hot[0]!.baseOffset <= now.tieredThrough ? hot : [];
+      } catch (e) {
+        if (isSluiceError(e, 'CorruptData') && /object is missing/.test(e.message)) {
+          const now = await this.metadata.getPartitionState(log);
+          if (offset < now.logStartOffset) return undefined;
+        }
+        throw e;
+      }
+    }
+    return (await this.log.readBatches(log, offset, Math.min(100, maxRecords))).batches;
+  }
+}
+
+/** Batches up to the first break in offsets (a batch not starting where the previous ended). */
+function contiguousPrefix(batches: StoredBatch[]): StoredBatch[] {
+  for (let i = 1; i < batches.length; i++) {
+    if (batches[i]!.baseOffset !== batches[i - 1]!.baseOffset + batches[i - 1]!.recordCount) return batches.slice(0, i);
+  }
+  return batches;
+}

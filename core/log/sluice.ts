@@ -1,0 +1,171 @@
+import { mapWithLimit, range } from '../async.ts';
+import { AppendContention, InvalidArgument, OffsetOutOfRange } from '../errors.ts';
+import { logKey, type LogStore, type MetadataStore, type TieringStore, type TopicRecord } from '../ports.ts';
+import type { ObjectStore } from '../tiering/objectStore.ts';
+import { SegmentReader } from '../tiering/segmentReader.ts';
+import { Appender, DEFAULT_RETRY, type AppendOptions, type RecordMetadata, type RetryOptions } from './append.ts';
+import { ClaimChecks } from './claimChecks.ts';
+import { deletePartitionData } from './deletion.ts';
+import { describePartition, type TopicDescription } from './describe.ts';
+import { integerOption } from './integerOption.ts';
+import { PartitionReader, type OffsetSpec, type ReadOptions, type ReadResult } from './read.ts';
+import { PartitionTails } from './tails.ts';
+import { TopicCatalog, type CreateTopicOptions } from './topics.ts';
+
+export { MAX_RECORDS_PER_APPEND, type AppendOptions, type RecordMetadata, type RetryOptions } from './append.ts';
+export type { PartitionInfo, TopicDescription } from './describe.ts';
+export type { IdempotentProducer } from './idempotentProducer.ts';
+export { MAX_READ_BYTES, MAX_READ_RECORDS, type OffsetSpec, type ReadOptions, type ReadResult } from './read.ts';
+export { TAIL_CACHE_MS } from './tails.ts';
+export type { CreateTopicOptions } from './topics.ts';
+
+export interface SluiceOptions {
+  readonly log: LogStore;
+  readonly metadata: MetadataStore;
+  /** Epoch-ms clock; tests pass a fake one. */
+  readonly now?: () => number;
+  readonly retry?: Partial<RetryOptions>;
+  /** How long a topic's metadata is cached in this process, in ms. */
+  readonly topicCacheMs?: number;
+  /** Tiered storage: segment records and the object store holding segments. Without it, everything is hot. */
+  readonly tiering?: { readonly store: TieringStore; readonly objects: ObjectStore };
+}
+
+const DEFAULT_TOPIC_CACHE_MS = 1000; // partition increases become visible to other processes within 1 s
+
+/**
+ * The Sluice engine: topics and partitioned logs with Kafka's semantics over a storage port. It
+ * composes the log's parts: the topic catalog (`topics.ts`), appends (`append.ts`), reads
+ * (`read.ts`), claim checks (`claimChecks.ts`), describe (`describe.ts`) and deletion
+ * (`deletion.ts`).
+ *
+ * @example
+ * const sluice = new Sluice({ log: store, metadata: store });
+ * await sluice.createTopic('orders', { partitions: 3 });
+ * const [meta] = await sluice.append('orders', [{ key: 'user-1', value: { total: 42 } }]);
+ * const { records } = await sluice.read('orders', meta.partition, meta.offset);
+ */
+export class Sluice {
+  private readonly log: LogStore;
+  private readonly metadata: MetadataStore;
+  private readonly retry: RetryOptions;
+  private readonly topics: TopicCatalog;
+  private readonly tails: PartitionTails;
+  private readonly tiering: { readonly store: TieringStore; readonly objects: ObjectStore } | undefined;
+  private readonly reader: PartitionReader;
+  private readonly appender: Appender;
+
+  constructor(options: SluiceOptions) {
+    this.log = options.log;
+    this.metadata = options.metadata;
+    const now = options.now ?? Date.now;
+    this.retry = { ...DEFAULT_RETRY, ...options.retry };
+    this.topics = new TopicCatalog(options.metadata, now, options.topicCacheMs ?? DEFAULT_TOPIC_CACHE_MS);
+    this.tails = new PartitionTails(options.log, now);
+    this.tiering = options.tiering;
+    const claimChecks = new ClaimChecks(options.tiering?.objects);
+    const segments = options.tiering === undefined ? undefined : new SegmentReader(options.tiering.objects, options.tiering.store);
+    const parts = { log: options.log, metadata: options.metadata, topics: this.topics, tails: this.tails, claimChecks };
+    this.reader = new PartitionReader({ ...parts, segments });
+    this.appender = new Appender({ ...parts, reader: this.reader, now, retry: this.retry });
+  }
+
+  // ---------------------------------------------------------------- topics
+
+  createTopic(name: string, options: CreateTopicOptions = {}): Promise<TopicRecord> {
+    return this.topics.create(name, options);
+  }
+
+  listTopics(): Promise<TopicRecord[]> {
+    return this.topics.list();
+  }
+
+  /** The topic's config and, per partition, its offsets and bytes in each tier. */
+  async describeTopic(name: string): Promise<TopicDescription> {
+    const topic = await this.topics.get(name, { fresh: true });
+    const stores = { log: this.log, metadata: this.metadata, tails: this.tails, segments: this.tiering?.store };
+    const partitions = await mapWithLimit(range(topic.config.partitions), 16, (p) => describePartition(stores, topic, p));
+    return { name: topic.name, topicId: topic.topicId, config: topic.config, createdAt: topic.createdAt, partitions };
+  }
+
+  /**
+   * Changes a topic's config. Partitions may only grow (as in Kafka, keyed records may then map
+   * to other partitions than before).
+   */
+  updateTopic(name: string, changes: CreateTopicOptions): Promise<TopicRecord> {
+    return this.topics.update(name, changes);
+  }
+
+  /** Deletes a topic and its records. A topic created again later under the same name starts empty. */
+  async deleteTopic(name: string): Promise<void> {
+    const topic = await this.topics.get(name, { fresh: true });
+    await this.topics.delete(topic);
+    const stores = { log: this.log, metadata: this.metadata, tiering: this.tiering };
+    await mapWithLimit(range(topic.config.partitions), 8, (p) => deletePartitionData(stores, logKey(topic.topicId, p)));
+  }
+
+  /**
+   * Partition counts of the topics that exist (others are left out), from the topic cache. The
+   * object has no prototype, so topic names such as `constructor` or `__proto__` are plain keys.
+   */
+  async partitionCounts(topics: readonly string[]): Promise<Record<string, number>> {
+    const out = Object.create(null) as Record<string, number>;
+    for (const [name, topic] of await this.topics.existing(topics)) out[name] = topic.config.partitions;
+    return out;
+  }
+
+  /** Topic ids (one per incarnation of a name) of the topics that exist. */
+  async topicIds(topics: readonly string[]): Promise<Map<string, string>> {
+    return new Map([...(await this.topics.existing(topics))].map(([name, topic]) => [name, topic.topicId]));
+  }
+
+  // ---------------------------------------------------------------- records
+
+  /**
+   * Appends records and returns, in input order, the partition, offset and timestamp of each.
+   *
+   * Records for one partition are written as record batches, each claimed with one conditional
+   * put at the partition's expected tail; a writer that loses a race learns the real tail from
+   * the conflicting batch and tries again. Bad input is rejected before anything is written.
+   */
+  append(topicName: string, records: readonly unknown[], options: AppendOptions = {}): Promise<RecordMetadata[]> {
+    return this.appender.append(topicName, records, options);
+  }
+
+  /**
+   * Reads records of one partition from `fromOffset`. Reading at the high watermark returns no
+   * records; an offset below the log start or above the high watermark throws `OffsetOutOfRange`
+   * carrying both bounds.
+   */
+  read(topicName: string, partition: number, fromOffset: number, options: ReadOptions = {}): Promise<ReadResult> {
+    return this.reader.read(topicName, partition, fromOffset, options);
+  }
+
+  /**
+   * The offset for `earliest` (log start), `latest` (high watermark), or `{ timestamp }`: the
+   * earliest offset whose timestamp is at or after it, or the high watermark when none is.
+   */
+  offsetFor(topicName: string, partition: number, spec: OffsetSpec): Promise<number> {
+    return this.reader.offsetFor(topicName, partition, spec);
+  }
+
+
+  /**
+   * Deletes the records of a partition before an offset (Kafka's deleteRecords): the log start
+   * moves at once, and retention drops the segments wholly below it on its next run.
+   */
+  async deleteRecords(topicName: string, partition: number, beforeOffset: number): Promise<{ logStartOffset: number }> {
+    const topic = await this.topics.get(topicName);
+    const log = await this.topics.partitionLog(topic, partition);
+    const before = integerOption('beforeOffset', beforeOffset, undefined, 0, Number.MAX_SAFE_INTEGER);
+    if (this.tiering === undefined) throw new InvalidArgument('beforeOffset', 'deleting records needs tiered storage to be configured');
+    for (let attempt = 0; attempt < this.retry.maxConflicts; attempt++) {
+      const state = await this.metadata.getPartitionState(log);
+      const highWatermark = await this.tails.read(log);
+      if (before > highWatermark) throw new OffsetOutOfRange(topic.name, partition, before, state.logStartOffset, highWatermark);
+      if (before <= state.logStartOffset) return { logStartOffset: state.logStartOffset };
+      if (await this.tiering.store.setPartitionState(log, { ...state, logStartOffset: before, version: state.version + 1 })) return { logStartOffset: before };
+    }
+    throw new AppendContention(topic.name, partition, this.retry.maxConflicts);
+  }
+}
