@@ -1,7 +1,5 @@
-import middy from '@middy/core';
-import { injectLambdaContext } from '@aws-lambda-powertools/logger/middleware';
-import { logMetrics } from '@aws-lambda-powertools/metrics/middleware';
-import { groups, logger, metrics } from './runtime.ts';
+import { eventHandler } from './eventHandler.ts';
+import { groups, metrics } from './runtime.ts';
 
 /**
  * Publishes consumer lag as CloudWatch metrics in embedded metric format, on a schedule: per group
@@ -35,4 +33,4 @@ function publish(group: string, topic: string, name: string, value: number): voi
   metric.addMetric(name, 'Count', value);
 }
 
-export const handler = middy(reportLag).use(injectLambdaContext(logger)).use(logMetrics(metrics));
+export const handler = eventHandler(reportLag);

@@ -1,6 +1,4 @@
-import middy from '@middy/core';
-import { injectLambdaContext } from '@aws-lambda-powertools/logger/middleware';
-import { logMetrics } from '@aws-lambda-powertools/metrics/middleware';
+import { eventHandler } from './eventHandler.ts';
 import { logger, metrics, tiering } from './runtime.ts';
 
 /**
@@ -8,7 +6,7 @@ import { logger, metrics, tiering } from './runtime.ts';
  * applies retention. Each roll is a state machine in DynamoDB, so a run that dies or times out is
  * finished by the next one.
  */
-export const handler = middy(async () => {
+export const handler = eventHandler(async () => {
   const partitions = await tiering.runOnce();
   const rolled = partitions.reduce((n, p) => n + p.rolled, 0);
   const expired = partitions.reduce((n, p) => n + p.expired, 0);
@@ -16,6 +14,4 @@ export const handler = middy(async () => {
   metrics.addMetric('SegmentsExpired', 'Count', expired);
   logger.info('tiering pass', { partitions: partitions.length, rolled, expired });
   return { partitions: partitions.length, rolled, expired };
-})
-  .use(injectLambdaContext(logger))
-  .use(logMetrics(metrics));
+});

@@ -1,7 +1,4 @@
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
-import { Logger } from '@aws-lambda-powertools/logger';
-import { Metrics } from '@aws-lambda-powertools/metrics';
-import { Tracer } from '@aws-lambda-powertools/tracer';
 import { DynamoStore } from '../core/adapters/dynamodb/dynamoStore.ts';
 import { ConsumerGroups } from '../core/groups/consumerGroups.ts';
 import { DynamoGroupStore } from '../core/groups/dynamoGroupStore.ts';
@@ -11,14 +8,13 @@ import { S3ObjectStore, s3ClientFromEnv } from '../core/tiering/objectStore.ts';
 import { Tiering } from '../core/tiering/tiering.ts';
 import { integerEnv, requiredEnv } from './env.ts';
 import { MIN_HOT_RETENTION_MS } from '../core/log/topicConfig.ts';
+import { logger, metrics, tracer } from './powertools.ts';
 
 /**
- * What every handler shares within one Lambda container: Powertools, one DynamoDB client and one
- * engine (whose topic and partition-tail caches then live across invocations).
+ * What every Sluice handler shares within one Lambda container: Powertools, one DynamoDB client
+ * and one engine (whose topic and partition-tail caches then live across invocations).
  */
-export const logger = new Logger({ serviceName: 'sluice' });
-export const metrics = new Metrics({ namespace: 'Sluice', serviceName: 'sluice' });
-export const tracer = new Tracer({ serviceName: 'sluice' });
+export { logger, metrics, tracer };
 
 /** The tables and the DynamoDB client every store in this container shares. */
 export const tables = { log: requiredEnv(TABLE_NAME_ENV.log), metadata: requiredEnv(TABLE_NAME_ENV.metadata) };

@@ -4,7 +4,7 @@ import { logMetrics } from '@aws-lambda-powertools/metrics/middleware';
 import { captureLambdaHandler } from '@aws-lambda-powertools/tracer/middleware';
 import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2, Context } from 'aws-lambda';
 import { isSluiceError } from '../../core/errors.ts';
-import { logger, metrics, tracer } from '../runtime.ts';
+import { logger, metrics, tracer } from '../powertools.ts';
 import { InvalidRequest, RequestTooLarge, RouteNotFound, statusForCode } from './httpErrors.ts';
 
 /** An API Gateway v2 event whose JSON body has been parsed. */
@@ -69,7 +69,7 @@ export function httpHandler(routes: Record<string, RouteHandler>) {
     }
   };
   return middy(dispatch)
-    .use(captureLambdaHandler(tracer))
+    .use(captureLambdaHandler(tracer, { captureResponse: false })) // responses carry record data
     .use(injectLambdaContext(logger))
     .use(logMetrics(metrics));
 }

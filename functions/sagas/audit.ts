@@ -1,7 +1,6 @@
 import { MetricUnit } from '@aws-lambda-powertools/metrics';
-import { isSluiceError } from '../../core/errors.ts';
-import { STEP_ERRORS } from '../../core/sagas/definition.ts';
 import { SagaAudit, type AuditTaskEvent, type AuditTaskResult, type ExecutionStoppedEvent } from '../../core/sagas/audit.ts';
+import { eventHandler } from '../eventHandler.ts';
 import { logger, metrics, sluice } from '../runtime.ts';
 import { sagaExecutions } from './stores.ts';
 
@@ -27,7 +26,8 @@ const METRIC_FOR: Partial<Record<AuditTaskEvent['type'], string>> = {
  * once per event however often Step Functions retries. EventBridge also sends it executions that
  * stopped (Standard state machines), which become a `failed` event unless the saga already ended.
  */
-export const handler = async (event: AuditTaskEvent | ExecutionStoppedEvent): Promise<AuditTaskResult | { recorded: boolean }> => {
+export const handler = eventHandler(async (event: AuditTaskEvent | ExecutionStoppedEvent): Promise<AuditTaskResult | { recorded: boolean }> => {
+  metrics.addMetric('SagaAuditCalls', MetricUnit.Count, 1);
   if (event.kind === 'stopped') {
     const recorded = await audit.recordStop(event);
     if (recorded !== undefined) {
@@ -36,21 +36,13 @@ export const handler = async (event: AuditTaskEvent | ExecutionStoppedEvent): Pr
     }
     return { recorded: recorded !== undefined };
   }
-  let outcome: Awaited<ReturnType<SagaAudit['record']>>;
-  try {
-    outcome = await audit.record(event);
-  } catch (e) {
-    if (!isSluiceError(e, 'DuplicateRun')) throw e;
-    // By name, so the Started state fails this run at once (see buildSagaStateMachine).
-    const refused = new Error(e.message);
-    refused.name = STEP_ERRORS.duplicateRun;
-    throw refused;
-  }
-  const { result, event: recorded } = outcome;
+  // A second run of an execution throws DuplicateRun, which leaves as `Sluice.DuplicateRun`
+  // (see eventHandler): the Started state then fails this run at once (see buildSagaStateMachine).
+  const { result, event: recorded } = await audit.record(event);
   const metric = METRIC_FOR[recorded.type];
   if (metric !== undefined) count(metric, recorded.saga);
   if (recorded.type === 'compensation-failed') {
     logger.error('Saga compensation failed; an operator must finish the undo', { saga: recorded.saga, executionId: recorded.executionId, step: recorded.step, error: recorded.error });
   }
   return result;
-};
+});

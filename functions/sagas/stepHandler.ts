@@ -1,5 +1,7 @@
 import type { JsonValue } from '../../core/log/records.ts';
 import { STEP_ERRORS, type SagaDefinition } from '../../core/sagas/definition.ts';
+import { eventHandler } from '../eventHandler.ts';
+import { metrics } from '../powertools.ts';
 
 /** What the state machine sends a step function (see `buildSagaStateMachine`). */
 export interface StepTaskEvent {
@@ -26,17 +28,18 @@ class StepFailure extends Error {
  * does, setting `SLUICE_SAGA_STEP` so a function serves only its own step); the local stack calls
  * the same handler.
  *
- * Errors reach Step Functions by name: `TransientStepError` and errors the AWS SDK or Node call
- * retryable (throttling, 5xx, lost connections, transaction conflicts) become
- * `Sluice.TransientError`, which the action's Retry matches; anything else is
- * `Sluice.PermanentError`, which goes straight to compensation.
+ * The handler is a middy chain with Powertools (see `eventHandler`). Errors reach Step Functions
+ * by name: `TransientStepError` and errors the AWS SDK or Node call retryable (throttling, 5xx,
+ * lost connections, transaction conflicts) become `Sluice.TransientError`, which the action's
+ * Retry matches; anything else is `Sluice.PermanentError`, which goes straight to compensation.
  *
  * @example
  * export const handler = sagaStepHandler(orderSaga);
  */
-export function sagaStepHandler(saga: SagaDefinition<any>): (event: StepTaskEvent) => Promise<JsonValue> {
+export function sagaStepHandler(saga: SagaDefinition<any>) {
   const steps = new Map(saga.steps.map((s) => [s.name, s]));
-  return async (event) => {
+  return eventHandler(async (event: StepTaskEvent): Promise<JsonValue> => {
+    metrics.addMetric(event?.phase === 'compensate' ? 'SagaCompensationAttempts' : 'SagaStepAttempts', 'Count', 1);
     const only = process.env.SLUICE_SAGA_STEP;
     if (event?.kind !== 'step' || event.saga !== saga.name || !steps.has(event.step) || (only !== undefined && only !== event.step)) {
       throw new StepFailure('Sluice.InvalidTask', `This function serves saga ${saga.name}${only === undefined ? '' : ` step ${only}`}, not ${JSON.stringify({ saga: event?.saga, step: event?.step })}`);
@@ -63,7 +66,7 @@ export function sagaStepHandler(saga: SagaDefinition<any>): (event: StepTaskEven
       if (e instanceof StepFailure) throw e;
       throw new StepFailure(isTransient(e) ? STEP_ERRORS.transient : STEP_ERRORS.permanent, describe(e));
     }
-  };
+  });
 }
 
 /** Results travel in the state data, which Step Functions caps at 256 KiB with the input (64 KiB). */

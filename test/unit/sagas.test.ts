@@ -1,11 +1,11 @@
-import assert from 'node:assert/strict';
-import { describe, it } from 'node:test';
+import { describe, expect, it } from 'vitest';
 import { StateMachine } from 'aws-local-stepfunctions';
 import { defineSaga, PermanentStepError, TransientStepError, type SagaDefinition } from '../../core/sagas/definition.ts';
 import type { JsonValue } from '../../core/log/records.ts';
 import { checkExecutionName, errorSummary, inputDigest, stepHistory, type SagaEvent } from '../../core/sagas/executions.ts';
 import { buildSagaStateMachine, executionInput } from '../../core/sagas/stateMachine.ts';
-import { isTransient, sagaStepHandler } from '../../functions/sagas/stepHandler.ts';
+import { isTransient, sagaStepHandler, type StepTaskEvent } from '../../functions/sagas/stepHandler.ts';
+import { lambdaContext } from '../support/apiEvents.ts';
 
 const noop = () => null;
 const undo = () => {};
@@ -26,8 +26,8 @@ describe('defineSaga', () => {
       [{ name: 'ok', steps: [{ name: 'Completed', action: noop }] }, /state machine's own states/],
       [{ name: 'ok', steps: [{ name: 'DuplicateRun', action: noop }] }, /state machine's own states/],
     ];
-    for (const [definition, message] of cases) assert.throws(() => defineSaga(definition as SagaDefinition), message);
-    assert.equal(defineSaga({ name: 'ok', steps: [step] }).name, 'ok');
+    for (const [definition, message] of cases) expect(() => defineSaga(definition as SagaDefinition)).toThrow(message);
+    expect(defineSaga({ name: 'ok', steps: [step] }).name).toBe('ok');
   });
 });
 
@@ -45,14 +45,14 @@ describe('buildSagaStateMachine', () => {
   const states = asl.States as Record<string, any>;
 
   it('skips steps without a compensation when undoing, and omits Retry for a single attempt', () => {
-    assert.equal(states['Pay failed'].Next, 'Compensate BookHotel');
-    assert.equal(states['BookHotel compensated'].Next, 'Compensate BookFlight', 'CheckVisa has nothing to undo');
-    assert.equal(states['BookHotel failed'].Next, 'Compensate BookFlight');
-    assert.equal(states['CheckVisa failed'].Next, 'Compensate BookFlight');
-    assert.equal(states['BookFlight failed'].Next, 'Aborted');
-    assert.equal(states.BookFlight.Retry, undefined);
-    assert.deepEqual(states['Compensate BookHotel'].Retry, [{ ErrorEquals: ['States.ALL'], IntervalSeconds: 5, MaxAttempts: 1, BackoffRate: 2, MaxDelaySeconds: 9 }]);
-    assert.equal(states['Compensate CheckVisa'], undefined);
+    expect(states['Pay failed'].Next).toBe('Compensate BookHotel');
+    expect(states['BookHotel compensated'].Next, 'CheckVisa has nothing to undo').toBe('Compensate BookFlight');
+    expect(states['BookHotel failed'].Next).toBe('Compensate BookFlight');
+    expect(states['CheckVisa failed'].Next).toBe('Compensate BookFlight');
+    expect(states['BookFlight failed'].Next).toBe('Aborted');
+    expect(states.BookFlight.Retry).toBe(undefined);
+    expect(states['Compensate BookHotel'].Retry).toStrictEqual([{ ErrorEquals: ['States.ALL'], IntervalSeconds: 5, MaxAttempts: 1, BackoffRate: 2, MaxDelaySeconds: 9 }]);
+    expect(states['Compensate CheckVisa']).toBe(undefined);
   });
 
   it('runs in the States Language interpreter: a failure undoes the compensable steps in reverse', async () => {
@@ -63,7 +63,7 @@ describe('buildSagaStateMachine', () => {
       handlers[name] = (p: any) => {
         if (p.kind === 'audit') {
           log.push(`${p.type}${p.step ? `:${p.step}` : ''}#${p.seq}`);
-          assert.equal(p.runId, 'run-1');
+          expect(p.runId).toBe('run-1');
           return { seq: p.seq + 1, partition: 0, ...(p.type === 'step-failed' ? { failedStep: p.step } : p.failedStep ? { failedStep: p.failedStep } : {}), ...(p.type === 'aborted' ? { cause: 'declined' } : {}) };
         }
         if (p.step === 'Pay' && p.phase === 'action') {
@@ -75,8 +75,8 @@ describe('buildSagaStateMachine', () => {
       };
     }
     const run = new StateMachine(asl as never).run(executionInput('x1', 'run-1', { who: 'ada' }) as never, { overrides: { taskResourceLocalHandlers: handlers as never } });
-    await assert.rejects(run.result, (e: Error & { cause?: { name?: string; message?: string } }) => /SagaAborted/.test(`${e.message} ${e.cause?.name ?? ''}`) && /declined/.test(`${e.message} ${e.cause?.message ?? ''}`));
-    assert.deepEqual(log, [
+    await expect(run.result).rejects.toSatisfy((e: Error & { cause?: { name?: string; message?: string } }) => /SagaAborted/.test(`${e.message} ${e.cause?.name ?? ''}`) && /declined/.test(`${e.message} ${e.cause?.message ?? ''}`));
+    expect(log).toStrictEqual([
       'started#0',
       'step-succeeded:BookFlight#1',
       'step-succeeded:CheckVisa#2',
@@ -112,14 +112,14 @@ describe('buildSagaStateMachine: a step whose outcome is unknown', () => {
           return null;
         };
       }
-      await assert.rejects(new StateMachine(asl as never).run(executionInput('x', 'r', {}) as never, { overrides: { taskResourceLocalHandlers: handlers as never, retryIntervalOverrides: { Charge: 0 } } }).result);
+      await expect(new StateMachine(asl as never).run(executionInput('x', 'r', {}) as never, { overrides: { taskResourceLocalHandlers: handlers as never, retryIntervalOverrides: { Charge: 0 } } }).result).rejects.toThrow();
       return log;
     };
-    assert.deepEqual(await run('Sluice.TransientError'), [
+    expect(await run('Sluice.TransientError')).toStrictEqual([
       'started', 'action:Hold', 'step-succeeded:Hold', 'action:Charge', 'action:Charge',
       'step-failed:Charge(indeterminate)', 'compensate:Charge', 'compensation-succeeded:Charge', 'compensate:Hold', 'compensation-succeeded:Hold', 'aborted',
     ]);
-    assert.deepEqual(await run('Sluice.PermanentError'), ['started', 'action:Hold', 'step-succeeded:Hold', 'action:Charge', 'step-failed:Charge', 'compensate:Hold', 'compensation-succeeded:Hold', 'aborted']);
+    expect(await run('Sluice.PermanentError')).toStrictEqual(['started', 'action:Hold', 'step-succeeded:Hold', 'action:Charge', 'step-failed:Charge', 'compensate:Hold', 'compensation-succeeded:Hold', 'aborted']);
   });
 });
 
@@ -142,26 +142,27 @@ describe('saga step handler', () => {
       },
     ],
   });
-  const handler = sagaStepHandler(saga);
+  const stepHandler = sagaStepHandler(saga);
+  const handler = (event: StepTaskEvent) => stepHandler(event, lambdaContext);
   const event = (input: unknown, phase: 'action' | 'compensate' = 'action') => ({ kind: 'step' as const, saga: 'demo', step: 'One', phase, executionId: 'e1', input: input as never, results: (phase === 'compensate' ? { One: { id: 7 } } : {}) as Record<string, JsonValue> });
 
   it('runs the action with the idempotency key and turns undefined into null', async () => {
-    assert.equal(await handler(event({})), null);
-    assert.equal(await handler(event({}, 'compensate')), null);
-    assert.deepEqual(calls.splice(0), ['action e1/One', 'compensate {"id":7}']);
+    expect(await handler(event({}))).toBe(null);
+    expect(await handler(event({}, 'compensate'))).toBe(null);
+    expect(calls.splice(0)).toStrictEqual(['action e1/One', 'compensate {"id":7}']);
     await handler({ ...event({}, 'compensate'), results: {} });
-    assert.deepEqual(calls.splice(0), ['compensate null'], 'no result when the outcome was indeterminate');
+    expect(calls.splice(0), 'no result when the outcome was indeterminate').toStrictEqual(['compensate null']);
   });
 
   it('reports errors by the name Step Functions retries or catches on', async () => {
-    await assert.rejects(handler(event({ fail: 'transient' })), { name: 'Sluice.TransientError', message: /try later/ });
-    await assert.rejects(handler(event({ fail: 'permanent' })), { name: 'Sluice.PermanentError' });
-    await assert.rejects(handler(event({ fail: 'bug' })), { name: 'Sluice.PermanentError', message: /TypeError: x is undefined/ });
-    await assert.rejects(handler({ ...event({}), step: 'Other' }), { name: 'Sluice.InvalidTask' });
-    await assert.rejects(handler(event({ fail: 'huge' })), { name: 'Sluice.ResultTooLarge', message: /32768 bytes/ });
+    await expect(handler(event({ fail: 'transient' }))).rejects.toMatchObject({ name: 'Sluice.TransientError', message: expect.stringMatching(/try later/) });
+    await expect(handler(event({ fail: 'permanent' }))).rejects.toMatchObject({ name: 'Sluice.PermanentError' });
+    await expect(handler(event({ fail: 'bug' }))).rejects.toMatchObject({ name: 'Sluice.PermanentError', message: expect.stringMatching(/TypeError: x is undefined/) });
+    await expect(handler({ ...event({}), step: 'Other' })).rejects.toMatchObject({ name: 'Sluice.InvalidTask' });
+    await expect(handler(event({ fail: 'huge' }))).rejects.toMatchObject({ name: 'Sluice.ResultTooLarge', message: expect.stringMatching(/32768 bytes/) });
     process.env.SLUICE_SAGA_STEP = 'Elsewhere';
     try {
-      await assert.rejects(handler(event({})), { name: 'Sluice.InvalidTask' }, 'a function serves only its own step');
+      await expect(handler(event({})), 'a function serves only its own step').rejects.toMatchObject({ name: 'Sluice.InvalidTask' });
     } finally {
       delete process.env.SLUICE_SAGA_STEP;
     }
@@ -169,31 +170,31 @@ describe('saga step handler', () => {
 
   it('classifies AWS SDK and network errors', () => {
     const sdk = (name: string, extra: object = {}) => Object.assign(new Error(name), { name, ...extra });
-    assert.equal(isTransient(sdk('ThrottlingException')), true);
-    assert.equal(isTransient(sdk('ProvisionedThroughputExceededException')), true);
-    assert.equal(isTransient(sdk('Whatever', { $retryable: { throttling: true } })), true);
-    assert.equal(isTransient(sdk('InternalFailure', { $metadata: { httpStatusCode: 503 } })), true);
-    assert.equal(isTransient(Object.assign(new Error('reset'), { code: 'ECONNRESET' })), true);
-    assert.equal(isTransient(sdk('TransactionCanceledException', { CancellationReasons: [{ Code: 'None' }, { Code: 'TransactionConflict' }] })), true);
-    assert.equal(isTransient(sdk('TransactionCanceledException', { CancellationReasons: [{ Code: 'ConditionalCheckFailed' }] })), false);
-    assert.equal(isTransient(sdk('ValidationException', { $metadata: { httpStatusCode: 400 } })), false);
-    assert.equal(isTransient(new PermanentStepError('no')), false);
-    assert.equal(isTransient('a string'), false);
+    expect(isTransient(sdk('ThrottlingException'))).toBe(true);
+    expect(isTransient(sdk('ProvisionedThroughputExceededException'))).toBe(true);
+    expect(isTransient(sdk('Whatever', { $retryable: { throttling: true } }))).toBe(true);
+    expect(isTransient(sdk('InternalFailure', { $metadata: { httpStatusCode: 503 } }))).toBe(true);
+    expect(isTransient(Object.assign(new Error('reset'), { code: 'ECONNRESET' }))).toBe(true);
+    expect(isTransient(sdk('TransactionCanceledException', { CancellationReasons: [{ Code: 'None' }, { Code: 'TransactionConflict' }] }))).toBe(true);
+    expect(isTransient(sdk('TransactionCanceledException', { CancellationReasons: [{ Code: 'ConditionalCheckFailed' }] }))).toBe(false);
+    expect(isTransient(sdk('ValidationException', { $metadata: { httpStatusCode: 400 } }))).toBe(false);
+    expect(isTransient(new PermanentStepError('no'))).toBe(false);
+    expect(isTransient('a string')).toBe(false);
   });
 });
 
 describe('execution records', () => {
   it('keeps the message of a Lambda error and drops its stack trace', () => {
     const cause = JSON.stringify({ errorType: 'Sluice.PermanentError', errorMessage: 'PermanentStepError: declined', trace: ['at charge (/var/task/index.mjs:1:2)'] });
-    assert.deepEqual(errorSummary({ Error: 'Sluice.PermanentError', Cause: cause }), { error: 'Sluice.PermanentError', message: 'PermanentStepError: declined' });
-    assert.deepEqual(errorSummary({ Error: 'States.Timeout', Cause: 'Task timed out' }), { error: 'States.Timeout', message: 'Task timed out' });
-    assert.equal(errorSummary(undefined), undefined);
+    expect(errorSummary({ Error: 'Sluice.PermanentError', Cause: cause })).toStrictEqual({ error: 'Sluice.PermanentError', message: 'PermanentStepError: declined' });
+    expect(errorSummary({ Error: 'States.Timeout', Cause: 'Task timed out' })).toStrictEqual({ error: 'States.Timeout', message: 'Task timed out' });
+    expect(errorSummary(undefined)).toBe(undefined);
   });
 
   it('summarizes each step from the events', () => {
     const e = (seq: number, type: SagaEvent['type'], step?: string): SagaEvent => ({ seq, type, saga: 's', executionId: 'x', at: 0, ...(step ? { step } : {}) });
     const history = stepHistory(['A', 'B', 'C'], [e(0, 'started'), e(1, 'step-succeeded', 'A'), { ...e(2, 'step-failed', 'B'), error: { error: 'E', message: 'm' } }, e(3, 'compensation-succeeded', 'A'), e(4, 'aborted')]);
-    assert.deepEqual(history, [
+    expect(history).toStrictEqual([
       { step: 'A', status: 'compensated' },
       { step: 'B', status: 'failed', error: { error: 'E', message: 'm' } },
       { step: 'C', status: 'not-run' },
@@ -201,9 +202,9 @@ describe('execution records', () => {
   });
 
   it("checks execution names by Step Functions' rules and digests inputs independent of key order", () => {
-    for (const bad of ['', 'a b', 'a/b', 'x'.repeat(81), 'tab\there', 'semi;colon', 42]) assert.throws(() => checkExecutionName(bad), /executionName/);
-    assert.equal(checkExecutionName('order-42_A.b'), 'order-42_A.b');
-    assert.equal(inputDigest({ a: 1, b: [{ c: 2, d: 3 }] }), inputDigest({ b: [{ d: 3, c: 2 }], a: 1 }));
-    assert.notEqual(inputDigest({ a: 1 }), inputDigest({ a: 2 }));
+    for (const bad of ['', 'a b', 'a/b', 'x'.repeat(81), 'tab\there', 'semi;colon', 42]) expect(() => checkExecutionName(bad)).toThrow(/executionName/);
+    expect(checkExecutionName('order-42_A.b')).toBe('order-42_A.b');
+    expect(inputDigest({ a: 1, b: [{ c: 2, d: 3 }] })).toBe(inputDigest({ b: [{ d: 3, c: 2 }], a: 1 }));
+    expect(inputDigest({ a: 1 })).not.toBe(inputDigest({ a: 2 }));
   });
 });
