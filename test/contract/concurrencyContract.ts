@@ -1,5 +1,4 @@
-import assert from 'node:assert/strict';
-import { describe, it } from 'node:test';
+import { describe, expect, it } from 'vitest';
 import type { LogStore } from '../../core/ports.ts';
 import { Sluice, type RecordMetadata } from '../../core/log/sluice.ts';
 import type { Store, StoreKind } from '../support/stores.ts';
@@ -86,31 +85,31 @@ export function concurrencyContract(kind: StoreKind, params: ConcurrencyParams):
       await Promise.all(Array.from({ length: params.producers }, (_, p) => producer(p)));
 
       const total = params.producers * params.recordsPerProducer;
-      assert.equal(acks.size, total);
+      expect(acks.size).toBe(total);
       const offsets = [...acks.values()].map((m) => m.offset).sort((a, b) => a - b);
-      assert.deepEqual(offsets, Array.from({ length: total }, (_, i) => i), 'acknowledged offsets are exactly 0..N-1');
+      expect(offsets, 'acknowledged offsets are exactly 0..N-1').toStrictEqual(Array.from({ length: total }, (_, i) => i));
       for (let p = 0; p < params.producers; p++) {
         for (let seq = 1; seq < params.recordsPerProducer; seq++) {
-          assert.ok(acks.get(`${p}/${seq}`)!.offset > acks.get(`${p}/${seq - 1}`)!.offset, `producer ${p} order at ${seq}`);
+          expect(acks.get(`${p}/${seq}`)!.offset > acks.get(`${p}/${seq - 1}`)!.offset, `producer ${p} order at ${seq}`).toBeTruthy();
         }
       }
       const log: unknown[] = [];
       for (let offset = 0; ; ) {
         const page = await admin.read('contended', 0, offset, { maxRecords: 1000 });
         log.push(...page.records.map((r) => r.value));
-        assert.ok(page.records.every((r, i) => r.offset === offset + i), 'read offsets are consecutive');
+        expect(page.records.every((r, i) => r.offset === offset + i), 'read offsets are consecutive').toBeTruthy();
         offset = page.nextOffset;
         if (offset >= page.highWatermark) {
-          assert.equal(page.highWatermark, total);
+          expect(page.highWatermark).toBe(total);
           break;
         }
       }
-      assert.equal(log.length, total, 'a full read returns exactly the acknowledged records');
+      expect(log.length, 'a full read returns exactly the acknowledged records').toBe(total);
       for (const [id, meta] of acks) {
         const [p, seq] = id.split('/').map(Number);
-        assert.deepEqual(log[meta.offset], { p, seq }, `offset ${meta.offset} holds what was acknowledged for ${id}`);
+        expect(log[meta.offset], `offset ${meta.offset} holds what was acknowledged for ${id}`).toStrictEqual({ p, seq });
       }
-      if (params.faultRate > 0) assert.ok(injected.before > 0 && injected.after > 0, 'faults were injected');
+      if (params.faultRate > 0) expect(injected.before > 0 && injected.after > 0, 'faults were injected').toBeTruthy();
       console.log(`# ${kind.name}: ${total} records, faults injected before write ${injected.before}, after write ${injected.after}`);
     });
   });

@@ -1,5 +1,4 @@
-import assert from 'node:assert/strict';
-import { describe, it } from 'node:test';
+import { describe, expect, it } from 'vitest';
 import { isSluiceError } from '../../core/errors.ts';
 import { partitionForKey } from '../../core/log/murmur2.ts';
 import type { LogStore } from '../../core/ports.ts';
@@ -47,29 +46,29 @@ export function engineContract(kind: StoreKind): void {
     it('creates, describes, grows and deletes topics; a re-created topic starts empty', async () => {
       const { sluice } = await setup();
       const created = await sluice.createTopic('orders.v1', { partitions: 3, config: { compression: 'zstd' } });
-      assert.equal(created.config.partitions, 3);
-      assert.equal(created.config.compression, 'zstd');
-      await assert.rejects(sluice.createTopic('orders.v1'), (e) => isSluiceError(e, 'TopicAlreadyExists'));
+      expect(created.config.partitions).toBe(3);
+      expect(created.config.compression).toBe('zstd');
+      await expect(sluice.createTopic('orders.v1')).rejects.toSatisfy((e) => isSluiceError(e, 'TopicAlreadyExists'));
       await sluice.append('orders.v1', [{ value: 'a', partition: 2 }, { value: 'b', partition: 2 }]);
       const described = await sluice.describeTopic('orders.v1');
-      assert.deepEqual(described.partitions.map(({ partition, logStartOffset, highWatermark }) => ({ partition, logStartOffset, highWatermark })), [
+      expect(described.partitions.map(({ partition, logStartOffset, highWatermark }) => ({ partition, logStartOffset, highWatermark }))).toStrictEqual([
         { partition: 0, logStartOffset: 0, highWatermark: 0 },
         { partition: 1, logStartOffset: 0, highWatermark: 0 },
         { partition: 2, logStartOffset: 0, highWatermark: 2 },
       ]);
-      assert.deepEqual(described.partitions.map((p) => [p.tieredThrough, p.segments, p.tieredBytes, p.hotBytes > 0]), [[0, 0, 0, false], [0, 0, 0, false], [0, 0, 0, true]]);
-      await assert.rejects(sluice.updateTopic('orders.v1', { partitions: 2 }), (e) => isSluiceError(e, 'InvalidTopicConfig'));
+      expect(described.partitions.map((p) => [p.tieredThrough, p.segments, p.tieredBytes, p.hotBytes > 0])).toStrictEqual([[0, 0, 0, false], [0, 0, 0, false], [0, 0, 0, true]]);
+      await expect(sluice.updateTopic('orders.v1', { partitions: 2 })).rejects.toSatisfy((e) => isSluiceError(e, 'InvalidTopicConfig'));
       const grown = await sluice.updateTopic('orders.v1', { partitions: 5, config: { retentionMs: 60_000 } });
-      assert.equal(grown.config.partitions, 5);
-      assert.equal(grown.config.retentionMs, 60_000);
-      assert.equal(grown.config.compression, 'zstd', 'unchanged keys keep their values');
-      assert.deepEqual((await sluice.listTopics()).map((t) => t.name), ['orders.v1']);
+      expect(grown.config.partitions).toBe(5);
+      expect(grown.config.retentionMs).toBe(60_000);
+      expect(grown.config.compression, 'unchanged keys keep their values').toBe('zstd');
+      expect((await sluice.listTopics()).map((t) => t.name)).toStrictEqual(['orders.v1']);
 
       await sluice.deleteTopic('orders.v1');
-      await assert.rejects(sluice.read('orders.v1', 2, 0), (e) => isSluiceError(e, 'TopicNotFound'));
+      await expect(sluice.read('orders.v1', 2, 0)).rejects.toSatisfy((e) => isSluiceError(e, 'TopicNotFound'));
       await sluice.createTopic('orders.v1', { partitions: 3 });
       const again = await sluice.read('orders.v1', 2, 0);
-      assert.deepEqual([again.records.length, again.highWatermark], [0, 0]);
+      expect([again.records.length, again.highWatermark]).toStrictEqual([0, 0]);
     });
 
     it('round-trips keys, values of every kind, headers and timestamps', async () => {
@@ -85,15 +84,15 @@ export function engineContract(kind: StoreKind): void {
         { value: [true, false, null] },
       ];
       const metas = await sluice.append('kinds', input);
-      assert.deepEqual(metas.map((m) => m.offset), [0, 1, 2, 3, 4, 5]);
-      assert.equal(metas[0]!.timestamp, 1_700_000_000_000);
+      expect(metas.map((m) => m.offset)).toStrictEqual([0, 1, 2, 3, 4, 5]);
+      expect(metas[0]!.timestamp).toBe(1_700_000_000_000);
       const { records, nextOffset, highWatermark, logStartOffset } = await sluice.read('kinds', 0, 0);
-      assert.deepEqual([nextOffset, highWatermark, logStartOffset], [6, 6, 0]);
-      assert.deepEqual(records.map((r) => r.key), ['user-1', bytes, null, null, null, null]);
-      assert.deepEqual(records.map((r) => r.value), input.map((r) => r.value));
-      assert.deepEqual(records[0]!.headers, { event_type: 'OrderCreated' });
-      assert.deepEqual(records[1]!.headers, { raw: Uint8Array.from([9, 9]) });
-      assert.deepEqual(records.map((r) => r.timestamp), metas.map((m) => m.timestamp));
+      expect([nextOffset, highWatermark, logStartOffset]).toStrictEqual([6, 6, 0]);
+      expect(records.map((r) => r.key)).toStrictEqual(['user-1', bytes, null, null, null, null]);
+      expect(records.map((r) => r.value)).toStrictEqual(input.map((r) => r.value));
+      expect(records[0]!.headers).toStrictEqual({ event_type: 'OrderCreated' });
+      expect(records[1]!.headers).toStrictEqual({ raw: Uint8Array.from([9, 9]) });
+      expect(records.map((r) => r.timestamp)).toStrictEqual(metas.map((m) => m.timestamp));
     });
 
     it('puts keyed records where the Kafka Java partitioner would, and keyless ones on one sticky partition per call', async () => {
@@ -101,12 +100,12 @@ export function engineContract(kind: StoreKind): void {
       await sluice.createTopic('keyed', { partitions: 12 });
       const keys = Array.from({ length: 40 }, (_, i) => `customer-${i * 7919}`);
       const metas = await sluice.append('keyed', keys.map((key) => ({ key, value: key })));
-      metas.forEach((m, i) => assert.equal(m.partition, partitionForKey(new TextEncoder().encode(keys[i]), 12)));
+      metas.forEach((m, i) => expect(m.partition).toBe(partitionForKey(new TextEncoder().encode(keys[i]), 12)));
       const keyless = await sluice.append('keyed', Array.from({ length: 10 }, (_, i) => ({ value: i })));
-      assert.equal(new Set(keyless.map((m) => m.partition)).size, 1);
+      expect(new Set(keyless.map((m) => m.partition)).size).toBe(1);
       const explicit = await sluice.append('keyed', [{ key: 'x', value: 1, partition: 11 }]);
-      assert.equal(explicit[0]!.partition, 11);
-      await assert.rejects(sluice.append('keyed', [{ value: 1, partition: 12 }]), (e) => isSluiceError(e, 'PartitionNotFound'));
+      expect(explicit[0]!.partition).toBe(11);
+      await expect(sluice.append('keyed', [{ value: 1, partition: 12 }])).rejects.toSatisfy((e) => isSluiceError(e, 'PartitionNotFound'));
     });
 
     for (const compression of ['none', 'gzip', 'zstd'] as const) {
@@ -116,28 +115,26 @@ export function engineContract(kind: StoreKind): void {
         // 120 records of ~40 KB of poorly compressible data: ~4.8 MB, many items either way.
         const records = Array.from({ length: 120 }, (_, i) => ({ key: `k${i}`, value: randomText(40_000, i) }));
         const metas = await sluice.append('big', records);
-        assert.deepEqual(metas.map((m) => m.offset), records.map((_, i) => i));
+        expect(metas.map((m) => m.offset)).toStrictEqual(records.map((_, i) => i));
         const all = await readAll(sluice, 'big', 0);
-        assert.equal(all.length, 120);
-        all.forEach((r, i) => assert.equal(r.value, records[i]!.value));
+        expect(all.length).toBe(120);
+        all.forEach((r, i) => expect(r.value).toBe(records[i]!.value));
         const topic = (await sluice.listTopics())[0]!;
         const page = await store.scanBatchHeaders(`${topic.topicId}#0`, 0, 1000);
-        assert.ok(page.batches.length > 1, `expected several batches, got ${page.batches.length}`);
+        expect(page.batches.length > 1, `expected several batches, got ${page.batches.length}`).toBeTruthy();
       });
     }
 
     it('rejects a record too large for its limit, naming the limit, and writes nothing', async () => {
       const { sluice } = await setup();
       await sluice.createTopic('limits', { config: { maxRecordBytes: 1000 } });
-      await assert.rejects(sluice.append('limits', [{ value: 'ok' }, { value: 'x'.repeat(2000) }]), (e) =>
-        isSluiceError(e, 'RecordTooLarge') && e.limit === 'maxRecordBytes' && e.limitBytes === 1000 && e.index === 1,
-      );
+      await expect(sluice.append('limits', [{ value: 'ok' }, { value: 'x'.repeat(2000) }])).rejects.toSatisfy((e) =>
+        isSluiceError(e, 'RecordTooLarge') && e.limit === 'maxRecordBytes' && e.limitBytes === 1000 && e.index === 1);
       await sluice.createTopic('item-limit', { config: { maxRecordBytes: 2_000_000 } });
-      await assert.rejects(sluice.append('item-limit', [{ value: 'x'.repeat(500_000) }]), (e) =>
-        isSluiceError(e, 'RecordTooLarge') && e.limit === 'itemPayloadBytes',
-      );
-      assert.equal((await sluice.read('limits', 0, 0)).highWatermark, 0);
-      assert.equal((await sluice.read('item-limit', 0, 0)).highWatermark, 0);
+      await expect(sluice.append('item-limit', [{ value: 'x'.repeat(500_000) }])).rejects.toSatisfy((e) =>
+        isSluiceError(e, 'RecordTooLarge') && e.limit === 'itemPayloadBytes');
+      expect((await sluice.read('limits', 0, 0)).highWatermark).toBe(0);
+      expect((await sluice.read('item-limit', 0, 0)).highWatermark).toBe(0);
     });
 
     it('reads from any offset, honours maxRecords and maxBytes, and reports OffsetOutOfRange with both bounds', async () => {
@@ -145,18 +142,17 @@ export function engineContract(kind: StoreKind): void {
       await sluice.createTopic('paged');
       for (let i = 0; i < 5; i++) await sluice.append('paged', Array.from({ length: 10 }, (_, j) => ({ value: `r${i * 10 + j}` })));
       const middle = await sluice.read('paged', 0, 13, { maxRecords: 4 });
-      assert.deepEqual(middle.records.map((r) => r.value), ['r13', 'r14', 'r15', 'r16']);
-      assert.equal(middle.nextOffset, 17);
+      expect(middle.records.map((r) => r.value)).toStrictEqual(['r13', 'r14', 'r15', 'r16']);
+      expect(middle.nextOffset).toBe(17);
       const small = await sluice.read('paged', 0, 0, { maxBytes: 1 });
-      assert.equal(small.records.length, 1, 'at least one record even when it exceeds maxBytes');
+      expect(small.records.length, 'at least one record even when it exceeds maxBytes').toBe(1);
       const tail = await sluice.read('paged', 0, 50);
-      assert.deepEqual([tail.records.length, tail.nextOffset, tail.highWatermark], [0, 50, 50]);
-      await assert.rejects(sluice.read('paged', 0, 51), (e) =>
-        isSluiceError(e, 'OffsetOutOfRange') && e.logStartOffset === 0 && e.highWatermark === 50 && e.offset === 51,
-      );
-      await assert.rejects(sluice.read('paged', 0, -1), (e) => isSluiceError(e, 'InvalidArgument'));
-      await assert.rejects(sluice.read('paged', 1, 0), (e) => isSluiceError(e, 'PartitionNotFound'));
-      await assert.rejects(sluice.read('paged', 0, 0, { maxRecords: 0 }), (e) => isSluiceError(e, 'InvalidArgument'));
+      expect([tail.records.length, tail.nextOffset, tail.highWatermark]).toStrictEqual([0, 50, 50]);
+      await expect(sluice.read('paged', 0, 51)).rejects.toSatisfy((e) =>
+        isSluiceError(e, 'OffsetOutOfRange') && e.logStartOffset === 0 && e.highWatermark === 50 && e.offset === 51);
+      await expect(sluice.read('paged', 0, -1)).rejects.toSatisfy((e) => isSluiceError(e, 'InvalidArgument'));
+      await expect(sluice.read('paged', 1, 0)).rejects.toSatisfy((e) => isSluiceError(e, 'PartitionNotFound'));
+      await expect(sluice.read('paged', 0, 0, { maxRecords: 0 })).rejects.toSatisfy((e) => isSluiceError(e, 'InvalidArgument'));
     });
 
     it('looks up offsets by earliest, latest and timestamp', async () => {
@@ -164,13 +160,13 @@ export function engineContract(kind: StoreKind): void {
       await sluice.createTopic('times');
       await sluice.append('times', [100, 200, 300].map((t) => ({ value: t, timestamp: t })));
       await sluice.append('times', [250, 400].map((t) => ({ value: t, timestamp: t })));
-      assert.equal(await sluice.offsetFor('times', 0, 'earliest'), 0);
-      assert.equal(await sluice.offsetFor('times', 0, 'latest'), 5);
-      assert.equal(await sluice.offsetFor('times', 0, { timestamp: 0 }), 0);
-      assert.equal(await sluice.offsetFor('times', 0, { timestamp: 200 }), 1);
-      assert.equal(await sluice.offsetFor('times', 0, { timestamp: 201 }), 2);
-      assert.equal(await sluice.offsetFor('times', 0, { timestamp: 301 }), 4);
-      assert.equal(await sluice.offsetFor('times', 0, { timestamp: 401 }), 5, 'none at or after: the high watermark');
+      expect(await sluice.offsetFor('times', 0, 'earliest')).toBe(0);
+      expect(await sluice.offsetFor('times', 0, 'latest')).toBe(5);
+      expect(await sluice.offsetFor('times', 0, { timestamp: 0 })).toBe(0);
+      expect(await sluice.offsetFor('times', 0, { timestamp: 200 })).toBe(1);
+      expect(await sluice.offsetFor('times', 0, { timestamp: 201 })).toBe(2);
+      expect(await sluice.offsetFor('times', 0, { timestamp: 301 })).toBe(4);
+      expect(await sluice.offsetFor('times', 0, { timestamp: 401 }), 'none at or after: the high watermark').toBe(5);
     });
 
     it('idempotent producer: a retried batch returns its original offsets; gaps and old epochs are rejected', async () => {
@@ -180,24 +176,22 @@ export function engineContract(kind: StoreKind): void {
       const first = await sluice.append('idem', [{ value: 'a', partition: 0 }, { value: 'b', partition: 0 }], p(0, 0));
       await sluice.append('idem', [{ value: 'other', partition: 0 }]); // a non-idempotent writer interleaves
       const retry = await sluice.append('idem', [{ value: 'a', partition: 0 }, { value: 'b', partition: 0 }], p(0, 0));
-      assert.deepEqual(retry, first);
-      await assert.rejects(sluice.append('idem', [{ value: 'c', partition: 0 }], p(0, 5)), (e) =>
-        isSluiceError(e, 'OutOfOrderSequence') && e.expected === 2 && e.sequence === 5,
-      );
+      expect(retry).toStrictEqual(first);
+      await expect(sluice.append('idem', [{ value: 'c', partition: 0 }], p(0, 5))).rejects.toSatisfy((e) =>
+        isSluiceError(e, 'OutOfOrderSequence') && e.expected === 2 && e.sequence === 5);
       const next = await sluice.append('idem', [{ value: 'c', partition: 0 }], p(0, 2));
-      assert.equal(next[0]!.offset, 3);
+      expect(next[0]!.offset).toBe(3);
       // A new epoch starts at sequence 0 and fences the old one.
-      await assert.rejects(sluice.append('idem', [{ value: 'd', partition: 0 }], p(1, 3)), (e) => isSluiceError(e, 'OutOfOrderSequence'));
+      await expect(sluice.append('idem', [{ value: 'd', partition: 0 }], p(1, 3))).rejects.toSatisfy((e) => isSluiceError(e, 'OutOfOrderSequence'));
       await sluice.append('idem', [{ value: 'd', partition: 0 }], p(1, 0));
-      await assert.rejects(sluice.append('idem', [{ value: 'e', partition: 0 }], p(0, 3)), (e) =>
-        isSluiceError(e, 'ProducerFenced') && e.currentEpoch === 1,
-      );
+      await expect(sluice.append('idem', [{ value: 'e', partition: 0 }], p(0, 3))).rejects.toSatisfy((e) =>
+        isSluiceError(e, 'ProducerFenced') && e.currentEpoch === 1);
       // Multi-partition appends take a sequence per partition.
-      await assert.rejects(sluice.append('idem', [{ value: 1, partition: 0 }, { value: 2, partition: 1 }], p(1, 1)), (e) => isSluiceError(e, 'InvalidArgument'));
+      await expect(sluice.append('idem', [{ value: 1, partition: 0 }, { value: 2, partition: 1 }], p(1, 1))).rejects.toSatisfy((e) => isSluiceError(e, 'InvalidArgument'));
       const multi = await sluice.append('idem', [{ value: 1, partition: 0 }, { value: 2, partition: 1 }], { producer: { id: 'prod-1', epoch: 1, sequence: { 0: 1, 1: 0 } } });
-      assert.deepEqual(multi.map((m) => [m.partition, m.offset]), [[0, 5], [1, 0]]);
+      expect(multi.map((m) => [m.partition, m.offset])).toStrictEqual([[0, 5], [1, 0]]);
       const values = (await readAll(sluice, 'idem', 0)).map((r) => r.value);
-      assert.deepEqual(values, ['a', 'b', 'other', 'c', 'd', 1]);
+      expect(values).toStrictEqual(['a', 'b', 'other', 'c', 'd', 1]);
     });
 
     it('an ambiguous failure (written, but the caller saw an error) never duplicates a record', async () => {
@@ -207,17 +201,17 @@ export function engineContract(kind: StoreKind): void {
       const sluice = new Sluice({ log: flaky, metadata: flaky, retry: FAST_RETRY });
       await sluice.createTopic('ambiguous');
       for (let i = 0; i < 4; i++) await sluice.append('ambiguous', [{ value: i }]);
-      assert.deepEqual((await readAll(sluice, 'ambiguous', 0)).map((r) => r.value), [0, 1, 2, 3]);
+      expect((await readAll(sluice, 'ambiguous', 0)).map((r) => r.value)).toStrictEqual([0, 1, 2, 3]);
 
       // The caller's retry with an idempotent producer, after the engine gave up on an unknown outcome.
       const always = ambiguousAfterWrite(base, new Set(Array.from({ length: 50 }, (_, i) => i)));
       const giving = new Sluice({ log: always, metadata: always, retry: { ...FAST_RETRY, maxUnknownOutcomeRetries: 0 } });
       const producer = { id: uniqueName('p'), epoch: 0, sequence: 0 };
-      await assert.rejects(giving.append('ambiguous', [{ value: 'once' }], { producer }), /socket hang up/);
+      await expect(giving.append('ambiguous', [{ value: 'once' }], { producer })).rejects.toThrow(/socket hang up/);
       const healthy = new Sluice({ log: base, metadata: base, retry: FAST_RETRY });
       const retried = await healthy.append('ambiguous', [{ value: 'once' }], { producer });
-      assert.equal(retried[0]!.offset, 4);
-      assert.deepEqual((await readAll(healthy, 'ambiguous', 0)).map((r) => r.value), [0, 1, 2, 3, 'once']);
+      expect(retried[0]!.offset).toBe(4);
+      expect((await readAll(healthy, 'ambiguous', 0)).map((r) => r.value)).toStrictEqual([0, 1, 2, 3, 'once']);
     });
   });
 }

@@ -1,5 +1,4 @@
-import assert from 'node:assert/strict';
-import { describe, it } from 'node:test';
+import { describe, expect, it } from 'vitest';
 import { isSluiceError } from '../../core/errors.ts';
 import type { ConsumerGroups, MembershipView, TopicPartition } from '../../core/groups/consumerGroups.ts';
 import type { GroupKind } from '../support/stores.ts';
@@ -39,24 +38,24 @@ export function groupContract(kind: GroupKind): void {
       await sluice.createTopic('events', { partitions: 2 });
       await sluice.append('events', Array.from({ length: 10 }, (_, i) => ({ value: i, partition: i % 2 })));
       const a = await groups.join('g1', { topics: ['events'], autoOffsetReset: 'earliest' });
-      assert.deepEqual(keys(a.assignments), ['events/0', 'events/1']);
+      expect(keys(a.assignments)).toStrictEqual(['events/0', 'events/1']);
       const first = await groups.poll('g1', a.memberId, { maxRecords: 4 });
-      assert.equal(first.records.length, 4);
+      expect(first.records.length).toBe(4);
       const rest = await groups.poll('g1', a.memberId, { maxRecords: 100 });
-      assert.equal(first.records.length + rest.records.length, 10, 'the position advances without commits');
+      expect(first.records.length + rest.records.length, 'the position advances without commits').toBe(10);
       await groups.commit('g1', { memberId: a.memberId, generation: a.generation, offsets: [{ topic: 'events', partition: 0, offset: 3, metadata: 'batch-7' }] });
       const d = await groups.describe('g1');
-      assert.equal(d.state, 'Stable');
-      assert.deepEqual(d.offsets.map((o) => [o.partition, o.committed, o.highWatermark, o.lag, o.metadata]), [[0, 3, 5, 2, 'batch-7'], [1, null, 5, 5, null]]);
-      assert.equal(d.totalLag, 7);
-      assert.deepEqual((await groups.listGroups()).map((g) => [g.group, g.members]), [['g1', 1]]);
+      expect(d.state).toBe('Stable');
+      expect(d.offsets.map((o) => [o.partition, o.committed, o.highWatermark, o.lag, o.metadata])).toStrictEqual([[0, 3, 5, 2, 'batch-7'], [1, null, 5, 5, null]]);
+      expect(d.totalLag).toBe(7);
+      expect((await groups.listGroups()).map((g) => [g.group, g.members])).toStrictEqual([['g1', 1]]);
 
       // A new member starts from the committed offset, not from the old member's position.
       await groups.leave('g1', a.memberId);
       const b = await groups.join('g1', { topics: ['events'], autoOffsetReset: 'latest' });
       const again = await groups.poll('g1', b.memberId, { maxRecords: 100 });
-      assert.deepEqual(again.records.filter((r) => r.partition === 0).map((r) => r.offset), [3, 4]);
-      assert.deepEqual(again.records.filter((r) => r.partition === 1).map((r) => r.offset), [], 'no commit and autoOffsetReset latest: starts at the end');
+      expect(again.records.filter((r) => r.partition === 0).map((r) => r.offset)).toStrictEqual([3, 4]);
+      expect(again.records.filter((r) => r.partition === 1).map((r) => r.offset), 'no commit and autoOffsetReset latest: starts at the end').toStrictEqual([]);
     });
 
     it('hands a partition to its new owner only after the old owner released it or expired', async () => {
@@ -65,18 +64,18 @@ export function groupContract(kind: GroupKind): void {
       await sluice.createTopic('moves', { partitions: 4 });
       const a = await groups.join('g2', { topics: ['moves'], sessionTimeoutMs: 10_000, rebalanceTimeoutMs: 5_000 });
       const b = await groups.join('g2', { topics: ['moves'], sessionTimeoutMs: 10_000 });
-      assert.deepEqual(b.assignments, [], 'nothing is free yet');
+      expect(b.assignments, 'nothing is free yet').toStrictEqual([]);
       const aView = await groups.heartbeat('g2', a.memberId);
-      assert.equal(aView.assignments.length, 2, 'A keeps half and keeps consuming');
-      assert.equal(aView.revoking.length, 2);
-      assert.deepEqual((await groups.heartbeat('g2', b.memberId)).assignments, [], 'still not free: A has not released');
+      expect(aView.assignments.length, 'A keeps half and keeps consuming').toBe(2);
+      expect(aView.revoking.length).toBe(2);
+      expect((await groups.heartbeat('g2', b.memberId)).assignments, 'still not free: A has not released').toStrictEqual([]);
       await groups.heartbeat('g2', a.memberId, { release: [aView.revoking[0]!] });
-      assert.deepEqual(keys((await groups.heartbeat('g2', b.memberId)).assignments), keys([aView.revoking[0]!]));
+      expect(keys((await groups.heartbeat('g2', b.memberId)).assignments)).toStrictEqual(keys([aView.revoking[0]!]));
       // A never releases the other one: after the rebalance timeout it is taken.
       c.advance(5_001);
       await groups.heartbeat('g2', b.memberId);
-      assert.equal((await groups.heartbeat('g2', b.memberId)).assignments.length, 2);
-      assert.deepEqual(keys((await groups.heartbeat('g2', a.memberId)).assignments), keys(aView.assignments));
+      expect((await groups.heartbeat('g2', b.memberId)).assignments.length).toBe(2);
+      expect(keys((await groups.heartbeat('g2', a.memberId)).assignments)).toStrictEqual(keys(aView.assignments));
     });
 
     it('fences zombies: 0 commits accepted from an older generation, an expired session or a non-owner', async () => {
@@ -91,28 +90,28 @@ export function groupContract(kind: GroupKind): void {
       const mine = aNow.assignments[0]!;
       const theirs = (await groups.heartbeat('g3', b.memberId)).assignments[0]!;
       let accepted = 0;
-      const attempt = async (memberId: string, generation: number, p: TopicPartition, offset: number, expect: string) => {
+      const attempt = async (memberId: string, generation: number, p: TopicPartition, offset: number, code: string) => {
         try {
           await groups.commit('g3', { memberId, generation, offsets: [{ ...p, offset }] });
           accepted++;
         } catch (e) {
-          assert.ok(isSluiceError(e, expect), `expected ${expect}, got ${String(e)}`);
+          expect(isSluiceError(e, code), `expected ${code}, got ${String(e)}`).toBeTruthy();
         }
       };
       for (let i = 0; i < 5; i++) await attempt(a.memberId, a.generation, mine, i + 1, 'FencedMember'); // a.generation is old now
       await attempt(a.memberId, aNow.generation, theirs, 1, 'NotAssigned');
-      assert.equal(accepted, 0);
+      expect(accepted).toBe(0);
       await attempt(a.memberId, aNow.generation, mine, 5, 'never'); // the current owner in the current generation
-      assert.equal(accepted, 1);
+      expect(accepted).toBe(1);
       await attempt(a.memberId, aNow.generation, mine, 4, 'OffsetRegression');
       // A stops heartbeating: once its session ends it can commit nothing, even before anyone notices.
       c.advance(5_001);
       accepted = 0;
       await attempt(a.memberId, aNow.generation, mine, 9, 'FencedMember');
-      assert.equal(accepted, 0);
+      expect(accepted).toBe(0);
       const d = await groups.describe('g3');
-      assert.deepEqual(d.members.map((m) => m.memberId), [], 'both sessions ended; the describe removed them');
-      assert.equal(d.offsets.find((o) => o.partition === mine.partition)!.committed, 5, 'only the accepted commit counts');
+      expect(d.members.map((m) => m.memberId), 'both sessions ended; the describe removed them').toStrictEqual([]);
+      expect(d.offsets.find((o) => o.partition === mine.partition)!.committed, 'only the accepted commit counts').toBe(5);
     });
 
     it('keeps a static member’s partitions, without a rebalance, when it restarts within its session', async () => {
@@ -125,10 +124,10 @@ export function groupContract(kind: GroupKind): void {
       const before = await groups.describe('g4');
       c.advance(10_000); // worker-a restarts (no leave) and comes back within its session
       const a2 = await groups.join('g4', { topics: ['static'], instanceId: 'worker-a', sessionTimeoutMs: 30_000 });
-      assert.equal(a2.generation, before.generation, 'no new generation');
-      assert.deepEqual(keys(a2.assignments), keys(views.get(a.memberId)!.assignments), 'same partitions');
-      assert.deepEqual(keys((await groups.heartbeat('g4', b.memberId)).assignments), keys(views.get(b.memberId)!.assignments), 'b undisturbed');
-      await assert.rejects(groups.heartbeat('g4', a.memberId), (e) => isSluiceError(e, 'UnknownMember'), 'the old incarnation is fenced');
+      expect(a2.generation, 'no new generation').toBe(before.generation);
+      expect(keys(a2.assignments), 'same partitions').toStrictEqual(keys(views.get(a.memberId)!.assignments));
+      expect(keys((await groups.heartbeat('g4', b.memberId)).assignments), 'b undisturbed').toStrictEqual(keys(views.get(b.memberId)!.assignments));
+      await expect(groups.heartbeat('g4', a.memberId), 'the old incarnation is fenced').rejects.toSatisfy((e) => isSluiceError(e, 'UnknownMember'));
     });
 
     it('crash mid-batch: uncommitted records go to the next owner again; committed offsets never go backwards', async () => {
@@ -138,19 +137,19 @@ export function groupContract(kind: GroupKind): void {
       await sluice.append('crash', Array.from({ length: 30 }, (_, i) => ({ value: i })));
       const a = await groups.join('g5', { topics: ['crash'], sessionTimeoutMs: 5_000, autoOffsetReset: 'earliest' });
       const batch = await groups.poll('g5', a.memberId, { maxRecords: 20 });
-      assert.equal(batch.records.length, 20);
+      expect(batch.records.length).toBe(20);
       // Processes all 20, commits after the first 12, then crashes.
       await groups.commit('g5', { memberId: a.memberId, generation: batch.generation, offsets: [{ topic: 'crash', partition: 0, offset: 12 }] });
       const committed: number[] = [12];
       c.advance(6_000);
       const b = await groups.join('g5', { topics: ['crash'], sessionTimeoutMs: 5_000, autoOffsetReset: 'earliest' });
       const redelivered = await groups.poll('g5', b.memberId, { maxRecords: 100 });
-      assert.deepEqual(redelivered.records.map((r) => r.offset), Array.from({ length: 18 }, (_, i) => 12 + i), 'from the committed offset: 12..19 again, then the rest');
+      expect(redelivered.records.map((r) => r.offset), 'from the committed offset: 12..19 again, then the rest').toStrictEqual(Array.from({ length: 18 }, (_, i) => 12 + i));
       await groups.commit('g5', { memberId: b.memberId, generation: redelivered.generation, offsets: [{ topic: 'crash', partition: 0, offset: 30 }] });
       committed.push(30);
-      await assert.rejects(groups.commit('g5', { memberId: b.memberId, generation: redelivered.generation, offsets: [{ topic: 'crash', partition: 0, offset: 20 }] }), (e) => isSluiceError(e, 'OffsetRegression'));
+      await expect(groups.commit('g5', { memberId: b.memberId, generation: redelivered.generation, offsets: [{ topic: 'crash', partition: 0, offset: 20 }] })).rejects.toSatisfy((e) => isSluiceError(e, 'OffsetRegression'));
       committed.push((await groups.describe('g5')).offsets[0]!.committed!);
-      assert.deepEqual(committed, [12, 30, 30], 'never backwards');
+      expect(committed, 'never backwards').toStrictEqual([12, 30, 30]);
     });
 
     it('resets offsets and deletes groups only while empty', async () => {
@@ -159,18 +158,18 @@ export function groupContract(kind: GroupKind): void {
       await sluice.createTopic('admin', { partitions: 2 });
       await sluice.append('admin', Array.from({ length: 6 }, (_, i) => ({ value: i, partition: i % 2, timestamp: 1000 + i })));
       const a = await groups.join('g6', { topics: ['admin'], sessionTimeoutMs: 5_000 });
-      await assert.rejects(groups.resetOffsets('g6', 'admin', 'earliest'), (e) => isSluiceError(e, 'GroupNotEmpty'));
-      await assert.rejects(groups.deleteGroup('g6'), (e) => isSluiceError(e, 'GroupNotEmpty'));
+      await expect(groups.resetOffsets('g6', 'admin', 'earliest')).rejects.toSatisfy((e) => isSluiceError(e, 'GroupNotEmpty'));
+      await expect(groups.deleteGroup('g6')).rejects.toSatisfy((e) => isSluiceError(e, 'GroupNotEmpty'));
       await groups.leave('g6', a.memberId);
-      assert.deepEqual(await groups.resetOffsets('g6', 'admin', 'latest'), [{ topic: 'admin', partition: 0, offset: 3 }, { topic: 'admin', partition: 1, offset: 3 }]);
-      assert.deepEqual((await groups.resetOffsets('g6', 'admin', { timestamp: 1003 })).map((o) => o.offset), [2, 1], 'first at or after 1003: 1004 on p0, 1003 on p1');
-      assert.deepEqual((await groups.resetOffsets('g6', 'admin', { offset: 99 })).map((o) => o.offset), [3, 3], 'clamped to the log');
-      assert.deepEqual((await groups.resetOffsets('g6', 'admin', 'earliest')).map((o) => o.offset), [0, 0], 'an explicit reset may go back');
+      expect(await groups.resetOffsets('g6', 'admin', 'latest')).toStrictEqual([{ topic: 'admin', partition: 0, offset: 3 }, { topic: 'admin', partition: 1, offset: 3 }]);
+      expect((await groups.resetOffsets('g6', 'admin', { timestamp: 1003 })).map((o) => o.offset), 'first at or after 1003: 1004 on p0, 1003 on p1').toStrictEqual([2, 1]);
+      expect((await groups.resetOffsets('g6', 'admin', { offset: 99 })).map((o) => o.offset), 'clamped to the log').toStrictEqual([3, 3]);
+      expect((await groups.resetOffsets('g6', 'admin', 'earliest')).map((o) => o.offset), 'an explicit reset may go back').toStrictEqual([0, 0]);
       await groups.deleteGroup('g6');
-      await assert.rejects(groups.describe('g6'), (e) => isSluiceError(e, 'GroupNotFound'));
-      await assert.rejects(groups.join('g6', { topics: ['nope'] }), (e) => isSluiceError(e, 'TopicNotFound'));
-      await assert.rejects(groups.join('g6', { topics: ['admin'], sessionTimeoutMs: 5 }), (e) => isSluiceError(e, 'InvalidArgument'));
-      await assert.rejects(groups.poll('g6', 'not-a-member'), (e) => isSluiceError(e, 'UnknownMember'));
+      await expect(groups.describe('g6')).rejects.toSatisfy((e) => isSluiceError(e, 'GroupNotFound'));
+      await expect(groups.join('g6', { topics: ['nope'] })).rejects.toSatisfy((e) => isSluiceError(e, 'TopicNotFound'));
+      await expect(groups.join('g6', { topics: ['admin'], sessionTimeoutMs: 5 })).rejects.toSatisfy((e) => isSluiceError(e, 'InvalidArgument'));
+      await expect(groups.poll('g6', 'not-a-member')).rejects.toSatisfy((e) => isSluiceError(e, 'UnknownMember'));
     });
 
     it('scale: 50 members on a 64-partition topic settle balanced (within one of the mean) in a bounded number of rounds', async () => {
@@ -180,9 +179,9 @@ export function groupContract(kind: GroupKind): void {
       for (let i = 0; i < 50; i++) members.push((await groups.join('g7', { topics: ['wide'], sessionTimeoutMs: 120_000 })).memberId);
       const { rounds, views } = await settle(groups, 'g7', members, 6);
       const counts = members.map((m) => views.get(m)!.assignments.length);
-      assert.equal(counts.reduce((a, b) => a + b, 0), 64);
+      expect(counts.reduce((a, b) => a + b, 0)).toBe(64);
       const mean = 64 / 50;
-      for (const n of counts) assert.ok(Math.abs(n - mean) < 1, `${n} partitions is not within one of the mean ${mean}`);
+      for (const n of counts) expect(Math.abs(n - mean) < 1, `${n} partitions is not within one of the mean ${mean}`).toBeTruthy();
       console.log(`# ${kind.name}: 50 members / 64 partitions settled in ${rounds} heartbeat round(s)`);
     });
 
@@ -194,8 +193,8 @@ export function groupContract(kind: GroupKind): void {
         const m = await groups.join('budget', { topics: ['heavy'], autoOffsetReset: 'earliest' });
         const { records } = await groups.poll('budget', m.memberId, { maxBytes: 1024 * 1024 });
         const bytes = records.reduce((n, r) => n + String(r.value).length, 0);
-        assert.ok(bytes <= 1024 * 1024 + 8 * 100_100, `a poll returned ${bytes} bytes`);
-        await assert.rejects(groups.poll('budget', m.memberId, { maxBytes: 16 * 1024 * 1024 }), (e) => isSluiceError(e, 'InvalidArgument'));
+        expect(bytes <= 1024 * 1024 + 8 * 100_100, `a poll returned ${bytes} bytes`).toBeTruthy();
+        await expect(groups.poll('budget', m.memberId, { maxBytes: 16 * 1024 * 1024 })).rejects.toSatisfy((e) => isSluiceError(e, 'InvalidArgument'));
       });
 
       it('seek moves the position once; later polls go on from there', async () => {
@@ -203,9 +202,9 @@ export function groupContract(kind: GroupKind): void {
         await sluice.createTopic('seeking');
         await sluice.append('seeking', Array.from({ length: 12 }, (_, i) => ({ value: i })));
         const m = await groups.join('seek', { topics: ['seeking'], autoOffsetReset: 'earliest' });
-        assert.deepEqual((await groups.poll('seek', m.memberId, { maxRecords: 3, seek: [{ topic: 'seeking', partition: 0, offset: 5 }] })).records.map((r) => r.offset), [5, 6, 7]);
-        assert.deepEqual((await groups.poll('seek', m.memberId, { maxRecords: 3 })).records.map((r) => r.offset), [8, 9, 10]);
-        await assert.rejects(groups.poll('seek', m.memberId, { paused: [{ topic: 'other', partition: 7 }], seek: [{ topic: 'other', partition: 7, offset: 1 }] }), (e) => isSluiceError(e, 'NotAssigned'));
+        expect((await groups.poll('seek', m.memberId, { maxRecords: 3, seek: [{ topic: 'seeking', partition: 0, offset: 5 }] })).records.map((r) => r.offset)).toStrictEqual([5, 6, 7]);
+        expect((await groups.poll('seek', m.memberId, { maxRecords: 3 })).records.map((r) => r.offset)).toStrictEqual([8, 9, 10]);
+        await expect(groups.poll('seek', m.memberId, { paused: [{ topic: 'other', partition: 7 }], seek: [{ topic: 'other', partition: 7, offset: 1 }] })).rejects.toSatisfy((e) => isSluiceError(e, 'NotAssigned'));
       });
 
       it('a joining member of another topic does not reshuffle the partitions of the others', async () => {
@@ -217,23 +216,23 @@ export function groupContract(kind: GroupKind): void {
         const { views } = await settle(groups, 'mixed', [a.memberId, b.memberId]);
         const c = await groups.join('mixed', { topics: ['y'] });
         const after = await settle(groups, 'mixed', [a.memberId, b.memberId, c.memberId]);
-        assert.deepEqual(keys(after.views.get(a.memberId)!.assignments), keys(views.get(a.memberId)!.assignments));
-        assert.deepEqual(keys(after.views.get(b.memberId)!.assignments), keys(views.get(b.memberId)!.assignments));
-        assert.deepEqual(keys(after.views.get(c.memberId)!.assignments), ['y/0', 'y/1']);
+        expect(keys(after.views.get(a.memberId)!.assignments)).toStrictEqual(keys(views.get(a.memberId)!.assignments));
+        expect(keys(after.views.get(b.memberId)!.assignments)).toStrictEqual(keys(views.get(b.memberId)!.assignments));
+        expect(keys(after.views.get(c.memberId)!.assignments)).toStrictEqual(['y/0', 'y/1']);
       });
 
       it('member ids and topic names that are Object.prototype keys are plain names', async () => {
         const { sluice, groups } = await kind.make();
         await sluice.createTopic('constructor', { partitions: 2 });
         const m = await groups.join('proto', { topics: ['constructor'] });
-        assert.deepEqual(keys(m.assignments), ['constructor/0', 'constructor/1']);
+        expect(keys(m.assignments)).toStrictEqual(['constructor/0', 'constructor/1']);
         for (const id of ['__proto__', 'constructor', 'toString', 'x'.repeat(2000)]) {
-          await assert.rejects(groups.heartbeat('proto', id), (e) => isSluiceError(e, 'UnknownMember'));
-          await assert.rejects(groups.leave('proto', id), (e) => isSluiceError(e, 'UnknownMember'));
-          await assert.rejects(groups.commit('proto', { memberId: id, generation: m.generation, offsets: [{ topic: 'constructor', partition: 0, offset: 1 }] }), (e) => isSluiceError(e, 'FencedMember'));
+          await expect(groups.heartbeat('proto', id)).rejects.toSatisfy((e) => isSluiceError(e, 'UnknownMember'));
+          await expect(groups.leave('proto', id)).rejects.toSatisfy((e) => isSluiceError(e, 'UnknownMember'));
+          await expect(groups.commit('proto', { memberId: id, generation: m.generation, offsets: [{ topic: 'constructor', partition: 0, offset: 1 }] })).rejects.toSatisfy((e) => isSluiceError(e, 'FencedMember'));
         }
-        assert.equal((await groups.describe('proto')).generation, m.generation, 'nothing changed');
-        await assert.rejects(groups.join('proto', { topics: ['toString'] }), (e) => isSluiceError(e, 'TopicNotFound'));
+        expect((await groups.describe('proto')).generation, 'nothing changed').toBe(m.generation);
+        await expect(groups.join('proto', { topics: ['toString'] })).rejects.toSatisfy((e) => isSluiceError(e, 'TopicNotFound'));
       });
 
       it('offsets of a deleted topic do not bind the topic created again under its name', async () => {
@@ -247,9 +246,9 @@ export function groupContract(kind: GroupKind): void {
         await sluice.createTopic('reborn');
         await sluice.append('reborn', Array.from({ length: 3 }, (_, i) => ({ value: i })));
         m = await groups.join('rebirth', { topics: ['reborn'], autoOffsetReset: 'earliest' });
-        assert.deepEqual((await groups.poll('rebirth', m.memberId)).records.map((r) => r.offset), [0, 1, 2]);
+        expect((await groups.poll('rebirth', m.memberId)).records.map((r) => r.offset)).toStrictEqual([0, 1, 2]);
         await groups.commit('rebirth', { memberId: m.memberId, generation: m.generation, offsets: [{ topic: 'reborn', partition: 0, offset: 3 }] });
-        assert.equal((await groups.describe('rebirth')).offsets[0]!.committed, 3);
+        expect((await groups.describe('rebirth')).offsets[0]!.committed).toBe(3);
       });
 
       it('a refused call still saves what reconcile noticed; a failing poll still extends the session', async () => {
@@ -258,16 +257,16 @@ export function groupContract(kind: GroupKind): void {
         await sluice.createTopic('notice', { partitions: 2 });
         const a = await groups.join('notice', { topics: ['notice'], sessionTimeoutMs: 2_000 });
         c.advance(2_001);
-        await assert.rejects(groups.heartbeat('notice', a.memberId), (e) => isSluiceError(e, 'UnknownMember'));
+        await expect(groups.heartbeat('notice', a.memberId)).rejects.toSatisfy((e) => isSluiceError(e, 'UnknownMember'));
         const stored = await groupStore.loadGroup('notice');
-        assert.deepEqual(Object.keys(stored.meta!.members), [], 'the expiry was written');
-        assert.deepEqual(stored.meta!.owners, {});
+        expect(Object.keys(stored.meta!.members), 'the expiry was written').toStrictEqual([]);
+        expect(stored.meta!.owners).toStrictEqual({});
         const b = await groups.join('notice', { topics: ['notice'], sessionTimeoutMs: 2_000, autoOffsetReset: 'error' });
         for (let i = 0; i < 4; i++) {
           c.advance(1_500);
-          await assert.rejects(groups.poll('notice', b.memberId), (e) => isSluiceError(e, 'NoCommittedOffset'));
+          await expect(groups.poll('notice', b.memberId)).rejects.toSatisfy((e) => isSluiceError(e, 'NoCommittedOffset'));
         }
-        assert.equal((await groups.heartbeat('notice', b.memberId)).memberId, b.memberId, 'polls kept the session alive');
+        expect((await groups.heartbeat('notice', b.memberId)).memberId, 'polls kept the session alive').toBe(b.memberId);
       });
 
       it('many expired members are removed over successive writes without failing the group', async () => {
@@ -277,21 +276,21 @@ export function groupContract(kind: GroupKind): void {
         for (let i = 0; i < 120; i++) await groups.join('crowd', { topics: ['crowd'], sessionTimeoutMs: 2_000 });
         c.advance(2_001);
         const d = await groups.describe('crowd');
-        assert.equal(d.members.length, 0);
+        expect(d.members.length).toBe(0);
         for (let i = 0; i < 3 && Object.keys((await groupStore.loadGroup('crowd')).members).length > 0; i++) await groups.describe('crowd');
-        assert.equal(Object.keys((await groupStore.loadGroup('crowd')).members).length, 0, 'every expired member item is gone');
+        expect(Object.keys((await groupStore.loadGroup('crowd')).members).length, 'every expired member item is gone').toBe(0);
         const fresh = await groups.join('crowd', { topics: ['crowd'] });
-        assert.equal(fresh.assignments.length, 4);
+        expect(fresh.assignments.length).toBe(4);
       });
 
       it('a member can poll 200 partitions', async () => {
         const { sluice, groups } = await kind.make();
         await sluice.createTopic('very-wide', { partitions: 200 });
         const m = await groups.join('wide-poll', { topics: ['very-wide'], autoOffsetReset: 'earliest' });
-        assert.equal(m.assignments.length, 200);
+        expect(m.assignments.length).toBe(200);
         await sluice.append('very-wide', [{ value: 'a', partition: 199 }]);
-        assert.deepEqual((await groups.poll('wide-poll', m.memberId)).records.map((r) => r.value), ['a']);
-        assert.deepEqual((await groups.poll('wide-poll', m.memberId)).records, []);
+        expect((await groups.poll('wide-poll', m.memberId)).records.map((r) => r.value)).toStrictEqual(['a']);
+        expect((await groups.poll('wide-poll', m.memberId)).records).toStrictEqual([]);
       });
     });
   });

@@ -1,5 +1,4 @@
-import assert from 'node:assert/strict';
-import { describe, it } from 'node:test';
+import { describe, expect, it } from 'vitest';
 import { isSluiceError } from '../../core/errors.ts';
 import { logKey, type TieringStore } from '../../core/ports.ts';
 import type { Sluice } from '../../core/log/sluice.ts';
@@ -19,14 +18,14 @@ async function readAll(sluice: Sluice, topic: string, from = 0): Promise<{ offse
     const page = await sluice.read(topic, 0, offset, { maxRecords: 37 });
     out.push(...page.records.map((r) => ({ offset: r.offset, value: r.value })));
     if (page.nextOffset >= page.highWatermark) return out;
-    assert.ok(page.records.length > 0, `a read from ${offset} below the high watermark returned nothing`);
+    expect(page.records.length > 0, `a read from ${offset} below the high watermark returned nothing`).toBeTruthy();
     offset = page.nextOffset;
   }
 }
 
 function expectExactly(records: { offset: number; value: unknown }[], count: number, from = 0): void {
-  assert.deepEqual(records.map((r) => r.offset), Array.from({ length: count - from }, (_, i) => from + i), 'every offset once, in order');
-  assert.deepEqual(records.map((r) => r.value), records.map((r) => `v${r.offset}`), 'each offset holds what was appended there');
+  expect(records.map((r) => r.offset), 'every offset once, in order').toStrictEqual(Array.from({ length: count - from }, (_, i) => from + i));
+  expect(records.map((r) => r.value), 'each offset holds what was appended there').toStrictEqual(records.map((r) => `v${r.offset}`));
 }
 
 /** Appends `batches` batches of `size` records, one per minute of the clock. */
@@ -84,22 +83,22 @@ export function tieringContract(kind: TieredKind): void {
       await sluice.createTopic('roll', { config: { hotRetentionMs: 5 * MINUTE, compression: 'zstd' } });
       const total = await fill(sluice, c, 'roll', 10, 10);
       const reports = await tiering.runOnce();
-      assert.deepEqual(reports.map((r) => [r.rolled, r.expired]), [[1, 0]]);
+      expect(reports.map((r) => [r.rolled, r.expired])).toStrictEqual([[1, 0]]);
       const [info] = (await sluice.describeTopic('roll')).partitions;
-      assert.equal(info!.segments, 1);
-      assert.equal(info!.tieredThrough, 60, 'the six batches older than 5 minutes moved; the rest stay hot');
-      assert.ok(info!.tieredBytes > 0 && info!.hotBytes > 0);
+      expect(info!.segments).toBe(1);
+      expect(info!.tieredThrough, 'the six batches older than 5 minutes moved; the rest stay hot').toBe(60);
+      expect(info!.tieredBytes > 0 && info!.hotBytes > 0).toBeTruthy();
       const topic = (await sluice.listTopics())[0]!;
       const hot = await store.scanBatchHeaders(logKey(topic.topicId, 0), 0, 100);
-      assert.deepEqual(hot.batches.map((b) => b.baseOffset), [60, 70, 80, 90], 'the hot copies of rolled batches are gone');
+      expect(hot.batches.map((b) => b.baseOffset), 'the hot copies of rolled batches are gone').toStrictEqual([60, 70, 80, 90]);
       expectExactly(await readAll(sluice, 'roll'), total);
       expectExactly(await readAll(sluice, 'roll', 33), total, 33);
-      assert.equal(await sluice.offsetFor('roll', 0, { timestamp: 1_800_000_000_000 + 2 * MINUTE }), 20, 'timestamp look-up reaches into segments');
+      expect(await sluice.offsetFor('roll', 0, { timestamp: 1_800_000_000_000 + 2 * MINUTE }), 'timestamp look-up reaches into segments').toBe(20);
       // A second pass finds nothing new until time moves on; the tail batch never leaves.
-      assert.deepEqual((await tiering.runOnce()).map((r) => r.rolled), [0]);
+      expect((await tiering.runOnce()).map((r) => r.rolled)).toStrictEqual([0]);
       c.advance(60 * MINUTE);
       await tiering.runOnce();
-      assert.equal((await sluice.describeTopic('roll')).partitions[0]!.tieredThrough, 90);
+      expect((await sluice.describeTopic('roll')).partitions[0]!.tieredThrough).toBe(90);
       expectExactly(await readAll(sluice, 'roll'), total);
     });
 
@@ -112,15 +111,15 @@ export function tieringContract(kind: TieredKind): void {
         const total = await fill(sluice, c, 'faulty', 8, 5);
         const broken = failing(store, objects, step);
         const [report] = await tieredEngine(broken.store, broken.objects, c.now).tiering.runOnce();
-        assert.match(report!.errors?.join(' ') ?? '', new RegExp(`injected failure ${step}`), 'the failure is reported, not thrown');
+        expect(report!.errors?.join(' ') ?? '', 'the failure is reported, not thrown').toMatch(new RegExp(`injected failure ${step}`));
         expectExactly(await readAll(sluice, 'faulty'), total); // readers are fine even mid-roll
         await tieredEngine(store, objects, c.now).tiering.runOnce();
         const topic = (await sluice.listTopics())[0]!;
         const state = await store.getPartitionState(logKey(topic.topicId, 0));
-        assert.equal(state.roll, undefined, 'the roll finished');
-        assert.equal(state.tieredThrough, 35);
-        assert.deepEqual((await store.scanBatchHeaders(logKey(topic.topicId, 0), 0, 100)).batches.map((b) => b.baseOffset), [35]);
-        assert.equal((await store.listSegments(logKey(topic.topicId, 0))).length, 1, 'one segment, not two');
+        expect(state.roll, 'the roll finished').toBe(undefined);
+        expect(state.tieredThrough).toBe(35);
+        expect((await store.scanBatchHeaders(logKey(topic.topicId, 0), 0, 100)).batches.map((b) => b.baseOffset)).toStrictEqual([35]);
+        expect((await store.listSegments(logKey(topic.topicId, 0))).length, 'one segment, not two').toBe(1);
         expectExactly(await readAll(sluice, 'faulty'), total);
       });
     }
@@ -154,8 +153,8 @@ export function tieringContract(kind: TieredKind): void {
       await tiering.runOnce();
       expectExactly(await readAll(sluice, 'busy'), written);
       const [info] = (await sluice.describeTopic('busy')).partitions;
-      assert.ok(info!.segments >= 2, `several rolls happened (${info!.segments} segments)`);
-      assert.ok(checks >= 3, `the reader checked ${checks} full histories`);
+      expect(info!.segments >= 2, `several rolls happened (${info!.segments} segments)`).toBeTruthy();
+      expect(checks >= 3, `the reader checked ${checks} full histories`).toBeTruthy();
     });
 
     it('a corrupted segment is reported as CorruptData, never as wrong bytes', async () => {
@@ -172,8 +171,8 @@ export function tieringContract(kind: TieredKind): void {
       await objects.put(segment!.key, bytes);
       // A fresh engine, so no index is cached from before.
       const { sluice: reader } = tieredEngine(store, objects, c.now);
-      await assert.rejects(reader.read('rot', 0, 0), (e) => isSluiceError(e, 'CorruptData') && /CRC32C/.test(e.message));
-      assert.equal((await reader.read('rot', 0, 15)).records[0]!.value, 'v15', 'the hot tail is still readable');
+      await expect(reader.read('rot', 0, 0)).rejects.toSatisfy((e) => isSluiceError(e, 'CorruptData') && /CRC32C/.test(e.message));
+      expect((await reader.read('rot', 0, 15)).records[0]!.value, 'the hot tail is still readable').toBe('v15');
     });
 
     it('retention by time and size drops whole segments; delete-records moves the log start exactly', async () => {
@@ -188,25 +187,25 @@ export function tieringContract(kind: TieredKind): void {
       await tiering.runOnce(); // segment [25, 40)
       c.advance(25 * MINUTE); // the first segment's newest record is now older than 30 minutes
       const reports = await tiering.runOnce();
-      assert.equal(reports[0]!.expired, 1);
+      expect(reports[0]!.expired).toBe(1);
       const info = (await sluice.describeTopic('aging')).partitions[0]!;
-      assert.deepEqual([info.logStartOffset, info.segments], [25, 1]);
-      assert.equal(await sluice.offsetFor('aging', 0, 'earliest'), 25);
-      await assert.rejects(sluice.read('aging', 0, 3), (e) => isSluiceError(e, 'OffsetOutOfRange') && e.logStartOffset === 25);
-      assert.deepEqual((await readAll(sluice, 'aging', 25)).map((r) => r.offset)[0], 25);
+      expect([info.logStartOffset, info.segments]).toStrictEqual([25, 1]);
+      expect(await sluice.offsetFor('aging', 0, 'earliest')).toBe(25);
+      await expect(sluice.read('aging', 0, 3)).rejects.toSatisfy((e) => isSluiceError(e, 'OffsetOutOfRange') && e.logStartOffset === 25);
+      expect((await readAll(sluice, 'aging', 25)).map((r) => r.offset)[0]).toStrictEqual(25);
 
       const deleted = await sluice.deleteRecords('aging', 0, 32);
-      assert.deepEqual(deleted, { logStartOffset: 32 });
-      await assert.rejects(sluice.read('aging', 0, 31), (e) => isSluiceError(e, 'OffsetOutOfRange') && e.logStartOffset === 32);
-      assert.equal((await sluice.read('aging', 0, 32)).records[0]!.offset, 32, 'exactly from 32, inside a segment');
-      await assert.rejects(sluice.deleteRecords('aging', 0, 1000), (e) => isSluiceError(e, 'OffsetOutOfRange'));
+      expect(deleted).toStrictEqual({ logStartOffset: 32 });
+      await expect(sluice.read('aging', 0, 31)).rejects.toSatisfy((e) => isSluiceError(e, 'OffsetOutOfRange') && e.logStartOffset === 32);
+      expect((await sluice.read('aging', 0, 32)).records[0]!.offset, 'exactly from 32, inside a segment').toBe(32);
+      await expect(sluice.deleteRecords('aging', 0, 1000)).rejects.toSatisfy((e) => isSluiceError(e, 'OffsetOutOfRange'));
 
       await sluice.updateTopic('aging', { config: { retentionBytes: 1 } });
       c.advance(MINUTE);
       await tiering.runOnce();
       const after = (await sluice.describeTopic('aging')).partitions[0]!;
-      assert.equal(after.segments, 0, 'retention by size dropped every segment');
-      assert.equal(after.logStartOffset, after.tieredThrough);
+      expect(after.segments, 'retention by size dropped every segment').toBe(0);
+      expect(after.logStartOffset).toBe(after.tieredThrough);
       expectExactly(await readAll(sluice, 'aging', after.logStartOffset), 45, after.logStartOffset);
     });
 
@@ -221,8 +220,8 @@ export function tieringContract(kind: TieredKind): void {
       await sluice.append('idem-tier', [{ value: 'b', partition: 0 }]);
       c.advance(2 * MINUTE);
       await tiering.runOnce();
-      assert.equal((await sluice.describeTopic('idem-tier')).partitions[0]!.tieredThrough, 1);
-      assert.deepEqual(await sluice.append('idem-tier', [{ value: 'a', partition: 0 }], { producer }), first);
+      expect((await sluice.describeTopic('idem-tier')).partitions[0]!.tieredThrough).toBe(1);
+      expect(await sluice.append('idem-tier', [{ value: 'a', partition: 0 }], { producer })).toStrictEqual(first);
     });
 
     it('claim-checked records up to maxRecordBytes round-trip byte for byte, in both tiers, and go with their segment', async () => {
@@ -241,20 +240,20 @@ export function tieringContract(kind: TieredKind): void {
         { key: 'k-json', value: json, partition: 0, timestamp: c.now() },
       ];
       const metas = await sluice.append('large', input);
-      assert.deepEqual(metas.map((m) => m.offset), [0, 1, 2, 3]);
-      await assert.rejects(sluice.append('large', [{ value: random(3 * 1024 * 1024 + 1, 2), partition: 0 }]), (e) => isSluiceError(e, 'RecordTooLarge') && e.limit === 'maxRecordBytes');
+      expect(metas.map((m) => m.offset)).toStrictEqual([0, 1, 2, 3]);
+      await expect(sluice.append('large', [{ value: random(3 * 1024 * 1024 + 1, 2), partition: 0 }])).rejects.toSatisfy((e) => isSluiceError(e, 'RecordTooLarge') && e.limit === 'maxRecordBytes');
       const check = async () => {
         const records = (await sluice.read('large', 0, 0, { maxBytes: 16 })).records;
-        assert.equal(records.length, 1, 'a claimed value counts whole against maxBytes');
-        assert.deepEqual(records[0]!.value, big);
+        expect(records.length, 'a claimed value counts whole against maxBytes').toBe(1);
+        expect(records[0]!.value).toStrictEqual(big);
         const all = [];
         for (let offset = 0; offset < 4; ) {
           const page = await sluice.read('large', 0, offset, { maxRecords: 4, maxBytes: 4 * 1024 * 1024 });
           all.push(...page.records);
           offset = page.nextOffset;
         }
-        assert.deepEqual(all.map((r) => r.value), input.map((r) => r.value));
-        assert.deepEqual(all[0]!.headers, { kind: 'bytes' });
+        expect(all.map((r) => r.value)).toStrictEqual(input.map((r) => r.value));
+        expect(all[0]!.headers).toStrictEqual({ kind: 'bytes' });
       };
       await check();
       c.advance(2 * MINUTE);
@@ -262,14 +261,14 @@ export function tieringContract(kind: TieredKind): void {
       await tiering.runOnce();
       const topic = (await sluice.listTopics())[0]!;
       const [segment] = await store.listSegments(logKey(topic.topicId, 0));
-      assert.equal(segment!.claims?.count, 3, 'the segment knows its three claim checks');
+      expect(segment!.claims?.count, 'the segment knows its three claim checks').toBe(3);
       const claimObjects = await tiering.claimList(segment!);
-      assert.equal(claimObjects.length, 4, 'three claims and the list itself');
+      expect(claimObjects.length, 'three claims and the list itself').toBe(4);
       await check();
       c.advance(20 * MINUTE);
       await tiering.runOnce();
-      assert.equal((await store.listSegments(logKey(topic.topicId, 0))).length, 0);
-      for (const key of claimObjects) await assert.rejects(objects.getRange(key, 0, 0), 'retention deleted the claim objects with their segment');
+      expect((await store.listSegments(logKey(topic.topicId, 0))).length).toBe(0);
+      for (const key of claimObjects) await expect(objects.getRange(key, 0, 0), 'retention deleted the claim objects with their segment').rejects.toThrow();
     });
 
     it('a corrupted claim check is reported as CorruptData', async () => {
@@ -284,7 +283,7 @@ export function tieringContract(kind: TieredKind): void {
       const [key] = claimKeys(batch!);
       const bytes = await objects.getRange(key!, 0, 10);
       await objects.put(key!, bytes); // truncated
-      await assert.rejects(sluice.read('claim-rot', 0, 0), (e) => isSluiceError(e, 'CorruptData'));
+      await expect(sluice.read('claim-rot', 0, 0)).rejects.toSatisfy((e) => isSluiceError(e, 'CorruptData'));
     });
 
     it('compaction keeps the latest record per key with its offset, and drops tombstones after deleteRetentionMs', async () => {
@@ -299,18 +298,18 @@ export function tieringContract(kind: TieredKind): void {
       c.advance(2 * MINUTE);
       await at([{ key: 'k1', value: 'f' }]); // 7, hot: supersedes k1 in the segment
       const reports = await tiering.runOnce();
-      assert.deepEqual(reports.map((r) => [r.rolled, r.compacted]), [[1, 1]]);
+      expect(reports.map((r) => [r.rolled, r.compacted])).toStrictEqual([[1, 1]]);
       const view = async (from = 0) => (await readAll(sluice, 'table', from)).map((r) => [r.offset, r.value]);
-      assert.deepEqual(await view(), [[4, null], [5, 'e'], [6, 'x'], [7, 'f']], 'latest per key, original offsets, the tombstone kept for now');
-      assert.deepEqual(await view(1), [[4, null], [5, 'e'], [6, 'x'], [7, 'f']], 'a read inside a gap starts at the next record');
+      expect(await view(), 'latest per key, original offsets, the tombstone kept for now').toStrictEqual([[4, null], [5, 'e'], [6, 'x'], [7, 'f']]);
+      expect(await view(1), 'a read inside a gap starts at the next record').toStrictEqual([[4, null], [5, 'e'], [6, 'x'], [7, 'f']]);
       c.advance(11 * MINUTE);
       await tiering.runOnce();
-      assert.deepEqual(await view(), [[5, 'e'], [6, 'x'], [7, 'f']], 'the tombstone is gone after deleteRetentionMs');
+      expect(await view(), 'the tombstone is gone after deleteRetentionMs').toStrictEqual([[5, 'e'], [6, 'x'], [7, 'f']]);
       const topic = (await sluice.listTopics())[0]!;
       const [segment] = await store.listSegments(logKey(topic.topicId, 0));
-      assert.match(segment!.key, /\.c2-[0-9a-f]{8}\.seg$/, 'each rewrite is a new object');
-      assert.deepEqual([segment!.base, segment!.end], [0, 7], 'the segment still covers its range');
-      assert.equal(await sluice.offsetFor('table', 0, 'earliest'), 0);
+      expect(segment!.key, 'each rewrite is a new object').toMatch(/\.c2-[0-9a-f]{8}\.seg$/);
+      expect([segment!.base, segment!.end], 'the segment still covers its range').toStrictEqual([0, 7]);
+      expect(await sluice.offsetFor('table', 0, 'earliest')).toBe(0);
 
       // A segment whose every record is superseded stays as an empty range; reads go on in the hot tier.
       await sluice.createTopic('table2', { config: { cleanupPolicy: 'compact', hotRetentionMs: MINUTE } });
@@ -318,7 +317,7 @@ export function tieringContract(kind: TieredKind): void {
       c.advance(2 * MINUTE);
       await sluice.append('table2', [{ key: 'only', value: 2, partition: 0 }]);
       await tiering.runOnce();
-      assert.deepEqual((await readAll(sluice, 'table2')).map((r) => [r.offset, r.value]), [[1, 2]]);
+      expect((await readAll(sluice, 'table2')).map((r) => [r.offset, r.value])).toStrictEqual([[1, 2]]);
     });
 
     describe('regressions from review', () => {
@@ -337,7 +336,7 @@ export function tieringContract(kind: TieredKind): void {
         await Promise.all([tiering.compact(topic, 0), other.compact(topic, 0)]);
         const { sluice: reader } = tieredEngine(store, objects, c.now);
         const values = (await readAll(reader, 'race')).map((r) => r.value);
-        assert.ok(JSON.stringify(values) === '[null,3]' || JSON.stringify(values) === '[3]', `read ${JSON.stringify(values)}`);
+        expect(JSON.stringify(values) === '[null,3]' || JSON.stringify(values) === '[3]', `read ${JSON.stringify(values)}`).toBeTruthy();
       });
 
       it('a compacted topic keeps the latest value of every key beyond retentionMs', async () => {
@@ -351,7 +350,7 @@ export function tieringContract(kind: TieredKind): void {
         await tiering.runOnce();
         c.advance(60 * MINUTE);
         await tiering.runOnce();
-        assert.deepEqual((await readAll(sluice, 'forever')).map((r) => r.value), ['kept', 'tail']);
+        expect((await readAll(sluice, 'forever')).map((r) => r.value)).toStrictEqual(['kept', 'tail']);
       });
 
       it('a reader never sees holes while a roller deletes hot copies out of order', async () => {
@@ -369,7 +368,7 @@ export function tieringContract(kind: TieredKind): void {
           await store.deleteBatches(log, bases);
         };
         await tieredEngine(s, objects, c.now).tiering.runOnce();
-        assert.ok(checked);
+        expect(checked).toBeTruthy();
         expectExactly(await readAll(sluice, 'holes'), total);
       });
 
@@ -385,16 +384,16 @@ export function tieringContract(kind: TieredKind): void {
         await tiering.rollOnce(topic, 0);
         const [rolled] = await store.listSegments(logKey(topic.topicId, 0));
         const before = await tiering.claimList(rolled!);
-        assert.equal(rolled!.claims?.count, 3);
+        expect(rolled!.claims?.count).toBe(3);
         await tiering.compact(topic, 0);
         const [compacted] = await store.listSegments(logKey(topic.topicId, 0));
         const after = await tiering.claimList(compacted!);
-        assert.equal(compacted!.claims?.count, 2, 'the superseded claim is no longer listed');
-        assert.equal(after.length, 3, 'two claims and the new list');
+        expect(compacted!.claims?.count, 'the superseded claim is no longer listed').toBe(2);
+        expect(after.length, 'two claims and the new list').toBe(3);
         const gone = before.filter((k) => !after.includes(k));
-        assert.equal(gone.length, 2, 'the superseded claim and the old list');
-        for (const key of gone) await assert.rejects(objects.getRange(key, 0, 0));
-        assert.deepEqual((await readAll(sluice, 'big-table')).map((r) => String(r.value).slice(0, 1)), ['b', 'c', '1']);
+        expect(gone.length, 'the superseded claim and the old list').toBe(2);
+        for (const key of gone) await expect(objects.getRange(key, 0, 0)).rejects.toThrow();
+        expect((await readAll(sluice, 'big-table')).map((r) => String(r.value).slice(0, 1))).toStrictEqual(['b', 'c', '1']);
       });
 
       it('a partition that fails does not stop the others', async () => {
@@ -412,7 +411,7 @@ export function tieringContract(kind: TieredKind): void {
           return objects.put(key, bytes);
         };
         const reports = await tieredEngine(store, broken, c.now).tiering.runOnce();
-        assert.deepEqual(reports.map((r) => [r.topic, r.rolled, (r.errors ?? []).length > 0]), [['a-broken', 0, true], ['b-fine', 1, false]]);
+        expect(reports.map((r) => [r.topic, r.rolled, (r.errors ?? []).length > 0])).toStrictEqual([['a-broken', 0, true], ['b-fine', 1, false]]);
       });
 
       it('an idempotent retry after compaction returns the original offsets', async () => {
@@ -425,7 +424,7 @@ export function tieringContract(kind: TieredKind): void {
         c.advance(2 * MINUTE);
         await sluice.append('idem-compact', [{ key: 'k', value: 3, partition: 0 }]);
         await tiering.runOnce();
-        assert.deepEqual((await sluice.append('idem-compact', [{ key: 'k', value: 1, partition: 0 }, { key: 'j', value: 2, partition: 0 }], { producer })).map((m) => m.offset), first.map((m) => m.offset));
+        expect((await sluice.append('idem-compact', [{ key: 'k', value: 1, partition: 0 }, { key: 'j', value: 2, partition: 0 }], { producer })).map((m) => m.offset)).toStrictEqual(first.map((m) => m.offset));
       });
     });
   });

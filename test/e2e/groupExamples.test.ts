@@ -1,5 +1,4 @@
-import assert from 'node:assert/strict';
-import { it } from 'node:test';
+import { expect, it } from 'vitest';
 import { Admin, PartitionConsumer, Producer } from '../../client/index.ts';
 import { runNode, useApi } from '../support/e2e.ts';
 import { uniqueName } from '../support/names.ts';
@@ -17,17 +16,17 @@ it('the Python-, Java- and Go-style consumer-group examples process every order 
   for (const style of ['python', 'java', 'go']) {
     const group = `${style}-processor`;
     const result = await run(`examples/groups/${style}-style-consumer.ts`, ['--topic', topic, '--group', group, '--until-idle']);
-    assert.equal(result.code, 0, `${style}: ${result.stderr}`);
+    expect(result.code, `${style}: ${result.stderr}`).toBe(0);
     const processed = result.stdout.trim().split('\n').filter((l) => l.startsWith('Processed'));
-    assert.equal(processed.length, 27, `${style} processed the good orders once`);
+    expect(processed.length, `${style} processed the good orders once`).toBe(27);
     const dlq = new PartitionConsumer({ url: api.url, topic: `${topic}.${group}.DLQ`, partition: 0, autoOffsetReset: 'earliest', waitMs: 0 });
-    assert.deepEqual((await dlq.poll()).map((r) => (r.value as { orderId: string }).orderId).sort(), ['order-19', 'order-29', 'order-9'], `${style} dead-lettered the bad ones`);
+    expect((await dlq.poll()).map((r) => (r.value as { orderId: string }).orderId).sort(), `${style} dead-lettered the bad ones`).toStrictEqual(['order-19', 'order-29', 'order-9']);
     const described = await new Admin({ url: api.url }).describeTopic(topic);
     const lag = await fetch(`${api.url}/v1/groups/${group}`).then((r) => r.json() as Promise<{ totalLag: number; assignor: string }>);
-    assert.equal(lag.totalLag, 0, `${style} committed everything`);
-    assert.equal(lag.assignor, 'roundrobin');
-    assert.equal(described.partitions.length, 3);
+    expect(lag.totalLag, `${style} committed everything`).toBe(0);
+    expect(lag.assignor).toBe('roundrobin');
+    expect(described.partitions.length).toBe(3);
     const again = await run(`examples/groups/${style}-style-consumer.ts`, ['--topic', topic, '--group', group, '--until-idle']);
-    assert.equal(again.stdout.trim(), '', `${style}: a restart processes nothing twice`);
+    expect(again.stdout.trim(), `${style}: a restart processes nothing twice`).toBe('');
   }
 });

@@ -1,5 +1,4 @@
-import assert from 'node:assert/strict';
-import { it } from 'node:test';
+import { expect, it } from 'vitest';
 import { Admin, GroupConsumer, Producer, type TopicPartition } from '../../client/index.ts';
 import { runNode, useApi } from '../support/e2e.ts';
 import { uniqueName } from '../support/names.ts';
@@ -43,20 +42,20 @@ it('two group consumers share a topic over HTTP: cooperative hand-over with call
   await Promise.all([runA, runB]);
   await Promise.all([a.close(), b.close()]);
 
-  assert.equal(processed.size, 200, 'every record processed');
+  expect(processed.size, 'every record processed').toBe(200);
   for (let p = 0; p < 4; p++) {
     const lost = events.indexOf(`a -${p}`);
     const gained = events.indexOf(`b +${p}`);
-    if (gained >= 0) assert.ok(lost >= 0 && lost < gained, `partition ${p}: a revoked it before b got it (${events.join(', ')})`);
+    if (gained >= 0) expect(lost >= 0 && lost < gained, `partition ${p}: a revoked it before b got it (${events.join(', ')})`).toBeTruthy();
   }
-  assert.ok(events.some((e) => e.startsWith('b +')), `b got partitions: ${events.join(', ')}`);
+  expect(events.some((e) => e.startsWith('b +')), `b got partitions: ${events.join(', ')}`).toBeTruthy();
 
   const described = await cli(['groups', 'describe', groupId, '--json']);
-  assert.equal(described.code, 0, described.stderr);
+  expect(described.code, described.stderr).toBe(0);
   const d = JSON.parse(described.stdout);
-  assert.equal(d.state, 'Empty');
-  assert.equal(d.totalLag, 0, 'all committed on close');
-  assert.match((await cli(['groups', 'list'])).stdout, new RegExp(groupId));
+  expect(d.state).toBe('Empty');
+  expect(d.totalLag, 'all committed on close').toBe(0);
+  expect((await cli(['groups', 'list'])).stdout).toMatch(new RegExp(groupId));
 });
 
 it('the CLI consumes with a group, resumes from commits, resets and deletes the group', async () => {
@@ -68,21 +67,21 @@ it('the CLI consumes with a group, resumes from commits, resets and deletes the 
   await producer.close();
 
   const first = await cli(['consume', topic, '--group', groupId, '--from-beginning', '--json']);
-  assert.equal(first.code, 0, first.stderr);
-  assert.equal(first.stdout.trim().split('\n').length, 30);
+  expect(first.code, first.stderr).toBe(0);
+  expect(first.stdout.trim().split('\n').length).toBe(30);
   const second = await cli(['consume', topic, '--group', groupId, '--from-beginning', '--json']);
-  assert.equal(second.stdout.trim(), '', 'committed: nothing again');
+  expect(second.stdout.trim(), 'committed: nothing again').toBe('');
   const reset = await cli(['groups', 'reset', groupId, '--topic', topic, '--to-earliest']);
-  assert.equal(reset.code, 0, reset.stderr);
-  assert.match(reset.stdout, /NEW OFFSET/);
+  expect(reset.code, reset.stderr).toBe(0);
+  expect(reset.stdout).toMatch(/NEW OFFSET/);
   const third = await cli(['consume', topic, '--group', groupId, '--max', '5', '--json']);
-  assert.equal(third.stdout.trim().split('\n').length, 5);
+  expect(third.stdout.trim().split('\n').length).toBe(5);
   const fourth = await cli(['consume', topic, '--group', groupId, '--json']);
-  assert.equal(fourth.stdout.trim().split('\n').length, 25, 'the --max 5 run committed exactly the 5 it printed');
-  assert.equal((await cli(['groups', 'delete', groupId])).code, 0);
+  expect(fourth.stdout.trim().split('\n').length, 'the --max 5 run committed exactly the 5 it printed').toBe(25);
+  expect((await cli(['groups', 'delete', groupId])).code).toBe(0);
   const gone = await cli(['groups', 'describe', groupId]);
-  assert.equal(gone.code, 1);
-  assert.match(gone.stderr, /GroupNotFound/);
+  expect(gone.code).toBe(1);
+  expect(gone.stderr).toMatch(/GroupNotFound/);
 });
 
 it('pause, resume and seek on a group consumer', async () => {
@@ -94,19 +93,19 @@ it('pause, resume and seek on a group consumer', async () => {
   await producer.close();
   const consumer = new GroupConsumer({ url: api.url, groupId, topics: [topic], autoOffsetReset: 'earliest', autoCommit: false, waitMs: 0 });
   await consumer.connect();
-  assert.equal(consumer.assignment().length, 2);
+  expect(consumer.assignment().length).toBe(2);
   consumer.pause([{ topic, partition: 1 }]);
   const first = await consumer.poll();
-  assert.deepEqual([...new Set(first.map((r) => r.partition))], [0], 'a paused partition is not fetched');
-  assert.equal(first.length, 5);
+  expect([...new Set(first.map((r) => r.partition))], 'a paused partition is not fetched').toStrictEqual([0]);
+  expect(first.length).toBe(5);
   consumer.resume([{ topic, partition: 1 }]);
   const second = await consumer.poll();
-  assert.deepEqual(second.map((r) => r.partition), [1, 1, 1, 1, 1]);
+  expect(second.map((r) => r.partition)).toStrictEqual([1, 1, 1, 1, 1]);
   consumer.seek({ topic, partition: 0, offset: 3 });
   const third = await consumer.poll();
-  assert.deepEqual(third.map((r) => [r.partition, r.offset]), [[0, 3], [0, 4]], 'seek moves the position');
+  expect(third.map((r) => [r.partition, r.offset]), 'seek moves the position').toStrictEqual([[0, 3], [0, 4]]);
   await consumer.commit();
   await consumer.close();
   const d = await fetch(`${api.url}/v1/groups/${groupId}`).then((r) => r.json() as Promise<{ offsets: { partition: number; committed: number }[] }>);
-  assert.deepEqual(d.offsets.map((o) => [o.partition, o.committed]), [[0, 5], [1, 5]]);
+  expect(d.offsets.map((o) => [o.partition, o.committed])).toStrictEqual([[0, 5], [1, 5]]);
 });

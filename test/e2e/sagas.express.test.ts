@@ -1,5 +1,4 @@
-import assert from 'node:assert/strict';
-import { after, before, describe, it } from 'node:test';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { balanceOf, seedOrderTables, stockOf } from '../../examples/order-saga/seed.ts';
 import type { Order } from '../../examples/order-saga/saga.ts';
 import { dynamoClientFromEnv } from '../../local/awsEnv.ts';
@@ -13,7 +12,7 @@ describe('order saga as an Express state machine', () => {
   let tables: { inventory: string; payments: string };
   const starts: string[] = [];
 
-  before(async () => {
+  beforeAll(async () => {
     ({ stack, tables } = await startOrderSagaStack('express', {
       retryIntervalMs: 0,
       triggerIntervalMs: 0,
@@ -25,24 +24,24 @@ describe('order saga as an Express state machine', () => {
       },
     }));
   });
-  after(async () => {
+  afterAll(async () => {
     await stack?.stop();
   });
 
   it('runs Express, and one start per name even though Express does not de-duplicate names', async () => {
-    assert.deepEqual([...stack.sagas!.resources.stateMachines.values()].map((m) => m.type), ['EXPRESS']);
+    expect([...stack.sagas!.resources.stateMachines.values()].map((m) => m.type)).toStrictEqual(['EXPRESS']);
     const id = uniqueName('o');
     const order: Order = { orderId: id, customerId: `c-${id}`, sku: `s-${id}`, quantity: 1, amount: 100, address: '' };
     await seedOrderTables(dynamoClientFromEnv(), tables, { sku: order.sku, stock: 5, customerId: order.customerId, balance: 500 });
     const post = () => fetch(`${stack.url}/v1/sagas/order/executions`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ input: order, executionName: id }) });
     const responses = await Promise.all([post(), post(), post()]);
-    assert.deepEqual(responses.map((r) => r.status), [202, 202, 202]);
+    expect(responses.map((r) => r.status)).toStrictEqual([202, 202, 202]);
     await stack.sagas!.stepFunctions.idle();
-    assert.deepEqual(starts.filter((s) => s === id), [id], 'one run reached Started');
+    expect(starts.filter((s) => s === id), 'one run reached Started').toStrictEqual([id]);
     const execution = (await (await fetch(`${stack.url}/v1/sagas/order/executions/${id}`)).json()) as { status: string; steps: { status: string }[] };
-    assert.equal(execution.status, 'ABORTED');
-    assert.deepEqual(execution.steps.map((s) => s.status), ['compensated', 'compensated', 'failed']);
-    assert.equal(await stockOf(dynamoClientFromEnv(), tables.inventory, order.sku), 5);
-    assert.equal(await balanceOf(dynamoClientFromEnv(), tables.payments, order.customerId), 500);
+    expect(execution.status).toBe('ABORTED');
+    expect(execution.steps.map((s) => s.status)).toStrictEqual(['compensated', 'compensated', 'failed']);
+    expect(await stockOf(dynamoClientFromEnv(), tables.inventory, order.sku)).toBe(5);
+    expect(await balanceOf(dynamoClientFromEnv(), tables.payments, order.customerId)).toBe(500);
   });
 });

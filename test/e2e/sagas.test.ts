@@ -1,5 +1,4 @@
-import assert from 'node:assert/strict';
-import { after, before, describe, it } from 'node:test';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ScanCommand } from '@aws-sdk/client-dynamodb';
 import { unmarshall } from '@aws-sdk/util-dynamodb';
 import { App } from 'aws-cdk-lib';
@@ -53,7 +52,7 @@ describe('order saga on the local stack', () => {
   const attempts = new Map<string, number>();
   const dynamo = () => dynamoClientFromEnv();
 
-  before(async () => {
+  beforeAll(async () => {
     ({ stack, tables } = await startOrderSagaStack('saga', {
       retryIntervalMs: 0,
       intercept: async ({ fn, payload }, invoke) => {
@@ -68,7 +67,7 @@ describe('order saga on the local stack', () => {
     }));
     url = stack.url;
   });
-  after(async () => {
+  afterAll(async () => {
     await stack?.stop();
   });
 
@@ -88,10 +87,10 @@ describe('order saga on the local stack', () => {
 
   async function run(order: Order, executionName = order.orderId): Promise<any> {
     const started = await api('POST', '/v1/sagas/order/executions', { input: order, executionName });
-    assert.equal(started.status, 202, JSON.stringify(started.json));
+    expect(started.status, JSON.stringify(started.json)).toBe(202);
     await stack.sagas!.stepFunctions.idle();
     const described = await api('GET', `/v1/sagas/order/executions/${encodeURIComponent(started.json.executionId)}`);
-    assert.equal(described.status, 200);
+    expect(described.status).toBe(200);
     return described.json;
   }
 
@@ -106,7 +105,7 @@ describe('order saga on the local stack', () => {
       const page = await api('GET', `/v1/topics/sagas.order/partitions/${p}/records?offset=0&maxRecords=10000`);
       out.push(...page.json.records.filter((r: any) => r.key === executionId).map((r: any) => ({ ...r.value, offset: r.offset, partition: p })));
     }
-    assert.ok(new Set(out.map((e) => e.partition)).size <= 1, 'one execution, one partition');
+    expect(new Set(out.map((e) => e.partition)).size <= 1, 'one execution, one partition').toBeTruthy();
     return out.sort((a, b) => a.offset - b.offset);
   }
 
@@ -118,22 +117,19 @@ describe('order saga on the local stack', () => {
     const ids = Object.fromEntries(Object.keys(template.Resources).map((id) => [id, id]));
     const synthesized = [...localResources(template, ids).stateMachines.values()];
     const running = [...stack.sagas!.resources.stateMachines.values()];
-    assert.equal(running.length, 1);
-    assert.deepEqual(
-      running.map((m) => ({ saga: m.saga, type: m.type, states: Object.keys(m.definition.States as object), definition: JSON.stringify(m.definition).replace(/arn:aws:lambda:[^"]+:function:/g, '') })),
-      synthesized.map((m) => ({ saga: m.saga, type: m.type, states: Object.keys(m.definition.States as object), definition: JSON.stringify(m.definition).replace(/arn:aws:lambda:[^"]+:function:/g, '') })),
-    );
+    expect(running.length).toBe(1);
+    expect(running.map((m) => ({ saga: m.saga, type: m.type, states: Object.keys(m.definition.States as object), definition: JSON.stringify(m.definition).replace(/arn:aws:lambda:[^"]+:function:/g, '') }))).toStrictEqual(synthesized.map((m) => ({ saga: m.saga, type: m.type, states: Object.keys(m.definition.States as object), definition: JSON.stringify(m.definition).replace(/arn:aws:lambda:[^"]+:function:/g, '') })));
   });
 
   it('completes an order: every step once, no compensation, stock and balance moved, the audit trail in order', async () => {
     const order = await freshOrder();
     const execution = await run(order);
-    assert.equal(execution.status, 'SUCCEEDED');
-    assert.deepEqual(execution.steps.map((s: any) => s.status), ['succeeded', 'succeeded', 'succeeded']);
-    assert.deepEqual(stepCalls(order.orderId, 'action'), ['ReserveInventory', 'ChargePayment', 'ShipOrder']);
-    assert.deepEqual(stepCalls(order.orderId, 'compensate'), []);
-    assert.equal(await stockOf(dynamo(), tables.inventory, order.sku), 8);
-    assert.equal(await balanceOf(dynamo(), tables.payments, order.customerId), 700);
+    expect(execution.status).toBe('SUCCEEDED');
+    expect(execution.steps.map((s: any) => s.status)).toStrictEqual(['succeeded', 'succeeded', 'succeeded']);
+    expect(stepCalls(order.orderId, 'action')).toStrictEqual(['ReserveInventory', 'ChargePayment', 'ShipOrder']);
+    expect(stepCalls(order.orderId, 'compensate')).toStrictEqual([]);
+    expect(await stockOf(dynamo(), tables.inventory, order.sku)).toBe(8);
+    expect(await balanceOf(dynamo(), tables.payments, order.customerId)).toBe(700);
     const expected = [
       [0, 'started', null],
       [1, 'step-succeeded', 'ReserveInventory'],
@@ -141,10 +137,10 @@ describe('order saga on the local stack', () => {
       [3, 'step-succeeded', 'ShipOrder'],
       [4, 'completed', null],
     ];
-    assert.deepEqual(summary(execution.events), expected);
+    expect(summary(execution.events)).toStrictEqual(expected);
     const trail = await auditTrail(order.orderId);
-    assert.deepEqual(summary(trail), expected);
-    assert.deepEqual(trail[0].input, order, 'the started event carries the input');
+    expect(summary(trail)).toStrictEqual(expected);
+    expect(trail[0].input, 'the started event carries the input').toStrictEqual(order);
   });
 
   const failures: { step: string; order: Partial<Order>; compensations: string[] }[] = [
@@ -156,13 +152,13 @@ describe('order saga on the local stack', () => {
     it(`when ${failure.step} fails permanently, compensates exactly the earlier steps in reverse, once each, and restores the tables`, async () => {
       const order = await freshOrder(failure.order);
       const execution = await run(order);
-      assert.equal(execution.status, 'ABORTED');
-      assert.equal(execution.failedStep, failure.step);
+      expect(execution.status).toBe('ABORTED');
+      expect(execution.failedStep).toBe(failure.step);
       const actions = stepCalls(order.orderId, 'action');
-      assert.equal(actions.filter((s) => s === failure.step).length, 1, 'a permanent error is not retried');
-      assert.deepEqual(stepCalls(order.orderId, 'compensate'), failure.compensations);
-      assert.equal(await stockOf(dynamo(), tables.inventory, order.sku), 10);
-      assert.equal(await balanceOf(dynamo(), tables.payments, order.customerId), 1000);
+      expect(actions.filter((s) => s === failure.step).length, 'a permanent error is not retried').toBe(1);
+      expect(stepCalls(order.orderId, 'compensate')).toStrictEqual(failure.compensations);
+      expect(await stockOf(dynamo(), tables.inventory, order.sku)).toBe(10);
+      expect(await balanceOf(dynamo(), tables.payments, order.customerId)).toBe(1000);
       const failedAt = ['ReserveInventory', 'ChargePayment', 'ShipOrder'].indexOf(failure.step);
       const expected = [
         [0, 'started', null],
@@ -171,14 +167,14 @@ describe('order saga on the local stack', () => {
         ...failure.compensations.map((s, i) => [failedAt + 2 + i, 'compensation-succeeded', s]),
         [failedAt + 2 + failure.compensations.length, 'aborted', null],
       ];
-      assert.deepEqual(summary(await auditTrail(order.orderId)), expected);
-      assert.deepEqual(summary(execution.events), expected);
+      expect(summary(await auditTrail(order.orderId))).toStrictEqual(expected);
+      expect(summary(execution.events)).toStrictEqual(expected);
       const failed = execution.events.find((e: any) => e.type === 'step-failed');
-      assert.equal(failed.error.error, 'Sluice.PermanentError');
-      assert.ok(!/\bat \w|\.ts:\d/.test(JSON.stringify(execution)), 'no stack trace in the execution view');
+      expect(failed.error.error).toBe('Sluice.PermanentError');
+      expect(!/\bat \w|\.ts:\d/.test(JSON.stringify(execution)), 'no stack trace in the execution view').toBeTruthy();
       const sfn = stack.sagas!.stepFunctions.describeExecution([...stack.sagas!.resources.stateMachines.values()][0]!.arn.replace(':stateMachine:', ':execution:') + `:${order.orderId}`);
-      assert.equal(sfn.status, 'FAILED');
-      assert.equal(sfn.error, 'Sluice.SagaAborted');
+      expect(sfn.status).toBe('FAILED');
+      expect(sfn.error).toBe('Sluice.SagaAborted');
     });
   }
 
@@ -190,11 +186,11 @@ describe('order saga on the local stack', () => {
     };
     try {
       const execution = await run(order);
-      assert.equal(execution.status, 'SUCCEEDED');
-      assert.deepEqual(stepCalls(order.orderId, 'action'), ['ReserveInventory', 'ChargePayment', 'ChargePayment', 'ShipOrder']);
-      assert.deepEqual(stepCalls(order.orderId, 'compensate'), []);
-      assert.equal(await balanceOf(dynamo(), tables.payments, order.customerId), 700);
-      assert.deepEqual(summary(await auditTrail(order.orderId)).map((e) => e[1]), ['started', 'step-succeeded', 'step-succeeded', 'step-succeeded', 'completed']);
+      expect(execution.status).toBe('SUCCEEDED');
+      expect(stepCalls(order.orderId, 'action')).toStrictEqual(['ReserveInventory', 'ChargePayment', 'ChargePayment', 'ShipOrder']);
+      expect(stepCalls(order.orderId, 'compensate')).toStrictEqual([]);
+      expect(await balanceOf(dynamo(), tables.payments, order.customerId)).toBe(700);
+      expect(summary(await auditTrail(order.orderId)).map((e) => e[1])).toStrictEqual(['started', 'step-succeeded', 'step-succeeded', 'step-succeeded', 'completed']);
     } finally {
       fault = undefined;
     }
@@ -216,19 +212,19 @@ describe('order saga on the local stack', () => {
     fault = lostReply(order.orderId);
     try {
       const execution = await run(order);
-      assert.equal(execution.status, 'SUCCEEDED');
-      assert.equal(stepCalls(order.orderId, 'action').filter((s) => s === 'ChargePayment').length, 2, 'the charge was retried');
-      assert.equal(await balanceOf(dynamo(), tables.payments, order.customerId), 700, 'charged once');
-      assert.equal((await charges(order.customerId)).length, 1);
+      expect(execution.status).toBe('SUCCEEDED');
+      expect(stepCalls(order.orderId, 'action').filter((s) => s === 'ChargePayment').length, 'the charge was retried').toBe(2);
+      expect(await balanceOf(dynamo(), tables.payments, order.customerId), 'charged once').toBe(700);
+      expect((await charges(order.customerId)).length).toBe(1);
 
       const failing = await freshOrder({ address: '' });
       fault = lostReply(failing.orderId);
       const aborted = await run(failing);
-      assert.equal(aborted.status, 'ABORTED');
-      assert.deepEqual(stepCalls(failing.orderId, 'compensate'), ['ChargePayment', 'ReserveInventory']);
-      assert.equal(await balanceOf(dynamo(), tables.payments, failing.customerId), 1000, 'charged once, refunded once');
-      assert.deepEqual((await charges(failing.customerId)).map((c) => c.status), ['refunded']);
-      assert.equal(await stockOf(dynamo(), tables.inventory, failing.sku), 10);
+      expect(aborted.status).toBe('ABORTED');
+      expect(stepCalls(failing.orderId, 'compensate')).toStrictEqual(['ChargePayment', 'ReserveInventory']);
+      expect(await balanceOf(dynamo(), tables.payments, failing.customerId), 'charged once, refunded once').toBe(1000);
+      expect((await charges(failing.customerId)).map((c) => c.status)).toStrictEqual(['refunded']);
+      expect(await stockOf(dynamo(), tables.inventory, failing.sku)).toBe(10);
     } finally {
       fault = undefined;
     }
@@ -243,14 +239,14 @@ describe('order saga on the local stack', () => {
     };
     try {
       const execution = await run(order);
-      assert.equal(execution.status, 'ABORTED');
-      assert.equal(stepCalls(order.orderId, 'action').filter((s) => s === 'ChargePayment').length, 4, 'all four attempts ran (and charged at most once)');
-      assert.deepEqual(stepCalls(order.orderId, 'compensate'), ['ChargePayment', 'ReserveInventory']);
+      expect(execution.status).toBe('ABORTED');
+      expect(stepCalls(order.orderId, 'action').filter((s) => s === 'ChargePayment').length, 'all four attempts ran (and charged at most once)').toBe(4);
+      expect(stepCalls(order.orderId, 'compensate')).toStrictEqual(['ChargePayment', 'ReserveInventory']);
       const failed = execution.events.find((e: any) => e.type === 'step-failed');
-      assert.equal(failed.outcome, 'indeterminate');
-      assert.equal(await balanceOf(dynamo(), tables.payments, order.customerId), 1000, 'charged once, refunded once');
-      assert.deepEqual((await charges(order.customerId)).map((c) => c.status), ['refunded']);
-      assert.equal(await stockOf(dynamo(), tables.inventory, order.sku), 10);
+      expect(failed.outcome).toBe('indeterminate');
+      expect(await balanceOf(dynamo(), tables.payments, order.customerId), 'charged once, refunded once').toBe(1000);
+      expect((await charges(order.customerId)).map((c) => c.status)).toStrictEqual(['refunded']);
+      expect(await stockOf(dynamo(), tables.inventory, order.sku)).toBe(10);
     } finally {
       fault = undefined;
     }
@@ -259,17 +255,17 @@ describe('order saga on the local stack', () => {
   it('refuses a second run of an execution (an Express double start) before any step', async () => {
     const order = await freshOrder();
     const first = await run(order);
-    assert.equal(first.status, 'SUCCEEDED');
+    expect(first.status).toBe('SUCCEEDED');
     const machine = [...stack.sagas!.resources.stateMachines.values()][0]!;
     const second = stack.sagas!.stepFunctions.startExecution(machine.arn, `${order.orderId}-again`, JSON.stringify({ executionId: order.orderId, runId: 'another-run', input: order, results: {}, audit: { seq: 0, partition: null } }));
     await stack.sagas!.stepFunctions.idle();
-    assert.equal(second.status, 'FAILED');
-    assert.equal(second.error, 'Sluice.DuplicateRun');
-    assert.deepEqual(stepCalls(order.orderId, 'action'), ['ReserveInventory', 'ChargePayment', 'ShipOrder'], 'the second run ran no step');
+    expect(second.status).toBe('FAILED');
+    expect(second.error).toBe('Sluice.DuplicateRun');
+    expect(stepCalls(order.orderId, 'action'), 'the second run ran no step').toStrictEqual(['ReserveInventory', 'ChargePayment', 'ShipOrder']);
     const after = (await api('GET', `/v1/sagas/order/executions/${order.orderId}`)).json;
-    assert.equal(after.status, 'SUCCEEDED');
-    assert.equal(after.events.length, 5);
-    assert.equal(await balanceOf(dynamo(), tables.payments, order.customerId), 700);
+    expect(after.status).toBe('SUCCEEDED');
+    expect(after.events.length).toBe(5);
+    expect(await balanceOf(dynamo(), tables.payments, order.customerId)).toBe(700);
   });
 
   it('ends in COMPENSATION_FAILED, alerting, when a compensation runs out of attempts', async () => {
@@ -280,20 +276,20 @@ describe('order saga on the local stack', () => {
     };
     try {
       const execution = await run(order);
-      assert.equal(execution.status, 'COMPENSATION_FAILED');
-      assert.equal(stepCalls(order.orderId, 'compensate').length, 6, 'the default compensation policy: 6 attempts');
-      assert.ok(!stepCalls(order.orderId, 'compensate').includes('ReserveInventory'), 'the saga stops at the failed compensation');
+      expect(execution.status).toBe('COMPENSATION_FAILED');
+      expect(stepCalls(order.orderId, 'compensate').length, 'the default compensation policy: 6 attempts').toBe(6);
+      expect(!stepCalls(order.orderId, 'compensate').includes('ReserveInventory'), 'the saga stops at the failed compensation').toBeTruthy();
       const trail = await auditTrail(order.orderId);
-      assert.deepEqual(trail.at(-1).type, 'compensation-failed');
-      assert.equal(trail.at(-1).step, 'ChargePayment');
-      assert.equal(trail.at(-1).failedStep, 'ShipOrder');
-      assert.match(trail.at(-1).error.message, /refunds unavailable/);
-      assert.deepEqual(execution.steps.map((s: any) => s.status), ['succeeded', 'compensation-failed', 'failed']);
+      expect(trail.at(-1).type).toStrictEqual('compensation-failed');
+      expect(trail.at(-1).step).toBe('ChargePayment');
+      expect(trail.at(-1).failedStep).toBe('ShipOrder');
+      expect(trail.at(-1).error.message).toMatch(/refunds unavailable/);
+      expect(execution.steps.map((s: any) => s.status)).toStrictEqual(['succeeded', 'compensation-failed', 'failed']);
       // Nothing was undone behind the operator's back: the charge and the reservation still stand.
-      assert.equal(await balanceOf(dynamo(), tables.payments, order.customerId), 700);
-      assert.equal(await stockOf(dynamo(), tables.inventory, order.sku), 8);
+      expect(await balanceOf(dynamo(), tables.payments, order.customerId)).toBe(700);
+      expect(await stockOf(dynamo(), tables.inventory, order.sku)).toBe(8);
       const sfn = stack.sagas!.stepFunctions.describeExecution([...stack.sagas!.resources.stateMachines.values()][0]!.arn.replace(':stateMachine:', ':execution:') + `:${order.orderId}`);
-      assert.equal(sfn.error, 'Sluice.CompensationFailed');
+      expect(sfn.error).toBe('Sluice.CompensationFailed');
     } finally {
       fault = undefined;
     }
@@ -308,9 +304,9 @@ describe('order saga on the local stack', () => {
     };
     try {
       const execution = await run(order);
-      assert.equal(execution.status, 'ABORTED');
+      expect(execution.status).toBe('ABORTED');
       const auditCalls = calls.filter((c) => c.executionId === order.orderId && c.kind === 'audit');
-      assert.equal(auditCalls.length, 2 * 7, 'every audit call ran twice');
+      expect(auditCalls.length, 'every audit call ran twice').toBe(2 * 7);
       const expected = [
         [0, 'started', null],
         [1, 'step-succeeded', 'ReserveInventory'],
@@ -320,8 +316,8 @@ describe('order saga on the local stack', () => {
         [5, 'compensation-succeeded', 'ReserveInventory'],
         [6, 'aborted', null],
       ];
-      assert.deepEqual(summary(await auditTrail(order.orderId)), expected);
-      assert.deepEqual(summary(execution.events), expected);
+      expect(summary(await auditTrail(order.orderId))).toStrictEqual(expected);
+      expect(summary(execution.events)).toStrictEqual(expected);
     } finally {
       fault = undefined;
     }
@@ -335,18 +331,18 @@ describe('order saga on the local stack', () => {
     };
     try {
       const execution = await run(order);
-      assert.equal(execution.status, 'FAILED');
-      assert.equal(calls.filter((c) => c.executionId === order.orderId && c.type === 'step-succeeded' && c.step === 'ChargePayment').length, 9, 'the audit call was tried 9 times');
+      expect(execution.status).toBe('FAILED');
+      expect(calls.filter((c) => c.executionId === order.orderId && c.type === 'step-succeeded' && c.step === 'ChargePayment').length, 'the audit call was tried 9 times').toBe(9);
       const expected = [
         [0, 'started', null],
         [1, 'step-succeeded', 'ReserveInventory'],
         [2, 'failed', null],
       ];
-      assert.deepEqual(summary(execution.events), expected);
-      assert.deepEqual(summary(await auditTrail(order.orderId)), expected);
-      assert.equal(execution.events[2].error.error, 'Lambda.ServiceException');
+      expect(summary(execution.events)).toStrictEqual(expected);
+      expect(summary(await auditTrail(order.orderId))).toStrictEqual(expected);
+      expect(execution.events[2].error.error).toBe('Lambda.ServiceException');
       // Nothing was compensated: the operator alarm (SagaExecutionFailed) is what tells someone.
-      assert.equal(await balanceOf(dynamo(), tables.payments, order.customerId), 700);
+      expect(await balanceOf(dynamo(), tables.payments, order.customerId)).toBe(700);
     } finally {
       fault = undefined;
     }
@@ -356,44 +352,44 @@ describe('order saga on the local stack', () => {
     const order = await freshOrder();
     const name = `once-${order.orderId}`;
     const [a, b] = await Promise.all([api('POST', '/v1/sagas/order/executions', { input: order, executionName: name }), api('POST', '/v1/sagas/order/executions', { input: order, executionName: name })]);
-    assert.deepEqual([a.status, b.status], [202, 202]);
-    assert.equal(a.json.executionId, name);
-    assert.equal(b.json.executionId, name);
-    assert.deepEqual([a.json.created, b.json.created].sort(), [false, true]);
+    expect([a.status, b.status]).toStrictEqual([202, 202]);
+    expect(a.json.executionId).toBe(name);
+    expect(b.json.executionId).toBe(name);
+    expect([a.json.created, b.json.created].sort()).toStrictEqual([false, true]);
     await stack.sagas!.stepFunctions.idle();
     const again = await api('POST', '/v1/sagas/order/executions', { input: { ...order }, executionName: name });
-    assert.equal(again.status, 202);
-    assert.equal(again.json.created, false);
-    assert.equal(again.json.status, 'SUCCEEDED');
+    expect(again.status).toBe(202);
+    expect(again.json.created).toBe(false);
+    expect(again.json.status).toBe('SUCCEEDED');
     const conflict = await api('POST', '/v1/sagas/order/executions', { input: { ...order, quantity: 3 }, executionName: name });
-    assert.equal(conflict.status, 409);
-    assert.equal(conflict.json.error.code, 'ExecutionAlreadyExists');
+    expect(conflict.status).toBe(409);
+    expect(conflict.json.error.code).toBe('ExecutionAlreadyExists');
     await stack.sagas!.stepFunctions.idle();
-    assert.equal(calls.filter((c) => c.executionId === name && c.type === 'started').length, 1, 'one execution ran');
-    assert.equal(await stockOf(dynamo(), tables.inventory, order.sku), 8, 'reserved once');
-    assert.equal(await balanceOf(dynamo(), tables.payments, order.customerId), 700, 'charged once');
+    expect(calls.filter((c) => c.executionId === name && c.type === 'started').length, 'one execution ran').toBe(1);
+    expect(await stockOf(dynamo(), tables.inventory, order.sku), 'reserved once').toBe(8);
+    expect(await balanceOf(dynamo(), tables.payments, order.customerId), 'charged once').toBe(700);
   });
 
   it('starts with a generated id when no name is given, and lists executions a page at a time', async () => {
     const order = await freshOrder();
     const started = await api('POST', '/v1/sagas/order/executions', { input: order });
-    assert.equal(started.status, 202);
-    assert.match(started.json.executionId, /^[0-9a-f-]{36}$/);
+    expect(started.status).toBe(202);
+    expect(started.json.executionId).toMatch(/^[0-9a-f-]{36}$/);
     await stack.sagas!.stepFunctions.idle();
     const all: string[] = [];
     let after: string | undefined;
     do {
       const page = await api('GET', `/v1/sagas/order/executions?limit=2${after === undefined ? '' : `&after=${encodeURIComponent(after)}`}`);
-      assert.equal(page.status, 200);
-      assert.ok(page.json.executions.length <= 2);
+      expect(page.status).toBe(200);
+      expect(page.json.executions.length <= 2).toBeTruthy();
       all.push(...page.json.executions.map((e: any) => e.executionId));
       after = page.json.next;
     } while (after !== undefined);
-    assert.ok(all.includes(started.json.executionId));
-    assert.equal(new Set(all).size, all.length, 'no execution listed twice');
-    assert.deepEqual(all, [...all].sort(), 'in id order');
+    expect(all.includes(started.json.executionId)).toBeTruthy();
+    expect(new Set(all).size, 'no execution listed twice').toBe(all.length);
+    expect(all, 'in id order').toStrictEqual([...all].sort());
     const listed = await api('GET', '/v1/sagas');
-    assert.deepEqual(listed.json.sagas, [{ name: 'order', steps: ['ReserveInventory', 'ChargePayment', 'ShipOrder'], auditTopic: 'sagas.order', type: 'STANDARD', trigger: { topic: 'orders', eventType: 'OrderCreated', executionName: 'key' } }]);
+    expect(listed.json.sagas).toStrictEqual([{ name: 'order', steps: ['ReserveInventory', 'ChargePayment', 'ShipOrder'], auditTopic: 'sagas.order', type: 'STANDARD', trigger: { topic: 'orders', eventType: 'OrderCreated', executionName: 'key' } }]);
   });
 
   it('answers bad requests with typed 4xx errors that name the limit, and starts nothing', async () => {
@@ -411,12 +407,12 @@ describe('order saga on the local stack', () => {
     ];
     for (const [method, path, body, status, code, message] of cases) {
       const res = await api(method, path, body);
-      assert.equal(res.status, status, `${method} ${path}: ${JSON.stringify(res.json)}`);
-      assert.equal(res.json.error.code, code);
-      if (message) assert.match(res.json.error.message, message);
+      expect(res.status, `${method} ${path}: ${JSON.stringify(res.json)}`).toBe(status);
+      expect(res.json.error.code).toBe(code);
+      if (message) expect(res.json.error.message).toMatch(message);
     }
     await stack.sagas!.stepFunctions.idle();
-    assert.equal(calls.length, before, 'no task ran');
+    expect(calls.length, 'no task ran').toBe(before);
   });
 
   /** Reads a whole topic (all partitions) through a throwaway consumer group. */
@@ -433,7 +429,7 @@ describe('order saga on the local stack', () => {
   }
 
   it('starts executions from OrderCreated records on the orders topic, one per order key, skipping other types', async () => {
-    assert.equal(EVENT_HEADERS.type, EVENT_TYPE_HEADER, 'the client and the trigger agree on the type header');
+    expect(EVENT_HEADERS.type, 'the client and the trigger agree on the type header').toBe(EVENT_TYPE_HEADER);
     await createTopics(url);
     const order = await freshOrder();
     const producer = new Producer({ url });
@@ -444,12 +440,12 @@ describe('order saga on the local stack', () => {
     await stack.sagas!.runTriggers();
     await stack.sagas!.stepFunctions.idle();
     const execution = (await api('GET', `/v1/sagas/order/executions/${order.orderId}`)).json;
-    assert.equal(execution.status, 'SUCCEEDED');
-    assert.equal(calls.filter((c) => c.executionId === order.orderId && c.type === 'started').length, 1, 'one execution for the order');
-    assert.equal((await api('GET', `/v1/sagas/order/executions/amend-${order.orderId}`)).status, 404, 'other event types start nothing');
-    assert.equal(await balanceOf(dynamo(), tables.payments, order.customerId), 700);
+    expect(execution.status).toBe('SUCCEEDED');
+    expect(calls.filter((c) => c.executionId === order.orderId && c.type === 'started').length, 'one execution for the order').toBe(1);
+    expect((await api('GET', `/v1/sagas/order/executions/amend-${order.orderId}`)).status, 'other event types start nothing').toBe(404);
+    expect(await balanceOf(dynamo(), tables.payments, order.customerId)).toBe(700);
     const group = (await api('GET', '/v1/groups/sagas.order.trigger')).json;
-    assert.equal(group.totalLag, 0, 'the trigger committed what it consumed');
+    expect(group.totalLag, 'the trigger committed what it consumed').toBe(0);
   });
 
   it('choreography feeds orchestration and back: a checked-out cart becomes an order, a saga, and a notification', async () => {
@@ -462,56 +458,56 @@ describe('order saga on the local stack', () => {
     const checkout = checkoutService(url);
     const notifier = notifierService(url);
     try {
-      assert.ok((await checkout.drain()) >= 2);
+      expect((await checkout.drain()) >= 2).toBeTruthy();
       await stack.sagas!.runTriggers();
       await stack.sagas!.stepFunctions.idle();
-      assert.equal((await api('GET', `/v1/sagas/order/executions/order-${ok.orderId}`)).json.status, 'SUCCEEDED');
-      assert.equal((await api('GET', `/v1/sagas/order/executions/order-${bad.orderId}`)).json.status, 'ABORTED');
+      expect((await api('GET', `/v1/sagas/order/executions/order-${ok.orderId}`)).json.status).toBe('SUCCEEDED');
+      expect((await api('GET', `/v1/sagas/order/executions/order-${bad.orderId}`)).json.status).toBe('ABORTED');
       await notifier.drain();
     } finally {
       await checkout.close();
       await notifier.close();
     }
     const orders = (await readAll('orders')).filter((r) => [`order-${ok.orderId}`, `order-${bad.orderId}`].includes(r.key));
-    assert.equal(orders.length, 2);
+    expect(orders.length).toBe(2);
     for (const o of orders) {
-      assert.equal(o.headers[EVENT_HEADERS.type], 'OrderCreated');
-      assert.equal(o.headers[EVENT_HEADERS.correlation], o.key.replace(/^order-/, ''), 'the cart id correlates the flow');
-      assert.match(o.headers[EVENT_HEADERS.causation], /^carts\/\d+\/\d+$/, 'caused by the cart event');
+      expect(o.headers[EVENT_HEADERS.type]).toBe('OrderCreated');
+      expect(o.headers[EVENT_HEADERS.correlation], 'the cart id correlates the flow').toBe(o.key.replace(/^order-/, ''));
+      expect(o.headers[EVENT_HEADERS.causation], 'caused by the cart event').toMatch(/^carts\/\d+\/\d+$/);
     }
     const notes = (await readAll('notifications')).filter((r) => [`order-${ok.orderId}`, `order-${bad.orderId}`].includes(r.value.orderId));
-    assert.deepEqual(notes.map((n) => [n.headers[EVENT_HEADERS.type], n.value.orderId]).sort(), [
+    expect(notes.map((n) => [n.headers[EVENT_HEADERS.type], n.value.orderId]).sort()).toStrictEqual([
       ['OrderCancelled', `order-${bad.orderId}`],
       ['OrderConfirmed', `order-${ok.orderId}`],
     ]);
     const cancelled = notes.find((n) => n.headers[EVENT_HEADERS.type] === 'OrderCancelled');
-    assert.equal(cancelled.value.failedStep, 'ShipOrder');
-    assert.match(cancelled.headers[EVENT_HEADERS.causation], /^sagas\.order\/\d+\/\d+$/, 'caused by the saga\'s aborted event');
+    expect(cancelled.value.failedStep).toBe('ShipOrder');
+    expect(cancelled.headers[EVENT_HEADERS.causation], 'caused by the saga\'s aborted event').toMatch(/^sagas\.order\/\d+\/\d+$/);
   });
 
   it('drives sagas from the client and the CLI', async () => {
     const order = await freshOrder();
     const cli = (args: string[]) => runNode('bin/sluice.mjs', ['--url', url, ...args]);
     const listed = await cli(['sagas', 'list']);
-    assert.equal(listed.code, 0, listed.stderr);
-    assert.match(listed.stdout, /order\s+STANDARD\s+ReserveInventory → ChargePayment → ShipOrder\s+sagas\.order\s+orders \(OrderCreated\)/);
+    expect(listed.code, listed.stderr).toBe(0);
+    expect(listed.stdout).toMatch(/order\s+STANDARD\s+ReserveInventory → ChargePayment → ShipOrder\s+sagas\.order\s+orders \(OrderCreated\)/);
     const started = await cli(['sagas', 'start', 'order', JSON.stringify(order), '--name', order.orderId, '--wait']);
-    assert.equal(started.code, 0, started.stderr);
-    assert.match(started.stdout, new RegExp(`Saga order execution ${order.orderId}: SUCCEEDED`));
-    assert.match(started.stdout, /ShipOrder\s+succeeded/);
+    expect(started.code, started.stderr).toBe(0);
+    expect(started.stdout).toMatch(new RegExp(`Saga order execution ${order.orderId}: SUCCEEDED`));
+    expect(started.stdout).toMatch(/ShipOrder\s+succeeded/);
     const failing = await freshOrder({ amount: 5000 });
     const declined = await cli(['sagas', 'start', 'order', JSON.stringify(failing), '--name', failing.orderId, '--wait']);
-    assert.equal(declined.code, 1, 'a saga that did not succeed exits 1');
-    assert.match(declined.stdout, /ABORTED \(failed at ChargePayment\)/);
-    assert.match(declined.stdout, /ChargePayment\s+failed\s+Sluice\.PermanentError: PermanentStepError: Payment declined/);
+    expect(declined.code, 'a saga that did not succeed exits 1').toBe(1);
+    expect(declined.stdout).toMatch(/ABORTED \(failed at ChargePayment\)/);
+    expect(declined.stdout).toMatch(/ChargePayment\s+failed\s+Sluice\.PermanentError: PermanentStepError: Payment declined/);
     const executions = await cli(['sagas', 'executions', 'order', '--json']);
     const rows = JSON.parse(executions.stdout) as { executionId: string; status: string }[];
-    assert.deepEqual(rows.filter((r) => [order.orderId, failing.orderId].includes(r.executionId)).map((r) => r.status).sort(), ['ABORTED', 'SUCCEEDED']);
+    expect(rows.filter((r) => [order.orderId, failing.orderId].includes(r.executionId)).map((r) => r.status).sort()).toStrictEqual(['ABORTED', 'SUCCEEDED']);
     const bad = await cli(['sagas', 'start', 'order', '{not json']);
-    assert.equal(bad.code, 2);
+    expect(bad.code).toBe(2);
     const client = new SagaClient({ url });
     const again = await client.start('order', { ...order }, { executionName: order.orderId });
-    assert.equal(again.created, false);
-    assert.equal((await client.waitFor('order', order.orderId)).status, 'SUCCEEDED');
+    expect(again.created).toBe(false);
+    expect((await client.waitFor('order', order.orderId)).status).toBe('SUCCEEDED');
   });
 });

@@ -1,5 +1,4 @@
-import assert from 'node:assert/strict';
-import { it } from 'node:test';
+import { expect, it } from 'vitest';
 import { Admin, Producer } from '../../client/index.ts';
 import { runNode, useApi } from '../support/e2e.ts';
 import { uniqueName } from '../support/names.ts';
@@ -19,22 +18,22 @@ it('tiering over HTTP: the admin route rolls to S3, describe shows it, reads and
   await producer.close();
 
   const run = await fetch(`${api.url}/v1/admin/tiering/run`, { method: 'POST' }).then((r) => r.json() as Promise<{ rolled: number }>);
-  assert.ok(run.rolled >= 1, `rolled ${run.rolled}`);
+  expect(run.rolled >= 1, `rolled ${run.rolled}`).toBeTruthy();
   const [p0] = (await admin.describeTopic(topic)).partitions;
-  assert.equal(p0!.segments, 1);
-  assert.equal(p0!.tieredThrough, 40, 'four batches in S3, the tail batch hot');
-  assert.ok(p0!.tieredBytes > 0 && p0!.hotBytes > 0);
+  expect(p0!.segments).toBe(1);
+  expect(p0!.tieredThrough, 'four batches in S3, the tail batch hot').toBe(40);
+  expect(p0!.tieredBytes > 0 && p0!.hotBytes > 0).toBeTruthy();
 
   const read = await fetch(`${api.url}/v1/topics/${topic}/partitions/0/records?offset=5&maxRecords=10`).then((r) => r.json() as Promise<{ records: { offset: number; value: { n: number } }[] }>);
-  assert.deepEqual(read.records.map((r) => [r.offset, r.value.n]), Array.from({ length: 10 }, (_, i) => [5 + i, 5 + i]));
+  expect(read.records.map((r) => [r.offset, r.value.n])).toStrictEqual(Array.from({ length: 10 }, (_, i) => [5 + i, 5 + i]));
   const all = await cli(['consume', topic, '--from-beginning', '--json']);
-  assert.deepEqual(all.stdout.trim().split('\n').map((l) => JSON.parse(l).value.n), Array.from({ length: 50 }, (_, i) => i));
+  expect(all.stdout.trim().split('\n').map((l) => JSON.parse(l).value.n)).toStrictEqual(Array.from({ length: 50 }, (_, i) => i));
 
-  assert.deepEqual(await admin.deleteRecords(topic, 0, 25), { logStartOffset: 25 });
+  expect(await admin.deleteRecords(topic, 0, 25)).toStrictEqual({ logStartOffset: 25 });
   const gone = await fetch(`${api.url}/v1/topics/${topic}/partitions/0/records?offset=3`);
-  assert.equal(gone.status, 416);
-  assert.equal(((await gone.json()) as { error: { logStartOffset: number } }).error.logStartOffset, 25);
+  expect(gone.status).toBe(416);
+  expect(((await gone.json()) as { error: { logStartOffset: number } }).error.logStartOffset).toBe(25);
   const bad = await fetch(`${api.url}/v1/topics/${topic}/partitions/0/delete-records`, { method: 'POST', body: JSON.stringify({ beforeOffset: -1 }) });
-  assert.equal(bad.status, 400);
+  expect(bad.status).toBe(400);
   await admin.deleteTopic(topic);
 });

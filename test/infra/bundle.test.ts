@@ -1,7 +1,6 @@
-import assert from 'node:assert/strict';
 import { mkdirSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
-import { after, describe, it } from 'node:test';
+import { afterAll, describe, expect, it } from 'vitest';
 import { build } from 'esbuild';
 import { esbuildOptions } from '../../infra/sluiceFunction.ts';
 import { apiEvent, lambdaContext } from '../support/apiEvents.ts';
@@ -14,7 +13,7 @@ import { uniqueName } from '../support/names.ts';
 describe('deployed bundles', () => {
   // Inside the project, so the bundle's external imports (SDK, Powertools) resolve from node_modules.
   const dir = join('.sluice', 'test-bundles', uniqueName('b'));
-  after(() => rmSync(dir, { recursive: true, force: true }));
+  afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
   async function bundled(name: string): Promise<(event: unknown, context: unknown) => Promise<{ statusCode: number; body?: string }>> {
     mkdirSync(dir, { recursive: true });
@@ -35,14 +34,14 @@ describe('deployed bundles', () => {
   it('keeps error codes through minification: a bad topic name is a 400 InvalidTopicName, not a 500', async () => {
     const topics = await bundled('topics');
     const res = await topics(apiEvent({ method: 'POST', route: '/v1/topics', body: { name: 'not a topic name' } }), lambdaContext);
-    assert.equal(res.statusCode, 400, res.body);
-    assert.equal(JSON.parse(res.body!).error.code, 'InvalidTopicName');
+    expect(res.statusCode, res.body).toBe(400);
+    expect(JSON.parse(res.body!).error.code).toBe('InvalidTopicName');
   });
 
   it('maps saga errors by code in the bundle too', async () => {
     const sagas = await bundled('sagas');
     const res = await sagas(apiEvent({ method: 'POST', route: '/v1/sagas/{saga}/executions', pathParameters: { saga: 'missing' }, body: { input: {} } }), lambdaContext);
-    assert.equal(res.statusCode, 404, res.body);
-    assert.equal(JSON.parse(res.body!).error.code, 'SagaNotFound');
+    expect(res.statusCode, res.body).toBe(404);
+    expect(JSON.parse(res.body!).error.code).toBe('SagaNotFound');
   });
 });

@@ -1,8 +1,7 @@
-import assert from 'node:assert/strict';
 import { mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { before, describe, it } from 'node:test';
+import { beforeAll, describe, expect, it } from 'vitest';
 import { App, Validations, type Stack } from 'aws-cdk-lib';
 import { Annotations, Match, Template } from 'aws-cdk-lib/assertions';
 import { AwsSolutionsChecks } from 'cdk-nag';
@@ -28,7 +27,7 @@ function synth(context: Record<string, string> = {}): Template {
 
 function onlyResource(template: Template, type: string): [string, Resource] {
   const found = Object.entries(template.findResources(type)) as [string, Resource][];
-  assert.equal(found.length, 1, `one ${type}`);
+  expect(found.length, `one ${type}`).toBe(1);
   return found[0]!;
 }
 
@@ -36,7 +35,7 @@ describe('Saga construct (the order saga example)', () => {
   let template: Template;
   let states: Record<string, State>;
   let functionIdOf: (arn: string | undefined) => string;
-  before(() => {
+  beforeAll(() => {
     template = synth();
     const json = template.toJSON() as { Resources: Record<string, Resource> };
     const ids = Object.fromEntries(Object.keys(json.Resources).map((id) => [id, id]));
@@ -47,36 +46,36 @@ describe('Saga construct (the order saga example)', () => {
 
   it('synthesizes a Standard state machine in JSONPath ASL, traced, logging every event without data', () => {
     const [, machine] = onlyResource(template, 'AWS::StepFunctions::StateMachine');
-    assert.equal(machine.Properties.StateMachineType, 'STANDARD');
-    assert.equal(machine.Properties.TracingConfiguration.Enabled, true);
-    assert.equal(machine.Properties.LoggingConfiguration.Level, 'ALL');
-    assert.equal(machine.Properties.LoggingConfiguration.IncludeExecutionData, false);
-    assert.ok(!JSON.stringify(machine.Properties.DefinitionString).includes('JSONata'), 'JSONPath only');
+    expect(machine.Properties.StateMachineType).toBe('STANDARD');
+    expect(machine.Properties.TracingConfiguration.Enabled).toBe(true);
+    expect(machine.Properties.LoggingConfiguration.Level).toBe('ALL');
+    expect(machine.Properties.LoggingConfiguration.IncludeExecutionData).toBe(false);
+    expect(!JSON.stringify(machine.Properties.DefinitionString).includes('JSONata'), 'JSONPath only').toBeTruthy();
     const express = synth({ sagaType: 'EXPRESS' });
-    assert.equal(onlyResource(express, 'AWS::StepFunctions::StateMachine')[1].Properties.StateMachineType, 'EXPRESS');
+    expect(onlyResource(express, 'AWS::StepFunctions::StateMachine')[1].Properties.StateMachineType).toBe('EXPRESS');
   });
 
   it('retries each step on transient errors per its policy and catches everything else into its failure state', () => {
     for (const step of orderSaga.steps) {
       const state = states[step.name]!;
-      assert.equal(state.Type, 'Task');
-      assert.equal(state.TimeoutSeconds, step.timeoutSeconds! + 15, 'the Task outlasts its function, so a slow attempt ends as the function timeout');
+      expect(state.Type).toBe('Task');
+      expect(state.TimeoutSeconds, 'the Task outlasts its function, so a slow attempt ends as the function timeout').toBe(step.timeoutSeconds! + 15);
       const retry = step.retry ?? { maxAttempts: 3, intervalSeconds: 1, backoffRate: 2 };
-      assert.equal(state.Retry!.length, 1);
-      assert.deepEqual(state.Retry![0]!.ErrorEquals.slice(0, 2), ['Sluice.TransientError', 'States.Timeout']);
-      assert.ok(!state.Retry![0]!.ErrorEquals.includes('States.ALL'), 'permanent errors are not retried');
-      assert.equal(state.Retry![0]!.MaxAttempts, retry.maxAttempts - 1);
-      assert.equal(state.Retry![0]!.IntervalSeconds, retry.intervalSeconds);
-      assert.equal(state.Retry![0]!.BackoffRate, retry.backoffRate);
+      expect(state.Retry!.length).toBe(1);
+      expect(state.Retry![0]!.ErrorEquals.slice(0, 2)).toStrictEqual(['Sluice.TransientError', 'States.Timeout']);
+      expect(!state.Retry![0]!.ErrorEquals.includes('States.ALL'), 'permanent errors are not retried').toBeTruthy();
+      expect(state.Retry![0]!.MaxAttempts).toBe(retry.maxAttempts - 1);
+      expect(state.Retry![0]!.IntervalSeconds).toBe(retry.intervalSeconds);
+      expect(state.Retry![0]!.BackoffRate).toBe(retry.backoffRate);
       const catchAll = { ErrorEquals: ['States.ALL'], ResultPath: '$.error', Next: `${step.name} failed` };
-      if (step.compensation === undefined) assert.deepEqual(state.Catch, [catchAll]);
+      if (step.compensation === undefined) expect(state.Catch).toStrictEqual([catchAll]);
       else {
         // After its last transient failure the step may have acted: it is compensated too.
-        assert.deepEqual(state.Catch, [{ ErrorEquals: [...state.Retry![0]!.ErrorEquals, 'Sluice.ResultTooLarge'], ResultPath: '$.error', Next: `${step.name} indeterminate` }, catchAll]);
-        assert.equal(states[`${step.name} indeterminate`]!.Next, `Compensate ${step.name}`);
-        assert.equal(states[`${step.name} indeterminate`]!.Parameters!.outcome, 'indeterminate');
+        expect(state.Catch).toStrictEqual([{ ErrorEquals: [...state.Retry![0]!.ErrorEquals, 'Sluice.ResultTooLarge'], ResultPath: '$.error', Next: `${step.name} indeterminate` }, catchAll]);
+        expect(states[`${step.name} indeterminate`]!.Next).toBe(`Compensate ${step.name}`);
+        expect(states[`${step.name} indeterminate`]!.Parameters!.outcome).toBe('indeterminate');
       }
-      assert.equal(states[`${step.name} failed`]!.Parameters!.type, 'step-failed');
+      expect(states[`${step.name} failed`]!.Parameters!.type).toBe('step-failed');
     }
   });
 
@@ -86,9 +85,9 @@ describe('Saga construct (the order saga example)', () => {
       for (let at: string | undefined = from; at !== undefined; at = states[at]!.Next) path.push(at);
       return path;
     };
-    assert.deepEqual(chain('ReserveInventory failed'), ['ReserveInventory failed', 'Aborted', 'SagaAborted']);
-    assert.deepEqual(chain('ChargePayment failed'), ['ChargePayment failed', 'Compensate ReserveInventory', 'ReserveInventory compensated', 'Aborted', 'SagaAborted']);
-    assert.deepEqual(chain('ShipOrder failed'), [
+    expect(chain('ReserveInventory failed')).toStrictEqual(['ReserveInventory failed', 'Aborted', 'SagaAborted']);
+    expect(chain('ChargePayment failed')).toStrictEqual(['ChargePayment failed', 'Compensate ReserveInventory', 'ReserveInventory compensated', 'Aborted', 'SagaAborted']);
+    expect(chain('ShipOrder failed')).toStrictEqual([
       'ShipOrder failed',
       'Compensate ChargePayment',
       'ChargePayment compensated',
@@ -97,35 +96,35 @@ describe('Saga construct (the order saga example)', () => {
       'Aborted',
       'SagaAborted',
     ]);
-    assert.deepEqual(states.SagaAborted, { Type: 'Fail', Error: 'Sluice.SagaAborted', CausePath: '$.audit.cause' });
-    assert.deepEqual(chain('ChargePayment indeterminate'), ['ChargePayment indeterminate', 'Compensate ChargePayment', 'ChargePayment compensated', 'Compensate ReserveInventory', 'ReserveInventory compensated', 'Aborted', 'SagaAborted']);
-    assert.deepEqual(states.Started!.Retry![0], { ErrorEquals: ['Sluice.DuplicateRun'], MaxAttempts: 0 }, 'a second run is refused at once');
-    assert.deepEqual(chain('DuplicateRun'), ['DuplicateRun']);
-    assert.equal(states['Compensate ShipOrder'], undefined, 'ShipOrder has no compensation');
+    expect(states.SagaAborted).toStrictEqual({ Type: 'Fail', Error: 'Sluice.SagaAborted', CausePath: '$.audit.cause' });
+    expect(chain('ChargePayment indeterminate')).toStrictEqual(['ChargePayment indeterminate', 'Compensate ChargePayment', 'ChargePayment compensated', 'Compensate ReserveInventory', 'ReserveInventory compensated', 'Aborted', 'SagaAborted']);
+    expect(states.Started!.Retry![0], 'a second run is refused at once').toStrictEqual({ ErrorEquals: ['Sluice.DuplicateRun'], MaxAttempts: 0 });
+    expect(chain('DuplicateRun')).toStrictEqual(['DuplicateRun']);
+    expect(states['Compensate ShipOrder'], 'ShipOrder has no compensation').toBe(undefined);
     for (const step of ['ReserveInventory', 'ChargePayment']) {
       const compensate = states[`Compensate ${step}`]!;
-      assert.equal(functionIdOf(compensate.Resource), functionIdOf(states[step]!.Resource), 'the compensation runs in the step function');
-      assert.equal(compensate.Parameters!.phase, 'compensate');
-      assert.deepEqual(compensate.Retry![0]!.ErrorEquals, ['States.ALL'], 'a compensation is retried on any error');
-      assert.deepEqual(compensate.Catch, [{ ErrorEquals: ['States.ALL'], ResultPath: '$.compensationError', Next: `Compensate ${step} failed` }]);
-      assert.deepEqual(chain(`Compensate ${step} failed`), [`Compensate ${step} failed`, 'CompensationFailed']);
+      expect(functionIdOf(compensate.Resource), 'the compensation runs in the step function').toBe(functionIdOf(states[step]!.Resource));
+      expect(compensate.Parameters!.phase).toBe('compensate');
+      expect(compensate.Retry![0]!.ErrorEquals, 'a compensation is retried on any error').toStrictEqual(['States.ALL']);
+      expect(compensate.Catch).toStrictEqual([{ ErrorEquals: ['States.ALL'], ResultPath: '$.compensationError', Next: `Compensate ${step} failed` }]);
+      expect(chain(`Compensate ${step} failed`)).toStrictEqual([`Compensate ${step} failed`, 'CompensationFailed']);
     }
-    assert.equal(states.CompensationFailed!.Type, 'Fail');
-    assert.equal(states.CompensationFailed!.Error, 'Sluice.CompensationFailed');
+    expect(states.CompensationFailed!.Type).toBe('Fail');
+    expect(states.CompensationFailed!.Error).toBe('Sluice.CompensationFailed');
   });
 
   it('runs every step in its own function from the example module, and audits through the Sluice audit function', () => {
     const functions = template.findResources('AWS::Lambda::Function') as Record<string, Resource>;
     const stepIds = new Set(orderSaga.steps.map((s) => functionIdOf(states[s.name]!.Resource)));
-    assert.equal(stepIds.size, 3, 'one function per step');
+    expect(stepIds.size, 'one function per step').toBe(3);
     for (const id of stepIds) {
-      assert.deepEqual(functions[id]!.Metadata!['sluice:entry'], { path: 'examples/order-saga/saga.ts', export: 'handler' });
-      assert.ok(functions[id]!.Properties.Environment.Variables.SLUICE_SAGA_STEP);
+      expect(functions[id]!.Metadata!['sluice:entry']).toStrictEqual({ path: 'examples/order-saga/saga.ts', export: 'handler' });
+      expect(functions[id]!.Properties.Environment.Variables.SLUICE_SAGA_STEP).toBeTruthy();
     }
     const auditIds = new Set(Object.values(states).filter((s) => s.Parameters?.kind === 'audit').map((s) => functionIdOf(s.Resource)));
-    assert.equal(auditIds.size, 1);
-    assert.equal(functions[[...auditIds][0]!]!.Properties.Description, 'Sluice sagaAudit handler');
-    for (const s of Object.values(states)) if (s.Parameters?.kind === 'audit') assert.equal(s.Parameters.topic, 'sagas.order');
+    expect(auditIds.size).toBe(1);
+    expect(functions[[...auditIds][0]!]!.Properties.Description).toBe('Sluice sagaAudit handler');
+    for (const s of Object.values(states)) if (s.Parameters?.kind === 'audit') expect(s.Parameters.topic).toBe('sagas.order');
   });
 
   it('lets the state machine invoke only its step functions and the audit function', () => {
@@ -139,7 +138,7 @@ describe('Saga construct (the order saga example)', () => {
       for (const r of ([] as unknown[]).concat(s.Resource)) invoked.add(/"(\w+Function\w*)"/.exec(JSON.stringify(r))![1]!);
     }
     const expected = new Set(Object.values(states).filter((s) => s.Type === 'Task').map((s) => functionIdOf(s.Resource)));
-    assert.deepEqual([...invoked].sort(), [...expected].sort());
+    expect([...invoked].sort()).toStrictEqual([...expected].sort());
     // The sagas function may start this state machine and nothing else.
     const sagasFn = Object.entries(template.findResources('AWS::Lambda::Function') as Record<string, Resource>).find(([, f]) => f.Properties.Description === 'Sluice sagas handler')![1];
     const sagasRole = sagasFn.Properties.Role['Fn::GetAtt'][0];
@@ -147,16 +146,16 @@ describe('Saga construct (the order saga example)', () => {
       .filter((p) => p.Properties.Roles.some((r: { Ref: string }) => r.Ref === sagasRole))
       .flatMap((p) => p.Properties.PolicyDocument.Statement as { Action: string | string[]; Resource: unknown }[])
       .filter((s) => JSON.stringify(s.Action).includes('states:'));
-    assert.deepEqual(start, [{ Action: 'states:StartExecution', Effect: 'Allow', Resource: { Ref: machineId } }]);
+    expect(start).toStrictEqual([{ Action: 'states:StartExecution', Effect: 'Allow', Resource: { Ref: machineId } }]);
     const metadataGrants = (Object.values(template.findResources('AWS::IAM::Policy')) as Resource[])
       .filter((p) => p.Properties.Roles.some((r: { Ref: string }) => r.Ref === sagasRole))
       .flatMap((p) => p.Properties.PolicyDocument.Statement as { Action: string | string[]; Resource: unknown; Condition?: unknown }[])
       .filter((s) => JSON.stringify(s.Action).includes('dynamodb:'));
-    assert.ok(metadataGrants.length > 0);
-    for (const g of metadataGrants) assert.deepEqual(g.Condition, { 'ForAllValues:StringLike': { 'dynamodb:LeadingKeys': ['saga#*'] } }, 'the sagas function reaches saga items only');
+    expect(metadataGrants.length > 0).toBeTruthy();
+    for (const g of metadataGrants) expect(g.Condition, 'the sagas function reaches saga items only').toStrictEqual({ 'ForAllValues:StringLike': { 'dynamodb:LeadingKeys': ['saga#*'] } });
     const audit = Object.values(template.findResources('AWS::Lambda::Function') as Record<string, Resource>).find((f) => f.Properties.Description === 'Sluice sagaAudit handler')!;
-    assert.equal(audit.Properties.Environment.Variables.SLUICE_SAGA_AUDIT_TOPICS, JSON.stringify({ order: 'sagas.order' }));
-    assert.match(JSON.stringify(sagasFn.Properties.Environment.Variables.SLUICE_SAGAS), new RegExp(`"name\\\\+":\\\\+"order\\\\+".*${machineId}`));
+    expect(audit.Properties.Environment.Variables.SLUICE_SAGA_AUDIT_TOPICS).toBe(JSON.stringify({ order: 'sagas.order' }));
+    expect(JSON.stringify(sagasFn.Properties.Environment.Variables.SLUICE_SAGAS)).toMatch(new RegExp(`"name\\\\+":\\\\+"order\\\\+".*${machineId}`));
   });
 
   it('gives each step function only its own table actions', () => {
@@ -171,26 +170,26 @@ describe('Saga construct (the order saga example)', () => {
         .flatMap((s) => ([] as string[]).concat(s.Action).map((a) => `${/"OrderSaga(Inventory|Payments)\w*"/.exec(JSON.stringify(s.Resource))?.[1] ?? 'other'} ${a}`))
         .sort();
     };
-    assert.deepEqual(access('ReserveInventory'), ['Inventory dynamodb:PutItem', 'Inventory dynamodb:UpdateItem']);
-    assert.deepEqual(access('ChargePayment'), ['Payments dynamodb:PutItem', 'Payments dynamodb:UpdateItem']);
-    assert.deepEqual(access('ShipOrder'), ['Inventory dynamodb:GetItem', 'Inventory dynamodb:PutItem']);
+    expect(access('ReserveInventory')).toStrictEqual(['Inventory dynamodb:PutItem', 'Inventory dynamodb:UpdateItem']);
+    expect(access('ChargePayment')).toStrictEqual(['Payments dynamodb:PutItem', 'Payments dynamodb:UpdateItem']);
+    expect(access('ShipOrder')).toStrictEqual(['Inventory dynamodb:GetItem', 'Inventory dynamodb:PutItem']);
   });
 
   it('sends executions that stop outside the saga to the audit function, and alarms on them (Standard only)', () => {
     const [machineId] = onlyResource(template, 'AWS::StepFunctions::StateMachine');
     const rules = (Object.values(template.findResources('AWS::Events::Rule')) as Resource[]).filter((r) => r.Properties.EventPattern !== undefined);
-    assert.equal(rules.length, 1);
-    assert.deepEqual(rules[0]!.Properties.EventPattern, {
+    expect(rules.length).toBe(1);
+    expect(rules[0]!.Properties.EventPattern).toStrictEqual({
       source: ['aws.states'],
       'detail-type': ['Step Functions Execution Status Change'],
       detail: { stateMachineArn: [{ Ref: machineId }], status: ['FAILED', 'TIMED_OUT', 'ABORTED'] },
     });
     const target = rules[0]!.Properties.Targets[0];
-    assert.match(JSON.stringify(target.Arn), /SagaAuditFunction/);
-    assert.deepEqual(JSON.parse(target.InputTransformer.InputTemplate.replace('<detail>', 'null')), { kind: 'stopped', saga: 'order', topic: 'sagas.order', detail: null });
+    expect(JSON.stringify(target.Arn)).toMatch(/SagaAuditFunction/);
+    expect(JSON.parse(target.InputTransformer.InputTemplate.replace('<detail>', 'null'))).toStrictEqual({ kind: 'stopped', saga: 'order', topic: 'sagas.order', detail: null });
     template.hasResourceProperties('AWS::CloudWatch::Alarm', { MetricName: 'SagaExecutionFailed', Dimensions: Match.arrayWith([{ Name: 'Saga', Value: 'order' }]) });
     const express = synth({ sagaType: 'EXPRESS' });
-    assert.equal(Object.values(express.findResources('AWS::Events::Rule')).filter((r: any) => r.Properties.EventPattern !== undefined).length, 0, 'Express executions send no status events');
+    expect(Object.values(express.findResources('AWS::Events::Rule')).filter((r: any) => r.Properties.EventPattern !== undefined).length, 'Express executions send no status events').toBe(0);
     express.hasResourceProperties('AWS::CloudWatch::Alarm', { MetricName: 'ExecutionsTimedOut', Namespace: 'AWS/States' });
     Annotations.fromStack(expressStack).hasWarning('*', Match.stringLikeRegexp('EXPRESS, but its steps'));
   });
@@ -208,23 +207,23 @@ describe('Saga construct (the order saga example)', () => {
   it('wires the topic trigger: rung by INSERTs on the log stream and every minute, starting only this state machine', () => {
     const functions = template.findResources('AWS::Lambda::Function') as Record<string, Resource>;
     const [triggerId, trigger] = Object.entries(functions).find(([, f]) => f.Properties.Description === 'Sluice sagaTrigger handler')!;
-    assert.deepEqual(trigger.Metadata!['sluice:entry'], { path: 'functions/sagas/trigger.ts', export: 'handler' });
+    expect(trigger.Metadata!['sluice:entry']).toStrictEqual({ path: 'functions/sagas/trigger.ts', export: 'handler' });
     const [, mapping] = onlyResource(template, 'AWS::Lambda::EventSourceMapping');
-    assert.deepEqual(mapping.Properties.FunctionName, { Ref: triggerId });
-    assert.match(JSON.stringify(mapping.Properties.EventSourceArn), /LogTable\w*","StreamArn"/);
-    assert.deepEqual(mapping.Properties.FilterCriteria, { Filters: [{ Pattern: '{"eventName":["INSERT"]}' }] });
-    assert.equal(mapping.Properties.StartingPosition, 'LATEST');
+    expect(mapping.Properties.FunctionName).toStrictEqual({ Ref: triggerId });
+    expect(JSON.stringify(mapping.Properties.EventSourceArn)).toMatch(/LogTable\w*","StreamArn"/);
+    expect(mapping.Properties.FilterCriteria).toStrictEqual({ Filters: [{ Pattern: '{"eventName":["INSERT"]}' }] });
+    expect(mapping.Properties.StartingPosition).toBe('LATEST');
     const rules = Object.values(template.findResources('AWS::Events::Rule')) as Resource[];
-    assert.ok(rules.some((r) => r.Properties.ScheduleExpression === 'rate(1 minute)' && JSON.stringify(r.Properties.Targets).includes(triggerId)));
+    expect(rules.some((r) => r.Properties.ScheduleExpression === 'rate(1 minute)' && JSON.stringify(r.Properties.Targets).includes(triggerId))).toBeTruthy();
     const roleId = trigger.Properties.Role['Fn::GetAtt'][0];
     const statements = (Object.values(template.findResources('AWS::IAM::Policy')) as Resource[])
       .filter((p) => p.Properties.Roles.some((r: { Ref: string }) => r.Ref === roleId))
       .flatMap((p) => p.Properties.PolicyDocument.Statement as { Action: string | string[]; Resource: unknown }[]);
     const [machineId] = onlyResource(template, 'AWS::StepFunctions::StateMachine');
-    assert.deepEqual(statements.filter((s) => JSON.stringify(s.Action).includes('states:')).map((s) => [s.Action, s.Resource]), [['states:StartExecution', { Ref: machineId }]]);
+    expect(statements.filter((s) => JSON.stringify(s.Action).includes('states:')).map((s) => [s.Action, s.Resource])).toStrictEqual([['states:StartExecution', { Ref: machineId }]]);
     const dynamo = statements.flatMap((s) => ([] as string[]).concat(s.Action)).filter((a) => a.startsWith('dynamodb:')).sort();
-    assert.ok(!dynamo.some((a) => a === 'dynamodb:*' || a.endsWith('Table')), 'no table-level admin rights');
-    for (const needed of ['dynamodb:GetRecords', 'dynamodb:GetShardIterator', 'dynamodb:Query', 'dynamodb:ConditionCheckItem']) assert.ok(dynamo.includes(needed), needed);
+    expect(!dynamo.some((a) => a === 'dynamodb:*' || a.endsWith('Table')), 'no table-level admin rights').toBeTruthy();
+    for (const needed of ['dynamodb:GetRecords', 'dynamodb:GetShardIterator', 'dynamodb:Query', 'dynamodb:ConditionCheckItem']) expect(dynamo.includes(needed), needed).toBeTruthy();
   });
 });
 

@@ -1,9 +1,8 @@
-import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { before, describe, it } from 'node:test';
+import { assert, beforeAll, describe, expect, it } from 'vitest';
 import { App, Validations } from 'aws-cdk-lib';
 import { Match, Template } from 'aws-cdk-lib/assertions';
 import { Bucket } from 'aws-cdk-lib/aws-s3';
@@ -39,21 +38,18 @@ const EXPECTED_ACCESS: Record<string, { log: string[]; metadata: string[]; segme
 
 describe('SluiceStack', () => {
   let template: Template;
-  before(() => {
+  beforeAll(() => {
     template = synthWithNag((app) => new SluiceStack(app, 'Sluice'));
   });
 
   it('is cdk-nag (AwsSolutions) clean, and the check does fail on a finding', () => {
     // Reaching here means synth passed the AwsSolutions pack. Now prove the check can fail:
-    assert.throws(
-      () =>
+    expect(() =>
         synthWithNag((app) => {
           const stack = new SluiceStack(app, 'WithNakedBucket');
           new Bucket(stack, 'NakedBucket');
           return stack;
-        }),
-      /Validation failed/,
-    );
+        })).toThrow(/AwsSolutions-S1'/);
   });
 
   it('keeps the log in an on-demand, encrypted table with PITR and a stream', () => {
@@ -66,10 +62,10 @@ describe('SluiceStack', () => {
       StreamSpecification: { StreamViewType: 'NEW_IMAGE' },
     });
     const tables = Object.values(template.findResources('AWS::DynamoDB::Table')) as Resource[];
-    assert.equal(tables.length, 2);
+    expect(tables.length).toBe(2);
     for (const t of tables) {
-      assert.deepEqual(t.Properties.SSESpecification, { SSEEnabled: true });
-      assert.deepEqual(t.Properties.PointInTimeRecoverySpecification, { PointInTimeRecoveryEnabled: true });
+      expect(t.Properties.SSESpecification).toStrictEqual({ SSEEnabled: true });
+      expect(t.Properties.PointInTimeRecoverySpecification).toStrictEqual({ PointInTimeRecoveryEnabled: true });
     }
     template.hasResource('AWS::DynamoDB::Table', { DeletionPolicy: 'Retain' });
   });
@@ -87,14 +83,14 @@ describe('SluiceStack', () => {
 
   it('runs each function on Node.js 22, arm64, traced, with Powertools from its layer and retained logs', () => {
     const functions = Object.values(template.findResources('AWS::Lambda::Function')) as Resource[];
-    assert.equal(functions.length, 9);
+    expect(functions.length).toBe(9);
     for (const fn of functions) {
-      assert.equal(fn.Properties.Runtime, 'nodejs22.x');
-      assert.deepEqual(fn.Properties.Architectures, ['arm64']);
-      assert.deepEqual(fn.Properties.TracingConfig, { Mode: 'Active' });
-      assert.match(JSON.stringify(fn.Properties.Layers), /AWSLambdaPowertoolsTypeScriptV2/);
-      assert.ok(fn.Properties.Environment.Variables.SLUICE_LOG_TABLE);
-      assert.ok(fn.Properties.Environment.Variables.SLUICE_METADATA_TABLE);
+      expect(fn.Properties.Runtime).toBe('nodejs22.x');
+      expect(fn.Properties.Architectures).toStrictEqual(['arm64']);
+      expect(fn.Properties.TracingConfig).toStrictEqual({ Mode: 'Active' });
+      expect(JSON.stringify(fn.Properties.Layers)).toMatch(/AWSLambdaPowertoolsTypeScriptV2/);
+      expect(fn.Properties.Environment.Variables.SLUICE_LOG_TABLE).toBeTruthy();
+      expect(fn.Properties.Environment.Variables.SLUICE_METADATA_TABLE).toBeTruthy();
     }
     template.allResourcesProperties('AWS::Logs::LogGroup', { RetentionInDays: 30 });
   });
@@ -109,10 +105,10 @@ describe('SluiceStack', () => {
     const seen = new Set<string>();
     for (const fn of Object.values(functions) as Resource[]) {
       const roleId = fn.Properties.Role['Fn::GetAtt'][0] as string;
-      assert.ok(roles[roleId], 'each function has its own role');
-      assert.equal(roles[roleId]!.Properties.ManagedPolicyArns, undefined, 'no managed policies');
+      expect(roles[roleId], 'each function has its own role').toBeTruthy();
+      expect(roles[roleId]!.Properties.ManagedPolicyArns, 'no managed policies').toBe(undefined);
       const fnName = /^Sluice (\w+) handler$/.exec(fn.Properties.Description)?.[1];
-      assert.ok(fnName !== undefined && fnName in EXPECTED_ACCESS, `unexpected function ${fn.Properties.Description}`);
+      assert(fnName !== undefined && fnName in EXPECTED_ACCESS, `unexpected function ${fn.Properties.Description}`);
       seen.add(fnName);
       const statements = policies
         .filter((p) => p.Properties.Roles.some((r: { Ref: string }) => r.Ref === roleId))
@@ -121,22 +117,22 @@ describe('SluiceStack', () => {
       const s3: Record<'segments' | 'claims', Set<string>> = { segments: new Set(), claims: new Set() };
       for (const s of statements) {
         const actions = ([] as string[]).concat(s.Action);
-        assert.ok(!actions.some((a) => a === '*' || a.endsWith(':*')), `wildcard action in ${JSON.stringify(s.Action)}`);
+        expect(!actions.some((a) => a === '*' || a.endsWith(':*')), `wildcard action in ${JSON.stringify(s.Action)}`).toBeTruthy();
         if (s.Resource === '*') {
-          assert.deepEqual(actions.sort(), ['xray:PutTelemetryRecords', 'xray:PutTraceSegments'], 'only X-Ray may use Resource *');
+          expect(actions.sort(), 'only X-Ray may use Resource *').toStrictEqual(['xray:PutTelemetryRecords', 'xray:PutTraceSegments']);
           continue;
         }
         if (actions[0]!.startsWith('s3:')) {
           const resource = JSON.stringify(s.Resource);
           if (actions.includes('s3:ListBucket')) {
-            assert.deepEqual(actions, ['s3:ListBucket']);
-            assert.match(resource, /^\{"Fn::GetAtt":\["SegmentBucket\w*","Arn"\]\}$/, 'listing only on the segment bucket');
-            assert.deepEqual((s as { Condition?: unknown }).Condition, { StringLike: { 's3:prefix': ['segments/*', 'claims/*'] } }, 'listing only under our prefixes');
+            expect(actions).toStrictEqual(['s3:ListBucket']);
+            expect(resource, 'listing only on the segment bucket').toMatch(/^\{"Fn::GetAtt":\["SegmentBucket\w*","Arn"\]\}$/);
+            expect((s as { Condition?: unknown }).Condition, 'listing only under our prefixes').toStrictEqual({ StringLike: { 's3:prefix': ['segments/*', 'claims/*'] } });
             s3.segments.add('s3:ListBucket');
             continue;
           }
           const prefix = /SegmentBucket\w*","Arn"\]},"\/(segments|claims)\/\*"/.exec(resource)?.[1] as 'segments' | 'claims' | undefined;
-          assert.ok(prefix !== undefined, `S3 access only to objects under segments/ or claims/: ${resource}`);
+          assert(prefix !== undefined, `S3 access only to objects under segments/ or claims/: ${resource}`);
           actions.forEach((a) => s3[prefix].add(a));
           continue;
         }
@@ -144,22 +140,22 @@ describe('SluiceStack', () => {
         const resources = ([] as unknown[]).concat(s.Resource);
         for (const r of resources) {
           const id = JSON.stringify(r).match(/"(\w*Table\w*)"/)?.[1];
-          assert.ok(id && tables[id], `dynamodb grant on something other than a table: ${JSON.stringify(r)}`);
+          assert(id && tables[id], `dynamodb grant on something other than a table: ${JSON.stringify(r)}`);
           actions.forEach((a) => dynamo[tableKind(id)]!.add(a));
         }
       }
-      assert.deepEqual([...dynamo.log!].sort(), EXPECTED_ACCESS[fnName]!.log, `${fnName} on the log table`);
-      assert.deepEqual([...dynamo.metadata!].sort(), EXPECTED_ACCESS[fnName]!.metadata, `${fnName} on the metadata table`);
-      assert.deepEqual([...s3.segments].sort(), EXPECTED_ACCESS[fnName]!.segments, `${fnName} on segment objects`);
-      assert.deepEqual([...s3.claims].sort(), EXPECTED_ACCESS[fnName]!.claims, `${fnName} on claim-check objects`);
+      expect([...dynamo.log!].sort(), `${fnName} on the log table`).toStrictEqual(EXPECTED_ACCESS[fnName]!.log);
+      expect([...dynamo.metadata!].sort(), `${fnName} on the metadata table`).toStrictEqual(EXPECTED_ACCESS[fnName]!.metadata);
+      expect([...s3.segments].sort(), `${fnName} on segment objects`).toStrictEqual(EXPECTED_ACCESS[fnName]!.segments);
+      expect([...s3.claims].sort(), `${fnName} on claim-check objects`).toStrictEqual(EXPECTED_ACCESS[fnName]!.claims);
     }
-    assert.deepEqual([...seen].sort(), ['fetch', 'groups', 'lagReporter', 'produce', 'roller', 'sagaAudit', 'sagas', 'tiering', 'topics']);
+    expect([...seen].sort()).toStrictEqual(['fetch', 'groups', 'lagReporter', 'produce', 'roller', 'sagaAudit', 'sagas', 'tiering', 'topics']);
   });
 
   it('serves every route behind IAM authorization, throttled, with access logs', () => {
     const routes = Object.values(template.findResources('AWS::ApiGatewayV2::Route')) as Resource[];
-    assert.deepEqual(routes.map((r) => r.Properties.RouteKey).sort(), ROUTES.map(routeKey).sort());
-    for (const r of routes) assert.equal(r.Properties.AuthorizationType, 'AWS_IAM', r.Properties.RouteKey);
+    expect(routes.map((r) => r.Properties.RouteKey).sort()).toStrictEqual(ROUTES.map(routeKey).sort());
+    for (const r of routes) expect(r.Properties.AuthorizationType, r.Properties.RouteKey).toBe('AWS_IAM');
     template.hasResourceProperties('AWS::ApiGatewayV2::Stage', {
       DefaultRouteSettings: { ThrottlingRateLimit: 1000, ThrottlingBurstLimit: 2000 },
       AccessLogSettings: { DestinationArn: Match.anyValue(), Format: Match.stringLikeRegexp('requestId') },
@@ -178,12 +174,12 @@ describe('SluiceStack', () => {
       Threshold: 1000,
       ComparisonOperator: 'GreaterThanThreshold',
     });
-    assert.throws(() => new SluiceStack(new App(), 'BadAlarm', { lagAlarms: [{ group: 'bad group', topic: 'orders', threshold: 1 }] }), /lagAlarms/);
+    expect(() => new SluiceStack(new App(), 'BadAlarm', { lagAlarms: [{ group: 'bad group', topic: 'orders', threshold: 1 }] })).toThrow(/lagAlarms/);
   });
 
   it('outputs the API URL and the table and bucket names', () => {
     const outputs = template.toJSON().Outputs as Record<string, unknown>;
-    for (const name of ['ApiUrl', 'LogTableName', 'MetadataTableName', 'SegmentBucketName']) assert.ok(outputs[name], name);
+    for (const name of ['ApiUrl', 'LogTableName', 'MetadataTableName', 'SegmentBucketName']) expect(outputs[name], name).toBeTruthy();
   });
 
   it('matches docs/openapi.json route for route', () => {
@@ -192,15 +188,15 @@ describe('SluiceStack', () => {
       Object.keys(item).filter((k) => ['get', 'post', 'patch', 'put', 'delete'].includes(k)).map((m) => `${m.toUpperCase()} ${path}`),
     );
     const deployed = (Object.values(template.findResources('AWS::ApiGatewayV2::Route')) as Resource[]).map((r) => r.Properties.RouteKey as string);
-    assert.deepEqual(documented.sort(), deployed.sort());
+    expect(documented.sort()).toStrictEqual(deployed.sort());
   });
 
   it('takes a JWT authorizer, names and a removal policy from props', () => {
     const jwt = synthWithNag((app) => new SluiceStack(app, 'Jwt', { auth: { type: 'jwt', issuer: 'https://issuer.example.com', audience: ['sluice'] }, namePrefix: 'acme-dev' }));
-    for (const r of Object.values(jwt.findResources('AWS::ApiGatewayV2::Route')) as Resource[]) assert.equal(r.Properties.AuthorizationType, 'JWT');
+    for (const r of Object.values(jwt.findResources('AWS::ApiGatewayV2::Route')) as Resource[]) expect(r.Properties.AuthorizationType).toBe('JWT');
     jwt.hasResourceProperties('AWS::ApiGatewayV2::Authorizer', { AuthorizerType: 'JWT', JwtConfiguration: { Issuer: 'https://issuer.example.com', Audience: ['sluice'] } });
     jwt.hasResourceProperties('AWS::DynamoDB::Table', { TableName: 'acme-dev-log' });
     jwt.hasResourceProperties('AWS::Lambda::Function', { FunctionName: 'acme-dev-produce' });
-    assert.throws(() => new SluiceStack(new App(), 'Bad', { namePrefix: 'Has Spaces' }), /namePrefix/);
+    expect(() => new SluiceStack(new App(), 'Bad', { namePrefix: 'Has Spaces' })).toThrow(/namePrefix/);
   });
 });

@@ -1,5 +1,4 @@
-import assert from 'node:assert/strict';
-import { it } from 'node:test';
+import { expect, it } from 'vitest';
 import { isSluiceError } from '../../core/errors.ts';
 import type { ConsumerGroups, TopicPartition } from '../../core/groups/consumerGroups.ts';
 import { dynamoGroupKind } from '../support/stores.ts';
@@ -71,7 +70,7 @@ class Worker {
       this.believe([...res.assignments, ...res.revoking], performance.now());
       const next = new Map<string, number>();
       for (const r of res.records) {
-        assert.ok(this.owned.has(key(r)), `${this.name} got a record of ${key(r)} it does not own`);
+        expect(this.owned.has(key(r)), `${this.name} got a record of ${key(r)} it does not own`).toBeTruthy();
         this.processed.add(`${key(r)}@${r.offset}`);
         next.set(key(r), r.offset + 1);
       }
@@ -155,17 +154,17 @@ it('rebalance history: joins, a leave, a crash and a static restart while produc
   await w0b.leave();
 
   const missing = acked.filter((r) => !processed.has(r));
-  assert.deepEqual(missing, [], `every acknowledged record was processed at least once (${acked.length} records)`);
+  expect(missing, `every acknowledged record was processed at least once (${acked.length} records)`).toStrictEqual([]);
   let handovers = 0;
   for (const [partition, intervals] of history) {
     const sorted = [...intervals].sort((a, b) => a.start - b.start);
     for (let i = 1; i < sorted.length; i++) {
-      assert.ok(sorted[i]!.start >= sorted[i - 1]!.end, `${partition}: ${sorted[i - 1]!.owner} [${sorted[i - 1]!.start.toFixed(1)}, ${sorted[i - 1]!.end.toFixed(1)}] overlaps ${sorted[i]!.owner} from ${sorted[i]!.start.toFixed(1)}`);
+      expect(sorted[i]!.start >= sorted[i - 1]!.end, `${partition}: ${sorted[i - 1]!.owner} [${sorted[i - 1]!.start.toFixed(1)}, ${sorted[i - 1]!.end.toFixed(1)}] overlaps ${sorted[i]!.owner} from ${sorted[i]!.start.toFixed(1)}`).toBeTruthy();
       handovers++;
     }
   }
-  assert.ok(handovers >= PARTITIONS, `the scenario moved partitions (${handovers} hand-overs)`);
+  expect(handovers >= PARTITIONS, `the scenario moved partitions (${handovers} hand-overs)`).toBeTruthy();
   const owners = new Set([...history.values()].flat().map((i) => i.owner));
-  assert.ok(owners.has('w0-restarted') && owners.has('w3'), 'the restarted and the late members got partitions');
+  expect(owners.has('w0-restarted') && owners.has('w3'), 'the restarted and the late members got partitions').toBeTruthy();
   console.log(`# ${acked.length} records, ${processed.size} processed, ${handovers} hand-overs, owners ${[...owners].sort().join(' ')}`);
 });

@@ -1,6 +1,5 @@
-import assert from 'node:assert/strict';
-import { before, describe, it } from 'node:test';
-import fc from 'fast-check';
+import { beforeAll, describe, expect } from 'vitest';
+import { fc, it } from '@fast-check/vitest';
 import { apiEvent, invoke, lambdaContext, type Handler } from '../support/apiEvents.ts';
 import { freshDynamoStore } from '../support/stores.ts';
 import { checkExecutionName } from '../../core/sagas/executions.ts';
@@ -11,7 +10,7 @@ let fetch: Handler;
 let groups: Handler;
 let sagas: Handler;
 
-before(async () => {
+beforeAll(async () => {
   const { tables } = await freshDynamoStore('handlers');
   Object.assign(process.env, {
     SLUICE_LOG_TABLE: tables.log,
@@ -69,21 +68,21 @@ function validStart(saga: string, body: string): boolean {
 
 describe('HTTP handlers on recorded API Gateway v2 events', () => {
   it('serves the recorded produce request, then reads it back', async () => {
-    assert.equal((await invoke(topics, { method: 'POST', route: T, body: { name: 'orders', partitions: 3 } })).status, 201);
+    expect((await invoke(topics, { method: 'POST', route: T, body: { name: 'orders', partitions: 3 } })).status).toBe(201);
     const produced = await produce(apiEvent({ method: 'POST', route: RECORDS, pathParameters: { topic: 'orders' } }), lambdaContext);
     // The recorded body is left as captured: one keyed record.
     const recorded = await produce(
       { ...apiEvent({ method: 'POST', route: RECORDS, pathParameters: { topic: 'orders' } }), body: JSON.stringify({ records: [{ key: 'user-42', value: { orderId: 'o-1' } }] }) },
       lambdaContext,
     );
-    assert.equal(produced.statusCode, 400, 'no body is a bad request');
-    assert.equal(recorded.statusCode, 200);
+    expect(produced.statusCode, 'no body is a bad request').toBe(400);
+    expect(recorded.statusCode).toBe(200);
     const { offsets } = JSON.parse(recorded.body!);
-    assert.equal(offsets[0].offset, 0);
+    expect(offsets[0].offset).toBe(0);
     const read = await invoke(fetch, { method: 'GET', route: FETCH, pathParameters: { topic: 'orders', partition: String(offsets[0].partition) }, query: { offset: '0' } });
-    assert.equal(read.status, 200);
-    assert.deepEqual(read.body.records.map((r: { key: string; value: unknown }) => [r.key, r.value]), [['user-42', { orderId: 'o-1' }]]);
-    assert.equal(read.body.highWatermark, 1);
+    expect(read.status).toBe(200);
+    expect(read.body.records.map((r: { key: string; value: unknown }) => [r.key, r.value])).toStrictEqual([['user-42', { orderId: 'o-1' }]]);
+    expect(read.body.highWatermark).toBe(1);
   });
 
   it('round-trips base64 keys, values and headers, from a base64-encoded body too', async () => {
@@ -91,9 +90,9 @@ describe('HTTP handlers on recorded API Gateway v2 events', () => {
     const bytes = Buffer.from([0, 1, 2, 250, 255]).toString('base64');
     const body = { records: [{ key: bytes, keyEncoding: 'base64', value: bytes, valueEncoding: 'base64', headers: { sig: bytes, plain: 'x' }, headerEncodings: { sig: 'base64' } }] };
     const res = await invoke(produce, { method: 'POST', route: RECORDS, pathParameters: { topic: 'bytes' }, body, base64: true });
-    assert.equal(res.status, 200);
+    expect(res.status).toBe(200);
     const read = await invoke(fetch, { method: 'GET', route: FETCH, pathParameters: { topic: 'bytes', partition: '0' } });
-    assert.deepEqual(read.body.records[0], { offset: 0, timestamp: read.body.records[0].timestamp, ...body.records[0] });
+    expect(read.body.records[0]).toStrictEqual({ offset: 0, timestamp: read.body.records[0].timestamp, ...body.records[0] });
   });
 
   it('maps errors to 4xx with a typed JSON body and never leaks internals on a 500', async () => {
@@ -113,15 +112,15 @@ describe('HTTP handlers on recorded API Gateway v2 events', () => {
     ];
     for (const [handler, spec, status, code] of cases) {
       const res = await invoke(handler, spec);
-      assert.equal(res.status, status, `${spec.method} ${spec.route}: ${JSON.stringify(res.body)}`);
-      assert.equal(res.body.error.code, code);
-      assert.equal(typeof res.body.error.message, 'string');
+      expect(res.status, `${spec.method} ${spec.route}: ${JSON.stringify(res.body)}`).toBe(status);
+      expect(res.body.error.code).toBe(code);
+      expect(typeof res.body.error.message).toBe('string');
     }
     const tooLarge = await invoke(produce, { method: 'POST', route: RECORDS, pathParameters: { topic: 'orders' }, body: { records: [{ value: 'x'.repeat(1_100_000) }] } });
-    assert.equal(tooLarge.body.error.limit, 'maxRecordBytes', 'the binding limit is named (larger than an item, but claim checks carry those)');
-    assert.equal(tooLarge.body.error.limitBytes, 1024 * 1024);
+    expect(tooLarge.body.error.limit, 'the binding limit is named (larger than an item, but claim checks carry those)').toBe('maxRecordBytes');
+    expect(tooLarge.body.error.limitBytes).toBe(1024 * 1024);
     const outOfRange = await invoke(fetch, { method: 'GET', route: FETCH, pathParameters: { topic: 'orders', partition: '0' }, query: { offset: '5000' } });
-    assert.deepEqual([outOfRange.body.error.logStartOffset, outOfRange.body.error.highWatermark >= 0], [0, true]);
+    expect([outOfRange.body.error.logStartOffset, outOfRange.body.error.highWatermark >= 0]).toStrictEqual([0, true]);
   });
 
   it('long-polls: a fetch at the end waits and wakes up when a record arrives', async () => {
@@ -131,10 +130,10 @@ describe('HTTP handlers on recorded API Gateway v2 events', () => {
     await new Promise((r) => setTimeout(r, 300));
     await invoke(produce, { method: 'POST', route: RECORDS, pathParameters: { topic: 'polled' }, body: { records: [{ value: 'wake up' }] } });
     const res = await waiting;
-    assert.equal(res.body.records[0].value, 'wake up');
-    assert.ok(Date.now() - started < 9000, 'returned when the record came, not at the deadline');
+    expect(res.body.records[0].value).toBe('wake up');
+    expect(Date.now() - started < 9000, 'returned when the record came, not at the deadline').toBeTruthy();
     const empty = await invoke(fetch, { method: 'GET', route: FETCH, pathParameters: { topic: 'polled', partition: '0' }, query: { offset: '1', waitMs: '200' } });
-    assert.deepEqual(empty.body.records, []);
+    expect(empty.body.records).toStrictEqual([]);
   });
 });
 
@@ -163,18 +162,18 @@ describe('fuzz: every route answers junk with a 4xx JSON error and writes nothin
     return { names: list.body.topics.map((t: { name: string }) => t.name).sort(), fuzzed: described.body, groups: groupList.body.groups, group: { ...group.body, members: [memberView] }, executions: executions.body };
   };
   const expectClientError = (res: { status: number; body: any }, label: string) => {
-    assert.ok(res.status >= 200 && res.status < 500, `${label} answered ${res.status}: ${JSON.stringify(res.body)}`);
+    expect(res.status >= 200 && res.status < 500, `${label} answered ${res.status}: ${JSON.stringify(res.body)}`).toBeTruthy();
     if (res.status >= 400) {
-      assert.equal(typeof res.body.error.code, 'string');
-      assert.ok(!/at .*\.ts:\d+|Error:|stack/i.test(JSON.stringify(res.body)), 'no stack trace in a response');
+      expect(typeof res.body.error.code).toBe('string');
+      expect(!/at .*\.ts:\d+|Error:|stack/i.test(JSON.stringify(res.body)), 'no stack trace in a response').toBeTruthy();
     }
   };
 
-  before(async () => {
+  beforeAll(async () => {
     await invoke(topics, { method: 'POST', route: T, body: { name: 'fuzzed', partitions: 2 } });
     await invoke(produce, { method: 'POST', route: RECORDS, pathParameters: { topic: 'fuzzed' }, body: { records: [{ value: 1, partition: 0 }, { value: 2, partition: 1 }] } });
     const joined = await invoke(groups, { method: 'POST', route: MEMBERS, pathParameters: { group: 'fuzz-group' }, body: { topics: ['fuzzed'], sessionTimeoutMs: 300_000 } });
-    assert.equal(joined.status, 200);
+    expect(joined.status).toBe(200);
     member = joined.body.memberId;
     await invoke(groups, { method: 'POST', route: COMMIT, pathParameters: { group: 'fuzz-group' }, body: { memberId: member, generation: joined.body.generation, offsets: [{ topic: 'fuzzed', partition: 0, offset: 1 }] } });
   });
@@ -223,18 +222,13 @@ describe('fuzz: every route answers junk with a 4xx JSON error and writes nothin
   );
 
   for (const route of routes) {
-    it(route.name, async () => {
-      await fc.assert(
-        fc.asyncProperty(route.run, async (run) => {
+    it.prop([route.run], { numRuns: 60 })(route.name, async (run) => {
           const before = await state();
           const res = await run();
           expectClientError(res, route.name);
-          if (res.status >= 400) assert.deepEqual(await state(), before, 'a rejected request changed nothing');
-          else if (route.name === 'POST /v1/groups/{group}/members') assert.fail(`a join accepted junk: ${JSON.stringify(res.body).slice(0, 200)}`);
+          if (res.status >= 400) expect(await state(), 'a rejected request changed nothing').toStrictEqual(before);
+          else if (route.name === 'POST /v1/groups/{group}/members') expect.fail(`a join accepted junk: ${JSON.stringify(res.body).slice(0, 200)}`);
           else if (res.status === 201) await invoke(topics, { method: 'DELETE', route: TOPIC, pathParameters: { topic: res.body.name } });
-        }),
-        { numRuns: 60 },
-      );
     });
   }
 });

@@ -1,5 +1,4 @@
-import assert from 'node:assert/strict';
-import { it } from 'node:test';
+import { expect, it } from 'vitest';
 import { freshDynamoStore } from '../support/stores.ts';
 
 it('publishes ConsumerLag and MaxPartitionLag per group and topic in CloudWatch embedded metric format', async () => {
@@ -24,13 +23,13 @@ it('publishes ConsumerLag and MaxPartitionLag per group and topic in CloudWatch 
   } finally {
     process.stdout.write = write;
   }
-  assert.deepEqual(result, { groups: 1, series: 1 });
+  expect(result).toStrictEqual({ groups: 1, series: 1 });
   const emf = lines.flatMap((l) => l.split('\n')).filter((l) => l.includes('"_aws"')).map((l) => JSON.parse(l));
   const metric = (name: string) => emf.find((e) => e._aws.CloudWatchMetrics[0].Metrics.some((x: { Name: string }) => x.Name === name));
   const lag = metric('ConsumerLag');
-  assert.ok(lag, 'ConsumerLag published');
-  assert.equal(lag._aws.CloudWatchMetrics[0].Namespace, 'Sluice');
-  assert.deepEqual([lag.Group, lag.Topic, lag.ConsumerLag], ['billing', 'lagging', 1 + 5], 'p0: 5 - 4 committed; p1: 5 uncommitted');
-  assert.ok(lag._aws.CloudWatchMetrics[0].Dimensions[0].includes('Group'));
-  assert.equal(metric('MaxPartitionLag').MaxPartitionLag, 5);
+  expect(lag, 'ConsumerLag published').toBeTruthy();
+  expect(lag._aws.CloudWatchMetrics[0].Namespace).toBe('Sluice');
+  expect([lag.Group, lag.Topic, lag.ConsumerLag], 'p0: 5 - 4 committed; p1: 5 uncommitted').toStrictEqual(['billing', 'lagging', 1 + 5]);
+  expect(lag._aws.CloudWatchMetrics[0].Dimensions[0].includes('Group')).toBeTruthy();
+  expect(metric('MaxPartitionLag').MaxPartitionLag).toBe(5);
 });

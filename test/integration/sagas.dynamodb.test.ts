@@ -1,5 +1,4 @@
-import assert from 'node:assert/strict';
-import { before, describe, it } from 'node:test';
+import { beforeAll, describe, expect, it } from 'vitest';
 import { ConsumerGroups } from '../../core/groups/consumerGroups.ts';
 import { DynamoGroupStore } from '../../core/groups/dynamoGroupStore.ts';
 import { SagaAudit, type AuditTaskEvent } from '../../core/sagas/audit.ts';
@@ -31,7 +30,7 @@ describe('saga starts, audit and triggers on DynamoDB Local', () => {
   };
   const info = (name: string, trigger?: SagaInfo['trigger']): SagaInfo => ({ name, steps: ['A', 'B'], auditTopic: `sagas.${name}`, type: 'EXPRESS', stateMachineArn: `arn:${name}`, ...(trigger === undefined ? {} : { trigger }) });
 
-  before(async () => {
+  beforeAll(async () => {
     const { store, tables } = await freshDynamoStore('sagas');
     sluice = new Sluice({ log: store, metadata: store });
     const client = dynamoClientFromEnv();
@@ -46,14 +45,14 @@ describe('saga starts, audit and triggers on DynamoDB Local', () => {
     const triggers = new SagaTriggers({ sagas, groups, leases });
     await sluice.append('orders-a', [0, 1, 2, 3, 4].map((i) => ({ key: `k${i}`, value: { n: i } })));
     failNext = (id) => id === 'orders-a.0.2';
-    await assert.rejects(triggers.runOnce(), /Rate exceeded/);
+    await expect(triggers.runOnce()).rejects.toThrow(/Rate exceeded/);
     await sluice.append('orders-a', [{ key: 'k5', value: { n: 5 } }]);
     const runs = await triggers.runOnce(); // the same warm instance, as in a reused Lambda container
-    assert.equal(runs[0]!.started, 6, 'from the committed offset: 0 and 1 again (found started), then 2 to 5');
+    expect(runs[0]!.started, 'from the committed offset: 0 and 1 again (found started), then 2 to 5').toBe(6);
     const started = launches.map((l) => l.executionId).filter((id) => id.startsWith('orders-a.'));
-    assert.deepEqual([...new Set(started)].sort(), ['orders-a.0.0', 'orders-a.0.1', 'orders-a.0.2', 'orders-a.0.3', 'orders-a.0.4', 'orders-a.0.5']);
-    assert.equal(started.length, 6, 'each record launched once (a re-read record is recognised by its name)');
-    assert.equal((await groups.describe('sagas.alpha.trigger')).totalLag, 0);
+    expect([...new Set(started)].sort()).toStrictEqual(['orders-a.0.0', 'orders-a.0.1', 'orders-a.0.2', 'orders-a.0.3', 'orders-a.0.4', 'orders-a.0.5']);
+    expect(started.length, 'each record launched once (a re-read record is recognised by its name)').toBe(6);
+    expect((await groups.describe('sagas.alpha.trigger')).totalLag).toBe(0);
   });
 
   it('lets one trigger drain at a time, and names executions of long topic names by hash', async () => {
@@ -62,41 +61,41 @@ describe('saga starts, audit and triggers on DynamoDB Local', () => {
     const sagas = new Sagas({ catalog: [info('beta', { topic })], executions, launcher });
     await sluice.append(topic, Array.from({ length: 20 }, (_, i) => ({ key: `k${i}`, value: { n: i } })));
     const runs = await Promise.all([1, 2, 3].map(() => new SagaTriggers({ sagas, groups, leases }).runOnce()));
-    assert.equal(runs.reduce((n, r) => n + r[0]!.started, 0), 20, 'every record started once, by whichever held the lease');
-    assert.equal(runs.filter((r) => r[0]!.started > 0).length, 1, 'one drainer');
+    expect(runs.reduce((n, r) => n + r[0]!.started, 0), 'every record started once, by whichever held the lease').toBe(20);
+    expect(runs.filter((r) => r[0]!.started > 0).length, 'one drainer').toBe(1);
     const names = launches.filter((l) => (l.input.input as { n?: number }).n !== undefined && l.executionId.startsWith('h-')).map((l) => l.executionId);
-    assert.equal(new Set(names).size, 20);
-    for (const n of names) assert.ok(n.length <= 80);
+    expect(new Set(names).size).toBe(20);
+    for (const n of names) expect(n.length <= 80).toBeTruthy();
   });
 
   it('launches once for concurrent starts of one name, and refuses a second run at its first event', async () => {
     const sagas = new Sagas({ catalog: [info('gamma')], executions, launcher });
     const before = launches.length;
     const results = await Promise.all(Array.from({ length: 5 }, () => sagas.start('gamma', { input: { n: 1 }, executionName: 'same' })));
-    assert.equal(results.filter((r) => r.created).length, 1);
-    assert.equal(launches.length - before, 1, 'one launch (the others found it leased or launched)');
+    expect(results.filter((r) => r.created).length).toBe(1);
+    expect(launches.length - before, 'one launch (the others found it leased or launched)').toBe(1);
     const run = launches.at(-1)!.input.runId;
     const audit = new SagaAudit({ sluice, executions });
     const event = (seq: number, type: AuditTaskEvent['type'], runId: string, extra: Partial<AuditTaskEvent> = {}): AuditTaskEvent => ({ kind: 'audit', saga: 'gamma', topic: 'sagas.gamma', type, executionId: 'same', runId, seq, partition: null, ...extra });
     const started = await audit.record(event(0, 'started', run, { input: { n: 1 } }));
     const partition = started.result.partition;
     // An Express state machine started twice: the second run's first audit call is refused.
-    await assert.rejects(audit.record(event(0, 'started', 'another-run', { input: { n: 1 } })), (e) => isSluiceError(e, 'DuplicateRun'));
+    await expect(audit.record(event(0, 'started', 'another-run', { input: { n: 1 } }))).rejects.toSatisfy((e) => isSluiceError(e, 'DuplicateRun'));
     await audit.record(event(1, 'step-succeeded', run, { step: 'A', partition }));
     await audit.record(event(1, 'step-succeeded', run, { step: 'A', partition })); // a retry: applied once
-    await assert.rejects(audit.record(event(1, 'step-failed', run, { step: 'B', partition })), (e) => isSluiceError(e, 'SagaEventConflict'), 'another event at a taken number');
+    await expect(audit.record(event(1, 'step-failed', run, { step: 'B', partition })), 'another event at a taken number').rejects.toSatisfy((e) => isSluiceError(e, 'SagaEventConflict'));
     const record = await executions.get('gamma', 'same');
-    assert.deepEqual(record!.events.map((e) => [e.seq, e.type, e.step ?? null]), [[0, 'started', null], [1, 'step-succeeded', 'A']]);
+    expect(record!.events.map((e) => [e.seq, e.type, e.step ?? null])).toStrictEqual([[0, 'started', null], [1, 'step-succeeded', 'A']]);
     const trail = (await sluice.read('sagas.gamma', partition, 0)).records.filter((r) => r.key === 'same');
-    assert.deepEqual(trail.map((r) => (r.value as { type: string }).type), ['started', 'step-succeeded']);
+    expect(trail.map((r) => (r.value as { type: string }).type)).toStrictEqual(['started', 'step-succeeded']);
   });
 
   it('refuses audit events for a saga or topic the deployment does not have', async () => {
     const audit = new SagaAudit({ sluice, executions, topics: { gamma: 'sagas.gamma' } });
     const event = { kind: 'audit', saga: 'gamma', topic: 'elsewhere', type: 'started', executionId: 'x', runId: 'r', seq: 0, partition: null, input: {} } as const;
-    await assert.rejects(audit.record(event), (e) => isSluiceError(e, 'InvalidArgument'));
-    await assert.rejects(audit.record({ ...event, saga: 'nope', topic: 'sagas.nope' }), (e) => isSluiceError(e, 'InvalidArgument'));
-    assert.equal(await executions.get('gamma', 'x'), undefined, 'nothing recorded');
+    await expect(audit.record(event)).rejects.toSatisfy((e) => isSluiceError(e, 'InvalidArgument'));
+    await expect(audit.record({ ...event, saga: 'nope', topic: 'sagas.nope' })).rejects.toSatisfy((e) => isSluiceError(e, 'InvalidArgument'));
+    expect(await executions.get('gamma', 'x'), 'nothing recorded').toBe(undefined);
   });
 
   it('answers LaunchInProgress (retriable) while another start holds the launch, and one trigger failing does not stop another', async () => {
@@ -105,10 +104,10 @@ describe('saga starts, audit and triggers on DynamoDB Local', () => {
     const sagas = new Sagas({ catalog: [info('eps')], executions, launcher: slow, launchWaitMs: 300 });
     const first = sagas.start('eps', { input: {}, executionName: 'slow' });
     await new Promise((r) => setTimeout(r, 100));
-    await assert.rejects(sagas.start('eps', { input: {}, executionName: 'slow' }), (e) => isSluiceError(e, 'LaunchInProgress') && e.retriable === true);
+    await expect(sagas.start('eps', { input: {}, executionName: 'slow' })).rejects.toSatisfy((e) => isSluiceError(e, 'LaunchInProgress') && e.retriable === true);
     release();
-    assert.equal((await first).created, true);
-    assert.equal((await sagas.start('eps', { input: {}, executionName: 'slow' })).created, false);
+    expect((await first).created).toBe(true);
+    expect((await sagas.start('eps', { input: {}, executionName: 'slow' })).created).toBe(false);
 
     await sluice.createTopic('orders-z1', { partitions: 1 });
     await sluice.createTopic('orders-z2', { partitions: 1 });
@@ -116,8 +115,8 @@ describe('saga starts, audit and triggers on DynamoDB Local', () => {
     await sluice.append('orders-z2', [{ key: 'b', value: { n: 2 } }]);
     const failing: SagaLauncher = { start: async (saga, executionId, input) => (saga.name === 'zeta1' ? Promise.reject(new Error('state machine deleted')) : launcher.start(saga, executionId, input)) };
     const both = new Sagas({ catalog: [info('zeta1', { topic: 'orders-z1' }), info('zeta2', { topic: 'orders-z2' })], executions, launcher: failing });
-    await assert.rejects(new SagaTriggers({ sagas: both, groups, leases }).runOnce(), /state machine deleted/);
-    assert.ok(launches.some((l) => l.executionId === 'orders-z2.0.0'), 'the second saga was still triggered');
+    await expect(new SagaTriggers({ sagas: both, groups, leases }).runOnce()).rejects.toThrow(/state machine deleted/);
+    expect(launches.some((l) => l.executionId === 'orders-z2.0.0'), 'the second saga was still triggered').toBeTruthy();
   });
 
   it('keeps an execution on its audit partition when the topic grows', async () => {
@@ -135,8 +134,8 @@ describe('saga starts, audit and triggers on DynamoDB Local', () => {
     for (const id of ids) {
       const run = launches.find((l) => l.executionId === id)!.input.runId;
       const r = await audit.record({ kind: 'audit', saga: 'delta', topic: 'sagas.delta', type: 'step-succeeded', step: 'A', executionId: id, runId: run, seq: 1, partition: partitions.get(id)! });
-      assert.equal(r.result.partition, partitions.get(id));
+      expect(r.result.partition).toBe(partitions.get(id));
     }
-    for (const id of ids) assert.equal((await executions.get('delta', id))!.events.length, 2);
+    for (const id of ids) expect((await executions.get('delta', id))!.events.length).toBe(2);
   });
 });

@@ -1,5 +1,5 @@
 import { spawn } from 'node:child_process';
-import { after, before } from 'node:test';
+import { afterAll, beforeAll } from 'vitest';
 import { startLocalStack, type LocalStack } from '../../local/stack.ts';
 import { uniqueName } from './names.ts';
 
@@ -11,7 +11,7 @@ import { uniqueName } from './names.ts';
 export function useApi(prefix: string): { readonly url: string } {
   let stack: LocalStack | undefined;
   const api = { url: '' };
-  before(async () => {
+  beforeAll(async () => {
     if (process.env.SLUICE_API_URL !== undefined) {
       api.url = process.env.SLUICE_API_URL;
       return;
@@ -20,7 +20,7 @@ export function useApi(prefix: string): { readonly url: string } {
     stack = await startLocalStack({ port: 0, tieringIntervalMs: 0, sagas: false, dynamoEndpoint: process.env.AWS_ENDPOINT_URL_DYNAMODB ?? process.env.AWS_ENDPOINT_URL, tables: { log: `${base}-log`, metadata: `${base}-meta` } });
     api.url = stack.url;
   });
-  after(async () => {
+  afterAll(async () => {
     await stack?.stop();
   });
   return api;

@@ -1,5 +1,4 @@
-import assert from 'node:assert/strict';
-import { test } from 'node:test';
+import { expect, test } from 'vitest';
 import { murmur2, partitionForKey } from '../../core/log/murmur2.ts';
 
 const utf8 = (s: string) => new TextEncoder().encode(s);
@@ -14,15 +13,15 @@ test('murmur2 matches Kafka’s Java client (UtilsTest.testMurmur2 vectors)', ()
     [Uint8Array.from([0x61, 0x62, 0x63]), 479470107],
     [new Uint8Array(0), 275646681],
   ];
-  for (const [input, expected] of vectors) assert.equal(murmur2(input), expected, new TextDecoder().decode(input));
+  for (const [input, expected] of vectors) expect(murmur2(input), new TextDecoder().decode(input)).toBe(expected);
 });
 
 test('partitionForKey is toPositive(murmur2(key)) % partitions, as Kafka’s BuiltInPartitioner', () => {
   // toPositive(-790332482) = 1357151166; 1357151166 % 50 = 16.
-  assert.equal(partitionForKey(utf8('foobar'), 50), 16);
-  assert.equal(partitionForKey(utf8('foobar'), 1), 0);
+  expect(partitionForKey(utf8('foobar'), 50)).toBe(16);
+  expect(partitionForKey(utf8('foobar'), 1)).toBe(0);
   for (let n = 1; n <= 64; n++) {
     const p = partitionForKey(utf8(`key-${n}`), n);
-    assert.ok(p >= 0 && p < n);
+    expect(p >= 0 && p < n).toBeTruthy();
   }
 });

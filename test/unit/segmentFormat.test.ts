@@ -1,9 +1,9 @@
-import assert from 'node:assert/strict';
-import { test } from 'node:test';
-import fc from 'fast-check';
+import { fc, test } from '@fast-check/vitest';
+import { expect } from 'vitest';
 import { isSluiceError } from '../../core/errors.ts';
 import type { StoredBatch } from '../../core/ports.ts';
 import { batchFromSegment, decodeSegmentIndex, encodeSegment, segmentKey } from '../../core/tiering/segmentFormat.ts';
+import { thrownBy } from '../support/thrownBy.ts';
 
 const batchArb = fc.record({
   recordCount: fc.integer({ min: 1, max: 5000 }),
@@ -24,20 +24,19 @@ function batches(specs: BatchSpec[], base: number): StoredBatch[] {
   });
 }
 
-test('segments round-trip every batch through the index and byte ranges', () => {
-  fc.assert(
-    fc.property(fc.array(batchArb, { minLength: 1, maxLength: 20 }), fc.integer({ min: 0, max: 2 ** 50 }), (specs, base) => {
+test.prop([fc.array(batchArb, { minLength: 1, maxLength: 20 }), fc.integer({ min: 0, max: 2 ** 50 })])(
+  'segments round-trip every batch through the index and byte ranges',
+  (specs, base) => {
       const input = batches(specs, base);
       const seg = encodeSegment(input);
       const index = decodeSegmentIndex(seg.bytes.subarray(seg.indexPosition, seg.indexPosition + seg.indexLength), 'x');
-      assert.equal(index.length, input.length);
+      expect(index.length).toBe(input.length);
       index.forEach((e, i) => {
         const back = batchFromSegment(e, seg.bytes.slice(e.position, e.position + e.length), 'L', 'x');
-        assert.deepEqual(back, input[i]);
+        expect(back).toStrictEqual(input[i]);
       });
-    }),
-  );
-});
+  },
+);
 
 test('a flipped byte in a batch or in the index is reported as CorruptData, never returned', () => {
   const input = batches([{ recordCount: 3, firstTimestamp: 1, sizeBytes: 10, codec: 'none', payload: Uint8Array.from([1, 2, 3, 4]) }, { recordCount: 2, firstTimestamp: 2, sizeBytes: 10, codec: 'none', payload: Uint8Array.from([5, 6, 7]) }], 100);
@@ -46,16 +45,16 @@ test('a flipped byte in a batch or in the index is reported as CorruptData, neve
   const e = index[1]!;
   const bad = seg.bytes.slice(e.position, e.position + e.length);
   bad[1]! ^= 0x40;
-  assert.throws(() => batchFromSegment(e, bad, 'L', 'segments/t/0/x.seg'), (err) => isSluiceError(err, 'CorruptData') && /CRC32C/.test(err.message) && err.location === 'segments/t/0/x.seg');
+  expect(thrownBy(() => batchFromSegment(e, bad, 'L', 'segments/t/0/x.seg'))).toSatisfy((err) => isSluiceError(err, 'CorruptData') && /CRC32C/.test(err.message) && err.location === 'segments/t/0/x.seg');
   const badIndex = seg.bytes.slice(seg.indexPosition);
   badIndex[10]! ^= 0x01;
-  assert.throws(() => decodeSegmentIndex(badIndex, 'seg'), (err) => isSluiceError(err, 'CorruptData'));
-  assert.throws(() => decodeSegmentIndex(badIndex.subarray(0, badIndex.length - 1), 'seg'), (err) => isSluiceError(err, 'CorruptData'));
+  expect(thrownBy(() => decodeSegmentIndex(badIndex, 'seg'))).toSatisfy((err) => isSluiceError(err, 'CorruptData'));
+  expect(thrownBy(() => decodeSegmentIndex(badIndex.subarray(0, badIndex.length - 1), 'seg'))).toSatisfy((err) => isSluiceError(err, 'CorruptData'));
 });
 
 test('segment keys are deterministic with 20-digit offsets that sort in offset order', () => {
-  assert.equal(segmentKey('orders', 'abc123', 3, 42), 'segments/orders/3/00000000000000000042.abc123.seg');
-  assert.equal(segmentKey('orders', 'abc123', 3, 42, 'c1-xyz'), 'segments/orders/3/00000000000000000042.abc123.c1-xyz.seg');
+  expect(segmentKey('orders', 'abc123', 3, 42)).toBe('segments/orders/3/00000000000000000042.abc123.seg');
+  expect(segmentKey('orders', 'abc123', 3, 42, 'c1-xyz')).toBe('segments/orders/3/00000000000000000042.abc123.c1-xyz.seg');
   const keys = [9, 10, 100, 2].map((o) => segmentKey('t', 'id', 0, o));
-  assert.deepEqual([...keys].sort(), [2, 9, 10, 100].map((o) => segmentKey('t', 'id', 0, o)));
+  expect([...keys].sort()).toStrictEqual([2, 9, 10, 100].map((o) => segmentKey('t', 'id', 0, o)));
 });

@@ -1,5 +1,4 @@
-import assert from 'node:assert/strict';
-import { it } from 'node:test';
+import { expect, it } from 'vitest';
 import { MemoryStore } from '../../core/adapters/memory/memoryStore.ts';
 import { ConsumerGroups } from '../../core/groups/consumerGroups.ts';
 import { MemoryGroupStore } from '../../core/groups/memoryGroupStore.ts';
@@ -24,14 +23,14 @@ it('a group whose committed offset fell below the log start follows its autoOffs
   await tiering.runOnce(); // segment [0, 15); batch 15..19 stays hot as the tail
   t += 20 * 60_000;
   await tiering.runOnce(); // retention drops the segment: the log starts at 15
-  assert.equal(await sluice.offsetFor('expiring', 0, 'earliest'), 15);
+  expect(await sluice.offsetFor('expiring', 0, 'earliest')).toBe(15);
 
   const earliest = await groups.join('slow', { topics: ['expiring'], autoOffsetReset: 'earliest' });
-  assert.deepEqual((await groups.poll('slow', earliest.memberId)).records.map((r) => r.offset), [15, 16, 17, 18, 19], 'the committed offset 3 is gone: reset to the log start');
+  expect((await groups.poll('slow', earliest.memberId)).records.map((r) => r.offset), 'the committed offset 3 is gone: reset to the log start').toStrictEqual([15, 16, 17, 18, 19]);
   await groups.leave('slow', earliest.memberId);
 
   const latest = await groups.join('slow-latest', { topics: ['expiring'], autoOffsetReset: 'latest' });
   await groups.poll('slow-latest', latest.memberId);
   await sluice.append('expiring', [{ value: 'new', partition: 0 }]);
-  assert.deepEqual((await groups.poll('slow-latest', latest.memberId)).records.map((r) => r.value), ['new']);
+  expect((await groups.poll('slow-latest', latest.memberId)).records.map((r) => r.value)).toStrictEqual(['new']);
 });

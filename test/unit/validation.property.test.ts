@@ -1,6 +1,5 @@
-import assert from 'node:assert/strict';
-import { test } from 'node:test';
-import fc from 'fast-check';
+import { fc, test } from '@fast-check/vitest';
+import { assert, beforeAll, expect } from 'vitest';
 import { MemoryStore } from '../../core/adapters/memory/memoryStore.ts';
 import { isSluiceError } from '../../core/errors.ts';
 import { Sluice } from '../../core/log/sluice.ts';
@@ -35,71 +34,70 @@ const recordish = fc.record(
   { requiredKeys: [] },
 );
 
-test('any append either succeeds whole or fails with a typed input error and writes nothing', async () => {
-  const store = new MemoryStore();
-  const sluice = new Sluice({ log: store, metadata: store });
+const store = new MemoryStore();
+const sluice = new Sluice({ log: store, metadata: store });
+beforeAll(async () => {
   await sluice.createTopic('fuzz', { partitions: 3, config: { maxRecordBytes: 2048 } });
-  await fc.assert(
-    fc.asyncProperty(fc.oneof(fc.array(recordish, { maxLength: 6 }), junk), async (records) => {
+});
+
+test.prop([fc.oneof(fc.array(recordish, { maxLength: 6 }), junk)], { numRuns: 400 })(
+  'any append either succeeds whole or fails with a typed input error and writes nothing',
+  async (records) => {
       const before = await Promise.all([0, 1, 2].map((p) => sluice.offsetFor('fuzz', p, 'latest')));
       let metas;
       try {
         metas = await sluice.append('fuzz', records as unknown[]);
       } catch (e) {
-        assert.ok(isSluiceError(e) && INPUT_ERRORS.has(e.code), `unexpected error: ${String(e)}`);
+        expect(isSluiceError(e) && INPUT_ERRORS.has(e.code), `unexpected error: ${String(e)}`).toBeTruthy();
         const after = await Promise.all([0, 1, 2].map((p) => sluice.offsetFor('fuzz', p, 'latest')));
-        assert.deepEqual(after, before, 'a rejected append wrote nothing');
+        expect(after, 'a rejected append wrote nothing').toStrictEqual(before);
         return;
       }
-      assert.equal(metas.length, (records as unknown[]).length);
+      expect(metas.length).toBe((records as unknown[]).length);
       for (const m of metas) {
         const { records: read } = await sluice.read('fuzz', m.partition, m.offset, { maxRecords: 1 });
-        assert.equal(read[0]!.offset, m.offset);
+        expect(read[0]!.offset).toBe(m.offset);
       }
-    }),
-    { numRuns: 400 },
-  );
-});
+  },
+);
 
-test('topic config: unknown keys and out-of-range values get InvalidTopicConfig naming the key; valid ones round-trip', () => {
-  const key = fc.constantFrom('partitions', 'retentionMs', 'retentionBytes', 'maxRecordBytes', 'compression', 'cleanupPolicy', 'color', '__proto__', 'constructor');
-  fc.assert(
-    fc.property(fc.dictionary(key, fc.oneof(junk, fc.integer(), fc.constantFrom('none', 'gzip', 'zstd', 'delete', 'compact'))), (config) => {
+const configKey = fc.constantFrom('partitions', 'retentionMs', 'retentionBytes', 'maxRecordBytes', 'compression', 'cleanupPolicy', 'color', '__proto__', 'constructor');
+
+test.prop([fc.dictionary(configKey, fc.oneof(junk, fc.integer(), fc.constantFrom('none', 'gzip', 'zstd', 'delete', 'compact')))], { numRuns: 2000 })(
+  'topic config: unknown keys and out-of-range values get InvalidTopicConfig naming the key; valid ones round-trip',
+  (config) => {
       let resolved;
       try {
         resolved = resolveTopicConfig(config);
       } catch (e) {
-        assert.ok(isSluiceError(e, 'InvalidTopicConfig'), `unexpected error: ${String(e)}`);
-        assert.ok(Object.keys(config).includes(e.key as string) || e.key === 'config');
-        assert.match(e.message, new RegExp(String(e.key).replace(/[_]/g, '.')));
+        assert(isSluiceError(e, 'InvalidTopicConfig'), `unexpected error: ${String(e)}`);
+        expect(Object.keys(config).includes(e.key as string) || e.key === 'config').toBeTruthy();
+        expect(e.message).toMatch(new RegExp(String(e.key).replace(/[_]/g, '.')));
         return;
       }
-      for (const [k, v] of Object.entries(config)) assert.deepEqual((resolved as unknown as Record<string, unknown>)[k], v);
-      assert.deepEqual(Object.keys(resolved).sort(), Object.keys(DEFAULT_TOPIC_CONFIG).sort());
-    }),
-    { numRuns: 2000 },
-  );
-});
+      for (const [k, v] of Object.entries(config)) expect((resolved as unknown as Record<string, unknown>)[k]).toStrictEqual(v);
+      expect(Object.keys(resolved).sort()).toStrictEqual(Object.keys(DEFAULT_TOPIC_CONFIG).sort());
+  },
+);
 
-test('topic names: only Kafka-legal names are created; bad ones get InvalidTopicName and create nothing', async () => {
-  const store = new MemoryStore();
-  const sluice = new Sluice({ log: store, metadata: store });
-  const legal = /^[A-Za-z0-9._-]{1,249}$/;
-  await fc.assert(
-    fc.asyncProperty(fc.oneof(fc.string({ maxLength: 260 }), fc.stringMatching(/^[A-Za-z0-9._-]{1,12}$/), fc.constantFrom('.', '..', 'a'.repeat(249), 'a'.repeat(250)), junk), async (name) => {
-      const before = (await sluice.listTopics()).length;
+const namesStore = new MemoryStore();
+const names = new Sluice({ log: namesStore, metadata: namesStore });
+const legal = /^[A-Za-z0-9._-]{1,249}$/;
+
+test.prop([fc.oneof(fc.string({ maxLength: 260 }), fc.stringMatching(/^[A-Za-z0-9._-]{1,12}$/), fc.constantFrom('.', '..', 'a'.repeat(249), 'a'.repeat(250)), junk)], { numRuns: 500 })(
+  'topic names: only Kafka-legal names are created; bad ones get InvalidTopicName and create nothing',
+  async (name) => {
+      const before = (await names.listTopics()).length;
       try {
-        await sluice.createTopic(name as string);
+        await names.createTopic(name as string);
       } catch (e) {
         if (isSluiceError(e, 'TopicAlreadyExists')) return;
-        assert.ok(isSluiceError(e, 'InvalidTopicName'), `unexpected error: ${String(e)}`);
-        assert.ok(typeof name !== 'string' || !legal.test(name) || name === '.' || name === '..');
-        assert.equal((await sluice.listTopics()).length, before);
+        expect(isSluiceError(e, 'InvalidTopicName'), `unexpected error: ${String(e)}`).toBeTruthy();
+        expect(typeof name !== 'string' || !legal.test(name) || name === '.' || name === '..').toBeTruthy();
+        expect((await names.listTopics()).length).toBe(before);
         return;
       }
-      assert.ok(typeof name === 'string' && legal.test(name) && name !== '.' && name !== '..');
-      assert.equal((await sluice.listTopics()).length, before + 1);
-    }),
-    { numRuns: 500 },
-  );
-});
+      expect(typeof name === 'string' && legal.test(name) && name !== '.' && name !== '..').toBeTruthy();
+      expect((await names.listTopics()).length).toBe(before + 1);
+  },
+);
