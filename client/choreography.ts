@@ -27,7 +27,7 @@ export interface EmitOptions {
 
 export interface ReactionContext {
   /** Publishes the next event, carrying this one's correlation id and naming it as the cause. */
-  emit(topic: string, type: string, data: Value, options?: EmitOptions): Promise<DeliveryReport>;
+  readonly emit: (topic: string, type: string, data: Value, options?: EmitOptions) => Promise<DeliveryReport>;
 }
 
 export type Reaction = (event: ChoreographyEvent, context: ReactionContext) => Promise<void> | void;

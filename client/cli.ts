@@ -16,7 +16,7 @@
  */
 import { createInterface } from 'node:readline';
 import { parseArgs } from 'node:util';
-import { Admin, type TopicConfig } from './admin.ts';
+import { Admin } from './admin.ts';
 import { PartitionConsumer } from './consumer.ts';
 import { GroupConsumer } from './groupConsumer.ts';
 import { Connection, isSluiceApiError, type Auth } from './http.ts';
@@ -120,7 +120,7 @@ async function topics(admin: Admin, args: string[], values: Record<string, unkno
         config[k!] = /^-?\d+$/.test(raw) ? Number(raw) : raw;
       }
       const partitions = integer('partitions', values.partitions as string | undefined);
-      const topic = await admin.createTopic(name, { ...(partitions === undefined ? {} : { partitions }), config: config as TopicConfig });
+      const topic = await admin.createTopic(name, { ...(partitions === undefined ? {} : { partitions }), config });
       print(json ? JSON.stringify(topic) : `Created topic ${topic.name} with ${topic.partitions.length} partition(s)`);
       return 0;
     }

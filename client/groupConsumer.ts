@@ -38,10 +38,10 @@ export interface GroupConsumerConfig extends ConnectionOptions {
 export interface EachBatchPayload {
   readonly records: ReceivedRecord[];
   /** Marks a record processed, so the next commit covers it. */
-  resolveOffset(record: ReceivedRecord): void;
-  commit(): Promise<void>;
-  heartbeat(): Promise<void>;
-  isRunning(): boolean;
+  readonly resolveOffset: (record: ReceivedRecord) => void;
+  readonly commit: () => Promise<void>;
+  readonly heartbeat: () => Promise<void>;
+  readonly isRunning: () => boolean;
 }
 
 export interface RunOptions {

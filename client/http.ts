@@ -81,7 +81,7 @@ export class Connection {
     const parsed = text === '' ? undefined : safeJson(text);
     if (!response.ok) {
       const error = (parsed as { error?: Record<string, unknown>; message?: string } | undefined)?.error ?? { message: (parsed as { message?: string })?.message ?? text.slice(0, 200) };
-      throw new SluiceApiError(response.status, error as { code?: string; message?: string });
+      throw new SluiceApiError(response.status, error);
     }
     return parsed as T;
   }

@@ -20,6 +20,7 @@ export const SAGA_METADATA = 'sluice:saga';
 export interface SagaProps {
   /** The Sluice stack: its audit function records the saga's events, its API starts executions. */
   readonly sluice: SluiceStack;
+  // eslint-disable-next-line @typescript-eslint/no-explicit-any -- any saga's definition, whatever its input type
   readonly definition: SagaDefinition<any>;
   /**
    * The module whose `handler` export is `sagaStepHandler(definition)`. Each step becomes its own
@@ -176,6 +177,7 @@ export class Saga extends Construct {
 }
 
 /** The longest a saga's steps could take: every action and every compensation at its last attempt. */
+// eslint-disable-next-line @typescript-eslint/no-explicit-any -- any saga's definition, whatever its input type
 function worstCaseSeconds(saga: SagaDefinition<any>): number {
   const policy = (p: RetryPolicy, timeout: number): number => {
     let total = 0;

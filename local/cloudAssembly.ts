@@ -9,7 +9,9 @@ import { ENTRY_METADATA } from '../infra/sluiceFunction.ts';
 export const LOCAL_REGION = 'us-east-1';
 export const LOCAL_ACCOUNT = '000000000000';
 
+// CloudFormation JSON as synthesized: properties and metadata are read by key and checked where used.
 interface CfnTemplate {
+  // eslint-disable-next-line @typescript-eslint/no-explicit-any -- see above
   Resources: Record<string, { Type: string; Properties?: Record<string, any>; Metadata?: Record<string, any> }>;
 }
 

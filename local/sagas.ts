@@ -149,6 +149,7 @@ function applyEnvironment(functions: readonly LocalFunction[]): void {
 }
 
 /** A table from the template's key schema, created as the stack's own tables are. */
+// eslint-disable-next-line @typescript-eslint/no-explicit-any -- template properties, untyped JSON
 async function createTable(client: DynamoDBClient, name: string, properties: Record<string, any>): Promise<void> {
   const type = (attribute: string) => (properties.AttributeDefinitions as { AttributeName: string; AttributeType: 'S' | 'N' | 'B' }[]).find((a) => a.AttributeName === attribute)!.AttributeType;
   const key = (kind: 'HASH' | 'RANGE') => {

@@ -80,12 +80,12 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
         });
 
   const handlers: Record<HandlerName, LambdaHttpHandler> = {
-    topics: (await import('../functions/http/topics.ts')).handler as unknown as LambdaHttpHandler,
-    produce: (await import('../functions/http/produce.ts')).handler as unknown as LambdaHttpHandler,
-    fetch: (await import('../functions/http/fetch.ts')).handler as unknown as LambdaHttpHandler,
-    groups: (await import('../functions/http/groups.ts')).handler as unknown as LambdaHttpHandler,
-    tiering: (await import('../functions/http/tiering.ts')).handler as unknown as LambdaHttpHandler,
-    sagas: (await import('../functions/http/sagas.ts')).handler as unknown as LambdaHttpHandler,
+    topics: (await import('../functions/http/topics.ts')).handler,
+    produce: (await import('../functions/http/produce.ts')).handler,
+    fetch: (await import('../functions/http/fetch.ts')).handler,
+    groups: (await import('../functions/http/groups.ts')).handler,
+    tiering: (await import('../functions/http/tiering.ts')).handler,
+    sagas: (await import('../functions/http/sagas.ts')).handler,
   };
   const gateway = await startLocalGateway({ port: options.port ?? 7070, handlers });
   // The roller on a timer, as the stack's schedule runs it in AWS.

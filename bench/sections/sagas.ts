@@ -53,7 +53,7 @@ export const sagasSection: BenchSection = {
       for (let i = 0; i < runs; i++) {
         const { executionId } = await sagas.start('bench', { input: { orderId: `o-${i}` }, executionName: `${path}-${i}` });
         let partition: number | null = null;
-        for (const [seq, e] of events.entries()) partition = (await audit.record({ ...e, kind: 'audit', saga: 'bench', topic: 'sagas.bench', executionId, runId: 'bench-run', seq, partition } as AuditTaskEvent)).result.partition;
+        for (const [seq, e] of events.entries()) partition = (await audit.record({ ...e, kind: 'audit', saga: 'bench', topic: 'sagas.bench', executionId, runId: 'bench-run', seq, partition })).result.partition;
       }
       const m = meter.read();
       machinery[path] = { requests: m.requests / runs, read: m.read / runs, write: m.write / runs };

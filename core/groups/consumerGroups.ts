@@ -188,7 +188,7 @@ export class ConsumerGroups {
       positions.set(key, boundedInteger('seek.offset', s.offset, undefined, 0, Number.MAX_SAFE_INTEGER));
     }
     const extendSession = (withPositions?: Record<string, number>) => this.store.touchMember(group, memberId, this.now() + info.sessionTimeoutMs, withPositions);
-    let records: GroupRecord[] = [];
+    let records: GroupRecord[];
     try {
       const committed = fetched.some((key) => !positions.has(key)) ? await this.currentOffsets(snapshot) : {};
       for (const key of fetched) {

@@ -149,11 +149,12 @@ export class Appender {
     input: readonly EncodedRecord[],
     producer: (IdempotentProducer & { firstSequence: number }) | undefined,
   ): Promise<RecordMetadata[]> {
-    let records = input;
     const log = logKey(topic.topicId, partition);
     const out: RecordMetadata[] = [];
     let sequence = producer?.firstSequence ?? 0;
-    records = await Promise.all(input.map((r) => (this.claimChecks.needed(r) ? this.claimChecks.store(topic, partition, r) : r)));
+    const records = await Promise.all(
+      input.map(async (r) => (this.claimChecks.needed(r) ? this.claimChecks.store(topic, partition, r) : r)),
+    );
     // Batches of one call go in order: batch i+1 is only attempted once batch i is durable.
     for (const batch of splitIntoBatches(records, topic.config.compression)) {
       if (producer === undefined) {

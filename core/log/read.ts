@@ -1,4 +1,4 @@
-import { CorruptData, InvalidArgument, OffsetOutOfRange, isSluiceError } from '../errors.ts';
+import { InvalidArgument, OffsetOutOfRange, isSluiceError } from '../errors.ts';
 import type { LogStore, MetadataStore, PartitionState, StoredBatch, TopicRecord } from '../ports.ts';
 import type { SegmentReader } from '../tiering/segmentReader.ts';
 import { decodeStoredBatch } from './batching.ts';

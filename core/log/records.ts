@@ -233,7 +233,7 @@ export function encodeRecord(record: unknown, index: number, now: number): Encod
 
   const head = new ByteWriter();
   head.varint(timestamp as number);
-  const keyBytes = encodeKey(head, key as RecordKey);
+  const keyBytes = encodeKey(head, key);
   const value = new ByteWriter();
   encodeValue(value, r.value as RecordValue, index);
   const w = new ByteWriter();

@@ -143,7 +143,7 @@ export class DynamoSagaExecutionStore implements SagaExecutionStore {
       const stored = ((item?.events as SagaEvent[] | undefined) ?? [])[event.seq];
       if (stored !== undefined && stored.type === event.type && stored.step === event.step) return; // applied before: a retry
       if (stored !== undefined) throw new SagaEventConflict(event.executionId, event.seq, `is already ${stored.type}${stored.step === undefined ? '' : ` of ${stored.step}`}`);
-      throw new SagaEventConflict(event.executionId, event.seq, `arrived before event ${String(item?.nextSeq ?? 0)}`);
+      throw new SagaEventConflict(event.executionId, event.seq, `arrived before event ${Number(item?.nextSeq ?? 0)}`);
     }
   }
 
@@ -188,7 +188,7 @@ function fromItem(item: Record<string, unknown>): SagaExecution {
     ...summaryFromItem(item),
     ...(typeof item.runId === 'string' ? { runId: item.runId } : {}),
     ...(typeof item.auditPartition === 'number' ? { auditPartition: item.auditPartition } : {}),
-    input: JSON.parse(String(item.inputJson ?? 'null')) as JsonValue,
+    input: JSON.parse(typeof item.inputJson === 'string' ? item.inputJson : 'null') as JsonValue,
     events: ((item.events as SagaEvent[] | undefined) ?? []).map(({ seq, type, saga, executionId, at, step, failedStep, outcome, error }) => ({
       seq,
       type,

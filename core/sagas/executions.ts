@@ -149,6 +149,7 @@ export function errorSummary(value: unknown): { error: string; message: string }
 }
 
 /** Step Functions' execution-name rules: 1-80 characters, none of whitespace, `<>{}[]?*"#%\^|~\`$&,;:/` or controls. */
+// eslint-disable-next-line no-control-regex -- the control characters are what the pattern refuses
 const EXECUTION_NAME = /^[^\s<>{}[\]?*"#%\\^|~`$&,;:/\u0000-\u001f\u007f-\u009f]{1,80}$/u;
 /** Inputs are stored in the execution record and passed to every step: kept well under Step Functions' 256 KiB. */
 export const MAX_SAGA_INPUT_BYTES = 64 * 1024;

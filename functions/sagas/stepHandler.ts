@@ -36,6 +36,7 @@ class StepFailure extends Error {
  * @example
  * export const handler = sagaStepHandler(orderSaga);
  */
+// eslint-disable-next-line @typescript-eslint/no-explicit-any -- any saga's definition, whatever its input type
 export function sagaStepHandler(saga: SagaDefinition<any>) {
   const steps = new Map(saga.steps.map((s) => [s.name, s]));
   return eventHandler(async (event: StepTaskEvent): Promise<JsonValue> => {

@@ -192,7 +192,7 @@ export function groupContract(kind: GroupKind): void {
         for (let p = 0; p < 8; p++) await sluice.append('heavy', Array.from({ length: 12 }, () => ({ value: 'x'.repeat(100_000), partition: p })));
         const m = await groups.join('budget', { topics: ['heavy'], autoOffsetReset: 'earliest' });
         const { records } = await groups.poll('budget', m.memberId, { maxBytes: 1024 * 1024 });
-        const bytes = records.reduce((n, r) => n + String(r.value).length, 0);
+        const bytes = records.reduce((n, r) => n + (r.value as string).length, 0);
         expect(bytes <= 1024 * 1024 + 8 * 100_100, `a poll returned ${bytes} bytes`).toBeTruthy();
         await expect(groups.poll('budget', m.memberId, { maxBytes: 16 * 1024 * 1024 })).rejects.toSatisfy((e) => isSluiceError(e, 'InvalidArgument'));
       });

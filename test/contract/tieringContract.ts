@@ -291,7 +291,7 @@ export function tieringContract(kind: TieredKind): void {
       const { store, objects } = await kind.make(c.now);
       const { sluice, tiering } = tieredEngine(store, objects, c.now);
       await sluice.createTopic('table', { config: { cleanupPolicy: 'compact', hotRetentionMs: MINUTE, deleteRetentionMs: 10 * MINUTE } });
-      const at = (records: { key: string | null; value: unknown }[]) => sluice.append('table', records.map((r) => ({ ...r, partition: 0, timestamp: c.now() })) as never);
+      const at = (records: { key: string | null; value: unknown }[]) => sluice.append('table', records.map((r) => ({ ...r, partition: 0, timestamp: c.now() })));
       await at([{ key: 'k1', value: 'a' }, { key: 'k2', value: 'b' }, { key: 'k1', value: 'c' }]); // 0..2
       await at([{ key: 'k3', value: 'd' }, { key: 'k3', value: null }]); // 3..4, k3 deleted
       await at([{ key: 'k2', value: 'e' }, { key: null, value: 'x' }]); // 5..6
@@ -399,7 +399,7 @@ export function tieringContract(kind: TieredKind): void {
       it('a partition that fails does not stop the others', async () => {
         const c = clock();
         const { store, objects } = await kind.make(c.now);
-        const { sluice, tiering } = tieredEngine(store, objects, c.now);
+        const { sluice } = tieredEngine(store, objects, c.now);
         await sluice.createTopic('a-broken', { config: { hotRetentionMs: MINUTE } });
         await sluice.createTopic('b-fine', { config: { hotRetentionMs: MINUTE } });
         for (const t of ['a-broken', 'b-fine']) await sluice.append(t, [{ value: 1, partition: 0 }]);

@@ -13,10 +13,10 @@ it('publishes ConsumerLag and MaxPartitionLag per group and topic in CloudWatch 
 
   const lines: string[] = [];
   const write = process.stdout.write.bind(process.stdout);
-  process.stdout.write = ((chunk: string | Uint8Array, ...rest: unknown[]) => {
+  process.stdout.write = ((chunk: string | Uint8Array) => {
     lines.push(String(chunk));
     return true;
-  }) as typeof process.stdout.write;
+  });
   let result;
   try {
     result = await reportLag();

@@ -32,7 +32,7 @@ test.prop([fc.integer({ min: 1, max: 30 }), fc.integer({ min: 1, max: 128 }), fc
       for (let j = 0; j < joining; j++) next[`new${j}`] = ['t'];
       const after = assign('cooperative-sticky', { members: next, partitions: { t: partitions }, previous: before });
       const counts = Object.values(after).map((ps) => ps.length);
-      expect(Math.max(...counts) - Math.min(...counts) <= 1, `balanced: ${counts}`).toBeTruthy();
+      expect(Math.max(...counts) - Math.min(...counts) <= 1, `balanced: ${counts.join(',')}`).toBeTruthy();
       // Stickiness: a surviving member never loses a partition unless it had more than its new quota.
       const quota = Math.ceil(partitions / Object.keys(next).length);
       for (const m of Object.keys(next)) {

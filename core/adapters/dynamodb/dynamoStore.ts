@@ -422,7 +422,7 @@ export class DynamoStore implements LogStore, MetadataStore, TieringStore {
     this.record(out.ConsumedCapacity);
     if (out.Item === undefined) return undefined;
     const { epoch, nextSequence, recent, version } = unmarshall(out.Item);
-    return { epoch, nextSequence, recent, version } as ProducerState;
+    return { epoch, nextSequence, recent, version };
   }
 }
 
@@ -458,5 +458,5 @@ function itemToBatch(item: Record<string, AttributeValue>): StoredBatch {
 
 function itemToTopic(item: Record<string, AttributeValue>): TopicRecord {
   const { name, topicId, config, createdAt, version } = unmarshall(item);
-  return { name, topicId, config, createdAt, version } as TopicRecord;
+  return { name, topicId, config, createdAt, version };
 }
