@@ -16,7 +16,7 @@ import { BlockPublicAccess, Bucket, BucketEncryption, ObjectOwnership, type CfnB
 import type { Construct } from 'constructs';
 import { join } from 'node:path';
 import { LOG_TABLE, METADATA_TABLE, TABLE_NAME_ENV } from '../core/schema.ts';
-import { ROUTES, type HandlerName } from '../functions/http/routes.ts';
+import { HANDLER_ENTRY, ROUTES, type HandlerName } from '../functions/http/routes.ts';
 import type { SagaInfo } from '../core/sagas/sagas.ts';
 import { bindTable, type TableAccess } from './bindTable.ts';
 import { sluiceFunction } from './sluiceFunction.ts';
@@ -218,7 +218,7 @@ export class SluiceStack extends Stack {
       return fn;
     };
     this.makeFunction = makeFunction;
-    const httpFunction = (handler: HandlerName) => makeFunction(handler, join('functions', 'http', `${handler}.ts`));
+    const httpFunction = (handler: HandlerName) => makeFunction(handler, HANDLER_ENTRY[handler]);
     this.functions = {
       topics: httpFunction('topics'),
       produce: httpFunction('produce'),
@@ -227,8 +227,8 @@ export class SluiceStack extends Stack {
       tiering: httpFunction('tiering'),
       sagas: httpFunction('sagas'),
     };
-    this.lagReporter = makeFunction('lagReporter', join('functions', 'lagReporter.ts'));
-    this.roller = makeFunction('roller', join('functions', 'roller.ts'));
+    this.lagReporter = makeFunction('lagReporter', join('functions', 'groups', 'lagReporter.ts'));
+    this.roller = makeFunction('roller', join('functions', 'tiering', 'roller.ts'));
     this.sagaAudit = makeFunction('sagaAudit', join('functions', 'sagas', 'audit.ts'));
     // Which topic each saga's events go to (plain names: no reference back to the state machines).
     this.sagaAudit.addEnvironment('SLUICE_SAGA_AUDIT_TOPICS', Lazy.string({ produce: () => JSON.stringify(Object.fromEntries(this.sagas.map((s) => [s.name, s.auditTopic]))) }));

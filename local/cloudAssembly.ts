@@ -3,7 +3,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { buildApp } from '../infra/app.ts';
-import { SAGA_METADATA } from '../infra/saga.ts';
+import { SAGA_METADATA } from '../infra/sagas/saga.ts';
 import { ENTRY_METADATA } from '../infra/sluiceFunction.ts';
 
 export const LOCAL_REGION = 'us-east-1';

@@ -80,12 +80,12 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
         });
 
   const handlers: Record<HandlerName, LambdaHttpHandler> = {
-    topics: (await import('../functions/http/topics.ts')).handler,
-    produce: (await import('../functions/http/produce.ts')).handler,
-    fetch: (await import('../functions/http/fetch.ts')).handler,
-    groups: (await import('../functions/http/groups.ts')).handler,
-    tiering: (await import('../functions/http/tiering.ts')).handler,
-    sagas: (await import('../functions/http/sagas.ts')).handler,
+    topics: (await import('../functions/log/topics.ts')).handler, // the modules of HANDLER_ENTRY (routes.ts)
+    produce: (await import('../functions/log/produce.ts')).handler,
+    fetch: (await import('../functions/log/fetch.ts')).handler,
+    groups: (await import('../functions/groups/api.ts')).handler,
+    tiering: (await import('../functions/tiering/api.ts')).handler,
+    sagas: (await import('../functions/sagas/api.ts')).handler,
   };
   const gateway = await startLocalGateway({ port: options.port ?? 7070, handlers });
   // The roller on a timer, as the stack's schedule runs it in AWS.

@@ -2,7 +2,7 @@ import { spawnSync } from 'node:child_process';
 import { mkdirSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { build } from 'esbuild';
-import type { HandlerName } from '../../functions/http/routes.ts';
+import { HANDLER_ENTRY, type HandlerName } from '../../functions/http/routes.ts';
 import { esbuildOptions } from '../../infra/sluiceFunction.ts';
 import type { BenchSection } from '../section.ts';
 
@@ -35,7 +35,7 @@ export const handlersSection: BenchSection = {
     const rows: { name: string; kb: number; totalMs: number; ownMs: number }[] = [];
     for (const name of HANDLERS) {
       const outfile = join(outDir, `${name}.mjs`);
-      await build(esbuildOptions(join('functions', 'http', `${name}.ts`), outfile));
+      await build(esbuildOptions(HANDLER_ENTRY[name], outfile));
       const env = { ...process.env, SLUICE_LOG_TABLE: 'bench-log', SLUICE_METADATA_TABLE: 'bench-meta', SLUICE_SEGMENT_BUCKET: 'bench-bucket', AWS_REGION: 'us-east-1', POWERTOOLS_TRACE_ENABLED: 'false' };
       const median = (preload: string): number => {
         const times: number[] = [];

@@ -2,7 +2,7 @@ import { RemovalPolicy } from 'aws-cdk-lib';
 import { AttributeType, BillingMode, Table, TableEncryption } from 'aws-cdk-lib/aws-dynamodb';
 import { Construct } from 'constructs';
 import { bindTable } from '../../infra/bindTable.ts';
-import { Saga } from '../../infra/saga.ts';
+import { Saga } from '../../infra/sagas/saga.ts';
 import type { SluiceStack } from '../../infra/sluiceStack.ts';
 import { ORDER_TABLES_ENV, orderSaga } from './saga.ts';
 

@@ -4,6 +4,19 @@
  */
 export type HandlerName = 'topics' | 'produce' | 'fetch' | 'groups' | 'tiering' | 'sagas';
 
+/**
+ * The module serving each handler, relative to the project root: one folder per capability
+ * (`functions/log/`, `functions/groups/`, …), the shared HTTP machinery in `functions/http/`.
+ */
+export const HANDLER_ENTRY: Readonly<Record<HandlerName, string>> = {
+  topics: 'functions/log/topics.ts',
+  produce: 'functions/log/produce.ts',
+  fetch: 'functions/log/fetch.ts',
+  groups: 'functions/groups/api.ts',
+  tiering: 'functions/tiering/api.ts',
+  sagas: 'functions/sagas/api.ts',
+};
+
 export interface Route {
   readonly method: 'GET' | 'POST' | 'PATCH' | 'DELETE';
   /** API Gateway path syntax: `{name}` for a path parameter. */

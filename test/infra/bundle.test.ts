@@ -2,6 +2,7 @@ import { mkdirSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { build } from 'esbuild';
+import { HANDLER_ENTRY, type HandlerName } from '../../functions/http/routes.ts';
 import { esbuildOptions } from '../../infra/sluiceFunction.ts';
 import { apiEvent, lambdaContext } from '../support/apiEvents.ts';
 import { uniqueName } from '../support/names.ts';
@@ -15,10 +16,10 @@ describe('deployed bundles', () => {
   const dir = join('.sluice', 'test-bundles', uniqueName('b'));
   afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
-  async function bundled(name: string): Promise<(event: unknown, context: unknown) => Promise<{ statusCode: number; body?: string }>> {
+  async function bundled(name: HandlerName): Promise<(event: unknown, context: unknown) => Promise<{ statusCode: number; body?: string }>> {
     mkdirSync(dir, { recursive: true });
     const outfile = join(dir, `${name}.mjs`);
-    await build(esbuildOptions(join('functions', 'http', `${name}.ts`), outfile));
+    await build(esbuildOptions(HANDLER_ENTRY[name], outfile));
     Object.assign(process.env, {
       SLUICE_LOG_TABLE: 'bundle-log',
       SLUICE_METADATA_TABLE: 'bundle-meta',

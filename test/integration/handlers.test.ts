@@ -23,11 +23,11 @@ beforeAll(async () => {
     AWS_ENDPOINT_URL_SFN: 'http://127.0.0.1:9',
   });
   // Handlers read their environment at load, as in Lambda.
-  topics = (await import('../../functions/http/topics.ts')).handler;
-  produce = (await import('../../functions/http/produce.ts')).handler;
-  fetch = (await import('../../functions/http/fetch.ts')).handler;
-  groups = (await import('../../functions/http/groups.ts')).handler;
-  sagas = (await import('../../functions/http/sagas.ts')).handler;
+  topics = (await import('../../functions/log/topics.ts')).handler;
+  produce = (await import('../../functions/log/produce.ts')).handler;
+  fetch = (await import('../../functions/log/fetch.ts')).handler;
+  groups = (await import('../../functions/groups/api.ts')).handler;
+  sagas = (await import('../../functions/sagas/api.ts')).handler;
 });
 
 const T = '/v1/topics';

@@ -5,7 +5,7 @@ it('publishes ConsumerLag and MaxPartitionLag per group and topic in CloudWatch 
   const { tables } = await freshDynamoStore('lag');
   Object.assign(process.env, { SLUICE_LOG_TABLE: tables.log, SLUICE_METADATA_TABLE: tables.metadata, POWERTOOLS_TRACE_ENABLED: 'false', POWERTOOLS_LOG_LEVEL: 'CRITICAL', POWERTOOLS_METRICS_NAMESPACE: 'Sluice' });
   const { sluice, groups } = await import('../../functions/runtime.ts');
-  const { reportLag } = await import('../../functions/lagReporter.ts');
+  const { reportLag } = await import('../../functions/groups/lagReporter.ts');
   await sluice.createTopic('lagging', { partitions: 2 });
   await sluice.append('lagging', Array.from({ length: 10 }, (_, i) => ({ value: i, partition: i % 2 })));
   const m = await groups.join('billing', { topics: ['lagging'], autoOffsetReset: 'earliest' });

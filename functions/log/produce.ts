@@ -1,9 +1,9 @@
 import { InvalidArgument } from '../../core/errors.ts';
 import type { IdempotentProducer } from '../../core/log/sluice.ts';
 import { metrics, sluice } from '../runtime.ts';
-import { httpHandler } from './httpHandler.ts';
-import { InvalidRequest } from './httpErrors.ts';
-import { objectBody, onlyKeys, recordFromWire } from './wire.ts';
+import { httpHandler } from '../http/httpHandler.ts';
+import { InvalidRequest } from '../http/httpErrors.ts';
+import { objectBody, onlyKeys, recordFromWire } from '../http/wire.ts';
 
 /** Produce: append records to a topic; offsets come back in request order. */
 export const handler = httpHandler({

@@ -1,9 +1,9 @@
 import type { JoinOptions, TopicPartition } from '../../core/groups/consumerGroups.ts';
 import { validateTopicName } from '../../core/log/topicConfig.ts';
 import { groups } from '../runtime.ts';
-import { httpHandler, type HttpEvent } from './httpHandler.ts';
-import { InvalidRequest } from './httpErrors.ts';
-import { objectBody, onlyKeys, recordToWire } from './wire.ts';
+import { httpHandler, type HttpEvent } from '../http/httpHandler.ts';
+import { InvalidRequest } from '../http/httpErrors.ts';
+import { objectBody, onlyKeys, recordToWire } from '../http/wire.ts';
 
 const group = (event: HttpEvent): string => event.pathParameters!.group!;
 const member = (event: HttpEvent): string => event.pathParameters!.memberId!;

@@ -1,7 +1,7 @@
 import type { TopicRecord } from '../../core/ports.ts';
 import { sluice } from '../runtime.ts';
-import { httpHandler } from './httpHandler.ts';
-import { integerParam, objectBody, onlyKeys } from './wire.ts';
+import { httpHandler } from '../http/httpHandler.ts';
+import { integerParam, objectBody, onlyKeys } from '../http/wire.ts';
 
 function topicView(topic: TopicRecord) {
   return { name: topic.name, topicId: topic.topicId, config: topic.config, createdAt: topic.createdAt };

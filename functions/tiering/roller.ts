@@ -1,5 +1,5 @@
-import { eventHandler } from './eventHandler.ts';
-import { logger, metrics, tiering } from './runtime.ts';
+import { eventHandler } from '../eventHandler.ts';
+import { logger, metrics, tiering } from '../runtime.ts';
 
 /**
  * The segment roller, on a schedule: rolls old batches of every partition into S3 segments and

@@ -1,5 +1,5 @@
 import { tiering } from '../runtime.ts';
-import { httpHandler } from './httpHandler.ts';
+import { httpHandler } from '../http/httpHandler.ts';
 
 /** `POST /v1/admin/tiering/run`: roll segments and apply retention now, on every partition. */
 export const handler = httpHandler({

@@ -1,6 +1,6 @@
-import { sagas } from '../sagas/service.ts';
-import { httpHandler, type HttpEvent } from './httpHandler.ts';
-import { objectBody, onlyKeys } from './wire.ts';
+import { sagas } from './service.ts';
+import { httpHandler, type HttpEvent } from '../http/httpHandler.ts';
+import { objectBody, onlyKeys } from '../http/wire.ts';
 
 const saga = (event: HttpEvent): string => event.pathParameters!.saga!;
 

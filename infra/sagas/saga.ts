@@ -9,10 +9,10 @@ import { CfnStateMachine, DefinitionBody, LogLevel, StateMachine, StateMachineTy
 import { EventField, Rule, RuleTargetInput } from 'aws-cdk-lib/aws-events';
 import { LambdaFunction } from 'aws-cdk-lib/aws-events-targets';
 import { Construct } from 'constructs';
-import { DEFAULT_COMPENSATION_RETRY, DEFAULT_RETRY, DEFAULT_STEP_TIMEOUT_SECONDS, auditTopicOf, type RetryPolicy, type SagaDefinition } from '../core/sagas/definition.ts';
-import { TASK_TIMEOUT_MARGIN_SECONDS, buildSagaStateMachine } from '../core/sagas/stateMachine.ts';
-import { sluiceFunction } from './sluiceFunction.ts';
-import type { SluiceStack } from './sluiceStack.ts';
+import { DEFAULT_COMPENSATION_RETRY, DEFAULT_RETRY, DEFAULT_STEP_TIMEOUT_SECONDS, auditTopicOf, type RetryPolicy, type SagaDefinition } from '../../core/sagas/definition.ts';
+import { TASK_TIMEOUT_MARGIN_SECONDS, buildSagaStateMachine } from '../../core/sagas/stateMachine.ts';
+import { sluiceFunction } from '../sluiceFunction.ts';
+import type { SluiceStack } from '../sluiceStack.ts';
 
 /** Template metadata on a saga's state machine: which saga it runs (read by the local stack). */
 export const SAGA_METADATA = 'sluice:saga';

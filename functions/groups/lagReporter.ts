@@ -1,5 +1,5 @@
-import { eventHandler } from './eventHandler.ts';
-import { groups, metrics } from './runtime.ts';
+import { eventHandler } from '../eventHandler.ts';
+import { groups, metrics } from '../runtime.ts';
 
 /**
  * Publishes consumer lag as CloudWatch metrics in embedded metric format, on a schedule: per group

@@ -1,8 +1,8 @@
 import { InvalidArgument } from '../../core/errors.ts';
 import type { OffsetSpec, ReadResult } from '../../core/log/sluice.ts';
 import { sluice } from '../runtime.ts';
-import { httpHandler } from './httpHandler.ts';
-import { integerParam, recordToWire } from './wire.ts';
+import { httpHandler } from '../http/httpHandler.ts';
+import { integerParam, recordToWire } from '../http/wire.ts';
 
 /** Longest long-poll: API Gateway HTTP APIs time out at 30 s. */
 export const MAX_WAIT_MS = 20_000;
