@@ -1,7 +1,8 @@
 #!/usr/bin/env node
 // The `sluice` command. The CLI is TypeScript run by Node 22's type stripping; on an older Node
 // this re-runs it with the Node 22 binary that the project's npm dependencies carry.
-import { spawnSync } from 'node:child_process';
+import { spawn } from 'node:child_process';
+import { constants } from 'node:os';
 import { existsSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -15,5 +16,8 @@ if (node === bundled && !existsSync(bundled)) {
   console.error('sluice needs Node 22 or newer, or the project dependencies installed (npm ci).');
   process.exit(1);
 }
-const result = spawnSync(node, ['--no-warnings=ExperimentalWarning', cli, ...process.argv.slice(2)], { stdio: 'inherit' });
-process.exit(result.status ?? 1);
+const child = spawn(node, ['--no-warnings=ExperimentalWarning', cli, ...process.argv.slice(2)], { stdio: 'inherit' });
+// Ctrl-C reaches the child from the terminal; wait for it to finish shutting down. Other signals are passed on.
+process.on('SIGINT', () => {});
+for (const signal of ['SIGTERM', 'SIGHUP']) process.on(signal, () => child.kill(signal));
+child.on('exit', (code, signal) => process.exit(code ?? 128 + (signal === null ? 1 : constants.signals[signal])));

@@ -9,13 +9,19 @@
  *   sluice groups list | describe G | delete G
  *   sluice groups reset G --topic T (--to-earliest | --to-latest | --to-offset N | --to-timestamp MS)
  *   sluice sagas list | start SAGA INPUT [--name N] [--wait] | describe SAGA ID | executions SAGA
+ *   sluice example [NAME [ARGS ...]]         runs examples/NAME.ts on this Node (no NAME: lists them)
  *
  * Options: --url (default $SLUICE_URL or http://127.0.0.1:7070), --auth none|iam, --json.
  * A RECORD is a JSON object with a "value" (and optional key, headers, partition, timestamp);
  * any other JSON is taken as the value itself.
  */
+import { spawn } from 'node:child_process';
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
+import { constants } from 'node:os';
+import { join, sep } from 'node:path';
 import { createInterface } from 'node:readline';
-import { parseArgs } from 'node:util';
+import { fileURLToPath } from 'node:url';
+import { parseArgs, type ParseArgsConfig } from 'node:util';
 import { Admin } from './admin.ts';
 import { PartitionConsumer } from './consumer.ts';
 import { GroupConsumer } from './groupConsumer.ts';
@@ -40,39 +46,42 @@ const USAGE = `Usage:
   sluice sagas start SAGA INPUT-JSON [--name EXECUTION-NAME] [--wait]
   sluice sagas describe SAGA EXECUTION-ID
   sluice sagas executions SAGA [--max N]
+  sluice example                         (lists the examples)
+  sluice example NAME [ARGS ...]         (runs examples/NAME.ts; ARGS go to it untouched, e.g. --count 20)
 Options: --url URL (default $SLUICE_URL or http://127.0.0.1:7070)  --auth none|iam  --json  --key KEY`;
 
 const RECORD_FIELDS = new Set(['key', 'value', 'headers', 'partition', 'timestamp']);
 
 class UsageError extends Error {}
 
+const OPTIONS = {
+  url: { type: 'string', default: process.env.SLUICE_URL ?? 'http://127.0.0.1:7070' },
+  auth: { type: 'string' },
+  json: { type: 'boolean', default: false },
+  partitions: { type: 'string' },
+  config: { type: 'string', multiple: true },
+  partition: { type: 'string' },
+  offset: { type: 'string' },
+  'from-beginning': { type: 'boolean', default: false },
+  follow: { type: 'boolean', default: false },
+  max: { type: 'string' },
+  key: { type: 'string' },
+  group: { type: 'string' },
+  topic: { type: 'string' },
+  'to-earliest': { type: 'boolean', default: false },
+  'to-latest': { type: 'boolean', default: false },
+  'to-offset': { type: 'string' },
+  'to-timestamp': { type: 'string' },
+  name: { type: 'string' },
+  wait: { type: 'boolean', default: false },
+  help: { type: 'boolean', short: 'h', default: false },
+} as const satisfies ParseArgsConfig['options'];
+
 export async function main(argv: string[], io = { out: process.stdout, err: process.stderr, stdin: process.stdin }): Promise<number> {
-  const { values, positionals } = parseArgs({
-    args: argv,
-    allowPositionals: true,
-    options: {
-      url: { type: 'string', default: process.env.SLUICE_URL ?? 'http://127.0.0.1:7070' },
-      auth: { type: 'string' },
-      json: { type: 'boolean', default: false },
-      partitions: { type: 'string' },
-      config: { type: 'string', multiple: true },
-      partition: { type: 'string' },
-      offset: { type: 'string' },
-      'from-beginning': { type: 'boolean', default: false },
-      follow: { type: 'boolean', default: false },
-      max: { type: 'string' },
-      key: { type: 'string' },
-      group: { type: 'string' },
-      topic: { type: 'string' },
-      'to-earliest': { type: 'boolean', default: false },
-      'to-latest': { type: 'boolean', default: false },
-      'to-offset': { type: 'string' },
-      'to-timestamp': { type: 'string' },
-      name: { type: 'string' },
-      wait: { type: 'boolean', default: false },
-      help: { type: 'boolean', short: 'h', default: false },
-    },
-  });
+  // An example's arguments are its own (--count, --until-idle, ...): split them off before parsing ours.
+  const exampleAt = exampleCommandIndex(argv);
+  if (exampleAt !== undefined) return example(argv.slice(0, exampleAt), argv.slice(exampleAt + 1), io);
+  const { values, positionals } = parseArgs({ args: argv, allowPositionals: true, options: OPTIONS });
   const print = (line: string): void => void io.out.write(`${line}\n`);
   const connection = { url: values.url, ...(values.auth === undefined ? {} : { auth: values.auth as Auth }) };
   const [command, ...rest] = positionals;
@@ -98,6 +107,88 @@ export async function main(argv: string[], io = { out: process.stdout, err: proc
     }
     io.err.write(`Error: ${e instanceof Error ? e.message : String(e)}\n`);
     return 1;
+  }
+}
+
+/** Where `sluice example` finds its programs: examples/ beside client/, whatever the working directory. */
+const EXAMPLES_DIR = fileURLToPath(new URL('../examples/', import.meta.url));
+
+/** Where `example` is the command (the first positional), or undefined when it is not. */
+function exampleCommandIndex(argv: string[]): number | undefined {
+  const { tokens } = parseArgs({ args: argv, options: OPTIONS, allowPositionals: true, strict: false, tokens: true });
+  const command = tokens.find((t) => t.kind === 'positional' || t.kind === 'option-terminator');
+  return command?.kind === 'positional' && command.value === 'example' ? command.index : undefined;
+}
+
+/**
+ * The runnable examples, named by their path under examples/ without `.ts`. A file that exports
+ * something is a module the examples share (groups/orders.ts, order-saga/saga.ts), unless it also
+ * checks that it is the main module (order-saga/seed.ts, order-saga/choreography.ts).
+ */
+function listExamples(): string[] {
+  if (!existsSync(EXAMPLES_DIR)) return [];
+  const isProgram = (file: string): boolean => {
+    const source = readFileSync(join(EXAMPLES_DIR, file), 'utf8');
+    return !/^export\s/m.test(source) || /import\.meta\.main|process\.argv\[1\]/.test(source);
+  };
+  return readdirSync(EXAMPLES_DIR, { recursive: true, encoding: 'utf8' })
+    .filter((file) => file.endsWith('.ts') && !file.endsWith('.d.ts') && isProgram(file))
+    .map((file) => file.slice(0, -'.ts'.length).split(sep).join('/'))
+    .sort();
+}
+
+/**
+ * `sluice [--url URL] example NAME [ARGS ...]`: runs examples/NAME.ts with this Node (22 or newer,
+ * which runs TypeScript; bin/sluice.mjs sees to that) in the caller's working directory, with ARGS
+ * untouched and the terminal passed through, and exits with the example's code. A `--url` before
+ * `example` reaches the example as SLUICE_URL, which every example reads.
+ */
+async function example(
+  ours: string[],
+  args: string[],
+  io: { out: NodeJS.WritableStream; err: NodeJS.WritableStream },
+): Promise<number> {
+  let url: string | undefined;
+  try {
+    url = parseArgs({ args: ours, options: { url: { type: 'string' }, help: OPTIONS.help } }).values.url;
+  } catch (e) {
+    io.err.write(`${(e as Error).message} (an example's own options go after its name)\n\n${USAGE}\n`);
+    return 2;
+  }
+  const [name, ...rest] = args;
+  const available = listExamples();
+  const listing = `Examples (sluice example NAME [ARGS ...]):\n${available.map((n) => `  ${n}\n`).join('')}`;
+  if (name === undefined || name === '--help' || name === '-h') {
+    io.out.write(listing);
+    return 0;
+  }
+  if (!available.includes(name)) {
+    io.err.write(`Unknown example ${name}\n${listing}`);
+    return 2;
+  }
+  const file = join(EXAMPLES_DIR, `${name}.ts`);
+  const env = url === undefined ? process.env : { ...process.env, SLUICE_URL: url };
+  const child = spawn(process.execPath, ['--no-warnings=ExperimentalWarning', file, ...rest], {
+    stdio: 'inherit',
+    env,
+  });
+  // Ctrl-C reaches the example directly (it shares the terminal's process group), and the examples
+  // stop gracefully on it: wait for that rather than exit first. SIGTERM and SIGHUP sent to this
+  // process are passed on.
+  const ignore = (): void => {};
+  const pass = (signal: NodeJS.Signals): void => void child.kill(signal);
+  process.on('SIGINT', ignore).on('SIGTERM', pass).on('SIGHUP', pass);
+  try {
+    return await new Promise<number>((resolve) => {
+      child.on('error', (e) => {
+        io.err.write(`Error: cannot run ${file}: ${e.message}\n`);
+        resolve(1);
+      });
+      // Killed by a signal: 128 + its number, as shells report it.
+      child.on('exit', (code, signal) => resolve(code ?? 128 + (signal === null ? 0 : constants.signals[signal])));
+    });
+  } finally {
+    process.off('SIGINT', ignore).off('SIGTERM', pass).off('SIGHUP', pass);
   }
 }
 

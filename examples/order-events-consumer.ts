@@ -4,8 +4,8 @@
  * dead-letter path: a record whose processing fails goes to `<topic>.DLQ` with the error and its
  * origin in headers, then is committed so it does not block the partition.
  *
- *   node examples/order-events-consumer.ts              # runs until Ctrl-C
- *   node examples/order-events-consumer.ts --until-idle # stops once caught up
+ *   npx sluice example order-events-consumer              # runs until Ctrl-C
+ *   npx sluice example order-events-consumer --until-idle # stops once caught up
  */
 import { parseArgs } from 'node:util';
 import { Admin, FileOffsetStore, PartitionConsumer, Producer, isSluiceApiError, type ReceivedRecord } from '../client/index.ts';

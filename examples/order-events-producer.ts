@@ -4,7 +4,7 @@
  * timestamp, and a line per delivery: `topic[partition] @ offset`.
  *
  *   npm start                                    # in one shell
- *   node examples/order-events-producer.ts --count 20
+ *   npx sluice example order-events-producer --count 20
  */
 import { parseArgs } from 'node:util';
 import { Admin, Producer, isSluiceApiError } from '../client/index.ts';

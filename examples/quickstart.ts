@@ -1,6 +1,6 @@
 /**
  * The engine used directly against the tables `npm start` created.
- * Run it as `npm start` prints.
+ * Run it with `npx sluice example quickstart` while `npm start` is running.
  */
 import { DynamoStore } from '../core/adapters/dynamodb/dynamoStore.ts';
 import { isSluiceError } from '../core/errors.ts';

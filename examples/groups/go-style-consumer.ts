@@ -4,7 +4,7 @@
  * it for commit (MarkMessage); messages that fail are routed to a dead-letter topic and marked
  * too, so they do not block the partition. Marked offsets are committed in the background.
  *
- *   node examples/groups/go-style-consumer.ts --topic orders --group order-processor
+ *   npx sluice example groups/go-style-consumer --topic orders --group order-processor
  */
 import { GroupConsumer, type ReceivedRecord } from '../../client/index.ts';
 import { DeadLetters, options, processOrder, type OrderEvent } from './orders.ts';

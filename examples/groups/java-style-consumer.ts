@@ -3,7 +3,7 @@
  * (ENABLE_AUTO_COMMIT false), AUTO_OFFSET_RESET earliest, MAX_POLL_RECORDS 100, poll(500 ms),
  * process each record, publish failures to a dead-letter topic, then commitSync() per batch.
  *
- *   node examples/groups/java-style-consumer.ts --topic orders --group order-processor
+ *   npx sluice example groups/java-style-consumer --topic orders --group order-processor
  */
 import { GroupConsumer } from '../../client/index.ts';
 import { DeadLetters, options, processOrder, type OrderEvent } from './orders.ts';

@@ -3,7 +3,7 @@
  * 'auto.offset.reset': 'earliest' and 'enable.auto.commit': False, polling with a timeout and
  * committing synchronously after each processed message; failures go to a dead-letter topic.
  *
- *   node examples/groups/python-style-consumer.ts --topic orders --group order-processor
+ *   npx sluice example groups/python-style-consumer --topic orders --group order-processor
  */
 import { GroupConsumer } from '../../client/index.ts';
 import { DeadLetters, options, processOrder, type OrderEvent } from './orders.ts';

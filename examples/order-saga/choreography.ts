@@ -7,7 +7,7 @@
  * The saga's own audit topic is an ordinary topic, so the notifier consumes it like any other.
  *
  *   npm start                                    # in one terminal
- *   node examples/order-saga/choreography.ts     # in another; Ctrl-C stops it
+ *   npx sluice example order-saga/choreography     # in another; Ctrl-C stops it
  */
 import { pathToFileURL } from 'node:url';
 import { Admin, Choreography, Connection, Producer, publishEvent } from '../../client/index.ts';

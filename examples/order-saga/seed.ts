@@ -18,7 +18,7 @@ export async function balanceOf(client: DynamoDBClient, table: string, customerI
 }
 
 /**
- * `node examples/order-saga/seed.ts --endpoint http://127.0.0.1:<DynamoDB Local port> [--sku sku-1 --stock 100 --customer c-1 --balance 100000]`
+ * `npx sluice example order-saga/seed --endpoint http://127.0.0.1:<DynamoDB Local port> [--sku sku-1 --stock 100 --customer c-1 --balance 100000]`
  * seeds the order saga's tables of the local stack (found by name: they end in the template's
  * logical ids, OrderSagaInventory… and OrderSagaPayments…).
  */

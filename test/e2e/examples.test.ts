@@ -37,3 +37,31 @@ it('the reference producer and consumer examples run: deliveries reported, bad r
   expect(again.code, again.stderr).toBe(0);
   expect(again.stdout.trim(), 'a restart resumes from the commits and processes nothing twice').toBe('');
 });
+
+it('`sluice example` runs an example as running its file does, passing its arguments through, and lists them', async () => {
+  const topic = uniqueName('orders');
+  const args = ['--topic', topic, '--count', '3'];
+  const direct = await run('examples/order-events-producer.ts', args);
+  const viaCli = await runNode('bin/sluice.mjs', ['example', 'order-events-producer', '--url', api.url, ...args]);
+  expect(viaCli.code, viaCli.stderr).toBe(0);
+  const shape = (out: string) => out.trim().split('\n').map((l) => l.replace(/\[\d\] @ offset \d+$/, ''));
+  expect(shape(viaCli.stdout)).toStrictEqual(shape(direct.stdout));
+  expect(shape(viaCli.stdout)).toStrictEqual(Array(3).fill(`Delivered to ${topic}`));
+
+  // A --url before `example` reaches the example as SLUICE_URL.
+  const before = await runNode('bin/sluice.mjs', ['--url', api.url, 'example', 'order-events-producer', ...args]);
+  expect(before.code, before.stderr).toBe(0);
+  expect(shape(before.stdout)).toStrictEqual(Array(3).fill(`Delivered to ${topic}`));
+
+  const listed = await runNode('bin/sluice.mjs', ['example']);
+  expect(listed.code).toBe(0);
+  const names = listed.stdout.trim().split('\n').slice(1).map((l) => l.trim());
+  expect(names).toContain('order-events-producer');
+  expect(names).toContain('order-saga/seed');
+  for (const module of ['groups/orders', 'order-saga/saga', 'order-saga/stack']) {
+    expect(names, 'modules the examples import are not listed').not.toContain(module);
+  }
+  const unknown = await runNode('bin/sluice.mjs', ['example', 'no-such-example']);
+  expect(unknown.code).toBe(2);
+  expect(unknown.stderr).toMatch(/Unknown example no-such-example[\s\S]*order-events-producer/);
+});
