@@ -1,3 +1,4 @@
+import './powertoolsEnv.ts'; // first: before any handler module builds its Powertools
 import { join } from 'node:path';
 import { createTables } from '../core/adapters/dynamodb/createTables.ts';
 import { TABLE_NAME_ENV, type TableNames } from '../core/schema.ts';
@@ -19,6 +20,8 @@ export interface LocalStackOptions {
   readonly dynamoPort?: number;
   readonly tables?: TableNames;
   readonly bucket?: string;
+  /** Use this S3 endpoint (LocalStack, AWS) and its existing `bucket` instead of starting the S3 emulator. */
+  readonly s3Endpoint?: string;
   /** How often the segment roller runs, in ms (0: only through POST /v1/admin/tiering/run). @default 60000 */
   readonly tieringIntervalMs?: number;
   /**
@@ -57,16 +60,17 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
   const dynamoEndpoint = options.dynamoEndpoint ?? dynamo!.endpoint;
 
   const bucket = options.bucket ?? 'sluice-segments';
-  const s3 = await startS3Emulator({ bucket, ...(options.dataDir === undefined ? {} : { directory: join(options.dataDir, 's3') }) });
-  const s3Endpoint = s3.env.AWS_ENDPOINT_URL_S3;
+  const s3 =
+    options.s3Endpoint === undefined
+      ? await startS3Emulator({ bucket, ...(options.dataDir === undefined ? {} : { directory: join(options.dataDir, 's3') }) })
+      : undefined;
+  const s3Env = s3?.env ?? { AWS_ENDPOINT_URL_S3: options.s3Endpoint!, SLUICE_S3_FORCE_PATH_STYLE: 'true', SLUICE_SEGMENT_BUCKET: bucket };
+  const s3Endpoint = s3Env.AWS_ENDPOINT_URL_S3;
 
   const tables = options.tables ?? { log: 'sluice-log', metadata: 'sluice-metadata' };
-  Object.assign(process.env, localAwsEnv(dynamoEndpoint), s3.env, {
+  Object.assign(process.env, localAwsEnv(dynamoEndpoint), s3Env, {
     [TABLE_NAME_ENV.log]: tables.log,
     [TABLE_NAME_ENV.metadata]: tables.metadata,
-    POWERTOOLS_TRACE_ENABLED: 'false',
-    POWERTOOLS_METRICS_DISABLED: 'true',
-    POWERTOOLS_LOG_LEVEL: process.env.POWERTOOLS_LOG_LEVEL ?? 'WARN',
   });
   await createTables(dynamoClientFromEnv(), tables);
   const sagas =
@@ -114,7 +118,7 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
       clearInterval(timer);
       await gateway.close();
       await sagas?.stop();
-      await s3.stop();
+      await s3?.stop();
       await dynamo?.stop();
     },
   };

@@ -8,7 +8,9 @@ process.env.SLUICE_MIN_ROLL_AGE_MS = '0';
 const api = useApi('e2e-tiering');
 const cli = (args: string[]) => runNode('bin/sluice.mjs', ['--url', api.url, ...args]);
 
-it('tiering over HTTP: the admin route rolls to S3, describe shows it, reads and the CLI span the tiers, delete-records moves the start', async () => {
+it('tiering over HTTP: the admin route rolls to S3, describe shows it, reads and the CLI span the tiers, delete-records moves the start', async ({ skip }) => {
+  // A deployed stack's roller keeps its own minimum roll age (60 s), which this file cannot lower.
+  skip(process.env.SLUICE_API_URL !== undefined, 'SLUICE_API_URL: the deployed roller waits 60 s before rolling');
   const topic = uniqueName('tiered');
   const admin = new Admin({ url: api.url });
   // A one-byte hot budget: everything but the tail batch moves to S3 at the next run.

@@ -17,7 +17,7 @@ export function useApi(prefix: string): { readonly url: string } {
       return;
     }
     const base = uniqueName(prefix);
-    stack = await startLocalStack({ port: 0, tieringIntervalMs: 0, sagas: false, dynamoEndpoint: process.env.AWS_ENDPOINT_URL_DYNAMODB ?? process.env.AWS_ENDPOINT_URL, tables: { log: `${base}-log`, metadata: `${base}-meta` } });
+    stack = await startLocalStack({ port: 0, tieringIntervalMs: 0, sagas: false, dynamoEndpoint: process.env.AWS_ENDPOINT_URL_DYNAMODB ?? process.env.AWS_ENDPOINT_URL, s3Endpoint: process.env.AWS_ENDPOINT_URL_S3, bucket: process.env.SLUICE_SEGMENT_BUCKET, tables: { log: `${base}-log`, metadata: `${base}-meta` } });
     api.url = stack.url;
   });
   afterAll(async () => {
