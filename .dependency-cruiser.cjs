@@ -9,7 +9,15 @@ module.exports = {
       comment: 'core/ is a plain library: no Lambda, middy, CDK, HTTP-layer or local-stack imports',
       severity: 'error',
       from: { path: '^core/' },
-      to: { path: ['^functions/', '^infra/', '^local/', '^client/', 'node_modules/(aws-lambda|@middy|aws-cdk-lib|constructs|@aws-lambda-powertools)'] },
+      to: {
+        path: [
+          '^functions/',
+          '^infra/',
+          '^local/',
+          '^client/',
+          'node_modules/(aws-lambda|@middy|aws-cdk-lib|constructs|@aws-lambda-powertools)',
+        ],
+      },
     },
     {
       name: 'functions-not-infra',

@@ -25,7 +25,10 @@ export default defineConfig({
     },
     projects: [
       { extends: true, test: { name: 'unit', include: ['test/unit/**/*.test.ts'], testTimeout: 60_000 } },
-      { extends: true, test: { name: 'integration', include: ['test/integration/**/*.test.ts'], globalSetup: hermetic, ...slow } },
+      {
+        extends: true,
+        test: { name: 'integration', include: ['test/integration/**/*.test.ts'], globalSetup: hermetic, ...slow },
+      },
       { extends: true, test: { name: 'infra', include: ['test/infra/**/*.test.ts'], ...slow } },
       { extends: true, test: { name: 'e2e', include: ['test/e2e/**/*.test.ts'], globalSetup: hermetic, ...slow } },
     ],

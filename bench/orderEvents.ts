@@ -42,9 +42,18 @@ export function orderEvents(count: number, seed = 1): { key: string; value: Reco
       shipping: {
         carrier: pick(CARRIERS),
         trackingNumber: hex(16).toUpperCase(),
-        address: { street: `${Math.floor(rand() * 300)} ${pick(STREETS)}`, city: pick(CITIES), postcode: hex(5).toUpperCase(), country: pick(['PT', 'JP', 'US', 'EE', 'BR', 'GB', 'IE', 'AU', 'GH', 'FR']) },
+        address: {
+          street: `${Math.floor(rand() * 300)} ${pick(STREETS)}`,
+          city: pick(CITIES),
+          postcode: hex(5).toUpperCase(),
+          country: pick(['PT', 'JP', 'US', 'EE', 'BR', 'GB', 'IE', 'AU', 'GH', 'FR']),
+        },
       },
-      payment: { method: pick(['card', 'paypal', 'sepa', 'klarna']), last4: String(Math.floor(rand() * 10_000)).padStart(4, '0'), authCode: hex(12) },
+      payment: {
+        method: pick(['card', 'paypal', 'sepa', 'klarna']),
+        last4: String(Math.floor(rand() * 10_000)).padStart(4, '0'),
+        authCode: hex(12),
+      },
       createdAt: new Date(createdAt).toISOString(),
       updatedAt: new Date(createdAt + Math.floor(rand() * 86_400_000)).toISOString(),
       correlationId: hex(32),

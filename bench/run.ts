@@ -15,7 +15,14 @@ import { tieringSection } from './sections/tiering.ts';
 import { startS3Emulator } from '../local/s3Emulator.ts';
 import type { BenchSection } from './section.ts';
 
-const sections: BenchSection[] = [appendSection, handlersSection, httpOverheadSection, groupsSection, tieringSection, sagasSection];
+const sections: BenchSection[] = [
+  appendSection,
+  handlersSection,
+  httpOverheadSection,
+  groupsSection,
+  tieringSection,
+  sagasSection,
+];
 const { values } = parseArgs({ options: { only: { type: 'string', multiple: true } } });
 const chosen = sections.filter((s) => values.only === undefined || values.only.includes(s.name));
 

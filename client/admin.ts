@@ -17,7 +17,15 @@ export interface TopicDescription {
   topicId: string;
   config: Required<TopicConfig>;
   createdAt: number;
-  partitions: { partition: number; logStartOffset: number; highWatermark: number; tieredThrough: number; hotBytes: number; tieredBytes: number; segments: number }[];
+  partitions: {
+    partition: number;
+    logStartOffset: number;
+    highWatermark: number;
+    tieredThrough: number;
+    hotBytes: number;
+    tieredBytes: number;
+    segments: number;
+  }[];
 }
 
 const topicPath = (name: string): string => `v1/topics/${encodeURIComponent(name)}`;
@@ -47,7 +55,9 @@ export class Admin {
 
   /** Deletes the records of a partition before an offset; returns the new log start offset. */
   deleteRecords(topic: string, partition: number, beforeOffset: number): Promise<{ logStartOffset: number }> {
-    return this.http.request('POST', `${topicPath(topic)}/partitions/${partition}/delete-records`, { body: { beforeOffset } });
+    return this.http.request('POST', `${topicPath(topic)}/partitions/${partition}/delete-records`, {
+      body: { beforeOffset },
+    });
   }
 
   async deleteTopic(name: string): Promise<void> {
@@ -56,6 +66,10 @@ export class Admin {
 
   /** `earliest`, `latest`, or the earliest offset at or after an epoch-ms timestamp. */
   async offset(topic: string, partition: number, at: 'earliest' | 'latest' | number): Promise<number> {
-    return (await this.http.request<{ offset: number }>('GET', `${topicPath(topic)}/partitions/${partition}/offsets`, { query: { at } })).offset;
+    return (
+      await this.http.request<{ offset: number }>('GET', `${topicPath(topic)}/partitions/${partition}/offsets`, {
+        query: { at },
+      })
+    ).offset;
   }
 }

@@ -32,7 +32,8 @@ export interface ReactionContext {
 
 export type Reaction = (event: ChoreographyEvent, context: ReactionContext) => Promise<void> | void;
 
-export interface ChoreographyConfig extends ConnectionOptions, Pick<GroupConsumerConfig, 'instanceId' | 'sessionTimeoutMs' | 'maxRecords' | 'waitMs'> {
+export interface ChoreographyConfig
+  extends ConnectionOptions, Pick<GroupConsumerConfig, 'instanceId' | 'sessionTimeoutMs' | 'maxRecords' | 'waitMs'> {
   /** The service's consumer group. */
   readonly groupId: string;
   readonly topics: readonly string[];
@@ -60,7 +61,8 @@ export class Choreography {
   private readonly reactions = new Map<string, Reaction>();
 
   constructor(config: ChoreographyConfig) {
-    const { groupId, topics, autoOffsetReset, instanceId, sessionTimeoutMs, maxRecords, waitMs, ...connection } = config;
+    const { groupId, topics, autoOffsetReset, instanceId, sessionTimeoutMs, maxRecords, waitMs, ...connection } =
+      config;
     this.consumer = new GroupConsumer({
       ...connection,
       groupId,
@@ -96,7 +98,7 @@ export class Choreography {
   /** Handles what is on the topics now, then returns (for tests and batch jobs). */
   async drain(options: { idlePolls?: number } = {}): Promise<number> {
     let handled = 0;
-    for (let idle = 0; idle < (options.idlePolls ?? 2); ) {
+    for (let idle = 0; idle < (options.idlePolls ?? 2);) {
       const records = await this.consumer.poll();
       if (records.length === 0) {
         idle++;
@@ -131,7 +133,11 @@ export class Choreography {
         const sent = this.producer.send(topic, {
           key: options.key === undefined ? event.key : options.key,
           value: data,
-          headers: { [EVENT_HEADERS.type]: type, [EVENT_HEADERS.correlation]: event.correlationId, [EVENT_HEADERS.causation]: event.id },
+          headers: {
+            [EVENT_HEADERS.type]: type,
+            [EVENT_HEADERS.correlation]: event.correlationId,
+            [EVENT_HEADERS.causation]: event.id,
+          },
         });
         pending.push(sent);
         return sent;
@@ -142,11 +148,20 @@ export class Choreography {
 }
 
 /** Starts a flow: publishes its first event with a fresh (or given) correlation id. */
-export async function publishEvent(producer: Producer, topic: string, type: string, data: Value, options: { key?: string | null; correlationId?: string } = {}): Promise<DeliveryReport> {
+export async function publishEvent(
+  producer: Producer,
+  topic: string,
+  type: string,
+  data: Value,
+  options: { key?: string | null; correlationId?: string } = {},
+): Promise<DeliveryReport> {
   return producer.send(topic, {
     key: options.key ?? null,
     value: data,
-    headers: { [EVENT_HEADERS.type]: type, [EVENT_HEADERS.correlation]: options.correlationId ?? options.key ?? randomUUID() },
+    headers: {
+      [EVENT_HEADERS.type]: type,
+      [EVENT_HEADERS.correlation]: options.correlationId ?? options.key ?? randomUUID(),
+    },
   });
 }
 
@@ -156,10 +171,20 @@ function text(value: string | Uint8Array | undefined): string | undefined {
 
 function toEvent(record: ReceivedRecord): ChoreographyEvent | undefined {
   const value = record.value;
-  const fromValue = typeof value === 'object' && value !== null && !Array.isArray(value) && !(value instanceof Uint8Array) ? value.type : undefined;
+  const fromValue =
+    typeof value === 'object' && value !== null && !Array.isArray(value) && !(value instanceof Uint8Array)
+      ? value.type
+      : undefined;
   const type = text(record.headers[EVENT_HEADERS.type]) ?? (typeof fromValue === 'string' ? fromValue : undefined);
   if (type === undefined) return undefined;
   const key = record.key === null ? null : text(record.key)!;
   const id = `${record.topic}/${record.partition}/${record.offset}`;
-  return { type, key, data: value, correlationId: text(record.headers[EVENT_HEADERS.correlation]) ?? key ?? id, id, record };
+  return {
+    type,
+    key,
+    data: value,
+    correlationId: text(record.headers[EVENT_HEADERS.correlation]) ?? key ?? id,
+    id,
+    record,
+  };
 }

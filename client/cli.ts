@@ -77,7 +77,10 @@ const OPTIONS = {
   help: { type: 'boolean', short: 'h', default: false },
 } as const satisfies ParseArgsConfig['options'];
 
-export async function main(argv: string[], io = { out: process.stdout, err: process.stderr, stdin: process.stdin }): Promise<number> {
+export async function main(
+  argv: string[],
+  io = { out: process.stdout, err: process.stderr, stdin: process.stdin },
+): Promise<number> {
   // An example's arguments are its own (--count, --until-idle, ...): split them off before parsing ours.
   const exampleAt = exampleCommandIndex(argv);
   if (exampleAt !== undefined) return example(argv.slice(0, exampleAt), argv.slice(exampleAt + 1), io);
@@ -92,7 +95,10 @@ export async function main(argv: string[], io = { out: process.stdout, err: proc
     }
     if (command === 'topics') return await topics(new Admin(connection), rest, values, print);
     if (command === 'produce') return await produce(connection, rest, values, io, print);
-    if (command === 'consume') return values.group === undefined ? await consume(connection, rest, values, print) : await consumeGroup(connection, rest, values, print);
+    if (command === 'consume')
+      return values.group === undefined
+        ? await consume(connection, rest, values, print)
+        : await consumeGroup(connection, rest, values, print);
     if (command === 'groups') return await groupsCommand(new Connection(connection), rest, values, print);
     if (command === 'sagas') return await sagasCommand(new SagaClient(connection), rest, values, print);
     throw new UsageError(`Unknown command ${command}`);
@@ -198,7 +204,12 @@ function integer(name: string, raw: string | undefined): number | undefined {
   return Number(raw);
 }
 
-async function topics(admin: Admin, args: string[], values: Record<string, unknown>, print: (l: string) => void): Promise<number> {
+async function topics(
+  admin: Admin,
+  args: string[],
+  values: Record<string, unknown>,
+  print: (l: string) => void,
+): Promise<number> {
   const [action, name] = args;
   const json = values.json === true;
   switch (action) {
@@ -218,7 +229,12 @@ async function topics(admin: Admin, args: string[], values: Record<string, unkno
     case 'list': {
       const list = await admin.listTopics();
       if (json) print(JSON.stringify(list));
-      else table(print, ['TOPIC', 'PARTITIONS', 'COMPRESSION', 'RETENTION MS'], list.map((t) => [t.name, String(t.config.partitions), t.config.compression, String(t.config.retentionMs)]));
+      else
+        table(
+          print,
+          ['TOPIC', 'PARTITIONS', 'COMPRESSION', 'RETENTION MS'],
+          list.map((t) => [t.name, String(t.config.partitions), t.config.compression, String(t.config.retentionMs)]),
+        );
       return 0;
     }
     case 'describe': {
@@ -227,8 +243,16 @@ async function topics(admin: Admin, args: string[], values: Record<string, unkno
       if (json) print(JSON.stringify(topic));
       else {
         print(`Topic ${topic.name} (id ${topic.topicId})`);
-        print(`Config ${Object.entries(topic.config).map(([k, v]) => `${k}=${v}`).join(' ')}`);
-        table(print, ['PARTITION', 'LOG START', 'HIGH WATERMARK'], topic.partitions.map((p) => [String(p.partition), String(p.logStartOffset), String(p.highWatermark)]));
+        print(
+          `Config ${Object.entries(topic.config)
+            .map(([k, v]) => `${k}=${v}`)
+            .join(' ')}`,
+        );
+        table(
+          print,
+          ['PARTITION', 'LOG START', 'HIGH WATERMARK'],
+          topic.partitions.map((p) => [String(p.partition), String(p.logStartOffset), String(p.highWatermark)]),
+        );
       }
       return 0;
     }
@@ -250,7 +274,12 @@ function toMessage(text: string, key: string | undefined): Message {
   } catch {
     parsed = text; // not JSON: the line itself is a string value
   }
-  const isRecord = typeof parsed === 'object' && parsed !== null && !Array.isArray(parsed) && 'value' in parsed && Object.keys(parsed).every((k) => RECORD_FIELDS.has(k));
+  const isRecord =
+    typeof parsed === 'object' &&
+    parsed !== null &&
+    !Array.isArray(parsed) &&
+    'value' in parsed &&
+    Object.keys(parsed).every((k) => RECORD_FIELDS.has(k));
   const message = (isRecord ? parsed : { value: parsed }) as Message;
   return key === undefined ? message : { ...message, key };
 }
@@ -259,7 +288,11 @@ async function produce(
   connection: { url: string; auth?: Auth },
   args: string[],
   values: Record<string, unknown>,
-  io: { out: NodeJS.WritableStream; err: NodeJS.WritableStream & { isTTY?: boolean }; stdin: NodeJS.ReadableStream & { isTTY?: boolean } },
+  io: {
+    out: NodeJS.WritableStream;
+    err: NodeJS.WritableStream & { isTTY?: boolean };
+    stdin: NodeJS.ReadableStream & { isTTY?: boolean };
+  },
   print: (l: string) => void,
 ): Promise<number> {
   const [topic, ...inline] = args;
@@ -279,7 +312,8 @@ async function produce(
   const sendOne = (text: string): void => {
     const delivery = producer.send(topic, toMessage(text, key)).then((report) => {
       count++;
-      if (inline.length > 0) print(json ? JSON.stringify(report) : `${report.topic}[${report.partition}] @ ${report.offset}`);
+      if (inline.length > 0)
+        print(json ? JSON.stringify(report) : `${report.topic}[${report.partition}] @ ${report.offset}`);
       else if (count % 100 === 0) progress(false);
     });
     pending.push(delivery);
@@ -302,12 +336,18 @@ async function produce(
   return 0;
 }
 
-async function consume(connection: { url: string; auth?: Auth }, args: string[], values: Record<string, unknown>, print: (l: string) => void): Promise<number> {
+async function consume(
+  connection: { url: string; auth?: Auth },
+  args: string[],
+  values: Record<string, unknown>,
+  print: (l: string) => void,
+): Promise<number> {
   const [topic] = args;
   if (topic === undefined) throw new UsageError('consume needs a TOPIC');
   const admin = new Admin(connection);
   const explicit = integer('partition', values.partition as string | undefined);
-  const partitions = explicit === undefined ? (await admin.describeTopic(topic)).partitions.map((p) => p.partition) : [explicit];
+  const partitions =
+    explicit === undefined ? (await admin.describeTopic(topic)).partitions.map((p) => p.partition) : [explicit];
   const offset = integer('offset', values.offset as string | undefined);
   const max = integer('max', values.max as string | undefined) ?? Infinity;
   const consumers = partitions.map(
@@ -342,12 +382,24 @@ async function consume(connection: { url: string; auth?: Auth }, args: string[],
   }
 }
 
-async function consumeGroup(connection: { url: string; auth?: Auth }, args: string[], values: Record<string, unknown>, print: (l: string) => void): Promise<number> {
+async function consumeGroup(
+  connection: { url: string; auth?: Auth },
+  args: string[],
+  values: Record<string, unknown>,
+  print: (l: string) => void,
+): Promise<number> {
   const [topic] = args;
   if (topic === undefined) throw new UsageError('consume needs a TOPIC');
   const max = integer('max', values.max as string | undefined) ?? Infinity;
   const follow = values.follow === true;
-  const consumer = new GroupConsumer({ ...connection, groupId: values.group as string, topics: [topic], autoOffsetReset: values['from-beginning'] === true ? 'earliest' : 'latest', autoCommit: false, sessionTimeoutMs: 10_000 });
+  const consumer = new GroupConsumer({
+    ...connection,
+    groupId: values.group as string,
+    topics: [topic],
+    autoOffsetReset: values['from-beginning'] === true ? 'earliest' : 'latest',
+    autoCommit: false,
+    sessionTimeoutMs: 10_000,
+  });
   let printed = 0;
   let idle = 0;
   try {
@@ -370,38 +422,97 @@ async function consumeGroup(connection: { url: string; auth?: Auth }, args: stri
   return 0;
 }
 
-async function groupsCommand(http: Connection, args: string[], values: Record<string, unknown>, print: (l: string) => void): Promise<number> {
+async function groupsCommand(
+  http: Connection,
+  args: string[],
+  values: Record<string, unknown>,
+  print: (l: string) => void,
+): Promise<number> {
   const [action, group] = args;
   const json = values.json === true;
   const path = (g: string) => `v1/groups/${encodeURIComponent(g)}`;
   switch (action) {
     case 'list': {
-      const { groups } = await http.request<{ groups: { group: string; state: string; generation: number; members: number }[] }>('GET', 'v1/groups');
+      const { groups } = await http.request<{
+        groups: { group: string; state: string; generation: number; members: number }[];
+      }>('GET', 'v1/groups');
       if (json) print(JSON.stringify(groups));
-      else table(print, ['GROUP', 'STATE', 'GENERATION', 'MEMBERS'], groups.map((g) => [g.group, g.state, String(g.generation), String(g.members)]));
+      else
+        table(
+          print,
+          ['GROUP', 'STATE', 'GENERATION', 'MEMBERS'],
+          groups.map((g) => [g.group, g.state, String(g.generation), String(g.members)]),
+        );
       return 0;
     }
     case 'describe': {
       if (group === undefined) throw new UsageError('groups describe needs a GROUP');
-      const d = await http.request<{ group: string; state: string; generation: number; assignor: string; totalLag: number; members: { memberId: string; instanceId: string | null; assignments: { topic: string; partition: number }[] }[]; offsets: { topic: string; partition: number; committed: number | null; highWatermark: number; lag: number }[] }>('GET', path(group));
+      const d = await http.request<{
+        group: string;
+        state: string;
+        generation: number;
+        assignor: string;
+        totalLag: number;
+        members: { memberId: string; instanceId: string | null; assignments: { topic: string; partition: number }[] }[];
+        offsets: { topic: string; partition: number; committed: number | null; highWatermark: number; lag: number }[];
+      }>('GET', path(group));
       if (json) {
         print(JSON.stringify(d));
         return 0;
       }
-      print(`Group ${d.group}: ${d.state}, generation ${d.generation}, assignor ${d.assignor}, total lag ${d.totalLag}`);
+      print(
+        `Group ${d.group}: ${d.state}, generation ${d.generation}, assignor ${d.assignor}, total lag ${d.totalLag}`,
+      );
       const ownerOf = new Map<string, string>();
-      for (const m of d.members) for (const a of m.assignments) ownerOf.set(`${a.topic}/${a.partition}`, m.instanceId ?? m.memberId.slice(0, 8));
-      table(print, ['TOPIC', 'PARTITION', 'COMMITTED', 'HIGH WATERMARK', 'LAG', 'OWNER'], d.offsets.map((o) => [o.topic, String(o.partition), o.committed === null ? '-' : String(o.committed), String(o.highWatermark), String(o.lag), ownerOf.get(`${o.topic}/${o.partition}`) ?? '-']));
+      for (const m of d.members)
+        for (const a of m.assignments) ownerOf.set(`${a.topic}/${a.partition}`, m.instanceId ?? m.memberId.slice(0, 8));
+      table(
+        print,
+        ['TOPIC', 'PARTITION', 'COMMITTED', 'HIGH WATERMARK', 'LAG', 'OWNER'],
+        d.offsets.map((o) => [
+          o.topic,
+          String(o.partition),
+          o.committed === null ? '-' : String(o.committed),
+          String(o.highWatermark),
+          String(o.lag),
+          ownerOf.get(`${o.topic}/${o.partition}`) ?? '-',
+        ]),
+      );
       return 0;
     }
     case 'reset': {
-      if (group === undefined || typeof values.topic !== 'string') throw new UsageError('groups reset needs a GROUP and --topic');
-      const chosen = [values['to-earliest'] === true, values['to-latest'] === true, values['to-offset'] !== undefined, values['to-timestamp'] !== undefined].filter(Boolean).length;
-      if (chosen !== 1) throw new UsageError('groups reset needs exactly one of --to-earliest, --to-latest, --to-offset, --to-timestamp');
-      const to = values['to-earliest'] === true ? 'earliest' : values['to-latest'] === true ? 'latest' : values['to-offset'] !== undefined ? { offset: integer('to-offset', values['to-offset'] as string) } : { timestamp: integer('to-timestamp', values['to-timestamp'] as string) };
-      const { offsets } = await http.request<{ offsets: { topic: string; partition: number; offset: number }[] }>('POST', `${path(group)}/offsets/reset`, { body: { topic: values.topic, to } });
+      if (group === undefined || typeof values.topic !== 'string')
+        throw new UsageError('groups reset needs a GROUP and --topic');
+      const chosen = [
+        values['to-earliest'] === true,
+        values['to-latest'] === true,
+        values['to-offset'] !== undefined,
+        values['to-timestamp'] !== undefined,
+      ].filter(Boolean).length;
+      if (chosen !== 1)
+        throw new UsageError(
+          'groups reset needs exactly one of --to-earliest, --to-latest, --to-offset, --to-timestamp',
+        );
+      const to =
+        values['to-earliest'] === true
+          ? 'earliest'
+          : values['to-latest'] === true
+            ? 'latest'
+            : values['to-offset'] !== undefined
+              ? { offset: integer('to-offset', values['to-offset'] as string) }
+              : { timestamp: integer('to-timestamp', values['to-timestamp'] as string) };
+      const { offsets } = await http.request<{ offsets: { topic: string; partition: number; offset: number }[] }>(
+        'POST',
+        `${path(group)}/offsets/reset`,
+        { body: { topic: values.topic, to } },
+      );
       if (json) print(JSON.stringify(offsets));
-      else table(print, ['TOPIC', 'PARTITION', 'NEW OFFSET'], offsets.map((o) => [o.topic, String(o.partition), String(o.offset)]));
+      else
+        table(
+          print,
+          ['TOPIC', 'PARTITION', 'NEW OFFSET'],
+          offsets.map((o) => [o.topic, String(o.partition), String(o.offset)]),
+        );
       return 0;
     }
     case 'delete': {
@@ -415,19 +526,43 @@ async function groupsCommand(http: Connection, args: string[], values: Record<st
   }
 }
 
-async function sagasCommand(sagas: SagaClient, args: string[], values: Record<string, unknown>, print: (l: string) => void): Promise<number> {
+async function sagasCommand(
+  sagas: SagaClient,
+  args: string[],
+  values: Record<string, unknown>,
+  print: (l: string) => void,
+): Promise<number> {
   const [action, saga, arg] = args;
   const json = values.json === true;
   const describe = (e: SagaExecution): void => {
     if (json) return print(JSON.stringify(e));
-    print(`Saga ${e.saga} execution ${e.executionId}: ${e.status}${e.failedStep === undefined ? '' : ` (failed at ${e.failedStep})`}`);
-    table(print, ['STEP', 'STATUS', 'ERROR'], e.steps.map((s) => [s.step, s.status, s.error === undefined ? '' : `${s.error.error}: ${s.error.message}`]));
+    print(
+      `Saga ${e.saga} execution ${e.executionId}: ${e.status}${e.failedStep === undefined ? '' : ` (failed at ${e.failedStep})`}`,
+    );
+    table(
+      print,
+      ['STEP', 'STATUS', 'ERROR'],
+      e.steps.map((s) => [s.step, s.status, s.error === undefined ? '' : `${s.error.error}: ${s.error.message}`]),
+    );
   };
   switch (action) {
     case 'list': {
       const list = await sagas.list();
       if (json) print(JSON.stringify(list));
-      else table(print, ['SAGA', 'TYPE', 'STEPS', 'AUDIT TOPIC', 'TRIGGER'], list.map((s) => [s.name, s.type, s.steps.join(' → '), s.auditTopic, s.trigger === undefined ? '-' : `${s.trigger.topic}${s.trigger.eventType === undefined ? '' : ` (${s.trigger.eventType})`}`]));
+      else
+        table(
+          print,
+          ['SAGA', 'TYPE', 'STEPS', 'AUDIT TOPIC', 'TRIGGER'],
+          list.map((s) => [
+            s.name,
+            s.type,
+            s.steps.join(' → '),
+            s.auditTopic,
+            s.trigger === undefined
+              ? '-'
+              : `${s.trigger.topic}${s.trigger.eventType === undefined ? '' : ` (${s.trigger.eventType})`}`,
+          ]),
+        );
       return 0;
     }
     case 'start': {
@@ -438,9 +573,17 @@ async function sagasCommand(sagas: SagaClient, args: string[], values: Record<st
       } catch {
         throw new UsageError('INPUT must be JSON');
       }
-      const started = await sagas.start(saga, input, typeof values.name === 'string' ? { executionName: values.name } : {});
+      const started = await sagas.start(
+        saga,
+        input,
+        typeof values.name === 'string' ? { executionName: values.name } : {},
+      );
       if (values.wait !== true) {
-        print(json ? JSON.stringify(started) : `${started.created ? 'Started' : 'Already started'} ${saga} execution ${started.executionId}`);
+        print(
+          json
+            ? JSON.stringify(started)
+            : `${started.created ? 'Started' : 'Already started'} ${saga} execution ${started.executionId}`,
+        );
         return 0;
       }
       const done = await sagas.waitFor(saga, started.executionId);
@@ -448,7 +591,8 @@ async function sagasCommand(sagas: SagaClient, args: string[], values: Record<st
       return done.status === 'SUCCEEDED' ? 0 : 1;
     }
     case 'describe': {
-      if (saga === undefined || arg === undefined) throw new UsageError('sagas describe needs a SAGA and an EXECUTION-ID');
+      if (saga === undefined || arg === undefined)
+        throw new UsageError('sagas describe needs a SAGA and an EXECUTION-ID');
       describe(await sagas.describe(saga, arg));
       return 0;
     }
@@ -458,12 +602,20 @@ async function sagasCommand(sagas: SagaClient, args: string[], values: Record<st
       const rows: SagaExecutionSummary[] = [];
       let after: string | undefined;
       do {
-        const page = await sagas.listExecutions(saga, { limit: Math.min(100, max - rows.length), ...(after === undefined ? {} : { after }) });
+        const page = await sagas.listExecutions(saga, {
+          limit: Math.min(100, max - rows.length),
+          ...(after === undefined ? {} : { after }),
+        });
         rows.push(...page.executions);
         after = page.next;
       } while (after !== undefined && rows.length < max);
       if (json) print(JSON.stringify(rows));
-      else table(print, ['EXECUTION', 'STATUS', 'FAILED STEP', 'UPDATED'], rows.map((e) => [e.executionId, e.status, e.failedStep ?? '-', new Date(e.updatedAt).toISOString()]));
+      else
+        table(
+          print,
+          ['EXECUTION', 'STATUS', 'FAILED STEP', 'UPDATED'],
+          rows.map((e) => [e.executionId, e.status, e.failedStep ?? '-', new Date(e.updatedAt).toISOString()]),
+        );
       return 0;
     }
     default:
@@ -477,18 +629,29 @@ function show(v: unknown): string {
 }
 
 function humanRecord(r: ReceivedRecord): string {
-  const headers = Object.entries(r.headers).map(([k, v]) => `${k}=${show(v)}`).join(',');
+  const headers = Object.entries(r.headers)
+    .map(([k, v]) => `${k}=${show(v)}`)
+    .join(',');
   return `${r.topic}[${r.partition}] @ ${r.offset}  ${new Date(r.timestamp).toISOString()}  key=${r.key === null ? '-' : show(r.key)}${headers ? `  headers=${headers}` : ''}  ${show(r.value)}`;
 }
 
 function jsonRecord(r: ReceivedRecord): unknown {
   const bytes = (v: unknown) => (v instanceof Uint8Array ? { base64: Buffer.from(v).toString('base64') } : v);
-  return { ...r, key: bytes(r.key), value: bytes(r.value), headers: Object.fromEntries(Object.entries(r.headers).map(([k, v]) => [k, bytes(v)])) };
+  return {
+    ...r,
+    key: bytes(r.key),
+    value: bytes(r.value),
+    headers: Object.fromEntries(Object.entries(r.headers).map(([k, v]) => [k, bytes(v)])),
+  };
 }
 
 function table(print: (l: string) => void, head: string[], rows: string[][]): void {
   const widths = head.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i]!.length)));
-  const line = (cells: string[]) => cells.map((c, i) => c.padEnd(widths[i]!)).join('  ').trimEnd();
+  const line = (cells: string[]) =>
+    cells
+      .map((c, i) => c.padEnd(widths[i]!))
+      .join('  ')
+      .trimEnd();
   print(line(head));
   for (const r of rows) print(line(r));
   if (rows.length === 0) print('(none)');

@@ -79,9 +79,17 @@ export class PartitionConsumer {
     const offset = await this.currentPosition();
     let page: { records: WireOut[]; nextOffset: number };
     try {
-      page = await this.http.request('GET', `v1/topics/${encodeURIComponent(this.config.topic)}/partitions/${this.config.partition}/records`, {
-        query: { offset, maxRecords: options.maxRecords ?? this.config.maxRecords ?? 500, waitMs: options.waitMs ?? this.config.waitMs ?? 1000 },
-      });
+      page = await this.http.request(
+        'GET',
+        `v1/topics/${encodeURIComponent(this.config.topic)}/partitions/${this.config.partition}/records`,
+        {
+          query: {
+            offset,
+            maxRecords: options.maxRecords ?? this.config.maxRecords ?? 500,
+            waitMs: options.waitMs ?? this.config.waitMs ?? 1000,
+          },
+        },
+      );
     } catch (e) {
       if (isSluiceApiError(e, 'OffsetOutOfRange') && this.config.autoOffsetReset !== 'error') {
         this.position = await this.reset();
@@ -100,7 +108,10 @@ export class PartitionConsumer {
 
   private async reset(): Promise<number> {
     const how = this.config.autoOffsetReset ?? 'earliest';
-    if (how === 'error') throw new Error(`No committed offset for ${this.config.topic}[${this.config.partition}] and autoOffsetReset is 'error'`);
+    if (how === 'error')
+      throw new Error(
+        `No committed offset for ${this.config.topic}[${this.config.partition}] and autoOffsetReset is 'error'`,
+      );
     return this.admin.offset(this.config.topic, this.config.partition, how);
   }
 }

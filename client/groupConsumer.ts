@@ -59,7 +59,10 @@ interface Membership {
 }
 
 const key = (p: TopicPartition): string => `${p.topic}/${p.partition}`;
-const parse = (k: string): TopicPartition => ({ topic: k.slice(0, k.lastIndexOf('/')), partition: Number(k.slice(k.lastIndexOf('/') + 1)) });
+const parse = (k: string): TopicPartition => ({
+  topic: k.slice(0, k.lastIndexOf('/')),
+  partition: Number(k.slice(k.lastIndexOf('/') + 1)),
+});
 
 /**
  * A consumer-group member over the HTTP API, with Kafka's shapes: `poll` and `commit` (the
@@ -92,7 +95,8 @@ export class GroupConsumer {
   private readonly group: string;
 
   constructor(config: GroupConsumerConfig) {
-    if (!Array.isArray(config.topics) || config.topics.length === 0) throw new Error('topics must name at least one topic');
+    if (!Array.isArray(config.topics) || config.topics.length === 0)
+      throw new Error('topics must name at least one topic');
     this.http = new Connection(config);
     this.config = config;
     this.group = `v1/groups/${encodeURIComponent(config.groupId)}`;
@@ -117,7 +121,10 @@ export class GroupConsumer {
     this.committed.clear();
     await this.applyMembership(joined);
     clearInterval(this.heartbeatTimer);
-    this.heartbeatTimer = setInterval(() => void this.heartbeat().catch(() => undefined), this.config.heartbeatIntervalMs ?? Math.floor(sessionTimeoutMs / 3));
+    this.heartbeatTimer = setInterval(
+      () => void this.heartbeat().catch(() => undefined),
+      this.config.heartbeatIntervalMs ?? Math.floor(sessionTimeoutMs / 3),
+    );
     this.heartbeatTimer.unref();
   }
 
@@ -177,7 +184,13 @@ export class GroupConsumer {
     for (let attempt = 0; attempt < 2; attempt++) {
       try {
         for (let i = 0; i < entries.length; i += 98) {
-          await this.http.request('POST', `${this.group}/offsets`, { body: { memberId: this.membership.memberId, generation: this.membership.generation, offsets: entries.slice(i, i + 98) } });
+          await this.http.request('POST', `${this.group}/offsets`, {
+            body: {
+              memberId: this.membership.memberId,
+              generation: this.membership.generation,
+              offsets: entries.slice(i, i + 98),
+            },
+          });
         }
         for (const e of entries) this.committed.set(key(e), e.offset);
         this.lastCommit = Date.now();
@@ -196,7 +209,8 @@ export class GroupConsumer {
 
   /** Runs until `stop()`: polls, hands records to the callback, commits per the config. */
   async run(options: RunOptions): Promise<void> {
-    if ((options.eachMessage === undefined) === (options.eachBatch === undefined)) throw new Error('give exactly one of eachMessage or eachBatch');
+    if ((options.eachMessage === undefined) === (options.eachBatch === undefined))
+      throw new Error('give exactly one of eachMessage or eachBatch');
     this.running = true;
     while (this.running) {
       const records = await this.fetch();
@@ -237,7 +251,9 @@ export class GroupConsumer {
     if (this.config.autoCommit !== false) await this.commit().catch(() => undefined);
     const revoked = this.assignment();
     if (revoked.length > 0) await this.config.onRevoked?.(revoked);
-    await this.http.request('DELETE', `${this.group}/members/${encodeURIComponent(this.membership.memberId)}`).catch(() => undefined);
+    await this.http
+      .request('DELETE', `${this.group}/members/${encodeURIComponent(this.membership.memberId)}`)
+      .catch(() => undefined);
     this.membership = undefined;
     this.assigned.clear();
   }
@@ -250,7 +266,11 @@ export class GroupConsumer {
   async heartbeat(): Promise<Membership | undefined> {
     if (this.membership === undefined || this.rejoin) return undefined;
     try {
-      const m = await this.http.request<Membership>('POST', `${this.group}/members/${encodeURIComponent(this.membership.memberId)}/heartbeat`, { body: {} });
+      const m = await this.http.request<Membership>(
+        'POST',
+        `${this.group}/members/${encodeURIComponent(this.membership.memberId)}/heartbeat`,
+        { body: {} },
+      );
       this.membership = { ...this.membership, generation: m.generation };
       return m;
     } catch (e) {
@@ -323,6 +343,7 @@ export class GroupConsumer {
       }
       this.release = revoking;
     }
-    if (this.config.autoCommit !== false && Date.now() - this.lastCommit >= (this.config.autoCommitIntervalMs ?? 5000)) await this.commit();
+    if (this.config.autoCommit !== false && Date.now() - this.lastCommit >= (this.config.autoCommitIntervalMs ?? 5000))
+      await this.commit();
   }
 }

@@ -41,7 +41,9 @@ export class SluiceApiError extends Error {
 }
 
 export function isSluiceApiError(e: unknown, code?: string): e is SluiceApiError {
-  return e instanceof Error && e.name === 'SluiceApiError' && (code === undefined || (e as SluiceApiError).code === code);
+  return (
+    e instanceof Error && e.name === 'SluiceApiError' && (code === undefined || (e as SluiceApiError).code === code)
+  );
 }
 
 /** A small HTTP connection to a Sluice API: JSON in and out, signed when asked. */
@@ -58,18 +60,40 @@ export class Connection {
     if (this.auth === 'iam') {
       const region = options.region ?? process.env.AWS_REGION ?? /execute-api\.([a-z0-9-]+)\./.exec(this.url.host)?.[1];
       if (region === undefined) throw new Error('IAM auth needs a region: pass { region } or set AWS_REGION');
-      this.signer = new SignatureV4({ service: 'execute-api', region, credentials: options.credentials ?? fromNodeProviderChain(), sha256: Sha256 });
+      this.signer = new SignatureV4({
+        service: 'execute-api',
+        region,
+        credentials: options.credentials ?? fromNodeProviderChain(),
+        sha256: Sha256,
+      });
     }
   }
 
-  async request<T>(method: string, path: string, options: { query?: Record<string, string | number | undefined>; body?: unknown } = {}): Promise<T> {
+  async request<T>(
+    method: string,
+    path: string,
+    options: { query?: Record<string, string | number | undefined>; body?: unknown } = {},
+  ): Promise<T> {
     const url = new URL(path.replace(/^\//, ''), this.url);
     for (const [k, v] of Object.entries(options.query ?? {})) if (v !== undefined) url.searchParams.set(k, String(v));
     const body = options.body === undefined ? undefined : JSON.stringify(options.body);
-    let headers: Record<string, string> = { accept: 'application/json', host: url.host, ...(body === undefined ? {} : { 'content-type': 'application/json' }) };
+    let headers: Record<string, string> = {
+      accept: 'application/json',
+      host: url.host,
+      ...(body === undefined ? {} : { 'content-type': 'application/json' }),
+    };
     if (this.signer !== undefined) {
       const signed = await this.signer.sign(
-        new HttpRequest({ method, protocol: url.protocol, hostname: url.hostname, port: url.port === '' ? undefined : Number(url.port), path: url.pathname, query: Object.fromEntries(url.searchParams), headers, body }),
+        new HttpRequest({
+          method,
+          protocol: url.protocol,
+          hostname: url.hostname,
+          port: url.port === '' ? undefined : Number(url.port),
+          path: url.pathname,
+          query: Object.fromEntries(url.searchParams),
+          headers,
+          body,
+        }),
       );
       headers = signed.headers;
     } else if (typeof this.auth === 'object') {
@@ -80,7 +104,9 @@ export class Connection {
     const text = await response.text();
     const parsed = text === '' ? undefined : safeJson(text);
     if (!response.ok) {
-      const error = (parsed as { error?: Record<string, unknown>; message?: string } | undefined)?.error ?? { message: (parsed as { message?: string })?.message ?? text.slice(0, 200) };
+      const error = (parsed as { error?: Record<string, unknown>; message?: string } | undefined)?.error ?? {
+        message: (parsed as { message?: string })?.message ?? text.slice(0, 200),
+      };
       throw new SluiceApiError(response.status, error);
     }
     return parsed as T;

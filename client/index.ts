@@ -4,7 +4,30 @@ export { PartitionConsumer, MemoryOffsetStore, type ConsumerConfig, type OffsetS
 export { FileOffsetStore } from './fileOffsetStore.ts';
 export { Connection, SluiceApiError, isSluiceApiError, type Auth, type ConnectionOptions } from './http.ts';
 export { Producer, type DeliveryReport, type ProducerConfig } from './producer.ts';
-export { GroupConsumer, type EachBatchPayload, type GroupConsumerConfig, type RunOptions, type TopicPartition } from './groupConsumer.ts';
+export {
+  GroupConsumer,
+  type EachBatchPayload,
+  type GroupConsumerConfig,
+  type RunOptions,
+  type TopicPartition,
+} from './groupConsumer.ts';
 export type { Message, ReceivedRecord, Value } from './records.ts';
-export { Choreography, EVENT_HEADERS, publishEvent, type ChoreographyConfig, type ChoreographyEvent, type EmitOptions, type Reaction, type ReactionContext } from './choreography.ts';
-export { SagaClient, FINAL_SAGA_STATUSES, type SagaEvent, type SagaExecution, type SagaExecutionSummary, type SagaStatus, type SagaSummary } from './sagas.ts';
+export {
+  Choreography,
+  EVENT_HEADERS,
+  publishEvent,
+  type ChoreographyConfig,
+  type ChoreographyEvent,
+  type EmitOptions,
+  type Reaction,
+  type ReactionContext,
+} from './choreography.ts';
+export {
+  SagaClient,
+  FINAL_SAGA_STATUSES,
+  type SagaEvent,
+  type SagaExecution,
+  type SagaExecutionSummary,
+  type SagaStatus,
+  type SagaSummary,
+} from './sagas.ts';

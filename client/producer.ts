@@ -54,7 +54,8 @@ const PARTITION_CACHE_MS = 30_000;
 export class Producer {
   private readonly http: Connection;
   private readonly admin: Admin;
-  private readonly config: Required<Omit<ProducerConfig, keyof ConnectionOptions | 'onError'>> & Pick<ProducerConfig, 'onError'>;
+  private readonly config: Required<Omit<ProducerConfig, keyof ConnectionOptions | 'onError'>> &
+    Pick<ProducerConfig, 'onError'>;
   private readonly producerId = randomUUID();
   private epoch = 0;
   /** Next sequence number per topic and partition (idempotence). */
@@ -78,7 +79,8 @@ export class Producer {
       onError: config.onError,
     };
     if (![0, 1, 'all'].includes(this.config.acks)) throw new Error("acks must be 0, 1 or 'all'");
-    if (!Number.isInteger(this.config.retries) || this.config.retries < 0) throw new Error('retries must be a non-negative integer');
+    if (!Number.isInteger(this.config.retries) || this.config.retries < 0)
+      throw new Error('retries must be a non-negative integer');
   }
 
   /** Sends one record; resolves when it is durable (or at once with `acks: 0`). */
@@ -88,7 +90,11 @@ export class Producer {
       queue.push({ message, resolve, reject });
       this.queues.set(topic, queue);
       if (queue.length >= this.config.batchSize) this.drain(topic);
-      else if (!this.timers.has(topic)) this.timers.set(topic, setTimeout(() => this.drain(topic), this.config.lingerMs));
+      else if (!this.timers.has(topic))
+        this.timers.set(
+          topic,
+          setTimeout(() => this.drain(topic), this.config.lingerMs),
+        );
     });
     if (this.config.acks === 0) {
       delivered.catch((e) => this.config.onError?.(e));
@@ -143,10 +149,15 @@ export class Producer {
     const counts = new Map<number, number>();
     for (const m of messages) counts.set(m.partition!, (counts.get(m.partition!) ?? 0) + 1);
     const sequence = Object.fromEntries([...counts.keys()].map((p) => [p, this.sequences.get(`${topic}/${p}`) ?? 0]));
-    const body = { records: messages.map(toWire), ...(this.config.idempotent ? { producer: { id: this.producerId, epoch: this.epoch, sequence } } : {}) };
+    const body = {
+      records: messages.map(toWire),
+      ...(this.config.idempotent ? { producer: { id: this.producerId, epoch: this.epoch, sequence } } : {}),
+    };
     for (let attempt = 0; ; attempt++) {
       try {
-        const { offsets } = await this.http.request<{ offsets: { partition: number; offset: number; timestamp: number }[] }>('POST', `v1/topics/${encodeURIComponent(topic)}/records`, { body });
+        const { offsets } = await this.http.request<{
+          offsets: { partition: number; offset: number; timestamp: number }[];
+        }>('POST', `v1/topics/${encodeURIComponent(topic)}/records`, { body });
         for (const [p, n] of counts) this.sequences.set(`${topic}/${p}`, sequence[p]! + n);
         return offsets.map((o) => ({ topic, ...o }));
       } catch (e) {

@@ -62,7 +62,8 @@ export function toWire(message: Message): Record<string, unknown> {
 
 export function fromWire(topic: string, partition: number, r: WireOut): ReceivedRecord {
   const headers: Record<string, string | Uint8Array> = {};
-  for (const [name, v] of Object.entries(r.headers)) headers[name] = r.headerEncodings?.[name] === 'base64' ? unb64(v) : v;
+  for (const [name, v] of Object.entries(r.headers))
+    headers[name] = r.headerEncodings?.[name] === 'base64' ? unb64(v) : v;
   return {
     topic,
     partition,

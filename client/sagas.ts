@@ -1,7 +1,13 @@
 import { randomUUID } from 'node:crypto';
 import { Connection, type ConnectionOptions } from './http.ts';
 import type { SagaTrigger } from '../core/sagas/definition.ts';
-import { TERMINAL_STATUSES, type SagaEvent, type SagaExecutionSummary, type SagaStatus, type StepStatus } from '../core/sagas/executions.ts';
+import {
+  TERMINAL_STATUSES,
+  type SagaEvent,
+  type SagaExecutionSummary,
+  type SagaStatus,
+  type StepStatus,
+} from '../core/sagas/executions.ts';
 import type { Value } from './records.ts';
 
 export type { SagaEvent, SagaExecutionSummary, SagaStatus };
@@ -50,25 +56,41 @@ export class SagaClient {
    * (`created: false`). Without a name, one is made here, so the client's own retries of this
    * call cannot start a second execution.
    */
-  start(saga: string, input: Value, options: { executionName?: string } = {}): Promise<{ saga: string; executionId: string; status: SagaStatus; created: boolean }> {
-    return this.http.request('POST', executions(saga), { body: { input, executionName: options.executionName ?? randomUUID() } });
+  start(
+    saga: string,
+    input: Value,
+    options: { executionName?: string } = {},
+  ): Promise<{ saga: string; executionId: string; status: SagaStatus; created: boolean }> {
+    return this.http.request('POST', executions(saga), {
+      body: { input, executionName: options.executionName ?? randomUUID() },
+    });
   }
 
   describe(saga: string, executionId: string): Promise<SagaExecution> {
     return this.http.request('GET', `${executions(saga)}/${encodeURIComponent(executionId)}`);
   }
 
-  listExecutions(saga: string, options: { limit?: number; after?: string } = {}): Promise<{ executions: SagaExecutionSummary[]; next?: string }> {
+  listExecutions(
+    saga: string,
+    options: { limit?: number; after?: string } = {},
+  ): Promise<{ executions: SagaExecutionSummary[]; next?: string }> {
     return this.http.request('GET', executions(saga), { query: { limit: options.limit, after: options.after } });
   }
 
   /** Polls until the execution reaches a final status (or the timeout passes, which throws). */
-  async waitFor(saga: string, executionId: string, options: { timeoutMs?: number; intervalMs?: number } = {}): Promise<SagaExecution> {
+  async waitFor(
+    saga: string,
+    executionId: string,
+    options: { timeoutMs?: number; intervalMs?: number } = {},
+  ): Promise<SagaExecution> {
     const deadline = Date.now() + (options.timeoutMs ?? 60_000);
     for (;;) {
       const execution = await this.describe(saga, executionId);
       if (FINAL_SAGA_STATUSES.includes(execution.status)) return execution;
-      if (Date.now() >= deadline) throw new Error(`Saga ${saga} execution ${executionId} is still ${execution.status} after ${options.timeoutMs ?? 60_000} ms`);
+      if (Date.now() >= deadline)
+        throw new Error(
+          `Saga ${saga} execution ${executionId} is still ${execution.status} after ${options.timeoutMs ?? 60_000} ms`,
+        );
       await new Promise((r) => setTimeout(r, options.intervalMs ?? 500));
     }
   }

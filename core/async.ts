@@ -1,7 +1,11 @@
 /** Small async helpers shared by the engine's capabilities. */
 
 /** Runs `fn` over `items` with at most `limit` calls in flight, keeping the input order in the result. */
-export async function mapWithLimit<T, R>(items: readonly T[], limit: number, fn: (item: T) => Promise<R>): Promise<R[]> {
+export async function mapWithLimit<T, R>(
+  items: readonly T[],
+  limit: number,
+  fn: (item: T) => Promise<R>,
+): Promise<R[]> {
   const out = new Array<R>(items.length);
   let next = 0;
   const worker = async (): Promise<void> => {

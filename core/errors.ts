@@ -306,7 +306,9 @@ export class OffsetRegression extends SluiceError {
   readonly offset: number;
   readonly committed: number;
   constructor(topic: string, partition: number, offset: number, committed: number) {
-    super(`Cannot commit ${topic}[${partition}] back to ${offset}; ${committed} is committed. Reset the group's offsets to go back.`);
+    super(
+      `Cannot commit ${topic}[${partition}] back to ${offset}; ${committed} is committed. Reset the group's offsets to go back.`,
+    );
     this.topic = topic;
     this.partition = partition;
     this.offset = offset;

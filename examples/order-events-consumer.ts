@@ -8,7 +8,14 @@
  *   npx sluice example order-events-consumer --until-idle # stops once caught up
  */
 import { parseArgs } from 'node:util';
-import { Admin, FileOffsetStore, PartitionConsumer, Producer, isSluiceApiError, type ReceivedRecord } from '../client/index.ts';
+import {
+  Admin,
+  FileOffsetStore,
+  PartitionConsumer,
+  Producer,
+  isSluiceApiError,
+  type ReceivedRecord,
+} from '../client/index.ts';
 
 const { values } = parseArgs({
   options: {
@@ -20,7 +27,8 @@ const { values } = parseArgs({
 });
 
 function processOrder(key: string, event: { orderId: string; amount: number }): void {
-  if (typeof event.amount !== 'number' || event.amount < 0) throw new Error(`invalid amount ${event.amount} for ${event.orderId}`);
+  if (typeof event.amount !== 'number' || event.amount < 0)
+    throw new Error(`invalid amount ${event.amount} for ${event.orderId}`);
   console.log(`Processed ${event.orderId} for ${key}: ${event.amount}`);
 }
 
@@ -35,7 +43,15 @@ const dlq = new Producer({ url: values.url, acks: 'all', idempotent: true });
 const store = new FileOffsetStore(values.offsets);
 const { partitions } = await admin.describeTopic(values.topic);
 const consumers = partitions.map(
-  ({ partition }) => new PartitionConsumer({ url: values.url, topic: values.topic, partition, autoOffsetReset: 'earliest', offsetStore: store, maxRecords: 100 }),
+  ({ partition }) =>
+    new PartitionConsumer({
+      url: values.url,
+      topic: values.topic,
+      partition,
+      autoOffsetReset: 'earliest',
+      offsetStore: store,
+      maxRecords: 100,
+    }),
 );
 
 let running = true;
@@ -49,7 +65,11 @@ async function handle(consumer: PartitionConsumer, record: ReceivedRecord): Prom
     await dlq.send(dlqTopic, {
       key: record.key,
       value: record.value,
-      headers: { ...record.headers, 'dlq.error': (e as Error).message, 'dlq.origin': `${record.topic}[${record.partition}]@${record.offset}` },
+      headers: {
+        ...record.headers,
+        'dlq.error': (e as Error).message,
+        'dlq.origin': `${record.topic}[${record.partition}]@${record.offset}`,
+      },
     });
   }
   await consumer.commit(record.offset + 1); // manual, synchronous commit after each record

@@ -8,7 +8,10 @@ import { TABLE_NAME_ENV } from '../core/schema.ts';
 import { Sluice } from '../core/log/sluice.ts';
 import { dynamoClientFromEnv } from '../local/awsEnv.ts';
 
-const tables = { log: process.env[TABLE_NAME_ENV.log] ?? 'sluice-log', metadata: process.env[TABLE_NAME_ENV.metadata] ?? 'sluice-metadata' };
+const tables = {
+  log: process.env[TABLE_NAME_ENV.log] ?? 'sluice-log',
+  metadata: process.env[TABLE_NAME_ENV.metadata] ?? 'sluice-metadata',
+};
 const store = new DynamoStore({ client: dynamoClientFromEnv(), tables });
 const sluice = new Sluice({ log: store, metadata: store });
 
@@ -18,7 +21,11 @@ try {
   if (!isSluiceError(e, 'TopicAlreadyExists')) throw e;
 }
 const metas = await sluice.append('quickstart-orders', [
-  { key: 'user-42', value: { orderId: 'o-1', amount: 99.5, status: 'CREATED' }, headers: { event_type: 'OrderCreated' } },
+  {
+    key: 'user-42',
+    value: { orderId: 'o-1', amount: 99.5, status: 'CREATED' },
+    headers: { event_type: 'OrderCreated' },
+  },
   { key: 'user-42', value: { orderId: 'o-1', amount: 99.5, status: 'PAID' }, headers: { event_type: 'OrderPaid' } },
 ]);
 for (const m of metas) console.log(`quickstart-orders[${m.partition}] @ ${m.offset}`);

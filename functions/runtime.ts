@@ -21,8 +21,17 @@ export const tables = { log: requiredEnv(TABLE_NAME_ENV.log), metadata: required
 export const client = tracer.captureAWSv3Client(new DynamoDBClient({}));
 const store = new DynamoStore({ client, tables });
 
-const objects = new S3ObjectStore({ client: tracer.captureAWSv3Client(s3ClientFromEnv()), bucket: requiredEnv('SLUICE_SEGMENT_BUCKET') });
+const objects = new S3ObjectStore({
+  client: tracer.captureAWSv3Client(s3ClientFromEnv()),
+  bucket: requiredEnv('SLUICE_SEGMENT_BUCKET'),
+});
 
 export const sluice = new Sluice({ log: store, metadata: store, tiering: { store, objects } });
-export const tiering = new Tiering({ log: store, metadata: store, store, objects, minRollAgeMs: integerEnv('SLUICE_MIN_ROLL_AGE_MS', MIN_HOT_RETENTION_MS) });
+export const tiering = new Tiering({
+  log: store,
+  metadata: store,
+  store,
+  objects,
+  minRollAgeMs: integerEnv('SLUICE_MIN_ROLL_AGE_MS', MIN_HOT_RETENTION_MS),
+});
 export const groups = new ConsumerGroups({ store: new DynamoGroupStore({ client, table: tables.metadata }), sluice });

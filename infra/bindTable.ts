@@ -17,7 +17,11 @@ export type TableAccess = readonly TableAction[];
  * Grants exactly `actions` on exactly this table (no `*`, no index wildcard unless it has indexes).
  * `TransactWriteItems` needs no action of its own: IAM checks each item's action (e.g. PutItem).
  */
-export function bindTable(options: { readonly table: Table; readonly grantee: IGrantable; readonly actions: TableAccess }): void {
+export function bindTable(options: {
+  readonly table: Table;
+  readonly grantee: IGrantable;
+  readonly actions: TableAccess;
+}): void {
   if (options.actions.length === 0) return;
   options.table.grant(options.grantee, ...options.actions);
 }

@@ -1,6 +1,13 @@
 import { Duration, RemovalPolicy, Validations } from 'aws-cdk-lib';
 import { PolicyStatement, Role, ServicePrincipal } from 'aws-cdk-lib/aws-iam';
-import { Architecture, CfnFunction, Runtime, Tracing, determineLatestNodeRuntime, type ILayerVersion } from 'aws-cdk-lib/aws-lambda';
+import {
+  Architecture,
+  CfnFunction,
+  Runtime,
+  Tracing,
+  determineLatestNodeRuntime,
+  type ILayerVersion,
+} from 'aws-cdk-lib/aws-lambda';
 import { NodejsFunction, OutputFormat } from 'aws-cdk-lib/aws-lambda-nodejs';
 import { LogGroup, RetentionDays } from 'aws-cdk-lib/aws-logs';
 import type { Construct } from 'constructs';
@@ -71,7 +78,9 @@ export function sluiceFunction(scope: Construct, id: string, props: SluiceFuncti
     removalPolicy: RemovalPolicy.DESTROY,
   });
   const role = new Role(scope, `${id}Role`, { assumedBy: new ServicePrincipal('lambda.amazonaws.com') });
-  role.addToPolicy(new PolicyStatement({ actions: ['logs:CreateLogStream', 'logs:PutLogEvents'], resources: [logGroup.logGroupArn] }));
+  role.addToPolicy(
+    new PolicyStatement({ actions: ['logs:CreateLogStream', 'logs:PutLogEvents'], resources: [logGroup.logGroupArn] }),
+  );
   const entry = isAbsolute(props.entry) ? props.entry : join(PROJECT_ROOT, props.entry);
   const fn = new NodejsFunction(scope, `${id}Function`, {
     functionName: props.functionName,
@@ -88,7 +97,12 @@ export function sluiceFunction(scope: Construct, id: string, props: SluiceFuncti
     layers: [...props.layers],
     projectRoot: PROJECT_ROOT,
     depsLockFilePath: join(PROJECT_ROOT, 'package-lock.json'),
-    environment: { POWERTOOLS_SERVICE_NAME: 'sluice', POWERTOOLS_METRICS_NAMESPACE: 'Sluice', NODE_OPTIONS: '--enable-source-maps', ...props.environment },
+    environment: {
+      POWERTOOLS_SERVICE_NAME: 'sluice',
+      POWERTOOLS_METRICS_NAMESPACE: 'Sluice',
+      NODE_OPTIONS: '--enable-source-maps',
+      ...props.environment,
+    },
     bundling: {
       minify: BUNDLE_OPTIONS.minify,
       keepNames: BUNDLE_OPTIONS.keepNames,
@@ -100,7 +114,10 @@ export function sluiceFunction(scope: Construct, id: string, props: SluiceFuncti
       banner: BUNDLE_OPTIONS.banner,
     },
   });
-  (fn.node.defaultChild as CfnFunction).addMetadata(ENTRY_METADATA, { path: relative(PROJECT_ROOT, entry).split('\\').join('/'), export: props.handler ?? 'handler' });
+  (fn.node.defaultChild as CfnFunction).addMetadata(ENTRY_METADATA, {
+    path: relative(PROJECT_ROOT, entry).split('\\').join('/'),
+    export: props.handler ?? 'handler',
+  });
   if (fn.runtime.name !== determineLatestNodeRuntime(scope).name) {
     Validations.of(fn).acknowledge({
       id: 'AwsSolutions::AwsSolutions-L1',
@@ -109,7 +126,8 @@ export function sluiceFunction(scope: Construct, id: string, props: SluiceFuncti
   }
   Validations.of(role).acknowledge({
     id: 'AwsSolutions-IAM5[Resource::*]',
-    reason: 'Active X-Ray tracing needs xray:PutTraceSegments and xray:PutTelemetryRecords, which support no resource-level permissions.',
+    reason:
+      'Active X-Ray tracing needs xray:PutTraceSegments and xray:PutTelemetryRecords, which support no resource-level permissions.',
   });
   return fn;
 }

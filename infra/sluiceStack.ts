@@ -8,7 +8,14 @@ import { HttpLambdaIntegration } from 'aws-cdk-lib/aws-apigatewayv2-integrations
 import { AttributeType, BillingMode, StreamViewType, Table, TableEncryption } from 'aws-cdk-lib/aws-dynamodb';
 import { PolicyStatement, type Role } from 'aws-cdk-lib/aws-iam';
 import type { IStateMachine } from 'aws-cdk-lib/aws-stepfunctions';
-import { FilterCriteria, FilterRule, LayerVersion, StartingPosition, type ILayerVersion, type Runtime } from 'aws-cdk-lib/aws-lambda';
+import {
+  FilterCriteria,
+  FilterRule,
+  LayerVersion,
+  StartingPosition,
+  type ILayerVersion,
+  type Runtime,
+} from 'aws-cdk-lib/aws-lambda';
 import { DynamoEventSource } from 'aws-cdk-lib/aws-lambda-event-sources';
 import type { NodejsFunction } from 'aws-cdk-lib/aws-lambda-nodejs';
 import { LogGroup, RetentionDays } from 'aws-cdk-lib/aws-logs';
@@ -20,7 +27,6 @@ import { HANDLER_ENTRY, ROUTES, type HandlerName } from '../functions/http/route
 import type { SagaInfo } from '../core/sagas/sagas.ts';
 import { bindTable, type TableAccess } from './bindTable.ts';
 import { sluiceFunction } from './sluiceFunction.ts';
-
 
 export interface SluiceStackProps extends StackProps {
   /**
@@ -41,7 +47,8 @@ export interface SluiceStackProps extends StackProps {
    * How callers authenticate. IAM (SigV4) by default; or a JWT authorizer (Cognito, Auth0, …).
    * @default { type: 'iam' }
    */
-  readonly auth?: { readonly type: 'iam' } | { readonly type: 'jwt'; readonly issuer: string; readonly audience: string[] };
+  readonly auth?:
+    { readonly type: 'iam' } | { readonly type: 'jwt'; readonly issuer: string; readonly audience: string[] };
   /**
    * Stage-wide throttling of the HTTP API.
    * @default { rateLimit: 1000, burstLimit: 2000 }
@@ -76,29 +83,100 @@ type S3Action = 's3:GetObject' | 's3:PutObject' | 's3:DeleteObject';
 /** Segment objects (and their claim lists) live under segments/, claim checks under claims/. */
 type FunctionName = HandlerName | 'lagReporter' | 'roller' | 'sagaAudit' | 'sagaTrigger';
 
-const ACCESS: Record<FunctionName, { log: TableAccess; metadata: TableAccess; metadataKeys?: readonly string[]; objects: { segments: readonly S3Action[]; claims: readonly S3Action[] } }> = {
+const ACCESS: Record<
+  FunctionName,
+  {
+    log: TableAccess;
+    metadata: TableAccess;
+    metadataKeys?: readonly string[];
+    objects: { segments: readonly S3Action[]; claims: readonly S3Action[] };
+  }
+> = {
   // Topic admin writes topic items; deleting a topic deletes its log items and segments.
-  topics: { log: ['dynamodb:Query', 'dynamodb:BatchWriteItem'], metadata: ['dynamodb:GetItem', 'dynamodb:PutItem', 'dynamodb:UpdateItem', 'dynamodb:DeleteItem', 'dynamodb:Query'], objects: { segments: ['s3:GetObject', 's3:DeleteObject'], claims: ['s3:DeleteObject'] } },
+  topics: {
+    log: ['dynamodb:Query', 'dynamodb:BatchWriteItem'],
+    metadata: ['dynamodb:GetItem', 'dynamodb:PutItem', 'dynamodb:UpdateItem', 'dynamodb:DeleteItem', 'dynamodb:Query'],
+    objects: { segments: ['s3:GetObject', 's3:DeleteObject'], claims: ['s3:DeleteObject'] },
+  },
   // Produce claims batches (PutItem, alone or in a transaction with the producer state); an
   // idempotent retry of a batch already in S3 reads it back.
-  produce: { log: ['dynamodb:PutItem', 'dynamodb:Query'], metadata: ['dynamodb:GetItem', 'dynamodb:PutItem', 'dynamodb:Query'], objects: { segments: ['s3:GetObject'], claims: ['s3:PutObject'] } },
-  fetch: { log: ['dynamodb:Query'], metadata: ['dynamodb:GetItem', 'dynamodb:Query'], objects: { segments: ['s3:GetObject'], claims: ['s3:GetObject'] } },
+  produce: {
+    log: ['dynamodb:PutItem', 'dynamodb:Query'],
+    metadata: ['dynamodb:GetItem', 'dynamodb:PutItem', 'dynamodb:Query'],
+    objects: { segments: ['s3:GetObject'], claims: ['s3:PutObject'] },
+  },
+  fetch: {
+    log: ['dynamodb:Query'],
+    metadata: ['dynamodb:GetItem', 'dynamodb:Query'],
+    objects: { segments: ['s3:GetObject'], claims: ['s3:GetObject'] },
+  },
   // Groups read the log (poll) and change group items, in transactions with condition checks.
-  groups: { log: ['dynamodb:Query'], metadata: ['dynamodb:GetItem', 'dynamodb:PutItem', 'dynamodb:UpdateItem', 'dynamodb:DeleteItem', 'dynamodb:Query', 'dynamodb:ConditionCheckItem', 'dynamodb:BatchWriteItem'], objects: { segments: ['s3:GetObject'], claims: ['s3:GetObject'] } },
+  groups: {
+    log: ['dynamodb:Query'],
+    metadata: [
+      'dynamodb:GetItem',
+      'dynamodb:PutItem',
+      'dynamodb:UpdateItem',
+      'dynamodb:DeleteItem',
+      'dynamodb:Query',
+      'dynamodb:ConditionCheckItem',
+      'dynamodb:BatchWriteItem',
+    ],
+    objects: { segments: ['s3:GetObject'], claims: ['s3:GetObject'] },
+  },
   // Lag reads offsets and high watermarks; describing a group may remove expired members.
-  lagReporter: { log: ['dynamodb:Query'], metadata: ['dynamodb:GetItem', 'dynamodb:PutItem', 'dynamodb:DeleteItem', 'dynamodb:Query'], objects: { segments: [], claims: [] } },
+  lagReporter: {
+    log: ['dynamodb:Query'],
+    metadata: ['dynamodb:GetItem', 'dynamodb:PutItem', 'dynamodb:DeleteItem', 'dynamodb:Query'],
+    objects: { segments: [], claims: [] },
+  },
   // The roller (on a schedule) and the admin route that runs it: write segments, delete hot
   // batches, record segments and drop expired ones.
-  roller: { log: ['dynamodb:Query', 'dynamodb:BatchWriteItem'], metadata: ['dynamodb:GetItem', 'dynamodb:PutItem', 'dynamodb:DeleteItem', 'dynamodb:Query'], objects: { segments: ['s3:GetObject', 's3:PutObject', 's3:DeleteObject'], claims: ['s3:GetObject', 's3:DeleteObject'] } },
-  tiering: { log: ['dynamodb:Query', 'dynamodb:BatchWriteItem'], metadata: ['dynamodb:GetItem', 'dynamodb:PutItem', 'dynamodb:DeleteItem', 'dynamodb:Query'], objects: { segments: ['s3:GetObject', 's3:PutObject', 's3:DeleteObject'], claims: ['s3:GetObject', 's3:DeleteObject'] } },
+  roller: {
+    log: ['dynamodb:Query', 'dynamodb:BatchWriteItem'],
+    metadata: ['dynamodb:GetItem', 'dynamodb:PutItem', 'dynamodb:DeleteItem', 'dynamodb:Query'],
+    objects: {
+      segments: ['s3:GetObject', 's3:PutObject', 's3:DeleteObject'],
+      claims: ['s3:GetObject', 's3:DeleteObject'],
+    },
+  },
+  tiering: {
+    log: ['dynamodb:Query', 'dynamodb:BatchWriteItem'],
+    metadata: ['dynamodb:GetItem', 'dynamodb:PutItem', 'dynamodb:DeleteItem', 'dynamodb:Query'],
+    objects: {
+      segments: ['s3:GetObject', 's3:PutObject', 's3:DeleteObject'],
+      claims: ['s3:GetObject', 's3:DeleteObject'],
+    },
+  },
   // Saga routes record executions and read them back; starting one is a Step Functions right per saga.
   // Only saga execution items (partition keys saga#<name>).
-  sagas: { log: [], metadata: ['dynamodb:GetItem', 'dynamodb:PutItem', 'dynamodb:UpdateItem', 'dynamodb:Query'], metadataKeys: ['saga#*'], objects: { segments: [], claims: [] } },
+  sagas: {
+    log: [],
+    metadata: ['dynamodb:GetItem', 'dynamodb:PutItem', 'dynamodb:UpdateItem', 'dynamodb:Query'],
+    metadataKeys: ['saga#*'],
+    objects: { segments: [], claims: [] },
+  },
   // The audit task appends lifecycle events (idempotent producer, creating the topic on first use)
   // and advances the execution record.
-  sagaAudit: { log: ['dynamodb:PutItem', 'dynamodb:Query'], metadata: ['dynamodb:GetItem', 'dynamodb:PutItem', 'dynamodb:UpdateItem', 'dynamodb:Query'], objects: { segments: [], claims: [] } },
+  sagaAudit: {
+    log: ['dynamodb:PutItem', 'dynamodb:Query'],
+    metadata: ['dynamodb:GetItem', 'dynamodb:PutItem', 'dynamodb:UpdateItem', 'dynamodb:Query'],
+    objects: { segments: [], claims: [] },
+  },
   // Saga triggers consume topics through consumer groups and record the executions they start.
-  sagaTrigger: { log: ['dynamodb:Query'], metadata: ['dynamodb:GetItem', 'dynamodb:PutItem', 'dynamodb:UpdateItem', 'dynamodb:DeleteItem', 'dynamodb:Query', 'dynamodb:ConditionCheckItem', 'dynamodb:BatchWriteItem'], objects: { segments: ['s3:GetObject'], claims: ['s3:GetObject'] } },
+  sagaTrigger: {
+    log: ['dynamodb:Query'],
+    metadata: [
+      'dynamodb:GetItem',
+      'dynamodb:PutItem',
+      'dynamodb:UpdateItem',
+      'dynamodb:DeleteItem',
+      'dynamodb:Query',
+      'dynamodb:ConditionCheckItem',
+      'dynamodb:BatchWriteItem',
+    ],
+    objects: { segments: ['s3:GetObject'], claims: ['s3:GetObject'] },
+  },
 };
 
 /**
@@ -123,11 +201,15 @@ export class SluiceStack extends Stack {
   constructor(scope: Construct, id: string, props: SluiceStackProps = {}) {
     super(scope, id, props);
     const removalPolicy = props.removalPolicy ?? RemovalPolicy.RETAIN;
-    const name = (suffix: string): string | undefined => (props.namePrefix === undefined ? undefined : `${props.namePrefix}-${suffix}`);
+    const name = (suffix: string): string | undefined =>
+      props.namePrefix === undefined ? undefined : `${props.namePrefix}-${suffix}`;
     const throttle = props.throttle ?? { rateLimit: 1000, burstLimit: 2000 };
-    if (throttle.rateLimit <= 0 || throttle.burstLimit <= 0) throw new Error('throttle.rateLimit and throttle.burstLimit must be positive');
+    if (throttle.rateLimit <= 0 || throttle.burstLimit <= 0)
+      throw new Error('throttle.rateLimit and throttle.burstLimit must be positive');
     if (props.namePrefix !== undefined && !/^[a-z0-9-]{1,40}$/.test(props.namePrefix)) {
-      throw new Error('namePrefix must be 1-40 characters of a-z, 0-9 and "-" (it names tables, a bucket and functions)');
+      throw new Error(
+        'namePrefix must be 1-40 characters of a-z, 0-9 and "-" (it names tables, a bucket and functions)',
+      );
     }
 
     // ---------------------------------------------------------------- storage
@@ -162,7 +244,8 @@ export class SluiceStack extends Stack {
     });
     Validations.of(this.segmentBucket).acknowledge({
       id: 'AwsSolutions-S1',
-      reason: 'Segment objects are written only by Sluice roles; CloudTrail data events are the audit trail if a user wants one, and access logs would need a second bucket per deployment.',
+      reason:
+        'Segment objects are written only by Sluice roles; CloudTrail data events are the audit trail if a user wants one, and access logs would need a second bucket per deployment.',
     });
 
     // ---------------------------------------------------------------- functions and grants
@@ -177,7 +260,12 @@ export class SluiceStack extends Stack {
         entry,
         ...(name(handler) === undefined ? {} : { functionName: name(handler) }),
         description: `Sluice ${handler} handler`,
-        timeout: handler === 'roller' ? Duration.minutes(5) : handler === 'sagaTrigger' ? Duration.minutes(1) : Duration.seconds(29), // HTTP APIs stop waiting at 30 s
+        timeout:
+          handler === 'roller'
+            ? Duration.minutes(5)
+            : handler === 'sagaTrigger'
+              ? Duration.minutes(1)
+              : Duration.seconds(29), // HTTP APIs stop waiting at 30 s
         layers: [powertools],
         ...(props.runtime === undefined ? {} : { runtime: props.runtime }),
         ...(props.logRetention === undefined ? {} : { logRetention: props.logRetention }),
@@ -190,7 +278,8 @@ export class SluiceStack extends Stack {
       const role = fn.role as Role;
       bindTable({ table: this.logTable, grantee: fn, actions: ACCESS[handler].log });
       const leadingKeys = ACCESS[handler].metadataKeys;
-      if (leadingKeys === undefined) bindTable({ table: this.metadataTable, grantee: fn, actions: ACCESS[handler].metadata });
+      if (leadingKeys === undefined)
+        bindTable({ table: this.metadataTable, grantee: fn, actions: ACCESS[handler].metadata });
       else {
         role.addToPolicy(
           new PolicyStatement({
@@ -204,7 +293,9 @@ export class SluiceStack extends Stack {
       for (const prefix of ['segments', 'claims'] as const) {
         const actions = ACCESS[handler].objects[prefix];
         if (actions.length === 0) continue;
-        role.addToPolicy(new PolicyStatement({ actions: [...actions], resources: [this.segmentBucket.arnForObjects(`${prefix}/*`)] }));
+        role.addToPolicy(
+          new PolicyStatement({ actions: [...actions], resources: [this.segmentBucket.arnForObjects(`${prefix}/*`)] }),
+        );
         Validations.of(role).acknowledge({
           id: `AwsSolutions-IAM5[Resource::<${bucketLogicalId}.Arn>/${prefix}/*]`,
           reason: `Objects under ${prefix}/ have generated keys; access is limited to that prefix and to the object actions this function needs.`,
@@ -213,7 +304,13 @@ export class SluiceStack extends Stack {
       if ([...ACCESS[handler].objects.segments, ...ACCESS[handler].objects.claims].includes('s3:GetObject')) {
         // Without ListBucket, S3 answers a missing key with 403 instead of NoSuchKey, which readers
         // need to tell a segment removed by retention or compaction from a real fault.
-        role.addToPolicy(new PolicyStatement({ actions: ['s3:ListBucket'], resources: [this.segmentBucket.bucketArn], conditions: { StringLike: { 's3:prefix': ['segments/*', 'claims/*'] } } }));
+        role.addToPolicy(
+          new PolicyStatement({
+            actions: ['s3:ListBucket'],
+            resources: [this.segmentBucket.bucketArn],
+            conditions: { StringLike: { 's3:prefix': ['segments/*', 'claims/*'] } },
+          }),
+        );
       }
       return fn;
     };
@@ -231,7 +328,10 @@ export class SluiceStack extends Stack {
     this.roller = makeFunction('roller', join('functions', 'tiering', 'roller.ts'));
     this.sagaAudit = makeFunction('sagaAudit', join('functions', 'sagas', 'audit.ts'));
     // Which topic each saga's events go to (plain names: no reference back to the state machines).
-    this.sagaAudit.addEnvironment('SLUICE_SAGA_AUDIT_TOPICS', Lazy.string({ produce: () => JSON.stringify(Object.fromEntries(this.sagas.map((s) => [s.name, s.auditTopic]))) }));
+    this.sagaAudit.addEnvironment(
+      'SLUICE_SAGA_AUDIT_TOPICS',
+      Lazy.string({ produce: () => JSON.stringify(Object.fromEntries(this.sagas.map((s) => [s.name, s.auditTopic]))) }),
+    );
     // The deployed sagas, filled in by each Saga construct (see addSaga).
     this.functions.sagas.addEnvironment('SLUICE_SAGAS', this.sagaCatalog());
 
@@ -242,24 +342,49 @@ export class SluiceStack extends Stack {
         : new HttpIamAuthorizer();
     this.api = new HttpApi(this, 'Api', { apiName: name('api'), defaultAuthorizer: authorizer });
     const integrations = Object.fromEntries(
-      (Object.keys(this.functions) as HandlerName[]).map((h) => [h, new HttpLambdaIntegration(`${pascal(h)}Integration`, this.functions[h])]),
+      (Object.keys(this.functions) as HandlerName[]).map((h) => [
+        h,
+        new HttpLambdaIntegration(`${pascal(h)}Integration`, this.functions[h]),
+      ]),
     ) as Record<HandlerName, HttpLambdaIntegration>;
     for (const route of ROUTES) {
-      this.api.addRoutes({ path: route.path, methods: [HttpMethod[route.method]], integration: integrations[route.handler] });
+      this.api.addRoutes({
+        path: route.path,
+        methods: [HttpMethod[route.method]],
+        integration: integrations[route.handler],
+      });
     }
-    const accessLogs = new LogGroup(this, 'ApiAccessLogs', { retention: props.logRetention ?? RetentionDays.ONE_MONTH, removalPolicy: RemovalPolicy.DESTROY });
+    const accessLogs = new LogGroup(this, 'ApiAccessLogs', {
+      retention: props.logRetention ?? RetentionDays.ONE_MONTH,
+      removalPolicy: RemovalPolicy.DESTROY,
+    });
     const stage = this.api.defaultStage!.node.defaultChild as CfnStage;
     stage.defaultRouteSettings = { throttlingRateLimit: throttle.rateLimit, throttlingBurstLimit: throttle.burstLimit };
     stage.accessLogSettings = {
       destinationArn: accessLogs.logGroupArn,
-      format: JSON.stringify({ requestId: '$context.requestId', ip: '$context.identity.sourceIp', caller: '$context.identity.caller', routeKey: '$context.routeKey', status: '$context.status', latencyMs: '$context.responseLatency', error: '$context.error.message' }),
+      format: JSON.stringify({
+        requestId: '$context.requestId',
+        ip: '$context.identity.sourceIp',
+        caller: '$context.identity.caller',
+        routeKey: '$context.routeKey',
+        status: '$context.status',
+        latencyMs: '$context.responseLatency',
+        error: '$context.error.message',
+      }),
     };
 
     // ---------------------------------------------------------------- lag metrics and alarms
-    new Rule(this, 'LagSchedule', { schedule: Schedule.rate(Duration.minutes(1)), targets: [new LambdaFunction(this.lagReporter)] });
-    new Rule(this, 'RollerSchedule', { schedule: Schedule.rate(Duration.minutes(5)), targets: [new LambdaFunction(this.roller)] });
+    new Rule(this, 'LagSchedule', {
+      schedule: Schedule.rate(Duration.minutes(1)),
+      targets: [new LambdaFunction(this.lagReporter)],
+    });
+    new Rule(this, 'RollerSchedule', {
+      schedule: Schedule.rate(Duration.minutes(5)),
+      targets: [new LambdaFunction(this.roller)],
+    });
     for (const alarm of props.lagAlarms ?? []) {
-      if (!/^[A-Za-z0-9._-]{1,249}$/.test(alarm.group) || !/^[A-Za-z0-9._-]{1,249}$/.test(alarm.topic)) throw new Error(`lagAlarms: bad group or topic name ${alarm.group}/${alarm.topic}`);
+      if (!/^[A-Za-z0-9._-]{1,249}$/.test(alarm.group) || !/^[A-Za-z0-9._-]{1,249}$/.test(alarm.topic))
+        throw new Error(`lagAlarms: bad group or topic name ${alarm.group}/${alarm.topic}`);
       if (!(alarm.threshold >= 0)) throw new Error('lagAlarms: threshold must be a non-negative number of records');
       new Alarm(this, `LagAlarm-${alarm.group}-${alarm.topic}`, {
         alarmDescription: `Consumer group ${alarm.group} is more than ${alarm.threshold} records behind on ${alarm.topic}`,
@@ -289,10 +414,17 @@ export class SluiceStack extends Stack {
    * start executions of it (and of nothing else). Called by the `Saga` construct.
    */
   addSaga(saga: Omit<SagaInfo, 'stateMachineArn'> & { readonly stateMachine: IStateMachine }): void {
-    if (this.sagas.some((s) => s.name === saga.name)) throw new Error(`A saga named ${saga.name} is already in this stack`);
+    if (this.sagas.some((s) => s.name === saga.name))
+      throw new Error(`A saga named ${saga.name} is already in this stack`);
     // SLUICE_SAGAS travels in Lambda environment variables, which are limited to 4 KB in all.
-    const estimate = [...this.sagas, { ...saga, stateMachineArn: 'x'.repeat(120) }].reduce((n, s) => n + JSON.stringify({ ...s, stateMachine: undefined }).length + 140, 0);
-    if (estimate > 3000) throw new Error(`Too many sagas for one stack: their catalog (about ${estimate} bytes) must fit Lambda's 4 KB of environment variables; split them across stacks`);
+    const estimate = [...this.sagas, { ...saga, stateMachineArn: 'x'.repeat(120) }].reduce(
+      (n, s) => n + JSON.stringify({ ...s, stateMachine: undefined }).length + 140,
+      0,
+    );
+    if (estimate > 3000)
+      throw new Error(
+        `Too many sagas for one stack: their catalog (about ${estimate} bytes) must fit Lambda's 4 KB of environment variables; split them across stacks`,
+      );
     const { stateMachine, ...info } = saga;
     this.sagas.push({ ...info, stateMachineArn: stateMachine.stateMachineArn });
     stateMachine.grantStartExecution(this.functions.sagas);
@@ -323,9 +455,13 @@ export class SluiceStack extends Stack {
     );
     Validations.of(fn.role!).acknowledge({
       id: 'AwsSolutions-IAM5[Resource::*]',
-      reason: 'X-Ray (PutTraceSegments, PutTelemetryRecords) and dynamodb:ListStreams, which the stream event source needs, support no resource-level permissions.',
+      reason:
+        'X-Ray (PutTraceSegments, PutTelemetryRecords) and dynamodb:ListStreams, which the stream event source needs, support no resource-level permissions.',
     });
-    new Rule(this, 'SagaTriggerSchedule', { schedule: Schedule.rate(Duration.minutes(1)), targets: [new LambdaFunction(fn)] });
+    new Rule(this, 'SagaTriggerSchedule', {
+      schedule: Schedule.rate(Duration.minutes(1)),
+      targets: [new LambdaFunction(fn)],
+    });
     this.sagaTriggerFunction = fn;
     return fn;
   }

@@ -43,7 +43,11 @@ export interface LocalTable {
 export interface LocalRule {
   readonly logicalId: string;
   readonly eventPattern: Record<string, unknown>;
-  readonly targets: { readonly arn: string; readonly input?: string; readonly inputTransformer?: { InputPathsMap?: Record<string, string>; InputTemplate: string } }[];
+  readonly targets: {
+    readonly arn: string;
+    readonly input?: string;
+    readonly inputTransformer?: { InputPathsMap?: Record<string, string>; InputTemplate: string };
+  }[];
 }
 
 export interface LocalResources {
@@ -60,10 +64,16 @@ export interface LocalResources {
  * and bundling skipped: locally the functions run from source) and reads back the template, so
  * the local stack runs the state machines CDK would deploy.
  */
-export function synthesizeTemplate(options: { examples?: boolean; context?: Readonly<Record<string, string>> } = {}): { template: CfnTemplate; sluiceIds: { log: string; metadata: string; bucket: string } } {
+export function synthesizeTemplate(options: { examples?: boolean; context?: Readonly<Record<string, string>> } = {}): {
+  template: CfnTemplate;
+  sluiceIds: { log: string; metadata: string; bucket: string };
+} {
   const outdir = mkdtempSync(join(tmpdir(), 'sluice-cdk-'));
   try {
-    const app = new App({ outdir, context: { ...options.context, examples: String(options.examples ?? true), 'aws:cdk:bundling-stacks': [] } });
+    const app = new App({
+      outdir,
+      context: { ...options.context, examples: String(options.examples ?? true), 'aws:cdk:bundling-stacks': [] },
+    });
     const stack = buildApp(app);
     const assembly = app.synth();
     const id = (c: { node: { defaultChild?: unknown } }) => stack.getLogicalId(c.node.defaultChild as CfnResource);
@@ -83,7 +93,9 @@ export function synthesizeTemplate(options: { examples?: boolean; context?: Read
  */
 export function localResources(template: CfnTemplate, refs: Readonly<Record<string, string>>): LocalResources {
   const resources = template.Resources;
-  const tableName = (id: string): string => refs[id] ?? (typeof resources[id]?.Properties?.TableName === 'string' ? resources[id].Properties.TableName : `local-${id}`);
+  const tableName = (id: string): string =>
+    refs[id] ??
+    (typeof resources[id]?.Properties?.TableName === 'string' ? resources[id].Properties.TableName : `local-${id}`);
   const physical = (id: string): string => {
     const r = resources[id];
     if (r === undefined) throw new Error(`The template has no resource ${id}`);
@@ -103,11 +115,17 @@ export function localResources(template: CfnTemplate, refs: Readonly<Record<stri
     const type = resources[id]?.Type;
     if (name !== 'Arn') throw new Error(`No local value for ${id}.${name}`);
     if (type === 'AWS::Lambda::Function') return `arn:aws:lambda:${LOCAL_REGION}:${LOCAL_ACCOUNT}:function:${id}`;
-    if (type === 'AWS::DynamoDB::Table') return `arn:aws:dynamodb:${LOCAL_REGION}:${LOCAL_ACCOUNT}:table/${tableName(id)}`;
+    if (type === 'AWS::DynamoDB::Table')
+      return `arn:aws:dynamodb:${LOCAL_REGION}:${LOCAL_ACCOUNT}:table/${tableName(id)}`;
     if (type === 'AWS::StepFunctions::StateMachine') return physical(id);
     throw new Error(`No local value for ${type} ${id}.Arn`);
   };
-  const PSEUDO: Record<string, string> = { 'AWS::Region': LOCAL_REGION, 'AWS::AccountId': LOCAL_ACCOUNT, 'AWS::Partition': 'aws', 'AWS::URLSuffix': 'amazonaws.com' };
+  const PSEUDO: Record<string, string> = {
+    'AWS::Region': LOCAL_REGION,
+    'AWS::AccountId': LOCAL_ACCOUNT,
+    'AWS::Partition': 'aws',
+    'AWS::URLSuffix': 'amazonaws.com',
+  };
   const resolve = (value: unknown): unknown => {
     if (Array.isArray(value)) return value.map(resolve);
     if (typeof value !== 'object' || value === null) return value;
@@ -128,23 +146,48 @@ export function localResources(template: CfnTemplate, refs: Readonly<Record<stri
   const rules: LocalRule[] = [];
   for (const [id, r] of Object.entries(resources)) {
     if (r.Type === 'AWS::Events::Rule' && r.Properties?.EventPattern !== undefined) {
-      const targets = (r.Properties.Targets ?? []) as { Arn: unknown; Input?: string; InputTransformer?: { InputPathsMap?: Record<string, string>; InputTemplate: string } }[];
+      const targets = (r.Properties.Targets ?? []) as {
+        Arn: unknown;
+        Input?: string;
+        InputTransformer?: { InputPathsMap?: Record<string, string>; InputTemplate: string };
+      }[];
       rules.push({
         logicalId: id,
         eventPattern: resolve(r.Properties.EventPattern) as Record<string, unknown>,
-        targets: targets.map((t) => ({ arn: resolve(t.Arn) as string, ...(t.Input === undefined ? {} : { input: t.Input }), ...(t.InputTransformer === undefined ? {} : { inputTransformer: t.InputTransformer }) })),
+        targets: targets.map((t) => ({
+          arn: resolve(t.Arn) as string,
+          ...(t.Input === undefined ? {} : { input: t.Input }),
+          ...(t.InputTransformer === undefined ? {} : { inputTransformer: t.InputTransformer }),
+        })),
       });
       continue;
     }
     if (r.Type === 'AWS::Lambda::Function' && r.Metadata?.[ENTRY_METADATA] !== undefined) {
       const arn = attribute(id, 'Arn');
-      functions.set(arn, { logicalId: id, arn, entry: r.Metadata[ENTRY_METADATA], environment: resolve(r.Properties?.Environment?.Variables ?? {}) as Record<string, string> });
+      functions.set(arn, {
+        logicalId: id,
+        arn,
+        entry: r.Metadata[ENTRY_METADATA],
+        environment: resolve(r.Properties?.Environment?.Variables ?? {}) as Record<string, string>,
+      });
     } else if (r.Type === 'AWS::StepFunctions::StateMachine') {
       const arn = physical(id);
       const definition = JSON.parse(resolve(r.Properties?.DefinitionString) as string) as Record<string, unknown>;
-      stateMachines.set(arn, { logicalId: id, arn, name: id, type: r.Properties?.StateMachineType === 'EXPRESS' ? 'EXPRESS' : 'STANDARD', saga: r.Metadata?.[SAGA_METADATA]?.name, definition });
+      stateMachines.set(arn, {
+        logicalId: id,
+        arn,
+        name: id,
+        type: r.Properties?.StateMachineType === 'EXPRESS' ? 'EXPRESS' : 'STANDARD',
+        saga: r.Metadata?.[SAGA_METADATA]?.name,
+        definition,
+      });
     } else if (r.Type === 'AWS::DynamoDB::Table' && refs[id] === undefined) {
-      tables.push({ logicalId: id, name: tableName(id), keySchema: r.Properties?.KeySchema, attributeDefinitions: r.Properties?.AttributeDefinitions });
+      tables.push({
+        logicalId: id,
+        name: tableName(id),
+        keySchema: r.Properties?.KeySchema,
+        attributeDefinitions: r.Properties?.AttributeDefinitions,
+      });
     }
   }
   return { functions, stateMachines, tables, rules };

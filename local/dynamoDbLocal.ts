@@ -49,7 +49,14 @@ export async function startDynamoDbLocal(options: DynamoDbLocalOptions = {}): Pr
   const args =
     launcherDir === undefined
       ? [...jvm, '-jar', join(jarDir, 'DynamoDBLocal.jar'), ...flags]
-      : [...jvm, '-Dsluice.host=127.0.0.1', '-cp', `${launcherDir}:${join(jarDir, 'DynamoDBLocal.jar')}`, 'SluiceDynamoDbLocal', ...flags];
+      : [
+          ...jvm,
+          '-Dsluice.host=127.0.0.1',
+          '-cp',
+          `${launcherDir}:${join(jarDir, 'DynamoDBLocal.jar')}`,
+          'SluiceDynamoDbLocal',
+          ...flags,
+        ];
   const child = spawn('java', args, { stdio: ['ignore', 'pipe', 'pipe'] });
   const output: string[] = [];
   const onLine = (chunk: Buffer): void => {
@@ -134,7 +141,9 @@ export function freePort(): Promise<number> {
     server.once('error', reject);
     server.listen(0, '127.0.0.1', () => {
       const address = server.address();
-      server.close(() => (typeof address === 'object' && address !== null ? resolvePort(address.port) : reject(new Error('no port'))));
+      server.close(() =>
+        typeof address === 'object' && address !== null ? resolvePort(address.port) : reject(new Error('no port')),
+      );
     });
   });
 }

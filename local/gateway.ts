@@ -3,7 +3,10 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2, Context } from 'aws-lambda';
 import { ROUTES, routeKey, type HandlerName } from '../functions/http/routes.ts';
 
-export type LambdaHttpHandler = (event: APIGatewayProxyEventV2, context: Context) => Promise<APIGatewayProxyStructuredResultV2>;
+export type LambdaHttpHandler = (
+  event: APIGatewayProxyEventV2,
+  context: Context,
+) => Promise<APIGatewayProxyStructuredResultV2>;
 
 /** API Gateway HTTP APIs accept request payloads up to 10 MB. */
 const MAX_PAYLOAD_BYTES = 10 * 1024 * 1024;
@@ -22,7 +25,13 @@ const compiled: CompiledRoute[] = ROUTES.map((route) => {
     params.push(name);
     return '([^/]+)';
   });
-  return { key: routeKey(route), method: route.method, pattern: new RegExp(`^${source}$`), params, handler: route.handler };
+  return {
+    key: routeKey(route),
+    method: route.method,
+    pattern: new RegExp(`^${source}$`),
+    params,
+    handler: route.handler,
+  };
 });
 
 /**
@@ -36,7 +45,12 @@ export function startLocalGateway(options: {
 }): Promise<{ server: Server; url: string; close(): Promise<void> }> {
   const host = options.host ?? '127.0.0.1';
   const server = createServer((req, res) => {
-    handle(req, res, options.handlers, host).catch(() => send(res, { statusCode: 500, body: JSON.stringify({ error: { code: 'InternalError', message: 'Internal server error' } }) }));
+    handle(req, res, options.handlers, host).catch(() =>
+      send(res, {
+        statusCode: 500,
+        body: JSON.stringify({ error: { code: 'InternalError', message: 'Internal server error' } }),
+      }),
+    );
   });
   return new Promise((resolve, reject) => {
     server.once('error', reject);
@@ -46,28 +60,46 @@ export function startLocalGateway(options: {
       resolve({
         server,
         url: `http://${host}:${port}`,
-        close: () => new Promise<void>((done) => {
-          server.closeAllConnections();
-          server.close(() => done());
-        }),
+        close: () =>
+          new Promise<void>((done) => {
+            server.closeAllConnections();
+            server.close(() => done());
+          }),
       });
     });
   });
 }
 
-async function handle(req: IncomingMessage, res: ServerResponse, handlers: Record<HandlerName, LambdaHttpHandler>, host: string): Promise<void> {
+async function handle(
+  req: IncomingMessage,
+  res: ServerResponse,
+  handlers: Record<HandlerName, LambdaHttpHandler>,
+  host: string,
+): Promise<void> {
   const url = new URL(req.url ?? '/', `http://${host}`);
   const method = (req.method ?? 'GET').toUpperCase();
   const route = compiled.find((r) => r.method === method && r.pattern.test(url.pathname));
   if (route === undefined) {
-    return send(res, { statusCode: 404, body: JSON.stringify({ error: { code: 'RouteNotFound', message: `No route ${method} ${url.pathname}` } }) });
+    return send(res, {
+      statusCode: 404,
+      body: JSON.stringify({ error: { code: 'RouteNotFound', message: `No route ${method} ${url.pathname}` } }),
+    });
   }
   const chunks: Buffer[] = [];
   let size = 0;
   for await (const chunk of req) {
     size += (chunk as Buffer).length;
     if (size > MAX_PAYLOAD_BYTES) {
-      return send(res, { statusCode: 413, body: JSON.stringify({ error: { code: 'RequestTooLarge', message: 'Request payloads are limited to 10 MB', limitBytes: MAX_PAYLOAD_BYTES } }) });
+      return send(res, {
+        statusCode: 413,
+        body: JSON.stringify({
+          error: {
+            code: 'RequestTooLarge',
+            message: 'Request payloads are limited to 10 MB',
+            limitBytes: MAX_PAYLOAD_BYTES,
+          },
+        }),
+      });
     }
     chunks.push(chunk as Buffer);
   }
@@ -79,7 +111,14 @@ async function handle(req: IncomingMessage, res: ServerResponse, handlers: Recor
   send(res, result);
 }
 
-function toEvent(req: IncomingMessage, url: URL, route: CompiledRoute, pathParameters: Record<string, string>, raw: Buffer, host: string): APIGatewayProxyEventV2 {
+function toEvent(
+  req: IncomingMessage,
+  url: URL,
+  route: CompiledRoute,
+  pathParameters: Record<string, string>,
+  raw: Buffer,
+  host: string,
+): APIGatewayProxyEventV2 {
   const headers: Record<string, string> = {};
   for (const [name, value] of Object.entries(req.headers)) {
     if (value !== undefined) headers[name.toLowerCase()] = Array.isArray(value) ? value.join(',') : value;
@@ -102,7 +141,13 @@ function toEvent(req: IncomingMessage, url: URL, route: CompiledRoute, pathParam
       apiId: 'local',
       domainName: `${host}`,
       domainPrefix: 'local',
-      http: { method: route.method, path: url.pathname, protocol: `HTTP/${req.httpVersion}`, sourceIp: req.socket.remoteAddress ?? '127.0.0.1', userAgent: headers['user-agent'] ?? '' },
+      http: {
+        method: route.method,
+        path: url.pathname,
+        protocol: `HTTP/${req.httpVersion}`,
+        sourceIp: req.socket.remoteAddress ?? '127.0.0.1',
+        userAgent: headers['user-agent'] ?? '',
+      },
       requestId: randomUUID(),
       routeKey: route.key,
       stage: '$default',
@@ -135,7 +180,8 @@ function lambdaContext(functionName: string, requestId: string): Context {
 function send(res: ServerResponse, result: APIGatewayProxyStructuredResultV2): void {
   const headers: Record<string, string> = {};
   for (const [name, value] of Object.entries(result.headers ?? {})) headers[name] = String(value);
-  const body = result.body === undefined ? undefined : result.isBase64Encoded ? Buffer.from(result.body, 'base64') : result.body;
+  const body =
+    result.body === undefined ? undefined : result.isBase64Encoded ? Buffer.from(result.body, 'base64') : result.body;
   res.writeHead(result.statusCode ?? 200, headers);
   res.end(body);
 }

@@ -9,11 +9,19 @@ import S3rver from 's3rver';
  * SDK's defaults s3rver stores the aws-chunked framing as the object's content, silently).
  * Listing more than one page also needs Node's --openssl-legacy-provider (`npm start` sets it).
  */
-export async function startS3Emulator(options: { bucket?: string; directory?: string } = {}): Promise<{ env: Record<string, string> & { AWS_ENDPOINT_URL_S3: string }; stop(): Promise<void> }> {
+export async function startS3Emulator(
+  options: { bucket?: string; directory?: string } = {},
+): Promise<{ env: Record<string, string> & { AWS_ENDPOINT_URL_S3: string }; stop(): Promise<void> }> {
   const bucket = options.bucket ?? 'sluice-segments';
   const directory = options.directory ?? mkdtempSync(join(tmpdir(), 'sluice-s3-'));
   mkdirSync(directory, { recursive: true });
-  const server = new S3rver({ port: 0, address: '127.0.0.1', silent: true, directory, configureBuckets: [{ name: bucket, configs: [] }] });
+  const server = new S3rver({
+    port: 0,
+    address: '127.0.0.1',
+    silent: true,
+    directory,
+    configureBuckets: [{ name: bucket, configs: [] }],
+  });
   const address = await server.run();
   return {
     env: {

@@ -2,7 +2,13 @@ import type { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { ensureTable } from '../core/adapters/dynamodb/createTables.ts';
 import { join } from 'node:path';
 import { PROJECT_ROOT } from '../infra/sluiceFunction.ts';
-import { localResources, synthesizeTemplate, type LocalFunction, type LocalResources, type LocalRule } from './cloudAssembly.ts';
+import {
+  localResources,
+  synthesizeTemplate,
+  type LocalFunction,
+  type LocalResources,
+  type LocalRule,
+} from './cloudAssembly.ts';
 import { LocalStepFunctions, type Invoke } from './stepFunctions.ts';
 
 /** Environment keys that differ per function and so are never copied into the shared process. */
@@ -26,7 +32,10 @@ export interface LocalSagasOptions {
    * Wraps every Task call (tests inject faults here): gets the function, the payload and the real
    * invocation, and returns what the Task returns.
    */
-  readonly intercept?: (call: { fn: LocalFunction; payload: unknown }, invoke: () => Promise<unknown>) => Promise<unknown>;
+  readonly intercept?: (
+    call: { fn: LocalFunction; payload: unknown },
+    invoke: () => Promise<unknown>,
+  ) => Promise<unknown>;
 }
 
 export interface LocalSagas {
@@ -47,7 +56,11 @@ export interface LocalSagas {
  */
 export async function startLocalSagas(options: LocalSagasOptions): Promise<LocalSagas> {
   const { template, sluiceIds } = synthesizeTemplate(options.context === undefined ? {} : { context: options.context });
-  const refs: Record<string, string> = { [sluiceIds.log]: options.sluice.log, [sluiceIds.metadata]: options.sluice.metadata, [sluiceIds.bucket]: options.sluice.bucket };
+  const refs: Record<string, string> = {
+    [sluiceIds.log]: options.sluice.log,
+    [sluiceIds.metadata]: options.sluice.metadata,
+    [sluiceIds.bucket]: options.sluice.bucket,
+  };
   const tables: Record<string, string> = {};
   for (const [id, r] of Object.entries(template.Resources)) {
     if (r.Type !== 'AWS::DynamoDB::Table' || refs[id] !== undefined) continue;
@@ -59,14 +72,24 @@ export async function startLocalSagas(options: LocalSagasOptions): Promise<Local
 
   const modules = new Map<string, Promise<Record<string, unknown>>>();
   const call = async (fn: LocalFunction, payload: unknown): Promise<unknown> => {
-    if (!modules.has(fn.entry.path)) modules.set(fn.entry.path, import(join(PROJECT_ROOT, fn.entry.path)) as Promise<Record<string, unknown>>);
-    const handler = (await modules.get(fn.entry.path)!)[fn.entry.export] as (event: unknown, context: unknown) => Promise<unknown>;
+    if (!modules.has(fn.entry.path))
+      modules.set(fn.entry.path, import(join(PROJECT_ROOT, fn.entry.path)) as Promise<Record<string, unknown>>);
+    const handler = (await modules.get(fn.entry.path)!)[fn.entry.export] as (
+      event: unknown,
+      context: unknown,
+    ) => Promise<unknown>;
     try {
-      return await handler(payload, { functionName: fn.logicalId, awsRequestId: crypto.randomUUID(), getRemainingTimeInMillis: () => 30_000 });
+      return await handler(payload, {
+        functionName: fn.logicalId,
+        awsRequestId: crypto.randomUUID(),
+        getRemainingTimeInMillis: () => 30_000,
+      });
     } catch (e) {
       // As Lambda reports it: the error name is the error type, the cause is JSON without the stack.
       const name = e instanceof Error ? e.name : 'Error';
-      const failure = new Error(JSON.stringify({ errorType: name, errorMessage: e instanceof Error ? e.message : String(e) }));
+      const failure = new Error(
+        JSON.stringify({ errorType: name, errorMessage: e instanceof Error ? e.message : String(e) }),
+      );
       failure.name = name;
       throw failure;
     }
@@ -74,7 +97,9 @@ export async function startLocalSagas(options: LocalSagasOptions): Promise<Local
   const invoke: Invoke = async (resource, payload) => {
     const fn = resources.functions.get(resource);
     if (fn === undefined) throw new Error(`No local function for ${resource}`);
-    return options.intercept === undefined ? call(fn, payload) : options.intercept({ fn, payload }, () => call(fn, payload));
+    return options.intercept === undefined
+      ? call(fn, payload)
+      : options.intercept({ fn, payload }, () => call(fn, payload));
   };
   // EventBridge for the rules the template declares on service events (e.g. executions that stop).
   const onEvent = async (event: Record<string, unknown>): Promise<void> => {
@@ -83,7 +108,12 @@ export async function startLocalSagas(options: LocalSagasOptions): Promise<Local
       for (const target of rule.targets) await invoke(target.arn, targetInput(target, event));
     }
   };
-  const stepFunctions = new LocalStepFunctions({ stateMachines: resources.stateMachines, invoke, onEvent, ...(options.retryIntervalMs === undefined ? {} : { retryIntervalMs: options.retryIntervalMs }) });
+  const stepFunctions = new LocalStepFunctions({
+    stateMachines: resources.stateMachines,
+    invoke,
+    onEvent,
+    ...(options.retryIntervalMs === undefined ? {} : { retryIntervalMs: options.retryIntervalMs }),
+  });
   const endpoint = await stepFunctions.listen();
   process.env.AWS_ENDPOINT_URL_SFN = endpoint;
 
@@ -94,11 +124,19 @@ export async function startLocalSagas(options: LocalSagasOptions): Promise<Local
   const runTriggers = async (): Promise<void> => {
     if (triggerFn === undefined) return;
     while (running !== undefined) await running;
-    running = call(triggerFn, {}).then(() => undefined).finally(() => (running = undefined));
+    running = call(triggerFn, {})
+      .then(() => undefined)
+      .finally(() => (running = undefined));
     await running;
   };
   const interval = options.triggerIntervalMs ?? 500;
-  const timer = triggerFn !== undefined && interval > 0 ? setInterval(() => void (running ?? runTriggers().catch((e) => console.error('saga trigger failed:', e))), interval) : undefined;
+  const timer =
+    triggerFn !== undefined && interval > 0
+      ? setInterval(
+          () => void (running ?? runTriggers().catch((e) => console.error('saga trigger failed:', e))),
+          interval,
+        )
+      : undefined;
   timer?.unref();
   return {
     stepFunctions,
@@ -129,7 +167,11 @@ function targetInput(target: LocalRule['targets'][number], event: Record<string,
   if (transformer === undefined) return event;
   let text = transformer.InputTemplate;
   for (const [name, path] of Object.entries(transformer.InputPathsMap ?? {})) {
-    const value = path.replace(/^\$\.?/, '').split('.').filter((p) => p !== '').reduce<unknown>((v, k) => (v as Record<string, unknown> | undefined)?.[k], event);
+    const value = path
+      .replace(/^\$\.?/, '')
+      .split('.')
+      .filter((p) => p !== '')
+      .reduce<unknown>((v, k) => (v as Record<string, unknown> | undefined)?.[k], event);
     text = text.split(`<${name}>`).join(JSON.stringify(value ?? null));
   }
   return JSON.parse(text);
@@ -141,7 +183,10 @@ function applyEnvironment(functions: readonly LocalFunction[]): void {
   for (const fn of functions) {
     for (const [key, value] of Object.entries(fn.environment)) {
       if (PER_FUNCTION_ENV.has(key)) continue;
-      if (merged[key] !== undefined && merged[key] !== value) throw new Error(`Functions disagree on ${key} (${merged[key]} and ${value}); the local stack runs them in one process`);
+      if (merged[key] !== undefined && merged[key] !== value)
+        throw new Error(
+          `Functions disagree on ${key} (${merged[key]} and ${value}); the local stack runs them in one process`,
+        );
       merged[key] = value;
     }
   }
@@ -151,7 +196,10 @@ function applyEnvironment(functions: readonly LocalFunction[]): void {
 /** A table from the template's key schema, created as the stack's own tables are. */
 // eslint-disable-next-line @typescript-eslint/no-explicit-any -- template properties, untyped JSON
 async function createTable(client: DynamoDBClient, name: string, properties: Record<string, any>): Promise<void> {
-  const type = (attribute: string) => (properties.AttributeDefinitions as { AttributeName: string; AttributeType: 'S' | 'N' | 'B' }[]).find((a) => a.AttributeName === attribute)!.AttributeType;
+  const type = (attribute: string) =>
+    (properties.AttributeDefinitions as { AttributeName: string; AttributeType: 'S' | 'N' | 'B' }[]).find(
+      (a) => a.AttributeName === attribute,
+    )!.AttributeType;
   const key = (kind: 'HASH' | 'RANGE') => {
     const k = (properties.KeySchema as { AttributeName: string; KeyType: string }[]).find((e) => e.KeyType === kind);
     return k === undefined ? undefined : { name: k.AttributeName, type: type(k.AttributeName) };

@@ -62,9 +62,16 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
   const bucket = options.bucket ?? 'sluice-segments';
   const s3 =
     options.s3Endpoint === undefined
-      ? await startS3Emulator({ bucket, ...(options.dataDir === undefined ? {} : { directory: join(options.dataDir, 's3') }) })
+      ? await startS3Emulator({
+          bucket,
+          ...(options.dataDir === undefined ? {} : { directory: join(options.dataDir, 's3') }),
+        })
       : undefined;
-  const s3Env = s3?.env ?? { AWS_ENDPOINT_URL_S3: options.s3Endpoint!, SLUICE_S3_FORCE_PATH_STYLE: 'true', SLUICE_SEGMENT_BUCKET: bucket };
+  const s3Env = s3?.env ?? {
+    AWS_ENDPOINT_URL_S3: options.s3Endpoint!,
+    SLUICE_S3_FORCE_PATH_STYLE: 'true',
+    SLUICE_SEGMENT_BUCKET: bucket,
+  };
   const s3Endpoint = s3Env.AWS_ENDPOINT_URL_S3;
 
   const tables = options.tables ?? { log: 'sluice-log', metadata: 'sluice-metadata' };
@@ -101,7 +108,10 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
       ? setInterval(() => {
           if (rolling) return;
           rolling = true;
-          tiering.runOnce().catch((e) => console.error('tiering run failed:', e)).finally(() => (rolling = false));
+          tiering
+            .runOnce()
+            .catch((e) => console.error('tiering run failed:', e))
+            .finally(() => (rolling = false));
         }, interval)
       : undefined;
   timer?.unref();

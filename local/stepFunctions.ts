@@ -59,7 +59,8 @@ export class LocalStepFunctions {
 
   startExecution(stateMachineArn: string, name: string, input: string): Execution {
     const machine = this.options.stateMachines.get(stateMachineArn);
-    if (machine === undefined) throw new ServiceError('StateMachineDoesNotExist', `State Machine Does Not Exist: '${stateMachineArn}'`);
+    if (machine === undefined)
+      throw new ServiceError('StateMachineDoesNotExist', `State Machine Does Not Exist: '${stateMachineArn}'`);
     const executionArn = `arn:aws:states:${LOCAL_REGION}:${LOCAL_ACCOUNT}:${machine.type === 'EXPRESS' ? 'express' : 'execution'}:${machine.name}:${name}`;
     const existing = this.executions.get(executionArn);
     if (existing !== undefined && machine.type === 'STANDARD') {
@@ -69,14 +70,19 @@ export class LocalStepFunctions {
     const parsed = JSON.parse(input) as unknown;
     const handlers: Record<string, (payload: unknown) => Promise<unknown>> = {};
     const retryIntervalOverrides: Record<string, number> = {};
-    for (const [stateName, state] of Object.entries(machine.definition.States as Record<string, { Type: string; Resource?: string }>)) {
+    for (const [stateName, state] of Object.entries(
+      machine.definition.States as Record<string, { Type: string; Resource?: string }>,
+    )) {
       if (state.Type !== 'Task') continue;
       handlers[stateName] = (payload) => this.options.invoke(state.Resource!, payload);
       if (this.options.retryIntervalMs !== undefined) retryIntervalOverrides[stateName] = this.options.retryIntervalMs;
     }
     const run = new StateMachine(machine.definition as never).run(parsed as never, {
       overrides: { taskResourceLocalHandlers: handlers as never, retryIntervalOverrides },
-      context: { Execution: { Id: executionArn, Name: name, Input: parsed, StartTime: new Date().toISOString() }, StateMachine: { Id: stateMachineArn, Name: machine.name } } as never,
+      context: {
+        Execution: { Id: executionArn, Name: name, Input: parsed, StartTime: new Date().toISOString() },
+        StateMachine: { Id: stateMachineArn, Name: machine.name },
+      } as never,
     });
     const execution: Execution = {
       executionArn,
@@ -91,8 +97,15 @@ export class LocalStepFunctions {
             Object.assign(execution, { status: 'SUCCEEDED', output: JSON.stringify(output), stopDate: Date.now() });
           },
           (e: unknown) => {
-            const failure = (e as { cause?: { name?: string; message?: string } }).cause ?? (e as { name?: string; message?: string });
-            Object.assign(execution, { status: 'FAILED', error: failure?.name ?? 'Error', cause: failure?.message ?? String(e), stopDate: Date.now() });
+            const failure =
+              (e as { cause?: { name?: string; message?: string } }).cause ??
+              (e as { name?: string; message?: string });
+            Object.assign(execution, {
+              status: 'FAILED',
+              error: failure?.name ?? 'Error',
+              cause: failure?.message ?? String(e),
+              stopDate: Date.now(),
+            });
           },
         )
         .then(() => (machine.type === 'STANDARD' ? this.statusChanged(execution) : undefined)),
@@ -113,14 +126,26 @@ export class LocalStepFunctions {
         time: new Date(e.stopDate ?? Date.now()).toISOString(),
         region: LOCAL_REGION,
         resources: [e.executionArn],
-        detail: { executionArn: e.executionArn, stateMachineArn: e.stateMachineArn, name: e.name, status: e.status, startDate: e.startDate, stopDate: e.stopDate ?? null, input: e.input, output: e.output ?? null, error: e.error ?? null, cause: e.cause ?? null },
+        detail: {
+          executionArn: e.executionArn,
+          stateMachineArn: e.stateMachineArn,
+          name: e.name,
+          status: e.status,
+          startDate: e.startDate,
+          stopDate: e.stopDate ?? null,
+          input: e.input,
+          output: e.output ?? null,
+          error: e.error ?? null,
+          cause: e.cause ?? null,
+        },
       })
       .catch((err: unknown) => console.error('local EventBridge delivery failed:', err));
   }
 
   describeExecution(executionArn: string): Execution {
     const execution = this.executions.get(executionArn);
-    if (execution === undefined) throw new ServiceError('ExecutionDoesNotExist', `Execution Does Not Exist: '${executionArn}'`);
+    if (execution === undefined)
+      throw new ServiceError('ExecutionDoesNotExist', `Execution Does Not Exist: '${executionArn}'`);
     return execution;
   }
 
@@ -173,7 +198,10 @@ export class LocalStepFunctions {
           ...(e.error === undefined ? {} : { error: e.error, cause: e.cause }),
         });
       }
-      throw new ServiceError('UnknownOperationException', `The local Step Functions serves StartExecution and DescribeExecution, not ${target}`);
+      throw new ServiceError(
+        'UnknownOperationException',
+        `The local Step Functions serves StartExecution and DescribeExecution, not ${target}`,
+      );
     } catch (e) {
       if (e instanceof ServiceError) return reply(400, { __type: e.type, message: e.message });
       return reply(500, { __type: 'InternalFailure', message: 'Internal failure' });

@@ -18,7 +18,11 @@ function run(label: string, script: string, scriptArgs: string[]): Promise<numbe
 if (args.length === 0) {
   const checks: [string, string, string[]][] = [
     ['type-check', 'node_modules/typescript/bin/tsc', ['-p', '.']],
-    ['dependency rules', 'node_modules/dependency-cruiser/bin/dependency-cruiser.mjs', ['--config', '.dependency-cruiser.cjs', 'core', 'functions', 'infra', 'local', 'client']],
+    [
+      'dependency rules',
+      'node_modules/dependency-cruiser/bin/dependency-cruiser.mjs',
+      ['--config', '.dependency-cruiser.cjs', 'core', 'functions', 'infra', 'local', 'client'],
+    ],
   ];
   for (const [label, script, scriptArgs] of checks) {
     if ((await run(label, script, scriptArgs)) !== 0) process.exit(1);

@@ -1,4 +1,10 @@
-import { BatchWriteItemCommand, PutItemCommand, UpdateItemCommand, type ConsumedCapacity, type DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import {
+  BatchWriteItemCommand,
+  PutItemCommand,
+  UpdateItemCommand,
+  type ConsumedCapacity,
+  type DynamoDBClient,
+} from '@aws-sdk/client-dynamodb';
 import { createTables } from '../../core/adapters/dynamodb/createTables.ts';
 import { DynamoStore } from '../../core/adapters/dynamodb/dynamoStore.ts';
 import { Sluice } from '../../core/log/sluice.ts';
@@ -36,7 +42,10 @@ export const appendSection: BenchSection = {
     };
 
     const sluiceRun = async (batch: number, compression: Compression, count: number): Promise<Row> => {
-      const tables = { log: `bench-append-${batch}-${compression}-log`, metadata: `bench-append-${batch}-${compression}-meta` };
+      const tables = {
+        log: `bench-append-${batch}-${compression}-log`,
+        metadata: `bench-append-${batch}-${compression}-meta`,
+      };
       await createTables(client, tables);
       const store = new DynamoStore({ client, tables, onConsumedCapacity: meter });
       const sluice = new Sluice({ log: store, metadata: store });
@@ -45,10 +54,19 @@ export const appendSection: BenchSection = {
       units = 0;
       const start = performance.now();
       for (let i = 0; i < count; i += batch) {
-        await sluice.append('orders', events.slice(i, i + batch).map((e) => ({ key: e.key, value: e.value, partition: 0 })));
+        await sluice.append(
+          'orders',
+          events.slice(i, i + batch).map((e) => ({ key: e.key, value: e.value, partition: 0 })),
+        );
       }
       const seconds = (performance.now() - start) / 1000;
-      return { name: `(a) Sluice, batch ${batch}, ${compression}`, records: count, payloadBytes: bytesOf(count), seconds, writeUnits: units };
+      return {
+        name: `(a) Sluice, batch ${batch}, ${compression}`,
+        records: count,
+        payloadBytes: bytesOf(count),
+        seconds,
+        writeUnits: units,
+      };
     };
     const bytesOf = (count: number): number => payloads.slice(0, count).reduce((n, p) => n + p.length, 0);
 
@@ -83,13 +101,24 @@ export const appendSection: BenchSection = {
         const put = await client.send(
           new PutItemCommand({
             TableName: `${table}-log`,
-            Item: { pk: { S: 'orders#0' }, sk: { N: String(offset) }, k: { S: events[i]!.key }, v: { B: payloads[i]! } },
+            Item: {
+              pk: { S: 'orders#0' },
+              sk: { N: String(offset) },
+              k: { S: events[i]!.key },
+              v: { B: payloads[i]! },
+            },
             ReturnConsumedCapacity: 'TOTAL',
           }),
         );
         meter(put.ConsumedCapacity ? [put.ConsumedCapacity] : []);
       }
-      rows.push({ name: '(b) naive: counter UpdateItem + PutItem per record', records: count, payloadBytes: bytesOf(count), seconds: (performance.now() - start) / 1000, writeUnits: units });
+      rows.push({
+        name: '(b) naive: counter UpdateItem + PutItem per record',
+        records: count,
+        payloadBytes: bytesOf(count),
+        seconds: (performance.now() - start) / 1000,
+        writeUnits: units,
+      });
     }
 
     // (c) raw BatchWriteItem, 25 items per call, no sequencing.
@@ -100,15 +129,25 @@ export const appendSection: BenchSection = {
       const start = performance.now();
       for (let i = 0; i < total; i += 25) {
         let pending = payloads.slice(i, i + 25).map((p, k) => ({
-          PutRequest: { Item: { pk: { S: 'orders#0' }, sk: { N: String(i + k) }, k: { S: events[i + k]!.key }, v: { B: p } } },
+          PutRequest: {
+            Item: { pk: { S: 'orders#0' }, sk: { N: String(i + k) }, k: { S: events[i + k]!.key }, v: { B: p } },
+          },
         }));
         while (pending.length > 0) {
-          const out = await client.send(new BatchWriteItemCommand({ RequestItems: { [`${table}-log`]: pending }, ReturnConsumedCapacity: 'TOTAL' }));
+          const out = await client.send(
+            new BatchWriteItemCommand({ RequestItems: { [`${table}-log`]: pending }, ReturnConsumedCapacity: 'TOTAL' }),
+          );
           meter(out.ConsumedCapacity ?? []);
           pending = (out.UnprocessedItems?.[`${table}-log`] ?? []) as typeof pending;
         }
       }
-      rows.push({ name: '(c) raw BatchWriteItem, 25 per call, unsequenced', records: total, payloadBytes, seconds: (performance.now() - start) / 1000, writeUnits: units });
+      rows.push({
+        name: '(c) raw BatchWriteItem, 25 per call, unsequenced',
+        records: total,
+        payloadBytes,
+        seconds: (performance.now() - start) / 1000,
+        writeUnits: units,
+      });
     }
 
     const rate = (r: Row): number => r.records / r.seconds;

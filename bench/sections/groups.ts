@@ -24,7 +24,11 @@ export const groupsSection: BenchSection = {
     const store = new DynamoStore({ client: counter.client, tables });
     const sluice = new Sluice({ log: store, metadata: store });
     const groups = new ConsumerGroups({
-      store: new DynamoGroupStore({ client: counter.client, table: tables.metadata, onConsumedCapacity: (c: ConsumedCapacity[]) => c.forEach((x) => (commitUnits += x.CapacityUnits ?? 0)) }),
+      store: new DynamoGroupStore({
+        client: counter.client,
+        table: tables.metadata,
+        onConsumedCapacity: (c: ConsumedCapacity[]) => c.forEach((x) => (commitUnits += x.CapacityUnits ?? 0)),
+      }),
       sluice,
     });
     await sluice.createTopic('bench-wide', { partitions: 8 });
@@ -34,7 +38,8 @@ export const groupsSection: BenchSection = {
     counter.reset();
     const t0 = performance.now();
     const members: string[] = [];
-    for (let i = 0; i < 10; i++) members.push((await groups.join('bench-join', { topics: ['bench-wide'], sessionTimeoutMs: 60_000 })).memberId);
+    for (let i = 0; i < 10; i++)
+      members.push((await groups.join('bench-join', { topics: ['bench-wide'], sessionTimeoutMs: 60_000 })).memberId);
     let rounds = 0;
     for (; rounds < 10; rounds++) {
       let moving = false;
@@ -54,24 +59,40 @@ export const groupsSection: BenchSection = {
     const owner = await groups.join('bench-commit', { topics: ['bench-narrow'], sessionTimeoutMs: 60_000 });
     const commits = 50;
     commitUnits = 0;
-    for (let i = 1; i <= commits; i++) await groups.commit('bench-commit', { memberId: owner.memberId, generation: owner.generation, offsets: [{ topic: 'bench-narrow', partition: 0, offset: i }] });
+    for (let i = 1; i <= commits; i++)
+      await groups.commit('bench-commit', {
+        memberId: owner.memberId,
+        generation: owner.generation,
+        offsets: [{ topic: 'bench-narrow', partition: 0, offset: i }],
+      });
     const unitsPerCommit = commitUnits / commits;
 
     // Poll throughput: one member over 8 partitions vs direct reads of one partition, same records.
     const events = orderEvents(4000, 11).map((e) => ({ key: e.key, value: e.value }));
     for (let i = 0; i < events.length; i += 100) {
       const batch = events.slice(i, i + 100);
-      await sluice.append('bench-wide', batch.map((r, k) => ({ ...r, partition: (i / 100 + k) % 8 })));
-      await sluice.append('bench-narrow', batch.map((r) => ({ ...r, partition: 0 })));
+      await sluice.append(
+        'bench-wide',
+        batch.map((r, k) => ({ ...r, partition: (i / 100 + k) % 8 })),
+      );
+      await sluice.append(
+        'bench-narrow',
+        batch.map((r) => ({ ...r, partition: 0 })),
+      );
     }
-    const reader = await groups.join('bench-poll', { topics: ['bench-wide'], autoOffsetReset: 'earliest', sessionTimeoutMs: 60_000 });
+    const reader = await groups.join('bench-poll', {
+      topics: ['bench-wide'],
+      autoOffsetReset: 'earliest',
+      sessionTimeoutMs: 60_000,
+    });
     let polled = 0;
     const p0 = performance.now();
-    while (polled < events.length) polled += (await groups.poll('bench-poll', reader.memberId, { maxRecords: 500 })).records.length;
+    while (polled < events.length)
+      polled += (await groups.poll('bench-poll', reader.memberId, { maxRecords: 500 })).records.length;
     const pollRate = polled / ((performance.now() - p0) / 1000);
     let read = 0;
     const r0 = performance.now();
-    for (let offset = 0; read < events.length; ) {
+    for (let offset = 0; read < events.length;) {
       const page = await sluice.read('bench-narrow', 0, offset, { maxRecords: 500 });
       read += page.records.length;
       offset = page.nextOffset;

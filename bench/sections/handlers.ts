@@ -36,7 +36,14 @@ export const handlersSection: BenchSection = {
     for (const name of HANDLERS) {
       const outfile = join(outDir, `${name}.mjs`);
       await build(esbuildOptions(HANDLER_ENTRY[name], outfile));
-      const env = { ...process.env, SLUICE_LOG_TABLE: 'bench-log', SLUICE_METADATA_TABLE: 'bench-meta', SLUICE_SEGMENT_BUCKET: 'bench-bucket', AWS_REGION: 'us-east-1', POWERTOOLS_TRACE_ENABLED: 'false' };
+      const env = {
+        ...process.env,
+        SLUICE_LOG_TABLE: 'bench-log',
+        SLUICE_METADATA_TABLE: 'bench-meta',
+        SLUICE_SEGMENT_BUCKET: 'bench-bucket',
+        AWS_REGION: 'us-east-1',
+        POWERTOOLS_TRACE_ENABLED: 'false',
+      };
       const median = (preload: string): number => {
         const times: number[] = [];
         for (let i = 0; i < RUNS; i++) {
@@ -70,7 +77,11 @@ export const handlersSection: BenchSection = {
         'Medians of 7 fresh Node processes. "Own init" loads the bundle after the AWS SDK DynamoDB client and Powertools (which Lambda provides from the runtime and the layer) are already loaded: the part Sluice controls. "Total" is a whole cold module load, SDK and Powertools included.',
         'Targets: under 150 KB and 50 ms of own init. The total is dominated by @aws-sdk/client-dynamodb and the Powertools tracer (the X-Ray SDK), each roughly 100 ms on this machine.',
       ],
-      summary: { maxHandlerBundleKb: Number(maxKb.toFixed(1)), maxHandlerOwnInitMs: Number(maxOwn.toFixed(1)), maxHandlerTotalInitMs: Number(maxTotal.toFixed(1)) },
+      summary: {
+        maxHandlerBundleKb: Number(maxKb.toFixed(1)),
+        maxHandlerOwnInitMs: Number(maxOwn.toFixed(1)),
+        maxHandlerTotalInitMs: Number(maxTotal.toFixed(1)),
+      },
     };
   },
 };

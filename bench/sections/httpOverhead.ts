@@ -17,7 +17,11 @@ export const httpOverheadSection: BenchSection = {
   name: 'http',
   async run(client: DynamoDBClient) {
     const tables = { log: 'bench-http-log', metadata: 'bench-http-meta' };
-    const stack = await startLocalStack({ port: 0, dynamoEndpoint: process.env.AWS_ENDPOINT_URL_DYNAMODB ?? process.env.AWS_ENDPOINT_URL, tables });
+    const stack = await startLocalStack({
+      port: 0,
+      dynamoEndpoint: process.env.AWS_ENDPOINT_URL_DYNAMODB ?? process.env.AWS_ENDPOINT_URL,
+      tables,
+    });
     try {
       const store = new DynamoStore({ client, tables });
       const direct = new Sluice({ log: store, metadata: store });
@@ -29,7 +33,11 @@ export const httpOverheadSection: BenchSection = {
         const batch = events.slice(0, size);
         const body = JSON.stringify({ records: batch });
         const viaHttp = async (): Promise<void> => {
-          const res = await fetch(`${stack.url}/v1/topics/http-bench/records`, { method: 'POST', headers: { 'content-type': 'application/json' }, body });
+          const res = await fetch(`${stack.url}/v1/topics/http-bench/records`, {
+            method: 'POST',
+            headers: { 'content-type': 'application/json' },
+            body,
+          });
           if (res.status !== 200) throw new Error(`HTTP ${res.status}: ${await res.text()}`);
         };
         const viaCore = async (): Promise<void> => {
@@ -41,7 +49,15 @@ export const httpOverheadSection: BenchSection = {
         const iterations = size === 1 ? 300 : 150;
         for (let i = 0; i < iterations; i++) {
           // Alternate the two so machine noise hits both alike.
-          for (const [fn, out] of i % 2 === 0 ? ([[viaHttp, http], [viaCore, core]] as const) : ([[viaCore, core], [viaHttp, http]] as const)) {
+          for (const [fn, out] of i % 2 === 0
+            ? ([
+                [viaHttp, http],
+                [viaCore, core],
+              ] as const)
+            : ([
+                [viaCore, core],
+                [viaHttp, http],
+              ] as const)) {
             const t = performance.now();
             await fn();
             out.push(performance.now() - t);
@@ -51,7 +67,9 @@ export const httpOverheadSection: BenchSection = {
         core.sort((a, b) => a - b);
         const p50 = [percentile(http, 50), percentile(core, 50)] as const;
         const p99 = [percentile(http, 99), percentile(core, 99)] as const;
-        rows.push(`| ${size} | ${p50[1].toFixed(2)} | ${p50[0].toFixed(2)} | ${(p50[0] / p50[1]).toFixed(2)} | ${p99[1].toFixed(2)} | ${p99[0].toFixed(2)} | ${(p99[0] / p99[1]).toFixed(2)} |`);
+        rows.push(
+          `| ${size} | ${p50[1].toFixed(2)} | ${p50[0].toFixed(2)} | ${(p50[0] / p50[1]).toFixed(2)} | ${p99[1].toFixed(2)} | ${p99[0].toFixed(2)} | ${(p99[0] / p99[1]).toFixed(2)} |`,
+        );
         summary[`httpOverheadP50RatioBatch${size}`] = Number((p50[0] / p50[1]).toFixed(2));
       }
       return {
@@ -61,7 +79,9 @@ export const httpOverheadSection: BenchSection = {
           '|---:|---:|---:|---:|---:|---:|---:|',
           ...rows,
         ].join('\n'),
-        notes: ['The HTTP path adds JSON parsing, the API Gateway v2 event, middy and Powertools middlewares and the error mapper; on AWS, API Gateway and Lambda add their own network hops on top.'],
+        notes: [
+          'The HTTP path adds JSON parsing, the API Gateway v2 event, middy and Powertools middlewares and the error mapper; on AWS, API Gateway and Lambda add their own network hops on top.',
+        ],
         summary,
       };
     } finally {

@@ -32,10 +32,33 @@ export const sagasSection: BenchSection = {
     const sluice = new Sluice({ log: store, metadata: store });
     const executions = new DynamoSagaExecutionStore({ client: meter.client, table: tables.metadata });
     const audit = new SagaAudit({ sluice, executions });
-    const sagas = new Sagas({ catalog: [{ name: 'bench', steps: STEPS, auditTopic: 'sagas.bench', type: 'STANDARD', stateMachineArn: 'arn:bench' }], executions, launcher: { start: async () => {} } });
-    await audit.record({ kind: 'audit', saga: 'bench', topic: 'sagas.bench', type: 'started', executionId: 'warm-up', runId: 'r', seq: 0, partition: null, input: {} }); // creates the topic
-    const paths: Record<'completed' | 'aborted', Omit<AuditTaskEvent, 'kind' | 'saga' | 'topic' | 'executionId' | 'seq' | 'runId' | 'partition'>[]> = {
-      completed: [{ type: 'started', input: { orderId: 'x' } }, ...STEPS.map((step) => ({ type: 'step-succeeded' as const, step })), { type: 'completed' }],
+    const sagas = new Sagas({
+      catalog: [
+        { name: 'bench', steps: STEPS, auditTopic: 'sagas.bench', type: 'STANDARD', stateMachineArn: 'arn:bench' },
+      ],
+      executions,
+      launcher: { start: async () => {} },
+    });
+    await audit.record({
+      kind: 'audit',
+      saga: 'bench',
+      topic: 'sagas.bench',
+      type: 'started',
+      executionId: 'warm-up',
+      runId: 'r',
+      seq: 0,
+      partition: null,
+      input: {},
+    }); // creates the topic
+    const paths: Record<
+      'completed' | 'aborted',
+      Omit<AuditTaskEvent, 'kind' | 'saga' | 'topic' | 'executionId' | 'seq' | 'runId' | 'partition'>[]
+    > = {
+      completed: [
+        { type: 'started', input: { orderId: 'x' } },
+        ...STEPS.map((step) => ({ type: 'step-succeeded' as const, step })),
+        { type: 'completed' },
+      ],
       aborted: [
         { type: 'started', input: { orderId: 'x' } },
         { type: 'step-succeeded', step: STEPS[0] },
@@ -51,9 +74,24 @@ export const sagasSection: BenchSection = {
     for (const [path, events] of Object.entries(paths)) {
       meter.reset();
       for (let i = 0; i < runs; i++) {
-        const { executionId } = await sagas.start('bench', { input: { orderId: `o-${i}` }, executionName: `${path}-${i}` });
+        const { executionId } = await sagas.start('bench', {
+          input: { orderId: `o-${i}` },
+          executionName: `${path}-${i}`,
+        });
         let partition: number | null = null;
-        for (const [seq, e] of events.entries()) partition = (await audit.record({ ...e, kind: 'audit', saga: 'bench', topic: 'sagas.bench', executionId, runId: 'bench-run', seq, partition })).result.partition;
+        for (const [seq, e] of events.entries())
+          partition = (
+            await audit.record({
+              ...e,
+              kind: 'audit',
+              saga: 'bench',
+              topic: 'sagas.bench',
+              executionId,
+              runId: 'bench-run',
+              seq,
+              partition,
+            })
+          ).result.partition;
       }
       const m = meter.read();
       machinery[path] = { requests: m.requests / runs, read: m.read / runs, write: m.write / runs };
@@ -78,18 +116,40 @@ export const sagasSection: BenchSection = {
     });
     const dynamo = dynamoClientFromEnv();
     const ids = Object.keys(stack.sagas!.tables);
-    const orderTables = { inventory: stack.sagas!.tables[ids.find((i) => i.includes('Inventory'))!]!, payments: stack.sagas!.tables[ids.find((i) => i.includes('Payments'))!]! };
-    const order = (i: number, address = '1 Main St'): Order => ({ orderId: `bench-${address === '' ? 'x' : 'o'}-${i}`, customerId: 'bench-customer', sku: 'bench-sku', quantity: 1, amount: 1, address });
-    await seedOrderTables(dynamo, orderTables, { sku: 'bench-sku', stock: 1_000_000, customerId: 'bench-customer', balance: 1_000_000 });
+    const orderTables = {
+      inventory: stack.sagas!.tables[ids.find((i) => i.includes('Inventory'))!]!,
+      payments: stack.sagas!.tables[ids.find((i) => i.includes('Payments'))!]!,
+    };
+    const order = (i: number, address = '1 Main St'): Order => ({
+      orderId: `bench-${address === '' ? 'x' : 'o'}-${i}`,
+      customerId: 'bench-customer',
+      sku: 'bench-sku',
+      quantity: 1,
+      amount: 1,
+      address,
+    });
+    await seedOrderTables(dynamo, orderTables, {
+      sku: 'bench-sku',
+      stock: 1_000_000,
+      customerId: 'bench-customer',
+      balance: 1_000_000,
+    });
     const timed = async (address: string): Promise<{ ms: number; tasks: number }> => {
       const t0 = performance.now();
       for (let i = 0; i < runs; i++) {
-        const res = await fetch(`${stack.url}/v1/sagas/order/executions`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ input: order(i, address), executionName: order(i, address).orderId }) });
+        const res = await fetch(`${stack.url}/v1/sagas/order/executions`, {
+          method: 'POST',
+          headers: { 'content-type': 'application/json' },
+          body: JSON.stringify({ input: order(i, address), executionName: order(i, address).orderId }),
+        });
         if (res.status !== 202) throw new Error(`start failed: ${res.status}`);
         await stack.sagas!.stepFunctions.idle();
       }
       const ms = (performance.now() - t0) / runs;
-      const tasks = [...invocations.entries()].filter(([id]) => id.startsWith(`bench-${address === '' ? 'x' : 'o'}-`)).reduce((n, [, c]) => n + c, 0) / runs;
+      const tasks =
+        [...invocations.entries()]
+          .filter(([id]) => id.startsWith(`bench-${address === '' ? 'x' : 'o'}-`))
+          .reduce((n, [, c]) => n + c, 0) / runs;
       return { ms, tasks };
     };
     const happy = await timed('1 Main St');
@@ -100,11 +160,20 @@ export const sagasSection: BenchSection = {
     for (let i = 0; i < runs; i++) {
       const input = { ...order(1000 + i) };
       const results: Record<string, never> = {};
-      for (const step of orderSaga.steps) await step.action({ saga: 'order', executionId: input.orderId, step: step.name, idempotencyKey: `${input.orderId}/${step.name}`, input, results });
+      for (const step of orderSaga.steps)
+        await step.action({
+          saga: 'order',
+          executionId: input.orderId,
+          step: step.name,
+          idempotencyKey: `${input.orderId}/${step.name}`,
+          input,
+          results,
+        });
     }
     const directMs = (performance.now() - t0) / runs;
     await stack.stop();
-    if (balance !== 1_000_000 - runs) throw new Error(`the bench's saga runs charged ${1_000_000 - balance}, expected ${runs}`);
+    if (balance !== 1_000_000 - runs)
+      throw new Error(`the bench's saga runs charged ${1_000_000 - balance}, expected ${runs}`);
 
     const transitions = { completed: happy.tasks + 1, aborted: aborted.tasks + 1 }; // each Task state, plus the final Succeed or Fail
     const row = (label: string, a: number | string, b: number | string) => `| ${label} | ${a} | ${b} |`;
@@ -113,12 +182,24 @@ export const sagasSection: BenchSection = {
       table: [
         '| per execution of the 3-step order saga | completed | aborted at the last step |',
         '|---|---:|---:|',
-        row('DynamoDB requests by Sluice (start + audit events)', machinery.completed!.requests.toFixed(1), machinery.aborted!.requests.toFixed(1)),
-        row('write capacity units by Sluice', machinery.completed!.write.toFixed(1), machinery.aborted!.write.toFixed(1)),
+        row(
+          'DynamoDB requests by Sluice (start + audit events)',
+          machinery.completed!.requests.toFixed(1),
+          machinery.aborted!.requests.toFixed(1),
+        ),
+        row(
+          'write capacity units by Sluice',
+          machinery.completed!.write.toFixed(1),
+          machinery.aborted!.write.toFixed(1),
+        ),
         row('read capacity units by Sluice', machinery.completed!.read.toFixed(1), machinery.aborted!.read.toFixed(1)),
         row('Lambda invocations (steps + audit)', happy.tasks.toFixed(0), aborted.tasks.toFixed(0)),
         row('Step Functions state transitions (Standard bills these)', transitions.completed, transitions.aborted),
-        row('Standard workflow price per 1M executions (USD, at $0.025 per 1,000 transitions)', (transitions.completed * STANDARD_PRICE_PER_TRANSITION * 1e6).toFixed(0), (transitions.aborted * STANDARD_PRICE_PER_TRANSITION * 1e6).toFixed(0)),
+        row(
+          'Standard workflow price per 1M executions (USD, at $0.025 per 1,000 transitions)',
+          (transitions.completed * STANDARD_PRICE_PER_TRANSITION * 1e6).toFixed(0),
+          (transitions.aborted * STANDARD_PRICE_PER_TRANSITION * 1e6).toFixed(0),
+        ),
         row('local: ms per execution through the state machine', happy.ms.toFixed(1), aborted.ms.toFixed(1)),
         row('local: ms for the 3 actions called directly', directMs.toFixed(1), '-'),
         row('ratio orchestrated / direct (local)', (happy.ms / directMs).toFixed(2), '-'),

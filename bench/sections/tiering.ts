@@ -43,7 +43,7 @@ export const tieringSection: BenchSection = {
       const reader = new Sluice({ log: store, metadata: store, tiering: { store, objects } }); // cold caches
       let records = 0;
       const t0 = performance.now();
-      for (let offset = 0; ; ) {
+      for (let offset = 0; ;) {
         const page = await reader.read(topic, 0, offset, { maxRecords: 500 });
         records += page.records.length;
         offset = page.nextOffset;
@@ -56,7 +56,9 @@ export const tieringSection: BenchSection = {
     const cold = await replay('bench-cold');
     const getsPer1000 = (objects.gets / cold.records) * 1000;
     const described = (await writer.describeTopic('bench-cold')).partitions[0]!;
-    const segmentRecords = await store.listSegments(`${(await writer.listTopics()).find((t) => t.name === 'bench-cold')!.topicId}#0`);
+    const segmentRecords = await store.listSegments(
+      `${(await writer.listTopics()).find((t) => t.name === 'bench-cold')!.topicId}#0`,
+    );
     const storedBytes = segmentRecords.reduce((n, s) => n + s.storedBytes, 0);
     const tieredRaw = segmentRecords.reduce((n, s) => n + s.sizeBytes, 0);
     const ratio = storedBytes / tieredRaw; // compressed / uncompressed

@@ -80,7 +80,8 @@ function cooperativeSticky(input: AssignorInput): Assignment {
   const out = empty(input.members);
   const members = sortedMembers(input.members);
   const valid = new Set<string>();
-  for (const [topic, count] of Object.entries(input.partitions)) for (let p = 0; p < count; p++) valid.add(tp(topic, p));
+  for (const [topic, count] of Object.entries(input.partitions))
+    for (let p = 0; p < count; p++) valid.add(tp(topic, p));
   const subscribed = (m: string, key: string): boolean => input.members[m]!.includes(parseTp(key).topic);
   const taken = new Set<string>();
   for (const m of members) {

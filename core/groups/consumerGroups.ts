@@ -17,8 +17,28 @@ import type { ConsumerRecord } from '../log/records.ts';
 import { MAX_READ_BYTES, type OffsetSpec, type Sluice } from '../log/sluice.ts';
 import { validateTopicName } from '../log/topicConfig.ts';
 import { ASSIGNORS, comparePartitions, parseTp, tp, type AssignorName } from './assignors.ts';
-import { MAX_COMMIT_OFFSETS, MAX_MEMBER_CHANGES, type CommittedOffset, type GroupSnapshot, type GroupStore, type MemberDelete, type MemberLiveness } from './groupStore.ts';
-import { emptyGroup, join, leave, ownedBy, positionKey, reconcile, release, revokingFrom, subscribedTopics, type GroupMeta, type MemberInfo } from './groupState.ts';
+import {
+  MAX_COMMIT_OFFSETS,
+  MAX_MEMBER_CHANGES,
+  type CommittedOffset,
+  type GroupSnapshot,
+  type GroupStore,
+  type MemberDelete,
+  type MemberLiveness,
+} from './groupStore.ts';
+import {
+  emptyGroup,
+  join,
+  leave,
+  ownedBy,
+  positionKey,
+  reconcile,
+  release,
+  revokingFrom,
+  subscribedTopics,
+  type GroupMeta,
+  type MemberInfo,
+} from './groupState.ts';
 
 export interface JoinOptions {
   readonly topics: readonly string[];
@@ -79,7 +99,14 @@ export interface GroupDescription {
   readonly state: 'Empty' | 'Stable' | 'Rebalancing';
   readonly generation: number;
   readonly assignor: AssignorName;
-  readonly members: { memberId: string; instanceId: string | null; topics: readonly string[]; assignments: TopicPartition[]; target: TopicPartition[]; sessionExpiresAt: number }[];
+  readonly members: {
+    memberId: string;
+    instanceId: string | null;
+    topics: readonly string[];
+    assignments: TopicPartition[];
+    target: TopicPartition[];
+    sessionExpiresAt: number;
+  }[];
   readonly offsets: PartitionLag[];
   readonly totalLag: number;
 }
@@ -126,7 +153,8 @@ export class ConsumerGroups {
     const assignor = request.assignor;
     const meta = await this.update(group, request.topics, (snapshot, current, now, counts) => {
       const base = current ?? emptyGroup(group, assignor, now);
-      if (base.assignor !== assignor && Object.keys(base.members).length > 0) throw new InconsistentAssignor(group, base.assignor, assignor);
+      if (base.assignor !== assignor && Object.keys(base.members).length > 0)
+        throw new InconsistentAssignor(group, base.assignor, assignor);
       const info: MemberInfo = {
         ...(request.instanceId === undefined ? {} : { instanceId: request.instanceId }),
         topics: request.topics,
@@ -135,7 +163,11 @@ export class ConsumerGroups {
         autoOffsetReset: request.autoOffsetReset,
         joinedAt: now,
       };
-      const joined = join({ ...base, assignor: Object.keys(base.members).length === 0 ? assignor : base.assignor }, { memberId, info }, counts);
+      const joined = join(
+        { ...base, assignor: Object.keys(base.members).length === 0 ? assignor : base.assignor },
+        { memberId, info },
+        counts,
+      );
       const replaced = joined.replaced;
       // A new incarnation (static or not) resumes from committed offsets, as a restarted Kafka consumer does.
       return {
@@ -147,9 +179,14 @@ export class ConsumerGroups {
     return view(meta, memberId);
   }
 
-  async heartbeat(group: string, memberId: string, options: { release?: readonly TopicPartition[] } = {}): Promise<MembershipView> {
+  async heartbeat(
+    group: string,
+    memberId: string,
+    options: { release?: readonly TopicPartition[] } = {},
+  ): Promise<MembershipView> {
     const { meta, info } = await this.memberUpdate(group, memberId, options.release ?? []);
-    if (!(await this.store.touchMember(group, memberId, this.now() + info.sessionTimeoutMs))) throw new UnknownMember(group, memberId);
+    if (!(await this.store.touchMember(group, memberId, this.now() + info.sessionTimeoutMs)))
+      throw new UnknownMember(group, memberId);
     return view(meta, memberId);
   }
 
@@ -166,7 +203,11 @@ export class ConsumerGroups {
    * Fetches records from the member's partitions, from its position (else the committed offset,
    * else its autoOffsetReset), advancing the position without committing. Also a heartbeat.
    */
-  async poll(group: string, memberId: string, options: PollOptions = {}): Promise<MembershipView & { records: GroupRecord[] }> {
+  async poll(
+    group: string,
+    memberId: string,
+    options: PollOptions = {},
+  ): Promise<MembershipView & { records: GroupRecord[] }> {
     const maxRecords = boundedInteger('maxRecords', options.maxRecords, DEFAULTS.maxRecords, 1, 10_000);
     const maxBytes = boundedInteger('maxBytes', options.maxBytes, 1024 * 1024, 1, MAX_READ_BYTES);
     const waitMs = boundedInteger('waitMs', options.waitMs, 0, 0, MAX_WAIT_MS);
@@ -187,12 +228,14 @@ export class ConsumerGroups {
       if (!mine.has(key)) throw new NotAssigned(group, memberId, s.topic, s.partition);
       positions.set(key, boundedInteger('seek.offset', s.offset, undefined, 0, Number.MAX_SAFE_INTEGER));
     }
-    const extendSession = (withPositions?: Record<string, number>) => this.store.touchMember(group, memberId, this.now() + info.sessionTimeoutMs, withPositions);
+    const extendSession = (withPositions?: Record<string, number>) =>
+      this.store.touchMember(group, memberId, this.now() + info.sessionTimeoutMs, withPositions);
     let records: GroupRecord[];
     try {
       const committed = fetched.some((key) => !positions.has(key)) ? await this.currentOffsets(snapshot) : {};
       for (const key of fetched) {
-        if (!positions.has(key)) positions.set(key, committed[key]?.offset ?? (await this.resetPosition(group, key, info.autoOffsetReset)));
+        if (!positions.has(key))
+          positions.set(key, committed[key]?.offset ?? (await this.resetPosition(group, key, info.autoOffsetReset)));
       }
       const deadline = this.now() + waitMs;
       for (let pause = 50; ; pause = Math.min(pause * 2, 1000)) {
@@ -214,52 +257,105 @@ export class ConsumerGroups {
   /** Commits offsets (the next offset to read, as in Kafka), fenced by owner and generation. */
   async commit(group: string, request: CommitOffsets): Promise<void> {
     validateGroup(group);
-    if (typeof request !== 'object' || request === null) throw new InvalidArgument('body', 'a commit is { memberId, generation, offsets }');
+    if (typeof request !== 'object' || request === null)
+      throw new InvalidArgument('body', 'a commit is { memberId, generation, offsets }');
     if (typeof request.memberId !== 'string') throw new InvalidArgument('memberId', 'memberId must be a string');
     boundedInteger('generation', request.generation, undefined, 0, Number.MAX_SAFE_INTEGER);
-    if (!MEMBER_ID.test(request.memberId)) throw new FencedMember(group, request.memberId.slice(0, 64), request.generation, 0, 'it is not a member of the group');
-    if (!Array.isArray(request.offsets) || request.offsets.length === 0 || request.offsets.length > MAX_COMMIT_OFFSETS) {
+    if (!MEMBER_ID.test(request.memberId))
+      throw new FencedMember(
+        group,
+        request.memberId.slice(0, 64),
+        request.generation,
+        0,
+        'it is not a member of the group',
+      );
+    if (
+      !Array.isArray(request.offsets) ||
+      request.offsets.length === 0 ||
+      request.offsets.length > MAX_COMMIT_OFFSETS
+    ) {
       throw new InvalidArgument('offsets', `offsets must be an array of 1 to ${MAX_COMMIT_OFFSETS} entries`);
     }
     const offsets = request.offsets.map((o, i) => {
-      if (typeof o !== 'object' || o === null) throw new InvalidArgument(`offsets[${i}]`, 'each offset is { topic, partition, offset, metadata? }');
+      if (typeof o !== 'object' || o === null)
+        throw new InvalidArgument(`offsets[${i}]`, 'each offset is { topic, partition, offset, metadata? }');
       validateTopicName(o.topic);
       boundedInteger(`offsets[${i}].partition`, o.partition, undefined, 0, 100_000);
       boundedInteger(`offsets[${i}].offset`, o.offset, undefined, 0, Number.MAX_SAFE_INTEGER);
       if (o.metadata !== undefined && (typeof o.metadata !== 'string' || o.metadata.length > MAX_METADATA_CHARS)) {
-        throw new InvalidArgument(`offsets[${i}].metadata`, `metadata must be a string of at most ${MAX_METADATA_CHARS} characters`);
+        throw new InvalidArgument(
+          `offsets[${i}].metadata`,
+          `metadata must be a string of at most ${MAX_METADATA_CHARS} characters`,
+        );
       }
-      return { key: tp(o.topic, o.partition), offset: o.offset, ...(o.metadata === undefined ? {} : { metadata: o.metadata }) };
+      return {
+        key: tp(o.topic, o.partition),
+        offset: o.offset,
+        ...(o.metadata === undefined ? {} : { metadata: o.metadata }),
+      };
     });
-    if (new Set(offsets.map((o) => o.key)).size !== offsets.length) throw new InvalidArgument('offsets', 'each partition may appear once per commit');
+    if (new Set(offsets.map((o) => o.key)).size !== offsets.length)
+      throw new InvalidArgument('offsets', 'each partition may appear once per commit');
     const ids = await this.sluice.topicIds(offsets.map((o) => parseTp(o.key).topic));
     for (const o of offsets) if (!ids.has(parseTp(o.key).topic)) throw new TopicNotFound(parseTp(o.key).topic);
     const withIds = offsets.map((o) => ({ ...o, topicId: ids.get(parseTp(o.key).topic)! }));
-    const result = await this.store.commitOffsets(group, { memberId: request.memberId, generation: request.generation, offsets: withIds }, this.now());
+    const result = await this.store.commitOffsets(
+      group,
+      { memberId: request.memberId, generation: request.generation, offsets: withIds },
+      this.now(),
+    );
     if (result.outcome === 'ok') return;
     const snapshot = await this.store.loadGroup(group);
     const current = snapshot.meta?.generation ?? 0;
     if (result.reason === 'regression') {
       const { topic, partition } = parseTp(result.key);
-      throw new OffsetRegression(topic, partition, offsets.find((o) => o.key === result.key)!.offset, snapshot.offsets[result.key]?.offset ?? 0);
+      throw new OffsetRegression(
+        topic,
+        partition,
+        offsets.find((o) => o.key === result.key)!.offset,
+        snapshot.offsets[result.key]?.offset ?? 0,
+      );
     }
-    if (result.reason === 'member' || snapshot.meta === undefined || !Object.hasOwn(snapshot.meta.members, request.memberId)) {
-      throw new FencedMember(group, request.memberId, request.generation, current, 'its session has ended or it left the group');
+    if (
+      result.reason === 'member' ||
+      snapshot.meta === undefined ||
+      !Object.hasOwn(snapshot.meta.members, request.memberId)
+    ) {
+      throw new FencedMember(
+        group,
+        request.memberId,
+        request.generation,
+        current,
+        'its session has ended or it left the group',
+      );
     }
     if (request.generation !== current) {
-      throw new FencedMember(group, request.memberId, request.generation, current, `generation ${request.generation} is not the current ${current}; heartbeat to learn it`);
+      throw new FencedMember(
+        group,
+        request.memberId,
+        request.generation,
+        current,
+        `generation ${request.generation} is not the current ${current}; heartbeat to learn it`,
+      );
     }
     const notOwned = offsets.find((o) => snapshot.meta!.owners[o.key] !== request.memberId) ?? offsets[0]!;
     const { topic, partition } = parseTp(notOwned.key);
     throw new NotAssigned(group, request.memberId, topic, partition);
   }
 
-  async listGroups(): Promise<{ group: string; state: GroupDescription['state']; generation: number; members: number }[]> {
+  async listGroups(): Promise<
+    { group: string; state: GroupDescription['state']; generation: number; members: number }[]
+  > {
     const names = await this.store.listGroups();
     return Promise.all(
       names.map(async (group) => {
         const { meta } = await this.reconciled(group);
-        return { group, state: stateOf(meta), generation: meta?.generation ?? 0, members: Object.keys(meta?.members ?? {}).length };
+        return {
+          group,
+          state: stateOf(meta),
+          generation: meta?.generation ?? 0,
+          members: Object.keys(meta?.members ?? {}).length,
+        };
       }),
     );
   }
@@ -278,9 +374,19 @@ export class ConsumerGroups {
         [...keys].sort(comparePartitions).map(async (key): Promise<PartitionLag | undefined> => {
           const { topic, partition } = parseTp(key);
           try {
-            const [highWatermark, logStart] = await Promise.all([this.sluice.offsetFor(topic, partition, 'latest'), this.sluice.offsetFor(topic, partition, 'earliest')]);
+            const [highWatermark, logStart] = await Promise.all([
+              this.sluice.offsetFor(topic, partition, 'latest'),
+              this.sluice.offsetFor(topic, partition, 'earliest'),
+            ]);
             const c = committed[key];
-            return { topic, partition, committed: c?.offset ?? null, metadata: c?.metadata ?? null, highWatermark, lag: Math.max(0, highWatermark - Math.max(c?.offset ?? logStart, logStart)) };
+            return {
+              topic,
+              partition,
+              committed: c?.offset ?? null,
+              metadata: c?.metadata ?? null,
+              highWatermark,
+              lag: Math.max(0, highWatermark - Math.max(c?.offset ?? logStart, logStart)),
+            };
           } catch (e) {
             if (isSluiceError(e, 'TopicNotFound') || isSluiceError(e, 'PartitionNotFound')) return undefined; // offsets of a deleted topic
             throw e;
@@ -298,11 +404,23 @@ export class ConsumerGroups {
         target: [...(meta.target[memberId] ?? [])].map(parseTp),
         sessionExpiresAt: snapshot.members[memberId]?.expiresAt ?? 0,
       }));
-    return { group, state: stateOf(meta), generation: meta.generation, assignor: meta.assignor, members, offsets, totalLag: offsets.reduce((n, o) => n + o.lag, 0) };
+    return {
+      group,
+      state: stateOf(meta),
+      generation: meta.generation,
+      assignor: meta.assignor,
+      members,
+      offsets,
+      totalLag: offsets.reduce((n, o) => n + o.lag, 0),
+    };
   }
 
   /** Moves a group's committed offsets for a topic, only while the group has no live members. */
-  async resetOffsets(group: string, topic: string, to: OffsetSpec | { offset: number }): Promise<{ topic: string; partition: number; offset: number }[]> {
+  async resetOffsets(
+    group: string,
+    topic: string,
+    to: OffsetSpec | { offset: number },
+  ): Promise<{ topic: string; partition: number; offset: number }[]> {
     validateGroup(group);
     validateTopicName(topic);
     const ids = await this.sluice.topicIds([topic]);
@@ -315,9 +433,16 @@ export class ConsumerGroups {
       const now = this.now();
       const offsets: CommittedOffset[] = [];
       for (let partition = 0; partition < counts[topic]!; partition++) {
-        offsets.push({ key: tp(topic, partition), topicId: ids.get(topic)!, offset: await this.resolveOffset(topic, partition, to), committedAt: now, generation: meta?.generation ?? 0 });
+        offsets.push({
+          key: tp(topic, partition),
+          topicId: ids.get(topic)!,
+          offset: await this.resolveOffset(topic, partition, to),
+          committedAt: now,
+          generation: meta?.generation ?? 0,
+        });
       }
-      if (await this.store.resetOffsets(group, meta?.version ?? 0, offsets)) return offsets.map((o) => ({ ...parseTp(o.key), offset: o.offset }));
+      if (await this.store.resetOffsets(group, meta?.version ?? 0, offsets))
+        return offsets.map((o) => ({ ...parseTp(o.key), offset: o.offset }));
     }
     throw new GroupContention(group);
   }
@@ -339,7 +464,10 @@ export class ConsumerGroups {
   private async resolveOffset(topic: string, partition: number, to: OffsetSpec | { offset: number }): Promise<number> {
     if (typeof to === 'object' && to !== null && 'offset' in to) {
       const offset = boundedInteger('to.offset', to.offset, undefined, 0, Number.MAX_SAFE_INTEGER);
-      const [start, end] = await Promise.all([this.sluice.offsetFor(topic, partition, 'earliest'), this.sluice.offsetFor(topic, partition, 'latest')]);
+      const [start, end] = await Promise.all([
+        this.sluice.offsetFor(topic, partition, 'earliest'),
+        this.sluice.offsetFor(topic, partition, 'latest'),
+      ]);
       return Math.min(Math.max(offset, start), end); // clamped to the log, as Kafka's reset tool does
     }
     if (to !== 'earliest' && to !== 'latest' && (typeof to !== 'object' || to === null || !('timestamp' in to))) {
@@ -354,7 +482,14 @@ export class ConsumerGroups {
     return this.sluice.offsetFor(topic, partition, how);
   }
 
-  private async fetch(group: string, keys: readonly string[], positions: Map<string, number>, reset: MemberInfo['autoOffsetReset'], maxRecords: number, maxBytes: number): Promise<GroupRecord[]> {
+  private async fetch(
+    group: string,
+    keys: readonly string[],
+    positions: Map<string, number>,
+    reset: MemberInfo['autoOffsetReset'],
+    maxRecords: number,
+    maxBytes: number,
+  ): Promise<GroupRecord[]> {
     if (keys.length === 0) return [];
     const start = Math.floor(Math.random() * keys.length); // rotate so no partition starves the others
     const order = keys.map((_, i) => keys[(start + i) % keys.length]!);
@@ -366,12 +501,20 @@ export class ConsumerGroups {
         const { topic, partition } = parseTp(key);
         const options = { maxRecords: perPartitionRecords, maxBytes: perPartitionBytes };
         try {
-          return (await this.sluice.read(topic, partition, positions.get(key)!, options)).records.map((r) => ({ ...r, topic, partition }));
+          return (await this.sluice.read(topic, partition, positions.get(key)!, options)).records.map((r) => ({
+            ...r,
+            topic,
+            partition,
+          }));
         } catch (e) {
           if (!isSluiceError(e, 'OffsetOutOfRange')) throw e;
           // Below the log start (retention) or past the end (a re-created topic): reset, then read from there.
           positions.set(key, await this.resetPosition(group, key, reset));
-          return (await this.sluice.read(topic, partition, positions.get(key)!, options)).records.map((r) => ({ ...r, topic, partition }));
+          return (await this.sluice.read(topic, partition, positions.get(key)!, options)).records.map((r) => ({
+            ...r,
+            topic,
+            partition,
+          }));
         }
       }),
     );
@@ -382,7 +525,8 @@ export class ConsumerGroups {
   private async currentOffsets(snapshot: GroupSnapshot): Promise<Record<string, CommittedOffset>> {
     const ids = await this.sluice.topicIds(Object.keys(snapshot.offsets).map((k) => parseTp(k).topic));
     const out = Object.create(null) as Record<string, CommittedOffset>;
-    for (const [key, o] of Object.entries(snapshot.offsets)) if (ids.get(parseTp(key).topic) === o.topicId) out[key] = o;
+    for (const [key, o] of Object.entries(snapshot.offsets))
+      if (ids.get(parseTp(key).topic) === o.topicId) out[key] = o;
     return out;
   }
 
@@ -395,7 +539,13 @@ export class ConsumerGroups {
       snapshot = snap;
       if (current === undefined || !Object.hasOwn(current.members, memberId)) throw new UnknownMember(group, memberId);
       if (releases.length === 0) return undefined;
-      return { meta: release(current, memberId, releases.map((r) => tp(r.topic, r.partition))) };
+      return {
+        meta: release(
+          current,
+          memberId,
+          releases.map((r) => tp(r.topic, r.partition)),
+        ),
+      };
     });
     const info = Object.hasOwn(meta.members, memberId) ? meta.members[memberId] : undefined;
     if (info === undefined) throw new UnknownMember(group, memberId); // expired in this very reconcile
@@ -404,10 +554,15 @@ export class ConsumerGroups {
 
   private async reconciled(group: string): Promise<{ meta: GroupMeta | undefined; snapshot: GroupSnapshot }> {
     let snapshot: GroupSnapshot | undefined;
-    const meta = await this.update(group, [], (snap) => {
-      snapshot = snap;
-      return undefined;
-    }, { allowMissing: true });
+    const meta = await this.update(
+      group,
+      [],
+      (snap) => {
+        snapshot = snap;
+        return undefined;
+      },
+      { allowMissing: true },
+    );
     return { meta, snapshot: snapshot! };
   }
 
@@ -424,7 +579,14 @@ export class ConsumerGroups {
       current: GroupMeta | undefined,
       now: number,
       counts: Record<string, number>,
-    ) => { meta: GroupMeta; putMembers?: MemberLiveness[]; deleteMembers?: MemberDelete[]; apply?: (m: GroupMeta, counts: Record<string, number>) => GroupMeta } | undefined,
+    ) =>
+      | {
+          meta: GroupMeta;
+          putMembers?: MemberLiveness[];
+          deleteMembers?: MemberDelete[];
+          apply?: (m: GroupMeta, counts: Record<string, number>) => GroupMeta;
+        }
+      | undefined,
     options: { allowMissing?: Missing } = {},
   ): Promise<Missing extends true ? GroupMeta | undefined : GroupMeta> {
     for (let attempt = 0; attempt < MAX_UPDATE_ATTEMPTS; attempt++) {
@@ -437,7 +599,12 @@ export class ConsumerGroups {
       const counts = await this.sluice.partitionCounts(topics);
       const first = stored === undefined ? undefined : reconcile(stored, liveness, now, counts);
       // Member items the meta no longer knows (expired earlier, beyond one write's limit) are removed too.
-      const orphans = stored === undefined ? [] : Object.keys(snapshot.members).filter((id) => !Object.hasOwn(first!.meta.members, id) && !(first?.expired ?? []).includes(id));
+      const orphans =
+        stored === undefined
+          ? []
+          : Object.keys(snapshot.members).filter(
+              (id) => !Object.hasOwn(first!.meta.members, id) && !(first?.expired ?? []).includes(id),
+            );
       let changed;
       try {
         changed = change(snapshot, first?.meta, now, counts);
@@ -465,11 +632,19 @@ export class ConsumerGroups {
   }
 
   private expiryDeletes(expired: readonly string[], orphans: readonly string[], now: number): MemberDelete[] {
-    return [...expired.map((memberId) => ({ memberId, ifExpiredAt: now })), ...orphans.map((memberId) => ({ memberId }))];
+    return [
+      ...expired.map((memberId) => ({ memberId, ifExpiredAt: now })),
+      ...orphans.map((memberId) => ({ memberId })),
+    ];
   }
 
   /** Writes the next meta (version + 1) with member changes, at most MAX_MEMBER_CHANGES of them. */
-  private async save(stored: GroupMeta | undefined, next: GroupMeta, puts: MemberLiveness[], deletes: MemberDelete[]): Promise<GroupMeta | undefined> {
+  private async save(
+    stored: GroupMeta | undefined,
+    next: GroupMeta,
+    puts: MemberLiveness[],
+    deletes: MemberDelete[],
+  ): Promise<GroupMeta | undefined> {
     const capped = dedupeDeletes(deletes).slice(0, MAX_MEMBER_CHANGES - puts.length); // the rest go in a later write
     const meta = { ...next, version: (stored?.version ?? 0) + 1 };
     return (await this.store.saveGroup(meta, { putMembers: puts, deleteMembers: capped })) ? meta : undefined;
@@ -480,7 +655,8 @@ const MEMBER_ID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}
 
 /** Member ids are the UUIDs joins hand out; anything else is no member (and never a prototype key). */
 function validateMemberId(group: string, memberId: unknown): asserts memberId is string {
-  if (typeof memberId !== 'string' || !MEMBER_ID.test(memberId)) throw new UnknownMember(group, String(memberId).slice(0, 64));
+  if (typeof memberId !== 'string' || !MEMBER_ID.test(memberId))
+    throw new UnknownMember(group, String(memberId).slice(0, 64));
 }
 
 function dedupeDeletes(deletes: MemberDelete[]): MemberDelete[] {
@@ -490,13 +666,21 @@ function dedupeDeletes(deletes: MemberDelete[]): MemberDelete[] {
 }
 
 function view(meta: GroupMeta, memberId: string): MembershipView {
-  return { memberId, generation: meta.generation, assignments: ownedBy(meta, memberId).filter((k) => !(k in meta.revoking)).map(parseTp), revoking: revokingFrom(meta, memberId).map(parseTp) };
+  return {
+    memberId,
+    generation: meta.generation,
+    assignments: ownedBy(meta, memberId)
+      .filter((k) => !(k in meta.revoking))
+      .map(parseTp),
+    revoking: revokingFrom(meta, memberId).map(parseTp),
+  };
 }
 
 function stateOf(meta: GroupMeta | undefined): GroupDescription['state'] {
   if (meta === undefined || Object.keys(meta.members).length === 0) return 'Empty';
   if (Object.keys(meta.revoking).length > 0) return 'Rebalancing';
-  for (const [memberId, keys] of Object.entries(meta.target)) for (const key of keys) if (meta.owners[key] !== memberId) return 'Rebalancing';
+  for (const [memberId, keys] of Object.entries(meta.target))
+    for (const key of keys) if (meta.owners[key] !== memberId) return 'Rebalancing';
   return 'Stable';
 }
 
@@ -509,25 +693,53 @@ function validateGroup(group: unknown): asserts group is string {
 }
 
 function validateJoin(options: JoinOptions): Required<Omit<JoinOptions, 'instanceId'>> & { instanceId?: string } {
-  if (typeof options !== 'object' || options === null) throw new InvalidArgument('body', 'join takes { topics, instanceId?, sessionTimeoutMs?, assignor? }');
+  if (typeof options !== 'object' || options === null)
+    throw new InvalidArgument('body', 'join takes { topics, instanceId?, sessionTimeoutMs?, assignor? }');
   if (!Array.isArray(options.topics) || options.topics.length === 0 || options.topics.length > 100) {
     throw new InvalidArgument('topics', 'topics must be an array of 1 to 100 topic names');
   }
   options.topics.forEach((t) => validateTopicName(t));
-  if (options.instanceId !== undefined && (typeof options.instanceId !== 'string' || !GROUP_NAME.test(options.instanceId))) {
-    throw new InvalidArgument('instanceId', 'instanceId must be 1 to 249 characters from A-Z, a-z, 0-9, ".", "_" and "-"');
+  if (
+    options.instanceId !== undefined &&
+    (typeof options.instanceId !== 'string' || !GROUP_NAME.test(options.instanceId))
+  ) {
+    throw new InvalidArgument(
+      'instanceId',
+      'instanceId must be 1 to 249 characters from A-Z, a-z, 0-9, ".", "_" and "-"',
+    );
   }
-  const sessionTimeoutMs = boundedInteger('sessionTimeoutMs', options.sessionTimeoutMs, DEFAULTS.sessionTimeoutMs, ...SESSION_TIMEOUT_RANGE);
-  const rebalanceTimeoutMs = boundedInteger('rebalanceTimeoutMs', options.rebalanceTimeoutMs, sessionTimeoutMs, 0, 600_000);
+  const sessionTimeoutMs = boundedInteger(
+    'sessionTimeoutMs',
+    options.sessionTimeoutMs,
+    DEFAULTS.sessionTimeoutMs,
+    ...SESSION_TIMEOUT_RANGE,
+  );
+  const rebalanceTimeoutMs = boundedInteger(
+    'rebalanceTimeoutMs',
+    options.rebalanceTimeoutMs,
+    sessionTimeoutMs,
+    0,
+    600_000,
+  );
   const assignor = options.assignor ?? DEFAULTS.assignor;
-  if (!ASSIGNORS.includes(assignor)) throw new InvalidArgument('assignor', `assignor must be one of ${ASSIGNORS.join(', ')}`);
+  if (!ASSIGNORS.includes(assignor))
+    throw new InvalidArgument('assignor', `assignor must be one of ${ASSIGNORS.join(', ')}`);
   const autoOffsetReset = options.autoOffsetReset ?? DEFAULTS.autoOffsetReset;
-  if (!['earliest', 'latest', 'error'].includes(autoOffsetReset)) throw new InvalidArgument('autoOffsetReset', 'autoOffsetReset must be earliest, latest or error');
-  return { topics: [...new Set(options.topics)].sort(), ...(options.instanceId === undefined ? {} : { instanceId: options.instanceId }), sessionTimeoutMs, rebalanceTimeoutMs, assignor, autoOffsetReset };
+  if (!['earliest', 'latest', 'error'].includes(autoOffsetReset))
+    throw new InvalidArgument('autoOffsetReset', 'autoOffsetReset must be earliest, latest or error');
+  return {
+    topics: [...new Set(options.topics)].sort(),
+    ...(options.instanceId === undefined ? {} : { instanceId: options.instanceId }),
+    sessionTimeoutMs,
+    rebalanceTimeoutMs,
+    assignor,
+    autoOffsetReset,
+  };
 }
 
 function boundedInteger(name: string, value: unknown, fallback: number | undefined, min: number, max: number): number {
   const v = value ?? fallback;
-  if (!Number.isSafeInteger(v) || (v as number) < min || (v as number) > max) throw new InvalidArgument(name, `${name} must be an integer from ${min} to ${max}`);
+  if (!Number.isSafeInteger(v) || (v as number) < min || (v as number) > max)
+    throw new InvalidArgument(name, `${name} must be an integer from ${min} to ${max}`);
   return v as number;
 }

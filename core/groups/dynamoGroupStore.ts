@@ -14,15 +14,30 @@ import {
 import { marshall, unmarshall } from '@aws-sdk/util-dynamodb';
 import { metadataKeys } from '../schema.ts';
 import type { GroupMeta } from './groupState.ts';
-import type { CommitRequest, CommitResult, CommittedOffset, GroupSnapshot, GroupStore, MemberDelete, MemberLiveness } from './groupStore.ts';
+import type {
+  CommitRequest,
+  CommitResult,
+  CommittedOffset,
+  GroupSnapshot,
+  GroupStore,
+  MemberDelete,
+  MemberLiveness,
+} from './groupStore.ts';
 
 /** A cancelled transaction that may succeed if tried again: a condition failed, or another transaction held an item. */
 function retryable(e: unknown): boolean {
-  return e instanceof TransactionCanceledException && (e.CancellationReasons ?? []).some((r) => r.Code === 'ConditionalCheckFailed' || r.Code === 'TransactionConflict');
+  return (
+    e instanceof TransactionCanceledException &&
+    (e.CancellationReasons ?? []).some((r) => r.Code === 'ConditionalCheckFailed' || r.Code === 'TransactionConflict')
+  );
 }
 
 function conflict(e: unknown): boolean {
-  return (e instanceof TransactionCanceledException && (e.CancellationReasons ?? []).some((r) => r.Code === 'TransactionConflict')) || (e as { name?: string }).name === 'TransactionConflictException';
+  return (
+    (e instanceof TransactionCanceledException &&
+      (e.CancellationReasons ?? []).some((r) => r.Code === 'TransactionConflict')) ||
+    (e as { name?: string }).name === 'TransactionConflictException'
+  );
 }
 
 const CONFLICT_RETRIES = 5;
@@ -31,7 +46,18 @@ async function pause(attempt: number): Promise<void> {
   await new Promise((r) => setTimeout(r, Math.random() * 10 * 2 ** attempt));
 }
 
-const META_FIELDS = ['name', 'version', 'generation', 'assignor', 'members', 'target', 'owners', 'revoking', 'grants', 'createdAt'] as const;
+const META_FIELDS = [
+  'name',
+  'version',
+  'generation',
+  'assignor',
+  'members',
+  'target',
+  'owners',
+  'revoking',
+  'grants',
+  'createdAt',
+] as const;
 
 /** Consumer groups in the metadata table; all of a group's items under `pk = group#<name>`. */
 export class DynamoGroupStore implements GroupStore {
@@ -40,7 +66,11 @@ export class DynamoGroupStore implements GroupStore {
   private readonly onCapacity: ((capacity: ConsumedCapacity[]) => void) | undefined;
 
   /** `onConsumedCapacity` turns on ReturnConsumedCapacity for commits and reports it. */
-  constructor(options: { client: DynamoDBClient; table: string; onConsumedCapacity?: (capacity: ConsumedCapacity[]) => void }) {
+  constructor(options: {
+    client: DynamoDBClient;
+    table: string;
+    onConsumedCapacity?: (capacity: ConsumedCapacity[]) => void;
+  }) {
     this.client = options.client;
     this.table = options.table;
     this.onCapacity = options.onConsumedCapacity;
@@ -65,8 +95,21 @@ export class DynamoGroupStore implements GroupStore {
         const item = unmarshall(raw);
         const sk = item.sk as string;
         if (sk === 'meta') meta = Object.fromEntries(META_FIELDS.map((f) => [f, item[f]])) as unknown as GroupMeta;
-        else if (sk.startsWith('member#')) members[item.memberId] = { memberId: item.memberId, expiresAt: item.expiresAt, positions: item.positions ?? {} };
-        else if (sk.startsWith('offset#')) offsets[item.key] = { key: item.key, topicId: item.topicId ?? '', offset: item.offset, ...(item.metadata === undefined ? {} : { metadata: item.metadata }), committedAt: item.committedAt, generation: item.generation };
+        else if (sk.startsWith('member#'))
+          members[item.memberId] = {
+            memberId: item.memberId,
+            expiresAt: item.expiresAt,
+            positions: item.positions ?? {},
+          };
+        else if (sk.startsWith('offset#'))
+          offsets[item.key] = {
+            key: item.key,
+            topicId: item.topicId ?? '',
+            offset: item.offset,
+            ...(item.metadata === undefined ? {} : { metadata: item.metadata }),
+            committedAt: item.committedAt,
+            generation: item.generation,
+          };
       }
       startKey = page.LastEvaluatedKey;
     } while (startKey !== undefined);
@@ -83,11 +126,22 @@ export class DynamoGroupStore implements GroupStore {
     };
   }
 
-  async saveGroup(meta: GroupMeta, changes: { putMembers?: readonly MemberLiveness[]; deleteMembers?: readonly MemberDelete[] }): Promise<boolean> {
+  async saveGroup(
+    meta: GroupMeta,
+    changes: { putMembers?: readonly MemberLiveness[]; deleteMembers?: readonly MemberDelete[] },
+  ): Promise<boolean> {
     const items: TransactWriteItem[] = [this.metaPut(meta, meta.version - 1)];
-    if (meta.version === 1) items.push({ Put: { TableName: this.table, Item: marshall({ ...metadataKeys.groupRegistry(meta.name), createdAt: meta.createdAt }) } });
+    if (meta.version === 1)
+      items.push({
+        Put: {
+          TableName: this.table,
+          Item: marshall({ ...metadataKeys.groupRegistry(meta.name), createdAt: meta.createdAt }),
+        },
+      });
     for (const m of changes.putMembers ?? []) {
-      items.push({ Put: { TableName: this.table, Item: marshall({ ...metadataKeys.groupMember(meta.name, m.memberId), ...m }) } });
+      items.push({
+        Put: { TableName: this.table, Item: marshall({ ...metadataKeys.groupMember(meta.name, m.memberId), ...m }) },
+      });
     }
     for (const d of changes.deleteMembers ?? []) {
       items.push({
@@ -96,7 +150,10 @@ export class DynamoGroupStore implements GroupStore {
           Key: marshall(metadataKeys.groupMember(meta.name, d.memberId)),
           ...(d.ifExpiredAt === undefined
             ? {}
-            : { ConditionExpression: 'attribute_not_exists(pk) OR expiresAt <= :t', ExpressionAttributeValues: { ':t': { N: String(d.ifExpiredAt) } } }),
+            : {
+                ConditionExpression: 'attribute_not_exists(pk) OR expiresAt <= :t',
+                ExpressionAttributeValues: { ':t': { N: String(d.ifExpiredAt) } },
+              }),
         },
       });
     }
@@ -109,7 +166,12 @@ export class DynamoGroupStore implements GroupStore {
     }
   }
 
-  async touchMember(group: string, memberId: string, expiresAt: number, positions?: Readonly<Record<string, number>>): Promise<boolean> {
+  async touchMember(
+    group: string,
+    memberId: string,
+    expiresAt: number,
+    positions?: Readonly<Record<string, number>>,
+  ): Promise<boolean> {
     // The whole positions map is written at once: one clause per partition would outgrow
     // DynamoDB's 4 KB expression limit for members with many partitions.
     const values: Record<string, AttributeValue> = { ':e': { N: String(expiresAt) } };
@@ -162,7 +224,16 @@ export class DynamoGroupStore implements GroupStore {
         Put: {
           TableName: this.table,
           Item: marshall(
-            { ...metadataKeys.groupOffset(group, o.key), key: o.key, topicId: o.topicId, offset: o.offset, metadata: o.metadata, committedAt: now, generation: request.generation, memberId: request.memberId },
+            {
+              ...metadataKeys.groupOffset(group, o.key),
+              key: o.key,
+              topicId: o.topicId,
+              offset: o.offset,
+              metadata: o.metadata,
+              committedAt: now,
+              generation: request.generation,
+              memberId: request.memberId,
+            },
             { removeUndefinedValues: true },
           ),
           // Never backwards within one incarnation of the topic; an old incarnation's offset may be replaced.
@@ -174,7 +245,12 @@ export class DynamoGroupStore implements GroupStore {
     ];
     for (let attempt = 0; ; attempt++) {
       try {
-        const out = await this.client.send(new TransactWriteItemsCommand({ TransactItems: items, ...(this.onCapacity === undefined ? {} : { ReturnConsumedCapacity: 'TOTAL' }) }));
+        const out = await this.client.send(
+          new TransactWriteItemsCommand({
+            TransactItems: items,
+            ...(this.onCapacity === undefined ? {} : { ReturnConsumedCapacity: 'TOTAL' }),
+          }),
+        );
         if (out.ConsumedCapacity !== undefined) this.onCapacity?.(out.ConsumedCapacity);
         return { outcome: 'ok' };
       } catch (e) {
@@ -205,8 +281,19 @@ export class DynamoGroupStore implements GroupStore {
         await this.client.send(
           new TransactWriteItemsCommand({
             TransactItems: [
-              { ConditionCheck: { TableName: this.table, Key: marshall(metadataKeys.groupMeta(group)), ...versionCondition(expectedVersion) } },
-              ...chunk.map((o) => ({ Put: { TableName: this.table, Item: marshall({ ...metadataKeys.groupOffset(group, o.key), ...o }, { removeUndefinedValues: true }) } })),
+              {
+                ConditionCheck: {
+                  TableName: this.table,
+                  Key: marshall(metadataKeys.groupMeta(group)),
+                  ...versionCondition(expectedVersion),
+                },
+              },
+              ...chunk.map((o) => ({
+                Put: {
+                  TableName: this.table,
+                  Item: marshall({ ...metadataKeys.groupOffset(group, o.key), ...o }, { removeUndefinedValues: true }),
+                },
+              })),
             ],
           }),
         );
@@ -223,7 +310,12 @@ export class DynamoGroupStore implements GroupStore {
     let startKey: Record<string, AttributeValue> | undefined;
     do {
       const page = await this.client.send(
-        new QueryCommand({ TableName: this.table, KeyConditionExpression: 'pk = :pk', ExpressionAttributeValues: { ':pk': { S: metadataKeys.groupsPartition } }, ExclusiveStartKey: startKey }),
+        new QueryCommand({
+          TableName: this.table,
+          KeyConditionExpression: 'pk = :pk',
+          ExpressionAttributeValues: { ':pk': { S: metadataKeys.groupsPartition } },
+          ExclusiveStartKey: startKey,
+        }),
       );
       names.push(...(page.Items ?? []).map((i) => i.sk!.S!));
       startKey = page.LastEvaluatedKey;
@@ -236,7 +328,13 @@ export class DynamoGroupStore implements GroupStore {
       await this.client.send(
         new TransactWriteItemsCommand({
           TransactItems: [
-            { Delete: { TableName: this.table, Key: marshall(metadataKeys.groupMeta(group)), ...versionCondition(expectedVersion) } },
+            {
+              Delete: {
+                TableName: this.table,
+                Key: marshall(metadataKeys.groupMeta(group)),
+                ...versionCondition(expectedVersion),
+              },
+            },
             { Delete: { TableName: this.table, Key: marshall(metadataKeys.groupRegistry(group)) } },
           ],
         }),
@@ -254,7 +352,8 @@ export class DynamoGroupStore implements GroupStore {
     for (let i = 0; i < keys.length; i += 25) {
       let pending: WriteRequest[] = keys.slice(i, i + 25).map((Key) => ({ DeleteRequest: { Key } }));
       for (let attempt = 0; pending.length > 0; attempt++) {
-        if (attempt >= 10) throw new Error(`could not delete the remains of group ${group}; deleting it again finishes the job`);
+        if (attempt >= 10)
+          throw new Error(`could not delete the remains of group ${group}; deleting it again finishes the job`);
         if (attempt > 0) await pause(attempt);
         const out = await this.client.send(new BatchWriteItemCommand({ RequestItems: { [this.table]: pending } }));
         pending = out.UnprocessedItems?.[this.table] ?? [];
@@ -264,7 +363,10 @@ export class DynamoGroupStore implements GroupStore {
   }
 }
 
-function versionCondition(expectedVersion: number): { ConditionExpression: string; ExpressionAttributeValues?: Record<string, AttributeValue> } {
+function versionCondition(expectedVersion: number): {
+  ConditionExpression: string;
+  ExpressionAttributeValues?: Record<string, AttributeValue>;
+} {
   return expectedVersion === 0
     ? { ConditionExpression: 'attribute_not_exists(pk)' }
     : { ConditionExpression: 'version = :v', ExpressionAttributeValues: { ':v': { N: String(expectedVersion) } } };

@@ -46,13 +46,39 @@ export interface GroupMeta {
 }
 
 export function emptyGroup(name: string, assignor: AssignorName, now: number): GroupMeta {
-  return { name, version: 0, generation: 0, assignor, members: {}, target: {}, owners: {}, revoking: {}, grants: {}, createdAt: now };
+  return {
+    name,
+    version: 0,
+    generation: 0,
+    assignor,
+    members: {},
+    target: {},
+    owners: {},
+    revoking: {},
+    grants: {},
+    createdAt: now,
+  };
 }
 
 type Mutable<T> = { -readonly [K in keyof T]: T[K] };
 
-function clone(meta: GroupMeta): Mutable<GroupMeta> & { members: Record<string, MemberInfo>; owners: Record<string, string>; revoking: Record<string, number>; target: Record<string, readonly string[]>; grants: Record<string, number> } {
-  return { ...meta, members: { ...meta.members }, target: { ...meta.target }, owners: { ...meta.owners }, revoking: { ...meta.revoking }, grants: { ...meta.grants } };
+function clone(
+  meta: GroupMeta,
+): Mutable<GroupMeta> & {
+  members: Record<string, MemberInfo>;
+  owners: Record<string, string>;
+  revoking: Record<string, number>;
+  target: Record<string, readonly string[]>;
+  grants: Record<string, number>;
+} {
+  return {
+    ...meta,
+    members: { ...meta.members },
+    target: { ...meta.target },
+    owners: { ...meta.owners },
+    revoking: { ...meta.revoking },
+    grants: { ...meta.grants },
+  };
 }
 
 /** What the group's members subscribe to: topic → partition count (absent topics are skipped). */
@@ -84,7 +110,12 @@ export interface Reconciled {
  * partitions that moved, takes them after the rebalance timeout, and grants free partitions to
  * their target members. Anyone may call it: whoever notices first does the work.
  */
-export function reconcile(meta: GroupMeta, liveness: Readonly<Record<string, number>>, now: number, partitions: PartitionCounts): Reconciled {
+export function reconcile(
+  meta: GroupMeta,
+  liveness: Readonly<Record<string, number>>,
+  now: number,
+  partitions: PartitionCounts,
+): Reconciled {
   const next = clone(meta);
   let changed = false;
   const expired = Object.keys(next.members).filter((id) => (liveness[id] ?? 0) <= now);
@@ -152,10 +183,17 @@ export interface JoinRequest {
  * session is still live takes over the old member's partitions under its new id, with no
  * rebalance and no generation change; the old id is fenced.
  */
-export function join(meta: GroupMeta, request: JoinRequest, partitions: PartitionCounts): { meta: GroupMeta; replaced?: string } {
+export function join(
+  meta: GroupMeta,
+  request: JoinRequest,
+  partitions: PartitionCounts,
+): { meta: GroupMeta; replaced?: string } {
   const next = clone(meta);
   const instanceId = request.info.instanceId;
-  const previous = instanceId === undefined ? undefined : Object.entries(next.members).find(([, m]) => m.instanceId === instanceId)?.[0];
+  const previous =
+    instanceId === undefined
+      ? undefined
+      : Object.entries(next.members).find(([, m]) => m.instanceId === instanceId)?.[0];
   if (previous !== undefined && sameSubscription(next.members[previous]!.topics, request.info.topics)) {
     delete next.members[previous];
     next.members[request.memberId] = request.info;
@@ -213,7 +251,10 @@ export function positionKey(meta: GroupMeta, key: string): string {
 }
 
 export function ownedBy(meta: GroupMeta, memberId: string): string[] {
-  return Object.entries(meta.owners).filter(([, owner]) => owner === memberId).map(([key]) => key).sort();
+  return Object.entries(meta.owners)
+    .filter(([, owner]) => owner === memberId)
+    .map(([key]) => key)
+    .sort();
 }
 
 export function revokingFrom(meta: GroupMeta, memberId: string): string[] {

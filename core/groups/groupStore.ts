@@ -35,7 +35,12 @@ export interface MemberDelete {
 export interface CommitRequest {
   readonly memberId: string;
   readonly generation: number;
-  readonly offsets: readonly { readonly key: string; readonly topicId: string; readonly offset: number; readonly metadata?: string }[];
+  readonly offsets: readonly {
+    readonly key: string;
+    readonly topicId: string;
+    readonly offset: number;
+    readonly metadata?: string;
+  }[];
 }
 
 export type CommitResult =
@@ -55,9 +60,17 @@ export type CommitResult =
 export interface GroupStore {
   loadGroup(group: string): Promise<GroupSnapshot>;
   /** Writes `meta` and the member changes atomically, or nothing (returns false on a conflict). */
-  saveGroup(meta: GroupMeta, changes: { readonly putMembers?: readonly MemberLiveness[]; readonly deleteMembers?: readonly MemberDelete[] }): Promise<boolean>;
+  saveGroup(
+    meta: GroupMeta,
+    changes: { readonly putMembers?: readonly MemberLiveness[]; readonly deleteMembers?: readonly MemberDelete[] },
+  ): Promise<boolean>;
   /** Extends a member's session and, when given, replaces its positions; false if the member item is gone. */
-  touchMember(group: string, memberId: string, expiresAt: number, positions?: Readonly<Record<string, number>>): Promise<boolean>;
+  touchMember(
+    group: string,
+    memberId: string,
+    expiresAt: number,
+    positions?: Readonly<Record<string, number>>,
+  ): Promise<boolean>;
   /**
    * Commits offsets only if, atomically: the group has this generation and the member owns every
    * partition, the member's session is live at `now`, and no offset goes backwards.

@@ -1,5 +1,13 @@
 import type { GroupMeta } from './groupState.ts';
-import type { CommitRequest, CommitResult, CommittedOffset, GroupSnapshot, GroupStore, MemberDelete, MemberLiveness } from './groupStore.ts';
+import type {
+  CommitRequest,
+  CommitResult,
+  CommittedOffset,
+  GroupSnapshot,
+  GroupStore,
+  MemberDelete,
+  MemberLiveness,
+} from './groupStore.ts';
 
 interface StoredGroup {
   meta: GroupMeta | undefined;
@@ -23,10 +31,17 @@ export class MemoryGroupStore implements GroupStore {
   async loadGroup(group: string): Promise<GroupSnapshot> {
     await tick();
     const g = this.group(group);
-    return structuredClone({ meta: g.meta, members: Object.fromEntries(g.members), offsets: Object.fromEntries(g.offsets) });
+    return structuredClone({
+      meta: g.meta,
+      members: Object.fromEntries(g.members),
+      offsets: Object.fromEntries(g.offsets),
+    });
   }
 
-  async saveGroup(meta: GroupMeta, changes: { putMembers?: readonly MemberLiveness[]; deleteMembers?: readonly MemberDelete[] }): Promise<boolean> {
+  async saveGroup(
+    meta: GroupMeta,
+    changes: { putMembers?: readonly MemberLiveness[]; deleteMembers?: readonly MemberDelete[] },
+  ): Promise<boolean> {
     await tick();
     const g = this.group(meta.name);
     if ((g.meta?.version ?? 0) !== meta.version - 1) return false;
@@ -40,7 +55,12 @@ export class MemoryGroupStore implements GroupStore {
     return true;
   }
 
-  async touchMember(group: string, memberId: string, expiresAt: number, positions?: Readonly<Record<string, number>>): Promise<boolean> {
+  async touchMember(
+    group: string,
+    memberId: string,
+    expiresAt: number,
+    positions?: Readonly<Record<string, number>>,
+  ): Promise<boolean> {
     await tick();
     const m = this.group(group).members.get(memberId);
     if (m === undefined) return false;
@@ -52,17 +72,29 @@ export class MemoryGroupStore implements GroupStore {
     await tick();
     const g = this.group(group);
     const meta = g.meta;
-    if (meta === undefined || meta.generation !== request.generation || request.offsets.some((o) => meta.owners[o.key] !== request.memberId)) {
+    if (
+      meta === undefined ||
+      meta.generation !== request.generation ||
+      request.offsets.some((o) => meta.owners[o.key] !== request.memberId)
+    ) {
       return { outcome: 'rejected', reason: 'group' };
     }
     const member = g.members.get(request.memberId);
     if (member === undefined || member.expiresAt <= now) return { outcome: 'rejected', reason: 'member' };
     for (const o of request.offsets) {
       const current = g.offsets.get(o.key);
-      if (current !== undefined && current.topicId === o.topicId && current.offset > o.offset) return { outcome: 'rejected', reason: 'regression', key: o.key };
+      if (current !== undefined && current.topicId === o.topicId && current.offset > o.offset)
+        return { outcome: 'rejected', reason: 'regression', key: o.key };
     }
     for (const o of request.offsets) {
-      g.offsets.set(o.key, { key: o.key, topicId: o.topicId, offset: o.offset, ...(o.metadata === undefined ? {} : { metadata: o.metadata }), committedAt: now, generation: request.generation });
+      g.offsets.set(o.key, {
+        key: o.key,
+        topicId: o.topicId,
+        offset: o.offset,
+        ...(o.metadata === undefined ? {} : { metadata: o.metadata }),
+        committedAt: now,
+        generation: request.generation,
+      });
     }
     return { outcome: 'ok' };
   }
@@ -77,7 +109,10 @@ export class MemoryGroupStore implements GroupStore {
 
   async listGroups(): Promise<string[]> {
     await tick();
-    return [...this.groups].filter(([, g]) => g.meta !== undefined).map(([name]) => name).sort();
+    return [...this.groups]
+      .filter(([, g]) => g.meta !== undefined)
+      .map(([name]) => name)
+      .sort();
   }
 
   async deleteGroup(group: string, expectedVersion: number, snapshot: GroupSnapshot): Promise<boolean> {

@@ -1,7 +1,21 @@
 import { randomUUID } from 'node:crypto';
 import { sleep } from '../async.ts';
-import { AppendContention, DuplicateSequence, InvalidArgument, PartitionNotFound, TooManyRecords, isSluiceError } from '../errors.ts';
-import { logKey, type LogStore, type MetadataStore, type ProducerStateWrite, type StoredBatch, type TopicRecord } from '../ports.ts';
+import {
+  AppendContention,
+  DuplicateSequence,
+  InvalidArgument,
+  PartitionNotFound,
+  TooManyRecords,
+  isSluiceError,
+} from '../errors.ts';
+import {
+  logKey,
+  type LogStore,
+  type MetadataStore,
+  type ProducerStateWrite,
+  type StoredBatch,
+  type TopicRecord,
+} from '../ports.ts';
 import { decodeStoredBatch, splitIntoBatches, type PreparedBatch } from './batching.ts';
 import type { ClaimChecks } from './claimChecks.ts';
 import { producerSequences, validateProducer, type IdempotentProducer } from './idempotentProducer.ts';
@@ -80,7 +94,6 @@ export class Appender {
     this.retry = options.retry;
   }
 
-
   /**
    * Appends records and returns, in input order, the partition, offset and timestamp of each.
    *
@@ -117,7 +130,10 @@ export class Appender {
     return results;
   }
 
-  private async assignPartitions(topic: TopicRecord, encoded: readonly EncodedRecord[]): Promise<Map<number, number[]>> {
+  private async assignPartitions(
+    topic: TopicRecord,
+    encoded: readonly EncodedRecord[],
+  ): Promise<Map<number, number[]>> {
     let partitions = topic.config.partitions;
     if (encoded.some((r) => r.partition !== undefined && r.partition >= partitions)) {
       partitions = (await this.topics.get(topic.name, { fresh: true })).config.partitions; // maybe just grown elsewhere
@@ -178,18 +194,36 @@ export class Appender {
   ): Promise<RecordMetadata[]> {
     for (let attempt = 0; attempt < this.retry.maxConflicts; attempt++) {
       const state = await this.metadata.getProducerState(producer.id, log);
-      const decision = decideProducerBatch(producer.id, partition, state, producer.epoch, firstSequence, batch.records.length);
+      const decision = decideProducerBatch(
+        producer.id,
+        partition,
+        state,
+        producer.epoch,
+        firstSequence,
+        batch.records.length,
+      );
       if (decision.kind === 'duplicate') {
         // A retry: answer with the original offsets and timestamps, read back from the log.
         // The offsets are known; the timestamps come from the stored records where they still exist
         // (compaction may have removed some; then the retried record's own timestamp stands in).
         const state = await this.metadata.getPartitionState(log);
-        if (decision.baseOffset < state.logStartOffset) throw new DuplicateSequence(producer.id, partition, firstSequence); // retention removed it
+        if (decision.baseOffset < state.logStartOffset)
+          throw new DuplicateSequence(producer.id, partition, firstSequence); // retention removed it
         const stored = new Map<number, number>();
-        for (const b of (await this.reader.batchesFrom(log, state, decision.baseOffset, batch.records.length, MAX_READ_BYTES)) ?? []) {
+        for (const b of (await this.reader.batchesFrom(
+          log,
+          state,
+          decision.baseOffset,
+          batch.records.length,
+          MAX_READ_BYTES,
+        )) ?? []) {
           for (const r of decodeStoredBatch(b)) stored.set(r.offset, r.timestamp);
         }
-        return batch.records.map((r, k) => ({ partition, offset: decision.baseOffset + k, timestamp: stored.get(decision.baseOffset + k) ?? r.timestamp }));
+        return batch.records.map((r, k) => ({
+          partition,
+          offset: decision.baseOffset + k,
+          timestamp: stored.get(decision.baseOffset + k) ?? r.timestamp,
+        }));
       }
       const written = await this.claim(topic, partition, log, batch, (baseOffset) => ({
         producerId: producer.id,
@@ -219,7 +253,7 @@ export class Appender {
     const writerId = randomUUID();
     let baseOffset = await this.tails.guess(log);
     let unknownOutcomes = 0;
-    for (let conflicts = 0; conflicts < this.retry.maxConflicts; ) {
+    for (let conflicts = 0; conflicts < this.retry.maxConflicts;) {
       const item: StoredBatch = {
         log,
         baseOffset,
@@ -249,7 +283,10 @@ export class Appender {
         else {
           conflicts++;
           // Jump to the end of the batch that beat us; after repeated losses ask for the real tail.
-          baseOffset = conflicts % 4 === 0 || existing === undefined ? await this.tails.read(log) : existing.baseOffset + existing.recordCount;
+          baseOffset =
+            conflicts % 4 === 0 || existing === undefined
+              ? await this.tails.read(log)
+              : existing.baseOffset + existing.recordCount;
           if (conflicts > 2) await sleep(Math.random() * Math.min(this.retry.maxJitterMs, 2 ** conflicts));
           continue;
         }
@@ -260,5 +297,4 @@ export class Appender {
     }
     throw new AppendContention(topic.name, partition, this.retry.maxConflicts);
   }
-
 }

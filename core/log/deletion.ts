@@ -22,7 +22,7 @@ export async function deletePartitionData(stores: DeletionStores, log: string): 
 /** Claim-check keys referenced from a partition's hot batches. */
 async function hotClaims(store: LogStore, log: string): Promise<string[]> {
   const keys: string[] = [];
-  for (let offset = 0; ; ) {
+  for (let offset = 0; ;) {
     const page = await store.readBatches(log, offset, 100);
     keys.push(...page.batches.flatMap(claimKeys));
     const last = page.batches.at(-1);
@@ -42,6 +42,10 @@ async function dropAllSegments(
     if (segments.length === 0) return;
     for (const s of segments) await tiering.objects.delete([s.key, ...(await segmentClaimObjects(tiering.objects, s))]);
     const state = await metadata.getPartitionState(log);
-    await tiering.store.dropSegments(log, segments.map((s) => s.base), { ...state, version: state.version + 1 });
+    await tiering.store.dropSegments(
+      log,
+      segments.map((s) => s.base),
+      { ...state, version: state.version + 1 },
+    );
   }
 }

@@ -32,7 +32,11 @@ export interface DescribeStores {
 }
 
 /** One partition's offsets and the bytes it holds in each tier. */
-export async function describePartition(stores: DescribeStores, topic: TopicRecord, partition: number): Promise<PartitionInfo> {
+export async function describePartition(
+  stores: DescribeStores,
+  topic: TopicRecord,
+  partition: number,
+): Promise<PartitionInfo> {
   const log = logKey(topic.topicId, partition);
   const [state, highWatermark, segments, hotBytes] = await Promise.all([
     stores.metadata.getPartitionState(log),
@@ -53,7 +57,7 @@ export async function describePartition(stores: DescribeStores, topic: TopicReco
 
 async function hotBytesOf(store: LogStore, log: string): Promise<number> {
   let total = 0;
-  for (let offset = 0; ; ) {
+  for (let offset = 0; ;) {
     const page = await store.scanBatchHeaders(log, offset, 1000);
     total += page.batches.filter((b) => b.baseOffset >= offset).reduce((n, b) => n + b.sizeBytes, 0);
     const last = page.batches.at(-1);

@@ -15,12 +15,18 @@ export interface IdempotentProducer {
 /** Checks the shape of untrusted producer input. */
 export function validateProducer(producer: unknown): IdempotentProducer {
   const p = producer as Partial<IdempotentProducer> | null;
-  if (typeof p !== 'object' || p === null) throw new InvalidArgument('producer', 'producer must be { id, epoch, sequence }');
+  if (typeof p !== 'object' || p === null)
+    throw new InvalidArgument('producer', 'producer must be { id, epoch, sequence }');
   if (typeof p.id !== 'string' || p.id.length === 0 || p.id.length > 256) {
     throw new InvalidArgument('producer.id', 'producer.id must be a string of 1 to 256 characters');
   }
   integerOption('producer.epoch', p.epoch, undefined, 0, 2 ** 31 - 1);
-  const seqs = typeof p.sequence === 'number' ? [p.sequence] : typeof p.sequence === 'object' && p.sequence !== null ? Object.values(p.sequence) : [undefined];
+  const seqs =
+    typeof p.sequence === 'number'
+      ? [p.sequence]
+      : typeof p.sequence === 'object' && p.sequence !== null
+        ? Object.values(p.sequence)
+        : [undefined];
   for (const s of seqs) integerOption('producer.sequence', s, undefined, 0, 2 ** 31 - 1);
   return p as IdempotentProducer;
 }

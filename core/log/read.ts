@@ -86,10 +86,20 @@ export class PartitionReader {
     }
   }
 
-  private async readOnce(topic: TopicRecord, partition: number, log: string, offset: number, maxRecords: number, maxBytes: number): Promise<ReadResult> {
+  private async readOnce(
+    topic: TopicRecord,
+    partition: number,
+    log: string,
+    offset: number,
+    maxRecords: number,
+    maxBytes: number,
+  ): Promise<ReadResult> {
     // State and hot page in parallel: the checks below (the page must contain the offset and have
     // no holes, else the state is read again) make either order safe against a concurrent roll.
-    const [firstState, page] = await Promise.all([this.metadata.getPartitionState(log), this.log.readBatches(log, offset, Math.min(100, maxRecords))]);
+    const [firstState, page] = await Promise.all([
+      this.metadata.getPartitionState(log),
+      this.log.readBatches(log, offset, Math.min(100, maxRecords)),
+    ]);
     let state = firstState;
     let batches: StoredBatch[] | undefined;
     let highWatermark: number | undefined;
@@ -100,7 +110,8 @@ export class PartitionReader {
         // next read finds the moved batches in S3.
         batches = contiguousPrefix(page.batches);
         const last = batches.at(-1);
-        if (page.reachedEnd && last !== undefined && batches.length === page.batches.length) highWatermark = last.baseOffset + last.recordCount;
+        if (page.reachedEnd && last !== undefined && batches.length === page.batches.length)
+          highWatermark = last.baseOffset + last.recordCount;
       } else {
         state = await this.metadata.getPartitionState(log); // rolled to S3 while we looked: read it there
       }
@@ -127,7 +138,12 @@ export class PartitionReader {
       }
     }
     const nextOffset = records.length > 0 ? records.at(-1)!.offset + 1 : offset;
-    return { records: await this.claimChecks.resolve(records), nextOffset, highWatermark, logStartOffset: state.logStartOffset };
+    return {
+      records: await this.claimChecks.resolve(records),
+      nextOffset,
+      highWatermark,
+      logStartOffset: state.logStartOffset,
+    };
   }
 
   /**
@@ -159,7 +175,7 @@ export class PartitionReader {
         }
       }
     }
-    for (let from = Math.max(state.logStartOffset, state.tieredThrough); ; ) {
+    for (let from = Math.max(state.logStartOffset, state.tieredThrough); ;) {
       const page = await this.log.scanBatchHeaders(log, from, 100);
       for (const header of page.batches) {
         if (header.maxTimestamp < target || header.baseOffset + header.recordCount <= state.logStartOffset) continue;
@@ -168,18 +184,23 @@ export class PartitionReader {
         if (found !== undefined) return found;
       }
       const last = page.batches.at(-1);
-      if (page.reachedEnd || last === undefined) return last === undefined ? this.tails.read(log) : last.baseOffset + last.recordCount;
+      if (page.reachedEnd || last === undefined)
+        return last === undefined ? this.tails.read(log) : last.baseOffset + last.recordCount;
       from = last.baseOffset + last.recordCount;
     }
   }
-
-
 
   /**
    * Batches from the one containing `offset`: from S3 segments below `tieredThrough`, else from
    * the hot tier. Undefined when a segment the state pointed at has gone (retention ran).
    */
-  async batchesFrom(log: string, state: PartitionState, offset: number, maxRecords: number, maxBytes: number): Promise<StoredBatch[] | undefined> {
+  async batchesFrom(
+    log: string,
+    state: PartitionState,
+    offset: number,
+    maxRecords: number,
+    maxBytes: number,
+  ): Promise<StoredBatch[] | undefined> {
     if (offset < state.tieredThrough && this.segments !== undefined) {
       try {
         const tiered = await this.segments.read(log, offset, maxRecords, maxBytes);
@@ -188,7 +209,9 @@ export class PartitionReader {
         // the state was read): look at the state again before going on in the hot tier.
         const now = await this.metadata.getPartitionState(log);
         if (offset < now.logStartOffset) return undefined;
-        const hot = contiguousPrefix((await this.log.readBatches(log, now.tieredThrough, Math.min(100, maxRecords))).batches);
+        const hot = contiguousPrefix(
+          (await this.log.readBatches(log, now.tieredThrough, Math.min(100, maxRecords))).batches,
+        );
         // The hot tier must start where the segments end, else a roll landed meanwhile: answer nothing, read again.
         return hot.length === 0 || hot[0]!.baseOffset <= now.tieredThrough ? hot : [];
       } catch (e) {

@@ -214,7 +214,8 @@ export function encodeRecord(record: unknown, index: number, now: number): Encod
       throw new InvalidRecord(index, field, 'is not a record field (key, value, headers, partition, timestamp)');
     }
   }
-  if (!('value' in r) || r.value === undefined) throw new InvalidRecord(index, 'value', 'is required (use null for a tombstone)');
+  if (!('value' in r) || r.value === undefined)
+    throw new InvalidRecord(index, 'value', 'is required (use null for a tombstone)');
   const key = r.key ?? null;
   if (key !== null && typeof key !== 'string' && !(key instanceof Uint8Array)) {
     throw new InvalidRecord(index, 'key', 'must be a string, bytes or null');
@@ -282,7 +283,8 @@ function decodeTyped(r: ByteReader, allowJson: boolean): RecordValue {
       if (allowJson) return JSON.parse(utf8Decoder.decode(r.bytes())) as JsonValue;
       break;
     case TypeTag.claim:
-      if (allowJson) return new ClaimCheck(utf8Decoder.decode(r.bytes()), r.varint(), r.varint()) as unknown as RecordValue;
+      if (allowJson)
+        return new ClaimCheck(utf8Decoder.decode(r.bytes()), r.varint(), r.varint()) as unknown as RecordValue;
   }
   throw new RangeError(`unknown type tag ${type}`);
 }

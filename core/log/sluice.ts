@@ -64,7 +64,8 @@ export class Sluice {
     this.tails = new PartitionTails(options.log, now);
     this.tiering = options.tiering;
     const claimChecks = new ClaimChecks(options.tiering?.objects);
-    const segments = options.tiering === undefined ? undefined : new SegmentReader(options.tiering.objects, options.tiering.store);
+    const segments =
+      options.tiering === undefined ? undefined : new SegmentReader(options.tiering.objects, options.tiering.store);
     const parts = { log: options.log, metadata: options.metadata, topics: this.topics, tails: this.tails, claimChecks };
     this.reader = new PartitionReader({ ...parts, segments });
     this.appender = new Appender({ ...parts, reader: this.reader, now, retry: this.retry });
@@ -84,7 +85,9 @@ export class Sluice {
   async describeTopic(name: string): Promise<TopicDescription> {
     const topic = await this.topics.get(name, { fresh: true });
     const stores = { log: this.log, metadata: this.metadata, tails: this.tails, segments: this.tiering?.store };
-    const partitions = await mapWithLimit(range(topic.config.partitions), 16, (p) => describePartition(stores, topic, p));
+    const partitions = await mapWithLimit(range(topic.config.partitions), 16, (p) =>
+      describePartition(stores, topic, p),
+    );
     return { name: topic.name, topicId: topic.topicId, config: topic.config, createdAt: topic.createdAt, partitions };
   }
 
@@ -149,7 +152,6 @@ export class Sluice {
     return this.reader.offsetFor(topicName, partition, spec);
   }
 
-
   /**
    * Deletes the records of a partition before an offset (Kafka's deleteRecords): the log start
    * moves at once, and retention drops the segments wholly below it on its next run.
@@ -158,13 +160,22 @@ export class Sluice {
     const topic = await this.topics.get(topicName);
     const log = await this.topics.partitionLog(topic, partition);
     const before = integerOption('beforeOffset', beforeOffset, undefined, 0, Number.MAX_SAFE_INTEGER);
-    if (this.tiering === undefined) throw new InvalidArgument('beforeOffset', 'deleting records needs tiered storage to be configured');
+    if (this.tiering === undefined)
+      throw new InvalidArgument('beforeOffset', 'deleting records needs tiered storage to be configured');
     for (let attempt = 0; attempt < this.retry.maxConflicts; attempt++) {
       const state = await this.metadata.getPartitionState(log);
       const highWatermark = await this.tails.read(log);
-      if (before > highWatermark) throw new OffsetOutOfRange(topic.name, partition, before, state.logStartOffset, highWatermark);
+      if (before > highWatermark)
+        throw new OffsetOutOfRange(topic.name, partition, before, state.logStartOffset, highWatermark);
       if (before <= state.logStartOffset) return { logStartOffset: state.logStartOffset };
-      if (await this.tiering.store.setPartitionState(log, { ...state, logStartOffset: before, version: state.version + 1 })) return { logStartOffset: before };
+      if (
+        await this.tiering.store.setPartitionState(log, {
+          ...state,
+          logStartOffset: before,
+          version: state.version + 1,
+        })
+      )
+        return { logStartOffset: before };
     }
     throw new AppendContention(topic.name, partition, this.retry.maxConflicts);
   }

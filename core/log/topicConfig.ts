@@ -107,7 +107,10 @@ export function resolveTopicConfig(input: unknown, base: TopicConfig = DEFAULT_T
   for (const [key, value] of Object.entries(input)) {
     const rule = (RULES as Record<string, Rule | undefined>)[key];
     if (!Object.hasOwn(RULES, key) || rule === undefined) {
-      throw new InvalidTopicConfig(key, `Unknown config key ${describeValue(key)}; known keys: ${Object.keys(RULES).join(', ')}`);
+      throw new InvalidTopicConfig(
+        key,
+        `Unknown config key ${describeValue(key)}; known keys: ${Object.keys(RULES).join(', ')}`,
+      );
     }
     rule(key, value);
     resolved[key] = value;

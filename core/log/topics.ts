@@ -28,12 +28,19 @@ export class TopicCatalog {
 
   async create(name: string, options: CreateTopicOptions = {}): Promise<TopicRecord> {
     validateTopicName(name);
-    if (typeof options !== 'object' || options === null) throw new InvalidArgument('options', 'options must be an object');
+    if (typeof options !== 'object' || options === null)
+      throw new InvalidArgument('options', 'options must be an object');
     const config = resolveTopicConfig({
       ...(options.config ?? {}),
       ...(options.partitions === undefined ? {} : { partitions: options.partitions }),
     });
-    const topic: TopicRecord = { name, topicId: randomUUID().replaceAll('-', ''), config, createdAt: this.now(), version: 1 };
+    const topic: TopicRecord = {
+      name,
+      topicId: randomUUID().replaceAll('-', ''),
+      config,
+      createdAt: this.now(),
+      version: 1,
+    };
     await this.metadata.createTopic(topic);
     this.remember(topic);
     return topic;
@@ -48,7 +55,8 @@ export class TopicCatalog {
    * to other partitions than before).
    */
   async update(name: string, changes: CreateTopicOptions): Promise<TopicRecord> {
-    if (typeof changes !== 'object' || changes === null) throw new InvalidArgument('changes', 'changes must be an object');
+    if (typeof changes !== 'object' || changes === null)
+      throw new InvalidArgument('changes', 'changes must be an object');
     const current = await this.get(name, { fresh: true });
     const config = resolveTopicConfig(
       { ...(changes.config ?? {}), ...(changes.partitions === undefined ? {} : { partitions: changes.partitions }) },
@@ -108,7 +116,8 @@ export class TopicCatalog {
     }
     if (partition >= topic.config.partitions) {
       const fresh = await this.get(topic.name, { fresh: true });
-      if (partition >= fresh.config.partitions) throw new PartitionNotFound(topic.name, partition, fresh.config.partitions);
+      if (partition >= fresh.config.partitions)
+        throw new PartitionNotFound(topic.name, partition, fresh.config.partitions);
     }
     return logKey(topic.topicId, partition);
   }

@@ -97,8 +97,16 @@ export interface CompensationContext<I extends JsonValue = JsonValue> extends St
   readonly result: JsonValue;
 }
 
-export const DEFAULT_RETRY: Required<Omit<RetryPolicy, 'maxDelaySeconds'>> = { maxAttempts: 3, intervalSeconds: 1, backoffRate: 2 };
-export const DEFAULT_COMPENSATION_RETRY: Required<Omit<RetryPolicy, 'maxDelaySeconds'>> = { maxAttempts: 6, intervalSeconds: 1, backoffRate: 2 };
+export const DEFAULT_RETRY: Required<Omit<RetryPolicy, 'maxDelaySeconds'>> = {
+  maxAttempts: 3,
+  intervalSeconds: 1,
+  backoffRate: 2,
+};
+export const DEFAULT_COMPENSATION_RETRY: Required<Omit<RetryPolicy, 'maxDelaySeconds'>> = {
+  maxAttempts: 6,
+  intervalSeconds: 1,
+  backoffRate: 2,
+};
 export const DEFAULT_STEP_TIMEOUT_SECONDS = 30;
 /** Step Functions caps a retrier at 99,999,999 attempts; sagas need far fewer. */
 const MAX_ATTEMPTS = 100;
@@ -123,7 +131,11 @@ export class PermanentStepError extends Error {
 }
 
 /** Headers that carry an event's type and lineage from service to service (triggers match the type). */
-export const EVENT_HEADERS = { type: 'sluice-event-type', correlation: 'sluice-correlation-id', causation: 'sluice-causation-id' } as const;
+export const EVENT_HEADERS = {
+  type: 'sluice-event-type',
+  correlation: 'sluice-correlation-id',
+  causation: 'sluice-causation-id',
+} as const;
 
 /** Error names as Step Functions sees them (a Lambda's `errorType` is the thrown error's `name`). */
 export const STEP_ERRORS = {
@@ -136,7 +148,15 @@ export const STEP_ERRORS = {
 } as const;
 
 /** Names of the state machine's own states; a step may not take one. */
-const RESERVED_STEP_NAMES = new Set(['Started', 'Completed', 'Succeeded', 'Aborted', 'SagaAborted', 'CompensationFailed', 'DuplicateRun']);
+const RESERVED_STEP_NAMES = new Set([
+  'Started',
+  'Completed',
+  'Succeeded',
+  'Aborted',
+  'SagaAborted',
+  'CompensationFailed',
+  'DuplicateRun',
+]);
 
 const SAGA_NAME = /^[a-z0-9](?:[a-z0-9-]{0,62}[a-z0-9])?$/;
 const STEP_NAME = /^[A-Z][A-Za-z0-9]{0,59}$/;
@@ -144,31 +164,47 @@ const STEP_NAME = /^[A-Z][A-Za-z0-9]{0,59}$/;
 /** Checks a definition and fills in defaults; throws with the rule broken. */
 export function defineSaga<I extends JsonValue = JsonValue>(definition: SagaDefinition<I>): SagaDefinition<I> {
   const where = `saga ${JSON.stringify(definition.name)}`;
-  if (!SAGA_NAME.test(definition.name)) throw new Error(`${where}: a saga name is 1-64 of a-z, 0-9 and "-", not starting or ending with "-"`);
+  if (!SAGA_NAME.test(definition.name))
+    throw new Error(`${where}: a saga name is 1-64 of a-z, 0-9 and "-", not starting or ending with "-"`);
   if (definition.steps.length === 0) throw new Error(`${where}: a saga needs at least one step`);
-  if (definition.steps.length > 40) throw new Error(`${where}: at most 40 steps (the state machine grows by 6 states per step)`);
+  if (definition.steps.length > 40)
+    throw new Error(`${where}: at most 40 steps (the state machine grows by 6 states per step)`);
   const seen = new Set<string>();
   for (const step of definition.steps) {
-    if (!STEP_NAME.test(step.name)) throw new Error(`${where}: step name ${JSON.stringify(step.name)} must be PascalCase letters and digits, at most 60`);
+    if (!STEP_NAME.test(step.name))
+      throw new Error(
+        `${where}: step name ${JSON.stringify(step.name)} must be PascalCase letters and digits, at most 60`,
+      );
     if (seen.has(step.name)) throw new Error(`${where}: two steps are named ${step.name}`);
-    if (RESERVED_STEP_NAMES.has(step.name)) throw new Error(`${where}: ${step.name} names one of the state machine's own states (${[...RESERVED_STEP_NAMES].join(', ')})`);
+    if (RESERVED_STEP_NAMES.has(step.name))
+      throw new Error(
+        `${where}: ${step.name} names one of the state machine's own states (${[...RESERVED_STEP_NAMES].join(', ')})`,
+      );
     seen.add(step.name);
     if (typeof step.action !== 'function') throw new Error(`${where}: step ${step.name} has no action`);
-    if (step.compensation !== undefined && typeof step.compensation !== 'function') throw new Error(`${where}: step ${step.name}: compensation must be a function`);
-    for (const [label, policy] of [['retry', step.retry], ['compensationRetry', step.compensationRetry]] as const) {
+    if (step.compensation !== undefined && typeof step.compensation !== 'function')
+      throw new Error(`${where}: step ${step.name}: compensation must be a function`);
+    for (const [label, policy] of [
+      ['retry', step.retry],
+      ['compensationRetry', step.compensationRetry],
+    ] as const) {
       if (policy !== undefined) checkRetry(`${where}: step ${step.name}: ${label}`, policy);
     }
     const timeout = step.timeoutSeconds ?? DEFAULT_STEP_TIMEOUT_SECONDS;
-    if (!Number.isInteger(timeout) || timeout < 1 || timeout > 900) throw new Error(`${where}: step ${step.name}: timeoutSeconds must be an integer from 1 to 900 (Lambda's limit)`);
+    if (!Number.isInteger(timeout) || timeout < 1 || timeout > 900)
+      throw new Error(`${where}: step ${step.name}: timeoutSeconds must be an integer from 1 to 900 (Lambda's limit)`);
   }
   if (definition.auditTopic !== undefined && !/^[A-Za-z0-9._-]{1,249}$/.test(definition.auditTopic)) {
     throw new Error(`${where}: auditTopic must be a valid topic name`);
   }
   const trigger = definition.trigger;
   if (trigger !== undefined) {
-    if (!/^[A-Za-z0-9._-]{1,249}$/.test(trigger.topic)) throw new Error(`${where}: trigger.topic must be a valid topic name`);
-    if (trigger.eventType !== undefined && (typeof trigger.eventType !== 'string' || trigger.eventType === '')) throw new Error(`${where}: trigger.eventType must be a non-empty string`);
-    if (trigger.executionName !== undefined && !['record', 'key'].includes(trigger.executionName)) throw new Error(`${where}: trigger.executionName is 'record' or 'key'`);
+    if (!/^[A-Za-z0-9._-]{1,249}$/.test(trigger.topic))
+      throw new Error(`${where}: trigger.topic must be a valid topic name`);
+    if (trigger.eventType !== undefined && (typeof trigger.eventType !== 'string' || trigger.eventType === ''))
+      throw new Error(`${where}: trigger.eventType must be a non-empty string`);
+    if (trigger.executionName !== undefined && !['record', 'key'].includes(trigger.executionName))
+      throw new Error(`${where}: trigger.executionName is 'record' or 'key'`);
   }
   return definition;
 }
@@ -178,9 +214,14 @@ function checkRetry(where: string, policy: RetryPolicy): void {
     throw new Error(`${where}.maxAttempts must be an integer from 1 to ${MAX_ATTEMPTS}`);
   }
   const interval = policy.intervalSeconds ?? 1;
-  if (!Number.isInteger(interval) || interval < 1 || interval > 3600) throw new Error(`${where}.intervalSeconds must be an integer from 1 to 3600 (Step Functions waits whole seconds)`);
-  if (!((policy.backoffRate ?? 2) >= 1) || (policy.backoffRate ?? 2) > 10) throw new Error(`${where}.backoffRate must be from 1 to 10`);
-  if (policy.maxDelaySeconds !== undefined && (!Number.isInteger(policy.maxDelaySeconds) || policy.maxDelaySeconds < 1)) {
+  if (!Number.isInteger(interval) || interval < 1 || interval > 3600)
+    throw new Error(`${where}.intervalSeconds must be an integer from 1 to 3600 (Step Functions waits whole seconds)`);
+  if (!((policy.backoffRate ?? 2) >= 1) || (policy.backoffRate ?? 2) > 10)
+    throw new Error(`${where}.backoffRate must be from 1 to 10`);
+  if (
+    policy.maxDelaySeconds !== undefined &&
+    (!Number.isInteger(policy.maxDelaySeconds) || policy.maxDelaySeconds < 1)
+  ) {
     throw new Error(`${where}.maxDelaySeconds must be a positive integer`);
   }
 }

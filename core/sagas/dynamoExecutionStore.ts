@@ -1,8 +1,27 @@
-import { ConditionalCheckFailedException, DeleteItemCommand, GetItemCommand, PutItemCommand, QueryCommand, UpdateItemCommand, type AttributeValue, type DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import {
+  ConditionalCheckFailedException,
+  DeleteItemCommand,
+  GetItemCommand,
+  PutItemCommand,
+  QueryCommand,
+  UpdateItemCommand,
+  type AttributeValue,
+  type DynamoDBClient,
+} from '@aws-sdk/client-dynamodb';
 import { marshall, unmarshall } from '@aws-sdk/util-dynamodb';
 import type { JsonValue } from '../log/records.ts';
 import { metadataKeys } from '../schema.ts';
-import { DuplicateRun, inputDigest, SagaEventConflict, statusAfter, type SagaEvent, type SagaExecution, type SagaExecutionStore, type SagaExecutionSummary, type SagaStatus } from './executions.ts';
+import {
+  DuplicateRun,
+  inputDigest,
+  SagaEventConflict,
+  statusAfter,
+  type SagaEvent,
+  type SagaExecution,
+  type SagaExecutionStore,
+  type SagaExecutionSummary,
+  type SagaStatus,
+} from './executions.ts';
 
 /**
  * Saga executions in the metadata table, one item each under `pk = saga#<name>`. Events are
@@ -18,7 +37,13 @@ export class DynamoSagaExecutionStore implements SagaExecutionStore {
     this.table = options.table;
   }
 
-  async create(execution: { saga: string; executionId: string; input: JsonValue; createdAt: number; launchLease: { holder: string; ttlMs: number } }) {
+  async create(execution: {
+    saga: string;
+    executionId: string;
+    input: JsonValue;
+    createdAt: number;
+    launchLease: { holder: string; ttlMs: number };
+  }) {
     const digest = inputDigest(execution.input);
     const item = {
       ...metadataKeys.sagaExecution(execution.saga, execution.executionId),
@@ -37,7 +62,14 @@ export class DynamoSagaExecutionStore implements SagaExecutionStore {
     };
     try {
       // A taken id comes back with the failed condition: one request either way.
-      await this.client.send(new PutItemCommand({ TableName: this.table, Item: marshall(item), ConditionExpression: 'attribute_not_exists(pk)', ReturnValuesOnConditionCheckFailure: 'ALL_OLD' }));
+      await this.client.send(
+        new PutItemCommand({
+          TableName: this.table,
+          Item: marshall(item),
+          ConditionExpression: 'attribute_not_exists(pk)',
+          ReturnValuesOnConditionCheckFailure: 'ALL_OLD',
+        }),
+      );
       return { created: true, execution: { ...fromItem(item), inputDigest: digest } };
     } catch (e) {
       if (!(e instanceof ConditionalCheckFailedException) || e.Item === undefined) throw e;
@@ -79,7 +111,10 @@ export class DynamoSagaExecutionStore implements SagaExecutionStore {
     return item === undefined ? undefined : fromItem(item);
   }
 
-  async list(saga: string, options: { limit: number; after?: string }): Promise<{ executions: SagaExecutionSummary[]; next?: string }> {
+  async list(
+    saga: string,
+    options: { limit: number; after?: string },
+  ): Promise<{ executions: SagaExecutionSummary[]; next?: string }> {
     const out = await this.client.send(
       new QueryCommand({
         TableName: this.table,
@@ -88,11 +123,16 @@ export class DynamoSagaExecutionStore implements SagaExecutionStore {
         ProjectionExpression: 'saga, executionId, #status, createdAt, updatedAt, launched, failedStep',
         ExpressionAttributeNames: { '#status': 'status' },
         Limit: options.limit,
-        ...(options.after === undefined ? {} : { ExclusiveStartKey: marshall(metadataKeys.sagaExecution(saga, options.after)) }),
+        ...(options.after === undefined
+          ? {}
+          : { ExclusiveStartKey: marshall(metadataKeys.sagaExecution(saga, options.after)) }),
       }),
     );
     const executions = (out.Items ?? []).map((i) => summaryFromItem(unmarshall(i)));
-    const last = out.LastEvaluatedKey === undefined ? undefined : String(unmarshall(out.LastEvaluatedKey).sk).slice('exec#'.length);
+    const last =
+      out.LastEvaluatedKey === undefined
+        ? undefined
+        : String(unmarshall(out.LastEvaluatedKey).sk).slice('exec#'.length);
     return last === undefined ? { executions } : { executions, next: last };
   }
 
@@ -117,7 +157,12 @@ export class DynamoSagaExecutionStore implements SagaExecutionStore {
     );
     const sameSeq = event.seq === 0 ? '(attribute_not_exists(nextSeq) OR nextSeq = :seq)' : 'nextSeq = :seq';
     // `started` claims the execution for its run; every later event must come from that run.
-    const sameRun = runId === undefined ? '' : event.seq === 0 ? ' AND (attribute_not_exists(runId) OR runId = :run)' : ' AND runId = :run';
+    const sameRun =
+      runId === undefined
+        ? ''
+        : event.seq === 0
+          ? ' AND (attribute_not_exists(runId) OR runId = :run)'
+          : ' AND runId = :run';
     try {
       await this.client.send(
         new UpdateItemCommand({
@@ -139,10 +184,16 @@ export class DynamoSagaExecutionStore implements SagaExecutionStore {
     } catch (e) {
       if (!(e instanceof ConditionalCheckFailedException)) throw e;
       const item = await this.getItem(event.saga, event.executionId);
-      if (runId !== undefined && typeof item?.runId === 'string' && item.runId !== runId) throw new DuplicateRun(event.executionId);
+      if (runId !== undefined && typeof item?.runId === 'string' && item.runId !== runId)
+        throw new DuplicateRun(event.executionId);
       const stored = ((item?.events as SagaEvent[] | undefined) ?? [])[event.seq];
       if (stored !== undefined && stored.type === event.type && stored.step === event.step) return; // applied before: a retry
-      if (stored !== undefined) throw new SagaEventConflict(event.executionId, event.seq, `is already ${stored.type}${stored.step === undefined ? '' : ` of ${stored.step}`}`);
+      if (stored !== undefined)
+        throw new SagaEventConflict(
+          event.executionId,
+          event.seq,
+          `is already ${stored.type}${stored.step === undefined ? '' : ` of ${stored.step}`}`,
+        );
       throw new SagaEventConflict(event.executionId, event.seq, `arrived before event ${Number(item?.nextSeq ?? 0)}`);
     }
   }
@@ -154,7 +205,8 @@ export class DynamoSagaExecutionStore implements SagaExecutionStore {
           TableName: this.table,
           Key: marshall(metadataKeys.sagaExecution(saga, executionId)),
           UpdateExpression: 'SET launchLeaseUntil = :until, launchLeaseHolder = :h',
-          ConditionExpression: 'attribute_exists(pk) AND launched = :f AND (attribute_not_exists(launchLeaseUntil) OR launchLeaseUntil < :now)',
+          ConditionExpression:
+            'attribute_exists(pk) AND launched = :f AND (attribute_not_exists(launchLeaseUntil) OR launchLeaseUntil < :now)',
           ExpressionAttributeValues: marshall({ ':until': now + ttlMs, ':now': now, ':f': false, ':h': holder }),
         }),
       );
@@ -166,7 +218,13 @@ export class DynamoSagaExecutionStore implements SagaExecutionStore {
   }
 
   private async getItem(saga: string, executionId: string): Promise<Record<string, unknown> | undefined> {
-    const out = await this.client.send(new GetItemCommand({ TableName: this.table, Key: marshall(metadataKeys.sagaExecution(saga, executionId)), ConsistentRead: true }));
+    const out = await this.client.send(
+      new GetItemCommand({
+        TableName: this.table,
+        Key: marshall(metadataKeys.sagaExecution(saga, executionId)),
+        ConsistentRead: true,
+      }),
+    );
     return out.Item === undefined ? undefined : unmarshall(out.Item);
   }
 }
@@ -189,17 +247,19 @@ function fromItem(item: Record<string, unknown>): SagaExecution {
     ...(typeof item.runId === 'string' ? { runId: item.runId } : {}),
     ...(typeof item.auditPartition === 'number' ? { auditPartition: item.auditPartition } : {}),
     input: JSON.parse(typeof item.inputJson === 'string' ? item.inputJson : 'null') as JsonValue,
-    events: ((item.events as SagaEvent[] | undefined) ?? []).map(({ seq, type, saga, executionId, at, step, failedStep, outcome, error }) => ({
-      seq,
-      type,
-      saga,
-      executionId,
-      at,
-      ...(step === undefined ? {} : { step }),
-      ...(failedStep === undefined ? {} : { failedStep }),
-      ...(outcome === undefined ? {} : { outcome }),
-      ...(error === undefined ? {} : { error }),
-    })),
+    events: ((item.events as SagaEvent[] | undefined) ?? []).map(
+      ({ seq, type, saga, executionId, at, step, failedStep, outcome, error }) => ({
+        seq,
+        type,
+        saga,
+        executionId,
+        at,
+        ...(step === undefined ? {} : { step }),
+        ...(failedStep === undefined ? {} : { failedStep }),
+        ...(outcome === undefined ? {} : { outcome }),
+        ...(error === undefined ? {} : { error }),
+      }),
+    ),
   };
 }
 
@@ -233,7 +293,14 @@ export class DynamoLeases {
 
   async release(name: string, holder: string): Promise<void> {
     try {
-      await this.client.send(new DeleteItemCommand({ TableName: this.table, Key: marshall(metadataKeys.lease(name)), ConditionExpression: 'holder = :h', ExpressionAttributeValues: marshall({ ':h': holder }) }));
+      await this.client.send(
+        new DeleteItemCommand({
+          TableName: this.table,
+          Key: marshall(metadataKeys.lease(name)),
+          ConditionExpression: 'holder = :h',
+          ExpressionAttributeValues: marshall({ ':h': holder }),
+        }),
+      );
     } catch (e) {
       if (!(e instanceof ConditionalCheckFailedException)) throw e; // expired and taken by another: theirs now
     }

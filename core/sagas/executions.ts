@@ -57,7 +57,16 @@ export type SagaStatus =
 /** Statuses an execution never leaves. */
 export const TERMINAL_STATUSES: readonly SagaStatus[] = ['SUCCEEDED', 'ABORTED', 'COMPENSATION_FAILED', 'FAILED'];
 
-export const SAGA_EVENT_TYPES = ['started', 'step-succeeded', 'step-failed', 'compensation-succeeded', 'compensation-failed', 'completed', 'aborted', 'failed'] as const;
+export const SAGA_EVENT_TYPES = [
+  'started',
+  'step-succeeded',
+  'step-failed',
+  'compensation-succeeded',
+  'compensation-failed',
+  'completed',
+  'aborted',
+  'failed',
+] as const;
 export type SagaEventType = (typeof SAGA_EVENT_TYPES)[number];
 
 export interface SagaEvent {
@@ -118,8 +127,13 @@ export function statusAfter(type: SagaEventType): SagaStatus {
 export type StepStatus = 'not-run' | 'succeeded' | 'failed' | 'compensated' | 'compensation-failed';
 
 /** Each step's outcome, in definition order, from the execution's events. */
-export function stepHistory(steps: readonly string[], events: readonly SagaEvent[]): { step: string; status: StepStatus; error?: SagaEvent['error'] }[] {
-  const byStep = new Map<string, { step: string; status: StepStatus; error?: SagaEvent['error'] }>(steps.map((s) => [s, { step: s, status: 'not-run' }]));
+export function stepHistory(
+  steps: readonly string[],
+  events: readonly SagaEvent[],
+): { step: string; status: StepStatus; error?: SagaEvent['error'] }[] {
+  const byStep = new Map<string, { step: string; status: StepStatus; error?: SagaEvent['error'] }>(
+    steps.map((s) => [s, { step: s, status: 'not-run' }]),
+  );
   for (const e of events) {
     const entry = e.step === undefined ? undefined : byStep.get(e.step);
     if (entry === undefined) continue;
@@ -156,7 +170,10 @@ export const MAX_SAGA_INPUT_BYTES = 64 * 1024;
 
 export function checkExecutionName(name: unknown): string {
   if (typeof name !== 'string' || !EXECUTION_NAME.test(name)) {
-    throw new InvalidArgument('executionName', 'executionName must be 1-80 characters with no whitespace, control characters or any of < > { } [ ] ? * " # % \\ ^ | ~ ` $ & , ; : /');
+    throw new InvalidArgument(
+      'executionName',
+      'executionName must be 1-80 characters with no whitespace, control characters or any of < > { } [ ] ? * " # % \\ ^ | ~ ` $ & , ; : /',
+    );
   }
   return name;
 }
@@ -164,25 +181,48 @@ export function checkExecutionName(name: unknown): string {
 export function checkSagaInput(input: unknown): JsonValue {
   if (input === undefined) return null;
   const bytes = Buffer.byteLength(JSON.stringify(input));
-  if (bytes > MAX_SAGA_INPUT_BYTES) throw new InvalidArgument('input', `A saga's input is limited to ${MAX_SAGA_INPUT_BYTES} bytes of JSON; this one is ${bytes}`);
+  if (bytes > MAX_SAGA_INPUT_BYTES)
+    throw new InvalidArgument(
+      'input',
+      `A saga's input is limited to ${MAX_SAGA_INPUT_BYTES} bytes of JSON; this one is ${bytes}`,
+    );
   return input as JsonValue;
 }
 
 /** A stable digest of a JSON value (object keys sorted), to tell a repeated start from a conflicting one. */
 export function inputDigest(input: JsonValue): string {
   const canonical = (v: JsonValue): JsonValue =>
-    Array.isArray(v) ? v.map(canonical) : v !== null && typeof v === 'object' ? Object.fromEntries(Object.keys(v).sort().map((k) => [k, canonical(v[k]!)])) : v;
-  return createHash('sha256').update(JSON.stringify(canonical(input))).digest('base64url');
+    Array.isArray(v)
+      ? v.map(canonical)
+      : v !== null && typeof v === 'object'
+        ? Object.fromEntries(
+            Object.keys(v)
+              .sort()
+              .map((k) => [k, canonical(v[k]!)]),
+          )
+        : v;
+  return createHash('sha256')
+    .update(JSON.stringify(canonical(input)))
+    .digest('base64url');
 }
 
 /** Where executions are kept. */
 export interface SagaExecutionStore {
   /** Records a new execution, holding its launch lease; if the id is taken, returns the existing one instead. */
-  create(execution: { saga: string; executionId: string; input: JsonValue; createdAt: number; launchLease: { holder: string; ttlMs: number } }): Promise<{ created: boolean; execution: SagaExecution & { inputDigest: string } }>;
+  create(execution: {
+    saga: string;
+    executionId: string;
+    input: JsonValue;
+    createdAt: number;
+    launchLease: { holder: string; ttlMs: number };
+  }): Promise<{ created: boolean; execution: SagaExecution & { inputDigest: string } }>;
   markLaunched(saga: string, executionId: string): Promise<void>;
   get(saga: string, executionId: string): Promise<SagaExecution | undefined>;
   /** Executions by id, a page at a time. */
-  list(saga: string, options: { limit: number; after?: string }): Promise<{ executions: SagaExecutionSummary[]; next?: string }>;
+  list(
+    saga: string,
+    options: { limit: number; after?: string },
+  ): Promise<{ executions: SagaExecutionSummary[]; next?: string }>;
   /**
    * Applies an event once: a repeat of an applied event (same `seq`, type and step) changes
    * nothing; another event at that `seq` is a `SagaEventConflict`, and an event of another run

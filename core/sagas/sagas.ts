@@ -1,6 +1,16 @@
 import { randomUUID } from 'node:crypto';
 import { ExecutionAlreadyExists, ExecutionNotFound, InvalidArgument, SagaNotFound } from '../errors.ts';
-import { checkExecutionName, checkSagaInput, inputDigest, LaunchInProgress, stepHistory, type SagaExecution, type SagaExecutionStore, type SagaExecutionSummary, type SagaStatus } from './executions.ts';
+import {
+  checkExecutionName,
+  checkSagaInput,
+  inputDigest,
+  LaunchInProgress,
+  stepHistory,
+  type SagaExecution,
+  type SagaExecutionStore,
+  type SagaExecutionSummary,
+  type SagaStatus,
+} from './executions.ts';
 import type { SagaTrigger } from './definition.ts';
 import { executionInput, type SagaExecutionInput } from './stateMachine.ts';
 
@@ -45,7 +55,13 @@ export class Sagas {
   private readonly launchWaitMs: number;
 
   /** `launchWaitMs`: how long a start waits for a concurrent start's launch (default 5 s). */
-  constructor(options: { catalog: readonly SagaInfo[]; executions: SagaExecutionStore; launcher: SagaLauncher; now?: () => number; launchWaitMs?: number }) {
+  constructor(options: {
+    catalog: readonly SagaInfo[];
+    executions: SagaExecutionStore;
+    launcher: SagaLauncher;
+    now?: () => number;
+    launchWaitMs?: number;
+  }) {
     this.launchWaitMs = options.launchWaitMs ?? LAUNCH_WAIT_MS;
     this.catalog = new Map(options.catalog.map((s) => [s.name, s]));
     this.executions = options.executions;
@@ -63,13 +79,22 @@ export class Sagas {
     return info;
   }
 
-  async start(saga: string, request: StartRequest): Promise<{ executionId: string; status: SagaStatus; created: boolean }> {
+  async start(
+    saga: string,
+    request: StartRequest,
+  ): Promise<{ executionId: string; status: SagaStatus; created: boolean }> {
     const info = this.info(saga);
     const executionId = request.executionName === undefined ? randomUUID() : checkExecutionName(request.executionName);
     const input = checkSagaInput(request.input);
     // A new record is created holding the launch lease, so a first start costs no extra write.
     const holder = randomUUID();
-    const { created, execution } = await this.executions.create({ saga, executionId, input, createdAt: this.now(), launchLease: { holder, ttlMs: LAUNCH_LEASE_MS } });
+    const { created, execution } = await this.executions.create({
+      saga,
+      executionId,
+      input,
+      createdAt: this.now(),
+      launchLease: { holder, ttlMs: LAUNCH_LEASE_MS },
+    });
     if (!created) {
       if (execution.inputDigest !== inputDigest(input)) throw new ExecutionAlreadyExists(saga, executionId);
       if (execution.launched) return { executionId, status: execution.status, created: false };
@@ -106,10 +131,14 @@ export class Sagas {
     return { ...execution, steps: stepHistory(info.steps, execution.events) };
   }
 
-  async listExecutions(saga: string, options: { limit?: unknown; after?: unknown } = {}): Promise<{ executions: SagaExecutionSummary[]; next?: string }> {
+  async listExecutions(
+    saga: string,
+    options: { limit?: unknown; after?: unknown } = {},
+  ): Promise<{ executions: SagaExecutionSummary[]; next?: string }> {
     this.info(saga);
     const limit = options.limit === undefined ? 50 : Number(options.limit);
-    if (!Number.isInteger(limit) || limit < 1 || limit > 1000) throw new InvalidArgument('limit', 'limit must be an integer from 1 to 1000');
+    if (!Number.isInteger(limit) || limit < 1 || limit > 1000)
+      throw new InvalidArgument('limit', 'limit must be an integer from 1 to 1000');
     const after = options.after === undefined ? undefined : checkExecutionName(options.after);
     return this.executions.list(saga, { limit, ...(after === undefined ? {} : { after }) });
   }

@@ -1,4 +1,11 @@
-import { DEFAULT_COMPENSATION_RETRY, DEFAULT_RETRY, DEFAULT_STEP_TIMEOUT_SECONDS, STEP_ERRORS, type RetryPolicy, type SagaDefinition } from './definition.ts';
+import {
+  DEFAULT_COMPENSATION_RETRY,
+  DEFAULT_RETRY,
+  DEFAULT_STEP_TIMEOUT_SECONDS,
+  STEP_ERRORS,
+  type RetryPolicy,
+  type SagaDefinition,
+} from './definition.ts';
 
 /**
  * Amazon States Language (JSONPath, never JSONata) for a saga:
@@ -64,7 +71,13 @@ export const TRANSIENT_ERRORS = [
 export const INDETERMINATE_ERRORS = [...TRANSIENT_ERRORS, STEP_ERRORS.resultTooLarge] as const;
 
 /** An audit call rides out about two minutes of trouble before the execution fails (and EventBridge reports it). */
-const AUDIT_RETRY = { ErrorEquals: ['States.ALL'], IntervalSeconds: 1, MaxAttempts: 8, BackoffRate: 2, MaxDelaySeconds: 30 };
+const AUDIT_RETRY = {
+  ErrorEquals: ['States.ALL'],
+  IntervalSeconds: 1,
+  MaxAttempts: 8,
+  BackoffRate: 2,
+  MaxDelaySeconds: 30,
+};
 /** A second run of an execution is refused by the first audit call, at once and for good. */
 const DUPLICATE_RUN_RETRY = { ErrorEquals: [STEP_ERRORS.duplicateRun], MaxAttempts: 0 };
 
@@ -86,7 +99,10 @@ export const SAGA_STATES = {
 
 type State = Record<string, unknown>;
 
-export function buildSagaStateMachine(saga: SagaDefinition, resources: SagaResources): { Comment: string; StartAt: string; States: Record<string, State> } {
+export function buildSagaStateMachine(
+  saga: SagaDefinition,
+  resources: SagaResources,
+): { Comment: string; StartAt: string; States: Record<string, State> } {
   const S = SAGA_STATES;
   const steps = saga.steps;
   const states: Record<string, State> = {};
@@ -94,7 +110,16 @@ export function buildSagaStateMachine(saga: SagaDefinition, resources: SagaResou
   const audit = (type: string, next: string, extra: Record<string, unknown> = {}): State => ({
     Type: 'Task',
     Resource: resources.auditFunction,
-    Parameters: { kind: 'audit', saga: saga.name, type, 'executionId.$': '$.executionId', 'runId.$': '$.runId', 'seq.$': '$.audit.seq', 'partition.$': '$.audit.partition', ...extra },
+    Parameters: {
+      kind: 'audit',
+      saga: saga.name,
+      type,
+      'executionId.$': '$.executionId',
+      'runId.$': '$.runId',
+      'seq.$': '$.audit.seq',
+      'partition.$': '$.audit.partition',
+      ...extra,
+    },
     ResultPath: '$.audit',
     Retry: [AUDIT_RETRY],
     Next: next,
@@ -132,16 +157,29 @@ export function buildSagaStateMachine(saga: SagaDefinition, resources: SagaResou
       TimeoutSeconds: timeout + TASK_TIMEOUT_MARGIN_SECONDS,
       ...(retry.maxAttempts > 1 ? { Retry: [retrier([...TRANSIENT_ERRORS], retry)] } : {}),
       Catch: [
-        ...(step.compensation === undefined ? [] : [{ ErrorEquals: [...INDETERMINATE_ERRORS], ResultPath: '$.error', Next: S.indeterminateStep(step.name) }]),
+        ...(step.compensation === undefined
+          ? []
+          : [{ ErrorEquals: [...INDETERMINATE_ERRORS], ResultPath: '$.error', Next: S.indeterminateStep(step.name) }]),
         { ErrorEquals: ['States.ALL'], ResultPath: '$.error', Next: S.failedStep(step.name) },
       ],
       Next: S.succeededStep(step.name),
     };
-    states[S.succeededStep(step.name)] = audit('step-succeeded', i + 1 < steps.length ? steps[i + 1]!.name : S.completed, { step: step.name });
-    states[S.failedStep(step.name)] = audit('step-failed', compensationFrom(i), { step: step.name, 'error.$': '$.error' });
+    states[S.succeededStep(step.name)] = audit(
+      'step-succeeded',
+      i + 1 < steps.length ? steps[i + 1]!.name : S.completed,
+      { step: step.name },
+    );
+    states[S.failedStep(step.name)] = audit('step-failed', compensationFrom(i), {
+      step: step.name,
+      'error.$': '$.error',
+    });
     if (step.compensation !== undefined) {
       // It may have acted: undo it too (compensations must tolerate nothing to undo).
-      states[S.indeterminateStep(step.name)] = audit('step-failed', S.compensate(step.name), { step: step.name, outcome: 'indeterminate', 'error.$': '$.error' });
+      states[S.indeterminateStep(step.name)] = audit('step-failed', S.compensate(step.name), {
+        step: step.name,
+        outcome: 'indeterminate',
+        'error.$': '$.error',
+      });
     }
     if (step.compensation !== undefined) {
       const compensationRetry = step.compensationRetry ?? DEFAULT_COMPENSATION_RETRY;
@@ -153,11 +191,20 @@ export function buildSagaStateMachine(saga: SagaDefinition, resources: SagaResou
         ResultPath: null,
         TimeoutSeconds: timeout + TASK_TIMEOUT_MARGIN_SECONDS,
         ...(compensationRetry.maxAttempts > 1 ? { Retry: [retrier(['States.ALL'], compensationRetry)] } : {}),
-        Catch: [{ ErrorEquals: ['States.ALL'], ResultPath: '$.compensationError', Next: S.compensationFailed(step.name) }],
+        Catch: [
+          { ErrorEquals: ['States.ALL'], ResultPath: '$.compensationError', Next: S.compensationFailed(step.name) },
+        ],
         Next: S.compensated(step.name),
       };
-      states[S.compensated(step.name)] = audit('compensation-succeeded', compensationFrom(i), { step: step.name, ...afterFailure });
-      states[S.compensationFailed(step.name)] = audit('compensation-failed', S.compensationFailedFail, { step: step.name, 'error.$': '$.compensationError', ...afterFailure });
+      states[S.compensated(step.name)] = audit('compensation-succeeded', compensationFrom(i), {
+        step: step.name,
+        ...afterFailure,
+      });
+      states[S.compensationFailed(step.name)] = audit('compensation-failed', S.compensationFailedFail, {
+        step: step.name,
+        'error.$': '$.compensationError',
+        ...afterFailure,
+      });
     }
   });
   states[S.completed] = audit('completed', S.succeeded);
@@ -165,13 +212,22 @@ export function buildSagaStateMachine(saga: SagaDefinition, resources: SagaResou
   states[S.aborted] = audit('aborted', S.abortedFail, { 'error.$': '$.error', ...afterFailure });
   // The cause is the failed step's error as the audit function summarized it (no stack trace).
   states[S.abortedFail] = { Type: 'Fail', Error: STEP_ERRORS.aborted, CausePath: '$.audit.cause' };
-  states[S.duplicateRunFail] = { Type: 'Fail', Error: STEP_ERRORS.duplicateRun, Cause: 'Another run of this execution id started first; this one did nothing' };
+  states[S.duplicateRunFail] = {
+    Type: 'Fail',
+    Error: STEP_ERRORS.duplicateRun,
+    Cause: 'Another run of this execution id started first; this one did nothing',
+  };
   states[S.compensationFailedFail] = {
     Type: 'Fail',
     Error: STEP_ERRORS.compensationFailed,
-    Cause: 'A compensation failed after all its attempts; an operator must finish undoing this saga (see its audit trail)',
+    Cause:
+      'A compensation failed after all its attempts; an operator must finish undoing this saga (see its audit trail)',
   };
-  return { Comment: `Sluice saga ${saga.name}: ${steps.map((s) => s.name).join(' → ')}`, StartAt: S.started, States: states };
+  return {
+    Comment: `Sluice saga ${saga.name}: ${steps.map((s) => s.name).join(' → ')}`,
+    StartAt: S.started,
+    States: states,
+  };
 }
 
 function retrier(errors: string[], policy: RetryPolicy): State {

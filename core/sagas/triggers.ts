@@ -48,7 +48,13 @@ export class SagaTriggers {
   private readonly leases: Leases;
   private readonly now: () => number;
 
-  constructor(options: { sagas: Sagas; groups: ConsumerGroups; leases: Leases; log?: (message: string, details: Record<string, unknown>) => void; now?: () => number }) {
+  constructor(options: {
+    sagas: Sagas;
+    groups: ConsumerGroups;
+    leases: Leases;
+    log?: (message: string, details: Record<string, unknown>) => void;
+    now?: () => number;
+  }) {
     this.sagas = options.sagas;
     this.groups = options.groups;
     this.leases = options.leases;
@@ -82,13 +88,19 @@ export class SagaTriggers {
     return runs;
   }
 
-  private async drain(saga: SagaInfo, trigger: SagaTrigger, maxPolls: number, deadline: number): Promise<TriggerRun | undefined> {
+  private async drain(
+    saga: SagaInfo,
+    trigger: SagaTrigger,
+    maxPolls: number,
+    deadline: number,
+  ): Promise<TriggerRun | undefined> {
     const group = SagaTriggers.groupOf(saga.name);
     // One drainer at a time: concurrent invocations (stream shards, the schedule) would otherwise
     // replace each other's static membership and fence each other's commits. The holder drains
     // until the topic is empty, so a caller that finds the lease held has nothing to add.
     const holder = randomUUID();
-    if (!(await this.leases.acquire(`trigger#${saga.name}`, holder, this.now(), LEASE_MS))) return { saga: saga.name, topic: trigger.topic, started: 0, skipped: 0, conflicts: 0 };
+    if (!(await this.leases.acquire(`trigger#${saga.name}`, holder, this.now(), LEASE_MS)))
+      return { saga: saga.name, topic: trigger.topic, started: 0, skipped: 0, conflicts: 0 };
     try {
       return await this.drainHeld(saga, trigger, group, maxPolls, deadline);
     } finally {
@@ -96,13 +108,26 @@ export class SagaTriggers {
     }
   }
 
-  private async drainHeld(saga: SagaInfo, trigger: SagaTrigger, group: string, maxPolls: number, deadline: number): Promise<TriggerRun | undefined> {
+  private async drainHeld(
+    saga: SagaInfo,
+    trigger: SagaTrigger,
+    group: string,
+    maxPolls: number,
+    deadline: number,
+  ): Promise<TriggerRun | undefined> {
     const run = { saga: saga.name, topic: trigger.topic, started: 0, skipped: 0, conflicts: 0 };
     for (let poll = 0; poll < maxPolls && this.now() < deadline; poll++) {
       let memberId = this.members.get(group);
       try {
         if (memberId === undefined) {
-          memberId = (await this.groups.join(group, { topics: [trigger.topic], instanceId: INSTANCE_ID, sessionTimeoutMs: SESSION_TIMEOUT_MS, autoOffsetReset: 'earliest' })).memberId;
+          memberId = (
+            await this.groups.join(group, {
+              topics: [trigger.topic],
+              instanceId: INSTANCE_ID,
+              sessionTimeoutMs: SESSION_TIMEOUT_MS,
+              autoOffsetReset: 'earliest',
+            })
+          ).memberId;
           this.members.set(group, memberId);
         }
         const polled = await this.groups.poll(group, memberId, { maxRecords: 25 });
@@ -110,22 +135,37 @@ export class SagaTriggers {
         for (const record of polled.records) await this.startFor(saga, trigger, record, run);
         const next = new Map<number, number>();
         for (const r of polled.records) next.set(r.partition, Math.max(next.get(r.partition) ?? 0, r.offset + 1));
-        await this.groups.commit(group, { memberId, generation: polled.generation, offsets: [...next].map(([partition, offset]) => ({ topic: trigger.topic, partition, offset })) });
+        await this.groups.commit(group, {
+          memberId,
+          generation: polled.generation,
+          offsets: [...next].map(([partition, offset]) => ({ topic: trigger.topic, partition, offset })),
+        });
       } catch (e) {
         if (isSluiceError(e, 'TopicNotFound')) return undefined; // nothing to start from yet
         // Rejoin next time: a new incarnation resumes from the committed offsets, so records
         // polled but not committed (a start that failed) come again instead of being skipped.
         this.members.delete(group);
-        if (isSluiceError(e, 'UnknownMember') || isSluiceError(e, 'FencedMember') || isSluiceError(e, 'NotAssigned')) continue;
+        if (isSluiceError(e, 'UnknownMember') || isSluiceError(e, 'FencedMember') || isSluiceError(e, 'NotAssigned'))
+          continue;
         throw e;
       }
     }
     return run;
   }
 
-  private async startFor(saga: SagaInfo, trigger: SagaTrigger, record: GroupRecord, run: { started: number; skipped: number; conflicts: number }): Promise<void> {
+  private async startFor(
+    saga: SagaInfo,
+    trigger: SagaTrigger,
+    record: GroupRecord,
+    run: { started: number; skipped: number; conflicts: number },
+  ): Promise<void> {
     const value = jsonValue(record.value);
-    const type = typeof record.headers[EVENT_TYPE_HEADER] === 'string' ? record.headers[EVENT_TYPE_HEADER] : typeof value === 'object' && value !== null && !Array.isArray(value) ? value.type : undefined;
+    const type =
+      typeof record.headers[EVENT_TYPE_HEADER] === 'string'
+        ? record.headers[EVENT_TYPE_HEADER]
+        : typeof value === 'object' && value !== null && !Array.isArray(value)
+          ? value.type
+          : undefined;
     if (value === undefined || (trigger.eventType !== undefined && type !== trigger.eventType)) {
       run.skipped++;
       return;
@@ -139,7 +179,13 @@ export class SagaTriggers {
       if (isSluiceError(e, 'ExecutionAlreadyExists')) run.conflicts++;
       else if (isSluiceError(e, 'InvalidArgument')) run.skipped++;
       else throw e;
-      this.log('Saga trigger skipped a record', { saga: saga.name, topic: record.topic, partition: record.partition, offset: record.offset, reason: (e as Error).message });
+      this.log('Saga trigger skipped a record', {
+        saga: saga.name,
+        topic: record.topic,
+        partition: record.partition,
+        offset: record.offset,
+        reason: (e as Error).message,
+      });
     }
   }
 }
@@ -155,7 +201,12 @@ function jsonValue(value: GroupRecord['value']): JsonValue | undefined {
 
 /** An execution name from the record: its position, or its key; hashed when not a valid name. */
 function nameFor(trigger: SagaTrigger, record: GroupRecord): string {
-  const name = trigger.executionName !== 'key' || record.key === null ? `${record.topic}.${record.partition}.${record.offset}` : typeof record.key === 'string' ? record.key : Buffer.from(record.key).toString('base64url');
+  const name =
+    trigger.executionName !== 'key' || record.key === null
+      ? `${record.topic}.${record.partition}.${record.offset}`
+      : typeof record.key === 'string'
+        ? record.key
+        : Buffer.from(record.key).toString('base64url');
   try {
     return checkExecutionName(name);
   } catch {

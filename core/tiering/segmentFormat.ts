@@ -50,16 +50,35 @@ export interface EncodedSegment {
  * deleted and created again never shares an object with its predecessor. A compacted rewrite gets
  * a unique suffix: two compactors racing never write different bytes under one key.
  */
-export function segmentKey(topic: string, topicId: string, partition: number, baseOffset: number, rewrite?: string): string {
+export function segmentKey(
+  topic: string,
+  topicId: string,
+  partition: number,
+  baseOffset: number,
+  rewrite?: string,
+): string {
   return `segments/${topic}/${partition}/${String(baseOffset).padStart(20, '0')}.${topicId}${rewrite === undefined ? '' : `.${rewrite}`}.seg`;
 }
 
-export function encodeSegment(batches: readonly StoredBatch[], baseOffset = batches[0]?.baseOffset ?? 0): EncodedSegment {
+export function encodeSegment(
+  batches: readonly StoredBatch[],
+  baseOffset = batches[0]?.baseOffset ?? 0,
+): EncodedSegment {
   // A compacted segment may hold no batch at all (every record superseded): it still marks its range.
   const index: SegmentIndexEntry[] = [];
   let position = HEADER_BYTES;
   for (const b of batches) {
-    index.push({ baseOffset: b.baseOffset, recordCount: b.recordCount, firstTimestamp: b.firstTimestamp, maxTimestamp: b.maxTimestamp, sizeBytes: b.sizeBytes, codec: b.codec, position, length: b.payload.length, crc: crc32c(b.payload) });
+    index.push({
+      baseOffset: b.baseOffset,
+      recordCount: b.recordCount,
+      firstTimestamp: b.firstTimestamp,
+      maxTimestamp: b.maxTimestamp,
+      sizeBytes: b.sizeBytes,
+      codec: b.codec,
+      position,
+      length: b.payload.length,
+      crc: crc32c(b.payload),
+    });
     position += b.payload.length;
   }
   const indexPosition = position;
@@ -98,10 +117,12 @@ export function encodeSegment(batches: readonly StoredBatch[], baseOffset = batc
 export function decodeSegmentIndex(indexAndTrailer: Uint8Array, location: string): SegmentIndexEntry[] {
   const view = new DataView(indexAndTrailer.buffer, indexAndTrailer.byteOffset, indexAndTrailer.byteLength);
   const end = indexAndTrailer.length;
-  if (end < 4 + TRAILER_BYTES || new TextDecoder().decode(indexAndTrailer.subarray(end - 4)) !== 'SLIX') throw new CorruptData(location, 'segment trailer missing');
+  if (end < 4 + TRAILER_BYTES || new TextDecoder().decode(indexAndTrailer.subarray(end - 4)) !== 'SLIX')
+    throw new CorruptData(location, 'segment trailer missing');
   const length = view.getUint32(end - TRAILER_BYTES + 8);
   if (length !== end - TRAILER_BYTES) throw new CorruptData(location, 'segment index length mismatch');
-  if (crc32c(indexAndTrailer.subarray(0, length)) !== view.getUint32(end - TRAILER_BYTES + 12)) throw new CorruptData(location, 'segment index CRC32C mismatch');
+  if (crc32c(indexAndTrailer.subarray(0, length)) !== view.getUint32(end - TRAILER_BYTES + 12))
+    throw new CorruptData(location, 'segment index CRC32C mismatch');
   const count = view.getUint32(0);
   if (4 + count * ENTRY_BYTES !== length) throw new CorruptData(location, 'segment index entry count mismatch');
   const entries: SegmentIndexEntry[] = [];
@@ -124,8 +145,28 @@ export function decodeSegmentIndex(indexAndTrailer: Uint8Array, location: string
 }
 
 /** Turns a batch's bytes back into a stored batch, after checking its CRC32C. */
-export function batchFromSegment(entry: SegmentIndexEntry, payload: Uint8Array, log: string, location: string): StoredBatch {
-  if (payload.length !== entry.length) throw new CorruptData(location, `batch at offset ${entry.baseOffset} is ${payload.length} bytes, expected ${entry.length}`);
-  if (crc32c(payload) !== entry.crc) throw new CorruptData(location, `CRC32C mismatch in the batch at offset ${entry.baseOffset}`);
-  return { log, baseOffset: entry.baseOffset, recordCount: entry.recordCount, firstTimestamp: entry.firstTimestamp, maxTimestamp: entry.maxTimestamp, sizeBytes: entry.sizeBytes, codec: entry.codec, payload, writerId: 'segment' };
+export function batchFromSegment(
+  entry: SegmentIndexEntry,
+  payload: Uint8Array,
+  log: string,
+  location: string,
+): StoredBatch {
+  if (payload.length !== entry.length)
+    throw new CorruptData(
+      location,
+      `batch at offset ${entry.baseOffset} is ${payload.length} bytes, expected ${entry.length}`,
+    );
+  if (crc32c(payload) !== entry.crc)
+    throw new CorruptData(location, `CRC32C mismatch in the batch at offset ${entry.baseOffset}`);
+  return {
+    log,
+    baseOffset: entry.baseOffset,
+    recordCount: entry.recordCount,
+    firstTimestamp: entry.firstTimestamp,
+    maxTimestamp: entry.maxTimestamp,
+    sizeBytes: entry.sizeBytes,
+    codec: entry.codec,
+    payload,
+    writerId: 'segment',
+  };
 }

@@ -37,7 +37,12 @@ export class SegmentReader {
     }
   }
 
-  private async readOnce(log: string, offset: number, maxRecords: number, maxBytes: number): Promise<StoredBatch[] | undefined> {
+  private async readOnce(
+    log: string,
+    offset: number,
+    maxRecords: number,
+    maxBytes: number,
+  ): Promise<StoredBatch[] | undefined> {
     const segments = (await this.store.listSegments(log)).filter((s) => s.end > offset);
     if (segments.length === 0 || segments[0]!.base > offset) return segments.length === 0 ? [] : undefined;
     for (const segment of segments) {
@@ -58,7 +63,9 @@ export class SegmentReader {
       const out: StoredBatch[] = [];
       for (; first <= last; first++) {
         const e = index[first]!;
-        out.push(batchFromSegment(e, bytesRead.subarray(e.position - start, e.position - start + e.length), log, segment.key));
+        out.push(
+          batchFromSegment(e, bytesRead.subarray(e.position - start, e.position - start + e.length), log, segment.key),
+        );
       }
       return out;
     }
@@ -67,7 +74,9 @@ export class SegmentReader {
 
   /** Index entries (no payloads) of every segment of a partition, for look-ups by timestamp. */
   async headers(log: string): Promise<{ segment: SegmentRecord; index: SegmentIndexEntry[] }[]> {
-    return Promise.all((await this.store.listSegments(log)).map(async (segment) => ({ segment, index: await this.index(segment) })));
+    return Promise.all(
+      (await this.store.listSegments(log)).map(async (segment) => ({ segment, index: await this.index(segment) })),
+    );
   }
 
   private async index(segment: SegmentRecord): Promise<SegmentIndexEntry[]> {
@@ -75,7 +84,11 @@ export class SegmentReader {
     const cacheKey = `${segment.log}\u0000${segment.key}`;
     const cached = this.indexes.get(cacheKey);
     if (cached !== undefined) return cached;
-    const bytes = await this.objects.getRange(segment.key, segment.indexPosition, segment.indexPosition + segment.indexLength - 1);
+    const bytes = await this.objects.getRange(
+      segment.key,
+      segment.indexPosition,
+      segment.indexPosition + segment.indexLength - 1,
+    );
     const index = decodeSegmentIndex(bytes, segment.key);
     if (this.indexes.size >= INDEX_CACHE_ENTRIES) this.indexes.delete(this.indexes.keys().next().value!);
     this.indexes.set(cacheKey, index);

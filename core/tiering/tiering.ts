@@ -1,6 +1,15 @@
 import { randomUUID } from 'node:crypto';
 import { MIN_HOT_RETENTION_MS } from '../log/topicConfig.ts';
-import { logKey, type LogStore, type MetadataStore, type PartitionState, type SegmentRecord, type StoredBatch, type TieringStore, type TopicRecord } from '../ports.ts';
+import {
+  logKey,
+  type LogStore,
+  type MetadataStore,
+  type PartitionState,
+  type SegmentRecord,
+  type StoredBatch,
+  type TieringStore,
+  type TopicRecord,
+} from '../ports.ts';
 import { claimKeys, decodeStoredBatch } from '../log/batching.ts';
 import { compress, decompress } from '../log/compression.ts';
 import { ClaimCheck, joinRecordBodies, splitRecordBodies, type ConsumerRecord } from '../log/records.ts';
@@ -70,7 +79,8 @@ export class Tiering {
   async runOnce(): Promise<PartitionReport[]> {
     const reports: PartitionReport[] = [];
     for (const topic of await this.metadata.listTopics()) {
-      for (let partition = 0; partition < topic.config.partitions; partition++) reports.push(await this.runPartition(topic, partition));
+      for (let partition = 0; partition < topic.config.partitions; partition++)
+        reports.push(await this.runPartition(topic, partition));
     }
     return reports;
   }
@@ -85,12 +95,17 @@ export class Tiering {
         return fallback;
       }
     };
-    const rolled = await attempt('roll', async () => {
-      let n = 0;
-      while (n < 1000 && (await this.rollOnce(topic, partition))) n++; // a long backlog takes several segments
-      return n;
-    }, 0);
-    const compacted = topic.config.cleanupPolicy === 'compact' ? await attempt('compact', () => this.compact(topic, partition), 0) : 0;
+    const rolled = await attempt(
+      'roll',
+      async () => {
+        let n = 0;
+        while (n < 1000 && (await this.rollOnce(topic, partition))) n++; // a long backlog takes several segments
+        return n;
+      },
+      0,
+    );
+    const compacted =
+      topic.config.cleanupPolicy === 'compact' ? await attempt('compact', () => this.compact(topic, partition), 0) : 0;
     const expired = await attempt('retention', () => this.applyRetention(topic, partition), 0);
     return { topic: topic.name, partition, rolled, expired, compacted, ...(errors.length > 0 ? { errors } : {}) };
   }
@@ -104,7 +119,17 @@ export class Tiering {
       if (batches.length === 0) return false;
       const base = batches[0]!.baseOffset;
       const last = batches.at(-1)!;
-      const next: PartitionState = { ...state, version: state.version + 1, roll: { phase: 'uploading', base, end: last.baseOffset + last.recordCount, key: segmentKey(topic.name, topic.topicId, partition, base), startedAt: this.now() } };
+      const next: PartitionState = {
+        ...state,
+        version: state.version + 1,
+        roll: {
+          phase: 'uploading',
+          base,
+          end: last.baseOffset + last.recordCount,
+          key: segmentKey(topic.name, topic.topicId, partition, base),
+          startedAt: this.now(),
+        },
+      };
       if (!(await this.store.setPartitionState(log, next))) return true; // someone else moved it: look again
       state = next;
     }
@@ -124,13 +149,21 @@ export class Tiering {
         createdAt: this.now(),
         ...(claims === undefined ? {} : { claims }),
       };
-      const next: PartitionState = { ...state, version: state.version + 1, tieredThrough: roll.end, roll: { ...roll, phase: 'deleting' } };
+      const next: PartitionState = {
+        ...state,
+        version: state.version + 1,
+        tieredThrough: roll.end,
+        roll: { ...roll, phase: 'deleting' },
+      };
       if (!(await this.store.recordSegment(record, next))) return true; // another roller recorded it; it will finish
       state = next;
     }
     // deleting: the segment is recorded and readers use it; the hot copies can go.
     const hot = await this.log.scanBatchHeaders(log, roll.base, MAX_SEGMENT_BATCHES + 1);
-    await this.store.deleteBatches(log, hot.batches.filter((b) => b.baseOffset >= roll.base && b.baseOffset < roll.end).map((b) => b.baseOffset));
+    await this.store.deleteBatches(
+      log,
+      hot.batches.filter((b) => b.baseOffset >= roll.base && b.baseOffset < roll.end).map((b) => b.baseOffset),
+    );
     const { roll: _done, ...rest } = state;
     await this.store.setPartitionState(log, { ...rest, version: state.version + 1 });
     return true;
@@ -138,9 +171,14 @@ export class Tiering {
 
   /** The contiguous run of hot batches from `tieredThrough` that may move; never the tail batch. */
   private async eligible(topic: TopicRecord, log: string, state: PartitionState): Promise<StoredBatch[]> {
-    const [page, tail] = await Promise.all([this.log.scanBatchHeaders(log, state.tieredThrough, MAX_SEGMENT_BATCHES + 1), this.log.lastBatch(log)]);
+    const [page, tail] = await Promise.all([
+      this.log.scanBatchHeaders(log, state.tieredThrough, MAX_SEGMENT_BATCHES + 1),
+      this.log.lastBatch(log),
+    ]);
     // The tail batch stays hot, so the high watermark is always found in DynamoDB.
-    const candidates = page.batches.filter((b) => b.baseOffset >= state.tieredThrough && tail !== undefined && b.baseOffset < tail.baseOffset);
+    const candidates = page.batches.filter(
+      (b) => b.baseOffset >= state.tieredThrough && tail !== undefined && b.baseOffset < tail.baseOffset,
+    );
     if (candidates.length === 0) return [];
     const cutoff = this.now() - topic.config.hotRetentionMs;
     const youngest = this.now() - this.minRollAgeMs;
@@ -161,7 +199,7 @@ export class Tiering {
 
   private async hotBytes(log: string, from: number): Promise<number> {
     let total = 0;
-    for (let offset = from; ; ) {
+    for (let offset = from; ;) {
       const page = await this.log.scanBatchHeaders(log, offset, 1000);
       total += page.batches.filter((b) => b.baseOffset >= offset).reduce((n, b) => n + b.sizeBytes, 0);
       const last = page.batches.at(-1);
@@ -173,10 +211,11 @@ export class Tiering {
   /** Every hot batch in [base, end), checked to be complete and contiguous. */
   private async hotRange(log: string, base: number, end: number): Promise<StoredBatch[]> {
     const out: StoredBatch[] = [];
-    for (let offset = base; offset < end; ) {
+    for (let offset = base; offset < end;) {
       const page = await this.log.readBatches(log, offset, 100);
       const next = page.batches.filter((b) => b.baseOffset >= offset && b.baseOffset < end);
-      if (next.length === 0 || next[0]!.baseOffset !== offset) throw new Error(`hot batches of ${log} from ${offset} are missing; cannot roll [${base}, ${end})`);
+      if (next.length === 0 || next[0]!.baseOffset !== offset)
+        throw new Error(`hot batches of ${log} from ${offset} are missing; cannot roll [${base}, ${end})`);
       for (const b of next) {
         if (b.baseOffset !== offset) throw new Error(`hot batches of ${log} are not contiguous at ${offset}`);
         out.push(b);
@@ -200,7 +239,10 @@ export class Tiering {
     const compacted = topic.config.cleanupPolicy === 'compact';
     const retentionMs = compacted ? -1 : topic.config.retentionMs;
     const retentionBytes = compacted ? -1 : topic.config.retentionBytes;
-    let total = retentionBytes < 0 ? 0 : segments.reduce((n, s) => n + s.sizeBytes, 0) + (await this.hotBytes(log, state.tieredThrough));
+    let total =
+      retentionBytes < 0
+        ? 0
+        : segments.reduce((n, s) => n + s.sizeBytes, 0) + (await this.hotBytes(log, state.tieredThrough));
     const doomed: SegmentRecord[] = [];
     for (const s of segments) {
       const expired = retentionMs >= 0 && s.maxTimestamp < this.now() - retentionMs;
@@ -214,7 +256,14 @@ export class Tiering {
     if (doomed.length === 0) return 0;
     const logStartOffset = Math.max(state.logStartOffset, doomed.at(-1)!.end);
     // The log start moves first (with the records), so no reader is sent to an object about to go.
-    if (!(await this.store.dropSegments(log, doomed.map((s) => s.base), { ...state, logStartOffset, version: state.version + 1 }))) return 0;
+    if (
+      !(await this.store.dropSegments(
+        log,
+        doomed.map((s) => s.base),
+        { ...state, logStartOffset, version: state.version + 1 },
+      ))
+    )
+      return 0;
     for (const s of doomed) await this.objects.delete([s.key, ...(await this.claimList(s))]);
     return doomed.length;
   }
@@ -239,7 +288,7 @@ export class Tiering {
       for (const r of records) if (r.key !== null) latest.set(keyId(r.key), r.offset);
     };
     contents.forEach((batches) => batches.forEach((b) => note(decodeStoredBatch(b))));
-    for (let offset = state.tieredThrough; ; ) {
+    for (let offset = state.tieredThrough; ;) {
       const page = await this.log.readBatches(log, offset, 100);
       page.batches.filter((b) => b.baseOffset >= offset).forEach((b) => note(decodeStoredBatch(b)));
       const last = page.batches.at(-1);
@@ -256,7 +305,9 @@ export class Tiering {
       for (const batch of contents[i]!) {
         const records = decodeStoredBatch(batch);
         const bodies = splitRecordBodies(decompress(batch.codec, batch.payload));
-        const keep = records.map((r) => r.key === null || (latest.get(keyId(r.key)) === r.offset && !(r.value === null && tombstonesExpire)));
+        const keep = records.map(
+          (r) => r.key === null || (latest.get(keyId(r.key)) === r.offset && !(r.value === null && tombstonesExpire)),
+        );
         if (keep.every(Boolean)) {
           kept.push(batch);
           continue;
@@ -264,7 +315,7 @@ export class Tiering {
         changed = true;
         records.forEach((r, k) => !keep[k] && r.value instanceof ClaimCheck && dropped.push(r.value.key));
         // Runs of consecutive kept offsets become batches; the offsets between them are gaps.
-        for (let k = 0; k < records.length; ) {
+        for (let k = 0; k < records.length;) {
           if (!keep[k]) {
             k++;
             continue;
@@ -289,7 +340,13 @@ export class Tiering {
       }
       if (!changed) continue;
       const compactions = (segment.compactions ?? 0) + 1;
-      const key = segmentKey(topic.name, topic.topicId, partition, segment.base, `c${compactions}-${randomUUID().slice(0, 8)}`);
+      const key = segmentKey(
+        topic.name,
+        topic.topicId,
+        partition,
+        segment.base,
+        `c${compactions}-${randomUUID().slice(0, 8)}`,
+      );
       const encoded = encodeSegment(kept, segment.base);
       await this.objects.put(key, encoded.bytes);
       const remaining = (await segmentClaims(this.objects, segment)).filter((c) => !dropped.includes(c));
@@ -306,7 +363,11 @@ export class Tiering {
         await this.objects.delete([key, ...(claims === undefined ? [] : [claims.key])]); // another compactor won: ours is unreferenced
         continue;
       }
-      await this.objects.delete([segment.key, ...(segment.claims === undefined ? [] : [segment.claims.key]), ...dropped]);
+      await this.objects.delete([
+        segment.key,
+        ...(segment.claims === undefined ? [] : [segment.claims.key]),
+        ...dropped,
+      ]);
       rewritten++;
     }
     return rewritten;
@@ -315,8 +376,13 @@ export class Tiering {
   /** Every batch of a segment, read whole from S3 and checked. */
   private async segmentBatches(segment: SegmentRecord): Promise<StoredBatch[]> {
     const bytes = await this.objects.getRange(segment.key, 0, segment.objectSize - 1);
-    const index = decodeSegmentIndex(bytes.subarray(segment.indexPosition, segment.indexPosition + segment.indexLength), segment.key);
-    return index.map((e) => batchFromSegment(e, bytes.subarray(e.position, e.position + e.length), segment.log, segment.key));
+    const index = decodeSegmentIndex(
+      bytes.subarray(segment.indexPosition, segment.indexPosition + segment.indexLength),
+      segment.key,
+    );
+    return index.map((e) =>
+      batchFromSegment(e, bytes.subarray(e.position, e.position + e.length), segment.log, segment.key),
+    );
   }
 
   /** Writes a segment's claim-check list beside it (nothing when there are none). */
@@ -347,7 +413,10 @@ export async function segmentClaimObjects(objects: ObjectStore, segment: Segment
 }
 
 /** Where a segment's parts lie in its object, and how much it holds. */
-function layout(encoded: { bytes: Uint8Array; indexPosition: number; indexLength: number }, batches: readonly StoredBatch[]) {
+function layout(
+  encoded: { bytes: Uint8Array; indexPosition: number; indexLength: number },
+  batches: readonly StoredBatch[],
+) {
   return {
     objectSize: encoded.bytes.length,
     indexPosition: encoded.indexPosition,

@@ -23,7 +23,8 @@ export function options() {
 }
 
 export function processOrder(key: string | null, event: OrderEvent, offset: number): void {
-  if (typeof event?.amount !== 'number' || event.amount < 0) throw new Error(`invalid amount ${event?.amount} for ${event?.orderId}`);
+  if (typeof event?.amount !== 'number' || event.amount < 0)
+    throw new Error(`invalid amount ${event?.amount} for ${event?.orderId}`);
   console.log(`Processed ${event.orderId} for ${key} at offset ${offset}: ${event.amount}`);
 }
 
@@ -52,7 +53,11 @@ export class DeadLetters {
     await this.producer.send(this.topic, {
       key: record.key,
       value: record.value,
-      headers: { ...record.headers, 'dlq.error': (error as Error).message, 'dlq.origin': `${record.topic}[${record.partition}]@${record.offset}` },
+      headers: {
+        ...record.headers,
+        'dlq.error': (error as Error).message,
+        'dlq.origin': `${record.topic}[${record.partition}]@${record.offset}`,
+      },
     });
   }
 

@@ -15,10 +15,22 @@ class OrderEventConsumer {
   private running = true;
 
   constructor(url: string, groupId: string, topic: string) {
-    this.consumer = new GroupConsumer({ url, groupId, topics: [topic], autoOffsetReset: 'earliest', autoCommit: false, assignor: 'roundrobin', maxRecords: 100 });
+    this.consumer = new GroupConsumer({
+      url,
+      groupId,
+      topics: [topic],
+      autoOffsetReset: 'earliest',
+      autoCommit: false,
+      assignor: 'roundrobin',
+      maxRecords: 100,
+    });
   }
 
-  async consume(process: (key: string | null, event: OrderEvent, offset: number) => void, deadLetters: DeadLetters, untilIdle: boolean): Promise<void> {
+  async consume(
+    process: (key: string | null, event: OrderEvent, offset: number) => void,
+    deadLetters: DeadLetters,
+    untilIdle: boolean,
+  ): Promise<void> {
     while (this.running) {
       const records = await this.consumer.poll({ waitMs: untilIdle ? 300 : 1000, markConsumed: false }); // poll(timeout=1.0)
       if (records.length === 0 && untilIdle) break;

@@ -24,11 +24,21 @@ export interface Cart {
 
 /** Turns a checked-out cart into an order; the order id keys everything after. */
 export function checkoutService(url: string): Choreography {
-  return new Choreography({ url, groupId: 'checkout', topics: ['carts'] }).on('CartCheckedOut', async (event, { emit }) => {
-    const cart = event.data as unknown as Cart;
-    const order: Order = { orderId: `order-${cart.cartId}`, customerId: cart.customerId, sku: cart.sku, quantity: cart.quantity, amount: cart.quantity * cart.unitPrice, address: cart.address };
-    await emit('orders', 'OrderCreated', { ...order }, { key: order.orderId });
-  });
+  return new Choreography({ url, groupId: 'checkout', topics: ['carts'] }).on(
+    'CartCheckedOut',
+    async (event, { emit }) => {
+      const cart = event.data as unknown as Cart;
+      const order: Order = {
+        orderId: `order-${cart.cartId}`,
+        customerId: cart.customerId,
+        sku: cart.sku,
+        quantity: cart.quantity,
+        amount: cart.quantity * cart.unitPrice,
+        address: cart.address,
+      };
+      await emit('orders', 'OrderCreated', { ...order }, { key: order.orderId });
+    },
+  );
 }
 
 /** Tells the customer how their order ended, from the saga's lifecycle events. */
@@ -39,7 +49,11 @@ export function notifierService(url: string): Choreography {
     })
     .on('aborted', async (event, { emit }) => {
       const { failedStep, error } = event.data as { failedStep?: string; error?: { message?: string } };
-      await emit('notifications', 'OrderCancelled', { orderId: event.key, failedStep: failedStep ?? null, reason: error?.message ?? null });
+      await emit('notifications', 'OrderCancelled', {
+        orderId: event.key,
+        failedStep: failedStep ?? null,
+        reason: error?.message ?? null,
+      });
     });
 }
 
@@ -65,6 +79,8 @@ if (import.meta.url === pathToFileURL(process.argv[1] ?? '').href) {
   await createTopics(url);
   const services = [checkoutService(url), notifierService(url)];
   process.on('SIGINT', () => void Promise.all(services.map((s) => s.close())).then(() => process.exit(0)));
-  console.log(`checkout and notifier are running against ${url}; publish a CartCheckedOut event to carts to start an order`);
+  console.log(
+    `checkout and notifier are running against ${url}; publish a CartCheckedOut event to carts to start an order`,
+  );
   await Promise.all(services.map((s) => s.run()));
 }

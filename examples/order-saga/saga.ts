@@ -55,10 +55,20 @@ async function transact(items: TransactWriteItem[]): Promise<number | undefined>
 function checkOrder(input: unknown): Order {
   const o = input as Partial<Order> | null;
   const ok =
-    typeof o === 'object' && o !== null &&
-    typeof o.orderId === 'string' && typeof o.customerId === 'string' && typeof o.sku === 'string' && typeof o.address === 'string' &&
-    Number.isInteger(o.quantity) && o.quantity! > 0 && Number.isInteger(o.amount) && o.amount! >= 0;
-  if (!ok) throw new PermanentStepError('An order needs orderId, customerId, sku, address, a positive integer quantity and an integer amount in cents');
+    typeof o === 'object' &&
+    o !== null &&
+    typeof o.orderId === 'string' &&
+    typeof o.customerId === 'string' &&
+    typeof o.sku === 'string' &&
+    typeof o.address === 'string' &&
+    Number.isInteger(o.quantity) &&
+    o.quantity! > 0 &&
+    Number.isInteger(o.amount) &&
+    o.amount! >= 0;
+  if (!ok)
+    throw new PermanentStepError(
+      'An order needs orderId, customerId, sku, address, a positive integer quantity and an integer amount in cents',
+    );
   return o as Order;
 }
 
@@ -67,7 +77,12 @@ function checkOrder(input: unknown): Order {
  * idempotency key) is put only if absent, in the same transaction as the debit, which needs the
  * counter to cover it. `short` when it does not; `taken` now or by an earlier attempt.
  */
-async function takeOnce(tableName: string, record: Record<string, unknown>, counter: { pk: string; attribute: string }, amount: number): Promise<'taken' | 'short'> {
+async function takeOnce(
+  tableName: string,
+  record: Record<string, unknown>,
+  counter: { pk: string; attribute: string },
+  amount: number,
+): Promise<'taken' | 'short'> {
   const failed = await transact([
     { Put: { TableName: tableName, Item: marshall(record), ConditionExpression: 'attribute_not_exists(pk)' } },
     {
@@ -85,7 +100,13 @@ async function takeOnce(tableName: string, record: Record<string, unknown>, coun
 }
 
 /** Gives back what `takeOnce` took, once: the record's status flips from `from` to `to` in the same transaction as the credit (nothing happens if it already flipped). */
-async function giveBackOnce(tableName: string, recordPk: string, flip: { from: string; to: string }, counter: { pk: string; attribute: string }, amount: number): Promise<void> {
+async function giveBackOnce(
+  tableName: string,
+  recordPk: string,
+  flip: { from: string; to: string },
+  counter: { pk: string; attribute: string },
+  amount: number,
+): Promise<void> {
   await transact([
     {
       Update: {
@@ -97,7 +118,15 @@ async function giveBackOnce(tableName: string, recordPk: string, flip: { from: s
         ExpressionAttributeValues: marshall({ ':to': flip.to, ':from': flip.from }),
       },
     },
-    { Update: { TableName: tableName, Key: marshall({ pk: counter.pk }), UpdateExpression: 'SET #c = #c + :n', ExpressionAttributeNames: { '#c': counter.attribute }, ExpressionAttributeValues: marshall({ ':n': amount }) } },
+    {
+      Update: {
+        TableName: tableName,
+        Key: marshall({ pk: counter.pk }),
+        UpdateExpression: 'SET #c = #c + :n',
+        ExpressionAttributeNames: { '#c': counter.attribute },
+        ExpressionAttributeValues: marshall({ ':n': amount }),
+      },
+    },
   ]);
 }
 
@@ -110,15 +139,33 @@ export const orderSaga = defineSaga({
       name: 'ReserveInventory',
       action: async ({ input, idempotencyKey }) => {
         const order = checkOrder(input);
-        const reservation = { pk: `reservation#${idempotencyKey}`, sku: order.sku, quantity: order.quantity, status: 'reserved' };
-        if ((await takeOnce(table('inventory'), reservation, { pk: `sku#${order.sku}`, attribute: 'stock' }, order.quantity)) === 'short') {
+        const reservation = {
+          pk: `reservation#${idempotencyKey}`,
+          sku: order.sku,
+          quantity: order.quantity,
+          status: 'reserved',
+        };
+        if (
+          (await takeOnce(
+            table('inventory'),
+            reservation,
+            { pk: `sku#${order.sku}`, attribute: 'stock' },
+            order.quantity,
+          )) === 'short'
+        ) {
           throw new PermanentStepError(`Not enough stock of ${order.sku} for ${order.quantity}`);
         }
         return { reservation: idempotencyKey };
       },
       compensation: async ({ input, idempotencyKey }) => {
         const order = input as unknown as Order;
-        await giveBackOnce(table('inventory'), `reservation#${idempotencyKey}`, { from: 'reserved', to: 'released' }, { pk: `sku#${order.sku}`, attribute: 'stock' }, order.quantity);
+        await giveBackOnce(
+          table('inventory'),
+          `reservation#${idempotencyKey}`,
+          { from: 'reserved', to: 'released' },
+          { pk: `sku#${order.sku}`, attribute: 'stock' },
+          order.quantity,
+        );
       },
       retry: { maxAttempts: 3, intervalSeconds: 1, backoffRate: 2 },
       timeoutSeconds: 10,
@@ -128,15 +175,33 @@ export const orderSaga = defineSaga({
       action: async ({ input, idempotencyKey }) => {
         const order = input as unknown as Order;
         // A retry after a lost reply finds its own charge record and charges nothing more.
-        const charge = { pk: `charge#${idempotencyKey}`, customerId: order.customerId, amount: order.amount, status: 'charged' };
-        if ((await takeOnce(table('payments'), charge, { pk: `account#${order.customerId}`, attribute: 'balance' }, order.amount)) === 'short') {
+        const charge = {
+          pk: `charge#${idempotencyKey}`,
+          customerId: order.customerId,
+          amount: order.amount,
+          status: 'charged',
+        };
+        if (
+          (await takeOnce(
+            table('payments'),
+            charge,
+            { pk: `account#${order.customerId}`, attribute: 'balance' },
+            order.amount,
+          )) === 'short'
+        ) {
           throw new PermanentStepError(`Payment declined: account ${order.customerId} cannot cover ${order.amount}`);
         }
         return { charge: idempotencyKey, amount: order.amount };
       },
       compensation: async ({ input, idempotencyKey }) => {
         const order = input as unknown as Order;
-        await giveBackOnce(table('payments'), `charge#${idempotencyKey}`, { from: 'charged', to: 'refunded' }, { pk: `account#${order.customerId}`, attribute: 'balance' }, order.amount);
+        await giveBackOnce(
+          table('payments'),
+          `charge#${idempotencyKey}`,
+          { from: 'charged', to: 'refunded' },
+          { pk: `account#${order.customerId}`, attribute: 'balance' },
+          order.amount,
+        );
       },
       retry: { maxAttempts: 4, intervalSeconds: 1, backoffRate: 2 },
       timeoutSeconds: 10,
@@ -146,8 +211,28 @@ export const orderSaga = defineSaga({
       action: async ({ input, idempotencyKey }) => {
         const order = input as unknown as Order;
         if (order.address.trim() === '') throw new PermanentStepError(`Order ${order.orderId} has no shipping address`);
-        await transact([{ Put: { TableName: table('inventory'), Item: marshall({ pk: `shipment#${order.orderId}`, sku: order.sku, quantity: order.quantity, address: order.address, by: idempotencyKey }), ConditionExpression: 'attribute_not_exists(pk)' } }]);
-        const shipment = await dynamo.send(new GetItemCommand({ TableName: table('inventory'), Key: marshall({ pk: `shipment#${order.orderId}` }), ConsistentRead: true }));
+        await transact([
+          {
+            Put: {
+              TableName: table('inventory'),
+              Item: marshall({
+                pk: `shipment#${order.orderId}`,
+                sku: order.sku,
+                quantity: order.quantity,
+                address: order.address,
+                by: idempotencyKey,
+              }),
+              ConditionExpression: 'attribute_not_exists(pk)',
+            },
+          },
+        ]);
+        const shipment = await dynamo.send(
+          new GetItemCommand({
+            TableName: table('inventory'),
+            Key: marshall({ pk: `shipment#${order.orderId}` }),
+            ConsistentRead: true,
+          }),
+        );
         return { shipment: String(unmarshall(shipment.Item!).pk) };
       },
       timeoutSeconds: 10,

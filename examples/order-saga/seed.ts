@@ -2,18 +2,33 @@ import { GetItemCommand, PutItemCommand, type DynamoDBClient } from '@aws-sdk/cl
 import { marshall, unmarshall } from '@aws-sdk/util-dynamodb';
 
 /** Stock for a SKU and a customer's balance (cents), as the order saga's tables hold them. */
-export async function seedOrderTables(client: DynamoDBClient, tables: { inventory: string; payments: string }, seed: { sku: string; stock: number; customerId: string; balance: number }): Promise<void> {
-  await client.send(new PutItemCommand({ TableName: tables.inventory, Item: marshall({ pk: `sku#${seed.sku}`, stock: seed.stock }) }));
-  await client.send(new PutItemCommand({ TableName: tables.payments, Item: marshall({ pk: `account#${seed.customerId}`, balance: seed.balance }) }));
+export async function seedOrderTables(
+  client: DynamoDBClient,
+  tables: { inventory: string; payments: string },
+  seed: { sku: string; stock: number; customerId: string; balance: number },
+): Promise<void> {
+  await client.send(
+    new PutItemCommand({ TableName: tables.inventory, Item: marshall({ pk: `sku#${seed.sku}`, stock: seed.stock }) }),
+  );
+  await client.send(
+    new PutItemCommand({
+      TableName: tables.payments,
+      Item: marshall({ pk: `account#${seed.customerId}`, balance: seed.balance }),
+    }),
+  );
 }
 
 export async function stockOf(client: DynamoDBClient, table: string, sku: string): Promise<number> {
-  const out = await client.send(new GetItemCommand({ TableName: table, Key: marshall({ pk: `sku#${sku}` }), ConsistentRead: true }));
+  const out = await client.send(
+    new GetItemCommand({ TableName: table, Key: marshall({ pk: `sku#${sku}` }), ConsistentRead: true }),
+  );
   return Number(unmarshall(out.Item!).stock);
 }
 
 export async function balanceOf(client: DynamoDBClient, table: string, customerId: string): Promise<number> {
-  const out = await client.send(new GetItemCommand({ TableName: table, Key: marshall({ pk: `account#${customerId}` }), ConsistentRead: true }));
+  const out = await client.send(
+    new GetItemCommand({ TableName: table, Key: marshall({ pk: `account#${customerId}` }), ConsistentRead: true }),
+  );
   return Number(unmarshall(out.Item!).balance);
 }
 
@@ -34,12 +49,24 @@ if (import.meta.url === (await import('node:url')).pathToFileURL(process.argv[1]
       balance: { type: 'string', default: '100000' },
     },
   });
-  if (values.endpoint === undefined) throw new Error('--endpoint (the DynamoDB Local URL npm start prints) is required');
-  const client = new DynamoDBClient({ endpoint: values.endpoint, region: 'us-east-1', credentials: { accessKeyId: 'S3RVER', secretAccessKey: 'S3RVER' } });
+  if (values.endpoint === undefined)
+    throw new Error('--endpoint (the DynamoDB Local URL npm start prints) is required');
+  const client = new DynamoDBClient({
+    endpoint: values.endpoint,
+    region: 'us-east-1',
+    credentials: { accessKeyId: 'S3RVER', secretAccessKey: 'S3RVER' },
+  });
   const names = (await client.send(new ListTablesCommand({}))).TableNames ?? [];
   const inventory = names.find((n) => n.includes('OrderSagaInventory'));
   const payments = names.find((n) => n.includes('OrderSagaPayments'));
-  if (inventory === undefined || payments === undefined) throw new Error(`No order saga tables at ${values.endpoint} (found ${names.join(', ') || 'none'})`);
-  await seedOrderTables(client, { inventory, payments }, { sku: values.sku, stock: Number(values.stock), customerId: values.customer, balance: Number(values.balance) });
-  console.log(`${inventory}: ${values.sku} stock ${values.stock}; ${payments}: ${values.customer} balance ${values.balance}`);
+  if (inventory === undefined || payments === undefined)
+    throw new Error(`No order saga tables at ${values.endpoint} (found ${names.join(', ') || 'none'})`);
+  await seedOrderTables(
+    client,
+    { inventory, payments },
+    { sku: values.sku, stock: Number(values.stock), customerId: values.customer, balance: Number(values.balance) },
+  );
+  console.log(
+    `${inventory}: ${values.sku} stock ${values.stock}; ${payments}: ${values.customer} balance ${values.balance}`,
+  );
 }

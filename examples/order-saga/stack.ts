@@ -15,7 +15,11 @@ export class OrderSagaExample extends Construct {
   readonly payments: Table;
   readonly saga: Saga;
 
-  constructor(scope: Construct, id: string, props: { sluice: SluiceStack; type?: 'STANDARD' | 'EXPRESS'; removalPolicy?: RemovalPolicy }) {
+  constructor(
+    scope: Construct,
+    id: string,
+    props: { sluice: SluiceStack; type?: 'STANDARD' | 'EXPRESS'; removalPolicy?: RemovalPolicy },
+  ) {
     super(scope, id);
     const tableProps = {
       partitionKey: { name: 'pk', type: AttributeType.STRING },
@@ -31,10 +35,20 @@ export class OrderSagaExample extends Construct {
       definition: orderSaga,
       entry: 'examples/order-saga/saga.ts',
       ...(props.type === undefined ? {} : { type: props.type }),
-      environment: { [ORDER_TABLES_ENV.inventory]: this.inventory.tableName, [ORDER_TABLES_ENV.payments]: this.payments.tableName },
+      environment: {
+        [ORDER_TABLES_ENV.inventory]: this.inventory.tableName,
+        [ORDER_TABLES_ENV.payments]: this.payments.tableName,
+      },
       configureStep: (step, fn) => {
         const changes = step === 'ChargePayment' ? this.payments : this.inventory;
-        bindTable({ table: changes, grantee: fn, actions: step === 'ShipOrder' ? ['dynamodb:PutItem', 'dynamodb:GetItem'] : ['dynamodb:PutItem', 'dynamodb:UpdateItem'] });
+        bindTable({
+          table: changes,
+          grantee: fn,
+          actions:
+            step === 'ShipOrder'
+              ? ['dynamodb:PutItem', 'dynamodb:GetItem']
+              : ['dynamodb:PutItem', 'dynamodb:UpdateItem'],
+        });
       },
     });
   }

@@ -15,10 +15,21 @@ function optionalBody(event: HttpEvent): Record<string, unknown> {
 
 function partitions(field: string, value: unknown): TopicPartition[] | undefined {
   if (value === undefined) return undefined;
-  if (!Array.isArray(value) || value.length > 10_000) throw new InvalidRequest(field, `${field} must be an array of { topic, partition }`);
+  if (!Array.isArray(value) || value.length > 10_000)
+    throw new InvalidRequest(field, `${field} must be an array of { topic, partition }`);
   return value.map((v, i) => {
-    if (typeof v !== 'object' || v === null || typeof v.topic !== 'string' || !Number.isSafeInteger(v.partition) || v.partition < 0 || v.partition > 100_000) {
-      throw new InvalidRequest(`${field}[${i}]`, `${field}[${i}] must be { topic, partition } with a partition from 0 to 100000`);
+    if (
+      typeof v !== 'object' ||
+      v === null ||
+      typeof v.topic !== 'string' ||
+      !Number.isSafeInteger(v.partition) ||
+      v.partition < 0 ||
+      v.partition > 100_000
+    ) {
+      throw new InvalidRequest(
+        `${field}[${i}]`,
+        `${field}[${i}] must be { topic, partition } with a partition from 0 to 100000`,
+      );
     }
     validateTopicName(v.topic);
     return { topic: v.topic, partition: v.partition, ...(v.offset === undefined ? {} : { offset: v.offset }) };
@@ -36,7 +47,10 @@ export const handler = httpHandler({
     const body = optionalBody(event);
     onlyKeys(body, ['release']);
     const release = partitions('release', body.release);
-    return { status: 200, body: await groups.heartbeat(group(event), member(event), release === undefined ? {} : { release }) };
+    return {
+      status: 200,
+      body: await groups.heartbeat(group(event), member(event), release === undefined ? {} : { release }),
+    };
   },
   'POST /v1/groups/{group}/members/{memberId}/poll': async (event) => {
     const body = optionalBody(event);
@@ -46,10 +60,18 @@ export const handler = httpHandler({
       ...(body.maxBytes === undefined ? {} : { maxBytes: body.maxBytes as number }),
       ...(body.waitMs === undefined ? {} : { waitMs: body.waitMs as number }),
       ...(body.paused === undefined ? {} : { paused: partitions('paused', body.paused)! }),
-      ...(body.seek === undefined ? {} : { seek: partitions('seek', body.seek) as (TopicPartition & { offset: number })[] }),
+      ...(body.seek === undefined
+        ? {}
+        : { seek: partitions('seek', body.seek) as (TopicPartition & { offset: number })[] }),
       ...(body.release === undefined ? {} : { release: partitions('release', body.release)! }),
     });
-    return { status: 200, body: { ...result, records: result.records.map((r) => ({ topic: r.topic, partition: r.partition, ...recordToWire(r) })) } };
+    return {
+      status: 200,
+      body: {
+        ...result,
+        records: result.records.map((r) => ({ topic: r.topic, partition: r.partition, ...recordToWire(r) })),
+      },
+    };
   },
   'DELETE /v1/groups/{group}/members/{memberId}': async (event) => {
     await groups.leave(group(event), member(event));
@@ -64,7 +86,10 @@ export const handler = httpHandler({
   'POST /v1/groups/{group}/offsets/reset': async (event) => {
     const body = objectBody(event.json);
     onlyKeys(body, ['topic', 'to']);
-    return { status: 200, body: { offsets: await groups.resetOffsets(group(event), body.topic as string, body.to as never) } };
+    return {
+      status: 200,
+      body: { offsets: await groups.resetOffsets(group(event), body.topic as string, body.to as never) },
+    };
   },
   'GET /v1/groups': async () => ({ status: 200, body: { groups: await groups.listGroups() } }),
   'GET /v1/groups/{group}': async (event) => ({ status: 200, body: await groups.describe(group(event)) }),

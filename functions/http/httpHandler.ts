@@ -45,7 +45,10 @@ function parseBody(event: APIGatewayProxyEventV2): unknown {
  * `{"error": {code, message, ...context}}`; anything else is a 500 that names only the request id.
  */
 export function httpHandler(routes: Record<string, RouteHandler>) {
-  const dispatch = async (event: APIGatewayProxyEventV2, context: Context): Promise<APIGatewayProxyStructuredResultV2> => {
+  const dispatch = async (
+    event: APIGatewayProxyEventV2,
+    context: Context,
+  ): Promise<APIGatewayProxyStructuredResultV2> => {
     metrics.addMetric('Requests', 'Count', 1);
     try {
       const route = Object.hasOwn(routes, event.routeKey) ? routes[event.routeKey] : undefined;
@@ -64,7 +67,10 @@ export function httpHandler(routes: Record<string, RouteHandler>) {
       metrics.addMetric('ServerError', 'Count', 1);
       // Stored bytes failing a checksum is a server fault, but a typed one: say so, without details.
       const code = isSluiceError(e, 'CorruptData') ? 'CorruptData' : 'InternalError';
-      const message = code === 'CorruptData' ? 'Stored data failed an integrity check; nothing was returned' : 'Internal server error';
+      const message =
+        code === 'CorruptData'
+          ? 'Stored data failed an integrity check; nothing was returned'
+          : 'Internal server error';
       return response(500, { error: { code, message, requestId: context.awsRequestId } });
     }
   };

@@ -63,7 +63,8 @@ export function recordFromWire(input: unknown, index: number): Record<string, un
     const headers = { ...((record.headers as Record<string, unknown> | undefined) ?? {}) };
     for (const [name, encoding] of Object.entries(headerEncodings)) {
       checkEncoding(index, `headerEncodings.${name}`, encoding);
-      if (!Object.hasOwn(headers, name)) throw new InvalidRecord(index, `headerEncodings.${name}`, 'names a header the record lacks');
+      if (!Object.hasOwn(headers, name))
+        throw new InvalidRecord(index, `headerEncodings.${name}`, 'names a header the record lacks');
       headers[name] = fromBase64(index, `headers.${name}`, headers[name]);
     }
     record.headers = headers;
@@ -72,7 +73,13 @@ export function recordFromWire(input: unknown, index: number): Record<string, un
 }
 
 export function recordToWire(record: ConsumerRecord): WireRecordOut {
-  const out: WireRecordOut = { offset: record.offset, timestamp: record.timestamp, key: null, value: null, headers: {} };
+  const out: WireRecordOut = {
+    offset: record.offset,
+    timestamp: record.timestamp,
+    key: null,
+    value: null,
+    headers: {},
+  };
   if (record.key instanceof Uint8Array) {
     out.key = Buffer.from(record.key).toString('base64');
     out.keyEncoding = 'base64';
@@ -107,7 +114,11 @@ export function objectBody(body: unknown): Record<string, unknown> {
 /** Rejects keys a route does not know, so typos do not pass silently. */
 export function onlyKeys(body: Record<string, unknown>, allowed: readonly string[]): void {
   for (const key of Object.keys(body)) {
-    if (!allowed.includes(key)) throw new InvalidRequest(key, `Unknown field ${JSON.stringify(key.slice(0, 64))}; this route takes ${allowed.join(', ')}`);
+    if (!allowed.includes(key))
+      throw new InvalidRequest(
+        key,
+        `Unknown field ${JSON.stringify(key.slice(0, 64))}; this route takes ${allowed.join(', ')}`,
+      );
   }
 }
 

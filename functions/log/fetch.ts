@@ -17,15 +17,24 @@ export const handler = httpHandler({
     const q = event.queryStringParameters ?? {};
     const offset = integerParam('offset', q.offset, 0);
     const waitMs = integerParam('waitMs', q.waitMs, 0);
-    if (waitMs < 0 || waitMs > MAX_WAIT_MS) throw new InvalidArgument('waitMs', `waitMs must be from 0 to ${MAX_WAIT_MS}`);
-    const options = { maxRecords: integerParam('maxRecords', q.maxRecords, 500), maxBytes: integerParam('maxBytes', q.maxBytes, 1024 * 1024) };
+    if (waitMs < 0 || waitMs > MAX_WAIT_MS)
+      throw new InvalidArgument('waitMs', `waitMs must be from 0 to ${MAX_WAIT_MS}`);
+    const options = {
+      maxRecords: integerParam('maxRecords', q.maxRecords, 500),
+      maxBytes: integerParam('maxBytes', q.maxBytes, 1024 * 1024),
+    };
 
     let result: ReadResult = await sluice.read(topic, partition, offset, options);
     // Long-poll: wait for the high watermark to pass the offset, checking the tail (one small query).
     const deadline = Date.now() + waitMs;
-    for (let pause = FIRST_POLL_PAUSE_MS; result.records.length === 0 && Date.now() < deadline; pause = Math.min(pause * 2, 1000)) {
+    for (
+      let pause = FIRST_POLL_PAUSE_MS;
+      result.records.length === 0 && Date.now() < deadline;
+      pause = Math.min(pause * 2, 1000)
+    ) {
       await new Promise((r) => setTimeout(r, Math.min(pause, deadline - Date.now())));
-      if ((await sluice.offsetFor(topic, partition, 'latest')) > offset) result = await sluice.read(topic, partition, offset, options);
+      if ((await sluice.offsetFor(topic, partition, 'latest')) > offset)
+        result = await sluice.read(topic, partition, offset, options);
     }
     return { status: 200, body: { ...result, records: result.records.map(recordToWire) } };
   },

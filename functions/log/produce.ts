@@ -16,7 +16,11 @@ export const handler = httpHandler({
       throw new InvalidArgument('producer', 'producer must be { id, epoch, sequence }');
     }
     const producer = body.producer as IdempotentProducer | undefined;
-    const metas = await sluice.append(event.pathParameters!.topic!, records, producer === undefined ? {} : { producer });
+    const metas = await sluice.append(
+      event.pathParameters!.topic!,
+      records,
+      producer === undefined ? {} : { producer },
+    );
     metrics.addMetric('RecordsAppended', 'Count', metas.length);
     return { status: 200, body: { offsets: metas } };
   },

@@ -12,23 +12,35 @@ export const handler = httpHandler({
   'POST /v1/topics': async (event) => {
     const body = objectBody(event.json);
     onlyKeys(body, ['name', 'partitions', 'config']);
-    const topic = await sluice.createTopic(body.name as string, { partitions: body.partitions as number | undefined, config: body.config as object | undefined });
+    const topic = await sluice.createTopic(body.name as string, {
+      partitions: body.partitions as number | undefined,
+      config: body.config as object | undefined,
+    });
     return { status: 201, body: await sluice.describeTopic(topic.name) };
   },
   'GET /v1/topics': async () => ({ status: 200, body: { topics: (await sluice.listTopics()).map(topicView) } }),
-  'GET /v1/topics/{topic}': async (event) => ({ status: 200, body: await sluice.describeTopic(event.pathParameters!.topic!) }),
+  'GET /v1/topics/{topic}': async (event) => ({
+    status: 200,
+    body: await sluice.describeTopic(event.pathParameters!.topic!),
+  }),
   'PATCH /v1/topics/{topic}': async (event) => {
     const body = objectBody(event.json);
     onlyKeys(body, ['partitions', 'config']);
     const name = event.pathParameters!.topic!;
-    await sluice.updateTopic(name, { partitions: body.partitions as number | undefined, config: body.config as object | undefined });
+    await sluice.updateTopic(name, {
+      partitions: body.partitions as number | undefined,
+      config: body.config as object | undefined,
+    });
     return { status: 200, body: await sluice.describeTopic(name) };
   },
   'POST /v1/topics/{topic}/partitions/{partition}/delete-records': async (event) => {
     const body = objectBody(event.json);
     onlyKeys(body, ['beforeOffset']);
     const partition = integerParam('partition', event.pathParameters!.partition);
-    return { status: 200, body: await sluice.deleteRecords(event.pathParameters!.topic!, partition, body.beforeOffset as number) };
+    return {
+      status: 200,
+      body: await sluice.deleteRecords(event.pathParameters!.topic!, partition, body.beforeOffset as number),
+    };
   },
   'DELETE /v1/topics/{topic}': async (event) => {
     await sluice.deleteTopic(event.pathParameters!.topic!);

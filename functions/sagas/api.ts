@@ -6,17 +6,36 @@ const saga = (event: HttpEvent): string => event.pathParameters!.saga!;
 
 /** Sagas: start executions (idempotent by name), read their status and step history, list them. */
 export const handler = httpHandler({
-  'GET /v1/sagas': async () => ({ status: 200, body: { sagas: sagas.list().map(({ name, steps, auditTopic, type, trigger }) => ({ name, steps, auditTopic, type, ...(trigger === undefined ? {} : { trigger }) })) } }),
+  'GET /v1/sagas': async () => ({
+    status: 200,
+    body: {
+      sagas: sagas
+        .list()
+        .map(({ name, steps, auditTopic, type, trigger }) => ({
+          name,
+          steps,
+          auditTopic,
+          type,
+          ...(trigger === undefined ? {} : { trigger }),
+        })),
+    },
+  }),
   'POST /v1/sagas/{saga}/executions': async (event) => {
     const body = event.json === undefined ? {} : objectBody(event.json);
     onlyKeys(body, ['input', 'executionName']);
     const started = await sagas.start(saga(event), body);
-    return { status: 202, body: { saga: saga(event), executionId: started.executionId, status: started.status, created: started.created } };
+    return {
+      status: 202,
+      body: { saga: saga(event), executionId: started.executionId, status: started.status, created: started.created },
+    };
   },
   'GET /v1/sagas/{saga}/executions': async (event) => {
     const query = event.queryStringParameters ?? {};
     onlyKeys(query, ['limit', 'after']);
     return { status: 200, body: await sagas.listExecutions(saga(event), { limit: query.limit, after: query.after }) };
   },
-  'GET /v1/sagas/{saga}/executions/{executionId}': async (event) => ({ status: 200, body: await sagas.describe(saga(event), event.pathParameters!.executionId!) }),
+  'GET /v1/sagas/{saga}/executions/{executionId}': async (event) => ({
+    status: 200,
+    body: await sagas.describe(saga(event), event.pathParameters!.executionId!),
+  }),
 });

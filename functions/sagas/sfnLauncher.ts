@@ -16,7 +16,13 @@ export class StepFunctionsLauncher implements SagaLauncher {
 
   async start(saga: SagaInfo, executionId: string, input: SagaExecutionInput): Promise<void> {
     try {
-      await this.client.send(new StartExecutionCommand({ stateMachineArn: saga.stateMachineArn, name: executionId, input: JSON.stringify(input) }));
+      await this.client.send(
+        new StartExecutionCommand({
+          stateMachineArn: saga.stateMachineArn,
+          name: executionId,
+          input: JSON.stringify(input),
+        }),
+      );
     } catch (e) {
       // Started by an earlier attempt of this same call (Sluice checked the input already).
       if (e instanceof ExecutionAlreadyExists || (e as { name?: string }).name === 'ExecutionAlreadyExists') return;

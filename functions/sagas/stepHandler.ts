@@ -42,8 +42,16 @@ export function sagaStepHandler(saga: SagaDefinition<any>) {
   return eventHandler(async (event: StepTaskEvent): Promise<JsonValue> => {
     metrics.addMetric(event?.phase === 'compensate' ? 'SagaCompensationAttempts' : 'SagaStepAttempts', 'Count', 1);
     const only = process.env.SLUICE_SAGA_STEP;
-    if (event?.kind !== 'step' || event.saga !== saga.name || !steps.has(event.step) || (only !== undefined && only !== event.step)) {
-      throw new StepFailure('Sluice.InvalidTask', `This function serves saga ${saga.name}${only === undefined ? '' : ` step ${only}`}, not ${JSON.stringify({ saga: event?.saga, step: event?.step })}`);
+    if (
+      event?.kind !== 'step' ||
+      event.saga !== saga.name ||
+      !steps.has(event.step) ||
+      (only !== undefined && only !== event.step)
+    ) {
+      throw new StepFailure(
+        'Sluice.InvalidTask',
+        `This function serves saga ${saga.name}${only === undefined ? '' : ` step ${only}`}, not ${JSON.stringify({ saga: event?.saga, step: event?.step })}`,
+      );
     }
     const step = steps.get(event.step)!;
     const context = {
@@ -57,7 +65,10 @@ export function sagaStepHandler(saga: SagaDefinition<any>) {
     try {
       if (event.phase === 'compensate') {
         // No result when the action's outcome was indeterminate (it may still have acted).
-        await step.compensation?.({ ...context, result: Object.hasOwn(event.results ?? {}, step.name) ? event.results[step.name]! : null });
+        await step.compensation?.({
+          ...context,
+          result: Object.hasOwn(event.results ?? {}, step.name) ? event.results[step.name]! : null,
+        });
         return null;
       }
       const result = await step.action(context);
@@ -79,24 +90,51 @@ function checkResultSize(step: string, result: unknown, earlier: Record<string, 
   const total = size + Buffer.byteLength(JSON.stringify(earlier ?? {}));
   if (size > MAX_STEP_RESULT_BYTES || total > MAX_RESULTS_BYTES) {
     // The action has acted, so this counts as an unknown outcome: the step is compensated too.
-    throw new StepFailure(STEP_ERRORS.resultTooLarge, `Step ${step} returned ${size} bytes (all results: ${total}); a result may be ${MAX_STEP_RESULT_BYTES} bytes and all results ${MAX_RESULTS_BYTES}`);
+    throw new StepFailure(
+      STEP_ERRORS.resultTooLarge,
+      `Step ${step} returned ${size} bytes (all results: ${total}); a result may be ${MAX_STEP_RESULT_BYTES} bytes and all results ${MAX_RESULTS_BYTES}`,
+    );
   }
 }
 
-const TRANSIENT_CODES = new Set(['ECONNRESET', 'ECONNREFUSED', 'ETIMEDOUT', 'EPIPE', 'EAI_AGAIN', 'ENOTFOUND', 'UND_ERR_SOCKET']);
-const TRANSIENT_NAMES = new Set(['TransientStepError', 'ThrottlingException', 'ProvisionedThroughputExceededException', 'RequestLimitExceeded', 'InternalServerError', 'ServiceUnavailable', 'TimeoutError', 'TransactionInProgressException']);
+const TRANSIENT_CODES = new Set([
+  'ECONNRESET',
+  'ECONNREFUSED',
+  'ETIMEDOUT',
+  'EPIPE',
+  'EAI_AGAIN',
+  'ENOTFOUND',
+  'UND_ERR_SOCKET',
+]);
+const TRANSIENT_NAMES = new Set([
+  'TransientStepError',
+  'ThrottlingException',
+  'ProvisionedThroughputExceededException',
+  'RequestLimitExceeded',
+  'InternalServerError',
+  'ServiceUnavailable',
+  'TimeoutError',
+  'TransactionInProgressException',
+]);
 
 /** Whether retrying could help: our transient error, or what AWS SDK and Node mark as retryable. */
 export function isTransient(e: unknown): boolean {
   if (typeof e !== 'object' || e === null) return false;
-  const err = e as { name?: unknown; code?: unknown; $retryable?: unknown; $metadata?: { httpStatusCode?: number }; CancellationReasons?: { Code?: string }[] };
+  const err = e as {
+    name?: unknown;
+    code?: unknown;
+    $retryable?: unknown;
+    $metadata?: { httpStatusCode?: number };
+    CancellationReasons?: { Code?: string }[];
+  };
   if (err.name === 'PermanentStepError') return false;
   if (typeof err.name === 'string' && TRANSIENT_NAMES.has(err.name)) return true;
   if (typeof err.code === 'string' && TRANSIENT_CODES.has(err.code)) return true;
   if (err.$retryable !== undefined && err.$retryable !== false) return true;
   if ((err.$metadata?.httpStatusCode ?? 0) >= 500) return true;
   // A transaction cancelled by a conflicting one (not by a failed condition) may pass next time.
-  if (err.name === 'TransactionCanceledException') return (err.CancellationReasons ?? []).some((r) => r.Code === 'TransactionConflict');
+  if (err.name === 'TransactionCanceledException')
+    return (err.CancellationReasons ?? []).some((r) => r.Code === 'TransactionConflict');
   return false;
 }
 

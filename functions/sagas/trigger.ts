@@ -13,8 +13,15 @@ const triggers = new SagaTriggers({ sagas, groups, leases, log: (message, detail
  */
 export const handler = eventHandler(async (_event: unknown, context): Promise<{ runs: TriggerRun[] }> => {
   // Stop polling well before the function's timeout; what is left waits for the next ring.
-  const runs = await triggers.runOnce({ maxPolls: 100, deadline: Date.now() + context.getRemainingTimeInMillis() - 15_000 });
+  const runs = await triggers.runOnce({
+    maxPolls: 100,
+    deadline: Date.now() + context.getRemainingTimeInMillis() - 15_000,
+  });
   for (const run of runs) if (run.started > 0 || run.conflicts > 0) logger.info('Saga trigger ran', { ...run });
-  metrics.addMetric('SagaTriggerStarts', 'Count', runs.reduce((n, run) => n + run.started, 0)); // 0 too: a steady series
+  metrics.addMetric(
+    'SagaTriggerStarts',
+    'Count',
+    runs.reduce((n, run) => n + run.started, 0),
+  ); // 0 too: a steady series
   return { runs };
 });

@@ -7,7 +7,11 @@ export const handler = httpHandler({
     const partitions = await tiering.runOnce();
     return {
       status: 200,
-      body: { partitions, rolled: partitions.reduce((n, p) => n + p.rolled, 0), expired: partitions.reduce((n, p) => n + p.expired, 0) },
+      body: {
+        partitions,
+        rolled: partitions.reduce((n, p) => n + p.rolled, 0),
+        expired: partitions.reduce((n, p) => n + p.expired, 0),
+      },
     };
   },
 });

@@ -5,11 +5,24 @@ import type { CfnFunction } from 'aws-cdk-lib/aws-lambda';
 import type { NodejsFunction } from 'aws-cdk-lib/aws-lambda-nodejs';
 import { LogGroup, RetentionDays } from 'aws-cdk-lib/aws-logs';
 import type { ITopic } from 'aws-cdk-lib/aws-sns';
-import { CfnStateMachine, DefinitionBody, LogLevel, StateMachine, StateMachineType } from 'aws-cdk-lib/aws-stepfunctions';
+import {
+  CfnStateMachine,
+  DefinitionBody,
+  LogLevel,
+  StateMachine,
+  StateMachineType,
+} from 'aws-cdk-lib/aws-stepfunctions';
 import { EventField, Rule, RuleTargetInput } from 'aws-cdk-lib/aws-events';
 import { LambdaFunction } from 'aws-cdk-lib/aws-events-targets';
 import { Construct } from 'constructs';
-import { DEFAULT_COMPENSATION_RETRY, DEFAULT_RETRY, DEFAULT_STEP_TIMEOUT_SECONDS, auditTopicOf, type RetryPolicy, type SagaDefinition } from '../../core/sagas/definition.ts';
+import {
+  DEFAULT_COMPENSATION_RETRY,
+  DEFAULT_RETRY,
+  DEFAULT_STEP_TIMEOUT_SECONDS,
+  auditTopicOf,
+  type RetryPolicy,
+  type SagaDefinition,
+} from '../../core/sagas/definition.ts';
 import { TASK_TIMEOUT_MARGIN_SECONDS, buildSagaStateMachine } from '../../core/sagas/stateMachine.ts';
 import { sluiceFunction } from '../sluiceFunction.ts';
 import type { SluiceStack } from '../sluiceStack.ts';
@@ -83,14 +96,20 @@ export class Saga extends Construct {
     }
     this.stepFunctions = steps;
 
-    const definition = buildSagaStateMachine(saga, { stepFunction: (step) => steps[step]!.functionArn, auditFunction: props.sluice.sagaAudit.functionArn });
+    const definition = buildSagaStateMachine(saga, {
+      stepFunction: (step) => steps[step]!.functionArn,
+      auditFunction: props.sluice.sagaAudit.functionArn,
+    });
     // The audit topic travels in each audit state's parameters.
     for (const state of Object.values(definition.States)) {
       const parameters = (state as { Parameters?: Record<string, unknown> }).Parameters;
       if (parameters?.kind === 'audit') parameters.topic = auditTopicOf(saga);
     }
     const type = props.type ?? 'STANDARD';
-    const logs = new LogGroup(this, 'ExecutionLogs', { retention: props.logRetention ?? RetentionDays.ONE_MONTH, removalPolicy: RemovalPolicy.DESTROY });
+    const logs = new LogGroup(this, 'ExecutionLogs', {
+      retention: props.logRetention ?? RetentionDays.ONE_MONTH,
+      removalPolicy: RemovalPolicy.DESTROY,
+    });
     this.stateMachine = new StateMachine(this, 'StateMachine', {
       definitionBody: DefinitionBody.fromString(stack.toJsonString(definition)),
       stateMachineType: type === 'EXPRESS' ? StateMachineType.EXPRESS : StateMachineType.STANDARD,
@@ -105,7 +124,8 @@ export class Saga extends Construct {
       fn.grantInvoke(role);
       Validations.of(role).acknowledge({
         id: `AwsSolutions-IAM5[Resource::<${Stack.of(fn).getLogicalId(fn.node.defaultChild as CfnFunction)}.Arn>:*]`,
-        reason: "Invoking a function grants its ARN and its versions (`<arn>:*`), as CDK's grantInvoke does; nothing else is invocable.",
+        reason:
+          "Invoking a function grants its ARN and its versions (`<arn>:*`), as CDK's grantInvoke does; nothing else is invocable.",
       });
     }
     Validations.of(role).acknowledge({
@@ -113,12 +133,25 @@ export class Saga extends Construct {
       reason: 'X-Ray tracing and CloudWatch Logs delivery for the state machine take no resource-level permissions.',
     });
 
-    props.sluice.addSaga({ name: saga.name, steps: saga.steps.map((s) => s.name), auditTopic: auditTopicOf(saga), type, stateMachine: this.stateMachine, ...(saga.trigger === undefined ? {} : { trigger: saga.trigger }) });
+    props.sluice.addSaga({
+      name: saga.name,
+      steps: saga.steps.map((s) => s.name),
+      auditTopic: auditTopicOf(saga),
+      type,
+      stateMachine: this.stateMachine,
+      ...(saga.trigger === undefined ? {} : { trigger: saga.trigger }),
+    });
 
     const alarm = (id: string, metricName: string, description: string): Alarm => {
       const created = new Alarm(this, id, {
         alarmDescription: `Saga ${saga.name}: ${description}`,
-        metric: new Metric({ namespace: 'Sluice', metricName, dimensionsMap: { service: 'sluice', Saga: saga.name }, statistic: 'Sum', period: Duration.minutes(1) }),
+        metric: new Metric({
+          namespace: 'Sluice',
+          metricName,
+          dimensionsMap: { service: 'sluice', Saga: saga.name },
+          statistic: 'Sum',
+          period: Duration.minutes(1),
+        }),
         threshold: 0,
         evaluationPeriods: 1,
         comparisonOperator: ComparisonOperator.GREATER_THAN_THRESHOLD,
@@ -132,7 +165,9 @@ export class Saga extends Construct {
       // steps' attempts could outlast that, and alarm on executions that did.
       const worst = worstCaseSeconds(saga);
       if (worst > 300) {
-        Annotations.of(this).addWarning(`Saga ${saga.name} is EXPRESS, but its steps' attempts and compensations could take ${worst} s, more than Express's 300 s; an execution cut off there is not compensated. Use STANDARD, or fewer attempts and shorter timeouts.`);
+        Annotations.of(this).addWarning(
+          `Saga ${saga.name} is EXPRESS, but its steps' attempts and compensations could take ${worst} s, more than Express's 300 s; an execution cut off there is not compensated. Use STANDARD, or fewer attempts and shorter timeouts.`,
+        );
       }
       const timedOut = new Alarm(this, 'ExecutionTimedOutAlarm', {
         alarmDescription: `Saga ${saga.name}: an Express execution hit the five-minute limit; compensations may not have run`,
@@ -144,7 +179,11 @@ export class Saga extends Construct {
       });
       if (props.alarmTopic !== undefined) timedOut.addAlarmAction(new SnsAction(props.alarmTopic));
     }
-    this.compensationFailedAlarm = alarm('CompensationFailedAlarm', 'SagaCompensationFailed', "a compensation failed after all its attempts; an operator must finish undoing the execution (see the saga's audit topic)");
+    this.compensationFailedAlarm = alarm(
+      'CompensationFailedAlarm',
+      'SagaCompensationFailed',
+      "a compensation failed after all its attempts; an operator must finish undoing the execution (see the saga's audit topic)",
+    );
 
     // Executions that stop outside the saga's own paths (a timeout, a stop from the console, an
     // audit call that kept failing) reach the audit function through EventBridge, which only
@@ -171,7 +210,11 @@ export class Saga extends Construct {
           }),
         ],
       });
-      this.executionFailedAlarm = alarm('ExecutionFailedAlarm', 'SagaExecutionFailed', 'an execution stopped outside the saga (timed out, stopped, or its audit kept failing); compensations may not have run');
+      this.executionFailedAlarm = alarm(
+        'ExecutionFailedAlarm',
+        'SagaExecutionFailed',
+        'an execution stopped outside the saga (timed out, stopped, or its audit kept failing); compensations may not have run',
+      );
     }
   }
 }
@@ -183,15 +226,22 @@ function worstCaseSeconds(saga: SagaDefinition<any>): number {
     let total = 0;
     for (let attempt = 0; attempt < p.maxAttempts; attempt++) {
       total += timeout + TASK_TIMEOUT_MARGIN_SECONDS;
-      if (attempt > 0) total += Math.min((p.intervalSeconds ?? 1) * (p.backoffRate ?? 2) ** (attempt - 1), p.maxDelaySeconds ?? Infinity);
+      if (attempt > 0)
+        total += Math.min(
+          (p.intervalSeconds ?? 1) * (p.backoffRate ?? 2) ** (attempt - 1),
+          p.maxDelaySeconds ?? Infinity,
+        );
     }
     return total;
   };
   return Math.round(
     saga.steps.reduce((sum, step) => {
       const timeout = step.timeoutSeconds ?? DEFAULT_STEP_TIMEOUT_SECONDS;
-      return sum + policy(step.retry ?? DEFAULT_RETRY, timeout) + (step.compensation === undefined ? 0 : policy(step.compensationRetry ?? DEFAULT_COMPENSATION_RETRY, timeout));
+      return (
+        sum +
+        policy(step.retry ?? DEFAULT_RETRY, timeout) +
+        (step.compensation === undefined ? 0 : policy(step.compensationRetry ?? DEFAULT_COMPENSATION_RETRY, timeout))
+      );
     }, 0),
   );
 }
-

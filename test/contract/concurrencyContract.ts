@@ -19,7 +19,11 @@ function prng(seed: number): () => number {
  * Injects faults into `putBatch`: with probability `rate` a call fails, half the time after the
  * write landed (ambiguous) and half the time before it was sent.
  */
-function faulty(store: Store, rate: number, random: () => number): Store & { injected: { before: number; after: number } } {
+function faulty(
+  store: Store,
+  rate: number,
+  random: () => number,
+): Store & { injected: { before: number; after: number } } {
   const wrapped = Object.create(store) as Store & { injected: { before: number; after: number } };
   wrapped.injected = { before: 0, after: 0 };
   wrapped.putBatch = async (...args: Parameters<LogStore['putBatch']>) => {
@@ -65,7 +69,11 @@ export function concurrencyContract(kind: StoreKind, params: ConcurrencyParams):
         let seq = 0;
         while (seq < params.recordsPerProducer) {
           const size = Math.min(1 + Math.floor(random() * 8), params.recordsPerProducer - seq);
-          const records = Array.from({ length: size }, (_, k) => ({ key: null, partition: 0, value: { p, seq: seq + k } }));
+          const records = Array.from({ length: size }, (_, k) => ({
+            key: null,
+            partition: 0,
+            value: { p, seq: seq + k },
+          }));
           const options = idempotent ? { producer: { id: `producer-${p}`, epoch: 0, sequence: seq } } : {};
           let metas: RecordMetadata[] | undefined;
           for (let attempt = 0; metas === undefined; attempt++) {
@@ -87,17 +95,25 @@ export function concurrencyContract(kind: StoreKind, params: ConcurrencyParams):
       const total = params.producers * params.recordsPerProducer;
       expect(acks.size).toBe(total);
       const offsets = [...acks.values()].map((m) => m.offset).sort((a, b) => a - b);
-      expect(offsets, 'acknowledged offsets are exactly 0..N-1').toStrictEqual(Array.from({ length: total }, (_, i) => i));
+      expect(offsets, 'acknowledged offsets are exactly 0..N-1').toStrictEqual(
+        Array.from({ length: total }, (_, i) => i),
+      );
       for (let p = 0; p < params.producers; p++) {
         for (let seq = 1; seq < params.recordsPerProducer; seq++) {
-          expect(acks.get(`${p}/${seq}`)!.offset > acks.get(`${p}/${seq - 1}`)!.offset, `producer ${p} order at ${seq}`).toBeTruthy();
+          expect(
+            acks.get(`${p}/${seq}`)!.offset > acks.get(`${p}/${seq - 1}`)!.offset,
+            `producer ${p} order at ${seq}`,
+          ).toBeTruthy();
         }
       }
       const log: unknown[] = [];
-      for (let offset = 0; ; ) {
+      for (let offset = 0; ;) {
         const page = await admin.read('contended', 0, offset, { maxRecords: 1000 });
         log.push(...page.records.map((r) => r.value));
-        expect(page.records.every((r, i) => r.offset === offset + i), 'read offsets are consecutive').toBeTruthy();
+        expect(
+          page.records.every((r, i) => r.offset === offset + i),
+          'read offsets are consecutive',
+        ).toBeTruthy();
         offset = page.nextOffset;
         if (offset >= page.highWatermark) {
           expect(page.highWatermark).toBe(total);
@@ -107,10 +123,15 @@ export function concurrencyContract(kind: StoreKind, params: ConcurrencyParams):
       expect(log.length, 'a full read returns exactly the acknowledged records').toBe(total);
       for (const [id, meta] of acks) {
         const [p, seq] = id.split('/').map(Number);
-        expect(log[meta.offset], `offset ${meta.offset} holds what was acknowledged for ${id}`).toStrictEqual({ p, seq });
+        expect(log[meta.offset], `offset ${meta.offset} holds what was acknowledged for ${id}`).toStrictEqual({
+          p,
+          seq,
+        });
       }
       if (params.faultRate > 0) expect(injected.before > 0 && injected.after > 0, 'faults were injected').toBeTruthy();
-      console.log(`# ${kind.name}: ${total} records, faults injected before write ${injected.before}, after write ${injected.after}`);
+      console.log(
+        `# ${kind.name}: ${total} records, faults injected before write ${injected.before}, after write ${injected.after}`,
+      );
     });
   });
 }

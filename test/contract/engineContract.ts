@@ -49,15 +49,32 @@ export function engineContract(kind: StoreKind): void {
       expect(created.config.partitions).toBe(3);
       expect(created.config.compression).toBe('zstd');
       await expect(sluice.createTopic('orders.v1')).rejects.toSatisfy((e) => isSluiceError(e, 'TopicAlreadyExists'));
-      await sluice.append('orders.v1', [{ value: 'a', partition: 2 }, { value: 'b', partition: 2 }]);
+      await sluice.append('orders.v1', [
+        { value: 'a', partition: 2 },
+        { value: 'b', partition: 2 },
+      ]);
       const described = await sluice.describeTopic('orders.v1');
-      expect(described.partitions.map(({ partition, logStartOffset, highWatermark }) => ({ partition, logStartOffset, highWatermark }))).toStrictEqual([
+      expect(
+        described.partitions.map(({ partition, logStartOffset, highWatermark }) => ({
+          partition,
+          logStartOffset,
+          highWatermark,
+        })),
+      ).toStrictEqual([
         { partition: 0, logStartOffset: 0, highWatermark: 0 },
         { partition: 1, logStartOffset: 0, highWatermark: 0 },
         { partition: 2, logStartOffset: 0, highWatermark: 2 },
       ]);
-      expect(described.partitions.map((p) => [p.tieredThrough, p.segments, p.tieredBytes, p.hotBytes > 0])).toStrictEqual([[0, 0, 0, false], [0, 0, 0, false], [0, 0, 0, true]]);
-      await expect(sluice.updateTopic('orders.v1', { partitions: 2 })).rejects.toSatisfy((e) => isSluiceError(e, 'InvalidTopicConfig'));
+      expect(
+        described.partitions.map((p) => [p.tieredThrough, p.segments, p.tieredBytes, p.hotBytes > 0]),
+      ).toStrictEqual([
+        [0, 0, 0, false],
+        [0, 0, 0, false],
+        [0, 0, 0, true],
+      ]);
+      await expect(sluice.updateTopic('orders.v1', { partitions: 2 })).rejects.toSatisfy((e) =>
+        isSluiceError(e, 'InvalidTopicConfig'),
+      );
       const grown = await sluice.updateTopic('orders.v1', { partitions: 5, config: { retentionMs: 60_000 } });
       expect(grown.config.partitions).toBe(5);
       expect(grown.config.retentionMs).toBe(60_000);
@@ -76,7 +93,12 @@ export function engineContract(kind: StoreKind): void {
       await sluice.createTopic('kinds', { config: { compression: 'gzip' } });
       const bytes = Uint8Array.from([0, 255, 1, 128]);
       const input = [
-        { key: 'user-1', value: { id: 'o-1', total: 12.5, items: [1, 2], nested: { ok: true } }, headers: { event_type: 'OrderCreated' }, timestamp: 1_700_000_000_000 },
+        {
+          key: 'user-1',
+          value: { id: 'o-1', total: 12.5, items: [1, 2], nested: { ok: true } },
+          headers: { event_type: 'OrderCreated' },
+          timestamp: 1_700_000_000_000,
+        },
         { key: bytes, value: bytes, headers: { raw: Uint8Array.from([9, 9]) } },
         { key: null, value: 'plain text ✓' },
         { value: null },
@@ -99,13 +121,21 @@ export function engineContract(kind: StoreKind): void {
       const { sluice } = await setup();
       await sluice.createTopic('keyed', { partitions: 12 });
       const keys = Array.from({ length: 40 }, (_, i) => `customer-${i * 7919}`);
-      const metas = await sluice.append('keyed', keys.map((key) => ({ key, value: key })));
+      const metas = await sluice.append(
+        'keyed',
+        keys.map((key) => ({ key, value: key })),
+      );
       metas.forEach((m, i) => expect(m.partition).toBe(partitionForKey(new TextEncoder().encode(keys[i]), 12)));
-      const keyless = await sluice.append('keyed', Array.from({ length: 10 }, (_, i) => ({ value: i })));
+      const keyless = await sluice.append(
+        'keyed',
+        Array.from({ length: 10 }, (_, i) => ({ value: i })),
+      );
       expect(new Set(keyless.map((m) => m.partition)).size).toBe(1);
       const explicit = await sluice.append('keyed', [{ key: 'x', value: 1, partition: 11 }]);
       expect(explicit[0]!.partition).toBe(11);
-      await expect(sluice.append('keyed', [{ value: 1, partition: 12 }])).rejects.toSatisfy((e) => isSluiceError(e, 'PartitionNotFound'));
+      await expect(sluice.append('keyed', [{ value: 1, partition: 12 }])).rejects.toSatisfy((e) =>
+        isSluiceError(e, 'PartitionNotFound'),
+      );
     });
 
     for (const compression of ['none', 'gzip', 'zstd'] as const) {
@@ -128,11 +158,14 @@ export function engineContract(kind: StoreKind): void {
     it('rejects a record too large for its limit, naming the limit, and writes nothing', async () => {
       const { sluice } = await setup();
       await sluice.createTopic('limits', { config: { maxRecordBytes: 1000 } });
-      await expect(sluice.append('limits', [{ value: 'ok' }, { value: 'x'.repeat(2000) }])).rejects.toSatisfy((e) =>
-        isSluiceError(e, 'RecordTooLarge') && e.limit === 'maxRecordBytes' && e.limitBytes === 1000 && e.index === 1);
+      await expect(sluice.append('limits', [{ value: 'ok' }, { value: 'x'.repeat(2000) }])).rejects.toSatisfy(
+        (e) =>
+          isSluiceError(e, 'RecordTooLarge') && e.limit === 'maxRecordBytes' && e.limitBytes === 1000 && e.index === 1,
+      );
       await sluice.createTopic('item-limit', { config: { maxRecordBytes: 2_000_000 } });
-      await expect(sluice.append('item-limit', [{ value: 'x'.repeat(500_000) }])).rejects.toSatisfy((e) =>
-        isSluiceError(e, 'RecordTooLarge') && e.limit === 'itemPayloadBytes');
+      await expect(sluice.append('item-limit', [{ value: 'x'.repeat(500_000) }])).rejects.toSatisfy(
+        (e) => isSluiceError(e, 'RecordTooLarge') && e.limit === 'itemPayloadBytes',
+      );
       expect((await sluice.read('limits', 0, 0)).highWatermark).toBe(0);
       expect((await sluice.read('item-limit', 0, 0)).highWatermark).toBe(0);
     });
@@ -140,7 +173,11 @@ export function engineContract(kind: StoreKind): void {
     it('reads from any offset, honours maxRecords and maxBytes, and reports OffsetOutOfRange with both bounds', async () => {
       const { sluice } = await setup();
       await sluice.createTopic('paged');
-      for (let i = 0; i < 5; i++) await sluice.append('paged', Array.from({ length: 10 }, (_, j) => ({ value: `r${i * 10 + j}` })));
+      for (let i = 0; i < 5; i++)
+        await sluice.append(
+          'paged',
+          Array.from({ length: 10 }, (_, j) => ({ value: `r${i * 10 + j}` })),
+        );
       const middle = await sluice.read('paged', 0, 13, { maxRecords: 4 });
       expect(middle.records.map((r) => r.value)).toStrictEqual(['r13', 'r14', 'r15', 'r16']);
       expect(middle.nextOffset).toBe(17);
@@ -148,18 +185,28 @@ export function engineContract(kind: StoreKind): void {
       expect(small.records.length, 'at least one record even when it exceeds maxBytes').toBe(1);
       const tail = await sluice.read('paged', 0, 50);
       expect([tail.records.length, tail.nextOffset, tail.highWatermark]).toStrictEqual([0, 50, 50]);
-      await expect(sluice.read('paged', 0, 51)).rejects.toSatisfy((e) =>
-        isSluiceError(e, 'OffsetOutOfRange') && e.logStartOffset === 0 && e.highWatermark === 50 && e.offset === 51);
+      await expect(sluice.read('paged', 0, 51)).rejects.toSatisfy(
+        (e) =>
+          isSluiceError(e, 'OffsetOutOfRange') && e.logStartOffset === 0 && e.highWatermark === 50 && e.offset === 51,
+      );
       await expect(sluice.read('paged', 0, -1)).rejects.toSatisfy((e) => isSluiceError(e, 'InvalidArgument'));
       await expect(sluice.read('paged', 1, 0)).rejects.toSatisfy((e) => isSluiceError(e, 'PartitionNotFound'));
-      await expect(sluice.read('paged', 0, 0, { maxRecords: 0 })).rejects.toSatisfy((e) => isSluiceError(e, 'InvalidArgument'));
+      await expect(sluice.read('paged', 0, 0, { maxRecords: 0 })).rejects.toSatisfy((e) =>
+        isSluiceError(e, 'InvalidArgument'),
+      );
     });
 
     it('looks up offsets by earliest, latest and timestamp', async () => {
       const { sluice } = await setup();
       await sluice.createTopic('times');
-      await sluice.append('times', [100, 200, 300].map((t) => ({ value: t, timestamp: t })));
-      await sluice.append('times', [250, 400].map((t) => ({ value: t, timestamp: t })));
+      await sluice.append(
+        'times',
+        [100, 200, 300].map((t) => ({ value: t, timestamp: t })),
+      );
+      await sluice.append(
+        'times',
+        [250, 400].map((t) => ({ value: t, timestamp: t })),
+      );
       expect(await sluice.offsetFor('times', 0, 'earliest')).toBe(0);
       expect(await sluice.offsetFor('times', 0, 'latest')).toBe(5);
       expect(await sluice.offsetFor('times', 0, { timestamp: 0 })).toBe(0);
@@ -173,23 +220,60 @@ export function engineContract(kind: StoreKind): void {
       const { sluice } = await setup();
       await sluice.createTopic('idem', { partitions: 2 });
       const p = (epoch: number, sequence: number) => ({ producer: { id: 'prod-1', epoch, sequence } });
-      const first = await sluice.append('idem', [{ value: 'a', partition: 0 }, { value: 'b', partition: 0 }], p(0, 0));
+      const first = await sluice.append(
+        'idem',
+        [
+          { value: 'a', partition: 0 },
+          { value: 'b', partition: 0 },
+        ],
+        p(0, 0),
+      );
       await sluice.append('idem', [{ value: 'other', partition: 0 }]); // a non-idempotent writer interleaves
-      const retry = await sluice.append('idem', [{ value: 'a', partition: 0 }, { value: 'b', partition: 0 }], p(0, 0));
+      const retry = await sluice.append(
+        'idem',
+        [
+          { value: 'a', partition: 0 },
+          { value: 'b', partition: 0 },
+        ],
+        p(0, 0),
+      );
       expect(retry).toStrictEqual(first);
-      await expect(sluice.append('idem', [{ value: 'c', partition: 0 }], p(0, 5))).rejects.toSatisfy((e) =>
-        isSluiceError(e, 'OutOfOrderSequence') && e.expected === 2 && e.sequence === 5);
+      await expect(sluice.append('idem', [{ value: 'c', partition: 0 }], p(0, 5))).rejects.toSatisfy(
+        (e) => isSluiceError(e, 'OutOfOrderSequence') && e.expected === 2 && e.sequence === 5,
+      );
       const next = await sluice.append('idem', [{ value: 'c', partition: 0 }], p(0, 2));
       expect(next[0]!.offset).toBe(3);
       // A new epoch starts at sequence 0 and fences the old one.
-      await expect(sluice.append('idem', [{ value: 'd', partition: 0 }], p(1, 3))).rejects.toSatisfy((e) => isSluiceError(e, 'OutOfOrderSequence'));
+      await expect(sluice.append('idem', [{ value: 'd', partition: 0 }], p(1, 3))).rejects.toSatisfy((e) =>
+        isSluiceError(e, 'OutOfOrderSequence'),
+      );
       await sluice.append('idem', [{ value: 'd', partition: 0 }], p(1, 0));
-      await expect(sluice.append('idem', [{ value: 'e', partition: 0 }], p(0, 3))).rejects.toSatisfy((e) =>
-        isSluiceError(e, 'ProducerFenced') && e.currentEpoch === 1);
+      await expect(sluice.append('idem', [{ value: 'e', partition: 0 }], p(0, 3))).rejects.toSatisfy(
+        (e) => isSluiceError(e, 'ProducerFenced') && e.currentEpoch === 1,
+      );
       // Multi-partition appends take a sequence per partition.
-      await expect(sluice.append('idem', [{ value: 1, partition: 0 }, { value: 2, partition: 1 }], p(1, 1))).rejects.toSatisfy((e) => isSluiceError(e, 'InvalidArgument'));
-      const multi = await sluice.append('idem', [{ value: 1, partition: 0 }, { value: 2, partition: 1 }], { producer: { id: 'prod-1', epoch: 1, sequence: { 0: 1, 1: 0 } } });
-      expect(multi.map((m) => [m.partition, m.offset])).toStrictEqual([[0, 5], [1, 0]]);
+      await expect(
+        sluice.append(
+          'idem',
+          [
+            { value: 1, partition: 0 },
+            { value: 2, partition: 1 },
+          ],
+          p(1, 1),
+        ),
+      ).rejects.toSatisfy((e) => isSluiceError(e, 'InvalidArgument'));
+      const multi = await sluice.append(
+        'idem',
+        [
+          { value: 1, partition: 0 },
+          { value: 2, partition: 1 },
+        ],
+        { producer: { id: 'prod-1', epoch: 1, sequence: { 0: 1, 1: 0 } } },
+      );
+      expect(multi.map((m) => [m.partition, m.offset])).toStrictEqual([
+        [0, 5],
+        [1, 0],
+      ]);
       const values = (await readAll(sluice, 'idem', 0)).map((r) => r.value);
       expect(values).toStrictEqual(['a', 'b', 'other', 'c', 'd', 1]);
     });
@@ -205,7 +289,11 @@ export function engineContract(kind: StoreKind): void {
 
       // The caller's retry with an idempotent producer, after the engine gave up on an unknown outcome.
       const always = ambiguousAfterWrite(base, new Set(Array.from({ length: 50 }, (_, i) => i)));
-      const giving = new Sluice({ log: always, metadata: always, retry: { ...FAST_RETRY, maxUnknownOutcomeRetries: 0 } });
+      const giving = new Sluice({
+        log: always,
+        metadata: always,
+        retry: { ...FAST_RETRY, maxUnknownOutcomeRetries: 0 },
+      });
       const producer = { id: uniqueName('p'), epoch: 0, sequence: 0 };
       await expect(giving.append('ambiguous', [{ value: 'once' }], { producer })).rejects.toThrow(/socket hang up/);
       const healthy = new Sluice({ log: base, metadata: base, retry: FAST_RETRY });

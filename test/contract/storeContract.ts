@@ -43,7 +43,13 @@ export function storeContract(kind: StoreKind): void {
     it('finds the last batch and reads pages from a boundary or from inside a batch', async () => {
       const store = await kind.make();
       expect(await store.lastBatch('L')).toBe(undefined);
-      for (const [base, count] of [[0, 2], [2, 3], [5, 1], [6, 4]] as const) await store.putBatch(batch('L', base, count));
+      for (const [base, count] of [
+        [0, 2],
+        [2, 3],
+        [5, 1],
+        [6, 4],
+      ] as const)
+        await store.putBatch(batch('L', base, count));
       await store.putBatch(batch('other', 0, 100));
       const last = await store.lastBatch('L');
       expect(last?.baseOffset).toBe(6);
@@ -66,7 +72,12 @@ export function storeContract(kind: StoreKind): void {
       expect((await store.readBatches('L', 9, 5)).batches.map((b) => b.baseOffset)).toStrictEqual([6]);
 
       const headers = await store.scanBatchHeaders('L', 0, 10);
-      expect(headers.batches.map((b) => [b.baseOffset, b.recordCount, b.maxTimestamp])).toStrictEqual([[0, 2, 1002], [2, 3, 1005], [5, 1, 1006], [6, 4, 1010]]);
+      expect(headers.batches.map((b) => [b.baseOffset, b.recordCount, b.maxTimestamp])).toStrictEqual([
+        [0, 2, 1002],
+        [2, 3, 1005],
+        [5, 1, 1006],
+        [6, 4, 1010],
+      ]);
     });
 
     it('deletes a whole log and nothing else', async () => {
@@ -80,14 +91,26 @@ export function storeContract(kind: StoreKind): void {
 
     it('writes a batch and the producer state together, or neither', async () => {
       const store = await kind.make();
-      const next = (version: number, nextSequence: number) => ({ epoch: 0, nextSequence, recent: [{ firstSequence: nextSequence - 1, recordCount: 1, baseOffset: version - 1 }], version });
-      const write = (expectedVersion: number | undefined, version: number) => ({ producerId: 'p1', log: 'L', expectedVersion, next: next(version, version) });
+      const next = (version: number, nextSequence: number) => ({
+        epoch: 0,
+        nextSequence,
+        recent: [{ firstSequence: nextSequence - 1, recordCount: 1, baseOffset: version - 1 }],
+        version,
+      });
+      const write = (expectedVersion: number | undefined, version: number) => ({
+        producerId: 'p1',
+        log: 'L',
+        expectedVersion,
+        next: next(version, version),
+      });
 
       expect(await store.putBatch(batch('L', 0, 1), write(undefined, 1))).toStrictEqual({ outcome: 'written' });
       expect(await store.getProducerState('p1', 'L')).toStrictEqual(next(1, 1));
 
       // Stale producer version: refused, and the batch is not written either.
-      expect(await store.putBatch(batch('L', 1, 1), write(undefined, 1))).toStrictEqual({ outcome: 'producer-state-changed' });
+      expect(await store.putBatch(batch('L', 1, 1), write(undefined, 1))).toStrictEqual({
+        outcome: 'producer-state-changed',
+      });
       expect((await store.lastBatch('L'))?.baseOffset).toBe(0);
 
       // Offset taken: refused, and the producer state is unchanged.
@@ -104,7 +127,9 @@ export function storeContract(kind: StoreKind): void {
       const store = await kind.make();
       const a = topic('a-topic');
       await store.createTopic(a);
-      await expect(store.createTopic(topic('a-topic'))).rejects.toSatisfy((e) => isSluiceError(e, 'TopicAlreadyExists'));
+      await expect(store.createTopic(topic('a-topic'))).rejects.toSatisfy((e) =>
+        isSluiceError(e, 'TopicAlreadyExists'),
+      );
       await store.createTopic(topic('b-topic'));
       expect((await store.listTopics()).map((t) => t.name).sort()).toStrictEqual(['a-topic', 'b-topic']);
       expect(await store.getTopic('a-topic')).toStrictEqual(a);
@@ -113,10 +138,16 @@ export function storeContract(kind: StoreKind): void {
       const grown = { ...a, config: { ...a.config, partitions: 4 }, version: 2 };
       await store.updateTopic(grown);
       expect(await store.getTopic('a-topic')).toStrictEqual(grown);
-      await expect(store.updateTopic({ ...grown, version: 2 })).rejects.toSatisfy((e) => isSluiceError(e, 'TopicConflict'));
-      await expect(store.updateTopic({ ...grown, topicId: 'other', version: 3 })).rejects.toSatisfy((e) => isSluiceError(e, 'TopicNotFound'));
+      await expect(store.updateTopic({ ...grown, version: 2 })).rejects.toSatisfy((e) =>
+        isSluiceError(e, 'TopicConflict'),
+      );
+      await expect(store.updateTopic({ ...grown, topicId: 'other', version: 3 })).rejects.toSatisfy((e) =>
+        isSluiceError(e, 'TopicNotFound'),
+      );
 
-      await expect(store.deleteTopic('a-topic', 'wrong-id')).rejects.toSatisfy((e) => isSluiceError(e, 'TopicNotFound'));
+      await expect(store.deleteTopic('a-topic', 'wrong-id')).rejects.toSatisfy((e) =>
+        isSluiceError(e, 'TopicNotFound'),
+      );
       await store.deleteTopic('a-topic', a.topicId);
       expect(await store.getTopic('a-topic')).toBe(undefined);
       expect(await store.getPartitionState('L')).toStrictEqual({ logStartOffset: 0, tieredThrough: 0, version: 0 });

@@ -14,7 +14,7 @@ function clock(start = 1_800_000_000_000) {
 
 async function readAll(sluice: Sluice, topic: string, from = 0): Promise<{ offset: number; value: unknown }[]> {
   const out: { offset: number; value: unknown }[] = [];
-  for (let offset = from; ; ) {
+  for (let offset = from; ;) {
     const page = await sluice.read(topic, 0, offset, { maxRecords: 37 });
     out.push(...page.records.map((r) => ({ offset: r.offset, value: r.value })));
     if (page.nextOffset >= page.highWatermark) return out;
@@ -24,15 +24,31 @@ async function readAll(sluice: Sluice, topic: string, from = 0): Promise<{ offse
 }
 
 function expectExactly(records: { offset: number; value: unknown }[], count: number, from = 0): void {
-  expect(records.map((r) => r.offset), 'every offset once, in order').toStrictEqual(Array.from({ length: count - from }, (_, i) => from + i));
-  expect(records.map((r) => r.value), 'each offset holds what was appended there').toStrictEqual(records.map((r) => `v${r.offset}`));
+  expect(
+    records.map((r) => r.offset),
+    'every offset once, in order',
+  ).toStrictEqual(Array.from({ length: count - from }, (_, i) => from + i));
+  expect(
+    records.map((r) => r.value),
+    'each offset holds what was appended there',
+  ).toStrictEqual(records.map((r) => `v${r.offset}`));
 }
 
 /** Appends `batches` batches of `size` records, one per minute of the clock. */
-async function fill(sluice: Sluice, c: ReturnType<typeof clock>, topic: string, batches: number, size: number, start = 0): Promise<number> {
+async function fill(
+  sluice: Sluice,
+  c: ReturnType<typeof clock>,
+  topic: string,
+  batches: number,
+  size: number,
+  start = 0,
+): Promise<number> {
   let next = start;
   for (let b = 0; b < batches; b++) {
-    await sluice.append(topic, Array.from({ length: size }, () => ({ value: `v${next++}`, partition: 0, timestamp: c.now() })));
+    await sluice.append(
+      topic,
+      Array.from({ length: size }, () => ({ value: `v${next++}`, partition: 0, timestamp: c.now() })),
+    );
     c.advance(MINUTE);
   }
   return next;
@@ -90,10 +106,16 @@ export function tieringContract(kind: TieredKind): void {
       expect(info!.tieredBytes > 0 && info!.hotBytes > 0).toBeTruthy();
       const topic = (await sluice.listTopics())[0]!;
       const hot = await store.scanBatchHeaders(logKey(topic.topicId, 0), 0, 100);
-      expect(hot.batches.map((b) => b.baseOffset), 'the hot copies of rolled batches are gone').toStrictEqual([60, 70, 80, 90]);
+      expect(
+        hot.batches.map((b) => b.baseOffset),
+        'the hot copies of rolled batches are gone',
+      ).toStrictEqual([60, 70, 80, 90]);
       expectExactly(await readAll(sluice, 'roll'), total);
       expectExactly(await readAll(sluice, 'roll', 33), total, 33);
-      expect(await sluice.offsetFor('roll', 0, { timestamp: 1_800_000_000_000 + 2 * MINUTE }), 'timestamp look-up reaches into segments').toBe(20);
+      expect(
+        await sluice.offsetFor('roll', 0, { timestamp: 1_800_000_000_000 + 2 * MINUTE }),
+        'timestamp look-up reaches into segments',
+      ).toBe(20);
       // A second pass finds nothing new until time moves on; the tail batch never leaves.
       expect((await tiering.runOnce()).map((r) => r.rolled)).toStrictEqual([0]);
       c.advance(60 * MINUTE);
@@ -111,14 +133,18 @@ export function tieringContract(kind: TieredKind): void {
         const total = await fill(sluice, c, 'faulty', 8, 5);
         const broken = failing(store, objects, step);
         const [report] = await tieredEngine(broken.store, broken.objects, c.now).tiering.runOnce();
-        expect(report!.errors?.join(' ') ?? '', 'the failure is reported, not thrown').toMatch(new RegExp(`injected failure ${step}`));
+        expect(report!.errors?.join(' ') ?? '', 'the failure is reported, not thrown').toMatch(
+          new RegExp(`injected failure ${step}`),
+        );
         expectExactly(await readAll(sluice, 'faulty'), total); // readers are fine even mid-roll
         await tieredEngine(store, objects, c.now).tiering.runOnce();
         const topic = (await sluice.listTopics())[0]!;
         const state = await store.getPartitionState(logKey(topic.topicId, 0));
         expect(state.roll, 'the roll finished').toBe(undefined);
         expect(state.tieredThrough).toBe(35);
-        expect((await store.scanBatchHeaders(logKey(topic.topicId, 0), 0, 100)).batches.map((b) => b.baseOffset)).toStrictEqual([35]);
+        expect(
+          (await store.scanBatchHeaders(logKey(topic.topicId, 0), 0, 100)).batches.map((b) => b.baseOffset),
+        ).toStrictEqual([35]);
         expect((await store.listSegments(logKey(topic.topicId, 0))).length, 'one segment, not two').toBe(1);
         expectExactly(await readAll(sluice, 'faulty'), total);
       });
@@ -133,7 +159,10 @@ export function tieringContract(kind: TieredKind): void {
       let done = false;
       const writer = (async () => {
         for (let b = 0; b < 40; b++) {
-          await sluice.append('busy', Array.from({ length: 3 }, () => ({ value: `v${written++}`, partition: 0 })));
+          await sluice.append(
+            'busy',
+            Array.from({ length: 3 }, () => ({ value: `v${written++}`, partition: 0 })),
+          );
           c.advance(20_000);
         }
         done = true;
@@ -171,7 +200,9 @@ export function tieringContract(kind: TieredKind): void {
       await objects.put(segment!.key, bytes);
       // A fresh engine, so no index is cached from before.
       const { sluice: reader } = tieredEngine(store, objects, c.now);
-      await expect(reader.read('rot', 0, 0)).rejects.toSatisfy((e) => isSluiceError(e, 'CorruptData') && /CRC32C/.test(e.message));
+      await expect(reader.read('rot', 0, 0)).rejects.toSatisfy(
+        (e) => isSluiceError(e, 'CorruptData') && /CRC32C/.test(e.message),
+      );
       expect((await reader.read('rot', 0, 15)).records[0]!.value, 'the hot tail is still readable').toBe('v15');
     });
 
@@ -191,14 +222,20 @@ export function tieringContract(kind: TieredKind): void {
       const info = (await sluice.describeTopic('aging')).partitions[0]!;
       expect([info.logStartOffset, info.segments]).toStrictEqual([25, 1]);
       expect(await sluice.offsetFor('aging', 0, 'earliest')).toBe(25);
-      await expect(sluice.read('aging', 0, 3)).rejects.toSatisfy((e) => isSluiceError(e, 'OffsetOutOfRange') && e.logStartOffset === 25);
+      await expect(sluice.read('aging', 0, 3)).rejects.toSatisfy(
+        (e) => isSluiceError(e, 'OffsetOutOfRange') && e.logStartOffset === 25,
+      );
       expect((await readAll(sluice, 'aging', 25)).map((r) => r.offset)[0]).toStrictEqual(25);
 
       const deleted = await sluice.deleteRecords('aging', 0, 32);
       expect(deleted).toStrictEqual({ logStartOffset: 32 });
-      await expect(sluice.read('aging', 0, 31)).rejects.toSatisfy((e) => isSluiceError(e, 'OffsetOutOfRange') && e.logStartOffset === 32);
+      await expect(sluice.read('aging', 0, 31)).rejects.toSatisfy(
+        (e) => isSluiceError(e, 'OffsetOutOfRange') && e.logStartOffset === 32,
+      );
       expect((await sluice.read('aging', 0, 32)).records[0]!.offset, 'exactly from 32, inside a segment').toBe(32);
-      await expect(sluice.deleteRecords('aging', 0, 1000)).rejects.toSatisfy((e) => isSluiceError(e, 'OffsetOutOfRange'));
+      await expect(sluice.deleteRecords('aging', 0, 1000)).rejects.toSatisfy((e) =>
+        isSluiceError(e, 'OffsetOutOfRange'),
+      );
 
       await sluice.updateTopic('aging', { config: { retentionBytes: 1 } });
       c.advance(MINUTE);
@@ -228,8 +265,16 @@ export function tieringContract(kind: TieredKind): void {
       const c = clock();
       const { store, objects } = await kind.make(c.now);
       const { sluice, tiering } = tieredEngine(store, objects, c.now);
-      await sluice.createTopic('large', { config: { maxRecordBytes: 3 * 1024 * 1024, hotRetentionMs: MINUTE, retentionMs: 10 * MINUTE, compression: 'gzip' } });
-      const random = (n: number, seed: number) => Uint8Array.from({ length: n }, (_, i) => (i * 2654435761 + seed * 40503) >>> 13 & 0xff);
+      await sluice.createTopic('large', {
+        config: {
+          maxRecordBytes: 3 * 1024 * 1024,
+          hotRetentionMs: MINUTE,
+          retentionMs: 10 * MINUTE,
+          compression: 'gzip',
+        },
+      });
+      const random = (n: number, seed: number) =>
+        Uint8Array.from({ length: n }, (_, i) => ((i * 2654435761 + seed * 40503) >>> 13) & 0xff);
       const big = random(3 * 1024 * 1024 - 64, 1);
       const text = 'ü'.repeat(300_000); // 600,000 bytes of UTF-8
       const json = { items: Array.from({ length: 20_000 }, (_, i) => ({ sku: `SKU-${i}`, qty: i % 7 })) };
@@ -241,13 +286,15 @@ export function tieringContract(kind: TieredKind): void {
       ];
       const metas = await sluice.append('large', input);
       expect(metas.map((m) => m.offset)).toStrictEqual([0, 1, 2, 3]);
-      await expect(sluice.append('large', [{ value: random(3 * 1024 * 1024 + 1, 2), partition: 0 }])).rejects.toSatisfy((e) => isSluiceError(e, 'RecordTooLarge') && e.limit === 'maxRecordBytes');
+      await expect(sluice.append('large', [{ value: random(3 * 1024 * 1024 + 1, 2), partition: 0 }])).rejects.toSatisfy(
+        (e) => isSluiceError(e, 'RecordTooLarge') && e.limit === 'maxRecordBytes',
+      );
       const check = async () => {
         const records = (await sluice.read('large', 0, 0, { maxBytes: 16 })).records;
         expect(records.length, 'a claimed value counts whole against maxBytes').toBe(1);
         expect(records[0]!.value).toStrictEqual(big);
         const all = [];
-        for (let offset = 0; offset < 4; ) {
+        for (let offset = 0; offset < 4;) {
           const page = await sluice.read('large', 0, offset, { maxRecords: 4, maxBytes: 4 * 1024 * 1024 });
           all.push(...page.records);
           offset = page.nextOffset;
@@ -268,7 +315,11 @@ export function tieringContract(kind: TieredKind): void {
       c.advance(20 * MINUTE);
       await tiering.runOnce();
       expect((await store.listSegments(logKey(topic.topicId, 0))).length).toBe(0);
-      for (const key of claimObjects) await expect(objects.getRange(key, 0, 0), 'retention deleted the claim objects with their segment').rejects.toThrow();
+      for (const key of claimObjects)
+        await expect(
+          objects.getRange(key, 0, 0),
+          'retention deleted the claim objects with their segment',
+        ).rejects.toThrow();
     });
 
     it('a corrupted claim check is reported as CorruptData', async () => {
@@ -290,21 +341,51 @@ export function tieringContract(kind: TieredKind): void {
       const c = clock();
       const { store, objects } = await kind.make(c.now);
       const { sluice, tiering } = tieredEngine(store, objects, c.now);
-      await sluice.createTopic('table', { config: { cleanupPolicy: 'compact', hotRetentionMs: MINUTE, deleteRetentionMs: 10 * MINUTE } });
-      const at = (records: { key: string | null; value: unknown }[]) => sluice.append('table', records.map((r) => ({ ...r, partition: 0, timestamp: c.now() })));
-      await at([{ key: 'k1', value: 'a' }, { key: 'k2', value: 'b' }, { key: 'k1', value: 'c' }]); // 0..2
-      await at([{ key: 'k3', value: 'd' }, { key: 'k3', value: null }]); // 3..4, k3 deleted
-      await at([{ key: 'k2', value: 'e' }, { key: null, value: 'x' }]); // 5..6
+      await sluice.createTopic('table', {
+        config: { cleanupPolicy: 'compact', hotRetentionMs: MINUTE, deleteRetentionMs: 10 * MINUTE },
+      });
+      const at = (records: { key: string | null; value: unknown }[]) =>
+        sluice.append(
+          'table',
+          records.map((r) => ({ ...r, partition: 0, timestamp: c.now() })),
+        );
+      await at([
+        { key: 'k1', value: 'a' },
+        { key: 'k2', value: 'b' },
+        { key: 'k1', value: 'c' },
+      ]); // 0..2
+      await at([
+        { key: 'k3', value: 'd' },
+        { key: 'k3', value: null },
+      ]); // 3..4, k3 deleted
+      await at([
+        { key: 'k2', value: 'e' },
+        { key: null, value: 'x' },
+      ]); // 5..6
       c.advance(2 * MINUTE);
       await at([{ key: 'k1', value: 'f' }]); // 7, hot: supersedes k1 in the segment
       const reports = await tiering.runOnce();
       expect(reports.map((r) => [r.rolled, r.compacted])).toStrictEqual([[1, 1]]);
       const view = async (from = 0) => (await readAll(sluice, 'table', from)).map((r) => [r.offset, r.value]);
-      expect(await view(), 'latest per key, original offsets, the tombstone kept for now').toStrictEqual([[4, null], [5, 'e'], [6, 'x'], [7, 'f']]);
-      expect(await view(1), 'a read inside a gap starts at the next record').toStrictEqual([[4, null], [5, 'e'], [6, 'x'], [7, 'f']]);
+      expect(await view(), 'latest per key, original offsets, the tombstone kept for now').toStrictEqual([
+        [4, null],
+        [5, 'e'],
+        [6, 'x'],
+        [7, 'f'],
+      ]);
+      expect(await view(1), 'a read inside a gap starts at the next record').toStrictEqual([
+        [4, null],
+        [5, 'e'],
+        [6, 'x'],
+        [7, 'f'],
+      ]);
       c.advance(11 * MINUTE);
       await tiering.runOnce();
-      expect(await view(), 'the tombstone is gone after deleteRetentionMs').toStrictEqual([[5, 'e'], [6, 'x'], [7, 'f']]);
+      expect(await view(), 'the tombstone is gone after deleteRetentionMs').toStrictEqual([
+        [5, 'e'],
+        [6, 'x'],
+        [7, 'f'],
+      ]);
       const topic = (await sluice.listTopics())[0]!;
       const [segment] = await store.listSegments(logKey(topic.topicId, 0));
       expect(segment!.key, 'each rewrite is a new object').toMatch(/\.c2-[0-9a-f]{8}\.seg$/);
@@ -325,8 +406,14 @@ export function tieringContract(kind: TieredKind): void {
         const c = clock();
         const { store, objects } = await kind.make(c.now);
         const { sluice, tiering } = tieredEngine(store, objects, c.now);
-        await sluice.createTopic('race', { config: { cleanupPolicy: 'compact', hotRetentionMs: MINUTE, deleteRetentionMs: MINUTE } });
-        await sluice.append('race', [{ key: 'a', value: 1, partition: 0 }, { key: 'a', value: null, partition: 0 }, { key: 'b', value: 2, partition: 0 }]);
+        await sluice.createTopic('race', {
+          config: { cleanupPolicy: 'compact', hotRetentionMs: MINUTE, deleteRetentionMs: MINUTE },
+        });
+        await sluice.append('race', [
+          { key: 'a', value: 1, partition: 0 },
+          { key: 'a', value: null, partition: 0 },
+          { key: 'b', value: 2, partition: 0 },
+        ]);
         c.advance(2 * MINUTE);
         await sluice.append('race', [{ key: 'b', value: 3, partition: 0 }]);
         const topic = (await sluice.listTopics())[0]!;
@@ -336,14 +423,19 @@ export function tieringContract(kind: TieredKind): void {
         await Promise.all([tiering.compact(topic, 0), other.compact(topic, 0)]);
         const { sluice: reader } = tieredEngine(store, objects, c.now);
         const values = (await readAll(reader, 'race')).map((r) => r.value);
-        expect(JSON.stringify(values) === '[null,3]' || JSON.stringify(values) === '[3]', `read ${JSON.stringify(values)}`).toBeTruthy();
+        expect(
+          JSON.stringify(values) === '[null,3]' || JSON.stringify(values) === '[3]',
+          `read ${JSON.stringify(values)}`,
+        ).toBeTruthy();
       });
 
       it('a compacted topic keeps the latest value of every key beyond retentionMs', async () => {
         const c = clock();
         const { store, objects } = await kind.make(c.now);
         const { sluice, tiering } = tieredEngine(store, objects, c.now);
-        await sluice.createTopic('forever', { config: { cleanupPolicy: 'compact', hotRetentionMs: MINUTE, retentionMs: 5 * MINUTE } });
+        await sluice.createTopic('forever', {
+          config: { cleanupPolicy: 'compact', hotRetentionMs: MINUTE, retentionMs: 5 * MINUTE },
+        });
         await sluice.append('forever', [{ key: 'user-1', value: 'kept', partition: 0, timestamp: c.now() }]);
         c.advance(2 * MINUTE);
         await sluice.append('forever', [{ key: 'user-2', value: 'tail', partition: 0, timestamp: c.now() }]);
@@ -362,7 +454,10 @@ export function tieringContract(kind: TieredKind): void {
         const s = Object.create(store) as Store & TieringStore;
         let checked = false;
         s.deleteBatches = async (log, bases) => {
-          await store.deleteBatches(log, bases.filter((_, i) => i % 2 === 1)); // an unordered, partial delete
+          await store.deleteBatches(
+            log,
+            bases.filter((_, i) => i % 2 === 1),
+          ); // an unordered, partial delete
           expectExactly(await readAll(sluice, 'holes'), total); // a reader in the middle of it
           checked = true;
           await store.deleteBatches(log, bases);
@@ -376,8 +471,14 @@ export function tieringContract(kind: TieredKind): void {
         const c = clock();
         const { store, objects } = await kind.make(c.now);
         const { sluice, tiering } = tieredEngine(store, objects, c.now);
-        await sluice.createTopic('big-table', { config: { cleanupPolicy: 'compact', hotRetentionMs: MINUTE, maxRecordBytes: 1024 * 1024 } });
-        await sluice.append('big-table', [{ key: 'k', value: 'a'.repeat(400_000), partition: 0 }, { key: 'j', value: 'b'.repeat(400_000), partition: 0 }, { key: 'k', value: 'c'.repeat(400_000), partition: 0 }]);
+        await sluice.createTopic('big-table', {
+          config: { cleanupPolicy: 'compact', hotRetentionMs: MINUTE, maxRecordBytes: 1024 * 1024 },
+        });
+        await sluice.append('big-table', [
+          { key: 'k', value: 'a'.repeat(400_000), partition: 0 },
+          { key: 'j', value: 'b'.repeat(400_000), partition: 0 },
+          { key: 'k', value: 'c'.repeat(400_000), partition: 0 },
+        ]);
         c.advance(2 * MINUTE);
         await sluice.append('big-table', [{ key: 'tail', value: 1, partition: 0 }]);
         const topic = (await sluice.listTopics())[0]!;
@@ -393,7 +494,11 @@ export function tieringContract(kind: TieredKind): void {
         const gone = before.filter((k) => !after.includes(k));
         expect(gone.length, 'the superseded claim and the old list').toBe(2);
         for (const key of gone) await expect(objects.getRange(key, 0, 0)).rejects.toThrow();
-        expect((await readAll(sluice, 'big-table')).map((r) => String(r.value).slice(0, 1))).toStrictEqual(['b', 'c', '1']);
+        expect((await readAll(sluice, 'big-table')).map((r) => String(r.value).slice(0, 1))).toStrictEqual([
+          'b',
+          'c',
+          '1',
+        ]);
       });
 
       it('a partition that fails does not stop the others', async () => {
@@ -411,7 +516,10 @@ export function tieringContract(kind: TieredKind): void {
           return objects.put(key, bytes);
         };
         const reports = await tieredEngine(store, broken, c.now).tiering.runOnce();
-        expect(reports.map((r) => [r.topic, r.rolled, (r.errors ?? []).length > 0])).toStrictEqual([['a-broken', 0, true], ['b-fine', 1, false]]);
+        expect(reports.map((r) => [r.topic, r.rolled, (r.errors ?? []).length > 0])).toStrictEqual([
+          ['a-broken', 0, true],
+          ['b-fine', 1, false],
+        ]);
       });
 
       it('an idempotent retry after compaction returns the original offsets', async () => {
@@ -420,11 +528,29 @@ export function tieringContract(kind: TieredKind): void {
         const { sluice, tiering } = tieredEngine(store, objects, c.now);
         await sluice.createTopic('idem-compact', { config: { cleanupPolicy: 'compact', hotRetentionMs: MINUTE } });
         const producer = { id: 'pc', epoch: 0, sequence: 0 };
-        const first = await sluice.append('idem-compact', [{ key: 'k', value: 1, partition: 0 }, { key: 'j', value: 2, partition: 0 }], { producer });
+        const first = await sluice.append(
+          'idem-compact',
+          [
+            { key: 'k', value: 1, partition: 0 },
+            { key: 'j', value: 2, partition: 0 },
+          ],
+          { producer },
+        );
         c.advance(2 * MINUTE);
         await sluice.append('idem-compact', [{ key: 'k', value: 3, partition: 0 }]);
         await tiering.runOnce();
-        expect((await sluice.append('idem-compact', [{ key: 'k', value: 1, partition: 0 }, { key: 'j', value: 2, partition: 0 }], { producer })).map((m) => m.offset)).toStrictEqual(first.map((m) => m.offset));
+        expect(
+          (
+            await sluice.append(
+              'idem-compact',
+              [
+                { key: 'k', value: 1, partition: 0 },
+                { key: 'j', value: 2, partition: 0 },
+              ],
+              { producer },
+            )
+          ).map((m) => m.offset),
+        ).toStrictEqual(first.map((m) => m.offset));
       });
     });
   });

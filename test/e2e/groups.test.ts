@@ -12,7 +12,10 @@ it('two group consumers share a topic over HTTP: cooperative hand-over with call
   const groupId = uniqueName('billing');
   await new Admin({ url: api.url }).createTopic(topic, { partitions: 4 });
   const producer = new Producer({ url: api.url });
-  await producer.sendBatch(topic, Array.from({ length: 200 }, (_, i) => ({ key: `user-${i}`, value: { i } })));
+  await producer.sendBatch(
+    topic,
+    Array.from({ length: 200 }, (_, i) => ({ key: `user-${i}`, value: { i } })),
+  );
   await producer.close();
 
   const events: string[] = [];
@@ -36,7 +39,8 @@ it('two group consumers share a topic over HTTP: cooperative hand-over with call
   await new Promise((r) => setTimeout(r, 600));
   const runB = b.run({ eachMessage: async (r) => void processed.set((r.value as { i: number }).i, 'b') });
   const deadline = Date.now() + 20_000;
-  while ((processed.size < 200 || b.assignment().length < 2) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 100));
+  while ((processed.size < 200 || b.assignment().length < 2) && Date.now() < deadline)
+    await new Promise((r) => setTimeout(r, 100));
   a.stop();
   b.stop();
   await Promise.all([runA, runB]);
@@ -46,9 +50,16 @@ it('two group consumers share a topic over HTTP: cooperative hand-over with call
   for (let p = 0; p < 4; p++) {
     const lost = events.indexOf(`a -${p}`);
     const gained = events.indexOf(`b +${p}`);
-    if (gained >= 0) expect(lost >= 0 && lost < gained, `partition ${p}: a revoked it before b got it (${events.join(', ')})`).toBeTruthy();
+    if (gained >= 0)
+      expect(
+        lost >= 0 && lost < gained,
+        `partition ${p}: a revoked it before b got it (${events.join(', ')})`,
+      ).toBeTruthy();
   }
-  expect(events.some((e) => e.startsWith('b +')), `b got partitions: ${events.join(', ')}`).toBeTruthy();
+  expect(
+    events.some((e) => e.startsWith('b +')),
+    `b got partitions: ${events.join(', ')}`,
+  ).toBeTruthy();
 
   const described = await cli(['groups', 'describe', groupId, '--json']);
   expect(described.code, described.stderr).toBe(0);
@@ -63,7 +74,10 @@ it('the CLI consumes with a group, resumes from commits, resets and deletes the 
   const groupId = uniqueName('cli-group');
   await new Admin({ url: api.url }).createTopic(topic, { partitions: 2 });
   const producer = new Producer({ url: api.url });
-  await producer.sendBatch(topic, Array.from({ length: 30 }, (_, i) => ({ key: `k${i}`, value: i })));
+  await producer.sendBatch(
+    topic,
+    Array.from({ length: 30 }, (_, i) => ({ key: `k${i}`, value: i })),
+  );
   await producer.close();
 
   const first = await cli(['consume', topic, '--group', groupId, '--from-beginning', '--json']);
@@ -89,9 +103,19 @@ it('pause, resume and seek on a group consumer', async () => {
   const groupId = uniqueName('controls');
   await new Admin({ url: api.url }).createTopic(topic, { partitions: 2 });
   const producer = new Producer({ url: api.url });
-  await producer.sendBatch(topic, Array.from({ length: 10 }, (_, i) => ({ value: i, partition: i % 2 })));
+  await producer.sendBatch(
+    topic,
+    Array.from({ length: 10 }, (_, i) => ({ value: i, partition: i % 2 })),
+  );
   await producer.close();
-  const consumer = new GroupConsumer({ url: api.url, groupId, topics: [topic], autoOffsetReset: 'earliest', autoCommit: false, waitMs: 0 });
+  const consumer = new GroupConsumer({
+    url: api.url,
+    groupId,
+    topics: [topic],
+    autoOffsetReset: 'earliest',
+    autoCommit: false,
+    waitMs: 0,
+  });
   await consumer.connect();
   expect(consumer.assignment().length).toBe(2);
   consumer.pause([{ topic, partition: 1 }]);
@@ -103,9 +127,20 @@ it('pause, resume and seek on a group consumer', async () => {
   expect(second.map((r) => r.partition)).toStrictEqual([1, 1, 1, 1, 1]);
   consumer.seek({ topic, partition: 0, offset: 3 });
   const third = await consumer.poll();
-  expect(third.map((r) => [r.partition, r.offset]), 'seek moves the position').toStrictEqual([[0, 3], [0, 4]]);
+  expect(
+    third.map((r) => [r.partition, r.offset]),
+    'seek moves the position',
+  ).toStrictEqual([
+    [0, 3],
+    [0, 4],
+  ]);
   await consumer.commit();
   await consumer.close();
-  const d = await fetch(`${api.url}/v1/groups/${groupId}`).then((r) => r.json() as Promise<{ offsets: { partition: number; committed: number }[] }>);
-  expect(d.offsets.map((o) => [o.partition, o.committed])).toStrictEqual([[0, 5], [1, 5]]);
+  const d = await fetch(`${api.url}/v1/groups/${groupId}`).then(
+    (r) => r.json() as Promise<{ offsets: { partition: number; committed: number }[] }>,
+  );
+  expect(d.offsets.map((o) => [o.partition, o.committed])).toStrictEqual([
+    [0, 5],
+    [1, 5],
+  ]);
 });

@@ -18,11 +18,16 @@ describe('end to end on the local stack', () => {
     const producer = new Producer({ url: api.url, acks: 'all', idempotent: true, retries: 3 });
     const reports = await Promise.all(
       Array.from({ length: 30 }, (_, i) =>
-        producer.send(topic, { key: `user-${i % 5}`, value: { orderId: `o-${i}`, amount: i }, headers: { event_type: 'ORDER_CREATED', timestamp: String(Date.now()) } }),
+        producer.send(topic, {
+          key: `user-${i % 5}`,
+          value: { orderId: `o-${i}`, amount: i },
+          headers: { event_type: 'ORDER_CREATED', timestamp: String(Date.now()) },
+        }),
       ),
     );
     await producer.close();
-    for (const r of reports) expect(`${r.topic}[${r.partition}] @ ${r.offset}`).toMatch(new RegExp(`^${topic}\\[[0-2]\\] @ \\d+$`));
+    for (const r of reports)
+      expect(`${r.topic}[${r.partition}] @ ${r.offset}`).toMatch(new RegExp(`^${topic}\\[[0-2]\\] @ \\d+$`));
     const byKey = new Map<string, Set<number>>();
     reports.forEach((r, i) => byKey.set(`user-${i % 5}`, (byKey.get(`user-${i % 5}`) ?? new Set()).add(r.partition)));
     for (const partitions of byKey.values()) expect(partitions.size, 'one key, one partition').toBe(1);
@@ -30,13 +35,19 @@ describe('end to end on the local stack', () => {
     const one = await cli(['produce', topic, '{"key":"cli-user","value":{"from":"cli"}}', '"just a string"']);
     expect(one.code, one.stderr).toBe(0);
     expect(one.stdout).toMatch(new RegExp(`${topic}\\[\\d\\] @ \\d+`));
-    const bulk = await cli(['produce', topic, '--json'], Array.from({ length: 250 }, (_, i) => JSON.stringify({ key: `bulk-${i}`, value: i })).join('\n'));
+    const bulk = await cli(
+      ['produce', topic, '--json'],
+      Array.from({ length: 250 }, (_, i) => JSON.stringify({ key: `bulk-${i}`, value: i })).join('\n'),
+    );
     expect(bulk.code, bulk.stderr).toBe(0);
     expect(JSON.parse(bulk.stdout.trim().split('\n').at(-1)!)).toStrictEqual({ topic, produced: 250 });
 
     const consumed = await cli(['consume', topic, '--from-beginning', '--json']);
     expect(consumed.code, consumed.stderr).toBe(0);
-    const records = consumed.stdout.trim().split('\n').map((l) => JSON.parse(l));
+    const records = consumed.stdout
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l));
     expect(records.length).toBe(30 + 2 + 250);
     const values = records.map((r) => JSON.stringify(r.value));
     for (let i = 0; i < 250; i++) expect(values.includes(String(i)), `bulk record ${i}`).toBeTruthy();
@@ -52,7 +63,13 @@ describe('end to end on the local stack', () => {
   it('wakes a long-poll (client and CLI --follow) when a record arrives', async () => {
     const topic = uniqueName('poll');
     await new Admin({ url: api.url }).createTopic(topic);
-    const consumer = new PartitionConsumer({ url: api.url, topic, partition: 0, autoOffsetReset: 'latest', waitMs: 10_000 });
+    const consumer = new PartitionConsumer({
+      url: api.url,
+      topic,
+      partition: 0,
+      autoOffsetReset: 'latest',
+      waitMs: 10_000,
+    });
     await consumer.currentPosition();
     const follower = cli(['consume', topic, '--partition', '0', '--offset', '0', '--follow', '--max', '1', '--json']);
     const started = Date.now();

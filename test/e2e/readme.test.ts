@@ -168,7 +168,7 @@ const COMMANDS: readonly Entry[] = [
   {
     prefix:
       'npx sluice example order-events-producer --topic order-events --count 20 --bad-every 7 && ' +
-        'npx sluice example order-events-consumer --topic order-events --until-idle',
+      'npx sluice example order-events-consumer --topic order-events --until-idle',
     run: {
       on: 'api',
       // The consumer keeps its offsets in .sluice/offsets/order-processor.json under the working directory.

@@ -32,13 +32,29 @@ describe('order saga as an Express state machine', () => {
     expect([...stack.sagas!.resources.stateMachines.values()].map((m) => m.type)).toStrictEqual(['EXPRESS']);
     const id = uniqueName('o');
     const order: Order = { orderId: id, customerId: `c-${id}`, sku: `s-${id}`, quantity: 1, amount: 100, address: '' };
-    await seedOrderTables(dynamoClientFromEnv(), tables, { sku: order.sku, stock: 5, customerId: order.customerId, balance: 500 });
-    const post = () => fetch(`${stack.url}/v1/sagas/order/executions`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ input: order, executionName: id }) });
+    await seedOrderTables(dynamoClientFromEnv(), tables, {
+      sku: order.sku,
+      stock: 5,
+      customerId: order.customerId,
+      balance: 500,
+    });
+    const post = () =>
+      fetch(`${stack.url}/v1/sagas/order/executions`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify({ input: order, executionName: id }),
+      });
     const responses = await Promise.all([post(), post(), post()]);
     expect(responses.map((r) => r.status)).toStrictEqual([202, 202, 202]);
     await stack.sagas!.stepFunctions.idle();
-    expect(starts.filter((s) => s === id), 'one run reached Started').toStrictEqual([id]);
-    const execution = (await (await fetch(`${stack.url}/v1/sagas/order/executions/${id}`)).json()) as { status: string; steps: { status: string }[] };
+    expect(
+      starts.filter((s) => s === id),
+      'one run reached Started',
+    ).toStrictEqual([id]);
+    const execution = (await (await fetch(`${stack.url}/v1/sagas/order/executions/${id}`)).json()) as {
+      status: string;
+      steps: { status: string }[];
+    };
     expect(execution.status).toBe('ABORTED');
     expect(execution.steps.map((s) => s.status)).toStrictEqual(['compensated', 'compensated', 'failed']);
     expect(await stockOf(dynamoClientFromEnv(), tables.inventory, order.sku)).toBe(5);

@@ -56,8 +56,21 @@ describe('order saga on the local stack', () => {
     ({ stack, tables } = await startOrderSagaStack('saga', {
       retryIntervalMs: 0,
       intercept: async ({ fn, payload }, invoke) => {
-        const p = payload as { kind: 'step' | 'audit'; step?: string; phase?: 'action' | 'compensate'; type?: string; executionId: string };
-        const call: Call = { fn: fn.logicalId, kind: p.kind, executionId: p.executionId, ...(p.step === undefined ? {} : { step: p.step }), ...(p.phase === undefined ? {} : { phase: p.phase }), ...(p.type === undefined ? {} : { type: p.type }) };
+        const p = payload as {
+          kind: 'step' | 'audit';
+          step?: string;
+          phase?: 'action' | 'compensate';
+          type?: string;
+          executionId: string;
+        };
+        const call: Call = {
+          fn: fn.logicalId,
+          kind: p.kind,
+          executionId: p.executionId,
+          ...(p.step === undefined ? {} : { step: p.step }),
+          ...(p.phase === undefined ? {} : { phase: p.phase }),
+          ...(p.type === undefined ? {} : { type: p.type }),
+        };
         calls.push(call);
         const key = JSON.stringify([call.executionId, call.kind, call.step, call.phase, call.type]);
         const attempt = (attempts.get(key) ?? 0) + 1;
@@ -72,7 +85,10 @@ describe('order saga on the local stack', () => {
   });
 
   async function api(method: string, path: string, body?: unknown): Promise<{ status: number; json: any }> {
-    const res = await fetch(`${url}${path}`, { method, ...(body === undefined ? {} : { headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) }) });
+    const res = await fetch(`${url}${path}`, {
+      method,
+      ...(body === undefined ? {} : { headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) }),
+    });
     const text = await res.text();
     return { status: res.status, json: text === '' ? undefined : JSON.parse(text) };
   }
@@ -80,7 +96,15 @@ describe('order saga on the local stack', () => {
   /** A fresh customer and SKU per run, so runs never share rows. */
   async function freshOrder(overrides: Partial<Order> = {}): Promise<Order> {
     const id = uniqueName('o');
-    const order: Order = { orderId: id, customerId: `c-${id}`, sku: `sku-${id}`, quantity: 2, amount: 300, address: '1 Main St', ...overrides };
+    const order: Order = {
+      orderId: id,
+      customerId: `c-${id}`,
+      sku: `sku-${id}`,
+      quantity: 2,
+      amount: 300,
+      address: '1 Main St',
+      ...overrides,
+    };
     await seedOrderTables(dynamo(), tables, { sku: order.sku, stock: 10, customerId: order.customerId, balance: 1000 });
     return order;
   }
@@ -103,7 +127,11 @@ describe('order saga on the local stack', () => {
     const out: any[] = [];
     for (let p = 0; p < topic.partitions.length; p++) {
       const page = await api('GET', `/v1/topics/sagas.order/partitions/${p}/records?offset=0&maxRecords=10000`);
-      out.push(...page.json.records.filter((r: any) => r.key === executionId).map((r: any) => ({ ...r.value, offset: r.offset, partition: p })));
+      out.push(
+        ...page.json.records
+          .filter((r: any) => r.key === executionId)
+          .map((r: any) => ({ ...r.value, offset: r.offset, partition: p })),
+      );
     }
     expect(new Set(out.map((e) => e.partition)).size <= 1, 'one execution, one partition').toBeTruthy();
     return out.sort((a, b) => a.offset - b.offset);
@@ -118,7 +146,21 @@ describe('order saga on the local stack', () => {
     const synthesized = [...localResources(template, ids).stateMachines.values()];
     const running = [...stack.sagas!.resources.stateMachines.values()];
     expect(running.length).toBe(1);
-    expect(running.map((m) => ({ saga: m.saga, type: m.type, states: Object.keys(m.definition.States as object), definition: JSON.stringify(m.definition).replace(/arn:aws:lambda:[^"]+:function:/g, '') }))).toStrictEqual(synthesized.map((m) => ({ saga: m.saga, type: m.type, states: Object.keys(m.definition.States as object), definition: JSON.stringify(m.definition).replace(/arn:aws:lambda:[^"]+:function:/g, '') })));
+    expect(
+      running.map((m) => ({
+        saga: m.saga,
+        type: m.type,
+        states: Object.keys(m.definition.States as object),
+        definition: JSON.stringify(m.definition).replace(/arn:aws:lambda:[^"]+:function:/g, ''),
+      })),
+    ).toStrictEqual(
+      synthesized.map((m) => ({
+        saga: m.saga,
+        type: m.type,
+        states: Object.keys(m.definition.States as object),
+        definition: JSON.stringify(m.definition).replace(/arn:aws:lambda:[^"]+:function:/g, ''),
+      })),
+    );
   });
 
   it('completes an order: every step once, no compensation, stock and balance moved, the audit trail in order', async () => {
@@ -162,7 +204,9 @@ describe('order saga on the local stack', () => {
       const failedAt = ['ReserveInventory', 'ChargePayment', 'ShipOrder'].indexOf(failure.step);
       const expected = [
         [0, 'started', null],
-        ...['ReserveInventory', 'ChargePayment', 'ShipOrder'].slice(0, failedAt).map((s, i) => [i + 1, 'step-succeeded', s]),
+        ...['ReserveInventory', 'ChargePayment', 'ShipOrder']
+          .slice(0, failedAt)
+          .map((s, i) => [i + 1, 'step-succeeded', s]),
         [failedAt + 1, 'step-failed', failure.step],
         ...failure.compensations.map((s, i) => [failedAt + 2 + i, 'compensation-succeeded', s]),
         [failedAt + 2 + failure.compensations.length, 'aborted', null],
@@ -172,7 +216,10 @@ describe('order saga on the local stack', () => {
       const failed = execution.events.find((e: any) => e.type === 'step-failed');
       expect(failed.error.error).toBe('Sluice.PermanentError');
       expect(!/\bat \w|\.ts:\d/.test(JSON.stringify(execution)), 'no stack trace in the execution view').toBeTruthy();
-      const sfn = stack.sagas!.stepFunctions.describeExecution([...stack.sagas!.resources.stateMachines.values()][0]!.arn.replace(':stateMachine:', ':execution:') + `:${order.orderId}`);
+      const sfn = stack.sagas!.stepFunctions.describeExecution(
+        [...stack.sagas!.resources.stateMachines.values()][0]!.arn.replace(':stateMachine:', ':execution:') +
+          `:${order.orderId}`,
+      );
       expect(sfn.status).toBe('FAILED');
       expect(sfn.error).toBe('Sluice.SagaAborted');
     });
@@ -181,16 +228,33 @@ describe('order saga on the local stack', () => {
   it('retries a transient failure and then succeeds without compensating', async () => {
     const order = await freshOrder();
     fault = async (call, attempt, invoke) => {
-      if (call.executionId === order.orderId && call.step === 'ChargePayment' && call.phase === 'action' && attempt === 1) throw lambdaError('Sluice.TransientError', 'ThrottlingException: slow down');
+      if (
+        call.executionId === order.orderId &&
+        call.step === 'ChargePayment' &&
+        call.phase === 'action' &&
+        attempt === 1
+      )
+        throw lambdaError('Sluice.TransientError', 'ThrottlingException: slow down');
       return invoke();
     };
     try {
       const execution = await run(order);
       expect(execution.status).toBe('SUCCEEDED');
-      expect(stepCalls(order.orderId, 'action')).toStrictEqual(['ReserveInventory', 'ChargePayment', 'ChargePayment', 'ShipOrder']);
+      expect(stepCalls(order.orderId, 'action')).toStrictEqual([
+        'ReserveInventory',
+        'ChargePayment',
+        'ChargePayment',
+        'ShipOrder',
+      ]);
       expect(stepCalls(order.orderId, 'compensate')).toStrictEqual([]);
       expect(await balanceOf(dynamo(), tables.payments, order.customerId)).toBe(700);
-      expect(summary(await auditTrail(order.orderId)).map((e) => e[1])).toStrictEqual(['started', 'step-succeeded', 'step-succeeded', 'step-succeeded', 'completed']);
+      expect(summary(await auditTrail(order.orderId)).map((e) => e[1])).toStrictEqual([
+        'started',
+        'step-succeeded',
+        'step-succeeded',
+        'step-succeeded',
+        'completed',
+      ]);
     } finally {
       fault = undefined;
     }
@@ -198,22 +262,30 @@ describe('order saga on the local stack', () => {
 
   async function charges(customerId: string): Promise<Record<string, unknown>[]> {
     const out = await dynamo().send(new ScanCommand({ TableName: tables.payments, ConsistentRead: true }));
-    return (out.Items ?? []).map((i) => unmarshall(i)).filter((i) => String(i.pk).startsWith('charge#') && i.customerId === customerId);
+    return (out.Items ?? [])
+      .map((i) => unmarshall(i))
+      .filter((i) => String(i.pk).startsWith('charge#') && i.customerId === customerId);
   }
 
   it('does not charge twice when a charge lands but its reply is lost, and refunds it once if a later step fails', async () => {
-    const lostReply = (orderId: string): Fault => async (call, attempt, invoke) => {
-      const result = await invoke();
-      // The function wrote the charge, then timed out before answering: Step Functions saw Lambda.Unknown.
-      if (call.executionId === orderId && call.step === 'ChargePayment' && call.phase === 'action' && attempt === 1) throw lambdaError('Lambda.Unknown', 'Task timed out after 10.00 seconds');
-      return result;
-    };
+    const lostReply =
+      (orderId: string): Fault =>
+      async (call, attempt, invoke) => {
+        const result = await invoke();
+        // The function wrote the charge, then timed out before answering: Step Functions saw Lambda.Unknown.
+        if (call.executionId === orderId && call.step === 'ChargePayment' && call.phase === 'action' && attempt === 1)
+          throw lambdaError('Lambda.Unknown', 'Task timed out after 10.00 seconds');
+        return result;
+      };
     const order = await freshOrder();
     fault = lostReply(order.orderId);
     try {
       const execution = await run(order);
       expect(execution.status).toBe('SUCCEEDED');
-      expect(stepCalls(order.orderId, 'action').filter((s) => s === 'ChargePayment').length, 'the charge was retried').toBe(2);
+      expect(
+        stepCalls(order.orderId, 'action').filter((s) => s === 'ChargePayment').length,
+        'the charge was retried',
+      ).toBe(2);
       expect(await balanceOf(dynamo(), tables.payments, order.customerId), 'charged once').toBe(700);
       expect((await charges(order.customerId)).length).toBe(1);
 
@@ -234,13 +306,17 @@ describe('order saga on the local stack', () => {
     const order = await freshOrder();
     fault = async (call, _attempt, invoke) => {
       const result = await invoke();
-      if (call.executionId === order.orderId && call.step === 'ChargePayment' && call.phase === 'action') throw lambdaError('Sandbox.Timedout', 'Task timed out after 10.00 seconds');
+      if (call.executionId === order.orderId && call.step === 'ChargePayment' && call.phase === 'action')
+        throw lambdaError('Sandbox.Timedout', 'Task timed out after 10.00 seconds');
       return result;
     };
     try {
       const execution = await run(order);
       expect(execution.status).toBe('ABORTED');
-      expect(stepCalls(order.orderId, 'action').filter((s) => s === 'ChargePayment').length, 'all four attempts ran (and charged at most once)').toBe(4);
+      expect(
+        stepCalls(order.orderId, 'action').filter((s) => s === 'ChargePayment').length,
+        'all four attempts ran (and charged at most once)',
+      ).toBe(4);
       expect(stepCalls(order.orderId, 'compensate')).toStrictEqual(['ChargePayment', 'ReserveInventory']);
       const failed = execution.events.find((e: any) => e.type === 'step-failed');
       expect(failed.outcome).toBe('indeterminate');
@@ -257,11 +333,25 @@ describe('order saga on the local stack', () => {
     const first = await run(order);
     expect(first.status).toBe('SUCCEEDED');
     const machine = [...stack.sagas!.resources.stateMachines.values()][0]!;
-    const second = stack.sagas!.stepFunctions.startExecution(machine.arn, `${order.orderId}-again`, JSON.stringify({ executionId: order.orderId, runId: 'another-run', input: order, results: {}, audit: { seq: 0, partition: null } }));
+    const second = stack.sagas!.stepFunctions.startExecution(
+      machine.arn,
+      `${order.orderId}-again`,
+      JSON.stringify({
+        executionId: order.orderId,
+        runId: 'another-run',
+        input: order,
+        results: {},
+        audit: { seq: 0, partition: null },
+      }),
+    );
     await stack.sagas!.stepFunctions.idle();
     expect(second.status).toBe('FAILED');
     expect(second.error).toBe('Sluice.DuplicateRun');
-    expect(stepCalls(order.orderId, 'action'), 'the second run ran no step').toStrictEqual(['ReserveInventory', 'ChargePayment', 'ShipOrder']);
+    expect(stepCalls(order.orderId, 'action'), 'the second run ran no step').toStrictEqual([
+      'ReserveInventory',
+      'ChargePayment',
+      'ShipOrder',
+    ]);
     const after = (await api('GET', `/v1/sagas/order/executions/${order.orderId}`)).json;
     expect(after.status).toBe('SUCCEEDED');
     expect(after.events.length).toBe(5);
@@ -271,14 +361,18 @@ describe('order saga on the local stack', () => {
   it('ends in COMPENSATION_FAILED, alerting, when a compensation runs out of attempts', async () => {
     const order = await freshOrder({ address: '' });
     fault = async (call, _attempt, invoke) => {
-      if (call.executionId === order.orderId && call.step === 'ChargePayment' && call.phase === 'compensate') throw lambdaError('Sluice.PermanentError', 'PaymentGatewayDown: refunds unavailable');
+      if (call.executionId === order.orderId && call.step === 'ChargePayment' && call.phase === 'compensate')
+        throw lambdaError('Sluice.PermanentError', 'PaymentGatewayDown: refunds unavailable');
       return invoke();
     };
     try {
       const execution = await run(order);
       expect(execution.status).toBe('COMPENSATION_FAILED');
       expect(stepCalls(order.orderId, 'compensate').length, 'the default compensation policy: 6 attempts').toBe(6);
-      expect(!stepCalls(order.orderId, 'compensate').includes('ReserveInventory'), 'the saga stops at the failed compensation').toBeTruthy();
+      expect(
+        !stepCalls(order.orderId, 'compensate').includes('ReserveInventory'),
+        'the saga stops at the failed compensation',
+      ).toBeTruthy();
       const trail = await auditTrail(order.orderId);
       expect(trail.at(-1).type).toStrictEqual('compensation-failed');
       expect(trail.at(-1).step).toBe('ChargePayment');
@@ -288,7 +382,10 @@ describe('order saga on the local stack', () => {
       // Nothing was undone behind the operator's back: the charge and the reservation still stand.
       expect(await balanceOf(dynamo(), tables.payments, order.customerId)).toBe(700);
       expect(await stockOf(dynamo(), tables.inventory, order.sku)).toBe(8);
-      const sfn = stack.sagas!.stepFunctions.describeExecution([...stack.sagas!.resources.stateMachines.values()][0]!.arn.replace(':stateMachine:', ':execution:') + `:${order.orderId}`);
+      const sfn = stack.sagas!.stepFunctions.describeExecution(
+        [...stack.sagas!.resources.stateMachines.values()][0]!.arn.replace(':stateMachine:', ':execution:') +
+          `:${order.orderId}`,
+      );
       expect(sfn.error).toBe('Sluice.CompensationFailed');
     } finally {
       fault = undefined;
@@ -299,7 +396,8 @@ describe('order saga on the local stack', () => {
     const order = await freshOrder({ address: '' });
     fault = async (call, attempt, invoke) => {
       const result = await invoke();
-      if (call.executionId === order.orderId && call.kind === 'audit' && attempt === 1) throw lambdaError('Lambda.Unknown', 'reply lost');
+      if (call.executionId === order.orderId && call.kind === 'audit' && attempt === 1)
+        throw lambdaError('Lambda.Unknown', 'reply lost');
       return result;
     };
     try {
@@ -326,13 +424,19 @@ describe('order saga on the local stack', () => {
   it('marks an execution FAILED, with a failed event, when it stops outside the saga (an audit call that keeps failing)', async () => {
     const order = await freshOrder();
     fault = async (call, _attempt, invoke) => {
-      if (call.executionId === order.orderId && call.type === 'step-succeeded' && call.step === 'ChargePayment') throw lambdaError('Lambda.ServiceException', 'Lambda is unavailable');
+      if (call.executionId === order.orderId && call.type === 'step-succeeded' && call.step === 'ChargePayment')
+        throw lambdaError('Lambda.ServiceException', 'Lambda is unavailable');
       return invoke();
     };
     try {
       const execution = await run(order);
       expect(execution.status).toBe('FAILED');
-      expect(calls.filter((c) => c.executionId === order.orderId && c.type === 'step-succeeded' && c.step === 'ChargePayment').length, 'the audit call was tried 9 times').toBe(9);
+      expect(
+        calls.filter(
+          (c) => c.executionId === order.orderId && c.type === 'step-succeeded' && c.step === 'ChargePayment',
+        ).length,
+        'the audit call was tried 9 times',
+      ).toBe(9);
       const expected = [
         [0, 'started', null],
         [1, 'step-succeeded', 'ReserveInventory'],
@@ -351,7 +455,10 @@ describe('order saga on the local stack', () => {
   it('starts one execution per name: a repeat returns the same id, another input is a conflict', async () => {
     const order = await freshOrder();
     const name = `once-${order.orderId}`;
-    const [a, b] = await Promise.all([api('POST', '/v1/sagas/order/executions', { input: order, executionName: name }), api('POST', '/v1/sagas/order/executions', { input: order, executionName: name })]);
+    const [a, b] = await Promise.all([
+      api('POST', '/v1/sagas/order/executions', { input: order, executionName: name }),
+      api('POST', '/v1/sagas/order/executions', { input: order, executionName: name }),
+    ]);
     expect([a.status, b.status]).toStrictEqual([202, 202]);
     expect(a.json.executionId).toBe(name);
     expect(b.json.executionId).toBe(name);
@@ -361,7 +468,10 @@ describe('order saga on the local stack', () => {
     expect(again.status).toBe(202);
     expect(again.json.created).toBe(false);
     expect(again.json.status).toBe('SUCCEEDED');
-    const conflict = await api('POST', '/v1/sagas/order/executions', { input: { ...order, quantity: 3 }, executionName: name });
+    const conflict = await api('POST', '/v1/sagas/order/executions', {
+      input: { ...order, quantity: 3 },
+      executionName: name,
+    });
     expect(conflict.status).toBe(409);
     expect(conflict.json.error.code).toBe('ExecutionAlreadyExists');
     await stack.sagas!.stepFunctions.idle();
@@ -379,7 +489,10 @@ describe('order saga on the local stack', () => {
     const all: string[] = [];
     let after: string | undefined;
     do {
-      const page = await api('GET', `/v1/sagas/order/executions?limit=2${after === undefined ? '' : `&after=${encodeURIComponent(after)}`}`);
+      const page = await api(
+        'GET',
+        `/v1/sagas/order/executions?limit=2${after === undefined ? '' : `&after=${encodeURIComponent(after)}`}`,
+      );
       expect(page.status).toBe(200);
       expect(page.json.executions.length <= 2).toBeTruthy();
       all.push(...page.json.executions.map((e: any) => e.executionId));
@@ -389,7 +502,15 @@ describe('order saga on the local stack', () => {
     expect(new Set(all).size, 'no execution listed twice').toBe(all.length);
     expect(all, 'in id order').toStrictEqual([...all].sort());
     const listed = await api('GET', '/v1/sagas');
-    expect(listed.json.sagas).toStrictEqual([{ name: 'order', steps: ['ReserveInventory', 'ChargePayment', 'ShipOrder'], auditTopic: 'sagas.order', type: 'STANDARD', trigger: { topic: 'orders', eventType: 'OrderCreated', executionName: 'key' } }]);
+    expect(listed.json.sagas).toStrictEqual([
+      {
+        name: 'order',
+        steps: ['ReserveInventory', 'ChargePayment', 'ShipOrder'],
+        auditTopic: 'sagas.order',
+        type: 'STANDARD',
+        trigger: { topic: 'orders', eventType: 'OrderCreated', executionName: 'key' },
+      },
+    ]);
   });
 
   it('answers bad requests with typed 4xx errors that name the limit, and starts nothing', async () => {
@@ -397,7 +518,14 @@ describe('order saga on the local stack', () => {
     const cases: [string, string, unknown, number, string, RegExp?][] = [
       ['POST', '/v1/sagas/nope/executions', { input: {} }, 404, 'SagaNotFound'],
       ['GET', '/v1/sagas/order/executions/never-ran', undefined, 404, 'ExecutionNotFound'],
-      ['POST', '/v1/sagas/order/executions', { input: {}, executionName: 'has space' }, 400, 'InvalidArgument', /1-80 characters/],
+      [
+        'POST',
+        '/v1/sagas/order/executions',
+        { input: {}, executionName: 'has space' },
+        400,
+        'InvalidArgument',
+        /1-80 characters/,
+      ],
       ['POST', '/v1/sagas/order/executions', { input: {}, executionName: 'x'.repeat(81) }, 400, 'InvalidArgument'],
       ['POST', '/v1/sagas/order/executions', { input: 'x'.repeat(70_000) }, 400, 'InvalidArgument', /65536 bytes/],
       ['POST', '/v1/sagas/order/executions', { input: {}, extra: 1 }, 400, 'InvalidRequest'],
@@ -417,9 +545,15 @@ describe('order saga on the local stack', () => {
 
   /** Reads a whole topic (all partitions) through a throwaway consumer group. */
   async function readAll(topic: string): Promise<any[]> {
-    const consumer = new GroupConsumer({ url, groupId: uniqueName('reader'), topics: [topic], autoOffsetReset: 'earliest', waitMs: 200 });
+    const consumer = new GroupConsumer({
+      url,
+      groupId: uniqueName('reader'),
+      topics: [topic],
+      autoOffsetReset: 'earliest',
+      waitMs: 200,
+    });
     const out: any[] = [];
-    for (let idle = 0; idle < 2; ) {
+    for (let idle = 0; idle < 2;) {
       const records = await consumer.poll();
       if (records.length === 0) idle++;
       out.push(...records);
@@ -435,14 +569,26 @@ describe('order saga on the local stack', () => {
     const producer = new Producer({ url });
     await publishEvent(producer, 'orders', 'OrderCreated', { ...order }, { key: order.orderId });
     await publishEvent(producer, 'orders', 'OrderCreated', { ...order }, { key: order.orderId }); // published twice
-    await publishEvent(producer, 'orders', 'OrderAmended', { ...order, quantity: 5 }, { key: `amend-${order.orderId}` });
+    await publishEvent(
+      producer,
+      'orders',
+      'OrderAmended',
+      { ...order, quantity: 5 },
+      { key: `amend-${order.orderId}` },
+    );
     await producer.close();
     await stack.sagas!.runTriggers();
     await stack.sagas!.stepFunctions.idle();
     const execution = (await api('GET', `/v1/sagas/order/executions/${order.orderId}`)).json;
     expect(execution.status).toBe('SUCCEEDED');
-    expect(calls.filter((c) => c.executionId === order.orderId && c.type === 'started').length, 'one execution for the order').toBe(1);
-    expect((await api('GET', `/v1/sagas/order/executions/amend-${order.orderId}`)).status, 'other event types start nothing').toBe(404);
+    expect(
+      calls.filter((c) => c.executionId === order.orderId && c.type === 'started').length,
+      'one execution for the order',
+    ).toBe(1);
+    expect(
+      (await api('GET', `/v1/sagas/order/executions/amend-${order.orderId}`)).status,
+      'other event types start nothing',
+    ).toBe(404);
     expect(await balanceOf(dynamo(), tables.payments, order.customerId)).toBe(700);
     const group = (await api('GET', '/v1/groups/sagas.order.trigger')).json;
     expect(group.totalLag, 'the trigger committed what it consumed').toBe(0);
@@ -452,7 +598,14 @@ describe('order saga on the local stack', () => {
     await createTopics(url);
     const ok = await freshOrder();
     const bad = await freshOrder({ address: '' });
-    const cart = (o: Order) => ({ cartId: o.orderId, customerId: o.customerId, sku: o.sku, quantity: o.quantity, unitPrice: o.amount / o.quantity, address: o.address });
+    const cart = (o: Order) => ({
+      cartId: o.orderId,
+      customerId: o.customerId,
+      sku: o.sku,
+      quantity: o.quantity,
+      unitPrice: o.amount / o.quantity,
+      address: o.address,
+    });
     await checkOut(url, cart(ok));
     await checkOut(url, cart(bad));
     const checkout = checkoutService(url);
@@ -468,21 +621,29 @@ describe('order saga on the local stack', () => {
       await checkout.close();
       await notifier.close();
     }
-    const orders = (await readAll('orders')).filter((r) => [`order-${ok.orderId}`, `order-${bad.orderId}`].includes(r.key));
+    const orders = (await readAll('orders')).filter((r) =>
+      [`order-${ok.orderId}`, `order-${bad.orderId}`].includes(r.key),
+    );
     expect(orders.length).toBe(2);
     for (const o of orders) {
       expect(o.headers[EVENT_HEADERS.type]).toBe('OrderCreated');
-      expect(o.headers[EVENT_HEADERS.correlation], 'the cart id correlates the flow').toBe(o.key.replace(/^order-/, ''));
+      expect(o.headers[EVENT_HEADERS.correlation], 'the cart id correlates the flow').toBe(
+        o.key.replace(/^order-/, ''),
+      );
       expect(o.headers[EVENT_HEADERS.causation], 'caused by the cart event').toMatch(/^carts\/\d+\/\d+$/);
     }
-    const notes = (await readAll('notifications')).filter((r) => [`order-${ok.orderId}`, `order-${bad.orderId}`].includes(r.value.orderId));
+    const notes = (await readAll('notifications')).filter((r) =>
+      [`order-${ok.orderId}`, `order-${bad.orderId}`].includes(r.value.orderId),
+    );
     expect(notes.map((n) => [n.headers[EVENT_HEADERS.type], n.value.orderId]).sort()).toStrictEqual([
       ['OrderCancelled', `order-${bad.orderId}`],
       ['OrderConfirmed', `order-${ok.orderId}`],
     ]);
     const cancelled = notes.find((n) => n.headers[EVENT_HEADERS.type] === 'OrderCancelled');
     expect(cancelled.value.failedStep).toBe('ShipOrder');
-    expect(cancelled.headers[EVENT_HEADERS.causation], 'caused by the saga\'s aborted event').toMatch(/^sagas\.order\/\d+\/\d+$/);
+    expect(cancelled.headers[EVENT_HEADERS.causation], "caused by the saga's aborted event").toMatch(
+      /^sagas\.order\/\d+\/\d+$/,
+    );
   });
 
   it('drives sagas from the client and the CLI', async () => {
@@ -490,19 +651,36 @@ describe('order saga on the local stack', () => {
     const cli = (args: string[]) => runNode('bin/sluice.mjs', ['--url', url, ...args]);
     const listed = await cli(['sagas', 'list']);
     expect(listed.code, listed.stderr).toBe(0);
-    expect(listed.stdout).toMatch(/order\s+STANDARD\s+ReserveInventory → ChargePayment → ShipOrder\s+sagas\.order\s+orders \(OrderCreated\)/);
+    expect(listed.stdout).toMatch(
+      /order\s+STANDARD\s+ReserveInventory → ChargePayment → ShipOrder\s+sagas\.order\s+orders \(OrderCreated\)/,
+    );
     const started = await cli(['sagas', 'start', 'order', JSON.stringify(order), '--name', order.orderId, '--wait']);
     expect(started.code, started.stderr).toBe(0);
     expect(started.stdout).toMatch(new RegExp(`Saga order execution ${order.orderId}: SUCCEEDED`));
     expect(started.stdout).toMatch(/ShipOrder\s+succeeded/);
     const failing = await freshOrder({ amount: 5000 });
-    const declined = await cli(['sagas', 'start', 'order', JSON.stringify(failing), '--name', failing.orderId, '--wait']);
+    const declined = await cli([
+      'sagas',
+      'start',
+      'order',
+      JSON.stringify(failing),
+      '--name',
+      failing.orderId,
+      '--wait',
+    ]);
     expect(declined.code, 'a saga that did not succeed exits 1').toBe(1);
     expect(declined.stdout).toMatch(/ABORTED \(failed at ChargePayment\)/);
-    expect(declined.stdout).toMatch(/ChargePayment\s+failed\s+Sluice\.PermanentError: PermanentStepError: Payment declined/);
+    expect(declined.stdout).toMatch(
+      /ChargePayment\s+failed\s+Sluice\.PermanentError: PermanentStepError: Payment declined/,
+    );
     const executions = await cli(['sagas', 'executions', 'order', '--json']);
     const rows = JSON.parse(executions.stdout) as { executionId: string; status: string }[];
-    expect(rows.filter((r) => [order.orderId, failing.orderId].includes(r.executionId)).map((r) => r.status).sort()).toStrictEqual(['ABORTED', 'SUCCEEDED']);
+    expect(
+      rows
+        .filter((r) => [order.orderId, failing.orderId].includes(r.executionId))
+        .map((r) => r.status)
+        .sort(),
+    ).toStrictEqual(['ABORTED', 'SUCCEEDED']);
     const bad = await cli(['sagas', 'start', 'order', '{not json']);
     expect(bad.code).toBe(2);
     const client = new SagaClient({ url });

@@ -8,7 +8,9 @@ process.env.SLUICE_MIN_ROLL_AGE_MS = '0';
 const api = useApi('e2e-tiering');
 const cli = (args: string[]) => runNode('bin/sluice.mjs', ['--url', api.url, ...args]);
 
-it('tiering over HTTP: the admin route rolls to S3, describe shows it, reads and the CLI span the tiers, delete-records moves the start', async ({ skip }) => {
+it('tiering over HTTP: the admin route rolls to S3, describe shows it, reads and the CLI span the tiers, delete-records moves the start', async ({
+  skip,
+}) => {
   // A deployed stack's roller keeps its own minimum roll age (60 s), which this file cannot lower.
   skip(process.env.SLUICE_API_URL !== undefined, 'SLUICE_API_URL: the deployed roller waits 60 s before rolling');
   const topic = uniqueName('tiered');
@@ -16,26 +18,44 @@ it('tiering over HTTP: the admin route rolls to S3, describe shows it, reads and
   // A one-byte hot budget: everything but the tail batch moves to S3 at the next run.
   await admin.createTopic(topic, { config: { hotRetentionBytes: 1, compression: 'zstd' } });
   const producer = new Producer({ url: api.url, lingerMs: 0, batchSize: 10 });
-  for (let b = 0; b < 5; b++) await producer.sendBatch(topic, Array.from({ length: 10 }, (_, i) => ({ key: `k${b}`, value: { n: b * 10 + i } })));
+  for (let b = 0; b < 5; b++)
+    await producer.sendBatch(
+      topic,
+      Array.from({ length: 10 }, (_, i) => ({ key: `k${b}`, value: { n: b * 10 + i } })),
+    );
   await producer.close();
 
-  const run = await fetch(`${api.url}/v1/admin/tiering/run`, { method: 'POST' }).then((r) => r.json() as Promise<{ rolled: number }>);
+  const run = await fetch(`${api.url}/v1/admin/tiering/run`, { method: 'POST' }).then(
+    (r) => r.json() as Promise<{ rolled: number }>,
+  );
   expect(run.rolled >= 1, `rolled ${run.rolled}`).toBeTruthy();
   const [p0] = (await admin.describeTopic(topic)).partitions;
   expect(p0!.segments).toBe(1);
   expect(p0!.tieredThrough, 'four batches in S3, the tail batch hot').toBe(40);
   expect(p0!.tieredBytes > 0 && p0!.hotBytes > 0).toBeTruthy();
 
-  const read = await fetch(`${api.url}/v1/topics/${topic}/partitions/0/records?offset=5&maxRecords=10`).then((r) => r.json() as Promise<{ records: { offset: number; value: { n: number } }[] }>);
-  expect(read.records.map((r) => [r.offset, r.value.n])).toStrictEqual(Array.from({ length: 10 }, (_, i) => [5 + i, 5 + i]));
+  const read = await fetch(`${api.url}/v1/topics/${topic}/partitions/0/records?offset=5&maxRecords=10`).then(
+    (r) => r.json() as Promise<{ records: { offset: number; value: { n: number } }[] }>,
+  );
+  expect(read.records.map((r) => [r.offset, r.value.n])).toStrictEqual(
+    Array.from({ length: 10 }, (_, i) => [5 + i, 5 + i]),
+  );
   const all = await cli(['consume', topic, '--from-beginning', '--json']);
-  expect(all.stdout.trim().split('\n').map((l) => JSON.parse(l).value.n)).toStrictEqual(Array.from({ length: 50 }, (_, i) => i));
+  expect(
+    all.stdout
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l).value.n),
+  ).toStrictEqual(Array.from({ length: 50 }, (_, i) => i));
 
   expect(await admin.deleteRecords(topic, 0, 25)).toStrictEqual({ logStartOffset: 25 });
   const gone = await fetch(`${api.url}/v1/topics/${topic}/partitions/0/records?offset=3`);
   expect(gone.status).toBe(416);
   expect(((await gone.json()) as { error: { logStartOffset: number } }).error.logStartOffset).toBe(25);
-  const bad = await fetch(`${api.url}/v1/topics/${topic}/partitions/0/delete-records`, { method: 'POST', body: JSON.stringify({ beforeOffset: -1 }) });
+  const bad = await fetch(`${api.url}/v1/topics/${topic}/partitions/0/delete-records`, {
+    method: 'POST',
+    body: JSON.stringify({ beforeOffset: -1 }),
+  });
   expect(bad.status).toBe(400);
   await admin.deleteTopic(topic);
 });

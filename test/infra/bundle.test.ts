@@ -16,7 +16,9 @@ describe('deployed bundles', () => {
   const dir = join('.sluice', 'test-bundles', uniqueName('b'));
   afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
-  async function bundled(name: HandlerName): Promise<(event: unknown, context: unknown) => Promise<{ statusCode: number; body?: string }>> {
+  async function bundled(
+    name: HandlerName,
+  ): Promise<(event: unknown, context: unknown) => Promise<{ statusCode: number; body?: string }>> {
     mkdirSync(dir, { recursive: true });
     const outfile = join(dir, `${name}.mjs`);
     await build(esbuildOptions(HANDLER_ENTRY[name], outfile));
@@ -34,14 +36,25 @@ describe('deployed bundles', () => {
 
   it('keeps error codes through minification: a bad topic name is a 400 InvalidTopicName, not a 500', async () => {
     const topics = await bundled('topics');
-    const res = await topics(apiEvent({ method: 'POST', route: '/v1/topics', body: { name: 'not a topic name' } }), lambdaContext);
+    const res = await topics(
+      apiEvent({ method: 'POST', route: '/v1/topics', body: { name: 'not a topic name' } }),
+      lambdaContext,
+    );
     expect(res.statusCode, res.body).toBe(400);
     expect(JSON.parse(res.body!).error.code).toBe('InvalidTopicName');
   });
 
   it('maps saga errors by code in the bundle too', async () => {
     const sagas = await bundled('sagas');
-    const res = await sagas(apiEvent({ method: 'POST', route: '/v1/sagas/{saga}/executions', pathParameters: { saga: 'missing' }, body: { input: {} } }), lambdaContext);
+    const res = await sagas(
+      apiEvent({
+        method: 'POST',
+        route: '/v1/sagas/{saga}/executions',
+        pathParameters: { saga: 'missing' },
+        body: { input: {} },
+      }),
+      lambdaContext,
+    );
     expect(res.statusCode, res.body).toBe(404);
     expect(JSON.parse(res.body!).error.code).toBe('SagaNotFound');
   });

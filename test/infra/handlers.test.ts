@@ -20,7 +20,10 @@ describe('deployed handlers', () => {
     const refs = { [sluiceIds.log]: 'log', [sluiceIds.metadata]: 'meta', [sluiceIds.bucket]: 'bucket' };
     const functions = [...localResources(template, refs).functions.values()];
     const entries = [...new Set(functions.map((f) => `${f.entry.path}#${f.entry.export}`))].sort();
-    expect(entries.length, 'the HTTP handlers, the roller, lag reporter, saga audit, trigger and steps').toBeGreaterThan(8);
+    expect(
+      entries.length,
+      'the HTTP handlers, the roller, lag reporter, saga audit, trigger and steps',
+    ).toBeGreaterThan(8);
     const plain: string[] = [];
     for (const entry of entries) {
       const [path, name] = entry.split('#') as [string, string];

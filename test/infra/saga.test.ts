@@ -12,12 +12,25 @@ import { localResources } from '../../local/cloudAssembly.ts';
 process.env.AWS_EC2_METADATA_DISABLED = 'true';
 
 type Resource = { Type: string; Properties: Record<string, any>; Metadata?: Record<string, any> };
-type State = { Type: string; Resource?: string; Next?: string; Retry?: { ErrorEquals: string[]; MaxAttempts: number; IntervalSeconds: number; BackoffRate: number }[]; Catch?: { ErrorEquals: string[]; Next: string; ResultPath: string }[]; Error?: string; CausePath?: string; TimeoutSeconds?: number; Parameters?: Record<string, unknown> };
+type State = {
+  Type: string;
+  Resource?: string;
+  Next?: string;
+  Retry?: { ErrorEquals: string[]; MaxAttempts: number; IntervalSeconds: number; BackoffRate: number }[];
+  Catch?: { ErrorEquals: string[]; Next: string; ResultPath: string }[];
+  Error?: string;
+  CausePath?: string;
+  TimeoutSeconds?: number;
+  Parameters?: Record<string, unknown>;
+};
 
 /** The app as `cdk synth -c examples=true` builds it, checked by cdk-nag (synth throws on a finding). */
 let expressStack: Stack;
 function synth(context: Record<string, string> = {}): Template {
-  const app = new App({ outdir: mkdtempSync(join(tmpdir(), 'sluice-cdk-')), context: { examples: 'true', 'aws:cdk:bundling-stacks': [], ...context } });
+  const app = new App({
+    outdir: mkdtempSync(join(tmpdir(), 'sluice-cdk-')),
+    context: { examples: 'true', 'aws:cdk:bundling-stacks': [], ...context },
+  });
   const stack = buildApp(app);
   if (context.sagaType === 'EXPRESS') expressStack = stack;
   Validations.of(app).addPlugins(new AwsSolutionsChecks(app));
@@ -59,7 +72,10 @@ describe('Saga construct (the order saga example)', () => {
     for (const step of orderSaga.steps) {
       const state = states[step.name]!;
       expect(state.Type).toBe('Task');
-      expect(state.TimeoutSeconds, 'the Task outlasts its function, so a slow attempt ends as the function timeout').toBe(step.timeoutSeconds! + 15);
+      expect(
+        state.TimeoutSeconds,
+        'the Task outlasts its function, so a slow attempt ends as the function timeout',
+      ).toBe(step.timeoutSeconds! + 15);
       const retry = step.retry ?? { maxAttempts: 3, intervalSeconds: 1, backoffRate: 2 };
       expect(state.Retry!.length).toBe(1);
       expect(state.Retry![0]!.ErrorEquals.slice(0, 2)).toStrictEqual(['Sluice.TransientError', 'States.Timeout']);
@@ -71,7 +87,14 @@ describe('Saga construct (the order saga example)', () => {
       if (step.compensation === undefined) expect(state.Catch).toStrictEqual([catchAll]);
       else {
         // After its last transient failure the step may have acted: it is compensated too.
-        expect(state.Catch).toStrictEqual([{ ErrorEquals: [...state.Retry![0]!.ErrorEquals, 'Sluice.ResultTooLarge'], ResultPath: '$.error', Next: `${step.name} indeterminate` }, catchAll]);
+        expect(state.Catch).toStrictEqual([
+          {
+            ErrorEquals: [...state.Retry![0]!.ErrorEquals, 'Sluice.ResultTooLarge'],
+            ResultPath: '$.error',
+            Next: `${step.name} indeterminate`,
+          },
+          catchAll,
+        ]);
         expect(states[`${step.name} indeterminate`]!.Next).toBe(`Compensate ${step.name}`);
         expect(states[`${step.name} indeterminate`]!.Parameters!.outcome).toBe('indeterminate');
       }
@@ -86,7 +109,13 @@ describe('Saga construct (the order saga example)', () => {
       return path;
     };
     expect(chain('ReserveInventory failed')).toStrictEqual(['ReserveInventory failed', 'Aborted', 'SagaAborted']);
-    expect(chain('ChargePayment failed')).toStrictEqual(['ChargePayment failed', 'Compensate ReserveInventory', 'ReserveInventory compensated', 'Aborted', 'SagaAborted']);
+    expect(chain('ChargePayment failed')).toStrictEqual([
+      'ChargePayment failed',
+      'Compensate ReserveInventory',
+      'ReserveInventory compensated',
+      'Aborted',
+      'SagaAborted',
+    ]);
     expect(chain('ShipOrder failed')).toStrictEqual([
       'ShipOrder failed',
       'Compensate ChargePayment',
@@ -97,16 +126,31 @@ describe('Saga construct (the order saga example)', () => {
       'SagaAborted',
     ]);
     expect(states.SagaAborted).toStrictEqual({ Type: 'Fail', Error: 'Sluice.SagaAborted', CausePath: '$.audit.cause' });
-    expect(chain('ChargePayment indeterminate')).toStrictEqual(['ChargePayment indeterminate', 'Compensate ChargePayment', 'ChargePayment compensated', 'Compensate ReserveInventory', 'ReserveInventory compensated', 'Aborted', 'SagaAborted']);
-    expect(states.Started!.Retry![0], 'a second run is refused at once').toStrictEqual({ ErrorEquals: ['Sluice.DuplicateRun'], MaxAttempts: 0 });
+    expect(chain('ChargePayment indeterminate')).toStrictEqual([
+      'ChargePayment indeterminate',
+      'Compensate ChargePayment',
+      'ChargePayment compensated',
+      'Compensate ReserveInventory',
+      'ReserveInventory compensated',
+      'Aborted',
+      'SagaAborted',
+    ]);
+    expect(states.Started!.Retry![0], 'a second run is refused at once').toStrictEqual({
+      ErrorEquals: ['Sluice.DuplicateRun'],
+      MaxAttempts: 0,
+    });
     expect(chain('DuplicateRun')).toStrictEqual(['DuplicateRun']);
     expect(states['Compensate ShipOrder'], 'ShipOrder has no compensation').toBe(undefined);
     for (const step of ['ReserveInventory', 'ChargePayment']) {
       const compensate = states[`Compensate ${step}`]!;
-      expect(functionIdOf(compensate.Resource), 'the compensation runs in the step function').toBe(functionIdOf(states[step]!.Resource));
+      expect(functionIdOf(compensate.Resource), 'the compensation runs in the step function').toBe(
+        functionIdOf(states[step]!.Resource),
+      );
       expect(compensate.Parameters!.phase).toBe('compensate');
       expect(compensate.Retry![0]!.ErrorEquals, 'a compensation is retried on any error').toStrictEqual(['States.ALL']);
-      expect(compensate.Catch).toStrictEqual([{ ErrorEquals: ['States.ALL'], ResultPath: '$.compensationError', Next: `Compensate ${step} failed` }]);
+      expect(compensate.Catch).toStrictEqual([
+        { ErrorEquals: ['States.ALL'], ResultPath: '$.compensationError', Next: `Compensate ${step} failed` },
+      ]);
       expect(chain(`Compensate ${step} failed`)).toStrictEqual([`Compensate ${step} failed`, 'CompensationFailed']);
     }
     expect(states.CompensationFailed!.Type).toBe('Fail');
@@ -118,13 +162,21 @@ describe('Saga construct (the order saga example)', () => {
     const stepIds = new Set(orderSaga.steps.map((s) => functionIdOf(states[s.name]!.Resource)));
     expect(stepIds.size, 'one function per step').toBe(3);
     for (const id of stepIds) {
-      expect(functions[id]!.Metadata!['sluice:entry']).toStrictEqual({ path: 'examples/order-saga/saga.ts', export: 'handler' });
+      expect(functions[id]!.Metadata!['sluice:entry']).toStrictEqual({
+        path: 'examples/order-saga/saga.ts',
+        export: 'handler',
+      });
       expect(functions[id]!.Properties.Environment.Variables.SLUICE_SAGA_STEP).toBeTruthy();
     }
-    const auditIds = new Set(Object.values(states).filter((s) => s.Parameters?.kind === 'audit').map((s) => functionIdOf(s.Resource)));
+    const auditIds = new Set(
+      Object.values(states)
+        .filter((s) => s.Parameters?.kind === 'audit')
+        .map((s) => functionIdOf(s.Resource)),
+    );
     expect(auditIds.size).toBe(1);
     expect(functions[[...auditIds][0]!]!.Properties.Description).toBe('Sluice sagaAudit handler');
-    for (const s of Object.values(states)) if (s.Parameters?.kind === 'audit') expect(s.Parameters.topic).toBe('sagas.order');
+    for (const s of Object.values(states))
+      if (s.Parameters?.kind === 'audit') expect(s.Parameters.topic).toBe('sagas.order');
   });
 
   it('lets the state machine invoke only its step functions and the audit function', () => {
@@ -135,12 +187,19 @@ describe('Saga construct (the order saga example)', () => {
       .flatMap((p) => p.Properties.PolicyDocument.Statement as { Action: string | string[]; Resource: unknown }[]);
     const invoked = new Set<string>();
     for (const s of statements.filter((s) => ([] as string[]).concat(s.Action).includes('lambda:InvokeFunction'))) {
-      for (const r of ([] as unknown[]).concat(s.Resource)) invoked.add(/"(\w+Function\w*)"/.exec(JSON.stringify(r))![1]!);
+      for (const r of ([] as unknown[]).concat(s.Resource))
+        invoked.add(/"(\w+Function\w*)"/.exec(JSON.stringify(r))![1]!);
     }
-    const expected = new Set(Object.values(states).filter((s) => s.Type === 'Task').map((s) => functionIdOf(s.Resource)));
+    const expected = new Set(
+      Object.values(states)
+        .filter((s) => s.Type === 'Task')
+        .map((s) => functionIdOf(s.Resource)),
+    );
     expect([...invoked].sort()).toStrictEqual([...expected].sort());
     // The sagas function may start this state machine and nothing else.
-    const sagasFn = Object.entries(template.findResources('AWS::Lambda::Function') as Record<string, Resource>).find(([, f]) => f.Properties.Description === 'Sluice sagas handler')![1];
+    const sagasFn = Object.entries(template.findResources('AWS::Lambda::Function') as Record<string, Resource>).find(
+      ([, f]) => f.Properties.Description === 'Sluice sagas handler',
+    )![1];
     const sagasRole = sagasFn.Properties.Role['Fn::GetAtt'][0];
     const start = (Object.values(template.findResources('AWS::IAM::Policy')) as Resource[])
       .filter((p) => p.Properties.Roles.some((r: { Ref: string }) => r.Ref === sagasRole))
@@ -149,13 +208,29 @@ describe('Saga construct (the order saga example)', () => {
     expect(start).toStrictEqual([{ Action: 'states:StartExecution', Effect: 'Allow', Resource: { Ref: machineId } }]);
     const metadataGrants = (Object.values(template.findResources('AWS::IAM::Policy')) as Resource[])
       .filter((p) => p.Properties.Roles.some((r: { Ref: string }) => r.Ref === sagasRole))
-      .flatMap((p) => p.Properties.PolicyDocument.Statement as { Action: string | string[]; Resource: unknown; Condition?: unknown }[])
+      .flatMap(
+        (p) =>
+          p.Properties.PolicyDocument.Statement as {
+            Action: string | string[];
+            Resource: unknown;
+            Condition?: unknown;
+          }[],
+      )
       .filter((s) => JSON.stringify(s.Action).includes('dynamodb:'));
     expect(metadataGrants.length > 0).toBeTruthy();
-    for (const g of metadataGrants) expect(g.Condition, 'the sagas function reaches saga items only').toStrictEqual({ 'ForAllValues:StringLike': { 'dynamodb:LeadingKeys': ['saga#*'] } });
-    const audit = Object.values(template.findResources('AWS::Lambda::Function') as Record<string, Resource>).find((f) => f.Properties.Description === 'Sluice sagaAudit handler')!;
-    expect(audit.Properties.Environment.Variables.SLUICE_SAGA_AUDIT_TOPICS).toBe(JSON.stringify({ order: 'sagas.order' }));
-    expect(JSON.stringify(sagasFn.Properties.Environment.Variables.SLUICE_SAGAS)).toMatch(new RegExp(`"name\\\\+":\\\\+"order\\\\+".*${machineId}`));
+    for (const g of metadataGrants)
+      expect(g.Condition, 'the sagas function reaches saga items only').toStrictEqual({
+        'ForAllValues:StringLike': { 'dynamodb:LeadingKeys': ['saga#*'] },
+      });
+    const audit = Object.values(template.findResources('AWS::Lambda::Function') as Record<string, Resource>).find(
+      (f) => f.Properties.Description === 'Sluice sagaAudit handler',
+    )!;
+    expect(audit.Properties.Environment.Variables.SLUICE_SAGA_AUDIT_TOPICS).toBe(
+      JSON.stringify({ order: 'sagas.order' }),
+    );
+    expect(JSON.stringify(sagasFn.Properties.Environment.Variables.SLUICE_SAGAS)).toMatch(
+      new RegExp(`"name\\\\+":\\\\+"order\\\\+".*${machineId}`),
+    );
   });
 
   it('gives each step function only its own table actions', () => {
@@ -167,7 +242,13 @@ describe('Saga construct (the order saga example)', () => {
         .filter((p) => p.Properties.Roles.some((r: { Ref: string }) => r.Ref === roleId))
         .flatMap((p) => p.Properties.PolicyDocument.Statement as { Action: string | string[]; Resource: unknown }[])
         .filter((s) => JSON.stringify(s.Action).includes('dynamodb:'))
-        .flatMap((s) => ([] as string[]).concat(s.Action).map((a) => `${/"OrderSaga(Inventory|Payments)\w*"/.exec(JSON.stringify(s.Resource))?.[1] ?? 'other'} ${a}`))
+        .flatMap((s) =>
+          ([] as string[])
+            .concat(s.Action)
+            .map(
+              (a) => `${/"OrderSaga(Inventory|Payments)\w*"/.exec(JSON.stringify(s.Resource))?.[1] ?? 'other'} ${a}`,
+            ),
+        )
         .sort();
     };
     expect(access('ReserveInventory')).toStrictEqual(['Inventory dynamodb:PutItem', 'Inventory dynamodb:UpdateItem']);
@@ -177,7 +258,9 @@ describe('Saga construct (the order saga example)', () => {
 
   it('sends executions that stop outside the saga to the audit function, and alarms on them (Standard only)', () => {
     const [machineId] = onlyResource(template, 'AWS::StepFunctions::StateMachine');
-    const rules = (Object.values(template.findResources('AWS::Events::Rule')) as Resource[]).filter((r) => r.Properties.EventPattern !== undefined);
+    const rules = (Object.values(template.findResources('AWS::Events::Rule')) as Resource[]).filter(
+      (r) => r.Properties.EventPattern !== undefined,
+    );
     expect(rules.length).toBe(1);
     expect(rules[0]!.Properties.EventPattern).toStrictEqual({
       source: ['aws.states'],
@@ -186,11 +269,27 @@ describe('Saga construct (the order saga example)', () => {
     });
     const target = rules[0]!.Properties.Targets[0];
     expect(JSON.stringify(target.Arn)).toMatch(/SagaAuditFunction/);
-    expect(JSON.parse(target.InputTransformer.InputTemplate.replace('<detail>', 'null'))).toStrictEqual({ kind: 'stopped', saga: 'order', topic: 'sagas.order', detail: null });
-    template.hasResourceProperties('AWS::CloudWatch::Alarm', { MetricName: 'SagaExecutionFailed', Dimensions: Match.arrayWith([{ Name: 'Saga', Value: 'order' }]) });
+    expect(JSON.parse(target.InputTransformer.InputTemplate.replace('<detail>', 'null'))).toStrictEqual({
+      kind: 'stopped',
+      saga: 'order',
+      topic: 'sagas.order',
+      detail: null,
+    });
+    template.hasResourceProperties('AWS::CloudWatch::Alarm', {
+      MetricName: 'SagaExecutionFailed',
+      Dimensions: Match.arrayWith([{ Name: 'Saga', Value: 'order' }]),
+    });
     const express = synth({ sagaType: 'EXPRESS' });
-    expect(Object.values(express.findResources('AWS::Events::Rule')).filter((r: any) => r.Properties.EventPattern !== undefined).length, 'Express executions send no status events').toBe(0);
-    express.hasResourceProperties('AWS::CloudWatch::Alarm', { MetricName: 'ExecutionsTimedOut', Namespace: 'AWS/States' });
+    expect(
+      Object.values(express.findResources('AWS::Events::Rule')).filter(
+        (r: any) => r.Properties.EventPattern !== undefined,
+      ).length,
+      'Express executions send no status events',
+    ).toBe(0);
+    express.hasResourceProperties('AWS::CloudWatch::Alarm', {
+      MetricName: 'ExecutionsTimedOut',
+      Namespace: 'AWS/States',
+    });
     Annotations.fromStack(expressStack).hasWarning('*', Match.stringLikeRegexp('EXPRESS, but its steps'));
   });
 
@@ -206,7 +305,9 @@ describe('Saga construct (the order saga example)', () => {
 
   it('wires the topic trigger: rung by INSERTs on the log stream and every minute, starting only this state machine', () => {
     const functions = template.findResources('AWS::Lambda::Function') as Record<string, Resource>;
-    const [triggerId, trigger] = Object.entries(functions).find(([, f]) => f.Properties.Description === 'Sluice sagaTrigger handler')!;
+    const [triggerId, trigger] = Object.entries(functions).find(
+      ([, f]) => f.Properties.Description === 'Sluice sagaTrigger handler',
+    )!;
     expect(trigger.Metadata!['sluice:entry']).toStrictEqual({ path: 'functions/sagas/trigger.ts', export: 'handler' });
     const [, mapping] = onlyResource(template, 'AWS::Lambda::EventSourceMapping');
     expect(mapping.Properties.FunctionName).toStrictEqual({ Ref: triggerId });
@@ -214,16 +315,32 @@ describe('Saga construct (the order saga example)', () => {
     expect(mapping.Properties.FilterCriteria).toStrictEqual({ Filters: [{ Pattern: '{"eventName":["INSERT"]}' }] });
     expect(mapping.Properties.StartingPosition).toBe('LATEST');
     const rules = Object.values(template.findResources('AWS::Events::Rule')) as Resource[];
-    expect(rules.some((r) => r.Properties.ScheduleExpression === 'rate(1 minute)' && JSON.stringify(r.Properties.Targets).includes(triggerId))).toBeTruthy();
+    expect(
+      rules.some(
+        (r) =>
+          r.Properties.ScheduleExpression === 'rate(1 minute)' &&
+          JSON.stringify(r.Properties.Targets).includes(triggerId),
+      ),
+    ).toBeTruthy();
     const roleId = trigger.Properties.Role['Fn::GetAtt'][0];
     const statements = (Object.values(template.findResources('AWS::IAM::Policy')) as Resource[])
       .filter((p) => p.Properties.Roles.some((r: { Ref: string }) => r.Ref === roleId))
       .flatMap((p) => p.Properties.PolicyDocument.Statement as { Action: string | string[]; Resource: unknown }[]);
     const [machineId] = onlyResource(template, 'AWS::StepFunctions::StateMachine');
-    expect(statements.filter((s) => JSON.stringify(s.Action).includes('states:')).map((s) => [s.Action, s.Resource])).toStrictEqual([['states:StartExecution', { Ref: machineId }]]);
-    const dynamo = statements.flatMap((s) => ([] as string[]).concat(s.Action)).filter((a) => a.startsWith('dynamodb:')).sort();
+    expect(
+      statements.filter((s) => JSON.stringify(s.Action).includes('states:')).map((s) => [s.Action, s.Resource]),
+    ).toStrictEqual([['states:StartExecution', { Ref: machineId }]]);
+    const dynamo = statements
+      .flatMap((s) => ([] as string[]).concat(s.Action))
+      .filter((a) => a.startsWith('dynamodb:'))
+      .sort();
     expect(!dynamo.some((a) => a === 'dynamodb:*' || a.endsWith('Table')), 'no table-level admin rights').toBeTruthy();
-    for (const needed of ['dynamodb:GetRecords', 'dynamodb:GetShardIterator', 'dynamodb:Query', 'dynamodb:ConditionCheckItem']) expect(dynamo.includes(needed), needed).toBeTruthy();
+    for (const needed of [
+      'dynamodb:GetRecords',
+      'dynamodb:GetShardIterator',
+      'dynamodb:Query',
+      'dynamodb:ConditionCheckItem',
+    ])
+      expect(dynamo.includes(needed), needed).toBeTruthy();
   });
 });
-

@@ -25,15 +25,68 @@ type Resource = { Properties: Record<string, any> };
 
 /** The expected DynamoDB actions per function and table: the least each one needs. */
 const EXPECTED_ACCESS: Record<string, { log: string[]; metadata: string[]; segments: string[]; claims: string[] }> = {
-  topics: { log: ['dynamodb:BatchWriteItem', 'dynamodb:Query'], metadata: ['dynamodb:DeleteItem', 'dynamodb:GetItem', 'dynamodb:PutItem', 'dynamodb:Query', 'dynamodb:UpdateItem'], segments: ['s3:DeleteObject', 's3:GetObject', 's3:ListBucket'], claims: ['s3:DeleteObject'] },
-  produce: { log: ['dynamodb:PutItem', 'dynamodb:Query'], metadata: ['dynamodb:GetItem', 'dynamodb:PutItem', 'dynamodb:Query'], segments: ['s3:GetObject', 's3:ListBucket'], claims: ['s3:PutObject'] },
-  fetch: { log: ['dynamodb:Query'], metadata: ['dynamodb:GetItem', 'dynamodb:Query'], segments: ['s3:GetObject', 's3:ListBucket'], claims: ['s3:GetObject'] },
-  lagReporter: { log: ['dynamodb:Query'], metadata: ['dynamodb:DeleteItem', 'dynamodb:GetItem', 'dynamodb:PutItem', 'dynamodb:Query'], segments: [], claims: [] },
-  groups: { log: ['dynamodb:Query'], metadata: ['dynamodb:BatchWriteItem', 'dynamodb:ConditionCheckItem', 'dynamodb:DeleteItem', 'dynamodb:GetItem', 'dynamodb:PutItem', 'dynamodb:Query', 'dynamodb:UpdateItem'], segments: ['s3:GetObject', 's3:ListBucket'], claims: ['s3:GetObject'] },
-  roller: { log: ['dynamodb:BatchWriteItem', 'dynamodb:Query'], metadata: ['dynamodb:DeleteItem', 'dynamodb:GetItem', 'dynamodb:PutItem', 'dynamodb:Query'], segments: ['s3:DeleteObject', 's3:GetObject', 's3:ListBucket', 's3:PutObject'], claims: ['s3:DeleteObject', 's3:GetObject'] },
-  tiering: { log: ['dynamodb:BatchWriteItem', 'dynamodb:Query'], metadata: ['dynamodb:DeleteItem', 'dynamodb:GetItem', 'dynamodb:PutItem', 'dynamodb:Query'], segments: ['s3:DeleteObject', 's3:GetObject', 's3:ListBucket', 's3:PutObject'], claims: ['s3:DeleteObject', 's3:GetObject'] },
-  sagas: { log: [], metadata: ['dynamodb:GetItem', 'dynamodb:PutItem', 'dynamodb:Query', 'dynamodb:UpdateItem'], segments: [], claims: [] },
-  sagaAudit: { log: ['dynamodb:PutItem', 'dynamodb:Query'], metadata: ['dynamodb:GetItem', 'dynamodb:PutItem', 'dynamodb:Query', 'dynamodb:UpdateItem'], segments: [], claims: [] },
+  topics: {
+    log: ['dynamodb:BatchWriteItem', 'dynamodb:Query'],
+    metadata: ['dynamodb:DeleteItem', 'dynamodb:GetItem', 'dynamodb:PutItem', 'dynamodb:Query', 'dynamodb:UpdateItem'],
+    segments: ['s3:DeleteObject', 's3:GetObject', 's3:ListBucket'],
+    claims: ['s3:DeleteObject'],
+  },
+  produce: {
+    log: ['dynamodb:PutItem', 'dynamodb:Query'],
+    metadata: ['dynamodb:GetItem', 'dynamodb:PutItem', 'dynamodb:Query'],
+    segments: ['s3:GetObject', 's3:ListBucket'],
+    claims: ['s3:PutObject'],
+  },
+  fetch: {
+    log: ['dynamodb:Query'],
+    metadata: ['dynamodb:GetItem', 'dynamodb:Query'],
+    segments: ['s3:GetObject', 's3:ListBucket'],
+    claims: ['s3:GetObject'],
+  },
+  lagReporter: {
+    log: ['dynamodb:Query'],
+    metadata: ['dynamodb:DeleteItem', 'dynamodb:GetItem', 'dynamodb:PutItem', 'dynamodb:Query'],
+    segments: [],
+    claims: [],
+  },
+  groups: {
+    log: ['dynamodb:Query'],
+    metadata: [
+      'dynamodb:BatchWriteItem',
+      'dynamodb:ConditionCheckItem',
+      'dynamodb:DeleteItem',
+      'dynamodb:GetItem',
+      'dynamodb:PutItem',
+      'dynamodb:Query',
+      'dynamodb:UpdateItem',
+    ],
+    segments: ['s3:GetObject', 's3:ListBucket'],
+    claims: ['s3:GetObject'],
+  },
+  roller: {
+    log: ['dynamodb:BatchWriteItem', 'dynamodb:Query'],
+    metadata: ['dynamodb:DeleteItem', 'dynamodb:GetItem', 'dynamodb:PutItem', 'dynamodb:Query'],
+    segments: ['s3:DeleteObject', 's3:GetObject', 's3:ListBucket', 's3:PutObject'],
+    claims: ['s3:DeleteObject', 's3:GetObject'],
+  },
+  tiering: {
+    log: ['dynamodb:BatchWriteItem', 'dynamodb:Query'],
+    metadata: ['dynamodb:DeleteItem', 'dynamodb:GetItem', 'dynamodb:PutItem', 'dynamodb:Query'],
+    segments: ['s3:DeleteObject', 's3:GetObject', 's3:ListBucket', 's3:PutObject'],
+    claims: ['s3:DeleteObject', 's3:GetObject'],
+  },
+  sagas: {
+    log: [],
+    metadata: ['dynamodb:GetItem', 'dynamodb:PutItem', 'dynamodb:Query', 'dynamodb:UpdateItem'],
+    segments: [],
+    claims: [],
+  },
+  sagaAudit: {
+    log: ['dynamodb:PutItem', 'dynamodb:Query'],
+    metadata: ['dynamodb:GetItem', 'dynamodb:PutItem', 'dynamodb:Query', 'dynamodb:UpdateItem'],
+    segments: [],
+    claims: [],
+  },
 };
 
 describe('SluiceStack', () => {
@@ -45,16 +98,20 @@ describe('SluiceStack', () => {
   it('is cdk-nag (AwsSolutions) clean, and the check does fail on a finding', () => {
     // Reaching here means synth passed the AwsSolutions pack. Now prove the check can fail:
     expect(() =>
-        synthWithNag((app) => {
-          const stack = new SluiceStack(app, 'WithNakedBucket');
-          new Bucket(stack, 'NakedBucket');
-          return stack;
-        })).toThrow(/AwsSolutions-S1'/);
+      synthWithNag((app) => {
+        const stack = new SluiceStack(app, 'WithNakedBucket');
+        new Bucket(stack, 'NakedBucket');
+        return stack;
+      }),
+    ).toThrow(/AwsSolutions-S1'/);
   });
 
   it('keeps the log in an on-demand, encrypted table with PITR and a stream', () => {
     template.hasResourceProperties('AWS::DynamoDB::Table', {
-      KeySchema: [{ AttributeName: 'pk', KeyType: 'HASH' }, { AttributeName: 'sk', KeyType: 'RANGE' }],
+      KeySchema: [
+        { AttributeName: 'pk', KeyType: 'HASH' },
+        { AttributeName: 'sk', KeyType: 'RANGE' },
+      ],
       AttributeDefinitions: Match.arrayWith([{ AttributeName: 'sk', AttributeType: 'N' }]),
       BillingMode: 'PAY_PER_REQUEST',
       SSESpecification: { SSEEnabled: true },
@@ -72,12 +129,25 @@ describe('SluiceStack', () => {
 
   it('keeps segments in an encrypted, private, TLS-only bucket that aborts stale uploads', () => {
     template.hasResourceProperties('AWS::S3::Bucket', {
-      BucketEncryption: { ServerSideEncryptionConfiguration: [{ ServerSideEncryptionByDefault: { SSEAlgorithm: 'AES256' } }] },
-      PublicAccessBlockConfiguration: { BlockPublicAcls: true, BlockPublicPolicy: true, IgnorePublicAcls: true, RestrictPublicBuckets: true },
-      LifecycleConfiguration: { Rules: Match.arrayWith([Match.objectLike({ AbortIncompleteMultipartUpload: { DaysAfterInitiation: 1 } })]) },
+      BucketEncryption: {
+        ServerSideEncryptionConfiguration: [{ ServerSideEncryptionByDefault: { SSEAlgorithm: 'AES256' } }],
+      },
+      PublicAccessBlockConfiguration: {
+        BlockPublicAcls: true,
+        BlockPublicPolicy: true,
+        IgnorePublicAcls: true,
+        RestrictPublicBuckets: true,
+      },
+      LifecycleConfiguration: {
+        Rules: Match.arrayWith([Match.objectLike({ AbortIncompleteMultipartUpload: { DaysAfterInitiation: 1 } })]),
+      },
     });
     template.hasResourceProperties('AWS::S3::BucketPolicy', {
-      PolicyDocument: { Statement: Match.arrayWith([Match.objectLike({ Effect: 'Deny', Condition: { Bool: { 'aws:SecureTransport': 'false' } } })]) },
+      PolicyDocument: {
+        Statement: Match.arrayWith([
+          Match.objectLike({ Effect: 'Deny', Condition: { Bool: { 'aws:SecureTransport': 'false' } } }),
+        ]),
+      },
     });
   });
 
@@ -117,21 +187,32 @@ describe('SluiceStack', () => {
       const s3: Record<'segments' | 'claims', Set<string>> = { segments: new Set(), claims: new Set() };
       for (const s of statements) {
         const actions = ([] as string[]).concat(s.Action);
-        expect(!actions.some((a) => a === '*' || a.endsWith(':*')), `wildcard action in ${JSON.stringify(s.Action)}`).toBeTruthy();
+        expect(
+          !actions.some((a) => a === '*' || a.endsWith(':*')),
+          `wildcard action in ${JSON.stringify(s.Action)}`,
+        ).toBeTruthy();
         if (s.Resource === '*') {
-          expect(actions.sort(), 'only X-Ray may use Resource *').toStrictEqual(['xray:PutTelemetryRecords', 'xray:PutTraceSegments']);
+          expect(actions.sort(), 'only X-Ray may use Resource *').toStrictEqual([
+            'xray:PutTelemetryRecords',
+            'xray:PutTraceSegments',
+          ]);
           continue;
         }
         if (actions[0]!.startsWith('s3:')) {
           const resource = JSON.stringify(s.Resource);
           if (actions.includes('s3:ListBucket')) {
             expect(actions).toStrictEqual(['s3:ListBucket']);
-            expect(resource, 'listing only on the segment bucket').toMatch(/^\{"Fn::GetAtt":\["SegmentBucket\w*","Arn"\]\}$/);
-            expect((s as { Condition?: unknown }).Condition, 'listing only under our prefixes').toStrictEqual({ StringLike: { 's3:prefix': ['segments/*', 'claims/*'] } });
+            expect(resource, 'listing only on the segment bucket').toMatch(
+              /^\{"Fn::GetAtt":\["SegmentBucket\w*","Arn"\]\}$/,
+            );
+            expect((s as { Condition?: unknown }).Condition, 'listing only under our prefixes').toStrictEqual({
+              StringLike: { 's3:prefix': ['segments/*', 'claims/*'] },
+            });
             s3.segments.add('s3:ListBucket');
             continue;
           }
-          const prefix = /SegmentBucket\w*","Arn"\]},"\/(segments|claims)\/\*"/.exec(resource)?.[1] as 'segments' | 'claims' | undefined;
+          const prefix = /SegmentBucket\w*","Arn"\]},"\/(segments|claims)\/\*"/.exec(resource)?.[1] as
+            'segments' | 'claims' | undefined;
           assert(prefix !== undefined, `S3 access only to objects under segments/ or claims/: ${resource}`);
           actions.forEach((a) => s3[prefix].add(a));
           continue;
@@ -145,11 +226,23 @@ describe('SluiceStack', () => {
         }
       }
       expect([...dynamo.log!].sort(), `${fnName} on the log table`).toStrictEqual(EXPECTED_ACCESS[fnName]!.log);
-      expect([...dynamo.metadata!].sort(), `${fnName} on the metadata table`).toStrictEqual(EXPECTED_ACCESS[fnName]!.metadata);
+      expect([...dynamo.metadata!].sort(), `${fnName} on the metadata table`).toStrictEqual(
+        EXPECTED_ACCESS[fnName]!.metadata,
+      );
       expect([...s3.segments].sort(), `${fnName} on segment objects`).toStrictEqual(EXPECTED_ACCESS[fnName]!.segments);
       expect([...s3.claims].sort(), `${fnName} on claim-check objects`).toStrictEqual(EXPECTED_ACCESS[fnName]!.claims);
     }
-    expect([...seen].sort()).toStrictEqual(['fetch', 'groups', 'lagReporter', 'produce', 'roller', 'sagaAudit', 'sagas', 'tiering', 'topics']);
+    expect([...seen].sort()).toStrictEqual([
+      'fetch',
+      'groups',
+      'lagReporter',
+      'produce',
+      'roller',
+      'sagaAudit',
+      'sagas',
+      'tiering',
+      'topics',
+    ]);
   });
 
   it('serves every route behind IAM authorization, throttled, with access logs', () => {
@@ -163,38 +256,66 @@ describe('SluiceStack', () => {
   });
 
   it('reports consumer lag every minute, with an alarm per configured group', () => {
-    template.hasResourceProperties('AWS::Events::Rule', { ScheduleExpression: 'rate(1 minute)', Targets: Match.arrayWith([Match.objectLike({ Arn: Match.anyValue() })]) });
+    template.hasResourceProperties('AWS::Events::Rule', {
+      ScheduleExpression: 'rate(1 minute)',
+      Targets: Match.arrayWith([Match.objectLike({ Arn: Match.anyValue() })]),
+    });
     template.hasResourceProperties('AWS::Events::Rule', { ScheduleExpression: 'rate(5 minutes)' });
     template.resourceCountIs('AWS::CloudWatch::Alarm', 0);
-    const withAlarm = synthWithNag((app) => new SluiceStack(app, 'Alarmed', { lagAlarms: [{ group: 'billing', topic: 'orders', threshold: 1000 }] }));
+    const withAlarm = synthWithNag(
+      (app) => new SluiceStack(app, 'Alarmed', { lagAlarms: [{ group: 'billing', topic: 'orders', threshold: 1000 }] }),
+    );
     withAlarm.hasResourceProperties('AWS::CloudWatch::Alarm', {
       MetricName: 'ConsumerLag',
       Namespace: 'Sluice',
-      Dimensions: Match.arrayWith([{ Name: 'Group', Value: 'billing' }, { Name: 'Topic', Value: 'orders' }]),
+      Dimensions: Match.arrayWith([
+        { Name: 'Group', Value: 'billing' },
+        { Name: 'Topic', Value: 'orders' },
+      ]),
       Threshold: 1000,
       ComparisonOperator: 'GreaterThanThreshold',
     });
-    expect(() => new SluiceStack(new App(), 'BadAlarm', { lagAlarms: [{ group: 'bad group', topic: 'orders', threshold: 1 }] })).toThrow(/lagAlarms/);
+    expect(
+      () =>
+        new SluiceStack(new App(), 'BadAlarm', { lagAlarms: [{ group: 'bad group', topic: 'orders', threshold: 1 }] }),
+    ).toThrow(/lagAlarms/);
   });
 
   it('outputs the API URL and the table and bucket names', () => {
     const outputs = template.toJSON().Outputs as Record<string, unknown>;
-    for (const name of ['ApiUrl', 'LogTableName', 'MetadataTableName', 'SegmentBucketName']) expect(outputs[name], name).toBeTruthy();
+    for (const name of ['ApiUrl', 'LogTableName', 'MetadataTableName', 'SegmentBucketName'])
+      expect(outputs[name], name).toBeTruthy();
   });
 
   it('matches docs/openapi.json route for route', () => {
-    const doc = JSON.parse(readFileSync('docs/openapi.json', 'utf8')) as { paths: Record<string, Record<string, unknown>> };
+    const doc = JSON.parse(readFileSync('docs/openapi.json', 'utf8')) as {
+      paths: Record<string, Record<string, unknown>>;
+    };
     const documented = Object.entries(doc.paths).flatMap(([path, item]) =>
-      Object.keys(item).filter((k) => ['get', 'post', 'patch', 'put', 'delete'].includes(k)).map((m) => `${m.toUpperCase()} ${path}`),
+      Object.keys(item)
+        .filter((k) => ['get', 'post', 'patch', 'put', 'delete'].includes(k))
+        .map((m) => `${m.toUpperCase()} ${path}`),
     );
-    const deployed = (Object.values(template.findResources('AWS::ApiGatewayV2::Route')) as Resource[]).map((r) => r.Properties.RouteKey as string);
+    const deployed = (Object.values(template.findResources('AWS::ApiGatewayV2::Route')) as Resource[]).map(
+      (r) => r.Properties.RouteKey as string,
+    );
     expect(documented.sort()).toStrictEqual(deployed.sort());
   });
 
   it('takes a JWT authorizer, names and a removal policy from props', () => {
-    const jwt = synthWithNag((app) => new SluiceStack(app, 'Jwt', { auth: { type: 'jwt', issuer: 'https://issuer.example.com', audience: ['sluice'] }, namePrefix: 'acme-dev' }));
-    for (const r of Object.values(jwt.findResources('AWS::ApiGatewayV2::Route')) as Resource[]) expect(r.Properties.AuthorizationType).toBe('JWT');
-    jwt.hasResourceProperties('AWS::ApiGatewayV2::Authorizer', { AuthorizerType: 'JWT', JwtConfiguration: { Issuer: 'https://issuer.example.com', Audience: ['sluice'] } });
+    const jwt = synthWithNag(
+      (app) =>
+        new SluiceStack(app, 'Jwt', {
+          auth: { type: 'jwt', issuer: 'https://issuer.example.com', audience: ['sluice'] },
+          namePrefix: 'acme-dev',
+        }),
+    );
+    for (const r of Object.values(jwt.findResources('AWS::ApiGatewayV2::Route')) as Resource[])
+      expect(r.Properties.AuthorizationType).toBe('JWT');
+    jwt.hasResourceProperties('AWS::ApiGatewayV2::Authorizer', {
+      AuthorizerType: 'JWT',
+      JwtConfiguration: { Issuer: 'https://issuer.example.com', Audience: ['sluice'] },
+    });
     jwt.hasResourceProperties('AWS::DynamoDB::Table', { TableName: 'acme-dev-log' });
     jwt.hasResourceProperties('AWS::Lambda::Function', { FunctionName: 'acme-dev-produce' });
     expect(() => new SluiceStack(new App(), 'Bad', { namePrefix: 'Has Spaces' })).toThrow(/namePrefix/);

@@ -29,7 +29,13 @@ class Worker {
   private readonly history: Map<string, Interval[]>;
   private readonly processed: Set<string>;
 
-  constructor(groups: ConsumerGroups, name: string, instanceId: string, history: Map<string, Interval[]>, processed: Set<string>) {
+  constructor(
+    groups: ConsumerGroups,
+    name: string,
+    instanceId: string,
+    history: Map<string, Interval[]>,
+    processed: Set<string>,
+  ) {
     this.groups = groups;
     this.name = name;
     this.instanceId = instanceId;
@@ -55,7 +61,13 @@ class Worker {
   }
 
   async start(): Promise<void> {
-    const joined = await this.groups.join(GROUP, { topics: [TOPIC], instanceId: this.instanceId, sessionTimeoutMs: 1500, rebalanceTimeoutMs: 4000, autoOffsetReset: 'earliest' });
+    const joined = await this.groups.join(GROUP, {
+      topics: [TOPIC],
+      instanceId: this.instanceId,
+      sessionTimeoutMs: 1500,
+      rebalanceTimeoutMs: 4000,
+      autoOffsetReset: 'earliest',
+    });
     this.memberId = joined.memberId;
     this.believe([...joined.assignments, ...joined.revoking], performance.now());
     this.loop = this.run();
@@ -76,7 +88,11 @@ class Worker {
       }
       if (next.size > 0) {
         try {
-          await this.groups.commit(GROUP, { memberId: this.memberId, generation: res.generation, offsets: [...next].map(([k, offset]) => ({ topic: TOPIC, partition: Number(k.split('/')[1]), offset })) });
+          await this.groups.commit(GROUP, {
+            memberId: this.memberId,
+            generation: res.generation,
+            offsets: [...next].map(([k, offset]) => ({ topic: TOPIC, partition: Number(k.split('/')[1]), offset })),
+          });
         } catch (e) {
           // A rebalance elsewhere moved the generation on; the records come again (at least once).
           if (!isSluiceError(e, 'FencedMember') && !isSluiceError(e, 'NotAssigned')) throw e;
@@ -118,7 +134,10 @@ it('rebalance history: joins, a leave, a crash and a static restart while produc
   let producing = true;
   const producer = async (id: number) => {
     for (let i = 0; producing; i++) {
-      const metas = await sluice.append(TOPIC, Array.from({ length: 5 }, (_, k) => ({ key: `p${id}-${i}-${k}`, value: { id, i, k } })));
+      const metas = await sluice.append(
+        TOPIC,
+        Array.from({ length: 5 }, (_, k) => ({ key: `p${id}-${i}-${k}`, value: { id, i, k } })),
+      );
       acked.push(...metas.map((m) => `${TOPIC}/${m.partition}@${m.offset}`));
       await new Promise((r) => setTimeout(r, 20));
     }
@@ -159,12 +178,20 @@ it('rebalance history: joins, a leave, a crash and a static restart while produc
   for (const [partition, intervals] of history) {
     const sorted = [...intervals].sort((a, b) => a.start - b.start);
     for (let i = 1; i < sorted.length; i++) {
-      expect(sorted[i]!.start >= sorted[i - 1]!.end, `${partition}: ${sorted[i - 1]!.owner} [${sorted[i - 1]!.start.toFixed(1)}, ${sorted[i - 1]!.end.toFixed(1)}] overlaps ${sorted[i]!.owner} from ${sorted[i]!.start.toFixed(1)}`).toBeTruthy();
+      expect(
+        sorted[i]!.start >= sorted[i - 1]!.end,
+        `${partition}: ${sorted[i - 1]!.owner} [${sorted[i - 1]!.start.toFixed(1)}, ${sorted[i - 1]!.end.toFixed(1)}] overlaps ${sorted[i]!.owner} from ${sorted[i]!.start.toFixed(1)}`,
+      ).toBeTruthy();
       handovers++;
     }
   }
   expect(handovers >= PARTITIONS, `the scenario moved partitions (${handovers} hand-overs)`).toBeTruthy();
   const owners = new Set([...history.values()].flat().map((i) => i.owner));
-  expect(owners.has('w0-restarted') && owners.has('w3'), 'the restarted and the late members got partitions').toBeTruthy();
-  console.log(`# ${acked.length} records, ${processed.size} processed, ${handovers} hand-overs, owners ${[...owners].sort().join(' ')}`);
+  expect(
+    owners.has('w0-restarted') && owners.has('w3'),
+    'the restarted and the late members got partitions',
+  ).toBeTruthy();
+  console.log(
+    `# ${acked.length} records, ${processed.size} processed, ${handovers} hand-overs, owners ${[...owners].sort().join(' ')}`,
+  );
 });

@@ -19,7 +19,15 @@ beforeAll(async () => {
     POWERTOOLS_METRICS_DISABLED: 'true',
     POWERTOOLS_LOG_LEVEL: 'CRITICAL',
     // One saga whose state machine is unreachable: a fuzzed start that got through would be a 500.
-    SLUICE_SAGAS: JSON.stringify([{ name: 'fuzz', steps: ['A'], auditTopic: 'sagas.fuzz', type: 'STANDARD', stateMachineArn: 'arn:aws:states:us-east-1:000000000000:stateMachine:fuzz' }]),
+    SLUICE_SAGAS: JSON.stringify([
+      {
+        name: 'fuzz',
+        steps: ['A'],
+        auditTopic: 'sagas.fuzz',
+        type: 'STANDARD',
+        stateMachineArn: 'arn:aws:states:us-east-1:000000000000:stateMachine:fuzz',
+      },
+    ]),
     AWS_ENDPOINT_URL_SFN: 'http://127.0.0.1:9',
   });
   // Handlers read their environment at load, as in Lambda.
@@ -68,31 +76,71 @@ function validStart(saga: string, body: string): boolean {
 
 describe('HTTP handlers on recorded API Gateway v2 events', () => {
   it('serves the recorded produce request, then reads it back', async () => {
-    expect((await invoke(topics, { method: 'POST', route: T, body: { name: 'orders', partitions: 3 } })).status).toBe(201);
-    const produced = await produce(apiEvent({ method: 'POST', route: RECORDS, pathParameters: { topic: 'orders' } }), lambdaContext);
+    expect((await invoke(topics, { method: 'POST', route: T, body: { name: 'orders', partitions: 3 } })).status).toBe(
+      201,
+    );
+    const produced = await produce(
+      apiEvent({ method: 'POST', route: RECORDS, pathParameters: { topic: 'orders' } }),
+      lambdaContext,
+    );
     // The recorded body is left as captured: one keyed record.
     const recorded = await produce(
-      { ...apiEvent({ method: 'POST', route: RECORDS, pathParameters: { topic: 'orders' } }), body: JSON.stringify({ records: [{ key: 'user-42', value: { orderId: 'o-1' } }] }) },
+      {
+        ...apiEvent({ method: 'POST', route: RECORDS, pathParameters: { topic: 'orders' } }),
+        body: JSON.stringify({ records: [{ key: 'user-42', value: { orderId: 'o-1' } }] }),
+      },
       lambdaContext,
     );
     expect(produced.statusCode, 'no body is a bad request').toBe(400);
     expect(recorded.statusCode).toBe(200);
     const { offsets } = JSON.parse(recorded.body!);
     expect(offsets[0].offset).toBe(0);
-    const read = await invoke(fetch, { method: 'GET', route: FETCH, pathParameters: { topic: 'orders', partition: String(offsets[0].partition) }, query: { offset: '0' } });
+    const read = await invoke(fetch, {
+      method: 'GET',
+      route: FETCH,
+      pathParameters: { topic: 'orders', partition: String(offsets[0].partition) },
+      query: { offset: '0' },
+    });
     expect(read.status).toBe(200);
-    expect(read.body.records.map((r: { key: string; value: unknown }) => [r.key, r.value])).toStrictEqual([['user-42', { orderId: 'o-1' }]]);
+    expect(read.body.records.map((r: { key: string; value: unknown }) => [r.key, r.value])).toStrictEqual([
+      ['user-42', { orderId: 'o-1' }],
+    ]);
     expect(read.body.highWatermark).toBe(1);
   });
 
   it('round-trips base64 keys, values and headers, from a base64-encoded body too', async () => {
     await invoke(topics, { method: 'POST', route: T, body: { name: 'bytes' } });
     const bytes = Buffer.from([0, 1, 2, 250, 255]).toString('base64');
-    const body = { records: [{ key: bytes, keyEncoding: 'base64', value: bytes, valueEncoding: 'base64', headers: { sig: bytes, plain: 'x' }, headerEncodings: { sig: 'base64' } }] };
-    const res = await invoke(produce, { method: 'POST', route: RECORDS, pathParameters: { topic: 'bytes' }, body, base64: true });
+    const body = {
+      records: [
+        {
+          key: bytes,
+          keyEncoding: 'base64',
+          value: bytes,
+          valueEncoding: 'base64',
+          headers: { sig: bytes, plain: 'x' },
+          headerEncodings: { sig: 'base64' },
+        },
+      ],
+    };
+    const res = await invoke(produce, {
+      method: 'POST',
+      route: RECORDS,
+      pathParameters: { topic: 'bytes' },
+      body,
+      base64: true,
+    });
     expect(res.status).toBe(200);
-    const read = await invoke(fetch, { method: 'GET', route: FETCH, pathParameters: { topic: 'bytes', partition: '0' } });
-    expect(read.body.records[0]).toStrictEqual({ offset: 0, timestamp: read.body.records[0].timestamp, ...body.records[0] });
+    const read = await invoke(fetch, {
+      method: 'GET',
+      route: FETCH,
+      pathParameters: { topic: 'bytes', partition: '0' },
+    });
+    expect(read.body.records[0]).toStrictEqual({
+      offset: 0,
+      timestamp: read.body.records[0].timestamp,
+      ...body.records[0],
+    });
   });
 
   it('maps errors to 4xx with a typed JSON body and never leaks internals on a 500', async () => {
@@ -102,12 +150,57 @@ describe('HTTP handlers on recorded API Gateway v2 events', () => {
       [topics, { method: 'POST', route: T, body: { name: 'x', config: { colour: 'red' } } }, 400, 'InvalidTopicConfig'],
       [topics, { method: 'POST', route: T, body: { name: 'orders' } }, 409, 'TopicAlreadyExists'],
       [topics, { method: 'GET', route: TOPIC, pathParameters: { topic: 'nope' } }, 404, 'TopicNotFound'],
-      [topics, { method: 'PATCH', route: TOPIC, pathParameters: { topic: 'orders' }, body: { partitions: 1 } }, 400, 'InvalidTopicConfig'],
-      [produce, { method: 'POST', route: RECORDS, pathParameters: { topic: 'orders' }, body: { records: [{ value: 'x'.repeat(1_100_000) }] } }, 413, 'RecordTooLarge'],
-      [produce, { method: 'POST', route: RECORDS, pathParameters: { topic: 'orders' }, body: { records: [{ value: 1, partition: 9 }] } }, 404, 'PartitionNotFound'],
-      [fetch, { method: 'GET', route: FETCH, pathParameters: { topic: 'orders', partition: '0' }, query: { offset: '5000' } }, 416, 'OffsetOutOfRange'],
-      [fetch, { method: 'GET', route: FETCH, pathParameters: { topic: 'orders', partition: 'zero' } }, 400, 'InvalidRequest'],
-      [fetch, { method: 'GET', route: OFFSETS, pathParameters: { topic: 'orders', partition: '0' }, query: { at: 'yesterday' } }, 400, 'InvalidRequest'],
+      [
+        topics,
+        { method: 'PATCH', route: TOPIC, pathParameters: { topic: 'orders' }, body: { partitions: 1 } },
+        400,
+        'InvalidTopicConfig',
+      ],
+      [
+        produce,
+        {
+          method: 'POST',
+          route: RECORDS,
+          pathParameters: { topic: 'orders' },
+          body: { records: [{ value: 'x'.repeat(1_100_000) }] },
+        },
+        413,
+        'RecordTooLarge',
+      ],
+      [
+        produce,
+        {
+          method: 'POST',
+          route: RECORDS,
+          pathParameters: { topic: 'orders' },
+          body: { records: [{ value: 1, partition: 9 }] },
+        },
+        404,
+        'PartitionNotFound',
+      ],
+      [
+        fetch,
+        { method: 'GET', route: FETCH, pathParameters: { topic: 'orders', partition: '0' }, query: { offset: '5000' } },
+        416,
+        'OffsetOutOfRange',
+      ],
+      [
+        fetch,
+        { method: 'GET', route: FETCH, pathParameters: { topic: 'orders', partition: 'zero' } },
+        400,
+        'InvalidRequest',
+      ],
+      [
+        fetch,
+        {
+          method: 'GET',
+          route: OFFSETS,
+          pathParameters: { topic: 'orders', partition: '0' },
+          query: { at: 'yesterday' },
+        },
+        400,
+        'InvalidRequest',
+      ],
       [fetch, { method: 'GET', route: '/v1/elsewhere' }, 404, 'RouteNotFound'],
     ];
     for (const [handler, spec, status, code] of cases) {
@@ -116,23 +209,51 @@ describe('HTTP handlers on recorded API Gateway v2 events', () => {
       expect(res.body.error.code).toBe(code);
       expect(typeof res.body.error.message).toBe('string');
     }
-    const tooLarge = await invoke(produce, { method: 'POST', route: RECORDS, pathParameters: { topic: 'orders' }, body: { records: [{ value: 'x'.repeat(1_100_000) }] } });
-    expect(tooLarge.body.error.limit, 'the binding limit is named (larger than an item, but claim checks carry those)').toBe('maxRecordBytes');
+    const tooLarge = await invoke(produce, {
+      method: 'POST',
+      route: RECORDS,
+      pathParameters: { topic: 'orders' },
+      body: { records: [{ value: 'x'.repeat(1_100_000) }] },
+    });
+    expect(
+      tooLarge.body.error.limit,
+      'the binding limit is named (larger than an item, but claim checks carry those)',
+    ).toBe('maxRecordBytes');
     expect(tooLarge.body.error.limitBytes).toBe(1024 * 1024);
-    const outOfRange = await invoke(fetch, { method: 'GET', route: FETCH, pathParameters: { topic: 'orders', partition: '0' }, query: { offset: '5000' } });
+    const outOfRange = await invoke(fetch, {
+      method: 'GET',
+      route: FETCH,
+      pathParameters: { topic: 'orders', partition: '0' },
+      query: { offset: '5000' },
+    });
     expect([outOfRange.body.error.logStartOffset, outOfRange.body.error.highWatermark >= 0]).toStrictEqual([0, true]);
   });
 
   it('long-polls: a fetch at the end waits and wakes up when a record arrives', async () => {
     await invoke(topics, { method: 'POST', route: T, body: { name: 'polled' } });
     const started = Date.now();
-    const waiting = invoke(fetch, { method: 'GET', route: FETCH, pathParameters: { topic: 'polled', partition: '0' }, query: { offset: '0', waitMs: '10000' } });
+    const waiting = invoke(fetch, {
+      method: 'GET',
+      route: FETCH,
+      pathParameters: { topic: 'polled', partition: '0' },
+      query: { offset: '0', waitMs: '10000' },
+    });
     await new Promise((r) => setTimeout(r, 300));
-    await invoke(produce, { method: 'POST', route: RECORDS, pathParameters: { topic: 'polled' }, body: { records: [{ value: 'wake up' }] } });
+    await invoke(produce, {
+      method: 'POST',
+      route: RECORDS,
+      pathParameters: { topic: 'polled' },
+      body: { records: [{ value: 'wake up' }] },
+    });
     const res = await waiting;
     expect(res.body.records[0].value).toBe('wake up');
     expect(Date.now() - started < 9000, 'returned when the record came, not at the deadline').toBeTruthy();
-    const empty = await invoke(fetch, { method: 'GET', route: FETCH, pathParameters: { topic: 'polled', partition: '0' }, query: { offset: '1', waitMs: '200' } });
+    const empty = await invoke(fetch, {
+      method: 'GET',
+      route: FETCH,
+      pathParameters: { topic: 'polled', partition: '0' },
+      query: { offset: '1', waitMs: '200' },
+    });
     expect(empty.body.records).toStrictEqual([]);
   });
 });
@@ -143,12 +264,38 @@ describe('fuzz: every route answers junk with a 4xx JSON error and writes nothin
     fc.string({ maxLength: 300 }),
     fc.constantFrom('', '{', '[]', 'null', '{"records":', '\u0000', 'x'.repeat(5000)),
   );
-  const junkNumber = fc.oneof(fc.constantFrom('-1', '1e309', 'NaN', '0x10', '99999999999999999999', ' 1', '1.5', '', 'abc'), fc.string({ maxLength: 12 }));
-  const junkName = fc.oneof(fc.string({ maxLength: 300 }), fc.constantFrom('.', '..', 'a'.repeat(250), 'ok name', 'ünïcode', '../etc'));
-  const bodyish = fc.oneof(junk.map((j) => (typeof j === 'string' ? j : JSON.stringify(j))), fc.record({ name: junk, partitions: junk, config: junk }, { requiredKeys: [] }).map((o) => JSON.stringify(o)));
+  const junkNumber = fc.oneof(
+    fc.constantFrom('-1', '1e309', 'NaN', '0x10', '99999999999999999999', ' 1', '1.5', '', 'abc'),
+    fc.string({ maxLength: 12 }),
+  );
+  const junkName = fc.oneof(
+    fc.string({ maxLength: 300 }),
+    fc.constantFrom('.', '..', 'a'.repeat(250), 'ok name', 'ünïcode', '../etc'),
+  );
+  const bodyish = fc.oneof(
+    junk.map((j) => (typeof j === 'string' ? j : JSON.stringify(j))),
+    fc.record({ name: junk, partitions: junk, config: junk }, { requiredKeys: [] }).map((o) => JSON.stringify(o)),
+  );
   const recordsBody = fc.oneof(
     bodyish,
-    fc.record({ records: fc.oneof(junk, fc.array(fc.record({ key: junk, value: junk, headers: junk, partition: junk, timestamp: junk, valueEncoding: junk }, { requiredKeys: [] }), { maxLength: 4 })), producer: junk }, { requiredKeys: [] }).map((o) => JSON.stringify(o)),
+    fc
+      .record(
+        {
+          records: fc.oneof(
+            junk,
+            fc.array(
+              fc.record(
+                { key: junk, value: junk, headers: junk, partition: junk, timestamp: junk, valueEncoding: junk },
+                { requiredKeys: [] },
+              ),
+              { maxLength: 4 },
+            ),
+          ),
+          producer: junk,
+        },
+        { requiredKeys: [] },
+      )
+      .map((o) => JSON.stringify(o)),
   );
 
   let member = '';
@@ -159,76 +306,325 @@ describe('fuzz: every route answers junk with a 4xx JSON error and writes nothin
     const group = await invoke(groups, { method: 'GET', route: GROUP, pathParameters: { group: 'fuzz-group' } });
     const { sessionExpiresAt: _ignored, ...memberView } = group.body.members[0];
     const executions = await invoke(sagas, { method: 'GET', route: EXECUTIONS, pathParameters: { saga: 'fuzz' } });
-    return { names: list.body.topics.map((t: { name: string }) => t.name).sort(), fuzzed: described.body, groups: groupList.body.groups, group: { ...group.body, members: [memberView] }, executions: executions.body };
+    return {
+      names: list.body.topics.map((t: { name: string }) => t.name).sort(),
+      fuzzed: described.body,
+      groups: groupList.body.groups,
+      group: { ...group.body, members: [memberView] },
+      executions: executions.body,
+    };
   };
   const expectClientError = (res: { status: number; body: any }, label: string) => {
-    expect(res.status >= 200 && res.status < 500, `${label} answered ${res.status}: ${JSON.stringify(res.body)}`).toBeTruthy();
+    expect(
+      res.status >= 200 && res.status < 500,
+      `${label} answered ${res.status}: ${JSON.stringify(res.body)}`,
+    ).toBeTruthy();
     if (res.status >= 400) {
       expect(typeof res.body.error.code).toBe('string');
-      expect(!/at .*\.ts:\d+|Error:|stack/i.test(JSON.stringify(res.body)), 'no stack trace in a response').toBeTruthy();
+      expect(
+        !/at .*\.ts:\d+|Error:|stack/i.test(JSON.stringify(res.body)),
+        'no stack trace in a response',
+      ).toBeTruthy();
     }
   };
 
   beforeAll(async () => {
     await invoke(topics, { method: 'POST', route: T, body: { name: 'fuzzed', partitions: 2 } });
-    await invoke(produce, { method: 'POST', route: RECORDS, pathParameters: { topic: 'fuzzed' }, body: { records: [{ value: 1, partition: 0 }, { value: 2, partition: 1 }] } });
-    const joined = await invoke(groups, { method: 'POST', route: MEMBERS, pathParameters: { group: 'fuzz-group' }, body: { topics: ['fuzzed'], sessionTimeoutMs: 300_000 } });
+    await invoke(produce, {
+      method: 'POST',
+      route: RECORDS,
+      pathParameters: { topic: 'fuzzed' },
+      body: {
+        records: [
+          { value: 1, partition: 0 },
+          { value: 2, partition: 1 },
+        ],
+      },
+    });
+    const joined = await invoke(groups, {
+      method: 'POST',
+      route: MEMBERS,
+      pathParameters: { group: 'fuzz-group' },
+      body: { topics: ['fuzzed'], sessionTimeoutMs: 300_000 },
+    });
     expect(joined.status).toBe(200);
     member = joined.body.memberId;
-    await invoke(groups, { method: 'POST', route: COMMIT, pathParameters: { group: 'fuzz-group' }, body: { memberId: member, generation: joined.body.generation, offsets: [{ topic: 'fuzzed', partition: 0, offset: 1 }] } });
+    await invoke(groups, {
+      method: 'POST',
+      route: COMMIT,
+      pathParameters: { group: 'fuzz-group' },
+      body: {
+        memberId: member,
+        generation: joined.body.generation,
+        offsets: [{ topic: 'fuzzed', partition: 0, offset: 1 }],
+      },
+    });
   });
 
   const routes: { name: string; run: fc.Arbitrary<() => Promise<{ status: number; body: any }>> }[] = [
     { name: 'POST /v1/topics', run: bodyish.map((body) => () => invoke(topics, { method: 'POST', route: T, body })) },
-    { name: 'GET /v1/topics/{topic}', run: junkName.map((topic) => () => invoke(topics, { method: 'GET', route: TOPIC, pathParameters: { topic } })) },
-    { name: 'PATCH /v1/topics/{topic}', run: fc.tuple(fc.constantFrom('fuzzed', 'missing'), bodyish).map(([topic, body]) => () => invoke(topics, { method: 'PATCH', route: TOPIC, pathParameters: { topic }, body })) },
-    { name: 'DELETE /v1/topics/{topic}', run: junkName.filter((n) => n !== 'fuzzed').map((topic) => () => invoke(topics, { method: 'DELETE', route: TOPIC, pathParameters: { topic } })) },
-    { name: 'POST /v1/topics/{topic}/records', run: fc.tuple(fc.oneof(fc.constant('fuzzed'), junkName), recordsBody).map(([topic, body]) => () => invoke(produce, { method: 'POST', route: RECORDS, pathParameters: { topic }, body })) },
-    { name: 'GET …/records', run: fc.tuple(fc.oneof(fc.constant('fuzzed'), junkName), junkNumber, junkNumber, junkNumber).map(([topic, partition, offset, maxRecords]) => () => invoke(fetch, { method: 'GET', route: FETCH, pathParameters: { topic, partition }, query: { offset, maxRecords, waitMs: '0' } })) },
-    { name: 'GET …/offsets', run: fc.tuple(fc.oneof(fc.constant('fuzzed'), junkName), junkNumber, junkNumber).map(([topic, partition, at]) => () => invoke(fetch, { method: 'GET', route: OFFSETS, pathParameters: { topic, partition }, query: { at } })) },
+    {
+      name: 'GET /v1/topics/{topic}',
+      run: junkName.map((topic) => () => invoke(topics, { method: 'GET', route: TOPIC, pathParameters: { topic } })),
+    },
+    {
+      name: 'PATCH /v1/topics/{topic}',
+      run: fc.tuple(fc.constantFrom('fuzzed', 'missing'), bodyish).map(
+        ([topic, body]) =>
+          () =>
+            invoke(topics, { method: 'PATCH', route: TOPIC, pathParameters: { topic }, body }),
+      ),
+    },
+    {
+      name: 'DELETE /v1/topics/{topic}',
+      run: junkName
+        .filter((n) => n !== 'fuzzed')
+        .map((topic) => () => invoke(topics, { method: 'DELETE', route: TOPIC, pathParameters: { topic } })),
+    },
+    {
+      name: 'POST /v1/topics/{topic}/records',
+      run: fc.tuple(fc.oneof(fc.constant('fuzzed'), junkName), recordsBody).map(
+        ([topic, body]) =>
+          () =>
+            invoke(produce, { method: 'POST', route: RECORDS, pathParameters: { topic }, body }),
+      ),
+    },
+    {
+      name: 'GET …/records',
+      run: fc.tuple(fc.oneof(fc.constant('fuzzed'), junkName), junkNumber, junkNumber, junkNumber).map(
+        ([topic, partition, offset, maxRecords]) =>
+          () =>
+            invoke(fetch, {
+              method: 'GET',
+              route: FETCH,
+              pathParameters: { topic, partition },
+              query: { offset, maxRecords, waitMs: '0' },
+            }),
+      ),
+    },
+    {
+      name: 'GET …/offsets',
+      run: fc.tuple(fc.oneof(fc.constant('fuzzed'), junkName), junkNumber, junkNumber).map(
+        ([topic, partition, at]) =>
+          () =>
+            invoke(fetch, { method: 'GET', route: OFFSETS, pathParameters: { topic, partition }, query: { at } }),
+      ),
+    },
   ];
 
   const junkGroup = fc.oneof(fc.constant('fuzz-group'), junkName);
   const junkMember = fc.oneof(fc.string({ maxLength: 80 }), fc.constant('00000000-0000-0000-0000-000000000000'));
-  const junkPartitions = fc.oneof(junk, fc.array(fc.record({ topic: junk, partition: junk, offset: junk }, { requiredKeys: [] }), { maxLength: 3 }));
+  const junkPartitions = fc.oneof(
+    junk,
+    fc.array(fc.record({ topic: junk, partition: junk, offset: junk }, { requiredKeys: [] }), { maxLength: 3 }),
+  );
   const groupBody = fc.oneof(
     bodyish,
-    fc.record({ topics: fc.oneof(junk, fc.array(junkName, { maxLength: 3 })), instanceId: junk, sessionTimeoutMs: junk, rebalanceTimeoutMs: junk, assignor: junk, autoOffsetReset: junk }, { requiredKeys: [] }).map((o) => JSON.stringify(o)),
+    fc
+      .record(
+        {
+          topics: fc.oneof(junk, fc.array(junkName, { maxLength: 3 })),
+          instanceId: junk,
+          sessionTimeoutMs: junk,
+          rebalanceTimeoutMs: junk,
+          assignor: junk,
+          autoOffsetReset: junk,
+        },
+        { requiredKeys: [] },
+      )
+      .map((o) => JSON.stringify(o)),
   );
   routes.push(
     {
       name: 'POST …/delete-records',
-      run: fc.tuple(fc.oneof(fc.constant('fuzzed'), junkName), junkNumber, fc.oneof(bodyish, fc.record({ beforeOffset: fc.oneof(junk, fc.integer({ min: -5, max: 5 })) }).map((o) => JSON.stringify(o)))).map(([topic, partition, body]) => () => invoke(topics, { method: 'POST', route: '/v1/topics/{topic}/partitions/{partition}/delete-records', pathParameters: { topic, partition }, body })),
+      run: fc
+        .tuple(
+          fc.oneof(fc.constant('fuzzed'), junkName),
+          junkNumber,
+          fc.oneof(
+            bodyish,
+            fc.record({ beforeOffset: fc.oneof(junk, fc.integer({ min: -5, max: 5 })) }).map((o) => JSON.stringify(o)),
+          ),
+        )
+        .map(
+          ([topic, partition, body]) =>
+            () =>
+              invoke(topics, {
+                method: 'POST',
+                route: '/v1/topics/{topic}/partitions/{partition}/delete-records',
+                pathParameters: { topic, partition },
+                body,
+              }),
+        ),
     },
-    { name: 'GET /v1/groups/{group}', run: junkGroup.filter((g) => g !== 'fuzz-group').map((group) => () => invoke(groups, { method: 'GET', route: GROUP, pathParameters: { group } })) },
-    { name: 'DELETE /v1/groups/{group}', run: junkGroup.map((group) => () => invoke(groups, { method: 'DELETE', route: GROUP, pathParameters: { group } })) },
+    {
+      name: 'GET /v1/groups/{group}',
+      run: junkGroup
+        .filter((g) => g !== 'fuzz-group')
+        .map((group) => () => invoke(groups, { method: 'GET', route: GROUP, pathParameters: { group } })),
+    },
+    {
+      name: 'DELETE /v1/groups/{group}',
+      run: junkGroup.map(
+        (group) => () => invoke(groups, { method: 'DELETE', route: GROUP, pathParameters: { group } }),
+      ),
+    },
     // Joins are writes by design; fuzzed ones must be rejected (the valid-by-chance case is excluded).
-    { name: 'POST /v1/groups/{group}/members', run: fc.tuple(junkGroup, groupBody).filter(([, b]) => !b.includes('"topics":["fuzzed"]')).map(([group, body]) => () => invoke(groups, { method: 'POST', route: MEMBERS, pathParameters: { group }, body })) },
-    { name: 'DELETE …/members/{memberId}', run: fc.tuple(junkGroup, junkMember).map(([group, memberId]) => () => invoke(groups, { method: 'DELETE', route: MEMBER, pathParameters: { group, memberId } })) },
-    { name: 'POST …/heartbeat', run: fc.tuple(junkGroup, junkMember, fc.oneof(bodyish, fc.record({ release: junkPartitions }).map((o) => JSON.stringify(o)))).map(([group, memberId, body]) => () => invoke(groups, { method: 'POST', route: HEARTBEAT, pathParameters: { group, memberId }, body })) },
-    { name: 'POST …/poll (junk member)', run: fc.tuple(junkGroup, junkMember, bodyish).map(([group, memberId, body]) => () => invoke(groups, { method: 'POST', route: POLL, pathParameters: { group, memberId }, body })) },
-    { name: 'POST …/poll (junk options)', run: fc.record({ maxRecords: junk, maxBytes: junk, waitMs: fc.oneof(junk, fc.constant(5_000_000)), paused: junkPartitions, seek: junkPartitions, release: junkPartitions }, { requiredKeys: [] }).filter((o) => Object.keys(o).length > 0).map((body) => () => invoke(groups, { method: 'POST', route: POLL, pathParameters: { group: 'fuzz-group', memberId: member }, body: JSON.stringify(body) })) },
-    { name: 'POST /v1/groups/{group}/offsets', run: fc.tuple(junkGroup, fc.oneof(bodyish, fc.record({ memberId: fc.oneof(junk, fc.constant(member)), generation: junk, offsets: junkPartitions }, { requiredKeys: [] }).map((o) => JSON.stringify(o)))).map(([group, body]) => () => invoke(groups, { method: 'POST', route: COMMIT, pathParameters: { group }, body })) },
+    {
+      name: 'POST /v1/groups/{group}/members',
+      run: fc
+        .tuple(junkGroup, groupBody)
+        .filter(([, b]) => !b.includes('"topics":["fuzzed"]'))
+        .map(
+          ([group, body]) =>
+            () =>
+              invoke(groups, { method: 'POST', route: MEMBERS, pathParameters: { group }, body }),
+        ),
+    },
+    {
+      name: 'DELETE …/members/{memberId}',
+      run: fc.tuple(junkGroup, junkMember).map(
+        ([group, memberId]) =>
+          () =>
+            invoke(groups, { method: 'DELETE', route: MEMBER, pathParameters: { group, memberId } }),
+      ),
+    },
+    {
+      name: 'POST …/heartbeat',
+      run: fc
+        .tuple(
+          junkGroup,
+          junkMember,
+          fc.oneof(
+            bodyish,
+            fc.record({ release: junkPartitions }).map((o) => JSON.stringify(o)),
+          ),
+        )
+        .map(
+          ([group, memberId, body]) =>
+            () =>
+              invoke(groups, { method: 'POST', route: HEARTBEAT, pathParameters: { group, memberId }, body }),
+        ),
+    },
+    {
+      name: 'POST …/poll (junk member)',
+      run: fc.tuple(junkGroup, junkMember, bodyish).map(
+        ([group, memberId, body]) =>
+          () =>
+            invoke(groups, { method: 'POST', route: POLL, pathParameters: { group, memberId }, body }),
+      ),
+    },
+    {
+      name: 'POST …/poll (junk options)',
+      run: fc
+        .record(
+          {
+            maxRecords: junk,
+            maxBytes: junk,
+            waitMs: fc.oneof(junk, fc.constant(5_000_000)),
+            paused: junkPartitions,
+            seek: junkPartitions,
+            release: junkPartitions,
+          },
+          { requiredKeys: [] },
+        )
+        .filter((o) => Object.keys(o).length > 0)
+        .map(
+          (body) => () =>
+            invoke(groups, {
+              method: 'POST',
+              route: POLL,
+              pathParameters: { group: 'fuzz-group', memberId: member },
+              body: JSON.stringify(body),
+            }),
+        ),
+    },
+    {
+      name: 'POST /v1/groups/{group}/offsets',
+      run: fc
+        .tuple(
+          junkGroup,
+          fc.oneof(
+            bodyish,
+            fc
+              .record(
+                { memberId: fc.oneof(junk, fc.constant(member)), generation: junk, offsets: junkPartitions },
+                { requiredKeys: [] },
+              )
+              .map((o) => JSON.stringify(o)),
+          ),
+        )
+        .map(
+          ([group, body]) =>
+            () =>
+              invoke(groups, { method: 'POST', route: COMMIT, pathParameters: { group }, body }),
+        ),
+    },
     {
       name: 'POST /v1/sagas/{saga}/executions',
       run: fc
-        .tuple(fc.oneof(fc.constant('fuzz'), junkName), fc.oneof(bodyish, fc.record({ input: junk, executionName: fc.oneof(junk, junkName) }, { requiredKeys: [] }).map((o) => JSON.stringify(o))))
+        .tuple(
+          fc.oneof(fc.constant('fuzz'), junkName),
+          fc.oneof(
+            bodyish,
+            fc
+              .record({ input: junk, executionName: fc.oneof(junk, junkName) }, { requiredKeys: [] })
+              .map((o) => JSON.stringify(o)),
+          ),
+        )
         .filter(([saga, body]) => !validStart(saga, body))
-        .map(([saga, body]) => () => invoke(sagas, { method: 'POST', route: EXECUTIONS, pathParameters: { saga }, body })),
+        .map(
+          ([saga, body]) =>
+            () =>
+              invoke(sagas, { method: 'POST', route: EXECUTIONS, pathParameters: { saga }, body }),
+        ),
     },
-    { name: 'GET /v1/sagas/{saga}/executions', run: fc.tuple(fc.oneof(fc.constant('fuzz'), junkName), junkNumber, junkName).map(([saga, limit, after]) => () => invoke(sagas, { method: 'GET', route: EXECUTIONS, pathParameters: { saga }, query: { limit, after } })) },
-    { name: 'GET /v1/sagas/{saga}/executions/{executionId}', run: fc.tuple(fc.oneof(fc.constant('fuzz'), junkName), junkName).map(([saga, executionId]) => () => invoke(sagas, { method: 'GET', route: EXECUTION, pathParameters: { saga, executionId } })) },
-    { name: 'POST …/offsets/reset', run: fc.tuple(junkGroup, fc.oneof(bodyish, fc.record({ topic: fc.oneof(junk, fc.constant('fuzzed')), to: junk }, { requiredKeys: [] }).map((o) => JSON.stringify(o)))).map(([group, body]) => () => invoke(groups, { method: 'POST', route: RESET, pathParameters: { group }, body })) },
+    {
+      name: 'GET /v1/sagas/{saga}/executions',
+      run: fc.tuple(fc.oneof(fc.constant('fuzz'), junkName), junkNumber, junkName).map(
+        ([saga, limit, after]) =>
+          () =>
+            invoke(sagas, { method: 'GET', route: EXECUTIONS, pathParameters: { saga }, query: { limit, after } }),
+      ),
+    },
+    {
+      name: 'GET /v1/sagas/{saga}/executions/{executionId}',
+      run: fc.tuple(fc.oneof(fc.constant('fuzz'), junkName), junkName).map(
+        ([saga, executionId]) =>
+          () =>
+            invoke(sagas, { method: 'GET', route: EXECUTION, pathParameters: { saga, executionId } }),
+      ),
+    },
+    {
+      name: 'POST …/offsets/reset',
+      run: fc
+        .tuple(
+          junkGroup,
+          fc.oneof(
+            bodyish,
+            fc
+              .record({ topic: fc.oneof(junk, fc.constant('fuzzed')), to: junk }, { requiredKeys: [] })
+              .map((o) => JSON.stringify(o)),
+          ),
+        )
+        .map(
+          ([group, body]) =>
+            () =>
+              invoke(groups, { method: 'POST', route: RESET, pathParameters: { group }, body }),
+        ),
+    },
   );
 
   for (const route of routes) {
     it.prop([route.run], { numRuns: 60 })(route.name, async (run) => {
-          const before = await state();
-          const res = await run();
-          expectClientError(res, route.name);
-          if (res.status >= 400) expect(await state(), 'a rejected request changed nothing').toStrictEqual(before);
-          else if (route.name === 'POST /v1/groups/{group}/members') expect.fail(`a join accepted junk: ${JSON.stringify(res.body).slice(0, 200)}`);
-          else if (res.status === 201) await invoke(topics, { method: 'DELETE', route: TOPIC, pathParameters: { topic: res.body.name } });
+      const before = await state();
+      const res = await run();
+      expectClientError(res, route.name);
+      if (res.status >= 400) expect(await state(), 'a rejected request changed nothing').toStrictEqual(before);
+      else if (route.name === 'POST /v1/groups/{group}/members')
+        expect.fail(`a join accepted junk: ${JSON.stringify(res.body).slice(0, 200)}`);
+      else if (res.status === 201)
+        await invoke(topics, { method: 'DELETE', route: TOPIC, pathParameters: { topic: res.body.name } });
     });
   }
 });

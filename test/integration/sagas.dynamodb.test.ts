@@ -28,7 +28,14 @@ describe('saga starts, audit and triggers on DynamoDB Local', () => {
       launches.push({ executionId, input });
     },
   };
-  const info = (name: string, trigger?: SagaInfo['trigger']): SagaInfo => ({ name, steps: ['A', 'B'], auditTopic: `sagas.${name}`, type: 'EXPRESS', stateMachineArn: `arn:${name}`, ...(trigger === undefined ? {} : { trigger }) });
+  const info = (name: string, trigger?: SagaInfo['trigger']): SagaInfo => ({
+    name,
+    steps: ['A', 'B'],
+    auditTopic: `sagas.${name}`,
+    type: 'EXPRESS',
+    stateMachineArn: `arn:${name}`,
+    ...(trigger === undefined ? {} : { trigger }),
+  });
 
   beforeAll(async () => {
     const { store, tables } = await freshDynamoStore('sagas');
@@ -43,14 +50,24 @@ describe('saga starts, audit and triggers on DynamoDB Local', () => {
     await sluice.createTopic('orders-a', { partitions: 1 });
     const sagas = new Sagas({ catalog: [info('alpha', { topic: 'orders-a' })], executions, launcher });
     const triggers = new SagaTriggers({ sagas, groups, leases });
-    await sluice.append('orders-a', [0, 1, 2, 3, 4].map((i) => ({ key: `k${i}`, value: { n: i } })));
+    await sluice.append(
+      'orders-a',
+      [0, 1, 2, 3, 4].map((i) => ({ key: `k${i}`, value: { n: i } })),
+    );
     failNext = (id) => id === 'orders-a.0.2';
     await expect(triggers.runOnce()).rejects.toThrow(/Rate exceeded/);
     await sluice.append('orders-a', [{ key: 'k5', value: { n: 5 } }]);
     const runs = await triggers.runOnce(); // the same warm instance, as in a reused Lambda container
     expect(runs[0]!.started, 'from the committed offset: 0 and 1 again (found started), then 2 to 5').toBe(6);
     const started = launches.map((l) => l.executionId).filter((id) => id.startsWith('orders-a.'));
-    expect([...new Set(started)].sort()).toStrictEqual(['orders-a.0.0', 'orders-a.0.1', 'orders-a.0.2', 'orders-a.0.3', 'orders-a.0.4', 'orders-a.0.5']);
+    expect([...new Set(started)].sort()).toStrictEqual([
+      'orders-a.0.0',
+      'orders-a.0.1',
+      'orders-a.0.2',
+      'orders-a.0.3',
+      'orders-a.0.4',
+      'orders-a.0.5',
+    ]);
     expect(started.length, 'each record launched once (a re-read record is recognised by its name)').toBe(6);
     expect((await groups.describe('sagas.alpha.trigger')).totalLag).toBe(0);
   });
@@ -59,11 +76,19 @@ describe('saga starts, audit and triggers on DynamoDB Local', () => {
     const topic = `t-${'x'.repeat(100)}`;
     await sluice.createTopic(topic, { partitions: 2 });
     const sagas = new Sagas({ catalog: [info('beta', { topic })], executions, launcher });
-    await sluice.append(topic, Array.from({ length: 20 }, (_, i) => ({ key: `k${i}`, value: { n: i } })));
+    await sluice.append(
+      topic,
+      Array.from({ length: 20 }, (_, i) => ({ key: `k${i}`, value: { n: i } })),
+    );
     const runs = await Promise.all([1, 2, 3].map(() => new SagaTriggers({ sagas, groups, leases }).runOnce()));
-    expect(runs.reduce((n, r) => n + r[0]!.started, 0), 'every record started once, by whichever held the lease').toBe(20);
+    expect(
+      runs.reduce((n, r) => n + r[0]!.started, 0),
+      'every record started once, by whichever held the lease',
+    ).toBe(20);
     expect(runs.filter((r) => r[0]!.started > 0).length, 'one drainer').toBe(1);
-    const names = launches.filter((l) => (l.input.input as { n?: number }).n !== undefined && l.executionId.startsWith('h-')).map((l) => l.executionId);
+    const names = launches
+      .filter((l) => (l.input.input as { n?: number }).n !== undefined && l.executionId.startsWith('h-'))
+      .map((l) => l.executionId);
     expect(new Set(names).size).toBe(20);
     for (const n of names) expect(n.length <= 80).toBeTruthy();
   });
@@ -71,30 +96,67 @@ describe('saga starts, audit and triggers on DynamoDB Local', () => {
   it('launches once for concurrent starts of one name, and refuses a second run at its first event', async () => {
     const sagas = new Sagas({ catalog: [info('gamma')], executions, launcher });
     const before = launches.length;
-    const results = await Promise.all(Array.from({ length: 5 }, () => sagas.start('gamma', { input: { n: 1 }, executionName: 'same' })));
+    const results = await Promise.all(
+      Array.from({ length: 5 }, () => sagas.start('gamma', { input: { n: 1 }, executionName: 'same' })),
+    );
     expect(results.filter((r) => r.created).length).toBe(1);
     expect(launches.length - before, 'one launch (the others found it leased or launched)').toBe(1);
     const run = launches.at(-1)!.input.runId;
     const audit = new SagaAudit({ sluice, executions });
-    const event = (seq: number, type: AuditTaskEvent['type'], runId: string, extra: Partial<AuditTaskEvent> = {}): AuditTaskEvent => ({ kind: 'audit', saga: 'gamma', topic: 'sagas.gamma', type, executionId: 'same', runId, seq, partition: null, ...extra });
+    const event = (
+      seq: number,
+      type: AuditTaskEvent['type'],
+      runId: string,
+      extra: Partial<AuditTaskEvent> = {},
+    ): AuditTaskEvent => ({
+      kind: 'audit',
+      saga: 'gamma',
+      topic: 'sagas.gamma',
+      type,
+      executionId: 'same',
+      runId,
+      seq,
+      partition: null,
+      ...extra,
+    });
     const started = await audit.record(event(0, 'started', run, { input: { n: 1 } }));
     const partition = started.result.partition;
     // An Express state machine started twice: the second run's first audit call is refused.
-    await expect(audit.record(event(0, 'started', 'another-run', { input: { n: 1 } }))).rejects.toSatisfy((e) => isSluiceError(e, 'DuplicateRun'));
+    await expect(audit.record(event(0, 'started', 'another-run', { input: { n: 1 } }))).rejects.toSatisfy((e) =>
+      isSluiceError(e, 'DuplicateRun'),
+    );
     await audit.record(event(1, 'step-succeeded', run, { step: 'A', partition }));
     await audit.record(event(1, 'step-succeeded', run, { step: 'A', partition })); // a retry: applied once
-    await expect(audit.record(event(1, 'step-failed', run, { step: 'B', partition })), 'another event at a taken number').rejects.toSatisfy((e) => isSluiceError(e, 'SagaEventConflict'));
+    await expect(
+      audit.record(event(1, 'step-failed', run, { step: 'B', partition })),
+      'another event at a taken number',
+    ).rejects.toSatisfy((e) => isSluiceError(e, 'SagaEventConflict'));
     const record = await executions.get('gamma', 'same');
-    expect(record!.events.map((e) => [e.seq, e.type, e.step ?? null])).toStrictEqual([[0, 'started', null], [1, 'step-succeeded', 'A']]);
+    expect(record!.events.map((e) => [e.seq, e.type, e.step ?? null])).toStrictEqual([
+      [0, 'started', null],
+      [1, 'step-succeeded', 'A'],
+    ]);
     const trail = (await sluice.read('sagas.gamma', partition, 0)).records.filter((r) => r.key === 'same');
     expect(trail.map((r) => (r.value as { type: string }).type)).toStrictEqual(['started', 'step-succeeded']);
   });
 
   it('refuses audit events for a saga or topic the deployment does not have', async () => {
     const audit = new SagaAudit({ sluice, executions, topics: { gamma: 'sagas.gamma' } });
-    const event = { kind: 'audit', saga: 'gamma', topic: 'elsewhere', type: 'started', executionId: 'x', runId: 'r', seq: 0, partition: null, input: {} } as const;
+    const event = {
+      kind: 'audit',
+      saga: 'gamma',
+      topic: 'elsewhere',
+      type: 'started',
+      executionId: 'x',
+      runId: 'r',
+      seq: 0,
+      partition: null,
+      input: {},
+    } as const;
     await expect(audit.record(event)).rejects.toSatisfy((e) => isSluiceError(e, 'InvalidArgument'));
-    await expect(audit.record({ ...event, saga: 'nope', topic: 'sagas.nope' })).rejects.toSatisfy((e) => isSluiceError(e, 'InvalidArgument'));
+    await expect(audit.record({ ...event, saga: 'nope', topic: 'sagas.nope' })).rejects.toSatisfy((e) =>
+      isSluiceError(e, 'InvalidArgument'),
+    );
     expect(await executions.get('gamma', 'x'), 'nothing recorded').toBe(undefined);
   });
 
@@ -104,7 +166,9 @@ describe('saga starts, audit and triggers on DynamoDB Local', () => {
     const sagas = new Sagas({ catalog: [info('eps')], executions, launcher: slow, launchWaitMs: 300 });
     const first = sagas.start('eps', { input: {}, executionName: 'slow' });
     await new Promise((r) => setTimeout(r, 100));
-    await expect(sagas.start('eps', { input: {}, executionName: 'slow' })).rejects.toSatisfy((e) => isSluiceError(e, 'LaunchInProgress') && e.retriable === true);
+    await expect(sagas.start('eps', { input: {}, executionName: 'slow' })).rejects.toSatisfy(
+      (e) => isSluiceError(e, 'LaunchInProgress') && e.retriable === true,
+    );
     release();
     expect((await first).created).toBe(true);
     expect((await sagas.start('eps', { input: {}, executionName: 'slow' })).created).toBe(false);
@@ -113,10 +177,22 @@ describe('saga starts, audit and triggers on DynamoDB Local', () => {
     await sluice.createTopic('orders-z2', { partitions: 1 });
     await sluice.append('orders-z1', [{ key: 'a', value: { n: 1 } }]);
     await sluice.append('orders-z2', [{ key: 'b', value: { n: 2 } }]);
-    const failing: SagaLauncher = { start: async (saga, executionId, input) => (saga.name === 'zeta1' ? Promise.reject(new Error('state machine deleted')) : launcher.start(saga, executionId, input)) };
-    const both = new Sagas({ catalog: [info('zeta1', { topic: 'orders-z1' }), info('zeta2', { topic: 'orders-z2' })], executions, launcher: failing });
+    const failing: SagaLauncher = {
+      start: async (saga, executionId, input) =>
+        saga.name === 'zeta1'
+          ? Promise.reject(new Error('state machine deleted'))
+          : launcher.start(saga, executionId, input),
+    };
+    const both = new Sagas({
+      catalog: [info('zeta1', { topic: 'orders-z1' }), info('zeta2', { topic: 'orders-z2' })],
+      executions,
+      launcher: failing,
+    });
     await expect(new SagaTriggers({ sagas: both, groups, leases }).runOnce()).rejects.toThrow(/state machine deleted/);
-    expect(launches.some((l) => l.executionId === 'orders-z2.0.0'), 'the second saga was still triggered').toBeTruthy();
+    expect(
+      launches.some((l) => l.executionId === 'orders-z2.0.0'),
+      'the second saga was still triggered',
+    ).toBeTruthy();
   });
 
   it('keeps an execution on its audit partition when the topic grows', async () => {
@@ -127,13 +203,33 @@ describe('saga starts, audit and triggers on DynamoDB Local', () => {
     for (const id of ids) {
       await sagas.start('delta', { input: {}, executionName: id });
       const run = launches.find((l) => l.executionId === id)!.input.runId;
-      const r = await audit.record({ kind: 'audit', saga: 'delta', topic: 'sagas.delta', type: 'started', executionId: id, runId: run, seq: 0, partition: null, input: {} });
+      const r = await audit.record({
+        kind: 'audit',
+        saga: 'delta',
+        topic: 'sagas.delta',
+        type: 'started',
+        executionId: id,
+        runId: run,
+        seq: 0,
+        partition: null,
+        input: {},
+      });
       partitions.set(id, r.result.partition);
     }
     await sluice.updateTopic('sagas.delta', { partitions: 8 });
     for (const id of ids) {
       const run = launches.find((l) => l.executionId === id)!.input.runId;
-      const r = await audit.record({ kind: 'audit', saga: 'delta', topic: 'sagas.delta', type: 'step-succeeded', step: 'A', executionId: id, runId: run, seq: 1, partition: partitions.get(id)! });
+      const r = await audit.record({
+        kind: 'audit',
+        saga: 'delta',
+        topic: 'sagas.delta',
+        type: 'step-succeeded',
+        step: 'A',
+        executionId: id,
+        runId: run,
+        seq: 1,
+        partition: partitions.get(id)!,
+      });
       expect(r.result.partition).toBe(partitions.get(id));
     }
     for (const id of ids) expect((await executions.get('delta', id))!.events.length).toBe(2);

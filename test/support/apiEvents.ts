@@ -2,7 +2,9 @@ import { readFileSync } from 'node:fs';
 import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2, Context } from 'aws-lambda';
 
 /** A real-shaped API Gateway HTTP API (payload 2.0) event, recorded from an IAM-authorized call. */
-const recorded = JSON.parse(readFileSync(new URL('../fixtures/apigw/produce-request.json', import.meta.url), 'utf8')) as APIGatewayProxyEventV2;
+const recorded = JSON.parse(
+  readFileSync(new URL('../fixtures/apigw/produce-request.json', import.meta.url), 'utf8'),
+) as APIGatewayProxyEventV2;
 
 export interface EventSpec {
   readonly method: string;
@@ -17,15 +19,22 @@ export interface EventSpec {
 
 /** The recorded event, re-aimed at another route with other parameters and body. */
 export function apiEvent(spec: EventSpec): APIGatewayProxyEventV2 {
-  const path = spec.route.replace(/\{(\w+)\}/g, (_, name: string) => encodeURIComponent(spec.pathParameters?.[name] ?? ''));
-  const text = spec.body === undefined ? undefined : typeof spec.body === 'string' ? spec.body : JSON.stringify(spec.body);
+  const path = spec.route.replace(/\{(\w+)\}/g, (_, name: string) =>
+    encodeURIComponent(spec.pathParameters?.[name] ?? ''),
+  );
+  const text =
+    spec.body === undefined ? undefined : typeof spec.body === 'string' ? spec.body : JSON.stringify(spec.body);
   const routeKey = `${spec.method} ${spec.route}`;
   const event: APIGatewayProxyEventV2 = {
     ...structuredClone(recorded),
     routeKey,
     rawPath: path,
     rawQueryString: new URLSearchParams(spec.query ?? {}).toString(),
-    requestContext: { ...structuredClone(recorded.requestContext), routeKey, http: { ...recorded.requestContext.http, method: spec.method, path } },
+    requestContext: {
+      ...structuredClone(recorded.requestContext),
+      routeKey,
+      http: { ...recorded.requestContext.http, method: spec.method, path },
+    },
     isBase64Encoded: spec.base64 === true,
   };
   delete event.pathParameters;
@@ -37,7 +46,11 @@ export function apiEvent(spec: EventSpec): APIGatewayProxyEventV2 {
   return event;
 }
 
-export const lambdaContext = { awsRequestId: 'test-request', functionName: 'sluice-test', getRemainingTimeInMillis: () => 30_000 } as unknown as Context;
+export const lambdaContext = {
+  awsRequestId: 'test-request',
+  functionName: 'sluice-test',
+  getRemainingTimeInMillis: () => 30_000,
+} as unknown as Context;
 
 export type Handler = (event: APIGatewayProxyEventV2, context: Context) => Promise<APIGatewayProxyStructuredResultV2>;
 

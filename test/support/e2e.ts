@@ -17,7 +17,15 @@ export function useApi(prefix: string): { readonly url: string } {
       return;
     }
     const base = uniqueName(prefix);
-    stack = await startLocalStack({ port: 0, tieringIntervalMs: 0, sagas: false, dynamoEndpoint: process.env.AWS_ENDPOINT_URL_DYNAMODB ?? process.env.AWS_ENDPOINT_URL, s3Endpoint: process.env.AWS_ENDPOINT_URL_S3, bucket: process.env.SLUICE_SEGMENT_BUCKET, tables: { log: `${base}-log`, metadata: `${base}-meta` } });
+    stack = await startLocalStack({
+      port: 0,
+      tieringIntervalMs: 0,
+      sagas: false,
+      dynamoEndpoint: process.env.AWS_ENDPOINT_URL_DYNAMODB ?? process.env.AWS_ENDPOINT_URL,
+      s3Endpoint: process.env.AWS_ENDPOINT_URL_S3,
+      bucket: process.env.SLUICE_SEGMENT_BUCKET,
+      tables: { log: `${base}-log`, metadata: `${base}-meta` },
+    });
     api.url = stack.url;
   });
   afterAll(async () => {
@@ -27,7 +35,11 @@ export function useApi(prefix: string): { readonly url: string } {
 }
 
 /** Runs a Node script (a TypeScript example or the CLI) to completion, with optional stdin. */
-export function runNode(script: string, args: string[], stdin?: string): Promise<{ code: number; stdout: string; stderr: string }> {
+export function runNode(
+  script: string,
+  args: string[],
+  stdin?: string,
+): Promise<{ code: number; stdout: string; stderr: string }> {
   return new Promise((resolve) => {
     const child = spawn(process.execPath, [script, ...args], { stdio: ['pipe', 'pipe', 'pipe'] });
     let stdout = '';

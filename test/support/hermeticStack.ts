@@ -24,7 +24,8 @@ async function start(): Promise<Hermetic | undefined> {
     return undefined;
   }
   const dynamo = await startDynamoDbLocal();
-  if (!dynamo.loopbackOnly) console.warn('# warning: javac not found, so DynamoDB Local listens on every interface during the tests');
+  if (!dynamo.loopbackOnly)
+    console.warn('# warning: javac not found, so DynamoDB Local listens on every interface during the tests');
   const s3 = await startS3Emulator();
   console.log(`# DynamoDB at ${dynamo.endpoint}, S3 at ${s3.env.AWS_ENDPOINT_URL_S3}`);
   return {

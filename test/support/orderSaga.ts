@@ -2,7 +2,10 @@ import { startLocalStack, type LocalStack, type LocalStackOptions } from '../../
 import { uniqueName } from './names.ts';
 
 /** The local stack with sagas on the harness's DynamoDB, its own tables, and the order example's table names. */
-export async function startOrderSagaStack(prefix: string, sagas: Exclude<LocalStackOptions['sagas'], boolean | undefined>): Promise<{ stack: LocalStack; tables: { inventory: string; payments: string } }> {
+export async function startOrderSagaStack(
+  prefix: string,
+  sagas: Exclude<LocalStackOptions['sagas'], boolean | undefined>,
+): Promise<{ stack: LocalStack; tables: { inventory: string; payments: string } }> {
   const base = uniqueName(prefix);
   const stack = await startLocalStack({
     port: 0,

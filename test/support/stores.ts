@@ -87,7 +87,10 @@ export const dynamoTieredKind: TieredKind = {
   async make() {
     const { store } = await freshDynamoStore('tiered');
     const bucket = process.env.SLUICE_SEGMENT_BUCKET;
-    const objects = bucket === undefined || process.env.AWS_ENDPOINT_URL_S3 === undefined ? new MemoryObjectStore() : new S3ObjectStore({ client: s3ClientFromEnv(), bucket });
+    const objects =
+      bucket === undefined || process.env.AWS_ENDPOINT_URL_S3 === undefined
+        ? new MemoryObjectStore()
+        : new S3ObjectStore({ client: s3ClientFromEnv(), bucket });
     return { store, objects };
   },
 };

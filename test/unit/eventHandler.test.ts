@@ -9,7 +9,10 @@ describe('eventHandler', () => {
   afterEach(() => vi.restoreAllMocks());
 
   it('is a middy chain that returns the handler result and gives it the Lambda context', async () => {
-    const handler = eventHandler(async (event: { n: number }, context) => ({ doubled: event.n * 2, id: context.awsRequestId }));
+    const handler = eventHandler(async (event: { n: number }, context) => ({
+      doubled: event.n * 2,
+      id: context.awsRequestId,
+    }));
     expect(typeof handler.use, 'a middy handler').toBe('function');
     expect(await handler({ n: 21 }, lambdaContext)).toStrictEqual({ doubled: 42, id: 'test-request' });
   });

@@ -13,12 +13,19 @@ it('a group whose committed offset fell below the log start follows its autoOffs
   const groups = new ConsumerGroups({ store: new MemoryGroupStore(), sluice, now });
   await sluice.createTopic('expiring', { config: { hotRetentionMs: 60_000, retentionMs: 600_000 } });
   for (let b = 0; b < 4; b++) {
-    await sluice.append('expiring', Array.from({ length: 5 }, (_, i) => ({ value: b * 5 + i, partition: 0, timestamp: t })));
+    await sluice.append(
+      'expiring',
+      Array.from({ length: 5 }, (_, i) => ({ value: b * 5 + i, partition: 0, timestamp: t })),
+    );
     t += 60_000;
   }
   const first = await groups.join('slow', { topics: ['expiring'], autoOffsetReset: 'earliest' });
   const { records } = await groups.poll('slow', first.memberId, { maxRecords: 3 });
-  await groups.commit('slow', { memberId: first.memberId, generation: first.generation, offsets: [{ topic: 'expiring', partition: 0, offset: records.length }] });
+  await groups.commit('slow', {
+    memberId: first.memberId,
+    generation: first.generation,
+    offsets: [{ topic: 'expiring', partition: 0, offset: records.length }],
+  });
   await groups.leave('slow', first.memberId);
   await tiering.runOnce(); // segment [0, 15); batch 15..19 stays hot as the tail
   t += 20 * 60_000;
@@ -26,7 +33,10 @@ it('a group whose committed offset fell below the log start follows its autoOffs
   expect(await sluice.offsetFor('expiring', 0, 'earliest')).toBe(15);
 
   const earliest = await groups.join('slow', { topics: ['expiring'], autoOffsetReset: 'earliest' });
-  expect((await groups.poll('slow', earliest.memberId)).records.map((r) => r.offset), 'the committed offset 3 is gone: reset to the log start').toStrictEqual([15, 16, 17, 18, 19]);
+  expect(
+    (await groups.poll('slow', earliest.memberId)).records.map((r) => r.offset),
+    'the committed offset 3 is gone: reset to the log start',
+  ).toStrictEqual([15, 16, 17, 18, 19]);
   await groups.leave('slow', earliest.memberId);
 
   const latest = await groups.join('slow-latest', { topics: ['expiring'], autoOffsetReset: 'latest' });

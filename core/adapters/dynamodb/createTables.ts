@@ -1,4 +1,9 @@
-import { CreateTableCommand, DescribeTableCommand, ResourceInUseException, type DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import {
+  CreateTableCommand,
+  DescribeTableCommand,
+  ResourceInUseException,
+  type DynamoDBClient,
+} from '@aws-sdk/client-dynamodb';
 import { LOG_TABLE, METADATA_TABLE, type TableNames } from '../../schema.ts';
 
 /**
@@ -19,7 +24,13 @@ export async function ensureTable(
   hash: { name: string; type: 'S' | 'N' | 'B' },
   range?: { name: string; type: 'S' | 'N' | 'B' },
 ): Promise<void> {
-  const keys = range === undefined ? [{ ...hash, kind: 'HASH' as const }] : [{ ...hash, kind: 'HASH' as const }, { ...range, kind: 'RANGE' as const }];
+  const keys =
+    range === undefined
+      ? [{ ...hash, kind: 'HASH' as const }]
+      : [
+          { ...hash, kind: 'HASH' as const },
+          { ...range, kind: 'RANGE' as const },
+        ];
   try {
     await client.send(
       new CreateTableCommand({

@@ -33,7 +33,17 @@ import { LOG_TABLE, metadataKeys, type TableNames } from '../../schema.ts';
 import type { Compression } from '../../log/topicConfig.ts';
 
 const A = LOG_TABLE.attributes;
-const HEADER_PROJECTION = ['pk', 'sk', A.recordCount, A.firstTimestamp, A.maxTimestamp, A.sizeBytes, A.codec, A.writerId, A.appendedAt].join(', ');
+const HEADER_PROJECTION = [
+  'pk',
+  'sk',
+  A.recordCount,
+  A.firstTimestamp,
+  A.maxTimestamp,
+  A.sizeBytes,
+  A.codec,
+  A.writerId,
+  A.appendedAt,
+].join(', ');
 
 export interface DynamoStoreOptions {
   readonly client: DynamoDBClient;
@@ -121,7 +131,10 @@ export class DynamoStore implements LogStore, MetadataStore, TieringStore {
       // CancellationReasons[i] belongs to TransactItems[i]: 0 is the batch, 1 the producer state.
       const [batchReason, producerReason] = e.CancellationReasons ?? [];
       if (batchReason?.Code === 'ConditionalCheckFailed') {
-        return { outcome: 'offset-taken', existing: batchReason.Item === undefined ? undefined : itemToBatch(batchReason.Item) };
+        return {
+          outcome: 'offset-taken',
+          existing: batchReason.Item === undefined ? undefined : itemToBatch(batchReason.Item),
+        };
       }
       if (producerReason?.Code === 'ConditionalCheckFailed') return { outcome: 'producer-state-changed' };
       throw e; // a transaction conflict or throttling: an unknown outcome, retried by the engine
@@ -158,7 +171,12 @@ export class DynamoStore implements LogStore, MetadataStore, TieringStore {
    * Batches from the one containing `fromOffset`. Consumers usually read from a batch boundary,
    * so one ascending query suffices; otherwise one descending query finds the containing batch.
    */
-  private async queryFrom(log: string, fromOffset: number, maxBatches: number, projection: string | undefined): Promise<BatchPage> {
+  private async queryFrom(
+    log: string,
+    fromOffset: number,
+    maxBatches: number,
+    projection: string | undefined,
+  ): Promise<BatchPage> {
     const common = {
       TableName: this.tables.log,
       ConsistentRead: true,
@@ -189,7 +207,8 @@ export class DynamoStore implements LogStore, MetadataStore, TieringStore {
       );
       this.record(before.ConsumedCapacity);
       const containing = before.Items?.[0] === undefined ? undefined : itemToBatch(before.Items[0]);
-      if (containing !== undefined && containing.baseOffset + containing.recordCount > fromOffset) batches.unshift(containing);
+      if (containing !== undefined && containing.baseOffset + containing.recordCount > fromOffset)
+        batches.unshift(containing);
     }
     return { batches, reachedEnd };
   }
@@ -243,7 +262,11 @@ export class DynamoStore implements LogStore, MetadataStore, TieringStore {
 
   async getTopic(name: string): Promise<TopicRecord | undefined> {
     const out = await this.client.send(
-      new GetItemCommand({ TableName: this.tables.metadata, Key: marshall(metadataKeys.topic(name)), ConsistentRead: true }),
+      new GetItemCommand({
+        TableName: this.tables.metadata,
+        Key: marshall(metadataKeys.topic(name)),
+        ConsistentRead: true,
+      }),
     );
     return out.Item === undefined ? undefined : itemToTopic(out.Item);
   }
@@ -311,21 +334,40 @@ export class DynamoStore implements LogStore, MetadataStore, TieringStore {
 
   async getPartitionState(log: string): Promise<PartitionState> {
     const out = await this.client.send(
-      new GetItemCommand({ TableName: this.tables.metadata, Key: marshall(metadataKeys.partitionState(log)), ConsistentRead: true, ...this.capacity }),
+      new GetItemCommand({
+        TableName: this.tables.metadata,
+        Key: marshall(metadataKeys.partitionState(log)),
+        ConsistentRead: true,
+        ...this.capacity,
+      }),
     );
     this.record(out.ConsumedCapacity);
     if (out.Item === undefined) return { logStartOffset: 0, tieredThrough: 0, version: 0 };
     const item = unmarshall(out.Item);
-    return { logStartOffset: item.logStartOffset ?? 0, tieredThrough: item.tieredThrough ?? 0, version: item.version ?? 0, ...(item.roll === undefined ? {} : { roll: item.roll as RollState }) };
+    return {
+      logStartOffset: item.logStartOffset ?? 0,
+      tieredThrough: item.tieredThrough ?? 0,
+      version: item.version ?? 0,
+      ...(item.roll === undefined ? {} : { roll: item.roll as RollState }),
+    };
   }
 
   private statePut(log: string, next: PartitionState) {
     return {
       TableName: this.tables.metadata,
-      Item: marshall({ ...metadataKeys.partitionState(log), logStartOffset: next.logStartOffset, tieredThrough: next.tieredThrough, version: next.version, ...(next.roll === undefined ? {} : { roll: next.roll }) }),
+      Item: marshall({
+        ...metadataKeys.partitionState(log),
+        logStartOffset: next.logStartOffset,
+        tieredThrough: next.tieredThrough,
+        version: next.version,
+        ...(next.roll === undefined ? {} : { roll: next.roll }),
+      }),
       ...(next.version === 1
         ? { ConditionExpression: 'attribute_not_exists(pk)' }
-        : { ConditionExpression: 'version = :v', ExpressionAttributeValues: { ':v': { N: String(next.version - 1) } } }),
+        : {
+            ConditionExpression: 'version = :v',
+            ExpressionAttributeValues: { ':v': { N: String(next.version - 1) } },
+          }),
     };
   }
 
@@ -344,14 +386,24 @@ export class DynamoStore implements LogStore, MetadataStore, TieringStore {
       await this.client.send(
         new TransactWriteItemsCommand({
           TransactItems: [
-            { Put: { TableName: this.tables.metadata, Item: marshall({ ...metadataKeys.segment(segment.log, segment.base), ...segment }), ConditionExpression: 'attribute_not_exists(pk)' } },
+            {
+              Put: {
+                TableName: this.tables.metadata,
+                Item: marshall({ ...metadataKeys.segment(segment.log, segment.base), ...segment }),
+                ConditionExpression: 'attribute_not_exists(pk)',
+              },
+            },
             { Put: this.statePut(segment.log, next) },
           ],
         }),
       );
       return true;
     } catch (e) {
-      if (e instanceof TransactionCanceledException && e.CancellationReasons?.some((r) => r.Code === 'ConditionalCheckFailed')) return false;
+      if (
+        e instanceof TransactionCanceledException &&
+        e.CancellationReasons?.some((r) => r.Code === 'ConditionalCheckFailed')
+      )
+        return false;
       throw e;
     }
   }
@@ -361,7 +413,14 @@ export class DynamoStore implements LogStore, MetadataStore, TieringStore {
     let startKey: Record<string, AttributeValue> | undefined;
     do {
       const page = await this.client.send(
-        new QueryCommand({ TableName: this.tables.metadata, KeyConditionExpression: 'pk = :pk', ExpressionAttributeValues: { ':pk': { S: metadataKeys.segmentsPartition(log) } }, ConsistentRead: true, ExclusiveStartKey: startKey, ...this.capacity }),
+        new QueryCommand({
+          TableName: this.tables.metadata,
+          KeyConditionExpression: 'pk = :pk',
+          ExpressionAttributeValues: { ':pk': { S: metadataKeys.segmentsPartition(log) } },
+          ConsistentRead: true,
+          ExclusiveStartKey: startKey,
+          ...this.capacity,
+        }),
       );
       this.record(page.ConsumedCapacity);
       for (const item of page.Items ?? []) {
@@ -379,14 +438,20 @@ export class DynamoStore implements LogStore, MetadataStore, TieringStore {
       await this.client.send(
         new TransactWriteItemsCommand({
           TransactItems: [
-            ...bases.map((base) => ({ Delete: { TableName: this.tables.metadata, Key: marshall(metadataKeys.segment(log, base)) } })),
+            ...bases.map((base) => ({
+              Delete: { TableName: this.tables.metadata, Key: marshall(metadataKeys.segment(log, base)) },
+            })),
             { Put: this.statePut(log, next) },
           ],
         }),
       );
       return true;
     } catch (e) {
-      if (e instanceof TransactionCanceledException && e.CancellationReasons?.some((r) => r.Code === 'ConditionalCheckFailed')) return false;
+      if (
+        e instanceof TransactionCanceledException &&
+        e.CancellationReasons?.some((r) => r.Code === 'ConditionalCheckFailed')
+      )
+        return false;
       throw e;
     }
   }
@@ -411,13 +476,22 @@ export class DynamoStore implements LogStore, MetadataStore, TieringStore {
 
   async deleteBatches(log: string, baseOffsets: readonly number[]): Promise<void> {
     for (let i = 0; i < baseOffsets.length; i += 25) {
-      await this.batchDelete(baseOffsets.slice(i, i + 25).map((base) => ({ DeleteRequest: { Key: { pk: { S: log }, sk: { N: String(base) } } } })));
+      await this.batchDelete(
+        baseOffsets
+          .slice(i, i + 25)
+          .map((base) => ({ DeleteRequest: { Key: { pk: { S: log }, sk: { N: String(base) } } } })),
+      );
     }
   }
 
   async getProducerState(producerId: string, log: string): Promise<ProducerState | undefined> {
     const out = await this.client.send(
-      new GetItemCommand({ TableName: this.tables.metadata, Key: marshall(metadataKeys.producer(producerId, log)), ConsistentRead: true, ...this.capacity }),
+      new GetItemCommand({
+        TableName: this.tables.metadata,
+        Key: marshall(metadataKeys.producer(producerId, log)),
+        ConsistentRead: true,
+        ...this.capacity,
+      }),
     );
     this.record(out.ConsumedCapacity);
     if (out.Item === undefined) return undefined;

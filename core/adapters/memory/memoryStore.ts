@@ -122,7 +122,10 @@ export class MemoryStore implements LogStore, MetadataStore, TieringStore {
     await tick();
     const list = this.segments.get(segment.log) ?? [];
     if (!this.stateIs(segment.log, next.version - 1) || list.some((s) => s.base === segment.base)) return false;
-    this.segments.set(segment.log, [...list, structuredClone(segment)].sort((a, b) => a.base - b.base));
+    this.segments.set(
+      segment.log,
+      [...list, structuredClone(segment)].sort((a, b) => a.base - b.base),
+    );
     this.partitionStates.set(segment.log, structuredClone(next));
     return true;
   }
@@ -135,7 +138,10 @@ export class MemoryStore implements LogStore, MetadataStore, TieringStore {
   async dropSegments(log: string, bases: readonly number[], next: PartitionState): Promise<boolean> {
     await tick();
     if (!this.stateIs(log, next.version - 1)) return false;
-    this.segments.set(log, (this.segments.get(log) ?? []).filter((s) => !bases.includes(s.base)));
+    this.segments.set(
+      log,
+      (this.segments.get(log) ?? []).filter((s) => !bases.includes(s.base)),
+    );
     this.partitionStates.set(log, structuredClone(next));
     return true;
   }
@@ -151,7 +157,10 @@ export class MemoryStore implements LogStore, MetadataStore, TieringStore {
 
   async deleteBatches(log: string, baseOffsets: readonly number[]): Promise<void> {
     await tick();
-    this.logs.set(log, (this.logs.get(log) ?? []).filter((b) => !baseOffsets.includes(b.baseOffset)));
+    this.logs.set(
+      log,
+      (this.logs.get(log) ?? []).filter((b) => !baseOffsets.includes(b.baseOffset)),
+    );
   }
 
   async getProducerState(producerId: string, log: string): Promise<ProducerState | undefined> {
