@@ -17,7 +17,6 @@ export default defineConfig({
     // Two cores: DynamoDB Local's JVM and the stacks need some of them.
     maxWorkers: 4,
     setupFiles: ['test/support/setup.ts'],
-    reporters: process.env.CI === undefined ? ['default'] : ['default'],
     coverage: {
       provider: 'v8',
       include: ['core/**', 'functions/**', 'infra/**', 'local/**', 'client/**'],

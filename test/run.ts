@@ -1,9 +1,11 @@
 /**
- * `npm test`: the static checks (type-check, dependency rules), then every vitest
+ * `npm test`: the static checks (type-check, lint, format, dependency rules), then every vitest
  * project (unit, integration, infra, e2e; see vitest.config.ts). Arguments go to vitest and skip
  * the static checks: `npm test -- --project unit`, `npm test -- test/unit/crc32c.test.ts`.
  */
 import { spawn } from 'node:child_process';
+import { existsSync, readFileSync, rmSync } from 'node:fs';
+import { join } from 'node:path';
 
 const args = process.argv.slice(2);
 
@@ -18,6 +20,8 @@ function run(label: string, script: string, scriptArgs: string[]): Promise<numbe
 if (args.length === 0) {
   const checks: [string, string, string[]][] = [
     ['type-check', 'node_modules/typescript/bin/tsc', ['-p', '.']],
+    ['lint', 'node_modules/eslint/bin/eslint.js', ['--max-warnings', '0', '.']],
+    ['format', 'node_modules/prettier/bin/prettier.cjs', ['--check', '--log-level', 'warn', '.']],
     [
       'dependency rules',
       'node_modules/dependency-cruiser/bin/dependency-cruiser.mjs',
@@ -28,5 +32,15 @@ if (args.length === 0) {
     if ((await run(label, script, scriptArgs)) !== 0) process.exit(1);
   }
 }
-// Node 22's binary runs vitest (npm puts the `node` package first on PATH for npm scripts).
-process.exit(await run('vitest', 'node_modules/vitest/vitest.mjs', ['run', ...args]));
+// Node 22's binary runs vitest (npm puts the `node` package first on PATH for npm scripts). A JSON
+// report beside the console one gives the plain closing line: `N passed, N failed, N skipped`.
+const report = join('.sluice', 'vitest-report.json');
+rmSync(report, { force: true });
+const reporters = ['--reporter=default', '--reporter=json', `--outputFile.json=${report}`];
+const code = await run('vitest', 'node_modules/vitest/vitest.mjs', ['run', ...reporters, ...args]);
+if (existsSync(report)) {
+  const totals = JSON.parse(readFileSync(report, 'utf8')) as Record<string, number>;
+  const skipped = (totals.numPendingTests ?? 0) + (totals.numTodoTests ?? 0);
+  console.log(`\n${totals.numPassedTests} passed, ${totals.numFailedTests} failed, ${skipped} skipped`);
+}
+process.exit(code);

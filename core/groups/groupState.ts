@@ -62,9 +62,7 @@ export function emptyGroup(name: string, assignor: AssignorName, now: number): G
 
 type Mutable<T> = { -readonly [K in keyof T]: T[K] };
 
-function clone(
-  meta: GroupMeta,
-): Mutable<GroupMeta> & {
+function clone(meta: GroupMeta): Mutable<GroupMeta> & {
   members: Record<string, MemberInfo>;
   owners: Record<string, string>;
   revoking: Record<string, number>;

@@ -9,15 +9,13 @@ export const handler = httpHandler({
   'GET /v1/sagas': async () => ({
     status: 200,
     body: {
-      sagas: sagas
-        .list()
-        .map(({ name, steps, auditTopic, type, trigger }) => ({
-          name,
-          steps,
-          auditTopic,
-          type,
-          ...(trigger === undefined ? {} : { trigger }),
-        })),
+      sagas: sagas.list().map(({ name, steps, auditTopic, type, trigger }) => ({
+        name,
+        steps,
+        auditTopic,
+        type,
+        ...(trigger === undefined ? {} : { trigger }),
+      })),
     },
   }),
   'POST /v1/sagas/{saga}/executions': async (event) => {
