@@ -123,6 +123,44 @@ export function storeContract(kind: StoreKind): void {
       expect(await store.getProducerState('p1', 'other-log')).toBe(undefined);
     });
 
+    it('costs what DynamoDB charges: write units by item size, 1 MB query pages, read units by bytes read', async () => {
+      // Per request, the units it consumed (TOTAL mode: DynamoDB reports CapacityUnits only).
+      const requests: number[] = [];
+      const store = await kind.make({
+        onConsumedCapacity: (c) => requests.push(c.reduce((n, x) => n + (x.CapacityUnits ?? 0), 0)),
+      });
+      // 30 batches of 100 KB: each put is one request of about 100 write units (1 KB each).
+      const big = (base: number): StoredBatch => ({
+        ...batch('C', base, 1),
+        payload: new Uint8Array(100 * 1024).fill(base),
+      });
+      for (let i = 0; i < 30; i++) expect(await store.putBatch(big(i))).toStrictEqual({ outcome: 'written' });
+      expect(requests.length, 'one request per put').toBe(30);
+      for (const units of requests) expect(units).toBeGreaterThanOrEqual(100);
+      for (const units of requests) expect(units).toBeLessThanOrEqual(102);
+      // A query page stops at 1 MB: about ten 100 KB items, not the 25 asked for.
+      requests.length = 0;
+      const page = await store.readBatches('C', 0, 25);
+      expect(page.batches.length).toBeGreaterThanOrEqual(10);
+      expect(page.batches.length).toBeLessThanOrEqual(11);
+      expect(page.reachedEnd, 'a page cut at 1 MB is not the end').toBe(false);
+      expect(requests.length).toBe(1);
+      // Read units: one per 4 KB read, so about 256 for a 1 MB page.
+      expect(requests[0]).toBeGreaterThanOrEqual(250);
+      expect(requests[0]).toBeLessThanOrEqual(290);
+      // The last batch costs one query of one item: about 25 units for 100 KB.
+      requests.length = 0;
+      expect((await store.lastBatch('C'))?.baseOffset).toBe(29);
+      expect(requests.length).toBe(1);
+      expect(requests[0]).toBeGreaterThanOrEqual(25);
+      expect(requests[0]).toBeLessThanOrEqual(26);
+      // Items over 400 KB are refused and write nothing.
+      await expect(store.putBatch({ ...batch('C', 30, 1), payload: new Uint8Array(401 * 1024) })).rejects.toThrow(
+        /size/i,
+      );
+      expect((await store.lastBatch('C'))?.baseOffset).toBe(29);
+    });
+
     it('creates, lists, updates with optimistic locking, and deletes topics', async () => {
       const store = await kind.make();
       const a = topic('a-topic');

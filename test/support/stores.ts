@@ -1,3 +1,4 @@
+import type { ConsumedCapacity } from '@aws-sdk/client-dynamodb';
 import { createTables } from '../../core/adapters/dynamodb/createTables.ts';
 import { DynamoStore } from '../../core/adapters/dynamodb/dynamoStore.ts';
 import { MemoryStore } from '../../core/adapters/memory/memoryStore.ts';
@@ -8,29 +9,37 @@ import { uniqueName } from './names.ts';
 
 export type Store = LogStore & MetadataStore;
 
+export interface StoreOptions {
+  /** Called with the capacity each request consumed (DynamoDB's ReturnConsumedCapacity, or the memory model's). */
+  readonly onConsumedCapacity?: (capacity: ConsumedCapacity[]) => void;
+}
+
 export interface StoreKind {
   readonly name: string;
   /** A fresh, empty store (its own tables for DynamoDB). */
-  make(): Promise<Store>;
+  make(options?: StoreOptions): Promise<Store>;
 }
 
-export const memoryKind: StoreKind = { name: 'memory', make: async () => new MemoryStore() };
+export const memoryKind: StoreKind = { name: 'memory', make: async (options = {}) => new MemoryStore(options) };
 
 export const dynamoKind: StoreKind = {
   name: 'dynamodb',
-  async make() {
-    const { store } = await freshDynamoStore();
+  async make(options = {}) {
+    const { store } = await freshDynamoStore('test', options);
     return store;
   },
 };
 
 /** A DynamoStore over new tables with unique names (DynamoDB Local from the test harness, or AWS_ENDPOINT_URL). */
-export async function freshDynamoStore(prefix = 'test'): Promise<{ store: DynamoStore; tables: TableNames }> {
+export async function freshDynamoStore(
+  prefix = 'test',
+  options: StoreOptions = {},
+): Promise<{ store: DynamoStore; tables: TableNames }> {
   const client = dynamoClientFromEnv();
   const base = uniqueName(prefix);
   const tables = { log: `${base}-log`, metadata: `${base}-meta` };
   await createTables(client, tables);
-  return { store: new DynamoStore({ client, tables }), tables };
+  return { store: new DynamoStore({ client, tables, ...options }), tables };
 }
 
 import { ConsumerGroups } from '../../core/groups/consumerGroups.ts';

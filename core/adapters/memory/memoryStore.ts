@@ -1,3 +1,4 @@
+import type { ConsumedCapacity } from '@aws-sdk/client-dynamodb';
 import { TopicAlreadyExists, TopicConflict, TopicNotFound } from '../../errors.ts';
 import type {
   BatchPage,
@@ -12,6 +13,23 @@ import type {
   TieringStore,
   TopicRecord,
 } from '../../ports.ts';
+import {
+  MAX_ITEM_BYTES,
+  batchItemBytes,
+  consumed,
+  jsonItemBytes,
+  queryPage,
+  readUnits,
+  writeUnits,
+} from './capacity.ts';
+
+export interface MemoryStoreOptions {
+  /**
+   * Called with what each request would consume in DynamoDB (one call per request, in the AWS
+   * SDK's shape), as the DynamoDB adapter's `onConsumedCapacity` is.
+   */
+  readonly onConsumedCapacity?: (capacity: ConsumedCapacity[]) => void;
+}
 
 const EMPTY_STATE: PartitionState = { logStartOffset: 0, tieredThrough: 0, version: 0 };
 
@@ -19,16 +37,36 @@ const EMPTY_STATE: PartitionState = { logStartOffset: 0, tieredThrough: 0, versi
  * In-memory storage with the same rules as the DynamoDB adapter (and the same contract tests).
  * Every method yields to the event loop once, so concurrent callers interleave as they would
  * against a real store. Values are copied in and out so callers cannot mutate stored state.
+ *
+ * It also models DynamoDB's limits and costs (see capacity.ts): items over 400 KB are refused,
+ * a Query page ends at 1 MB, and every request reports the read and write units it would consume,
+ * so tests on this store catch cost that grows with history.
  */
 export class MemoryStore implements LogStore, MetadataStore, TieringStore {
+  private readonly onCapacity: ((capacity: ConsumedCapacity[]) => void) | undefined;
   private readonly logs = new Map<string, StoredBatch[]>();
   private readonly topics = new Map<string, TopicRecord>();
   private readonly producers = new Map<string, ProducerState>();
   private readonly partitionStates = new Map<string, PartitionState>();
   private readonly segments = new Map<string, SegmentRecord[]>();
 
+  constructor(options: MemoryStoreOptions = {}) {
+    this.onCapacity = options.onConsumedCapacity;
+  }
+
+  private charge(table: 'log' | 'metadata', units: { read?: number; write?: number }): void {
+    this.onCapacity?.([consumed(table, units)]);
+  }
+
   async putBatch(batch: StoredBatch, producer?: ProducerStateWrite): Promise<PutBatchResult> {
     await tick();
+    const size = batchItemBytes(batch);
+    if (size > MAX_ITEM_BYTES)
+      throw new Error(`ValidationException: Item size ${size} has exceeded the maximum allowed size`);
+    // A failed condition costs what a write would; a transaction (with the producer state) twice.
+    const producerBytes = producer === undefined ? 0 : jsonItemBytes(producer.producerId, producer.log, producer.next);
+    this.charge('log', { write: writeUnits(size) * (producer === undefined ? 1 : 2) });
+    if (producer !== undefined) this.charge('metadata', { write: 2 * writeUnits(producerBytes) });
     const batches = this.logs.get(batch.log) ?? [];
     const existing = batches.find((b) => b.baseOffset === batch.baseOffset);
     if (existing !== undefined) return { outcome: 'offset-taken', existing: copyBatch(existing) };
@@ -46,19 +84,27 @@ export class MemoryStore implements LogStore, MetadataStore, TieringStore {
   async lastBatch(log: string): Promise<StoredBatch | undefined> {
     await tick();
     const last = this.logs.get(log)?.at(-1);
+    this.charge('log', { read: readUnits(last === undefined ? 0 : batchItemBytes(last)) });
     return last === undefined ? undefined : copyBatch(last);
   }
 
   async readBatches(log: string, fromOffset: number, maxBatches: number): Promise<BatchPage> {
     await tick();
     const batches = this.logs.get(log) ?? [];
-    const start = batches.findIndex((b) => b.baseOffset + b.recordCount > fromOffset);
-    if (start === -1) return { batches: [], reachedEnd: true };
-    // The batch containing fromOffset (if any) plus up to maxBatches starting at or after it, as the
-    // DynamoDB adapter's two queries return them.
-    const containing = batches[start]!.baseOffset < fromOffset ? 1 : 0;
-    const page = batches.slice(start, start + containing + maxBatches);
-    return { batches: page.map(copyBatch), reachedEnd: start + page.length >= batches.length };
+    // As the DynamoDB adapter queries: batches from fromOffset on (one more than asked, a 1 MB
+    // page at most), then, when the first does not start at fromOffset, the one before it.
+    const first = batches.findIndex((b) => b.baseOffset >= fromOffset);
+    const after = first === -1 ? [] : batches.slice(first);
+    const page = queryPage(after.map(batchItemBytes), maxBatches + 1);
+    this.charge('log', { read: readUnits(page.bytes) });
+    const out = after.slice(0, Math.min(page.count, maxBatches));
+    const reachedEnd = page.count <= maxBatches && !page.cut;
+    if (fromOffset > 0 && out[0]?.baseOffset !== fromOffset) {
+      const before = batches[(first === -1 ? batches.length : first) - 1];
+      this.charge('log', { read: readUnits(before === undefined ? 0 : batchItemBytes(before)) });
+      if (before !== undefined && before.baseOffset + before.recordCount > fromOffset) out.unshift(before);
+    }
+    return { batches: out.map(copyBatch), reachedEnd };
   }
 
   async scanBatchHeaders(log: string, fromOffset: number, maxBatches: number): Promise<BatchPage> {
@@ -68,11 +114,17 @@ export class MemoryStore implements LogStore, MetadataStore, TieringStore {
 
   async deleteLog(log: string): Promise<void> {
     await tick();
+    const sizes = (this.logs.get(log) ?? []).map(batchItemBytes);
+    this.chargePages('log', sizes); // the keys are found with a Query, which reads whole items
+    for (let i = 0; i < sizes.length; i += 25) {
+      this.charge('log', { write: sizes.slice(i, i + 25).reduce((n, b) => n + writeUnits(b), 0) });
+    }
     this.logs.delete(log);
   }
 
   async createTopic(topic: TopicRecord): Promise<void> {
     await tick();
+    this.charge('metadata', { write: writeUnits(topicBytes(topic)) });
     if (this.topics.has(topic.name)) throw new TopicAlreadyExists(topic.name);
     this.topics.set(topic.name, structuredClone(topic));
   }
@@ -80,17 +132,20 @@ export class MemoryStore implements LogStore, MetadataStore, TieringStore {
   async getTopic(name: string): Promise<TopicRecord | undefined> {
     await tick();
     const topic = this.topics.get(name);
+    this.charge('metadata', { read: readUnits(topic === undefined ? 0 : topicBytes(topic)) });
     return topic === undefined ? undefined : structuredClone(topic);
   }
 
   async listTopics(): Promise<TopicRecord[]> {
     await tick();
+    this.chargePages('metadata', [...this.topics.values()].map(topicBytes));
     return [...this.topics.values()].sort((a, b) => (a.name < b.name ? -1 : 1)).map((t) => structuredClone(t));
   }
 
   async updateTopic(next: TopicRecord): Promise<void> {
     await tick();
     const current = this.topics.get(next.name);
+    this.charge('metadata', { write: writeUnits(topicBytes(next)) });
     if (current === undefined || current.topicId !== next.topicId) throw new TopicNotFound(next.name);
     if (current.version !== next.version - 1) throw new TopicConflict(next.name);
     this.topics.set(next.name, structuredClone(next));
@@ -98,13 +153,26 @@ export class MemoryStore implements LogStore, MetadataStore, TieringStore {
 
   async deleteTopic(name: string, topicId: string): Promise<void> {
     await tick();
-    if (this.topics.get(name)?.topicId !== topicId) throw new TopicNotFound(name);
+    const topic = this.topics.get(name);
+    this.charge('metadata', { write: writeUnits(topic === undefined ? 0 : topicBytes(topic)) });
+    if (topic?.topicId !== topicId) throw new TopicNotFound(name);
     this.topics.delete(name);
   }
 
   async getPartitionState(log: string): Promise<PartitionState> {
     await tick();
+    this.charge('metadata', { read: readUnits(stateBytes(log, this.partitionStates.get(log))) });
     return structuredClone(this.partitionStates.get(log) ?? EMPTY_STATE);
+  }
+
+  /** A Query over items of these sizes, page by page (at least one request, even when empty). */
+  private chargePages(table: 'log' | 'metadata', sizes: readonly number[]): void {
+    let i = 0;
+    do {
+      const page = queryPage(sizes.slice(i), Number.MAX_SAFE_INTEGER);
+      this.charge(table, { read: readUnits(page.bytes) });
+      i += page.count;
+    } while (i < sizes.length);
   }
 
   private stateIs(log: string, version: number): boolean {
@@ -113,6 +181,7 @@ export class MemoryStore implements LogStore, MetadataStore, TieringStore {
 
   async setPartitionState(log: string, next: PartitionState): Promise<boolean> {
     await tick();
+    this.charge('metadata', { write: writeUnits(stateBytes(log, next)) });
     if (!this.stateIs(log, next.version - 1)) return false;
     this.partitionStates.set(log, structuredClone(next));
     return true;
@@ -121,6 +190,9 @@ export class MemoryStore implements LogStore, MetadataStore, TieringStore {
   async recordSegment(segment: SegmentRecord, next: PartitionState): Promise<boolean> {
     await tick();
     const list = this.segments.get(segment.log) ?? [];
+    this.charge('metadata', {
+      write: 2 * (writeUnits(segmentBytes(segment)) + writeUnits(stateBytes(segment.log, next))),
+    });
     if (!this.stateIs(segment.log, next.version - 1) || list.some((s) => s.base === segment.base)) return false;
     this.segments.set(
       segment.log,
@@ -132,11 +204,15 @@ export class MemoryStore implements LogStore, MetadataStore, TieringStore {
 
   async listSegments(log: string): Promise<SegmentRecord[]> {
     await tick();
+    this.chargePages('metadata', (this.segments.get(log) ?? []).map(segmentBytes));
     return structuredClone(this.segments.get(log) ?? []);
   }
 
   async dropSegments(log: string, bases: readonly number[], next: PartitionState): Promise<boolean> {
     await tick();
+    const dropped = (this.segments.get(log) ?? []).filter((s) => bases.includes(s.base));
+    const units = dropped.reduce((n, seg) => n + writeUnits(segmentBytes(seg)), writeUnits(stateBytes(log, next)));
+    this.charge('metadata', { write: 2 * units });
     if (!this.stateIs(log, next.version - 1)) return false;
     this.segments.set(
       log,
@@ -149,6 +225,7 @@ export class MemoryStore implements LogStore, MetadataStore, TieringStore {
   async replaceSegment(next: SegmentRecord, previousKey: string): Promise<boolean> {
     await tick();
     const list = this.segments.get(next.log) ?? [];
+    this.charge('metadata', { write: writeUnits(segmentBytes(next)) });
     const i = list.findIndex((s) => s.base === next.base && s.key === previousKey);
     if (i === -1) return false;
     list[i] = structuredClone(next);
@@ -157,6 +234,16 @@ export class MemoryStore implements LogStore, MetadataStore, TieringStore {
 
   async deleteBatches(log: string, baseOffsets: readonly number[]): Promise<void> {
     await tick();
+    const deleted = (this.logs.get(log) ?? []).filter((b) => baseOffsets.includes(b.baseOffset));
+    for (let i = 0; i < baseOffsets.length; i += 25) {
+      const chunk = deleted.filter((b) => baseOffsets.slice(i, i + 25).includes(b.baseOffset));
+      this.charge('log', {
+        write: Math.max(
+          1,
+          chunk.reduce((n, b) => n + writeUnits(batchItemBytes(b)), 0),
+        ),
+      });
+    }
     this.logs.set(
       log,
       (this.logs.get(log) ?? []).filter((b) => !baseOffsets.includes(b.baseOffset)),
@@ -166,8 +253,21 @@ export class MemoryStore implements LogStore, MetadataStore, TieringStore {
   async getProducerState(producerId: string, log: string): Promise<ProducerState | undefined> {
     await tick();
     const state = this.producers.get(producerKey(producerId, log));
+    this.charge('metadata', { read: readUnits(state === undefined ? 0 : jsonItemBytes(producerId, log, state)) });
     return state === undefined ? undefined : structuredClone(state);
   }
+}
+
+function topicBytes(topic: TopicRecord): number {
+  return jsonItemBytes('topic', topic.name, topic);
+}
+
+function stateBytes(log: string, state: PartitionState | undefined): number {
+  return state === undefined ? 0 : jsonItemBytes(`state#${log}`, 'state', state);
+}
+
+function segmentBytes(segment: SegmentRecord): number {
+  return jsonItemBytes(`segments#${segment.log}`, String(segment.base).padStart(20, '0'), segment);
 }
 
 function producerKey(producerId: string, log: string): string {
