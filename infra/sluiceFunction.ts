@@ -100,6 +100,9 @@ export function sluiceFunction(scope: Construct, id: string, props: SluiceFuncti
     environment: {
       POWERTOOLS_SERVICE_NAME: 'sluice',
       POWERTOOLS_METRICS_NAMESPACE: 'Sluice',
+      // Traces record no handler responses (off in code) and no errors: both may carry record data.
+      POWERTOOLS_TRACER_CAPTURE_RESPONSE: 'false',
+      POWERTOOLS_TRACER_CAPTURE_ERROR: 'false',
       NODE_OPTIONS: '--enable-source-maps',
       ...props.environment,
     },

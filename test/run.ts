@@ -34,7 +34,7 @@ if (args.length === 0) {
 }
 // Node 22's binary runs vitest (npm puts the `node` package first on PATH for npm scripts). A JSON
 // report beside the console one gives the plain closing line: `N passed, N failed, N skipped`.
-const report = join('.sluice', 'vitest-report.json');
+const report = join('.sluice', `vitest-report-${process.pid}.json`); // per run: runs may overlap
 rmSync(report, { force: true });
 const reporters = ['--reporter=default', '--reporter=json', `--outputFile.json=${report}`];
 const code = await run('vitest', 'node_modules/vitest/vitest.mjs', ['run', ...reporters, ...args]);
@@ -42,5 +42,6 @@ if (existsSync(report)) {
   const totals = JSON.parse(readFileSync(report, 'utf8')) as Record<string, number>;
   const skipped = (totals.numPendingTests ?? 0) + (totals.numTodoTests ?? 0);
   console.log(`\n${totals.numPassedTests} passed, ${totals.numFailedTests} failed, ${skipped} skipped`);
+  rmSync(report, { force: true });
 }
 process.exit(code);

@@ -4,7 +4,7 @@ import { logMetrics } from '@aws-lambda-powertools/metrics/middleware';
 import { captureLambdaHandler } from '@aws-lambda-powertools/tracer/middleware';
 import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2, Context } from 'aws-lambda';
 import { isSluiceError } from '../../core/errors.ts';
-import { logger, metrics, tracer } from '../powertools.ts';
+import { SLUICE_CHAIN, errorSummary, logger, metrics, tracer } from '../powertools.ts';
 import { InvalidRequest, RequestTooLarge, RouteNotFound, statusForCode } from './httpErrors.ts';
 
 /** An API Gateway v2 event whose JSON body has been parsed. */
@@ -63,7 +63,7 @@ export function httpHandler(routes: Record<string, RouteHandler>) {
           return response(status, { error: e.toJSON() });
         }
       }
-      logger.error('Unhandled error', e as Error);
+      logger.error('Unhandled error', { error: errorSummary(e) }); // no message or stack: they may carry data
       metrics.addMetric('ServerError', 'Count', 1);
       // Stored bytes failing a checksum is a server fault, but a typed one: say so, without details.
       const code = isSluiceError(e, 'CorruptData') ? 'CorruptData' : 'InternalError';
@@ -74,8 +74,9 @@ export function httpHandler(routes: Record<string, RouteHandler>) {
       return response(500, { error: { code, message, requestId: context.awsRequestId } });
     }
   };
-  return middy(dispatch)
+  const chain = middy(dispatch)
     .use(captureLambdaHandler(tracer, { captureResponse: false })) // responses carry record data
     .use(injectLambdaContext(logger))
     .use(logMetrics(metrics));
+  return Object.assign(chain, { [SLUICE_CHAIN]: 'http' as const });
 }

@@ -15,7 +15,7 @@ export const handler = eventHandler(async (_event: unknown, context): Promise<{ 
   // Stop polling well before the function's timeout; what is left waits for the next ring.
   const runs = await triggers.runOnce({
     maxPolls: 100,
-    deadline: Date.now() + context.getRemainingTimeInMillis() - 15_000,
+    deadline: Date.now() + (context.getRemainingTimeInMillis?.() ?? 60_000) - 15_000,
   });
   for (const run of runs) if (run.started > 0 || run.conflicts > 0) logger.info('Saga trigger ran', { ...run });
   metrics.addMetric(

@@ -91,7 +91,7 @@ async function keysAndTypes(url: string, topic: string): Promise<unknown[][]> {
 const COMMANDS: readonly Entry[] = [
   // "Two commands"
   { prefix: 'npm start', skip: 'starts the stack: this test runs its script itself (startLikeNpmStart)' },
-  { prefix: 'npm test', skip: 'runs the tests (all of them, or the ones named): this test is one of them' },
+  { prefix: 'npm test', skip: 'runs the whole suite, this test included' },
   { prefix: 'npm run bench', skip: 'benchmarks: minutes of load, with no output the README promises exactly' },
 
   // "Try it", in order, on this file's stack
@@ -193,6 +193,26 @@ const COMMANDS: readonly Entry[] = [
   { prefix: 'SLUICE_API_URL=', skip: 'runs the tests against a deployed stack (AWS or LocalStack)' },
 
   // "Development"
+  {
+    prefix: 'npm test -- test/unit/crc32c.test.ts',
+    run: {
+      on: 'api',
+      stderr: /./, // the tests' own log lines; the verdict is the exit code and the closing line
+      check: (out) => expect(out.stdout).toMatch(/^1 passed, 0 failed, 0 skipped$/m),
+    },
+  },
+  {
+    prefix: 'npm test -- --project unit',
+    run: {
+      on: 'api',
+      stderr: /./, // the tests' own log lines (handlers logging the failures the tests provoke)
+      check: (out) => {
+        const [, passed] = /^(\d+) passed, 0 failed, 0 skipped$/m.exec(out.stdout) ?? [];
+        expect(Number(passed), 'the unit project ran, and only it').toBeGreaterThan(50);
+        expect(out.stdout).not.toMatch(/DynamoDB at/); // the hermetic stack is for integration and e2e only
+      },
+    },
+  },
   { prefix: 'npm run test:watch', skip: 'watch mode: runs until stopped, and reruns tests this suite already runs' },
   { prefix: 'npm run coverage', skip: 'runs the whole suite again, with coverage' },
   { prefix: 'npm run lint', skip: '`npm run format` rewrites the checkout; npm test runs the lint and format checks' },

@@ -17,11 +17,11 @@ describe('deployed bundles', () => {
   afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
   async function bundled(
-    name: HandlerName,
+    name: HandlerName | 'sagaAudit',
   ): Promise<(event: unknown, context: unknown) => Promise<{ statusCode: number; body?: string }>> {
     mkdirSync(dir, { recursive: true });
     const outfile = join(dir, `${name}.mjs`);
-    await build(esbuildOptions(HANDLER_ENTRY[name], outfile));
+    await build(esbuildOptions(name === 'sagaAudit' ? 'functions/sagas/audit.ts' : HANDLER_ENTRY[name], outfile));
     Object.assign(process.env, {
       SLUICE_LOG_TABLE: 'bundle-log',
       SLUICE_METADATA_TABLE: 'bundle-meta',
@@ -57,5 +57,12 @@ describe('deployed bundles', () => {
     );
     expect(res.statusCode, res.body).toBe(404);
     expect(JSON.parse(res.body!).error.code).toBe('SagaNotFound');
+  });
+
+  it('names errors Sluice.<code> in an event handler bundle too (what Step Functions matches on)', async () => {
+    const audit = await bundled('sagaAudit');
+    await expect(audit({ kind: 'audit', type: 'not-an-event' }, lambdaContext)).rejects.toMatchObject({
+      name: 'Sluice.InvalidArgument',
+    });
   });
 });

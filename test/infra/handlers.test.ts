@@ -1,5 +1,6 @@
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
+import { SLUICE_CHAIN } from '../../functions/powertools.ts';
 import { localResources, synthesizeTemplate } from '../../local/cloudAssembly.ts';
 
 /**
@@ -24,13 +25,21 @@ describe('deployed handlers', () => {
       entries.length,
       'the HTTP handlers, the roller, lag reporter, saga audit, trigger and steps',
     ).toBeGreaterThan(8);
-    const plain: string[] = [];
+    const chains: Record<string, unknown> = {};
     for (const entry of entries) {
       const [path, name] = entry.split('#') as [string, string];
-      const handler = ((await import(join(process.cwd(), path))) as Record<string, unknown>)[name] as { use?: unknown };
+      const handler = ((await import(join(process.cwd(), path))) as Record<string, unknown>)[name] as {
+        use?: unknown;
+        [SLUICE_CHAIN]?: unknown;
+      };
       expect(typeof handler, entry).toBe('function');
-      if (typeof handler.use !== 'function') plain.push(entry);
+      expect(typeof handler.use, `${entry} is a middy handler`).toBe('function');
+      chains[entry] = handler[SLUICE_CHAIN];
     }
-    expect(plain, 'handlers that are not middy chains').toStrictEqual([]);
+    // Built by httpHandler (API routes) or eventHandler (everything else), so each has Powertools'
+    // middlewares and the error mapping; a bare middy(fn) would not carry the mark.
+    for (const [entry, chain] of Object.entries(chains)) {
+      expect(chain, entry).toBe(entry.includes('/api.ts') || /functions\/log\//.test(entry) ? 'http' : 'event');
+    }
   });
 });

@@ -167,6 +167,7 @@ describe('Saga construct (the order saga example)', () => {
         export: 'handler',
       });
       expect(functions[id]!.Properties.Environment.Variables.SLUICE_SAGA_STEP).toBeTruthy();
+      expect(functions[id]!.Properties.Environment.Variables.POWERTOOLS_TRACER_CAPTURE_ERROR).toBe('false');
     }
     const auditIds = new Set(
       Object.values(states)

@@ -161,6 +161,9 @@ describe('SluiceStack', () => {
       expect(JSON.stringify(fn.Properties.Layers)).toMatch(/AWSLambdaPowertoolsTypeScriptV2/);
       expect(fn.Properties.Environment.Variables.SLUICE_LOG_TABLE).toBeTruthy();
       expect(fn.Properties.Environment.Variables.SLUICE_METADATA_TABLE).toBeTruthy();
+      // Traces may record neither responses nor errors: both can carry record data or AWS messages.
+      expect(fn.Properties.Environment.Variables.POWERTOOLS_TRACER_CAPTURE_RESPONSE).toBe('false');
+      expect(fn.Properties.Environment.Variables.POWERTOOLS_TRACER_CAPTURE_ERROR).toBe('false');
     }
     template.allResourcesProperties('AWS::Logs::LogGroup', { RetentionInDays: 30 });
   });

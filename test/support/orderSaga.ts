@@ -11,6 +11,8 @@ export async function startOrderSagaStack(
     port: 0,
     tieringIntervalMs: 0,
     dynamoEndpoint: process.env.AWS_ENDPOINT_URL_DYNAMODB ?? process.env.AWS_ENDPOINT_URL,
+    s3Endpoint: process.env.AWS_ENDPOINT_URL_S3,
+    bucket: process.env.SLUICE_SEGMENT_BUCKET,
     tables: { log: `${base}-log`, metadata: `${base}-meta` },
     sagas,
   });

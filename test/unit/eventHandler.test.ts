@@ -17,6 +17,15 @@ describe('eventHandler', () => {
     expect(await handler({ n: 21 }, lambdaContext)).toStrictEqual({ doubled: 42, id: 'test-request' });
   });
 
+  it('has no early timeout: work that outlasts the remaining time is not cut off with a TimeoutError', async () => {
+    const handler = eventHandler(async () => {
+      await new Promise((resolve) => setTimeout(resolve, 150));
+      return 'finished';
+    });
+    const shortContext = { ...lambdaContext, getRemainingTimeInMillis: () => 20 };
+    expect(await handler({}, shortContext)).toBe('finished');
+  });
+
   it('sends Sluice errors out by name as Sluice.<code>, keeping the message and retriability', async () => {
     const handler = eventHandler(async () => {
       throw new AppendContention('orders', 3, 200);
