@@ -26,7 +26,10 @@ async function start(): Promise<Hermetic | undefined> {
   const dynamo = await startDynamoDbLocal();
   if (!dynamo.loopbackOnly)
     console.warn('# warning: javac not found, so DynamoDB Local listens on every interface during the tests');
-  const s3 = await startS3Emulator();
+  const s3 = await startS3Emulator().catch(async (e: unknown) => {
+    await dynamo.stop(); // leave no JVM behind
+    throw e;
+  });
   console.log(`# DynamoDB at ${dynamo.endpoint}, S3 at ${s3.env.AWS_ENDPOINT_URL_S3}`);
   return {
     env: { ...localAwsEnv(dynamo.endpoint), ...s3.env },
