@@ -68,15 +68,15 @@ export class MemoryStore implements LogStore, MetadataStore, TieringStore {
     this.charge('log', { write: writeUnits(size) * (producer === undefined ? 1 : 2) });
     if (producer !== undefined) this.charge('metadata', { write: 2 * writeUnits(producerBytes) });
     const batches = this.logs.get(batch.log) ?? [];
-    const existing = batches.find((b) => b.baseOffset === batch.baseOffset);
+    const at = firstAtOrAfter(batches, batch.baseOffset);
+    const existing = batches[at]?.baseOffset === batch.baseOffset ? batches[at] : undefined;
     if (existing !== undefined) return { outcome: 'offset-taken', existing: copyBatch(existing) };
     if (producer !== undefined) {
       const current = this.producers.get(producerKey(producer.producerId, producer.log));
       if (current?.version !== producer.expectedVersion) return { outcome: 'producer-state-changed' };
       this.producers.set(producerKey(producer.producerId, producer.log), structuredClone(producer.next));
     }
-    batches.push(copyBatch(batch));
-    batches.sort((a, b) => a.baseOffset - b.baseOffset);
+    batches.splice(at, 0, copyBatch(batch)); // kept sorted by base offset
     this.logs.set(batch.log, batches);
     return { outcome: 'written' };
   }
@@ -93,14 +93,15 @@ export class MemoryStore implements LogStore, MetadataStore, TieringStore {
     const batches = this.logs.get(log) ?? [];
     // As the DynamoDB adapter queries: batches from fromOffset on (one more than asked, a 1 MB
     // page at most), then, when the first does not start at fromOffset, the one before it.
-    const first = batches.findIndex((b) => b.baseOffset >= fromOffset);
-    const after = first === -1 ? [] : batches.slice(first);
+    const first = firstAtOrAfter(batches, fromOffset);
+    // Only the items the page can reach are sized: at most maxBatches + 1, and 1 MB of them.
+    const after = batches.slice(first, first + maxBatches + 2);
     const page = queryPage(after.map(batchItemBytes), maxBatches + 1);
     this.charge('log', { read: readUnits(page.bytes) });
     const out = after.slice(0, Math.min(page.count, maxBatches));
-    const reachedEnd = page.count <= maxBatches && !page.cut;
+    const reachedEnd = page.count <= maxBatches && !(page.cut || first + page.count < batches.length);
     if (fromOffset > 0 && out[0]?.baseOffset !== fromOffset) {
-      const before = batches[(first === -1 ? batches.length : first) - 1];
+      const before = batches[first - 1];
       this.charge('log', { read: readUnits(before === undefined ? 0 : batchItemBytes(before)) });
       if (before !== undefined && before.baseOffset + before.recordCount > fromOffset) out.unshift(before);
     }
@@ -208,6 +209,18 @@ export class MemoryStore implements LogStore, MetadataStore, TieringStore {
     return structuredClone(this.segments.get(log) ?? []);
   }
 
+  async segmentsFrom(log: string, offset: number, limit: number): Promise<SegmentRecord[]> {
+    await tick();
+    const all = this.segments.get(log) ?? [];
+    const before = all.filter((s) => s.base <= offset).at(-1);
+    const after = all.filter((s) => s.base > offset).slice(0, limit);
+    this.charge('metadata', { read: readUnits(before === undefined ? 0 : segmentBytes(before)) });
+    this.charge('metadata', { read: readUnits(after.reduce((n, s) => n + segmentBytes(s), 0)) });
+    return structuredClone(
+      [...(before !== undefined && before.end > offset ? [before] : []), ...after].slice(0, limit),
+    );
+  }
+
   async dropSegments(log: string, bases: readonly number[], next: PartitionState): Promise<boolean> {
     await tick();
     const dropped = (this.segments.get(log) ?? []).filter((s) => bases.includes(s.base));
@@ -222,31 +235,28 @@ export class MemoryStore implements LogStore, MetadataStore, TieringStore {
     return true;
   }
 
-  async replaceSegment(next: SegmentRecord, previousKey: string): Promise<boolean> {
+  async replaceSegment(next: SegmentRecord, previousKey: string, state: PartitionState): Promise<boolean> {
     await tick();
     const list = this.segments.get(next.log) ?? [];
-    this.charge('metadata', { write: writeUnits(segmentBytes(next)) });
+    this.charge('metadata', { write: 2 * (writeUnits(segmentBytes(next)) + writeUnits(stateBytes(next.log, state))) });
     const i = list.findIndex((s) => s.base === next.base && s.key === previousKey);
-    if (i === -1) return false;
+    if (i === -1 || !this.stateIs(next.log, state.version - 1)) return false;
     list[i] = structuredClone(next);
+    this.partitionStates.set(next.log, structuredClone(state));
     return true;
   }
 
   async deleteBatches(log: string, baseOffsets: readonly number[]): Promise<void> {
     await tick();
-    const deleted = (this.logs.get(log) ?? []).filter((b) => baseOffsets.includes(b.baseOffset));
+    const sizes = new Map((this.logs.get(log) ?? []).map((b) => [b.baseOffset, batchItemBytes(b)]));
     for (let i = 0; i < baseOffsets.length; i += 25) {
-      const chunk = deleted.filter((b) => baseOffsets.slice(i, i + 25).includes(b.baseOffset));
-      this.charge('log', {
-        write: Math.max(
-          1,
-          chunk.reduce((n, b) => n + writeUnits(batchItemBytes(b)), 0),
-        ),
-      });
+      const chunk = baseOffsets.slice(i, i + 25).map((base) => sizes.get(base) ?? 0);
+      this.charge('log', { write: chunk.reduce((n, bytes) => n + writeUnits(bytes), 0) }); // a missing key costs 1 too
     }
+    const gone = new Set(baseOffsets);
     this.logs.set(
       log,
-      (this.logs.get(log) ?? []).filter((b) => !baseOffsets.includes(b.baseOffset)),
+      (this.logs.get(log) ?? []).filter((b) => !gone.has(b.baseOffset)),
     );
   }
 
@@ -268,6 +278,18 @@ function stateBytes(log: string, state: PartitionState | undefined): number {
 
 function segmentBytes(segment: SegmentRecord): number {
   return jsonItemBytes(`segments#${segment.log}`, String(segment.base).padStart(20, '0'), segment);
+}
+
+/** The index of the first batch whose base offset is at least `offset` (binary search; the list is sorted). */
+function firstAtOrAfter(batches: readonly StoredBatch[], offset: number): number {
+  let lo = 0;
+  let hi = batches.length;
+  while (lo < hi) {
+    const mid = (lo + hi) >>> 1;
+    if (batches[mid]!.baseOffset < offset) lo = mid + 1;
+    else hi = mid;
+  }
+  return lo;
 }
 
 function producerKey(producerId: string, log: string): string {
