@@ -12,19 +12,24 @@ export interface TopicConfig {
   deleteRetentionMs?: number;
 }
 
-export interface TopicDescription {
+export interface TopicSummary {
   name: string;
   topicId: string;
   config: Required<TopicConfig>;
   createdAt: number;
+}
+
+export interface TopicDescription extends TopicSummary {
   partitions: {
     partition: number;
     logStartOffset: number;
     highWatermark: number;
     tieredThrough: number;
-    hotBytes: number;
-    tieredBytes: number;
-    segments: number;
+    /** Absent until the roller has counted a partition rolled before these figures existed. */
+    tieredBytes?: number;
+    segments?: number;
+    /** Only with `sizes: true`. */
+    hotBytes?: number;
   }[];
 }
 
@@ -41,12 +46,25 @@ export class Admin {
     return this.http.request('POST', 'v1/topics', { body: { name, ...options } });
   }
 
-  async listTopics(): Promise<Omit<TopicDescription, 'partitions'>[]> {
-    return (await this.http.request<{ topics: Omit<TopicDescription, 'partitions'>[] }>('GET', 'v1/topics')).topics;
+  async listTopics(): Promise<TopicSummary[]> {
+    return (await this.http.request<{ topics: TopicSummary[] }>('GET', 'v1/topics')).topics;
   }
 
-  describeTopic(name: string): Promise<TopicDescription> {
-    return this.http.request('GET', topicPath(name));
+  /**
+   * The topic and, per partition, its offsets and segment figures (a fixed cost per partition).
+   * `offsets: false` reads the topic record only; `sizes: true` adds hot bytes (a scan of the hot tier).
+   */
+  describeTopic(name: string, options: { offsets: false }): Promise<TopicSummary>;
+  describeTopic(name: string, options?: { sizes?: boolean }): Promise<TopicDescription>;
+  describeTopic(
+    name: string,
+    options: { offsets?: boolean; sizes?: boolean } = {},
+  ): Promise<TopicSummary | TopicDescription> {
+    const query = {
+      ...(options.offsets === false ? { offsets: 'false' } : {}),
+      ...(options.sizes === true ? { sizes: 'true' } : {}),
+    };
+    return this.http.request('GET', topicPath(name), { query });
   }
 
   updateTopic(name: string, changes: { partitions?: number; config?: TopicConfig }): Promise<TopicDescription> {

@@ -2,7 +2,7 @@
  * `sluice`: the command-line client.
  *
  *   sluice topics create NAME [--partitions N] [--config key=value ...]
- *   sluice topics list | describe NAME | delete NAME
+ *   sluice topics list | describe NAME [--sizes] | delete NAME
  *   sluice produce TOPIC [RECORD ...]        records from arguments, or one JSON per line on stdin
  *   sluice consume TOPIC [--partition P] [--offset N | --from-beginning] [--follow] [--max N]
  *   sluice consume TOPIC --group G [--from-beginning] [--follow] [--max N]
@@ -33,7 +33,7 @@ import { SagaClient, type SagaExecution, type SagaExecutionSummary } from './sag
 const USAGE = `Usage:
   sluice topics create NAME [--partitions N] [--config key=value ...]
   sluice topics list
-  sluice topics describe NAME
+  sluice topics describe NAME [--sizes]   (--sizes: hot and tiered bytes; scans the hot tier)
   sluice topics delete NAME
   sluice produce TOPIC [RECORD ...]      (no RECORD: one JSON per line on stdin)
   sluice consume TOPIC [--partition P] [--offset N | --from-beginning] [--follow] [--max N]
@@ -74,6 +74,7 @@ const OPTIONS = {
   'to-timestamp': { type: 'string' },
   name: { type: 'string' },
   wait: { type: 'boolean', default: false },
+  sizes: { type: 'boolean', default: false },
   help: { type: 'boolean', short: 'h', default: false },
 } as const satisfies ParseArgsConfig['options'];
 
@@ -239,7 +240,8 @@ async function topics(
     }
     case 'describe': {
       if (name === undefined) throw new UsageError('topics describe needs a NAME');
-      const topic = await admin.describeTopic(name);
+      const sizes = values.sizes === true;
+      const topic = await admin.describeTopic(name, { sizes });
       if (json) print(JSON.stringify(topic));
       else {
         print(`Topic ${topic.name} (id ${topic.topicId})`);
@@ -248,10 +250,16 @@ async function topics(
             .map(([k, v]) => `${k}=${v}`)
             .join(' ')}`,
         );
+        const figure = (n: number | undefined) => (n === undefined ? '-' : String(n));
         table(
           print,
-          ['PARTITION', 'LOG START', 'HIGH WATERMARK'],
-          topic.partitions.map((p) => [String(p.partition), String(p.logStartOffset), String(p.highWatermark)]),
+          ['PARTITION', 'LOG START', 'HIGH WATERMARK', ...(sizes ? ['SEGMENTS', 'TIERED BYTES', 'HOT BYTES'] : [])],
+          topic.partitions.map((p) => [
+            String(p.partition),
+            String(p.logStartOffset),
+            String(p.highWatermark),
+            ...(sizes ? [figure(p.segments), figure(p.tieredBytes), figure(p.hotBytes)] : []),
+          ]),
         );
       }
       return 0;

@@ -181,7 +181,8 @@ export class Producer {
   private async partitionCount(topic: string): Promise<number> {
     const cached = this.partitions.get(topic);
     if (cached !== undefined && cached.until > Date.now()) return cached.count;
-    const count = (await this.admin.describeTopic(topic)).partitions.length;
+    // The topic record only: one read, whatever the partitions' histories.
+    const count = (await this.admin.describeTopic(topic, { offsets: false })).config.partitions;
     this.partitions.set(topic, { count, until: Date.now() + PARTITION_CACHE_MS });
     return count;
   }

@@ -105,6 +105,13 @@ export interface PartitionState {
   readonly version: number;
   /** A segment roll in progress (the roll state machine), if any. */
   readonly roll?: RollState;
+  /**
+   * The partition's S3 segments: how many, and their uncompressed record bytes. Kept by every
+   * write that records, drops or rewrites a segment (all conditional on the version), so a
+   * describe reads them instead of listing segments. Absent on states written before they
+   * existed until the roller counts them once.
+   */
+  readonly segments?: { readonly count: number; readonly bytes: number };
 }
 
 /**
@@ -156,12 +163,20 @@ export interface TieringStore {
   /** Records a segment (once) and sets the partition state, atomically. */
   recordSegment(segment: SegmentRecord, next: PartitionState): Promise<boolean>;
   listSegments(log: string): Promise<SegmentRecord[]>;
+  /**
+   * Up to `limit` segments in offset order, from the one containing `offset` (or, when none does,
+   * the first after it): two keyed queries, whatever the number of segments.
+   */
+  segmentsFrom(log: string, offset: number, limit: number): Promise<SegmentRecord[]>;
   /** Removes segment records and sets the partition state, atomically (at most 90 at a time). */
   dropSegments(log: string, bases: readonly number[], next: PartitionState): Promise<boolean>;
   /** Deletes hot batches by base offset (idempotent). */
   deleteBatches(log: string, baseOffsets: readonly number[]): Promise<void>;
-  /** Swaps a segment's record for its compacted successor, if it still points at `previousKey`. */
-  replaceSegment(next: SegmentRecord, previousKey: string): Promise<boolean>;
+  /**
+   * Swaps a segment's record for its compacted successor, if it still points at `previousKey`,
+   * and sets the partition state (its segment counters), atomically.
+   */
+  replaceSegment(next: SegmentRecord, previousKey: string, state: PartitionState): Promise<boolean>;
 }
 
 export interface MetadataStore {

@@ -1,4 +1,4 @@
-import type { LogStore, MetadataStore, TieringStore, TopicRecord } from '../ports.ts';
+import type { LogStore, MetadataStore, TopicRecord } from '../ports.ts';
 import { logKey } from '../ports.ts';
 import type { PartitionTails } from './tails.ts';
 import type { TopicConfig } from './topicConfig.ts';
@@ -9,52 +9,71 @@ export interface PartitionInfo {
   readonly highWatermark: number;
   /** Offsets below this are in S3 segments. */
   readonly tieredThrough: number;
-  /** Uncompressed record bytes in DynamoDB. */
-  readonly hotBytes: number;
-  /** Uncompressed record bytes in S3 segments. */
-  readonly tieredBytes: number;
-  readonly segments: number;
+  /** Uncompressed record bytes in S3 segments (kept in the partition state; absent until counted). */
+  readonly tieredBytes?: number;
+  /** How many S3 segments hold the partition (absent until counted, as `tieredBytes`). */
+  readonly segments?: number;
+  /** Uncompressed record bytes in DynamoDB: only when asked for (`sizes`), as it reads every hot batch. */
+  readonly hotBytes?: number;
 }
 
-export interface TopicDescription {
+/** A topic's record: what a describe with `offsets: false` returns, from one read. */
+export interface TopicSummary {
   readonly name: string;
   readonly topicId: string;
   readonly config: TopicConfig;
   readonly createdAt: number;
+}
+
+export interface TopicDescription extends TopicSummary {
   readonly partitions: PartitionInfo[];
+}
+
+export interface DescribeOptions {
+  /**
+   * Each partition's offsets and segment figures: two reads per partition, whatever its history.
+   * Without them, a describe reads the topic record only. @default true
+   */
+  readonly offsets?: boolean;
+  /**
+   * Each partition's hot bytes too: a scan of the batch headers in DynamoDB, whose cost grows with
+   * the data in the hot tier (bounded by hot retention and the roller). @default false
+   */
+  readonly sizes?: boolean;
 }
 
 export interface DescribeStores {
   readonly log: LogStore;
   readonly metadata: MetadataStore;
   readonly tails: PartitionTails;
-  readonly segments: TieringStore | undefined;
 }
 
-/** One partition's offsets and the bytes it holds in each tier. */
+/** One partition's offsets and segment figures: a fixed number of reads (plus the scan with `sizes`). */
 export async function describePartition(
   stores: DescribeStores,
   topic: TopicRecord,
   partition: number,
+  sizes: boolean,
 ): Promise<PartitionInfo> {
   const log = logKey(topic.topicId, partition);
-  const [state, highWatermark, segments, hotBytes] = await Promise.all([
+  const [state, highWatermark, hotBytes] = await Promise.all([
     stores.metadata.getPartitionState(log),
     stores.tails.read(log),
-    stores.segments?.listSegments(log) ?? [],
-    hotBytesOf(stores.log, log),
+    sizes ? hotBytesOf(stores.log, log) : undefined,
   ]);
+  // Nothing rolled yet means no segments, counted or not.
+  const segments = state.segments ?? (state.tieredThrough === 0 ? { count: 0, bytes: 0 } : undefined);
   return {
     partition,
     logStartOffset: state.logStartOffset,
     highWatermark,
     tieredThrough: state.tieredThrough,
-    hotBytes,
-    tieredBytes: segments.reduce((n, seg) => n + seg.sizeBytes, 0),
-    segments: segments.length,
+    ...(segments === undefined ? {} : { tieredBytes: segments.bytes, segments: segments.count }),
+    ...(hotBytes === undefined ? {} : { hotBytes }),
   };
 }
 
+/** Bytes of the batches from `tieredThrough` on would do, but every hot batch counts until TTL removes it. */
 async function hotBytesOf(store: LogStore, log: string): Promise<number> {
   let total = 0;
   for (let offset = 0; ;) {

@@ -6,14 +6,14 @@ import { SegmentReader } from '../tiering/segmentReader.ts';
 import { Appender, DEFAULT_RETRY, type AppendOptions, type RecordMetadata, type RetryOptions } from './append.ts';
 import { ClaimChecks } from './claimChecks.ts';
 import { deletePartitionData } from './deletion.ts';
-import { describePartition, type TopicDescription } from './describe.ts';
+import { describePartition, type DescribeOptions, type TopicDescription, type TopicSummary } from './describe.ts';
 import { integerOption } from './integerOption.ts';
 import { PartitionReader, type OffsetSpec, type ReadOptions, type ReadResult } from './read.ts';
 import { PartitionTails } from './tails.ts';
 import { TopicCatalog, type CreateTopicOptions } from './topics.ts';
 
 export { MAX_RECORDS_PER_APPEND, type AppendOptions, type RecordMetadata, type RetryOptions } from './append.ts';
-export type { PartitionInfo, TopicDescription } from './describe.ts';
+export type { DescribeOptions, PartitionInfo, TopicDescription, TopicSummary } from './describe.ts';
 export type { IdempotentProducer } from './idempotentProducer.ts';
 export { MAX_READ_BYTES, MAX_READ_RECORDS, type OffsetSpec, type ReadOptions, type ReadResult } from './read.ts';
 export { TAIL_CACHE_MS } from './tails.ts';
@@ -81,14 +81,23 @@ export class Sluice {
     return this.topics.list();
   }
 
-  /** The topic's config and, per partition, its offsets and bytes in each tier. */
-  async describeTopic(name: string): Promise<TopicDescription> {
+  /**
+   * The topic's config and, per partition, its offsets and segment figures: a fixed number of
+   * reads per partition, whatever its history (see `DescribeOptions` for less, or hot bytes too).
+   */
+  describeTopic(name: string, options: DescribeOptions & { readonly offsets: false }): Promise<TopicSummary>;
+  describeTopic(name: string, options?: DescribeOptions): Promise<TopicDescription>;
+  async describeTopic(name: string, options: DescribeOptions = {}): Promise<TopicSummary | TopicDescription> {
+    if (typeof options !== 'object' || options === null)
+      throw new InvalidArgument('options', 'options must be an object');
     const topic = await this.topics.get(name, { fresh: true });
-    const stores = { log: this.log, metadata: this.metadata, tails: this.tails, segments: this.tiering?.store };
+    const described = { name: topic.name, topicId: topic.topicId, config: topic.config, createdAt: topic.createdAt };
+    if (options.offsets === false) return described;
+    const stores = { log: this.log, metadata: this.metadata, tails: this.tails };
     const partitions = await mapWithLimit(range(topic.config.partitions), 16, (p) =>
-      describePartition(stores, topic, p),
+      describePartition(stores, topic, p, options.sizes === true),
     );
-    return { name: topic.name, topicId: topic.topicId, config: topic.config, createdAt: topic.createdAt, partitions };
+    return { ...described, partitions };
   }
 
   /**

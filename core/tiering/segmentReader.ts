@@ -2,6 +2,9 @@ import type { SegmentRecord, StoredBatch, TieringStore } from '../ports.ts';
 import type { ObjectStore } from './objectStore.ts';
 import { batchFromSegment, decodeSegmentIndex, type SegmentIndexEntry } from './segmentFormat.ts';
 
+/** Segments one read looks at: the one holding the offset, and a few after it for compacted gaps. */
+const SEGMENTS_PER_READ = 4;
+
 /** How many segment indexes one process keeps (each is 56 bytes per batch). */
 const INDEX_CACHE_ENTRIES = 512;
 
@@ -43,9 +46,19 @@ export class SegmentReader {
     maxRecords: number,
     maxBytes: number,
   ): Promise<StoredBatch[] | undefined> {
-    const segments = (await this.store.listSegments(log)).filter((s) => s.end > offset);
+    // Keyed look-ups, not a listing: the cost does not grow with the number of segments. A few
+    // segments after the containing one cover reads that start in a compacted-away gap.
+    const segments = await this.store.segmentsFrom(log, offset, SEGMENTS_PER_READ);
     if (segments.length === 0 || segments[0]!.base > offset) return segments.length === 0 ? [] : undefined;
-    for (const segment of segments) {
+    let more = segments.length === SEGMENTS_PER_READ;
+    for (let i = 0; i < segments.length; i++) {
+      const segment = segments[i]!;
+      if (i === segments.length - 1 && more) {
+        // Every one so far compacted away past the offset: look further (each look is keyed).
+        const next = await this.store.segmentsFrom(log, segment.end, SEGMENTS_PER_READ);
+        more = next.length === SEGMENTS_PER_READ;
+        segments.push(...next);
+      }
       const index = await this.index(segment);
       let first = index.findIndex((e) => e.baseOffset + e.recordCount > offset);
       if (first === -1) continue; // compacted away past the offset: try the next segment

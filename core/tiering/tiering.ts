@@ -95,6 +95,7 @@ export class Tiering {
         return fallback;
       }
     };
+    await attempt('count segments', () => this.countSegments(topic, partition), undefined);
     const rolled = await attempt(
       'roll',
       async () => {
@@ -108,6 +109,19 @@ export class Tiering {
       topic.config.cleanupPolicy === 'compact' ? await attempt('compact', () => this.compact(topic, partition), 0) : 0;
     const expired = await attempt('retention', () => this.applyRetention(topic, partition), 0);
     return { topic: topic.name, partition, rolled, expired, compacted, ...(errors.length > 0 ? { errors } : {}) };
+  }
+
+  /**
+   * Partition states written before the segment counters existed get them once, from a listing
+   * (the roller exists to scan); every later segment change keeps them.
+   */
+  async countSegments(topic: TopicRecord, partition: number): Promise<void> {
+    const log = logKey(topic.topicId, partition);
+    const state = await this.metadata.getPartitionState(log);
+    if (state.segments !== undefined || state.version === 0) return;
+    const segments = await this.store.listSegments(log);
+    const counted = { count: segments.length, bytes: segments.reduce((n, s) => n + s.sizeBytes, 0) };
+    await this.store.setPartitionState(log, { ...state, segments: counted, version: state.version + 1 });
   }
 
   /** Advances the roll state machine by one whole roll; false when there was nothing to do. */
@@ -154,6 +168,7 @@ export class Tiering {
         version: state.version + 1,
         tieredThrough: roll.end,
         roll: { ...roll, phase: 'deleting' },
+        segments: addSegments(state, 1, record.sizeBytes),
       };
       if (!(await this.store.recordSegment(record, next))) return true; // another roller recorded it; it will finish
       state = next;
@@ -260,7 +275,12 @@ export class Tiering {
       !(await this.store.dropSegments(
         log,
         doomed.map((s) => s.base),
-        { ...state, logStartOffset, version: state.version + 1 },
+        {
+          ...state,
+          logStartOffset,
+          version: state.version + 1,
+          segments: addSegments(state, -doomed.length, -doomed.reduce((n, s) => n + s.sizeBytes, 0)),
+        },
       ))
     )
       return 0;
@@ -359,7 +379,13 @@ export class Tiering {
         compactions,
         ...layout(encoded, kept),
       };
-      if (!(await this.store.replaceSegment(next, segment.key))) {
+      const now = await this.metadata.getPartitionState(log);
+      const counted = {
+        ...now,
+        version: now.version + 1,
+        segments: addSegments(now, 0, next.sizeBytes - segment.sizeBytes),
+      };
+      if (!(await this.store.replaceSegment(next, segment.key, counted))) {
         await this.objects.delete([key, ...(claims === undefined ? [] : [claims.key])]); // another compactor won: ours is unreferenced
         continue;
       }
@@ -429,4 +455,14 @@ function layout(
 
 function keyId(key: string | Uint8Array): string {
   return typeof key === 'string' ? `s:${key}` : `b:${Buffer.from(key).toString('base64')}`;
+}
+
+/**
+ * The segment counters after a change; a state without counters (written before they existed)
+ * stays without, for `countSegments` to fill in from a listing.
+ */
+function addSegments(state: PartitionState, count: number, bytes: number): PartitionState['segments'] {
+  if (state.segments === undefined && state.version > 0 && state.tieredThrough > 0) return undefined;
+  const current = state.segments ?? { count: 0, bytes: 0 };
+  return { count: current.count + count, bytes: current.bytes + bytes };
 }

@@ -122,6 +122,27 @@ export function onlyKeys(body: Record<string, unknown>, allowed: readonly string
   }
 }
 
+/** Parses a `true`/`false` query parameter. */
+export function booleanParam(name: string, raw: string | undefined, fallback: boolean): boolean {
+  if (raw === undefined || raw === '') return fallback;
+  if (raw !== 'true' && raw !== 'false') throw new InvalidRequest(name, `${name} must be true or false`);
+  return raw === 'true';
+}
+
+/** Rejects query parameters a route does not know. */
+export function onlyQuery(
+  query: Readonly<Record<string, string | undefined>> | undefined,
+  allowed: readonly string[],
+): void {
+  for (const key of Object.keys(query ?? {})) {
+    if (!allowed.includes(key))
+      throw new InvalidRequest(
+        key,
+        `Unknown query parameter ${JSON.stringify(key.slice(0, 64))}; this route takes ${allowed.join(', ')}`,
+      );
+  }
+}
+
 /** Parses an integer query or path parameter. */
 export function integerParam(name: string, raw: string | undefined, fallback?: number): number {
   if (raw === undefined || raw === '') {

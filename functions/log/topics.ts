@@ -1,7 +1,7 @@
 import type { TopicRecord } from '../../core/ports.ts';
 import { sluice } from '../runtime.ts';
 import { httpHandler } from '../http/httpHandler.ts';
-import { integerParam, objectBody, onlyKeys } from '../http/wire.ts';
+import { booleanParam, integerParam, objectBody, onlyKeys, onlyQuery } from '../http/wire.ts';
 
 function topicView(topic: TopicRecord) {
   return { name: topic.name, topicId: topic.topicId, config: topic.config, createdAt: topic.createdAt };
@@ -19,10 +19,17 @@ export const handler = httpHandler({
     return { status: 201, body: await sluice.describeTopic(topic.name) };
   },
   'GET /v1/topics': async () => ({ status: 200, body: { topics: (await sluice.listTopics()).map(topicView) } }),
-  'GET /v1/topics/{topic}': async (event) => ({
-    status: 200,
-    body: await sluice.describeTopic(event.pathParameters!.topic!),
-  }),
+  'GET /v1/topics/{topic}': async (event) => {
+    const query = event.queryStringParameters;
+    onlyQuery(query, ['offsets', 'sizes']);
+    const offsets = booleanParam('offsets', query?.offsets, true);
+    const sizes = booleanParam('sizes', query?.sizes, false);
+    const name = event.pathParameters!.topic!;
+    return {
+      status: 200,
+      body: offsets ? await sluice.describeTopic(name, { sizes }) : await sluice.describeTopic(name, { offsets }),
+    };
+  },
   'PATCH /v1/topics/{topic}': async (event) => {
     const body = objectBody(event.json);
     onlyKeys(body, ['partitions', 'config']);

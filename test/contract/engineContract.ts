@@ -53,7 +53,7 @@ export function engineContract(kind: StoreKind): void {
         { value: 'a', partition: 2 },
         { value: 'b', partition: 2 },
       ]);
-      const described = await sluice.describeTopic('orders.v1');
+      const described = await sluice.describeTopic('orders.v1', { sizes: true });
       expect(
         described.partitions.map(({ partition, logStartOffset, highWatermark }) => ({
           partition,
@@ -66,7 +66,7 @@ export function engineContract(kind: StoreKind): void {
         { partition: 2, logStartOffset: 0, highWatermark: 2 },
       ]);
       expect(
-        described.partitions.map((p) => [p.tieredThrough, p.segments, p.tieredBytes, p.hotBytes > 0]),
+        described.partitions.map((p) => [p.tieredThrough, p.segments, p.tieredBytes, p.hotBytes! > 0]),
       ).toStrictEqual([
         [0, 0, 0, false],
         [0, 0, 0, false],

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { isSluiceError } from '../../core/errors.ts';
-import { logKey, type TieringStore } from '../../core/ports.ts';
+import { logKey, type SegmentRecord, type TieringStore } from '../../core/ports.ts';
 import type { Sluice } from '../../core/log/sluice.ts';
 import type { ObjectStore } from '../../core/tiering/objectStore.ts';
 import { tieredEngine, type Store, type TieredKind } from '../support/stores.ts';
@@ -100,10 +100,10 @@ export function tieringContract(kind: TieredKind): void {
       const total = await fill(sluice, c, 'roll', 10, 10);
       const reports = await tiering.runOnce();
       expect(reports.map((r) => [r.rolled, r.expired])).toStrictEqual([[1, 0]]);
-      const [info] = (await sluice.describeTopic('roll')).partitions;
+      const [info] = (await sluice.describeTopic('roll', { sizes: true })).partitions;
       expect(info!.segments).toBe(1);
       expect(info!.tieredThrough, 'the six batches older than 5 minutes moved; the rest stay hot').toBe(60);
-      expect(info!.tieredBytes > 0 && info!.hotBytes > 0).toBeTruthy();
+      expect(info!.tieredBytes! > 0 && info!.hotBytes! > 0).toBeTruthy();
       const topic = (await sluice.listTopics())[0]!;
       const hot = await store.scanBatchHeaders(logKey(topic.topicId, 0), 0, 100);
       expect(
@@ -182,7 +182,7 @@ export function tieringContract(kind: TieredKind): void {
       await tiering.runOnce();
       expectExactly(await readAll(sluice, 'busy'), written);
       const [info] = (await sluice.describeTopic('busy')).partitions;
-      expect(info!.segments >= 2, `several rolls happened (${info!.segments} segments)`).toBeTruthy();
+      expect(info!.segments! >= 2, `several rolls happened (${info!.segments} segments)`).toBeTruthy();
       expect(checks >= 3, `the reader checked ${checks} full histories`).toBeTruthy();
     });
 
@@ -399,6 +399,86 @@ export function tieringContract(kind: TieredKind): void {
       await sluice.append('table2', [{ key: 'only', value: 2, partition: 0 }]);
       await tiering.runOnce();
       expect((await readAll(sluice, 'table2')).map((r) => [r.offset, r.value])).toStrictEqual([[1, 2]]);
+    });
+
+    it('finds the segments from an offset with keyed look-ups: the containing one, then the next', async () => {
+      const { store } = await kind.make(Date.now);
+      const segment = (base: number, end: number): SegmentRecord => ({
+        log: 'S',
+        base,
+        end,
+        key: `segments/s/${base}.seg`,
+        objectSize: 1,
+        indexPosition: 0,
+        indexLength: 1,
+        batches: 1,
+        storedBytes: 1,
+        sizeBytes: 1,
+        maxTimestamp: 1,
+        createdAt: 1,
+      });
+      let version = 0;
+      for (const [base, end] of [
+        [0, 10],
+        [10, 20],
+        [30, 40],
+      ] as const) {
+        version++;
+        expect(await store.recordSegment(segment(base, end), { logStartOffset: 0, tieredThrough: end, version })).toBe(
+          true,
+        );
+      }
+      const bases = async (offset: number, limit: number) =>
+        (await store.segmentsFrom('S', offset, limit)).map((s) => s.base);
+      expect(await bases(5, 2)).toStrictEqual([0, 10]);
+      expect(await bases(10, 4), 'a segment starting at the offset contains it').toStrictEqual([10, 30]);
+      expect(await bases(20, 4), 'in a gap: the next one').toStrictEqual([30]);
+      expect(await bases(39, 1)).toStrictEqual([30]);
+      expect(await bases(40, 4), 'past the last').toStrictEqual([]);
+      expect(await store.segmentsFrom('other', 0, 4)).toStrictEqual([]);
+    });
+
+    it('keeps segment counters in the partition state through rolls, compaction and retention, and backfills them', async () => {
+      const c = clock();
+      const { store, objects } = await kind.make(c.now);
+      const { sluice, tiering } = tieredEngine(store, objects, c.now);
+      await sluice.createTopic('counted', {
+        config: { cleanupPolicy: 'compact', hotRetentionMs: MINUTE, deleteRetentionMs: MINUTE },
+      });
+      const topic = (await sluice.listTopics()).find((t) => t.name === 'counted')!;
+      const log = logKey(topic.topicId, 0);
+      const listed = async () => {
+        const segments = await store.listSegments(log);
+        return { segments: segments.length, tieredBytes: segments.reduce((n, s) => n + s.sizeBytes, 0) };
+      };
+      const described = async () => {
+        const [p] = (await sluice.describeTopic('counted')).partitions;
+        return { segments: p!.segments, tieredBytes: p!.tieredBytes };
+      };
+      expect(await described(), 'nothing rolled: no segments').toStrictEqual({ segments: 0, tieredBytes: 0 });
+      for (let round = 0; round < 3; round++) {
+        await sluice.append(
+          'counted',
+          Array.from({ length: 20 }, (_, i) => ({ key: `k${i % 4}`, value: `v${round}-${i}`, partition: 0 })),
+        );
+        c.advance(2 * MINUTE);
+        await sluice.append('counted', [{ key: 'tail', value: round, partition: 0 }]);
+        await tiering.runOnce(); // rolls, then compacts (records superseded by later rounds shrink)
+        expect((await listed()).segments, `round ${round} rolled`).toBeGreaterThan(0);
+        expect(await described(), `round ${round}: counters equal a listing`).toStrictEqual(await listed());
+      }
+      const before = await listed();
+      await sluice.deleteRecords('counted', 0, (await store.listSegments(log))[1]!.base);
+      await tiering.runOnce(); // retention drops the segments below the new log start
+      expect((await listed()).segments).toBeLessThan(before.segments);
+      expect(await described(), 'after retention').toStrictEqual(await listed());
+      // A state written before the counters existed: describe leaves them out until the roller counts.
+      const state = await store.getPartitionState(log);
+      const { segments: _dropped, ...old } = state;
+      expect(await store.setPartitionState(log, { ...old, version: state.version + 1 })).toBe(true);
+      expect(await described()).toStrictEqual({ segments: undefined, tieredBytes: undefined });
+      await tiering.runOnce();
+      expect(await described(), 'backfilled from a listing').toStrictEqual(await listed());
     });
 
     describe('regressions from review', () => {

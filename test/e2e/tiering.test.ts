@@ -29,10 +29,16 @@ it('tiering over HTTP: the admin route rolls to S3, describe shows it, reads and
     (r) => r.json() as Promise<{ rolled: number }>,
   );
   expect(run.rolled >= 1, `rolled ${run.rolled}`).toBeTruthy();
-  const [p0] = (await admin.describeTopic(topic)).partitions;
+  const [p0] = (await admin.describeTopic(topic, { sizes: true })).partitions;
   expect(p0!.segments).toBe(1);
   expect(p0!.tieredThrough, 'four batches in S3, the tail batch hot').toBe(40);
-  expect(p0!.tieredBytes > 0 && p0!.hotBytes > 0).toBeTruthy();
+  expect(p0!.tieredBytes! > 0 && p0!.hotBytes! > 0).toBeTruthy();
+  const [plain] = (await admin.describeTopic(topic)).partitions;
+  expect(plain!.hotBytes, 'hot bytes only when asked for').toBe(undefined);
+  expect(plain!.tieredBytes).toBe(p0!.tieredBytes);
+  const summary = await admin.describeTopic(topic, { offsets: false });
+  expect(summary.config.partitions).toBe(1);
+  expect('partitions' in summary, 'the topic record only').toBe(false);
 
   const read = await fetch(`${api.url}/v1/topics/${topic}/partitions/0/records?offset=5&maxRecords=10`).then(
     (r) => r.json() as Promise<{ records: { offset: number; value: { n: number } }[] }>,

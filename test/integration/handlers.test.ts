@@ -365,7 +365,19 @@ describe('fuzz: every route answers junk with a 4xx JSON error and writes nothin
     { name: 'POST /v1/topics', run: bodyish.map((body) => () => invoke(topics, { method: 'POST', route: T, body })) },
     {
       name: 'GET /v1/topics/{topic}',
-      run: junkName.map((topic) => () => invoke(topics, { method: 'GET', route: TOPIC, pathParameters: { topic } })),
+      run: fc
+        .tuple(
+          junkName,
+          fc.dictionary(
+            fc.constantFrom('offsets', 'sizes', 'other', 'constructor'),
+            fc.oneof(junkName, fc.constantFrom('true', 'false', '')),
+          ),
+        )
+        .map(
+          ([topic, query]) =>
+            () =>
+              invoke(topics, { method: 'GET', route: TOPIC, pathParameters: { topic }, query }),
+        ),
     },
     {
       name: 'PATCH /v1/topics/{topic}',

@@ -349,6 +349,7 @@ export class DynamoStore implements LogStore, MetadataStore, TieringStore {
       tieredThrough: item.tieredThrough ?? 0,
       version: item.version ?? 0,
       ...(item.roll === undefined ? {} : { roll: item.roll as RollState }),
+      ...(item.segments === undefined ? {} : { segments: item.segments as { count: number; bytes: number } }),
     };
   }
 
@@ -361,6 +362,7 @@ export class DynamoStore implements LogStore, MetadataStore, TieringStore {
         tieredThrough: next.tieredThrough,
         version: next.version,
         ...(next.roll === undefined ? {} : { roll: next.roll }),
+        ...(next.segments === undefined ? {} : { segments: next.segments }),
       }),
       ...(next.version === 1
         ? { ConditionExpression: 'attribute_not_exists(pk)' }
@@ -432,6 +434,31 @@ export class DynamoStore implements LogStore, MetadataStore, TieringStore {
     return out;
   }
 
+  async segmentsFrom(log: string, offset: number, limit: number): Promise<SegmentRecord[]> {
+    const key = metadataKeys.segment(log, offset);
+    const query = (condition: string, forward: boolean, count: number) =>
+      this.client.send(
+        new QueryCommand({
+          TableName: this.tables.metadata,
+          KeyConditionExpression: `pk = :pk AND sk ${condition} :sk`,
+          ExpressionAttributeValues: { ':pk': { S: key.pk }, ':sk': { S: key.sk } },
+          ScanIndexForward: forward,
+          Limit: count,
+          ConsistentRead: true,
+          ...this.capacity,
+        }),
+      );
+    const [before, after] = await Promise.all([query('<=', false, 1), query('>', true, limit)]);
+    this.record(before.ConsumedCapacity);
+    this.record(after.ConsumedCapacity);
+    const toSegment = (item: Record<string, AttributeValue>) => {
+      const { pk: _pk, sk: _sk, ...segment } = unmarshall(item);
+      return segment as SegmentRecord;
+    };
+    const containing = (before.Items ?? []).map(toSegment).filter((s) => s.end > offset);
+    return [...containing, ...(after.Items ?? []).map(toSegment)].slice(0, limit);
+  }
+
   async dropSegments(log: string, bases: readonly number[], next: PartitionState): Promise<boolean> {
     if (bases.length > 90) throw new RangeError('drop at most 90 segments at a time');
     try {
@@ -456,20 +483,32 @@ export class DynamoStore implements LogStore, MetadataStore, TieringStore {
     }
   }
 
-  async replaceSegment(next: SegmentRecord, previousKey: string): Promise<boolean> {
+  async replaceSegment(next: SegmentRecord, previousKey: string, state: PartitionState): Promise<boolean> {
     try {
       await this.client.send(
-        new PutItemCommand({
-          TableName: this.tables.metadata,
-          Item: marshall({ ...metadataKeys.segment(next.log, next.base), ...next }),
-          ConditionExpression: '#k = :previous',
-          ExpressionAttributeNames: { '#k': 'key' },
-          ExpressionAttributeValues: { ':previous': { S: previousKey } },
+        new TransactWriteItemsCommand({
+          TransactItems: [
+            {
+              Put: {
+                TableName: this.tables.metadata,
+                Item: marshall({ ...metadataKeys.segment(next.log, next.base), ...next }),
+                ConditionExpression: '#k = :previous',
+                ExpressionAttributeNames: { '#k': 'key' },
+                ExpressionAttributeValues: { ':previous': { S: previousKey } },
+              },
+            },
+            { Put: this.statePut(next.log, state) },
+          ],
+          ...this.capacity,
         }),
       );
       return true;
     } catch (e) {
-      if (e instanceof ConditionalCheckFailedException) return false;
+      if (
+        e instanceof TransactionCanceledException &&
+        e.CancellationReasons?.some((r) => r.Code === 'ConditionalCheckFailed')
+      )
+        return false;
       throw e;
     }
   }
