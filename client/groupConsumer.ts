@@ -152,19 +152,32 @@ export class GroupConsumer {
   /** Reads the partition from `offset` on the next poll. */
   seek(target: TopicPartition & { offset: number }): void {
     this.seeks = [...this.seeks.filter((s) => key(s) !== key(target)), target];
+    this.delivered = this.delivered.filter((r) => key(r) !== key(target)); // read again, not consumed
     this.consumed.set(key(target), target.offset);
   }
 
   /**
-   * Fetches the next records from this member's partitions and counts them as consumed, so
-   * `commit()` then commits past them (Kafka's poll/commitSync). With `markConsumed: false`,
-   * only records passed to `markMessage` count.
+   * Fetches the next records from this member's partitions (Kafka's poll). The records the
+   * previous poll returned count as consumed now, when the application asks for more: auto-commit
+   * (and the commit before a partition is handed back) happens here, before fetching, and covers
+   * only those. A crash between two polls therefore redelivers the records being processed, never
+   * loses them (at-least-once). `commit()` covers the last poll's records too (Kafka's
+   * commitSync). With `markConsumed: false`, only records passed to `markMessage` count.
    */
   async poll(options: { waitMs?: number; markConsumed?: boolean } = {}): Promise<ReceivedRecord[]> {
-    const records = await this.fetch(options.waitMs);
-    if (options.markConsumed !== false) for (const r of records) this.markMessage(r);
+    this.markDelivered();
     await this.afterBatch();
+    const records = await this.fetch(options.waitMs);
+    this.delivered = options.markConsumed === false ? [] : records;
     return records;
+  }
+
+  /** The last poll's records: consumed once the application polls again or commits. */
+  private delivered: ReceivedRecord[] = [];
+
+  private markDelivered(): void {
+    for (const r of this.delivered) if (this.assigned.has(key(r))) this.markMessage(r);
+    this.delivered = [];
   }
 
   /** Marks one record processed (sarama's MarkMessage). */
@@ -173,8 +186,12 @@ export class GroupConsumer {
     if ((this.consumed.get(k) ?? -1) < record.offset + 1) this.consumed.set(k, record.offset + 1);
   }
 
-  /** Commits consumed offsets (or the given ones) for partitions this member owns. */
+  /**
+   * Commits consumed offsets (or the given ones) for partitions this member owns; without
+   * arguments, past the records the last poll returned as well.
+   */
   async commit(offsets?: readonly (TopicPartition & { offset: number; metadata?: string })[]): Promise<void> {
+    if (offsets === undefined) this.markDelivered();
     const entries =
       offsets ??
       [...this.consumed]

@@ -144,3 +144,54 @@ it('pause, resume and seek on a group consumer', async () => {
     [1, 5],
   ]);
 });
+
+it('a consumer that crashes between polls loses nothing: auto-commit covers only records handed over before the poll', async () => {
+  const topic = uniqueName('crash');
+  const groupId = uniqueName('crashers');
+  await new Admin({ url: api.url }).createTopic(topic, { partitions: 1 });
+  const producer = new Producer({ url: api.url });
+  await producer.sendBatch(
+    topic,
+    Array.from({ length: 30 }, (_, i) => ({ value: { i }, partition: 0 })),
+  );
+  await producer.close();
+  const processed = new Set<number>();
+  const values = (records: { value: unknown }[]) => records.map((r) => (r.value as { i: number }).i);
+  const consumer = () =>
+    new GroupConsumer({
+      url: api.url,
+      groupId,
+      topics: [topic],
+      autoOffsetReset: 'earliest',
+      autoCommitIntervalMs: 0, // auto-commit at every poll: the most a poll can commit
+      maxRecords: 10,
+      waitMs: 0,
+    });
+  const committed = async () => {
+    const res = await fetch(`${api.url}/v1/groups/${groupId}`);
+    const { offsets } = (await res.json()) as { offsets: { committed: number | null }[] };
+    return offsets[0]?.committed ?? null;
+  };
+
+  const a = consumer();
+  const first = await a.poll();
+  expect(first.length).toBe(10);
+  for (const i of values(first)) processed.add(i);
+  const second = await a.poll(); // auto-commits the first ten: they were processed
+  expect(second.length).toBe(10);
+  expect(await committed(), 'the records just handed over are not committed').toBe(10);
+  // a crashes while processing the second ten: no commit, no goodbye; its session ends.
+  const memberId = a.memberId!;
+  a.stop();
+  await fetch(`${api.url}/v1/groups/${groupId}/members/${encodeURIComponent(memberId)}`, { method: 'DELETE' });
+
+  const b = consumer();
+  for (let polls = 0; polls < 10 && processed.size < 30; polls++)
+    for (const i of values(await b.poll())) processed.add(i);
+  await b.close();
+  expect(
+    [...processed].sort((x, y) => x - y),
+    'every record processed despite the crash',
+  ).toStrictEqual(Array.from({ length: 30 }, (_, i) => i));
+  expect(await committed()).toBe(30);
+});
