@@ -177,7 +177,7 @@ export class Appender {
         const baseOffset = (await this.claim(topic, partition, log, batch)) as number; // no producer state: always a number
         batch.records.forEach((r, k) => out.push({ partition, offset: baseOffset + k, timestamp: r.timestamp }));
       } else {
-        out.push(...(await this.claimIdempotent(topic, partition, log, batch, producer, sequence)));
+        out.push(...(await this.claimIdempotent(topic, partition, log, batch, { ...producer, sequence })));
       }
       sequence += batch.records.length;
     }
@@ -189,9 +189,9 @@ export class Appender {
     partition: number,
     log: string,
     batch: PreparedBatch,
-    producer: IdempotentProducer,
-    firstSequence: number,
+    producer: IdempotentProducer & { readonly firstSequence: number; readonly sequence: number },
   ): Promise<RecordMetadata[]> {
+    const firstSequence = producer.sequence;
     for (let attempt = 0; attempt < this.retry.maxConflicts; attempt++) {
       const state = await this.metadata.getProducerState(producer.id, log);
       const decision = decideProducerBatch(
@@ -201,6 +201,7 @@ export class Appender {
         producer.epoch,
         firstSequence,
         batch.records.length,
+        producer.firstSequence, // the request's first: all of its batches are remembered
       );
       if (decision.kind === 'duplicate') {
         // A retry: answer with the original offsets and timestamps, read back from the log.

@@ -1,7 +1,12 @@
 import { DuplicateSequence, OutOfOrderSequence, ProducerFenced } from '../errors.ts';
 import type { ProducerBatchRef, ProducerState } from '../ports.ts';
 
-/** How many recent batches per producer and partition are remembered for de-duplication (Kafka keeps 5). */
+/**
+ * How many earlier batches per producer and partition are remembered for de-duplication, beyond
+ * those of the request in progress (Kafka keeps 5). A request's own batches are all remembered,
+ * however many it splits into, so a retry of a whole request after an unknown outcome finds
+ * every one of them; runs of batches contiguous in both sequence and offset merge into one.
+ */
 export const RECENT_BATCHES = 5;
 
 export type ProducerDecision =
@@ -25,6 +30,7 @@ export function decideProducerBatch(
   epoch: number,
   firstSequence: number,
   recordCount: number,
+  requestFirstSequence: number = firstSequence,
 ): ProducerDecision {
   const expected = state === undefined || epoch > state.epoch ? 0 : state.nextSequence;
   if (state !== undefined && epoch < state.epoch) throw new ProducerFenced(producerId, epoch, state.epoch);
@@ -36,7 +42,7 @@ export function decideProducerBatch(
       nextState: (baseOffset) => ({
         epoch,
         nextSequence: firstSequence + recordCount,
-        recent: [...kept, { firstSequence, recordCount, baseOffset } satisfies ProducerBatchRef].slice(-RECENT_BATCHES),
+        recent: remember(kept, { firstSequence, recordCount, baseOffset }, requestFirstSequence),
         version: (state?.version ?? 0) + 1,
       }),
     };
@@ -44,7 +50,31 @@ export function decideProducerBatch(
   if (firstSequence > expected || state === undefined || epoch !== state.epoch) {
     throw new OutOfOrderSequence(producerId, partition, firstSequence, expected);
   }
-  const seen = state.recent.find((b) => b.firstSequence === firstSequence && b.recordCount === recordCount);
+  // A retry: the batch lies within a remembered run (merged runs hold it at its sequence's place).
+  const seen = state.recent.find(
+    (b) => b.firstSequence <= firstSequence && firstSequence + recordCount <= b.firstSequence + b.recordCount,
+  );
   if (seen === undefined) throw new DuplicateSequence(producerId, partition, firstSequence);
-  return { kind: 'duplicate', baseOffset: seen.baseOffset };
+  return { kind: 'duplicate', baseOffset: seen.baseOffset + (firstSequence - seen.firstSequence) };
+}
+
+/**
+ * The refs after appending `added`: merged into the last when it continues it in both sequence
+ * and offset; every ref of the current request (from `requestFirstSequence`) kept, and
+ * RECENT_BATCHES before it.
+ */
+function remember(
+  kept: readonly ProducerBatchRef[],
+  added: ProducerBatchRef,
+  requestFirstSequence: number,
+): ProducerBatchRef[] {
+  const last = kept.at(-1);
+  const refs =
+    last !== undefined &&
+    last.firstSequence + last.recordCount === added.firstSequence &&
+    last.baseOffset + last.recordCount === added.baseOffset
+      ? [...kept.slice(0, -1), { ...last, recordCount: last.recordCount + added.recordCount }]
+      : [...kept, added];
+  const current = refs.filter((r) => r.firstSequence + r.recordCount > requestFirstSequence).length;
+  return refs.slice(-(current + RECENT_BATCHES));
 }

@@ -278,6 +278,28 @@ export function engineContract(kind: StoreKind): void {
       expect(values).toStrictEqual(['a', 'b', 'other', 'c', 'd', 1]);
     });
 
+    it('idempotent producer: a retried request of many batches, interleaved with another writer, returns its original offsets', async () => {
+      const { sluice, store } = await setup();
+      await sluice.createTopic('idem-large', { config: { maxRecordBytes: 200_000 } });
+      const producer = { id: uniqueName('big'), epoch: 0, sequence: 0 };
+      // Twenty 150 KB records: two to a batch, so ten batches, twice the five Kafka remembers.
+      const records = Array.from({ length: 20 }, (_, i) => ({ value: `${i}:`.padEnd(150_000, 'x'), partition: 0 }));
+      const other = new Sluice({ log: store, metadata: store, retry: FAST_RETRY });
+      const first = await Promise.all([
+        sluice.append('idem-large', records, { producer }),
+        other.append('idem-large', [{ value: 'between', partition: 0 }]),
+      ]).then(([written]) => written);
+      expect(new Set(first.map((m) => m.offset)).size).toBe(20);
+      const retry = await sluice.append('idem-large', records, { producer }); // as after a timeout
+      expect(retry).toStrictEqual(first);
+      const next = await sluice.append('idem-large', [{ value: 'next', partition: 0 }], {
+        producer: { ...producer, sequence: 20 },
+      });
+      expect(next[0]!.offset).toBe(21);
+      const values = (await readAll(sluice, 'idem-large', 0)).map((r) => String(r.value).split(':')[0]);
+      expect(values.filter((v) => v !== 'between' && v !== 'next').length, 'each record once').toBe(20);
+    });
+
     it('an ambiguous failure (written, but the caller saw an error) never duplicates a record', async () => {
       const base = await kind.make();
       // The engine's own retry of an unknown outcome: calls 0 and 2 land, then throw.
