@@ -10,6 +10,8 @@ export interface TopicConfig {
   hotRetentionMs?: number;
   hotRetentionBytes?: number;
   deleteRetentionMs?: number;
+  timestampBeforeMaxMs?: number;
+  timestampAfterMaxMs?: number;
 }
 
 export interface TopicSummary {

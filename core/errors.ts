@@ -116,6 +116,27 @@ export class InvalidRecord extends SluiceError {
   }
 }
 
+/**
+ * A record's timestamp lies further in the past or future than the topic allows (Kafka's
+ * message.timestamp.before.max.ms and after.max.ms). Nothing of the append was written.
+ */
+export class InvalidTimestamp extends SluiceError {
+  readonly index: number;
+  readonly timestamp: number;
+  readonly earliest: number | null;
+  readonly latest: number | null;
+  constructor(index: number, timestamp: number, earliest: number | null, latest: number | null) {
+    super(
+      `Record ${index}: timestamp ${timestamp} is outside what the topic accepts now ` +
+        `(${earliest ?? 'any'} to ${latest ?? 'any'}; see timestampBeforeMaxMs and timestampAfterMaxMs)`,
+    );
+    this.index = index;
+    this.timestamp = timestamp;
+    this.earliest = earliest;
+    this.latest = latest;
+  }
+}
+
 /** One record is larger than a limit. Nothing of the append was written. */
 export class RecordTooLarge extends SluiceError {
   readonly index: number;

@@ -146,6 +146,12 @@ export interface SegmentRecord {
   /** Uncompressed payload bytes, for retention by size. */
   readonly sizeBytes: number;
   readonly maxTimestamp: number;
+  /**
+   * When its newest batch was appended (epoch ms): what retention by time ages the segment by, so
+   * a record's own timestamp can neither pin a segment nor expire it early. Absent on segments
+   * rolled before it was kept; retention then uses `maxTimestamp`.
+   */
+  readonly appendedUntil?: number;
   readonly createdAt: number;
   /**
    * The S3 object listing the claim checks its batches refer to (deleted with the segment). Kept

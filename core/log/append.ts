@@ -2,6 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { sleep } from '../async.ts';
 import {
   AppendContention,
+  InvalidTimestamp,
   DuplicateSequence,
   InvalidArgument,
   PartitionNotFound,
@@ -112,6 +113,7 @@ export class Appender {
     // Too big for an item: its value goes to S3 as a claim check, if tiered storage is configured
     // and what stays in the batch (timestamp, key, headers, the reference) fits.
     encoded.forEach((r, i) => this.claimChecks.check(topic, r, i));
+    checkTimestamps(topic, encoded, now);
 
     const byPartition = await this.assignPartitions(topic, encoded);
     const sequences = producer === undefined ? undefined : producerSequences(producer, [...byPartition.keys()]);
@@ -298,4 +300,20 @@ export class Appender {
     }
     throw new AppendContention(topic.name, partition, this.retry.maxConflicts);
   }
+}
+
+/**
+ * Refuses timestamps too far from now for the topic (Kafka's message.timestamp.before/after.max.ms):
+ * a timestamp far in the future would otherwise make its batch look young to time-based
+ * look-ups forever. Retention ages segments by append time, so old timestamps pin nothing.
+ */
+function checkTimestamps(topic: TopicRecord, records: readonly EncodedRecord[], now: number): void {
+  const { timestampBeforeMaxMs: before, timestampAfterMaxMs: after } = topic.config;
+  const earliest = before === undefined || before < 0 ? null : now - before;
+  const latest = after === undefined || after < 0 ? null : now + after;
+  records.forEach((r, i) => {
+    if ((earliest !== null && r.timestamp < earliest) || (latest !== null && r.timestamp > latest)) {
+      throw new InvalidTimestamp(i, r.timestamp, earliest, latest);
+    }
+  });
 }

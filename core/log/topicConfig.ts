@@ -34,6 +34,10 @@ export interface TopicConfig {
   readonly hotRetentionBytes: number;
   /** How long tombstones survive compaction, in ms (Kafka's delete.retention.ms). */
   readonly deleteRetentionMs: number;
+  /** How far before now a record's timestamp may be, in ms; -1: any (Kafka's message.timestamp.before.max.ms). */
+  readonly timestampBeforeMaxMs: number;
+  /** How far after now a record's timestamp may be, in ms; -1: any (Kafka's message.timestamp.after.max.ms). */
+  readonly timestampAfterMaxMs: number;
 }
 
 /**
@@ -60,6 +64,8 @@ export const DEFAULT_TOPIC_CONFIG: TopicConfig = {
   hotRetentionMs: 60 * 60 * 1000, // 1 hour in DynamoDB, then S3
   hotRetentionBytes: -1, // no byte limit on the hot tier
   deleteRetentionMs: 24 * 60 * 60 * 1000, // 1 day, Kafka's delete.retention.ms default
+  timestampBeforeMaxMs: -1, // old timestamps are fine: retention ages segments by append time
+  timestampAfterMaxMs: 60 * 60 * 1000, // 1 hour ahead at most, Kafka 4's message.timestamp.after.max.ms default
 };
 
 type Rule = (key: string, value: unknown) => void;
@@ -92,6 +98,8 @@ const RULES: Record<keyof TopicConfig, Rule> = {
   hotRetentionMs: integerIn(MIN_HOT_RETENTION_MS, Number.MAX_SAFE_INTEGER),
   hotRetentionBytes: integerIn(1, Number.MAX_SAFE_INTEGER, true),
   deleteRetentionMs: integerIn(0, Number.MAX_SAFE_INTEGER),
+  timestampBeforeMaxMs: integerIn(0, Number.MAX_SAFE_INTEGER, true),
+  timestampAfterMaxMs: integerIn(0, Number.MAX_SAFE_INTEGER, true),
 };
 
 /**

@@ -160,6 +160,7 @@ export class Tiering {
         key: roll.key,
         ...layout(segment, batches),
         maxTimestamp: Math.max(...batches.map((b) => b.maxTimestamp)),
+        appendedUntil: Math.max(...batches.map((b) => b.appendedAt ?? b.maxTimestamp)),
         createdAt: this.now(),
         ...(claims === undefined ? {} : { claims }),
       };
@@ -241,7 +242,7 @@ export class Tiering {
   }
 
   /**
-   * Retention by time (`retentionMs`, on the newest record timestamp in a segment) and by size
+   * Retention by time (`retentionMs`, on when the newest batch of a segment was appended) and by size
    * (`retentionBytes`, tiered plus hot), and after delete-records: drops whole segments from the
    * start and advances the log start offset. Returns how many segments went.
    */
@@ -260,7 +261,8 @@ export class Tiering {
         : segments.reduce((n, s) => n + s.sizeBytes, 0) + (await this.hotBytes(log, state.tieredThrough));
     const doomed: SegmentRecord[] = [];
     for (const s of segments) {
-      const expired = retentionMs >= 0 && s.maxTimestamp < this.now() - retentionMs;
+      // By append time: a record's own timestamp (set by its producer) neither pins nor expires it.
+      const expired = retentionMs >= 0 && (s.appendedUntil ?? s.maxTimestamp) < this.now() - retentionMs;
       const oversize = retentionBytes >= 0 && total > retentionBytes;
       const deletedRecords = s.end <= state.logStartOffset;
       if (!expired && !oversize && !deletedRecords) break;

@@ -30,6 +30,7 @@ const STATUS: Record<string, number> = {
   InvalidRequest: 400,
   InvalidArgument: 400,
   InvalidRecord: 400,
+  InvalidTimestamp: 400,
   InvalidTopicName: 400,
   InvalidTopicConfig: 400,
   TooManyRecords: 400,

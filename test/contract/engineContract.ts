@@ -296,7 +296,7 @@ export function engineContract(kind: StoreKind): void {
         producer: { ...producer, sequence: 20 },
       });
       expect(next[0]!.offset).toBe(21);
-      const values = (await readAll(sluice, 'idem-large', 0)).map((r) => String(r.value).split(':')[0]);
+      const values = (await readAll(sluice, 'idem-large', 0)).map((r) => (r.value as string).split(':')[0]);
       expect(values.filter((v) => v !== 'between' && v !== 'next').length, 'each record once').toBe(20);
     });
 

@@ -206,6 +206,43 @@ export function tieringContract(kind: TieredKind): void {
       expect((await reader.read('rot', 0, 15)).records[0]!.value, 'the hot tail is still readable').toBe('v15');
     });
 
+    it('timestamps cannot pin retention: segments age by append time, and timestamps too far ahead are refused', async () => {
+      const c = clock();
+      const { store, objects } = await kind.make(c.now);
+      const { sluice, tiering } = tieredEngine(store, objects, c.now);
+      await sluice.createTopic('stamps', { config: { hotRetentionMs: MINUTE, retentionMs: 30 * MINUTE } });
+      const DAY = 24 * 60 * MINUTE;
+      // A producer with a clock a month slow: its records are kept for retentionMs from when they came.
+      await sluice.append('stamps', [{ value: 'late', partition: 0, timestamp: c.now() - 30 * DAY }]);
+      c.advance(2 * MINUTE);
+      await sluice.append('stamps', [{ value: 'tail', partition: 0 }]);
+      await tiering.runOnce();
+      expect((await sluice.describeTopic('stamps')).partitions[0]!.segments, 'rolled').toBe(1);
+      expect(
+        (await readAll(sluice, 'stamps')).map((r) => r.value),
+        'not expired on arrival',
+      ).toStrictEqual(['late', 'tail']);
+      c.advance(29 * MINUTE);
+      await sluice.append('stamps', [{ value: 'newer', partition: 0 }]);
+      expect((await tiering.runOnce())[0]!.expired, '31 minutes after its append, it goes').toBe(1);
+      // A producer with a clock a day fast would pin a segment for a day: refused, nothing written.
+      const before = await sluice.offsetFor('stamps', 0, 'latest');
+      await expect(
+        sluice.append('stamps', [
+          { value: 'ok', partition: 0 },
+          { value: 'ahead', partition: 0, timestamp: c.now() + DAY },
+        ]),
+      ).rejects.toSatisfy(
+        (e) => isSluiceError(e, 'InvalidTimestamp') && e.index === 1 && e.latest === c.now() + 60 * MINUTE,
+      );
+      expect(await sluice.offsetFor('stamps', 0, 'latest')).toBe(before);
+      await sluice.updateTopic('stamps', { config: { timestampAfterMaxMs: -1, timestampBeforeMaxMs: DAY } });
+      await sluice.append('stamps', [{ value: 'ahead', partition: 0, timestamp: c.now() + DAY }]);
+      await expect(
+        sluice.append('stamps', [{ value: 'old', partition: 0, timestamp: c.now() - 2 * DAY }]),
+      ).rejects.toSatisfy((e) => isSluiceError(e, 'InvalidTimestamp') && e.earliest === c.now() - DAY);
+    });
+
     it('retention by time and size drops whole segments; delete-records moves the log start exactly', async () => {
       const c = clock();
       const { store, objects } = await kind.make(c.now);

@@ -9,6 +9,7 @@ import { DEFAULT_TOPIC_CONFIG, resolveTopicConfig } from '../../core/log/topicCo
 const INPUT_ERRORS = new Set([
   'InvalidArgument',
   'InvalidRecord',
+  'InvalidTimestamp',
   'RecordTooLarge',
   'TooManyRecords',
   'InvalidTopicName',
