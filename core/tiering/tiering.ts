@@ -1,4 +1,5 @@
 import { randomUUID } from 'node:crypto';
+import { isSluiceError } from '../errors.ts';
 import { MIN_HOT_RETENTION_MS } from '../log/topicConfig.ts';
 import {
   logKey,
@@ -46,8 +47,11 @@ export interface PartitionReport {
   readonly expired: number;
   /** Segments rewritten by compaction. */
   readonly compacted: number;
-  /** Steps that failed for this partition (the others still ran). */
-  readonly errors?: string[];
+  /**
+   * Steps that failed for this partition (the others still ran), each with the error's code (a
+   * Sluice error) or name: never its message, which may carry an AWS message or data.
+   */
+  readonly errors?: { readonly step: string; readonly code: string }[];
 }
 
 /**
@@ -86,12 +90,12 @@ export class Tiering {
   }
 
   async runPartition(topic: TopicRecord, partition: number): Promise<PartitionReport> {
-    const errors: string[] = [];
+    const errors: { step: string; code: string }[] = [];
     const attempt = async <T>(step: string, fn: () => Promise<T>, fallback: T): Promise<T> => {
       try {
         return await fn();
       } catch (e) {
-        errors.push(`${step}: ${e instanceof Error ? e.message : String(e)}`);
+        errors.push({ step, code: isSluiceError(e) ? e.code : e instanceof Error ? e.name : 'Unknown' });
         return fallback;
       }
     };

@@ -12,6 +12,10 @@ export const handler = eventHandler(async () => {
   const expired = partitions.reduce((n, p) => n + p.expired, 0);
   metrics.addMetric('SegmentsRolled', 'Count', rolled);
   metrics.addMetric('SegmentsExpired', 'Count', expired);
-  logger.info('tiering pass', { partitions: partitions.length, rolled, expired });
-  return { partitions: partitions.length, rolled, expired };
+  const failed = partitions.filter((p) => p.errors !== undefined);
+  metrics.addMetric('TieringPartitionFailures', 'Count', failed.length);
+  for (const p of failed)
+    logger.warn('tiering step failed', { topic: p.topic, partition: p.partition, errors: p.errors });
+  logger.info('tiering pass', { partitions: partitions.length, rolled, expired, failed: failed.length });
+  return { partitions: partitions.length, rolled, expired, failed: failed.length };
 });
