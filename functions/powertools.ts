@@ -18,6 +18,10 @@ export const SLUICE_CHAIN = Symbol.for('sluice.handlerChain');
  * error's name. Never its message or stack, which may carry an AWS message or record data.
  */
 export function errorSummary(e: unknown): Record<string, unknown> {
+  // The local stack (never a deployed function) asks for the whole error, to show a developer why.
+  if (process.env.SLUICE_LOG_ERROR_DETAILS === 'true' && e instanceof Error) {
+    return { name: e.name, message: e.message, stack: e.stack };
+  }
   if (typeof e === 'object' && e !== null && 'code' in e && 'retriable' in e && e instanceof Error) {
     return { code: (e as { code: unknown }).code, retriable: (e as { retriable: unknown }).retriable };
   }

@@ -9,7 +9,9 @@ export type LambdaHttpHandler = (
 ) => Promise<APIGatewayProxyStructuredResultV2>;
 
 /** API Gateway HTTP APIs accept request payloads up to 10 MB. */
-const MAX_PAYLOAD_BYTES = 10 * 1024 * 1024;
+const MAX_PAYLOAD_BYTES = 10 * 1024 * 1024; // API Gateway HTTP APIs' request payload limit
+const MAX_LAMBDA_PAYLOAD_BYTES = 6 * 1024 * 1024; // Lambda's synchronous invocation limit, each way
+const INTEGRATION_TIMEOUT_MS = 29_000; // API Gateway gives up on an integration after this
 
 interface CompiledRoute {
   readonly key: string;
@@ -42,14 +44,16 @@ export function startLocalGateway(options: {
   readonly port: number;
   readonly host?: string;
   readonly handlers: Record<HandlerName, LambdaHttpHandler>;
+  /** API Gateway's integration timeout (tests shorten it). @default 29000 */
+  readonly integrationTimeoutMs?: number;
 }): Promise<{ server: Server; url: string; close(): Promise<void> }> {
   const host = options.host ?? '127.0.0.1';
   const server = createServer((req, res) => {
-    handle(req, res, options.handlers, host).catch(() =>
-      send(res, {
-        statusCode: 500,
-        body: JSON.stringify({ error: { code: 'InternalError', message: 'Internal server error' } }),
-      }),
+    handle(req, res, options.handlers, host, options.integrationTimeoutMs ?? INTEGRATION_TIMEOUT_MS).catch(
+      (e: unknown) => {
+        console.error(`${req.method} ${req.url}: 500, the handler threw:`, e); // a local user sees why
+        send(res, { statusCode: 500, body: JSON.stringify({ message: 'Internal Server Error' }) });
+      },
     );
   });
   return new Promise((resolve, reject) => {
@@ -75,6 +79,7 @@ async function handle(
   res: ServerResponse,
   handlers: Record<HandlerName, LambdaHttpHandler>,
   host: string,
+  timeoutMs: number,
 ): Promise<void> {
   const url = new URL(req.url ?? '/', `http://${host}`);
   const method = (req.method ?? 'GET').toUpperCase();
@@ -89,25 +94,45 @@ async function handle(
   let size = 0;
   for await (const chunk of req) {
     size += (chunk as Buffer).length;
-    if (size > MAX_PAYLOAD_BYTES) {
-      return send(res, {
-        statusCode: 413,
-        body: JSON.stringify({
-          error: {
-            code: 'RequestTooLarge',
-            message: 'Request payloads are limited to 10 MB',
-            limitBytes: MAX_PAYLOAD_BYTES,
-          },
-        }),
-      });
-    }
-    chunks.push(chunk as Buffer);
+    if (size <= MAX_PAYLOAD_BYTES) chunks.push(chunk as Buffer); // past the limit: read on, keep nothing
+  }
+  if (size > MAX_PAYLOAD_BYTES) {
+    return send(res, {
+      statusCode: 413,
+      body: JSON.stringify({
+        error: {
+          code: 'RequestTooLarge',
+          message: 'Request payloads are limited to 10 MB',
+          limitBytes: MAX_PAYLOAD_BYTES,
+        },
+      }),
+    });
   }
   const raw = Buffer.concat(chunks);
   const match = route.pattern.exec(url.pathname)!;
   const pathParameters = Object.fromEntries(route.params.map((name, i) => [name, safeDecode(match[i + 1]!)]));
   const event = toEvent(req, url, route, pathParameters, raw, host);
-  const result = await handlers[route.handler](event, lambdaContext(route.handler, event.requestContext.requestId));
+  const where = `${method} ${url.pathname}`;
+  // Lambda's own limits, as the deployed stack meets them: a 6 MB event and response, and API
+  // Gateway's 29 s integration timeout, with the answers API Gateway gives.
+  if (Buffer.byteLength(JSON.stringify(event)) > MAX_LAMBDA_PAYLOAD_BYTES) {
+    return send(res, { statusCode: 413, body: JSON.stringify({ message: 'Request Entity Too Large' }) });
+  }
+  let timer: NodeJS.Timeout | undefined;
+  const timedOut = new Promise<'timeout'>((resolve) => (timer = setTimeout(() => resolve('timeout'), timeoutMs)));
+  const result = await Promise.race([
+    handlers[route.handler](event, lambdaContext(route.handler, event.requestContext.requestId)),
+    timedOut,
+  ]).finally(() => clearTimeout(timer));
+  if (result === 'timeout') {
+    console.error(`${where}: 503, the handler did not answer within ${timeoutMs} ms`);
+    return send(res, { statusCode: 503, body: JSON.stringify({ message: 'Service Unavailable' }) });
+  }
+  if (Buffer.byteLength(JSON.stringify(result)) > MAX_LAMBDA_PAYLOAD_BYTES) {
+    console.error(`${where}: 500, the handler's response is over Lambda's 6 MB`);
+    return send(res, { statusCode: 500, body: JSON.stringify({ message: 'Internal Server Error' }) });
+  }
+  if ((result.statusCode ?? 200) >= 500) console.error(`${where}: ${result.statusCode} ${result.body ?? ''}`);
   send(res, result);
 }
 

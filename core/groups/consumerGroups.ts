@@ -14,7 +14,7 @@ import {
   isSluiceError,
 } from '../errors.ts';
 import type { ConsumerRecord } from '../log/records.ts';
-import { MAX_READ_BYTES, type OffsetSpec, type Sluice } from '../log/sluice.ts';
+import { MAX_READ_BYTES, type OffsetSpec, type ReadOptions, type Sluice } from '../log/sluice.ts';
 import { validateTopicName } from '../log/topicConfig.ts';
 import { ASSIGNORS, comparePartitions, parseTp, tp, type AssignorName } from './assignors.ts';
 import {
@@ -74,6 +74,8 @@ export interface PollOptions {
   readonly seek?: readonly (TopicPartition & { readonly offset: number })[];
   /** Revoked partitions the member has finished with. */
   readonly release?: readonly TopicPartition[];
+  /** A record's size as the caller sends it, so `maxBytes` bounds the response (see `ReadOptions.measure`). */
+  readonly measure?: (record: GroupRecord) => number;
 }
 
 export interface GroupRecord extends ConsumerRecord {
@@ -239,7 +241,15 @@ export class ConsumerGroups {
       }
       const deadline = this.now() + waitMs;
       for (let pause = 50; ; pause = Math.min(pause * 2, 1000)) {
-        records = await this.fetch(group, fetched, positions, info.autoOffsetReset, maxRecords, maxBytes);
+        records = await this.fetch(
+          group,
+          fetched,
+          positions,
+          info.autoOffsetReset,
+          maxRecords,
+          maxBytes,
+          options.measure,
+        );
         if (records.length > 0 || this.now() >= deadline) break;
         await new Promise((r) => setTimeout(r, Math.min(pause, deadline - this.now())));
       }
@@ -489,36 +499,45 @@ export class ConsumerGroups {
     reset: MemberInfo['autoOffsetReset'],
     maxRecords: number,
     maxBytes: number,
+    measure: ((record: GroupRecord) => number) | undefined,
   ): Promise<GroupRecord[]> {
     if (keys.length === 0) return [];
     const start = Math.floor(Math.random() * keys.length); // rotate so no partition starves the others
     const order = keys.map((_, i) => keys[(start + i) % keys.length]!);
-    // One budget for the whole poll, shared by its partitions (a Lambda response is at most 6 MB).
-    const perPartitionRecords = Math.max(1, Math.ceil(maxRecords / order.length));
-    const perPartitionBytes = Math.max(1, Math.floor(maxBytes / order.length));
-    const pages = await Promise.all(
-      order.map(async (key) => {
-        const { topic, partition } = parseTp(key);
-        const options = { maxRecords: perPartitionRecords, maxBytes: perPartitionBytes };
-        try {
-          return (await this.sluice.read(topic, partition, positions.get(key)!, options)).records.map((r) => ({
-            ...r,
-            topic,
-            partition,
-          }));
-        } catch (e) {
-          if (!isSluiceError(e, 'OffsetOutOfRange')) throw e;
-          // Below the log start (retention) or past the end (a re-created topic): reset, then read from there.
-          positions.set(key, await this.resetPosition(group, key, reset));
-          return (await this.sluice.read(topic, partition, positions.get(key)!, options)).records.map((r) => ({
-            ...r,
-            topic,
-            partition,
-          }));
-        }
-      }),
-    );
-    return pages.flat().slice(0, maxRecords);
+    // One budget for the whole response (a Lambda response is at most 6 MB), shared by its
+    // partitions; none may go over its share, so the sum stays within the budget.
+    const share = {
+      maxRecords: Math.max(1, Math.ceil(maxRecords / order.length)),
+      maxBytes: Math.max(1, Math.floor(maxBytes / order.length)),
+      atLeastOne: false,
+    };
+    const read = async (key: string, budget: ReadOptions) => {
+      const { topic, partition } = parseTp(key);
+      const options = {
+        ...budget,
+        ...(measure === undefined ? {} : { measure: (r: ConsumerRecord) => measure({ ...r, topic, partition }) }),
+      };
+      const at = async () => {
+        const result = await this.sluice.read(topic, partition, positions.get(key)!, options);
+        return { records: result.records.map((r) => ({ ...r, topic, partition })), more: result.highWatermark };
+      };
+      try {
+        return await at();
+      } catch (e) {
+        if (!isSluiceError(e, 'OffsetOutOfRange')) throw e;
+        // Below the log start (retention) or past the end (a re-created topic): reset, then read from there.
+        positions.set(key, await this.resetPosition(group, key, reset));
+        return at();
+      }
+    };
+    const pages = await Promise.all(order.map((key) => read(key, share)));
+    const records = pages.flatMap((p) => p.records).slice(0, maxRecords);
+    if (records.length > 0) return records;
+    // Nothing fitted a share: the first partition with records gets the whole budget, and its
+    // first record even when that alone is larger (never a consumer stuck behind a large record).
+    const waiting = order.findIndex((key, i) => pages[i]!.more > positions.get(key)!);
+    if (waiting === -1) return [];
+    return (await read(order[waiting]!, { ...share, maxRecords, maxBytes, atLeastOne: true })).records;
   }
 
   /** Committed offsets that belong to the current incarnation of their topic. */

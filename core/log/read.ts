@@ -16,8 +16,19 @@ export const MAX_READ_BYTES = 4 * 1024 * 1024;
 export interface ReadOptions {
   /** At most this many records (default 500). */
   readonly maxRecords?: number;
-  /** At most about this many bytes, but always at least one record (default 1 MiB). */
+  /** At most this many bytes (default 1 MiB), as `measure` counts them; see `atLeastOne`. */
   readonly maxBytes?: number;
+  /**
+   * The first record is returned even when it alone exceeds `maxBytes`, so a consumer is never
+   * stuck behind a large record (Kafka's fetch). A group poll sets it for its first partition
+   * only, so that one response stays within one budget. @default true
+   */
+  readonly atLeastOne?: boolean;
+  /**
+   * A record's size as the caller will send it (the HTTP API: its JSON with base64 and escaping),
+   * so that `maxBytes` bounds the response. Default: the record's stored, uncompressed size.
+   */
+  readonly measure?: (record: ConsumerRecord) => number;
 }
 
 export interface ReadResult {
@@ -75,14 +86,17 @@ export class PartitionReader {
     for (let attempt = 1; ; attempt++) {
       let result: ReadResult;
       try {
-        result = await this.readOnce(topic, partition, log, offset, maxRecords, maxBytes);
+        result = await this.readOnce(topic, partition, log, offset, maxRecords, maxBytes, options.atLeastOne !== false);
       } catch (e) {
         // A claim check removed by retention or compaction after its batch was read: read again
         // (then the offset is below the log start, or the record was superseded).
         if (attempt < 5 && isSluiceError(e, 'CorruptData') && /object is missing/.test(e.message)) continue;
         throw e;
       }
-      if (result.records.length > 0 || result.highWatermark <= offset || attempt >= 5) return result;
+      // Without atLeastOne, an empty answer may just mean the next record is over the budget.
+      if (result.records.length > 0 || result.highWatermark <= offset || attempt >= 5 || options.atLeastOne === false) {
+        return options.measure === undefined ? result : within(result, maxBytes, options);
+      }
     }
   }
 
@@ -93,12 +107,13 @@ export class PartitionReader {
     offset: number,
     maxRecords: number,
     maxBytes: number,
+    atLeastOne: boolean,
   ): Promise<ReadResult> {
     // State and hot page in parallel: the checks below (the page must contain the offset and have
     // no holes, else the state is read again) make either order safe against a concurrent roll.
     const [firstState, page] = await Promise.all([
       this.metadata.getPartitionState(log),
-      this.log.readBatches(log, offset, Math.min(100, maxRecords)),
+      this.log.readBatches(log, offset, batchLimit(maxRecords, maxBytes)),
     ]);
     let state = firstState;
     let batches: StoredBatch[] | undefined;
@@ -132,7 +147,8 @@ export class PartitionReader {
       for (const record of decodeStoredBatch(batch)) {
         if (record.offset < offset) continue;
         const size = record.value instanceof ClaimCheck ? record.value.size : perRecord; // a claimed value counts whole
-        if (records.length >= maxRecords || (records.length > 0 && bytes + size > maxBytes)) break outer;
+        if (records.length >= maxRecords || ((records.length > 0 || !atLeastOne) && bytes + size > maxBytes))
+          break outer;
         records.push(record);
         bytes += size;
       }
@@ -210,7 +226,7 @@ export class PartitionReader {
         const now = await this.metadata.getPartitionState(log);
         if (offset < now.logStartOffset) return undefined;
         const hot = contiguousPrefix(
-          (await this.log.readBatches(log, now.tieredThrough, Math.min(100, maxRecords))).batches,
+          (await this.log.readBatches(log, now.tieredThrough, batchLimit(maxRecords, maxBytes))).batches,
         );
         // The hot tier must start where the segments end, else a roll landed meanwhile: answer nothing, read again.
         return hot.length === 0 || hot[0]!.baseOffset <= now.tieredThrough ? hot : [];
@@ -222,7 +238,7 @@ export class PartitionReader {
         throw e;
       }
     }
-    return (await this.log.readBatches(log, offset, Math.min(100, maxRecords))).batches;
+    return (await this.log.readBatches(log, offset, batchLimit(maxRecords, maxBytes))).batches;
   }
 }
 
@@ -232,4 +248,31 @@ function contiguousPrefix(batches: StoredBatch[]): StoredBatch[] {
     if (batches[i]!.baseOffset !== batches[i - 1]!.baseOffset + batches[i - 1]!.recordCount) return batches.slice(0, i);
   }
   return batches;
+}
+
+/**
+ * The read cut to `maxBytes` as `measure` counts (records only shrink on the stored side, so this
+ * runs after the stored-size cut and the claim checks' values are in): the first record stays
+ * when `atLeastOne`, and `nextOffset` follows the last record kept.
+ */
+function within(result: ReadResult, maxBytes: number, options: ReadOptions): ReadResult {
+  let bytes = 0;
+  let kept = 0;
+  for (const record of result.records) {
+    bytes += options.measure!(record);
+    if (bytes > maxBytes && (kept > 0 || options.atLeastOne === false)) break;
+    kept++;
+  }
+  if (kept === result.records.length) return result;
+  const records = result.records.slice(0, kept);
+  return { ...result, records, nextOffset: kept > 0 ? records.at(-1)!.offset + 1 : result.records[0]!.offset };
+}
+
+/**
+ * How many batches one query asks for: enough for the read's budgets, not a fixed page, so a small
+ * read does not pay for a 1 MB page. Sized as if batches held 4 KB each; a read of smaller
+ * batches returns less than its budget and the next read goes on.
+ */
+function batchLimit(maxRecords: number, maxBytes: number): number {
+  return Math.min(100, maxRecords, Math.max(2, Math.ceil(maxBytes / 4096)));
 }

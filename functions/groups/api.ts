@@ -3,7 +3,7 @@ import { validateTopicName } from '../../core/log/topicConfig.ts';
 import { groups } from '../runtime.ts';
 import { httpHandler, type HttpEvent } from '../http/httpHandler.ts';
 import { InvalidRequest } from '../http/httpErrors.ts';
-import { objectBody, onlyKeys, recordToWire } from '../http/wire.ts';
+import { checkFits, objectBody, onlyKeys, recordToWire, wireBytes } from '../http/wire.ts';
 
 const group = (event: HttpEvent): string => event.pathParameters!.group!;
 const member = (event: HttpEvent): string => event.pathParameters!.memberId!;
@@ -64,7 +64,14 @@ export const handler = httpHandler({
         ? {}
         : { seek: partitions('seek', body.seek) as (TopicPartition & { offset: number })[] }),
       ...(body.release === undefined ? {} : { release: partitions('release', body.release)! }),
+      // maxBytes counts records as this response carries them (JSON, base64), so it bounds the response.
+      measure: (r) => wireBytes(r, { topic: r.topic, partition: r.partition }),
     });
+    const [only] = result.records;
+    if (only !== undefined)
+      checkFits(only.topic, only.partition, result.records, (r) =>
+        wireBytes(r, { topic: only.topic, partition: only.partition }),
+      );
     return {
       status: 200,
       body: {

@@ -17,6 +17,29 @@ export class RequestTooLarge extends SluiceError {
   }
 }
 
+/**
+ * One record is too large for any response once encoded (a Lambda response is at most 6 MB): it
+ * is named, so the consumer can seek past it or read it some other way; it is never half sent.
+ */
+export class RecordTooLargeForResponse extends SluiceError {
+  readonly topic: string;
+  readonly partition: number;
+  readonly offset: number;
+  readonly wireBytes: number;
+  readonly limitBytes: number;
+  constructor(topic: string, partition: number, offset: number, wireBytes: number, limitBytes: number) {
+    super(
+      `The record at ${topic}[${partition}] offset ${offset} is ${wireBytes} bytes as JSON, more than a response ` +
+        `carries (${limitBytes}); seek past it to go on`,
+    );
+    this.topic = topic;
+    this.partition = partition;
+    this.offset = offset;
+    this.wireBytes = wireBytes;
+    this.limitBytes = limitBytes;
+  }
+}
+
 export class RouteNotFound extends SluiceError {
   readonly route: string;
   constructor(route: string) {
@@ -53,6 +76,7 @@ const STATUS: Record<string, number> = {
   DuplicateSequence: 409,
   RecordTooLarge: 413,
   RequestTooLarge: 413,
+  RecordTooLargeForResponse: 413,
   OffsetOutOfRange: 416,
   AppendContention: 503,
   SagaNotFound: 404,

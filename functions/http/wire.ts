@@ -1,6 +1,6 @@
 import { InvalidRecord } from '../../core/errors.ts';
 import type { ConsumerRecord, JsonValue, RecordHeaders } from '../../core/log/records.ts';
-import { InvalidRequest } from './httpErrors.ts';
+import { InvalidRequest, RecordTooLargeForResponse } from './httpErrors.ts';
 
 /**
  * JSON on the wire. Values are any JSON value. Bytes travel as base64 strings flagged per record:
@@ -70,6 +70,34 @@ export function recordFromWire(input: unknown, index: number): Record<string, un
     record.headers = headers;
   }
   return record;
+}
+
+/**
+ * Most bytes of records one response carries: Lambda's 6 MB response limit (6,291,456 bytes) less
+ * room for the envelope (offsets, membership, headers).
+ */
+export const MAX_RESPONSE_RECORD_BYTES = 6_000_000;
+
+/** A record's size in a response: its JSON (base64 and escaping included) and a separating comma. */
+export function wireBytes(record: ConsumerRecord, extra: Record<string, unknown> = {}): number {
+  return Buffer.byteLength(JSON.stringify({ ...extra, ...recordToWire(record) })) + 1;
+}
+
+/**
+ * Refuses a response that would not fit: it can only hold more than the limit when its one
+ * record alone does (reads return the first record whatever its size), so that record is named.
+ */
+export function checkFits(
+  topic: string,
+  partition: number,
+  records: readonly ConsumerRecord[],
+  measure: (record: ConsumerRecord) => number,
+): void {
+  const first = records[0];
+  if (records.length !== 1 || first === undefined) return;
+  const bytes = measure(first);
+  if (bytes > MAX_RESPONSE_RECORD_BYTES)
+    throw new RecordTooLargeForResponse(topic, partition, first.offset, bytes, MAX_RESPONSE_RECORD_BYTES);
 }
 
 export function recordToWire(record: ConsumerRecord): WireRecordOut {

@@ -2,7 +2,8 @@ import { InvalidArgument } from '../../core/errors.ts';
 import type { OffsetSpec, ReadResult } from '../../core/log/sluice.ts';
 import { sluice } from '../runtime.ts';
 import { httpHandler } from '../http/httpHandler.ts';
-import { integerParam, recordToWire } from '../http/wire.ts';
+import { checkFits, integerParam, recordToWire, wireBytes } from '../http/wire.ts';
+import type { ConsumerRecord } from '../../core/log/records.ts';
 
 /** Longest long-poll: API Gateway HTTP APIs time out at 30 s. */
 export const MAX_WAIT_MS = 20_000;
@@ -19,9 +20,11 @@ export const handler = httpHandler({
     const waitMs = integerParam('waitMs', q.waitMs, 0);
     if (waitMs < 0 || waitMs > MAX_WAIT_MS)
       throw new InvalidArgument('waitMs', `waitMs must be from 0 to ${MAX_WAIT_MS}`);
+    // maxBytes counts records as this response carries them (JSON, base64), so it bounds the response.
     const options = {
       maxRecords: integerParam('maxRecords', q.maxRecords, 500),
       maxBytes: integerParam('maxBytes', q.maxBytes, 1024 * 1024),
+      measure: (r: ConsumerRecord) => wireBytes(r),
     };
 
     let result: ReadResult = await sluice.read(topic, partition, offset, options);
@@ -36,6 +39,7 @@ export const handler = httpHandler({
       if ((await sluice.offsetFor(topic, partition, 'latest')) > offset)
         result = await sluice.read(topic, partition, offset, options);
     }
+    checkFits(topic, partition, result.records, (r) => wireBytes(r));
     return { status: 200, body: { ...result, records: result.records.map(recordToWire) } };
   },
   'GET /v1/topics/{topic}/partitions/{partition}/offsets': async (event) => {

@@ -1,0 +1,123 @@
+import { beforeAll, describe, expect, it } from 'vitest';
+import { apiEvent, lambdaContext, type Handler } from '../support/apiEvents.ts';
+import { freshDynamoStore } from '../support/stores.ts';
+import { uniqueName } from '../support/names.ts';
+
+/**
+ * Responses fit Lambda's 6 MB, whatever the records: a poll shares one budget counted as the
+ * response carries the records (JSON, base64, escaping), and a record too large for any response
+ * is named in a typed error instead of a response Lambda would refuse.
+ */
+const LAMBDA_RESPONSE_LIMIT = 6 * 1024 * 1024;
+let topics: Handler;
+let produce: Handler;
+let fetch: Handler;
+let groups: Handler;
+
+beforeAll(async () => {
+  const { tables } = await freshDynamoStore('limits');
+  Object.assign(process.env, {
+    SLUICE_LOG_TABLE: tables.log,
+    SLUICE_METADATA_TABLE: tables.metadata,
+    POWERTOOLS_TRACE_ENABLED: 'false',
+    POWERTOOLS_METRICS_DISABLED: 'true',
+    POWERTOOLS_LOG_LEVEL: 'CRITICAL',
+    SLUICE_SAGAS: '[]',
+  });
+  topics = (await import('../../functions/log/topics.ts')).handler;
+  produce = (await import('../../functions/log/produce.ts')).handler;
+  fetch = (await import('../../functions/log/fetch.ts')).handler;
+  groups = (await import('../../functions/groups/api.ts')).handler;
+});
+
+async function call(handler: Handler, spec: Parameters<typeof apiEvent>[0]) {
+  const res = await handler(apiEvent(spec), lambdaContext);
+  const bytes = Buffer.byteLength(res.body ?? '');
+  return { status: res.statusCode ?? 200, bytes, body: res.body === undefined ? undefined : JSON.parse(res.body) };
+}
+
+describe('responses fit Lambda', () => {
+  it('a group poll over five partitions of 1 MiB binary records stays under 6 MB and delivers every record', async () => {
+    const topic = uniqueName('big');
+    const created = await call(topics, {
+      method: 'POST',
+      route: '/v1/topics',
+      body: { name: topic, partitions: 5, config: { maxRecordBytes: 2 * 1024 * 1024 } },
+    });
+    expect(created.status).toBe(201);
+    for (let p = 0; p < 5; p++) {
+      const value = Buffer.alloc(1024 * 1024, p + 1).toString('base64');
+      const res = await call(produce, {
+        method: 'POST',
+        route: '/v1/topics/{topic}/records',
+        pathParameters: { topic },
+        body: { records: [{ value, valueEncoding: 'base64', partition: p }] },
+      });
+      expect(res.status, JSON.stringify(res.body)).toBe(200);
+    }
+    const group = uniqueName('g');
+    const joined = await call(groups, {
+      method: 'POST',
+      route: '/v1/groups/{group}/members',
+      pathParameters: { group },
+      body: { topics: [topic], autoOffsetReset: 'earliest' },
+    });
+    expect(joined.status).toBe(200);
+    const memberId = joined.body.memberId as string;
+    const seen = new Set<number>();
+    for (let polls = 0; polls < 12 && seen.size < 5; polls++) {
+      const res = await call(groups, {
+        method: 'POST',
+        route: '/v1/groups/{group}/members/{memberId}/poll',
+        pathParameters: { group, memberId },
+        body: { maxBytes: 4 * 1024 * 1024 },
+      });
+      expect(res.status, JSON.stringify(res.body).slice(0, 300)).toBe(200);
+      expect(res.bytes, `poll ${polls}: ${res.body.records.length} records`).toBeLessThan(LAMBDA_RESPONSE_LIMIT);
+      for (const r of res.body.records as { partition: number; value: string }[]) {
+        expect(Buffer.from(r.value, 'base64').length).toBe(1024 * 1024);
+        seen.add(r.partition);
+      }
+    }
+    expect([...seen].sort(), 'every partition delivered, no member stuck').toStrictEqual([0, 1, 2, 3, 4]);
+  });
+
+  it('a fetch counts maxBytes as sent, and names a record no response can carry', async () => {
+    const topic = uniqueName('escaped');
+    await call(topics, {
+      method: 'POST',
+      route: '/v1/topics',
+      body: { name: topic, config: { maxRecordBytes: 4 * 1024 * 1024 } },
+    });
+    // 1,000 bytes stored, 6,000 as JSON (\u0001 escapes): maxBytes of 10,000 holds one, not ten.
+    const escaped = '\u0001'.repeat(1000);
+    await call(produce, {
+      method: 'POST',
+      route: '/v1/topics/{topic}/records',
+      pathParameters: { topic },
+      body: { records: Array.from({ length: 10 }, () => ({ value: escaped, partition: 0 })) },
+    });
+    const page = await call(fetch, {
+      method: 'GET',
+      route: '/v1/topics/{topic}/partitions/{partition}/records',
+      pathParameters: { topic, partition: '0' },
+      query: { offset: '0', maxBytes: '10000' },
+    });
+    expect(page.status).toBe(200);
+    expect(page.body.records.length).toBe(1);
+    expect(page.body.nextOffset).toBe(1);
+    // 3 MiB stored is 18 MiB as JSON: no response can carry it. (No HTTP request can carry it
+    // either, so it comes from another writer of the engine, as the saga audit is.)
+    const { sluice } = await import('../../functions/runtime.ts');
+    await sluice.append(topic, [{ value: '\u0001'.repeat(3 * 1024 * 1024), partition: 0 }]);
+    const refused = await call(fetch, {
+      method: 'GET',
+      route: '/v1/topics/{topic}/partitions/{partition}/records',
+      pathParameters: { topic, partition: '0' },
+      query: { offset: '10', maxBytes: '4194304' },
+    });
+    expect(refused.status).toBe(413);
+    expect(refused.body.error).toMatchObject({ code: 'RecordTooLargeForResponse', offset: 10, partition: 0 });
+    expect(refused.bytes).toBeLessThan(1000);
+  });
+});
