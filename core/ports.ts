@@ -192,10 +192,26 @@ export interface MetadataStore {
   listTopics(): Promise<TopicRecord[]>;
   /** Replaces the topic if its version is still `next.version - 1` (else `TopicConflict`). */
   updateTopic(next: TopicRecord): Promise<void>;
-  /** Deletes the topic record if it still has this topic id (else `TopicNotFound`). */
-  deleteTopic(name: string, topicId: string): Promise<void>;
+  /**
+   * Deletes the topic record if it still has this topic id (else `TopicNotFound`) and, in the same
+   * write, records the deleted topic for the roller, which removes its data later: the name is
+   * free at once, and a topic of any size is deleted in one request.
+   */
+  deleteTopic(name: string, topicId: string, deleted: DeletedTopic): Promise<void>;
+  /** Deleted topics whose data is still to be removed, oldest first, at most `limit`. */
+  listDeletedTopics(limit: number): Promise<DeletedTopic[]>;
+  /** Forgets a deleted topic once its data is gone. */
+  forgetDeletedTopic(topicId: string): Promise<void>;
   getPartitionState(log: string): Promise<PartitionState>;
   getProducerState(producerId: string, log: string): Promise<ProducerState | undefined>;
+}
+
+/** A deleted topic whose partitions' data (batches, segments, claim checks) the roller removes. */
+export interface DeletedTopic {
+  readonly name: string;
+  readonly topicId: string;
+  readonly partitions: number;
+  readonly deletedAt: number;
 }
 
 /** The log key of one partition of one topic incarnation. */

@@ -30,6 +30,9 @@ export const METADATA_TABLE = {
 export const metadataKeys = {
   /** All topics share one partition key so that listing them is one Query. */
   topic: (name: string) => ({ pk: 'topic', sk: name }),
+  /** A deleted topic whose data the roller has yet to remove, by topic id. */
+  deletedTopic: (topicId: string) => ({ pk: 'deleted-topic', sk: topicId }),
+  deletedTopics: 'deleted-topic',
   topicsPartition: 'topic',
   partitionState: (log: string) => ({ pk: `log#${log}`, sk: 'state' }),
   /** A partition's segments, sorted by their 20-digit base offsets. */

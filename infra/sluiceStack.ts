@@ -92,11 +92,12 @@ const ACCESS: Record<
     objects: { segments: readonly S3Action[]; claims: readonly S3Action[] };
   }
 > = {
-  // Topic admin writes topic items; deleting a topic deletes its log items and segments.
+  // Topic admin writes topic items (a deletion records the topic for the roller, which removes its
+  // data); describe reads partition tails.
   topics: {
-    log: ['dynamodb:Query', 'dynamodb:BatchWriteItem'],
+    log: ['dynamodb:Query'],
     metadata: ['dynamodb:GetItem', 'dynamodb:PutItem', 'dynamodb:UpdateItem', 'dynamodb:DeleteItem', 'dynamodb:Query'],
-    objects: { segments: ['s3:GetObject', 's3:DeleteObject'], claims: ['s3:DeleteObject'] },
+    objects: { segments: [], claims: [] },
   },
   // Produce claims batches (PutItem, alone or in a transaction with the producer state); an
   // idempotent retry of a batch already in S3 reads it back.
@@ -131,7 +132,7 @@ const ACCESS: Record<
     objects: { segments: [], claims: [] },
   },
   // The roller (on a schedule) and the admin route that runs it: write segments, delete hot
-  // batches, record segments and drop expired ones.
+  // batches, record segments and drop expired ones, and purge deleted topics.
   roller: {
     log: ['dynamodb:Query', 'dynamodb:BatchWriteItem'],
     metadata: ['dynamodb:GetItem', 'dynamodb:PutItem', 'dynamodb:DeleteItem', 'dynamodb:Query'],

@@ -1,11 +1,10 @@
 import { mapWithLimit, range } from '../async.ts';
 import { AppendContention, InvalidArgument, OffsetOutOfRange } from '../errors.ts';
-import { logKey, type LogStore, type MetadataStore, type TieringStore, type TopicRecord } from '../ports.ts';
+import { type LogStore, type MetadataStore, type TieringStore, type TopicRecord } from '../ports.ts';
 import type { ObjectStore } from '../tiering/objectStore.ts';
 import { SegmentReader } from '../tiering/segmentReader.ts';
 import { Appender, DEFAULT_RETRY, type AppendOptions, type RecordMetadata, type RetryOptions } from './append.ts';
 import { ClaimChecks } from './claimChecks.ts';
-import { deletePartitionData } from './deletion.ts';
 import { describePartition, type DescribeOptions, type TopicDescription, type TopicSummary } from './describe.ts';
 import { integerOption } from './integerOption.ts';
 import { PartitionReader, type OffsetSpec, type ReadOptions, type ReadResult } from './read.ts';
@@ -108,12 +107,15 @@ export class Sluice {
     return this.topics.update(name, changes);
   }
 
-  /** Deletes a topic and its records. A topic created again later under the same name starts empty. */
+  /**
+   * Deletes a topic in one write, whatever its size: the name is free at once (a topic created
+   * again under it starts empty), and the roller removes the records, segments and claim checks
+   * (`Tiering.purgeDeletedTopics`). Appends from processes that still cache the topic (for up to
+   * `topicCacheMs`) may be acknowledged meanwhile; the purge removes them too.
+   */
   async deleteTopic(name: string): Promise<void> {
     const topic = await this.topics.get(name, { fresh: true });
     await this.topics.delete(topic);
-    const stores = { log: this.log, metadata: this.metadata, tiering: this.tiering };
-    await mapWithLimit(range(topic.config.partitions), 8, (p) => deletePartitionData(stores, logKey(topic.topicId, p)));
   }
 
   /**

@@ -74,9 +74,17 @@ export class TopicCatalog {
     return next;
   }
 
-  /** Removes the topic record; the caller removes its data (the log keys carry the topic id). */
+  /**
+   * Removes the topic record and records the deletion for the roller, which removes the data
+   * later (the log keys carry the topic id, so a topic created again under the name starts empty).
+   */
   async delete(topic: TopicRecord): Promise<void> {
-    await this.metadata.deleteTopic(topic.name, topic.topicId);
+    await this.metadata.deleteTopic(topic.name, topic.topicId, {
+      name: topic.name,
+      topicId: topic.topicId,
+      partitions: topic.config.partitions,
+      deletedAt: this.now(),
+    });
     this.topics.delete(topic.name);
   }
 

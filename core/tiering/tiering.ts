@@ -1,5 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { isSluiceError } from '../errors.ts';
+import { segmentClaimObjects, segmentClaims } from './segmentClaims.ts';
+import { deletePartitionData } from './purge.ts';
 import { MIN_HOT_RETENTION_MS } from '../log/topicConfig.ts';
 import {
   logKey,
@@ -19,6 +21,13 @@ import { batchFromSegment, decodeSegmentIndex, encodeSegment, segmentKey } from 
 
 /** Most batches one segment holds; a longer backlog becomes several segments over successive rolls. */
 const MAX_SEGMENT_BATCHES = 2000;
+/** Deleted topics purged per run (the others wait for the next). */
+const PURGES_PER_RUN = 20;
+/**
+ * How long a deleted topic's data waits before the purge: longer than any process caches a topic
+ * (TopicCatalog, 1 s by default), so its late appends are purged with the rest.
+ */
+export const PURGE_GRACE_MS = 10_000;
 /** Most stored bytes one segment holds (64 MiB). */
 const MAX_SEGMENT_BYTES = 64 * 1024 * 1024;
 
@@ -52,6 +61,8 @@ export interface PartitionReport {
    * Sluice error) or name: never its message, which may carry an AWS message or data.
    */
   readonly errors?: { readonly step: string; readonly code: string }[];
+  /** The partition of a deleted topic whose data this run removed. */
+  readonly purged?: boolean;
 }
 
 /**
@@ -81,10 +92,43 @@ export class Tiering {
   /** One pass over every partition of every topic. */
   /** One pass over every partition of every topic; a failing partition does not stop the others. */
   async runOnce(): Promise<PartitionReport[]> {
-    const reports: PartitionReport[] = [];
+    const reports: PartitionReport[] = await this.purgeDeletedTopics();
     for (const topic of await this.metadata.listTopics()) {
       for (let partition = 0; partition < topic.config.partitions; partition++)
         reports.push(await this.runPartition(topic, partition));
+    }
+    return reports;
+  }
+
+  /**
+   * Removes the data of deleted topics, partition by partition (each step idempotent: a purge that
+   * dies is finished by the next run), then forgets each deletion. A deletion younger than
+   * PURGE_GRACE_MS waits, so appends from processes that still cached the topic are purged too.
+   */
+  async purgeDeletedTopics(): Promise<PartitionReport[]> {
+    const reports: PartitionReport[] = [];
+    const stores = { log: this.log, metadata: this.metadata, tiering: { store: this.store, objects: this.objects } };
+    for (const deleted of await this.metadata.listDeletedTopics(PURGES_PER_RUN)) {
+      if (deleted.deletedAt + PURGE_GRACE_MS > this.now()) continue;
+      let failed = false;
+      for (let partition = 0; partition < deleted.partitions; partition++) {
+        try {
+          await deletePartitionData(stores, logKey(deleted.topicId, partition));
+          reports.push({ topic: deleted.name, partition, rolled: 0, expired: 0, compacted: 0, purged: true });
+        } catch (e) {
+          failed = true;
+          const code = isSluiceError(e) ? e.code : e instanceof Error ? e.name : 'Unknown';
+          reports.push({
+            topic: deleted.name,
+            partition,
+            rolled: 0,
+            expired: 0,
+            compacted: 0,
+            errors: [{ step: 'purge', code }],
+          });
+        }
+      }
+      if (!failed) await this.metadata.forgetDeletedTopic(deleted.topicId);
     }
     return reports;
   }
@@ -430,18 +474,6 @@ export class Tiering {
   claimList(segment: SegmentRecord): Promise<string[]> {
     return segmentClaimObjects(this.objects, segment);
   }
-}
-
-/** The claim checks a segment's batches refer to. */
-async function segmentClaims(objects: ObjectStore, segment: SegmentRecord): Promise<string[]> {
-  if (segment.claims === undefined) return [];
-  const bytes = await objects.getRange(segment.claims.key, 0, segment.claims.size - 1);
-  return JSON.parse(new TextDecoder().decode(bytes)) as string[];
-}
-
-/** The objects that go with a segment besides itself: its claim checks and their list. */
-export async function segmentClaimObjects(objects: ObjectStore, segment: SegmentRecord): Promise<string[]> {
-  return segment.claims === undefined ? [] : [...(await segmentClaims(objects, segment)), segment.claims.key];
 }
 
 /** Where a segment's parts lie in its object, and how much it holds. */

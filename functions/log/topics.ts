@@ -49,8 +49,10 @@ export const handler = httpHandler({
       body: await sluice.deleteRecords(event.pathParameters!.topic!, partition, body.beforeOffset as number),
     };
   },
+  // One write whatever the topic's size; the roller removes the data (202: accepted, in progress).
   'DELETE /v1/topics/{topic}': async (event) => {
-    await sluice.deleteTopic(event.pathParameters!.topic!);
-    return { status: 204 };
+    const name = event.pathParameters!.topic!;
+    await sluice.deleteTopic(name);
+    return { status: 202, body: { name, deleted: true, purge: 'pending' } };
   },
 });

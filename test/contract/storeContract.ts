@@ -183,11 +183,16 @@ export function storeContract(kind: StoreKind): void {
         isSluiceError(e, 'TopicNotFound'),
       );
 
-      await expect(store.deleteTopic('a-topic', 'wrong-id')).rejects.toSatisfy((e) =>
-        isSluiceError(e, 'TopicNotFound'),
+      const deleted = { name: 'a-topic', topicId: a.topicId, partitions: 4, deletedAt: 5 };
+      await expect(store.deleteTopic('a-topic', 'wrong-id', { ...deleted, topicId: 'wrong-id' })).rejects.toSatisfy(
+        (e) => isSluiceError(e, 'TopicNotFound'),
       );
-      await store.deleteTopic('a-topic', a.topicId);
+      expect(await store.listDeletedTopics(10), 'a refused delete records nothing').toStrictEqual([]);
+      await store.deleteTopic('a-topic', a.topicId, deleted);
       expect(await store.getTopic('a-topic')).toBe(undefined);
+      expect(await store.listDeletedTopics(10), 'the deletion is recorded with it').toStrictEqual([deleted]);
+      await store.forgetDeletedTopic(a.topicId);
+      expect(await store.listDeletedTopics(10)).toStrictEqual([]);
       expect(await store.getPartitionState('L')).toStrictEqual({ logStartOffset: 0, tieredThrough: 0, version: 0 });
     });
   });

@@ -3,6 +3,7 @@ import { isSluiceError } from '../../core/errors.ts';
 import { logKey, type SegmentRecord, type TieringStore } from '../../core/ports.ts';
 import type { Sluice } from '../../core/log/sluice.ts';
 import type { ObjectStore } from '../../core/tiering/objectStore.ts';
+import { PURGE_GRACE_MS } from '../../core/tiering/tiering.ts';
 import { tieredEngine, type Store, type TieredKind } from '../support/stores.ts';
 
 const MINUTE = 60_000;
@@ -475,6 +476,62 @@ export function tieringContract(kind: TieredKind): void {
       expect(await bases(39, 1)).toStrictEqual([30]);
       expect(await bases(40, 4), 'past the last').toStrictEqual([]);
       expect(await store.segmentsFrom('other', 0, 4)).toStrictEqual([]);
+    });
+
+    it('deletes a topic of any size in one write; the roller purges its records, segments and claim checks after a grace period, resuming after a failure', async () => {
+      const c = clock();
+      const { store, objects } = await kind.make(c.now);
+      const { sluice, tiering } = tieredEngine(store, objects, c.now);
+      await sluice.createTopic('doomed', {
+        partitions: 2,
+        config: { hotRetentionMs: MINUTE, maxRecordBytes: 1024 * 1024 },
+      });
+      await fill(sluice, c, 'doomed', 6, 5);
+      await sluice.append('doomed', [{ value: new Uint8Array(500_000).fill(7), partition: 1 }]); // a claim check
+      await tiering.runOnce(); // some of partition 0 in S3
+      const topic = (await sluice.listTopics()).find((t) => t.name === 'doomed')!;
+      const logs = [0, 1].map((p) => logKey(topic.topicId, p));
+      const segmentKeys = (await store.listSegments(logs[0]!)).map((s) => s.key);
+      expect(segmentKeys.length).toBeGreaterThan(0);
+      // Every object (the memory store lists them; on S3, the segments at least).
+      const objectsBefore = [...((objects as { objects?: Map<string, unknown> }).objects?.keys() ?? segmentKeys)];
+      expect(objectsBefore.length).toBeGreaterThan(0);
+
+      await sluice.deleteTopic('doomed');
+      // The name is free at once, and a new incarnation starts empty.
+      await sluice.createTopic('doomed');
+      expect(await sluice.offsetFor('doomed', 0, 'latest')).toBe(0);
+      expect((await store.listDeletedTopics(10)).map((d) => d.topicId)).toStrictEqual([topic.topicId]);
+      await tiering.runOnce(); // within the grace period: nothing purged yet
+      expect((await store.readBatches(logs[0]!, 0, 100)).batches.length).toBeGreaterThan(0);
+
+      c.advance(PURGE_GRACE_MS);
+      // The first purge fails on the object store; the report names the step, and the next run finishes.
+      const broken = {
+        ...objects,
+        put: objects.put.bind(objects),
+        getRange: objects.getRange.bind(objects),
+        delete: async () => {
+          throw Object.assign(new Error('S3 is down'), { name: 'ServiceUnavailable' });
+        },
+      } as ObjectStore;
+      const failing = await tieredEngine(store, broken, c.now).tiering.purgeDeletedTopics();
+      expect(failing.some((r) => r.errors?.[0]?.step === 'purge' && r.errors[0].code === 'ServiceUnavailable')).toBe(
+        true,
+      );
+      expect(await store.listDeletedTopics(10), 'kept for the next run').toHaveLength(1);
+      const purged = await tiering.purgeDeletedTopics();
+      expect(purged.map((r) => [r.topic, r.partition, r.purged])).toStrictEqual([
+        ['doomed', 0, true],
+        ['doomed', 1, true],
+      ]);
+      expect(await store.listDeletedTopics(10)).toStrictEqual([]);
+      for (const log of logs) {
+        expect((await store.readBatches(log, 0, 100)).batches, 'hot batches gone').toStrictEqual([]);
+        expect(await store.listSegments(log), 'segment records gone').toStrictEqual([]);
+      }
+      for (const key of objectsBefore) await expect(objects.getRange(key, 0, 0), `${key} gone`).rejects.toThrow();
+      expect(await sluice.offsetFor('doomed', 0, 'latest'), 'the new incarnation untouched').toBe(0);
     });
 
     it('keeps segment counters in the partition state through rolls, compaction and retention, and backfills them', async () => {

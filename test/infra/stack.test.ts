@@ -26,10 +26,10 @@ type Resource = { Properties: Record<string, any> };
 /** The expected DynamoDB actions per function and table: the least each one needs. */
 const EXPECTED_ACCESS: Record<string, { log: string[]; metadata: string[]; segments: string[]; claims: string[] }> = {
   topics: {
-    log: ['dynamodb:BatchWriteItem', 'dynamodb:Query'],
+    log: ['dynamodb:Query'],
     metadata: ['dynamodb:DeleteItem', 'dynamodb:GetItem', 'dynamodb:PutItem', 'dynamodb:Query', 'dynamodb:UpdateItem'],
-    segments: ['s3:DeleteObject', 's3:GetObject', 's3:ListBucket'],
-    claims: ['s3:DeleteObject'],
+    segments: [],
+    claims: [],
   },
   produce: {
     log: ['dynamodb:PutItem', 'dynamodb:Query'],

@@ -17,6 +17,7 @@ import { marshall, unmarshall } from '@aws-sdk/util-dynamodb';
 import { TopicAlreadyExists, TopicConflict, TopicNotFound } from '../../errors.ts';
 import type {
   BatchPage,
+  DeletedTopic,
   LogStore,
   MetadataStore,
   PartitionState,
@@ -316,20 +317,65 @@ export class DynamoStore implements LogStore, MetadataStore, TieringStore {
     }
   }
 
-  async deleteTopic(name: string, topicId: string): Promise<void> {
+  async deleteTopic(name: string, topicId: string, deleted: DeletedTopic): Promise<void> {
     try {
       await this.client.send(
-        new DeleteItemCommand({
-          TableName: this.tables.metadata,
-          Key: marshall(metadataKeys.topic(name)),
-          ConditionExpression: 'topicId = :id',
-          ExpressionAttributeValues: { ':id': { S: topicId } },
+        new TransactWriteItemsCommand({
+          TransactItems: [
+            {
+              Delete: {
+                TableName: this.tables.metadata,
+                Key: marshall(metadataKeys.topic(name)),
+                ConditionExpression: 'topicId = :id',
+                ExpressionAttributeValues: { ':id': { S: topicId } },
+              },
+            },
+            {
+              Put: {
+                TableName: this.tables.metadata,
+                Item: marshall({ ...metadataKeys.deletedTopic(topicId), ...deleted }),
+              },
+            },
+          ],
+          ...this.capacity,
         }),
       );
     } catch (e) {
-      if (e instanceof ConditionalCheckFailedException) throw new TopicNotFound(name);
+      if (e instanceof TransactionCanceledException && e.CancellationReasons?.[0]?.Code === 'ConditionalCheckFailed')
+        throw new TopicNotFound(name);
       throw e;
     }
+  }
+
+  async listDeletedTopics(limit: number): Promise<DeletedTopic[]> {
+    const out = await this.client.send(
+      new QueryCommand({
+        TableName: this.tables.metadata,
+        KeyConditionExpression: 'pk = :pk',
+        ExpressionAttributeValues: { ':pk': { S: metadataKeys.deletedTopics } },
+        Limit: limit,
+        ConsistentRead: true,
+        ...this.capacity,
+      }),
+    );
+    this.record(out.ConsumedCapacity);
+    return (out.Items ?? [])
+      .map((item) => {
+        const { name, topicId, partitions, deletedAt } = unmarshall(item);
+        return { name, topicId, partitions, deletedAt };
+      })
+      .sort((a, b) => a.deletedAt - b.deletedAt);
+  }
+
+  async forgetDeletedTopic(topicId: string): Promise<void> {
+    const out = await this.client.send(
+      new DeleteItemCommand({
+        TableName: this.tables.metadata,
+        Key: marshall(metadataKeys.deletedTopic(topicId)),
+        ...this.capacity,
+      }),
+    );
+    this.record(out.ConsumedCapacity);
   }
 
   async getPartitionState(log: string): Promise<PartitionState> {

@@ -2,6 +2,7 @@ import type { ConsumedCapacity } from '@aws-sdk/client-dynamodb';
 import { TopicAlreadyExists, TopicConflict, TopicNotFound } from '../../errors.ts';
 import type {
   BatchPage,
+  DeletedTopic,
   LogStore,
   MetadataStore,
   PartitionState,
@@ -49,6 +50,7 @@ export class MemoryStore implements LogStore, MetadataStore, TieringStore {
   private readonly producers = new Map<string, ProducerState>();
   private readonly partitionStates = new Map<string, PartitionState>();
   private readonly segments = new Map<string, SegmentRecord[]>();
+  private readonly deletedTopics = new Map<string, DeletedTopic>();
 
   constructor(options: MemoryStoreOptions = {}) {
     this.onCapacity = options.onConsumedCapacity;
@@ -152,12 +154,31 @@ export class MemoryStore implements LogStore, MetadataStore, TieringStore {
     this.topics.set(next.name, structuredClone(next));
   }
 
-  async deleteTopic(name: string, topicId: string): Promise<void> {
+  async deleteTopic(name: string, topicId: string, deleted: DeletedTopic): Promise<void> {
     await tick();
     const topic = this.topics.get(name);
-    this.charge('metadata', { write: writeUnits(topic === undefined ? 0 : topicBytes(topic)) });
+    const units =
+      writeUnits(topic === undefined ? 0 : topicBytes(topic)) +
+      writeUnits(jsonItemBytes('deleted-topic', topicId, deleted));
+    this.charge('metadata', { write: 2 * units });
     if (topic?.topicId !== topicId) throw new TopicNotFound(name);
     this.topics.delete(name);
+    this.deletedTopics.set(topicId, structuredClone(deleted));
+  }
+
+  async listDeletedTopics(limit: number): Promise<DeletedTopic[]> {
+    await tick();
+    const all = [...this.deletedTopics.values()].slice(0, limit);
+    this.charge('metadata', {
+      read: readUnits(all.reduce((n, d) => n + jsonItemBytes('deleted-topic', d.topicId, d), 0)),
+    });
+    return structuredClone(all.sort((a, b) => a.deletedAt - b.deletedAt));
+  }
+
+  async forgetDeletedTopic(topicId: string): Promise<void> {
+    await tick();
+    this.charge('metadata', { write: 1 });
+    this.deletedTopics.delete(topicId);
   }
 
   async getPartitionState(log: string): Promise<PartitionState> {

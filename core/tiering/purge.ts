@@ -1,7 +1,7 @@
 import type { LogStore, MetadataStore, TieringStore } from '../ports.ts';
 import type { ObjectStore } from '../tiering/objectStore.ts';
-import { segmentClaimObjects } from '../tiering/tiering.ts';
-import { claimKeys } from './batching.ts';
+import { claimKeys } from '../log/batching.ts';
+import { segmentClaimObjects } from './segmentClaims.ts';
 
 export interface DeletionStores {
   readonly log: LogStore;
@@ -10,8 +10,9 @@ export interface DeletionStores {
 }
 
 /**
- * Removes a deleted topic's partition: its claim objects, hot batches, and segments. The log key
- * carries the topic id, so leftovers of a crash here are unreachable, never read.
+ * Removes a deleted topic's partition: its claim objects, hot batches, and segments. Every step is
+ * idempotent, so a purge that dies is finished by the next; the log key carries the topic id, so
+ * nothing left meanwhile is ever read.
  */
 export async function deletePartitionData(stores: DeletionStores, log: string): Promise<void> {
   if (stores.tiering !== undefined) await stores.tiering.objects.delete(await hotClaims(stores.log, log));
