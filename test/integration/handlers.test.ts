@@ -1,7 +1,7 @@
 import { beforeAll, describe, expect } from 'vitest';
 import { fc, it } from '@fast-check/vitest';
 import { apiEvent, invoke, lambdaContext, type Handler } from '../support/apiEvents.ts';
-import { freshDynamoStore } from '../support/stores.ts';
+import { handlerEnvironment } from '../support/handlerEnv.ts';
 import { checkExecutionName } from '../../core/sagas/executions.ts';
 
 let topics: Handler;
@@ -11,13 +11,7 @@ let groups: Handler;
 let sagas: Handler;
 
 beforeAll(async () => {
-  const { tables } = await freshDynamoStore('handlers');
-  Object.assign(process.env, {
-    SLUICE_LOG_TABLE: tables.log,
-    SLUICE_METADATA_TABLE: tables.metadata,
-    POWERTOOLS_TRACE_ENABLED: 'false',
-    POWERTOOLS_METRICS_DISABLED: 'true',
-    POWERTOOLS_LOG_LEVEL: 'CRITICAL',
+  await handlerEnvironment('handlers', {
     // One saga whose state machine is unreachable: a fuzzed start that got through would be a 500.
     SLUICE_SAGAS: JSON.stringify([
       {

@@ -1,15 +1,9 @@
 import { expect, it } from 'vitest';
-import { freshDynamoStore } from '../support/stores.ts';
+import { handlerEnvironment } from '../support/handlerEnv.ts';
 
 it('publishes ConsumerLag and MaxPartitionLag per group and topic in CloudWatch embedded metric format', async () => {
-  const { tables } = await freshDynamoStore('lag');
-  Object.assign(process.env, {
-    SLUICE_LOG_TABLE: tables.log,
-    SLUICE_METADATA_TABLE: tables.metadata,
-    POWERTOOLS_TRACE_ENABLED: 'false',
-    POWERTOOLS_LOG_LEVEL: 'CRITICAL',
-    POWERTOOLS_METRICS_NAMESPACE: 'Sluice',
-  });
+  // Metrics on: the test reads what they print.
+  await handlerEnvironment('lag', { POWERTOOLS_METRICS_DISABLED: 'false', POWERTOOLS_METRICS_NAMESPACE: 'Sluice' });
   const { sluice, groups } = await import('../../functions/runtime.ts');
   const { reportLag } = await import('../../functions/groups/lagReporter.ts');
   await sluice.createTopic('lagging', { partitions: 2 });

@@ -1,6 +1,6 @@
 import { beforeAll, describe, expect, it } from 'vitest';
 import { apiEvent, lambdaContext, type Handler } from '../support/apiEvents.ts';
-import { freshDynamoStore } from '../support/stores.ts';
+import { handlerEnvironment } from '../support/handlerEnv.ts';
 import { uniqueName } from '../support/names.ts';
 
 /**
@@ -15,15 +15,7 @@ let fetch: Handler;
 let groups: Handler;
 
 beforeAll(async () => {
-  const { tables } = await freshDynamoStore('limits');
-  Object.assign(process.env, {
-    SLUICE_LOG_TABLE: tables.log,
-    SLUICE_METADATA_TABLE: tables.metadata,
-    POWERTOOLS_TRACE_ENABLED: 'false',
-    POWERTOOLS_METRICS_DISABLED: 'true',
-    POWERTOOLS_LOG_LEVEL: 'CRITICAL',
-    SLUICE_SAGAS: '[]',
-  });
+  await handlerEnvironment('limits');
   topics = (await import('../../functions/log/topics.ts')).handler;
   produce = (await import('../../functions/log/produce.ts')).handler;
   fetch = (await import('../../functions/log/fetch.ts')).handler;
