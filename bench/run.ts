@@ -11,6 +11,7 @@ import { groupsSection } from './sections/groups.ts';
 import { handlersSection } from './sections/handlers.ts';
 import { httpOverheadSection } from './sections/httpOverhead.ts';
 import { sagasSection } from './sections/sagas.ts';
+import { scaleSection } from './sections/scale.ts';
 import { tieringSection } from './sections/tiering.ts';
 import { startS3Emulator } from '../local/s3Emulator.ts';
 import type { BenchSection } from './section.ts';
@@ -22,6 +23,7 @@ const sections: BenchSection[] = [
   groupsSection,
   tieringSection,
   sagasSection,
+  scaleSection,
 ];
 const { values } = parseArgs({ options: { only: { type: 'string', multiple: true } } });
 const chosen = sections.filter((s) => values.only === undefined || values.only.includes(s.name));

@@ -1,0 +1,113 @@
+import { randomUUID } from 'node:crypto';
+import { createTables } from '../../core/adapters/dynamodb/createTables.ts';
+import { DynamoStore } from '../../core/adapters/dynamodb/dynamoStore.ts';
+import { mapWithLimit } from '../../core/async.ts';
+import { ConsumerGroups } from '../../core/groups/consumerGroups.ts';
+import { DynamoGroupStore } from '../../core/groups/dynamoGroupStore.ts';
+import { Sluice } from '../../core/log/sluice.ts';
+import { logKey } from '../../core/ports.ts';
+import { MemoryObjectStore, S3ObjectStore, s3ClientFromEnv, type ObjectStore } from '../../core/tiering/objectStore.ts';
+import { Tiering } from '../../core/tiering/tiering.ts';
+import { meteredClient } from '../meteredClient.ts';
+import type { BenchSection } from '../section.ts';
+
+const MINUTE = 60_000;
+const SIZES = [1_000, 50_000] as const;
+const OPERATIONS = ['describe', 'produce', 'fetch at the tail', 'fetch from the oldest offset', 'group poll'] as const;
+type Operation = (typeof OPERATIONS)[number];
+interface Cost {
+  requests: number;
+  units: number;
+}
+
+/**
+ * Cost at scale, on DynamoDB Local: requests and capacity units of the request paths on a
+ * partition with 1,000 and with 50,000 batches of history (the older half rolled to S3 segments,
+ * the newer half hot). Target: the 50,000-batch figures within 10% of the 1,000-batch ones.
+ */
+export const scaleSection: BenchSection = {
+  name: 'scale',
+  async run() {
+    const results = new Map<number, Record<Operation, Cost>>();
+    for (const batches of SIZES) results.set(batches, await costsAt(batches));
+    const [small, large] = SIZES.map((n) => results.get(n)!) as [Record<Operation, Cost>, Record<Operation, Cost>];
+    const ratio = (op: Operation) => large[op].units / small[op].units;
+    const rows = OPERATIONS.map(
+      (op) =>
+        `| ${op} | ${small[op].requests} | ${large[op].requests} | ${small[op].units.toFixed(1)} | ${large[op].units.toFixed(1)} | ${ratio(op).toFixed(2)} |`,
+    );
+    const worst = Math.max(...OPERATIONS.map(ratio));
+    return {
+      title: 'Cost at scale: requests and capacity units at 1,000 vs 50,000 batches of history',
+      table: [
+        '| operation (cold container) | requests, 1k | requests, 50k | capacity units, 1k | capacity units, 50k | units ratio 50k/1k |',
+        '|---|---:|---:|---:|---:|---:|',
+        ...rows,
+      ].join('\n'),
+      notes: [
+        'One partition of one-record batches (~250 B values); the older half rolled to S3 segments by the roller, the newer half hot in DynamoDB. Each operation runs on a fresh engine (no topic or tail cache), as a cold Lambda container would.',
+        'Capacity units are what DynamoDB Local reports (ReturnConsumedCapacity TOTAL); the group poll counts the log and partition reads, not the group store.',
+        `Target: ratio ≤ 1.1 for every row; worst here ${worst.toFixed(2)}.`,
+      ],
+      summary: { historyCostRatio50kVs1k: Number(worst.toFixed(2)) },
+    };
+  },
+};
+
+async function costsAt(batches: number): Promise<Record<Operation, Cost>> {
+  const meter = meteredClient();
+  const tables = { log: `bench-scale-${batches}-log`, metadata: `bench-scale-${batches}-meta` };
+  await createTables(meter.client, tables);
+  const store = new DynamoStore({ client: meter.client, tables });
+  const bucket = process.env.SLUICE_SEGMENT_BUCKET;
+  const objects: ObjectStore =
+    bucket === undefined || process.env.AWS_ENDPOINT_URL_S3 === undefined
+      ? new MemoryObjectStore()
+      : new S3ObjectStore({ client: s3ClientFromEnv(), bucket });
+  let t = Date.now() - 20 * MINUTE;
+  const now = () => t;
+  const engine = () => new Sluice({ log: store, metadata: store, tiering: { store, objects }, now });
+  const writer = engine();
+  await writer.createTopic('scale', { config: { hotRetentionMs: MINUTE } });
+  const value = { orderId: 'order-000000', note: 'x'.repeat(200) };
+  // The history: the first batch through the engine, the rest as copies at the next offsets (the
+  // payload holds no offsets), the newer half appended ten minutes later.
+  await writer.append('scale', [{ key: 'k', value, partition: 0 }]);
+  const topic = (await writer.listTopics()).find((x) => x.name === 'scale')!;
+  const log = logKey(topic.topicId, 0);
+  const [first] = (await store.readBatches(log, 0, 1)).batches;
+  await mapWithLimit(
+    Array.from({ length: batches - 1 }, (_, i) => i + 1),
+    32,
+    (offset) =>
+      store.putBatch({
+        ...first!,
+        baseOffset: offset,
+        writerId: randomUUID(),
+        appendedAt: offset < batches / 2 ? t : t + 10 * MINUTE,
+      }),
+  );
+  t += 10 * MINUTE;
+  await new Tiering({ log: store, metadata: store, store, objects, now }).runOnce();
+  const groups = new ConsumerGroups({
+    store: new DynamoGroupStore({ client: meteredClient().client, table: tables.metadata }),
+    sluice: writer,
+    now,
+  });
+  const member = await groups.join('g', { topics: ['scale'], autoOffsetReset: 'earliest', sessionTimeoutMs: 60_000 });
+  await groups.poll('g', member.memberId, { maxRecords: 1 });
+  const tail = await writer.offsetFor('scale', 0, 'latest');
+  const measure = async (fn: () => Promise<unknown>): Promise<Cost> => {
+    meter.reset();
+    await fn();
+    const m = meter.read();
+    return { requests: m.requests, units: m.read + m.write };
+  };
+  return {
+    describe: await measure(() => engine().describeTopic('scale')),
+    produce: await measure(() => engine().append('scale', [{ value, partition: 0 }])),
+    'fetch at the tail': await measure(() => engine().read('scale', 0, tail - 1)),
+    'fetch from the oldest offset': await measure(() => engine().read('scale', 0, 0, { maxRecords: 100 })),
+    'group poll': await measure(() => groups.poll('g', member.memberId, { maxRecords: 100 })),
+  };
+}
