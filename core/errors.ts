@@ -137,6 +137,37 @@ export class InvalidTimestamp extends SluiceError {
   }
 }
 
+/**
+ * An append that did not finish: it ran out of time (`deadline`) or a partition failed while others
+ * were written. Like Kafka's produce response, it says per record what was appended (with its
+ * offset) and what was not; retrying the whole append with an idempotent producer writes only
+ * what is missing and returns the original offsets of the rest.
+ */
+export class AppendIncomplete extends SluiceError {
+  readonly topic: string;
+  readonly appended: readonly { index: number; partition: number; offset: number; timestamp: number }[];
+  readonly notAppended: readonly number[];
+  /** Per partition that stopped: why (`Deadline` or an error's code). */
+  readonly partitions: readonly { partition: number; reason: string }[];
+  constructor(
+    topic: string,
+    appended: AppendIncomplete['appended'],
+    notAppended: readonly number[],
+    partitions: AppendIncomplete['partitions'],
+    retriable: boolean,
+  ) {
+    super(
+      `Append to ${topic} incomplete: ${appended.length} record(s) appended, ${notAppended.length} not ` +
+        `(${partitions.map((p) => `partition ${p.partition}: ${p.reason}`).join('; ')})`,
+      { retriable },
+    );
+    this.topic = topic;
+    this.appended = appended;
+    this.notAppended = notAppended;
+    this.partitions = partitions;
+  }
+}
+
 /** One record is larger than a limit. Nothing of the append was written. */
 export class RecordTooLarge extends SluiceError {
   readonly index: number;

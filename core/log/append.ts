@@ -2,6 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { sleep } from '../async.ts';
 import {
   AppendContention,
+  AppendIncomplete,
   InvalidTimestamp,
   DuplicateSequence,
   InvalidArgument,
@@ -48,6 +49,11 @@ export const DEFAULT_RETRY: RetryOptions = {
 export interface AppendOptions {
   /** Idempotent producer: retries of an appended batch return the original offsets. */
   readonly producer?: IdempotentProducer;
+  /**
+   * No batch is started after this (epoch ms, the engine's clock): an append that cannot finish
+   * in time stops between batches and throws `AppendIncomplete` saying what was written.
+   */
+  readonly deadline?: number;
 }
 
 export interface RecordMetadata {
@@ -117,19 +123,42 @@ export class Appender {
 
     const byPartition = await this.assignPartitions(topic, encoded);
     const sequences = producer === undefined ? undefined : producerSequences(producer, [...byPartition.keys()]);
-    const results = new Array<RecordMetadata>(records.length);
+    const results: (RecordMetadata | undefined)[] = Array.from({ length: records.length }, () => undefined);
+    const stopped: { partition: number; reason: string; error?: unknown }[] = [];
     await Promise.all(
       [...byPartition].map(async ([partition, indexes]) => {
-        const metas = await this.appendToPartition(
-          topic,
-          partition,
-          indexes.map((i) => encoded[i]!),
-          producer === undefined ? undefined : { ...producer, firstSequence: sequences!.get(partition)! },
-        );
-        indexes.forEach((recordIndex, k) => (results[recordIndex] = metas[k]!));
+        const out: RecordMetadata[] = [];
+        try {
+          const complete = await this.appendToPartition(
+            topic,
+            partition,
+            indexes.map((i) => encoded[i]!),
+            producer === undefined ? undefined : { ...producer, firstSequence: sequences!.get(partition)! },
+            out,
+            options.deadline,
+          );
+          if (!complete) stopped.push({ partition, reason: 'Deadline' });
+        } catch (e) {
+          stopped.push({ partition, reason: isSluiceError(e) ? e.code : 'StorageError', error: e });
+        } finally {
+          out.forEach((meta, k) => (results[indexes[k]!] = meta));
+        }
       }),
     );
-    return results;
+    if (stopped.length === 0) return results as RecordMetadata[];
+    const appended = results.flatMap((m, index) => (m === undefined ? [] : [{ index, ...m }]));
+    // Nothing written anywhere and a failure: the failure itself, as an append of one batch reports it.
+    const failure = stopped.find((s) => s.error !== undefined);
+    if (appended.length === 0 && failure !== undefined) throw failure.error;
+    const notAppended = results.flatMap((m, index) => (m === undefined ? [index] : []));
+    const retriable = stopped.every((s) => s.error === undefined || (isSluiceError(s.error) && s.error.retriable));
+    throw new AppendIncomplete(
+      topic.name,
+      appended,
+      notAppended,
+      stopped.map(({ partition, reason }) => ({ partition, reason })),
+      retriable,
+    );
   }
 
   private async assignPartitions(
@@ -166,15 +195,17 @@ export class Appender {
     partition: number,
     input: readonly EncodedRecord[],
     producer: (IdempotentProducer & { firstSequence: number }) | undefined,
-  ): Promise<RecordMetadata[]> {
+    out: RecordMetadata[],
+    deadline: number | undefined,
+  ): Promise<boolean> {
     const log = logKey(topic.topicId, partition);
-    const out: RecordMetadata[] = [];
     let sequence = producer?.firstSequence ?? 0;
     const records = await Promise.all(
       input.map(async (r) => (this.claimChecks.needed(r) ? this.claimChecks.store(topic, partition, r) : r)),
     );
     // Batches of one call go in order: batch i+1 is only attempted once batch i is durable.
     for (const batch of splitIntoBatches(records, topic.config.compression)) {
+      if (deadline !== undefined && this.now() >= deadline) return false; // out of time: report, don't start
       if (producer === undefined) {
         const baseOffset = (await this.claim(topic, partition, log, batch)) as number; // no producer state: always a number
         batch.records.forEach((r, k) => out.push({ partition, offset: baseOffset + k, timestamp: r.timestamp }));
@@ -183,7 +214,7 @@ export class Appender {
       }
       sequence += batch.records.length;
     }
-    return out;
+    return true;
   }
 
   private async claimIdempotent(

@@ -92,12 +92,24 @@ export class Tiering {
   /** One pass over every partition of every topic. */
   /** One pass over every partition of every topic; a failing partition does not stop the others. */
   async runOnce(): Promise<PartitionReport[]> {
+    return (await this.runUntil(Number.POSITIVE_INFINITY)).reports;
+  }
+
+  /**
+   * One pass, stopping before `deadline` (epoch ms, this roller's clock): no partition is started
+   * after it, and a partition's rolls stop between segments. Every step is resumable, so what is
+   * left (`complete: false`, `remaining` partitions) is done by the next run.
+   */
+  async runUntil(deadline: number): Promise<{ reports: PartitionReport[]; complete: boolean; remaining: number }> {
     const reports: PartitionReport[] = await this.purgeDeletedTopics();
-    for (const topic of await this.metadata.listTopics()) {
-      for (let partition = 0; partition < topic.config.partitions; partition++)
-        reports.push(await this.runPartition(topic, partition));
+    const work = (await this.metadata.listTopics()).flatMap((topic) =>
+      Array.from({ length: topic.config.partitions }, (_, partition) => ({ topic, partition })),
+    );
+    for (let i = 0; i < work.length; i++) {
+      if (this.now() >= deadline) return { reports, complete: false, remaining: work.length - i };
+      reports.push(await this.runPartition(work[i]!.topic, work[i]!.partition, deadline));
     }
-    return reports;
+    return { reports, complete: true, remaining: 0 };
   }
 
   /**
@@ -133,7 +145,11 @@ export class Tiering {
     return reports;
   }
 
-  async runPartition(topic: TopicRecord, partition: number): Promise<PartitionReport> {
+  async runPartition(
+    topic: TopicRecord,
+    partition: number,
+    deadline = Number.POSITIVE_INFINITY,
+  ): Promise<PartitionReport> {
     const errors: { step: string; code: string }[] = [];
     const attempt = async <T>(step: string, fn: () => Promise<T>, fallback: T): Promise<T> => {
       try {
@@ -148,7 +164,8 @@ export class Tiering {
       'roll',
       async () => {
         let n = 0;
-        while (n < 1000 && (await this.rollOnce(topic, partition))) n++; // a long backlog takes several segments
+        // A long backlog takes several segments; each is whole, so stopping between them is safe.
+        while (n < 1000 && this.now() < deadline && (await this.rollOnce(topic, partition))) n++;
         return n;
       },
       0,

@@ -79,6 +79,7 @@ const STATUS: Record<string, number> = {
   RecordTooLargeForResponse: 413,
   OffsetOutOfRange: 416,
   AppendContention: 503,
+  AppendIncomplete: 503,
   SagaNotFound: 404,
   ExecutionNotFound: 404,
   ExecutionAlreadyExists: 409,

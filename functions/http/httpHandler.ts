@@ -17,7 +17,16 @@ export interface HttpResult {
   readonly body?: unknown;
 }
 
-export type RouteHandler = (event: HttpEvent) => Promise<HttpResult>;
+/** A route: the event, and the Lambda context for its remaining time (long work stops before the end). */
+export type RouteHandler = (event: HttpEvent, context: Context) => Promise<HttpResult>;
+
+/** Time a route keeps for answering after its work stops: the response, logs and metrics. */
+export const ANSWER_MARGIN_MS = 3_000;
+
+/** The epoch-ms time by which a route's work must stop, so it still answers in time. */
+export function deadlineOf(context: Context): number {
+  return Date.now() + context.getRemainingTimeInMillis() - ANSWER_MARGIN_MS;
+}
 
 /** Largest request body accepted: Lambda's 6 MB synchronous payload limit, less some headroom. */
 export const MAX_BODY_BYTES = 6_000_000;
@@ -53,7 +62,7 @@ export function httpHandler(routes: Record<string, RouteHandler>) {
     try {
       const route = Object.hasOwn(routes, event.routeKey) ? routes[event.routeKey] : undefined;
       if (route === undefined) throw new RouteNotFound(event.routeKey);
-      const result = await route({ ...event, json: parseBody(event) });
+      const result = await route({ ...event, json: parseBody(event) }, context);
       return response(result.status, result.body);
     } catch (e) {
       if (isSluiceError(e)) {
@@ -74,7 +83,19 @@ export function httpHandler(routes: Record<string, RouteHandler>) {
       return response(500, { error: { code, message, requestId: context.awsRequestId } });
     }
   };
-  const chain = middy(dispatch)
+  // The last resort, a second before Lambda's own timeout (routes stop their work earlier, see
+  // deadlineOf): a typed, retriable 503 instead of a bare timeout.
+  const chain = middy(dispatch, {
+    timeoutEarlyInMillis: 1_000,
+    timeoutEarlyResponse: () =>
+      response(503, {
+        error: {
+          code: 'Timeout',
+          message:
+            'The request ran out of time and may be partly done; retry it (with an idempotent producer for appends)',
+        },
+      }),
+  })
     .use(captureLambdaHandler(tracer, { captureResponse: false })) // responses carry record data
     .use(injectLambdaContext(logger))
     .use(logMetrics(metrics));

@@ -1,13 +1,13 @@
 import { InvalidArgument } from '../../core/errors.ts';
 import type { IdempotentProducer } from '../../core/log/sluice.ts';
 import { metrics, sluice } from '../runtime.ts';
-import { httpHandler } from '../http/httpHandler.ts';
+import { deadlineOf, httpHandler } from '../http/httpHandler.ts';
 import { InvalidRequest } from '../http/httpErrors.ts';
 import { objectBody, onlyKeys, recordFromWire } from '../http/wire.ts';
 
 /** Produce: append records to a topic; offsets come back in request order. */
 export const handler = httpHandler({
-  'POST /v1/topics/{topic}/records': async (event) => {
+  'POST /v1/topics/{topic}/records': async (event, context) => {
     const body = objectBody(event.json);
     onlyKeys(body, ['records', 'producer']);
     if (!Array.isArray(body.records)) throw new InvalidRequest('records', 'records must be an array of records');
@@ -16,11 +16,11 @@ export const handler = httpHandler({
       throw new InvalidArgument('producer', 'producer must be { id, epoch, sequence }');
     }
     const producer = body.producer as IdempotentProducer | undefined;
-    const metas = await sluice.append(
-      event.pathParameters!.topic!,
-      records,
-      producer === undefined ? {} : { producer },
-    );
+    // An append that cannot finish in time stops between batches and says what it wrote (AppendIncomplete).
+    const metas = await sluice.append(event.pathParameters!.topic!, records, {
+      deadline: deadlineOf(context),
+      ...(producer === undefined ? {} : { producer }),
+    });
     metrics.addMetric('RecordsAppended', 'Count', metas.length);
     return { status: 200, body: { offsets: metas } };
   },

@@ -6,8 +6,11 @@ import { logger, metrics, tiering } from '../runtime.ts';
  * applies retention. Each roll is a state machine in DynamoDB, so a run that dies or times out is
  * finished by the next one.
  */
-export const handler = eventHandler(async () => {
-  const partitions = await tiering.runOnce();
+export const handler = eventHandler(async (_event: unknown, context) => {
+  // Stop well before the function's timeout; what is left is resumed by the next run.
+  const deadline = Date.now() + (context.getRemainingTimeInMillis?.() ?? 300_000) - 30_000;
+  const { reports: partitions, complete, remaining } = await tiering.runUntil(deadline);
+  if (!complete) logger.warn('tiering pass stopped at its deadline', { remaining });
   const rolled = partitions.reduce((n, p) => n + p.rolled, 0);
   const expired = partitions.reduce((n, p) => n + p.expired, 0);
   metrics.addMetric('SegmentsRolled', 'Count', rolled);
@@ -17,5 +20,5 @@ export const handler = eventHandler(async () => {
   for (const p of failed)
     logger.warn('tiering step failed', { topic: p.topic, partition: p.partition, errors: p.errors });
   logger.info('tiering pass', { partitions: partitions.length, rolled, expired, failed: failed.length });
-  return { partitions: partitions.length, rolled, expired, failed: failed.length };
+  return { partitions: partitions.length, rolled, expired, failed: failed.length, complete, remaining };
 });

@@ -1,4 +1,4 @@
-import { describe, expect, it } from 'vitest';
+import { assert, describe, expect, it } from 'vitest';
 import { isSluiceError } from '../../core/errors.ts';
 import { partitionForKey } from '../../core/log/murmur2.ts';
 import type { LogStore } from '../../core/ports.ts';
@@ -298,6 +298,43 @@ export function engineContract(kind: StoreKind): void {
       expect(next[0]!.offset).toBe(21);
       const values = (await readAll(sluice, 'idem-large', 0)).map((r) => (r.value as string).split(':')[0]);
       expect(values.filter((v) => v !== 'between' && v !== 'next').length, 'each record once').toBe(20);
+    });
+
+    it('an append out of time stops between batches and says per record what was written; an idempotent retry finishes it', async () => {
+      const base = await kind.make();
+      let t = 1_000;
+      // Every write takes one tick of the engine's clock.
+      const slow = Object.assign(Object.create(base) as typeof base, {
+        putBatch: async (...args: Parameters<typeof base.putBatch>) => {
+          const out = await base.putBatch(...args);
+          t++;
+          return out;
+        },
+      });
+      const sluice = new Sluice({ log: slow, metadata: base, retry: FAST_RETRY, now: () => t });
+      await sluice.createTopic('late', { partitions: 2, config: { maxRecordBytes: 200_000 } });
+      const producer = { id: uniqueName('late'), epoch: 0, sequence: { 0: 0, 1: 0 } };
+      // Six records of 150 KB per partition: two to a batch, three batches each; time for one.
+      const records = Array.from({ length: 12 }, (_, i) => ({ value: `${i}:`.padEnd(150_000, 'x'), partition: i % 2 }));
+      const error = await sluice.append('late', records, { producer, deadline: t + 1 }).then(
+        () => undefined,
+        (e: unknown) => e,
+      );
+      assert(isSluiceError(error, 'AppendIncomplete'), `expected AppendIncomplete, got ${String(error)}`);
+      expect(error.retriable).toBe(true);
+      expect(
+        (error.appended as { index: number }[]).map((a) => a.index),
+        'the first batch of each partition',
+      ).toStrictEqual([0, 1, 2, 3]);
+      expect(error.notAppended).toStrictEqual([4, 5, 6, 7, 8, 9, 10, 11]);
+      expect(error.partitions).toStrictEqual([
+        { partition: 0, reason: 'Deadline' },
+        { partition: 1, reason: 'Deadline' },
+      ]);
+      const written = error.appended as { index: number; partition: number; offset: number }[];
+      const retried = await sluice.append('late', records, { producer });
+      for (const w of written) expect(retried[w.index]!.offset, 'a retry keeps the original offsets').toBe(w.offset);
+      expect(retried.map((m) => m.offset)).toStrictEqual([0, 0, 1, 1, 2, 2, 3, 3, 4, 4, 5, 5]);
     });
 
     it('an ambiguous failure (written, but the caller saw an error) never duplicates a record', async () => {

@@ -3,7 +3,7 @@ import { isSluiceError } from '../../core/errors.ts';
 import { logKey, type SegmentRecord, type TieringStore } from '../../core/ports.ts';
 import type { Sluice } from '../../core/log/sluice.ts';
 import type { ObjectStore } from '../../core/tiering/objectStore.ts';
-import { PURGE_GRACE_MS } from '../../core/tiering/tiering.ts';
+import { PURGE_GRACE_MS, Tiering } from '../../core/tiering/tiering.ts';
 import { tieredEngine, type Store, type TieredKind } from '../support/stores.ts';
 
 const MINUTE = 60_000;
@@ -532,6 +532,32 @@ export function tieringContract(kind: TieredKind): void {
       }
       for (const key of objectsBefore) await expect(objects.getRange(key, 0, 0), `${key} gone`).rejects.toThrow();
       expect(await sluice.offsetFor('doomed', 0, 'latest'), 'the new incarnation untouched').toBe(0);
+    });
+
+    it('a run stops at its deadline between partitions and the next one finishes', async () => {
+      const c = clock();
+      const { store, objects } = await kind.make(c.now);
+      const { sluice, tiering } = tieredEngine(store, objects, c.now);
+      await sluice.createTopic('many', { partitions: 4, config: { hotRetentionMs: MINUTE } });
+      for (let p = 0; p < 4; p++) await sluice.append('many', [{ value: `v${p}`, partition: p }]);
+      c.advance(2 * MINUTE);
+      for (let p = 0; p < 4; p++) await sluice.append('many', [{ value: 'tail', partition: p }]);
+      // Each partition's work takes a minute of the roller's clock: the deadline allows two.
+      const slow = new Tiering({ log: store, metadata: store, store, objects, now: c.now });
+      const original = slow.runPartition.bind(slow);
+      slow.runPartition = async (...args) => {
+        const report = await original(...args);
+        c.advance(MINUTE);
+        return report;
+      };
+      const first = await slow.runUntil(c.now() + 2 * MINUTE - 1);
+      expect([first.complete, first.remaining, first.reports.map((r) => r.rolled)]).toStrictEqual([false, 2, [1, 1]]);
+      const second = await tiering.runUntil(c.now() + 10 * MINUTE);
+      expect([second.complete, second.remaining]).toStrictEqual([true, 0]);
+      expect(
+        second.reports.map((r) => r.rolled),
+        'the rest rolled, the done ones had nothing',
+      ).toStrictEqual([0, 0, 1, 1]);
     });
 
     it('keeps segment counters in the partition state through rolls, compaction and retention, and backfills them', async () => {

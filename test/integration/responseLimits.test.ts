@@ -112,4 +112,29 @@ describe('responses fit Lambda', () => {
     expect(refused.body.error).toMatchObject({ code: 'RecordTooLargeForResponse', offset: 10, partition: 0 });
     expect(refused.bytes).toBeLessThan(1000);
   });
+
+  it('a produce out of time is a typed, retriable 503 saying what was written and what was not', async () => {
+    const topic = uniqueName('late');
+    await call(topics, { method: 'POST', route: '/v1/topics', body: { name: topic } });
+    const spec = {
+      method: 'POST' as const,
+      route: '/v1/topics/{topic}/records',
+      pathParameters: { topic },
+      body: { records: [{ value: 'a' }, { value: 'b' }] },
+    };
+    // Three seconds left: the time a route keeps for answering, so no batch may start.
+    const late = { ...lambdaContext, getRemainingTimeInMillis: () => 3_000 };
+    const res = await produce(apiEvent(spec), late);
+    expect(res.statusCode).toBe(503);
+    const body = JSON.parse(res.body!) as { error: Record<string, unknown> };
+    expect(body.error).toMatchObject({ code: 'AppendIncomplete', appended: [], notAppended: [0, 1] });
+    const offsets = await call(fetch, {
+      method: 'GET',
+      route: '/v1/topics/{topic}/partitions/{partition}/offsets',
+      pathParameters: { topic, partition: '0' },
+      query: { at: 'latest' },
+    });
+    expect(offsets.body.offset, 'nothing written').toBe(0);
+    expect((await call(produce, spec)).status, 'with time, the same request succeeds').toBe(200);
+  });
 });
