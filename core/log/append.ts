@@ -146,6 +146,7 @@ export class Appender {
       }),
     );
     if (stopped.length === 0) return results as RecordMetadata[];
+    stopped.sort((a, b) => a.partition - b.partition);
     const appended = results.flatMap((m, index) => (m === undefined ? [] : [{ index, ...m }]));
     // Nothing written anywhere and a failure: the failure itself, as an append of one batch reports it.
     const failure = stopped.find((s) => s.error !== undefined);
