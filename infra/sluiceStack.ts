@@ -83,6 +83,21 @@ type S3Action = 's3:GetObject' | 's3:PutObject' | 's3:DeleteObject';
 /** Segment objects (and their claim lists) live under segments/, claim checks under claims/. */
 type FunctionName = HandlerName | 'lagReporter' | 'roller' | 'sagaAudit' | 'sagaTrigger';
 
+/** What a consumer-group member needs: read the log, change group items in conditional transactions. */
+const GROUP_MEMBER_ACCESS = {
+  log: ['dynamodb:Query'],
+  metadata: [
+    'dynamodb:GetItem',
+    'dynamodb:PutItem',
+    'dynamodb:UpdateItem',
+    'dynamodb:DeleteItem',
+    'dynamodb:Query',
+    'dynamodb:ConditionCheckItem',
+    'dynamodb:BatchWriteItem',
+  ],
+  objects: { segments: ['s3:GetObject'], claims: ['s3:GetObject'] },
+} as const;
+
 const ACCESS: Record<
   FunctionName,
   {
@@ -112,19 +127,7 @@ const ACCESS: Record<
     objects: { segments: ['s3:GetObject'], claims: ['s3:GetObject'] },
   },
   // Groups read the log (poll) and change group items, in transactions with condition checks.
-  groups: {
-    log: ['dynamodb:Query'],
-    metadata: [
-      'dynamodb:GetItem',
-      'dynamodb:PutItem',
-      'dynamodb:UpdateItem',
-      'dynamodb:DeleteItem',
-      'dynamodb:Query',
-      'dynamodb:ConditionCheckItem',
-      'dynamodb:BatchWriteItem',
-    ],
-    objects: { segments: ['s3:GetObject'], claims: ['s3:GetObject'] },
-  },
+  groups: GROUP_MEMBER_ACCESS,
   // Lag reads offsets and high watermarks; describing a group may remove expired members.
   lagReporter: {
     log: ['dynamodb:Query'],
@@ -165,19 +168,7 @@ const ACCESS: Record<
     objects: { segments: [], claims: [] },
   },
   // Saga triggers consume topics through consumer groups and record the executions they start.
-  sagaTrigger: {
-    log: ['dynamodb:Query'],
-    metadata: [
-      'dynamodb:GetItem',
-      'dynamodb:PutItem',
-      'dynamodb:UpdateItem',
-      'dynamodb:DeleteItem',
-      'dynamodb:Query',
-      'dynamodb:ConditionCheckItem',
-      'dynamodb:BatchWriteItem',
-    ],
-    objects: { segments: ['s3:GetObject'], claims: ['s3:GetObject'] },
-  },
+  sagaTrigger: GROUP_MEMBER_ACCESS,
 };
 
 /**
