@@ -530,7 +530,18 @@ export class ConsumerGroups {
         return at();
       }
     };
-    const pages = await Promise.all(order.map((key) => read(key, share)));
+    // The first partition of this poll's rotation reads first, and returns its first record whatever
+    // its size (Kafka's fetch): each partition is first in turn, so none waits long behind a large
+    // record. The others share what budget it left, so the response stays within the budget.
+    const [head, ...rest] = order;
+    const first = await read(head!, { ...share, atLeastOne: true });
+    const used = measure === undefined ? share.maxBytes : first.records.reduce((n, r) => n + measure(r), 0);
+    const left = Math.floor((maxBytes - Math.max(share.maxBytes, used)) / Math.max(1, rest.length));
+    const others =
+      left >= 1
+        ? await Promise.all(rest.map((key) => read(key, { ...share, maxBytes: left })))
+        : rest.map(() => ({ records: [] as GroupRecord[], more: Number.POSITIVE_INFINITY }));
+    const pages = [first, ...others];
     const records = pages.flatMap((p) => p.records).slice(0, maxRecords);
     if (records.length > 0) return records;
     // Nothing fitted a share: the first partition with records gets the whole budget, and its

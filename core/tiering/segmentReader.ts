@@ -53,15 +53,19 @@ export class SegmentReader {
     let more = segments.length === SEGMENTS_PER_READ;
     for (let i = 0; i < segments.length; i++) {
       const segment = segments[i]!;
-      if (i === segments.length - 1 && more) {
-        // Every one so far compacted away past the offset: look further (each look is keyed).
-        const next = await this.store.segmentsFrom(log, segment.end, SEGMENTS_PER_READ);
-        more = next.length === SEGMENTS_PER_READ;
-        segments.push(...next);
-      }
+
       const index = await this.index(segment);
       let first = index.findIndex((e) => e.baseOffset + e.recordCount > offset);
-      if (first === -1) continue; // compacted away past the offset: try the next segment
+      if (first === -1) {
+        // Compacted away past the offset: try the next segment, looking further when these are
+        // all used up (each look is keyed).
+        if (i === segments.length - 1 && more) {
+          const next = await this.store.segmentsFrom(log, segment.end, SEGMENTS_PER_READ);
+          more = next.length === SEGMENTS_PER_READ;
+          segments.push(...next);
+        }
+        continue;
+      }
       let last = first;
       let records = index[first]!.baseOffset + index[first]!.recordCount - Math.max(offset, index[first]!.baseOffset);
       let bytes = index[first]!.sizeBytes;

@@ -260,6 +260,22 @@ export function groupContract(kind: GroupKind): void {
     });
 
     describe('regressions from review', () => {
+      it("a record larger than its partition's share of the budget is not starved by busy partitions", async () => {
+        const { sluice, groups } = await kind.make();
+        await sluice.createTopic('starve', { partitions: 4 });
+        await sluice.append('starve', [{ value: 'b'.repeat(50_000), partition: 0 }]);
+        const m = await groups.join('starving', { topics: ['starve'], autoOffsetReset: 'earliest' });
+        let delivered = false;
+        // Each poll the other partitions have fresh small records; the large one's partition is
+        // first in the rotation one poll in four, and then it comes, whatever its size.
+        for (let poll = 0; poll < 40 && !delivered; poll++) {
+          for (let p = 1; p < 4; p++) await sluice.append('starve', [{ value: `small-${poll}`, partition: p }]);
+          const { records } = await groups.poll('starving', m.memberId, { maxBytes: 100_000 });
+          delivered = records.some((r) => r.partition === 0);
+        }
+        expect(delivered, 'the large record was delivered').toBe(true);
+      });
+
       it('a poll shares one byte budget across partitions', async () => {
         const { sluice, groups } = await kind.make();
         await sluice.createTopic('heavy', { partitions: 8 });
