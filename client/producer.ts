@@ -141,7 +141,19 @@ export class Producer {
       const reports = await this.postWithRetries(topic, messages);
       batch.forEach((p, i) => p.resolve(reports[i]!));
     } catch (e) {
-      batch.forEach((p) => p.reject(e));
+      // An append that stopped part-way says which records it wrote: those are delivered.
+      const appended = new Map(
+        isSluiceApiError(e, 'AppendIncomplete')
+          ? (e.details.appended as { index: number; partition: number; offset: number; timestamp: number }[]).map(
+              ({ index, ...at }) => [index, { topic, ...at }] as const,
+            )
+          : [],
+      );
+      batch.forEach((p, i) => {
+        const report = appended.get(i);
+        if (report === undefined) p.reject(e);
+        else p.resolve(report);
+      });
     }
   }
 
@@ -161,7 +173,9 @@ export class Producer {
         for (const [p, n] of counts) this.sequences.set(`${topic}/${p}`, sequence[p]! + n);
         return offsets.map((o) => ({ topic, ...o }));
       } catch (e) {
-        const retriable = !isSluiceApiError(e) || e.retriable;
+        // Part of a non-idempotent append landed: sending it again would write that part twice.
+        const partial = isSluiceApiError(e, 'AppendIncomplete') && !this.config.idempotent;
+        const retriable = (!isSluiceApiError(e) || e.retriable) && !partial;
         if (!retriable || attempt >= this.config.retries) {
           // The outcome may be unknown: start a new epoch so later sequences are not judged against it.
           if (this.config.idempotent) this.bumpEpoch();

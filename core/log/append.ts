@@ -152,7 +152,12 @@ export class Appender {
     const failure = stopped.find((s) => s.error !== undefined);
     if (appended.length === 0 && failure !== undefined) throw failure.error;
     const notAppended = results.flatMap((m, index) => (m === undefined ? [index] : []));
-    const retriable = stopped.every((s) => s.error === undefined || (isSluiceError(s.error) && s.error.retriable));
+    // Retrying the whole append is safe only with an idempotent producer (what was written is
+    // recognised); without one it would write those records twice, so the caller must send only
+    // `notAppended`.
+    const retriable =
+      producer !== undefined &&
+      stopped.every((s) => s.error === undefined || (isSluiceError(s.error) && s.error.retriable));
     throw new AppendIncomplete(
       topic.name,
       appended,

@@ -25,9 +25,10 @@ const MAX_SEGMENT_BATCHES = 2000;
 const PURGES_PER_RUN = 20;
 /**
  * How long a deleted topic's data waits before the purge: longer than any process caches a topic
- * (TopicCatalog, 1 s by default), so its late appends are purged with the rest.
+ * (TopicCatalog, 1 s) plus the longest append already under way (a produce function's 29 s), so
+ * late appends are purged with the rest.
  */
-export const PURGE_GRACE_MS = 10_000;
+export const PURGE_GRACE_MS = 60_000;
 /** Most stored bytes one segment holds (64 MiB). */
 const MAX_SEGMENT_BYTES = 64 * 1024 * 1024;
 
@@ -101,10 +102,14 @@ export class Tiering {
    * left (`complete: false`, `remaining` partitions) is done by the next run.
    */
   async runUntil(deadline: number): Promise<{ reports: PartitionReport[]; complete: boolean; remaining: number }> {
-    const reports: PartitionReport[] = await this.purgeDeletedTopics();
-    const work = (await this.metadata.listTopics()).flatMap((topic) =>
+    const reports: PartitionReport[] = await this.purgeDeletedTopics(deadline);
+    const all = (await this.metadata.listTopics()).flatMap((topic) =>
       Array.from({ length: topic.config.partitions }, (_, partition) => ({ topic, partition })),
     );
+    // A run cut short by its deadline must not leave the same partitions behind every time: a
+    // run with a deadline starts at a random place in the list (one without, at its start).
+    const start = Number.isFinite(deadline) ? Math.floor(Math.random() * all.length) : 0;
+    const work = all.map((_, i) => all[(start + i) % all.length]!);
     for (let i = 0; i < work.length; i++) {
       if (this.now() >= deadline) return { reports, complete: false, remaining: work.length - i };
       reports.push(await this.runPartition(work[i]!.topic, work[i]!.partition, deadline));
@@ -117,13 +122,14 @@ export class Tiering {
    * dies is finished by the next run), then forgets each deletion. A deletion younger than
    * PURGE_GRACE_MS waits, so appends from processes that still cached the topic are purged too.
    */
-  async purgeDeletedTopics(): Promise<PartitionReport[]> {
+  async purgeDeletedTopics(deadline = Number.POSITIVE_INFINITY): Promise<PartitionReport[]> {
     const reports: PartitionReport[] = [];
     const stores = { log: this.log, metadata: this.metadata, tiering: { store: this.store, objects: this.objects } };
     for (const deleted of await this.metadata.listDeletedTopics(PURGES_PER_RUN)) {
       if (deleted.deletedAt + PURGE_GRACE_MS > this.now()) continue;
       let failed = false;
       for (let partition = 0; partition < deleted.partitions; partition++) {
+        if (this.now() >= deadline) return reports; // the rest (each step idempotent) next run
         try {
           await deletePartitionData(stores, logKey(deleted.topicId, partition));
           reports.push({ topic: deleted.name, partition, rolled: 0, expired: 0, compacted: 0, purged: true });

@@ -335,6 +335,10 @@ export function engineContract(kind: StoreKind): void {
       const retried = await sluice.append('late', records, { producer });
       for (const w of written) expect(retried[w.index]!.offset, 'a retry keeps the original offsets').toBe(w.offset);
       expect(retried.map((m) => m.offset)).toStrictEqual([0, 0, 1, 1, 2, 2, 3, 3, 4, 4, 5, 5]);
+      // Without an idempotent producer, retrying the whole append would write its first part twice.
+      await expect(sluice.append('late', records.slice(0, 8), { deadline: t + 1 })).rejects.toSatisfy(
+        (e) => isSluiceError(e, 'AppendIncomplete') && e.retriable === false && (e.appended as unknown[]).length === 4,
+      );
     });
 
     it('an ambiguous failure (written, but the caller saw an error) never duplicates a record', async () => {
