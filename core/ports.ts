@@ -27,6 +27,30 @@ export interface StoredBatch {
    * item by this id and counts it as success instead of appending a duplicate.
    */
   readonly writerId: string;
+  /**
+   * When DynamoDB's TTL may remove this hot copy (epoch seconds): its append time plus the topic's
+   * hot retention plus a margin (a day by default), written only where a roller tiers the log.
+   * Rolled copies then expire for free instead of being deleted (a delete costs what the write
+   * did), and until then `attribute_not_exists` still sees them, so a late writer cannot claim
+   * their offsets. Absent on segments and on logs that are never tiered.
+   */
+  readonly expiresAt?: number;
+  /**
+   * The base offset of the reservation handed out just before this batch's, when the sequencer
+   * knew it: the exact start of the range below this batch that a writer may still claim, so
+   * that a gap left by a writer that died is filled with one item (see `gaps.ts`).
+   */
+  readonly previousBase?: number;
+}
+
+/** The writer id of a gap filler: a batch of no records occupying offsets whose writer died. */
+export const GAP_WRITER_ID = 'gap';
+
+/** Offsets handed out by a partition's sequencer for one batch: `[base, base + count)`. */
+export interface Reservation {
+  readonly base: number;
+  /** The base of the reservation handed out just before this one, if the sequencer knew it. */
+  readonly previousBase?: number;
 }
 
 /** An idempotent producer's state on one partition. */
@@ -71,17 +95,27 @@ export interface BatchPage {
 
 export interface LogStore {
   /**
+   * Hands out the next `count` offsets of a partition with one atomic counter update, which never
+   * conflicts however many writers call it; undefined when the partition's sequencer does not
+   * exist yet (`advanceSequencer` creates it).
+   */
+  reserveOffsets(log: string, count: number): Promise<Reservation | undefined>;
+  /** Creates the sequencer at `next`, or moves it up to `next`; never moves it down. */
+  advanceSequencer(log: string, next: number): Promise<void>;
+  /**
    * Writes the batch only if no batch starts at `batch.baseOffset` (`attribute_not_exists`), and,
    * with `producer`, only if the producer state still has the expected version; both or neither.
    */
   putBatch(batch: StoredBatch, producer?: ProducerStateWrite): Promise<PutBatchResult>;
   /** The batch with the highest base offset, if any (strongly consistent). */
   lastBatch(log: string): Promise<StoredBatch | undefined>;
+  /** The header of the batch with the highest base offset at or below `offset`, if any (strongly consistent). */
+  batchAtOrBefore(log: string, offset: number): Promise<StoredBatch | undefined>;
   /** Up to `maxBatches` batches from the one containing `fromOffset` (strongly consistent). */
   readBatches(log: string, fromOffset: number, maxBatches: number): Promise<BatchPage>;
   /** Batch headers (no payload) from `fromOffset` in offset order, one page at a time. */
   scanBatchHeaders(log: string, fromOffset: number, maxBatches: number): Promise<BatchPage>;
-  /** Removes every batch of a partition's log. */
+  /** Removes every batch of a partition's log, and its sequencer. */
   deleteLog(log: string): Promise<void>;
 }
 

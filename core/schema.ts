@@ -18,7 +18,11 @@ export const LOG_TABLE = {
     payload: 'p',
     writerId: 'w',
     appendedAt: 'a',
+    expiresAt: 'x',
+    previousBase: 'r',
   },
+  /** DynamoDB's time-to-live attribute (epoch seconds): hot copies expire after the roller tiered them. */
+  timeToLive: 'x',
 } as const;
 
 export const METADATA_TABLE = {
@@ -35,6 +39,8 @@ export const metadataKeys = {
   deletedTopics: 'deleted-topic',
   topicsPartition: 'topic',
   partitionState: (log: string) => ({ pk: `log#${log}`, sk: 'state' }),
+  /** A partition's offset sequencer: the next offset to hand out (an atomic counter). */
+  sequencer: (log: string) => ({ pk: `log#${log}`, sk: 'next' }),
   /** A partition's segments, sorted by their 20-digit base offsets. */
   segment: (log: string, base: number) => ({ pk: `segments#${log}`, sk: String(base).padStart(20, '0') }),
   segmentsPartition: (log: string) => `segments#${log}`,

@@ -83,9 +83,12 @@ type S3Action = 's3:GetObject' | 's3:PutObject' | 's3:DeleteObject';
 /** Segment objects (and their claim lists) live under segments/, claim checks under claims/. */
 type FunctionName = HandlerName | 'lagReporter' | 'roller' | 'sagaAudit' | 'sagaTrigger';
 
-/** What a consumer-group member needs: read the log, change group items in conditional transactions. */
+/**
+ * What a consumer-group member needs: read the log (and fill a dead writer's gap in it), change
+ * group items in conditional transactions.
+ */
 const GROUP_MEMBER_ACCESS = {
-  log: ['dynamodb:Query'],
+  log: ['dynamodb:Query', 'dynamodb:PutItem'],
   metadata: [
     'dynamodb:GetItem',
     'dynamodb:PutItem',
@@ -114,15 +117,17 @@ const ACCESS: Record<
     metadata: ['dynamodb:GetItem', 'dynamodb:PutItem', 'dynamodb:UpdateItem', 'dynamodb:DeleteItem', 'dynamodb:Query'],
     objects: { segments: [], claims: [] },
   },
-  // Produce claims batches (PutItem, alone or in a transaction with the producer state); an
-  // idempotent retry of a batch already in S3 reads it back.
+  // Produce reserves offsets (UpdateItem on the sequencer) and writes batches there (PutItem,
+  // alone or in a transaction with the producer state); an idempotent retry of a batch already in
+  // S3 reads it back.
   produce: {
     log: ['dynamodb:PutItem', 'dynamodb:Query'],
-    metadata: ['dynamodb:GetItem', 'dynamodb:PutItem', 'dynamodb:Query'],
+    metadata: ['dynamodb:GetItem', 'dynamodb:PutItem', 'dynamodb:UpdateItem', 'dynamodb:Query'],
     objects: { segments: ['s3:GetObject'], claims: ['s3:PutObject'] },
   },
+  // Fetch reads, and fills the range of a writer that died before its put (a conditional PutItem).
   fetch: {
-    log: ['dynamodb:Query'],
+    log: ['dynamodb:Query', 'dynamodb:PutItem'],
     metadata: ['dynamodb:GetItem', 'dynamodb:Query'],
     objects: { segments: ['s3:GetObject'], claims: ['s3:GetObject'] },
   },
@@ -134,10 +139,11 @@ const ACCESS: Record<
     metadata: ['dynamodb:GetItem', 'dynamodb:PutItem', 'dynamodb:DeleteItem', 'dynamodb:Query'],
     objects: { segments: [], claims: [] },
   },
-  // The roller (on a schedule) and the admin route that runs it: write segments, delete hot
-  // batches, record segments and drop expired ones, and purge deleted topics.
+  // The roller (on a schedule) and the admin route that runs it: write segments, fill dead
+  // writers' gaps, delete hot batches written before TTLs, record segments and drop expired ones,
+  // and purge deleted topics.
   roller: {
-    log: ['dynamodb:Query', 'dynamodb:BatchWriteItem'],
+    log: ['dynamodb:Query', 'dynamodb:PutItem', 'dynamodb:BatchWriteItem'],
     metadata: ['dynamodb:GetItem', 'dynamodb:PutItem', 'dynamodb:DeleteItem', 'dynamodb:Query'],
     objects: {
       segments: ['s3:GetObject', 's3:PutObject', 's3:DeleteObject'],
@@ -145,7 +151,7 @@ const ACCESS: Record<
     },
   },
   tiering: {
-    log: ['dynamodb:Query', 'dynamodb:BatchWriteItem'],
+    log: ['dynamodb:Query', 'dynamodb:PutItem', 'dynamodb:BatchWriteItem'],
     metadata: ['dynamodb:GetItem', 'dynamodb:PutItem', 'dynamodb:DeleteItem', 'dynamodb:Query'],
     objects: {
       segments: ['s3:GetObject', 's3:PutObject', 's3:DeleteObject'],
@@ -217,6 +223,8 @@ export class SluiceStack extends Stack {
       partitionKey: { name: LOG_TABLE.partitionKey.name, type: AttributeType.STRING },
       sortKey: { name: LOG_TABLE.sortKey.name, type: AttributeType.NUMBER },
       stream: StreamViewType.NEW_IMAGE, // for push delivery (subscriptions)
+      // Rolled hot copies expire for free instead of being deleted (see hotCopyExpiry).
+      timeToLiveAttribute: LOG_TABLE.timeToLive,
     });
     this.metadataTable = new Table(this, 'MetadataTable', {
       ...tableDefaults,

@@ -15,10 +15,14 @@ import {
   type LogStore,
   type MetadataStore,
   type ProducerStateWrite,
+  type PutBatchResult,
+  type Reservation,
   type StoredBatch,
   type TopicRecord,
 } from '../ports.ts';
 import { decodeStoredBatch, splitIntoBatches, type PreparedBatch } from './batching.ts';
+import { hotCopyExpiry } from './expiry.ts';
+import { RESERVATION_MAX_AGE_MS, gapFiller, isGapFiller } from './gaps.ts';
 import type { ClaimChecks } from './claimChecks.ts';
 import { producerSequences, validateProducer, type IdempotentProducer } from './idempotentProducer.ts';
 import { partitionForKey } from './murmur2.ts';
@@ -32,16 +36,19 @@ import type { TopicCatalog } from './topics.ts';
 export const MAX_RECORDS_PER_APPEND = 10_000;
 
 export interface RetryOptions {
-  /** Conditional-put attempts per batch before `AppendContention`. */
+  /**
+   * Reservations per batch before `AppendContention`. One is lost only when the writer looked dead
+   * (a gap filler took it) or the sequencer was behind the log, so a few suffice.
+   */
   readonly maxConflicts: number;
   /** Consecutive retries of a put whose outcome is unknown (network error, throttling), with the same writer id. */
   readonly maxUnknownOutcomeRetries: number;
-  /** Upper bound of the random pause between conflicting attempts, in ms (doubles per attempt). */
+  /** Upper bound of the random pause between attempts, in ms. */
   readonly maxJitterMs: number;
 }
 
 export const DEFAULT_RETRY: RetryOptions = {
-  maxConflicts: 200, // enough for dozens of writers on one partition; each conflict costs one failed put
+  maxConflicts: 20, // reservations do not conflict; losing one is rare (see `claim`)
   maxUnknownOutcomeRetries: 4, // SDK already retried; these cover errors it gave up on
   maxJitterMs: 50, // pauses stay short: a conflict means the tail moved, not that storage is slow
 };
@@ -72,11 +79,14 @@ export interface AppenderOptions {
   readonly reader: PartitionReader;
   readonly now: () => number;
   readonly retry: RetryOptions;
+  /** Hot copies get a TTL this long after their hot retention (see `hotCopyExpiry`); none when undefined (never tiered). */
+  readonly hotCopyMarginMs: number | undefined;
 }
 
 /**
  * Appends: records are assigned partitions (explicit, by key hash, or sticky), split into record
- * batches, and each batch is claimed with one conditional put at the partition's expected tail.
+ * batches, and each batch is written with one conditional put at offsets reserved from the
+ * partition's sequencer.
  */
 export class Appender {
   private readonly log: LogStore;
@@ -87,6 +97,7 @@ export class Appender {
   private readonly reader: PartitionReader;
   private readonly now: () => number;
   private readonly retry: RetryOptions;
+  private readonly hotCopyMarginMs: number | undefined;
   /** Kafka's sticky partitioner: the next partition for unkeyed records, per topic. */
   private readonly sticky = new Map<string, number>();
 
@@ -99,14 +110,14 @@ export class Appender {
     this.reader = options.reader;
     this.now = options.now;
     this.retry = options.retry;
+    this.hotCopyMarginMs = options.hotCopyMarginMs;
   }
 
   /**
    * Appends records and returns, in input order, the partition, offset and timestamp of each.
    *
-   * Records for one partition are written as record batches, each claimed with one conditional
-   * put at the partition's expected tail; a writer that loses a race learns the real tail from
-   * the conflicting batch and tries again. Bad input is rejected before anything is written.
+   * Records for one partition are written as record batches, in order, each at offsets reserved
+   * from the partition's sequencer. Bad input is rejected before anything is written.
    */
   async append(topicName: string, records: readonly unknown[], options: AppendOptions = {}): Promise<RecordMetadata[]> {
     if (!Array.isArray(records)) throw new InvalidArgument('records', 'records must be an array');
@@ -279,9 +290,14 @@ export class Appender {
   }
 
   /**
-   * Claims the next offsets of a partition for one batch with conditional puts and returns the
-   * batch's base offset; with `producerWrite`, returns 'producer-state-changed' when the producer
-   * state moved under us (the caller re-reads it and decides again).
+   * Writes one batch at offsets reserved from the partition's sequencer and returns its base
+   * offset; with `producerWrite`, returns 'producer-state-changed' when the producer state moved
+   * under us (the caller re-reads it and decides again).
+   *
+   * The reservation is an atomic counter update, which never conflicts, so n writers cost n
+   * reservations and n puts, not the n² failed puts of writers racing for the tail. The put is
+   * still conditional (`attribute_not_exists`): it loses only to a gap filler, written when this
+   * writer looked dead (see `gaps.ts`), or to a batch written past a sequencer that fell behind.
    */
   private async claim(
     topic: TopicRecord,
@@ -291,12 +307,12 @@ export class Appender {
     producerWrite?: (baseOffset: number) => ProducerStateWrite,
   ): Promise<number | 'producer-state-changed'> {
     const writerId = randomUUID();
-    let baseOffset = await this.tails.guess(log);
-    let unknownOutcomes = 0;
-    for (let conflicts = 0; conflicts < this.retry.maxConflicts;) {
+    for (let lost = 0; lost < this.retry.maxConflicts; lost++) {
+      const reservation = await this.reserve(log, batch.records.length);
+      const reservedAt = this.now();
       const item: StoredBatch = {
         log,
-        baseOffset,
+        baseOffset: reservation.base,
         recordCount: batch.records.length,
         firstTimestamp: batch.firstTimestamp,
         maxTimestamp: batch.maxTimestamp,
@@ -304,11 +320,49 @@ export class Appender {
         codec: topic.config.compression,
         payload: batch.payload,
         writerId,
-        appendedAt: this.now(),
+        appendedAt: reservedAt,
+        ...(reservation.previousBase === undefined ? {} : { previousBase: reservation.previousBase }),
+        ...this.expiry(topic, reservedAt),
       };
-      let result;
+      const outcome = await this.put(topic, item, reservedAt, producerWrite?.(reservation.base));
+      if (outcome === 'written') return reservation.base;
+      if (outcome === 'producer-state-changed') return outcome;
+      if (outcome !== 'abandoned' && !isGapFiller(outcome)) {
+        // A batch we did not reserve for sits at our base: the sequencer is behind the log (it
+        // started late, or was lost). Move it past what exists, then reserve again.
+        await this.log.advanceSequencer(log, await this.tails.read(log));
+      }
+      await sleep(Math.random() * Math.min(this.retry.maxJitterMs, 2 ** lost));
+    }
+    throw new AppendContention(topic.name, partition, this.retry.maxConflicts);
+  }
+
+  /** The next offsets of a partition, starting its sequencer at the log's end when it has none. */
+  private async reserve(log: string, count: number): Promise<Reservation> {
+    const reservation = await this.log.reserveOffsets(log, count);
+    if (reservation !== undefined) return reservation;
+    await this.log.advanceSequencer(log, await this.tails.read(log));
+    const retried = await this.log.reserveOffsets(log, count);
+    if (retried === undefined) throw new Error(`the sequencer of ${log} was removed while starting`);
+    return retried;
+  }
+
+  /**
+   * Puts a batch at its reserved base: 'written' (by this attempt or an earlier one whose outcome
+   * was unknown), the batch that holds the base instead, 'producer-state-changed', or 'abandoned'
+   * when the reservation grew too old to use and this writer closed it with a gap filler.
+   */
+  private async put(
+    topic: TopicRecord,
+    item: StoredBatch,
+    reservedAt: number,
+    producerWrite: ProducerStateWrite | undefined,
+  ): Promise<'written' | 'producer-state-changed' | 'abandoned' | StoredBatch> {
+    for (let unknownOutcomes = 0; ;) {
+      if (this.now() - reservedAt > RESERVATION_MAX_AGE_MS) return this.abandon(topic, item);
+      let result: PutBatchResult;
       try {
-        result = await this.log.putBatch(item, producerWrite?.(baseOffset));
+        result = await this.log.putBatch(item, producerWrite);
       } catch (e) {
         // Unknown outcome: the write may have landed. Retry the same put; if it did land, the
         // conflict shows our own writer id and counts as success, so nothing is written twice.
@@ -316,26 +370,38 @@ export class Appender {
         await sleep(Math.random() * this.retry.maxJitterMs * unknownOutcomes);
         continue;
       }
-      unknownOutcomes = 0; // the bound is on consecutive unknown outcomes
-      if (result.outcome === 'offset-taken') {
-        const existing = result.existing ?? (await this.log.readBatches(log, baseOffset, 1)).batches[0];
-        if (existing?.writerId === writerId) result = { outcome: 'written' as const };
-        else {
-          conflicts++;
-          // Jump to the end of the batch that beat us; after repeated losses ask for the real tail.
-          baseOffset =
-            conflicts % 4 === 0 || existing === undefined
-              ? await this.tails.read(log)
-              : existing.baseOffset + existing.recordCount;
-          if (conflicts > 2) await sleep(Math.random() * Math.min(this.retry.maxJitterMs, 2 ** conflicts));
-          continue;
-        }
+      if (result.outcome === 'written' || result.outcome === 'producer-state-changed') {
+        if (result.outcome === 'producer-state-changed') await this.abandon(topic, item); // nothing of ours landed
+        return result.outcome;
       }
-      if (result.outcome === 'producer-state-changed') return result.outcome;
-      this.tails.learn(log, baseOffset + item.recordCount);
-      return baseOffset;
+      const existing = result.existing ?? (await this.log.batchAtOrBefore(item.log, item.baseOffset));
+      if (existing?.baseOffset === item.baseOffset && existing.writerId === item.writerId) return 'written';
+      // The holder of our base is gone already (expired): give the reservation up rather than guess.
+      if (existing === undefined || existing.baseOffset !== item.baseOffset) return this.abandon(topic, item);
+      return existing;
     }
-    throw new AppendContention(topic.name, partition, this.retry.maxConflicts);
+  }
+
+  /**
+   * Gives a reservation up: fills its range so that readers need not wait for it. If our own
+   * earlier put turns out to hold the base, the batch was written after all.
+   */
+  private async abandon(topic: TopicRecord, item: StoredBatch): Promise<'written' | 'abandoned'> {
+    const now = this.now();
+    const filler = gapFiller(item.log, item.baseOffset, item.recordCount, now, this.expiry(topic, now).expiresAt);
+    try {
+      const result = await this.log.putBatch(filler);
+      if (result.outcome === 'offset-taken' && result.existing?.writerId === item.writerId) return 'written';
+    } catch {
+      // Unknown again: a reader fills the range once it is stale (or finds our batch there).
+    }
+    return 'abandoned';
+  }
+
+  private expiry(topic: TopicRecord, appendedAt: number): { expiresAt?: number } {
+    return this.hotCopyMarginMs === undefined
+      ? {}
+      : { expiresAt: hotCopyExpiry(topic, appendedAt, this.hotCopyMarginMs) };
   }
 }
 

@@ -1,6 +1,5 @@
 import type { LogStore, MetadataStore, TopicRecord } from '../ports.ts';
 import { logKey } from '../ports.ts';
-import type { PartitionTails } from './tails.ts';
 import type { TopicConfig } from './topicConfig.ts';
 
 export interface PartitionInfo {
@@ -45,7 +44,6 @@ export interface DescribeOptions {
 export interface DescribeStores {
   readonly log: LogStore;
   readonly metadata: MetadataStore;
-  readonly tails: PartitionTails;
 }
 
 /** One partition's offsets and segment figures: a fixed number of reads (plus the scan with `sizes`). */
@@ -56,11 +54,13 @@ export async function describePartition(
   sizes: boolean,
 ): Promise<PartitionInfo> {
   const log = logKey(topic.topicId, partition);
-  const [state, highWatermark, hotBytes] = await Promise.all([
+  const [state, last, hotBytes] = await Promise.all([
     stores.metadata.getPartitionState(log),
-    stores.tails.read(log),
+    stores.log.lastBatch(log),
     sizes ? hotBytesOf(stores.log, log) : undefined,
   ]);
+  // As `PartitionTails.read`: the tiered end counts once the hot copies have expired.
+  const highWatermark = Math.max(last === undefined ? 0 : last.baseOffset + last.recordCount, state.tieredThrough);
   // Nothing rolled yet means no segments, counted or not.
   const segments = state.segments ?? (state.tieredThrough === 0 ? { count: 0, bytes: 0 } : undefined);
   return {

@@ -3,6 +3,7 @@ import type { LogStore, MetadataStore, PartitionState, StoredBatch, TopicRecord 
 import type { SegmentReader } from '../tiering/segmentReader.ts';
 import { decodeStoredBatch } from './batching.ts';
 import type { ClaimChecks } from './claimChecks.ts';
+import type { GapFiller } from './gaps.ts';
 import { integerOption } from './integerOption.ts';
 import { ClaimCheck, type ConsumerRecord } from './records.ts';
 import type { PartitionTails } from './tails.ts';
@@ -50,6 +51,7 @@ export interface PartitionReaderOptions {
   readonly claimChecks: ClaimChecks;
   /** The S3 segment reader, when tiered storage is configured. */
   readonly segments: SegmentReader | undefined;
+  readonly gaps: GapFiller;
 }
 
 /** Reads of one partition, from the hot tier or from S3 segments below `tieredThrough`, and offset look-ups. */
@@ -60,6 +62,7 @@ export class PartitionReader {
   private readonly tails: PartitionTails;
   private readonly claimChecks: ClaimChecks;
   private readonly segments: SegmentReader | undefined;
+  private readonly gaps: GapFiller;
 
   constructor(options: PartitionReaderOptions) {
     this.log = options.log;
@@ -68,6 +71,7 @@ export class PartitionReader {
     this.tails = options.tails;
     this.claimChecks = options.claimChecks;
     this.segments = options.segments;
+    this.gaps = options.gaps;
   }
 
   /**
@@ -82,21 +86,31 @@ export class PartitionReader {
     const topic = await this.topics.get(topicName);
     const log = await this.topics.partitionLog(topic, partition);
     // An empty answer below the high watermark means a writer appended between the batch query and
-    // the tail query: look again, so that no records always means the reader is at the end.
+    // the tail query, or the read crossed gap fillers only: go on, so that no records means the
+    // reader is at the end or waits for a writer whose put has not landed yet.
+    let from = offset;
     for (let attempt = 1; ; attempt++) {
-      let result: ReadResult;
+      let result: ReadResult & { waiting?: boolean };
       try {
-        result = await this.readOnce(topic, partition, log, offset, maxRecords, maxBytes, options.atLeastOne !== false);
+        result = await this.readOnce(topic, partition, log, from, maxRecords, maxBytes, options.atLeastOne !== false);
       } catch (e) {
         // A claim check removed by retention or compaction after its batch was read: read again
         // (then the offset is below the log start, or the record was superseded).
         if (attempt < 5 && isSluiceError(e, 'CorruptData') && /object is missing/.test(e.message)) continue;
         throw e;
       }
+      const { waiting, ...answer } = result;
       // Without atLeastOne, an empty answer may just mean the next record is over the budget.
-      if (result.records.length > 0 || result.highWatermark <= offset || attempt >= 5 || options.atLeastOne === false) {
-        return options.measure === undefined ? result : within(result, maxBytes, options);
+      if (
+        answer.records.length > 0 ||
+        answer.highWatermark <= answer.nextOffset ||
+        waiting === true ||
+        attempt >= 5 ||
+        options.atLeastOne === false
+      ) {
+        return options.measure === undefined ? answer : within(answer, maxBytes, options);
       }
+      from = answer.nextOffset;
     }
   }
 
@@ -108,7 +122,7 @@ export class PartitionReader {
     maxRecords: number,
     maxBytes: number,
     atLeastOne: boolean,
-  ): Promise<ReadResult> {
+  ): Promise<ReadResult & { waiting?: boolean }> {
     // State and hot page in parallel: the checks below (the page must contain the offset and have
     // no holes, else the state is read again) make either order safe against a concurrent roll.
     const [firstState, page] = await Promise.all([
@@ -120,18 +134,27 @@ export class PartitionReader {
     let highWatermark: number | undefined;
     if (offset >= state.tieredThrough) {
       const first = page.batches[0];
-      if (first === undefined || (first.baseOffset <= offset && offset < first.baseOffset + first.recordCount)) {
-        // A roller deleting hot copies (in any order) can leave holes: stop at the first one; the
-        // next read finds the moved batches in S3.
+      if (first === undefined || first.baseOffset <= offset) {
+        // Up to the first break: a range reserved by a writer whose put has not landed yet.
         batches = contiguousPrefix(page.batches);
         const last = batches.at(-1);
         if (page.reachedEnd && last !== undefined && batches.length === page.batches.length)
           highWatermark = last.baseOffset + last.recordCount;
       } else {
         state = await this.metadata.getPartitionState(log); // rolled to S3 while we looked: read it there
+        if (offset >= state.tieredThrough) {
+          // A gap at the offset: wait for its writer, or fill it if the writer looks dead.
+          const hwm = await this.tails.read(log, state);
+          if (offset < state.logStartOffset) {
+            throw new OffsetOutOfRange(topic.name, partition, offset, state.logStartOffset, hwm);
+          }
+          const filled = await this.gaps.fill(topic, log, offset, first, state.tieredThrough);
+          const { logStartOffset } = state;
+          return { records: [], nextOffset: offset, highWatermark: hwm, logStartOffset, waiting: !filled };
+        }
       }
     }
-    highWatermark ??= await this.tails.read(log);
+    highWatermark ??= await this.tails.read(log, state);
     if (offset < state.logStartOffset || offset > highWatermark) {
       throw new OffsetOutOfRange(topic.name, partition, offset, state.logStartOffset, highWatermark);
     }
@@ -142,18 +165,25 @@ export class PartitionReader {
     }
     const records: ConsumerRecord[] = [];
     let bytes = 0;
+    // Where the read ends when no budget cuts it: past the last batch looked at, gap fillers and
+    // compacted-away records included.
+    let through = offset;
+    let cut = false;
     outer: for (const batch of batches) {
-      const perRecord = batch.sizeBytes / batch.recordCount;
+      const perRecord = batch.recordCount === 0 ? 0 : batch.sizeBytes / batch.recordCount;
       for (const record of decodeStoredBatch(batch)) {
         if (record.offset < offset) continue;
         const size = record.value instanceof ClaimCheck ? record.value.size : perRecord; // a claimed value counts whole
-        if (records.length >= maxRecords || ((records.length > 0 || !atLeastOne) && bytes + size > maxBytes))
+        if (records.length >= maxRecords || ((records.length > 0 || !atLeastOne) && bytes + size > maxBytes)) {
+          cut = true;
           break outer;
+        }
         records.push(record);
         bytes += size;
       }
+      through = Math.max(through, batch.baseOffset + batch.recordCount);
     }
-    const nextOffset = records.length > 0 ? records.at(-1)!.offset + 1 : offset;
+    const nextOffset = cut ? (records.length > 0 ? records.at(-1)!.offset + 1 : offset) : through;
     return {
       records: await this.claimChecks.resolve(records),
       nextOffset,
@@ -201,7 +231,7 @@ export class PartitionReader {
       }
       const last = page.batches.at(-1);
       if (page.reachedEnd || last === undefined)
-        return last === undefined ? this.tails.read(log) : last.baseOffset + last.recordCount;
+        return last === undefined ? this.tails.read(log, state) : last.baseOffset + last.recordCount;
       from = last.baseOffset + last.recordCount;
     }
   }

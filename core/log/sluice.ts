@@ -8,6 +8,8 @@ import { ClaimChecks } from './claimChecks.ts';
 import { describePartition, type DescribeOptions, type TopicDescription, type TopicSummary } from './describe.ts';
 import { integerOption } from './integerOption.ts';
 import { PartitionReader, type OffsetSpec, type ReadOptions, type ReadResult } from './read.ts';
+import { DEFAULT_HOT_COPY_MARGIN_MS, hotCopyExpiry } from './expiry.ts';
+import { GapFiller } from './gaps.ts';
 import { PartitionTails } from './tails.ts';
 import { TopicCatalog, type CreateTopicOptions } from './topics.ts';
 
@@ -15,7 +17,6 @@ export { MAX_RECORDS_PER_APPEND, type AppendOptions, type RecordMetadata, type R
 export type { DescribeOptions, PartitionInfo, TopicDescription, TopicSummary } from './describe.ts';
 export type { IdempotentProducer } from './idempotentProducer.ts';
 export { MAX_READ_BYTES, MAX_READ_RECORDS, type OffsetSpec, type ReadOptions, type ReadResult } from './read.ts';
-export { TAIL_CACHE_MS } from './tails.ts';
 export type { CreateTopicOptions } from './topics.ts';
 
 export interface SluiceOptions {
@@ -28,6 +29,11 @@ export interface SluiceOptions {
   readonly topicCacheMs?: number;
   /** Tiered storage: segment records and the object store holding segments. Without it, everything is hot. */
   readonly tiering?: { readonly store: TieringStore; readonly objects: ObjectStore };
+  /**
+   * With tiering, hot copies get a DynamoDB TTL this long after the topic's hot retention, so
+   * rolled copies expire for free (see `hotCopyExpiry`). @default DEFAULT_HOT_COPY_MARGIN_MS (24 h)
+   */
+  readonly hotCopyMarginMs?: number;
 }
 
 const DEFAULT_TOPIC_CACHE_MS = 1000; // partition increases become visible to other processes within 1 s
@@ -60,14 +66,22 @@ export class Sluice {
     const now = options.now ?? Date.now;
     this.retry = { ...DEFAULT_RETRY, ...options.retry };
     this.topics = new TopicCatalog(options.metadata, now, options.topicCacheMs ?? DEFAULT_TOPIC_CACHE_MS);
-    this.tails = new PartitionTails(options.log, now);
+    this.tails = new PartitionTails(options.log, options.metadata);
     this.tiering = options.tiering;
     const claimChecks = new ClaimChecks(options.tiering?.objects);
     const segments =
       options.tiering === undefined ? undefined : new SegmentReader(options.tiering.objects, options.tiering.store);
+    const hotCopyMarginMs =
+      options.tiering === undefined ? undefined : (options.hotCopyMarginMs ?? DEFAULT_HOT_COPY_MARGIN_MS);
+    const gaps = new GapFiller({
+      log: options.log,
+      now,
+      expiresAt: (topic, appendedAt) =>
+        hotCopyMarginMs === undefined ? undefined : hotCopyExpiry(topic, appendedAt, hotCopyMarginMs),
+    });
     const parts = { log: options.log, metadata: options.metadata, topics: this.topics, tails: this.tails, claimChecks };
-    this.reader = new PartitionReader({ ...parts, segments });
-    this.appender = new Appender({ ...parts, reader: this.reader, now, retry: this.retry });
+    this.reader = new PartitionReader({ ...parts, segments, gaps });
+    this.appender = new Appender({ ...parts, reader: this.reader, now, retry: this.retry, hotCopyMarginMs });
   }
 
   // ---------------------------------------------------------------- topics
@@ -92,7 +106,7 @@ export class Sluice {
     const topic = await this.topics.get(name, { fresh: true });
     const described = { name: topic.name, topicId: topic.topicId, config: topic.config, createdAt: topic.createdAt };
     if (options.offsets === false) return described;
-    const stores = { log: this.log, metadata: this.metadata, tails: this.tails };
+    const stores = { log: this.log, metadata: this.metadata };
     const partitions = await mapWithLimit(range(topic.config.partitions), 16, (p) =>
       describePartition(stores, topic, p, options.sizes === true),
     );
@@ -175,7 +189,7 @@ export class Sluice {
       throw new InvalidArgument('beforeOffset', 'deleting records needs tiered storage to be configured');
     for (let attempt = 0; attempt < this.retry.maxConflicts; attempt++) {
       const state = await this.metadata.getPartitionState(log);
-      const highWatermark = await this.tails.read(log);
+      const highWatermark = await this.tails.read(log, state);
       if (before > highWatermark)
         throw new OffsetOutOfRange(topic.name, partition, before, state.logStartOffset, highWatermark);
       if (before <= state.logStartOffset) return { logStartOffset: state.logStartOffset };

@@ -41,9 +41,9 @@ export interface TopicConfig {
 }
 
 /**
- * The shortest hot retention allowed. Writers cache a partition's tail for at most a few seconds
- * (see Sluice's TAIL_CACHE_MS); batches younger than this are never moved, so a writer can never
- * claim an offset whose batch has already left the hot tier.
+ * The shortest hot retention allowed, and the youngest a batch may be when it is rolled: readers
+ * at the tail stay on DynamoDB, and hot copies written before they carried a TTL (which a roll
+ * deletes) were claimed by writers that trusted a learned tail for a few seconds at most.
  */
 export const MIN_HOT_RETENTION_MS = 60_000;
 

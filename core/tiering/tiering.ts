@@ -3,6 +3,8 @@ import { isSluiceError } from '../errors.ts';
 import { segmentClaimObjects, segmentClaims } from './segmentClaims.ts';
 import { deletePartitionData } from './purge.ts';
 import { MIN_HOT_RETENTION_MS } from '../log/topicConfig.ts';
+import { DEFAULT_HOT_COPY_MARGIN_MS, hotCopyExpiry } from '../log/expiry.ts';
+import { GapFiller } from '../log/gaps.ts';
 import {
   logKey,
   type LogStore,
@@ -39,13 +41,13 @@ export interface TieringOptions {
   readonly objects: ObjectStore;
   readonly now?: () => number;
   /**
-   * Batches younger than this never move, whatever the byte budget says. Writers trust a cached
-   * partition tail for at most TAIL_CACHE_MS (5 s); a batch that left the hot tier before a writer
-   * stopped trusting an older tail could be overwritten by a conditional put (its item is gone).
+   * Batches younger than this never move, whatever the byte budget says (see MIN_HOT_RETENTION_MS).
    * Lower it only where one writer appends at a time (a benchmark, a test).
    * @default MIN_HOT_RETENTION_MS (60 s)
    */
   readonly minRollAgeMs?: number;
+  /** As the engine's `hotCopyMarginMs`: batches are rolled well before their TTL, whatever their hot retention. */
+  readonly hotCopyMarginMs?: number;
 }
 
 export interface PartitionReport {
@@ -80,6 +82,8 @@ export class Tiering {
   private readonly objects: ObjectStore;
   private readonly now: () => number;
   private readonly minRollAgeMs: number;
+  private readonly hotCopyMarginMs: number;
+  private readonly gaps: GapFiller;
 
   constructor(options: TieringOptions) {
     this.log = options.log;
@@ -88,6 +92,13 @@ export class Tiering {
     this.objects = options.objects;
     this.now = options.now ?? Date.now;
     this.minRollAgeMs = options.minRollAgeMs ?? MIN_HOT_RETENTION_MS;
+    this.hotCopyMarginMs = options.hotCopyMarginMs ?? DEFAULT_HOT_COPY_MARGIN_MS;
+    const margin = this.hotCopyMarginMs;
+    this.gaps = new GapFiller({
+      log: this.log,
+      now: this.now,
+      expiresAt: (topic, appendedAt) => hotCopyExpiry(topic, appendedAt, margin),
+    });
   }
 
   /** One pass over every partition of every topic. */
@@ -245,41 +256,60 @@ export class Tiering {
       if (!(await this.store.recordSegment(record, next))) return true; // another roller recorded it; it will finish
       state = next;
     }
-    // deleting: the segment is recorded and readers use it; the hot copies can go.
+    // deleting: the segment is recorded and readers use it. Hot copies with a TTL expire by
+    // themselves (and keep their offsets visibly taken until then); older ones are deleted.
     const hot = await this.log.scanBatchHeaders(log, roll.base, MAX_SEGMENT_BATCHES + 1);
     await this.store.deleteBatches(
       log,
-      hot.batches.filter((b) => b.baseOffset >= roll.base && b.baseOffset < roll.end).map((b) => b.baseOffset),
+      hot.batches
+        .filter((b) => b.baseOffset >= roll.base && b.baseOffset < roll.end && b.expiresAt === undefined)
+        .map((b) => b.baseOffset),
     );
     const { roll: _done, ...rest } = state;
     await this.store.setPartitionState(log, { ...rest, version: state.version + 1 });
     return true;
   }
 
-  /** The contiguous run of hot batches from `tieredThrough` that may move; never the tail batch. */
+  /**
+   * The contiguous run of hot batches from `tieredThrough` that may move: never the tail batch,
+   * and never past a gap (a range whose writer has not put its batch yet; one whose writer died
+   * is filled here, for the next roll to take).
+   */
   private async eligible(topic: TopicRecord, log: string, state: PartitionState): Promise<StoredBatch[]> {
     const [page, tail] = await Promise.all([
       this.log.scanBatchHeaders(log, state.tieredThrough, MAX_SEGMENT_BATCHES + 1),
       this.log.lastBatch(log),
     ]);
-    // The tail batch stays hot, so the high watermark is always found in DynamoDB.
+    const now = this.now();
+    const cutoff = now - topic.config.hotRetentionMs;
+    const youngest = now - this.minRollAgeMs;
+    // A batch this close to its TTL moves whatever the topic's hot retention says (it may have grown since).
+    const expiring = (b: StoredBatch) =>
+      b.expiresAt !== undefined && b.expiresAt * 1000 <= now + this.hotCopyMarginMs / 2;
+    // The tail batch stays hot while it can (readers at the end stay on DynamoDB); near its TTL it
+    // moves too, and the high watermark is then the tiered end.
     const candidates = page.batches.filter(
-      (b) => b.baseOffset >= state.tieredThrough && tail !== undefined && b.baseOffset < tail.baseOffset,
+      (b) =>
+        b.baseOffset >= state.tieredThrough && tail !== undefined && (b.baseOffset < tail.baseOffset || expiring(b)),
     );
     if (candidates.length === 0) return [];
-    const cutoff = this.now() - topic.config.hotRetentionMs;
-    const youngest = this.now() - this.minRollAgeMs;
     let hotBytes = topic.config.hotRetentionBytes < 0 ? 0 : await this.hotBytes(log, state.tieredThrough);
     const out: StoredBatch[] = [];
     let storedBytes = 0;
+    let expected = state.tieredThrough;
     for (const b of candidates) {
-      const old = (b.appendedAt ?? 0) <= cutoff;
+      if (b.baseOffset !== expected) {
+        if (out.length === 0) await this.gaps.fill(topic, log, expected, b, state.tieredThrough);
+        break;
+      }
+      const old = (b.appendedAt ?? 0) <= cutoff || expiring(b);
       const overBudget = topic.config.hotRetentionBytes >= 0 && hotBytes > topic.config.hotRetentionBytes;
       if ((!old && !overBudget) || (b.appendedAt ?? 0) > youngest) break;
       if (out.length >= MAX_SEGMENT_BATCHES || storedBytes > MAX_SEGMENT_BYTES) break;
       out.push(b);
       hotBytes -= b.sizeBytes;
       storedBytes += b.sizeBytes;
+      expected = b.baseOffset + b.recordCount;
     }
     return out;
   }

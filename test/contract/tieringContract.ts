@@ -7,6 +7,19 @@ import { PURGE_GRACE_MS, Tiering } from '../../core/tiering/tiering.ts';
 import { tieredEngine, type Store, type TieredKind } from '../support/stores.ts';
 
 const MINUTE = 60_000;
+const DAY = 24 * 60 * MINUTE;
+
+/** What DynamoDB's TTL does after the clock passed an item's `expiresAt`: removes it. */
+async function expireHotCopies(store: Store & TieringStore, log: string, now: number): Promise<number> {
+  const expired = (await store.scanBatchHeaders(log, 0, 10_000)).batches.filter(
+    (b) => b.expiresAt !== undefined && b.expiresAt * 1000 <= now,
+  );
+  await store.deleteBatches(
+    log,
+    expired.map((b) => b.baseOffset),
+  );
+  return expired.length;
+}
 
 function clock(start = 1_800_000_000_000) {
   let t = start;
@@ -110,9 +123,10 @@ export function tieringContract(kind: TieredKind): void {
       const topic = (await sluice.listTopics())[0]!;
       const hot = await store.scanBatchHeaders(logKey(topic.topicId, 0), 0, 100);
       expect(
-        hot.batches.map((b) => b.baseOffset),
-        'the hot copies of rolled batches are gone',
-      ).toStrictEqual([60, 70, 80, 90]);
+        hot.batches.map((b) => [b.baseOffset, b.expiresAt]),
+        'rolled batches keep their hot copies until their TTL: append time + hot retention + 24 h',
+      ).toStrictEqual(hot.batches.map((b) => [b.baseOffset, Math.ceil((b.appendedAt! + 5 * MINUTE + DAY) / 1000)]));
+      expect(hot.batches.length).toBe(10);
       expectExactly(await readAll(sluice, 'roll'), total);
       expectExactly(await readAll(sluice, 'roll', 33), total, 33);
       expect(
@@ -125,6 +139,60 @@ export function tieringContract(kind: TieredKind): void {
       await tiering.runOnce();
       expect((await sluice.describeTopic('roll')).partitions[0]!.tieredThrough).toBe(90);
       expectExactly(await readAll(sluice, 'roll'), total);
+    });
+
+    it('a roll deletes nothing from the log table: hot copies expire by TTL, and reads go on after they have', async () => {
+      const c = clock();
+      const { store, objects } = await kind.make(c.now);
+      const { sluice, tiering } = tieredEngine(store, objects, c.now);
+      await sluice.createTopic('ttl', { config: { hotRetentionMs: MINUTE } });
+      const total = await fill(sluice, c, 'ttl', 6, 4);
+      const deleted: number[] = [];
+      const counting = Object.create(store) as typeof store;
+      counting.deleteBatches = async (log, bases) => {
+        deleted.push(...bases);
+        await store.deleteBatches(log, bases);
+      };
+      const reports = await new Tiering({
+        log: counting,
+        metadata: counting,
+        store: counting,
+        objects,
+        now: c.now,
+      }).runOnce();
+      expect(reports[0]!.rolled).toBe(1);
+      expect(deleted, 'no hot copy deleted: a delete costs what the write did').toStrictEqual([]);
+      const topic = (await sluice.listTopics())[0]!;
+      c.advance(13 * 60 * MINUTE); // idle: the tail batch, near its TTL, moves too
+      expect((await tiering.runOnce())[0]!.rolled).toBe(1);
+      expect(deleted).toStrictEqual([]);
+      c.advance(2 * DAY);
+      expect(await expireHotCopies(store, logKey(topic.topicId, 0), c.now())).toBe(6);
+      expectExactly(await readAll(sluice, 'ttl'), total);
+      expectExactly(await readAll(sluice, 'ttl', 9), total, 9);
+      const [described] = (await sluice.describeTopic('ttl')).partitions;
+      expect(described!.highWatermark, 'the high watermark is the tiered end once no hot copy is left').toBe(total);
+      expect(await sluice.offsetFor('ttl', 0, 'latest')).toBe(total);
+      const [meta] = await sluice.append('ttl', [{ value: `v${total}`, partition: 0 }]);
+      expect(meta!.offset, 'appends go on from there').toBe(total);
+    });
+
+    it('a batch near its TTL is rolled even when the hot retention grew since it was written', async () => {
+      const c = clock();
+      const { store, objects } = await kind.make(c.now);
+      const { sluice, tiering } = tieredEngine(store, objects, c.now);
+      await sluice.createTopic('grown', { config: { hotRetentionMs: 60 * MINUTE } });
+      const total = await fill(sluice, c, 'grown', 3, 2);
+      await sluice.updateTopic('grown', { config: { hotRetentionMs: 30 * DAY } });
+      c.advance(2 * 60 * MINUTE);
+      expect((await tiering.runOnce())[0]!.rolled, 'young under the new hot retention: stays').toBe(0);
+      c.advance(12 * 60 * MINUTE); // within half the 24 h margin of the TTL set when written
+      expect((await tiering.runOnce())[0]!.rolled).toBe(1);
+      const topic = (await sluice.listTopics())[0]!;
+      expect((await store.getPartitionState(logKey(topic.topicId, 0))).tieredThrough, 'the tail batch too').toBe(6);
+      c.advance(DAY);
+      expect(await expireHotCopies(store, logKey(topic.topicId, 0), c.now())).toBe(3);
+      expectExactly(await readAll(sluice, 'grown'), total);
     });
 
     for (const step of ['after-put', 'after-record', 'mid-delete', 'before-finish'] as const) {
@@ -145,9 +213,11 @@ export function tieringContract(kind: TieredKind): void {
         const state = await store.getPartitionState(logKey(topic.topicId, 0));
         expect(state.roll, 'the roll finished').toBe(undefined);
         expect(state.tieredThrough).toBe(35);
+        const hot = (await store.scanBatchHeaders(logKey(topic.topicId, 0), 0, 100)).batches;
         expect(
-          (await store.scanBatchHeaders(logKey(topic.topicId, 0), 0, 100)).batches.map((b) => b.baseOffset),
-        ).toStrictEqual([35]);
+          hot.map((b) => [b.baseOffset, b.expiresAt !== undefined]),
+          'the hot copies stay, each to expire by TTL',
+        ).toStrictEqual(Array.from({ length: 8 }, (_, i) => [i * 5, true]));
         expect((await store.listSegments(logKey(topic.topicId, 0))).length, 'one segment, not two').toBe(1);
         expectExactly(await readAll(sluice, 'faulty'), total);
       });

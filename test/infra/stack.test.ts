@@ -33,12 +33,12 @@ const EXPECTED_ACCESS: Record<string, { log: string[]; metadata: string[]; segme
   },
   produce: {
     log: ['dynamodb:PutItem', 'dynamodb:Query'],
-    metadata: ['dynamodb:GetItem', 'dynamodb:PutItem', 'dynamodb:Query'],
+    metadata: ['dynamodb:GetItem', 'dynamodb:PutItem', 'dynamodb:Query', 'dynamodb:UpdateItem'],
     segments: ['s3:GetObject', 's3:ListBucket'],
     claims: ['s3:PutObject'],
   },
   fetch: {
-    log: ['dynamodb:Query'],
+    log: ['dynamodb:PutItem', 'dynamodb:Query'],
     metadata: ['dynamodb:GetItem', 'dynamodb:Query'],
     segments: ['s3:GetObject', 's3:ListBucket'],
     claims: ['s3:GetObject'],
@@ -50,7 +50,7 @@ const EXPECTED_ACCESS: Record<string, { log: string[]; metadata: string[]; segme
     claims: [],
   },
   groups: {
-    log: ['dynamodb:Query'],
+    log: ['dynamodb:PutItem', 'dynamodb:Query'],
     metadata: [
       'dynamodb:BatchWriteItem',
       'dynamodb:ConditionCheckItem',
@@ -64,13 +64,13 @@ const EXPECTED_ACCESS: Record<string, { log: string[]; metadata: string[]; segme
     claims: ['s3:GetObject'],
   },
   roller: {
-    log: ['dynamodb:BatchWriteItem', 'dynamodb:Query'],
+    log: ['dynamodb:BatchWriteItem', 'dynamodb:PutItem', 'dynamodb:Query'],
     metadata: ['dynamodb:DeleteItem', 'dynamodb:GetItem', 'dynamodb:PutItem', 'dynamodb:Query'],
     segments: ['s3:DeleteObject', 's3:GetObject', 's3:ListBucket', 's3:PutObject'],
     claims: ['s3:DeleteObject', 's3:GetObject'],
   },
   tiering: {
-    log: ['dynamodb:BatchWriteItem', 'dynamodb:Query'],
+    log: ['dynamodb:BatchWriteItem', 'dynamodb:PutItem', 'dynamodb:Query'],
     metadata: ['dynamodb:DeleteItem', 'dynamodb:GetItem', 'dynamodb:PutItem', 'dynamodb:Query'],
     segments: ['s3:DeleteObject', 's3:GetObject', 's3:ListBucket', 's3:PutObject'],
     claims: ['s3:DeleteObject', 's3:GetObject'],
@@ -117,6 +117,7 @@ describe('SluiceStack', () => {
       SSESpecification: { SSEEnabled: true },
       PointInTimeRecoverySpecification: { PointInTimeRecoveryEnabled: true },
       StreamSpecification: { StreamViewType: 'NEW_IMAGE' },
+      TimeToLiveSpecification: { AttributeName: 'x', Enabled: true },
     });
     const tables = Object.values(template.findResources('AWS::DynamoDB::Table')) as Resource[];
     expect(tables.length).toBe(2);

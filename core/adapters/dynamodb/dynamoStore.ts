@@ -24,6 +24,7 @@ import type {
   ProducerState,
   ProducerStateWrite,
   PutBatchResult,
+  Reservation,
   RollState,
   SegmentRecord,
   StoredBatch,
@@ -44,6 +45,8 @@ const HEADER_PROJECTION = [
   A.codec,
   A.writerId,
   A.appendedAt,
+  A.expiresAt,
+  A.previousBase,
 ].join(', ');
 
 export interface DynamoStoreOptions {
@@ -78,6 +81,51 @@ export class DynamoStore implements LogStore, MetadataStore, TieringStore {
   }
 
   // ---------------------------------------------------------------- log
+
+  async reserveOffsets(log: string, count: number): Promise<Reservation | undefined> {
+    try {
+      // Values on the right are read before the update: `p` becomes this reservation's base while
+      // `n` moves on, and the old values (this base, the previous reservation's base) come back.
+      const out = await this.client.send(
+        new UpdateItemCommand({
+          TableName: this.tables.metadata,
+          Key: marshall(metadataKeys.sequencer(log)),
+          UpdateExpression: 'SET p = n, n = n + :count',
+          ConditionExpression: 'attribute_exists(n)',
+          ExpressionAttributeValues: { ':count': { N: String(count) } },
+          ReturnValues: 'UPDATED_OLD',
+          ...this.capacity,
+        }),
+      );
+      this.record(out.ConsumedCapacity);
+      const old = out.Attributes ?? {};
+      return {
+        base: Number(old.n!.N),
+        ...(old.p === undefined ? {} : { previousBase: Number(old.p.N) }),
+      };
+    } catch (e) {
+      if (e instanceof ConditionalCheckFailedException) return undefined;
+      throw e;
+    }
+  }
+
+  async advanceSequencer(log: string, next: number): Promise<void> {
+    try {
+      const out = await this.client.send(
+        new UpdateItemCommand({
+          TableName: this.tables.metadata,
+          Key: marshall(metadataKeys.sequencer(log)),
+          UpdateExpression: 'SET n = :next REMOVE p',
+          ConditionExpression: 'attribute_not_exists(n) OR n < :next',
+          ExpressionAttributeValues: { ':next': { N: String(next) } },
+          ...this.capacity,
+        }),
+      );
+      this.record(out.ConsumedCapacity);
+    } catch (e) {
+      if (!(e instanceof ConditionalCheckFailedException)) throw e; // already there or beyond
+    }
+  }
 
   async putBatch(batch: StoredBatch, producer?: ProducerStateWrite): Promise<PutBatchResult> {
     const put = {
@@ -148,6 +196,24 @@ export class DynamoStore implements LogStore, MetadataStore, TieringStore {
         TableName: this.tables.log,
         KeyConditionExpression: 'pk = :pk',
         ExpressionAttributeValues: { ':pk': { S: log } },
+        ScanIndexForward: false,
+        Limit: 1,
+        ConsistentRead: true,
+        ProjectionExpression: HEADER_PROJECTION,
+        ...this.capacity,
+      }),
+    );
+    this.record(out.ConsumedCapacity);
+    const item = out.Items?.[0];
+    return item === undefined ? undefined : itemToBatch(item);
+  }
+
+  async batchAtOrBefore(log: string, offset: number): Promise<StoredBatch | undefined> {
+    const out = await this.client.send(
+      new QueryCommand({
+        TableName: this.tables.log,
+        KeyConditionExpression: 'pk = :pk AND sk <= :offset',
+        ExpressionAttributeValues: { ':pk': { S: log }, ':offset': { N: String(offset) } },
         ScanIndexForward: false,
         Limit: 1,
         ConsistentRead: true,
@@ -232,6 +298,9 @@ export class DynamoStore implements LogStore, MetadataStore, TieringStore {
       }
       startKey = page.LastEvaluatedKey;
     } while (startKey !== undefined);
+    await this.client.send(
+      new DeleteItemCommand({ TableName: this.tables.metadata, Key: marshall(metadataKeys.sequencer(log)) }),
+    );
   }
 
   private async batchDelete(requests: WriteRequest[]): Promise<void> {
@@ -597,6 +666,8 @@ function batchToItem(b: StoredBatch): Record<string, AttributeValue> {
     [A.payload]: { B: b.payload },
     [A.writerId]: { S: b.writerId },
     ...(b.appendedAt === undefined ? {} : { [A.appendedAt]: { N: String(b.appendedAt) } }),
+    ...(b.expiresAt === undefined ? {} : { [A.expiresAt]: { N: String(b.expiresAt) } }),
+    ...(b.previousBase === undefined ? {} : { [A.previousBase]: { N: String(b.previousBase) } }),
   };
 }
 
@@ -612,6 +683,8 @@ function itemToBatch(item: Record<string, AttributeValue>): StoredBatch {
     payload: item[A.payload]?.B ?? new Uint8Array(0),
     writerId: item[A.writerId]!.S!,
     ...(item[A.appendedAt] === undefined ? {} : { appendedAt: Number(item[A.appendedAt]!.N) }),
+    ...(item[A.expiresAt] === undefined ? {} : { expiresAt: Number(item[A.expiresAt]!.N) }),
+    ...(item[A.previousBase] === undefined ? {} : { previousBase: Number(item[A.previousBase]!.N) }),
   };
 }
 

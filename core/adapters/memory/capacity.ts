@@ -45,6 +45,8 @@ export function batchItemBytes(b: StoredBatch): number {
     [A.payload]: b.payload,
     [A.writerId]: b.writerId,
     [A.appendedAt]: b.appendedAt,
+    [A.expiresAt]: b.expiresAt,
+    [A.previousBase]: b.previousBase,
   });
 }
 

@@ -9,6 +9,7 @@ import type {
   ProducerState,
   ProducerStateWrite,
   PutBatchResult,
+  Reservation,
   SegmentRecord,
   StoredBatch,
   TieringStore,
@@ -32,6 +33,9 @@ export interface MemoryStoreOptions {
   readonly onConsumedCapacity?: (capacity: ConsumedCapacity[]) => void;
 }
 
+/** A sequencer item's size: its keys and two numbers. */
+const SEQUENCER_BYTES = 64;
+
 const EMPTY_STATE: PartitionState = { logStartOffset: 0, tieredThrough: 0, version: 0 };
 
 /**
@@ -51,6 +55,8 @@ export class MemoryStore implements LogStore, MetadataStore, TieringStore {
   private readonly partitionStates = new Map<string, PartitionState>();
   private readonly segments = new Map<string, SegmentRecord[]>();
   private readonly deletedTopics = new Map<string, DeletedTopic>();
+  /** Per partition log: the next offset to hand out and the last reservation's base. */
+  private readonly sequencers = new Map<string, { next: number; last?: number }>();
 
   constructor(options: MemoryStoreOptions = {}) {
     this.onCapacity = options.onConsumedCapacity;
@@ -58,6 +64,40 @@ export class MemoryStore implements LogStore, MetadataStore, TieringStore {
 
   private charge(table: 'log' | 'metadata', units: { read?: number; write?: number }): void {
     this.onCapacity?.([consumed(table, units)]);
+  }
+
+  async reserveOffsets(log: string, count: number): Promise<Reservation | undefined> {
+    await tick();
+    this.charge('metadata', { write: writeUnits(SEQUENCER_BYTES) }); // a failed condition costs the same
+    const sequencer = this.sequencers.get(log);
+    if (sequencer === undefined) return undefined;
+    const reservation = {
+      base: sequencer.next,
+      ...(sequencer.last === undefined ? {} : { previousBase: sequencer.last }),
+    };
+    this.sequencers.set(log, { next: sequencer.next + count, last: sequencer.next });
+    return reservation;
+  }
+
+  async advanceSequencer(log: string, next: number): Promise<void> {
+    await tick();
+    this.charge('metadata', { write: writeUnits(SEQUENCER_BYTES) });
+    const sequencer = this.sequencers.get(log);
+    if (sequencer === undefined || sequencer.next < next) this.sequencers.set(log, { next });
+  }
+
+  /**
+   * What DynamoDB's TTL does some time after an item's `expiresAt`: removes the batches that
+   * expired by `nowMs` (a test calls it to age the store).
+   */
+  expireBatches(nowMs: number): number {
+    let removed = 0;
+    for (const [log, batches] of this.logs) {
+      const kept = batches.filter((b) => b.expiresAt === undefined || b.expiresAt * 1000 > nowMs);
+      removed += batches.length - kept.length;
+      this.logs.set(log, kept);
+    }
+    return removed;
   }
 
   async putBatch(batch: StoredBatch, producer?: ProducerStateWrite): Promise<PutBatchResult> {
@@ -88,6 +128,15 @@ export class MemoryStore implements LogStore, MetadataStore, TieringStore {
     const last = this.logs.get(log)?.at(-1);
     this.charge('log', { read: readUnits(last === undefined ? 0 : batchItemBytes(last)) });
     return last === undefined ? undefined : copyBatch(last);
+  }
+
+  async batchAtOrBefore(log: string, offset: number): Promise<StoredBatch | undefined> {
+    await tick();
+    const batches = this.logs.get(log) ?? [];
+    const at = firstAtOrAfter(batches, offset);
+    const found = batches[at]?.baseOffset === offset ? batches[at] : batches[at - 1];
+    this.charge('log', { read: readUnits(found === undefined ? 0 : batchItemBytes(found)) });
+    return found === undefined ? undefined : { ...copyBatch(found), payload: new Uint8Array(0) };
   }
 
   async readBatches(log: string, fromOffset: number, maxBatches: number): Promise<BatchPage> {
@@ -123,6 +172,8 @@ export class MemoryStore implements LogStore, MetadataStore, TieringStore {
       this.charge('log', { write: sizes.slice(i, i + 25).reduce((n, b) => n + writeUnits(b), 0) });
     }
     this.logs.delete(log);
+    this.charge('metadata', { write: writeUnits(SEQUENCER_BYTES) });
+    this.sequencers.delete(log);
   }
 
   async createTopic(topic: TopicRecord): Promise<void> {
