@@ -366,7 +366,12 @@ export class Appender {
       } catch (e) {
         // Unknown outcome: the write may have landed. Retry the same put; if it did land, the
         // conflict shows our own writer id and counts as success, so nothing is written twice.
-        if (isSluiceError(e) || ++unknownOutcomes > this.retry.maxUnknownOutcomeRetries) throw e;
+        if (isSluiceError(e)) throw e;
+        if (++unknownOutcomes > this.retry.maxUnknownOutcomeRetries) {
+          // Still unknown: a filler at our base settles it (it lands, or finds our batch there).
+          if ((await this.abandon(topic, item)) === 'written') return 'written';
+          throw e;
+        }
         await sleep(Math.random() * this.retry.maxJitterMs * unknownOutcomes);
         continue;
       }

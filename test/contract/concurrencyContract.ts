@@ -1,19 +1,8 @@
 import { describe, expect, it } from 'vitest';
 import type { LogStore } from '../../core/ports.ts';
 import { Sluice, type RecordMetadata } from '../../core/log/sluice.ts';
+import { prng } from '../support/prng.ts';
 import type { Store, StoreKind } from '../support/stores.ts';
-
-/** A seeded PRNG (mulberry32), so a failing history can be replayed. */
-function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 /**
  * Injects faults into `putBatch`: with probability `rate` a call fails, half the time after the
@@ -23,9 +12,10 @@ function faulty(
   store: Store,
   rate: number,
   random: () => number,
-): Store & { injected: { before: number; after: number } } {
-  const wrapped = Object.create(store) as Store & { injected: { before: number; after: number } };
+): Store & { injected: { before: number; after: number }; lostRaces: number } {
+  const wrapped = Object.create(store) as Store & { injected: { before: number; after: number }; lostRaces: number };
   wrapped.injected = { before: 0, after: 0 };
+  wrapped.lostRaces = 0;
   wrapped.putBatch = async (...args: Parameters<LogStore['putBatch']>) => {
     const roll = random();
     if (roll < rate / 2) {
@@ -33,6 +23,8 @@ function faulty(
       throw Object.assign(new Error('connect ETIMEDOUT'), { code: 'ETIMEDOUT' });
     }
     const result = await store.putBatch(...args);
+    // A put that found another writer's batch at its offset: a failed conditional write, billed.
+    if (result.outcome === 'offset-taken' && result.existing?.writerId !== args[0].writerId) wrapped.lostRaces++;
     if (roll < rate) {
       wrapped.injected.after++;
       throw Object.assign(new Error('socket hang up'), { code: 'ECONNRESET' });
@@ -62,6 +54,7 @@ export function concurrencyContract(kind: StoreKind, params: ConcurrencyParams):
 
       const acks = new Map<string, RecordMetadata>(); // "producer/seq" → where it landed
       const injected = { before: 0, after: 0 };
+      let lostRaces = 0;
       const producer = async (p: number): Promise<void> => {
         const store = faulty(base, params.faultRate, random);
         const sluice = new Sluice({ log: store, metadata: store, retry: {} }); // default backoff: contention is what this test is about
@@ -89,6 +82,7 @@ export function concurrencyContract(kind: StoreKind, params: ConcurrencyParams):
         }
         injected.before += store.injected.before;
         injected.after += store.injected.after;
+        lostRaces += store.lostRaces;
       };
       await Promise.all(Array.from({ length: params.producers }, (_, p) => producer(p)));
 
@@ -129,6 +123,7 @@ export function concurrencyContract(kind: StoreKind, params: ConcurrencyParams):
         });
       }
       if (params.faultRate > 0) expect(injected.before > 0 && injected.after > 0, 'faults were injected').toBeTruthy();
+      expect(lostRaces, 'no writer lost a race for an offset: reservations do not conflict').toBe(0);
       console.log(
         `# ${kind.name}: ${total} records, faults injected before write ${injected.before}, after write ${injected.after}`,
       );

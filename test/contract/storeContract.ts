@@ -80,6 +80,45 @@ export function storeContract(kind: StoreKind): void {
       ]);
     });
 
+    it('hands out offsets from a sequencer: each reservation once, with the base of the one before; it only moves up', async () => {
+      const store = await kind.make();
+      expect(await store.reserveOffsets('S', 3), 'no sequencer yet').toBe(undefined);
+      await store.advanceSequencer('S', 10);
+      expect(await store.reserveOffsets('S', 3)).toStrictEqual({ base: 10 });
+      expect(await store.reserveOffsets('S', 1)).toStrictEqual({ base: 13, previousBase: 10 });
+      const concurrent = await Promise.all(Array.from({ length: 20 }, (_, i) => store.reserveOffsets('S', i + 1)));
+      const ranges = concurrent.map((r, i) => [r!.base, r!.base + i + 1] as const).sort((a, b) => a[0] - b[0]);
+      expect(ranges[0]![0]).toBe(14);
+      ranges.forEach(
+        ([base], i) => i > 0 && expect(base, 'ranges are disjoint and contiguous').toBe(ranges[i - 1]![1]),
+      );
+      for (const r of concurrent) {
+        // Each knows the reservation just before its own: the one whose range ends at its base.
+        const before = ranges.find(([, end]) => end === r!.base);
+        expect(r!.previousBase).toBe(before === undefined ? 13 : before[0]);
+      }
+      const end = ranges.at(-1)![1];
+      await store.advanceSequencer('S', 5); // never down
+      expect((await store.reserveOffsets('S', 1))!.base).toBe(end);
+      await store.advanceSequencer('S', end + 100); // up: the range before is not one reservation
+      expect(await store.reserveOffsets('S', 1)).toStrictEqual({ base: end + 100 });
+      await store.deleteLog('S');
+      expect(await store.reserveOffsets('S', 1), 'deleting the log removes its sequencer').toBe(undefined);
+    });
+
+    it('finds the batch at or before an offset, and keeps the TTL and reservation attributes', async () => {
+      const store = await kind.make();
+      expect(await store.batchAtOrBefore('B', 5)).toBe(undefined);
+      await store.putBatch({ ...batch('B', 0, 3), expiresAt: 1_900_000_000, previousBase: 0 });
+      await store.putBatch(batch('B', 7, 2));
+      expect((await store.batchAtOrBefore('B', 2))?.baseOffset).toBe(0);
+      expect((await store.batchAtOrBefore('B', 6))?.baseOffset, 'in the gap [3, 7): the batch before it').toBe(0);
+      expect((await store.batchAtOrBefore('B', 7))?.baseOffset).toBe(7);
+      const [first] = (await store.readBatches('B', 0, 1)).batches;
+      expect([first?.expiresAt, first?.previousBase]).toStrictEqual([1_900_000_000, 0]);
+      expect((await store.lastBatch('B'))?.expiresAt).toBe(undefined);
+    });
+
     it('deletes a whole log and nothing else', async () => {
       const store = await kind.make();
       for (let i = 0; i < 30; i++) await store.putBatch(batch('gone', i, 1));
