@@ -1,18 +1,30 @@
-import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import { DynamoDBClient, type AttributeValue } from '@aws-sdk/client-dynamodb';
+
+export interface Metered {
+  requests: number;
+  read: number;
+  write: number;
+  /** Conditional writes that failed their condition (a put, update or transaction). */
+  failedConditions: number;
+  /**
+   * The write units those failures cost: DynamoDB bills a failed condition like the write (twice
+   * for a transaction) but reports no capacity with the error, so they are sized from the request.
+   */
+  failedConditionUnits: number;
+}
 
 /** A DynamoDB client that counts requests and sums the capacity DynamoDB reports for them. */
 export function meteredClient(): {
   client: DynamoDBClient;
   reset: () => void;
-  read: () => { requests: number; read: number; write: number };
+  read: () => Metered;
 } {
   const client = new DynamoDBClient({ maxAttempts: 5 });
-  let requests = 0;
-  let read = 0;
-  let write = 0;
+  const zero = (): Metered => ({ requests: 0, read: 0, write: 0, failedConditions: 0, failedConditionUnits: 0 });
+  let m = zero();
   client.middlewareStack.add(
     (next, context) => async (args) => {
-      requests++;
+      m.requests++;
       const reads = [
         'GetItemCommand',
         'QueryCommand',
@@ -23,16 +35,50 @@ export function meteredClient(): {
       const input = args.input as Record<string, unknown>;
       if (!('ReturnConsumedCapacity' in input) && !('TableName' in input && Object.keys(input).length === 1))
         input.ReturnConsumedCapacity = 'TOTAL';
-      const out = await next(args);
+      let out;
+      try {
+        out = await next(args);
+      } catch (e) {
+        const name = (e as { name?: string }).name;
+        if (name === 'ConditionalCheckFailedException' || name === 'TransactionCanceledException') {
+          m.failedConditions++;
+          m.failedConditionUnits += attemptedWriteUnits(input, name === 'TransactionCanceledException');
+        }
+        throw e;
+      }
       const consumed = (out.output as { ConsumedCapacity?: unknown }).ConsumedCapacity;
       // TOTAL reports CapacityUnits only: a read command's are read units, anything else's write units.
       for (const c of ([] as { CapacityUnits?: number }[]).concat((consumed as never) ?? [])) {
-        if (reads) read += c.CapacityUnits ?? 0;
-        else write += c.CapacityUnits ?? 0;
+        if (reads) m.read += c.CapacityUnits ?? 0;
+        else m.write += c.CapacityUnits ?? 0;
       }
       return out;
     },
     { step: 'initialize', name: 'meter' },
   );
-  return { client, reset: () => void (requests = read = write = 0), read: () => ({ requests, read, write }) };
+  return { client, reset: () => void (m = zero()), read: () => ({ ...m }) };
+}
+
+/** Write units of the items a failed write tried to write (1 KB each, rounded up; a transaction's doubled). */
+function attemptedWriteUnits(input: Record<string, unknown>, transaction: boolean): number {
+  const items: Record<string, AttributeValue>[] = [];
+  if (transaction) {
+    for (const t of (input.TransactItems as { Put?: { Item: Record<string, AttributeValue> } }[] | undefined) ?? [])
+      if (t.Put !== undefined) items.push(t.Put.Item);
+  } else if (input.Item !== undefined) items.push(input.Item as Record<string, AttributeValue>);
+  else return 1; // an update: its item is small here (a sequencer, a state)
+  const units = items.reduce((n, item) => n + Math.max(1, Math.ceil(itemBytes(item) / 1024)), 0);
+  return transaction ? 2 * units : units;
+}
+
+function itemBytes(item: Record<string, AttributeValue>): number {
+  let bytes = 0;
+  for (const [name, value] of Object.entries(item)) {
+    bytes += name.length;
+    if (value.S !== undefined) bytes += Buffer.byteLength(value.S);
+    else if (value.N !== undefined) bytes += Math.ceil(value.N.replace(/^-|^0+|\./g, '').length / 2) + 1;
+    else if (value.B !== undefined) bytes += value.B.length;
+    else bytes += Buffer.byteLength(JSON.stringify(value));
+  }
+  return bytes;
 }

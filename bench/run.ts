@@ -7,6 +7,8 @@ import { parseArgs } from 'node:util';
 import { dynamoClientFromEnv, localAwsEnv } from '../local/awsEnv.ts';
 import { startDynamoDbLocal } from '../local/dynamoDbLocal.ts';
 import { appendSection } from './sections/append.ts';
+import { contentionSection } from './sections/contention.ts';
+import { costPerMessageSection } from './sections/costPerMessage.ts';
 import { groupsSection } from './sections/groups.ts';
 import { handlersSection } from './sections/handlers.ts';
 import { httpOverheadSection } from './sections/httpOverhead.ts';
@@ -24,6 +26,8 @@ const sections: BenchSection[] = [
   tieringSection,
   sagasSection,
   scaleSection,
+  contentionSection,
+  costPerMessageSection,
 ];
 const { values } = parseArgs({ options: { only: { type: 'string', multiple: true } } });
 const chosen = sections.filter((s) => values.only === undefined || values.only.includes(s.name));

@@ -163,6 +163,12 @@ export interface RollState {
   readonly end: number;
   readonly key: string;
   readonly startedAt: number;
+  /**
+   * Some of the rolled batches have no TTL (written before TTLs existed) and must be deleted once
+   * the segment is recorded. Absent on rolls begun before this was kept: then the hot range is
+   * scanned for them.
+   */
+  readonly deleteHot?: boolean;
 }
 
 /** A segment in S3 covering offsets [base, end), as recorded in DynamoDB. */

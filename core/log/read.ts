@@ -127,7 +127,7 @@ export class PartitionReader {
     // no holes, else the state is read again) make either order safe against a concurrent roll.
     const [firstState, page] = await Promise.all([
       this.metadata.getPartitionState(log),
-      this.log.readBatches(log, offset, batchLimit(maxRecords, maxBytes)),
+      this.log.readBatches(log, offset, Math.min(FIRST_PAGE_BATCHES, batchLimit(maxRecords, maxBytes))),
     ]);
     let state = firstState;
     let batches: StoredBatch[] | undefined;
@@ -136,10 +136,23 @@ export class PartitionReader {
       const first = page.batches[0];
       if (first === undefined || first.baseOffset <= offset) {
         // Up to the first break: a range reserved by a writer whose put has not landed yet.
+        let reachedEnd = page.reachedEnd;
         batches = contiguousPrefix(page.batches);
+        // A small first page, then pages sized by what the batches seen hold: read units are
+        // billed per item read, and a poll should not read a 1 MB page to return five batches.
+        while (!reachedEnd && batches.length === page.batches.length) {
+          const wanted = pagesWanted(batches, offset, maxRecords, maxBytes);
+          if (wanted === 0) break;
+          const end = batches.at(-1)!.baseOffset + batches.at(-1)!.recordCount;
+          const more = await this.log.readBatches(log, end, wanted);
+          const next = contiguousPrefix(more.batches);
+          if (next[0]?.baseOffset !== end) break; // a gap: the next read stops at it
+          batches = [...batches, ...next];
+          reachedEnd = more.reachedEnd;
+          if (next.length < more.batches.length) break;
+        }
         const last = batches.at(-1);
-        if (page.reachedEnd && last !== undefined && batches.length === page.batches.length)
-          highWatermark = last.baseOffset + last.recordCount;
+        if (reachedEnd && last !== undefined) highWatermark = last.baseOffset + last.recordCount;
       } else {
         state = await this.metadata.getPartitionState(log); // rolled to S3 while we looked: read it there
         if (offset >= state.tieredThrough) {
@@ -296,6 +309,27 @@ function within(result: ReadResult, maxBytes: number, options: ReadOptions): Rea
   if (kept === result.records.length) return result;
   const records = result.records.slice(0, kept);
   return { ...result, records, nextOffset: kept > 0 ? records.at(-1)!.offset + 1 : result.records[0]!.offset };
+}
+
+/** Batches the first query of a hot read asks for; more follow, sized by what these hold. */
+const FIRST_PAGE_BATCHES = 2;
+
+/**
+ * How many more batches a read needs after `batches` to fill its budgets, estimated from the
+ * records and bytes per batch seen so far (0 when the budgets are met).
+ */
+function pagesWanted(batches: readonly StoredBatch[], offset: number, maxRecords: number, maxBytes: number): number {
+  let records = 0;
+  let bytes = 0;
+  for (const b of batches) {
+    const skipped = Math.max(0, offset - b.baseOffset);
+    records += Math.max(0, b.recordCount - skipped);
+    bytes += b.sizeBytes;
+  }
+  if (records >= maxRecords || bytes >= maxBytes) return 0;
+  const perBatch = { records: Math.max(1, records / batches.length), bytes: Math.max(1, bytes / batches.length) };
+  const needed = Math.min((maxRecords - records) / perBatch.records, (maxBytes - bytes) / perBatch.bytes);
+  return Math.max(1, Math.min(100, Math.ceil(needed)));
 }
 
 /**

@@ -152,9 +152,9 @@ export class Sluice {
   /**
    * Appends records and returns, in input order, the partition, offset and timestamp of each.
    *
-   * Records for one partition are written as record batches, each claimed with one conditional
-   * put at the partition's expected tail; a writer that loses a race learns the real tail from
-   * the conflicting batch and tries again. Bad input is rejected before anything is written.
+   * Records for one partition are written as record batches, in order, each at offsets reserved
+   * from the partition's sequencer (an atomic counter) with one conditional put. Bad input is
+   * rejected before anything is written.
    */
   append(topicName: string, records: readonly unknown[], options: AppendOptions = {}): Promise<RecordMetadata[]> {
     return this.appender.append(topicName, records, options);

@@ -210,6 +210,8 @@ export class Tiering {
   async rollOnce(topic: TopicRecord, partition: number): Promise<boolean> {
     const log = logKey(topic.topicId, partition);
     let state = await this.metadata.getPartitionState(log);
+    // The batches this call read to begin the roll: uploading them needs no second read.
+    let known: StoredBatch[] | undefined;
     if (state.roll === undefined) {
       const batches = await this.eligible(topic, log, state);
       if (batches.length === 0) return false;
@@ -224,14 +226,16 @@ export class Tiering {
           end: last.baseOffset + last.recordCount,
           key: segmentKey(topic.name, topic.topicId, partition, base),
           startedAt: this.now(),
+          deleteHot: batches.some((b) => b.expiresAt === undefined),
         },
       };
       if (!(await this.store.setPartitionState(log, next))) return true; // someone else moved it: look again
       state = next;
+      known = batches;
     }
     const roll = state.roll!;
     if (roll.phase === 'uploading') {
-      const batches = await this.hotRange(log, roll.base, roll.end);
+      const batches = known ?? (await this.hotRange(log, roll.base, roll.end));
       const segment = encodeSegment(batches);
       await this.objects.put(roll.key, segment.bytes); // deterministic key and bytes: repeating this is harmless
       const claims = await this.writeClaimList(roll.key, batches.flatMap(claimKeys));
@@ -258,13 +262,15 @@ export class Tiering {
     }
     // deleting: the segment is recorded and readers use it. Hot copies with a TTL expire by
     // themselves (and keep their offsets visibly taken until then); older ones are deleted.
-    const hot = await this.log.scanBatchHeaders(log, roll.base, MAX_SEGMENT_BATCHES + 1);
-    await this.store.deleteBatches(
-      log,
-      hot.batches
-        .filter((b) => b.baseOffset >= roll.base && b.baseOffset < roll.end && b.expiresAt === undefined)
-        .map((b) => b.baseOffset),
-    );
+    if (roll.deleteHot !== false) {
+      const hot = await this.log.scanBatchHeaders(log, roll.base, MAX_SEGMENT_BATCHES + 1);
+      await this.store.deleteBatches(
+        log,
+        hot.batches
+          .filter((b) => b.baseOffset >= roll.base && b.baseOffset < roll.end && b.expiresAt === undefined)
+          .map((b) => b.baseOffset),
+      );
+    }
     const { roll: _done, ...rest } = state;
     await this.store.setPartitionState(log, { ...rest, version: state.version + 1 });
     return true;
@@ -276,8 +282,9 @@ export class Tiering {
    * is filled here, for the next roll to take).
    */
   private async eligible(topic: TopicRecord, log: string, state: PartitionState): Promise<StoredBatch[]> {
+    // Whole batches (a header-only query costs the same read units), kept for the upload.
     const [page, tail] = await Promise.all([
-      this.log.scanBatchHeaders(log, state.tieredThrough, MAX_SEGMENT_BATCHES + 1),
+      this.log.readBatches(log, state.tieredThrough, MAX_SEGMENT_BATCHES + 1),
       this.log.lastBatch(log),
     ]);
     const now = this.now();
