@@ -10,6 +10,7 @@ export interface TopicConfig {
   hotRetentionMs?: number;
   hotRetentionBytes?: number;
   deleteRetentionMs?: number;
+  segmentBytes?: number;
   timestampBeforeMaxMs?: number;
   timestampAfterMaxMs?: number;
 }

@@ -34,6 +34,11 @@ export interface TopicConfig {
   readonly hotRetentionBytes: number;
   /** How long tombstones survive compaction, in ms (Kafka's delete.retention.ms). */
   readonly deleteRetentionMs: number;
+  /**
+   * Most stored bytes one S3 segment holds (Kafka's segment.bytes): a roll takes every batch that
+   * is due, up to this. Absent on topics created before it existed: then the default.
+   */
+  readonly segmentBytes?: number;
   /** How far before now a record's timestamp may be, in ms; -1: any (Kafka's message.timestamp.before.max.ms). */
   readonly timestampBeforeMaxMs: number;
   /** How far after now a record's timestamp may be, in ms; -1: any (Kafka's message.timestamp.after.max.ms). */
@@ -48,6 +53,9 @@ export interface TopicConfig {
 export const MIN_HOT_RETENTION_MS = 60_000;
 
 export const MAX_PARTITIONS = 1024;
+/** Segment sizes a topic may choose: large enough to be worth a PUT, small enough for the roller's memory. */
+export const MIN_SEGMENT_BYTES = 1024 * 1024;
+export const MAX_SEGMENT_BYTES = 128 * 1024 * 1024;
 /**
  * Largest maxRecordBytes: one record must fit a Lambda response (6 MB) as base64 JSON. Records
  * above what one DynamoDB item holds are stored in S3 as claim checks.
@@ -64,6 +72,7 @@ export const DEFAULT_TOPIC_CONFIG: TopicConfig = {
   hotRetentionMs: 60 * 60 * 1000, // 1 hour in DynamoDB, then S3
   hotRetentionBytes: -1, // no byte limit on the hot tier
   deleteRetentionMs: 24 * 60 * 60 * 1000, // 1 day, Kafka's delete.retention.ms default
+  segmentBytes: 64 * 1024 * 1024, // 64 MiB per S3 segment (Kafka's segment.bytes is 1 GiB)
   timestampBeforeMaxMs: -1, // old timestamps are fine: retention ages segments by append time
   timestampAfterMaxMs: 60 * 60 * 1000, // 1 hour ahead at most, Kafka 4's message.timestamp.after.max.ms default
 };
@@ -98,6 +107,7 @@ const RULES: Record<keyof TopicConfig, Rule> = {
   hotRetentionMs: integerIn(MIN_HOT_RETENTION_MS, Number.MAX_SAFE_INTEGER),
   hotRetentionBytes: integerIn(1, Number.MAX_SAFE_INTEGER, true),
   deleteRetentionMs: integerIn(0, Number.MAX_SAFE_INTEGER),
+  segmentBytes: integerIn(MIN_SEGMENT_BYTES, MAX_SEGMENT_BYTES),
   timestampBeforeMaxMs: integerIn(0, Number.MAX_SAFE_INTEGER, true),
   timestampAfterMaxMs: integerIn(0, Number.MAX_SAFE_INTEGER, true),
 };

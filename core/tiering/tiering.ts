@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { isSluiceError } from '../errors.ts';
 import { segmentClaimObjects, segmentClaims } from './segmentClaims.ts';
 import { deletePartitionData } from './purge.ts';
-import { MIN_HOT_RETENTION_MS } from '../log/topicConfig.ts';
+import { DEFAULT_TOPIC_CONFIG, MIN_HOT_RETENTION_MS } from '../log/topicConfig.ts';
 import { DEFAULT_HOT_COPY_MARGIN_MS, hotCopyExpiry } from '../log/expiry.ts';
 import { GapFiller } from '../log/gaps.ts';
 import {
@@ -21,8 +21,10 @@ import { ClaimCheck, joinRecordBodies, splitRecordBodies, type ConsumerRecord } 
 import type { ObjectStore } from './objectStore.ts';
 import { batchFromSegment, decodeSegmentIndex, encodeSegment, segmentKey } from './segmentFormat.ts';
 
-/** Most batches one segment holds; a longer backlog becomes several segments over successive rolls. */
-const MAX_SEGMENT_BATCHES = 2000;
+/** Most batches one segment holds (its index: 56 bytes each); a longer backlog becomes several segments. */
+const MAX_SEGMENT_BATCHES = 100_000;
+/** Batches asked for per query while paging through the hot tier (a query page ends at 1 MB anyway). */
+const PAGE_BATCHES = 1000;
 /** Deleted topics purged per run (the others wait for the next). */
 const PURGES_PER_RUN = 20;
 /**
@@ -31,8 +33,6 @@ const PURGES_PER_RUN = 20;
  * late appends are purged with the rest.
  */
 export const PURGE_GRACE_MS = 60_000;
-/** Most stored bytes one segment holds (64 MiB). */
-const MAX_SEGMENT_BYTES = 64 * 1024 * 1024;
 
 export interface TieringOptions {
   readonly log: LogStore;
@@ -66,6 +66,11 @@ export interface PartitionReport {
   readonly errors?: { readonly step: string; readonly code: string }[];
   /** The partition of a deleted topic whose data this run removed. */
   readonly purged?: boolean;
+  /**
+   * How far the oldest batch left in the hot tier is past its hot retention, in ms (0 when the
+   * roller keeps up): the roller's lag, published as a metric with an alarm.
+   */
+  readonly lagMs?: number;
 }
 
 /**
@@ -84,6 +89,8 @@ export class Tiering {
   private readonly minRollAgeMs: number;
   private readonly hotCopyMarginMs: number;
   private readonly gaps: GapFiller;
+  /** Per log, when the oldest batch still in the hot tier was appended, as the last roll saw it. */
+  private readonly oldestUnrolled = new Map<string, number>();
 
   constructor(options: TieringOptions) {
     this.log = options.log;
@@ -190,7 +197,17 @@ export class Tiering {
     const compacted =
       topic.config.cleanupPolicy === 'compact' ? await attempt('compact', () => this.compact(topic, partition), 0) : 0;
     const expired = await attempt('retention', () => this.applyRetention(topic, partition), 0);
-    return { topic: topic.name, partition, rolled, expired, compacted, ...(errors.length > 0 ? { errors } : {}) };
+    const oldest = this.oldestUnrolled.get(logKey(topic.topicId, partition));
+    const lagMs = oldest === undefined ? 0 : Math.max(0, this.now() - topic.config.hotRetentionMs - oldest);
+    return {
+      topic: topic.name,
+      partition,
+      rolled,
+      expired,
+      compacted,
+      lagMs,
+      ...(errors.length > 0 ? { errors } : {}),
+    };
   }
 
   /**
@@ -262,14 +279,16 @@ export class Tiering {
     }
     // deleting: the segment is recorded and readers use it. Hot copies with a TTL expire by
     // themselves (and keep their offsets visibly taken until then); older ones are deleted.
-    if (roll.deleteHot !== false) {
-      const hot = await this.log.scanBatchHeaders(log, roll.base, MAX_SEGMENT_BATCHES + 1);
+    for (let offset = roll.base; roll.deleteHot !== false && offset < roll.end;) {
+      const hot = await this.log.scanBatchHeaders(log, offset, PAGE_BATCHES);
+      const inRoll = hot.batches.filter((b) => b.baseOffset >= offset && b.baseOffset < roll.end);
       await this.store.deleteBatches(
         log,
-        hot.batches
-          .filter((b) => b.baseOffset >= roll.base && b.baseOffset < roll.end && b.expiresAt === undefined)
-          .map((b) => b.baseOffset),
+        inRoll.filter((b) => b.expiresAt === undefined).map((b) => b.baseOffset),
       );
+      const last = inRoll.at(-1);
+      if (hot.reachedEnd || last === undefined) break;
+      offset = last.baseOffset + last.recordCount;
     }
     const { roll: _done, ...rest } = state;
     await this.store.setPartitionState(log, { ...rest, version: state.version + 1 });
@@ -277,48 +296,58 @@ export class Tiering {
   }
 
   /**
-   * The contiguous run of hot batches from `tieredThrough` that may move: never the tail batch,
-   * and never past a gap (a range whose writer has not put its batch yet; one whose writer died
-   * is filled here, for the next roll to take).
+   * The contiguous run of hot batches from `tieredThrough` that may move, paged through up to the
+   * topic's `segmentBytes`: never the tail batch (unless near its TTL), and never past a gap (a
+   * range whose writer has not put its batch yet; one whose writer died is filled here, for the
+   * next roll to take). Memory is bounded by the segment size.
    */
   private async eligible(topic: TopicRecord, log: string, state: PartitionState): Promise<StoredBatch[]> {
-    // Whole batches (a header-only query costs the same read units), kept for the upload.
-    const [page, tail] = await Promise.all([
-      this.log.readBatches(log, state.tieredThrough, MAX_SEGMENT_BATCHES + 1),
-      this.log.lastBatch(log),
-    ]);
+    const tail = await this.log.lastBatch(log);
+    if (tail === undefined) return [];
     const now = this.now();
     const cutoff = now - topic.config.hotRetentionMs;
     const youngest = now - this.minRollAgeMs;
     // A batch this close to its TTL moves whatever the topic's hot retention says (it may have grown since).
     const expiring = (b: StoredBatch) =>
       b.expiresAt !== undefined && b.expiresAt * 1000 <= now + this.hotCopyMarginMs / 2;
-    // The tail batch stays hot while it can (readers at the end stay on DynamoDB); near its TTL it
-    // moves too, and the high watermark is then the tiered end.
-    const candidates = page.batches.filter(
-      (b) =>
-        b.baseOffset >= state.tieredThrough && tail !== undefined && (b.baseOffset < tail.baseOffset || expiring(b)),
-    );
-    if (candidates.length === 0) return [];
+    const target = topic.config.segmentBytes ?? DEFAULT_TOPIC_CONFIG.segmentBytes!;
     let hotBytes = topic.config.hotRetentionBytes < 0 ? 0 : await this.hotBytes(log, state.tieredThrough);
     const out: StoredBatch[] = [];
     let storedBytes = 0;
     let expected = state.tieredThrough;
-    for (const b of candidates) {
-      if (b.baseOffset !== expected) {
-        if (out.length === 0) await this.gaps.fill(topic, log, expected, b, state.tieredThrough);
-        break;
+    // The oldest batch not yet rolled (the first this roll takes, or where it stops): what the
+    // roller's lag is measured by.
+    const stop = (b: StoredBatch | undefined): StoredBatch[] => {
+      const oldest = out[0] ?? b;
+      if (oldest === undefined) this.oldestUnrolled.delete(log);
+      else this.oldestUnrolled.set(log, oldest.appendedAt ?? now);
+      return out;
+    };
+    for (let reachedEnd = false; ;) {
+      if (reachedEnd) return stop(undefined);
+      // Whole batches (a header-only query costs the same read units), kept for the upload.
+      const page = await this.log.readBatches(log, expected, PAGE_BATCHES);
+      reachedEnd = page.reachedEnd || page.batches.length === 0;
+      for (const b of page.batches) {
+        if (b.baseOffset < expected) continue;
+        // The tail batch stays hot while it can (readers at the end stay on DynamoDB); near its TTL
+        // it moves too, and the high watermark is then the tiered end.
+        if (b.baseOffset >= tail.baseOffset && !expiring(b)) return stop(undefined); // the tail is not behind
+        if (b.baseOffset !== expected) {
+          if (out.length === 0) await this.gaps.fill(topic, log, expected, b, state.tieredThrough);
+          return stop(b);
+        }
+        const old = (b.appendedAt ?? 0) <= cutoff || expiring(b);
+        const overBudget = topic.config.hotRetentionBytes >= 0 && hotBytes > topic.config.hotRetentionBytes;
+        if ((!old && !overBudget) || (b.appendedAt ?? 0) > youngest) return stop(b);
+        if (out.length >= MAX_SEGMENT_BATCHES || (out.length > 0 && storedBytes + b.payload.length > target))
+          return stop(b);
+        out.push(b);
+        hotBytes -= b.sizeBytes;
+        storedBytes += b.payload.length;
+        expected = b.baseOffset + b.recordCount;
       }
-      const old = (b.appendedAt ?? 0) <= cutoff || expiring(b);
-      const overBudget = topic.config.hotRetentionBytes >= 0 && hotBytes > topic.config.hotRetentionBytes;
-      if ((!old && !overBudget) || (b.appendedAt ?? 0) > youngest) break;
-      if (out.length >= MAX_SEGMENT_BATCHES || storedBytes > MAX_SEGMENT_BYTES) break;
-      out.push(b);
-      hotBytes -= b.sizeBytes;
-      storedBytes += b.sizeBytes;
-      expected = b.baseOffset + b.recordCount;
     }
-    return out;
   }
 
   private async hotBytes(log: string, from: number): Promise<number> {
@@ -405,19 +434,21 @@ export class Tiering {
    * tiered records. Offsets are kept, so compacted segments have gaps, as in Kafka. A rewritten
    * segment is a new object under a new deterministic key; its record is swapped conditionally,
    * then the old object and the claim checks of dropped records are deleted.
-   * @debt: the key map is rebuilt from the whole partition each pass (Kafka keeps an offset map).
+   *
+   * Memory is bounded as Kafka's cleaner bounds it: a first pass builds an offset map (each key's
+   * latest offset, not its records) reading one segment at a time, then the hot tier page by page;
+   * a second pass rewrites one segment at a time.
    */
   async compact(topic: TopicRecord, partition: number): Promise<number> {
     const log = logKey(topic.topicId, partition);
     const state = await this.metadata.getPartitionState(log);
     const segments = await this.store.listSegments(log);
     if (segments.length === 0) return 0;
-    const contents = await Promise.all(segments.map((s) => this.segmentBatches(s)));
     const latest = new Map<string, number>();
     const note = (records: ConsumerRecord[]) => {
       for (const r of records) if (r.key !== null) latest.set(keyId(r.key), r.offset);
     };
-    contents.forEach((batches) => batches.forEach((b) => note(decodeStoredBatch(b))));
+    for (const segment of segments) for (const b of await this.segmentBatches(segment)) note(decodeStoredBatch(b));
     for (let offset = state.tieredThrough; ;) {
       const page = await this.log.readBatches(log, offset, 100);
       page.batches.filter((b) => b.baseOffset >= offset).forEach((b) => note(decodeStoredBatch(b)));
@@ -426,13 +457,13 @@ export class Tiering {
       offset = last.baseOffset + last.recordCount;
     }
     let rewritten = 0;
-    for (let i = 0; i < segments.length; i++) {
-      const segment = segments[i]!;
+    for (const segment of segments) {
+      const batches = await this.segmentBatches(segment);
       const tombstonesExpire = segment.createdAt + topic.config.deleteRetentionMs <= this.now();
       const kept: StoredBatch[] = [];
       const dropped: string[] = [];
       let changed = false;
-      for (const batch of contents[i]!) {
+      for (const batch of batches) {
         const records = decodeStoredBatch(batch);
         const bodies = splitRecordBodies(decompress(batch.codec, batch.payload));
         const keep = records.map(

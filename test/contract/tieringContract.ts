@@ -777,6 +777,97 @@ export function tieringContract(kind: TieredKind): void {
         ]);
       });
 
+      it("a roll pages through the hot tier up to the topic's segmentBytes, past one query page", async () => {
+        const c = clock();
+        const { store, objects } = await kind.make(c.now);
+        const { sluice, tiering } = tieredEngine(store, objects, c.now);
+        const MiB = 1024 * 1024;
+        await sluice.createTopic('big-segments', { config: { hotRetentionMs: MINUTE, segmentBytes: 2 * MiB } });
+        // 5 MiB of incompressible records in 100 KB batches: a DynamoDB query page holds ten.
+        const random = (n: number) => Uint8Array.from({ length: n }, (_, i) => (i * 2654435761) >>> 24);
+        for (let i = 0; i < 50; i++) await sluice.append('big-segments', [{ value: random(100_000), partition: 0 }]);
+        c.advance(2 * MINUTE);
+        await sluice.append('big-segments', [{ value: 'tail', partition: 0 }]);
+        await tiering.runOnce();
+        const topic = (await sluice.listTopics())[0]!;
+        const segments = await store.listSegments(logKey(topic.topicId, 0));
+        expect(
+          segments.map((x) => x.end - x.base),
+          'segments of up to 2 MiB (20 batches each), not one query page (10)',
+        ).toStrictEqual([20, 20, 10]);
+        expect(segments.every((x) => x.storedBytes <= 2 * MiB)).toBe(true);
+        const page = await sluice.read('big-segments', 0, 0, { maxRecords: 50, maxBytes: 4 * MiB });
+        expect(page.records.length > 0).toBe(true);
+      });
+
+      it('compaction reads one segment at a time (an offset map of keys, not the records) over a long history', async () => {
+        const c = clock();
+        const { store, objects } = await kind.make(c.now);
+        const { sluice } = tieredEngine(store, objects, c.now);
+        await sluice.createTopic('long', { config: { cleanupPolicy: 'compact', hotRetentionMs: MINUTE } });
+        for (let i = 0; i < 30; i++) {
+          await sluice.append('long', [
+            { key: `k${i % 5}`, value: `v${i}`, partition: 0 },
+            { key: `unique-${i}`, value: i, partition: 0 },
+          ]);
+          c.advance(2 * MINUTE);
+          await tieredEngine(store, objects, c.now).tiering.rollOnce((await sluice.listTopics())[0]!, 0);
+        }
+        const topic = (await sluice.listTopics())[0]!;
+        expect((await store.listSegments(logKey(topic.topicId, 0))).length).toBeGreaterThanOrEqual(25);
+        let open = 0;
+        let most = 0;
+        const watched = Object.create(objects) as ObjectStore;
+        watched.getRange = async (key, start, end) => {
+          most = Math.max(most, ++open);
+          try {
+            return await objects.getRange(key, start, end);
+          } finally {
+            open--;
+          }
+        };
+        const compacted = await new Tiering({
+          log: store,
+          metadata: store,
+          store,
+          objects: watched,
+          now: c.now,
+        }).compact(topic, 0);
+        expect(compacted > 0).toBe(true);
+        expect(most, 'never more than one segment read at once').toBe(1);
+        const values: unknown[][] = [];
+        for (let offset = 0; ;) {
+          const page = await sluice.read('long', 0, offset, { maxRecords: 1000 });
+          values.push(...page.records.map((r) => [r.key, r.value]));
+          if (page.nextOffset >= page.highWatermark) break;
+          offset = page.nextOffset;
+        }
+        for (let k = 0; k < 5; k++)
+          expect(
+            values.filter(([key]) => key === `k${k}`),
+            `only the latest of k${k}`,
+          ).toStrictEqual([[`k${k}`, `v${25 + k}`]]);
+        expect(values.filter(([key]) => String(key).startsWith('unique-')).length).toBe(30);
+      });
+
+      it('reports the roller lag: how far the oldest hot batch is past its hot retention', async () => {
+        const c = clock();
+        const { store, objects } = await kind.make(c.now);
+        const { sluice, tiering } = tieredEngine(store, objects, c.now);
+        await sluice.createTopic('lagging', { config: { hotRetentionMs: 10 * MINUTE } });
+        await sluice.append('lagging', [{ value: 1, partition: 0 }]);
+        c.advance(30 * MINUTE);
+        await sluice.append('lagging', [{ value: 2, partition: 0 }]);
+        const down = Object.create(objects) as ObjectStore;
+        down.put = async () => {
+          throw new Error('S3 is down');
+        };
+        const [behind] = await tieredEngine(store, down, c.now).tiering.runOnce();
+        expect(behind!.lagMs, '30 minutes old, 10 of hot retention: 20 minutes behind').toBe(20 * MINUTE);
+        const [caughtUp] = await tiering.runOnce();
+        expect([caughtUp!.rolled, caughtUp!.lagMs]).toStrictEqual([1, 0]);
+      });
+
       it('a partition that fails does not stop the others', async () => {
         const c = clock();
         const { store, objects } = await kind.make(c.now);
