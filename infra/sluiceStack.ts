@@ -16,7 +16,8 @@ import {
   type ILayerVersion,
   type Runtime,
 } from 'aws-cdk-lib/aws-lambda';
-import { DynamoEventSource } from 'aws-cdk-lib/aws-lambda-event-sources';
+import { DynamoEventSource, SqsEventSource } from 'aws-cdk-lib/aws-lambda-event-sources';
+import { Queue, QueueEncryption } from 'aws-cdk-lib/aws-sqs';
 import type { NodejsFunction } from 'aws-cdk-lib/aws-lambda-nodejs';
 import { LogGroup, RetentionDays } from 'aws-cdk-lib/aws-logs';
 import { BlockPublicAccess, Bucket, BucketEncryption, ObjectOwnership, type CfnBucket } from 'aws-cdk-lib/aws-s3';
@@ -66,6 +67,15 @@ export interface SluiceStackProps extends StackProps {
    * @default - no alarms
    */
   readonly lagAlarms?: readonly LagAlarm[];
+  /**
+   * Alarm when the oldest batch left in DynamoDB is this far past its topic's hot retention (the
+   * roller's lag, metric `RollerLagSeconds`). Hot copies expire a day after their hot retention,
+   * and the roller takes a batch whatever its retention 12 h before that, so keep it well below.
+   * @default Duration.hours(2)
+   */
+  readonly rollerLagAlarm?: Duration;
+  /** Most roll-worker functions running at once (the queue's event source's maximum concurrency). @default 10 */
+  readonly rollConcurrency?: number;
 }
 
 export interface LagAlarm {
@@ -81,7 +91,7 @@ type S3Action = 's3:GetObject' | 's3:PutObject' | 's3:DeleteObject';
 
 /** What each function may do to each table and to segment objects: nothing more. */
 /** Segment objects (and their claim lists) live under segments/, claim checks under claims/. */
-type FunctionName = HandlerName | 'lagReporter' | 'roller' | 'sagaAudit' | 'sagaTrigger';
+type FunctionName = HandlerName | 'lagReporter' | 'roller' | 'rollWorker' | 'sagaAudit' | 'sagaTrigger';
 
 /**
  * What a consumer-group member needs: read the log (and fill a dead writer's gap in it), change
@@ -139,10 +149,16 @@ const ACCESS: Record<
     metadata: ['dynamodb:GetItem', 'dynamodb:PutItem', 'dynamodb:DeleteItem', 'dynamodb:Query'],
     objects: { segments: [], claims: [] },
   },
-  // The roller (on a schedule) and the admin route that runs it: write segments, fill dead
-  // writers' gaps, delete hot batches written before TTLs, record segments and drop expired ones,
-  // and purge deleted topics.
+  // The roller, on a schedule, only plans: it lists the topics and queues one work unit per partition.
   roller: {
+    log: [],
+    metadata: ['dynamodb:Query'],
+    objects: { segments: [], claims: [] },
+  },
+  // The roll worker (one per batch of work units) and the admin route that runs a whole pass:
+  // write segments, fill dead writers' gaps, delete hot batches written before TTLs, record
+  // segments and drop expired ones, and purge deleted topics.
+  rollWorker: {
     log: ['dynamodb:Query', 'dynamodb:PutItem', 'dynamodb:BatchWriteItem'],
     metadata: ['dynamodb:GetItem', 'dynamodb:PutItem', 'dynamodb:DeleteItem', 'dynamodb:Query'],
     objects: {
@@ -187,6 +203,11 @@ export class SluiceStack extends Stack {
   readonly functions: Record<HandlerName, NodejsFunction>;
   readonly lagReporter: NodejsFunction;
   readonly roller: NodejsFunction;
+  /** Runs the roller's work units from the roll queue. */
+  readonly rollWorker: NodejsFunction;
+  /** The roller's work units (one per partition), and where units that keep failing go. */
+  readonly rollQueue: Queue;
+  readonly rollDeadLetters: Queue;
   /** Records saga lifecycle events; every saga's state machine invokes it. */
   readonly sagaAudit: NodejsFunction;
   readonly api: HttpApi;
@@ -261,9 +282,9 @@ export class SluiceStack extends Stack {
         ...(name(handler) === undefined ? {} : { functionName: name(handler) }),
         description: `Sluice ${handler} handler`,
         timeout:
-          handler === 'roller'
+          handler === 'rollWorker'
             ? Duration.minutes(5)
-            : handler === 'sagaTrigger'
+            : handler === 'roller' || handler === 'sagaTrigger'
               ? Duration.minutes(1)
               : Duration.seconds(29), // HTTP APIs stop waiting at 30 s
         layers: [powertools],
@@ -326,6 +347,34 @@ export class SluiceStack extends Stack {
     };
     this.lagReporter = makeFunction('lagReporter', join('functions', 'groups', 'lagReporter.ts'));
     this.roller = makeFunction('roller', join('functions', 'tiering', 'roller.ts'));
+    this.rollWorker = makeFunction('rollWorker', join('functions', 'tiering', 'rollWorker.ts'));
+    // The roll queue: one message per partition per pass, so one slow or failing partition holds
+    // up nothing else; a unit that keeps failing goes to the dead-letter queue (alarmed below).
+    this.rollDeadLetters = new Queue(this, 'RollDeadLetters', {
+      encryption: QueueEncryption.SQS_MANAGED,
+      enforceSSL: true,
+      retentionPeriod: Duration.days(14),
+    });
+    Validations.of(this.rollDeadLetters).acknowledge({
+      id: 'AwsSolutions-SQS3',
+      reason: 'This is the dead-letter queue of the roll queue; nothing consumes it but an operator.',
+    });
+    this.rollQueue = new Queue(this, 'RollQueue', {
+      encryption: QueueEncryption.SQS_MANAGED,
+      enforceSSL: true,
+      visibilityTimeout: Duration.minutes(30), // 6 × the worker's timeout, as AWS advises for SQS event sources
+      retentionPeriod: Duration.hours(1), // a unit older than this has been planned again since
+      deadLetterQueue: { queue: this.rollDeadLetters, maxReceiveCount: 3 },
+    });
+    this.rollQueue.grantSendMessages(this.roller);
+    this.roller.addEnvironment('SLUICE_ROLL_QUEUE_URL', this.rollQueue.queueUrl);
+    this.rollWorker.addEventSource(
+      new SqsEventSource(this.rollQueue, {
+        batchSize: 10,
+        reportBatchItemFailures: true,
+        maxConcurrency: props.rollConcurrency ?? 10,
+      }),
+    );
     this.sagaAudit = makeFunction('sagaAudit', join('functions', 'sagas', 'audit.ts'));
     // Which topic each saga's events go to (plain names: no reference back to the state machines).
     this.sagaAudit.addEnvironment(
@@ -381,6 +430,29 @@ export class SluiceStack extends Stack {
     new Rule(this, 'RollerSchedule', {
       schedule: Schedule.rate(Duration.minutes(5)),
       targets: [new LambdaFunction(this.roller)],
+    });
+    new Alarm(this, 'RollerLagAlarm', {
+      alarmDescription:
+        'The roller is behind: a batch is still in DynamoDB long after its hot retention (its TTL removes it a day after)',
+      metric: new Metric({
+        namespace: 'Sluice',
+        metricName: 'RollerLagSeconds',
+        dimensionsMap: { service: 'sluice' },
+        statistic: 'Maximum',
+        period: Duration.minutes(5),
+      }),
+      threshold: (props.rollerLagAlarm ?? Duration.hours(2)).toSeconds(),
+      evaluationPeriods: 1,
+      comparisonOperator: ComparisonOperator.GREATER_THAN_THRESHOLD,
+      treatMissingData: TreatMissingData.NOT_BREACHING,
+    });
+    new Alarm(this, 'RollDeadLettersAlarm', {
+      alarmDescription: 'A roll work unit failed three times and is in the dead-letter queue',
+      metric: this.rollDeadLetters.metricApproximateNumberOfMessagesVisible({ period: Duration.minutes(5) }),
+      threshold: 0,
+      evaluationPeriods: 1,
+      comparisonOperator: ComparisonOperator.GREATER_THAN_THRESHOLD,
+      treatMissingData: TreatMissingData.NOT_BREACHING,
     });
     for (const alarm of props.lagAlarms ?? []) {
       if (!/^[A-Za-z0-9._-]{1,249}$/.test(alarm.group) || !/^[A-Za-z0-9._-]{1,249}$/.test(alarm.topic))

@@ -19,6 +19,7 @@ import { claimKeys, decodeStoredBatch } from '../log/batching.ts';
 import { compress, decompress } from '../log/compression.ts';
 import { ClaimCheck, joinRecordBodies, splitRecordBodies, type ConsumerRecord } from '../log/records.ts';
 import type { ObjectStore } from './objectStore.ts';
+import type { WorkUnit } from './workUnits.ts';
 import { batchFromSegment, decodeSegmentIndex, encodeSegment, segmentKey } from './segmentFormat.ts';
 
 /** Most batches one segment holds (its index: 56 bytes each); a longer backlog becomes several segments. */
@@ -133,6 +134,36 @@ export class Tiering {
       reports.push(await this.runPartition(work[i]!.topic, work[i]!.partition, deadline));
     }
     return { reports, complete: true, remaining: 0 };
+  }
+
+  /**
+   * The roller's work as independent units (see `WorkUnit`): one per partition of every topic, then
+   * the purge of deleted topics. One query, whatever the topics hold.
+   */
+  async plan(): Promise<WorkUnit[]> {
+    const topics = await this.metadata.listTopics();
+    return [
+      ...topics.flatMap((topic) =>
+        Array.from({ length: topic.config.partitions }, (_, partition) => ({
+          kind: 'partition' as const,
+          topic: topic.name,
+          topicId: topic.topicId,
+          partition,
+        })),
+      ),
+      { kind: 'purge' },
+    ];
+  }
+
+  /**
+   * Runs one unit before `deadline`. A partition of a topic deleted since the unit was planned (its
+   * name gone or re-created with another id) has nothing to do: the purge removes its data.
+   */
+  async runUnit(unit: WorkUnit, deadline = Number.POSITIVE_INFINITY): Promise<PartitionReport[]> {
+    if (unit.kind === 'purge') return this.purgeDeletedTopics(deadline);
+    const topic = await this.metadata.getTopic(unit.topic);
+    if (topic?.topicId !== unit.topicId || unit.partition >= topic.config.partitions) return [];
+    return [await this.runPartition(topic, unit.partition, deadline)];
   }
 
   /**

@@ -1,24 +1,27 @@
 import { eventHandler } from '../eventHandler.ts';
 import { logger, metrics, tiering } from '../runtime.ts';
+import { sendWorkUnits } from './rollQueue.ts';
+import { publishReports } from './reports.ts';
 
 /**
- * The segment roller, on a schedule: rolls old batches of every partition into S3 segments and
- * applies retention. Each roll is a state machine in DynamoDB, so a run that dies or times out is
- * finished by the next one.
+ * The segment roller, on a schedule. In the stack it only plans: one work unit per partition (and
+ * one for purging deleted topics) goes to the roll queue, whose worker (`rollWorker.ts`) runs them
+ * in parallel, each bounded by its own time and retried alone when it fails. Without a queue
+ * (`SLUICE_ROLL_QUEUE_URL` unset) it runs the whole pass itself until its deadline; every step is
+ * a resumable state machine in DynamoDB, so what it leaves is done by the next run.
  */
 export const handler = eventHandler(async (_event: unknown, context) => {
+  const queueUrl = process.env.SLUICE_ROLL_QUEUE_URL;
+  if (queueUrl !== undefined && queueUrl !== '') {
+    const units = await tiering.plan();
+    const unsent = await sendWorkUnits(queueUrl, units);
+    metrics.addMetric('RollUnitsDispatched', 'Count', units.length - unsent);
+    if (unsent > 0) logger.warn('work units not sent; the next run plans them again', { unsent });
+    return { dispatched: units.length - unsent, unsent };
+  }
   // Stop well before the function's timeout; what is left is resumed by the next run.
   const deadline = Date.now() + (context.getRemainingTimeInMillis?.() ?? 300_000) - 30_000;
-  const { reports: partitions, complete, remaining } = await tiering.runUntil(deadline);
+  const { reports, complete, remaining } = await tiering.runUntil(deadline);
   if (!complete) logger.warn('tiering pass stopped at its deadline', { remaining });
-  const rolled = partitions.reduce((n, p) => n + p.rolled, 0);
-  const expired = partitions.reduce((n, p) => n + p.expired, 0);
-  metrics.addMetric('SegmentsRolled', 'Count', rolled);
-  metrics.addMetric('SegmentsExpired', 'Count', expired);
-  const failed = partitions.filter((p) => p.errors !== undefined);
-  metrics.addMetric('TieringPartitionFailures', 'Count', failed.length);
-  for (const p of failed)
-    logger.warn('tiering step failed', { topic: p.topic, partition: p.partition, errors: p.errors });
-  logger.info('tiering pass', { partitions: partitions.length, rolled, expired, failed: failed.length });
-  return { partitions: partitions.length, rolled, expired, failed: failed.length, complete, remaining };
+  return { ...publishReports(reports), complete, remaining };
 });

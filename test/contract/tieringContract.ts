@@ -868,6 +868,32 @@ export function tieringContract(kind: TieredKind): void {
         expect([caughtUp!.rolled, caughtUp!.lagMs]).toStrictEqual([1, 0]);
       });
 
+      it('plans one work unit per partition and the purge; a unit outlived by its topic does nothing', async () => {
+        const c = clock();
+        const { store, objects } = await kind.make(c.now);
+        const { sluice, tiering } = tieredEngine(store, objects, c.now);
+        await sluice.createTopic('units-a', { partitions: 3, config: { hotRetentionMs: MINUTE } });
+        await sluice.createTopic('units-b', { partitions: 1, config: { hotRetentionMs: MINUTE } });
+        const units = await tiering.plan();
+        expect(units.map((u) => (u.kind === 'partition' ? `${u.topic}/${u.partition}` : u.kind))).toStrictEqual([
+          'units-a/0',
+          'units-a/1',
+          'units-a/2',
+          'units-b/0',
+          'purge',
+        ]);
+        for (let i = 0; i < 3; i++) {
+          await sluice.append('units-b', [{ value: i, partition: 0 }]);
+          c.advance(2 * MINUTE);
+        }
+        const [report] = await tiering.runUnit(units[3]!);
+        expect(report!.rolled).toBe(1);
+        await sluice.deleteTopic('units-a');
+        await sluice.createTopic('units-a', { partitions: 3 });
+        expect(await tiering.runUnit(units[0]!), 'the topic was re-created: another id').toStrictEqual([]);
+        expect(await tiering.runUnit({ kind: 'purge' }), 'within the grace period').toStrictEqual([]);
+      });
+
       it('a partition that fails does not stop the others', async () => {
         const c = clock();
         const { store, objects } = await kind.make(c.now);

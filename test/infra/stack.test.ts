@@ -64,6 +64,12 @@ const EXPECTED_ACCESS: Record<string, { log: string[]; metadata: string[]; segme
     claims: ['s3:GetObject'],
   },
   roller: {
+    log: [],
+    metadata: ['dynamodb:Query'],
+    segments: [],
+    claims: [],
+  },
+  rollWorker: {
     log: ['dynamodb:BatchWriteItem', 'dynamodb:PutItem', 'dynamodb:Query'],
     metadata: ['dynamodb:DeleteItem', 'dynamodb:GetItem', 'dynamodb:PutItem', 'dynamodb:Query'],
     segments: ['s3:DeleteObject', 's3:GetObject', 's3:ListBucket', 's3:PutObject'],
@@ -154,7 +160,7 @@ describe('SluiceStack', () => {
 
   it('runs each function on Node.js 22, arm64, traced, with Powertools from its layer and retained logs', () => {
     const functions = Object.values(template.findResources('AWS::Lambda::Function')) as Resource[];
-    expect(functions.length).toBe(9);
+    expect(functions.length).toBe(10);
     for (const fn of functions) {
       expect(fn.Properties.Runtime).toBe('nodejs22.x');
       expect(fn.Properties.Architectures).toStrictEqual(['arm64']);
@@ -241,6 +247,7 @@ describe('SluiceStack', () => {
       'groups',
       'lagReporter',
       'produce',
+      'rollWorker',
       'roller',
       'sagaAudit',
       'sagas',
@@ -259,13 +266,61 @@ describe('SluiceStack', () => {
     });
   });
 
+  it('fans the roller out: one queued work unit per partition, a worker with partial-batch failures, a dead-letter queue and alarms', () => {
+    const queues = template.findResources('AWS::SQS::Queue') as Record<string, Resource>;
+    const [dlqId] = Object.keys(queues).filter((id) => id.startsWith('RollDeadLetters'));
+    const [queueId] = Object.keys(queues).filter((id) => id.startsWith('RollQueue'));
+    assert(dlqId !== undefined && queueId !== undefined);
+    expect(queues[queueId]!.Properties).toMatchObject({
+      SqsManagedSseEnabled: true,
+      VisibilityTimeout: 1800,
+      RedrivePolicy: { maxReceiveCount: 3, deadLetterTargetArn: { 'Fn::GetAtt': [dlqId, 'Arn'] } },
+    });
+    template.hasResourceProperties('AWS::SQS::QueuePolicy', {
+      PolicyDocument: {
+        Statement: Match.arrayWith([
+          Match.objectLike({ Effect: 'Deny', Condition: { Bool: { 'aws:SecureTransport': 'false' } } }),
+        ]),
+      },
+    });
+    const functions = template.findResources('AWS::Lambda::Function') as Record<string, Resource>;
+    const idOf = (handler: string) =>
+      Object.keys(functions).find((id) => functions[id]!.Properties.Description === `Sluice ${handler} handler`)!;
+    template.hasResourceProperties('AWS::Lambda::EventSourceMapping', {
+      EventSourceArn: { 'Fn::GetAtt': [queueId, 'Arn'] },
+      FunctionName: { Ref: idOf('rollWorker') },
+      BatchSize: 10,
+      FunctionResponseTypes: ['ReportBatchItemFailures'],
+      ScalingConfig: { MaximumConcurrency: 10 },
+    });
+    expect(functions[idOf('roller')]!.Properties.Environment.Variables.SLUICE_ROLL_QUEUE_URL).toStrictEqual({
+      Ref: queueId,
+    });
+    expect(functions[idOf('rollWorker')]!.Properties.Timeout).toBe(300);
+    template.hasResourceProperties('AWS::CloudWatch::Alarm', {
+      MetricName: 'RollerLagSeconds',
+      Namespace: 'Sluice',
+      Statistic: 'Maximum',
+      Threshold: 7200,
+    });
+    template.hasResourceProperties('AWS::CloudWatch::Alarm', {
+      MetricName: 'ApproximateNumberOfMessagesVisible',
+      Dimensions: [{ Name: 'QueueName', Value: { 'Fn::GetAtt': [dlqId, 'QueueName'] } }],
+      Threshold: 0,
+    });
+  });
+
   it('reports consumer lag every minute, with an alarm per configured group', () => {
     template.hasResourceProperties('AWS::Events::Rule', {
       ScheduleExpression: 'rate(1 minute)',
       Targets: Match.arrayWith([Match.objectLike({ Arn: Match.anyValue() })]),
     });
     template.hasResourceProperties('AWS::Events::Rule', { ScheduleExpression: 'rate(5 minutes)' });
-    template.resourceCountIs('AWS::CloudWatch::Alarm', 0);
+    const consumerLagAlarms = (t: typeof template) =>
+      Object.values(t.findResources('AWS::CloudWatch::Alarm')).filter(
+        (a) => (a as Resource).Properties.MetricName === 'ConsumerLag',
+      );
+    expect(consumerLagAlarms(template), 'none unless configured').toStrictEqual([]);
     const withAlarm = synthWithNag(
       (app) => new SluiceStack(app, 'Alarmed', { lagAlarms: [{ group: 'billing', topic: 'orders', threshold: 1000 }] }),
     );
