@@ -160,11 +160,17 @@ export class Producer {
   private async postWithRetries(topic: string, messages: Message[]): Promise<DeliveryReport[]> {
     const counts = new Map<number, number>();
     for (const m of messages) counts.set(m.partition!, (counts.get(m.partition!) ?? 0) + 1);
-    const sequence = Object.fromEntries([...counts.keys()].map((p) => [p, this.sequences.get(`${topic}/${p}`) ?? 0]));
-    const body = {
-      records: messages.map(toWire),
-      ...(this.config.idempotent ? { producer: { id: this.producerId, epoch: this.epoch, sequence } } : {}),
+    const request = () => {
+      const sequence = Object.fromEntries([...counts.keys()].map((p) => [p, this.sequences.get(`${topic}/${p}`) ?? 0]));
+      const wire = {
+        records: messages.map(toWire),
+        ...(this.config.idempotent ? { producer: { id: this.producerId, epoch: this.epoch, sequence } } : {}),
+      };
+      return { sequence, body: wire };
     };
+    // The same body on every retry, so that the engine recognises what an earlier attempt wrote.
+    let { sequence, body } = request();
+    let restarted = false;
     for (let attempt = 0; ; attempt++) {
       try {
         const { offsets } = await this.http.request<{
@@ -173,6 +179,14 @@ export class Producer {
         for (const [p, n] of counts) this.sequences.set(`${topic}/${p}`, sequence[p]! + n);
         return offsets.map((o) => ({ topic, ...o }));
       } catch (e) {
+        // The engine forgot this producer (a week idle): nothing it remembers can be duplicated,
+        // so start a new epoch from sequence 0 and send again, as Kafka's client does.
+        if (isSluiceApiError(e, 'UnknownProducer') && this.config.idempotent && !restarted) {
+          restarted = true;
+          this.bumpEpoch();
+          ({ sequence, body } = request());
+          continue;
+        }
         // Part of a non-idempotent append landed: sending it again would write that part twice.
         const partial = isSluiceApiError(e, 'AppendIncomplete') && !this.config.idempotent;
         const retriable = (!isSluiceApiError(e) || e.retriable) && !partial;

@@ -257,6 +257,25 @@ export class OutOfOrderSequence extends SluiceError {
   }
 }
 
+/**
+ * A producer id this partition has no state for, sending a sequence other than 0: its state
+ * expired after `PRODUCER_STATE_TTL_MS` idle (Kafka's UNKNOWN_PRODUCER_ID). Nothing of it is
+ * remembered, so nothing it sends can be a duplicate: the client starts a new epoch and resends.
+ */
+export class UnknownProducer extends SluiceError {
+  readonly producerId: string;
+  readonly partition: number;
+  readonly sequence: number;
+  constructor(producerId: string, partition: number, sequence: number) {
+    super(
+      `Producer ${producerId} has no state on partition ${partition} (expired after a long idle); start a new epoch from sequence 0`,
+    );
+    this.producerId = producerId;
+    this.partition = partition;
+    this.sequence = sequence;
+  }
+}
+
 /** A retry of a batch so old that its original offsets are no longer remembered. */
 export class DuplicateSequence extends SluiceError {
   readonly producerId: string;

@@ -62,6 +62,11 @@ export interface ProducerState {
   readonly recent: readonly ProducerBatchRef[];
   /** Optimistic-lock version, bumped on every write. */
   readonly version: number;
+  /**
+   * When DynamoDB's TTL may remove the state (epoch seconds): `PRODUCER_STATE_TTL_MS` after its
+   * last write, so producers that went away (and those of deleted topics) leave nothing behind.
+   */
+  readonly expiresAt?: number;
 }
 
 export interface ProducerBatchRef {
@@ -206,6 +211,8 @@ export interface SegmentRecord {
 export interface TieringStore {
   /** Replaces the partition state if its version is still `next.version - 1`. */
   setPartitionState(log: string, next: PartitionState): Promise<boolean>;
+  /** Removes a partition's state item (its topic was deleted and its data purged); idempotent. */
+  forgetPartitionState(log: string): Promise<void>;
   /** Records a segment (once) and sets the partition state, atomically. */
   recordSegment(segment: SegmentRecord, next: PartitionState): Promise<boolean>;
   listSegments(log: string): Promise<SegmentRecord[]>;

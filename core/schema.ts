@@ -28,6 +28,8 @@ export const LOG_TABLE = {
 export const METADATA_TABLE = {
   partitionKey: { name: 'pk', type: 'S' },
   sortKey: { name: 'sk', type: 'S' },
+  /** DynamoDB's time-to-live attribute (epoch seconds), on items that may expire: idempotent-producer states. */
+  timeToLive: 'x',
 } as const;
 
 /** Key builders for the metadata table's item kinds. */

@@ -252,6 +252,8 @@ export class SluiceStack extends Stack {
       tableName: name('metadata'),
       partitionKey: { name: METADATA_TABLE.partitionKey.name, type: AttributeType.STRING },
       sortKey: { name: METADATA_TABLE.sortKey.name, type: AttributeType.STRING },
+      // Idempotent producers' states expire a week after their last write (PRODUCER_STATE_TTL_MS).
+      timeToLiveAttribute: METADATA_TABLE.timeToLive,
     });
     this.segmentBucket = new Bucket(this, 'SegmentBucket', {
       bucketName: name('segments'),

@@ -240,6 +240,7 @@ function countingObjects(inner: ObjectStore): ObjectStore & {
       deletes += keys.length;
       await inner.delete(keys);
     },
+    list: (prefix) => inner.list(prefix),
     counts: () => ({ puts, gets, deletes }),
     storedBytes: () => [...sizes.values()].reduce((n, b) => n + b, 0),
   };

@@ -32,6 +32,13 @@ import { encodeRecord, type EncodedRecord } from './records.ts';
 import type { PartitionTails } from './tails.ts';
 import type { TopicCatalog } from './topics.ts';
 
+/**
+ * How long an idempotent producer's state on a partition outlives its last write before DynamoDB's
+ * TTL removes it (Kafka's transactional.id.expiration.ms). A producer that comes back later gets
+ * `UnknownProducer` and starts a new epoch, as Kafka's client does on UNKNOWN_PRODUCER_ID.
+ */
+export const PRODUCER_STATE_TTL_MS = 7 * 24 * 60 * 60 * 1000;
+
 /** Most records one `append` call takes; larger inputs should be split by the caller. */
 export const MAX_RECORDS_PER_APPEND = 10_000;
 
@@ -280,7 +287,7 @@ export class Appender {
         producerId: producer.id,
         log,
         expectedVersion: state?.version,
-        next: decision.nextState(baseOffset),
+        next: { ...decision.nextState(baseOffset), expiresAt: Math.ceil((this.now() + PRODUCER_STATE_TTL_MS) / 1000) },
       }));
       if (written !== 'producer-state-changed') {
         return batch.records.map((r, k) => ({ partition, offset: written + k, timestamp: r.timestamp }));

@@ -1,4 +1,4 @@
-import { DuplicateSequence, OutOfOrderSequence, ProducerFenced } from '../errors.ts';
+import { DuplicateSequence, OutOfOrderSequence, ProducerFenced, UnknownProducer } from '../errors.ts';
 import type { ProducerBatchRef, ProducerState } from '../ports.ts';
 
 /**
@@ -34,6 +34,7 @@ export function decideProducerBatch(
 ): ProducerDecision {
   const expected = state === undefined || epoch > state.epoch ? 0 : state.nextSequence;
   if (state !== undefined && epoch < state.epoch) throw new ProducerFenced(producerId, epoch, state.epoch);
+  if (state === undefined && firstSequence !== 0) throw new UnknownProducer(producerId, partition, firstSequence); // its state expired (or never was)
 
   if (firstSequence === expected) {
     const kept = state !== undefined && epoch === state.epoch ? state.recent : [];

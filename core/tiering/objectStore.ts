@@ -1,4 +1,11 @@
-import { NoSuchKey, S3Client, DeleteObjectsCommand, GetObjectCommand, PutObjectCommand } from '@aws-sdk/client-s3';
+import {
+  NoSuchKey,
+  S3Client,
+  DeleteObjectsCommand,
+  GetObjectCommand,
+  ListObjectsV2Command,
+  PutObjectCommand,
+} from '@aws-sdk/client-s3';
 import { CorruptData } from '../errors.ts';
 
 /**
@@ -11,14 +18,28 @@ export interface ObjectStore {
   /** Bytes `start` to `end` inclusive (an explicit range; no suffix ranges). */
   getRange(key: string, start: number, end: number): Promise<Uint8Array>;
   delete(keys: readonly string[]): Promise<void>;
+  /** Every object under `prefix`, with when it was last written (epoch ms), page by page. */
+  list(prefix: string): AsyncIterable<{ readonly key: string; readonly modifiedAt: number }>;
 }
 
 export class MemoryObjectStore implements ObjectStore {
   readonly objects = new Map<string, Uint8Array>();
+  private readonly modified = new Map<string, number>();
+  private readonly now: () => number;
   gets = 0;
+
+  constructor(now: () => number = Date.now) {
+    this.now = now;
+  }
 
   async put(key: string, bytes: Uint8Array): Promise<void> {
     this.objects.set(key, Uint8Array.from(bytes));
+    this.modified.set(key, this.now());
+  }
+
+  async *list(prefix: string): AsyncIterable<{ key: string; modifiedAt: number }> {
+    for (const key of [...this.objects.keys()].sort())
+      if (key.startsWith(prefix)) yield { key, modifiedAt: this.modified.get(key)! };
   }
 
   async getRange(key: string, start: number, end: number): Promise<Uint8Array> {
@@ -29,7 +50,10 @@ export class MemoryObjectStore implements ObjectStore {
   }
 
   async delete(keys: readonly string[]): Promise<void> {
-    for (const key of keys) this.objects.delete(key);
+    for (const key of keys) {
+      this.objects.delete(key);
+      this.modified.delete(key);
+    }
   }
 }
 
@@ -66,6 +90,18 @@ export class S3ObjectStore implements ObjectStore {
       if (e instanceof NoSuchKey) throw new CorruptData(key, 'the object is missing');
       throw e;
     }
+  }
+
+  async *list(prefix: string): AsyncIterable<{ key: string; modifiedAt: number }> {
+    let token: string | undefined;
+    do {
+      const page = await this.client.send(
+        new ListObjectsV2Command({ Bucket: this.bucket, Prefix: prefix, ContinuationToken: token }),
+      );
+      for (const o of page.Contents ?? [])
+        if (o.Key !== undefined) yield { key: o.Key, modifiedAt: o.LastModified?.getTime() ?? 0 };
+      token = page.IsTruncated === true ? page.NextContinuationToken : undefined;
+    } while (token !== undefined);
   }
 
   async delete(keys: readonly string[]): Promise<void> {

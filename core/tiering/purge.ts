@@ -10,14 +10,17 @@ export interface DeletionStores {
 }
 
 /**
- * Removes a deleted topic's partition: its claim objects, hot batches, and segments. Every step is
+ * Removes a deleted topic's partition: its claim objects, hot batches and sequencer, segments, and
+ * partition state (its producers' states expire by TTL). Every step is
  * idempotent, so a purge that dies is finished by the next; the log key carries the topic id, so
  * nothing left meanwhile is ever read.
  */
 export async function deletePartitionData(stores: DeletionStores, log: string): Promise<void> {
   if (stores.tiering !== undefined) await stores.tiering.objects.delete(await hotClaims(stores.log, log));
   await stores.log.deleteLog(log);
-  if (stores.tiering !== undefined) await dropAllSegments(stores.metadata, stores.tiering, log);
+  if (stores.tiering === undefined) return;
+  await dropAllSegments(stores.metadata, stores.tiering, log);
+  await stores.tiering.store.forgetPartitionState(log); // last: the steps above read it
 }
 
 /** Claim-check keys referenced from a partition's hot batches. */

@@ -34,6 +34,8 @@ const PURGES_PER_RUN = 20;
  * late appends are purged with the rest.
  */
 export const PURGE_GRACE_MS = 60_000;
+/** How old an unreferenced object must be before the sweep deletes it. */
+export const ORPHAN_MIN_AGE_MS = 24 * 60 * 60 * 1000;
 
 export interface TieringOptions {
   readonly log: LogStore;
@@ -67,6 +69,8 @@ export interface PartitionReport {
   readonly errors?: { readonly step: string; readonly code: string }[];
   /** The partition of a deleted topic whose data this run removed. */
   readonly purged?: boolean;
+  /** Unreferenced objects the daily sweep deleted. */
+  readonly swept?: number;
   /**
    * How far the oldest batch left in the hot tier is past its hot retention, in ms (0 when the
    * roller keeps up): the roller's lag, published as a metric with an alarm.
@@ -140,7 +144,7 @@ export class Tiering {
    * The roller's work as independent units (see `WorkUnit`): one per partition of every topic, then
    * the purge of deleted topics. One query, whatever the topics hold.
    */
-  async plan(): Promise<WorkUnit[]> {
+  async plan(options: { readonly sweep?: boolean } = {}): Promise<WorkUnit[]> {
     const topics = await this.metadata.listTopics();
     return [
       ...topics.flatMap((topic) =>
@@ -149,6 +153,7 @@ export class Tiering {
           topic: topic.name,
           topicId: topic.topicId,
           partition,
+          ...(options.sweep === true ? { sweep: true } : {}),
         })),
       ),
       { kind: 'purge' },
@@ -163,7 +168,14 @@ export class Tiering {
     if (unit.kind === 'purge') return this.purgeDeletedTopics(deadline);
     const topic = await this.metadata.getTopic(unit.topic);
     if (topic?.topicId !== unit.topicId || unit.partition >= topic.config.partitions) return [];
-    return [await this.runPartition(topic, unit.partition, deadline)];
+    const report = await this.runPartition(topic, unit.partition, deadline);
+    if (unit.sweep !== true || this.now() >= deadline) return [report];
+    try {
+      return [{ ...report, swept: await this.sweepOrphans(topic, unit.partition) }];
+    } catch (e) {
+      const code = isSluiceError(e) ? e.code : e instanceof Error ? e.name : 'Unknown';
+      return [{ ...report, errors: [...(report.errors ?? []), { step: 'sweep', code }] }];
+    }
   }
 
   /**
@@ -239,6 +251,44 @@ export class Tiering {
       lagMs,
       ...(errors.length > 0 ? { errors } : {}),
     };
+  }
+
+  /**
+   * Deletes a partition's objects that nothing refers to and that are older than `minAgeMs`: claim
+   * checks of appends that failed after writing them, and segments of compactions that died
+   * between writing and swapping in. Referenced are the segments recorded (and a roll's object in
+   * progress), their claim lists and the claim checks those list, and the claim checks of hot
+   * batches from `tieredThrough` on. The age guard (a day by default) is far longer than any
+   * append or roll takes, so nothing is taken from under one. A scan of the partition's objects:
+   * the roller runs it once a day.
+   */
+  async sweepOrphans(topic: TopicRecord, partition: number, minAgeMs = ORPHAN_MIN_AGE_MS): Promise<number> {
+    const log = logKey(topic.topicId, partition);
+    const state = await this.metadata.getPartitionState(log);
+    const referenced = new Set<string>(state.roll === undefined ? [] : [state.roll.key, `${state.roll.key}.claims`]);
+    for (const segment of await this.store.listSegments(log)) {
+      referenced.add(segment.key);
+      for (const key of await segmentClaimObjects(this.objects, segment)) referenced.add(key);
+    }
+    for (let offset = state.tieredThrough; ;) {
+      const page = await this.log.readBatches(log, offset, 100);
+      for (const b of page.batches.filter((x) => x.baseOffset + x.recordCount > offset))
+        for (const key of claimKeys(b)) referenced.add(key);
+      const last = page.batches.at(-1);
+      if (page.reachedEnd || last === undefined) break;
+      offset = last.baseOffset + last.recordCount;
+    }
+    const cutoff = this.now() - minAgeMs;
+    const orphans: string[] = [];
+    for (const prefix of [`segments/${topic.name}/${partition}/`, `claims/${topic.name}/${partition}/`]) {
+      for await (const o of this.objects.list(prefix)) {
+        // Another incarnation's segments are its purge's business.
+        if (prefix.startsWith('segments/') && !o.key.includes(`.${topic.topicId}`)) continue;
+        if (!referenced.has(o.key) && o.modifiedAt < cutoff) orphans.push(o.key);
+      }
+    }
+    await this.objects.delete(orphans);
+    return orphans.length;
   }
 
   /**

@@ -7,7 +7,14 @@ import { validateTopicName } from '../log/topicConfig.ts';
  * conditional and resumable, so a unit run twice, or cut short by its deadline, is harmless.
  */
 export type WorkUnit =
-  | { readonly kind: 'partition'; readonly topic: string; readonly topicId: string; readonly partition: number }
+  | {
+      readonly kind: 'partition';
+      readonly topic: string;
+      readonly topicId: string;
+      readonly partition: number;
+      /** Also sweep the partition's unreferenced objects (once a day). */
+      readonly sweep?: boolean;
+    }
   | { readonly kind: 'purge' };
 
 /** A work unit from a queue message's body, checked; `InvalidArgument` when it is not one. */
@@ -27,5 +34,13 @@ export function parseWorkUnit(body: string): WorkUnit {
     throw new InvalidArgument('workUnit', 'topicId must be a topic id');
   if (!Number.isSafeInteger(u.partition) || (u.partition as number) < 0)
     throw new InvalidArgument('workUnit', 'partition must be a non-negative integer');
-  return { kind: 'partition', topic: u.topic, topicId: u.topicId, partition: u.partition as number };
+  if (u.sweep !== undefined && typeof u.sweep !== 'boolean')
+    throw new InvalidArgument('workUnit', 'sweep must be a boolean');
+  return {
+    kind: 'partition',
+    topic: u.topic,
+    topicId: u.topicId,
+    partition: u.partition as number,
+    ...(u.sweep === true ? { sweep: true } : {}),
+  };
 }

@@ -73,6 +73,7 @@ const STATUS: Record<string, number> = {
   TopicConflict: 409,
   ProducerFenced: 409,
   OutOfOrderSequence: 409,
+  UnknownProducer: 409,
   DuplicateSequence: 409,
   RecordTooLarge: 413,
   RequestTooLarge: 413,

@@ -1,7 +1,7 @@
 import { assert, describe, expect, it } from 'vitest';
 import { isSluiceError } from '../../core/errors.ts';
 import { partitionForKey } from '../../core/log/murmur2.ts';
-import type { LogStore } from '../../core/ports.ts';
+import { logKey, type LogStore } from '../../core/ports.ts';
 import { Sluice } from '../../core/log/sluice.ts';
 import { uniqueName } from '../support/names.ts';
 import type { Store, StoreKind } from '../support/stores.ts';
@@ -276,6 +276,32 @@ export function engineContract(kind: StoreKind): void {
       ]);
       const values = (await readAll(sluice, 'idem', 0)).map((r) => r.value);
       expect(values).toStrictEqual(['a', 'b', 'other', 'c', 'd', 1]);
+    });
+
+    it('idempotent producer state expires a week after its last write; a producer the partition forgot is told so and starts a new epoch', async () => {
+      const { sluice, store } = await setup();
+      await sluice.createTopic('forgotten', { partitions: 1 });
+      const before = Date.now();
+      await sluice.append('forgotten', [{ value: 'a', partition: 0 }], {
+        producer: { id: 'prod-x', epoch: 0, sequence: 0 },
+      });
+      const topic = (await sluice.listTopics()).find((t) => t.name === 'forgotten')!;
+      const state = await store.getProducerState('prod-x', logKey(topic.topicId, 0));
+      const week = 7 * 24 * 60 * 60;
+      expect(
+        state!.expiresAt! >= Math.floor(before / 1000) + week &&
+          state!.expiresAt! <= Math.ceil(Date.now() / 1000) + week,
+      ).toBe(true);
+      // A producer with no state here (expired, or never seen) sending a later sequence.
+      await expect(
+        sluice.append('forgotten', [{ value: 'b', partition: 0 }], {
+          producer: { id: 'prod-y', epoch: 3, sequence: 7 },
+        }),
+      ).rejects.toSatisfy((e) => isSluiceError(e, 'UnknownProducer') && e.sequence === 7);
+      const [restarted] = await sluice.append('forgotten', [{ value: 'b', partition: 0 }], {
+        producer: { id: 'prod-y', epoch: 4, sequence: 0 },
+      });
+      expect(restarted!.offset).toBe(1);
     });
 
     it('idempotent producer: a retried request of many batches, interleaved with another writer, returns its original offsets', async () => {

@@ -602,6 +602,8 @@ export function tieringContract(kind: TieredKind): void {
       for (const log of logs) {
         expect((await store.readBatches(log, 0, 100)).batches, 'hot batches gone').toStrictEqual([]);
         expect(await store.listSegments(log), 'segment records gone').toStrictEqual([]);
+        expect((await store.getPartitionState(log)).version, 'partition state gone').toBe(0);
+        expect(await store.reserveOffsets(log, 1), 'sequencer gone').toBe(undefined);
       }
       for (const key of objectsBefore) await expect(objects.getRange(key, 0, 0), `${key} gone`).rejects.toThrow();
       expect(await sluice.offsetFor('doomed', 0, 'latest'), 'the new incarnation untouched').toBe(0);
@@ -892,6 +894,41 @@ export function tieringContract(kind: TieredKind): void {
         await sluice.createTopic('units-a', { partitions: 3 });
         expect(await tiering.runUnit(units[0]!), 'the topic was re-created: another id').toStrictEqual([]);
         expect(await tiering.runUnit({ kind: 'purge' }), 'within the grace period').toStrictEqual([]);
+      });
+
+      it('the daily sweep deletes old objects nothing refers to, and nothing else', async () => {
+        const c = clock();
+        const { store, objects } = await kind.make(c.now);
+        const { sluice, tiering } = tieredEngine(store, objects, c.now);
+        await sluice.createTopic('swept', { config: { hotRetentionMs: MINUTE, maxRecordBytes: 1024 * 1024 } });
+        const big = (n: number) => 'x'.repeat(400_000) + n; // over an item: a claim check each
+        await sluice.append('swept', [{ value: big(1), partition: 0 }]);
+        c.advance(2 * MINUTE);
+        await sluice.append('swept', [{ value: big(2), partition: 0 }]); // stays hot, with its claim check
+        await tiering.runOnce();
+        const topic = (await sluice.listTopics())[0]!;
+        const keep = `segments/swept/0/00000000000000000000.${'f'.repeat(32)}.seg`; // another incarnation's
+        const orphans = [
+          `claims/swept/0/failed-append`,
+          `segments/swept/0/00000000000000000000.${topic.topicId}.c9-dead.seg`,
+        ];
+        for (const key of [...orphans, keep]) await objects.put(key, new Uint8Array([1]));
+        expect(await tiering.sweepOrphans(topic, 0, 1000 * 24 * 60 * MINUTE), 'none old enough').toBe(0);
+        expect(await tiering.sweepOrphans(topic, 0, 0)).toBe(2);
+        for (const key of orphans) await expect(objects.getRange(key, 0, 0), `${key} swept`).rejects.toThrow();
+        expect(await objects.getRange(keep, 0, 0)).toStrictEqual(new Uint8Array([1]));
+        const values = [];
+        for (let offset = 0; ;) {
+          const page = await sluice.read('swept', 0, offset);
+          values.push(...page.records.map((r) => r.value));
+          if (page.nextOffset >= page.highWatermark) break;
+          offset = page.nextOffset;
+        }
+        expect(values, 'every claim check still resolves, in a segment and hot').toStrictEqual([big(1), big(2)]);
+        const [unit] = await tiering.plan({ sweep: true });
+        expect(unit).toMatchObject({ kind: 'partition', topic: 'swept', sweep: true });
+        const [report] = await tiering.runUnit(unit!);
+        expect(report!.swept).toBe(0);
       });
 
       it('a partition that fails does not stop the others', async () => {

@@ -125,6 +125,14 @@ describe('SluiceStack', () => {
       StreamSpecification: { StreamViewType: 'NEW_IMAGE' },
       TimeToLiveSpecification: { AttributeName: 'x', Enabled: true },
     });
+    template.hasResourceProperties('AWS::DynamoDB::Table', {
+      KeySchema: [
+        { AttributeName: 'pk', KeyType: 'HASH' },
+        { AttributeName: 'sk', KeyType: 'RANGE' },
+      ],
+      AttributeDefinitions: Match.arrayWith([{ AttributeName: 'sk', AttributeType: 'S' }]),
+      TimeToLiveSpecification: { AttributeName: 'x', Enabled: true },
+    });
     const tables = Object.values(template.findResources('AWS::DynamoDB::Table')) as Resource[];
     expect(tables.length).toBe(2);
     for (const t of tables) {

@@ -8,9 +8,9 @@ import { uniqueName } from './names.ts';
  * (LocalStack or AWS), otherwise the local stack on the harness's DynamoDB, started once for the
  * file with its own tables. Call at the top level of a test file; read `api.url` inside tests.
  */
-export function useApi(prefix: string): { readonly url: string } {
+export function useApi(prefix: string): { readonly url: string; readonly tables?: { log: string; metadata: string } } {
   let stack: LocalStack | undefined;
-  const api = { url: '' };
+  const api: { url: string; tables?: { log: string; metadata: string } } = { url: '' };
   beforeAll(async () => {
     if (process.env.SLUICE_API_URL !== undefined) {
       api.url = process.env.SLUICE_API_URL;
@@ -27,6 +27,7 @@ export function useApi(prefix: string): { readonly url: string } {
       tables: { log: `${base}-log`, metadata: `${base}-meta` },
     });
     api.url = stack.url;
+    api.tables = { log: `${base}-log`, metadata: `${base}-meta` }; // local only: a test may reach behind the API
   });
   afterAll(async () => {
     await stack?.stop();

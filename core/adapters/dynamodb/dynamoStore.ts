@@ -31,7 +31,7 @@ import type {
   TieringStore,
   TopicRecord,
 } from '../../ports.ts';
-import { LOG_TABLE, metadataKeys, type TableNames } from '../../schema.ts';
+import { LOG_TABLE, METADATA_TABLE, metadataKeys, type TableNames } from '../../schema.ts';
 import type { Compression } from '../../log/topicConfig.ts';
 
 const A = LOG_TABLE.attributes;
@@ -161,6 +161,7 @@ export class DynamoStore implements LogStore, MetadataStore, TieringStore {
                   nextSequence: next.nextSequence,
                   recent: next.recent,
                   version: next.version,
+                  ...(next.expiresAt === undefined ? {} : { [METADATA_TABLE.timeToLive]: next.expiresAt }),
                 }),
                 ConditionExpression:
                   producer.expectedVersion === undefined ? 'attribute_not_exists(pk)' : 'version = :expected',
@@ -498,6 +499,12 @@ export class DynamoStore implements LogStore, MetadataStore, TieringStore {
     }
   }
 
+  async forgetPartitionState(log: string): Promise<void> {
+    await this.client.send(
+      new DeleteItemCommand({ TableName: this.tables.metadata, Key: marshall(metadataKeys.partitionState(log)) }),
+    );
+  }
+
   async recordSegment(segment: SegmentRecord, next: PartitionState): Promise<boolean> {
     try {
       await this.client.send(
@@ -649,8 +656,8 @@ export class DynamoStore implements LogStore, MetadataStore, TieringStore {
     );
     this.record(out.ConsumedCapacity);
     if (out.Item === undefined) return undefined;
-    const { epoch, nextSequence, recent, version } = unmarshall(out.Item);
-    return { epoch, nextSequence, recent, version };
+    const { epoch, nextSequence, recent, version, [METADATA_TABLE.timeToLive]: expiresAt } = unmarshall(out.Item);
+    return { epoch, nextSequence, recent, version, ...(expiresAt === undefined ? {} : { expiresAt }) };
   }
 }
 

@@ -260,6 +260,12 @@ export class MemoryStore implements LogStore, MetadataStore, TieringStore {
     return true;
   }
 
+  async forgetPartitionState(log: string): Promise<void> {
+    await tick();
+    this.charge('metadata', { write: 1 });
+    this.partitionStates.delete(log);
+  }
+
   async recordSegment(segment: SegmentRecord, next: PartitionState): Promise<boolean> {
     await tick();
     const list = this.segments.get(segment.log) ?? [];
