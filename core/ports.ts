@@ -225,6 +225,8 @@ export interface TieringStore {
   dropSegments(log: string, bases: readonly number[], next: PartitionState): Promise<boolean>;
   /** Deletes hot batches by base offset (idempotent). */
   deleteBatches(log: string, baseOffsets: readonly number[]): Promise<void>;
+  /** Moves the TTL of existing hot batches to `expiresAt` (epoch seconds); a batch gone meanwhile is skipped. */
+  extendExpiry(log: string, baseOffsets: readonly number[], expiresAt: number): Promise<void>;
   /**
    * Swaps a segment's record for its compacted successor, if it still points at `previousKey`,
    * and sets the partition state (its segment counters), atomically.

@@ -156,10 +156,10 @@ const ACCESS: Record<
     objects: { segments: [], claims: [] },
   },
   // The roll worker (one per batch of work units) and the admin route that runs a whole pass:
-  // write segments, fill dead writers' gaps, delete hot batches written before TTLs, record
-  // segments and drop expired ones, and purge deleted topics.
+  // write segments, fill dead writers' gaps, push out the TTL of batches it cannot roll, delete hot
+  // batches written before TTLs, record segments and drop expired ones, and purge deleted topics.
   rollWorker: {
-    log: ['dynamodb:Query', 'dynamodb:PutItem', 'dynamodb:BatchWriteItem'],
+    log: ['dynamodb:Query', 'dynamodb:PutItem', 'dynamodb:UpdateItem', 'dynamodb:BatchWriteItem'],
     metadata: ['dynamodb:GetItem', 'dynamodb:PutItem', 'dynamodb:DeleteItem', 'dynamodb:Query'],
     objects: {
       segments: ['s3:GetObject', 's3:PutObject', 's3:DeleteObject'],
@@ -167,7 +167,7 @@ const ACCESS: Record<
     },
   },
   tiering: {
-    log: ['dynamodb:Query', 'dynamodb:PutItem', 'dynamodb:BatchWriteItem'],
+    log: ['dynamodb:Query', 'dynamodb:PutItem', 'dynamodb:UpdateItem', 'dynamodb:BatchWriteItem'],
     metadata: ['dynamodb:GetItem', 'dynamodb:PutItem', 'dynamodb:DeleteItem', 'dynamodb:Query'],
     objects: {
       segments: ['s3:GetObject', 's3:PutObject', 's3:DeleteObject'],

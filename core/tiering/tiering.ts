@@ -237,6 +237,10 @@ export class Tiering {
       },
       0,
     );
+    // A roller that cannot roll (S3 down, a bug) must not let DynamoDB's TTL take batches that are
+    // only in the hot tier: their TTL is pushed out, which costs writes only while rolls fail.
+    if (errors.some((e) => e.step === 'roll'))
+      await attempt('protect', () => this.protectUnrolled(topic, partition), 0);
     const compacted =
       topic.config.cleanupPolicy === 'compact' ? await attempt('compact', () => this.compact(topic, partition), 0) : 0;
     const expired = await attempt('retention', () => this.applyRetention(topic, partition), 0);
@@ -251,6 +255,31 @@ export class Tiering {
       lagMs,
       ...(errors.length > 0 ? { errors } : {}),
     };
+  }
+
+  /**
+   * Pushes out the TTL of unrolled hot batches whose expiry is less than a quarter of the margin
+   * away, to a full margin from now. Returns how many it extended.
+   */
+  async protectUnrolled(topic: TopicRecord, partition: number): Promise<number> {
+    const log = logKey(topic.topicId, partition);
+    const state = await this.metadata.getPartitionState(log);
+    const now = this.now();
+    const soon = (now + this.hotCopyMarginMs / 4) / 1000;
+    let extended = 0;
+    for (let offset = state.tieredThrough; ;) {
+      const page = await this.log.scanBatchHeaders(log, offset, PAGE_BATCHES);
+      const due = page.batches.filter((b) => b.baseOffset >= offset && b.expiresAt !== undefined && b.expiresAt < soon);
+      await this.store.extendExpiry(
+        log,
+        due.map((b) => b.baseOffset),
+        Math.ceil((now + this.hotCopyMarginMs) / 1000),
+      );
+      extended += due.length;
+      const last = page.batches.at(-1);
+      if (page.reachedEnd || last === undefined) return extended;
+      offset = last.baseOffset + last.recordCount;
+    }
   }
 
   /**

@@ -931,6 +931,39 @@ export function tieringContract(kind: TieredKind): void {
         expect(report!.swept).toBe(0);
       });
 
+      it('a roller that cannot roll pushes out the TTL of batches only in DynamoDB, so TTL never takes unrolled data', async () => {
+        const c = clock();
+        const { store, objects } = await kind.make(c.now);
+        const { sluice, tiering } = tieredEngine(store, objects, c.now);
+        await sluice.createTopic('stuck', { config: { hotRetentionMs: 10 * MINUTE } });
+        const total = await fill(sluice, c, 'stuck', 3, 2);
+        const down = Object.create(objects) as ObjectStore;
+        down.put = async () => {
+          throw new Error('S3 is down');
+        };
+        const broken = tieredEngine(store, down, c.now).tiering;
+        const topic = (await sluice.listTopics())[0]!;
+        const log = logKey(topic.topicId, 0);
+        const expiries = async () => (await store.scanBatchHeaders(log, 0, 100)).batches.map((b) => b.expiresAt);
+        const written = await expiries();
+        await broken.runOnce();
+        expect(await expiries(), 'far from its TTL: left alone').toStrictEqual(written);
+        c.advance(19 * 60 * MINUTE); // the first batch is 6 h from its TTL, and S3 is still down
+        const [report] = await broken.runOnce();
+        expect(report!.errors?.map((e) => e.step)).toStrictEqual(['roll']);
+        const pushed = Math.ceil((c.now() + DAY) / 1000);
+        expect(await expiries(), 'every batch near its TTL now expires a day from now').toStrictEqual([
+          pushed,
+          pushed,
+          pushed,
+        ]);
+        c.advance(20 * 60 * MINUTE); // past the TTLs first written: nothing may expire yet
+        expect(await expireHotCopies(store, log, c.now())).toBe(0);
+        await tiering.runOnce(); // S3 is back
+        expect((await store.getPartitionState(log)).tieredThrough).toBe(6);
+        expectExactly(await readAll(sluice, 'stuck'), total);
+      });
+
       it('a partition that fails does not stop the others', async () => {
         const c = clock();
         const { store, objects } = await kind.make(c.now);

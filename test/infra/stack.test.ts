@@ -70,13 +70,13 @@ const EXPECTED_ACCESS: Record<string, { log: string[]; metadata: string[]; segme
     claims: [],
   },
   rollWorker: {
-    log: ['dynamodb:BatchWriteItem', 'dynamodb:PutItem', 'dynamodb:Query'],
+    log: ['dynamodb:BatchWriteItem', 'dynamodb:PutItem', 'dynamodb:Query', 'dynamodb:UpdateItem'],
     metadata: ['dynamodb:DeleteItem', 'dynamodb:GetItem', 'dynamodb:PutItem', 'dynamodb:Query'],
     segments: ['s3:DeleteObject', 's3:GetObject', 's3:ListBucket', 's3:PutObject'],
     claims: ['s3:DeleteObject', 's3:GetObject'],
   },
   tiering: {
-    log: ['dynamodb:BatchWriteItem', 'dynamodb:PutItem', 'dynamodb:Query'],
+    log: ['dynamodb:BatchWriteItem', 'dynamodb:PutItem', 'dynamodb:Query', 'dynamodb:UpdateItem'],
     metadata: ['dynamodb:DeleteItem', 'dynamodb:GetItem', 'dynamodb:PutItem', 'dynamodb:Query'],
     segments: ['s3:DeleteObject', 's3:GetObject', 's3:ListBucket', 's3:PutObject'],
     claims: ['s3:DeleteObject', 's3:GetObject'],

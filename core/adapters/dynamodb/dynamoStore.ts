@@ -645,6 +645,25 @@ export class DynamoStore implements LogStore, MetadataStore, TieringStore {
     }
   }
 
+  async extendExpiry(log: string, baseOffsets: readonly number[], expiresAt: number): Promise<void> {
+    for (const base of baseOffsets) {
+      try {
+        await this.client.send(
+          new UpdateItemCommand({
+            TableName: this.tables.log,
+            Key: { pk: { S: log }, sk: { N: String(base) } },
+            UpdateExpression: 'SET #x = :x',
+            ConditionExpression: 'attribute_exists(sk)',
+            ExpressionAttributeNames: { '#x': A.expiresAt },
+            ExpressionAttributeValues: { ':x': { N: String(expiresAt) } },
+          }),
+        );
+      } catch (e) {
+        if (!(e instanceof ConditionalCheckFailedException)) throw e;
+      }
+    }
+  }
+
   async getProducerState(producerId: string, log: string): Promise<ProducerState | undefined> {
     const out = await this.client.send(
       new GetItemCommand({

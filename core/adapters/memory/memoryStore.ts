@@ -324,6 +324,16 @@ export class MemoryStore implements LogStore, MetadataStore, TieringStore {
     return true;
   }
 
+  async extendExpiry(log: string, baseOffsets: readonly number[], expiresAt: number): Promise<void> {
+    await tick();
+    const batches = this.logs.get(log) ?? [];
+    for (const base of baseOffsets) {
+      const at = batches.findIndex((b) => b.baseOffset === base);
+      this.charge('log', { write: at < 0 ? 1 : writeUnits(batchItemBytes(batches[at]!)) }); // an update costs the item's size
+      if (at >= 0) batches[at] = { ...batches[at]!, expiresAt };
+    }
+  }
+
   async deleteBatches(log: string, baseOffsets: readonly number[]): Promise<void> {
     await tick();
     const sizes = new Map((this.logs.get(log) ?? []).map((b) => [b.baseOffset, batchItemBytes(b)]));
