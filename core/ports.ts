@@ -247,7 +247,10 @@ export interface MetadataStore {
    * free at once, and a topic of any size is deleted in one request.
    */
   deleteTopic(name: string, topicId: string, deleted: DeletedTopic): Promise<void>;
-  /** Deleted topics whose data is still to be removed, oldest first, at most `limit`. */
+  /**
+   * Deleted topics whose data is still to be removed, at most `limit`, in topic-id order (ids are
+   * random, so no deletion waits long behind newer ones; each is forgotten once purged).
+   */
   listDeletedTopics(limit: number): Promise<DeletedTopic[]>;
   /** Forgets a deleted topic once its data is gone. */
   forgetDeletedTopic(topicId: string): Promise<void>;
