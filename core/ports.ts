@@ -41,6 +41,11 @@ export interface StoredBatch {
    * that a gap left by a writer that died is filled with one item (see `gaps.ts`).
    */
   readonly previousBase?: number;
+  /**
+   * On a mark, one batch per `MARK_BYTES` reserved (core/log/timeIndex.ts): the sequencer's time
+   * chain as this batch's reservation left it, which puts the batch in the log table's time index.
+   */
+  readonly timeMark?: { readonly chainStart: number; readonly maxTimestamp: number };
 }
 
 /** The writer id of a gap filler: a batch of no records occupying offsets whose writer died. */
@@ -51,6 +56,40 @@ export interface Reservation {
   readonly base: number;
   /** The base of the reservation handed out just before this one, if the sequencer knew it. */
   readonly previousBase?: number;
+  /** The sequencer's time chain as this reservation left it. */
+  readonly time: SequencerTime;
+}
+
+/**
+ * What a partition's sequencer keeps for the time index (core/log/timeIndex.ts): from
+ * `chainStart` on, the running maximum timestamp of the batches reserved, and their bytes.
+ */
+export interface SequencerTime {
+  /** Where the chain starts: the sequencer's first offset, or where it was last moved up to. */
+  readonly chainStart: number;
+  /** The largest timestamp of every batch reserved since `chainStart`, rounded up to whole seconds. */
+  readonly maxTimestamp: number;
+  /** Bytes of the batches reserved since `chainStart`. */
+  readonly bytes: number;
+}
+
+/** What a reservation tells the sequencer about its batch, so that the time chain moves with it. */
+export interface ReservationTime {
+  /** The batch's largest timestamp, rounded up to whole seconds. */
+  readonly maxTimestamp: number;
+  readonly bytes: number;
+  /**
+   * Whether to raise the running maximum to `maxTimestamp`: refused (`'kept'`) when it is that
+   * high already; without it, refused (`'raise'`) when it is lower. Either way the maximum moves
+   * in the same atomic update as the offsets, so no later reservation can miss this batch.
+   */
+  readonly raise: boolean;
+}
+
+/** An entry of the time index: every record before `end` is timestamped at most `maxTimestamp`. */
+export interface TimeMark {
+  readonly maxTimestamp: number;
+  readonly end: number;
 }
 
 /** An idempotent producer's state on one partition. */
@@ -101,12 +140,22 @@ export interface BatchPage {
 export interface LogStore {
   /**
    * Hands out the next `count` offsets of a partition with one atomic counter update, which never
-   * conflicts however many writers call it; undefined when the partition's sequencer does not
-   * exist yet (`advanceSequencer` creates it).
+   * conflicts however many writers call it, and moves the time chain with them (see
+   * `ReservationTime`: `'raise'` or `'kept'` when the raise was wrongly guessed, nothing handed
+   * out); undefined when the partition's sequencer does not exist yet (`advanceSequencer` creates it).
    */
-  reserveOffsets(log: string, count: number): Promise<Reservation | undefined>;
-  /** Creates the sequencer at `next`, or moves it up to `next`; never moves it down. */
+  reserveOffsets(
+    log: string,
+    count: number,
+    time: ReservationTime,
+  ): Promise<Reservation | 'raise' | 'kept' | undefined>;
+  /**
+   * Creates the sequencer at `next`, or moves it up to `next`; never moves it down. Its time chain
+   * starts again there: batches below were written without it.
+   */
   advanceSequencer(log: string, next: number): Promise<void>;
+  /** The sequencer's time chain (strongly consistent); undefined when it keeps none. */
+  sequencerTime(log: string): Promise<SequencerTime | undefined>;
   /**
    * Writes the batch only if no batch starts at `batch.baseOffset` (`attribute_not_exists`), and,
    * with `producer`, only if the producer state still has the expected version; both or neither.
@@ -122,6 +171,12 @@ export interface LogStore {
   scanBatchHeaders(log: string, fromOffset: number, maxBatches: number): Promise<BatchPage>;
   /** Removes every batch of a partition's log, and its sequencer. */
   deleteLog(log: string): Promise<void>;
+  /**
+   * Of the marks of the time chain starting at `chainStart`, the last whose running maximum is
+   * below `timestamp`: one query of the time index (eventually consistent, so a mark written an
+   * instant ago may be missing). Undefined when there is none, or the index cannot be read.
+   */
+  timeMarkBefore(log: string, chainStart: number, timestamp: number): Promise<TimeMark | undefined>;
 }
 
 /** A topic's metadata record. */
@@ -144,6 +199,12 @@ export interface PartitionState {
   readonly version: number;
   /** A segment roll in progress (the roll state machine), if any. */
   readonly roll?: RollState;
+  /**
+   * The largest record timestamp ever rolled below `tieredThrough`, records since removed
+   * included (0 before the first roll): the running maximum the next segment continues from.
+   * Absent on states written before the time index existed until the roller indexes the segments.
+   */
+  readonly tieredMaxTimestamp?: number;
   /**
    * The partition's S3 segments: how many, and their uncompressed record bytes. Kept by every
    * write that records, drops or rewrites a segment (all conditional on the version), so a
@@ -190,7 +251,15 @@ export interface SegmentRecord {
   readonly storedBytes: number;
   /** Uncompressed payload bytes, for retention by size. */
   readonly sizeBytes: number;
+  /** Its largest record timestamp: kept up to date by compaction; -1 when compaction emptied it. */
   readonly maxTimestamp: number;
+  /**
+   * The largest record timestamp from the partition's first offset through this segment, records
+   * since removed by retention or compaction included: it never decreases from one segment to the
+   * next, so the time index orders segments by it. Absent on segments rolled before the time index
+   * existed until the roller indexes them.
+   */
+  readonly runningMaxTimestamp?: number;
   /**
    * When its newest batch was appended (epoch ms): what retention by time ages the segment by, so
    * a record's own timestamp can neither pin a segment nor expire it early. Absent on segments
@@ -221,6 +290,19 @@ export interface TieringStore {
    * the first after it): two keyed queries, whatever the number of segments.
    */
   segmentsFrom(log: string, offset: number, limit: number): Promise<SegmentRecord[]>;
+  /**
+   * Of the segments in the time index, the last whose running maximum timestamp is below
+   * `timestamp`: one query (eventually consistent, so a segment recorded an instant ago may be
+   * missing). Undefined when there is none, or the index cannot be read.
+   */
+  segmentBefore(log: string, timestamp: number): Promise<TimeMark | undefined>;
+  /**
+   * The first segment, in offset order, that ends after `offset` and whose `maxTimestamp` is at
+   * least `timestamp`: one keyed query when it starts at `offset` or is the next one, one more
+   * when `offset` lies inside a segment, then pages of segment records read past (about 2,500 a
+   * request).
+   */
+  firstSegmentReaching(log: string, offset: number, timestamp: number): Promise<SegmentRecord | undefined>;
   /** Removes segment records and sets the partition state, atomically (at most 90 at a time). */
   dropSegments(log: string, bases: readonly number[], next: PartitionState): Promise<boolean>;
   /** Deletes hot batches by base offset (idempotent). */

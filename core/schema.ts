@@ -32,6 +32,49 @@ export const METADATA_TABLE = {
   timeToLive: 'x',
 } as const;
 
+/**
+ * The time index (see core/log/timeIndex.ts): a sparse global secondary index of the same name on
+ * both tables, keyed by the table's partition key and `tk`, which only mark batches (log table)
+ * and segments (metadata table) carry. Keys only: a look-up needs nothing but the key.
+ */
+export const TIME_INDEX = {
+  name: 'time',
+  partitionKey: { name: 'pk', type: 'S' },
+  sortKey: { name: 'tk', type: 'S' },
+} as const;
+
+const pad = (n: number, digits: number): string => String(n).padStart(digits, '0');
+
+/**
+ * Time index sort keys: zero-padded numbers, so that lexical order is numeric order. Timestamps
+ * have at most 16 digits (MAX_TIMESTAMP), offsets at most 20. The entry's end offset comes last,
+ * so that entries with the same running maximum sort in offset order.
+ */
+export const timeIndexKeys = {
+  /** A mark batch: its chain's start, the chain's running maximum timestamp, the batch's end. */
+  mark: (chainStart: number, maxTimestamp: number, end: number) =>
+    `${pad(chainStart, 20)}${pad(maxTimestamp, 16)}${pad(end, 20)}`,
+  /** The marks of one chain whose running maximum is below `timestamp` sort between these. */
+  markRange: (chainStart: number, timestamp: number) => ({
+    from: pad(chainStart, 20),
+    below: `${pad(chainStart, 20)}${pad(timestamp, 16)}`,
+  }),
+  /** A segment: its running maximum timestamp, its end. */
+  segment: (runningMaxTimestamp: number, end: number) => `${pad(runningMaxTimestamp, 16)}${pad(end, 20)}`,
+  /** Segments whose running maximum is below `timestamp` sort before this. */
+  segmentBelow: (timestamp: number) => pad(timestamp, 16),
+  /** The running maximum and end offset a key of either kind records. */
+  parse: (key: string): { maxTimestamp: number; end: number } => ({
+    maxTimestamp: Number(key.slice(-36, -20)),
+    end: Number(key.slice(-20)),
+  }),
+  /** A mark's chain start and running maximum. */
+  parseMark: (key: string): { chainStart: number; maxTimestamp: number } => ({
+    chainStart: Number(key.slice(0, 20)),
+    maxTimestamp: Number(key.slice(20, 36)),
+  }),
+} as const;
+
 /** Key builders for the metadata table's item kinds. */
 export const metadataKeys = {
   /** All topics share one partition key so that listing them is one Query. */

@@ -30,6 +30,7 @@ import { decideProducerBatch } from './producerState.ts';
 import { MAX_READ_BYTES, type PartitionReader } from './read.ts';
 import { encodeRecord, type EncodedRecord } from './records.ts';
 import type { PartitionTails } from './tails.ts';
+import { reservationTime, timeMarkOf } from './timeIndex.ts';
 import type { TopicCatalog } from './topics.ts';
 
 /**
@@ -107,6 +108,8 @@ export class Appender {
   private readonly hotCopyMarginMs: number | undefined;
   /** Kafka's sticky partitioner: the next partition for unkeyed records, per topic. */
   private readonly sticky = new Map<string, number>();
+  /** Per partition, the time chain's running maximum as this writer's last reservation left it: a guess only. */
+  private readonly knownMax = new Map<string, number>();
 
   constructor(options: AppenderOptions) {
     this.log = options.log;
@@ -315,7 +318,7 @@ export class Appender {
   ): Promise<number | 'producer-state-changed'> {
     const writerId = randomUUID();
     for (let lost = 0; lost < this.retry.maxConflicts; lost++) {
-      const reservation = await this.reserve(log, batch.records.length);
+      const reservation = await this.reserve(log, batch);
       const reservedAt = this.now();
       const item: StoredBatch = {
         log,
@@ -329,6 +332,7 @@ export class Appender {
         writerId,
         appendedAt: reservedAt,
         ...(reservation.previousBase === undefined ? {} : { previousBase: reservation.previousBase }),
+        ...(reservation.timeMark === undefined ? {} : { timeMark: reservation.timeMark }),
         ...this.expiry(topic, reservedAt),
       };
       const outcome = await this.put(topic, item, reservedAt, producerWrite?.(reservation.base));
@@ -344,14 +348,27 @@ export class Appender {
     throw new AppendContention(topic.name, partition, this.retry.maxConflicts);
   }
 
-  /** The next offsets of a partition, starting its sequencer at the log's end when it has none. */
-  private async reserve(log: string, count: number): Promise<Reservation> {
-    const reservation = await this.log.reserveOffsets(log, count);
-    if (reservation !== undefined) return reservation;
-    await this.log.advanceSequencer(log, await this.tails.read(log));
-    const retried = await this.log.reserveOffsets(log, count);
-    if (retried === undefined) throw new Error(`the sequencer of ${log} was removed while starting`);
-    return retried;
+  /**
+   * The next offsets of a partition for a batch, starting its sequencer at the log's end when it
+   * has none. The reservation moves the time chain (see timeIndex.ts): it raises the running
+   * maximum if the batch does, as far as this writer knows, and is refused when that guess was
+   * wrong (at most once more each way: the maximum only rises). It says whether the batch is a mark.
+   */
+  private async reserve(
+    log: string,
+    batch: PreparedBatch,
+  ): Promise<Reservation & { timeMark?: StoredBatch['timeMark'] }> {
+    let time = reservationTime(batch.maxTimestamp, batch.payload.length, this.knownMax.get(log));
+    for (let attempt = 0; attempt < 5; attempt++) {
+      const reservation = await this.log.reserveOffsets(log, batch.records.length, time);
+      if (reservation === undefined) await this.log.advanceSequencer(log, await this.tails.read(log));
+      else if (reservation === 'raise' || reservation === 'kept') time = { ...time, raise: reservation === 'raise' };
+      else {
+        this.knownMax.set(log, reservation.time.maxTimestamp);
+        return { ...reservation, timeMark: timeMarkOf(reservation, time) };
+      }
+    }
+    throw new Error(`the sequencer of ${log} kept changing while reserving`);
   }
 
   /**

@@ -80,21 +80,21 @@ import type { TieringStore } from '../../core/ports.ts';
 export interface TieredKind {
   readonly name: string;
   /** A fresh store with tiering; `objects` is the object store to wrap for fault injection. */
-  make(now: () => number): Promise<{ store: Store & TieringStore; objects: ObjectStore }>;
+  make(now: () => number, options?: StoreOptions): Promise<{ store: Store & TieringStore; objects: ObjectStore }>;
 }
 
 export const memoryTieredKind: TieredKind = {
   name: 'memory',
-  async make() {
-    return { store: new MemoryStore(), objects: new MemoryObjectStore() };
+  async make(_now, options = {}) {
+    return { store: new MemoryStore(options), objects: new MemoryObjectStore() };
   },
 };
 
 /** DynamoDB Local and, when the harness started one, the S3 emulator (else in-memory objects). */
 export const dynamoTieredKind: TieredKind = {
   name: 'dynamodb',
-  async make() {
-    const { store } = await freshDynamoStore('tiered');
+  async make(_now, options = {}) {
+    const { store } = await freshDynamoStore('tiered', options);
     const bucket = process.env.SLUICE_SEGMENT_BUCKET;
     const objects =
       bucket === undefined || process.env.AWS_ENDPOINT_URL_S3 === undefined

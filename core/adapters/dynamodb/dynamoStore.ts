@@ -25,16 +25,21 @@ import type {
   ProducerStateWrite,
   PutBatchResult,
   Reservation,
+  ReservationTime,
+  SequencerTime,
   RollState,
   SegmentRecord,
   StoredBatch,
   TieringStore,
+  TimeMark,
   TopicRecord,
 } from '../../ports.ts';
-import { LOG_TABLE, METADATA_TABLE, metadataKeys, type TableNames } from '../../schema.ts';
+import { LOG_TABLE, METADATA_TABLE, TIME_INDEX, metadataKeys, timeIndexKeys, type TableNames } from '../../schema.ts';
 import type { Compression } from '../../log/topicConfig.ts';
 
 const A = LOG_TABLE.attributes;
+/** Segment records read per page while none reaches a timestamp (about 400 KB of them). */
+const REACHING_PAGE = 1000;
 const HEADER_PROJECTION = [
   'pk',
   'sk',
@@ -47,6 +52,7 @@ const HEADER_PROJECTION = [
   A.appendedAt,
   A.expiresAt,
   A.previousBase,
+  TIME_INDEX.sortKey.name,
 ].join(', ');
 
 export interface DynamoStoreOptions {
@@ -82,30 +88,47 @@ export class DynamoStore implements LogStore, MetadataStore, TieringStore {
 
   // ---------------------------------------------------------------- log
 
-  async reserveOffsets(log: string, count: number): Promise<Reservation | undefined> {
+  async reserveOffsets(
+    log: string,
+    count: number,
+    time: ReservationTime,
+  ): Promise<Reservation | 'raise' | 'kept' | undefined> {
     try {
       // Values on the right are read before the update: `p` becomes this reservation's base while
-      // `n` moves on, and the old values (this base, the previous reservation's base) come back.
+      // `n` moves on; the time chain starts here unless it has (`c`), its maximum `m` rises only
+      // when raised, and `b` counts the bytes reserved. The old values come back.
       const out = await this.client.send(
         new UpdateItemCommand({
           TableName: this.tables.metadata,
           Key: marshall(metadataKeys.sequencer(log)),
-          UpdateExpression: 'SET p = n, n = n + :count',
-          ConditionExpression: 'attribute_exists(n)',
-          ExpressionAttributeValues: { ':count': { N: String(count) } },
-          ReturnValues: 'UPDATED_OLD',
+          UpdateExpression: `SET p = n, n = n + :count, c = if_not_exists(c, n)${time.raise ? ', m = :m' : ''} ADD b :bytes`,
+          ConditionExpression: `attribute_exists(n) AND ${time.raise ? '(attribute_not_exists(m) OR m < :m)' : 'm >= :m'}`,
+          ExpressionAttributeValues: {
+            ':count': { N: String(count) },
+            ':m': { N: String(time.maxTimestamp) },
+            ':bytes': { N: String(time.bytes) },
+          },
+          ReturnValues: 'ALL_OLD',
+          ReturnValuesOnConditionCheckFailure: 'ALL_OLD',
           ...this.capacity,
         }),
       );
       this.record(out.ConsumedCapacity);
       const old = out.Attributes ?? {};
+      const base = Number(old.n!.N);
       return {
-        base: Number(old.n!.N),
+        base,
         ...(old.p === undefined ? {} : { previousBase: Number(old.p.N) }),
+        time: {
+          chainStart: old.c === undefined ? base : Number(old.c.N),
+          maxTimestamp: time.raise ? time.maxTimestamp : Number(old.m!.N),
+          bytes: (old.b === undefined ? 0 : Number(old.b.N)) + time.bytes,
+        },
       };
     } catch (e) {
-      if (e instanceof ConditionalCheckFailedException) return undefined;
-      throw e;
+      if (!(e instanceof ConditionalCheckFailedException)) throw e;
+      if (e.Item?.n === undefined) return undefined; // no sequencer yet
+      return time.raise ? 'kept' : 'raise';
     }
   }
 
@@ -115,7 +138,8 @@ export class DynamoStore implements LogStore, MetadataStore, TieringStore {
         new UpdateItemCommand({
           TableName: this.tables.metadata,
           Key: marshall(metadataKeys.sequencer(log)),
-          UpdateExpression: 'SET n = :next REMOVE p',
+          // The time chain starts again here: what lies below was written without this sequencer.
+          UpdateExpression: 'SET n = :next, c = :next REMOVE p, m, b',
           ConditionExpression: 'attribute_not_exists(n) OR n < :next',
           ExpressionAttributeValues: { ':next': { N: String(next) } },
           ...this.capacity,
@@ -125,6 +149,25 @@ export class DynamoStore implements LogStore, MetadataStore, TieringStore {
     } catch (e) {
       if (!(e instanceof ConditionalCheckFailedException)) throw e; // already there or beyond
     }
+  }
+
+  async sequencerTime(log: string): Promise<SequencerTime | undefined> {
+    const out = await this.client.send(
+      new GetItemCommand({
+        TableName: this.tables.metadata,
+        Key: marshall(metadataKeys.sequencer(log)),
+        ConsistentRead: true,
+        ...this.capacity,
+      }),
+    );
+    this.record(out.ConsumedCapacity);
+    const item = out.Item;
+    if (item?.c === undefined || item.m === undefined) return undefined;
+    return {
+      chainStart: Number(item.c.N),
+      maxTimestamp: Number(item.m.N),
+      bytes: item.b === undefined ? 0 : Number(item.b.N),
+    };
   }
 
   async putBatch(batch: StoredBatch, producer?: ProducerStateWrite): Promise<PutBatchResult> {
@@ -314,6 +357,40 @@ export class DynamoStore implements LogStore, MetadataStore, TieringStore {
     }
   }
 
+  async timeMarkBefore(log: string, chainStart: number, timestamp: number): Promise<TimeMark | undefined> {
+    const range = timeIndexKeys.markRange(chainStart, timestamp);
+    return this.lastInTimeIndex(this.tables.log, {
+      KeyConditionExpression: 'pk = :pk AND tk BETWEEN :from AND :below',
+      ExpressionAttributeValues: { ':pk': { S: log }, ':from': { S: range.from }, ':below': { S: range.below } },
+    });
+  }
+
+  /** The last entry of a time index query (descending, one item); undefined too while the index cannot be read. */
+  private async lastInTimeIndex(
+    table: string,
+    query: { KeyConditionExpression: string; ExpressionAttributeValues: Record<string, AttributeValue> },
+  ): Promise<TimeMark | undefined> {
+    try {
+      const out = await this.client.send(
+        new QueryCommand({
+          TableName: table,
+          IndexName: TIME_INDEX.name,
+          ...query,
+          ScanIndexForward: false,
+          Limit: 1,
+          ...this.capacity,
+        }),
+      );
+      this.record(out.ConsumedCapacity);
+      const key = out.Items?.[0]?.[TIME_INDEX.sortKey.name]?.S;
+      return key === undefined ? undefined : timeIndexKeys.parse(key);
+    } catch (e) {
+      // An index still being built (just deployed) or not created: the look-up reads on without it.
+      if (e instanceof Error && e.name === 'ValidationException' && /index/i.test(e.message)) return undefined;
+      throw e;
+    }
+  }
+
   // ---------------------------------------------------------------- metadata
 
   async createTopic(topic: TopicRecord): Promise<void> {
@@ -466,6 +543,7 @@ export class DynamoStore implements LogStore, MetadataStore, TieringStore {
       version: item.version ?? 0,
       ...(item.roll === undefined ? {} : { roll: item.roll as RollState }),
       ...(item.segments === undefined ? {} : { segments: item.segments as { count: number; bytes: number } }),
+      ...(item.tieredMaxTimestamp === undefined ? {} : { tieredMaxTimestamp: item.tieredMaxTimestamp as number }),
     };
   }
 
@@ -479,6 +557,7 @@ export class DynamoStore implements LogStore, MetadataStore, TieringStore {
         version: next.version,
         ...(next.roll === undefined ? {} : { roll: next.roll }),
         ...(next.segments === undefined ? {} : { segments: next.segments }),
+        ...(next.tieredMaxTimestamp === undefined ? {} : { tieredMaxTimestamp: next.tieredMaxTimestamp }),
       }),
       ...(next.version === 1
         ? { ConditionExpression: 'attribute_not_exists(pk)' }
@@ -513,7 +592,7 @@ export class DynamoStore implements LogStore, MetadataStore, TieringStore {
             {
               Put: {
                 TableName: this.tables.metadata,
-                Item: marshall({ ...metadataKeys.segment(segment.log, segment.base), ...segment }),
+                Item: segmentItem(segment),
                 ConditionExpression: 'attribute_not_exists(pk)',
               },
             },
@@ -547,10 +626,7 @@ export class DynamoStore implements LogStore, MetadataStore, TieringStore {
         }),
       );
       this.record(page.ConsumedCapacity);
-      for (const item of page.Items ?? []) {
-        const { pk: _pk, sk: _sk, ...segment } = unmarshall(item);
-        out.push(segment as SegmentRecord);
-      }
+      out.push(...(page.Items ?? []).map(itemToSegment));
       startKey = page.LastEvaluatedKey;
     } while (startKey !== undefined);
     return out;
@@ -573,12 +649,62 @@ export class DynamoStore implements LogStore, MetadataStore, TieringStore {
     const [before, after] = await Promise.all([query('<=', false, 1), query('>', true, limit)]);
     this.record(before.ConsumedCapacity);
     this.record(after.ConsumedCapacity);
-    const toSegment = (item: Record<string, AttributeValue>) => {
-      const { pk: _pk, sk: _sk, ...segment } = unmarshall(item);
-      return segment as SegmentRecord;
+    const containing = (before.Items ?? []).map(itemToSegment).filter((s) => s.end > offset);
+    return [...containing, ...(after.Items ?? []).map(itemToSegment)].slice(0, limit);
+  }
+
+  segmentBefore(log: string, timestamp: number): Promise<TimeMark | undefined> {
+    return this.lastInTimeIndex(this.tables.metadata, {
+      KeyConditionExpression: 'pk = :pk AND tk < :below',
+      ExpressionAttributeValues: {
+        ':pk': { S: metadataKeys.segmentsPartition(log) },
+        ':below': { S: timeIndexKeys.segmentBelow(timestamp) },
+      },
+    });
+  }
+
+  async firstSegmentReaching(log: string, offset: number, timestamp: number): Promise<SegmentRecord | undefined> {
+    const key = metadataKeys.segment(log, offset);
+    const common = { TableName: this.tables.metadata, ConsistentRead: true, ...this.capacity };
+    const page = async (startKey: Record<string, AttributeValue> | undefined, limit: number) => {
+      const out = await this.client.send(
+        new QueryCommand({
+          ...common,
+          KeyConditionExpression: 'pk = :pk AND sk >= :sk',
+          FilterExpression: 'maxTimestamp >= :t',
+          ExpressionAttributeValues: { ':pk': { S: key.pk }, ':sk': { S: key.sk }, ':t': { N: String(timestamp) } },
+          Limit: limit,
+          ExclusiveStartKey: startKey,
+        }),
+      );
+      this.record(out.ConsumedCapacity);
+      return out;
     };
-    const containing = (before.Items ?? []).map(toSegment).filter((s) => s.end > offset);
-    return [...containing, ...(after.Items ?? []).map(toSegment)].slice(0, limit);
+    // The segment starting at the offset, or the first after it: usually the answer, in one request.
+    let current = await page(undefined, 1);
+    const first = current.Items?.[0]?.sk?.S ?? current.LastEvaluatedKey?.sk?.S;
+    if (first !== key.sk) {
+      // The offset may lie inside the segment before: it comes first.
+      const before = await this.client.send(
+        new QueryCommand({
+          ...common,
+          KeyConditionExpression: 'pk = :pk AND sk < :sk',
+          ExpressionAttributeValues: { ':pk': { S: key.pk }, ':sk': { S: key.sk } },
+          ScanIndexForward: false,
+          Limit: 1,
+        }),
+      );
+      this.record(before.ConsumedCapacity);
+      const containing = before.Items?.[0] === undefined ? undefined : itemToSegment(before.Items[0]);
+      if (containing !== undefined && containing.end > offset && containing.maxTimestamp >= timestamp)
+        return containing;
+    }
+    // Then segment records in offset order, those falling short filtered out by DynamoDB (still read and paid for).
+    for (;;) {
+      if (current.Items?.[0] !== undefined) return itemToSegment(current.Items[0]);
+      if (current.LastEvaluatedKey === undefined) return undefined;
+      current = await page(current.LastEvaluatedKey, REACHING_PAGE);
+    }
   }
 
   async dropSegments(log: string, bases: readonly number[], next: PartitionState): Promise<boolean> {
@@ -613,7 +739,7 @@ export class DynamoStore implements LogStore, MetadataStore, TieringStore {
             {
               Put: {
                 TableName: this.tables.metadata,
-                Item: marshall({ ...metadataKeys.segment(next.log, next.base), ...next }),
+                Item: segmentItem(next),
                 ConditionExpression: '#k = :previous',
                 ExpressionAttributeNames: { '#k': 'key' },
                 ExpressionAttributeValues: { ':previous': { S: previousKey } },
@@ -694,6 +820,13 @@ function batchToItem(b: StoredBatch): Record<string, AttributeValue> {
     ...(b.appendedAt === undefined ? {} : { [A.appendedAt]: { N: String(b.appendedAt) } }),
     ...(b.expiresAt === undefined ? {} : { [A.expiresAt]: { N: String(b.expiresAt) } }),
     ...(b.previousBase === undefined ? {} : { [A.previousBase]: { N: String(b.previousBase) } }),
+    ...(b.timeMark === undefined
+      ? {}
+      : {
+          [TIME_INDEX.sortKey.name]: {
+            S: timeIndexKeys.mark(b.timeMark.chainStart, b.timeMark.maxTimestamp, b.baseOffset + b.recordCount),
+          },
+        }),
   };
 }
 
@@ -711,7 +844,26 @@ function itemToBatch(item: Record<string, AttributeValue>): StoredBatch {
     ...(item[A.appendedAt] === undefined ? {} : { appendedAt: Number(item[A.appendedAt]!.N) }),
     ...(item[A.expiresAt] === undefined ? {} : { expiresAt: Number(item[A.expiresAt]!.N) }),
     ...(item[A.previousBase] === undefined ? {} : { previousBase: Number(item[A.previousBase]!.N) }),
+    ...(item[TIME_INDEX.sortKey.name] === undefined
+      ? {}
+      : { timeMark: timeIndexKeys.parseMark(item[TIME_INDEX.sortKey.name]!.S!) }),
   };
+}
+
+/** A segment record's item: with its time index key once it has a running maximum. */
+function segmentItem(segment: SegmentRecord): Record<string, AttributeValue> {
+  return marshall({
+    ...metadataKeys.segment(segment.log, segment.base),
+    ...segment,
+    ...(segment.runningMaxTimestamp === undefined
+      ? {}
+      : { [TIME_INDEX.sortKey.name]: timeIndexKeys.segment(segment.runningMaxTimestamp, segment.end) }),
+  });
+}
+
+function itemToSegment(item: Record<string, AttributeValue>): SegmentRecord {
+  const { pk: _pk, sk: _sk, [TIME_INDEX.sortKey.name]: _tk, ...segment } = unmarshall(item);
+  return segment as SegmentRecord;
 }
 
 function itemToTopic(item: Record<string, AttributeValue>): TopicRecord {

@@ -1,5 +1,5 @@
 import type { ConsumedCapacity } from '@aws-sdk/client-dynamodb';
-import { LOG_TABLE } from '../../schema.ts';
+import { LOG_TABLE, TIME_INDEX, timeIndexKeys } from '../../schema.ts';
 import type { StoredBatch } from '../../ports.ts';
 
 /**
@@ -12,8 +12,9 @@ import type { StoredBatch } from '../../ports.ts';
 export const MAX_ITEM_BYTES = 400 * 1024;
 /** A Query or Scan reads at most this much (before projections and filters) per page. */
 export const QUERY_PAGE_BYTES = 1024 * 1024;
-const READ_UNIT_BYTES = 4096; // one strongly consistent read unit
+const READ_UNIT_BYTES = 4096; // one strongly consistent read unit (two eventually consistent ones)
 const WRITE_UNIT_BYTES = 1024; // one write unit
+const INDEX_ENTRY_OVERHEAD = 100; // what DynamoDB adds to the size of each index entry
 
 /** What DynamoDB counts for one attribute value: strings and binaries by length, numbers by digits. */
 function valueBytes(value: string | number | Uint8Array): number {
@@ -47,7 +48,20 @@ export function batchItemBytes(b: StoredBatch): number {
     [A.appendedAt]: b.appendedAt,
     [A.expiresAt]: b.expiresAt,
     [A.previousBase]: b.previousBase,
+    [TIME_INDEX.sortKey.name]: timeIndexKeyOf(b),
   });
+}
+
+/** A batch's key in the log table's time index: only marks have one. */
+export function timeIndexKeyOf(b: StoredBatch): string | undefined {
+  return b.timeMark === undefined
+    ? undefined
+    : timeIndexKeys.mark(b.timeMark.chainStart, b.timeMark.maxTimestamp, b.baseOffset + b.recordCount);
+}
+
+/** An item's entry in a keys-only index: the table's keys and the index's sort key. */
+export function indexEntryBytes(pk: string, sk: string | number, indexKey: string): number {
+  return itemBytes({ pk, sk, [TIME_INDEX.sortKey.name]: indexKey }) + INDEX_ENTRY_OVERHEAD;
 }
 
 /** A metadata item's size, estimated from its JSON (close to DynamoDB's count for maps and lists). */
@@ -58,6 +72,11 @@ export function jsonItemBytes(pk: string, sk: string, value: unknown): number {
 /** Read units of a strongly consistent read of `bytes` (a Query sums its items first). */
 export function readUnits(bytes: number): number {
   return Math.max(1, Math.ceil(bytes / READ_UNIT_BYTES));
+}
+
+/** Read units of an eventually consistent read, the only kind a global secondary index serves: half. */
+export function indexReadUnits(bytes: number): number {
+  return readUnits(bytes) / 2;
 }
 
 /** Write units of writing (or deleting, or failing a condition on) an item of `bytes`. */

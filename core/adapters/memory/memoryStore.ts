@@ -10,20 +10,30 @@ import type {
   ProducerStateWrite,
   PutBatchResult,
   Reservation,
+  ReservationTime,
   SegmentRecord,
+  SequencerTime,
   StoredBatch,
   TieringStore,
+  TimeMark,
   TopicRecord,
 } from '../../ports.ts';
+import { metadataKeys, timeIndexKeys } from '../../schema.ts';
 import {
   MAX_ITEM_BYTES,
   batchItemBytes,
   consumed,
+  indexEntryBytes,
+  indexReadUnits,
   jsonItemBytes,
   queryPage,
   readUnits,
+  timeIndexKeyOf,
   writeUnits,
 } from './capacity.ts';
+
+/** Segment records read per page while none reaches a timestamp, as the DynamoDB adapter asks. */
+const REACHING_PAGE = 1000;
 
 export interface MemoryStoreOptions {
   /**
@@ -33,8 +43,8 @@ export interface MemoryStoreOptions {
   readonly onConsumedCapacity?: (capacity: ConsumedCapacity[]) => void;
 }
 
-/** A sequencer item's size: its keys and two numbers. */
-const SEQUENCER_BYTES = 64;
+/** A sequencer item's size: its keys and a few numbers. */
+const SEQUENCER_BYTES = 96;
 
 const EMPTY_STATE: PartitionState = { logStartOffset: 0, tieredThrough: 0, version: 0 };
 
@@ -55,8 +65,11 @@ export class MemoryStore implements LogStore, MetadataStore, TieringStore {
   private readonly partitionStates = new Map<string, PartitionState>();
   private readonly segments = new Map<string, SegmentRecord[]>();
   private readonly deletedTopics = new Map<string, DeletedTopic>();
-  /** Per partition log: the next offset to hand out and the last reservation's base. */
-  private readonly sequencers = new Map<string, { next: number; last?: number }>();
+  /** Per partition log: the next offset to hand out, the last reservation's base, and the time chain. */
+  private readonly sequencers = new Map<
+    string,
+    { next: number; last?: number; time?: { chainStart: number; maxTimestamp?: number; bytes: number } }
+  >();
 
   constructor(options: MemoryStoreOptions = {}) {
     this.onCapacity = options.onConsumedCapacity;
@@ -66,16 +79,30 @@ export class MemoryStore implements LogStore, MetadataStore, TieringStore {
     this.onCapacity?.([consumed(table, units)]);
   }
 
-  async reserveOffsets(log: string, count: number): Promise<Reservation | undefined> {
+  async reserveOffsets(
+    log: string,
+    count: number,
+    time: ReservationTime,
+  ): Promise<Reservation | 'raise' | 'kept' | undefined> {
     await tick();
     this.charge('metadata', { write: writeUnits(SEQUENCER_BYTES) }); // a failed condition costs the same
     const sequencer = this.sequencers.get(log);
     if (sequencer === undefined) return undefined;
+    // As the DynamoDB adapter's conditional update: the maximum rises with the reservation, or not at all.
+    const current = sequencer.time?.maxTimestamp;
+    if (time.raise && current !== undefined && current >= time.maxTimestamp) return 'kept';
+    if (!time.raise && (current === undefined || current < time.maxTimestamp)) return 'raise';
+    const chain = {
+      chainStart: sequencer.time?.chainStart ?? sequencer.next,
+      maxTimestamp: time.raise ? time.maxTimestamp : current!,
+      bytes: (sequencer.time?.bytes ?? 0) + time.bytes,
+    };
     const reservation = {
       base: sequencer.next,
       ...(sequencer.last === undefined ? {} : { previousBase: sequencer.last }),
+      time: chain,
     };
-    this.sequencers.set(log, { next: sequencer.next + count, last: sequencer.next });
+    this.sequencers.set(log, { next: sequencer.next + count, last: sequencer.next, time: chain });
     return reservation;
   }
 
@@ -83,7 +110,16 @@ export class MemoryStore implements LogStore, MetadataStore, TieringStore {
     await tick();
     this.charge('metadata', { write: writeUnits(SEQUENCER_BYTES) });
     const sequencer = this.sequencers.get(log);
-    if (sequencer === undefined || sequencer.next < next) this.sequencers.set(log, { next });
+    // The time chain starts again here: what lies below was written without this sequencer.
+    if (sequencer === undefined || sequencer.next < next)
+      this.sequencers.set(log, { next, time: { chainStart: next, bytes: 0 } });
+  }
+
+  async sequencerTime(log: string): Promise<SequencerTime | undefined> {
+    await tick();
+    this.charge('metadata', { read: readUnits(this.sequencers.has(log) ? SEQUENCER_BYTES : 0) });
+    const time = this.sequencers.get(log)?.time;
+    return time?.maxTimestamp === undefined ? undefined : { ...time, maxTimestamp: time.maxTimestamp };
   }
 
   /**
@@ -105,19 +141,22 @@ export class MemoryStore implements LogStore, MetadataStore, TieringStore {
     const size = batchItemBytes(batch);
     if (size > MAX_ITEM_BYTES)
       throw new Error(`ValidationException: Item size ${size} has exceeded the maximum allowed size`);
-    // A failed condition costs what a write would; a transaction (with the producer state) twice.
-    const producerBytes = producer === undefined ? 0 : jsonItemBytes(producer.producerId, producer.log, producer.next);
-    this.charge('log', { write: writeUnits(size) * (producer === undefined ? 1 : 2) });
-    if (producer !== undefined) this.charge('metadata', { write: 2 * writeUnits(producerBytes) });
     const batches = this.logs.get(batch.log) ?? [];
     const at = firstAtOrAfter(batches, batch.baseOffset);
     const existing = batches[at]?.baseOffset === batch.baseOffset ? batches[at] : undefined;
+    const stateChanged =
+      producer !== undefined &&
+      this.producers.get(producerKey(producer.producerId, producer.log))?.version !== producer.expectedVersion;
+    // A failed condition costs what a write would; a transaction (with the producer state) twice; a
+    // mark written also writes its time index entry.
+    const indexUnits = existing === undefined && !stateChanged ? indexWrites([batch]) : 0;
+    const producerBytes = producer === undefined ? 0 : jsonItemBytes(producer.producerId, producer.log, producer.next);
+    this.charge('log', { write: writeUnits(size) * (producer === undefined ? 1 : 2) + indexUnits });
+    if (producer !== undefined) this.charge('metadata', { write: 2 * writeUnits(producerBytes) });
     if (existing !== undefined) return { outcome: 'offset-taken', existing: copyBatch(existing) };
-    if (producer !== undefined) {
-      const current = this.producers.get(producerKey(producer.producerId, producer.log));
-      if (current?.version !== producer.expectedVersion) return { outcome: 'producer-state-changed' };
+    if (stateChanged) return { outcome: 'producer-state-changed' };
+    if (producer !== undefined)
       this.producers.set(producerKey(producer.producerId, producer.log), structuredClone(producer.next));
-    }
     batches.splice(at, 0, copyBatch(batch)); // kept sorted by base offset
     this.logs.set(batch.log, batches);
     return { outcome: 'written' };
@@ -168,12 +207,30 @@ export class MemoryStore implements LogStore, MetadataStore, TieringStore {
     await tick();
     const sizes = (this.logs.get(log) ?? []).map(batchItemBytes);
     this.chargePages('log', sizes); // the keys are found with a Query, which reads whole items
+    const batches = this.logs.get(log) ?? [];
     for (let i = 0; i < sizes.length; i += 25) {
-      this.charge('log', { write: sizes.slice(i, i + 25).reduce((n, b) => n + writeUnits(b), 0) });
+      this.charge('log', {
+        write: sizes.slice(i, i + 25).reduce((n, b) => n + writeUnits(b), 0) + indexWrites(batches.slice(i, i + 25)),
+      });
     }
     this.logs.delete(log);
     this.charge('metadata', { write: writeUnits(SEQUENCER_BYTES) });
     this.sequencers.delete(log);
+  }
+
+  async timeMarkBefore(log: string, chainStart: number, timestamp: number): Promise<TimeMark | undefined> {
+    await tick();
+    const range = timeIndexKeys.markRange(chainStart, timestamp);
+    let last: { key: string; batch: StoredBatch } | undefined;
+    for (const batch of this.logs.get(log) ?? []) {
+      const key = timeIndexKeyOf(batch);
+      if (key !== undefined && key > range.from && key < range.below && (last === undefined || key > last.key))
+        last = { key, batch };
+    }
+    this.charge('log', {
+      read: indexReadUnits(last === undefined ? 0 : indexEntryBytes(log, last.batch.baseOffset, last.key)),
+    });
+    return last === undefined ? undefined : timeIndexKeys.parse(last.key);
   }
 
   async createTopic(topic: TopicRecord): Promise<void> {
@@ -299,6 +356,50 @@ export class MemoryStore implements LogStore, MetadataStore, TieringStore {
     );
   }
 
+  async segmentBefore(log: string, timestamp: number): Promise<TimeMark | undefined> {
+    await tick();
+    const below = timeIndexKeys.segmentBelow(timestamp);
+    let last: { key: string; segment: SegmentRecord } | undefined;
+    for (const segment of this.segments.get(log) ?? []) {
+      const key = segmentTimeKey(segment);
+      if (key !== undefined && key < below && (last === undefined || key > last.key)) last = { key, segment };
+    }
+    const entry =
+      last === undefined
+        ? 0
+        : indexEntryBytes(`segments#${log}`, metadataKeys.segment(log, last.segment.base).sk, last.key);
+    this.charge('metadata', { read: indexReadUnits(entry) });
+    return last === undefined ? undefined : timeIndexKeys.parse(last.key);
+  }
+
+  async firstSegmentReaching(log: string, offset: number, timestamp: number): Promise<SegmentRecord | undefined> {
+    await tick();
+    // As the DynamoDB adapter queries: a page of one from the offset on; the segment before when
+    // none starts at the offset (it may hold it); then pages of the rest, each item read (and paid
+    // for) and filtered.
+    const all = this.segments.get(log) ?? [];
+    const from = all.filter((s) => s.base >= offset);
+    const page = (start: number, limit: number) => {
+      const read = queryPage(from.slice(start, start + limit).map(segmentBytes), limit);
+      this.charge('metadata', { read: readUnits(read.bytes) });
+      const found = from.slice(start, start + read.count).find((s) => s.maxTimestamp >= timestamp);
+      // DynamoDB returns a LastEvaluatedKey whenever a page stops at its limit or at 1 MB.
+      return { found, next: read.count === limit || read.cut ? start + read.count : undefined };
+    };
+    let current = page(0, 1);
+    if (from[0]?.base !== offset) {
+      const containing = all.filter((s) => s.base < offset).at(-1);
+      this.charge('metadata', { read: readUnits(containing === undefined ? 0 : segmentBytes(containing)) });
+      if (containing !== undefined && containing.end > offset && containing.maxTimestamp >= timestamp)
+        return structuredClone(containing);
+    }
+    for (;;) {
+      if (current.found !== undefined) return structuredClone(current.found);
+      if (current.next === undefined) return undefined;
+      current = page(current.next, REACHING_PAGE);
+    }
+  }
+
   async dropSegments(log: string, bases: readonly number[], next: PartitionState): Promise<boolean> {
     await tick();
     const dropped = (this.segments.get(log) ?? []).filter((s) => bases.includes(s.base));
@@ -337,9 +438,13 @@ export class MemoryStore implements LogStore, MetadataStore, TieringStore {
   async deleteBatches(log: string, baseOffsets: readonly number[]): Promise<void> {
     await tick();
     const sizes = new Map((this.logs.get(log) ?? []).map((b) => [b.baseOffset, batchItemBytes(b)]));
+    const byBase = new Map((this.logs.get(log) ?? []).map((b) => [b.baseOffset, b]));
     for (let i = 0; i < baseOffsets.length; i += 25) {
-      const chunk = baseOffsets.slice(i, i + 25).map((base) => sizes.get(base) ?? 0);
-      this.charge('log', { write: chunk.reduce((n, bytes) => n + writeUnits(bytes), 0) }); // a missing key costs 1 too
+      const chunk = baseOffsets.slice(i, i + 25);
+      const items = chunk.flatMap((base) => (byBase.has(base) ? [byBase.get(base)!] : []));
+      this.charge('log', {
+        write: chunk.reduce((n, base) => n + writeUnits(sizes.get(base) ?? 0), 0) + indexWrites(items), // a missing key costs 1 too
+      });
     }
     const gone = new Set(baseOffsets);
     this.logs.set(
@@ -365,7 +470,20 @@ function stateBytes(log: string, state: PartitionState | undefined): number {
 }
 
 function segmentBytes(segment: SegmentRecord): number {
-  return jsonItemBytes(`segments#${segment.log}`, String(segment.base).padStart(20, '0'), segment);
+  const key = segmentTimeKey(segment);
+  return jsonItemBytes(`segments#${segment.log}`, String(segment.base).padStart(20, '0'), segment) + (key?.length ?? 0);
+}
+
+/** A segment's key in the metadata table's time index, once it has a running maximum. */
+function segmentTimeKey(segment: SegmentRecord): string | undefined {
+  return segment.runningMaxTimestamp === undefined
+    ? undefined
+    : timeIndexKeys.segment(segment.runningMaxTimestamp, segment.end);
+}
+
+/** Write units of the time index entries of these batches: one per mark (a keys-only entry is small). */
+function indexWrites(batches: readonly StoredBatch[]): number {
+  return batches.filter((b) => timeIndexKeyOf(b) !== undefined).length;
 }
 
 /** The index of the first batch whose base offset is at least `offset` (binary search; the list is sorted). */
