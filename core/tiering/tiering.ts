@@ -227,6 +227,7 @@ export class Tiering {
       }
     };
     await attempt('count segments', () => this.countSegments(topic, partition), undefined);
+    await attempt('index segments', () => this.indexSegments(topic, partition), undefined);
     const rolled = await attempt(
       'roll',
       async () => {
@@ -333,10 +334,36 @@ export class Tiering {
     await this.store.setPartitionState(log, { ...state, segments: counted, version: state.version + 1 });
   }
 
+  /**
+   * Segments rolled before the time index existed get their running maximum timestamp, once, in
+   * offset order (the roller exists to scan); then the partition state carries it for every later
+   * roll. Each segment is updated on its own, so a run that stops is resumed by the next.
+   */
+  async indexSegments(topic: TopicRecord, partition: number): Promise<void> {
+    const log = logKey(topic.topicId, partition);
+    let state = await this.metadata.getPartitionState(log);
+    if (state.tieredMaxTimestamp !== undefined || state.tieredThrough === 0) return;
+    let running = 0;
+    for (const segment of await this.store.listSegments(log)) {
+      running = Math.max(running, segment.runningMaxTimestamp ?? segment.maxTimestamp);
+      if (segment.runningMaxTimestamp !== undefined) continue; // indexed by a run that stopped
+      const next = { ...state, version: state.version + 1 };
+      if (!(await this.store.replaceSegment({ ...segment, runningMaxTimestamp: running }, segment.key, next))) return;
+      state = next;
+    }
+    await this.store.setPartitionState(log, { ...state, tieredMaxTimestamp: running, version: state.version + 1 });
+  }
+
   /** Advances the roll state machine by one whole roll; false when there was nothing to do. */
   async rollOnce(topic: TopicRecord, partition: number): Promise<boolean> {
     const log = logKey(topic.topicId, partition);
     let state = await this.metadata.getPartitionState(log);
+    if (state.tieredMaxTimestamp === undefined && state.tieredThrough > 0) {
+      // Segments rolled before the time index: index them first, as the next one continues from them.
+      await this.indexSegments(topic, partition);
+      state = await this.metadata.getPartitionState(log);
+      if (state.tieredMaxTimestamp === undefined) return false; // another roller moved the state: next run
+    }
     // The batches this call read to begin the roll: uploading them needs no second read.
     let known: StoredBatch[] | undefined;
     if (state.roll === undefined) {
@@ -366,13 +393,17 @@ export class Tiering {
       const segment = encodeSegment(batches);
       await this.objects.put(roll.key, segment.bytes); // deterministic key and bytes: repeating this is harmless
       const claims = await this.writeClaimList(roll.key, batches.flatMap(claimKeys));
+      const maxTimestamp = Math.max(...batches.map((b) => b.maxTimestamp));
+      // The time index: the running maximum continues from everything rolled before (timeIndex.ts).
+      const runningMaxTimestamp = Math.max(state.tieredMaxTimestamp ?? 0, maxTimestamp);
       const record: SegmentRecord = {
         log,
         base: roll.base,
         end: roll.end,
         key: roll.key,
         ...layout(segment, batches),
-        maxTimestamp: Math.max(...batches.map((b) => b.maxTimestamp)),
+        maxTimestamp,
+        runningMaxTimestamp,
         appendedUntil: Math.max(...batches.map((b) => b.appendedAt ?? b.maxTimestamp)),
         createdAt: this.now(),
         ...(claims === undefined ? {} : { claims }),
@@ -383,6 +414,7 @@ export class Tiering {
         tieredThrough: roll.end,
         roll: { ...roll, phase: 'deleting' },
         segments: addSegments(state, 1, record.sizeBytes),
+        tieredMaxTimestamp: runningMaxTimestamp,
       };
       if (!(await this.store.recordSegment(record, next))) return true; // another roller recorded it; it will finish
       state = next;
@@ -629,6 +661,9 @@ export class Tiering {
         key,
         compactions,
         ...layout(encoded, kept),
+        // Its own maximum shrinks with it, so look-ups by timestamp skip what compaction removed;
+        // the running maximum stays (an upper bound, as it must be to keep segments in order).
+        maxTimestamp: kept.length === 0 ? -1 : Math.max(...kept.map((b) => b.maxTimestamp)),
       };
       const now = await this.metadata.getPartitionState(log);
       const counted = {
