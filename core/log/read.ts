@@ -1,4 +1,4 @@
-import { InvalidArgument, OffsetOutOfRange, isSluiceError } from '../errors.ts';
+import { CorruptData, InvalidArgument, OffsetOutOfRange, isSluiceError } from '../errors.ts';
 import type { LogStore, MetadataStore, PartitionState, StoredBatch, TopicRecord } from '../ports.ts';
 import type { SegmentReader } from '../tiering/segmentReader.ts';
 import { decodeStoredBatch } from './batching.ts';
@@ -7,6 +7,7 @@ import type { GapFiller } from './gaps.ts';
 import { integerOption } from './integerOption.ts';
 import { ClaimCheck, type ConsumerRecord } from './records.ts';
 import type { PartitionTails } from './tails.ts';
+import { MARK_BATCHES } from './timeIndex.ts';
 import type { TopicCatalog } from './topics.ts';
 
 /** Largest `maxRecords` and `maxBytes` one read may ask for. */
@@ -207,7 +208,8 @@ export class PartitionReader {
 
   /**
    * The offset for `earliest` (log start), `latest` (high watermark), or `{ timestamp }`: the
-   * earliest offset whose timestamp is at or after it, or the high watermark when none is.
+   * earliest offset whose timestamp is at or after it, or the high watermark when none is. A
+   * timestamp costs a fixed number of requests whatever the partition's history (timeIndex.ts).
    */
   async offsetFor(topicName: string, partition: number, spec: OffsetSpec): Promise<number> {
     const topic = await this.topics.get(topicName);
@@ -217,36 +219,92 @@ export class PartitionReader {
     if (typeof spec !== 'object' || spec === null || !Number.isSafeInteger(spec.timestamp)) {
       throw new InvalidArgument('at', 'offset spec must be "earliest", "latest" or { timestamp: epoch ms }');
     }
-    const state = await this.metadata.getPartitionState(log);
-    const target = spec.timestamp;
-    // Timestamps are create times and need not grow with offsets, so candidates are found by the
-    // batch's largest timestamp, in offset order, and then checked record by record.
-    // @debt: a time index would make this O(log n) instead of a scan of batch headers.
-    const firstMatch = (batch: StoredBatch): number | undefined =>
-      decodeStoredBatch(batch).find((r) => r.timestamp >= target && r.offset >= state.logStartOffset)?.offset;
-    if (this.segments !== undefined && state.tieredThrough > state.logStartOffset) {
-      for (const { index } of await this.segments.headers(log)) {
-        for (const entry of index) {
-          if (entry.maxTimestamp < target || entry.baseOffset + entry.recordCount <= state.logStartOffset) continue;
-          const [batch] = (await this.segments.read(log, entry.baseOffset, 1, 1)) ?? [];
-          const found = batch === undefined ? undefined : firstMatch(batch);
+    // Everything before `offset` is known to be older than the target; it only moves forward.
+    for (let offset = 0, attempt = 1; ; attempt++) {
+      const state = await this.metadata.getPartitionState(log);
+      offset = Math.max(offset, state.logStartOffset);
+      try {
+        if (this.segments !== undefined && offset < state.tieredThrough) {
+          const found = await this.segments.offsetForTimestamp(log, offset, state.tieredThrough, spec.timestamp);
           if (found !== undefined) return found;
         }
+      } catch (e) {
+        // Compaction swapped a segment, or retention dropped it, while we looked: look again.
+        if (attempt < 5 && isSluiceError(e, 'CorruptData') && /object is missing/.test(e.message)) continue;
+        throw e;
       }
+      offset = Math.max(offset, state.tieredThrough);
+      const found = await this.hotOffsetForTimestamp(log, state, offset, spec.timestamp);
+      if (typeof found === 'number') return found;
+      if (attempt >= 5) throw new CorruptData(log, `hot batches from offset ${found.movedFrom} are missing`);
+      offset = found.movedFrom; // rolled to S3 while we looked: go on there
     }
-    for (let from = Math.max(state.logStartOffset, state.tieredThrough); ;) {
-      const page = await this.log.scanBatchHeaders(log, from, 100);
-      for (const header of page.batches) {
-        if (header.maxTimestamp < target || header.baseOffset + header.recordCount <= state.logStartOffset) continue;
-        const [batch] = (await this.log.readBatches(log, header.baseOffset, 1)).batches;
-        const found = batch === undefined ? undefined : firstMatch(batch);
-        if (found !== undefined) return found;
+  }
+
+  /**
+   * The first offset from `from` on in the hot tier whose record is timestamped at or after
+   * `timestamp`, or the high watermark when none is: the time chain's last mark proven older is
+   * skipped to, and batches are read from there (see timeIndex.ts). Says where, when batches
+   * there have moved to S3 and their hot copies are gone.
+   */
+  private async hotOffsetForTimestamp(
+    log: string,
+    state: PartitionState,
+    from: number,
+    timestamp: number,
+  ): Promise<number | { movedFrom: number }> {
+    // The high watermark first: every batch below it was reserved before the chain is read, so
+    // its timestamps are in the chain's maximum.
+    const highWatermark = await this.tails.read(log, state);
+    if (highWatermark <= from) return highWatermark;
+    const chain = await this.log.sequencerTime(log);
+    let offset = from;
+    if (chain !== undefined && chain.chainStart > offset) {
+      // Batches written before the chain started (by an older version, or past a sequencer that fell behind).
+      const scanned = await this.scanHot(log, offset, timestamp, chain.chainStart);
+      if (!('end' in scanned)) return 'found' in scanned ? scanned.found : scanned;
+      offset = scanned.end;
+    }
+    if (chain !== undefined) {
+      if (chain.maxTimestamp < timestamp) return highWatermark; // nothing reserved since the chain's start reaches it
+      const older = await this.log.timeMarkBefore(log, chain.chainStart, timestamp);
+      if (older !== undefined && older.end > offset) offset = older.end;
+    }
+    const scanned = await this.scanHot(log, offset, timestamp, Number.POSITIVE_INFINITY);
+    if ('end' in scanned) return Math.max(scanned.end, highWatermark);
+    return 'found' in scanned ? scanned.found : scanned;
+  }
+
+  /**
+   * Reads hot batches from `from` up to `until` for the first record timestamped at or after
+   * `timestamp`: where it is, or where the batches end (at most `until`), or where they moved to
+   * S3. One run of batches between two marks holds the answer, unless a removed record made the
+   * time index useless here; then pages as large as a query reads.
+   */
+  private async scanHot(
+    log: string,
+    from: number,
+    timestamp: number,
+    until: number,
+  ): Promise<{ found: number } | { end: number } | { movedFrom: number }> {
+    let offset = from;
+    for (let pageSize = MARK_BATCHES; offset < until; pageSize = 1000) {
+      const page = await this.log.readBatches(log, offset, pageSize);
+      for (const batch of page.batches) {
+        if (batch.baseOffset >= until) return { end: until };
+        // A hole: offsets reserved by a writer whose put has not landed (no record there yet), or
+        // hot copies a roll removed (read them in S3).
+        if (batch.baseOffset > offset && (await this.metadata.getPartitionState(log)).tieredThrough > offset)
+          return { movedFrom: offset };
+        if (batch.maxTimestamp >= timestamp) {
+          const found = decodeStoredBatch(batch).find((r) => r.offset >= offset && r.timestamp >= timestamp);
+          if (found !== undefined) return { found: found.offset };
+        }
+        offset = batch.baseOffset + batch.recordCount;
       }
-      const last = page.batches.at(-1);
-      if (page.reachedEnd || last === undefined)
-        return last === undefined ? this.tails.read(log, state) : last.baseOffset + last.recordCount;
-      from = last.baseOffset + last.recordCount;
+      if (page.reachedEnd) return { end: Math.min(offset, until) };
     }
+    return { end: until };
   }
 
   /**

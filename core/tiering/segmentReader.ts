@@ -1,3 +1,4 @@
+import { decodeStoredBatch } from '../log/batching.ts';
 import type { SegmentRecord, StoredBatch, TieringStore } from '../ports.ts';
 import type { ObjectStore } from './objectStore.ts';
 import { batchFromSegment, decodeSegmentIndex, type SegmentIndexEntry } from './segmentFormat.ts';
@@ -89,11 +90,29 @@ export class SegmentReader {
     return [];
   }
 
-  /** Index entries (no payloads) of every segment of a partition, for look-ups by timestamp. */
-  async headers(log: string): Promise<{ segment: SegmentRecord; index: SegmentIndexEntry[] }[]> {
-    return Promise.all(
-      (await this.store.listSegments(log)).map(async (segment) => ({ segment, index: await this.index(segment) })),
-    );
+  /**
+   * The first offset in [from, until) whose record is timestamped at or after `timestamp`, found
+   * with the time index (see core/log/timeIndex.ts): the segments it proves older are skipped, the
+   * others taken in offset order by their own maximum timestamp, and in each only the batches
+   * that reach the timestamp are read. Undefined when none does.
+   */
+  async offsetForTimestamp(log: string, from: number, until: number, timestamp: number): Promise<number | undefined> {
+    const older = await this.store.segmentBefore(log, timestamp);
+    for (let offset = Math.max(from, older?.end ?? 0); offset < until;) {
+      const segment = await this.store.firstSegmentReaching(log, offset, timestamp);
+      if (segment === undefined || segment.base >= until) return undefined;
+      const index = await this.index(segment);
+      for (const entry of index) {
+        if (entry.baseOffset + entry.recordCount <= offset || entry.maxTimestamp < timestamp) continue;
+        const bytes = await this.objects.getRange(segment.key, entry.position, entry.position + entry.length - 1);
+        const found = decodeStoredBatch(batchFromSegment(entry, bytes, log, segment.key)).find(
+          (r) => r.offset >= offset && r.timestamp >= timestamp,
+        );
+        if (found !== undefined) return found.offset;
+      }
+      offset = segment.end; // its maximum was a record before `offset`, or one compaction since removed
+    }
+    return undefined;
   }
 
   private async index(segment: SegmentRecord): Promise<SegmentIndexEntry[]> {
