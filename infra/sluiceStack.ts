@@ -5,7 +5,14 @@ import { Rule, Schedule } from 'aws-cdk-lib/aws-events';
 import { LambdaFunction } from 'aws-cdk-lib/aws-events-targets';
 import { HttpIamAuthorizer, HttpJwtAuthorizer } from 'aws-cdk-lib/aws-apigatewayv2-authorizers';
 import { HttpLambdaIntegration } from 'aws-cdk-lib/aws-apigatewayv2-integrations';
-import { AttributeType, BillingMode, StreamViewType, Table, TableEncryption } from 'aws-cdk-lib/aws-dynamodb';
+import {
+  AttributeType,
+  BillingMode,
+  ProjectionType,
+  StreamViewType,
+  Table,
+  TableEncryption,
+} from 'aws-cdk-lib/aws-dynamodb';
 import { PolicyStatement, type Role } from 'aws-cdk-lib/aws-iam';
 import type { IStateMachine } from 'aws-cdk-lib/aws-stepfunctions';
 import {
@@ -23,10 +30,10 @@ import { LogGroup, RetentionDays } from 'aws-cdk-lib/aws-logs';
 import { BlockPublicAccess, Bucket, BucketEncryption, ObjectOwnership, type CfnBucket } from 'aws-cdk-lib/aws-s3';
 import type { Construct } from 'constructs';
 import { join } from 'node:path';
-import { LOG_TABLE, METADATA_TABLE, TABLE_NAME_ENV } from '../core/schema.ts';
+import { LOG_TABLE, METADATA_TABLE, TABLE_NAME_ENV, TIME_INDEX } from '../core/schema.ts';
 import { HANDLER_ENTRY, ROUTES, type HandlerName } from '../functions/http/routes.ts';
 import type { SagaInfo } from '../core/sagas/sagas.ts';
-import { bindTable, type TableAccess } from './bindTable.ts';
+import { bindIndex, bindTable, type TableAccess } from './bindTable.ts';
 import { sluiceFunction } from './sluiceFunction.ts';
 
 export interface SluiceStackProps extends StackProps {
@@ -117,6 +124,8 @@ const ACCESS: Record<
     log: TableAccess;
     metadata: TableAccess;
     metadataKeys?: readonly string[];
+    /** Offset look-ups by timestamp: Query on both tables' time indexes. */
+    timeIndex?: true;
     objects: { segments: readonly S3Action[]; claims: readonly S3Action[] };
   }
 > = {
@@ -135,14 +144,17 @@ const ACCESS: Record<
     metadata: ['dynamodb:GetItem', 'dynamodb:PutItem', 'dynamodb:UpdateItem', 'dynamodb:Query'],
     objects: { segments: ['s3:GetObject'], claims: ['s3:PutObject'] },
   },
-  // Fetch reads, and fills the range of a writer that died before its put (a conditional PutItem).
+  // Fetch reads, fills the range of a writer that died before its put (a conditional PutItem), and
+  // looks offsets up (by timestamp: in the time indexes).
   fetch: {
     log: ['dynamodb:Query', 'dynamodb:PutItem'],
     metadata: ['dynamodb:GetItem', 'dynamodb:Query'],
+    timeIndex: true,
     objects: { segments: ['s3:GetObject'], claims: ['s3:GetObject'] },
   },
-  // Groups read the log (poll) and change group items, in transactions with condition checks.
-  groups: GROUP_MEMBER_ACCESS,
+  // Groups read the log (poll) and change group items, in transactions with condition checks; an
+  // offset reset to a timestamp reads the time indexes.
+  groups: { ...GROUP_MEMBER_ACCESS, timeIndex: true },
   // Lag reads offsets and high watermarks; describing a group may remove expired members.
   lagReporter: {
     log: ['dynamodb:Query'],
@@ -255,6 +267,15 @@ export class SluiceStack extends Stack {
       // Idempotent producers' states expire a week after their last write (PRODUCER_STATE_TTL_MS).
       timeToLiveAttribute: METADATA_TABLE.timeToLive,
     });
+    // Offsets by timestamp (core/log/timeIndex.ts): mark batches in the log table, segments in the metadata table.
+    for (const table of [this.logTable, this.metadataTable]) {
+      table.addGlobalSecondaryIndex({
+        indexName: TIME_INDEX.name,
+        partitionKey: { name: TIME_INDEX.partitionKey.name, type: AttributeType.STRING },
+        sortKey: { name: TIME_INDEX.sortKey.name, type: AttributeType.STRING },
+        projectionType: ProjectionType.KEYS_ONLY,
+      });
+    }
     this.segmentBucket = new Bucket(this, 'SegmentBucket', {
       bucketName: name('segments'),
       encryption: BucketEncryption.S3_MANAGED,
@@ -300,6 +321,10 @@ export class SluiceStack extends Stack {
       });
       const role = fn.role as Role;
       bindTable({ table: this.logTable, grantee: fn, actions: ACCESS[handler].log });
+      if (ACCESS[handler].timeIndex === true) {
+        for (const table of [this.logTable, this.metadataTable])
+          bindIndex({ table, indexName: TIME_INDEX.name, grantee: fn });
+      }
       const leadingKeys = ACCESS[handler].metadataKeys;
       if (leadingKeys === undefined)
         bindTable({ table: this.metadataTable, grantee: fn, actions: ACCESS[handler].metadata });

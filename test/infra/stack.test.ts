@@ -7,6 +7,7 @@ import { App, Validations } from 'aws-cdk-lib';
 import { Match, Template } from 'aws-cdk-lib/assertions';
 import { Bucket } from 'aws-cdk-lib/aws-s3';
 import { AwsSolutionsChecks } from 'cdk-nag';
+import { TIME_INDEX } from '../../core/schema.ts';
 import { ROUTES, routeKey } from '../../functions/http/routes.ts';
 import { SluiceStack } from '../../infra/sluiceStack.ts';
 
@@ -23,8 +24,14 @@ function synthWithNag(configure: (app: App) => SluiceStack): Template {
 
 type Resource = { Properties: Record<string, any> };
 
-/** The expected DynamoDB actions per function and table: the least each one needs. */
-const EXPECTED_ACCESS: Record<string, { log: string[]; metadata: string[]; segments: string[]; claims: string[] }> = {
+/**
+ * The expected DynamoDB actions per function and table, the least each one needs, and whether it
+ * reads the tables' time indexes (offset look-ups by timestamp).
+ */
+const EXPECTED_ACCESS: Record<
+  string,
+  { log: string[]; metadata: string[]; segments: string[]; claims: string[]; timeIndex?: true }
+> = {
   topics: {
     log: ['dynamodb:Query'],
     metadata: ['dynamodb:DeleteItem', 'dynamodb:GetItem', 'dynamodb:PutItem', 'dynamodb:Query', 'dynamodb:UpdateItem'],
@@ -42,6 +49,7 @@ const EXPECTED_ACCESS: Record<string, { log: string[]; metadata: string[]; segme
     metadata: ['dynamodb:GetItem', 'dynamodb:Query'],
     segments: ['s3:GetObject', 's3:ListBucket'],
     claims: ['s3:GetObject'],
+    timeIndex: true,
   },
   lagReporter: {
     log: ['dynamodb:Query'],
@@ -62,6 +70,7 @@ const EXPECTED_ACCESS: Record<string, { log: string[]; metadata: string[]; segme
     ],
     segments: ['s3:GetObject', 's3:ListBucket'],
     claims: ['s3:GetObject'],
+    timeIndex: true,
   },
   roller: {
     log: [],
@@ -138,6 +147,21 @@ describe('SluiceStack', () => {
     for (const t of tables) {
       expect(t.Properties.SSESpecification).toStrictEqual({ SSEEnabled: true });
       expect(t.Properties.PointInTimeRecoverySpecification).toStrictEqual({ PointInTimeRecoveryEnabled: true });
+      // The time index (offsets by timestamp), sparse and keys only, named and keyed from core/schema.ts.
+      expect(t.Properties.GlobalSecondaryIndexes).toStrictEqual([
+        {
+          IndexName: TIME_INDEX.name,
+          KeySchema: [
+            { AttributeName: TIME_INDEX.partitionKey.name, KeyType: 'HASH' },
+            { AttributeName: TIME_INDEX.sortKey.name, KeyType: 'RANGE' },
+          ],
+          Projection: { ProjectionType: 'KEYS_ONLY' },
+        },
+      ]);
+      expect(t.Properties.AttributeDefinitions).toContainEqual({
+        AttributeName: TIME_INDEX.sortKey.name,
+        AttributeType: 'S',
+      });
     }
     template.hasResource('AWS::DynamoDB::Table', { DeletionPolicy: 'Retain' });
   });
@@ -183,7 +207,7 @@ describe('SluiceStack', () => {
     template.allResourcesProperties('AWS::Logs::LogGroup', { RetentionInDays: 30 });
   });
 
-  it('grants each function exactly the DynamoDB actions it needs, on its tables only, and no wildcard but X-Ray', () => {
+  it('grants each function exactly the DynamoDB actions it needs, on its tables only (the time indexes only to those that look offsets up by timestamp), and no wildcard but X-Ray', () => {
     const roles = template.findResources('AWS::IAM::Role');
     const policies = Object.values(template.findResources('AWS::IAM::Policy')) as Resource[];
     const tables = template.findResources('AWS::DynamoDB::Table');
@@ -202,6 +226,7 @@ describe('SluiceStack', () => {
         .filter((p) => p.Properties.Roles.some((r: { Ref: string }) => r.Ref === roleId))
         .flatMap((p) => p.Properties.PolicyDocument.Statement as { Action: string | string[]; Resource: unknown }[]);
       const dynamo: Record<string, Set<string>> = { log: new Set(), metadata: new Set() };
+      const indexes = new Set<string>();
       const s3: Record<'segments' | 'claims', Set<string>> = { segments: new Set(), claims: new Set() };
       for (const s of statements) {
         const actions = ([] as string[]).concat(s.Action);
@@ -240,12 +265,20 @@ describe('SluiceStack', () => {
         for (const r of resources) {
           const id = JSON.stringify(r).match(/"(\w*Table\w*)"/)?.[1];
           assert(id && tables[id], `dynamodb grant on something other than a table: ${JSON.stringify(r)}`);
-          actions.forEach((a) => dynamo[tableKind(id)]!.add(a));
+          const index = /"\/index\/([^"]*)"/.exec(JSON.stringify(r))?.[1];
+          if (index === undefined) actions.forEach((a) => dynamo[tableKind(id)]!.add(a));
+          else {
+            expect(actions, `${fnName} on an index: reading it only`).toStrictEqual(['dynamodb:Query']);
+            indexes.add(`${tableKind(id)}/${index}`);
+          }
         }
       }
       expect([...dynamo.log!].sort(), `${fnName} on the log table`).toStrictEqual(EXPECTED_ACCESS[fnName]!.log);
       expect([...dynamo.metadata!].sort(), `${fnName} on the metadata table`).toStrictEqual(
         EXPECTED_ACCESS[fnName]!.metadata,
+      );
+      expect([...indexes].sort(), `${fnName} on indexes`).toStrictEqual(
+        EXPECTED_ACCESS[fnName]!.timeIndex ? [`log/${TIME_INDEX.name}`, `metadata/${TIME_INDEX.name}`] : [],
       );
       expect([...s3.segments].sort(), `${fnName} on segment objects`).toStrictEqual(EXPECTED_ACCESS[fnName]!.segments);
       expect([...s3.claims].sort(), `${fnName} on claim-check objects`).toStrictEqual(EXPECTED_ACCESS[fnName]!.claims);
