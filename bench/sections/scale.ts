@@ -1,11 +1,9 @@
-import { randomUUID } from 'node:crypto';
 import { createTables } from '../../core/adapters/dynamodb/createTables.ts';
 import { DynamoStore } from '../../core/adapters/dynamodb/dynamoStore.ts';
-import { mapWithLimit } from '../../core/async.ts';
+import { mapWithLimit, range } from '../../core/async.ts';
 import { ConsumerGroups } from '../../core/groups/consumerGroups.ts';
 import { DynamoGroupStore } from '../../core/groups/dynamoGroupStore.ts';
 import { Sluice } from '../../core/log/sluice.ts';
-import { logKey } from '../../core/ports.ts';
 import { MemoryObjectStore, S3ObjectStore, s3ClientFromEnv, type ObjectStore } from '../../core/tiering/objectStore.ts';
 import { Tiering } from '../../core/tiering/tiering.ts';
 import { meteredClient } from '../meteredClient.ts';
@@ -13,7 +11,16 @@ import type { BenchSection } from '../section.ts';
 
 const MINUTE = 60_000;
 const SIZES = [1_000, 50_000] as const;
-const OPERATIONS = ['describe', 'produce', 'fetch at the tail', 'fetch from the oldest offset', 'group poll'] as const;
+const OPERATIONS = [
+  'describe',
+  'produce',
+  'fetch at the tail',
+  'fetch from the oldest offset',
+  'group poll',
+  'offset for a timestamp in S3',
+  'offset for a timestamp in the hot tier',
+  'offset for a timestamp after every record',
+] as const;
 type Operation = (typeof OPERATIONS)[number];
 interface Cost {
   requests: number;
@@ -70,26 +77,26 @@ async function costsAt(batches: number): Promise<Record<Operation, Cost>> {
   const writer = engine();
   await writer.createTopic('scale', { config: { hotRetentionMs: MINUTE } });
   const value = { orderId: 'order-000000', note: 'x'.repeat(200) };
-  // The history: the first batch through the engine, the rest as copies at the next offsets (the
-  // payload holds no offsets), the newer half appended ten minutes later.
-  await writer.append('scale', [{ key: 'k', value, partition: 0 }]);
-  const topic = (await writer.listTopics()).find((x) => x.name === 'scale')!;
-  const log = logKey(topic.topicId, 0);
-  const [first] = (await store.readBatches(log, 0, 1)).batches;
-  await mapWithLimit(
-    Array.from({ length: batches - 1 }, (_, i) => i + 1),
-    32,
-    (offset) =>
-      store.putBatch({
-        ...first!,
-        baseOffset: offset,
-        writerId: randomUUID(),
-        appendedAt: offset < batches / 2 ? t : t + 10 * MINUTE,
-      }),
-  );
-  await store.advanceSequencer(log, batches); // the copies were written past the sequencer, as no writer would
-  t += 10 * MINUTE;
-  await new Tiering({ log: store, metadata: store, store, objects, now }).runOnce();
+  // The history: runs of one-record batches appended by eight writers at once (as containers
+  // would), each run's records timestamped half a minute after the last run's. The older half's
+  // runs are rolled to S3 as they come, two minutes apart; the newer half is appended later and
+  // stays hot.
+  const writers = Array.from({ length: 8 }, engine);
+  const tiering = new Tiering({ log: store, metadata: store, store, objects, now });
+  const start = t;
+  const runs = 20;
+  const stampOf = (run: number) => start + run * 30_000 + (run < runs / 2 ? 0 : 10 * MINUTE);
+  for (let run = 0; run < runs; run++) {
+    t = run < runs / 2 ? start + run * 2 * MINUTE : start + 30 * MINUTE;
+    await mapWithLimit(range(batches / runs), 32, (i) =>
+      writers[i % writers.length]!.append('scale', [{ key: 'k', value, partition: 0, timestamp: stampOf(run) }]),
+    );
+    if (run < runs / 2) {
+      t += 2 * MINUTE;
+      await tiering.runOnce();
+    }
+  }
+  t = start + 30 * MINUTE;
   const groups = new ConsumerGroups({
     store: new DynamoGroupStore({ client: meteredClient().client, table: tables.metadata }),
     sluice: writer,
@@ -98,6 +105,10 @@ async function costsAt(batches: number): Promise<Record<Operation, Cost>> {
   const member = await groups.join('g', { topics: ['scale'], autoOffsetReset: 'earliest', sessionTimeoutMs: 60_000 });
   await groups.poll('g', member.memberId, { maxRecords: 1 });
   const tail = await writer.offsetFor('scale', 0, 'latest');
+  const offsetFor = async (timestamp: number, expected: number) => {
+    const offset = await engine().offsetFor('scale', 0, { timestamp });
+    if (offset !== expected) throw new Error(`offset for ${timestamp}: ${offset}, not ${expected}`);
+  };
   const measure = async (fn: () => Promise<unknown>): Promise<Cost> => {
     meter.reset();
     await fn();
@@ -110,5 +121,10 @@ async function costsAt(batches: number): Promise<Record<Operation, Cost>> {
     'fetch at the tail': await measure(() => engine().read('scale', 0, tail - 1)),
     'fetch from the oldest offset': await measure(() => engine().read('scale', 0, 0, { maxRecords: 100 })),
     'group poll': await measure(() => groups.poll('g', member.memberId, { maxRecords: 100 })),
+    // Just after a run's timestamps: the next run's first offset.
+    'offset for a timestamp in S3': await measure(() => offsetFor(stampOf(5) + 1, (6 * batches) / runs)),
+    'offset for a timestamp in the hot tier': await measure(() => offsetFor(stampOf(15) + 1, (16 * batches) / runs)),
+    // Later than any record (the produce above added one, timestamped now): the high watermark.
+    'offset for a timestamp after every record': await measure(() => offsetFor(t + 1, tail + 1)),
   };
 }
