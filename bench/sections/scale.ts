@@ -77,26 +77,28 @@ async function costsAt(batches: number): Promise<Record<Operation, Cost>> {
   const writer = engine();
   await writer.createTopic('scale', { config: { hotRetentionMs: MINUTE } });
   const value = { orderId: 'order-000000', note: 'x'.repeat(200) };
-  // The history: runs of one-record batches appended by eight writers at once (as containers
-  // would), each run's records timestamped half a minute after the last run's. The older half's
-  // runs are rolled to S3 as they come, two minutes apart; the newer half is appended later and
-  // stays hot.
+  // The history: one-record batches appended by eight writers at once (as containers would),
+  // timestamped a second apart, in twenty runs; the older half's runs are rolled to S3 as they
+  // come, the newer half stays hot.
   const writers = Array.from({ length: 8 }, engine);
   const tiering = new Tiering({ log: store, metadata: store, store, objects, now });
   const start = t;
+  const stampOf = (k: number) => start + k * 1000;
+  const landed: { offset: number; timestamp: number }[] = [];
   const runs = 20;
-  const stampOf = (run: number) => start + run * 30_000 + (run < runs / 2 ? 0 : 10 * MINUTE);
   for (let run = 0; run < runs; run++) {
-    t = run < runs / 2 ? start + run * 2 * MINUTE : start + 30 * MINUTE;
-    await mapWithLimit(range(batches / runs), 32, (i) =>
-      writers[i % writers.length]!.append('scale', [{ key: 'k', value, partition: 0, timestamp: stampOf(run) }]),
+    const first = (run * batches) / runs;
+    t = run < runs / 2 ? stampOf(first + batches / runs) : stampOf(batches);
+    const metas = await mapWithLimit(range(batches / runs), 32, (i) =>
+      writers[i % writers.length]!.append('scale', [{ key: 'k', value, partition: 0, timestamp: stampOf(first + i) }]),
     );
+    landed.push(...metas.flat());
     if (run < runs / 2) {
       t += 2 * MINUTE;
       await tiering.runOnce();
     }
   }
-  t = start + 30 * MINUTE;
+  t = stampOf(batches);
   const groups = new ConsumerGroups({
     store: new DynamoGroupStore({ client: meteredClient().client, table: tables.metadata }),
     sluice: writer,
@@ -105,10 +107,16 @@ async function costsAt(batches: number): Promise<Record<Operation, Cost>> {
   const member = await groups.join('g', { topics: ['scale'], autoOffsetReset: 'earliest', sessionTimeoutMs: 60_000 });
   await groups.poll('g', member.memberId, { maxRecords: 1 });
   const tail = await writer.offsetFor('scale', 0, 'latest');
-  const offsetFor = async (timestamp: number, expected: number) => {
+  // Just after batch k's timestamp: what a scan of every record would answer.
+  const offsetFor = async (k: number) => {
+    const timestamp = stampOf(k) + 1;
+    const expected = landed.reduce((n, r) => (r.timestamp >= timestamp ? Math.min(n, r.offset) : n), Infinity);
     const offset = await engine().offsetFor('scale', 0, { timestamp });
     if (offset !== expected) throw new Error(`offset for ${timestamp}: ${offset}, not ${expected}`);
   };
+  // The same place between two marks (every 64 of these batches) at both sizes: a look-up reads
+  // from the last mark below the target, up to 64 batches, so anywhere else the units differ.
+  const betweenMarks = (share: number) => 64 * Math.floor((batches * share) / 64) + 32;
   const measure = async (fn: () => Promise<unknown>): Promise<Cost> => {
     meter.reset();
     await fn();
@@ -121,10 +129,12 @@ async function costsAt(batches: number): Promise<Record<Operation, Cost>> {
     'fetch at the tail': await measure(() => engine().read('scale', 0, tail - 1)),
     'fetch from the oldest offset': await measure(() => engine().read('scale', 0, 0, { maxRecords: 100 })),
     'group poll': await measure(() => groups.poll('g', member.memberId, { maxRecords: 100 })),
-    // Just after a run's timestamps: the next run's first offset.
-    'offset for a timestamp in S3': await measure(() => offsetFor(stampOf(5) + 1, (6 * batches) / runs)),
-    'offset for a timestamp in the hot tier': await measure(() => offsetFor(stampOf(15) + 1, (16 * batches) / runs)),
+    'offset for a timestamp in S3': await measure(() => offsetFor(betweenMarks(0.3))),
+    'offset for a timestamp in the hot tier': await measure(() => offsetFor(betweenMarks(0.8))),
     // Later than any record (the produce above added one, timestamped now): the high watermark.
-    'offset for a timestamp after every record': await measure(() => offsetFor(t + 1, tail + 1)),
+    'offset for a timestamp after every record': await measure(async () => {
+      const offset = await engine().offsetFor('scale', 0, { timestamp: t + 1 });
+      if (offset !== tail + 1) throw new Error(`offset after every record: ${offset}, not ${tail + 1}`);
+    }),
   };
 }
