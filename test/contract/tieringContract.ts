@@ -603,7 +603,9 @@ export function tieringContract(kind: TieredKind): void {
         expect((await store.readBatches(log, 0, 100)).batches, 'hot batches gone').toStrictEqual([]);
         expect(await store.listSegments(log), 'segment records gone').toStrictEqual([]);
         expect((await store.getPartitionState(log)).version, 'partition state gone').toBe(0);
-        expect(await store.reserveOffsets(log, 1), 'sequencer gone').toBe(undefined);
+        expect(await store.reserveOffsets(log, 1, { maxTimestamp: 0, bytes: 1, raise: true }), 'sequencer gone').toBe(
+          undefined,
+        );
       }
       for (const key of objectsBefore) await expect(objects.getRange(key, 0, 0), `${key} gone`).rejects.toThrow();
       expect(await sluice.offsetFor('doomed', 0, 'latest'), 'the new incarnation untouched').toBe(0);
