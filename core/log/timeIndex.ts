@@ -28,8 +28,8 @@ import type { Reservation, ReservationTime } from '../ports.ts';
  * A look-up asks each index for the last entry whose running maximum is below T: every record
  * before it is older than T. Reading on from there finds the answer in the next segment (one
  * keyed query for it, its cached index, one batch) or within one run of batches between two marks
- * (one query page, plus what a second's rounding adds): about ten requests in all, on a partition
- * of any size.
+ * (one query page), plus, as the hot maximum is kept in whole seconds, the batches timestamped in
+ * the same second as T: about ten requests in all, on a partition of any size.
  *
  * The running maximum counts every record written, also those since removed by retention,
  * delete-records or compaction, so it is an upper bound of what is left, and answers never depend
