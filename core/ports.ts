@@ -67,7 +67,7 @@ export interface Reservation {
 export interface SequencerTime {
   /** Where the chain starts: the sequencer's first offset, or where it was last moved up to. */
   readonly chainStart: number;
-  /** The largest timestamp of every batch reserved since `chainStart`, rounded up to whole seconds. */
+  /** The largest timestamp of every batch reserved since `chainStart`, rounded up to a step (timeIndex.ts). */
   readonly maxTimestamp: number;
   /** Bytes of the batches reserved since `chainStart`. */
   readonly bytes: number;
@@ -75,7 +75,7 @@ export interface SequencerTime {
 
 /** What a reservation tells the sequencer about its batch, so that the time chain moves with it. */
 export interface ReservationTime {
-  /** The batch's largest timestamp, rounded up to whole seconds. */
+  /** The batch's largest timestamp, rounded up to a step. */
   readonly maxTimestamp: number;
   readonly bytes: number;
   /**

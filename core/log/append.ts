@@ -30,7 +30,7 @@ import { decideProducerBatch } from './producerState.ts';
 import { MAX_READ_BYTES, type PartitionReader } from './read.ts';
 import { encodeRecord, type EncodedRecord } from './records.ts';
 import type { PartitionTails } from './tails.ts';
-import { reservationTime, timeMarkOf } from './timeIndex.ts';
+import { reservationTime, timeMarkOf, type ChainKnowledge } from './timeIndex.ts';
 import type { TopicCatalog } from './topics.ts';
 
 /**
@@ -108,8 +108,8 @@ export class Appender {
   private readonly hotCopyMarginMs: number | undefined;
   /** Kafka's sticky partitioner: the next partition for unkeyed records, per topic. */
   private readonly sticky = new Map<string, number>();
-  /** Per partition, the time chain's running maximum as this writer's last reservation left it: a guess only. */
-  private readonly knownMax = new Map<string, number>();
+  /** Per partition, what this writer knows of the time chain (for guesses only, see `ChainKnowledge`). */
+  private readonly chains = new Map<string, ChainKnowledge>();
 
   constructor(options: AppenderOptions) {
     this.log = options.log;
@@ -358,13 +358,17 @@ export class Appender {
     log: string,
     batch: PreparedBatch,
   ): Promise<Reservation & { timeMark?: StoredBatch['timeMark'] }> {
-    let time = reservationTime(batch.maxTimestamp, batch.payload.length, this.knownMax.get(log));
+    let time = reservationTime(batch.maxTimestamp, batch.payload.length, this.chains.get(log));
     for (let attempt = 0; attempt < 5; attempt++) {
       const reservation = await this.log.reserveOffsets(log, batch.records.length, time);
       if (reservation === undefined) await this.log.advanceSequencer(log, await this.tails.read(log));
-      else if (reservation === 'raise' || reservation === 'kept') time = { ...time, raise: reservation === 'raise' };
-      else {
-        this.knownMax.set(log, reservation.time.maxTimestamp);
+      else if (reservation === 'raise' || reservation === 'kept') {
+        time = { ...time, raise: reservation === 'raise' };
+        const known = this.chains.get(log);
+        this.chains.set(log, { maxTimestamp: known?.maxTimestamp ?? 0, othersRaise: reservation === 'kept' });
+      } else {
+        const othersRaise = this.chains.get(log)?.othersRaise ?? false;
+        this.chains.set(log, { maxTimestamp: reservation.time.maxTimestamp, othersRaise });
         return { ...reservation, timeMark: timeMarkOf(reservation, time) };
       }
     }

@@ -19,8 +19,8 @@ import type { Reservation, ReservationTime } from '../ports.ts';
  * - Hot batches: the partition's sequencer, which every append updates atomically anyway, keeps
  *   the running maximum of the batches reserved since its chain started, and their bytes. An
  *   update cannot take a maximum, so a writer says whether its batch raises it, and the sequencer
- *   refuses a wrong guess (one more request); the maximum is kept in whole seconds, rounded up,
- *   so it rises at most once a second and writers seldom guess wrong. Once per `MARK_BYTES`
+ *   refuses a wrong guess (one more request); the maximum is kept in steps of ten seconds,
+ *   rounded up, so it rises at most once in ten seconds and writers seldom guess wrong. Once per `MARK_BYTES`
  *   reserved (at most `MARK_BATCHES` batches) a batch is a mark: it carries the running maximum
  *   its reservation left, which puts it in the log table's `time` index. Marks cost one small
  *   index entry each, other batches nothing.
@@ -28,8 +28,9 @@ import type { Reservation, ReservationTime } from '../ports.ts';
  * A look-up asks each index for the last entry whose running maximum is below T: every record
  * before it is older than T. Reading on from there finds the answer in the next segment (one
  * keyed query for it, its cached index, one batch) or within one run of batches between two marks
- * (one query page), plus, as the hot maximum is kept in whole seconds, the batches timestamped in
- * the same second as T: about ten requests in all, on a partition of any size.
+ * (one query page), plus, as the hot maximum is kept in steps of ten seconds, the batches
+ * timestamped in the same step as T (at most ten seconds of a partition's traffic): about ten
+ * requests in all, on a partition of any size.
  *
  * The running maximum counts every record written, also those since removed by retention,
  * delete-records or compaction, so it is an upper bound of what is left, and answers never depend
@@ -49,20 +50,40 @@ export const MARK_BYTES = 256 * 1024;
 const MIN_BATCH_BYTES = 4096;
 /** The most batches between two marks, marks included. */
 export const MARK_BATCHES = MARK_BYTES / MIN_BATCH_BYTES;
-/** The sequencer keeps the running maximum in whole seconds, rounded up. */
-const MAXIMUM_GRAIN_MS = 1000;
+/**
+ * The sequencer keeps the running maximum in steps this long, rounded up: coarser steps mean fewer
+ * raises and so fewer wrong guesses among writers, finer ones fewer batches a look-up reads past.
+ */
+export const MAXIMUM_STEP_MS = 10_000;
+
+/**
+ * What this writer knows of a partition's time chain, to guess whether its next batch raises the
+ * maximum: what its last reservation left, and which way its last wrong guess went. Under
+ * contention another writer is usually first to raise it into a new step, so a writer whose
+ * raise was refused guesses that it is kept next time, until a keep is refused: a wrong guess
+ * costs one more request, and this keeps them to a few per step and partition (a single
+ * writer, the only one raising, never guesses wrong).
+ */
+export interface ChainKnowledge {
+  readonly maxTimestamp: number;
+  readonly othersRaise: boolean;
+}
 
 /**
  * What a reservation tells the sequencer about a batch: its largest timestamp (rounded up to
- * the grain) and its weight, and whether it raises the running maximum, as far as the writer knows
- * (`knownMax`, what its last reservation of the partition left; a wrong guess is refused).
+ * a step) and its weight, and whether it raises the running maximum, as far as the writer
+ * knows (a batch below what the chain had already does not).
  */
-export function reservationTime(maxTimestamp: number, payloadBytes: number, knownMax?: number): ReservationTime {
-  const rounded = Math.ceil(maxTimestamp / MAXIMUM_GRAIN_MS) * MAXIMUM_GRAIN_MS;
+export function reservationTime(
+  maxTimestamp: number,
+  payloadBytes: number,
+  known: ChainKnowledge | undefined,
+): ReservationTime {
+  const rounded = Math.ceil(maxTimestamp / MAXIMUM_STEP_MS) * MAXIMUM_STEP_MS;
   return {
     maxTimestamp: rounded,
     bytes: Math.max(MIN_BATCH_BYTES, payloadBytes + 1024),
-    raise: knownMax === undefined || rounded > knownMax,
+    raise: known === undefined || (rounded > known.maxTimestamp && !known.othersRaise),
   };
 }
 
