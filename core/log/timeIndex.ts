@@ -58,11 +58,12 @@ export const MAXIMUM_STEP_MS = 10_000;
 
 /**
  * What this writer knows of a partition's time chain, to guess whether its next batch raises the
- * maximum: what its last reservation left, and which way its last wrong guess went. Under
- * contention another writer is usually first to raise it into a new step, so a writer whose
- * raise was refused guesses that it is kept next time, until a keep is refused: a wrong guess
- * costs one more request, and this keeps them to a few per step and partition (a single
- * writer, the only one raising, never guesses wrong).
+ * maximum: what its last reservation left, and which way its last wrong guess went. A writer that
+ * knows nothing guesses that the maximum is high enough already (on a partition written in the
+ * last step, it is); under contention another writer is usually first to raise it into a new
+ * step, so a writer whose raise was refused guesses so again until a keep is refused. A wrong
+ * guess costs one more request; this keeps them to a few per step and partition, and a single
+ * writer, the only one raising, guesses wrong at most once.
  */
 export interface ChainKnowledge {
   readonly maxTimestamp: number;
@@ -83,7 +84,7 @@ export function reservationTime(
   return {
     maxTimestamp: rounded,
     bytes: Math.max(MIN_BATCH_BYTES, payloadBytes + 1024),
-    raise: known === undefined || (rounded > known.maxTimestamp && !known.othersRaise),
+    raise: known !== undefined && rounded > known.maxTimestamp && !known.othersRaise,
   };
 }
 
