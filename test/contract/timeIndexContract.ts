@@ -9,23 +9,12 @@ import {
 } from '../../core/ports.ts';
 import type { ObjectStore } from '../../core/tiering/objectStore.ts';
 import { Tiering } from '../../core/tiering/tiering.ts';
+import { prng } from '../support/prng.ts';
 import { tieredEngine, type Store, type TieredKind } from '../support/stores.ts';
 
 const MINUTE = 60_000;
 const HOUR = 60 * MINUTE;
 const DAY = 24 * HOUR;
-
-/** A seeded PRNG (mulberry32), so a failing history can be replayed. */
-function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 function clock(start = 1_800_000_000_000) {
   let t = start;
