@@ -234,30 +234,24 @@ export class DynamoStore implements LogStore, MetadataStore, TieringStore {
     }
   }
 
-  async lastBatch(log: string): Promise<StoredBatch | undefined> {
-    const out = await this.client.send(
-      new QueryCommand({
-        TableName: this.tables.log,
-        KeyConditionExpression: 'pk = :pk',
-        ExpressionAttributeValues: { ':pk': { S: log } },
-        ScanIndexForward: false,
-        Limit: 1,
-        ConsistentRead: true,
-        ProjectionExpression: HEADER_PROJECTION,
-        ...this.capacity,
-      }),
-    );
-    this.record(out.ConsumedCapacity);
-    const item = out.Items?.[0];
-    return item === undefined ? undefined : itemToBatch(item);
+  lastBatch(log: string): Promise<StoredBatch | undefined> {
+    return this.lastHeader(log, undefined);
   }
 
-  async batchAtOrBefore(log: string, offset: number): Promise<StoredBatch | undefined> {
+  batchAtOrBefore(log: string, offset: number): Promise<StoredBatch | undefined> {
+    return this.lastHeader(log, offset);
+  }
+
+  /** The header of the batch with the highest base offset (at or below `atMost`, when given). */
+  private async lastHeader(log: string, atMost: number | undefined): Promise<StoredBatch | undefined> {
     const out = await this.client.send(
       new QueryCommand({
         TableName: this.tables.log,
-        KeyConditionExpression: 'pk = :pk AND sk <= :offset',
-        ExpressionAttributeValues: { ':pk': { S: log }, ':offset': { N: String(offset) } },
+        KeyConditionExpression: atMost === undefined ? 'pk = :pk' : 'pk = :pk AND sk <= :offset',
+        ExpressionAttributeValues: {
+          ':pk': { S: log },
+          ...(atMost === undefined ? {} : { ':offset': { N: String(atMost) } }),
+        },
         ScanIndexForward: false,
         Limit: 1,
         ConsistentRead: true,
