@@ -1,3 +1,13 @@
+import type { ConsumedCapacity } from '@aws-sdk/client-dynamodb';
+import {
+  MAX_ITEM_BYTES,
+  consumed,
+  jsonItemBytes,
+  queryPage,
+  readUnits,
+  writeUnits,
+} from '../adapters/memory/capacity.ts';
+import { metadataKeys } from '../schema.ts';
 import type { GroupMeta } from './groupState.ts';
 import type {
   CommitRequest,
@@ -15,9 +25,21 @@ interface StoredGroup {
   offsets: Map<string, CommittedOffset>;
 }
 
-/** In-memory group storage with the DynamoDB adapter's rules (same contract tests). */
+/**
+ * In-memory group storage with the DynamoDB adapter's rules (same contract tests), including
+ * DynamoDB's 400 KB item limit and the capacity each request would consume (see capacity.ts).
+ */
 export class MemoryGroupStore implements GroupStore {
   private readonly groups = new Map<string, StoredGroup>();
+  private readonly onCapacity: ((capacity: ConsumedCapacity[]) => void) | undefined;
+
+  constructor(options: { readonly onConsumedCapacity?: (capacity: ConsumedCapacity[]) => void } = {}) {
+    this.onCapacity = options.onConsumedCapacity;
+  }
+
+  private charge(units: { read?: number; write?: number }): void {
+    this.onCapacity?.([consumed('metadata', units)]);
+  }
 
   private group(name: string): StoredGroup {
     let g = this.groups.get(name);
@@ -31,6 +53,17 @@ export class MemoryGroupStore implements GroupStore {
   async loadGroup(group: string): Promise<GroupSnapshot> {
     await tick();
     const g = this.group(group);
+    const sizes = [
+      ...(g.meta === undefined ? [] : [jsonItemBytes(`group#${group}`, 'meta', g.meta)]),
+      ...[...g.members.values()].map((m) => jsonItemBytes(`group#${group}`, `member#${m.memberId}`, m)),
+      ...[...g.offsets.values()].map((o) => jsonItemBytes(`group#${group}`, `offset#${o.key}`, o)),
+    ];
+    for (let at = 0; ;) {
+      const page = queryPage(sizes.slice(at), Number.POSITIVE_INFINITY);
+      this.charge({ read: readUnits(page.bytes) });
+      at += page.count;
+      if (!page.cut) break;
+    }
     return structuredClone({
       meta: g.meta,
       members: Object.fromEntries(g.members),
@@ -44,6 +77,10 @@ export class MemoryGroupStore implements GroupStore {
   ): Promise<boolean> {
     await tick();
     const g = this.group(meta.name);
+    const key = metadataKeys.groupMeta(meta.name);
+    const size = checkSize(key.pk, key.sk, meta);
+    const members = (changes.putMembers ?? []).map((m) => checkSize(key.pk, `member#${m.memberId}`, m));
+    this.charge({ write: 2 * [size, ...members].reduce((n, b) => n + writeUnits(b), 0) });
     if ((g.meta?.version ?? 0) !== meta.version - 1) return false;
     for (const d of changes.deleteMembers ?? []) {
       const m = g.members.get(d.memberId);
@@ -63,8 +100,10 @@ export class MemoryGroupStore implements GroupStore {
   ): Promise<boolean> {
     await tick();
     const m = this.group(group).members.get(memberId);
+    const next = { memberId, expiresAt, positions: { ...(positions ?? m?.positions) } };
+    this.charge({ write: writeUnits(checkSize(`group#${group}`, `member#${memberId}`, next)) });
     if (m === undefined) return false;
-    this.group(group).members.set(memberId, { memberId, expiresAt, positions: { ...(positions ?? m.positions) } });
+    this.group(group).members.set(memberId, next);
     return true;
   }
 
@@ -72,6 +111,7 @@ export class MemoryGroupStore implements GroupStore {
     await tick();
     const g = this.group(group);
     const meta = g.meta;
+    this.charge({ write: 2 * (2 + request.offsets.length) });
     if (
       meta === undefined ||
       meta.generation !== request.generation ||
@@ -124,6 +164,14 @@ export class MemoryGroupStore implements GroupStore {
     for (const key of Object.keys(snapshot.offsets)) g.offsets.delete(key);
     return true;
   }
+}
+
+/** An item's size, refused as DynamoDB refuses items over 400 KB. */
+function checkSize(pk: string, sk: string, value: unknown): number {
+  const size = jsonItemBytes(pk, sk, value);
+  if (size > MAX_ITEM_BYTES)
+    throw new Error(`ValidationException: Item size ${size} has exceeded the maximum allowed size`);
+  return size;
 }
 
 function tick(): Promise<void> {
