@@ -20,24 +20,28 @@ import { ASSIGNORS, comparePartitions, parseTp, tp, type AssignorName } from './
 import {
   MAX_COMMIT_OFFSETS,
   MAX_MEMBER_CHANGES,
+  MAX_STEP_CHANGES,
   type CommittedOffset,
+  type GroupPartition,
   type GroupSnapshot,
   type GroupStore,
-  type MemberDelete,
-  type MemberLiveness,
+  type Rebalance,
 } from './groupStore.ts';
 import {
+  applyPlan,
+  assignmentId,
+  covered,
   emptyGroup,
-  join,
-  leave,
-  ownedBy,
+  planMember,
   positionKey,
-  reconcile,
-  release,
   revokingFrom,
+  sameSubscription,
   subscribedTopics,
+  targetsFor,
   type GroupMeta,
   type MemberInfo,
+  type MemberPlan,
+  type MemberState,
 } from './groupState.ts';
 
 export interface JoinOptions {
@@ -152,33 +156,8 @@ export class ConsumerGroups {
     const existing = await this.sluice.partitionCounts(request.topics);
     for (const topic of request.topics) if (!Object.hasOwn(existing, topic)) throw new TopicNotFound(topic);
     const memberId = randomUUID();
-    const assignor = request.assignor;
-    const meta = await this.update(group, request.topics, (snapshot, current, now, counts) => {
-      const base = current ?? emptyGroup(group, assignor, now);
-      if (base.assignor !== assignor && Object.keys(base.members).length > 0)
-        throw new InconsistentAssignor(group, base.assignor, assignor);
-      const info: MemberInfo = {
-        ...(request.instanceId === undefined ? {} : { instanceId: request.instanceId }),
-        topics: request.topics,
-        sessionTimeoutMs: request.sessionTimeoutMs,
-        rebalanceTimeoutMs: request.rebalanceTimeoutMs,
-        autoOffsetReset: request.autoOffsetReset,
-        joinedAt: now,
-      };
-      const joined = join(
-        { ...base, assignor: Object.keys(base.members).length === 0 ? assignor : base.assignor },
-        { memberId, info },
-        counts,
-      );
-      const replaced = joined.replaced;
-      // A new incarnation (static or not) resumes from committed offsets, as a restarted Kafka consumer does.
-      return {
-        meta: joined.meta,
-        putMembers: [{ memberId, expiresAt: now + request.sessionTimeoutMs, positions: {} }],
-        deleteMembers: replaced === undefined ? [] : [{ memberId: replaced }],
-      };
-    });
-    return view(meta, memberId);
+    await this.rebalance(group, { join: { memberId, request } });
+    return (await this.step(group, memberId, [], false)).view;
   }
 
   async heartbeat(
@@ -186,19 +165,18 @@ export class ConsumerGroups {
     memberId: string,
     options: { release?: readonly TopicPartition[] } = {},
   ): Promise<MembershipView> {
-    const { meta, info } = await this.memberUpdate(group, memberId, options.release ?? []);
-    if (!(await this.store.touchMember(group, memberId, this.now() + info.sessionTimeoutMs)))
-      throw new UnknownMember(group, memberId);
-    return view(meta, memberId);
+    validateGroup(group);
+    validateMemberId(group, memberId);
+    const { view, member } = await this.step(group, memberId, keysOf(options.release), false);
+    if (!(await this.store.touchMember(group, memberId, this.now() + member.info.sessionTimeoutMs, this.now())))
+      throw await this.ended(group, memberId);
+    return view;
   }
 
   async leave(group: string, memberId: string): Promise<void> {
     validateGroup(group);
     validateMemberId(group, memberId);
-    await this.update(group, [], (_snapshot, current) => {
-      if (current === undefined || !Object.hasOwn(current.members, memberId)) throw new UnknownMember(group, memberId);
-      return { meta: current, deleteMembers: [{ memberId }], apply: (m, counts) => leave(m, memberId, counts) };
-    });
+    await this.rebalance(group, { leave: memberId });
   }
 
   /**
@@ -213,16 +191,19 @@ export class ConsumerGroups {
     const maxRecords = boundedInteger('maxRecords', options.maxRecords, DEFAULTS.maxRecords, 1, 10_000);
     const maxBytes = boundedInteger('maxBytes', options.maxBytes, 1024 * 1024, 1, MAX_READ_BYTES);
     const waitMs = boundedInteger('waitMs', options.waitMs, 0, 0, MAX_WAIT_MS);
-    const { meta, info, snapshot } = await this.memberUpdate(group, memberId, options.release ?? []);
-    const mine = new Set(ownedBy(meta, memberId)); // including partitions being revoked
+    validateGroup(group);
+    validateMemberId(group, memberId);
+    const step = await this.step(group, memberId, keysOf(options.release), true);
+    const { member, target } = step;
+    const info = member.info;
+    const mine = new Set(Object.keys(member.owned)); // including partitions being revoked
     const paused = new Set((options.paused ?? []).map((p) => tp(p.topic, p.partition)).filter((key) => mine.has(key)));
-    const revoking = new Set(revokingFrom(meta, memberId));
+    const revoking = new Set(revokingFrom(member, target));
     const fetched = [...mine].filter((key) => !paused.has(key) && !revoking.has(key));
-    // Positions are stored under the partition's grant count: one from an earlier ownership is stale.
-    const stored = snapshot.members[memberId]?.positions ?? {};
+    // Positions are stored under the partition's grant: one from an earlier ownership is stale.
     const positions = new Map<string, number>();
     for (const key of mine) {
-      const position = stored[positionKey(meta, key)];
+      const position = step.positions[positionKey(key, member.owned[key]!)];
       if (position !== undefined) positions.set(key, position);
     }
     for (const s of options.seek ?? []) {
@@ -231,14 +212,13 @@ export class ConsumerGroups {
       positions.set(key, boundedInteger('seek.offset', s.offset, undefined, 0, Number.MAX_SAFE_INTEGER));
     }
     const extendSession = (withPositions?: Record<string, number>) =>
-      this.store.touchMember(group, memberId, this.now() + info.sessionTimeoutMs, withPositions);
+      this.store.touchMember(group, memberId, this.now() + info.sessionTimeoutMs, this.now(), withPositions);
     let records: GroupRecord[];
     try {
-      const committed = fetched.some((key) => !positions.has(key)) ? await this.currentOffsets(snapshot) : {};
-      for (const key of fetched) {
-        if (!positions.has(key))
-          positions.set(key, committed[key]?.offset ?? (await this.resetPosition(group, key, info.autoOffsetReset)));
-      }
+      const unknown = fetched.filter((key) => !positions.has(key));
+      const committed = unknown.length > 0 ? await this.committedOffsets(group, unknown) : {};
+      for (const key of unknown)
+        positions.set(key, committed[key]?.offset ?? (await this.resetPosition(group, key, info.autoOffsetReset)));
       const deadline = this.now() + waitMs;
       for (let pause = 50; ; pause = Math.min(pause * 2, 1000)) {
         records = await this.fetch(
@@ -259,9 +239,9 @@ export class ConsumerGroups {
     }
     for (const r of records) positions.set(tp(r.topic, r.partition), r.offset + 1);
     const next: Record<string, number> = {};
-    for (const [key, offset] of positions) next[positionKey(meta, key)] = offset;
-    if (!(await extendSession(next))) throw new UnknownMember(group, memberId);
-    return { ...view(meta, memberId), records };
+    for (const [key, offset] of positions) next[positionKey(key, member.owned[key]!)] = offset;
+    if (!(await extendSession(next))) throw await this.ended(group, memberId);
+    return { ...step.view, records };
   }
 
   /** Commits offsets (the next offset to read, as in Kafka), fenced by owner and generation. */
@@ -315,31 +295,17 @@ export class ConsumerGroups {
       this.now(),
     );
     if (result.outcome === 'ok') return;
-    const snapshot = await this.store.loadGroup(group);
-    const current = snapshot.meta?.generation ?? 0;
-    if (result.reason === 'regression') {
-      const { topic, partition } = parseTp(result.key);
-      throw new OffsetRegression(
-        topic,
-        partition,
-        offsets.find((o) => o.key === result.key)!.offset,
-        snapshot.offsets[result.key]?.offset ?? 0,
-      );
-    }
-    if (
-      result.reason === 'member' ||
-      snapshot.meta === undefined ||
-      !Object.hasOwn(snapshot.meta.members, request.memberId)
-    ) {
+    if (result.reason === 'member')
       throw new FencedMember(
         group,
         request.memberId,
         request.generation,
-        current,
+        (await this.store.loadMember(group, request.memberId, { positions: false })).meta?.generation ?? 0,
         'its session has ended or it left the group',
       );
-    }
-    if (request.generation !== current) {
+    if (result.reason === 'group') {
+      const current =
+        (await this.store.loadMember(group, request.memberId, { positions: false })).meta?.generation ?? 0;
       throw new FencedMember(
         group,
         request.memberId,
@@ -348,9 +314,15 @@ export class ConsumerGroups {
         `generation ${request.generation} is not the current ${current}; heartbeat to learn it`,
       );
     }
-    const notOwned = offsets.find((o) => snapshot.meta!.owners[o.key] !== request.memberId) ?? offsets[0]!;
-    const { topic, partition } = parseTp(notOwned.key);
-    throw new NotAssigned(group, request.memberId, topic, partition);
+    const { topic, partition } = parseTp(result.key);
+    const p = (await this.store.loadPartitions(group, [result.key]))[result.key];
+    if (p?.owner !== request.memberId) throw new NotAssigned(group, request.memberId, topic, partition);
+    throw new OffsetRegression(
+      topic,
+      partition,
+      offsets.find((o) => o.key === result.key)!.offset,
+      p.committed?.offset ?? 0,
+    );
   }
 
   async listGroups(): Promise<
@@ -359,12 +331,12 @@ export class ConsumerGroups {
     const names = await this.store.listGroups();
     return Promise.all(
       names.map(async (group) => {
-        const { meta } = await this.reconciled(group);
+        const snapshot = await this.reconciled(group);
         return {
           group,
-          state: stateOf(meta),
-          generation: meta?.generation ?? 0,
-          members: Object.keys(meta?.members ?? {}).length,
+          state: stateOf(snapshot, this.now()),
+          generation: snapshot.meta?.generation ?? 0,
+          members: liveMembers(snapshot, this.now()).length,
         };
       }),
     );
@@ -373,11 +345,14 @@ export class ConsumerGroups {
   /** State, members with their partitions, and per partition the committed offset, high watermark and lag. */
   async describe(group: string): Promise<GroupDescription> {
     validateGroup(group);
-    const { meta, snapshot } = await this.reconciled(group);
+    const snapshot = await this.reconciled(group);
+    const meta = snapshot.meta;
     if (meta === undefined) throw new GroupNotFound(group);
-    const committed = await this.currentOffsets(snapshot);
+    const now = this.now();
+    const live = liveMembers(snapshot, now);
+    const committed = await this.currentOffsets(snapshot.partitions);
     const keys = new Set<string>(Object.keys(committed));
-    const counts = await this.sluice.partitionCounts(subscribedTopics(meta));
+    const counts = await this.sluice.partitionCounts(subscribedTopics(live.map((id) => snapshot.members[id]!.info)));
     for (const [topic, n] of Object.entries(counts)) for (let p = 0; p < n; p++) keys.add(tp(topic, p));
     const offsets = (
       await Promise.all(
@@ -404,19 +379,21 @@ export class ConsumerGroups {
         }),
       )
     ).filter((x): x is PartitionLag => x !== undefined);
-    const members = Object.entries(meta.members)
-      .sort(([a], [b]) => (a < b ? -1 : 1))
-      .map(([memberId, m]) => ({
+    const owned = ownersOf(snapshot, now);
+    const members = [...live].sort().map((memberId) => {
+      const m = snapshot.members[memberId]!;
+      return {
         memberId,
-        instanceId: m.instanceId ?? null,
-        topics: m.topics,
-        assignments: ownedBy(meta, memberId).map(parseTp),
-        target: [...(meta.target[memberId] ?? [])].map(parseTp),
-        sessionExpiresAt: snapshot.members[memberId]?.expiresAt ?? 0,
-      }));
+        instanceId: m.info.instanceId ?? null,
+        topics: m.info.topics,
+        assignments: (owned.get(memberId) ?? []).sort().map(parseTp),
+        target: [...(snapshot.targets[memberId] ?? [])].map(parseTp),
+        sessionExpiresAt: snapshot.sessions[memberId] ?? 0,
+      };
+    });
     return {
       group,
-      state: stateOf(meta),
+      state: stateOf(snapshot, now),
       generation: meta.generation,
       assignor: meta.assignor,
       members,
@@ -437,8 +414,9 @@ export class ConsumerGroups {
     const counts = await this.sluice.partitionCounts([topic]);
     if (!ids.has(topic) || !Object.hasOwn(counts, topic)) throw new TopicNotFound(topic);
     for (let attempt = 0; attempt < MAX_UPDATE_ATTEMPTS; attempt++) {
-      const { meta } = await this.reconciled(group);
-      const live = Object.keys(meta?.members ?? {}).length;
+      const snapshot = await this.reconciled(group);
+      const meta = snapshot.meta;
+      const live = liveMembers(snapshot, this.now()).length;
       if (live > 0) throw new GroupNotEmpty(group, live, 'reset the offsets of');
       const now = this.now();
       const offsets: CommittedOffset[] = [];
@@ -460,9 +438,10 @@ export class ConsumerGroups {
   async deleteGroup(group: string): Promise<void> {
     validateGroup(group);
     for (let attempt = 0; attempt < MAX_UPDATE_ATTEMPTS; attempt++) {
-      const { meta, snapshot } = await this.reconciled(group);
+      const snapshot = await this.reconciled(group);
+      const meta = snapshot.meta;
       if (meta === undefined) throw new GroupNotFound(group);
-      const live = Object.keys(meta.members).length;
+      const live = liveMembers(snapshot, this.now()).length;
       if (live > 0) throw new GroupNotEmpty(group, live, 'delete');
       if (await this.store.deleteGroup(group, meta.version, snapshot)) return;
     }
@@ -552,133 +531,269 @@ export class ConsumerGroups {
   }
 
   /** Committed offsets that belong to the current incarnation of their topic. */
-  private async currentOffsets(snapshot: GroupSnapshot): Promise<Record<string, CommittedOffset>> {
-    const ids = await this.sluice.topicIds(Object.keys(snapshot.offsets).map((k) => parseTp(k).topic));
+  private async currentOffsets(
+    partitions: Readonly<Record<string, GroupPartition>>,
+  ): Promise<Record<string, CommittedOffset>> {
+    const ids = await this.sluice.topicIds(Object.keys(partitions).map((k) => parseTp(k).topic));
     const out = Object.create(null) as Record<string, CommittedOffset>;
-    for (const [key, o] of Object.entries(snapshot.offsets))
-      if (ids.get(parseTp(key).topic) === o.topicId) out[key] = o;
+    for (const [key, p] of Object.entries(partitions))
+      if (p.committed !== undefined && ids.get(parseTp(key).topic) === p.committed.topicId) out[key] = p.committed;
     return out;
   }
 
-  /** Applies reconcile (and `release`) for a member, returning its view; the member must exist. */
-  private async memberUpdate(group: string, memberId: string, releases: readonly TopicPartition[]) {
-    validateGroup(group);
-    validateMemberId(group, memberId);
-    let snapshot: GroupSnapshot | undefined;
-    const meta = await this.update(group, [], (snap, current) => {
-      snapshot = snap;
-      if (current === undefined || !Object.hasOwn(current.members, memberId)) throw new UnknownMember(group, memberId);
-      if (releases.length === 0) return undefined;
-      return {
-        meta: release(
-          current,
-          memberId,
-          releases.map((r) => tp(r.topic, r.partition)),
-        ),
-      };
-    });
-    const info = Object.hasOwn(meta.members, memberId) ? meta.members[memberId] : undefined;
-    if (info === undefined) throw new UnknownMember(group, memberId); // expired in this very reconcile
-    return { meta, info, snapshot: snapshot! };
-  }
-
-  private async reconciled(group: string): Promise<{ meta: GroupMeta | undefined; snapshot: GroupSnapshot }> {
-    let snapshot: GroupSnapshot | undefined;
-    const meta = await this.update(
-      group,
-      [],
-      (snap) => {
-        snapshot = snap;
-        return undefined;
-      },
-      { allowMissing: true },
-    );
-    return { meta, snapshot: snapshot! };
+  /** The committed offsets of some partitions (a member's own), read by key. */
+  private async committedOffsets(group: string, keys: readonly string[]): Promise<Record<string, CommittedOffset>> {
+    return this.currentOffsets(await this.store.loadPartitions(group, keys));
   }
 
   /**
-   * The optimistic-concurrency loop every change goes through: read the group, reconcile it at
-   * now (expiring sessions, moving partitions), apply `change`, reconcile again, and write it only
-   * if the stored version is still the one read; otherwise read again.
+   * One member's call: reads the meta and the member's own items (and its target when the
+   * assignment changed), notices what needs a rebalance, and takes a step towards the target
+   * (claims, releases, revocations), each a conditional write. Nothing here reads other members'
+   * state beyond the sessions of the owners of partitions it is waiting for, so its cost does not
+   * grow with the group.
    */
-  private async update<Missing extends boolean = false>(
-    group: string,
-    extraTopics: readonly string[],
-    change: (
-      snapshot: GroupSnapshot,
-      current: GroupMeta | undefined,
-      now: number,
-      counts: Record<string, number>,
-    ) =>
-      | {
-          meta: GroupMeta;
-          putMembers?: MemberLiveness[];
-          deleteMembers?: MemberDelete[];
-          apply?: (m: GroupMeta, counts: Record<string, number>) => GroupMeta;
-        }
-      | undefined,
-    options: { allowMissing?: Missing } = {},
-  ): Promise<Missing extends true ? GroupMeta | undefined : GroupMeta> {
-    for (let attempt = 0; attempt < MAX_UPDATE_ATTEMPTS; attempt++) {
-      const snapshot = await this.store.loadGroup(group);
+  private async step(group: string, memberId: string, releases: readonly string[], withPositions: boolean) {
+    let missing: string | undefined;
+    // Only failed attempts count: a step too large for one transaction goes on in the next.
+    for (let attempt = 0; attempt < MAX_UPDATE_ATTEMPTS;) {
+      const read = await this.store.loadMember(group, memberId, { positions: withPositions });
       const now = this.now();
-      const stored = snapshot.meta;
-      const liveness = Object.fromEntries(Object.values(snapshot.members).map((m) => [m.memberId, m.expiresAt]));
-      // Every subscribed topic, so assignors see the whole group (and stay sticky across topics).
-      const topics = [...new Set([...(stored === undefined ? [] : subscribedTopics(stored)), ...extraTopics])];
-      const counts = await this.sluice.partitionCounts(topics);
-      const first = stored === undefined ? undefined : reconcile(stored, liveness, now, counts);
-      // Member items the meta no longer knows (expired earlier, beyond one write's limit) are removed too.
-      const orphans =
-        stored === undefined
-          ? []
-          : Object.keys(snapshot.members).filter(
-              (id) => !Object.hasOwn(first!.meta.members, id) && !(first?.expired ?? []).includes(id),
-            );
-      let changed;
-      try {
-        changed = change(snapshot, first?.meta, now, counts);
-      } catch (e) {
-        // The call itself is refused, but what reconcile noticed (expiries, hand-overs) still counts.
-        if (first?.changed) await this.save(stored, first.meta, [], this.expiryDeletes(first.expired, orphans, now));
-        throw e;
+      const { meta, member } = read;
+      if (meta === undefined || member === undefined || read.expiresAt === undefined)
+        throw new UnknownMember(group, memberId);
+      if (read.expiresAt <= now) throw await this.ended(group, memberId);
+      let target = member.target;
+      if (member.assignment !== meta.assignment) {
+        const loaded = await this.store.loadTarget(group, meta.assignment, memberId);
+        if (loaded === undefined) {
+          // Not in the current assignment: removed, or the assignment was replaced since the read.
+          if (missing === meta.assignment) throw new UnknownMember(group, memberId);
+          missing = meta.assignment;
+          attempt++;
+          continue;
+        }
+        target = loaded;
       }
-      if (changed === undefined && (first === undefined || !first.changed) && orphans.length === 0) {
-        if (first === undefined && options.allowMissing !== true) throw new GroupNotFound(group);
-        return first?.meta as GroupMeta;
+      if (await this.noticed(group, memberId, meta, member, now)) {
+        await this.rebalance(group, {});
+        attempt++;
+        continue;
       }
-      let next = changed?.meta ?? first!.meta;
-      if (changed?.apply !== undefined) next = changed.apply(next, counts);
-      const newLiveness = { ...liveness };
-      for (const m of changed?.putMembers ?? []) newLiveness[m.memberId] = m.expiresAt;
-      for (const d of changed?.deleteMembers ?? []) delete newLiveness[d.memberId];
-      next = reconcile(next, newLiveness, now, counts).meta;
-      const deletes = [...(changed?.deleteMembers ?? []), ...this.expiryDeletes(first?.expired ?? [], orphans, now)];
-      const saved = await this.save(stored, next, changed?.putMembers ?? [], deletes);
-      if (saved !== undefined) return saved;
-      await new Promise((r) => setTimeout(r, Math.random() * Math.min(100, 5 * 2 ** attempt)));
+      const waiting = target.filter((key) => !Object.hasOwn(member.owned, key));
+      const partitions = waiting.length > 0 ? await this.store.loadPartitions(group, waiting) : {};
+      const owners = [...new Set(Object.values(partitions).flatMap((p) => (p.owner === undefined ? [] : [p.owner])))];
+      const others = owners.filter((id) => id !== memberId);
+      const sessions = others.length > 0 ? await this.store.loadSessions(group, others) : {};
+      const { plan, rest } = fit(planMember(member, target, partitions, sessions, now, releases));
+      const next = applyPlan(member, meta.assignment, target, plan);
+      const idle =
+        plan.claims.length + plan.marks.length + plan.releases.length + plan.clears.length === 0 &&
+        member.assignment === meta.assignment;
+      if (
+        !idle &&
+        !(await this.store.transfer(group, { memberId, assignment: meta.assignment, now, member: next, ...plan }))
+      ) {
+        await backoff(attempt++);
+        continue;
+      }
+      if (rest) continue; // more than one transaction holds: the next step goes on from what is stored
+      return { meta, member: next, target, view: view(meta, next, target), positions: read.positions };
     }
     throw new GroupContention(group);
   }
 
-  private expiryDeletes(expired: readonly string[], orphans: readonly string[], now: number): MemberDelete[] {
-    return [
-      ...expired.map((memberId) => ({ memberId, ifExpiredAt: now })),
-      ...orphans.map((memberId) => ({ memberId })),
-    ];
+  /**
+   * What a member's call notices without reading the group: a partition count of its own topics
+   * that differs from the assignment's, or an ended session of the member after it in id order.
+   */
+  private async noticed(group: string, memberId: string, meta: GroupMeta, member: MemberState, now: number) {
+    const counts = await this.sluice.partitionCounts(member.info.topics);
+    for (const topic of member.info.topics) {
+      const assigned = Object.hasOwn(meta.counts, topic) ? meta.counts[topic] : undefined;
+      if (counts[topic] !== assigned) return true;
+    }
+    const next = await this.store.nextSession(group, memberId);
+    return next !== undefined && next.expiresAt <= now;
   }
 
-  /** Writes the next meta (version + 1) with member changes, at most MAX_MEMBER_CHANGES of them. */
-  private async save(
-    stored: GroupMeta | undefined,
-    next: GroupMeta,
-    puts: MemberLiveness[],
-    deletes: MemberDelete[],
-  ): Promise<GroupMeta | undefined> {
-    const capped = dedupeDeletes(deletes).slice(0, MAX_MEMBER_CHANGES - puts.length); // the rest go in a later write
-    const meta = { ...next, version: (stored?.version ?? 0) + 1 };
-    return (await this.store.saveGroup(meta, { putMembers: puts, deleteMembers: capped })) ? meta : undefined;
+  /** A member whose session has ended: whatever else its ending changes is saved; the error to throw. */
+  private async ended(group: string, memberId: string): Promise<UnknownMember> {
+    await this.rebalance(group, {});
+    return new UnknownMember(group, memberId);
   }
+
+  /** The group after removing ended sessions and stale items (and rebalancing if that changed it). */
+  private async reconciled(group: string): Promise<GroupSnapshot> {
+    return (await this.rebalance(group, {}))!;
+  }
+
+  /**
+   * The optimistic-concurrency loop of every rebalance: read the whole group, apply the join or
+   * leave, end expired sessions, recompute the targets, and publish them (targets first, then the
+   * meta if its version is still the one read); otherwise read again. Without a change it only
+   * does what it notices, and returns the group as read once there is nothing left to do.
+   */
+  private async rebalance(
+    group: string,
+    change: { join?: { memberId: string; request: ValidJoin }; leave?: string },
+  ): Promise<GroupSnapshot | undefined> {
+    for (let attempt = 0; attempt < MAX_UPDATE_ATTEMPTS; attempt++) {
+      const snapshot = await this.store.loadGroup(group);
+      const now = this.now();
+      const stored = snapshot.meta;
+      const live = liveMembers(snapshot, now);
+      const members: Record<string, MemberInfo> = Object.create(null);
+      for (const id of live) members[id] = snapshot.members[id]!.info;
+      const previous: Record<string, readonly string[]> = { ...snapshot.targets };
+      const ended = Object.keys(snapshot.sessions).filter((id) => !live.includes(id));
+      const ends: Rebalance['ends'][number][] = ended.map((memberId) => ({ memberId, ifExpiredAt: now }));
+      const orphans = Object.keys(snapshot.members).filter((id) => !Object.hasOwn(snapshot.sessions, id));
+      let assignor = stored?.assignor;
+      let join: Rebalance['join'];
+      let replaced = false;
+      if (change.leave !== undefined) {
+        if (!Object.hasOwn(members, change.leave)) {
+          await this.rebalance(group, {});
+          throw new UnknownMember(group, change.leave);
+        }
+        delete members[change.leave];
+        ends.push({ memberId: change.leave });
+      }
+      if (change.join !== undefined) {
+        const { memberId, request } = change.join;
+        if (live.length > 0 && stored !== undefined && stored.assignor !== request.assignor)
+          throw new InconsistentAssignor(group, stored.assignor, request.assignor);
+        if (live.length === 0) assignor = request.assignor;
+        const info: MemberInfo = {
+          ...(request.instanceId === undefined ? {} : { instanceId: request.instanceId }),
+          topics: request.topics,
+          sessionTimeoutMs: request.sessionTimeoutMs,
+          rebalanceTimeoutMs: request.rebalanceTimeoutMs,
+          autoOffsetReset: request.autoOffsetReset,
+          joinedAt: now,
+        };
+        const instanceId = request.instanceId;
+        const before = live.find((id) => instanceId !== undefined && members[id]!.instanceId === instanceId);
+        if (before !== undefined) {
+          // A static member back within its session: the new id takes the old one's target and,
+          // with its claims, its partitions; with the same subscription the group does not rebalance.
+          replaced = sameSubscription(members[before]!.topics, request.topics);
+          if (replaced) previous[memberId] = previous[before] ?? [];
+          delete members[before];
+          ends.push({ memberId: before });
+        }
+        members[memberId] = info;
+        // A new incarnation (static or not) resumes from committed offsets, as a restarted Kafka consumer does.
+        join = {
+          member: { memberId, info, owned: {}, assignment: '', target: [] },
+          expiresAt: now + request.sessionTimeoutMs,
+        };
+      }
+      if (assignor === undefined) return snapshot; // no group, and nothing to create
+      const counts = await this.sluice.partitionCounts(subscribedTopics(Object.values(members)));
+      const current = Object.fromEntries(live.map((id) => [id, snapshot.targets[id] ?? []]));
+      const targets =
+        replaced && ended.length === 0 && sameCounts(counts, stored?.counts)
+          ? Object.fromEntries(Object.keys(members).map((id) => [id, previous[id] ?? []]))
+          : targetsFor(assignor, members, previous, counts);
+      const membersChanged = change.join !== undefined ? !replaced : change.leave !== undefined;
+      const rebalanced = membersChanged || covered(targets) !== covered(current) || stored === undefined;
+      const work =
+        change.join !== undefined ||
+        change.leave !== undefined ||
+        rebalanced ||
+        ends.length > 0 ||
+        !sameCounts(counts, stored?.counts) ||
+        Object.keys(snapshot.targets).some((id) => !Object.hasOwn(members, id));
+      if (!work) {
+        if (orphans.length > 0 || snapshot.staleAssignments.length > 0)
+          await this.store.removeStale(group, stored.version, {
+            members: orphans,
+            assignments: snapshot.staleAssignments,
+          });
+        return snapshot;
+      }
+      const version = (stored?.version ?? 0) + 1;
+      const base = stored ?? emptyGroup(group, assignor, now);
+      const meta: GroupMeta = {
+        ...base,
+        version,
+        generation: base.generation + (rebalanced ? 1 : 0),
+        assignor,
+        assignment: assignmentId(version, randomUUID().slice(0, 8)),
+        counts,
+      };
+      const capped = ends.slice(0, MAX_MEMBER_CHANGES); // more ended sessions go in the next write
+      if (
+        await this.store.saveRebalance(group, { meta, targets, ...(join === undefined ? {} : { join }), ends: capped })
+      ) {
+        await this.store.removeStale(group, version, {
+          members: [...orphans, ...capped.map((e) => e.memberId)],
+          assignments: [...snapshot.staleAssignments, ...(base.assignment === '' ? [] : [base.assignment])],
+        });
+        change = {};
+        if (join !== undefined && ends.length <= capped.length) return undefined;
+        continue;
+      }
+      await backoff(attempt);
+    }
+    throw new GroupContention(group);
+  }
+}
+
+type ValidJoin = ReturnType<typeof validateJoin>;
+
+async function backoff(attempt: number): Promise<void> {
+  await new Promise((r) => setTimeout(r, Math.random() * Math.min(100, 5 * 2 ** attempt)));
+}
+
+/**
+ * As much of a member's plan as one transaction holds (releases first, so partitions free up for
+ * others soonest); `rest` says whether some was left for the next step.
+ */
+function fit(plan: MemberPlan): { plan: MemberPlan; rest: boolean } {
+  let budget = 2 * MAX_STEP_CHANGES; // a claim may also write its previous owner's item
+  const take = <T>(items: readonly T[], cost: number): T[] => {
+    const n = Math.max(0, Math.min(items.length, Math.floor(budget / cost)));
+    budget -= n * cost;
+    return items.slice(0, n);
+  };
+  const fitted = {
+    releases: take(plan.releases, 1),
+    clears: take(plan.clears, 1),
+    claims: take(plan.claims, 2),
+    marks: take(plan.marks, 1),
+  };
+  const rest =
+    fitted.releases.length + fitted.clears.length + fitted.claims.length + fitted.marks.length <
+    plan.releases.length + plan.clears.length + plan.claims.length + plan.marks.length;
+  return { plan: fitted, rest };
+}
+
+function keysOf(partitions: readonly TopicPartition[] | undefined): string[] {
+  return (partitions ?? []).map((r) => tp(r.topic, r.partition));
+}
+
+function sameCounts(a: Readonly<Record<string, number>>, b: Readonly<Record<string, number>> | undefined): boolean {
+  const entries = (c: Readonly<Record<string, number>>) => JSON.stringify(Object.entries(c).sort());
+  return b !== undefined && entries(a) === entries(b);
+}
+
+/** Members in the group: an item and a session that has not ended. */
+function liveMembers(snapshot: GroupSnapshot, now: number): string[] {
+  return Object.keys(snapshot.members)
+    .filter((id) => Object.hasOwn(snapshot.sessions, id) && snapshot.sessions[id]! > now)
+    .sort();
+}
+
+/** Member → the partitions it owns: those recorded as its own while its session lasts. */
+function ownersOf(snapshot: GroupSnapshot, now: number): Map<string, string[]> {
+  const live = new Set(liveMembers(snapshot, now));
+  const out = new Map<string, string[]>();
+  for (const [key, p] of Object.entries(snapshot.partitions))
+    if (p.owner !== undefined && live.has(p.owner)) out.set(p.owner, [...(out.get(p.owner) ?? []), key]);
+  return out;
 }
 
 const MEMBER_ID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
@@ -689,28 +804,27 @@ function validateMemberId(group: string, memberId: unknown): asserts memberId is
     throw new UnknownMember(group, String(memberId).slice(0, 64));
 }
 
-function dedupeDeletes(deletes: MemberDelete[]): MemberDelete[] {
-  const byId = new Map<string, MemberDelete>();
-  for (const d of deletes) if (!byId.has(d.memberId) || d.ifExpiredAt === undefined) byId.set(d.memberId, d);
-  return [...byId.values()];
-}
-
-function view(meta: GroupMeta, memberId: string): MembershipView {
+function view(meta: GroupMeta, member: MemberState, target: readonly string[]): MembershipView {
+  const revoking = revokingFrom(member, target);
   return {
-    memberId,
+    memberId: member.memberId,
     generation: meta.generation,
-    assignments: ownedBy(meta, memberId)
-      .filter((k) => !(k in meta.revoking))
+    assignments: Object.keys(member.owned)
+      .filter((key) => !revoking.includes(key))
+      .sort()
       .map(parseTp),
-    revoking: revokingFrom(meta, memberId).map(parseTp),
+    revoking: revoking.map(parseTp),
   };
 }
 
-function stateOf(meta: GroupMeta | undefined): GroupDescription['state'] {
-  if (meta === undefined || Object.keys(meta.members).length === 0) return 'Empty';
-  if (Object.keys(meta.revoking).length > 0) return 'Rebalancing';
-  for (const [memberId, keys] of Object.entries(meta.target))
-    for (const key of keys) if (meta.owners[key] !== memberId) return 'Rebalancing';
+function stateOf(snapshot: GroupSnapshot, now: number): GroupDescription['state'] {
+  const live = liveMembers(snapshot, now);
+  if (snapshot.meta === undefined || live.length === 0) return 'Empty';
+  const owned = ownersOf(snapshot, now);
+  for (const id of live) {
+    const mine = [...(owned.get(id) ?? [])].sort().join(',');
+    if (mine !== [...(snapshot.targets[id] ?? [])].sort().join(',')) return 'Rebalancing';
+  }
   return 'Stable';
 }
 
