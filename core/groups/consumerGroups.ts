@@ -13,6 +13,7 @@ import {
   UnknownMember,
   isSluiceError,
 } from '../errors.ts';
+import { mapWithLimit } from '../async.ts';
 import type { ConsumerRecord } from '../log/records.ts';
 import { MAX_READ_BYTES, type OffsetSpec, type ReadOptions, type Sluice } from '../log/sluice.ts';
 import { validateTopicName } from '../log/topicConfig.ts';
@@ -20,7 +21,7 @@ import { ASSIGNORS, comparePartitions, parseTp, tp, type AssignorName } from './
 import {
   MAX_COMMIT_OFFSETS,
   MAX_MEMBER_CHANGES,
-  MAX_STEP_CHANGES,
+  MAX_STEP_ITEMS,
   type CommittedOffset,
   type GroupPartition,
   type GroupSnapshot,
@@ -133,6 +134,7 @@ const SESSION_TIMEOUT_RANGE = [1_000, 300_000] as const;
 const MAX_WAIT_MS = 20_000;
 const MAX_UPDATE_ATTEMPTS = 50;
 const MAX_METADATA_CHARS = 4096;
+const DESCRIBE_CONCURRENCY = 32; // partitions whose offsets a describe looks up at once
 
 /**
  * Kafka's consumer groups without a broker. All coordination state is in the metadata table and
@@ -331,7 +333,7 @@ export class ConsumerGroups {
     const names = await this.store.listGroups();
     return Promise.all(
       names.map(async (group) => {
-        const snapshot = await this.reconciled(group);
+        const snapshot = await this.reconciled(group, { partitions: true });
         return {
           group,
           state: stateOf(snapshot, this.now()),
@@ -345,7 +347,7 @@ export class ConsumerGroups {
   /** State, members with their partitions, and per partition the committed offset, high watermark and lag. */
   async describe(group: string): Promise<GroupDescription> {
     validateGroup(group);
-    const snapshot = await this.reconciled(group);
+    const snapshot = await this.reconciled(group, { partitions: true });
     const meta = snapshot.meta;
     if (meta === undefined) throw new GroupNotFound(group);
     const now = this.now();
@@ -354,9 +356,12 @@ export class ConsumerGroups {
     const keys = new Set<string>(Object.keys(committed));
     const counts = await this.sluice.partitionCounts(subscribedTopics(live.map((id) => snapshot.members[id]!.info)));
     for (const [topic, n] of Object.entries(counts)) for (let p = 0; p < n; p++) keys.add(tp(topic, p));
+    // A bounded number in flight: a group of thousands of partitions must not flood the table.
     const offsets = (
-      await Promise.all(
-        [...keys].sort(comparePartitions).map(async (key): Promise<PartitionLag | undefined> => {
+      await mapWithLimit(
+        [...keys].sort(comparePartitions),
+        DESCRIBE_CONCURRENCY,
+        async (key): Promise<PartitionLag | undefined> => {
           const { topic, partition } = parseTp(key);
           try {
             const [highWatermark, logStart] = await Promise.all([
@@ -376,7 +381,7 @@ export class ConsumerGroups {
             if (isSluiceError(e, 'TopicNotFound') || isSluiceError(e, 'PartitionNotFound')) return undefined; // offsets of a deleted topic
             throw e;
           }
-        }),
+        },
       )
     ).filter((x): x is PartitionLag => x !== undefined);
     const owned = ownersOf(snapshot, now);
@@ -438,7 +443,7 @@ export class ConsumerGroups {
   async deleteGroup(group: string): Promise<void> {
     validateGroup(group);
     for (let attempt = 0; attempt < MAX_UPDATE_ATTEMPTS; attempt++) {
-      const snapshot = await this.reconciled(group);
+      const snapshot = await this.reconciled(group, { partitions: true });
       const meta = snapshot.meta;
       if (meta === undefined) throw new GroupNotFound(group);
       const live = liveMembers(snapshot, this.now()).length;
@@ -608,12 +613,14 @@ export class ConsumerGroups {
    * that differs from the assignment's, or an ended session of the member after it in id order.
    */
   private async noticed(group: string, memberId: string, meta: GroupMeta, member: MemberState, now: number) {
-    const counts = await this.sluice.partitionCounts(member.info.topics);
+    const [counts, next] = await Promise.all([
+      this.sluice.partitionCounts(member.info.topics),
+      this.store.nextSession(group, memberId),
+    ]);
     for (const topic of member.info.topics) {
       const assigned = Object.hasOwn(meta.counts, topic) ? meta.counts[topic] : undefined;
       if (counts[topic] !== assigned) return true;
     }
-    const next = await this.store.nextSession(group, memberId);
     return next !== undefined && next.expiresAt <= now;
   }
 
@@ -624,8 +631,8 @@ export class ConsumerGroups {
   }
 
   /** The group after removing ended sessions and stale items (and rebalancing if that changed it). */
-  private async reconciled(group: string): Promise<GroupSnapshot> {
-    return (await this.rebalance(group, {}))!;
+  private async reconciled(group: string, options: { partitions?: boolean } = {}): Promise<GroupSnapshot> {
+    return (await this.rebalance(group, {}, options))!;
   }
 
   /**
@@ -637,9 +644,10 @@ export class ConsumerGroups {
   private async rebalance(
     group: string,
     change: { join?: { memberId: string; request: ValidJoin }; leave?: string },
+    options: { partitions?: boolean } = {},
   ): Promise<GroupSnapshot | undefined> {
     for (let attempt = 0; attempt < MAX_UPDATE_ATTEMPTS; attempt++) {
-      const snapshot = await this.store.loadGroup(group);
+      const snapshot = await this.store.loadGroup(group, options);
       const now = this.now();
       const stored = snapshot.meta;
       const live = liveMembers(snapshot, now);
@@ -753,22 +761,30 @@ async function backoff(attempt: number): Promise<void> {
  * others soonest); `rest` says whether some was left for the next step.
  */
 function fit(plan: MemberPlan): { plan: MemberPlan; rest: boolean } {
-  let budget = 2 * MAX_STEP_CHANGES; // a claim may also write its previous owner's item
-  const take = <T>(items: readonly T[], cost: number): T[] => {
-    const n = Math.max(0, Math.min(items.length, Math.floor(budget / cost)));
-    budget -= n * cost;
+  let budget = MAX_STEP_ITEMS;
+  const take = <T>(items: readonly T[]): T[] => {
+    const n = Math.max(0, Math.min(items.length, budget));
+    budget -= n;
     return items.slice(0, n);
   };
-  const fitted = {
-    releases: take(plan.releases, 1),
-    clears: take(plan.clears, 1),
-    claims: take(plan.claims, 2),
-    marks: take(plan.marks, 1),
-  };
+  const releases = take(plan.releases);
+  const clears = take(plan.clears);
+  // A claim writes its partition, and checks or writes its previous owner's item once per owner.
+  const owners = new Set<string>();
+  const claims: MemberPlan['claims'][number][] = [];
+  for (const c of plan.claims) {
+    const owner = c.from === undefined || owners.has(c.from.owner) ? undefined : c.from.owner;
+    const cost = owner === undefined ? 1 : 2;
+    if (cost > budget) break;
+    budget -= cost;
+    if (owner !== undefined) owners.add(owner);
+    claims.push(c);
+  }
+  const marks = take(plan.marks);
   const rest =
-    fitted.releases.length + fitted.clears.length + fitted.claims.length + fitted.marks.length <
+    releases.length + clears.length + claims.length + marks.length <
     plan.releases.length + plan.clears.length + plan.claims.length + plan.marks.length;
-  return { plan: fitted, rest };
+  return { plan: { releases, clears, claims, marks }, rest };
 }
 
 function keysOf(partitions: readonly TopicPartition[] | undefined): string[] {

@@ -194,7 +194,7 @@ export class DynamoGroupStore implements GroupStore {
     return next === undefined ? undefined : { memberId: next.memberId as string, expiresAt: next.expiresAt as number };
   }
 
-  async loadGroup(group: string): Promise<GroupSnapshot> {
+  async loadGroup(group: string, options: { partitions?: boolean } = {}): Promise<GroupSnapshot> {
     // The meta first: a decision made on this read is conditional on its version, so anything
     // written after it (and seen by the Query below) makes that decision's write fail.
     const head = await this.client.send(
@@ -213,36 +213,50 @@ export class DynamoGroupStore implements GroupStore {
     const targets: Record<string, readonly string[]> = {};
     const stale = new Set<string>();
     const keys: string[] = [];
-    let startKey: Key | undefined;
-    do {
-      const page = await this.client.send(
-        new QueryCommand({
-          TableName: this.table,
-          KeyConditionExpression: 'pk = :pk',
-          ExpressionAttributeValues: { ':pk': { S: metadataKeys.groupPartition(group) } },
-          ConsistentRead: true,
-          ExclusiveStartKey: startKey,
-          ...this.capacity,
-        }),
-      );
-      this.report(page.ConsumedCapacity);
-      for (const raw of page.Items ?? []) {
-        const item = unmarshall(raw);
-        const sk = item.sk as string;
-        if (sk === 'meta') continue;
-        keys.push(sk);
-        if (sk.startsWith('member#') && item.info !== undefined) members[item.memberId] = parseMember(item);
-        else if (sk.startsWith('session#')) sessions[item.memberId] = item.expiresAt;
-        else if (sk.startsWith('offset#')) partitions[item.key] = parsePartition(item);
-        else if (sk.startsWith('target#')) {
-          const at = sk.lastIndexOf('#');
-          const assignment = sk.slice('target#'.length, at);
-          if (assignment === meta?.assignment) targets[sk.slice(at + 1)] = item.partitions;
-          else if (meta === undefined || assignmentVersion(assignment) <= meta.version) stale.add(assignment);
+    // Everything, or only the members, sessions and targets ('$' follows '#'): not the partitions.
+    const ranges: [string, string][] =
+      options.partitions === true
+        ? [[' ', '~']]
+        : [
+            ['member#', 'member$'],
+            ['session#', 'target$'],
+          ];
+    for (const [from, to] of ranges) {
+      let startKey: Key | undefined;
+      do {
+        const page = await this.client.send(
+          new QueryCommand({
+            TableName: this.table,
+            KeyConditionExpression: 'pk = :pk AND sk BETWEEN :from AND :to',
+            ExpressionAttributeValues: marshall({
+              ':pk': metadataKeys.groupPartition(group),
+              ':from': from,
+              ':to': to,
+            }),
+            ConsistentRead: true,
+            ExclusiveStartKey: startKey,
+            ...this.capacity,
+          }),
+        );
+        this.report(page.ConsumedCapacity);
+        for (const raw of page.Items ?? []) {
+          const item = unmarshall(raw);
+          const sk = item.sk as string;
+          if (sk === 'meta') continue;
+          keys.push(sk);
+          if (sk.startsWith('member#') && item.info !== undefined) members[item.memberId] = parseMember(item);
+          else if (sk.startsWith('session#')) sessions[item.memberId] = item.expiresAt;
+          else if (sk.startsWith('offset#')) partitions[item.key] = parsePartition(item);
+          else if (sk.startsWith('target#')) {
+            const at = sk.lastIndexOf('#');
+            const assignment = sk.slice('target#'.length, at);
+            if (assignment === meta?.assignment) targets[sk.slice(at + 1)] = item.partitions;
+            else if (meta === undefined || assignmentVersion(assignment) <= meta.version) stale.add(assignment);
+          }
         }
-      }
-      startKey = page.LastEvaluatedKey;
-    } while (startKey !== undefined);
+        startKey = page.LastEvaluatedKey;
+      } while (startKey !== undefined);
+    }
     return { meta, members, sessions, partitions, targets, staleAssignments: [...stale], keys };
   }
 
@@ -508,16 +522,15 @@ export class DynamoGroupStore implements GroupStore {
         }
       }
     };
-    if (
-      !(await update(`session#${memberId}`, 'SET expiresAt = :e', 'expiresAt > :now', { ':e': expiresAt, ':now': now }))
-    )
-      return false;
-    // The whole positions map is written at once: one clause per partition would outgrow
-    // DynamoDB's 4 KB expression limit for members with many partitions.
-    return (
+    // Both at once: positions are kept under grants, so those of a member whose session has just
+    // ended are never read again, and go with its items. The whole map is written at once: one
+    // clause per partition would outgrow DynamoDB's 4 KB expression limit.
+    const [live, saved] = await Promise.all([
+      update(`session#${memberId}`, 'SET expiresAt = :e', 'expiresAt > :now', { ':e': expiresAt, ':now': now }),
       positions === undefined ||
-      update(`position#${memberId}`, 'SET positions = :p', 'attribute_exists(pk)', { ':p': positions })
-    );
+        update(`position#${memberId}`, 'SET positions = :p', 'attribute_exists(pk)', { ':p': positions }),
+    ]);
+    return live && saved;
   }
 
   async commitOffsets(group: string, request: CommitRequest, now: number): Promise<CommitResult> {

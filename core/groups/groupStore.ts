@@ -32,12 +32,13 @@ export interface GroupSnapshot {
   readonly members: Readonly<Record<string, MemberState>>;
   /** Member → when its session ends; a member without one is gone. */
   readonly sessions: Readonly<Record<string, number>>;
+  /** Empty unless read with `partitions`. */
   readonly partitions: Readonly<Record<string, GroupPartition>>;
   /** Member → its target in the current assignment. */
   readonly targets: Readonly<Record<string, readonly string[]>>;
   /** Assignments whose target items are garbage: older than the meta and not its current one. */
   readonly staleAssignments: readonly string[];
-  /** The sort key of every item read, so a delete removes exactly what was read. */
+  /** The sort key of every item read, so a delete (which reads with `partitions`) removes exactly what was read. */
   readonly keys: readonly string[];
 }
 
@@ -106,7 +107,12 @@ export interface GroupStore {
    * so an ended session is noticed by a heartbeat without any heartbeat reading every member.
    */
   nextSession(group: string, memberId: string): Promise<{ memberId: string; expiresAt: number } | undefined>;
-  loadGroup(group: string): Promise<GroupSnapshot>;
+  /**
+   * The group's meta, members, sessions and targets; with `partitions`, also every partition's
+   * item and every positions item (describe and delete). A rebalance reads no partition items,
+   * so its cost grows with the members, not with the partitions.
+   */
+  loadGroup(group: string, options?: { readonly partitions?: boolean }): Promise<GroupSnapshot>;
   /** Writes the targets, then the meta (if still at version - 1) with the member changes; false on a conflict. */
   saveRebalance(group: string, change: Rebalance): Promise<boolean>;
   /**
@@ -147,5 +153,5 @@ export interface GroupStore {
 export const MAX_COMMIT_OFFSETS = 98;
 /** Most sessions one rebalance ends, within DynamoDB's 100 items per transaction. */
 export const MAX_MEMBER_CHANGES = 90;
-/** Most partition changes in one member step: with the checks and member updates, within 100 items. */
-export const MAX_STEP_CHANGES = 48;
+/** Items one member step writes besides its own three (meta and session checks, its member item): within 100. */
+export const MAX_STEP_ITEMS = 96;
