@@ -138,8 +138,9 @@ const DESCRIBE_CONCURRENCY = 32; // partitions whose offsets a describe looks up
 
 /**
  * Kafka's consumer groups without a broker. All coordination state is in the metadata table and
- * every change is a conditional write; there is no background process: expired members are
- * removed by whichever call notices first (a join, heartbeat, poll, commit check or describe).
+ * every change is a conditional write; there is no background process: an expired member is
+ * removed by whichever call notices first (a join, leave or describe, its own call, or the
+ * heartbeat or poll of the member before it in id order, which watches its session).
  */
 export class ConsumerGroups {
   private readonly store: GroupStore;
