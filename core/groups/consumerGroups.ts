@@ -160,7 +160,11 @@ export class ConsumerGroups {
     for (const topic of request.topics) if (!Object.hasOwn(existing, topic)) throw new TopicNotFound(topic);
     const memberId = randomUUID();
     await this.rebalance(group, { join: { memberId, request } });
-    return (await this.step(group, memberId, [], false)).view;
+    // The session began when the rebalance read the group; the step's transfer extends it, so the
+    // member leaves the join with a whole session ahead of it, not what the join's writes left.
+    const { view, member, extended } = await this.step(group, memberId, [], false);
+    if (!extended && !(await this.touch(group, member))) throw await this.ended(group, memberId);
+    return view;
   }
 
   async heartbeat(
@@ -170,9 +174,8 @@ export class ConsumerGroups {
   ): Promise<MembershipView> {
     validateGroup(group);
     validateMemberId(group, memberId);
-    const { view, member } = await this.step(group, memberId, keysOf(options.release), false);
-    if (!(await this.store.touchMember(group, memberId, this.now() + member.info.sessionTimeoutMs, this.now())))
-      throw await this.ended(group, memberId);
+    const { view, member, extended } = await this.step(group, memberId, keysOf(options.release), false);
+    if (!extended && !(await this.touch(group, member))) throw await this.ended(group, memberId);
     return view;
   }
 
@@ -561,6 +564,7 @@ export class ConsumerGroups {
    */
   private async step(group: string, memberId: string, releases: readonly string[], withPositions: boolean) {
     let missing: string | undefined;
+    let extended = false; // by a transfer of this call
     // Only failed attempts count: a step too large for one transaction goes on in the next.
     for (let attempt = 0; attempt < MAX_UPDATE_ATTEMPTS;) {
       const read = await this.store.loadMember(group, memberId, { positions: withPositions });
@@ -596,15 +600,17 @@ export class ConsumerGroups {
       const idle =
         plan.claims.length + plan.marks.length + plan.releases.length + plan.clears.length === 0 &&
         member.assignment === meta.assignment;
-      if (
-        !idle &&
-        !(await this.store.transfer(group, { memberId, assignment: meta.assignment, now, member: next, ...plan }))
-      ) {
-        await backoff(attempt++);
-        continue;
+      if (!idle) {
+        const expiresAt = this.now() + member.info.sessionTimeoutMs;
+        const change = { memberId, assignment: meta.assignment, now, expiresAt, member: next, ...plan };
+        if (!(await this.store.transfer(group, change))) {
+          await backoff(attempt++);
+          continue;
+        }
+        extended = true;
       }
       if (rest) continue; // more than one transaction holds: the next step goes on from what is stored
-      return { meta, member: next, target, view: view(meta, next, target), positions: read.positions };
+      return { meta, member: next, target, view: view(meta, next, target), positions: read.positions, extended };
     }
     throw new GroupContention(group);
   }
@@ -625,6 +631,11 @@ export class ConsumerGroups {
     return next !== undefined && next.expiresAt <= now;
   }
 
+  /** Extends a member's session from now; false if it has ended. */
+  private touch(group: string, member: MemberState): Promise<boolean> {
+    return this.store.touchMember(group, member.memberId, this.now() + member.info.sessionTimeoutMs, this.now());
+  }
+
   /** A member whose session has ended: whatever else its ending changes is saved; the error to throw. */
   private async ended(group: string, memberId: string): Promise<UnknownMember> {
     await this.rebalance(group, {});
@@ -633,19 +644,22 @@ export class ConsumerGroups {
 
   /** The group after removing ended sessions and stale items (and rebalancing if that changed it). */
   private async reconciled(group: string, options: { partitions?: boolean } = {}): Promise<GroupSnapshot> {
-    return (await this.rebalance(group, {}, options))!;
+    return (await this.rebalance(group, {}, { ...options, snapshot: true }))!;
   }
 
   /**
    * The optimistic-concurrency loop of every rebalance: read the whole group, apply the join or
    * leave, end expired sessions, recompute the targets, and publish them (targets first, then the
    * meta if its version is still the one read); otherwise read again. Without a change it only
-   * does what it notices, and returns the group as read once there is nothing left to do.
+   * does what it notices. With `snapshot`, it returns the group as read once there is nothing left
+   * to do (so a write is followed by another read); without, it returns after its write unless
+   * some ended sessions did not fit in it: a member's call that noticed an ended session, a leave
+   * or a join need not pay for reading the whole group twice.
    */
   private async rebalance(
     group: string,
     change: { join?: { memberId: string; request: ValidJoin }; leave?: string },
-    options: { partitions?: boolean } = {},
+    options: { partitions?: boolean; snapshot?: boolean } = {},
   ): Promise<GroupSnapshot | undefined> {
     for (let attempt = 0; attempt < MAX_UPDATE_ATTEMPTS; attempt++) {
       const snapshot = await this.store.loadGroup(group, options);
@@ -742,7 +756,7 @@ export class ConsumerGroups {
           assignments: [...snapshot.staleAssignments, ...(base.assignment === '' ? [] : [base.assignment])],
         });
         change = {};
-        if (join !== undefined && ends.length <= capped.length) return undefined;
+        if (options.snapshot !== true && ends.length <= capped.length) return undefined;
         continue;
       }
       await backoff(attempt);

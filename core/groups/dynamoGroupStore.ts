@@ -400,11 +400,16 @@ export class DynamoGroupStore implements GroupStore {
         },
       },
       {
-        ConditionCheck: {
+        // A transaction writes what it checks at no extra cost: the step extends the session.
+        Update: {
           TableName: this.table,
           Key: this.key(group, `session#${id}`),
+          UpdateExpression: 'SET expiresAt = :e',
           ConditionExpression: 'expiresAt > :now',
-          ExpressionAttributeValues: { ':now': { N: String(change.now) } },
+          ExpressionAttributeValues: {
+            ':now': { N: String(change.now) },
+            ':e': { N: String(change.expiresAt) },
+          },
         },
       },
       {

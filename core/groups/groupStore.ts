@@ -59,6 +59,12 @@ export interface Transfer {
   /** The step is valid only while this is the current assignment, and the member's session lasts at `now`. */
   readonly assignment: string;
   readonly now: number;
+  /**
+   * The session is extended to this in the same transaction (it writes the session item it
+   * checks anyway): a call that moves partitions has shown the member is alive, and a join, whose
+   * session starts before its rebalance and its first step, leaves with a whole session ahead.
+   */
+  readonly expiresAt: number;
   /** The member's item after the step (its owned partitions and target). */
   readonly member: MemberState;
   readonly claims: readonly Claim[];
@@ -124,7 +130,7 @@ export interface GroupStore {
     version: number,
     stale: { readonly members: readonly string[]; readonly assignments: readonly string[] },
   ): Promise<void>;
-  /** One member's step; false if a condition failed (the caller reads again). */
+  /** One member's step, which also extends its session; false if a condition failed (the caller reads again). */
   transfer(group: string, change: Transfer): Promise<boolean>;
   /** Extends a live session (and, when given, stores positions); false if it has ended or is gone. */
   touchMember(

@@ -302,6 +302,7 @@ export class MemoryGroupStore implements GroupStore {
       g.partitions.set(key, rest);
     }
     g.members.set(id, structuredClone(change.member));
+    g.sessions.set(id, change.expiresAt);
     return true;
   }
 
