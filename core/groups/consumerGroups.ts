@@ -159,10 +159,10 @@ export class ConsumerGroups {
     const existing = await this.sluice.partitionCounts(request.topics);
     for (const topic of request.topics) if (!Object.hasOwn(existing, topic)) throw new TopicNotFound(topic);
     const memberId = randomUUID();
-    await this.rebalance(group, { join: { memberId, request } });
+    const { joined } = await this.rebalance(group, { join: { memberId, request } });
     // The session began when the rebalance read the group; the step's transfer extends it, so the
     // member leaves the join with a whole session ahead of it, not what the join's writes left.
-    const { view, member, extended } = await this.step(group, memberId, [], false);
+    const { view, member, extended } = await this.step(group, memberId, [], false, joined);
     if (!extended && !(await this.touch(group, member))) throw await this.ended(group, memberId);
     return view;
   }
@@ -562,19 +562,28 @@ export class ConsumerGroups {
    * state beyond the sessions of the owners of partitions it is waiting for, so its cost does not
    * grow with the group.
    */
-  private async step(group: string, memberId: string, releases: readonly string[], withPositions: boolean) {
+  private async step(
+    group: string,
+    memberId: string,
+    releases: readonly string[],
+    withPositions: boolean,
+    joined?: Joined,
+  ) {
     let missing: string | undefined;
     let extended = false; // by a transfer of this call
     // Only failed attempts count: a step too large for one transaction goes on in the next.
     for (let attempt = 0; attempt < MAX_UPDATE_ATTEMPTS;) {
-      const read = await this.store.loadMember(group, memberId, { positions: withPositions });
+      // A join's first step starts from what its rebalance wrote (a transfer on a changed meta fails).
+      const fresh = joined;
+      joined = undefined;
+      const read = fresh ?? (await this.store.loadMember(group, memberId, { positions: withPositions }));
       const now = this.now();
       const { meta, member } = read;
       if (meta === undefined || member === undefined || read.expiresAt === undefined)
         throw new UnknownMember(group, memberId);
       if (read.expiresAt <= now) throw await this.ended(group, memberId);
-      let target = member.target;
-      if (member.assignment !== meta.assignment) {
+      let target = fresh?.target ?? member.target;
+      if (fresh === undefined && member.assignment !== meta.assignment) {
         const loaded = await this.store.loadTarget(group, meta.assignment, memberId);
         if (loaded === undefined) {
           // Not in the current assignment: removed, or the assignment was replaced since the read.
@@ -585,7 +594,8 @@ export class ConsumerGroups {
         }
         target = loaded;
       }
-      if (await this.noticed(group, memberId, meta, member, now)) {
+      // The join's rebalance has just counted the partitions and ended expired sessions.
+      if (fresh === undefined && (await this.noticed(group, memberId, meta, member, now))) {
         await this.rebalance(group, {});
         attempt++;
         continue;
@@ -644,7 +654,7 @@ export class ConsumerGroups {
 
   /** The group after removing ended sessions and stale items (and rebalancing if that changed it). */
   private async reconciled(group: string, options: { partitions?: boolean } = {}): Promise<GroupSnapshot> {
-    return (await this.rebalance(group, {}, { ...options, snapshot: true }))!;
+    return (await this.rebalance(group, {}, { ...options, snapshot: true })).snapshot!;
   }
 
   /**
@@ -660,7 +670,8 @@ export class ConsumerGroups {
     group: string,
     change: { join?: { memberId: string; request: ValidJoin }; leave?: string },
     options: { partitions?: boolean; snapshot?: boolean } = {},
-  ): Promise<GroupSnapshot | undefined> {
+  ): Promise<{ snapshot?: GroupSnapshot; joined?: Joined }> {
+    let joined: Joined | undefined;
     for (let attempt = 0; attempt < MAX_UPDATE_ATTEMPTS; attempt++) {
       const snapshot = await this.store.loadGroup(group, options);
       const now = this.now();
@@ -713,7 +724,7 @@ export class ConsumerGroups {
           expiresAt: now + request.sessionTimeoutMs,
         };
       }
-      if (assignor === undefined) return snapshot; // no group, and nothing to create
+      if (assignor === undefined) return { snapshot }; // no group, and nothing to create
       const counts = await this.sluice.partitionCounts(subscribedTopics(Object.values(members)));
       const current = Object.fromEntries(live.map((id) => [id, snapshot.targets[id] ?? []]));
       const targets =
@@ -735,7 +746,7 @@ export class ConsumerGroups {
             members: orphans,
             assignments: snapshot.staleAssignments,
           });
-        return snapshot;
+        return { snapshot, ...(joined === undefined ? {} : { joined }) };
       }
       const version = (stored?.version ?? 0) + 1;
       const base = stored ?? emptyGroup(group, assignor, now);
@@ -755,8 +766,16 @@ export class ConsumerGroups {
           members: [...orphans, ...capped.map((e) => e.memberId)],
           assignments: [...snapshot.staleAssignments, ...(base.assignment === '' ? [] : [base.assignment])],
         });
+        if (join !== undefined)
+          joined = {
+            meta,
+            member: join.member,
+            expiresAt: join.expiresAt,
+            positions: {},
+            target: targets[join.member.memberId] ?? [],
+          };
         change = {};
-        if (options.snapshot !== true && ends.length <= capped.length) return undefined;
+        if (options.snapshot !== true && ends.length <= capped.length) return joined === undefined ? {} : { joined };
         continue;
       }
       await backoff(attempt);
@@ -766,6 +785,15 @@ export class ConsumerGroups {
 }
 
 type ValidJoin = ReturnType<typeof validateJoin>;
+
+/** What a join's rebalance wrote for the new member: its first step need not read it back. */
+interface Joined {
+  readonly meta: GroupMeta;
+  readonly member: MemberState;
+  readonly expiresAt: number;
+  readonly positions: Readonly<Record<string, number>>;
+  readonly target: readonly string[];
+}
 
 async function backoff(attempt: number): Promise<void> {
   await new Promise((r) => setTimeout(r, Math.random() * Math.min(100, 5 * 2 ** attempt)));
