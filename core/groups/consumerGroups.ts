@@ -765,6 +765,8 @@ export class ConsumerGroups {
         await this.store.removeStale(group, version, {
           members: [...orphans, ...capped.map((e) => e.memberId)],
           assignments: [...snapshot.staleAssignments, ...(base.assignment === '' ? [] : [base.assignment])],
+          // The replaced assignment's targets were all read with the group.
+          known: { [base.assignment]: Object.keys(snapshot.targets) },
         });
         if (join !== undefined)
           joined = {

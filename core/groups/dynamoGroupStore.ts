@@ -331,10 +331,19 @@ export class DynamoGroupStore implements GroupStore {
   async removeStale(
     group: string,
     version: number,
-    stale: { members: readonly string[]; assignments: readonly string[] },
+    stale: {
+      members: readonly string[];
+      assignments: readonly string[];
+      known?: Readonly<Record<string, readonly string[]>>;
+    },
   ): Promise<void> {
     const targets: string[] = [];
     for (const assignment of stale.assignments) {
+      const known = stale.known?.[assignment];
+      if (known !== undefined) {
+        targets.push(...known.map((id) => `target#${assignment}#${id}`));
+        continue;
+      }
       let startKey: Key | undefined;
       do {
         const page = await this.client.send(

@@ -128,7 +128,12 @@ export interface GroupStore {
   removeStale(
     group: string,
     version: number,
-    stale: { readonly members: readonly string[]; readonly assignments: readonly string[] },
+    stale: {
+      readonly members: readonly string[];
+      readonly assignments: readonly string[];
+      /** Assignment → the members it has targets for, where the caller read them all: no need to look them up. */
+      readonly known?: Readonly<Record<string, readonly string[]>>;
+    },
   ): Promise<void>;
   /** One member's step, which also extends its session; false if a condition failed (the caller reads again). */
   transfer(group: string, change: Transfer): Promise<boolean>;

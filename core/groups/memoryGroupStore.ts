@@ -225,7 +225,11 @@ export class MemoryGroupStore implements GroupStore {
   async removeStale(
     group: string,
     version: number,
-    stale: { members: readonly string[]; assignments: readonly string[] },
+    stale: {
+      members: readonly string[];
+      assignments: readonly string[];
+      known?: Readonly<Record<string, readonly string[]>>;
+    },
   ): Promise<void> {
     await tick();
     const g = this.group(group);
