@@ -596,7 +596,10 @@ export class ConsumerGroups {
       }
       // The join's rebalance has just counted the partitions and ended expired sessions.
       if (fresh === undefined && (await this.noticed(group, memberId, meta, member, now))) {
-        await this.rebalance(group, {});
+        // The rebalance is work for the group done in this member's call: its session must not
+        // run out meanwhile (the call extends it only when it ends).
+        const [, live] = await Promise.all([this.rebalance(group, {}), this.touch(group, member)]);
+        if (!live) throw await this.ended(group, memberId);
         attempt++;
         continue;
       }

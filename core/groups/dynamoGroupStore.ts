@@ -221,7 +221,9 @@ export class DynamoGroupStore implements GroupStore {
             ['member#', 'member$'],
             ['session#', 'target$'],
           ];
-    for (const [from, to] of ranges) {
+    // The ranges at once (a rebalance is on the path of a member's call, within its session): each
+    // decision is conditional on the meta's version, so their order does not matter.
+    const readRange = async ([from, to]: [string, string]) => {
       let startKey: Key | undefined;
       do {
         const page = await this.client.send(
@@ -256,7 +258,8 @@ export class DynamoGroupStore implements GroupStore {
         }
         startKey = page.LastEvaluatedKey;
       } while (startKey !== undefined);
-    }
+    };
+    await Promise.all(ranges.map(readRange));
     return { meta, members, sessions, partitions, targets, staleAssignments: [...stale], keys };
   }
 
