@@ -13,6 +13,7 @@ import {
   UnknownMember,
   isSluiceError,
 } from '../errors.ts';
+import { mapWithLimit } from '../async.ts';
 import type { ConsumerRecord } from '../log/records.ts';
 import { MAX_READ_BYTES, type OffsetSpec, type ReadOptions, type Sluice } from '../log/sluice.ts';
 import { validateTopicName } from '../log/topicConfig.ts';
@@ -20,24 +21,28 @@ import { ASSIGNORS, comparePartitions, parseTp, tp, type AssignorName } from './
 import {
   MAX_COMMIT_OFFSETS,
   MAX_MEMBER_CHANGES,
+  MAX_STEP_ITEMS,
   type CommittedOffset,
+  type GroupPartition,
   type GroupSnapshot,
   type GroupStore,
-  type MemberDelete,
-  type MemberLiveness,
+  type Rebalance,
 } from './groupStore.ts';
 import {
+  applyPlan,
+  assignmentId,
+  covered,
   emptyGroup,
-  join,
-  leave,
-  ownedBy,
+  planMember,
   positionKey,
-  reconcile,
-  release,
   revokingFrom,
+  sameSubscription,
   subscribedTopics,
+  targetsFor,
   type GroupMeta,
   type MemberInfo,
+  type MemberPlan,
+  type MemberState,
 } from './groupState.ts';
 
 export interface JoinOptions {
@@ -129,11 +134,13 @@ const SESSION_TIMEOUT_RANGE = [1_000, 300_000] as const;
 const MAX_WAIT_MS = 20_000;
 const MAX_UPDATE_ATTEMPTS = 50;
 const MAX_METADATA_CHARS = 4096;
+const DESCRIBE_CONCURRENCY = 32; // partitions whose offsets a describe looks up at once
 
 /**
  * Kafka's consumer groups without a broker. All coordination state is in the metadata table and
- * every change is a conditional write; there is no background process: expired members are
- * removed by whichever call notices first (a join, heartbeat, poll, commit check or describe).
+ * every change is a conditional write; there is no background process: an expired member is
+ * removed by whichever call notices first (a join, leave or describe, its own call, or the
+ * heartbeat or poll of the member before it in id order, which watches its session).
  */
 export class ConsumerGroups {
   private readonly store: GroupStore;
@@ -152,33 +159,12 @@ export class ConsumerGroups {
     const existing = await this.sluice.partitionCounts(request.topics);
     for (const topic of request.topics) if (!Object.hasOwn(existing, topic)) throw new TopicNotFound(topic);
     const memberId = randomUUID();
-    const assignor = request.assignor;
-    const meta = await this.update(group, request.topics, (snapshot, current, now, counts) => {
-      const base = current ?? emptyGroup(group, assignor, now);
-      if (base.assignor !== assignor && Object.keys(base.members).length > 0)
-        throw new InconsistentAssignor(group, base.assignor, assignor);
-      const info: MemberInfo = {
-        ...(request.instanceId === undefined ? {} : { instanceId: request.instanceId }),
-        topics: request.topics,
-        sessionTimeoutMs: request.sessionTimeoutMs,
-        rebalanceTimeoutMs: request.rebalanceTimeoutMs,
-        autoOffsetReset: request.autoOffsetReset,
-        joinedAt: now,
-      };
-      const joined = join(
-        { ...base, assignor: Object.keys(base.members).length === 0 ? assignor : base.assignor },
-        { memberId, info },
-        counts,
-      );
-      const replaced = joined.replaced;
-      // A new incarnation (static or not) resumes from committed offsets, as a restarted Kafka consumer does.
-      return {
-        meta: joined.meta,
-        putMembers: [{ memberId, expiresAt: now + request.sessionTimeoutMs, positions: {} }],
-        deleteMembers: replaced === undefined ? [] : [{ memberId: replaced }],
-      };
-    });
-    return view(meta, memberId);
+    const { joined } = await this.rebalance(group, { join: { memberId, request } });
+    // The session began when the rebalance read the group; the step's transfer extends it, so the
+    // member leaves the join with a whole session ahead of it, not what the join's writes left.
+    const { view, member, extended } = await this.step(group, memberId, [], false, joined);
+    if (!extended && !(await this.touch(group, member))) throw await this.ended(group, memberId);
+    return view;
   }
 
   async heartbeat(
@@ -186,19 +172,17 @@ export class ConsumerGroups {
     memberId: string,
     options: { release?: readonly TopicPartition[] } = {},
   ): Promise<MembershipView> {
-    const { meta, info } = await this.memberUpdate(group, memberId, options.release ?? []);
-    if (!(await this.store.touchMember(group, memberId, this.now() + info.sessionTimeoutMs)))
-      throw new UnknownMember(group, memberId);
-    return view(meta, memberId);
+    validateGroup(group);
+    validateMemberId(group, memberId);
+    const { view, member, extended } = await this.step(group, memberId, keysOf(options.release), false);
+    if (!extended && !(await this.touch(group, member))) throw await this.ended(group, memberId);
+    return view;
   }
 
   async leave(group: string, memberId: string): Promise<void> {
     validateGroup(group);
     validateMemberId(group, memberId);
-    await this.update(group, [], (_snapshot, current) => {
-      if (current === undefined || !Object.hasOwn(current.members, memberId)) throw new UnknownMember(group, memberId);
-      return { meta: current, deleteMembers: [{ memberId }], apply: (m, counts) => leave(m, memberId, counts) };
-    });
+    await this.rebalance(group, { leave: memberId });
   }
 
   /**
@@ -213,16 +197,19 @@ export class ConsumerGroups {
     const maxRecords = boundedInteger('maxRecords', options.maxRecords, DEFAULTS.maxRecords, 1, 10_000);
     const maxBytes = boundedInteger('maxBytes', options.maxBytes, 1024 * 1024, 1, MAX_READ_BYTES);
     const waitMs = boundedInteger('waitMs', options.waitMs, 0, 0, MAX_WAIT_MS);
-    const { meta, info, snapshot } = await this.memberUpdate(group, memberId, options.release ?? []);
-    const mine = new Set(ownedBy(meta, memberId)); // including partitions being revoked
+    validateGroup(group);
+    validateMemberId(group, memberId);
+    const step = await this.step(group, memberId, keysOf(options.release), true);
+    const { member, target } = step;
+    const info = member.info;
+    const mine = new Set(Object.keys(member.owned)); // including partitions being revoked
     const paused = new Set((options.paused ?? []).map((p) => tp(p.topic, p.partition)).filter((key) => mine.has(key)));
-    const revoking = new Set(revokingFrom(meta, memberId));
+    const revoking = new Set(revokingFrom(member, target));
     const fetched = [...mine].filter((key) => !paused.has(key) && !revoking.has(key));
-    // Positions are stored under the partition's grant count: one from an earlier ownership is stale.
-    const stored = snapshot.members[memberId]?.positions ?? {};
+    // Positions are stored under the partition's grant: one from an earlier ownership is stale.
     const positions = new Map<string, number>();
     for (const key of mine) {
-      const position = stored[positionKey(meta, key)];
+      const position = step.positions[positionKey(key, member.owned[key]!)];
       if (position !== undefined) positions.set(key, position);
     }
     for (const s of options.seek ?? []) {
@@ -231,14 +218,13 @@ export class ConsumerGroups {
       positions.set(key, boundedInteger('seek.offset', s.offset, undefined, 0, Number.MAX_SAFE_INTEGER));
     }
     const extendSession = (withPositions?: Record<string, number>) =>
-      this.store.touchMember(group, memberId, this.now() + info.sessionTimeoutMs, withPositions);
+      this.store.touchMember(group, memberId, this.now() + info.sessionTimeoutMs, this.now(), withPositions);
     let records: GroupRecord[];
     try {
-      const committed = fetched.some((key) => !positions.has(key)) ? await this.currentOffsets(snapshot) : {};
-      for (const key of fetched) {
-        if (!positions.has(key))
-          positions.set(key, committed[key]?.offset ?? (await this.resetPosition(group, key, info.autoOffsetReset)));
-      }
+      const unknown = fetched.filter((key) => !positions.has(key));
+      const committed = unknown.length > 0 ? await this.committedOffsets(group, unknown) : {};
+      for (const key of unknown)
+        positions.set(key, committed[key]?.offset ?? (await this.resetPosition(group, key, info.autoOffsetReset)));
       const deadline = this.now() + waitMs;
       for (let pause = 50; ; pause = Math.min(pause * 2, 1000)) {
         records = await this.fetch(
@@ -259,9 +245,9 @@ export class ConsumerGroups {
     }
     for (const r of records) positions.set(tp(r.topic, r.partition), r.offset + 1);
     const next: Record<string, number> = {};
-    for (const [key, offset] of positions) next[positionKey(meta, key)] = offset;
-    if (!(await extendSession(next))) throw new UnknownMember(group, memberId);
-    return { ...view(meta, memberId), records };
+    for (const [key, offset] of positions) next[positionKey(key, member.owned[key]!)] = offset;
+    if (!(await extendSession(next))) throw await this.ended(group, memberId);
+    return { ...step.view, records };
   }
 
   /** Commits offsets (the next offset to read, as in Kafka), fenced by owner and generation. */
@@ -315,31 +301,17 @@ export class ConsumerGroups {
       this.now(),
     );
     if (result.outcome === 'ok') return;
-    const snapshot = await this.store.loadGroup(group);
-    const current = snapshot.meta?.generation ?? 0;
-    if (result.reason === 'regression') {
-      const { topic, partition } = parseTp(result.key);
-      throw new OffsetRegression(
-        topic,
-        partition,
-        offsets.find((o) => o.key === result.key)!.offset,
-        snapshot.offsets[result.key]?.offset ?? 0,
-      );
-    }
-    if (
-      result.reason === 'member' ||
-      snapshot.meta === undefined ||
-      !Object.hasOwn(snapshot.meta.members, request.memberId)
-    ) {
+    if (result.reason === 'member')
       throw new FencedMember(
         group,
         request.memberId,
         request.generation,
-        current,
+        (await this.store.loadMember(group, request.memberId, { positions: false })).meta?.generation ?? 0,
         'its session has ended or it left the group',
       );
-    }
-    if (request.generation !== current) {
+    if (result.reason === 'group') {
+      const current =
+        (await this.store.loadMember(group, request.memberId, { positions: false })).meta?.generation ?? 0;
       throw new FencedMember(
         group,
         request.memberId,
@@ -348,9 +320,15 @@ export class ConsumerGroups {
         `generation ${request.generation} is not the current ${current}; heartbeat to learn it`,
       );
     }
-    const notOwned = offsets.find((o) => snapshot.meta!.owners[o.key] !== request.memberId) ?? offsets[0]!;
-    const { topic, partition } = parseTp(notOwned.key);
-    throw new NotAssigned(group, request.memberId, topic, partition);
+    const { topic, partition } = parseTp(result.key);
+    const p = (await this.store.loadPartitions(group, [result.key]))[result.key];
+    if (p?.owner !== request.memberId) throw new NotAssigned(group, request.memberId, topic, partition);
+    throw new OffsetRegression(
+      topic,
+      partition,
+      offsets.find((o) => o.key === result.key)!.offset,
+      p.committed?.offset ?? 0,
+    );
   }
 
   async listGroups(): Promise<
@@ -359,12 +337,12 @@ export class ConsumerGroups {
     const names = await this.store.listGroups();
     return Promise.all(
       names.map(async (group) => {
-        const { meta } = await this.reconciled(group);
+        const snapshot = await this.reconciled(group, { partitions: true });
         return {
           group,
-          state: stateOf(meta),
-          generation: meta?.generation ?? 0,
-          members: Object.keys(meta?.members ?? {}).length,
+          state: stateOf(snapshot, this.now()),
+          generation: snapshot.meta?.generation ?? 0,
+          members: liveMembers(snapshot, this.now()).length,
         };
       }),
     );
@@ -373,15 +351,21 @@ export class ConsumerGroups {
   /** State, members with their partitions, and per partition the committed offset, high watermark and lag. */
   async describe(group: string): Promise<GroupDescription> {
     validateGroup(group);
-    const { meta, snapshot } = await this.reconciled(group);
+    const snapshot = await this.reconciled(group, { partitions: true });
+    const meta = snapshot.meta;
     if (meta === undefined) throw new GroupNotFound(group);
-    const committed = await this.currentOffsets(snapshot);
+    const now = this.now();
+    const live = liveMembers(snapshot, now);
+    const committed = await this.currentOffsets(snapshot.partitions);
     const keys = new Set<string>(Object.keys(committed));
-    const counts = await this.sluice.partitionCounts(subscribedTopics(meta));
+    const counts = await this.sluice.partitionCounts(subscribedTopics(live.map((id) => snapshot.members[id]!.info)));
     for (const [topic, n] of Object.entries(counts)) for (let p = 0; p < n; p++) keys.add(tp(topic, p));
+    // A bounded number in flight: a group of thousands of partitions must not flood the table.
     const offsets = (
-      await Promise.all(
-        [...keys].sort(comparePartitions).map(async (key): Promise<PartitionLag | undefined> => {
+      await mapWithLimit(
+        [...keys].sort(comparePartitions),
+        DESCRIBE_CONCURRENCY,
+        async (key): Promise<PartitionLag | undefined> => {
           const { topic, partition } = parseTp(key);
           try {
             const [highWatermark, logStart] = await Promise.all([
@@ -401,22 +385,24 @@ export class ConsumerGroups {
             if (isSluiceError(e, 'TopicNotFound') || isSluiceError(e, 'PartitionNotFound')) return undefined; // offsets of a deleted topic
             throw e;
           }
-        }),
+        },
       )
     ).filter((x): x is PartitionLag => x !== undefined);
-    const members = Object.entries(meta.members)
-      .sort(([a], [b]) => (a < b ? -1 : 1))
-      .map(([memberId, m]) => ({
+    const owned = ownersOf(snapshot, now);
+    const members = [...live].sort().map((memberId) => {
+      const m = snapshot.members[memberId]!;
+      return {
         memberId,
-        instanceId: m.instanceId ?? null,
-        topics: m.topics,
-        assignments: ownedBy(meta, memberId).map(parseTp),
-        target: [...(meta.target[memberId] ?? [])].map(parseTp),
-        sessionExpiresAt: snapshot.members[memberId]?.expiresAt ?? 0,
-      }));
+        instanceId: m.info.instanceId ?? null,
+        topics: m.info.topics,
+        assignments: (owned.get(memberId) ?? []).sort().map(parseTp),
+        target: [...(snapshot.targets[memberId] ?? [])].map(parseTp),
+        sessionExpiresAt: snapshot.sessions[memberId] ?? 0,
+      };
+    });
     return {
       group,
-      state: stateOf(meta),
+      state: stateOf(snapshot, now),
       generation: meta.generation,
       assignor: meta.assignor,
       members,
@@ -437,8 +423,9 @@ export class ConsumerGroups {
     const counts = await this.sluice.partitionCounts([topic]);
     if (!ids.has(topic) || !Object.hasOwn(counts, topic)) throw new TopicNotFound(topic);
     for (let attempt = 0; attempt < MAX_UPDATE_ATTEMPTS; attempt++) {
-      const { meta } = await this.reconciled(group);
-      const live = Object.keys(meta?.members ?? {}).length;
+      const snapshot = await this.reconciled(group);
+      const meta = snapshot.meta;
+      const live = liveMembers(snapshot, this.now()).length;
       if (live > 0) throw new GroupNotEmpty(group, live, 'reset the offsets of');
       const now = this.now();
       const offsets: CommittedOffset[] = [];
@@ -460,9 +447,10 @@ export class ConsumerGroups {
   async deleteGroup(group: string): Promise<void> {
     validateGroup(group);
     for (let attempt = 0; attempt < MAX_UPDATE_ATTEMPTS; attempt++) {
-      const { meta, snapshot } = await this.reconciled(group);
+      const snapshot = await this.reconciled(group, { partitions: true });
+      const meta = snapshot.meta;
       if (meta === undefined) throw new GroupNotFound(group);
-      const live = Object.keys(meta.members).length;
+      const live = liveMembers(snapshot, this.now()).length;
       if (live > 0) throw new GroupNotEmpty(group, live, 'delete');
       if (await this.store.deleteGroup(group, meta.version, snapshot)) return;
     }
@@ -552,133 +540,324 @@ export class ConsumerGroups {
   }
 
   /** Committed offsets that belong to the current incarnation of their topic. */
-  private async currentOffsets(snapshot: GroupSnapshot): Promise<Record<string, CommittedOffset>> {
-    const ids = await this.sluice.topicIds(Object.keys(snapshot.offsets).map((k) => parseTp(k).topic));
+  private async currentOffsets(
+    partitions: Readonly<Record<string, GroupPartition>>,
+  ): Promise<Record<string, CommittedOffset>> {
+    const ids = await this.sluice.topicIds(Object.keys(partitions).map((k) => parseTp(k).topic));
     const out = Object.create(null) as Record<string, CommittedOffset>;
-    for (const [key, o] of Object.entries(snapshot.offsets))
-      if (ids.get(parseTp(key).topic) === o.topicId) out[key] = o;
+    for (const [key, p] of Object.entries(partitions))
+      if (p.committed !== undefined && ids.get(parseTp(key).topic) === p.committed.topicId) out[key] = p.committed;
     return out;
   }
 
-  /** Applies reconcile (and `release`) for a member, returning its view; the member must exist. */
-  private async memberUpdate(group: string, memberId: string, releases: readonly TopicPartition[]) {
-    validateGroup(group);
-    validateMemberId(group, memberId);
-    let snapshot: GroupSnapshot | undefined;
-    const meta = await this.update(group, [], (snap, current) => {
-      snapshot = snap;
-      if (current === undefined || !Object.hasOwn(current.members, memberId)) throw new UnknownMember(group, memberId);
-      if (releases.length === 0) return undefined;
-      return {
-        meta: release(
-          current,
-          memberId,
-          releases.map((r) => tp(r.topic, r.partition)),
-        ),
-      };
-    });
-    const info = Object.hasOwn(meta.members, memberId) ? meta.members[memberId] : undefined;
-    if (info === undefined) throw new UnknownMember(group, memberId); // expired in this very reconcile
-    return { meta, info, snapshot: snapshot! };
-  }
-
-  private async reconciled(group: string): Promise<{ meta: GroupMeta | undefined; snapshot: GroupSnapshot }> {
-    let snapshot: GroupSnapshot | undefined;
-    const meta = await this.update(
-      group,
-      [],
-      (snap) => {
-        snapshot = snap;
-        return undefined;
-      },
-      { allowMissing: true },
-    );
-    return { meta, snapshot: snapshot! };
+  /** The committed offsets of some partitions (a member's own), read by key. */
+  private async committedOffsets(group: string, keys: readonly string[]): Promise<Record<string, CommittedOffset>> {
+    return this.currentOffsets(await this.store.loadPartitions(group, keys));
   }
 
   /**
-   * The optimistic-concurrency loop every change goes through: read the group, reconcile it at
-   * now (expiring sessions, moving partitions), apply `change`, reconcile again, and write it only
-   * if the stored version is still the one read; otherwise read again.
+   * One member's call: reads the meta and the member's own items (and its target when the
+   * assignment changed), notices what needs a rebalance, and takes a step towards the target
+   * (claims, releases, revocations), each a conditional write. Nothing here reads other members'
+   * state beyond the sessions of the owners of partitions it is waiting for, so its cost does not
+   * grow with the group.
    */
-  private async update<Missing extends boolean = false>(
+  private async step(
     group: string,
-    extraTopics: readonly string[],
-    change: (
-      snapshot: GroupSnapshot,
-      current: GroupMeta | undefined,
-      now: number,
-      counts: Record<string, number>,
-    ) =>
-      | {
-          meta: GroupMeta;
-          putMembers?: MemberLiveness[];
-          deleteMembers?: MemberDelete[];
-          apply?: (m: GroupMeta, counts: Record<string, number>) => GroupMeta;
-        }
-      | undefined,
-    options: { allowMissing?: Missing } = {},
-  ): Promise<Missing extends true ? GroupMeta | undefined : GroupMeta> {
-    for (let attempt = 0; attempt < MAX_UPDATE_ATTEMPTS; attempt++) {
-      const snapshot = await this.store.loadGroup(group);
+    memberId: string,
+    releases: readonly string[],
+    withPositions: boolean,
+    joined?: Joined,
+  ) {
+    let missing: string | undefined;
+    let extended = false; // by a transfer of this call
+    // Only failed attempts count: a step too large for one transaction goes on in the next.
+    for (let attempt = 0; attempt < MAX_UPDATE_ATTEMPTS;) {
+      // A join's first step starts from what its rebalance wrote (a transfer on a changed meta fails).
+      const fresh = joined;
+      joined = undefined;
+      const read = fresh ?? (await this.store.loadMember(group, memberId, { positions: withPositions }));
       const now = this.now();
-      const stored = snapshot.meta;
-      const liveness = Object.fromEntries(Object.values(snapshot.members).map((m) => [m.memberId, m.expiresAt]));
-      // Every subscribed topic, so assignors see the whole group (and stay sticky across topics).
-      const topics = [...new Set([...(stored === undefined ? [] : subscribedTopics(stored)), ...extraTopics])];
-      const counts = await this.sluice.partitionCounts(topics);
-      const first = stored === undefined ? undefined : reconcile(stored, liveness, now, counts);
-      // Member items the meta no longer knows (expired earlier, beyond one write's limit) are removed too.
-      const orphans =
-        stored === undefined
-          ? []
-          : Object.keys(snapshot.members).filter(
-              (id) => !Object.hasOwn(first!.meta.members, id) && !(first?.expired ?? []).includes(id),
-            );
-      let changed;
-      try {
-        changed = change(snapshot, first?.meta, now, counts);
-      } catch (e) {
-        // The call itself is refused, but what reconcile noticed (expiries, hand-overs) still counts.
-        if (first?.changed) await this.save(stored, first.meta, [], this.expiryDeletes(first.expired, orphans, now));
-        throw e;
+      const { meta, member } = read;
+      if (meta === undefined || member === undefined || read.expiresAt === undefined)
+        throw new UnknownMember(group, memberId);
+      if (read.expiresAt <= now) throw await this.ended(group, memberId);
+      let target = fresh?.target ?? member.target;
+      if (fresh === undefined && member.assignment !== meta.assignment) {
+        const loaded = await this.store.loadTarget(group, meta.assignment, memberId);
+        if (loaded === undefined) {
+          // Not in the current assignment: removed, or the assignment was replaced since the read.
+          if (missing === meta.assignment) throw new UnknownMember(group, memberId);
+          missing = meta.assignment;
+          attempt++;
+          continue;
+        }
+        target = loaded;
       }
-      if (changed === undefined && (first === undefined || !first.changed) && orphans.length === 0) {
-        if (first === undefined && options.allowMissing !== true) throw new GroupNotFound(group);
-        return first?.meta as GroupMeta;
+      // The join's rebalance has just counted the partitions and ended expired sessions.
+      if (fresh === undefined && (await this.noticed(group, memberId, meta, member, now))) {
+        // The rebalance is work for the group done in this member's call: its session must not
+        // run out meanwhile (the call extends it only when it ends).
+        const [, live] = await Promise.all([this.rebalance(group, {}), this.touch(group, member)]);
+        if (!live) throw await this.ended(group, memberId);
+        attempt++;
+        continue;
       }
-      let next = changed?.meta ?? first!.meta;
-      if (changed?.apply !== undefined) next = changed.apply(next, counts);
-      const newLiveness = { ...liveness };
-      for (const m of changed?.putMembers ?? []) newLiveness[m.memberId] = m.expiresAt;
-      for (const d of changed?.deleteMembers ?? []) delete newLiveness[d.memberId];
-      next = reconcile(next, newLiveness, now, counts).meta;
-      const deletes = [...(changed?.deleteMembers ?? []), ...this.expiryDeletes(first?.expired ?? [], orphans, now)];
-      const saved = await this.save(stored, next, changed?.putMembers ?? [], deletes);
-      if (saved !== undefined) return saved;
-      await new Promise((r) => setTimeout(r, Math.random() * Math.min(100, 5 * 2 ** attempt)));
+      const waiting = target.filter((key) => !Object.hasOwn(member.owned, key));
+      const partitions = waiting.length > 0 ? await this.store.loadPartitions(group, waiting) : {};
+      const owners = [...new Set(Object.values(partitions).flatMap((p) => (p.owner === undefined ? [] : [p.owner])))];
+      const others = owners.filter((id) => id !== memberId);
+      const sessions = others.length > 0 ? await this.store.loadSessions(group, others) : {};
+      const { plan, rest } = fit(planMember(member, target, partitions, sessions, now, releases));
+      const next = applyPlan(member, meta.assignment, target, plan);
+      const idle =
+        plan.claims.length + plan.marks.length + plan.releases.length + plan.clears.length === 0 &&
+        member.assignment === meta.assignment;
+      if (!idle) {
+        const expiresAt = this.now() + member.info.sessionTimeoutMs;
+        const change = { memberId, assignment: meta.assignment, now, expiresAt, member: next, ...plan };
+        if (!(await this.store.transfer(group, change))) {
+          await backoff(attempt++);
+          continue;
+        }
+        extended = true;
+      }
+      if (rest) continue; // more than one transaction holds: the next step goes on from what is stored
+      return { meta, member: next, target, view: view(meta, next, target), positions: read.positions, extended };
     }
     throw new GroupContention(group);
   }
 
-  private expiryDeletes(expired: readonly string[], orphans: readonly string[], now: number): MemberDelete[] {
-    return [
-      ...expired.map((memberId) => ({ memberId, ifExpiredAt: now })),
-      ...orphans.map((memberId) => ({ memberId })),
-    ];
+  /**
+   * What a member's call notices without reading the group: a partition count of its own topics
+   * that differs from the assignment's, or an ended session of the member after it in id order.
+   */
+  private async noticed(group: string, memberId: string, meta: GroupMeta, member: MemberState, now: number) {
+    const [counts, next] = await Promise.all([
+      this.sluice.partitionCounts(member.info.topics),
+      this.store.nextSession(group, memberId),
+    ]);
+    for (const topic of member.info.topics) {
+      const assigned = Object.hasOwn(meta.counts, topic) ? meta.counts[topic] : undefined;
+      if (counts[topic] !== assigned) return true;
+    }
+    return next !== undefined && next.expiresAt <= now;
   }
 
-  /** Writes the next meta (version + 1) with member changes, at most MAX_MEMBER_CHANGES of them. */
-  private async save(
-    stored: GroupMeta | undefined,
-    next: GroupMeta,
-    puts: MemberLiveness[],
-    deletes: MemberDelete[],
-  ): Promise<GroupMeta | undefined> {
-    const capped = dedupeDeletes(deletes).slice(0, MAX_MEMBER_CHANGES - puts.length); // the rest go in a later write
-    const meta = { ...next, version: (stored?.version ?? 0) + 1 };
-    return (await this.store.saveGroup(meta, { putMembers: puts, deleteMembers: capped })) ? meta : undefined;
+  /** Extends a member's session from now; false if it has ended. */
+  private touch(group: string, member: MemberState): Promise<boolean> {
+    return this.store.touchMember(group, member.memberId, this.now() + member.info.sessionTimeoutMs, this.now());
   }
+
+  /** A member whose session has ended: whatever else its ending changes is saved; the error to throw. */
+  private async ended(group: string, memberId: string): Promise<UnknownMember> {
+    await this.rebalance(group, {});
+    return new UnknownMember(group, memberId);
+  }
+
+  /** The group after removing ended sessions and stale items (and rebalancing if that changed it). */
+  private async reconciled(group: string, options: { partitions?: boolean } = {}): Promise<GroupSnapshot> {
+    return (await this.rebalance(group, {}, { ...options, snapshot: true })).snapshot!;
+  }
+
+  /**
+   * The optimistic-concurrency loop of every rebalance: read the whole group, apply the join or
+   * leave, end expired sessions, recompute the targets, and publish them (targets first, then the
+   * meta if its version is still the one read); otherwise read again. Without a change it only
+   * does what it notices. With `snapshot`, it returns the group as read once there is nothing left
+   * to do (so a write is followed by another read); without, it returns after its write unless
+   * some ended sessions did not fit in it: a member's call that noticed an ended session, a leave
+   * or a join need not pay for reading the whole group twice.
+   */
+  private async rebalance(
+    group: string,
+    change: { join?: { memberId: string; request: ValidJoin }; leave?: string },
+    options: { partitions?: boolean; snapshot?: boolean } = {},
+  ): Promise<{ snapshot?: GroupSnapshot; joined?: Joined }> {
+    let joined: Joined | undefined;
+    for (let attempt = 0; attempt < MAX_UPDATE_ATTEMPTS; attempt++) {
+      const snapshot = await this.store.loadGroup(group, options);
+      const now = this.now();
+      const stored = snapshot.meta;
+      const live = liveMembers(snapshot, now);
+      const members: Record<string, MemberInfo> = Object.create(null);
+      for (const id of live) members[id] = snapshot.members[id]!.info;
+      const previous: Record<string, readonly string[]> = { ...snapshot.targets };
+      const ended = Object.keys(snapshot.sessions).filter((id) => !live.includes(id));
+      const ends: Rebalance['ends'][number][] = ended.map((memberId) => ({ memberId, ifExpiredAt: now }));
+      const orphans = Object.keys(snapshot.members).filter((id) => !Object.hasOwn(snapshot.sessions, id));
+      let assignor = stored?.assignor;
+      let join: Rebalance['join'];
+      let replaced = false;
+      if (change.leave !== undefined) {
+        if (!Object.hasOwn(members, change.leave)) {
+          await this.rebalance(group, {});
+          throw new UnknownMember(group, change.leave);
+        }
+        delete members[change.leave];
+        ends.push({ memberId: change.leave });
+      }
+      if (change.join !== undefined) {
+        const { memberId, request } = change.join;
+        if (live.length > 0 && stored !== undefined && stored.assignor !== request.assignor)
+          throw new InconsistentAssignor(group, stored.assignor, request.assignor);
+        if (live.length === 0) assignor = request.assignor;
+        const info: MemberInfo = {
+          ...(request.instanceId === undefined ? {} : { instanceId: request.instanceId }),
+          topics: request.topics,
+          sessionTimeoutMs: request.sessionTimeoutMs,
+          rebalanceTimeoutMs: request.rebalanceTimeoutMs,
+          autoOffsetReset: request.autoOffsetReset,
+          joinedAt: now,
+        };
+        const instanceId = request.instanceId;
+        const before = live.find((id) => instanceId !== undefined && members[id]!.instanceId === instanceId);
+        if (before !== undefined) {
+          // A static member back within its session: the new id takes the old one's target and,
+          // with its claims, its partitions; with the same subscription the group does not rebalance.
+          replaced = sameSubscription(members[before]!.topics, request.topics);
+          if (replaced) previous[memberId] = previous[before] ?? [];
+          delete members[before];
+          ends.push({ memberId: before });
+        }
+        members[memberId] = info;
+        // A new incarnation (static or not) resumes from committed offsets, as a restarted Kafka consumer does.
+        join = {
+          member: { memberId, info, owned: {}, assignment: '', target: [] },
+          expiresAt: now + request.sessionTimeoutMs,
+        };
+      }
+      if (assignor === undefined) return { snapshot }; // no group, and nothing to create
+      const counts = await this.sluice.partitionCounts(subscribedTopics(Object.values(members)));
+      const current = Object.fromEntries(live.map((id) => [id, snapshot.targets[id] ?? []]));
+      const targets =
+        replaced && ended.length === 0 && sameCounts(counts, stored?.counts)
+          ? Object.fromEntries(Object.keys(members).map((id) => [id, previous[id] ?? []]))
+          : targetsFor(assignor, members, previous, counts);
+      const membersChanged = change.join !== undefined ? !replaced : change.leave !== undefined;
+      const rebalanced = membersChanged || covered(targets) !== covered(current) || stored === undefined;
+      const work =
+        change.join !== undefined ||
+        change.leave !== undefined ||
+        rebalanced ||
+        ends.length > 0 ||
+        !sameCounts(counts, stored?.counts) ||
+        Object.keys(snapshot.targets).some((id) => !Object.hasOwn(members, id));
+      if (!work) {
+        if (orphans.length > 0 || snapshot.staleAssignments.length > 0)
+          await this.store.removeStale(group, stored.version, {
+            members: orphans,
+            assignments: snapshot.staleAssignments,
+          });
+        return { snapshot, ...(joined === undefined ? {} : { joined }) };
+      }
+      const version = (stored?.version ?? 0) + 1;
+      const base = stored ?? emptyGroup(group, assignor, now);
+      const meta: GroupMeta = {
+        ...base,
+        version,
+        generation: base.generation + (rebalanced ? 1 : 0),
+        assignor,
+        assignment: assignmentId(version, randomUUID().slice(0, 8)),
+        counts,
+      };
+      const capped = ends.slice(0, MAX_MEMBER_CHANGES); // more ended sessions go in the next write
+      if (
+        await this.store.saveRebalance(group, { meta, targets, ...(join === undefined ? {} : { join }), ends: capped })
+      ) {
+        await this.store.removeStale(group, version, {
+          members: [...orphans, ...capped.map((e) => e.memberId)],
+          assignments: [...snapshot.staleAssignments, ...(base.assignment === '' ? [] : [base.assignment])],
+          // The replaced assignment's targets were all read with the group.
+          known: { [base.assignment]: Object.keys(snapshot.targets) },
+        });
+        if (join !== undefined)
+          joined = {
+            meta,
+            member: join.member,
+            expiresAt: join.expiresAt,
+            positions: {},
+            target: targets[join.member.memberId] ?? [],
+          };
+        change = {};
+        if (options.snapshot !== true && ends.length <= capped.length) return joined === undefined ? {} : { joined };
+        continue;
+      }
+      await backoff(attempt);
+    }
+    throw new GroupContention(group);
+  }
+}
+
+type ValidJoin = ReturnType<typeof validateJoin>;
+
+/** What a join's rebalance wrote for the new member: its first step need not read it back. */
+interface Joined {
+  readonly meta: GroupMeta;
+  readonly member: MemberState;
+  readonly expiresAt: number;
+  readonly positions: Readonly<Record<string, number>>;
+  readonly target: readonly string[];
+}
+
+async function backoff(attempt: number): Promise<void> {
+  await new Promise((r) => setTimeout(r, Math.random() * Math.min(100, 5 * 2 ** attempt)));
+}
+
+/**
+ * As much of a member's plan as one transaction holds (releases first, so partitions free up for
+ * others soonest); `rest` says whether some was left for the next step.
+ */
+function fit(plan: MemberPlan): { plan: MemberPlan; rest: boolean } {
+  let budget = MAX_STEP_ITEMS;
+  const take = <T>(items: readonly T[]): T[] => {
+    const n = Math.max(0, Math.min(items.length, budget));
+    budget -= n;
+    return items.slice(0, n);
+  };
+  const releases = take(plan.releases);
+  const clears = take(plan.clears);
+  // A claim writes its partition, and checks or writes its previous owner's item once per owner.
+  const owners = new Set<string>();
+  const claims: MemberPlan['claims'][number][] = [];
+  for (const c of plan.claims) {
+    const owner = c.from === undefined || owners.has(c.from.owner) ? undefined : c.from.owner;
+    const cost = owner === undefined ? 1 : 2;
+    if (cost > budget) break;
+    budget -= cost;
+    if (owner !== undefined) owners.add(owner);
+    claims.push(c);
+  }
+  const marks = take(plan.marks);
+  const rest =
+    releases.length + clears.length + claims.length + marks.length <
+    plan.releases.length + plan.clears.length + plan.claims.length + plan.marks.length;
+  return { plan: { releases, clears, claims, marks }, rest };
+}
+
+function keysOf(partitions: readonly TopicPartition[] | undefined): string[] {
+  return (partitions ?? []).map((r) => tp(r.topic, r.partition));
+}
+
+function sameCounts(a: Readonly<Record<string, number>>, b: Readonly<Record<string, number>> | undefined): boolean {
+  const entries = (c: Readonly<Record<string, number>>) => JSON.stringify(Object.entries(c).sort());
+  return b !== undefined && entries(a) === entries(b);
+}
+
+/** Members in the group: an item and a session that has not ended. */
+function liveMembers(snapshot: GroupSnapshot, now: number): string[] {
+  return Object.keys(snapshot.members)
+    .filter((id) => Object.hasOwn(snapshot.sessions, id) && snapshot.sessions[id]! > now)
+    .sort();
+}
+
+/** Member → the partitions it owns: those recorded as its own while its session lasts. */
+function ownersOf(snapshot: GroupSnapshot, now: number): Map<string, string[]> {
+  const live = new Set(liveMembers(snapshot, now));
+  const out = new Map<string, string[]>();
+  for (const [key, p] of Object.entries(snapshot.partitions))
+    if (p.owner !== undefined && live.has(p.owner)) out.set(p.owner, [...(out.get(p.owner) ?? []), key]);
+  return out;
 }
 
 const MEMBER_ID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
@@ -689,28 +868,27 @@ function validateMemberId(group: string, memberId: unknown): asserts memberId is
     throw new UnknownMember(group, String(memberId).slice(0, 64));
 }
 
-function dedupeDeletes(deletes: MemberDelete[]): MemberDelete[] {
-  const byId = new Map<string, MemberDelete>();
-  for (const d of deletes) if (!byId.has(d.memberId) || d.ifExpiredAt === undefined) byId.set(d.memberId, d);
-  return [...byId.values()];
-}
-
-function view(meta: GroupMeta, memberId: string): MembershipView {
+function view(meta: GroupMeta, member: MemberState, target: readonly string[]): MembershipView {
+  const revoking = revokingFrom(member, target);
   return {
-    memberId,
+    memberId: member.memberId,
     generation: meta.generation,
-    assignments: ownedBy(meta, memberId)
-      .filter((k) => !(k in meta.revoking))
+    assignments: Object.keys(member.owned)
+      .filter((key) => !revoking.includes(key))
+      .sort()
       .map(parseTp),
-    revoking: revokingFrom(meta, memberId).map(parseTp),
+    revoking: revoking.map(parseTp),
   };
 }
 
-function stateOf(meta: GroupMeta | undefined): GroupDescription['state'] {
-  if (meta === undefined || Object.keys(meta.members).length === 0) return 'Empty';
-  if (Object.keys(meta.revoking).length > 0) return 'Rebalancing';
-  for (const [memberId, keys] of Object.entries(meta.target))
-    for (const key of keys) if (meta.owners[key] !== memberId) return 'Rebalancing';
+function stateOf(snapshot: GroupSnapshot, now: number): GroupDescription['state'] {
+  const live = liveMembers(snapshot, now);
+  if (snapshot.meta === undefined || live.length === 0) return 'Empty';
+  const owned = ownersOf(snapshot, now);
+  for (const id of live) {
+    const mine = [...(owned.get(id) ?? [])].sort().join(',');
+    if (mine !== [...(snapshot.targets[id] ?? [])].sort().join(',')) return 'Rebalancing';
+  }
   return 'Stable';
 }
 

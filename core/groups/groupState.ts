@@ -1,18 +1,28 @@
-import { assign, type AssignorName } from './assignors.ts';
+import { assign, type Assignment, type AssignorName } from './assignors.ts';
 
 /**
- * A consumer group's coordination state and its legal transitions, as pure functions. The store
- * keeps it in one item changed only by conditional writes (optimistic locking on `version`);
- * member liveness lives in one small item per member so that heartbeats do not contend.
+ * A consumer group's coordination state and its legal transitions, as pure functions. The state
+ * is spread over items so that no item grows with the group and a member's heartbeat touches only
+ * a few small ones (DynamoDB items hold at most 400 KB; a group of 5,000 partitions described in
+ * one item would not fit, and every heartbeat would read all of it):
+ *
+ * - the meta (`GroupMeta`): generation, assignor, the id of the current target assignment and the
+ *   partition counts it covers; fixed size, changed only by a rebalance (conditional on `version`);
+ * - per member, its subscription and what it owns (`MemberState`), a tiny session item
+ *   (`expiresAt`, written by every heartbeat) and its read positions (written by polls);
+ * - per member and assignment, its target (immutable: written before the meta points at it);
+ * - per partition, its owner, grant count and revocation (`PartitionOwnership`), in the item that
+ *   also holds the committed offset, so a commit checks ownership on the item it writes.
  *
  * Lifecycle of a partition in a group (cooperative rebalancing):
  *
- *   unowned ──grant──▶ owned by M ──target moves it──▶ revoking (M still owns it)
+ *   unowned ──claim──▶ owned by M ──target moves it──▶ revoking (M still owns it)
  *      ▲                                                   │
- *      └──── M releases it, M's session expires, or the rebalance timeout passes ◀──┘
+ *      └──── M releases it, M's session ends, or the rebalance timeout passes ◀──┘
  *
- * A partition is granted only while unowned, so no two members ever own it at once; members whose
- * partitions do not move keep consuming through a rebalance.
+ * A partition changes owner only by a conditional write on its own item, from "no owner" or from
+ * an owner whose session has ended, who released it, or whose rebalance timeout has passed; so no
+ * two members ever own it at once. Only the member whose current target holds it may claim it.
  */
 export interface MemberInfo {
   readonly instanceId?: string;
@@ -29,236 +39,162 @@ export interface GroupMeta {
   readonly version: number;
   readonly generation: number;
   readonly assignor: AssignorName;
-  readonly members: Readonly<Record<string, MemberInfo>>;
-  /** Member id → the partitions the assignor wants it to own. */
-  readonly target: Readonly<Record<string, readonly string[]>>;
-  /** Partition → the member that owns it now. */
-  readonly owners: Readonly<Record<string, string>>;
-  /** Partition → when its owner was asked to release it. */
-  readonly revoking: Readonly<Record<string, number>>;
-  /**
-   * Partition → how many times it has been granted. A member's read position is kept under this
-   * count, so a member that loses a partition and later gets it back starts from the committed
-   * offset, not from a position that another owner has since moved past.
-   */
-  readonly grants: Readonly<Record<string, number>>;
+  /** The current target assignment (see `assignmentId`); each member's target is its own item. */
+  readonly assignment: string;
+  /** Topic → the partition count the assignment covers: a member that sees another count rebalances. */
+  readonly counts: Readonly<Record<string, number>>;
   readonly createdAt: number;
 }
 
-export function emptyGroup(name: string, assignor: AssignorName, now: number): GroupMeta {
-  return {
-    name,
-    version: 0,
-    generation: 0,
-    assignor,
-    members: {},
-    target: {},
-    owners: {},
-    revoking: {},
-    grants: {},
-    createdAt: now,
-  };
+/** One member: what it subscribes to and what it owns. Its session and positions are separate items. */
+export interface MemberState {
+  readonly memberId: string;
+  readonly info: MemberInfo;
+  /**
+   * Partition → the grant under which this member owns it. It mirrors the partitions' `owner`
+   * (both change in one transaction), so a heartbeat learns what it owns from this item alone. A
+   * member's read position is kept under the grant, so a member that loses a partition and later
+   * gets it back starts from the committed offset, not from a position another owner moved past.
+   */
+  readonly owned: Readonly<Record<string, number>>;
+  /** The assignment whose target this member last took in, and that target. */
+  readonly assignment: string;
+  readonly target: readonly string[];
 }
 
-type Mutable<T> = { -readonly [K in keyof T]: T[K] };
+/** A partition's ownership within the group (kept with its committed offset). */
+export interface PartitionOwnership {
+  readonly key: string;
+  /** The member last granted it; it owns it while its session lasts and it has not given it up. */
+  readonly owner?: string;
+  /** How many times it has been granted. */
+  readonly grants: number;
+  /** When the member meant to take it over first saw it still owned by another. */
+  readonly revokingSince?: number;
+  /** The owner's rebalance timeout, so a claimant knows when it may take the partition. */
+  readonly rebalanceTimeoutMs?: number;
+}
 
-function clone(meta: GroupMeta): Mutable<GroupMeta> & {
-  members: Record<string, MemberInfo>;
-  owners: Record<string, string>;
-  revoking: Record<string, number>;
-  target: Record<string, readonly string[]>;
-  grants: Record<string, number>;
-} {
-  return {
-    ...meta,
-    members: { ...meta.members },
-    target: { ...meta.target },
-    owners: { ...meta.owners },
-    revoking: { ...meta.revoking },
-    grants: { ...meta.grants },
-  };
+export function emptyGroup(name: string, assignor: AssignorName, now: number): GroupMeta {
+  return { name, version: 0, generation: 0, assignor, assignment: '', counts: {}, createdAt: now };
+}
+
+/**
+ * An assignment's id starts with the meta version it was written for, so target items of
+ * assignments that can no longer be published (an older version that is not the current one)
+ * are recognisable as garbage while a rebalance under way (the next version) is left alone.
+ */
+export function assignmentId(version: number, nonce: string): string {
+  return `${String(version).padStart(12, '0')}.${nonce}`;
+}
+
+export function assignmentVersion(assignment: string): number {
+  return Number(assignment.slice(0, assignment.indexOf('.')));
 }
 
 /** What the group's members subscribe to: topic → partition count (absent topics are skipped). */
 export type PartitionCounts = Readonly<Record<string, number>>;
 
-export function subscribedTopics(meta: GroupMeta): string[] {
-  return [...new Set(Object.values(meta.members).flatMap((m) => m.topics))].sort();
+export function subscribedTopics(members: readonly MemberInfo[]): string[] {
+  return [...new Set(members.flatMap((m) => m.topics))].sort();
 }
 
-function recomputeTarget(meta: ReturnType<typeof clone>, partitions: PartitionCounts): void {
-  const members = Object.fromEntries(Object.entries(meta.members).map(([id, m]) => [id, m.topics]));
-  meta.target = assign(meta.assignor, { members, partitions, previous: meta.target });
+/** The target assignment of `members`, sticky to `previous` where the assignor is. */
+export function targetsFor(
+  assignor: AssignorName,
+  members: Readonly<Record<string, MemberInfo>>,
+  previous: Readonly<Record<string, readonly string[]>>,
+  partitions: PartitionCounts,
+): Assignment {
+  const subscriptions = Object.fromEntries(Object.entries(members).map(([id, m]) => [id, m.topics]));
+  return assign(assignor, { members: subscriptions, partitions, previous });
 }
 
-/** The partitions the subscriptions cover now, so a change in partition counts triggers a rebalance. */
-function covered(meta: GroupMeta): string {
-  return Object.values(meta.target).flat().sort().join(',');
+/** The partitions an assignment covers, so a change in partition counts shows as a rebalance. */
+export function covered(targets: Readonly<Record<string, readonly string[]>>): string {
+  return Object.values(targets).flat().sort().join(',');
 }
 
-export interface Reconciled {
-  readonly meta: GroupMeta;
-  readonly changed: boolean;
-  readonly expired: string[];
+export interface Claim {
+  readonly key: string;
+  /** The grant the partition has now (the claim makes it `grants + 1`). */
+  readonly grants: number;
+  /** The recorded owner the claim replaces, and why it may: it is gone, or its time to release is up. */
+  readonly from?: { readonly owner: string; readonly because: 'gone' | 'timeout'; readonly since?: number };
+}
+
+/** What one member does to move towards its target; each step is a conditional write. */
+export interface MemberPlan {
+  /** Target partitions that are free (or whose owner is gone or out of time): take them. */
+  readonly claims: readonly Claim[];
+  /** Target partitions another live member still owns: start its rebalance timeout. */
+  readonly marks: readonly { readonly key: string; readonly owner: string }[];
+  /** Revoked partitions the member gives back. */
+  readonly releases: readonly string[];
+  /** Partitions that came back to the member's target: its old revocation no longer counts. */
+  readonly clears: readonly string[];
 }
 
 /**
- * Brings the state up to date at `now`: removes members whose sessions expired (their partitions
- * become free), rebalances when membership or partition counts changed, asks owners to release
- * partitions that moved, takes them after the rebalance timeout, and grants free partitions to
- * their target members. Anyone may call it: whoever notices first does the work.
+ * Plans a member's step at `now` from its own state, its current target, the ownership of the
+ * target partitions it does not own yet, and the sessions of their owners.
  */
-export function reconcile(
-  meta: GroupMeta,
-  liveness: Readonly<Record<string, number>>,
+export function planMember(
+  member: MemberState,
+  target: readonly string[],
+  partitions: Readonly<Record<string, PartitionOwnership>>,
+  sessions: Readonly<Record<string, number>>,
   now: number,
-  partitions: PartitionCounts,
-): Reconciled {
-  const next = clone(meta);
-  let changed = false;
-  const expired = Object.keys(next.members).filter((id) => (liveness[id] ?? 0) <= now);
-  if (expired.length > 0) {
-    for (const id of expired) {
-      delete next.members[id];
-      delete next.target[id];
-    }
-    for (const [key, owner] of Object.entries(next.owners)) {
-      if (expired.includes(owner)) {
-        delete next.owners[key];
-        delete next.revoking[key];
-      }
-    }
-    next.generation++;
-    recomputeTarget(next, partitions);
-    changed = true;
-  } else {
-    const before = covered(next);
-    recomputeTarget(next, partitions);
-    if (covered(next) !== before) {
-      next.generation++;
-      changed = true;
-    } else {
-      next.target = meta.target; // keep the stored target when nothing moved
-    }
+  releasing: readonly string[],
+): MemberPlan {
+  const wanted = new Set(target);
+  const claims: Claim[] = [];
+  const marks: { key: string; owner: string }[] = [];
+  for (const key of target) {
+    if (Object.hasOwn(member.owned, key)) continue;
+    const p = partitions[key];
+    const owner = p?.owner;
+    if (owner === undefined) claims.push({ key, grants: p?.grants ?? 0 });
+    else if (owner === member.memberId || (sessions[owner] ?? 0) <= now)
+      claims.push({ key, grants: p!.grants, from: { owner, because: 'gone' } });
+    else if (p!.revokingSince === undefined) marks.push({ key, owner });
+    else if (p!.revokingSince + (p!.rebalanceTimeoutMs ?? 0) <= now)
+      claims.push({ key, grants: p!.grants, from: { owner, because: 'timeout', since: p!.revokingSince } });
   }
-  const targetOf = new Map<string, string>();
-  for (const [id, keys] of Object.entries(next.target)) for (const key of keys) targetOf.set(key, id);
-  for (const [key, owner] of Object.entries(next.owners)) {
-    if (targetOf.get(key) === owner) {
-      if (key in next.revoking) {
-        delete next.revoking[key];
-        changed = true;
-      }
-      continue;
-    }
-    const since = next.revoking[key];
-    if (since === undefined) {
-      next.revoking[key] = now;
-      changed = true;
-    } else if (since + (next.members[owner]?.rebalanceTimeoutMs ?? 0) <= now) {
-      delete next.owners[key]; // the owner did not release in time: take it
-      delete next.revoking[key];
-      changed = true;
-    }
-  }
-  for (const [key, id] of targetOf) {
-    if (next.owners[key] === undefined) {
-      next.owners[key] = id;
-      next.grants[key] = (next.grants[key] ?? 0) + 1;
-      changed = true;
-    }
-  }
-  return { meta: next, changed, expired };
+  const previous = member.assignment === '' ? wanted : new Set(member.target);
+  return {
+    claims,
+    marks,
+    releases: releasing.filter((key) => Object.hasOwn(member.owned, key) && !wanted.has(key)),
+    clears: Object.keys(member.owned).filter((key) => wanted.has(key) && !previous.has(key)),
+  };
 }
 
-export interface JoinRequest {
-  readonly memberId: string;
-  readonly info: MemberInfo;
+/** The member after a step: claims added, releases removed, the target taken in. */
+export function applyPlan(
+  member: MemberState,
+  assignment: string,
+  target: readonly string[],
+  plan: Pick<MemberPlan, 'claims' | 'releases'>,
+): MemberState {
+  const owned = { ...member.owned };
+  for (const c of plan.claims) owned[c.key] = c.grants + 1;
+  for (const key of plan.releases) delete owned[key];
+  return { ...member, owned, assignment, target };
 }
 
-/**
- * Adds a member and rebalances. A static member (same `instanceId`) that comes back while its old
- * session is still live takes over the old member's partitions under its new id, with no
- * rebalance and no generation change; the old id is fenced.
- */
-export function join(
-  meta: GroupMeta,
-  request: JoinRequest,
-  partitions: PartitionCounts,
-): { meta: GroupMeta; replaced?: string } {
-  const next = clone(meta);
-  const instanceId = request.info.instanceId;
-  const previous =
-    instanceId === undefined
-      ? undefined
-      : Object.entries(next.members).find(([, m]) => m.instanceId === instanceId)?.[0];
-  if (previous !== undefined && sameSubscription(next.members[previous]!.topics, request.info.topics)) {
-    delete next.members[previous];
-    next.members[request.memberId] = request.info;
-    next.target[request.memberId] = next.target[previous] ?? [];
-    delete next.target[previous];
-    for (const [key, owner] of Object.entries(next.owners)) {
-      if (owner !== previous) continue;
-      next.owners[key] = request.memberId;
-      next.grants[key] = (next.grants[key] ?? 0) + 1; // the new incarnation resumes from commits
-    }
-    return { meta: next, replaced: previous };
-  }
-  if (previous !== undefined) removeMember(next, previous);
-  next.members[request.memberId] = request.info;
-  next.generation++;
-  recomputeTarget(next, partitions);
-  return { meta: next, ...(previous === undefined ? {} : { replaced: previous }) };
+/** The key a member's read position for a partition is stored under (see `MemberState.owned`). */
+export function positionKey(key: string, grant: number): string {
+  return `${key}#${grant}`;
 }
 
-/** Removes a member (it left): its partitions are free at once, and the group rebalances. */
-export function leave(meta: GroupMeta, memberId: string, partitions: PartitionCounts): GroupMeta {
-  const next = clone(meta);
-  removeMember(next, memberId);
-  next.generation++;
-  recomputeTarget(next, partitions);
-  return next;
-}
-
-function removeMember(next: ReturnType<typeof clone>, memberId: string): void {
-  delete next.members[memberId];
-  delete next.target[memberId];
-  for (const [key, owner] of Object.entries(next.owners)) {
-    if (owner === memberId) {
-      delete next.owners[key];
-      delete next.revoking[key];
-    }
-  }
-}
-
-/** A member gives back partitions it was asked to release (after committing their offsets). */
-export function release(meta: GroupMeta, memberId: string, keys: readonly string[]): GroupMeta {
-  const next = clone(meta);
-  for (const key of keys) {
-    if (next.owners[key] === memberId && key in next.revoking) {
-      delete next.owners[key];
-      delete next.revoking[key];
-    }
-  }
-  return next;
-}
-
-/** The key a member's read position for a partition is stored under (see `grants`). */
-export function positionKey(meta: GroupMeta, key: string): string {
-  return `${key}#${meta.grants[key] ?? 0}`;
-}
-
-export function ownedBy(meta: GroupMeta, memberId: string): string[] {
-  return Object.entries(meta.owners)
-    .filter(([, owner]) => owner === memberId)
-    .map(([key]) => key)
+export function revokingFrom(member: MemberState, target: readonly string[]): string[] {
+  const wanted = new Set(target);
+  return Object.keys(member.owned)
+    .filter((key) => !wanted.has(key))
     .sort();
 }
 
-export function revokingFrom(meta: GroupMeta, memberId: string): string[] {
-  return ownedBy(meta, memberId).filter((key) => key in meta.revoking);
-}
-
-function sameSubscription(a: readonly string[], b: readonly string[]): boolean {
+export function sameSubscription(a: readonly string[], b: readonly string[]): boolean {
   return [...a].sort().join('\n') === [...b].sort().join('\n');
 }
