@@ -169,8 +169,11 @@ export interface LogStore {
   readBatches(log: string, fromOffset: number, maxBatches: number): Promise<BatchPage>;
   /** Batch headers (no payload) from `fromOffset` in offset order, one page at a time. */
   scanBatchHeaders(log: string, fromOffset: number, maxBatches: number): Promise<BatchPage>;
-  /** Removes every batch of a partition's log, and its sequencer. */
-  deleteLog(log: string): Promise<void>;
+  /**
+   * Removes every batch of a partition's log, and its sequencer; batches whose TTL (epoch seconds)
+   * falls at or before `leaveExpiringBy` are left for DynamoDB's TTL, which deletes for nothing.
+   */
+  deleteLog(log: string, leaveExpiringBy?: number): Promise<void>;
   /**
    * Of the marks of the time chain starting at `chainStart`, the last whose running maximum is
    * below `timestamp`: one query of the time index (eventually consistent, so a mark written an

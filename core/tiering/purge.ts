@@ -10,14 +10,20 @@ export interface DeletionStores {
 }
 
 /**
- * Removes a deleted topic's partition: its claim objects, hot batches and sequencer, segments, and
- * partition state (its producers' states expire by TTL). Every step is
- * idempotent, so a purge that dies is finished by the next; the log key carries the topic id, so
- * nothing left meanwhile is ever read.
+ * Hot batches that DynamoDB's TTL removes within this long are left to it (a TTL deletion is free;
+ * a purge's costs a write unit per KB), so a deleted topic's hot tier costs little to purge.
  */
-export async function deletePartitionData(stores: DeletionStores, log: string): Promise<void> {
+export const PURGE_LEAVES_TO_TTL_MS = 2 * 24 * 60 * 60 * 1000;
+
+/**
+ * Removes a deleted topic's partition: its claim objects, hot batches (but those TTL removes within
+ * `PURGE_LEAVES_TO_TTL_MS`) and sequencer, segments, and partition state (its producers' states
+ * expire by TTL). Every step is idempotent, so a purge that dies is finished by the next; the log
+ * key carries the topic id, so nothing left meanwhile is ever read.
+ */
+export async function deletePartitionData(stores: DeletionStores, log: string, now: number): Promise<void> {
   if (stores.tiering !== undefined) await stores.tiering.objects.delete(await hotClaims(stores.log, log));
-  await stores.log.deleteLog(log);
+  await stores.log.deleteLog(log, Math.floor((now + PURGE_LEAVES_TO_TTL_MS) / 1000));
   if (stores.tiering === undefined) return;
   await dropAllSegments(stores.metadata, stores.tiering, log);
   await stores.tiering.store.forgetPartitionState(log); // last: the steps above read it

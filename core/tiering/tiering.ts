@@ -192,7 +192,7 @@ export class Tiering {
       for (let partition = 0; partition < deleted.partitions; partition++) {
         if (this.now() >= deadline) return reports; // the rest (each step idempotent) next run
         try {
-          await deletePartitionData(stores, logKey(deleted.topicId, partition));
+          await deletePartitionData(stores, logKey(deleted.topicId, partition), this.now());
           reports.push({ topic: deleted.name, partition, rolled: 0, expired: 0, compacted: 0, purged: true });
         } catch (e) {
           failed = true;

@@ -144,6 +144,25 @@ export function storeContract(kind: StoreKind): void {
       expect((await store.lastBatch('kept'))?.baseOffset).toBe(0);
     });
 
+    it('leaves to TTL the batches it removes by the given time, and deletes the rest', async () => {
+      const store = await kind.make();
+      const by = 1_900_000_000;
+      await store.putBatch({ ...batch('ttl', 0, 2), expiresAt: by - 60 });
+      await store.putBatch({ ...batch('ttl', 2, 1), expiresAt: by });
+      await store.putBatch({ ...batch('ttl', 3, 1), expiresAt: by + 1 });
+      await store.putBatch(batch('ttl', 4, 1)); // no TTL: written before expiry existed
+      await store.advanceSequencer('ttl', 5);
+      await store.deleteLog('ttl', by);
+      const left = (await store.readBatches('ttl', 0, 10)).batches.map((b) => b.baseOffset);
+      expect(left, 'only the batches TTL removes by then').toStrictEqual([0, 2]);
+      expect(
+        await store.reserveOffsets('ttl', 1, { maxTimestamp: 0, bytes: 4096, raise: true }),
+        'the sequencer is gone',
+      ).toBe(undefined);
+      await store.deleteLog('ttl');
+      expect(await store.lastBatch('ttl'), 'without a time, everything goes').toBe(undefined);
+    });
+
     it('writes a batch and the producer state together, or neither', async () => {
       const store = await kind.make();
       const next = (version: number, nextSequence: number) => ({

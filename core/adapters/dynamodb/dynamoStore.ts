@@ -318,19 +318,22 @@ export class DynamoStore implements LogStore, MetadataStore, TieringStore {
     return { batches, reachedEnd };
   }
 
-  async deleteLog(log: string): Promise<void> {
+  async deleteLog(log: string, leaveExpiringBy?: number): Promise<void> {
     let startKey: Record<string, AttributeValue> | undefined;
     do {
       const page = await this.client.send(
         new QueryCommand({
           TableName: this.tables.log,
           KeyConditionExpression: 'pk = :pk',
+          ExpressionAttributeNames: { '#x': A.expiresAt },
           ExpressionAttributeValues: { ':pk': { S: log } },
-          ProjectionExpression: 'pk, sk',
+          ProjectionExpression: 'pk, sk, #x',
           ExclusiveStartKey: startKey,
         }),
       );
-      const keys = page.Items ?? [];
+      const keys = (page.Items ?? [])
+        .filter((item) => !expiresBy(item[A.expiresAt], leaveExpiringBy))
+        .map(({ pk, sk }) => ({ pk: pk!, sk: sk! }));
       for (let i = 0; i < keys.length; i += 25) {
         await this.batchDelete(keys.slice(i, i + 25).map((Key) => ({ DeleteRequest: { Key } })));
       }
@@ -863,4 +866,9 @@ function itemToSegment(item: Record<string, AttributeValue>): SegmentRecord {
 function itemToTopic(item: Record<string, AttributeValue>): TopicRecord {
   const { name, topicId, config, createdAt, version } = unmarshall(item);
   return { name, topicId, config, createdAt, version };
+}
+
+/** Whether an item's TTL attribute falls at or before `by` (epoch seconds). */
+function expiresBy(ttl: AttributeValue | undefined, by: number | undefined): boolean {
+  return by !== undefined && ttl?.N !== undefined && Number(ttl.N) <= by;
 }

@@ -203,17 +203,22 @@ export class MemoryStore implements LogStore, MetadataStore, TieringStore {
     return { ...page, batches: page.batches.map((b) => ({ ...b, payload: new Uint8Array(0) })) };
   }
 
-  async deleteLog(log: string): Promise<void> {
+  async deleteLog(log: string, leaveExpiringBy?: number): Promise<void> {
     await tick();
-    const sizes = (this.logs.get(log) ?? []).map(batchItemBytes);
-    this.chargePages('log', sizes); // the keys are found with a Query, which reads whole items
-    const batches = this.logs.get(log) ?? [];
+    const all = this.logs.get(log) ?? [];
+    this.chargePages('log', all.map(batchItemBytes)); // the keys are found with a Query, which reads whole items
+    const expiring = (b: StoredBatch) =>
+      leaveExpiringBy !== undefined && b.expiresAt !== undefined && b.expiresAt <= leaveExpiringBy;
+    const batches = all.filter((b) => !expiring(b));
+    const sizes = batches.map(batchItemBytes);
     for (let i = 0; i < sizes.length; i += 25) {
       this.charge('log', {
         write: sizes.slice(i, i + 25).reduce((n, b) => n + writeUnits(b), 0) + indexWrites(batches.slice(i, i + 25)),
       });
     }
-    this.logs.delete(log);
+    const left = all.filter(expiring);
+    if (left.length > 0) this.logs.set(log, left);
+    else this.logs.delete(log);
     this.charge('metadata', { write: writeUnits(SEQUENCER_BYTES) });
     this.sequencers.delete(log);
   }
