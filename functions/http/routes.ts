@@ -17,38 +17,50 @@ export const HANDLER_ENTRY: Readonly<Record<HandlerName, string>> = {
   sagas: 'functions/sagas/api.ts',
 };
 
+/**
+ * The coarse first gate for JWT callers: the OAuth scope (`sluice/<scope>`) a route requires when
+ * the stack's JWT authorizer checks scopes. ACLs (per resource and operation) come after it.
+ */
+export type Scope = 'produce' | 'consume' | 'admin';
+
 export interface Route {
   readonly method: 'GET' | 'POST' | 'PATCH' | 'DELETE';
   /** API Gateway path syntax: `{name}` for a path parameter. */
   readonly path: string;
   /** Which Lambda function serves it (one function per concern). */
   readonly handler: HandlerName;
+  readonly scope: Scope;
 }
 
 export const ROUTES: readonly Route[] = [
-  { method: 'POST', path: '/v1/topics', handler: 'topics' },
-  { method: 'GET', path: '/v1/topics', handler: 'topics' },
-  { method: 'GET', path: '/v1/topics/{topic}', handler: 'topics' },
-  { method: 'PATCH', path: '/v1/topics/{topic}', handler: 'topics' },
-  { method: 'DELETE', path: '/v1/topics/{topic}', handler: 'topics' },
-  { method: 'POST', path: '/v1/topics/{topic}/partitions/{partition}/delete-records', handler: 'topics' },
-  { method: 'POST', path: '/v1/admin/tiering/run', handler: 'tiering' },
-  { method: 'POST', path: '/v1/topics/{topic}/records', handler: 'produce' },
-  { method: 'GET', path: '/v1/topics/{topic}/partitions/{partition}/records', handler: 'fetch' },
-  { method: 'GET', path: '/v1/topics/{topic}/partitions/{partition}/offsets', handler: 'fetch' },
-  { method: 'GET', path: '/v1/groups', handler: 'groups' },
-  { method: 'GET', path: '/v1/groups/{group}', handler: 'groups' },
-  { method: 'DELETE', path: '/v1/groups/{group}', handler: 'groups' },
-  { method: 'POST', path: '/v1/groups/{group}/members', handler: 'groups' },
-  { method: 'DELETE', path: '/v1/groups/{group}/members/{memberId}', handler: 'groups' },
-  { method: 'POST', path: '/v1/groups/{group}/members/{memberId}/heartbeat', handler: 'groups' },
-  { method: 'POST', path: '/v1/groups/{group}/members/{memberId}/poll', handler: 'groups' },
-  { method: 'POST', path: '/v1/groups/{group}/offsets', handler: 'groups' },
-  { method: 'POST', path: '/v1/groups/{group}/offsets/reset', handler: 'groups' },
-  { method: 'GET', path: '/v1/sagas', handler: 'sagas' },
-  { method: 'POST', path: '/v1/sagas/{saga}/executions', handler: 'sagas' },
-  { method: 'GET', path: '/v1/sagas/{saga}/executions', handler: 'sagas' },
-  { method: 'GET', path: '/v1/sagas/{saga}/executions/{executionId}', handler: 'sagas' },
+  { method: 'POST', path: '/v1/topics', handler: 'topics', scope: 'admin' },
+  { method: 'GET', path: '/v1/topics', handler: 'topics', scope: 'consume' },
+  { method: 'GET', path: '/v1/topics/{topic}', handler: 'topics', scope: 'consume' },
+  { method: 'PATCH', path: '/v1/topics/{topic}', handler: 'topics', scope: 'admin' },
+  { method: 'DELETE', path: '/v1/topics/{topic}', handler: 'topics', scope: 'admin' },
+  {
+    method: 'POST',
+    path: '/v1/topics/{topic}/partitions/{partition}/delete-records',
+    handler: 'topics',
+    scope: 'admin',
+  },
+  { method: 'POST', path: '/v1/admin/tiering/run', handler: 'tiering', scope: 'admin' },
+  { method: 'POST', path: '/v1/topics/{topic}/records', handler: 'produce', scope: 'produce' },
+  { method: 'GET', path: '/v1/topics/{topic}/partitions/{partition}/records', handler: 'fetch', scope: 'consume' },
+  { method: 'GET', path: '/v1/topics/{topic}/partitions/{partition}/offsets', handler: 'fetch', scope: 'consume' },
+  { method: 'GET', path: '/v1/groups', handler: 'groups', scope: 'consume' },
+  { method: 'GET', path: '/v1/groups/{group}', handler: 'groups', scope: 'consume' },
+  { method: 'DELETE', path: '/v1/groups/{group}', handler: 'groups', scope: 'admin' },
+  { method: 'POST', path: '/v1/groups/{group}/members', handler: 'groups', scope: 'consume' },
+  { method: 'DELETE', path: '/v1/groups/{group}/members/{memberId}', handler: 'groups', scope: 'consume' },
+  { method: 'POST', path: '/v1/groups/{group}/members/{memberId}/heartbeat', handler: 'groups', scope: 'consume' },
+  { method: 'POST', path: '/v1/groups/{group}/members/{memberId}/poll', handler: 'groups', scope: 'consume' },
+  { method: 'POST', path: '/v1/groups/{group}/offsets', handler: 'groups', scope: 'consume' },
+  { method: 'POST', path: '/v1/groups/{group}/offsets/reset', handler: 'groups', scope: 'admin' },
+  { method: 'GET', path: '/v1/sagas', handler: 'sagas', scope: 'consume' },
+  { method: 'POST', path: '/v1/sagas/{saga}/executions', handler: 'sagas', scope: 'produce' },
+  { method: 'GET', path: '/v1/sagas/{saga}/executions', handler: 'sagas', scope: 'consume' },
+  { method: 'GET', path: '/v1/sagas/{saga}/executions/{executionId}', handler: 'sagas', scope: 'consume' },
 ];
 
 /** `"POST /v1/topics"`, as API Gateway puts it in `event.routeKey`. */
