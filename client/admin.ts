@@ -36,6 +36,22 @@ export interface TopicDescription extends TopicSummary {
   }[];
 }
 
+/** An ACL rule (see the README's Authorization): who may or may not do what to which resources. */
+export interface AclRule {
+  principal: string;
+  resourceType: 'topic' | 'group' | 'shareGroup' | 'exchange' | 'subscription' | 'saga' | 'job' | 'cluster';
+  resourceName: string;
+  /** @default 'literal' */
+  patternType?: 'literal' | 'prefixed';
+  operation: 'read' | 'write' | 'create' | 'delete' | 'alter' | 'describe' | 'all';
+  /** @default 'allow' */
+  permission?: 'allow' | 'deny';
+}
+
+export interface StoredAclRule extends Required<AclRule> {
+  id: string;
+}
+
 const topicPath = (name: string): string => `v1/topics/${encodeURIComponent(name)}`;
 
 /** Topic administration over the HTTP API. */
@@ -83,6 +99,23 @@ export class Admin {
 
   async deleteTopic(name: string): Promise<void> {
     await this.http.request('DELETE', topicPath(name));
+  }
+
+  /** The ACL rules, optionally only those with these exact field values. */
+  async listAcls(
+    filter: { principal?: string; resourceType?: AclRule['resourceType']; resourceName?: string } = {},
+  ): Promise<StoredAclRule[]> {
+    return (await this.http.request<{ acls: StoredAclRule[] }>('GET', 'v1/acls', { query: filter })).acls;
+  }
+
+  /** Adds a rule (adding an equal rule again changes nothing: `created: false`). */
+  addAcl(rule: AclRule): Promise<{ acl: StoredAclRule; created: boolean }> {
+    return this.http.request('POST', 'v1/acls', { body: rule });
+  }
+
+  /** Removes the rule equal to this one; false when there was none. */
+  async removeAcl(rule: AclRule): Promise<boolean> {
+    return (await this.http.request<{ deleted: boolean }>('DELETE', 'v1/acls', { body: rule })).deleted;
   }
 
   /** `earliest`, `latest`, or the earliest offset at or after an epoch-ms timestamp. */

@@ -22,7 +22,7 @@ import { join, sep } from 'node:path';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import { parseArgs, type ParseArgsConfig } from 'node:util';
-import { Admin } from './admin.ts';
+import { Admin, type AclRule } from './admin.ts';
 import { PartitionConsumer } from './consumer.ts';
 import { GroupConsumer } from './groupConsumer.ts';
 import { Connection, isSluiceApiError, type Auth } from './http.ts';
@@ -46,9 +46,13 @@ const USAGE = `Usage:
   sluice sagas start SAGA INPUT-JSON [--name EXECUTION-NAME] [--wait]
   sluice sagas describe SAGA EXECUTION-ID
   sluice sagas executions SAGA [--max N]
+  sluice acls list [--principal P] [--resource-type T] [--resource-name N]
+  sluice acls add PRINCIPAL OPERATION RESOURCE-TYPE RESOURCE-NAME [--prefixed] [--deny]
+  sluice acls remove PRINCIPAL OPERATION RESOURCE-TYPE RESOURCE-NAME [--prefixed] [--deny]
   sluice example                         (lists the examples)
   sluice example NAME [ARGS ...]         (runs examples/NAME.ts; ARGS go to it untouched, e.g. --count 20)
-Options: --url URL (default $SLUICE_URL or http://127.0.0.1:7070)  --auth none|iam  --json  --key KEY`;
+Options: --url URL (default $SLUICE_URL or http://127.0.0.1:7070)  --auth none|iam  --json  --key KEY
+  --as PRINCIPAL (names the caller to a local stack started with --trust-principal-header)`;
 
 const RECORD_FIELDS = new Set(['key', 'value', 'headers', 'partition', 'timestamp']);
 
@@ -75,6 +79,12 @@ const OPTIONS = {
   name: { type: 'string' },
   wait: { type: 'boolean', default: false },
   sizes: { type: 'boolean', default: false },
+  as: { type: 'string' },
+  principal: { type: 'string' },
+  'resource-type': { type: 'string' },
+  'resource-name': { type: 'string' },
+  prefixed: { type: 'boolean', default: false },
+  deny: { type: 'boolean', default: false },
   help: { type: 'boolean', short: 'h', default: false },
 } as const satisfies ParseArgsConfig['options'];
 
@@ -87,7 +97,8 @@ export async function main(
   if (exampleAt !== undefined) return example(argv.slice(0, exampleAt), argv.slice(exampleAt + 1), io);
   const { values, positionals } = parseArgs({ args: argv, allowPositionals: true, options: OPTIONS });
   const print = (line: string): void => void io.out.write(`${line}\n`);
-  const connection = { url: values.url, ...(values.auth === undefined ? {} : { auth: values.auth as Auth }) };
+  const auth: Auth | undefined = values.as !== undefined ? { principal: values.as } : (values.auth as Auth | undefined);
+  const connection = { url: values.url, ...(auth === undefined ? {} : { auth }) };
   const [command, ...rest] = positionals;
   try {
     if (values.help || command === undefined) {
@@ -102,6 +113,7 @@ export async function main(
         : await consumeGroup(connection, rest, values, print);
     if (command === 'groups') return await groupsCommand(new Connection(connection), rest, values, print);
     if (command === 'sagas') return await sagasCommand(new SagaClient(connection), rest, values, print);
+    if (command === 'acls') return await aclsCommand(new Admin(connection), rest, values, print);
     throw new UsageError(`Unknown command ${command}`);
   } catch (e) {
     if (e instanceof UsageError) {
@@ -628,6 +640,58 @@ async function sagasCommand(
     }
     default:
       throw new UsageError(`Unknown sagas action ${action ?? ''}`);
+  }
+}
+
+async function aclsCommand(
+  admin: Admin,
+  args: string[],
+  values: Record<string, unknown>,
+  print: (l: string) => void,
+): Promise<number> {
+  const [action, principal, operation, resourceType, resourceName] = args;
+  const rule = (): AclRule => {
+    if (resourceName === undefined)
+      throw new UsageError(`acls ${action} needs PRINCIPAL OPERATION RESOURCE-TYPE RESOURCE-NAME`);
+    return {
+      principal: principal!,
+      operation: operation as AclRule['operation'],
+      resourceType: resourceType as AclRule['resourceType'],
+      resourceName,
+      patternType: values.prefixed === true ? 'prefixed' : 'literal',
+      permission: values.deny === true ? 'deny' : 'allow',
+    };
+  };
+  switch (action) {
+    case 'list': {
+      const acls = await admin.listAcls({
+        ...(values.principal === undefined ? {} : { principal: values.principal as string }),
+        ...(values['resource-type'] === undefined
+          ? {}
+          : { resourceType: values['resource-type'] as AclRule['resourceType'] }),
+        ...(values['resource-name'] === undefined ? {} : { resourceName: values['resource-name'] as string }),
+      });
+      if (values.json === true) print(JSON.stringify(acls));
+      else
+        table(
+          print,
+          ['PRINCIPAL', 'PERMISSION', 'OPERATION', 'RESOURCE TYPE', 'PATTERN', 'RESOURCE NAME'],
+          acls.map((a) => [a.principal, a.permission, a.operation, a.resourceType, a.patternType, a.resourceName]),
+        );
+      return 0;
+    }
+    case 'add': {
+      const { acl, created } = await admin.addAcl(rule());
+      print(values.json === true ? JSON.stringify({ acl, created }) : created ? `Added ${acl.id}` : `Exists ${acl.id}`);
+      return 0;
+    }
+    case 'remove': {
+      const deleted = await admin.removeAcl(rule());
+      print(values.json === true ? JSON.stringify({ deleted }) : deleted ? 'Removed' : 'No such rule');
+      return deleted ? 0 : 1;
+    }
+    default:
+      throw new UsageError(`Unknown acls action ${action ?? '(none)'}`);
   }
 }
 

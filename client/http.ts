@@ -7,9 +7,11 @@ import type { AwsCredentialIdentityProvider } from '@smithy/types';
 /**
  * How the client authenticates: `iam` signs requests with SigV4 (service `execute-api`) using the
  * default AWS credential chain, as the stack's default IAM authorizer requires; `{ token }` sends
- * a JWT bearer token; `none` sends nothing (the local stack).
+ * a JWT bearer token; `none` sends nothing (the local stack); `{ principal }` names the caller in
+ * the `x-sluice-principal` header, which only a local stack started with
+ * `--trust-principal-header` believes (for trying ACLs out locally).
  */
-export type Auth = 'none' | 'iam' | { readonly token: string };
+export type Auth = 'none' | 'iam' | { readonly token: string } | { readonly principal: string };
 
 export interface ConnectionOptions {
   /** Base URL: the stack's `ApiUrl` output, or http://127.0.0.1:7070 for `npm start`. */
@@ -96,8 +98,10 @@ export class Connection {
         }),
       );
       headers = signed.headers;
-    } else if (typeof this.auth === 'object') {
+    } else if (typeof this.auth === 'object' && 'token' in this.auth) {
       headers.authorization = `Bearer ${this.auth.token}`;
+    } else if (typeof this.auth === 'object') {
+      headers['x-sluice-principal'] = this.auth.principal;
     }
     delete headers.host; // fetch sets it
     const response = await fetch(url, { method, headers, body, signal: AbortSignal.timeout(this.timeoutMs) });

@@ -459,3 +459,21 @@ export class ExecutionAlreadyExists extends SluiceError {
     this.executionId = executionId;
   }
 }
+
+// ---------------------------------------------------------------- authorization
+
+/**
+ * The caller may not do this to this resource: no rule allows it, or a rule denies it. Nothing
+ * was changed. The message names the operation and the resource, never the rules.
+ */
+export class NotAuthorized extends SluiceError {
+  readonly operation: string;
+  readonly resourceType: string;
+  readonly resourceName: string;
+  constructor(operation: string, resourceType: string, resourceName: string) {
+    super(`Not authorized to ${operation} ${resourceType} ${JSON.stringify(resourceName.slice(0, 300))}`);
+    this.operation = operation;
+    this.resourceType = resourceType;
+    this.resourceName = resourceName.slice(0, 300);
+  }
+}

@@ -101,6 +101,9 @@ export const metadataKeys = {
   /** A saga's executions share one partition key, sorted by execution id. */
   sagaExecution: (saga: string, executionId: string) => ({ pk: `saga#${saga}`, sk: `exec#${executionId}` }),
   sagaPartition: (saga: string) => `saga#${saga}`,
+  /** Access-control rules share one partition key, so one Query reads them all; by rule id. */
+  acl: (ruleId: string) => ({ pk: 'acl', sk: ruleId }),
+  aclPartition: 'acl',
   /** Short-lived exclusive rights (a saga trigger's drain). */
   lease: (name: string) => ({ pk: 'lease', sk: name }),
 } as const;

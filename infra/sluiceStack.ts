@@ -194,6 +194,13 @@ const ACCESS: Record<
     metadataKeys: ['saga#*'],
     objects: { segments: [], claims: [] },
   },
+  // ACL administration reads and changes the rules, and nothing else.
+  acls: {
+    log: [],
+    metadata: ['dynamodb:GetItem', 'dynamodb:PutItem', 'dynamodb:DeleteItem', 'dynamodb:Query'],
+    metadataKeys: ['acl'],
+    objects: { segments: [], claims: [] },
+  },
   // The audit task appends lifecycle events (idempotent producer, creating the topic on first use)
   // and advances the execution record.
   sagaAudit: {
@@ -371,6 +378,7 @@ export class SluiceStack extends Stack {
       groups: httpFunction('groups'),
       tiering: httpFunction('tiering'),
       sagas: httpFunction('sagas'),
+      acls: httpFunction('acls'),
     };
     this.lagReporter = makeFunction('lagReporter', join('functions', 'groups', 'lagReporter.ts'));
     this.roller = makeFunction('roller', join('functions', 'tiering', 'roller.ts'));

@@ -46,15 +46,22 @@ export function startLocalGateway(options: {
   readonly handlers: Record<HandlerName, LambdaHttpHandler>;
   /** API Gateway's integration timeout (tests shorten it). @default 29000 */
   readonly integrationTimeoutMs?: number;
+  /** Put the `x-sluice-principal` header's identity where API Gateway's authorizer puts one (tests only). */
+  readonly trustPrincipalHeader?: boolean;
 }): Promise<{ server: Server; url: string; close(): Promise<void> }> {
   const host = options.host ?? '127.0.0.1';
   const server = createServer((req, res) => {
-    handle(req, res, options.handlers, host, options.integrationTimeoutMs ?? INTEGRATION_TIMEOUT_MS).catch(
-      (e: unknown) => {
-        console.error(`${req.method} ${req.url}: 500, the handler threw:`, e); // a local user sees why
-        send(res, { statusCode: 500, body: JSON.stringify({ message: 'Internal Server Error' }) });
-      },
-    );
+    handle(
+      req,
+      res,
+      options.handlers,
+      host,
+      options.integrationTimeoutMs ?? INTEGRATION_TIMEOUT_MS,
+      options.trustPrincipalHeader === true,
+    ).catch((e: unknown) => {
+      console.error(`${req.method} ${req.url}: 500, the handler threw:`, e); // a local user sees why
+      send(res, { statusCode: 500, body: JSON.stringify({ message: 'Internal Server Error' }) });
+    });
   });
   return new Promise((resolve, reject) => {
     server.once('error', reject);
@@ -80,6 +87,7 @@ async function handle(
   handlers: Record<HandlerName, LambdaHttpHandler>,
   host: string,
   timeoutMs: number,
+  trustPrincipalHeader: boolean,
 ): Promise<void> {
   const url = new URL(req.url ?? '/', `http://${host}`);
   const method = (req.method ?? 'GET').toUpperCase();
@@ -111,7 +119,7 @@ async function handle(
   const raw = Buffer.concat(chunks);
   const match = route.pattern.exec(url.pathname)!;
   const pathParameters = Object.fromEntries(route.params.map((name, i) => [name, safeDecode(match[i + 1]!)]));
-  const event = toEvent(req, url, route, pathParameters, raw, host);
+  const event = toEvent(req, url, route, pathParameters, raw, host, trustPrincipalHeader);
   const where = `${method} ${url.pathname}`;
   // Lambda's own limits, as the deployed stack meets them: a 6 MB event and response, and API
   // Gateway's 29 s integration timeout, with the answers API Gateway gives.
@@ -143,6 +151,7 @@ function toEvent(
   pathParameters: Record<string, string>,
   raw: Buffer,
   host: string,
+  trustPrincipalHeader: boolean,
 ): APIGatewayProxyEventV2 {
   const headers: Record<string, string> = {};
   for (const [name, value] of Object.entries(req.headers)) {
@@ -178,10 +187,20 @@ function toEvent(
       stage: '$default',
       time: new Date(now).toISOString(),
       timeEpoch: now,
+      ...(trustPrincipalHeader ? authorizerFrom(headers['x-sluice-principal']) : {}),
     },
     ...(raw.length > 0 ? { body: textual ? raw.toString('utf8') : raw.toString('base64') } : {}),
     isBase64Encoded: raw.length > 0 && !textual,
   };
+}
+
+/** The authorizer context API Gateway would give a caller authenticated as `principal`. */
+function authorizerFrom(principal: string | undefined): { authorizer?: object } {
+  if (principal?.startsWith('iam:') === true)
+    return { authorizer: { iam: { userArn: principal.slice(4), accountId: '000000000000' } } };
+  if (principal?.startsWith('jwt:') === true)
+    return { authorizer: { jwt: { claims: { sub: principal.slice(4) }, scopes: null } } };
+  return {};
 }
 
 function lambdaContext(functionName: string, requestId: string): Context {

@@ -30,6 +30,16 @@ export interface LocalStackOptions {
    * @default true
    */
   readonly sagas?: boolean | Omit<LocalSagasOptions, 'dynamo' | 'sluice' | 'tablePrefix'>;
+  /** `acl`: only what ACL rules allow (see the README's Authorization). @default 'open' */
+  readonly authorization?: 'acl' | 'open';
+  /** Principals allowed everything (the stack's `adminPrincipals`). */
+  readonly adminPrincipals?: readonly string[];
+  /**
+   * Take the caller's identity from the `x-sluice-principal` header (`iam:<ARN>` or
+   * `jwt:<subject>`), as the deployed API takes it from its authorizer: for tests only, since
+   * anyone who can reach the gateway may then claim to be anyone. Without it, callers are `anonymous`.
+   */
+  readonly trustPrincipalHeader?: boolean;
 }
 
 export interface LocalStack {
@@ -78,6 +88,8 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
   Object.assign(process.env, localAwsEnv(dynamoEndpoint), s3Env, {
     [TABLE_NAME_ENV.log]: tables.log,
     [TABLE_NAME_ENV.metadata]: tables.metadata,
+    SLUICE_AUTHORIZATION: options.authorization ?? 'open',
+    SLUICE_ADMIN_PRINCIPALS: (options.adminPrincipals ?? []).join(','),
   });
   await createTables(dynamoClientFromEnv(), tables);
   const sagas =
@@ -97,8 +109,13 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
     groups: (await import('../functions/groups/api.ts')).handler,
     tiering: (await import('../functions/tiering/api.ts')).handler,
     sagas: (await import('../functions/sagas/api.ts')).handler,
+    acls: (await import('../functions/security/acls.ts')).handler,
   };
-  const gateway = await startLocalGateway({ port: options.port ?? 7070, handlers });
+  const gateway = await startLocalGateway({
+    port: options.port ?? 7070,
+    handlers,
+    trustPrincipalHeader: options.trustPrincipalHeader === true,
+  });
   // The roller on a timer, as the stack's schedule runs it in AWS.
   const { tiering } = await import('../functions/runtime.ts');
   const interval = options.tieringIntervalMs ?? 60_000;

@@ -5,6 +5,8 @@
  *   npm start                       # data kept under .sluice/ between runs
  *   npm start -- --in-memory        # throwaway
  *   npm start -- --port 8080        # another gateway port
+ *   npm start -- --authorization acl --admin jwt:root --trust-principal-header
+ *                                   # try ACLs: callers name themselves with x-sluice-principal
  */
 import { parseArgs } from 'node:util';
 import { JAVA_MISSING } from './dynamoDbLocal.ts';
@@ -16,14 +18,25 @@ const { values } = parseArgs({
     port: { type: 'string', default: process.env.SLUICE_PORT ?? '7070' },
     'data-dir': { type: 'string', default: '.sluice' },
     'tiering-interval': { type: 'string', default: '60000' },
+    authorization: { type: 'string', default: 'open' },
+    admin: { type: 'string', multiple: true, default: [] },
+    'trust-principal-header': { type: 'boolean', default: false },
   },
 });
+
+if (values.authorization !== 'acl' && values.authorization !== 'open') {
+  console.error(`--authorization must be acl or open, not ${values.authorization}`);
+  process.exit(2);
+}
 
 let stack;
 try {
   stack = await startLocalStack({
     port: Number(values.port),
     tieringIntervalMs: Number(values['tiering-interval']),
+    authorization: values.authorization === 'acl' ? 'acl' : 'open',
+    adminPrincipals: values.admin,
+    trustPrincipalHeader: values['trust-principal-header'],
     ...(values['in-memory'] ? {} : { dataDir: values['data-dir'] }),
   });
 } catch (e) {
@@ -36,6 +49,7 @@ console.log(`Sluice is running at ${stack.url}
   S3 emulator     ${stack.s3Endpoint} (bucket ${stack.bucket})
   Data            ${values['in-memory'] ? 'in memory, gone on exit' : `${values['data-dir']}/`}
   Tiering         every ${Number(values['tiering-interval']) / 1000} s (or now: curl -X POST ${stack.url}/v1/admin/tiering/run)
+  Authorization   ${values.authorization}${values.admin.length > 0 ? ` (admins: ${values.admin.join(', ')})` : ''}${values['trust-principal-header'] ? '; callers name themselves with the x-sluice-principal header' : ''}
   Sagas           ${[...(stack.sagas?.resources.stateMachines.values() ?? [])].map((m) => m.saga ?? m.name).join(', ') || 'none'} (state machines from the synthesized CDK app, run locally)
 
 Try:

@@ -81,6 +81,11 @@ export interface PollOptions {
   readonly release?: readonly TopicPartition[];
   /** A record's size as the caller sends it, so `maxBytes` bounds the response (see `ReadOptions.measure`). */
   readonly measure?: (record: GroupRecord) => number;
+  /**
+   * Called with the member's subscribed topics before anything is read; throws to refuse (the
+   * caller may no longer read one of them). The member's heartbeat part is done by then.
+   */
+  readonly authorizeTopics?: (topics: readonly string[]) => Promise<void>;
 }
 
 export interface GroupRecord extends ConsumerRecord {
@@ -206,6 +211,7 @@ export class ConsumerGroups {
     const paused = new Set((options.paused ?? []).map((p) => tp(p.topic, p.partition)).filter((key) => mine.has(key)));
     const revoking = new Set(revokingFrom(member, target));
     const fetched = [...mine].filter((key) => !paused.has(key) && !revoking.has(key));
+    await options.authorizeTopics?.(info.topics);
     // Positions are stored under the partition's grant: one from an earlier ownership is stale.
     const positions = new Map<string, number>();
     for (const key of mine) {

@@ -4,6 +4,17 @@ import { groups } from '../runtime.ts';
 import { httpHandler, type HttpEvent } from '../http/httpHandler.ts';
 import { InvalidRequest } from '../http/httpErrors.ts';
 import { checkFits, objectBody, onlyKeys, recordToWire, wireBytes } from '../http/wire.ts';
+import { access, authorize, visible } from '../security/authorization.ts';
+
+const onGroup = (operation: 'read' | 'describe' | 'alter' | 'delete', event: HttpEvent) =>
+  access(operation, 'group', group(event));
+
+/** Read on each named topic (names that are not strings are left to validation, which refuses them). */
+const readTopics = (topics: unknown) =>
+  (Array.isArray(topics) ? topics : [])
+    .map((t: unknown) => (typeof t === 'object' && t !== null ? (t as { topic?: unknown }).topic : t))
+    .filter((t): t is string => typeof t === 'string')
+    .map((t) => access('read', 'topic', t));
 
 const group = (event: HttpEvent): string => event.pathParameters!.group!;
 const member = (event: HttpEvent): string => event.pathParameters!.memberId!;
@@ -41,11 +52,14 @@ export const handler = httpHandler({
   'POST /v1/groups/{group}/members': async (event) => {
     const body = objectBody(event.json);
     onlyKeys(body, ['topics', 'instanceId', 'sessionTimeoutMs', 'rebalanceTimeoutMs', 'assignor', 'autoOffsetReset']);
+    // A member may join only with topics it can read (its polls check them again).
+    await authorize(event, onGroup('read', event), ...readTopics(body.topics));
     return { status: 200, body: await groups.join(group(event), body as unknown as JoinOptions) };
   },
   'POST /v1/groups/{group}/members/{memberId}/heartbeat': async (event) => {
     const body = optionalBody(event);
     onlyKeys(body, ['release']);
+    await authorize(event, onGroup('read', event));
     const release = partitions('release', body.release);
     return {
       status: 200,
@@ -55,7 +69,10 @@ export const handler = httpHandler({
   'POST /v1/groups/{group}/members/{memberId}/poll': async (event) => {
     const body = optionalBody(event);
     onlyKeys(body, ['maxRecords', 'maxBytes', 'waitMs', 'paused', 'seek', 'release']);
+    await authorize(event, onGroup('read', event));
     const result = await groups.poll(group(event), member(event), {
+      // Every subscribed topic, as the member's state names them: a rule removed since the join counts.
+      authorizeTopics: (topics) => authorize(event, ...readTopics(topics)),
       ...(body.maxRecords === undefined ? {} : { maxRecords: body.maxRecords as number }),
       ...(body.maxBytes === undefined ? {} : { maxBytes: body.maxBytes as number }),
       ...(body.waitMs === undefined ? {} : { waitMs: body.waitMs as number }),
@@ -81,26 +98,36 @@ export const handler = httpHandler({
     };
   },
   'DELETE /v1/groups/{group}/members/{memberId}': async (event) => {
+    await authorize(event, onGroup('read', event));
     await groups.leave(group(event), member(event));
     return { status: 204 };
   },
   'POST /v1/groups/{group}/offsets': async (event) => {
     const body = objectBody(event.json);
     onlyKeys(body, ['memberId', 'generation', 'offsets']);
+    await authorize(event, onGroup('read', event), ...readTopics(body.offsets));
     await groups.commit(group(event), body as never);
     return { status: 204 };
   },
   'POST /v1/groups/{group}/offsets/reset': async (event) => {
     const body = objectBody(event.json);
     onlyKeys(body, ['topic', 'to']);
+    await authorize(event, onGroup('alter', event), ...readTopics([body.topic]));
     return {
       status: 200,
       body: { offsets: await groups.resetOffsets(group(event), body.topic as string, body.to as never) },
     };
   },
-  'GET /v1/groups': async () => ({ status: 200, body: { groups: await groups.listGroups() } }),
-  'GET /v1/groups/{group}': async (event) => ({ status: 200, body: await groups.describe(group(event)) }),
+  'GET /v1/groups': async (event) => {
+    const listed = await groups.listGroups();
+    return { status: 200, body: { groups: await visible(event, listed, (g) => access('describe', 'group', g.group)) } };
+  },
+  'GET /v1/groups/{group}': async (event) => {
+    await authorize(event, onGroup('describe', event));
+    return { status: 200, body: await groups.describe(group(event)) };
+  },
   'DELETE /v1/groups/{group}': async (event) => {
+    await authorize(event, onGroup('delete', event));
     await groups.deleteGroup(group(event));
     return { status: 204 };
   },

@@ -58,6 +58,7 @@ const STATUS: Record<string, number> = {
   InvalidTopicConfig: 400,
   TooManyRecords: 400,
   RouteNotFound: 404,
+  NotAuthorized: 403,
   GroupNotFound: 404,
   UnknownMember: 404,
   FencedMember: 409,

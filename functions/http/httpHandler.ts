@@ -5,12 +5,23 @@ import { captureLambdaHandler } from '@aws-lambda-powertools/tracer/middleware';
 import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2, Context } from 'aws-lambda';
 import { isSluiceError } from '../../core/errors.ts';
 import { SLUICE_CHAIN, errorSummary, logger, metrics, tracer } from '../powertools.ts';
+import type { Caller } from '../../core/security/authorizer.ts';
+import { callerOf, DEFAULT_PRINCIPAL_CLAIMS } from './caller.ts';
 import { InvalidRequest, RequestTooLarge, RouteNotFound, statusForCode } from './httpErrors.ts';
 
-/** An API Gateway v2 event whose JSON body has been parsed. */
+/** An API Gateway v2 event whose JSON body has been parsed, and who sent it. */
 export interface HttpEvent extends APIGatewayProxyEventV2 {
   readonly json: unknown;
+  readonly caller: Caller;
 }
+
+/** JWT claims that name the caller besides its subject: `SLUICE_JWT_PRINCIPAL_CLAIMS`, comma-separated. */
+const principalClaims =
+  process.env.SLUICE_JWT_PRINCIPAL_CLAIMS === undefined
+    ? DEFAULT_PRINCIPAL_CLAIMS
+    : process.env.SLUICE_JWT_PRINCIPAL_CLAIMS.split(',')
+        .map((c) => c.trim())
+        .filter((c) => c !== '');
 
 export interface HttpResult {
   readonly status: number;
@@ -62,7 +73,10 @@ export function httpHandler(routes: Record<string, RouteHandler>) {
     try {
       const route = Object.hasOwn(routes, event.routeKey) ? routes[event.routeKey] : undefined;
       if (route === undefined) throw new RouteNotFound(event.routeKey);
-      const result = await route({ ...event, json: parseBody(event) }, context);
+      const result = await route(
+        { ...event, json: parseBody(event), caller: callerOf(event, principalClaims) },
+        context,
+      );
       return response(result.status, result.body);
     } catch (e) {
       if (isSluiceError(e)) {

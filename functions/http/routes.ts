@@ -2,7 +2,7 @@
  * Every HTTP route, once. The CDK stack creates API Gateway routes from this table, the local
  * gateway dispatches with it, and a test checks it against docs/openapi.json.
  */
-export type HandlerName = 'topics' | 'produce' | 'fetch' | 'groups' | 'tiering' | 'sagas';
+export type HandlerName = 'topics' | 'produce' | 'fetch' | 'groups' | 'tiering' | 'sagas' | 'acls';
 
 /**
  * The module serving each handler, relative to the project root: one folder per capability
@@ -15,6 +15,7 @@ export const HANDLER_ENTRY: Readonly<Record<HandlerName, string>> = {
   groups: 'functions/groups/api.ts',
   tiering: 'functions/tiering/api.ts',
   sagas: 'functions/sagas/api.ts',
+  acls: 'functions/security/acls.ts',
 };
 
 /**
@@ -61,6 +62,9 @@ export const ROUTES: readonly Route[] = [
   { method: 'POST', path: '/v1/sagas/{saga}/executions', handler: 'sagas', scope: 'produce' },
   { method: 'GET', path: '/v1/sagas/{saga}/executions', handler: 'sagas', scope: 'consume' },
   { method: 'GET', path: '/v1/sagas/{saga}/executions/{executionId}', handler: 'sagas', scope: 'consume' },
+  { method: 'GET', path: '/v1/acls', handler: 'acls', scope: 'admin' },
+  { method: 'POST', path: '/v1/acls', handler: 'acls', scope: 'admin' },
+  { method: 'DELETE', path: '/v1/acls', handler: 'acls', scope: 'admin' },
 ];
 
 /** `"POST /v1/topics"`, as API Gateway puts it in `event.routeKey`. */

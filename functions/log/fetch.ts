@@ -4,6 +4,7 @@ import { sluice } from '../runtime.ts';
 import { httpHandler } from '../http/httpHandler.ts';
 import { checkFits, integerParam, recordToWire, wireBytes } from '../http/wire.ts';
 import type { ConsumerRecord } from '../../core/log/records.ts';
+import { access, authorize } from '../security/authorization.ts';
 
 /** Longest long-poll: API Gateway HTTP APIs time out at 30 s. */
 export const MAX_WAIT_MS = 20_000;
@@ -14,6 +15,7 @@ const FIRST_POLL_PAUSE_MS = 50;
 export const handler = httpHandler({
   'GET /v1/topics/{topic}/partitions/{partition}/records': async (event) => {
     const topic = event.pathParameters!.topic!;
+    await authorize(event, access('read', 'topic', topic));
     const partition = integerParam('partition', event.pathParameters!.partition);
     const q = event.queryStringParameters ?? {};
     const offset = integerParam('offset', q.offset, 0);
@@ -43,6 +45,7 @@ export const handler = httpHandler({
     return { status: 200, body: { ...result, records: result.records.map(recordToWire) } };
   },
   'GET /v1/topics/{topic}/partitions/{partition}/offsets': async (event) => {
+    await authorize(event, access('read', 'topic', event.pathParameters!.topic!));
     const partition = integerParam('partition', event.pathParameters!.partition);
     const at = event.queryStringParameters?.at ?? 'latest';
     const spec: OffsetSpec = at === 'earliest' || at === 'latest' ? at : { timestamp: integerParam('at', at) };

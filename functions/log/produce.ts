@@ -4,10 +4,12 @@ import { metrics, sluice } from '../runtime.ts';
 import { deadlineOf, httpHandler } from '../http/httpHandler.ts';
 import { InvalidRequest } from '../http/httpErrors.ts';
 import { objectBody, onlyKeys, recordFromWire } from '../http/wire.ts';
+import { access, authorize } from '../security/authorization.ts';
 
 /** Produce: append records to a topic; offsets come back in request order. */
 export const handler = httpHandler({
   'POST /v1/topics/{topic}/records': async (event, context) => {
+    await authorize(event, access('write', 'topic', event.pathParameters!.topic!));
     const body = objectBody(event.json);
     onlyKeys(body, ['records', 'producer']);
     if (!Array.isArray(body.records)) throw new InvalidRequest('records', 'records must be an array of records');

@@ -1,5 +1,6 @@
 import { tiering } from '../runtime.ts';
 import { deadlineOf, httpHandler } from '../http/httpHandler.ts';
+import { authorize, onCluster } from '../security/authorization.ts';
 
 /**
  * `POST /v1/admin/tiering/run`: roll segments, apply retention and purge deleted topics now. It
@@ -7,7 +8,8 @@ import { deadlineOf, httpHandler } from '../http/httpHandler.ts';
  * many partitions are left for the next run.
  */
 export const handler = httpHandler({
-  'POST /v1/admin/tiering/run': async (_event, context) => {
+  'POST /v1/admin/tiering/run': async (event, context) => {
+    await authorize(event, onCluster('alter'));
     const { reports: partitions, complete, remaining } = await tiering.runUntil(deadlineOf(context));
     return {
       status: 200,

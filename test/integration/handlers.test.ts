@@ -3,12 +3,14 @@ import { fc, it } from '@fast-check/vitest';
 import { apiEvent, invoke, lambdaContext, type Handler } from '../support/apiEvents.ts';
 import { handlerEnvironment } from '../support/handlerEnv.ts';
 import { checkExecutionName } from '../../core/sagas/executions.ts';
+import { parseAclRule } from '../../core/security/acl.ts';
 
 let topics: Handler;
 let produce: Handler;
 let fetch: Handler;
 let groups: Handler;
 let sagas: Handler;
+let acls: Handler;
 
 beforeAll(async () => {
   await handlerEnvironment('handlers', {
@@ -30,6 +32,7 @@ beforeAll(async () => {
   fetch = (await import('../../functions/log/fetch.ts')).handler;
   groups = (await import('../../functions/groups/api.ts')).handler;
   sagas = (await import('../../functions/sagas/api.ts')).handler;
+  acls = (await import('../../functions/security/acls.ts')).handler;
 });
 
 const T = '/v1/topics';
@@ -300,7 +303,9 @@ describe('fuzz: every route answers junk with a 4xx JSON error and writes nothin
     const group = await invoke(groups, { method: 'GET', route: GROUP, pathParameters: { group: 'fuzz-group' } });
     const { sessionExpiresAt: _ignored, ...memberView } = group.body.members[0];
     const executions = await invoke(sagas, { method: 'GET', route: EXECUTIONS, pathParameters: { saga: 'fuzz' } });
+    const aclList = await invoke(acls, { method: 'GET', route: '/v1/acls' });
     return {
+      acls: aclList.body.acls,
       names: list.body.topics.map((t: { name: string }) => t.name).sort(),
       fuzzed: described.body,
       groups: groupList.body.groups,
@@ -600,6 +605,41 @@ describe('fuzz: every route answers junk with a 4xx JSON error and writes nothin
           () =>
             invoke(sagas, { method: 'GET', route: EXECUTION, pathParameters: { saga, executionId } }),
       ),
+    },
+    ...(['POST', 'DELETE'] as const).map((method) => ({
+      name: `${method} /v1/acls`,
+      run: fc
+        .oneof(
+          bodyish,
+          fc
+            .record(
+              {
+                principal: fc.oneof(junk, fc.constantFrom('jwt:alice', '*', 'iam: spaced', 'claim:x')),
+                resourceType: fc.oneof(junk, fc.constantFrom('topic', 'cluster', 'Topic')),
+                resourceName: fc.oneof(junk, junkName),
+                patternType: fc.oneof(junk, fc.constantFrom('literal', 'prefixed', 'glob')),
+                operation: fc.oneof(junk, fc.constantFrom('read', 'all', 'READ')),
+                permission: fc.oneof(junk, fc.constantFrom('allow', 'deny', 'maybe')),
+              },
+              { requiredKeys: [] },
+            )
+            .map((o) => JSON.stringify(o)),
+        )
+        .filter((body) => {
+          try {
+            parseAclRule(JSON.parse(body)); // a valid rule would be added: not junk
+            return false;
+          } catch {
+            return true;
+          }
+        })
+        .map((body) => () => invoke(acls, { method, route: '/v1/acls', body })),
+    })),
+    {
+      name: 'GET /v1/acls',
+      run: fc
+        .dictionary(fc.constantFrom('principal', 'resourceType', 'resourceName', 'other', '__proto__'), junkName)
+        .map((query) => () => invoke(acls, { method: 'GET', route: '/v1/acls', query })),
     },
     {
       name: 'POST …/offsets/reset',
