@@ -1,0 +1,478 @@
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { ROUTES, routeKey } from '../../functions/http/routes.ts';
+import type { AclRule } from '../../core/security/acl.ts';
+import { apiEvent, lambdaContext, type EventSpec, type Handler } from '../support/apiEvents.ts';
+import { handlerEnvironment } from '../support/handlerEnv.ts';
+
+/**
+ * The authorization matrix: for every route, a principal granted exactly the ACL rules the route
+ * needs succeeds, and one lacking any one of them (or all) gets 403 NotAuthorized and changes
+ * nothing. Handlers run in-process on real API Gateway v2 events with a JWT authorizer context,
+ * in `acl` mode, against DynamoDB Local; saga launches go to a stand-in Step Functions endpoint.
+ */
+const ROOT = 'root'; // jwt:root is the stack's admin principal (a super user)
+
+let handlers: Record<string, Handler>;
+let sfn: Server;
+const launched: string[] = [];
+
+beforeAll(async () => {
+  // Step Functions' StartExecution over its JSON protocol: accept, and remember the name.
+  sfn = createServer((req, res) => {
+    let body = '';
+    req.on('data', (d) => (body += d));
+    req.on('end', () => {
+      launched.push((JSON.parse(body) as { name: string }).name);
+      res.writeHead(200, { 'content-type': 'application/x-amz-json-1.0' });
+      res.end(JSON.stringify({ executionArn: 'arn:aws:states:us-east-1:000000000000:execution:m:x', startDate: 1 }));
+    });
+  });
+  await new Promise<void>((r) => sfn.listen(0, '127.0.0.1', r));
+  await handlerEnvironment('authz', {
+    SLUICE_AUTHORIZATION: 'acl',
+    SLUICE_ADMIN_PRINCIPALS: `jwt:${ROOT}`,
+    SLUICE_SAGAS: JSON.stringify([
+      {
+        name: 'orders',
+        steps: ['A'],
+        auditTopic: 'sagas.orders',
+        type: 'STANDARD',
+        stateMachineArn: 'arn:aws:states:us-east-1:000000000000:stateMachine:orders',
+      },
+    ]),
+    AWS_ENDPOINT_URL_SFN: `http://127.0.0.1:${(sfn.address() as AddressInfo).port}`,
+  });
+  handlers = {
+    topics: (await import('../../functions/log/topics.ts')).handler,
+    produce: (await import('../../functions/log/produce.ts')).handler,
+    fetch: (await import('../../functions/log/fetch.ts')).handler,
+    groups: (await import('../../functions/groups/api.ts')).handler,
+    tiering: (await import('../../functions/tiering/api.ts')).handler,
+    sagas: (await import('../../functions/sagas/api.ts')).handler,
+    acls: (await import('../../functions/security/acls.ts')).handler,
+  };
+});
+
+afterAll(() => new Promise<void>((r) => sfn.close(() => r())));
+
+/** Calls the route's handler as `jwt:<subject>`, as API Gateway's JWT authorizer would present it. */
+async function call(subject: string, spec: EventSpec): Promise<{ status: number; body: any }> {
+  const route = ROUTES.find((r) => r.method === spec.method && r.path === spec.route)!;
+  const event = apiEvent(spec);
+  const authorized = {
+    ...event,
+    requestContext: { ...event.requestContext, authorizer: { jwt: { claims: { sub: subject }, scopes: null } } },
+  };
+  const result = await handlers[route.handler]!(authorized as never, lambdaContext);
+  return {
+    status: result.statusCode ?? 200,
+    body: result.body === undefined ? undefined : JSON.parse(result.body),
+  };
+}
+
+async function root(spec: EventSpec): Promise<any> {
+  const res = await call(ROOT, spec);
+  expect(res.status, `${spec.method} ${spec.route} as root: ${JSON.stringify(res.body)}`).toBeLessThan(300);
+  return res.body;
+}
+
+const grant = (rule: AclRule) => root({ method: 'POST', route: '/v1/acls', body: rule });
+
+let principals = 0;
+/** A new principal, granted exactly these rules. */
+async function principalWith(rules: readonly Omit<AclRule, 'principal'>[]): Promise<string> {
+  const subject = `user-${++principals}`;
+  for (const r of rules) await grant({ ...r, principal: `jwt:${subject}` });
+  return subject;
+}
+
+const rule = (
+  operation: AclRule['operation'],
+  resourceType: AclRule['resourceType'],
+  resourceName: string,
+): Omit<AclRule, 'principal'> => ({
+  operation,
+  resourceType,
+  resourceName,
+  patternType: 'literal',
+  permission: 'allow',
+});
+
+const J = '/v1/groups/{group}/members';
+const member = async (group: string, topics = ['orders']) =>
+  (await root({ method: 'POST', route: J, pathParameters: { group }, body: { topics, sessionTimeoutMs: 300_000 } }))
+    .memberId as string;
+/** A group with committed offsets and no members (resets and deletes need one). */
+async function emptyGroup(group: string): Promise<void> {
+  const joined = await root({
+    method: 'POST',
+    route: J,
+    pathParameters: { group },
+    body: { topics: ['orders'], sessionTimeoutMs: 300_000 },
+  });
+  await root({
+    method: 'POST',
+    route: '/v1/groups/{group}/offsets',
+    pathParameters: { group },
+    body: {
+      memberId: joined.memberId,
+      generation: joined.generation,
+      offsets: [{ topic: 'orders', partition: 0, offset: 1 }],
+    },
+  });
+  await root({ method: 'DELETE', route: `${J}/{memberId}`, pathParameters: { group, memberId: joined.memberId } });
+}
+
+/** What a refused request must not change: topics, offsets, groups and offsets, rules, executions. */
+async function snapshot(): Promise<unknown> {
+  const topics = (await root({ method: 'GET', route: '/v1/topics' })).topics
+    .map((t: { name: string }) => t.name)
+    .sort();
+  const described = [];
+  for (const name of topics)
+    described.push(await root({ method: 'GET', route: '/v1/topics/{topic}', pathParameters: { topic: name } }));
+  const groups = [];
+  for (const g of (await root({ method: 'GET', route: '/v1/groups' })).groups) {
+    const d = await root({ method: 'GET', route: '/v1/groups/{group}', pathParameters: { group: g.group } });
+    groups.push({ ...d, members: d.members.map(({ sessionExpiresAt: _, ...m }: { sessionExpiresAt: number }) => m) });
+  }
+  const acls = (await root({ method: 'GET', route: '/v1/acls' })).acls;
+  const executions = await root({
+    method: 'GET',
+    route: '/v1/sagas/{saga}/executions',
+    pathParameters: { saga: 'orders' },
+  });
+  return { topics, described, groups, acls, executions, launched: [...launched] };
+}
+
+interface Case {
+  /** The rules the route needs for its request (every one of them). */
+  readonly needs: readonly Omit<AclRule, 'principal'>[];
+  /** A fresh request (setting up what it needs as root). */
+  readonly request: () => Promise<EventSpec>;
+}
+
+let n = 0;
+const fresh = (prefix: string) => `${prefix}-${++n}`;
+const topic = (operation: AclRule['operation'], name = 'orders') => rule(operation, 'topic', name);
+const group = (operation: AclRule['operation'], name: string) => rule(operation, 'group', name);
+const cluster = (operation: AclRule['operation']) => rule(operation, 'cluster', 'sluice');
+const saga = (operation: AclRule['operation']) => rule(operation, 'saga', 'orders');
+
+const CASES: Record<string, (() => Promise<Case>) | 'listing'> = {
+  'POST /v1/topics': async () => {
+    const name = fresh('created');
+    return {
+      needs: [topic('create', name)],
+      request: async () => ({ method: 'POST', route: '/v1/topics', body: { name } }),
+    };
+  },
+  'GET /v1/topics': 'listing',
+  'GET /v1/topics/{topic}': async () => ({
+    needs: [topic('describe')],
+    request: async () => ({ method: 'GET', route: '/v1/topics/{topic}', pathParameters: { topic: 'orders' } }),
+  }),
+  'PATCH /v1/topics/{topic}': async () => ({
+    needs: [topic('alter', 'alterable')],
+    request: async () => ({
+      method: 'PATCH',
+      route: '/v1/topics/{topic}',
+      pathParameters: { topic: 'alterable' },
+      body: { config: { retentionMs: 86_400_000 + ++n } },
+    }),
+  }),
+  'DELETE /v1/topics/{topic}': async () => {
+    const name = fresh('doomed');
+    await root({ method: 'POST', route: '/v1/topics', body: { name } });
+    return {
+      needs: [topic('delete', name)],
+      request: async () => ({ method: 'DELETE', route: '/v1/topics/{topic}', pathParameters: { topic: name } }),
+    };
+  },
+  'POST /v1/topics/{topic}/partitions/{partition}/delete-records': async () => ({
+    needs: [topic('delete', 'trimmed')],
+    request: async () => ({
+      method: 'POST',
+      route: '/v1/topics/{topic}/partitions/{partition}/delete-records',
+      pathParameters: { topic: 'trimmed', partition: '0' },
+      body: { beforeOffset: ++n % 5 },
+    }),
+  }),
+  'POST /v1/admin/tiering/run': async () => ({
+    needs: [cluster('alter')],
+    request: async () => ({ method: 'POST', route: '/v1/admin/tiering/run' }),
+  }),
+  'POST /v1/topics/{topic}/records': async () => ({
+    needs: [topic('write')],
+    request: async () => ({
+      method: 'POST',
+      route: '/v1/topics/{topic}/records',
+      pathParameters: { topic: 'orders' },
+      body: { records: [{ value: { n: ++n } }] },
+    }),
+  }),
+  'GET /v1/topics/{topic}/partitions/{partition}/records': async () => ({
+    needs: [topic('read')],
+    request: async () => ({
+      method: 'GET',
+      route: '/v1/topics/{topic}/partitions/{partition}/records',
+      pathParameters: { topic: 'orders', partition: '0' },
+      query: { offset: '0' },
+    }),
+  }),
+  'GET /v1/topics/{topic}/partitions/{partition}/offsets': async () => ({
+    needs: [topic('read')],
+    request: async () => ({
+      method: 'GET',
+      route: '/v1/topics/{topic}/partitions/{partition}/offsets',
+      pathParameters: { topic: 'orders', partition: '0' },
+      query: { at: 'earliest' },
+    }),
+  }),
+  'GET /v1/groups': 'listing',
+  'GET /v1/groups/{group}': async () => ({
+    needs: [group('describe', 'billing')],
+    request: async () => ({ method: 'GET', route: '/v1/groups/{group}', pathParameters: { group: 'billing' } }),
+  }),
+  'DELETE /v1/groups/{group}': async () => {
+    const name = fresh('gone');
+    await emptyGroup(name);
+    return {
+      needs: [group('delete', name)],
+      request: async () => ({ method: 'DELETE', route: '/v1/groups/{group}', pathParameters: { group: name } }),
+    };
+  },
+  'POST /v1/groups/{group}/members': async () => {
+    const name = fresh('joined');
+    return {
+      needs: [group('read', name), topic('read')],
+      request: async () => ({
+        method: 'POST',
+        route: J,
+        pathParameters: { group: name },
+        body: { topics: ['orders'] },
+      }),
+    };
+  },
+  'DELETE /v1/groups/{group}/members/{memberId}': async () => {
+    const name = fresh('leaving');
+    const memberId = await member(name);
+    return {
+      needs: [group('read', name)],
+      request: async () => ({ method: 'DELETE', route: `${J}/{memberId}`, pathParameters: { group: name, memberId } }),
+    };
+  },
+  'POST /v1/groups/{group}/members/{memberId}/heartbeat': async () => {
+    const memberId = await member('beating');
+    return {
+      needs: [group('read', 'beating')],
+      request: async () => ({
+        method: 'POST',
+        route: `${J}/{memberId}/heartbeat`,
+        pathParameters: { group: 'beating', memberId },
+      }),
+    };
+  },
+  'POST /v1/groups/{group}/members/{memberId}/poll': async () => {
+    const memberId = await member('polling');
+    return {
+      // The topic is not in the request: the poll checks the member's subscription.
+      needs: [group('read', 'polling'), topic('read')],
+      request: async () => ({
+        method: 'POST',
+        route: `${J}/{memberId}/poll`,
+        pathParameters: { group: 'polling', memberId },
+        body: { maxRecords: 1 },
+      }),
+    };
+  },
+  'POST /v1/groups/{group}/offsets': async () => {
+    const joined = await root({
+      method: 'POST',
+      route: J,
+      pathParameters: { group: 'committing' },
+      body: { topics: ['orders'], sessionTimeoutMs: 300_000 },
+    });
+    return {
+      needs: [group('read', 'committing'), topic('read')],
+      request: async () => ({
+        method: 'POST',
+        route: '/v1/groups/{group}/offsets',
+        pathParameters: { group: 'committing' },
+        body: {
+          memberId: joined.memberId,
+          generation: joined.generation,
+          offsets: [{ topic: 'orders', partition: 1, offset: ++n % 3 }],
+        },
+      }),
+    };
+  },
+  'POST /v1/groups/{group}/offsets/reset': async () => {
+    const name = fresh('reset');
+    await emptyGroup(name);
+    return {
+      needs: [group('alter', name), topic('read')],
+      request: async () => ({
+        method: 'POST',
+        route: '/v1/groups/{group}/offsets/reset',
+        pathParameters: { group: name },
+        body: { topic: 'orders', to: 'earliest' },
+      }),
+    };
+  },
+  'GET /v1/sagas': 'listing',
+  'POST /v1/sagas/{saga}/executions': async () => ({
+    needs: [saga('write')],
+    request: async () => ({
+      method: 'POST',
+      route: '/v1/sagas/{saga}/executions',
+      pathParameters: { saga: 'orders' },
+      body: { input: { order: ++n } },
+    }),
+  }),
+  'GET /v1/sagas/{saga}/executions': async () => ({
+    needs: [saga('describe')],
+    request: async () => ({ method: 'GET', route: '/v1/sagas/{saga}/executions', pathParameters: { saga: 'orders' } }),
+  }),
+  'GET /v1/sagas/{saga}/executions/{executionId}': async () => {
+    const started = await root({
+      method: 'POST',
+      route: '/v1/sagas/{saga}/executions',
+      pathParameters: { saga: 'orders' },
+      body: { input: {} },
+    });
+    return {
+      needs: [saga('describe')],
+      request: async () => ({
+        method: 'GET',
+        route: '/v1/sagas/{saga}/executions/{executionId}',
+        pathParameters: { saga: 'orders', executionId: started.executionId },
+      }),
+    };
+  },
+  'GET /v1/acls': async () => ({
+    needs: [cluster('describe')],
+    request: async () => ({ method: 'GET', route: '/v1/acls' }),
+  }),
+  'POST /v1/acls': async () => ({
+    needs: [cluster('alter')],
+    request: async () => ({
+      method: 'POST',
+      route: '/v1/acls',
+      body: { principal: `jwt:${fresh('someone')}`, resourceType: 'topic', resourceName: 'orders', operation: 'read' },
+    }),
+  }),
+  'DELETE /v1/acls': async () => {
+    const victim = {
+      principal: 'jwt:victim',
+      resourceType: 'topic',
+      resourceName: 'orders',
+      operation: 'read',
+    } as const;
+    return {
+      needs: [cluster('alter')],
+      request: async () => {
+        await grant({ ...victim, patternType: 'literal', permission: 'allow' });
+        return { method: 'DELETE', route: '/v1/acls', body: victim };
+      },
+    };
+  },
+};
+
+describe('authorization matrix (acl mode)', () => {
+  beforeAll(async () => {
+    for (const name of ['orders', 'alterable', 'trimmed'])
+      await root({ method: 'POST', route: '/v1/topics', body: { name, partitions: 2 } });
+    for (const name of ['orders', 'trimmed'])
+      await root({
+        method: 'POST',
+        route: '/v1/topics/{topic}/records',
+        pathParameters: { topic: name },
+        body: { records: Array.from({ length: 6 }, (_, i) => ({ value: i, partition: i % 2 })) },
+      });
+    await member('billing');
+  });
+
+  it('has an entry for every route (a new route needs one)', () => {
+    expect(Object.keys(CASES).sort()).toStrictEqual(ROUTES.map(routeKey).sort());
+  });
+
+  for (const key of ROUTES.map(routeKey)) {
+    const entry = CASES[key];
+    if (entry === undefined || entry === 'listing') continue;
+    it(`${key}: exactly the needed rules succeed; lacking any one, or all, is 403 and changes nothing`, async () => {
+      const { needs, request } = await entry();
+      const lacking = [[], ...needs.map((_, i) => needs.filter((__, j) => j !== i))];
+      for (const rules of needs.length > 0 ? lacking : []) {
+        const subject = await principalWith(rules);
+        const spec = await request();
+        const before = await snapshot();
+        const res = await call(subject, spec);
+        expect(res.status, `with ${JSON.stringify(rules)}: ${JSON.stringify(res.body)}`).toBe(403);
+        expect(res.body.error.code).toBe('NotAuthorized');
+        expect(await snapshot(), `with ${JSON.stringify(rules)}: nothing changed`).toStrictEqual(before);
+      }
+      const subject = await principalWith(needs);
+      const res = await call(subject, await request());
+      expect(res.status, `with exactly the needed rules: ${JSON.stringify(res.body)}`).toBeLessThan(300);
+    });
+  }
+
+  it('listings show only what the caller may describe (topics, groups, sagas)', async () => {
+    const subject = await principalWith([topic('describe'), group('read', 'billing')]);
+    const topics = (await call(subject, { method: 'GET', route: '/v1/topics' })).body.topics;
+    expect(topics.map((t: { name: string }) => t.name)).toStrictEqual(['orders']);
+    const groups = (await call(subject, { method: 'GET', route: '/v1/groups' })).body.groups;
+    expect(
+      groups.map((g: { group: string }) => g.group),
+      'read implies describe',
+    ).toStrictEqual(['billing']);
+    expect((await call(subject, { method: 'GET', route: '/v1/sagas' })).body.sagas).toStrictEqual([]);
+    const sagaReader = await principalWith([saga('describe')]);
+    const sagas = (await call(sagaReader, { method: 'GET', route: '/v1/sagas' })).body.sagas;
+    expect(sagas.map((s: { name: string }) => s.name)).toStrictEqual(['orders']);
+  });
+
+  it('prefixed rules cover every name with the prefix, deny wins, and a rule removed takes effect', async () => {
+    const fetchOrders = {
+      method: 'GET',
+      route: '/v1/topics/{topic}/partitions/{partition}/records',
+      pathParameters: { topic: 'orders', partition: '0' },
+    } as const;
+    const subject = await principalWith([{ ...topic('read', 'ord'), patternType: 'prefixed' }]);
+    expect((await call(subject, fetchOrders)).status).toBe(200);
+    await grant({ ...topic('read'), principal: `jwt:${subject}`, permission: 'deny' });
+    expect((await call(subject, fetchOrders)).status, 'deny wins').toBe(403);
+    await root({
+      method: 'DELETE',
+      route: '/v1/acls',
+      body: { ...topic('read'), principal: `jwt:${subject}`, permission: 'deny' },
+    });
+    expect((await call(subject, fetchOrders)).status).toBe(200);
+  });
+
+  it('a member whose topic read is taken away after it joined can no longer poll', async () => {
+    const subject = await principalWith([group('read', 'revoked'), topic('read')]);
+    const joined = await call(subject, {
+      method: 'POST',
+      route: J,
+      pathParameters: { group: 'revoked' },
+      body: { topics: ['orders'] },
+    });
+    expect(joined.status).toBe(200);
+    const poll = () =>
+      call(subject, {
+        method: 'POST',
+        route: `${J}/{memberId}/poll`,
+        pathParameters: { group: 'revoked', memberId: joined.body.memberId },
+        body: {},
+      });
+    expect((await poll()).status).toBe(200);
+    await root({ method: 'DELETE', route: '/v1/acls', body: { ...topic('read'), principal: `jwt:${subject}` } });
+    const refused = await poll();
+    expect([refused.status, refused.body.error.code]).toStrictEqual([403, 'NotAuthorized']);
+    expect(refused.body.error).toMatchObject({ operation: 'read', resourceType: 'topic', resourceName: 'orders' });
+  });
+});
