@@ -30,9 +30,10 @@ import { LogGroup, RetentionDays } from 'aws-cdk-lib/aws-logs';
 import { BlockPublicAccess, Bucket, BucketEncryption, ObjectOwnership, type CfnBucket } from 'aws-cdk-lib/aws-s3';
 import type { Construct } from 'constructs';
 import { join } from 'node:path';
-import { LOG_TABLE, METADATA_TABLE, TABLE_NAME_ENV, TIME_INDEX } from '../core/schema.ts';
+import { LOG_TABLE, METADATA_TABLE, TABLE_NAME_ENV, TIME_INDEX, metadataKeys } from '../core/schema.ts';
 import { HANDLER_ENTRY, ROUTES, type HandlerName } from '../functions/http/routes.ts';
 import type { SagaInfo } from '../core/sagas/sagas.ts';
+import { ACL_PARTITION, authorizationEnvironment, oauthScope } from './authorization.ts';
 import { bindIndex, bindTable, type TableAccess } from './bindTable.ts';
 import { sluiceFunction } from './sluiceFunction.ts';
 
@@ -55,8 +56,21 @@ export interface SluiceStackProps extends StackProps {
    * How callers authenticate. IAM (SigV4) by default; or a JWT authorizer (Cognito, Auth0, …).
    * @default { type: 'iam' }
    */
-  readonly auth?:
-    { readonly type: 'iam' } | { readonly type: 'jwt'; readonly issuer: string; readonly audience: string[] };
+  readonly auth?: { readonly type: 'iam' } | JwtAuth;
+  /**
+   * Who may do what once authenticated. `open`: any authenticated caller may do anything (today's
+   * behaviour; synth warns). `acl`: the handlers allow an operation only to admin principals and
+   * to principals an ACL rule (metadata partition `acl`) allows it, like Kafka's authorizer.
+   * @default 'open'
+   */
+  readonly authorization?: 'acl' | 'open';
+  /**
+   * Super users (Kafka's `super.users`): principals allowed everything under `acl`. Each is
+   * `iam:<role, user or assumed-role ARN>` or `jwt:<value>` (a JWT subject, or a value of one of
+   * `auth.principalClaims`), e.g. `iam:arn:aws:iam::123456789012:role/Admin`, `jwt:alice`.
+   * @default - none: only ACL rules grant anything
+   */
+  readonly adminPrincipals?: readonly string[];
   /**
    * Stage-wide throttling of the HTTP API.
    * @default { rateLimit: 1000, burstLimit: 2000 }
@@ -83,6 +97,25 @@ export interface SluiceStackProps extends StackProps {
   readonly rollerLagAlarm?: Duration;
   /** Most roll-worker functions running at once (the queue's event source's maximum concurrency). @default 10 */
   readonly rollConcurrency?: number;
+}
+
+/** A JWT authorizer (Cognito, Auth0, …) in front of every route. */
+export interface JwtAuth {
+  readonly type: 'jwt';
+  readonly issuer: string;
+  readonly audience: string[];
+  /**
+   * Claims whose values become extra principals (`jwt:<value>`) besides the subject, e.g. a
+   * Cognito group that ACL rules name.
+   * @default ['cognito:groups', 'scope']
+   */
+  readonly principalClaims?: readonly string[];
+  /**
+   * Whether each route requires its OAuth scope (`sluice/produce`, `sluice/consume` or
+   * `sluice/admin`, from ROUTES) in the token: a coarse first gate before the ACLs.
+   * @default true
+   */
+  readonly requireScopes?: boolean;
 }
 
 export interface LagAlarm {
@@ -118,17 +151,42 @@ const GROUP_MEMBER_ACCESS = {
   objects: { segments: ['s3:GetObject'], claims: ['s3:GetObject'] },
 } as const;
 
-const ACCESS: Record<
-  FunctionName,
-  {
-    log: TableAccess;
-    metadata: TableAccess;
-    metadataKeys?: readonly string[];
-    /** Offset look-ups by timestamp: Query on both tables' time indexes. */
-    timeIndex?: true;
-    objects: { segments: readonly S3Action[]; claims: readonly S3Action[] };
-  }
-> = {
+/**
+ * Actions on only the metadata items whose partition keys match `keys` (IAM's
+ * `dynamodb:LeadingKeys`, `*` a wildcard). A Query names one partition key, so it is covered too.
+ */
+interface KeyedAccess {
+  readonly actions: TableAccess;
+  readonly keys: readonly string[];
+}
+
+interface FunctionAccess {
+  readonly log: TableAccess;
+  /** Actions on any metadata item. */
+  readonly metadata: TableAccess;
+  /** Actions on some metadata partitions only, each its own statement. */
+  readonly metadataByKey?: readonly KeyedAccess[];
+  /** Offset look-ups by timestamp: Query on both tables' time indexes. */
+  readonly timeIndex?: true;
+  readonly objects: { readonly segments: readonly S3Action[]; readonly claims: readonly S3Action[] };
+}
+
+/** Partition-key patterns built with core's key builders, so that they follow the schema. */
+const KEYS = {
+  /** `log#<log>`: a partition's sequencer (and its state item, under the same partition key). */
+  partitionLog: metadataKeys.sequencer('*').pk,
+  producer: metadataKeys.producer('*', '').pk,
+  saga: metadataKeys.sagaPartition('*'),
+} as const;
+
+/** Every HTTP function reads ACL rules when authorization is 'acl' (see makeFunction). */
+const ACL_READ: KeyedAccess = { actions: ['dynamodb:Query'], keys: [ACL_PARTITION] };
+
+/**
+ * Each function's rights: add a function here and nowhere else. The ACL admin handler, for one,
+ * would be `{ log: [], metadata: [], metadataByKey: [{ actions: [...read and write], keys: [ACL_PARTITION] }], … }`.
+ */
+const ACCESS: Record<FunctionName, FunctionAccess> = {
   // Topic admin writes topic items (a deletion records the topic for the roller, which removes its
   // data); describe reads partition tails.
   topics: {
@@ -136,12 +194,20 @@ const ACCESS: Record<
     metadata: ['dynamodb:GetItem', 'dynamodb:PutItem', 'dynamodb:UpdateItem', 'dynamodb:DeleteItem', 'dynamodb:Query'],
     objects: { segments: [], claims: [] },
   },
-  // Produce reserves offsets (UpdateItem on the sequencer) and writes batches there (PutItem,
-  // alone or in a transaction with the producer state); an idempotent retry of a batch already in
-  // S3 reads it back.
+  // Produce reserves offsets (UpdateItem on the sequencer, which it also starts or moves past the
+  // log's end) and writes batches to the log table (PutItem, alone or in a transaction that puts
+  // the idempotent producer's state); an idempotent retry of a batch already in S3 reads it back.
+  // It reads topics, partition states, producer states and segments, but writes only those two
+  // kinds of metadata item (core/adapters/dynamodb/dynamoStore.ts: reserveOffsets,
+  // advanceSequencer, putBatch). LeadingKeys cannot tell the sequencer (sk 'next') from the
+  // partition state (sk 'state') under the same `log#…` key, so UpdateItem is allowed on both.
   produce: {
     log: ['dynamodb:PutItem', 'dynamodb:Query'],
-    metadata: ['dynamodb:GetItem', 'dynamodb:PutItem', 'dynamodb:UpdateItem', 'dynamodb:Query'],
+    metadata: ['dynamodb:GetItem', 'dynamodb:Query'],
+    metadataByKey: [
+      { actions: ['dynamodb:UpdateItem'], keys: [KEYS.partitionLog] },
+      { actions: ['dynamodb:PutItem'], keys: [KEYS.producer] },
+    ],
     objects: { segments: ['s3:GetObject'], claims: ['s3:PutObject'] },
   },
   // Fetch reads, fills the range of a writer that died before its put (a conditional PutItem), and
@@ -190,8 +256,13 @@ const ACCESS: Record<
   // Only saga execution items (partition keys saga#<name>).
   sagas: {
     log: [],
-    metadata: ['dynamodb:GetItem', 'dynamodb:PutItem', 'dynamodb:UpdateItem', 'dynamodb:Query'],
-    metadataKeys: ['saga#*'],
+    metadata: [],
+    metadataByKey: [
+      {
+        actions: ['dynamodb:GetItem', 'dynamodb:PutItem', 'dynamodb:UpdateItem', 'dynamodb:Query'],
+        keys: [KEYS.saga],
+      },
+    ],
     objects: { segments: [], claims: [] },
   },
   // The audit task appends lifecycle events (idempotent producer, creating the topic on first use)
@@ -242,6 +313,17 @@ export class SluiceStack extends Stack {
         'namePrefix must be 1-40 characters of a-z, 0-9 and "-" (it names tables, a bucket and functions)',
       );
     }
+
+    const authType = props.auth?.type ?? 'iam';
+    const authorization = props.authorization ?? 'open';
+    const authorizationEnv = authorizationEnvironment(this, {
+      authType,
+      authorization,
+      ...(props.adminPrincipals === undefined ? {} : { adminPrincipals: props.adminPrincipals }),
+      ...(props.auth?.type === 'jwt' && props.auth.principalClaims !== undefined
+        ? { principalClaims: props.auth.principalClaims }
+        : {}),
+    });
 
     // ---------------------------------------------------------------- storage
     const tableDefaults = {
@@ -299,7 +381,9 @@ export class SluiceStack extends Stack {
       `arn:${this.partition}:lambda:${this.region}:094274105915:layer:AWSLambdaPowertoolsTypeScriptV2:${props.powertoolsLayerVersion ?? 44}`,
     );
     this.powertoolsLayers = [powertools];
+    const httpHandlers = new Set<FunctionName>(Object.keys(HANDLER_ENTRY) as HandlerName[]);
     const makeFunction = (handler: FunctionName, entry: string): NodejsFunction => {
+      const isHttp = httpHandlers.has(handler);
       const fn = sluiceFunction(this, pascal(handler), {
         entry,
         ...(name(handler) === undefined ? {} : { functionName: name(handler) }),
@@ -317,29 +401,30 @@ export class SluiceStack extends Stack {
           [TABLE_NAME_ENV.log]: this.logTable.tableName,
           [TABLE_NAME_ENV.metadata]: this.metadataTable.tableName,
           SLUICE_SEGMENT_BUCKET: this.segmentBucket.bucketName,
+          ...(isHttp ? authorizationEnv : {}),
         },
       });
       const role = fn.role as Role;
-      bindTable({ table: this.logTable, grantee: fn, actions: ACCESS[handler].log });
-      if (ACCESS[handler].timeIndex === true) {
+      const access = ACCESS[handler];
+      bindTable({ table: this.logTable, grantee: fn, actions: access.log });
+      if (access.timeIndex === true) {
         for (const table of [this.logTable, this.metadataTable])
           bindIndex({ table, indexName: TIME_INDEX.name, grantee: fn });
       }
-      const leadingKeys = ACCESS[handler].metadataKeys;
-      if (leadingKeys === undefined)
-        bindTable({ table: this.metadataTable, grantee: fn, actions: ACCESS[handler].metadata });
-      else {
+      bindTable({ table: this.metadataTable, grantee: fn, actions: access.metadata });
+      const keyed = [...(access.metadataByKey ?? []), ...(isHttp && authorization === 'acl' ? [ACL_READ] : [])];
+      for (const { actions, keys } of keyed) {
         role.addToPolicy(
           new PolicyStatement({
-            actions: [...ACCESS[handler].metadata],
+            actions: [...actions],
             resources: [this.metadataTable.tableArn],
-            conditions: { 'ForAllValues:StringLike': { 'dynamodb:LeadingKeys': [...leadingKeys] } },
+            conditions: { 'ForAllValues:StringLike': { 'dynamodb:LeadingKeys': [...keys] } },
           }),
         );
       }
       const bucketLogicalId = this.getLogicalId(this.segmentBucket.node.defaultChild as CfnBucket);
       for (const prefix of ['segments', 'claims'] as const) {
-        const actions = ACCESS[handler].objects[prefix];
+        const actions = access.objects[prefix];
         if (actions.length === 0) continue;
         role.addToPolicy(
           new PolicyStatement({ actions: [...actions], resources: [this.segmentBucket.arnForObjects(`${prefix}/*`)] }),
@@ -349,7 +434,8 @@ export class SluiceStack extends Stack {
           reason: `Objects under ${prefix}/ have generated keys; access is limited to that prefix and to the object actions this function needs.`,
         });
       }
-      if ([...ACCESS[handler].objects.segments, ...ACCESS[handler].objects.claims].includes('s3:GetObject')) {
+      const objectActions = new Set([...access.objects.segments, ...access.objects.claims]);
+      if (objectActions.has('s3:GetObject')) {
         // Without ListBucket, S3 answers a missing key with 403 instead of NoSuchKey, which readers
         // need to tell a segment removed by retention or compaction from a real fault.
         role.addToPolicy(
@@ -416,6 +502,9 @@ export class SluiceStack extends Stack {
       props.auth?.type === 'jwt'
         ? new HttpJwtAuthorizer('JwtAuthorizer', props.auth.issuer, { jwtAudience: props.auth.audience })
         : new HttpIamAuthorizer();
+    // JWT callers need the route's scope (a coarse first gate; ACLs decide per resource). IAM
+    // routes take no scopes: API Gateway rejects authorization scopes on AWS_IAM routes.
+    const requireScopes = props.auth?.type === 'jwt' && (props.auth.requireScopes ?? true);
     this.api = new HttpApi(this, 'Api', { apiName: name('api'), defaultAuthorizer: authorizer });
     const integrations = Object.fromEntries(
       (Object.keys(this.functions) as HandlerName[]).map((h) => [
@@ -428,6 +517,7 @@ export class SluiceStack extends Stack {
         path: route.path,
         methods: [HttpMethod[route.method]],
         integration: integrations[route.handler],
+        ...(requireScopes ? { authorizationScopes: [oauthScope(route.scope)] } : {}),
       });
     }
     const accessLogs = new LogGroup(this, 'ApiAccessLogs', {
@@ -441,11 +531,21 @@ export class SluiceStack extends Stack {
       format: JSON.stringify({
         requestId: '$context.requestId',
         ip: '$context.identity.sourceIp',
-        caller: '$context.identity.caller',
         routeKey: '$context.routeKey',
         status: '$context.status',
         latencyMs: '$context.responseLatency',
         error: '$context.error.message',
+        // Who called: HTTP APIs fill $context.identity.* on IAM routes and
+        // $context.authorizer.claims.<claim> on JWT routes (the other kind's would log "-").
+        // https://docs.aws.amazon.com/apigateway/latest/developerguide/http-api-logging-variables.html
+        ...(authType === 'jwt'
+          ? { sub: '$context.authorizer.claims.sub' }
+          : {
+              userArn: '$context.identity.userArn',
+              accountId: '$context.identity.accountId',
+              caller: '$context.identity.caller',
+            }),
+        authorizerError: '$context.authorizer.error',
       }),
     };
 
