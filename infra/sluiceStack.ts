@@ -337,7 +337,10 @@ export class SluiceStack extends Stack {
       tableName: name('log'),
       partitionKey: { name: LOG_TABLE.partitionKey.name, type: AttributeType.STRING },
       sortKey: { name: LOG_TABLE.sortKey.name, type: AttributeType.NUMBER },
-      stream: StreamViewType.NEW_IMAGE, // for push delivery (subscriptions)
+      // The stream is a doorbell: the saga trigger reads records through its consumer group, not
+      // from stream images (functions/sagas/trigger.ts), so the stream carries keys only and no
+      // record data (and so none of it reaches the trigger's event or logs).
+      stream: StreamViewType.KEYS_ONLY,
       // Rolled hot copies expire for free instead of being deleted (see hotCopyExpiry).
       timeToLiveAttribute: LOG_TABLE.timeToLive,
     });
