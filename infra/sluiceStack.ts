@@ -1,4 +1,13 @@
-import { CfnOutput, Duration, Lazy, RemovalPolicy, Stack, Validations, type StackProps } from 'aws-cdk-lib';
+import {
+  Annotations,
+  CfnOutput,
+  Duration,
+  Lazy,
+  RemovalPolicy,
+  Stack,
+  Validations,
+  type StackProps,
+} from 'aws-cdk-lib';
 import { CfnStage, HttpApi, HttpMethod, type IHttpRouteAuthorizer } from 'aws-cdk-lib/aws-apigatewayv2';
 import { Alarm, ComparisonOperator, Metric, TreatMissingData } from 'aws-cdk-lib/aws-cloudwatch';
 import { Rule, Schedule } from 'aws-cdk-lib/aws-events';
@@ -13,7 +22,8 @@ import {
   Table,
   TableEncryption,
 } from 'aws-cdk-lib/aws-dynamodb';
-import { PolicyStatement, type Role } from 'aws-cdk-lib/aws-iam';
+import { PolicyStatement, ServicePrincipal, type Role } from 'aws-cdk-lib/aws-iam';
+import { Key, type IKey } from 'aws-cdk-lib/aws-kms';
 import type { IStateMachine } from 'aws-cdk-lib/aws-stepfunctions';
 import {
   FilterCriteria,
@@ -71,6 +81,14 @@ export interface SluiceStackProps extends StackProps {
    * @default - none: only ACL rules grant anything
    */
   readonly adminPrincipals?: readonly string[];
+  /**
+   * A customer managed KMS key for everything at rest: both tables, the segment bucket (SSE-KMS
+   * with a bucket key), the log groups the stack owns and the roll queues. `true` creates one
+   * (with yearly rotation). A key from elsewhere must allow `logs.<region>.amazonaws.com` in its
+   * key policy (the stack cannot change it; synth warns).
+   * @default - AWS owned and managed keys
+   */
+  readonly encryptionKey?: IKey | boolean;
   /**
    * Stage-wide throttling of the HTTP API.
    * @default { rateLimit: 1000, burstLimit: 2000 }
@@ -283,6 +301,8 @@ export class SluiceStack extends Stack {
   readonly logTable: Table;
   readonly metadataTable: Table;
   readonly segmentBucket: Bucket;
+  /** The customer managed key of everything at rest, when `encryptionKey` is set. */
+  readonly encryptionKey: IKey | undefined;
   readonly functions: Record<HandlerName, NodejsFunction>;
   readonly lagReporter: NodejsFunction;
   readonly roller: NodejsFunction;
@@ -326,9 +346,13 @@ export class SluiceStack extends Stack {
     });
 
     // ---------------------------------------------------------------- storage
+    const key = this.encryptionKeyOf(props.encryptionKey, removalPolicy);
+    this.encryptionKey = key;
     const tableDefaults = {
       billingMode: BillingMode.PAY_PER_REQUEST,
-      encryption: TableEncryption.AWS_MANAGED,
+      ...(key === undefined
+        ? { encryption: TableEncryption.AWS_MANAGED }
+        : { encryption: TableEncryption.CUSTOMER_MANAGED, encryptionKey: key }),
       pointInTimeRecoverySpecification: { pointInTimeRecoveryEnabled: true },
       removalPolicy,
     };
@@ -363,7 +387,10 @@ export class SluiceStack extends Stack {
     }
     this.segmentBucket = new Bucket(this, 'SegmentBucket', {
       bucketName: name('segments'),
-      encryption: BucketEncryption.S3_MANAGED,
+      // A bucket key makes S3 call KMS about once per bucket and caller in a while, not per object.
+      ...(key === undefined
+        ? { encryption: BucketEncryption.S3_MANAGED }
+        : { encryption: BucketEncryption.KMS, encryptionKey: key, bucketKeyEnabled: true }),
       blockPublicAccess: BlockPublicAccess.BLOCK_ALL,
       objectOwnership: ObjectOwnership.BUCKET_OWNER_ENFORCED,
       enforceSSL: true,
@@ -400,6 +427,7 @@ export class SluiceStack extends Stack {
         layers: [powertools],
         ...(props.runtime === undefined ? {} : { runtime: props.runtime }),
         ...(props.logRetention === undefined ? {} : { logRetention: props.logRetention }),
+        ...(key === undefined ? {} : { encryptionKey: key }),
         environment: {
           [TABLE_NAME_ENV.log]: this.logTable.tableName,
           [TABLE_NAME_ENV.metadata]: this.metadataTable.tableName,
@@ -449,6 +477,16 @@ export class SluiceStack extends Stack {
           }),
         );
       }
+      if (key !== undefined) {
+        // bindTable's grants are its own, so the key's come here, and only what each use needs:
+        // DynamoDB decrypts the table key for the caller (any action, streams too), S3 generates
+        // an object's data key on a (single-part) put and decrypts it on a get.
+        const kmsActions = new Set<string>();
+        const usesTables = [access.log, access.metadata, ...keyed.map((k) => k.actions)].some((a) => a.length > 0);
+        if (usesTables || objectActions.has('s3:GetObject')) kmsActions.add('kms:Decrypt');
+        if (objectActions.has('s3:PutObject')) kmsActions.add('kms:GenerateDataKey');
+        this.grantKey(fn, kmsActions);
+      }
       return fn;
     };
     this.makeFunction = makeFunction;
@@ -466,8 +504,12 @@ export class SluiceStack extends Stack {
     this.rollWorker = makeFunction('rollWorker', join('functions', 'tiering', 'rollWorker.ts'));
     // The roll queue: one message per partition per pass, so one slow or failing partition holds
     // up nothing else; a unit that keeps failing goes to the dead-letter queue (alarmed below).
+    const queueEncryption =
+      key === undefined
+        ? { encryption: QueueEncryption.SQS_MANAGED }
+        : { encryption: QueueEncryption.KMS, encryptionMasterKey: key };
     this.rollDeadLetters = new Queue(this, 'RollDeadLetters', {
-      encryption: QueueEncryption.SQS_MANAGED,
+      ...queueEncryption,
       enforceSSL: true,
       retentionPeriod: Duration.days(14),
     });
@@ -476,13 +518,17 @@ export class SluiceStack extends Stack {
       reason: 'This is the dead-letter queue of the roll queue; nothing consumes it but an operator.',
     });
     this.rollQueue = new Queue(this, 'RollQueue', {
-      encryption: QueueEncryption.SQS_MANAGED,
+      ...queueEncryption,
       enforceSSL: true,
       visibilityTimeout: Duration.minutes(30), // 6 × the worker's timeout, as AWS advises for SQS event sources
       retentionPeriod: Duration.hours(1), // a unit older than this has been planned again since
       deadLetterQueue: { queue: this.rollDeadLetters, maxReceiveCount: 3 },
     });
-    this.rollQueue.grantSendMessages(this.roller);
+    // What grantSendMessages grants, but of the key only what a producer needs (SQS generates a
+    // data key and, to reuse it, decrypts it): not Encrypt nor ReEncrypt. The worker's event source
+    // grants itself kms:Decrypt, all a consumer needs.
+    this.rollQueue.grant(this.roller, 'sqs:SendMessage', 'sqs:GetQueueAttributes', 'sqs:GetQueueUrl');
+    if (key !== undefined) this.grantKey(this.roller, ['kms:GenerateDataKey', 'kms:Decrypt']);
     this.roller.addEnvironment('SLUICE_ROLL_QUEUE_URL', this.rollQueue.queueUrl);
     this.rollWorker.addEventSource(
       new SqsEventSource(this.rollQueue, {
@@ -526,6 +572,7 @@ export class SluiceStack extends Stack {
     const accessLogs = new LogGroup(this, 'ApiAccessLogs', {
       retention: props.logRetention ?? RetentionDays.ONE_MONTH,
       removalPolicy: RemovalPolicy.DESTROY,
+      ...(key === undefined ? {} : { encryptionKey: key }),
     });
     const stage = this.api.defaultStage!.node.defaultChild as CfnStage;
     stage.defaultRouteSettings = { throttlingRateLimit: throttle.rateLimit, throttlingBurstLimit: throttle.burstLimit };
@@ -631,6 +678,47 @@ export class SluiceStack extends Stack {
     this.sagas.push({ ...info, stateMachineArn: stateMachine.stateMachineArn });
     stateMachine.grantStartExecution(this.functions.sagas);
     if (saga.trigger !== undefined) stateMachine.grantStartExecution(this.sagaTrigger());
+  }
+
+  /**
+   * The customer managed key, created (`true`) or given, with a key policy statement that lets
+   * CloudWatch Logs use it for this account's log groups in this region. A key defined elsewhere
+   * keeps its policy: synth warns that the statement must be added there.
+   * https://docs.aws.amazon.com/AmazonCloudWatch/latest/logs/encrypt-log-data-kms.html
+   */
+  private encryptionKeyOf(option: IKey | boolean | undefined, removalPolicy: RemovalPolicy): IKey | undefined {
+    if (option === undefined || option === false) return undefined;
+    const key =
+      option === true
+        ? new Key(this, 'EncryptionKey', {
+            description: 'Sluice: tables, segment objects, logs and queues at rest',
+            enableKeyRotation: true,
+            removalPolicy, // the data it protects is unreadable without it
+          })
+        : option;
+    const logsArn = `arn:${this.partition}:logs:${this.region}:${this.account}:log-group:*`;
+    const { statementAdded } = key.addToResourcePolicy(
+      new PolicyStatement({
+        principals: [new ServicePrincipal(`logs.${this.region}.amazonaws.com`)],
+        actions: ['kms:Encrypt*', 'kms:Decrypt*', 'kms:ReEncrypt*', 'kms:GenerateDataKey*', 'kms:Describe*'],
+        resources: ['*'],
+        conditions: { ArnLike: { 'kms:EncryptionContext:aws:logs:arn': logsArn } },
+      }),
+    );
+    if (!statementAdded) {
+      Annotations.of(this).addWarningV2(
+        'sluice:encryption-key-policy',
+        `encryptionKey is not defined in this app, so its key policy cannot be changed here: allow the service principal logs.${this.region}.amazonaws.com kms:Encrypt*, kms:Decrypt*, kms:ReEncrypt*, kms:GenerateDataKey* and kms:Describe* on it (condition kms:EncryptionContext:aws:logs:arn like ${logsArn}), or the log groups cannot be created.`,
+      );
+    }
+    return key;
+  }
+
+  /** Exactly these actions on the stack's key, for one function (no-op without a key). */
+  private grantKey(fn: NodejsFunction, actions: Iterable<string>): void {
+    const list = [...new Set(actions)].sort();
+    if (this.encryptionKey === undefined || list.length === 0) return;
+    fn.addToRolePolicy(new PolicyStatement({ actions: list, resources: [this.encryptionKey.keyArn] }));
   }
 
   private sagaCatalog(): string {

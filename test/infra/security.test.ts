@@ -1,20 +1,22 @@
 import { assert, beforeAll, describe, expect, it } from 'vitest';
-import { App, RemovalPolicy } from 'aws-cdk-lib';
+import { App, CfnWaitConditionHandle, RemovalPolicy, Stack } from 'aws-cdk-lib';
 import { Annotations, Match, type Template } from 'aws-cdk-lib/assertions';
+import { Key } from 'aws-cdk-lib/aws-kms';
 import { OrderSagaExample } from '../../examples/order-saga/stack.ts';
 import { HANDLER_ENTRY, ROUTES, routeKey } from '../../functions/http/routes.ts';
 import { AUTHORIZATION_ENV } from '../../infra/authorization.ts';
 import { SluiceStack, type JwtAuth, type SluiceStackProps } from '../../infra/sluiceStack.ts';
-import { actionsOf, statementsByFunction, synthWithNag, type Resource } from './synthWithNag.ts';
+import { actionsOf, statementsByFunction, synthWithNag, type Resource, type Statement } from './synthWithNag.ts';
 
 const HTTP_FUNCTIONS = Object.keys(HANDLER_ENTRY).sort();
 const JWT: JwtAuth = { type: 'jwt', issuer: 'https://issuer.example.com', audience: ['sluice'] };
 
-/** The hardened configuration: JWT, ACLs with a super user; with a saga (and so its trigger). */
+/** The hardened configuration: JWT, ACLs with a super user, a customer managed key; with a saga (and so its trigger). */
 const SECURE: SluiceStackProps = {
   auth: JWT,
   authorization: 'acl',
   adminPrincipals: ['jwt:alice'],
+  encryptionKey: true,
 };
 
 function synth(props: SluiceStackProps, withSaga = false) {
@@ -37,6 +39,12 @@ function functionsByName(template: Template): Record<string, Resource> {
   return out;
 }
 
+const onlyId = (template: Template, type: string): string => {
+  const ids = Object.keys(template.findResources(type));
+  expect(ids.length, `one ${type}`).toBe(1);
+  return ids[0]!;
+};
+
 describe('SluiceStack security settings', () => {
   let plain: Template;
   let plainStack: SluiceStack;
@@ -44,7 +52,7 @@ describe('SluiceStack security settings', () => {
   let secureStack: SluiceStack;
   beforeAll(() => {
     ({ template: plain, stack: plainStack } = synth({}));
-    // cdk-nag clean (synth throws otherwise) with JWT, ACLs and a saga.
+    // cdk-nag clean (synth throws otherwise) with the key, JWT, ACLs and a saga.
     ({ template: secure, stack: secureStack } = synth(SECURE, true));
   });
 
@@ -169,6 +177,116 @@ describe('SluiceStack security settings', () => {
         authorizerError: '$context.authorizer.error',
       });
       expect(jwt.userArn, 'no IAM fields on JWT routes').toBe(undefined);
+    });
+  });
+
+  describe('customer managed key', () => {
+    let keyArn: unknown;
+    beforeAll(() => {
+      keyArn = { 'Fn::GetAtt': [onlyId(secure, 'AWS::KMS::Key'), 'Arn'] };
+    });
+
+    it('is created with rotation, and its policy lets CloudWatch Logs use it for this account and region only', () => {
+      secure.hasResourceProperties('AWS::KMS::Key', {
+        EnableKeyRotation: true,
+        KeyPolicy: {
+          Statement: Match.arrayWith([
+            Match.objectLike({
+              Principal: { Service: { 'Fn::Join': ['', ['logs.', { Ref: 'AWS::Region' }, '.amazonaws.com']] } },
+              Condition: { ArnLike: { 'kms:EncryptionContext:aws:logs:arn': Match.anyValue() } },
+            }),
+          ]),
+        },
+      });
+      expect(plain.findResources('AWS::KMS::Key'), 'none unless asked for').toStrictEqual({});
+    });
+
+    it('encrypts both tables, the segment bucket (with a bucket key), every log group and both queues', () => {
+      const tables = Object.values(secure.findResources('AWS::DynamoDB::Table')) as Resource[];
+      const sluiceTables = tables.filter((t) => t.Properties.TimeToLiveSpecification !== undefined);
+      expect(sluiceTables.length).toBe(2);
+      for (const t of sluiceTables) {
+        expect(t.Properties.SSESpecification).toStrictEqual({
+          SSEEnabled: true,
+          SSEType: 'KMS',
+          KMSMasterKeyId: keyArn,
+        });
+      }
+      secure.hasResourceProperties('AWS::S3::Bucket', {
+        BucketEncryption: {
+          ServerSideEncryptionConfiguration: [
+            {
+              BucketKeyEnabled: true,
+              ServerSideEncryptionByDefault: { SSEAlgorithm: 'aws:kms', KMSMasterKeyID: keyArn },
+            },
+          ],
+        },
+      });
+      const logGroups = Object.values(secure.findResources('AWS::Logs::LogGroup')) as Resource[];
+      // A log group per function (the saga's steps too), the API's access logs, the saga's executions.
+      expect(logGroups.length).toBeGreaterThan(12);
+      for (const g of logGroups) expect(g.Properties.KmsKeyId).toStrictEqual(keyArn);
+      const queues = Object.values(secure.findResources('AWS::SQS::Queue')) as Resource[];
+      expect(queues.length).toBe(2);
+      for (const q of queues) {
+        expect(q.Properties.KmsMasterKeyId).toStrictEqual(keyArn);
+        expect(q.Properties.SqsManagedSseEnabled).toBe(undefined);
+      }
+    });
+
+    it('grants each function only the KMS actions its uses need, on that key only', () => {
+      const expected: Record<string, string[]> = {
+        topics: ['kms:Decrypt'],
+        produce: ['kms:Decrypt', 'kms:GenerateDataKey'], // claim checks: PutObject
+        fetch: ['kms:Decrypt'],
+        groups: ['kms:Decrypt'],
+        tiering: ['kms:Decrypt', 'kms:GenerateDataKey'], // segments: PutObject
+        sagas: ['kms:Decrypt'],
+        lagReporter: ['kms:Decrypt'],
+        roller: ['kms:Decrypt', 'kms:GenerateDataKey'], // SendMessage
+        rollWorker: ['kms:Decrypt', 'kms:GenerateDataKey'],
+        sagaAudit: ['kms:Decrypt'],
+        // The tables and the stream; CDK's stream grant (DynamoEventSource) adds DescribeKey, which reads key metadata only.
+        sagaTrigger: ['kms:Decrypt', 'kms:DescribeKey'],
+      };
+      const byFunction = statementsByFunction(secure);
+      expect(Object.keys(byFunction).sort()).toStrictEqual(Object.keys(expected).sort());
+      for (const [name, statements] of Object.entries(byFunction)) {
+        const kms = statements.filter((s: Statement) => actionsOf(s).some((a) => a.startsWith('kms:')));
+        for (const s of kms) {
+          expect(s.Resource, `${name}: the key only`).toStrictEqual(keyArn);
+          expect(
+            actionsOf(s).every((a) => a.startsWith('kms:')),
+            name,
+          ).toBe(true);
+        }
+        expect([...new Set(kms.flatMap(actionsOf))].sort(), name).toStrictEqual(expected[name]);
+      }
+      for (const [name, statements] of Object.entries(statementsByFunction(plain))) {
+        expect(
+          statements.flatMap(actionsOf).filter((a) => a.startsWith('kms:')),
+          name,
+        ).toStrictEqual([]);
+      }
+    });
+
+    it('takes a key from elsewhere, and warns that its policy must let CloudWatch Logs use it', () => {
+      const { template, stack } = synthWithNag(
+        (app) => {
+          const keys = new Stack(app, 'Keys');
+          new CfnWaitConditionHandle(keys, 'Placeholder'); // a stack needs a resource
+          const arn = 'arn:aws:kms:eu-west-1:123456789012:key/1234abcd-12ab-34cd-56ef-1234567890ab';
+          return new SluiceStack(app, 'Sluice', { encryptionKey: Key.fromKeyArn(keys, 'Imported', arn) });
+        },
+        { bundle: false },
+      );
+      template.hasResourceProperties('AWS::DynamoDB::Table', {
+        SSESpecification: {
+          SSEType: 'KMS',
+          KMSMasterKeyId: 'arn:aws:kms:eu-west-1:123456789012:key/1234abcd-12ab-34cd-56ef-1234567890ab',
+        },
+      });
+      Annotations.fromStack(stack).hasWarning('*', Match.stringLikeRegexp('key policy cannot be changed here'));
     });
   });
 
