@@ -1,5 +1,6 @@
 import { Duration, RemovalPolicy, Validations } from 'aws-cdk-lib';
 import { PolicyStatement, Role, ServicePrincipal } from 'aws-cdk-lib/aws-iam';
+import type { IKey } from 'aws-cdk-lib/aws-kms';
 import {
   Architecture,
   CfnFunction,
@@ -64,6 +65,8 @@ export interface SluiceFunctionProps {
   readonly layers: readonly ILayerVersion[];
   readonly runtime?: Runtime;
   readonly logRetention?: RetentionDays;
+  /** Encrypts the function's log group (the key must let CloudWatch Logs use it). @default - CloudWatch Logs' own encryption */
+  readonly encryptionKey?: IKey;
 }
 
 /**
@@ -76,6 +79,7 @@ export function sluiceFunction(scope: Construct, id: string, props: SluiceFuncti
     logGroupName: props.functionName === undefined ? undefined : `/aws/lambda/${props.functionName}`,
     retention: props.logRetention ?? RetentionDays.ONE_MONTH,
     removalPolicy: RemovalPolicy.DESTROY,
+    ...(props.encryptionKey === undefined ? {} : { encryptionKey: props.encryptionKey }),
   });
   const role = new Role(scope, `${id}Role`, { assumedBy: new ServicePrincipal('lambda.amazonaws.com') });
   role.addToPolicy(

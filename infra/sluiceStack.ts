@@ -1,4 +1,13 @@
-import { CfnOutput, Duration, Lazy, RemovalPolicy, Stack, Validations, type StackProps } from 'aws-cdk-lib';
+import {
+  Annotations,
+  CfnOutput,
+  Duration,
+  Lazy,
+  RemovalPolicy,
+  Stack,
+  Validations,
+  type StackProps,
+} from 'aws-cdk-lib';
 import { CfnStage, HttpApi, HttpMethod, type IHttpRouteAuthorizer } from 'aws-cdk-lib/aws-apigatewayv2';
 import { Alarm, ComparisonOperator, Metric, TreatMissingData } from 'aws-cdk-lib/aws-cloudwatch';
 import { Rule, Schedule } from 'aws-cdk-lib/aws-events';
@@ -13,7 +22,8 @@ import {
   Table,
   TableEncryption,
 } from 'aws-cdk-lib/aws-dynamodb';
-import { PolicyStatement, type Role } from 'aws-cdk-lib/aws-iam';
+import { PolicyStatement, ServicePrincipal, type Role } from 'aws-cdk-lib/aws-iam';
+import { Key, type IKey } from 'aws-cdk-lib/aws-kms';
 import type { IStateMachine } from 'aws-cdk-lib/aws-stepfunctions';
 import {
   FilterCriteria,
@@ -30,9 +40,10 @@ import { LogGroup, RetentionDays } from 'aws-cdk-lib/aws-logs';
 import { BlockPublicAccess, Bucket, BucketEncryption, ObjectOwnership, type CfnBucket } from 'aws-cdk-lib/aws-s3';
 import type { Construct } from 'constructs';
 import { join } from 'node:path';
-import { LOG_TABLE, METADATA_TABLE, TABLE_NAME_ENV, TIME_INDEX } from '../core/schema.ts';
+import { LOG_TABLE, METADATA_TABLE, TABLE_NAME_ENV, TIME_INDEX, metadataKeys } from '../core/schema.ts';
 import { HANDLER_ENTRY, ROUTES, type HandlerName } from '../functions/http/routes.ts';
 import type { SagaInfo } from '../core/sagas/sagas.ts';
+import { ACL_PARTITION, authorizationEnvironment, oauthScope } from './authorization.ts';
 import { bindIndex, bindTable, type TableAccess } from './bindTable.ts';
 import { sluiceFunction } from './sluiceFunction.ts';
 
@@ -55,8 +66,29 @@ export interface SluiceStackProps extends StackProps {
    * How callers authenticate. IAM (SigV4) by default; or a JWT authorizer (Cognito, Auth0, …).
    * @default { type: 'iam' }
    */
-  readonly auth?:
-    { readonly type: 'iam' } | { readonly type: 'jwt'; readonly issuer: string; readonly audience: string[] };
+  readonly auth?: { readonly type: 'iam' } | JwtAuth;
+  /**
+   * Who may do what once authenticated. `open`: any authenticated caller may do anything (today's
+   * behaviour; synth warns). `acl`: the handlers allow an operation only to admin principals and
+   * to principals an ACL rule (metadata partition `acl`) allows it, like Kafka's authorizer.
+   * @default 'open'
+   */
+  readonly authorization?: 'acl' | 'open';
+  /**
+   * Super users (Kafka's `super.users`): principals allowed everything under `acl`. Each is
+   * `iam:<role, user or assumed-role ARN>` or `jwt:<value>` (a JWT subject, or a value of one of
+   * `auth.principalClaims`), e.g. `iam:arn:aws:iam::123456789012:role/Admin`, `jwt:alice`.
+   * @default - none: only ACL rules grant anything
+   */
+  readonly adminPrincipals?: readonly string[];
+  /**
+   * A customer managed KMS key for everything at rest: both tables, the segment bucket (SSE-KMS
+   * with a bucket key), the log groups the stack owns and the roll queues. `true` creates one
+   * (with yearly rotation). A key from elsewhere must allow `logs.<region>.amazonaws.com` in its
+   * key policy (the stack cannot change it; synth warns).
+   * @default - AWS owned and managed keys
+   */
+  readonly encryptionKey?: IKey | boolean;
   /**
    * Stage-wide throttling of the HTTP API.
    * @default { rateLimit: 1000, burstLimit: 2000 }
@@ -83,6 +115,25 @@ export interface SluiceStackProps extends StackProps {
   readonly rollerLagAlarm?: Duration;
   /** Most roll-worker functions running at once (the queue's event source's maximum concurrency). @default 10 */
   readonly rollConcurrency?: number;
+}
+
+/** A JWT authorizer (Cognito, Auth0, …) in front of every route. */
+export interface JwtAuth {
+  readonly type: 'jwt';
+  readonly issuer: string;
+  readonly audience: string[];
+  /**
+   * Claims whose values become extra principals (`jwt:<value>`) besides the subject, e.g. a
+   * Cognito group that ACL rules name.
+   * @default ['cognito:groups', 'scope']
+   */
+  readonly principalClaims?: readonly string[];
+  /**
+   * Whether each route requires its OAuth scope (`sluice/produce`, `sluice/consume` or
+   * `sluice/admin`, from ROUTES) in the token: a coarse first gate before the ACLs.
+   * @default true
+   */
+  readonly requireScopes?: boolean;
 }
 
 export interface LagAlarm {
@@ -118,17 +169,42 @@ const GROUP_MEMBER_ACCESS = {
   objects: { segments: ['s3:GetObject'], claims: ['s3:GetObject'] },
 } as const;
 
-const ACCESS: Record<
-  FunctionName,
-  {
-    log: TableAccess;
-    metadata: TableAccess;
-    metadataKeys?: readonly string[];
-    /** Offset look-ups by timestamp: Query on both tables' time indexes. */
-    timeIndex?: true;
-    objects: { segments: readonly S3Action[]; claims: readonly S3Action[] };
-  }
-> = {
+/**
+ * Actions on only the metadata items whose partition keys match `keys` (IAM's
+ * `dynamodb:LeadingKeys`, `*` a wildcard). A Query names one partition key, so it is covered too.
+ */
+interface KeyedAccess {
+  readonly actions: TableAccess;
+  readonly keys: readonly string[];
+}
+
+interface FunctionAccess {
+  readonly log: TableAccess;
+  /** Actions on any metadata item. */
+  readonly metadata: TableAccess;
+  /** Actions on some metadata partitions only, each its own statement. */
+  readonly metadataByKey?: readonly KeyedAccess[];
+  /** Offset look-ups by timestamp: Query on both tables' time indexes. */
+  readonly timeIndex?: true;
+  readonly objects: { readonly segments: readonly S3Action[]; readonly claims: readonly S3Action[] };
+}
+
+/** Partition-key patterns built with core's key builders, so that they follow the schema. */
+const KEYS = {
+  /** `log#<log>`: a partition's sequencer (and its state item, under the same partition key). */
+  partitionLog: metadataKeys.sequencer('*').pk,
+  producer: metadataKeys.producer('*', '').pk,
+  saga: metadataKeys.sagaPartition('*'),
+} as const;
+
+/** Every HTTP function reads ACL rules when authorization is 'acl' (see makeFunction). */
+const ACL_READ: KeyedAccess = { actions: ['dynamodb:Query'], keys: [ACL_PARTITION] };
+
+/**
+ * Each function's rights: add a function here and nowhere else. The ACL admin handler, for one,
+ * would be `{ log: [], metadata: [], metadataByKey: [{ actions: [...read and write], keys: [ACL_PARTITION] }], … }`.
+ */
+const ACCESS: Record<FunctionName, FunctionAccess> = {
   // Topic admin writes topic items (a deletion records the topic for the roller, which removes its
   // data); describe reads partition tails.
   topics: {
@@ -136,12 +212,20 @@ const ACCESS: Record<
     metadata: ['dynamodb:GetItem', 'dynamodb:PutItem', 'dynamodb:UpdateItem', 'dynamodb:DeleteItem', 'dynamodb:Query'],
     objects: { segments: [], claims: [] },
   },
-  // Produce reserves offsets (UpdateItem on the sequencer) and writes batches there (PutItem,
-  // alone or in a transaction with the producer state); an idempotent retry of a batch already in
-  // S3 reads it back.
+  // Produce reserves offsets (UpdateItem on the sequencer, which it also starts or moves past the
+  // log's end) and writes batches to the log table (PutItem, alone or in a transaction that puts
+  // the idempotent producer's state); an idempotent retry of a batch already in S3 reads it back.
+  // It reads topics, partition states, producer states and segments, but writes only those two
+  // kinds of metadata item (core/adapters/dynamodb/dynamoStore.ts: reserveOffsets,
+  // advanceSequencer, putBatch). LeadingKeys cannot tell the sequencer (sk 'next') from the
+  // partition state (sk 'state') under the same `log#…` key, so UpdateItem is allowed on both.
   produce: {
     log: ['dynamodb:PutItem', 'dynamodb:Query'],
-    metadata: ['dynamodb:GetItem', 'dynamodb:PutItem', 'dynamodb:UpdateItem', 'dynamodb:Query'],
+    metadata: ['dynamodb:GetItem', 'dynamodb:Query'],
+    metadataByKey: [
+      { actions: ['dynamodb:UpdateItem'], keys: [KEYS.partitionLog] },
+      { actions: ['dynamodb:PutItem'], keys: [KEYS.producer] },
+    ],
     objects: { segments: ['s3:GetObject'], claims: ['s3:PutObject'] },
   },
   // Fetch reads, fills the range of a writer that died before its put (a conditional PutItem), and
@@ -190,8 +274,13 @@ const ACCESS: Record<
   // Only saga execution items (partition keys saga#<name>).
   sagas: {
     log: [],
-    metadata: ['dynamodb:GetItem', 'dynamodb:PutItem', 'dynamodb:UpdateItem', 'dynamodb:Query'],
-    metadataKeys: ['saga#*'],
+    metadata: [],
+    metadataByKey: [
+      {
+        actions: ['dynamodb:GetItem', 'dynamodb:PutItem', 'dynamodb:UpdateItem', 'dynamodb:Query'],
+        keys: [KEYS.saga],
+      },
+    ],
     objects: { segments: [], claims: [] },
   },
   // ACL administration reads and changes the rules, and nothing else.
@@ -219,6 +308,8 @@ export class SluiceStack extends Stack {
   readonly logTable: Table;
   readonly metadataTable: Table;
   readonly segmentBucket: Bucket;
+  /** The customer managed key of everything at rest, when `encryptionKey` is set. */
+  readonly encryptionKey: IKey | undefined;
   readonly functions: Record<HandlerName, NodejsFunction>;
   readonly lagReporter: NodejsFunction;
   readonly roller: NodejsFunction;
@@ -250,10 +341,25 @@ export class SluiceStack extends Stack {
       );
     }
 
+    const authType = props.auth?.type ?? 'iam';
+    const authorization = props.authorization ?? 'open';
+    const authorizationEnv = authorizationEnvironment(this, {
+      authType,
+      authorization,
+      ...(props.adminPrincipals === undefined ? {} : { adminPrincipals: props.adminPrincipals }),
+      ...(props.auth?.type === 'jwt' && props.auth.principalClaims !== undefined
+        ? { principalClaims: props.auth.principalClaims }
+        : {}),
+    });
+
     // ---------------------------------------------------------------- storage
+    const key = this.encryptionKeyOf(props.encryptionKey, removalPolicy);
+    this.encryptionKey = key;
     const tableDefaults = {
       billingMode: BillingMode.PAY_PER_REQUEST,
-      encryption: TableEncryption.AWS_MANAGED,
+      ...(key === undefined
+        ? { encryption: TableEncryption.AWS_MANAGED }
+        : { encryption: TableEncryption.CUSTOMER_MANAGED, encryptionKey: key }),
       pointInTimeRecoverySpecification: { pointInTimeRecoveryEnabled: true },
       removalPolicy,
     };
@@ -262,7 +368,10 @@ export class SluiceStack extends Stack {
       tableName: name('log'),
       partitionKey: { name: LOG_TABLE.partitionKey.name, type: AttributeType.STRING },
       sortKey: { name: LOG_TABLE.sortKey.name, type: AttributeType.NUMBER },
-      stream: StreamViewType.NEW_IMAGE, // for push delivery (subscriptions)
+      // The stream is a doorbell: the saga trigger reads records through its consumer group, not
+      // from stream images (functions/sagas/trigger.ts), so the stream carries keys only and no
+      // record data (and so none of it reaches the trigger's event or logs).
+      stream: StreamViewType.KEYS_ONLY,
       // Rolled hot copies expire for free instead of being deleted (see hotCopyExpiry).
       timeToLiveAttribute: LOG_TABLE.timeToLive,
     });
@@ -285,7 +394,10 @@ export class SluiceStack extends Stack {
     }
     this.segmentBucket = new Bucket(this, 'SegmentBucket', {
       bucketName: name('segments'),
-      encryption: BucketEncryption.S3_MANAGED,
+      // A bucket key makes S3 call KMS about once per bucket and caller in a while, not per object.
+      ...(key === undefined
+        ? { encryption: BucketEncryption.S3_MANAGED }
+        : { encryption: BucketEncryption.KMS, encryptionKey: key, bucketKeyEnabled: true }),
       blockPublicAccess: BlockPublicAccess.BLOCK_ALL,
       objectOwnership: ObjectOwnership.BUCKET_OWNER_ENFORCED,
       enforceSSL: true,
@@ -306,7 +418,9 @@ export class SluiceStack extends Stack {
       `arn:${this.partition}:lambda:${this.region}:094274105915:layer:AWSLambdaPowertoolsTypeScriptV2:${props.powertoolsLayerVersion ?? 44}`,
     );
     this.powertoolsLayers = [powertools];
+    const httpHandlers = new Set<FunctionName>(Object.keys(HANDLER_ENTRY) as HandlerName[]);
     const makeFunction = (handler: FunctionName, entry: string): NodejsFunction => {
+      const isHttp = httpHandlers.has(handler);
       const fn = sluiceFunction(this, pascal(handler), {
         entry,
         ...(name(handler) === undefined ? {} : { functionName: name(handler) }),
@@ -320,33 +434,35 @@ export class SluiceStack extends Stack {
         layers: [powertools],
         ...(props.runtime === undefined ? {} : { runtime: props.runtime }),
         ...(props.logRetention === undefined ? {} : { logRetention: props.logRetention }),
+        ...(key === undefined ? {} : { encryptionKey: key }),
         environment: {
           [TABLE_NAME_ENV.log]: this.logTable.tableName,
           [TABLE_NAME_ENV.metadata]: this.metadataTable.tableName,
           SLUICE_SEGMENT_BUCKET: this.segmentBucket.bucketName,
+          ...(isHttp ? authorizationEnv : {}),
         },
       });
       const role = fn.role as Role;
-      bindTable({ table: this.logTable, grantee: fn, actions: ACCESS[handler].log });
-      if (ACCESS[handler].timeIndex === true) {
+      const access = ACCESS[handler];
+      bindTable({ table: this.logTable, grantee: fn, actions: access.log });
+      if (access.timeIndex === true) {
         for (const table of [this.logTable, this.metadataTable])
           bindIndex({ table, indexName: TIME_INDEX.name, grantee: fn });
       }
-      const leadingKeys = ACCESS[handler].metadataKeys;
-      if (leadingKeys === undefined)
-        bindTable({ table: this.metadataTable, grantee: fn, actions: ACCESS[handler].metadata });
-      else {
+      bindTable({ table: this.metadataTable, grantee: fn, actions: access.metadata });
+      const keyed = [...(access.metadataByKey ?? []), ...(isHttp && authorization === 'acl' ? [ACL_READ] : [])];
+      for (const { actions, keys } of keyed) {
         role.addToPolicy(
           new PolicyStatement({
-            actions: [...ACCESS[handler].metadata],
+            actions: [...actions],
             resources: [this.metadataTable.tableArn],
-            conditions: { 'ForAllValues:StringLike': { 'dynamodb:LeadingKeys': [...leadingKeys] } },
+            conditions: { 'ForAllValues:StringLike': { 'dynamodb:LeadingKeys': [...keys] } },
           }),
         );
       }
       const bucketLogicalId = this.getLogicalId(this.segmentBucket.node.defaultChild as CfnBucket);
       for (const prefix of ['segments', 'claims'] as const) {
-        const actions = ACCESS[handler].objects[prefix];
+        const actions = access.objects[prefix];
         if (actions.length === 0) continue;
         role.addToPolicy(
           new PolicyStatement({ actions: [...actions], resources: [this.segmentBucket.arnForObjects(`${prefix}/*`)] }),
@@ -356,7 +472,8 @@ export class SluiceStack extends Stack {
           reason: `Objects under ${prefix}/ have generated keys; access is limited to that prefix and to the object actions this function needs.`,
         });
       }
-      if ([...ACCESS[handler].objects.segments, ...ACCESS[handler].objects.claims].includes('s3:GetObject')) {
+      const objectActions = new Set([...access.objects.segments, ...access.objects.claims]);
+      if (objectActions.has('s3:GetObject')) {
         // Without ListBucket, S3 answers a missing key with 403 instead of NoSuchKey, which readers
         // need to tell a segment removed by retention or compaction from a real fault.
         role.addToPolicy(
@@ -366,6 +483,16 @@ export class SluiceStack extends Stack {
             conditions: { StringLike: { 's3:prefix': ['segments/*', 'claims/*'] } },
           }),
         );
+      }
+      if (key !== undefined) {
+        // bindTable's grants are its own, so the key's come here, and only what each use needs:
+        // DynamoDB decrypts the table key for the caller (any action, streams too), S3 generates
+        // an object's data key on a (single-part) put and decrypts it on a get.
+        const kmsActions = new Set<string>();
+        const usesTables = [access.log, access.metadata, ...keyed.map((k) => k.actions)].some((a) => a.length > 0);
+        if (usesTables || objectActions.has('s3:GetObject')) kmsActions.add('kms:Decrypt');
+        if (objectActions.has('s3:PutObject')) kmsActions.add('kms:GenerateDataKey');
+        this.grantKey(fn, kmsActions);
       }
       return fn;
     };
@@ -385,8 +512,12 @@ export class SluiceStack extends Stack {
     this.rollWorker = makeFunction('rollWorker', join('functions', 'tiering', 'rollWorker.ts'));
     // The roll queue: one message per partition per pass, so one slow or failing partition holds
     // up nothing else; a unit that keeps failing goes to the dead-letter queue (alarmed below).
+    const queueEncryption =
+      key === undefined
+        ? { encryption: QueueEncryption.SQS_MANAGED }
+        : { encryption: QueueEncryption.KMS, encryptionMasterKey: key };
     this.rollDeadLetters = new Queue(this, 'RollDeadLetters', {
-      encryption: QueueEncryption.SQS_MANAGED,
+      ...queueEncryption,
       enforceSSL: true,
       retentionPeriod: Duration.days(14),
     });
@@ -395,13 +526,17 @@ export class SluiceStack extends Stack {
       reason: 'This is the dead-letter queue of the roll queue; nothing consumes it but an operator.',
     });
     this.rollQueue = new Queue(this, 'RollQueue', {
-      encryption: QueueEncryption.SQS_MANAGED,
+      ...queueEncryption,
       enforceSSL: true,
       visibilityTimeout: Duration.minutes(30), // 6 × the worker's timeout, as AWS advises for SQS event sources
       retentionPeriod: Duration.hours(1), // a unit older than this has been planned again since
       deadLetterQueue: { queue: this.rollDeadLetters, maxReceiveCount: 3 },
     });
-    this.rollQueue.grantSendMessages(this.roller);
+    // What grantSendMessages grants, but of the key only what a producer needs (SQS generates a
+    // data key and, to reuse it, decrypts it): not Encrypt nor ReEncrypt. The worker's event source
+    // grants itself kms:Decrypt, all a consumer needs.
+    this.rollQueue.grant(this.roller, 'sqs:SendMessage', 'sqs:GetQueueAttributes', 'sqs:GetQueueUrl');
+    if (key !== undefined) this.grantKey(this.roller, ['kms:GenerateDataKey', 'kms:Decrypt']);
     this.roller.addEnvironment('SLUICE_ROLL_QUEUE_URL', this.rollQueue.queueUrl);
     this.rollWorker.addEventSource(
       new SqsEventSource(this.rollQueue, {
@@ -424,6 +559,9 @@ export class SluiceStack extends Stack {
       props.auth?.type === 'jwt'
         ? new HttpJwtAuthorizer('JwtAuthorizer', props.auth.issuer, { jwtAudience: props.auth.audience })
         : new HttpIamAuthorizer();
+    // JWT callers need the route's scope (a coarse first gate; ACLs decide per resource). IAM
+    // routes take no scopes: API Gateway rejects authorization scopes on AWS_IAM routes.
+    const requireScopes = props.auth?.type === 'jwt' && (props.auth.requireScopes ?? true);
     this.api = new HttpApi(this, 'Api', { apiName: name('api'), defaultAuthorizer: authorizer });
     const integrations = Object.fromEntries(
       (Object.keys(this.functions) as HandlerName[]).map((h) => [
@@ -436,11 +574,13 @@ export class SluiceStack extends Stack {
         path: route.path,
         methods: [HttpMethod[route.method]],
         integration: integrations[route.handler],
+        ...(requireScopes ? { authorizationScopes: [oauthScope(route.scope)] } : {}),
       });
     }
     const accessLogs = new LogGroup(this, 'ApiAccessLogs', {
       retention: props.logRetention ?? RetentionDays.ONE_MONTH,
       removalPolicy: RemovalPolicy.DESTROY,
+      ...(key === undefined ? {} : { encryptionKey: key }),
     });
     const stage = this.api.defaultStage!.node.defaultChild as CfnStage;
     stage.defaultRouteSettings = { throttlingRateLimit: throttle.rateLimit, throttlingBurstLimit: throttle.burstLimit };
@@ -449,11 +589,21 @@ export class SluiceStack extends Stack {
       format: JSON.stringify({
         requestId: '$context.requestId',
         ip: '$context.identity.sourceIp',
-        caller: '$context.identity.caller',
         routeKey: '$context.routeKey',
         status: '$context.status',
         latencyMs: '$context.responseLatency',
         error: '$context.error.message',
+        // Who called: HTTP APIs fill $context.identity.* on IAM routes and
+        // $context.authorizer.claims.<claim> on JWT routes (the other kind's would log "-").
+        // https://docs.aws.amazon.com/apigateway/latest/developerguide/http-api-logging-variables.html
+        ...(authType === 'jwt'
+          ? { sub: '$context.authorizer.claims.sub' }
+          : {
+              userArn: '$context.identity.userArn',
+              accountId: '$context.identity.accountId',
+              caller: '$context.identity.caller',
+            }),
+        authorizerError: '$context.authorizer.error',
       }),
     };
 
@@ -536,6 +686,47 @@ export class SluiceStack extends Stack {
     this.sagas.push({ ...info, stateMachineArn: stateMachine.stateMachineArn });
     stateMachine.grantStartExecution(this.functions.sagas);
     if (saga.trigger !== undefined) stateMachine.grantStartExecution(this.sagaTrigger());
+  }
+
+  /**
+   * The customer managed key, created (`true`) or given, with a key policy statement that lets
+   * CloudWatch Logs use it for this account's log groups in this region. A key defined elsewhere
+   * keeps its policy: synth warns that the statement must be added there.
+   * https://docs.aws.amazon.com/AmazonCloudWatch/latest/logs/encrypt-log-data-kms.html
+   */
+  private encryptionKeyOf(option: IKey | boolean | undefined, removalPolicy: RemovalPolicy): IKey | undefined {
+    if (option === undefined || option === false) return undefined;
+    const key =
+      option === true
+        ? new Key(this, 'EncryptionKey', {
+            description: 'Sluice: tables, segment objects, logs and queues at rest',
+            enableKeyRotation: true,
+            removalPolicy, // the data it protects is unreadable without it
+          })
+        : option;
+    const logsArn = `arn:${this.partition}:logs:${this.region}:${this.account}:log-group:*`;
+    const { statementAdded } = key.addToResourcePolicy(
+      new PolicyStatement({
+        principals: [new ServicePrincipal(`logs.${this.region}.amazonaws.com`)],
+        actions: ['kms:Encrypt*', 'kms:Decrypt*', 'kms:ReEncrypt*', 'kms:GenerateDataKey*', 'kms:Describe*'],
+        resources: ['*'],
+        conditions: { ArnLike: { 'kms:EncryptionContext:aws:logs:arn': logsArn } },
+      }),
+    );
+    if (!statementAdded) {
+      Annotations.of(this).addWarningV2(
+        'sluice:encryption-key-policy',
+        `encryptionKey is not defined in this app, so its key policy cannot be changed here: allow the service principal logs.${this.region}.amazonaws.com kms:Encrypt*, kms:Decrypt*, kms:ReEncrypt*, kms:GenerateDataKey* and kms:Describe* on it (condition kms:EncryptionContext:aws:logs:arn like ${logsArn}), or the log groups cannot be created.`,
+      );
+    }
+    return key;
+  }
+
+  /** Exactly these actions on the stack's key, for one function (no-op without a key). */
+  private grantKey(fn: NodejsFunction, actions: Iterable<string>): void {
+    const list = [...new Set(actions)].sort();
+    if (this.encryptionKey === undefined || list.length === 0) return;
+    fn.addToRolePolicy(new PolicyStatement({ actions: list, resources: [this.encryptionKey.keyArn] }));
   }
 
   private sagaCatalog(): string {

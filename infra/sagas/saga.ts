@@ -89,6 +89,7 @@ export class Saga extends Construct {
         timeout: Duration.seconds(step.timeoutSeconds ?? DEFAULT_STEP_TIMEOUT_SECONDS),
         layers: props.sluice.powertoolsLayers,
         ...(props.logRetention === undefined ? {} : { logRetention: props.logRetention }),
+        ...(props.sluice.encryptionKey === undefined ? {} : { encryptionKey: props.sluice.encryptionKey }),
         environment: { ...props.environment, SLUICE_SAGA_STEP: step.name },
       });
       props.configureStep?.(step.name, fn);
@@ -109,6 +110,7 @@ export class Saga extends Construct {
     const logs = new LogGroup(this, 'ExecutionLogs', {
       retention: props.logRetention ?? RetentionDays.ONE_MONTH,
       removalPolicy: RemovalPolicy.DESTROY,
+      ...(props.sluice.encryptionKey === undefined ? {} : { encryptionKey: props.sluice.encryptionKey }),
     });
     this.stateMachine = new StateMachine(this, 'StateMachine', {
       definitionBody: DefinitionBody.fromString(stack.toJsonString(definition)),
