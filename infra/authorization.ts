@@ -1,4 +1,6 @@
 import { Annotations } from 'aws-cdk-lib';
+import { metadataKeys } from '../core/schema.ts';
+import { DEFAULT_PRINCIPAL_CLAIMS } from '../functions/http/caller.ts';
 import type { IConstruct } from 'constructs';
 import type { Scope } from '../functions/http/routes.ts';
 
@@ -16,13 +18,10 @@ export const AUTHORIZATION_ENV = {
 } as const;
 
 /** Cognito puts a user's groups in `cognito:groups`; OAuth servers put granted scopes in `scope`. */
-export const DEFAULT_PRINCIPAL_CLAIMS: readonly string[] = ['cognito:groups', 'scope'];
+export { DEFAULT_PRINCIPAL_CLAIMS } from '../functions/http/caller.ts';
 
-/**
- * The metadata table's partition key of ACL rules (sort key: the rule id).
- * @debt The handlers' ACL store owns this key; import it from core/schema.ts once it is there.
- */
-export const ACL_PARTITION = 'acl';
+/** The metadata table's partition key of ACL rules (sort key: the rule id), as the ACL store writes it. */
+export const ACL_PARTITION = metadataKeys.aclPartition;
 
 /** The OAuth scope a route requires from JWT callers when the authorizer checks scopes. */
 export function oauthScope(scope: Scope): string {
@@ -37,6 +36,8 @@ const MAX_ADMIN_PRINCIPALS_LENGTH = 512;
 
 const IAM_PRINCIPAL = /^iam:arn:aws[a-z-]*:(iam|sts)::\d{12}:(role|user|assumed-role)\/[\w+=,.@/-]+$/;
 const JWT_PRINCIPAL = /^jwt:[^\s,]{1,256}$/;
+/** A JWT caller by a value of a claim the stack names: `claim:cognito:groups=admins`. */
+const CLAIM_PRINCIPAL = /^claim:[^\s,=]{1,128}=[^\s,]{1,256}$/;
 const CLAIM_NAME = /^[^\s,]{1,128}$/;
 
 export interface AuthorizationOptions {
@@ -55,12 +56,12 @@ export function authorizationEnvironment(scope: IConstruct, options: Authorizati
   if (mode !== 'acl' && mode !== 'open') throw new Error(`authorization must be 'acl' or 'open', not ${String(mode)}`);
   const admins = options.adminPrincipals ?? [];
   for (const principal of admins) {
-    if (!IAM_PRINCIPAL.test(principal) && !JWT_PRINCIPAL.test(principal)) {
+    if (!IAM_PRINCIPAL.test(principal) && !JWT_PRINCIPAL.test(principal) && !CLAIM_PRINCIPAL.test(principal)) {
       throw new Error(
-        `adminPrincipals: ${JSON.stringify(principal)} is not a principal; write iam:<IAM role, user or assumed-role ARN> (e.g. iam:arn:aws:iam::123456789012:role/Admin) or jwt:<subject or claim value> (e.g. jwt:alice), without spaces or commas`,
+        `adminPrincipals: ${JSON.stringify(principal)} is not a principal; write iam:<IAM role, user or assumed-role ARN> (e.g. iam:arn:aws:iam::123456789012:role/Admin), jwt:<subject> (e.g. jwt:alice) or claim:<claim>=<value> (e.g. claim:cognito:groups=admins), without spaces or commas`,
       );
     }
-    const kind = principal.slice(0, 3);
+    const kind = principal.startsWith('claim:') ? 'jwt' : principal.slice(0, 3);
     if (kind !== options.authType) {
       throw new Error(
         `adminPrincipals: ${principal} can never match: callers authenticate with ${options.authType.toUpperCase()}, so super users are ${options.authType}:… principals`,

@@ -200,10 +200,7 @@ const KEYS = {
 /** Every HTTP function reads ACL rules when authorization is 'acl' (see makeFunction). */
 const ACL_READ: KeyedAccess = { actions: ['dynamodb:Query'], keys: [ACL_PARTITION] };
 
-/**
- * Each function's rights: add a function here and nowhere else. The ACL admin handler, for one,
- * would be `{ log: [], metadata: [], metadataByKey: [{ actions: [...read and write], keys: [ACL_PARTITION] }], … }`.
- */
+/** Each function's rights: add a function here and nowhere else. */
 const ACCESS: Record<FunctionName, FunctionAccess> = {
   // Topic admin writes topic items (a deletion records the topic for the roller, which removes its
   // data); describe reads partition tails.
@@ -283,11 +280,17 @@ const ACCESS: Record<FunctionName, FunctionAccess> = {
     ],
     objects: { segments: [], claims: [] },
   },
-  // ACL administration reads and changes the rules, and nothing else.
+  // ACL administration reads and changes the rules (each change a transaction with the rule
+  // counter, an item of the same partition), and nothing else.
   acls: {
     log: [],
-    metadata: ['dynamodb:GetItem', 'dynamodb:PutItem', 'dynamodb:DeleteItem', 'dynamodb:Query'],
-    metadataKeys: ['acl'],
+    metadata: [],
+    metadataByKey: [
+      {
+        actions: ['dynamodb:Query', 'dynamodb:PutItem', 'dynamodb:UpdateItem', 'dynamodb:DeleteItem'],
+        keys: [ACL_PARTITION],
+      },
+    ],
     objects: { segments: [], claims: [] },
   },
   // The audit task appends lifecycle events (idempotent producer, creating the topic on first use)

@@ -2,7 +2,7 @@ import type { APIGatewayProxyEventV2 } from 'aws-lambda';
 import type { Caller } from '../../core/security/authorizer.ts';
 
 /** JWT claims whose values name the caller too (groups, scopes), unless the stack names others. */
-export const DEFAULT_PRINCIPAL_CLAIMS = ['cognito:groups', 'scope'];
+export const DEFAULT_PRINCIPAL_CLAIMS: readonly string[] = ['cognito:groups', 'scope'];
 
 interface AuthorizerContext {
   readonly iam?: { readonly userArn?: string | null };

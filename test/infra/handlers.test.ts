@@ -39,7 +39,9 @@ describe('deployed handlers', () => {
     // Built by httpHandler (API routes) or eventHandler (everything else), so each has Powertools'
     // middlewares and the error mapping; a bare middy(fn) would not carry the mark.
     for (const [entry, chain] of Object.entries(chains)) {
-      expect(chain, entry).toBe(entry.includes('/api.ts') || /functions\/log\//.test(entry) ? 'http' : 'event');
+      expect(chain, entry).toBe(
+        entry.includes('/api.ts') || /functions\/(log\/|security\/acls)/.test(entry) ? 'http' : 'event',
+      );
     }
   });
 });

@@ -108,6 +108,9 @@ describe('SluiceStack security settings', () => {
         make({ auth: JWT, authorization: 'acl', adminPrincipals: ['iam:arn:aws:iam::123456789012:role/A'] }),
       ).toThrow(/never match/);
       expect(make({ authorization: 'acl', adminPrincipals: ['iam:arn:aws:iam::123456789012:role/A'] })).not.toThrow();
+      expect(make({ auth: JWT, authorization: 'acl', adminPrincipals: ['claim:cognito:groups=admins'] })).not.toThrow();
+      expect(make({ authorization: 'acl', adminPrincipals: ['claim:cognito:groups=admins'] })).toThrow(/never match/);
+      expect(make({ auth: JWT, authorization: 'acl', adminPrincipals: ['claim:noValue'] })).toThrow(/adminPrincipals/);
       expect(
         make({ authorization: 'acl', adminPrincipals: ['iam:arn:aws:sts::123456789012:assumed-role/Ops/jane'] }),
       ).not.toThrow();
@@ -242,6 +245,7 @@ describe('SluiceStack security settings', () => {
         groups: ['kms:Decrypt'],
         tiering: ['kms:Decrypt', 'kms:GenerateDataKey'], // segments: PutObject
         sagas: ['kms:Decrypt'],
+        acls: ['kms:Decrypt'],
         lagReporter: ['kms:Decrypt'],
         roller: ['kms:Decrypt', 'kms:GenerateDataKey'], // SendMessage
         rollWorker: ['kms:Decrypt', 'kms:GenerateDataKey'],

@@ -85,6 +85,12 @@ const EXPECTED_ACCESS: Record<
     segments: [],
     claims: [],
   },
+  acls: {
+    log: [],
+    metadata: ['dynamodb:DeleteItem', 'dynamodb:PutItem', 'dynamodb:Query', 'dynamodb:UpdateItem'],
+    segments: [],
+    claims: [],
+  },
   sagaAudit: {
     log: ['dynamodb:PutItem', 'dynamodb:Query'],
     metadata: ['dynamodb:GetItem', 'dynamodb:PutItem', 'dynamodb:Query', 'dynamodb:UpdateItem'],
@@ -182,7 +188,7 @@ describe('SluiceStack', () => {
 
   it('runs each function on Node.js 22, arm64, traced, with Powertools from its layer and retained logs', () => {
     const functions = Object.values(template.findResources('AWS::Lambda::Function')) as Resource[];
-    expect(functions.length).toBe(10);
+    expect(functions.length).toBe(11);
     for (const fn of functions) {
       expect(fn.Properties.Runtime).toBe('nodejs22.x');
       expect(fn.Properties.Architectures).toStrictEqual(['arm64']);
@@ -274,6 +280,7 @@ describe('SluiceStack', () => {
       expect([...s3.claims].sort(), `${fnName} on claim-check objects`).toStrictEqual(EXPECTED_ACCESS[fnName]!.claims);
     }
     expect([...seen].sort()).toStrictEqual([
+      'acls',
       'fetch',
       'groups',
       'lagReporter',
