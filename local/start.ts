@@ -5,9 +5,14 @@
  *   npm start                       # data kept under .sluice/ between runs
  *   npm start -- --in-memory        # throwaway
  *   npm start -- --port 8080        # another gateway port
+ *   npm start -- --dynamodb-all-interfaces   # without javac: let DynamoDB Local listen on every interface
+ *
+ * Everything listens on 127.0.0.1 only, and the gateway refuses browser requests from other origins
+ * and DNS-rebound names (local/admission.ts). Where DynamoDB Local cannot be bound to 127.0.0.1 (no
+ * javac) it refuses to start unless --dynamodb-all-interfaces or SLUICE_DYNAMODB_ALL_INTERFACES=1.
  */
 import { parseArgs } from 'node:util';
-import { JAVA_MISSING } from './dynamoDbLocal.ts';
+import { JAVA_MISSING, LOOPBACK_UNAVAILABLE } from './dynamoDbLocal.ts';
 import { startLocalStack } from './stack.ts';
 
 const { values } = parseArgs({
@@ -16,6 +21,7 @@ const { values } = parseArgs({
     port: { type: 'string', default: process.env.SLUICE_PORT ?? '7070' },
     'data-dir': { type: 'string', default: '.sluice' },
     'tiering-interval': { type: 'string', default: '60000' },
+    'dynamodb-all-interfaces': { type: 'boolean', default: process.env.SLUICE_DYNAMODB_ALL_INTERFACES === '1' },
   },
 });
 
@@ -24,15 +30,17 @@ try {
   stack = await startLocalStack({
     port: Number(values.port),
     tieringIntervalMs: Number(values['tiering-interval']),
+    dynamoAllInterfaces: values['dynamodb-all-interfaces'],
     ...(values['in-memory'] ? {} : { dataDir: values['data-dir'] }),
   });
 } catch (e) {
-  console.error(e instanceof Error && e.message === JAVA_MISSING ? JAVA_MISSING : e);
+  const explained = [JAVA_MISSING, LOOPBACK_UNAVAILABLE].find((m) => e instanceof Error && e.message === m);
+  console.error(explained ?? e);
   process.exit(1);
 }
 
 console.log(`Sluice is running at ${stack.url}
-  DynamoDB Local  ${stack.dynamoEndpoint}${stack.dynamoLoopbackOnly ? '' : '  (warning: javac missing, so it listens on all interfaces)'}
+  DynamoDB Local  ${stack.dynamoEndpoint}${stack.dynamoLoopbackOnly ? '' : '  (warning: javac missing, so it listens on every interface, as --dynamodb-all-interfaces allowed)'}
   S3 emulator     ${stack.s3Endpoint} (bucket ${stack.bucket})
   Data            ${values['in-memory'] ? 'in memory, gone on exit' : `${values['data-dir']}/`}
   Tiering         every ${Number(values['tiering-interval']) / 1000} s (or now: curl -X POST ${stack.url}/v1/admin/tiering/run)
