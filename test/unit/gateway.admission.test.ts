@@ -1,40 +1,9 @@
-import { request } from 'node:http';
 import { fc, test } from '@fast-check/vitest';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { HandlerName } from '../../functions/http/routes.ts';
 import { refuseForeignRequest } from '../../local/admission.ts';
 import { startLocalGateway, type LambdaHttpHandler } from '../../local/gateway.ts';
-
-interface Answer {
-  readonly status: number;
-  readonly headers: Record<string, string | string[] | undefined>;
-  readonly body: string;
-}
-
-/**
- * Sends one request with exactly these headers (fetch would not let a test set Host or
- * Sec-Fetch-Site). `host: null` sends no Host header at all.
- */
-function send(url: string, method: string, headers: Record<string, string | null>, body?: string): Promise<Answer> {
-  const { host, ...rest } = headers;
-  return new Promise((resolve, reject) => {
-    const req = request(
-      url,
-      {
-        method,
-        setHost: host === undefined,
-        headers: { ...(typeof host === 'string' ? { host } : {}), ...(rest as Record<string, string>) },
-      },
-      (res) => {
-        let text = '';
-        res.on('data', (d: Buffer) => (text += d.toString()));
-        res.on('end', () => resolve({ status: res.statusCode ?? 0, headers: res.headers, body: text }));
-      },
-    );
-    req.on('error', reject);
-    req.end(body);
-  });
-}
+import { rawRequest, type RawAnswer } from '../support/rawRequest.ts';
 
 /** The local gateway refuses DNS-rebound and cross-origin browser requests before any handler runs. */
 describe('local gateway admission', () => {
@@ -60,7 +29,7 @@ describe('local gateway admission', () => {
   const createBody = '{"name":"orders","partitions":1}';
 
   /** Asserts a typed 403 refusal that reached no handler and sent no CORS header. */
-  async function expectRefused(answer: Promise<Answer>, code: string): Promise<void> {
+  async function expectRefused(answer: Promise<RawAnswer>, code: string): Promise<void> {
     const before = reached.length;
     const { status, headers, body } = await answer;
     expect(status).toBe(403);
@@ -72,7 +41,7 @@ describe('local gateway admission', () => {
     expect(reached.length, 'nothing reached a handler').toBe(before);
   }
 
-  async function expectAdmitted(answer: Promise<Answer>): Promise<void> {
+  async function expectAdmitted(answer: Promise<RawAnswer>): Promise<void> {
     const before = reached.length;
     const { status, headers } = await answer;
     expect(status).toBe(201);
@@ -93,10 +62,10 @@ describe('local gateway admission', () => {
       `localhost:99999`,
       '',
     ]) {
-      await expectRefused(send(topics(), 'POST', { host, ...json }, createBody), 'ForeignHost');
+      await expectRefused(rawRequest(topics(), 'POST', { host, ...json }, createBody), 'ForeignHost');
     }
     // Node itself answers 400 to an HTTP/1.1 request without Host; HTTP/1.0 may omit it, and is refused.
-    expect((await send(topics(), 'POST', { host: null, ...json }, createBody)).status).toBe(400);
+    expect((await rawRequest(topics(), 'POST', { host: null, ...json }, createBody)).status).toBe(400);
     expect(JSON.parse(refuseForeignRequest({}, port)!.body!).error.code).toBe('ForeignHost');
   });
 
@@ -109,18 +78,18 @@ describe('local gateway admission', () => {
       'localhost',
       '127.0.0.1:8080',
     ])
-      await expectAdmitted(send(topics(), 'POST', { host, ...json }, createBody));
+      await expectAdmitted(rawRequest(topics(), 'POST', { host, ...json }, createBody));
   });
 
   it('refuses a cross-site HTML form post, and its preflight-free text/plain twin, without running the handler', async () => {
     const form = { origin: 'http://evil.example', 'content-type': 'application/x-www-form-urlencoded' };
-    await expectRefused(send(topics(), 'POST', form, createBody), 'CrossOriginRefused');
+    await expectRefused(rawRequest(topics(), 'POST', form, createBody), 'CrossOriginRefused');
     await expectRefused(
-      send(topics(), 'POST', { origin: 'http://evil.example', 'content-type': 'text/plain' }, createBody),
+      rawRequest(topics(), 'POST', { origin: 'http://evil.example', 'content-type': 'text/plain' }, createBody),
       'CrossOriginRefused',
     );
     // The same request from a tool (no Origin) goes through, so the Origin alone was refused.
-    await expectAdmitted(send(topics(), 'POST', { 'content-type': form['content-type'] }, createBody));
+    await expectAdmitted(rawRequest(topics(), 'POST', { 'content-type': form['content-type'] }, createBody));
   });
 
   it('refuses other origins, preflights included, and Sec-Fetch-Site cross-site or same-site', async () => {
@@ -132,27 +101,29 @@ describe('local gateway admission', () => {
       `http://127.0.0.1:${port}.evil.example`,
       `http://evil.example:${port}`,
     ]) {
-      await expectRefused(send(topics(), 'POST', { origin, ...json }, createBody), 'CrossOriginRefused');
-      await expectRefused(send(topics(), 'GET', { origin }), 'CrossOriginRefused');
+      await expectRefused(rawRequest(topics(), 'POST', { origin, ...json }, createBody), 'CrossOriginRefused');
+      await expectRefused(rawRequest(topics(), 'GET', { origin }), 'CrossOriginRefused');
     }
     const preflight = {
       origin: 'http://evil.example',
       'access-control-request-method': 'POST',
       'access-control-request-headers': 'content-type',
     };
-    await expectRefused(send(topics(), 'OPTIONS', preflight), 'CrossOriginRefused');
+    await expectRefused(rawRequest(topics(), 'OPTIONS', preflight), 'CrossOriginRefused');
     for (const site of ['cross-site', 'same-site'])
       await expectRefused(
-        send(topics(), 'POST', { 'sec-fetch-site': site, ...json }, createBody),
+        rawRequest(topics(), 'POST', { 'sec-fetch-site': site, ...json }, createBody),
         'CrossOriginRefused',
       );
   });
 
   it('answers requests from its own origin, and a browser’s own navigations', async () => {
     for (const origin of [`http://127.0.0.1:${port}`, `http://localhost:${port}`, `http://[::1]:${port}`])
-      await expectAdmitted(send(topics(), 'POST', { origin, 'sec-fetch-site': 'same-origin', ...json }, createBody));
-    await expectAdmitted(send(topics(), 'POST', { 'sec-fetch-site': 'none', ...json }, createBody));
-    await expectAdmitted(send(topics(), 'POST', json, createBody));
+      await expectAdmitted(
+        rawRequest(topics(), 'POST', { origin, 'sec-fetch-site': 'same-origin', ...json }, createBody),
+      );
+    await expectAdmitted(rawRequest(topics(), 'POST', { 'sec-fetch-site': 'none', ...json }, createBody));
+    await expectAdmitted(rawRequest(topics(), 'POST', json, createBody));
   });
 
   // Names that start like a loopback name and go on are the interesting inputs: a plain fc.string() rarely is one.
