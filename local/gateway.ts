@@ -2,6 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2, Context } from 'aws-lambda';
 import { ROUTES, routeKey, type HandlerName } from '../functions/http/routes.ts';
+import { refuseForeignRequest } from './admission.ts';
 
 export type LambdaHttpHandler = (
   event: APIGatewayProxyEventV2,
@@ -51,6 +52,8 @@ export function startLocalGateway(options: {
 }): Promise<{ server: Server; url: string; close(): Promise<void> }> {
   const host = options.host ?? '127.0.0.1';
   const server = createServer((req, res) => {
+    const refused = refuseForeignRequest(req.headers, listeningPort(server, options.port));
+    if (refused !== undefined) return send(res, refused); // before the body is read or a handler runs
     handle(
       req,
       res,
@@ -228,6 +231,11 @@ function send(res: ServerResponse, result: APIGatewayProxyStructuredResultV2): v
     result.body === undefined ? undefined : result.isBase64Encoded ? Buffer.from(result.body, 'base64') : result.body;
   res.writeHead(result.statusCode ?? 200, headers);
   res.end(body);
+}
+
+function listeningPort(server: Server, fallback: number): number {
+  const address = server.address();
+  return typeof address === 'object' && address !== null ? address.port : fallback;
 }
 
 function safeDecode(segment: string): string {

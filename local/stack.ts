@@ -18,6 +18,11 @@ export interface LocalStackOptions {
   readonly dynamoEndpoint?: string;
   /** DynamoDB Local port (default: a free one). */
   readonly dynamoPort?: number;
+  /**
+   * Start DynamoDB Local even where it cannot be bound to 127.0.0.1 (no `javac`), on every interface.
+   * @default false: refuse to start, saying why
+   */
+  readonly dynamoAllInterfaces?: boolean;
   readonly tables?: TableNames;
   readonly bucket?: string;
   /** Use this S3 endpoint (LocalStack, AWS) and its existing `bucket` instead of starting the S3 emulator. */
@@ -64,6 +69,7 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
     options.dynamoEndpoint === undefined
       ? await startDynamoDbLocal({
           ...(options.dynamoPort === undefined ? {} : { port: options.dynamoPort }),
+          allowAllInterfaces: options.dynamoAllInterfaces ?? false,
           ...(options.dataDir === undefined ? {} : { dbPath: join(options.dataDir, 'dynamodb') }),
         })
       : undefined;

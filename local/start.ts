@@ -7,9 +7,14 @@
  *   npm start -- --port 8080        # another gateway port
  *   npm start -- --authorization acl --admin jwt:root --trust-principal-header
  *                                   # try ACLs: callers name themselves with x-sluice-principal
+ *   npm start -- --dynamodb-all-interfaces   # without javac: let DynamoDB Local listen on every interface
+ *
+ * Everything listens on 127.0.0.1 only, and the gateway refuses browser requests from other origins
+ * and DNS-rebound names (local/admission.ts). Where DynamoDB Local cannot be bound to 127.0.0.1 (no
+ * javac) it refuses to start unless --dynamodb-all-interfaces or SLUICE_DYNAMODB_ALL_INTERFACES=1.
  */
 import { parseArgs } from 'node:util';
-import { JAVA_MISSING } from './dynamoDbLocal.ts';
+import { JAVA_MISSING, LOOPBACK_UNAVAILABLE } from './dynamoDbLocal.ts';
 import { startLocalStack } from './stack.ts';
 
 const { values } = parseArgs({
@@ -21,6 +26,7 @@ const { values } = parseArgs({
     authorization: { type: 'string', default: 'open' },
     admin: { type: 'string', multiple: true, default: [] },
     'trust-principal-header': { type: 'boolean', default: false },
+    'dynamodb-all-interfaces': { type: 'boolean', default: process.env.SLUICE_DYNAMODB_ALL_INTERFACES === '1' },
   },
 });
 
@@ -37,15 +43,17 @@ try {
     authorization: values.authorization === 'acl' ? 'acl' : 'open',
     adminPrincipals: values.admin,
     trustPrincipalHeader: values['trust-principal-header'],
+    dynamoAllInterfaces: values['dynamodb-all-interfaces'],
     ...(values['in-memory'] ? {} : { dataDir: values['data-dir'] }),
   });
 } catch (e) {
-  console.error(e instanceof Error && e.message === JAVA_MISSING ? JAVA_MISSING : e);
+  const explained = [JAVA_MISSING, LOOPBACK_UNAVAILABLE].find((m) => e instanceof Error && e.message === m);
+  console.error(explained ?? e);
   process.exit(1);
 }
 
 console.log(`Sluice is running at ${stack.url}
-  DynamoDB Local  ${stack.dynamoEndpoint}${stack.dynamoLoopbackOnly ? '' : '  (warning: javac missing, so it listens on all interfaces)'}
+  DynamoDB Local  ${stack.dynamoEndpoint}${stack.dynamoLoopbackOnly ? '' : '  (warning: javac missing, so it listens on every interface, as --dynamodb-all-interfaces allowed)'}
   S3 emulator     ${stack.s3Endpoint} (bucket ${stack.bucket})
   Data            ${values['in-memory'] ? 'in memory, gone on exit' : `${values['data-dir']}/`}
   Tiering         every ${Number(values['tiering-interval']) / 1000} s (or now: curl -X POST ${stack.url}/v1/admin/tiering/run)

@@ -65,7 +65,7 @@ async function call(subject: string, spec: EventSpec): Promise<{ status: number;
     ...event,
     requestContext: { ...event.requestContext, authorizer: { jwt: { claims: { sub: subject }, scopes: null } } },
   };
-  const result = await handlers[route.handler]!(authorized as never, lambdaContext);
+  const result = await handlers[route.handler]!(authorized, lambdaContext);
   return {
     status: result.statusCode ?? 200,
     body: result.body === undefined ? undefined : JSON.parse(result.body),

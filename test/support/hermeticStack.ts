@@ -23,7 +23,8 @@ async function start(): Promise<Hermetic | undefined> {
     console.log(`# DynamoDB at ${external} (from the environment)`);
     return undefined;
   }
-  const dynamo = await startDynamoDbLocal();
+  // As `npm start`: where it cannot be bound to 127.0.0.1 (no javac), only with explicit consent.
+  const dynamo = await startDynamoDbLocal({ allowAllInterfaces: process.env.SLUICE_DYNAMODB_ALL_INTERFACES === '1' });
   if (!dynamo.loopbackOnly)
     console.warn('# warning: javac not found, so DynamoDB Local listens on every interface during the tests');
   const s3 = await startS3Emulator().catch(async (e: unknown) => {
