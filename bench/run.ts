@@ -6,6 +6,7 @@
 import { parseArgs } from 'node:util';
 import { dynamoClientFromEnv, localAwsEnv } from '../local/awsEnv.ts';
 import { startDynamoDbLocal } from '../local/dynamoDbLocal.ts';
+import { aclSection } from './sections/acl.ts';
 import { appendSection } from './sections/append.ts';
 import { contentionSection } from './sections/contention.ts';
 import { costPerMessageSection } from './sections/costPerMessage.ts';
@@ -28,6 +29,7 @@ const sections: BenchSection[] = [
   scaleSection,
   contentionSection,
   costPerMessageSection,
+  aclSection,
 ];
 const { values } = parseArgs({ options: { only: { type: 'string', multiple: true } } });
 const chosen = sections.filter((s) => values.only === undefined || values.only.includes(s.name));

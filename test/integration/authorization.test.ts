@@ -1,6 +1,6 @@
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { ROUTES, routeKey } from '../../functions/http/routes.ts';
 import type { AclRule } from '../../core/security/acl.ts';
 import { apiEvent, lambdaContext, type EventSpec, type Handler } from '../support/apiEvents.ts';
@@ -474,5 +474,38 @@ describe('authorization matrix (acl mode)', () => {
     const refused = await poll();
     expect([refused.status, refused.body.error.code]).toStrictEqual([403, 'NotAuthorized']);
     expect(refused.body.error).toMatchObject({ operation: 'read', resourceType: 'topic', resourceName: 'orders' });
+  });
+
+  it('writes an audit line for every admin action, allowed or not, and every refusal, naming the principal', async () => {
+    const { logger } = await import('../../functions/powertools.ts');
+    const info = vi.spyOn(logger, 'info');
+    const warn = vi.spyOn(logger, 'warn');
+    try {
+      const subject = await principalWith([topic('create', 'audited')]);
+      info.mockClear();
+      expect((await call(subject, { method: 'POST', route: '/v1/topics', body: { name: 'audited' } })).status).toBe(
+        201,
+      );
+      expect(
+        (await call(subject, { method: 'DELETE', route: '/v1/topics/{topic}', pathParameters: { topic: 'audited' } }))
+          .status,
+      ).toBe(403);
+      const read = await call(subject, {
+        method: 'GET',
+        route: '/v1/topics/{topic}/partitions/{partition}/records',
+        pathParameters: { topic: 'orders', partition: '0' },
+      });
+      expect(read.status).toBe(403);
+      const lines = [...info.mock.calls, ...warn.mock.calls].map(([, fields]) => fields as Record<string, unknown>);
+      const mine = lines.filter((l) => l?.audit === true && l.principal === `jwt:${subject}`);
+      expect(mine.map((l) => [l.operation, l.resourceType, l.resourceName, l.allowed, l.reason])).toStrictEqual([
+        ['create', 'topic', 'audited', true, 'allowed'],
+        ['delete', 'topic', 'audited', false, 'noRule'],
+        ['read', 'topic', 'orders', false, 'noRule'],
+      ]);
+    } finally {
+      info.mockRestore();
+      warn.mockRestore();
+    }
   });
 });
