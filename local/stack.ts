@@ -108,18 +108,9 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
           tablePrefix: `${tables.metadata}-`,
         });
 
-  const handlers: Record<HandlerName, LambdaHttpHandler> = {
-    topics: (await import('../functions/log/topics.ts')).handler, // the modules of HANDLER_ENTRY (routes.ts)
-    produce: (await import('../functions/log/produce.ts')).handler,
-    fetch: (await import('../functions/log/fetch.ts')).handler,
-    groups: (await import('../functions/groups/api.ts')).handler,
-    tiering: (await import('../functions/tiering/api.ts')).handler,
-    sagas: (await import('../functions/sagas/api.ts')).handler,
-    acls: (await import('../functions/security/acls.ts')).handler,
-  };
   const gateway = await startLocalGateway({
     port: options.port ?? 7070,
-    handlers,
+    handlers: await loadHttpHandlers(),
     trustPrincipalHeader: options.trustPrincipalHeader === true,
   });
   // The roller on a timer, as the stack's schedule runs it in AWS.
@@ -154,5 +145,21 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
       await s3?.stop();
       await dynamo?.stop();
     },
+  };
+}
+
+/**
+ * The deployed HTTP handlers (the modules of HANDLER_ENTRY, routes.ts), loaded after the
+ * environment is set: they read it at load, as in Lambda.
+ */
+export async function loadHttpHandlers(): Promise<Record<HandlerName, LambdaHttpHandler>> {
+  return {
+    topics: (await import('../functions/log/topics.ts')).handler,
+    produce: (await import('../functions/log/produce.ts')).handler,
+    fetch: (await import('../functions/log/fetch.ts')).handler,
+    groups: (await import('../functions/groups/api.ts')).handler,
+    tiering: (await import('../functions/tiering/api.ts')).handler,
+    sagas: (await import('../functions/sagas/api.ts')).handler,
+    acls: (await import('../functions/security/acls.ts')).handler,
   };
 }

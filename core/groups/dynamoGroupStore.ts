@@ -25,6 +25,7 @@ import type {
   GroupStore,
   MemberRead,
   Rebalance,
+  StaleItems,
   Transfer,
 } from './groupStore.ts';
 
@@ -331,15 +332,7 @@ export class DynamoGroupStore implements GroupStore {
     }
   }
 
-  async removeStale(
-    group: string,
-    version: number,
-    stale: {
-      members: readonly string[];
-      assignments: readonly string[];
-      known?: Readonly<Record<string, readonly string[]>>;
-    },
-  ): Promise<void> {
+  async removeStale(group: string, version: number, stale: StaleItems): Promise<void> {
     const targets: string[] = [];
     for (const assignment of stale.assignments) {
       const known = stale.known?.[assignment];

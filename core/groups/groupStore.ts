@@ -1,5 +1,13 @@
 import type { Claim, GroupMeta, MemberState, PartitionOwnership } from './groupState.ts';
 
+/** Items a rebalance found left over: expired members' items and unpublished or replaced targets. */
+export interface StaleItems {
+  readonly members: readonly string[];
+  readonly assignments: readonly string[];
+  /** Assignment → the members it has targets for, where the caller read them all: no need to look them up. */
+  readonly known?: Readonly<Record<string, readonly string[]>>;
+}
+
 export interface CommittedOffset {
   /** `topic/partition` */
   readonly key: string;
@@ -125,16 +133,7 @@ export interface GroupStore {
    * Removes, if the meta is still at `version`, the items of members whose sessions have ended and
    * the targets of stale assignments. Best effort: what is left is found and removed later.
    */
-  removeStale(
-    group: string,
-    version: number,
-    stale: {
-      readonly members: readonly string[];
-      readonly assignments: readonly string[];
-      /** Assignment → the members it has targets for, where the caller read them all: no need to look them up. */
-      readonly known?: Readonly<Record<string, readonly string[]>>;
-    },
-  ): Promise<void>;
+  removeStale(group: string, version: number, stale: StaleItems): Promise<void>;
   /** One member's step, which also extends its session; false if a condition failed (the caller reads again). */
   transfer(group: string, change: Transfer): Promise<boolean>;
   /** Extends a live session (and, when given, stores positions); false if it has ended or is gone. */

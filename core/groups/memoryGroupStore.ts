@@ -17,6 +17,7 @@ import type {
   GroupStore,
   MemberRead,
   Rebalance,
+  StaleItems,
   Transfer,
 } from './groupStore.ts';
 
@@ -222,15 +223,7 @@ export class MemoryGroupStore implements GroupStore {
     return true;
   }
 
-  async removeStale(
-    group: string,
-    version: number,
-    stale: {
-      members: readonly string[];
-      assignments: readonly string[];
-      known?: Readonly<Record<string, readonly string[]>>;
-    },
-  ): Promise<void> {
+  async removeStale(group: string, version: number, stale: StaleItems): Promise<void> {
     await tick();
     const g = this.group(group);
     const keys = [...g.targets.keys()].filter((k) => stale.assignments.includes(k.slice(0, k.lastIndexOf('#'))));

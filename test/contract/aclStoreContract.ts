@@ -1,4 +1,5 @@
 import { describe, expect, it } from 'vitest';
+import { aclRule } from '../support/acls.ts';
 import { aclId, type AclRule } from '../../core/security/acl.ts';
 import type { AclStore } from '../../core/security/aclStore.ts';
 
@@ -7,15 +8,7 @@ export interface AclStoreKind {
   make(): Promise<AclStore>;
 }
 
-const rule = (overrides: Partial<AclRule> = {}): AclRule => ({
-  principal: 'jwt:alice',
-  resourceType: 'topic',
-  resourceName: 'orders',
-  patternType: 'literal',
-  operation: 'read',
-  permission: 'allow',
-  ...overrides,
-});
+const rule = aclRule;
 
 /** What every ACL store does: rules keyed by their content, listed whole, removed by content. */
 export function aclStoreContract(kind: AclStoreKind): void {

@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { isSluiceError } from '../../core/errors.ts';
 import type { ConsumerGroups, MembershipView, TopicPartition } from '../../core/groups/consumerGroups.ts';
+import { heartbeatRound } from './groupScaleContract.ts';
 import type { GroupKind } from '../support/stores.ts';
 
 /** A settable clock so session expiry is tested without sleeping. */
@@ -20,15 +21,7 @@ async function settle(
 ): Promise<{ rounds: number; views: Map<string, MembershipView> }> {
   const views = new Map<string, MembershipView>();
   for (let round = 1; round <= maxRounds; round++) {
-    let moving = false;
-    for (const m of members) {
-      let v = await groups.heartbeat(group, m);
-      if (v.revoking.length > 0) {
-        v = await groups.heartbeat(group, m, { release: v.revoking });
-        moving = true;
-      }
-      views.set(m, v);
-    }
+    const moving = await heartbeatRound(groups, group, members, views);
     const d = await groups.describe(group);
     if (!moving && d.state === 'Stable') return { rounds: round, views };
   }

@@ -5,6 +5,28 @@ import type { GroupKind } from '../support/stores.ts';
 const key = (p: TopicPartition) => `${p.topic}/${p.partition}`;
 
 /**
+ * Heartbeats each member once, releasing what it is asked to release, and records its view;
+ * whether any partition was still moving.
+ */
+export async function heartbeatRound(
+  groups: ConsumerGroups,
+  group: string,
+  members: readonly string[],
+  views: Map<string, MembershipView>,
+): Promise<boolean> {
+  let moving = false;
+  for (const m of members) {
+    let v = await groups.heartbeat(group, m);
+    if (v.revoking.length > 0) {
+      v = await groups.heartbeat(group, m, { release: v.revoking });
+      moving = true;
+    }
+    views.set(m, v);
+  }
+  return moving;
+}
+
+/**
  * Heartbeats every member (releasing what it is asked to release) until no partition is moving
  * and every partition is owned; no describe per round, which would read every partition's log.
  */
@@ -17,15 +39,7 @@ export async function settleWide(
 ): Promise<Map<string, MembershipView>> {
   const views = new Map<string, MembershipView>();
   for (let round = 1; round <= maxRounds; round++) {
-    let moving = false;
-    for (const m of members) {
-      let v = await groups.heartbeat(group, m);
-      if (v.revoking.length > 0) {
-        v = await groups.heartbeat(group, m, { release: v.revoking });
-        moving = true;
-      }
-      views.set(m, v);
-    }
+    const moving = await heartbeatRound(groups, group, members, views);
     const owned = [...views.values()].reduce((n, v) => n + v.assignments.length, 0);
     if (!moving && owned === partitions) return views;
   }

@@ -1,9 +1,8 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Admin, GroupConsumer, Producer, isSluiceApiError } from '../../client/index.ts';
-import type { HandlerName } from '../../functions/http/routes.ts';
-import { startLocalGateway, type LambdaHttpHandler } from '../../local/gateway.ts';
-import { startLocalStack, type LocalStack } from '../../local/stack.ts';
-import { runNode } from '../support/e2e.ts';
+import { startLocalGateway } from '../../local/gateway.ts';
+import { loadHttpHandlers, type LocalStack } from '../../local/stack.ts';
+import { runNode, startTestStack } from '../support/e2e.ts';
 import { uniqueName } from '../support/names.ts';
 
 /**
@@ -14,15 +13,7 @@ import { uniqueName } from '../support/names.ts';
 describe('ACL authorization over HTTP', () => {
   let stack: LocalStack;
   beforeAll(async () => {
-    const base = uniqueName('acls');
-    stack = await startLocalStack({
-      port: 0,
-      tieringIntervalMs: 0,
-      sagas: false,
-      dynamoEndpoint: process.env.AWS_ENDPOINT_URL_DYNAMODB ?? process.env.AWS_ENDPOINT_URL,
-      s3Endpoint: process.env.AWS_ENDPOINT_URL_S3,
-      bucket: process.env.SLUICE_SEGMENT_BUCKET,
-      tables: { log: `${base}-log`, metadata: `${base}-meta` },
+    stack = await startTestStack('acls', {
       authorization: 'acl',
       adminPrincipals: ['jwt:root'],
       trustPrincipalHeader: true,
@@ -87,52 +78,23 @@ describe('ACL authorization over HTTP', () => {
     expect((await admin().offset(topic, 0, 'latest')) + (await admin().offset(topic, 1, 'latest'))).toBe(10);
 
     // A prefixed deny for everyone overrides alice's allow.
-    const deny = await cli('jwt:root', [
-      'acls',
-      'add',
-      '*',
-      'write',
-      'topic',
-      topic.slice(0, 4),
-      '--prefixed',
-      '--deny',
-    ]);
+    const denyRule = ['*', 'write', 'topic', topic.slice(0, 4), '--prefixed', '--deny'];
+    const deny = await cli('jwt:root', ['acls', 'add', ...denyRule]);
     expect(deny.code, deny.stderr).toBe(0);
     const denied = await new Producer({ url: stack.url, auth: { principal: 'jwt:alice' } })
       .send(topic, { value: 'late' })
       .catch((e: unknown) => e);
     expect(isSluiceApiError(denied, 'NotAuthorized')).toBe(true);
-    const removed = await cli('jwt:root', [
-      'acls',
-      'remove',
-      '*',
-      'write',
-      'topic',
-      topic.slice(0, 4),
-      '--prefixed',
-      '--deny',
-    ]);
+    const removed = await cli('jwt:root', ['acls', 'remove', ...denyRule]);
     expect([removed.code, removed.stdout.trim()]).toStrictEqual([0, 'Removed']);
-    expect(
-      (await cli('jwt:root', ['acls', 'remove', '*', 'write', 'topic', topic.slice(0, 4), '--prefixed', '--deny']))
-        .code,
-    ).toBe(1);
+    expect((await cli('jwt:root', ['acls', 'remove', ...denyRule])).code, 'nothing left to remove').toBe(1);
     const again = await cli('jwt:alice', ['produce', topic, '{"value":"again"}']);
     expect(again.code, again.stderr).toBe(0);
   });
 
   it('believes the principal header only when started to: otherwise a caller is anonymous', async () => {
     // The same handlers behind a gateway that does not trust the header (as `npm start` without the flag).
-    const handlers = {
-      topics: (await import('../../functions/log/topics.ts')).handler,
-      produce: (await import('../../functions/log/produce.ts')).handler,
-      fetch: (await import('../../functions/log/fetch.ts')).handler,
-      groups: (await import('../../functions/groups/api.ts')).handler,
-      tiering: (await import('../../functions/tiering/api.ts')).handler,
-      sagas: (await import('../../functions/sagas/api.ts')).handler,
-      acls: (await import('../../functions/security/acls.ts')).handler,
-    } as Record<HandlerName, LambdaHttpHandler>;
-    const untrusting = await startLocalGateway({ port: 0, handlers });
+    const untrusting = await startLocalGateway({ port: 0, handlers: await loadHttpHandlers() });
     try {
       const claimed = await new Admin({ url: untrusting.url, auth: { principal: 'jwt:root' } })
         .createTopic(uniqueName('claimed'))

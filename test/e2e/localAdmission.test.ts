@@ -1,5 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startLocalStack, type LocalStack } from '../../local/stack.ts';
+import type { LocalStack } from '../../local/stack.ts';
+import { startTestStack } from '../support/e2e.ts';
 import { uniqueName } from '../support/names.ts';
 import { rawRequest } from '../support/rawRequest.ts';
 
@@ -10,16 +11,7 @@ import { rawRequest } from '../support/rawRequest.ts';
 describe('the local stack refuses browser requests from elsewhere', () => {
   let stack: LocalStack;
   beforeAll(async () => {
-    const base = uniqueName('admission');
-    stack = await startLocalStack({
-      port: 0,
-      tieringIntervalMs: 0,
-      sagas: false,
-      dynamoEndpoint: process.env.AWS_ENDPOINT_URL_DYNAMODB ?? process.env.AWS_ENDPOINT_URL,
-      s3Endpoint: process.env.AWS_ENDPOINT_URL_S3,
-      bucket: process.env.SLUICE_SEGMENT_BUCKET,
-      tables: { log: `${base}-log`, metadata: `${base}-meta` },
-    });
+    stack = await startTestStack('admission');
   });
   afterAll(() => stack?.stop());
 

@@ -5,6 +5,7 @@ import { ROUTES, routeKey } from '../../functions/http/routes.ts';
 import type { AclRule } from '../../core/security/acl.ts';
 import { apiEvent, lambdaContext, type EventSpec, type Handler } from '../support/apiEvents.ts';
 import { handlerEnvironment } from '../support/handlerEnv.ts';
+import { loadHttpHandlers } from '../../local/stack.ts';
 
 /**
  * The authorization matrix: for every route, a principal granted exactly the ACL rules the route
@@ -44,15 +45,7 @@ beforeAll(async () => {
     ]),
     AWS_ENDPOINT_URL_SFN: `http://127.0.0.1:${(sfn.address() as AddressInfo).port}`,
   });
-  handlers = {
-    topics: (await import('../../functions/log/topics.ts')).handler,
-    produce: (await import('../../functions/log/produce.ts')).handler,
-    fetch: (await import('../../functions/log/fetch.ts')).handler,
-    groups: (await import('../../functions/groups/api.ts')).handler,
-    tiering: (await import('../../functions/tiering/api.ts')).handler,
-    sagas: (await import('../../functions/sagas/api.ts')).handler,
-    acls: (await import('../../functions/security/acls.ts')).handler,
-  };
+  handlers = await loadHttpHandlers();
 });
 
 afterAll(() => new Promise<void>((r) => sfn.close(() => r())));

@@ -1,6 +1,6 @@
 import { spawn } from 'node:child_process';
 import { afterAll, beforeAll } from 'vitest';
-import { startLocalStack, type LocalStack } from '../../local/stack.ts';
+import { startLocalStack, type LocalStack, type LocalStackOptions } from '../../local/stack.ts';
 import { uniqueName } from './names.ts';
 
 /**
@@ -16,23 +16,32 @@ export function useApi(prefix: string): { readonly url: string; readonly tables?
       api.url = process.env.SLUICE_API_URL;
       return;
     }
-    const base = uniqueName(prefix);
-    stack = await startLocalStack({
-      port: 0,
-      tieringIntervalMs: 0,
-      sagas: false,
-      dynamoEndpoint: process.env.AWS_ENDPOINT_URL_DYNAMODB ?? process.env.AWS_ENDPOINT_URL,
-      s3Endpoint: process.env.AWS_ENDPOINT_URL_S3,
-      bucket: process.env.SLUICE_SEGMENT_BUCKET,
-      tables: { log: `${base}-log`, metadata: `${base}-meta` },
-    });
+    stack = await startTestStack(prefix);
     api.url = stack.url;
-    api.tables = { log: `${base}-log`, metadata: `${base}-meta` }; // local only: a test may reach behind the API
+    api.tables = stack.tables; // local only: a test may reach behind the API
   });
   afterAll(async () => {
     await stack?.stop();
   });
   return api;
+}
+
+/**
+ * The local stack on the harness's DynamoDB and S3, with its own tables, no sagas and no roller
+ * timer (the test runs the roller when it wants to); `options` add to or change that.
+ */
+export function startTestStack(prefix: string, options: LocalStackOptions = {}): Promise<LocalStack> {
+  const base = uniqueName(prefix);
+  return startLocalStack({
+    port: 0,
+    tieringIntervalMs: 0,
+    sagas: false,
+    dynamoEndpoint: process.env.AWS_ENDPOINT_URL_DYNAMODB ?? process.env.AWS_ENDPOINT_URL,
+    s3Endpoint: process.env.AWS_ENDPOINT_URL_S3,
+    bucket: process.env.SLUICE_SEGMENT_BUCKET,
+    tables: { log: `${base}-log`, metadata: `${base}-meta` },
+    ...options,
+  });
 }
 
 /** Runs a Node script (a TypeScript example or the CLI) to completion, with optional stdin. */

@@ -1,21 +1,14 @@
 import { describe, expect, it } from 'vitest';
+import { aclRule } from '../support/acls.ts';
 import { isSluiceError } from '../../core/errors.ts';
-import { AclIndex, aclId, parseAclRule, type Access, type AclRule } from '../../core/security/acl.ts';
+import { AclIndex, aclId, parseAclRule, type Access } from '../../core/security/acl.ts';
 import { MemoryAclStore } from '../../core/security/aclStore.ts';
 import { Authorizer, type Decision } from '../../core/security/authorizer.ts';
 import { callerOf } from '../../functions/http/caller.ts';
 import { apiEvent } from '../support/apiEvents.ts';
 import { thrownBy } from '../support/thrownBy.ts';
 
-const rule = (overrides: Partial<AclRule> = {}): AclRule => ({
-  principal: 'jwt:alice',
-  resourceType: 'topic',
-  resourceName: 'orders',
-  patternType: 'literal',
-  operation: 'read',
-  permission: 'allow',
-  ...overrides,
-});
+const rule = aclRule;
 const topic = (operation: Access['operation'], name: string): Access => ({
   operation,
   resourceType: 'topic',
