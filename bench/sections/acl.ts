@@ -49,7 +49,7 @@ export const aclSection: BenchSection = {
       const acl = await startStackInWorker({
         ...common,
         tables: aclTables,
-        authorization: 'open',
+        authorization: 'acl',
         adminPrincipals: [ROOT],
       });
       stacks.push(acl);
