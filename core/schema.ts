@@ -101,6 +101,11 @@ export const metadataKeys = {
   /** A saga's executions share one partition key, sorted by execution id. */
   sagaExecution: (saga: string, executionId: string) => ({ pk: `saga#${saga}`, sk: `exec#${executionId}` }),
   sagaPartition: (saga: string) => `saga#${saga}`,
+  /** A share group's items (settings, members, per partition a cursor and chunks) share one partition key. */
+  shareGroupPartition: (group: string) => `share#${group}`,
+  /** All share groups are listed under one partition key. */
+  shareGroupRegistry: (group: string) => ({ pk: 'share-group', sk: group }),
+  shareGroupsPartition: 'share-group',
   /** Access-control rules share one partition key, so one Query reads them all; by rule id. */
   acl: (ruleId: string) => ({ pk: 'acl', sk: ruleId }),
   aclPartition: 'acl',

@@ -1,0 +1,67 @@
+import type { Chunk, Cursor } from './shareState.ts';
+
+/** A share group's settings, fixed when its first member joins. */
+export interface ShareGroupSettings {
+  readonly name: string;
+  /** Where a partition's first poll starts: the log start or the end. */
+  readonly start: 'earliest' | 'latest';
+  /** How long an acquired record is locked to its member. */
+  readonly lockMs: number;
+  /** At this many deliveries a record released or expired is archived instead. */
+  readonly deliveryLimit: number;
+  /** The most records in flight per partition (between the start offset and the next new one). */
+  readonly maxInFlight: number;
+  /** Where archived records are dead-lettered (none: archived records are only counted). */
+  readonly deadLetterTopic?: string;
+  readonly createdAt: number;
+}
+
+export interface ShareMember {
+  readonly memberId: string;
+  readonly topics: readonly string[];
+  readonly joinedAt: number;
+  readonly expiresAt: number;
+}
+
+/** A partition's cursor, with the number of records archived so far. */
+export interface ShareCursor extends Cursor {
+  readonly archived: number;
+}
+
+export interface SharePartition {
+  readonly cursor: ShareCursor | undefined;
+  /** In offset order. */
+  readonly chunks: readonly Chunk[];
+}
+
+/**
+ * A change to one partition's items, made only if each item is still at the version it was read
+ * at (`undefined`: the item must not exist yet); all or nothing.
+ */
+export interface PartitionWrite {
+  readonly cursor?: { readonly next: ShareCursor; readonly expectedVersion: number | undefined };
+  readonly chunks: readonly {
+    readonly base: number;
+    /** `null` removes the chunk (finished, below the new start offset). */
+    readonly next: Chunk | null;
+    readonly expectedVersion: number | undefined;
+  }[];
+}
+
+/** Where share groups live: the metadata table, or memory. */
+export interface ShareStore {
+  getGroup(group: string): Promise<ShareGroupSettings | undefined>;
+  /** Creates the group unless it exists; returns the group as stored. */
+  createGroup(settings: ShareGroupSettings): Promise<ShareGroupSettings>;
+  listGroups(): Promise<string[]>;
+  /** Removes the group and every item of it. */
+  deleteGroup(group: string): Promise<void>;
+  putMember(group: string, member: ShareMember): Promise<void>;
+  getMember(group: string, memberId: string): Promise<ShareMember | undefined>;
+  deleteMember(group: string, memberId: string): Promise<boolean>;
+  listMembers(group: string): Promise<ShareMember[]>;
+  /** A partition (`<topicId>/<partition>`): its cursor and in-flight chunks, in one read. */
+  readPartition(group: string, partition: string): Promise<SharePartition>;
+  /** False, changing nothing, when an item is no longer at its expected version. */
+  writePartition(group: string, partition: string, write: PartitionWrite): Promise<boolean>;
+}

@@ -1,0 +1,27 @@
+import { DynamoShareStore } from '../../core/queues/dynamoShareStore.ts';
+import { ShareGroups } from '../../core/queues/shareGroups.ts';
+import { Sluice } from '../../core/log/sluice.ts';
+import { dynamoClientFromEnv } from '../../local/awsEnv.ts';
+import { shareGroupContract } from '../contract/shareGroupContract.ts';
+import { freshDynamoStore } from '../support/stores.ts';
+
+// DynamoDB Local: the same lifecycle and the history checker, with fewer records (each poll and
+// acknowledgement is a few requests here).
+shareGroupContract(
+  {
+    name: 'dynamodb',
+    async make(now) {
+      const { store, tables } = await freshDynamoStore('share');
+      const sluice = new Sluice({ log: store, metadata: store, now });
+      return {
+        sluice,
+        shares: new ShareGroups({
+          store: new DynamoShareStore({ client: dynamoClientFromEnv(), table: tables.metadata }),
+          sluice,
+          now,
+        }),
+      };
+    },
+  },
+  { members: 8, records: 600, seeds: [11] },
+);
