@@ -2,6 +2,8 @@ import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { DynamoStore } from '../core/adapters/dynamodb/dynamoStore.ts';
 import { ConsumerGroups } from '../core/groups/consumerGroups.ts';
 import { DynamoGroupStore } from '../core/groups/dynamoGroupStore.ts';
+import { DynamoShareStore } from '../core/queues/dynamoShareStore.ts';
+import { ShareGroups } from '../core/queues/shareGroups.ts';
 import { TABLE_NAME_ENV } from '../core/schema.ts';
 import { Sluice } from '../core/log/sluice.ts';
 import { S3ObjectStore, s3ClientFromEnv } from '../core/tiering/objectStore.ts';
@@ -35,3 +37,4 @@ export const tiering = new Tiering({
   minRollAgeMs: integerEnv('SLUICE_MIN_ROLL_AGE_MS', MIN_HOT_RETENTION_MS),
 });
 export const groups = new ConsumerGroups({ store: new DynamoGroupStore({ client, table: tables.metadata }), sluice });
+export const shareGroups = new ShareGroups({ store: new DynamoShareStore({ client, table: tables.metadata }), sluice });

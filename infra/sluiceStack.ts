@@ -236,6 +236,21 @@ const ACCESS: Record<FunctionName, FunctionAccess> = {
   // Groups read the log (poll) and change group items, in transactions with condition checks; an
   // offset reset to a timestamp reads the time indexes.
   groups: { ...GROUP_MEMBER_ACCESS, timeIndex: true },
+  // Share groups read records (polls, dead letters), change share-group items conditionally (in
+  // transactions), and append dead letters as an idempotent producer (sequencer, batch, producer
+  // state; a large record as a claim check).
+  queues: {
+    log: ['dynamodb:Query', 'dynamodb:PutItem'],
+    metadata: [
+      'dynamodb:GetItem',
+      'dynamodb:PutItem',
+      'dynamodb:UpdateItem',
+      'dynamodb:DeleteItem',
+      'dynamodb:Query',
+      'dynamodb:ConditionCheckItem',
+    ],
+    objects: { segments: ['s3:GetObject'], claims: ['s3:GetObject', 's3:PutObject'] },
+  },
   // Lag reads offsets and high watermarks; describing a group may remove expired members.
   lagReporter: {
     log: ['dynamodb:Query'],
@@ -509,6 +524,7 @@ export class SluiceStack extends Stack {
       tiering: httpFunction('tiering'),
       sagas: httpFunction('sagas'),
       acls: httpFunction('acls'),
+      queues: httpFunction('queues'),
     };
     this.lagReporter = makeFunction('lagReporter', join('functions', 'groups', 'lagReporter.ts'));
     this.roller = makeFunction('roller', join('functions', 'tiering', 'roller.ts'));

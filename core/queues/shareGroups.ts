@@ -225,12 +225,20 @@ export class ShareGroups {
   async poll(
     group: string,
     memberId: string,
-    options: { maxRecords?: number; waitMs?: number; maxBytes?: number; measure?: (r: ShareRecord) => number } = {},
+    options: {
+      maxRecords?: number;
+      waitMs?: number;
+      maxBytes?: number;
+      measure?: (r: ShareRecord) => number;
+      /** Called with the member's topics before anything is acquired; throws to refuse. */
+      authorizeTopics?: (topics: readonly string[]) => Promise<void>;
+    } = {},
   ): Promise<{ records: ShareRecord[] }> {
     validateGroup(group);
     const maxRecords = bounded('maxRecords', options.maxRecords, SHARE_DEFAULTS.maxRecords);
     const waitMs = bounded('waitMs', options.waitMs, 0);
     const member = await this.member(group, memberId);
+    await options.authorizeTopics?.(member.topics);
     const settings =
       (await this.store.getGroup(group)) ??
       (() => {

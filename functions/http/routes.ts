@@ -2,7 +2,7 @@
  * Every HTTP route, once. The CDK stack creates API Gateway routes from this table, the local
  * gateway dispatches with it, and a test checks it against docs/openapi.json.
  */
-export type HandlerName = 'topics' | 'produce' | 'fetch' | 'groups' | 'tiering' | 'sagas' | 'acls';
+export type HandlerName = 'topics' | 'produce' | 'fetch' | 'groups' | 'tiering' | 'sagas' | 'acls' | 'queues';
 
 /**
  * The module serving each handler, relative to the project root: one folder per capability
@@ -16,6 +16,7 @@ export const HANDLER_ENTRY: Readonly<Record<HandlerName, string>> = {
   tiering: 'functions/tiering/api.ts',
   sagas: 'functions/sagas/api.ts',
   acls: 'functions/security/acls.ts',
+  queues: 'functions/queues/api.ts',
 };
 
 /**
@@ -65,6 +66,13 @@ export const ROUTES: readonly Route[] = [
   { method: 'GET', path: '/v1/acls', handler: 'acls', scope: 'admin' },
   { method: 'POST', path: '/v1/acls', handler: 'acls', scope: 'admin' },
   { method: 'DELETE', path: '/v1/acls', handler: 'acls', scope: 'admin' },
+  { method: 'GET', path: '/v1/share-groups', handler: 'queues', scope: 'consume' },
+  { method: 'GET', path: '/v1/share-groups/{group}', handler: 'queues', scope: 'consume' },
+  { method: 'DELETE', path: '/v1/share-groups/{group}', handler: 'queues', scope: 'admin' },
+  { method: 'POST', path: '/v1/share-groups/{group}/members', handler: 'queues', scope: 'consume' },
+  { method: 'DELETE', path: '/v1/share-groups/{group}/members/{memberId}', handler: 'queues', scope: 'consume' },
+  { method: 'POST', path: '/v1/share-groups/{group}/members/{memberId}/poll', handler: 'queues', scope: 'consume' },
+  { method: 'POST', path: '/v1/share-groups/{group}/acks', handler: 'queues', scope: 'consume' },
 ];
 
 /** `"POST /v1/topics"`, as API Gateway puts it in `event.routeKey`. */

@@ -246,6 +246,7 @@ describe('SluiceStack security settings', () => {
         tiering: ['kms:Decrypt', 'kms:GenerateDataKey'], // segments: PutObject
         sagas: ['kms:Decrypt'],
         acls: ['kms:Decrypt'],
+        queues: ['kms:Decrypt', 'kms:GenerateDataKey'], // dead letters: claim checks (PutObject)
         lagReporter: ['kms:Decrypt'],
         roller: ['kms:Decrypt', 'kms:GenerateDataKey'], // SendMessage
         rollWorker: ['kms:Decrypt', 'kms:GenerateDataKey'],

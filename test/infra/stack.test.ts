@@ -85,6 +85,19 @@ const EXPECTED_ACCESS: Record<
     segments: [],
     claims: [],
   },
+  queues: {
+    log: ['dynamodb:PutItem', 'dynamodb:Query'],
+    metadata: [
+      'dynamodb:ConditionCheckItem',
+      'dynamodb:DeleteItem',
+      'dynamodb:GetItem',
+      'dynamodb:PutItem',
+      'dynamodb:Query',
+      'dynamodb:UpdateItem',
+    ],
+    segments: ['s3:GetObject'],
+    claims: ['s3:GetObject', 's3:PutObject'],
+  },
   acls: {
     log: [],
     metadata: ['dynamodb:DeleteItem', 'dynamodb:PutItem', 'dynamodb:Query', 'dynamodb:UpdateItem'],
@@ -188,7 +201,7 @@ describe('SluiceStack', () => {
 
   it('runs each function on Node.js 22, arm64, traced, with Powertools from its layer and retained logs', () => {
     const functions = Object.values(template.findResources('AWS::Lambda::Function')) as Resource[];
-    expect(functions.length).toBe(11);
+    expect(functions.length).toBe(12);
     for (const fn of functions) {
       expect(fn.Properties.Runtime).toBe('nodejs22.x');
       expect(fn.Properties.Architectures).toStrictEqual(['arm64']);
@@ -285,6 +298,7 @@ describe('SluiceStack', () => {
       'groups',
       'lagReporter',
       'produce',
+      'queues',
       'rollWorker',
       'roller',
       'sagaAudit',
