@@ -1,5 +1,7 @@
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { DynamoStore } from '../core/adapters/dynamodb/dynamoStore.ts';
+import { DynamoExchangeStore } from '../core/exchanges/dynamoExchangeStore.ts';
+import { Exchanges } from '../core/exchanges/exchanges.ts';
 import { ConsumerGroups } from '../core/groups/consumerGroups.ts';
 import { DynamoGroupStore } from '../core/groups/dynamoGroupStore.ts';
 import { TABLE_NAME_ENV } from '../core/schema.ts';
@@ -35,3 +37,4 @@ export const tiering = new Tiering({
   minRollAgeMs: integerEnv('SLUICE_MIN_ROLL_AGE_MS', MIN_HOT_RETENTION_MS),
 });
 export const groups = new ConsumerGroups({ store: new DynamoGroupStore({ client, table: tables.metadata }), sluice });
+export const exchanges = new Exchanges({ store: new DynamoExchangeStore({ client, table: tables.metadata }), sluice });

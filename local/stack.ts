@@ -161,5 +161,6 @@ export async function loadHttpHandlers(): Promise<Record<HandlerName, LambdaHttp
     tiering: (await import('../functions/tiering/api.ts')).handler,
     sagas: (await import('../functions/sagas/api.ts')).handler,
     acls: (await import('../functions/security/acls.ts')).handler,
+    exchanges: (await import('../functions/exchanges/api.ts')).handler,
   };
 }

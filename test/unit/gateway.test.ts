@@ -11,7 +11,10 @@ describe('local gateway limits', () => {
 
   beforeAll(async () => {
     const handlers = Object.fromEntries(
-      (['topics', 'produce', 'fetch', 'groups', 'tiering', 'sagas', 'acls'] as HandlerName[]).map((h) => [h, handler]),
+      (['topics', 'produce', 'fetch', 'groups', 'tiering', 'sagas', 'acls', 'exchanges'] as HandlerName[]).map((h) => [
+        h,
+        handler,
+      ]),
     ) as Record<HandlerName, LambdaHttpHandler>;
     gateway = await startLocalGateway({ port: 0, handlers, integrationTimeoutMs: 200 });
   });
