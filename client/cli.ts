@@ -9,6 +9,9 @@
  *   sluice groups list | describe G | delete G
  *   sluice groups reset G --topic T (--to-earliest | --to-latest | --to-offset N | --to-timestamp MS)
  *   sluice sagas list | start SAGA INPUT [--name N] [--wait] | describe SAGA ID | executions SAGA
+ *   sluice exchanges list | declare X --type T [--alternate A] | describe X | delete X
+ *   sluice bind|unbind EXCHANGE (--topic T | --exchange X) [--key K] [--arg k=v ...]
+ *   sluice publish EXCHANGE ROUTING-KEY VALUE [--header k=v ...] [--message-id ID] [--mandatory] [--key K]
  *   sluice example [NAME [ARGS ...]]         runs examples/NAME.ts on this Node (no NAME: lists them)
  *
  * Options: --url (default $SLUICE_URL or http://127.0.0.1:7070), --auth none|iam, --json.
@@ -27,6 +30,7 @@ import { PartitionConsumer } from './consumer.ts';
 import { GroupConsumer } from './groupConsumer.ts';
 import { Connection, isSluiceApiError, type Auth } from './http.ts';
 import { Producer } from './producer.ts';
+import { Publisher, type Binding, type ExchangeType } from './publisher.ts';
 import type { Message, ReceivedRecord, Value } from './records.ts';
 import { SagaClient, type SagaExecution, type SagaExecutionSummary } from './sagas.ts';
 
@@ -49,6 +53,13 @@ const USAGE = `Usage:
   sluice acls list [--principal P] [--resource-type T] [--resource-name N]
   sluice acls add PRINCIPAL OPERATION RESOURCE-TYPE RESOURCE-NAME [--prefixed] [--deny]
   sluice acls remove PRINCIPAL OPERATION RESOURCE-TYPE RESOURCE-NAME [--prefixed] [--deny]
+  sluice exchanges list
+  sluice exchanges declare EXCHANGE --type direct|fanout|topic|headers [--alternate EXCHANGE]
+  sluice exchanges describe EXCHANGE
+  sluice exchanges delete EXCHANGE
+  sluice bind EXCHANGE (--topic T | --exchange X) [--key BINDING-KEY] [--arg name=value ...]
+  sluice unbind EXCHANGE (--topic T | --exchange X) [--key BINDING-KEY] [--arg name=value ...]
+  sluice publish EXCHANGE ROUTING-KEY VALUE [--header k=v ...] [--message-id ID] [--mandatory] [--key KEY]
   sluice example                         (lists the examples)
   sluice example NAME [ARGS ...]         (runs examples/NAME.ts; ARGS go to it untouched, e.g. --count 20)
 Options: --url URL (default $SLUICE_URL or http://127.0.0.1:7070)  --auth none|iam  --json  --key KEY
@@ -85,6 +96,13 @@ const OPTIONS = {
   'resource-name': { type: 'string' },
   prefixed: { type: 'boolean', default: false },
   deny: { type: 'boolean', default: false },
+  type: { type: 'string' },
+  alternate: { type: 'string' },
+  exchange: { type: 'string' },
+  arg: { type: 'string', multiple: true },
+  header: { type: 'string', multiple: true },
+  'message-id': { type: 'string' },
+  mandatory: { type: 'boolean', default: false },
   help: { type: 'boolean', short: 'h', default: false },
 } as const satisfies ParseArgsConfig['options'];
 
@@ -114,6 +132,8 @@ export async function main(
     if (command === 'groups') return await groupsCommand(new Connection(connection), rest, values, print);
     if (command === 'sagas') return await sagasCommand(new SagaClient(connection), rest, values, print);
     if (command === 'acls') return await aclsCommand(new Admin(connection), rest, values, print);
+    if (command === 'exchanges' || command === 'bind' || command === 'unbind' || command === 'publish')
+      return await exchangesCommand(new Publisher(connection), command, rest, values, print);
     throw new UsageError(`Unknown command ${command}`);
   } catch (e) {
     if (e instanceof UsageError) {
@@ -692,6 +712,126 @@ async function aclsCommand(
     }
     default:
       throw new UsageError(`Unknown acls action ${action ?? '(none)'}`);
+  }
+}
+
+/** `name=value` pairs into an object (`--arg`, `--header`). */
+function pairs(flag: string, list: unknown): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const item of (list as string[] | undefined) ?? []) {
+    const at = item.indexOf('=');
+    if (at <= 0) throw new UsageError(`--${flag} takes name=value, got ${item}`);
+    out[item.slice(0, at)] = item.slice(at + 1);
+  }
+  return out;
+}
+
+async function exchangesCommand(
+  publisher: Publisher,
+  command: 'exchanges' | 'bind' | 'unbind' | 'publish',
+  args: string[],
+  values: Record<string, unknown>,
+  print: (l: string) => void,
+): Promise<number> {
+  const json = values.json === true;
+  if (command === 'bind' || command === 'unbind') {
+    const [exchange] = args;
+    const topic = values.topic as string | undefined;
+    const to = values.exchange as string | undefined;
+    if (exchange === undefined || (topic === undefined) === (to === undefined))
+      throw new UsageError(`${command} needs EXCHANGE and one of --topic or --exchange`);
+    const binding: Binding = {
+      destination: topic !== undefined ? { topic } : { exchange: to! },
+      ...(values.key === undefined ? {} : { bindingKey: values.key as string }),
+      ...(values.arg === undefined ? {} : { arguments: pairs('arg', values.arg) }),
+    };
+    if (command === 'unbind') {
+      await publisher.unbind(exchange, binding);
+      print(json ? JSON.stringify({ unbound: true }) : 'Unbound');
+      return 0;
+    }
+    const { binding: stored, created } = await publisher.bind(exchange, binding);
+    print(json ? JSON.stringify({ binding: stored, created }) : `${created ? 'Bound' : 'Exists'} ${stored.id}`);
+    return 0;
+  }
+  if (command === 'publish') {
+    const [exchange, routingKey, value] = args;
+    if (value === undefined) throw new UsageError('publish needs EXCHANGE ROUTING-KEY VALUE');
+    let parsed: unknown = value;
+    try {
+      parsed = JSON.parse(value);
+    } catch {
+      // not JSON: the value is the string itself
+    }
+    const result = await publisher.publish(exchange!, {
+      routingKey: routingKey!,
+      value: parsed,
+      ...(values.key === undefined ? {} : { key: values.key as string }),
+      ...(values.header === undefined ? {} : { headers: pairs('header', values.header) }),
+      ...(values['message-id'] === undefined ? {} : { messageId: values['message-id'] as string }),
+      ...(values.mandatory === true ? { mandatory: true } : {}),
+    });
+    if (json) print(JSON.stringify(result));
+    else if (result.routed.length === 0) print('Routed nowhere');
+    else
+      table(
+        print,
+        ['TOPIC', 'PARTITION', 'OFFSET'],
+        result.routed.map((r) => [r.topic, String(r.partition), String(r.offset)]),
+      );
+    return 0;
+  }
+  const [action, name] = args;
+  switch (action) {
+    case 'list': {
+      const exchanges = await publisher.list();
+      if (json) print(JSON.stringify(exchanges));
+      else
+        table(
+          print,
+          ['EXCHANGE', 'TYPE', 'ALTERNATE'],
+          exchanges.map((x) => [x.name, x.type, x.alternateExchange ?? '']),
+        );
+      return 0;
+    }
+    case 'declare': {
+      if (name === undefined || values.type === undefined)
+        throw new UsageError('exchanges declare needs EXCHANGE and --type');
+      const declared = await publisher.declare(name, {
+        type: values.type as ExchangeType,
+        ...(values.alternate === undefined ? {} : { alternateExchange: values.alternate as string }),
+      });
+      print(json ? JSON.stringify(declared) : `${declared.created ? 'Declared' : 'Exists'} ${name} (${declared.type})`);
+      return 0;
+    }
+    case 'describe': {
+      if (name === undefined) throw new UsageError('exchanges describe needs EXCHANGE');
+      const described = await publisher.describe(name);
+      if (json) print(JSON.stringify(described));
+      else {
+        print(
+          `${described.name} (${described.type}${described.alternateExchange === null ? '' : `, alternate ${described.alternateExchange}`})`,
+        );
+        table(
+          print,
+          ['DESTINATION', 'BINDING KEY', 'ARGUMENTS'],
+          described.bindings.map((b) => [
+            'topic' in b.destination ? `topic ${b.destination.topic}` : `exchange ${b.destination.exchange}`,
+            b.bindingKey,
+            JSON.stringify(b.arguments),
+          ]),
+        );
+      }
+      return 0;
+    }
+    case 'delete': {
+      if (name === undefined) throw new UsageError('exchanges delete needs EXCHANGE');
+      await publisher.deleteExchange(name);
+      print(json ? JSON.stringify({ deleted: true }) : `Deleted ${name}`);
+      return 0;
+    }
+    default:
+      throw new UsageError(`Unknown exchanges action ${action ?? '(none)'}`);
   }
 }
 

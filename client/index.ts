@@ -5,6 +5,16 @@ export { FileOffsetStore } from './fileOffsetStore.ts';
 export { Connection, SluiceApiError, isSluiceApiError, type Auth, type ConnectionOptions } from './http.ts';
 export { Producer, type DeliveryReport, type ProducerConfig } from './producer.ts';
 export {
+  Publisher,
+  type Binding,
+  type BindingDestination,
+  type Exchange,
+  type ExchangeType,
+  type PublishMessage,
+  type PublishResult,
+  type StoredBinding,
+} from './publisher.ts';
+export {
   GroupConsumer,
   type EachBatchPayload,
   type GroupConsumerConfig,

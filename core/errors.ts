@@ -477,3 +477,95 @@ export class NotAuthorized extends SluiceError {
     this.resourceName = resourceName.slice(0, 300);
   }
 }
+
+// ---------------------------------------------------------------- exchanges
+
+export class ExchangeNotFound extends SluiceError {
+  readonly exchange: string;
+  constructor(exchange: string) {
+    super(`Exchange ${JSON.stringify(exchange.slice(0, 300))} does not exist`);
+    this.exchange = exchange.slice(0, 300);
+  }
+}
+
+/**
+ * An exchange of this name exists with another type or alternate exchange (RabbitMQ's
+ * PRECONDITION_FAILED on a redeclare with other arguments). Declaring it again as it is succeeds.
+ */
+export class ExchangeAlreadyExists extends SluiceError {
+  readonly exchange: string;
+  readonly type: string;
+  readonly alternateExchange: string | null;
+  constructor(exchange: string, type: string, alternateExchange: string | null) {
+    super(
+      `Exchange ${exchange} already exists as a ${type} exchange` +
+        (alternateExchange === null ? '' : ` with alternate exchange ${alternateExchange}`) +
+        '; delete it first to declare it differently',
+    );
+    this.exchange = exchange;
+    this.type = type;
+    this.alternateExchange = alternateExchange;
+  }
+}
+
+/** An exchange-to-exchange binding that would let a message come back to an exchange it left. */
+export class BindingLoop extends SluiceError {
+  readonly exchange: string;
+  readonly destination: string;
+  readonly path: readonly string[];
+  constructor(exchange: string, destination: string, path: readonly string[]) {
+    super(`Binding ${exchange} to ${destination} would make a loop: ${[...path, destination].join(' → ')}`);
+    this.exchange = exchange;
+    this.destination = destination;
+    this.path = path;
+  }
+}
+
+export class BindingNotFound extends SluiceError {
+  readonly exchange: string;
+  constructor(exchange: string) {
+    super(`Exchange ${exchange} has no such binding`);
+    this.exchange = exchange;
+  }
+}
+
+export class TooManyBindings extends SluiceError {
+  readonly exchange: string;
+  readonly limit: number;
+  constructor(exchange: string, limit: number) {
+    super(`Exchange ${exchange} has ${limit} bindings, the most one exchange may have; unbind some first`);
+    this.exchange = exchange;
+    this.limit = limit;
+  }
+}
+
+/** A `mandatory` publish that no binding (nor alternate exchange) routed anywhere. Nothing was written. */
+export class NoRoute extends SluiceError {
+  readonly exchange: string;
+  readonly routingKey: string;
+  constructor(exchange: string, routingKey: string) {
+    super(`No binding of exchange ${exchange} (or its alternates) routes ${JSON.stringify(routingKey.slice(0, 255))}`);
+    this.exchange = exchange;
+    this.routingKey = routingKey.slice(0, 255);
+  }
+}
+
+/**
+ * A publish that reached some destinations and failed at others. Retrying it with the same
+ * `messageId` writes only what is missing; without one, it writes everything again.
+ */
+export class PublishIncomplete extends SluiceError {
+  readonly exchange: string;
+  readonly routed: readonly { topic: string; partition: number; offset: number }[];
+  readonly failed: readonly { topic: string; reason: string }[];
+  constructor(exchange: string, routed: PublishIncomplete['routed'], failed: PublishIncomplete['failed']) {
+    super(
+      `Publish to ${exchange} reached ${routed.length} destination(s) and failed at ${failed.length} ` +
+        `(${failed.map((f) => `${f.topic}: ${f.reason}`).join('; ')}); retry with the same messageId`,
+      { retriable: true },
+    );
+    this.exchange = exchange;
+    this.routed = routed;
+    this.failed = failed;
+  }
+}

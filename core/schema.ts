@@ -109,6 +109,21 @@ export const metadataKeys = {
   /** Access-control rules share one partition key, so one Query reads them all; by rule id. */
   acl: (ruleId: string) => ({ pk: 'acl', sk: ruleId }),
   aclPartition: 'acl',
+  /** All exchanges are listed under one partition key, like topics and groups: name → declaration. */
+  exchangeRegistry: (exchange: string) => ({ pk: 'exchange', sk: exchange }),
+  exchangesPartition: 'exchange',
+  /** An exchange's items share one partition key, so one Query reads its declaration and every binding. */
+  exchangePartition: (exchange: string) => `exchange#${exchange}`,
+  exchangeMeta: (exchange: string) => ({ pk: `exchange#${exchange}`, sk: 'meta' }),
+  exchangeBinding: (exchange: string, bindingId: string) => ({
+    pk: `exchange#${exchange}`,
+    sk: `binding#${bindingId}`,
+  }),
+  /** Under a destination exchange, a reference to a binding of another exchange to it (removed with it). */
+  exchangeInbound: (exchange: string, source: string, bindingId: string) => ({
+    pk: `exchange#${exchange}`,
+    sk: `inbound#${source}#${bindingId}`,
+  }),
   /** Short-lived exclusive rights (a saga trigger's drain). */
   lease: (name: string) => ({ pk: 'lease', sk: name }),
 } as const;

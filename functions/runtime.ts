@@ -1,5 +1,7 @@
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { DynamoStore } from '../core/adapters/dynamodb/dynamoStore.ts';
+import { DynamoExchangeStore } from '../core/exchanges/dynamoExchangeStore.ts';
+import { Exchanges } from '../core/exchanges/exchanges.ts';
 import { ConsumerGroups } from '../core/groups/consumerGroups.ts';
 import { DynamoGroupStore } from '../core/groups/dynamoGroupStore.ts';
 import { DynamoShareStore } from '../core/queues/dynamoShareStore.ts';
@@ -38,3 +40,4 @@ export const tiering = new Tiering({
 });
 export const groups = new ConsumerGroups({ store: new DynamoGroupStore({ client, table: tables.metadata }), sluice });
 export const shareGroups = new ShareGroups({ store: new DynamoShareStore({ client, table: tables.metadata }), sluice });
+export const exchanges = new Exchanges({ store: new DynamoExchangeStore({ client, table: tables.metadata }), sluice });

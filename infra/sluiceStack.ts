@@ -195,6 +195,8 @@ const KEYS = {
   partitionLog: metadataKeys.sequencer('*').pk,
   producer: metadataKeys.producer('*', '').pk,
   saga: metadataKeys.sagaPartition('*'),
+  /** `exchange` (the registry) and `exchange#<name>` (declaration, bindings, inbound references). */
+  exchanges: [metadataKeys.exchangesPartition, metadataKeys.exchangePartition('*')],
 } as const;
 
 /** Every HTTP function reads ACL rules when authorization is 'acl' (see makeFunction). */
@@ -307,6 +309,27 @@ const ACCESS: Record<FunctionName, FunctionAccess> = {
       },
     ],
     objects: { segments: [], claims: [] },
+  },
+  // Exchanges change only exchange items (declarations, bindings: transactions with condition
+  // checks; an exchange's deletion batches its bindings away), and publish with produce's rights.
+  exchanges: {
+    log: ['dynamodb:PutItem', 'dynamodb:Query'],
+    metadata: ['dynamodb:GetItem', 'dynamodb:Query'],
+    metadataByKey: [
+      { actions: ['dynamodb:UpdateItem'], keys: [KEYS.partitionLog] },
+      { actions: ['dynamodb:PutItem'], keys: [KEYS.producer] },
+      {
+        actions: [
+          'dynamodb:PutItem',
+          'dynamodb:UpdateItem',
+          'dynamodb:DeleteItem',
+          'dynamodb:ConditionCheckItem',
+          'dynamodb:BatchWriteItem',
+        ],
+        keys: KEYS.exchanges,
+      },
+    ],
+    objects: { segments: ['s3:GetObject'], claims: ['s3:PutObject'] },
   },
   // The audit task appends lifecycle events (idempotent producer, creating the topic on first use)
   // and advances the execution record.
@@ -525,6 +548,7 @@ export class SluiceStack extends Stack {
       sagas: httpFunction('sagas'),
       acls: httpFunction('acls'),
       queues: httpFunction('queues'),
+      exchanges: httpFunction('exchanges'),
     };
     this.lagReporter = makeFunction('lagReporter', join('functions', 'groups', 'lagReporter.ts'));
     this.roller = makeFunction('roller', join('functions', 'tiering', 'roller.ts'));

@@ -162,5 +162,6 @@ export async function loadHttpHandlers(): Promise<Record<HandlerName, LambdaHttp
     sagas: (await import('../functions/sagas/api.ts')).handler,
     acls: (await import('../functions/security/acls.ts')).handler,
     queues: (await import('../functions/queues/api.ts')).handler,
+    exchanges: (await import('../functions/exchanges/api.ts')).handler,
   };
 }

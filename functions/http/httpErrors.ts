@@ -90,6 +90,13 @@ const STATUS: Record<string, number> = {
   ExecutionNotFound: 404,
   ExecutionAlreadyExists: 409,
   LaunchInProgress: 503,
+  ExchangeNotFound: 404,
+  ExchangeAlreadyExists: 409,
+  BindingNotFound: 404,
+  BindingLoop: 409,
+  TooManyBindings: 409,
+  NoRoute: 404,
+  PublishIncomplete: 503,
 };
 
 export function statusForCode(code: string): number | undefined {

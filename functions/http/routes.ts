@@ -2,7 +2,8 @@
  * Every HTTP route, once. The CDK stack creates API Gateway routes from this table, the local
  * gateway dispatches with it, and a test checks it against docs/openapi.json.
  */
-export type HandlerName = 'topics' | 'produce' | 'fetch' | 'groups' | 'tiering' | 'sagas' | 'acls' | 'queues';
+export type HandlerName =
+  'topics' | 'produce' | 'fetch' | 'groups' | 'tiering' | 'sagas' | 'acls' | 'queues' | 'exchanges';
 
 /**
  * The module serving each handler, relative to the project root: one folder per capability
@@ -17,6 +18,7 @@ export const HANDLER_ENTRY: Readonly<Record<HandlerName, string>> = {
   sagas: 'functions/sagas/api.ts',
   acls: 'functions/security/acls.ts',
   queues: 'functions/queues/api.ts',
+  exchanges: 'functions/exchanges/api.ts',
 };
 
 /**
@@ -26,7 +28,7 @@ export const HANDLER_ENTRY: Readonly<Record<HandlerName, string>> = {
 export type Scope = 'produce' | 'consume' | 'admin';
 
 export interface Route {
-  readonly method: 'GET' | 'POST' | 'PATCH' | 'DELETE';
+  readonly method: 'GET' | 'POST' | 'PUT' | 'PATCH' | 'DELETE';
   /** API Gateway path syntax: `{name}` for a path parameter. */
   readonly path: string;
   /** Which Lambda function serves it (one function per concern). */
@@ -73,6 +75,13 @@ export const ROUTES: readonly Route[] = [
   { method: 'DELETE', path: '/v1/share-groups/{group}/members/{memberId}', handler: 'queues', scope: 'consume' },
   { method: 'POST', path: '/v1/share-groups/{group}/members/{memberId}/poll', handler: 'queues', scope: 'consume' },
   { method: 'POST', path: '/v1/share-groups/{group}/acks', handler: 'queues', scope: 'consume' },
+  { method: 'GET', path: '/v1/exchanges', handler: 'exchanges', scope: 'consume' },
+  { method: 'PUT', path: '/v1/exchanges/{exchange}', handler: 'exchanges', scope: 'admin' },
+  { method: 'GET', path: '/v1/exchanges/{exchange}', handler: 'exchanges', scope: 'consume' },
+  { method: 'DELETE', path: '/v1/exchanges/{exchange}', handler: 'exchanges', scope: 'admin' },
+  { method: 'POST', path: '/v1/exchanges/{exchange}/bindings', handler: 'exchanges', scope: 'admin' },
+  { method: 'DELETE', path: '/v1/exchanges/{exchange}/bindings', handler: 'exchanges', scope: 'admin' },
+  { method: 'POST', path: '/v1/exchanges/{exchange}/messages', handler: 'exchanges', scope: 'produce' },
 ];
 
 /** `"POST /v1/topics"`, as API Gateway puts it in `event.routeKey`. */

@@ -247,6 +247,7 @@ describe('SluiceStack security settings', () => {
         sagas: ['kms:Decrypt'],
         acls: ['kms:Decrypt'],
         queues: ['kms:Decrypt', 'kms:GenerateDataKey'], // dead letters: claim checks (PutObject)
+        exchanges: ['kms:Decrypt', 'kms:GenerateDataKey'], // publishes: claim checks, as produce
         lagReporter: ['kms:Decrypt'],
         roller: ['kms:Decrypt', 'kms:GenerateDataKey'], // SendMessage
         rollWorker: ['kms:Decrypt', 'kms:GenerateDataKey'],
@@ -314,6 +315,37 @@ describe('SluiceStack security settings', () => {
       expect(writes).toStrictEqual([
         { actions: ['dynamodb:UpdateItem'], keys: ['log#*'] },
         { actions: ['dynamodb:PutItem'], keys: ['producer#*'] },
+      ]);
+    });
+
+    it("limits exchanges' metadata writes to exchange items, and what appends write", () => {
+      const statements = statementsByFunction(plain).exchanges!.filter((s) =>
+        JSON.stringify(s.Resource).includes('MetadataTable'),
+      );
+      const unconditioned = statements.filter((s) => s.Condition === undefined);
+      expect(unconditioned.flatMap(actionsOf).sort(), 'reads anywhere').toStrictEqual([
+        'dynamodb:GetItem',
+        'dynamodb:Query',
+      ]);
+      const writes = statements
+        .filter((s) => s.Condition !== undefined)
+        .map((s) => ({
+          actions: actionsOf(s).sort(),
+          keys: s.Condition!['ForAllValues:StringLike']!['dynamodb:LeadingKeys'],
+        }));
+      expect(writes).toStrictEqual([
+        { actions: ['dynamodb:UpdateItem'], keys: ['log#*'] },
+        { actions: ['dynamodb:PutItem'], keys: ['producer#*'] },
+        {
+          actions: [
+            'dynamodb:BatchWriteItem',
+            'dynamodb:ConditionCheckItem',
+            'dynamodb:DeleteItem',
+            'dynamodb:PutItem',
+            'dynamodb:UpdateItem',
+          ],
+          keys: ['exchange', 'exchange#*'],
+        },
       ]);
     });
   });

@@ -104,6 +104,20 @@ const EXPECTED_ACCESS: Record<
     segments: [],
     claims: [],
   },
+  exchanges: {
+    log: ['dynamodb:PutItem', 'dynamodb:Query'],
+    metadata: [
+      'dynamodb:BatchWriteItem',
+      'dynamodb:ConditionCheckItem',
+      'dynamodb:DeleteItem',
+      'dynamodb:GetItem',
+      'dynamodb:PutItem',
+      'dynamodb:Query',
+      'dynamodb:UpdateItem',
+    ],
+    segments: ['s3:GetObject', 's3:ListBucket'],
+    claims: ['s3:PutObject'],
+  },
   sagaAudit: {
     log: ['dynamodb:PutItem', 'dynamodb:Query'],
     metadata: ['dynamodb:GetItem', 'dynamodb:PutItem', 'dynamodb:Query', 'dynamodb:UpdateItem'],
@@ -201,7 +215,7 @@ describe('SluiceStack', () => {
 
   it('runs each function on Node.js 22, arm64, traced, with Powertools from its layer and retained logs', () => {
     const functions = Object.values(template.findResources('AWS::Lambda::Function')) as Resource[];
-    expect(functions.length).toBe(12);
+    expect(functions.length).toBe(13);
     for (const fn of functions) {
       expect(fn.Properties.Runtime).toBe('nodejs22.x');
       expect(fn.Properties.Architectures).toStrictEqual(['arm64']);
@@ -294,6 +308,7 @@ describe('SluiceStack', () => {
     }
     expect([...seen].sort()).toStrictEqual([
       'acls',
+      'exchanges',
       'fetch',
       'groups',
       'lagReporter',

@@ -94,6 +94,7 @@ const rule = (
 });
 
 const J = '/v1/groups/{group}/members';
+const X = '/v1/exchanges/{exchange}';
 const member = async (group: string, topics = ['orders']) =>
   (await root({ method: 'POST', route: J, pathParameters: { group }, body: { topics, sessionTimeoutMs: 300_000 } }))
     .memberId as string;
@@ -137,7 +138,10 @@ async function snapshot(): Promise<unknown> {
     route: '/v1/sagas/{saga}/executions',
     pathParameters: { saga: 'orders' },
   });
-  return { topics, described, groups, acls, executions, launched: [...launched] };
+  const exchanges = [];
+  for (const x of (await root({ method: 'GET', route: '/v1/exchanges' })).exchanges)
+    exchanges.push(await root({ method: 'GET', route: X, pathParameters: { exchange: x.name } }));
+  return { topics, described, groups, acls, executions, exchanges, launched: [...launched] };
 }
 
 interface Case {
@@ -153,6 +157,7 @@ const topic = (operation: AclRule['operation'], name = 'orders') => rule(operati
 const group = (operation: AclRule['operation'], name: string) => rule(operation, 'group', name);
 const cluster = (operation: AclRule['operation']) => rule(operation, 'cluster', 'sluice');
 const saga = (operation: AclRule['operation']) => rule(operation, 'saga', 'orders');
+const exchange = (operation: AclRule['operation'], name = 'routes') => rule(operation, 'exchange', name);
 
 const CASES: Record<string, (() => Promise<Case>) | 'listing'> = {
   'POST /v1/topics': async () => {
@@ -357,6 +362,54 @@ const CASES: Record<string, (() => Promise<Case>) | 'listing'> = {
       body: { principal: `jwt:${fresh('someone')}`, resourceType: 'topic', resourceName: 'orders', operation: 'read' },
     }),
   }),
+  'GET /v1/exchanges': 'listing',
+  'PUT /v1/exchanges/{exchange}': async () => {
+    const name = fresh('declared');
+    return {
+      needs: [exchange('create', name)],
+      request: async () => ({ method: 'PUT', route: X, pathParameters: { exchange: name }, body: { type: 'direct' } }),
+    };
+  },
+  'GET /v1/exchanges/{exchange}': async () => ({
+    needs: [exchange('describe')],
+    request: async () => ({ method: 'GET', route: X, pathParameters: { exchange: 'routes' } }),
+  }),
+  'DELETE /v1/exchanges/{exchange}': async () => {
+    const name = fresh('dropped');
+    await root({ method: 'PUT', route: X, pathParameters: { exchange: name }, body: { type: 'fanout' } });
+    return {
+      needs: [exchange('delete', name)],
+      request: async () => ({ method: 'DELETE', route: X, pathParameters: { exchange: name } }),
+    };
+  },
+  // The binder needs write on the destination, since publishers are checked on the exchange only.
+  'POST /v1/exchanges/{exchange}/bindings': async () => ({
+    needs: [exchange('alter'), topic('write')],
+    request: async () => ({
+      method: 'POST',
+      route: `${X}/bindings`,
+      pathParameters: { exchange: 'routes' },
+      body: { destination: { topic: 'orders' }, bindingKey: fresh('key') },
+    }),
+  }),
+  'DELETE /v1/exchanges/{exchange}/bindings': async () => ({
+    needs: [exchange('alter')],
+    request: async () => {
+      const binding = { destination: { topic: 'orders' }, bindingKey: fresh('unbound') };
+      await root({ method: 'POST', route: `${X}/bindings`, pathParameters: { exchange: 'routes' }, body: binding });
+      return { method: 'DELETE', route: `${X}/bindings`, pathParameters: { exchange: 'routes' }, body: binding };
+    },
+  }),
+  // The destinations are not checked again: the binder's right was checked at bind time.
+  'POST /v1/exchanges/{exchange}/messages': async () => ({
+    needs: [exchange('write')],
+    request: async () => ({
+      method: 'POST',
+      route: `${X}/messages`,
+      pathParameters: { exchange: 'routes' },
+      body: { routingKey: 'order', value: { n: ++n } },
+    }),
+  }),
   'DELETE /v1/acls': async () => {
     const victim = {
       principal: 'jwt:victim',
@@ -386,6 +439,13 @@ describe('authorization matrix (acl mode)', () => {
         body: { records: Array.from({ length: 6 }, (_, i) => ({ value: i, partition: i % 2 })) },
       });
     await member('billing');
+    await root({ method: 'PUT', route: X, pathParameters: { exchange: 'routes' }, body: { type: 'direct' } });
+    await root({
+      method: 'POST',
+      route: `${X}/bindings`,
+      pathParameters: { exchange: 'routes' },
+      body: { destination: { topic: 'orders' }, bindingKey: 'order' },
+    });
   });
 
   it('has an entry for every route (a new route needs one)', () => {
@@ -426,6 +486,19 @@ describe('authorization matrix (acl mode)', () => {
     const sagaReader = await principalWith([saga('describe')]);
     const sagas = (await call(sagaReader, { method: 'GET', route: '/v1/sagas' })).body.sagas;
     expect(sagas.map((s: { name: string }) => s.name)).toStrictEqual(['orders']);
+  });
+
+  it('lists only the exchanges the caller may describe, and binding to an exchange needs write on it', async () => {
+    await root({ method: 'PUT', route: X, pathParameters: { exchange: 'hidden' }, body: { type: 'fanout' } });
+    const subject = await principalWith([exchange('alter'), exchange('describe', 'hidden')]);
+    const listed = (await call(subject, { method: 'GET', route: '/v1/exchanges' })).body.exchanges;
+    expect(listed.map((x: { name: string }) => x.name).sort()).toStrictEqual(['hidden', 'routes']);
+    const bind = { method: 'POST', route: `${X}/bindings`, pathParameters: { exchange: 'routes' } } as const;
+    const refused = await call(subject, { ...bind, body: { destination: { exchange: 'hidden' } } });
+    expect([refused.status, refused.body.error.resourceName]).toStrictEqual([403, 'hidden']);
+    const writer = await principalWith([exchange('alter'), exchange('write', 'hidden')]);
+    expect((await call(writer, { ...bind, body: { destination: { exchange: 'hidden' } } })).status).toBe(201);
+    expect((await call(writer, { method: 'GET', route: '/v1/exchanges' })).body.exchanges.length).toBe(2);
   });
 
   it('prefixed rules cover every name with the prefix, deny wins, and a rule removed takes effect', async () => {

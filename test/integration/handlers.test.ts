@@ -4,6 +4,7 @@ import { apiEvent, invoke, lambdaContext, type Handler } from '../support/apiEve
 import { handlerEnvironment } from '../support/handlerEnv.ts';
 import { checkExecutionName } from '../../core/sagas/executions.ts';
 import { parseAclRule } from '../../core/security/acl.ts';
+import { parseDeclaration } from '../../core/exchanges/exchange.ts';
 
 let topics: Handler;
 let produce: Handler;
@@ -11,6 +12,7 @@ let fetch: Handler;
 let groups: Handler;
 let sagas: Handler;
 let acls: Handler;
+let exchanges: Handler;
 
 beforeAll(async () => {
   await handlerEnvironment('handlers', {
@@ -33,6 +35,7 @@ beforeAll(async () => {
   groups = (await import('../../functions/groups/api.ts')).handler;
   sagas = (await import('../../functions/sagas/api.ts')).handler;
   acls = (await import('../../functions/security/acls.ts')).handler;
+  exchanges = (await import('../../functions/exchanges/api.ts')).handler;
 });
 
 const T = '/v1/topics';
@@ -50,6 +53,10 @@ const COMMIT = '/v1/groups/{group}/offsets';
 const RESET = '/v1/groups/{group}/offsets/reset';
 const EXECUTIONS = '/v1/sagas/{saga}/executions';
 const EXECUTION = '/v1/sagas/{saga}/executions/{executionId}';
+const EXCHANGES = '/v1/exchanges';
+const EXCHANGE = '/v1/exchanges/{exchange}';
+const BINDINGS = '/v1/exchanges/{exchange}/bindings';
+const MESSAGES = '/v1/exchanges/{exchange}/messages';
 
 /** Whether a start request would be accepted (so a fuzzer must not send it: it would launch). */
 function validStart(saga: string, body: string): boolean {
@@ -66,6 +73,41 @@ function validStart(saga: string, body: string): boolean {
   try {
     if (executionName !== undefined) checkExecutionName(executionName);
     return true;
+  } catch {
+    return false;
+  }
+}
+
+/** Whether a declaration would be accepted (a fuzzer must not send it: it would declare). */
+function validDeclaration(exchange: string, body: string): boolean {
+  try {
+    parseDeclaration(exchange, JSON.parse(body));
+    return exchange !== 'fuzz-x';
+  } catch {
+    return false;
+  }
+}
+
+/** Whether a publish to fuzz-x would be appended (its binding routes everything to 'fuzzed'). */
+function validPublish(exchange: string, body: string): boolean {
+  if (exchange !== 'fuzz-x') return false;
+  try {
+    const parsed = JSON.parse(body) as Record<string, unknown>;
+    const { routingKey, headers, messageId, expiration, mandatory, ...record } = parsed;
+    if (typeof parsed !== 'object' || parsed === null || !('value' in parsed)) return false;
+    if (typeof routingKey !== 'string' || Buffer.byteLength(routingKey) > 255) return false;
+    if (messageId !== undefined && (typeof messageId !== 'string' || messageId === '' || messageId.length > 256))
+      return false;
+    if (expiration !== undefined && (!Number.isSafeInteger(expiration) || (expiration as number) < 0)) return false;
+    if (mandatory !== undefined && typeof mandatory !== 'boolean') return false;
+    if (headers !== undefined && (typeof headers !== 'object' || headers === null || 'x-exchange' in headers))
+      return false;
+    const { key, valueEncoding } = record;
+    return (
+      valueEncoding === undefined &&
+      (key === undefined || key === null || typeof key === 'string') &&
+      (headers === undefined || (!Array.isArray(headers) && Object.values(headers).every((v) => typeof v === 'string')))
+    );
   } catch {
     return false;
   }
@@ -304,8 +346,16 @@ describe('fuzz: every route answers junk with a 4xx JSON error and writes nothin
     const { sessionExpiresAt: _ignored, ...memberView } = group.body.members[0];
     const executions = await invoke(sagas, { method: 'GET', route: EXECUTIONS, pathParameters: { saga: 'fuzz' } });
     const aclList = await invoke(acls, { method: 'GET', route: '/v1/acls' });
+    const exchangeList = await invoke(exchanges, { method: 'GET', route: EXCHANGES });
+    const fuzzExchange = await invoke(exchanges, {
+      method: 'GET',
+      route: EXCHANGE,
+      pathParameters: { exchange: 'fuzz-x' },
+    });
     return {
       acls: aclList.body.acls,
+      exchanges: exchangeList.body.exchanges,
+      exchange: fuzzExchange.body,
       names: list.body.topics.map((t: { name: string }) => t.name).sort(),
       fuzzed: described.body,
       groups: groupList.body.groups,
@@ -348,6 +398,20 @@ describe('fuzz: every route answers junk with a 4xx JSON error and writes nothin
     });
     expect(joined.status).toBe(200);
     member = joined.body.memberId;
+    const declared = await invoke(exchanges, {
+      method: 'PUT',
+      route: EXCHANGE,
+      pathParameters: { exchange: 'fuzz-x' },
+      body: { type: 'topic' },
+    });
+    expect(declared.status).toBe(201);
+    // A binding that routes every message to 'fuzzed': a publish that got through would change its offsets.
+    await invoke(exchanges, {
+      method: 'POST',
+      route: BINDINGS,
+      pathParameters: { exchange: 'fuzz-x' },
+      body: { destination: { topic: 'fuzzed' }, bindingKey: '#' },
+    });
     await invoke(groups, {
       method: 'POST',
       route: COMMIT,
@@ -640,6 +704,107 @@ describe('fuzz: every route answers junk with a 4xx JSON error and writes nothin
       run: fc
         .dictionary(fc.constantFrom('principal', 'resourceType', 'resourceName', 'other', '__proto__'), junkName)
         .map((query) => () => invoke(acls, { method: 'GET', route: '/v1/acls', query })),
+    },
+    {
+      name: 'GET /v1/exchanges/{exchange}',
+      run: junkName
+        .filter((x) => x !== 'fuzz-x')
+        .map((exchange) => () => invoke(exchanges, { method: 'GET', route: EXCHANGE, pathParameters: { exchange } })),
+    },
+    // Declarations are writes by design: only junk (not a valid declaration of a valid name) is sent.
+    {
+      name: 'PUT /v1/exchanges/{exchange}',
+      run: fc
+        .tuple(
+          fc.oneof(fc.constant('fuzz-x'), junkName),
+          fc.oneof(
+            bodyish,
+            fc
+              .record(
+                {
+                  type: fc.oneof(junk, fc.constantFrom('direct', 'topic', 'headers', 'Fanout', 'x-custom')),
+                  alternateExchange: fc.oneof(junk, junkName),
+                },
+                { requiredKeys: [] },
+              )
+              .map((o) => JSON.stringify(o)),
+          ),
+        )
+        .filter(([exchange, body]) => !validDeclaration(exchange, body))
+        .map(
+          ([exchange, body]) =>
+            () =>
+              invoke(exchanges, { method: 'PUT', route: EXCHANGE, pathParameters: { exchange }, body }),
+        ),
+    },
+    {
+      name: 'DELETE /v1/exchanges/{exchange}',
+      run: junkName
+        .filter((x) => x !== 'fuzz-x')
+        .map(
+          (exchange) => () => invoke(exchanges, { method: 'DELETE', route: EXCHANGE, pathParameters: { exchange } }),
+        ),
+    },
+    ...(['POST', 'DELETE'] as const).map((method) => ({
+      name: `${method} /v1/exchanges/{exchange}/bindings`,
+      run: fc
+        .tuple(
+          fc.oneof(fc.constant('fuzz-x'), junkName),
+          fc.oneof(
+            bodyish,
+            fc
+              .record(
+                {
+                  destination: fc.oneof(
+                    junk,
+                    fc.record({ topic: fc.oneof(junkName, fc.constant('missing')) }),
+                    fc.record({ exchange: fc.oneof(junkName, fc.constant('fuzz-x')) }),
+                    fc.record({ topic: junkName, exchange: junkName }),
+                  ),
+                  bindingKey: fc.oneof(junk, fc.constant('x'.repeat(256))),
+                  arguments: fc.oneof(junk, fc.dictionary(junkName, junk, { maxKeys: 3 })),
+                },
+                { requiredKeys: [] },
+              )
+              .map((o) => JSON.stringify(o)),
+          ),
+        )
+        .map(
+          ([exchange, body]) =>
+            () =>
+              invoke(exchanges, { method, route: BINDINGS, pathParameters: { exchange }, body }),
+        ),
+    })),
+    {
+      name: 'POST /v1/exchanges/{exchange}/messages',
+      run: fc
+        .tuple(
+          fc.oneof(fc.constant('fuzz-x'), junkName),
+          fc.oneof(
+            bodyish,
+            fc
+              .record(
+                {
+                  routingKey: fc.oneof(junk, fc.constant('x'.repeat(256))),
+                  value: junk,
+                  key: junk,
+                  headers: fc.oneof(junk, fc.constant({ 'x-exchange': 'forged' })),
+                  messageId: fc.oneof(junk, fc.constant('')),
+                  expiration: fc.oneof(junk, fc.constantFrom(-1, 1.5)),
+                  mandatory: junk,
+                  valueEncoding: junk,
+                },
+                { requiredKeys: [] },
+              )
+              .map((o) => JSON.stringify(o)),
+          ),
+        )
+        .filter(([exchange, body]) => !validPublish(exchange, body))
+        .map(
+          ([exchange, body]) =>
+            () =>
+              invoke(exchanges, { method: 'POST', route: MESSAGES, pathParameters: { exchange }, body }),
+        ),
     },
     {
       name: 'POST …/offsets/reset',

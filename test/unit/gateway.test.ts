@@ -11,10 +11,9 @@ describe('local gateway limits', () => {
 
   beforeAll(async () => {
     const handlers = Object.fromEntries(
-      (['topics', 'produce', 'fetch', 'groups', 'tiering', 'sagas', 'acls', 'queues'] as HandlerName[]).map((h) => [
-        h,
-        handler,
-      ]),
+      (
+        ['topics', 'produce', 'fetch', 'groups', 'tiering', 'sagas', 'acls', 'queues', 'exchanges'] as HandlerName[]
+      ).map((h) => [h, handler]),
     ) as Record<HandlerName, LambdaHttpHandler>;
     gateway = await startLocalGateway({ port: 0, handlers, integrationTimeoutMs: 200 });
   });
