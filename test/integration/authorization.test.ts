@@ -120,6 +120,18 @@ async function emptyGroup(group: string): Promise<void> {
 }
 
 /** What a refused request must not change: topics, offsets, groups and offsets, rules, executions. */
+const SG = '/v1/share-groups';
+const shareMember = async (group: string) =>
+  (
+    await root({
+      method: 'POST',
+      route: `${SG}/{group}/members`,
+      pathParameters: { group },
+      body: { topics: ['orders'] },
+    })
+  ).memberId as string;
+const shareGroup = (operation: AclRule['operation'], name: string) => rule(operation, 'shareGroup', name);
+
 async function snapshot(): Promise<unknown> {
   const topics = (await root({ method: 'GET', route: '/v1/topics' })).topics
     .map((t: { name: string }) => t.name)
@@ -141,7 +153,10 @@ async function snapshot(): Promise<unknown> {
   const exchanges = [];
   for (const x of (await root({ method: 'GET', route: '/v1/exchanges' })).exchanges)
     exchanges.push(await root({ method: 'GET', route: X, pathParameters: { exchange: x.name } }));
-  return { topics, described, groups, acls, executions, exchanges, launched: [...launched] };
+  const shareGroups = [];
+  for (const g of (await root({ method: 'GET', route: SG })).groups)
+    shareGroups.push(await root({ method: 'GET', route: `${SG}/{group}`, pathParameters: { group: g } }));
+  return { topics, described, groups, acls, executions, exchanges, shareGroups, launched: [...launched] };
 }
 
 interface Case {
@@ -347,6 +362,78 @@ const CASES: Record<string, (() => Promise<Case>) | 'listing'> = {
         method: 'GET',
         route: '/v1/sagas/{saga}/executions/{executionId}',
         pathParameters: { saga: 'orders', executionId: started.executionId },
+      }),
+    };
+  },
+  'GET /v1/share-groups': 'listing',
+  'GET /v1/share-groups/{group}': async () => {
+    await shareMember('queue-described');
+    return {
+      needs: [shareGroup('describe', 'queue-described')],
+      request: async () => ({ method: 'GET', route: `${SG}/{group}`, pathParameters: { group: 'queue-described' } }),
+    };
+  },
+  'DELETE /v1/share-groups/{group}': async () => {
+    const name = fresh('queue-gone');
+    const memberId = await shareMember(name);
+    await root({
+      method: 'DELETE',
+      route: `${SG}/{group}/members/{memberId}`,
+      pathParameters: { group: name, memberId },
+    });
+    return {
+      needs: [shareGroup('delete', name)],
+      request: async () => ({ method: 'DELETE', route: `${SG}/{group}`, pathParameters: { group: name } }),
+    };
+  },
+  'POST /v1/share-groups/{group}/members': async () => {
+    const name = fresh('queue-joined');
+    return {
+      needs: [shareGroup('read', name), topic('read')],
+      request: async () => ({
+        method: 'POST',
+        route: `${SG}/{group}/members`,
+        pathParameters: { group: name },
+        body: { topics: ['orders'] },
+      }),
+    };
+  },
+  'DELETE /v1/share-groups/{group}/members/{memberId}': async () => {
+    const name = fresh('queue-leaving');
+    const memberId = await shareMember(name);
+    return {
+      needs: [shareGroup('read', name)],
+      request: async () => ({
+        method: 'DELETE',
+        route: `${SG}/{group}/members/{memberId}`,
+        pathParameters: { group: name, memberId },
+      }),
+    };
+  },
+  'POST /v1/share-groups/{group}/members/{memberId}/poll': async () => {
+    const name = fresh('queue-polled');
+    const memberId = await shareMember(name);
+    return {
+      // The topics are not in the request: the poll checks the member's.
+      needs: [shareGroup('read', name), topic('read')],
+      request: async () => ({
+        method: 'POST',
+        route: `${SG}/{group}/members/{memberId}/poll`,
+        pathParameters: { group: name, memberId },
+        body: { maxRecords: 1 },
+      }),
+    };
+  },
+  'POST /v1/share-groups/{group}/acks': async () => {
+    const name = fresh('queue-acked');
+    const memberId = await shareMember(name);
+    return {
+      needs: [shareGroup('read', name)],
+      request: async () => ({
+        method: 'POST',
+        route: `${SG}/{group}/acks`,
+        pathParameters: { group: name },
+        body: { memberId, acks: [{ topic: 'orders', partition: 0, offset: 0, type: 'accept' }] },
       }),
     };
   },

@@ -13,6 +13,7 @@ let groups: Handler;
 let sagas: Handler;
 let acls: Handler;
 let exchanges: Handler;
+let queues: Handler;
 
 beforeAll(async () => {
   await handlerEnvironment('handlers', {
@@ -36,6 +37,7 @@ beforeAll(async () => {
   sagas = (await import('../../functions/sagas/api.ts')).handler;
   acls = (await import('../../functions/security/acls.ts')).handler;
   exchanges = (await import('../../functions/exchanges/api.ts')).handler;
+  queues = (await import('../../functions/queues/api.ts')).handler;
 });
 
 const T = '/v1/topics';
@@ -338,6 +340,7 @@ describe('fuzz: every route answers junk with a 4xx JSON error and writes nothin
   );
 
   let member = '';
+  let shareMember = '';
   const state = async () => {
     const list = await invoke(topics, { method: 'GET', route: T });
     const described = await invoke(topics, { method: 'GET', route: TOPIC, pathParameters: { topic: 'fuzzed' } });
@@ -352,7 +355,20 @@ describe('fuzz: every route answers junk with a 4xx JSON error and writes nothin
       route: EXCHANGE,
       pathParameters: { exchange: 'fuzz-x' },
     });
+    const shareList = await invoke(queues, { method: 'GET', route: '/v1/share-groups' });
+    const share = await invoke(queues, {
+      method: 'GET',
+      route: '/v1/share-groups/{group}',
+      pathParameters: { group: 'fuzz-share' },
+    });
     return {
+      shareGroups: shareList.body.groups,
+      share: {
+        ...share.body,
+        members: share.body.members.map(
+          ({ expiresAt: _e, joinedAt: _j, ...m }: { expiresAt: number; joinedAt: number }) => m,
+        ),
+      },
       acls: aclList.body.acls,
       exchanges: exchangeList.body.exchanges,
       exchange: fuzzExchange.body,
@@ -398,6 +414,14 @@ describe('fuzz: every route answers junk with a 4xx JSON error and writes nothin
     });
     expect(joined.status).toBe(200);
     member = joined.body.memberId;
+    const shared = await invoke(queues, {
+      method: 'POST',
+      route: '/v1/share-groups/{group}/members',
+      pathParameters: { group: 'fuzz-share' },
+      body: { topics: ['fuzzed'], sessionTimeoutMs: 3_600_000 },
+    });
+    expect(shared.status).toBe(200);
+    shareMember = shared.body.memberId;
     const declared = await invoke(exchanges, {
       method: 'PUT',
       route: EXCHANGE,
@@ -805,6 +829,129 @@ describe('fuzz: every route answers junk with a 4xx JSON error and writes nothin
             () =>
               invoke(exchanges, { method: 'POST', route: MESSAGES, pathParameters: { exchange }, body }),
         ),
+    },
+    {
+      name: 'POST /v1/share-groups/{group}/members',
+      run: fc
+        .tuple(
+          fc.oneof(fc.constant('fuzz-share'), junkName),
+          fc.oneof(
+            bodyish,
+            fc
+              .record(
+                {
+                  topics: fc.oneof(junk, fc.array(junkName, { maxLength: 3 })),
+                  start: junk,
+                  lockMs: junk,
+                  deliveryLimit: junk,
+                  maxInFlight: junk,
+                  deadLetterTopic: fc.oneof(junk, junkName),
+                  sessionTimeoutMs: junk,
+                },
+                { requiredKeys: [] },
+              )
+              .map((o) => JSON.stringify(o)),
+          ),
+        )
+        .filter(([, b]) => !b.includes('"topics":["fuzzed"]'))
+        .map(
+          ([group, body]) =>
+            () =>
+              invoke(queues, {
+                method: 'POST',
+                route: '/v1/share-groups/{group}/members',
+                pathParameters: { group },
+                body,
+              }),
+        ),
+    },
+    {
+      name: 'POST /v1/share-groups/{group}/members/{memberId}/poll',
+      run: fc
+        .tuple(
+          fc.oneof(fc.constant('fuzz-share'), junkName),
+          fc.oneof(junkMember, fc.constant('share-member')),
+          fc.oneof(
+            bodyish,
+            fc
+              .record(
+                { maxRecords: junk, waitMs: fc.oneof(junk, fc.constant(5_000_000)), maxBytes: junk },
+                { requiredKeys: [] },
+              )
+              .map((o) => JSON.stringify(o)),
+          ),
+        )
+        .filter(
+          ([group, m, body]) => !(group === 'fuzz-share' && m === 'share-member' && (body === '' || body === '{}')),
+        )
+        .map(
+          ([group, m, body]) =>
+            () =>
+              invoke(queues, {
+                method: 'POST',
+                route: '/v1/share-groups/{group}/members/{memberId}/poll',
+                pathParameters: { group, memberId: m === 'share-member' ? shareMember : m },
+                body,
+              }),
+        ),
+    },
+    {
+      name: 'POST /v1/share-groups/{group}/acks',
+      run: fc
+        .tuple(
+          fc.oneof(fc.constant('fuzz-share'), junkName),
+          fc.oneof(
+            bodyish,
+            fc
+              .record(
+                {
+                  memberId: fc.oneof(junk, fc.constant('share-member')),
+                  acks: fc.oneof(
+                    junk,
+                    fc.array(
+                      fc.record(
+                        { topic: junk, partition: junk, offset: junk, type: junk, delayMs: junk, errorMessage: junk },
+                        { requiredKeys: [] },
+                      ),
+                      { maxLength: 3 },
+                    ),
+                  ),
+                },
+                { requiredKeys: [] },
+              )
+              .map((o) => JSON.stringify(o)),
+          ),
+        )
+        .map(
+          ([group, body]) =>
+            () =>
+              invoke(queues, {
+                method: 'POST',
+                route: '/v1/share-groups/{group}/acks',
+                pathParameters: { group },
+                body: body.replace('"share-member"', JSON.stringify(shareMember)),
+              }),
+        ),
+    },
+    {
+      name: 'DELETE /v1/share-groups/{group}/members/{memberId}',
+      run: fc.tuple(fc.oneof(fc.constant('fuzz-share'), junkName), junkMember).map(
+        ([group, memberId]) =>
+          () =>
+            invoke(queues, {
+              method: 'DELETE',
+              route: '/v1/share-groups/{group}/members/{memberId}',
+              pathParameters: { group, memberId },
+            }),
+      ),
+    },
+    {
+      name: 'GET and DELETE /v1/share-groups/{group}',
+      run: fc.tuple(fc.constantFrom('GET', 'DELETE'), fc.oneof(fc.constant('fuzz-share'), junkName)).map(
+        ([method, group]) =>
+          () =>
+            invoke(queues, { method, route: '/v1/share-groups/{group}', pathParameters: { group } }),
+      ),
     },
     {
       name: 'POST …/offsets/reset',
