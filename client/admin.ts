@@ -52,6 +52,32 @@ export interface StoredAclRule extends Required<AclRule> {
   id: string;
 }
 
+export interface ShareGroupDescription {
+  group: string;
+  settings: {
+    name: string;
+    start: 'earliest' | 'latest';
+    lockMs: number;
+    deliveryLimit: number;
+    maxInFlight: number;
+    deadLetterTopic?: string;
+    createdAt: number;
+  };
+  members: { memberId: string; topics: string[]; joinedAt: number; expiresAt: number }[];
+  partitions: {
+    topic: string;
+    partition: number;
+    startOffset: number;
+    nextOffset: number;
+    highWatermark: number;
+    inFlight: number;
+    acquired: number;
+    available: number;
+    archived: number;
+    lag: number;
+  }[];
+}
+
 const topicPath = (name: string): string => `v1/topics/${encodeURIComponent(name)}`;
 
 /** Topic administration over the HTTP API. */
@@ -99,6 +125,21 @@ export class Admin {
 
   async deleteTopic(name: string): Promise<void> {
     await this.http.request('DELETE', topicPath(name));
+  }
+
+  /** Share groups (queues) the caller may describe. */
+  async listShareGroups(): Promise<string[]> {
+    return (await this.http.request<{ groups: string[] }>('GET', 'v1/share-groups')).groups;
+  }
+
+  /** Settings, live members, and per partition what is done, in flight, available and archived. */
+  describeShareGroup(group: string): Promise<ShareGroupDescription> {
+    return this.http.request('GET', `v1/share-groups/${encodeURIComponent(group)}`);
+  }
+
+  /** Deletes a share group without live members. */
+  async deleteShareGroup(group: string): Promise<void> {
+    await this.http.request('DELETE', `v1/share-groups/${encodeURIComponent(group)}`);
   }
 
   /** The ACL rules, optionally only those with these exact field values. */

@@ -6,7 +6,9 @@
  *   sluice produce TOPIC [RECORD ...]        records from arguments, or one JSON per line on stdin
  *   sluice consume TOPIC [--partition P] [--offset N | --from-beginning] [--follow] [--max N]
  *   sluice consume TOPIC --group G [--from-beginning] [--follow] [--max N]
- *   sluice groups list | describe G | delete G
+ *   sluice consume TOPIC --share-group G [--from-beginning] [--follow] [--max N]   (a queue: accept what is printed)
+  sluice share-groups list|describe GROUP|delete GROUP
+  sluice groups list | describe G | delete G
  *   sluice groups reset G --topic T (--to-earliest | --to-latest | --to-offset N | --to-timestamp MS)
  *   sluice sagas list | start SAGA INPUT [--name N] [--wait] | describe SAGA ID | executions SAGA
  *   sluice exchanges list | declare X --type T [--alternate A] | describe X | delete X
@@ -28,6 +30,7 @@ import { parseArgs, type ParseArgsConfig } from 'node:util';
 import { Admin, type AclRule } from './admin.ts';
 import { PartitionConsumer } from './consumer.ts';
 import { GroupConsumer } from './groupConsumer.ts';
+import { ShareConsumer } from './shareConsumer.ts';
 import { Connection, isSluiceApiError, type Auth } from './http.ts';
 import { Producer } from './producer.ts';
 import { Publisher, type Binding, type ExchangeType } from './publisher.ts';
@@ -82,6 +85,7 @@ const OPTIONS = {
   max: { type: 'string' },
   key: { type: 'string' },
   group: { type: 'string' },
+  'share-group': { type: 'string' },
   topic: { type: 'string' },
   'to-earliest': { type: 'boolean', default: false },
   'to-latest': { type: 'boolean', default: false },
@@ -126,10 +130,13 @@ export async function main(
     if (command === 'topics') return await topics(new Admin(connection), rest, values, print);
     if (command === 'produce') return await produce(connection, rest, values, io, print);
     if (command === 'consume')
-      return values.group === undefined
-        ? await consume(connection, rest, values, print)
-        : await consumeGroup(connection, rest, values, print);
+      return values['share-group'] !== undefined
+        ? await consumeShare(connection, rest, values, print)
+        : values.group === undefined
+          ? await consume(connection, rest, values, print)
+          : await consumeGroup(connection, rest, values, print);
     if (command === 'groups') return await groupsCommand(new Connection(connection), rest, values, print);
+    if (command === 'share-groups') return await shareGroupsCommand(new Admin(connection), rest, values, print);
     if (command === 'sagas') return await sagasCommand(new SagaClient(connection), rest, values, print);
     if (command === 'acls') return await aclsCommand(new Admin(connection), rest, values, print);
     if (command === 'exchanges' || command === 'bind' || command === 'unbind' || command === 'publish')
@@ -419,6 +426,113 @@ async function consume(
       if (!follow) return 0;
       if (consumers.length > 1) await new Promise((r) => setTimeout(r, 500));
     }
+  }
+}
+
+/** `consume TOPIC --share-group G`: acquire records, print them, accept what was printed. */
+async function consumeShare(
+  connection: { url: string; auth?: Auth },
+  args: string[],
+  values: Record<string, unknown>,
+  print: (l: string) => void,
+): Promise<number> {
+  const [topic] = args;
+  if (topic === undefined) throw new UsageError('consume needs a TOPIC');
+  const max = integer('max', values.max as string | undefined) ?? Infinity;
+  const follow = values.follow === true;
+  const consumer = new ShareConsumer({
+    ...connection,
+    groupId: values['share-group'] as string,
+    topics: [topic],
+    ...(values['from-beginning'] === true ? { start: 'earliest' as const } : {}),
+  });
+  let printed = 0;
+  let idle = 0;
+  try {
+    while (printed < max) {
+      const records = await consumer.poll({ waitMs: follow ? 5000 : 500, maxRecords: Math.min(500, max - printed) });
+      for (const record of records) {
+        print(
+          values.json === true
+            ? JSON.stringify({ ...(jsonRecord(record) as object), deliveryCount: record.deliveryCount })
+            : humanRecord(record),
+        );
+        consumer.acknowledge(record, 'accept');
+        printed++;
+      }
+      await consumer.commit(); // accept exactly what was printed
+      idle = records.length === 0 ? idle + 1 : 0;
+      if (!follow && idle >= 2) break;
+    }
+  } finally {
+    await consumer.close();
+  }
+  return 0;
+}
+
+async function shareGroupsCommand(
+  admin: Admin,
+  args: string[],
+  values: Record<string, unknown>,
+  print: (l: string) => void,
+): Promise<number> {
+  const [action, group] = args;
+  const json = values.json === true;
+  switch (action) {
+    case 'list': {
+      const groups = await admin.listShareGroups();
+      if (json) print(JSON.stringify(groups));
+      else for (const g of groups) print(g);
+      return 0;
+    }
+    case 'describe': {
+      if (group === undefined) throw new UsageError('share-groups describe needs a GROUP');
+      const d = await admin.describeShareGroup(group);
+      if (json) print(JSON.stringify(d));
+      else {
+        print(
+          `Share group ${d.group}: ${d.members.length} member(s), lock ${d.settings.lockMs} ms, delivery limit ${d.settings.deliveryLimit}${d.settings.deadLetterTopic === undefined ? '' : `, dead letters to ${d.settings.deadLetterTopic}`}`,
+        );
+        table(
+          print,
+          [
+            'TOPIC',
+            'PARTITION',
+            'START',
+            'NEXT',
+            'HIGH WATERMARK',
+            'IN FLIGHT',
+            'ACQUIRED',
+            'AVAILABLE',
+            'ARCHIVED',
+            'LAG',
+          ],
+          d.partitions.map((p) =>
+            [
+              p.topic,
+              p.partition,
+              p.startOffset,
+              p.nextOffset,
+              p.highWatermark,
+              p.inFlight,
+              p.acquired,
+              p.available,
+              p.archived,
+              p.lag,
+            ].map(String),
+          ),
+        );
+      }
+      return 0;
+    }
+    case 'delete': {
+      if (group === undefined) throw new UsageError('share-groups delete needs a GROUP');
+      await admin.deleteShareGroup(group);
+      print(`Deleted share group ${group}`);
+      return 0;
+    }
+    default:
+      throw new UsageError(`Unknown share-groups action ${action ?? '(none)'}`);
   }
 }
 

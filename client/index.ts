@@ -5,6 +5,13 @@ export { FileOffsetStore } from './fileOffsetStore.ts';
 export { Connection, SluiceApiError, isSluiceApiError, type Auth, type ConnectionOptions } from './http.ts';
 export { Producer, type DeliveryReport, type ProducerConfig } from './producer.ts';
 export {
+  PermanentError,
+  ShareConsumer,
+  type AckOutcome,
+  type ShareConsumerConfig,
+  type ShareReceivedRecord,
+} from './shareConsumer.ts';
+export {
   Publisher,
   type Binding,
   type BindingDestination,

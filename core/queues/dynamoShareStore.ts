@@ -5,6 +5,7 @@ import {
   QueryCommand,
   TransactionCanceledException,
   TransactWriteItemsCommand,
+  UpdateItemCommand,
   type AttributeValue,
   type DynamoDBClient,
   type TransactWriteItem,
@@ -47,8 +48,11 @@ export class DynamoShareStore implements ShareStore {
       new GetItemCommand({ TableName: this.table, Key: this.key(group, 'meta'), ConsistentRead: true }),
     );
     if (out.Item === undefined) return undefined;
-    const { pk: _pk, sk: _sk, ...settings } = unmarshall(out.Item);
-    return settings as ShareGroupSettings;
+    const { pk: _pk, sk: _sk, topics, ...settings } = unmarshall(out.Item);
+    return {
+      ...settings,
+      ...(topics === undefined ? {} : { topics: [...(topics as Set<string>)].sort() }),
+    } as ShareGroupSettings;
   }
 
   async createGroup(settings: ShareGroupSettings): Promise<ShareGroupSettings> {
@@ -81,6 +85,18 @@ export class DynamoShareStore implements ShareStore {
 
   async listGroups(): Promise<string[]> {
     return (await this.queryAll(metadataKeys.shareGroupsPartition)).map((i) => i.sk as string).sort();
+  }
+
+  async addTopics(group: string, topics: readonly string[]): Promise<void> {
+    await this.client.send(
+      new UpdateItemCommand({
+        TableName: this.table,
+        Key: this.key(group, 'meta'),
+        UpdateExpression: 'ADD topics :t',
+        ConditionExpression: 'attribute_exists(pk)',
+        ExpressionAttributeValues: { ':t': { SS: [...new Set(topics)] } },
+      }),
+    );
   }
 
   async deleteGroup(group: string): Promise<void> {

@@ -46,6 +46,14 @@ export class MemoryShareStore implements ShareStore {
     return [...this.groups.keys()].sort();
   }
 
+  async addTopics(group: string, topics: readonly string[]): Promise<void> {
+    await tick();
+    const g = this.groups.get(group);
+    if (g === undefined) return;
+    const settings = { ...g.settings, topics: [...new Set([...(g.settings.topics ?? []), ...topics])].sort() };
+    this.groups.set(group, { ...g, settings });
+  }
+
   async deleteGroup(group: string): Promise<void> {
     await tick();
     this.groups.delete(group);

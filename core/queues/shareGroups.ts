@@ -180,7 +180,11 @@ export class ShareGroups {
     for (const t of topics) if (!ids.has(t)) throw new TopicNotFound(t);
     if (wanted.deadLetterTopic !== undefined && !ids.has(wanted.deadLetterTopic))
       throw new TopicNotFound(wanted.deadLetterTopic);
-    const settings = await this.store.createGroup(wanted);
+    let settings = await this.store.createGroup(wanted);
+    if (topics.some((t) => !(settings.topics ?? []).includes(t))) {
+      await this.store.addTopics(group, topics);
+      settings = { ...settings, topics: [...new Set([...(settings.topics ?? []), ...topics])].sort() };
+    }
     for (const key of ['start', 'lockMs', 'deliveryLimit', 'maxInFlight', 'deadLetterTopic'] as const) {
       if (options[key] !== undefined && options[key] !== settings[key])
         throw new ShareGroupConflict(
@@ -575,7 +579,7 @@ export class ShareGroups {
     if (settings === undefined) throw new ShareGroupNotFound(group);
     const now = this.now();
     const members = (await this.store.listMembers(group)).filter((m) => m.expiresAt > now);
-    const topics = [...new Set(members.flatMap((m) => m.topics))].sort();
+    const topics = [...new Set([...(settings.topics ?? []), ...members.flatMap((m) => m.topics)])].sort();
     const partitions: SharePartitionView[] = [];
     for (const p of await this.partitionsOf(topics)) {
       const state = await this.store.readPartition(group, p.key);

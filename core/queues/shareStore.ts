@@ -13,6 +13,8 @@ export interface ShareGroupSettings {
   readonly maxInFlight: number;
   /** Where archived records are dead-lettered (none: archived records are only counted). */
   readonly deadLetterTopic?: string;
+  /** Every topic a member has joined with (describe shows their partitions after members leave). */
+  readonly topics?: readonly string[];
   readonly createdAt: number;
 }
 
@@ -54,6 +56,8 @@ export interface ShareStore {
   /** Creates the group unless it exists; returns the group as stored. */
   createGroup(settings: ShareGroupSettings): Promise<ShareGroupSettings>;
   listGroups(): Promise<string[]>;
+  /** Adds topics to the group's `topics`. */
+  addTopics(group: string, topics: readonly string[]): Promise<void>;
   /** Removes the group and every item of it. */
   deleteGroup(group: string): Promise<void>;
   putMember(group: string, member: ShareMember): Promise<void>;
