@@ -12,6 +12,18 @@ export {
   type ShareReceivedRecord,
 } from './shareConsumer.ts';
 export {
+  RPC_HEADERS,
+  RpcClient,
+  RpcError,
+  RpcServer,
+  isRpcError,
+  type RpcClientConfig,
+  type RpcErrorCode,
+  type RpcHandler,
+  type RpcServerConfig,
+  type RpcTarget,
+} from './rpc.ts';
+export {
   Publisher,
   type Binding,
   type BindingDestination,
