@@ -137,6 +137,24 @@ export class Admin {
     return this.http.request('GET', `v1/share-groups/${encodeURIComponent(group)}`);
   }
 
+  /**
+   * Re-appends dead letters of `dlq`, oldest first, to their original topics (or `toTopic`), each
+   * once even if repeated, with a `redriven_from` header and without the failure headers.
+   */
+  redrive(
+    dlq: string,
+    options: { maxRecords?: number; toTopic?: string } = {},
+  ): Promise<{
+    redriven: {
+      from: { partition: number; offset: number };
+      to?: { topic: string; partition: number; offset: number };
+      skipped?: string;
+    }[];
+    remaining: number;
+  }> {
+    return this.http.request('POST', `${topicPath(dlq)}/redrive`, { body: options });
+  }
+
   /** Deletes a share group without live members. */
   async deleteShareGroup(group: string): Promise<void> {
     await this.http.request('DELETE', `v1/share-groups/${encodeURIComponent(group)}`);

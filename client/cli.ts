@@ -8,6 +8,7 @@
  *   sluice consume TOPIC --group G [--from-beginning] [--follow] [--max N]
  *   sluice consume TOPIC --share-group G [--from-beginning] [--follow] [--max N]   (a queue: accept what is printed)
   sluice share-groups list|describe GROUP|delete GROUP
+  sluice dlq redrive DEAD-LETTER-TOPIC [--to TOPIC] [--max N]   (dead letters back to their topics, once each)
   sluice groups list | describe G | delete G
  *   sluice groups reset G --topic T (--to-earliest | --to-latest | --to-offset N | --to-timestamp MS)
  *   sluice sagas list | start SAGA INPUT [--name N] [--wait] | describe SAGA ID | executions SAGA
@@ -86,6 +87,7 @@ const OPTIONS = {
   key: { type: 'string' },
   group: { type: 'string' },
   'share-group': { type: 'string' },
+  to: { type: 'string' },
   topic: { type: 'string' },
   'to-earliest': { type: 'boolean', default: false },
   'to-latest': { type: 'boolean', default: false },
@@ -137,6 +139,7 @@ export async function main(
           : await consumeGroup(connection, rest, values, print);
     if (command === 'groups') return await groupsCommand(new Connection(connection), rest, values, print);
     if (command === 'share-groups') return await shareGroupsCommand(new Admin(connection), rest, values, print);
+    if (command === 'dlq') return await dlqCommand(new Admin(connection), rest, values, print);
     if (command === 'sagas') return await sagasCommand(new SagaClient(connection), rest, values, print);
     if (command === 'acls') return await aclsCommand(new Admin(connection), rest, values, print);
     if (command === 'exchanges' || command === 'bind' || command === 'unbind' || command === 'publish')
@@ -466,6 +469,32 @@ async function consumeShare(
     }
   } finally {
     await consumer.close();
+  }
+  return 0;
+}
+
+async function dlqCommand(
+  admin: Admin,
+  args: string[],
+  values: Record<string, unknown>,
+  print: (l: string) => void,
+): Promise<number> {
+  const [action, dlq] = args;
+  if (action !== 'redrive' || dlq === undefined) throw new UsageError('dlq redrive needs a DEAD-LETTER-TOPIC');
+  const max = integer('max', values.max as string | undefined);
+  const result = await admin.redrive(dlq, {
+    ...(max === undefined ? {} : { maxRecords: max }),
+    ...(values.to === undefined ? {} : { toTopic: values.to as string }),
+  });
+  if (values.json === true) print(JSON.stringify(result));
+  else {
+    for (const r of result.redriven)
+      print(
+        r.to === undefined
+          ? `${dlq}[${r.from.partition}] @ ${r.from.offset}: skipped (${r.skipped ?? ''})`
+          : `${dlq}[${r.from.partition}] @ ${r.from.offset} → ${r.to.topic}[${r.to.partition}] @ ${r.to.offset}`,
+      );
+    print(`Redrove ${result.redriven.filter((r) => r.to !== undefined).length}; ${result.remaining} left`);
   }
   return 0;
 }

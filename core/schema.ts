@@ -106,6 +106,8 @@ export const metadataKeys = {
   /** All share groups are listed under one partition key. */
   shareGroupRegistry: (group: string) => ({ pk: 'share-group', sk: group }),
   shareGroupsPartition: 'share-group',
+  /** How far a dead-letter topic's partition has been redriven (the next offset to redrive). */
+  redrivePosition: (topicId: string, partition: number) => ({ pk: `redrive#${topicId}`, sk: String(partition) }),
   /** Access-control rules share one partition key, so one Query reads them all; by rule id. */
   acl: (ruleId: string) => ({ pk: 'acl', sk: ruleId }),
   aclPartition: 'acl',

@@ -6,6 +6,7 @@ import { ConsumerGroups } from '../core/groups/consumerGroups.ts';
 import { DynamoGroupStore } from '../core/groups/dynamoGroupStore.ts';
 import { DynamoShareStore } from '../core/queues/dynamoShareStore.ts';
 import { ShareGroups } from '../core/queues/shareGroups.ts';
+import { Redrive } from '../core/queues/redrive.ts';
 import { TABLE_NAME_ENV } from '../core/schema.ts';
 import { Sluice } from '../core/log/sluice.ts';
 import { S3ObjectStore, s3ClientFromEnv } from '../core/tiering/objectStore.ts';
@@ -39,5 +40,7 @@ export const tiering = new Tiering({
   minRollAgeMs: integerEnv('SLUICE_MIN_ROLL_AGE_MS', MIN_HOT_RETENTION_MS),
 });
 export const groups = new ConsumerGroups({ store: new DynamoGroupStore({ client, table: tables.metadata }), sluice });
-export const shareGroups = new ShareGroups({ store: new DynamoShareStore({ client, table: tables.metadata }), sluice });
+const shareStore = new DynamoShareStore({ client, table: tables.metadata });
+export const shareGroups = new ShareGroups({ store: shareStore, sluice });
+export const redrive = new Redrive({ sluice, positions: shareStore });
 export const exchanges = new Exchanges({ store: new DynamoExchangeStore({ client, table: tables.metadata }), sluice });

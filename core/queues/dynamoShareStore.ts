@@ -99,6 +99,44 @@ export class DynamoShareStore implements ShareStore {
     );
   }
 
+  async getRedrivePosition(topicId: string, partition: number): Promise<{ next: number; version: number } | undefined> {
+    const out = await this.client.send(
+      new GetItemCommand({
+        TableName: this.table,
+        Key: marshall(metadataKeys.redrivePosition(topicId, partition)),
+        ConsistentRead: true,
+      }),
+    );
+    return out.Item === undefined
+      ? undefined
+      : { next: Number(out.Item.next!.N), version: Number(out.Item.version!.N) };
+  }
+
+  async putRedrivePosition(
+    topicId: string,
+    partition: number,
+    next: number,
+    expectedVersion: number | undefined,
+  ): Promise<boolean> {
+    try {
+      await this.client.send(
+        new PutItemCommand({
+          TableName: this.table,
+          Item: marshall({
+            ...metadataKeys.redrivePosition(topicId, partition),
+            next,
+            version: (expectedVersion ?? -1) + 1,
+          }),
+          ...versionCondition(expectedVersion),
+        }),
+      );
+      return true;
+    } catch (e) {
+      if ((e as { name?: string }).name === 'ConditionalCheckFailedException') return false;
+      throw e;
+    }
+  }
+
   async deleteGroup(group: string): Promise<void> {
     await this.client.send(
       new DeleteItemCommand({ TableName: this.table, Key: marshall(metadataKeys.shareGroupRegistry(group)) }),

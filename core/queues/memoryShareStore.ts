@@ -54,6 +54,26 @@ export class MemoryShareStore implements ShareStore {
     this.groups.set(group, { ...g, settings });
   }
 
+  private readonly redrive = new Map<string, { next: number; version: number }>();
+
+  async getRedrivePosition(topicId: string, partition: number): Promise<{ next: number; version: number } | undefined> {
+    await tick();
+    return this.redrive.get(`${topicId}/${partition}`);
+  }
+
+  async putRedrivePosition(
+    topicId: string,
+    partition: number,
+    next: number,
+    expectedVersion: number | undefined,
+  ): Promise<boolean> {
+    await tick();
+    const key = `${topicId}/${partition}`;
+    if (this.redrive.get(key)?.version !== expectedVersion) return false;
+    this.redrive.set(key, { next, version: (expectedVersion ?? -1) + 1 });
+    return true;
+  }
+
   async deleteGroup(group: string): Promise<void> {
     await tick();
     this.groups.delete(group);

@@ -50,8 +50,20 @@ export interface PartitionWrite {
   }[];
 }
 
+/** How far a dead-letter partition has been redriven, changed only from the version read. */
+export interface RedrivePositions {
+  getRedrivePosition(topicId: string, partition: number): Promise<{ next: number; version: number } | undefined>;
+  /** False when the position is no longer at `expectedVersion` (`undefined`: none yet). */
+  putRedrivePosition(
+    topicId: string,
+    partition: number,
+    next: number,
+    expectedVersion: number | undefined,
+  ): Promise<boolean>;
+}
+
 /** Where share groups live: the metadata table, or memory. */
-export interface ShareStore {
+export interface ShareStore extends RedrivePositions {
   getGroup(group: string): Promise<ShareGroupSettings | undefined>;
   /** Creates the group unless it exists; returns the group as stored. */
   createGroup(settings: ShareGroupSettings): Promise<ShareGroupSettings>;

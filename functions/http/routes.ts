@@ -75,6 +75,7 @@ export const ROUTES: readonly Route[] = [
   { method: 'DELETE', path: '/v1/share-groups/{group}/members/{memberId}', handler: 'queues', scope: 'consume' },
   { method: 'POST', path: '/v1/share-groups/{group}/members/{memberId}/poll', handler: 'queues', scope: 'consume' },
   { method: 'POST', path: '/v1/share-groups/{group}/acks', handler: 'queues', scope: 'consume' },
+  { method: 'POST', path: '/v1/topics/{topic}/redrive', handler: 'queues', scope: 'admin' },
   { method: 'GET', path: '/v1/exchanges', handler: 'exchanges', scope: 'consume' },
   { method: 'PUT', path: '/v1/exchanges/{exchange}', handler: 'exchanges', scope: 'admin' },
   { method: 'GET', path: '/v1/exchanges/{exchange}', handler: 'exchanges', scope: 'consume' },

@@ -1,5 +1,5 @@
 import type { Ack, ShareJoinOptions } from '../../core/queues/shareGroups.ts';
-import { shareGroups } from '../runtime.ts';
+import { redrive, shareGroups } from '../runtime.ts';
 import { httpHandler, type HttpEvent } from '../http/httpHandler.ts';
 import { InvalidRequest } from '../http/httpErrors.ts';
 import { checkFits, objectBody, onlyKeys, recordToWire, wireBytes } from '../http/wire.ts';
@@ -88,6 +88,20 @@ export const handler = httpHandler({
   'GET /v1/share-groups/{group}': async (event) => {
     await authorize(event, onGroup('describe', event));
     return { status: 200, body: await shareGroups.describe(group(event)) };
+  },
+  // Dead letters back to where they came from: read on the dead-letter topic, write on each target.
+  'POST /v1/topics/{topic}/redrive': async (event) => {
+    const body = event.json === undefined ? {} : objectBody(event.json);
+    onlyKeys(body, ['maxRecords', 'toTopic']);
+    const dlq = event.pathParameters!.topic!;
+    const options = {
+      ...(body.maxRecords === undefined ? {} : { maxRecords: body.maxRecords as number }),
+      ...(body.toTopic === undefined ? {} : { toTopic: body.toTopic as string }),
+    };
+    await authorize(event, access('read', 'topic', dlq));
+    const targets = await redrive.plan(dlq, options);
+    await authorize(event, ...targets.map((t) => access('write', 'topic', t)));
+    return { status: 200, body: await redrive.redrive(dlq, options) };
   },
   'DELETE /v1/share-groups/{group}': async (event) => {
     await authorize(event, onGroup('delete', event));

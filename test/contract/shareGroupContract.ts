@@ -3,10 +3,11 @@ import { isSluiceError } from '../../core/errors.ts';
 import type { Sluice } from '../../core/log/sluice.ts';
 import { ShareGroups, type Ack, type ShareRecord } from '../../core/queues/shareGroups.ts';
 import { prng } from '../support/prng.ts';
+import type { Redrive } from '../../core/queues/redrive.ts';
 
 export interface ShareKind {
   readonly name: string;
-  make(now: () => number): Promise<{ sluice: Sluice; shares: ShareGroups }>;
+  make(now: () => number): Promise<{ sluice: Sluice; shares: ShareGroups; redrive: Redrive }>;
 }
 
 function clock(start = 1_800_000_000_000) {
@@ -146,6 +147,46 @@ export function shareGroupContract(
       });
       const d = await shares.describe('billing');
       expect(d.partitions[0]).toMatchObject({ startOffset: 2, archived: 2, inFlight: 1, acquired: 1 });
+    });
+
+    it('redrives dead letters to their original topic once each, oldest first, without the failure headers', async () => {
+      const c = clock();
+      const { sluice, shares, redrive } = await kind.make(c.now);
+      await sluice.createTopic('mail', { partitions: 1 });
+      await sluice.createTopic('mail.dlq', { partitions: 2 });
+      await sluice.createTopic('mail.retry', { partitions: 1 });
+      await sluice.append(
+        'mail',
+        [0, 1, 2, 3].map((i) => ({ key: `m-${i}`, value: i, headers: { kind: 'welcome' }, partition: 0 })),
+      );
+      const m = await shares.join('senders', { topics: ['mail'], deadLetterTopic: 'mail.dlq' });
+      await shares.poll('senders', m.memberId);
+      await shares.acknowledge(
+        'senders',
+        m.memberId,
+        [0, 1, 2, 3].map((offset) => ({
+          topic: 'mail',
+          partition: 0,
+          offset,
+          type: 'reject' as const,
+          errorMessage: 'smtp down',
+        })),
+      );
+      const first = await redrive.redrive('mail.dlq', { maxRecords: 3 });
+      expect(first.redriven.map((r) => r.to?.topic)).toStrictEqual(['mail', 'mail', 'mail']);
+      expect(first.remaining).toBe(1);
+      const again = await redrive.redrive('mail.dlq', { toTopic: 'mail.retry' });
+      expect(again.redriven.map((r) => r.to?.topic)).toStrictEqual(['mail.retry']);
+      expect((await redrive.redrive('mail.dlq')).redriven, 'each dead letter once').toStrictEqual([]);
+      const back = (await sluice.read('mail', 0, 4)).records;
+      expect(back).toHaveLength(3);
+      for (const r of back) {
+        expect(Object.keys(r.headers).sort()).toStrictEqual(['kind', 'redriven_from']);
+        expect(String(r.headers.redriven_from)).toMatch(/^mail\.dlq\/[01]\/\d+$/);
+      }
+      const retried = (await sluice.read('mail.retry', 0, 0)).records;
+      expect(retried.map((r) => r.key)).toHaveLength(1);
+      expect(new Set([...back, ...retried].map((r) => r.value))).toStrictEqual(new Set([0, 1, 2, 3]));
     });
 
     it('refuses bad input with typed errors and a different setting for an existing group', async () => {

@@ -95,7 +95,7 @@ const EXPECTED_ACCESS: Record<
       'dynamodb:Query',
       'dynamodb:UpdateItem',
     ],
-    segments: ['s3:GetObject'],
+    segments: ['s3:GetObject', 's3:ListBucket'],
     claims: ['s3:GetObject', 's3:PutObject'],
   },
   acls: {

@@ -127,7 +127,7 @@ const shareMember = async (group: string) =>
       method: 'POST',
       route: `${SG}/{group}/members`,
       pathParameters: { group },
-      body: { topics: ['orders'] },
+      body: { topics: ['orders'], sessionTimeoutMs: 3_600_000 },
     })
   ).memberId as string;
 const shareGroup = (operation: AclRule['operation'], name: string) => rule(operation, 'shareGroup', name);
@@ -265,7 +265,7 @@ const CASES: Record<string, (() => Promise<Case>) | 'listing'> = {
         method: 'POST',
         route: J,
         pathParameters: { group: name },
-        body: { topics: ['orders'] },
+        body: { topics: ['orders'], sessionTimeoutMs: 300_000 },
       }),
     };
   },
@@ -366,6 +366,28 @@ const CASES: Record<string, (() => Promise<Case>) | 'listing'> = {
     };
   },
   'GET /v1/share-groups': 'listing',
+  'POST /v1/topics/{topic}/redrive': async () => {
+    // A dead letter of orders in trimmed's place: read on the dead-letter topic, write on orders.
+    const dlq = fresh('dead');
+    await root({ method: 'POST', route: '/v1/topics', body: { name: dlq } });
+    return {
+      needs: [topic('read', dlq), topic('write')],
+      request: async () => {
+        await root({
+          method: 'POST',
+          route: '/v1/topics/{topic}/records',
+          pathParameters: { topic: dlq },
+          body: { records: [{ value: ++n, headers: { original_topic: 'orders' } }] },
+        });
+        return {
+          method: 'POST',
+          route: '/v1/topics/{topic}/redrive',
+          pathParameters: { topic: dlq },
+          body: { maxRecords: 1 },
+        };
+      },
+    };
+  },
   'GET /v1/share-groups/{group}': async () => {
     await shareMember('queue-described');
     return {
@@ -394,7 +416,7 @@ const CASES: Record<string, (() => Promise<Case>) | 'listing'> = {
         method: 'POST',
         route: `${SG}/{group}/members`,
         pathParameters: { group: name },
-        body: { topics: ['orders'] },
+        body: { topics: ['orders'], sessionTimeoutMs: 3_600_000 },
       }),
     };
   },
@@ -612,7 +634,7 @@ describe('authorization matrix (acl mode)', () => {
       method: 'POST',
       route: J,
       pathParameters: { group: 'revoked' },
-      body: { topics: ['orders'] },
+      body: { topics: ['orders'], sessionTimeoutMs: 300_000 },
     });
     expect(joined.status).toBe(200);
     const poll = () =>

@@ -1,5 +1,6 @@
 import { DynamoShareStore } from '../../core/queues/dynamoShareStore.ts';
 import { ShareGroups } from '../../core/queues/shareGroups.ts';
+import { Redrive } from '../../core/queues/redrive.ts';
 import { Sluice } from '../../core/log/sluice.ts';
 import { dynamoClientFromEnv } from '../../local/awsEnv.ts';
 import { shareGroupContract } from '../contract/shareGroupContract.ts';
@@ -13,13 +14,11 @@ shareGroupContract(
     async make(now) {
       const { store, tables } = await freshDynamoStore('share');
       const sluice = new Sluice({ log: store, metadata: store, now });
+      const shareStore = new DynamoShareStore({ client: dynamoClientFromEnv(), table: tables.metadata });
       return {
         sluice,
-        shares: new ShareGroups({
-          store: new DynamoShareStore({ client: dynamoClientFromEnv(), table: tables.metadata }),
-          sluice,
-          now,
-        }),
+        shares: new ShareGroups({ store: shareStore, sluice, now }),
+        redrive: new Redrive({ sluice, positions: shareStore }),
       };
     },
   },

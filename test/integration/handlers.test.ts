@@ -946,6 +946,24 @@ describe('fuzz: every route answers junk with a 4xx JSON error and writes nothin
       ),
     },
     {
+      name: 'POST /v1/topics/{topic}/redrive',
+      run: fc
+        .tuple(
+          junkName,
+          fc.oneof(
+            bodyish,
+            fc
+              .record({ maxRecords: junk, toTopic: fc.oneof(junk, junkName) }, { requiredKeys: [] })
+              .map((o) => JSON.stringify(o)),
+          ),
+        )
+        .map(
+          ([topic, body]) =>
+            () =>
+              invoke(queues, { method: 'POST', route: '/v1/topics/{topic}/redrive', pathParameters: { topic }, body }),
+        ),
+    },
+    {
       name: 'GET and DELETE /v1/share-groups/{group}',
       run: fc.tuple(fc.constantFrom('GET', 'DELETE'), fc.oneof(fc.constant('fuzz-share'), junkName)).map(
         ([method, group]) =>
