@@ -14,6 +14,7 @@ import { exchangesSection } from './sections/exchanges.ts';
 import { groupsSection } from './sections/groups.ts';
 import { handlersSection } from './sections/handlers.ts';
 import { httpOverheadSection } from './sections/httpOverhead.ts';
+import { queuesSection } from './sections/queues.ts';
 import { sagasSection } from './sections/sagas.ts';
 import { scaleSection } from './sections/scale.ts';
 import { tieringSection } from './sections/tiering.ts';
@@ -32,6 +33,7 @@ const sections: BenchSection[] = [
   costPerMessageSection,
   aclSection,
   exchangesSection,
+  queuesSection,
 ];
 const { values } = parseArgs({ options: { only: { type: 'string', multiple: true } } });
 const chosen = sections.filter((s) => values.only === undefined || values.only.includes(s.name));
