@@ -441,36 +441,23 @@ async function consumeShare(
 ): Promise<number> {
   const [topic] = args;
   if (topic === undefined) throw new UsageError('consume needs a TOPIC');
-  const max = integer('max', values.max as string | undefined) ?? Infinity;
-  const follow = values.follow === true;
   const consumer = new ShareConsumer({
     ...connection,
     groupId: values['share-group'] as string,
     topics: [topic],
     ...(values['from-beginning'] === true ? { start: 'earliest' as const } : {}),
   });
-  let printed = 0;
-  let idle = 0;
-  try {
-    while (printed < max) {
-      const records = await consumer.poll({ waitMs: follow ? 5000 : 500, maxRecords: Math.min(500, max - printed) });
-      for (const record of records) {
-        print(
-          values.json === true
-            ? JSON.stringify({ ...(jsonRecord(record) as object), deliveryCount: record.deliveryCount })
-            : humanRecord(record),
-        );
-        consumer.acknowledge(record, 'accept');
-        printed++;
-      }
-      await consumer.commit(); // accept exactly what was printed
-      idle = records.length === 0 ? idle + 1 : 0;
-      if (!follow && idle >= 2) break;
-    }
-  } finally {
-    await consumer.close();
-  }
-  return 0;
+  return printUntilCaughtUp(
+    values,
+    print,
+    {
+      poll: (waitMs, maxRecords) => consumer.poll({ waitMs, maxRecords }),
+      done: (record) => consumer.acknowledge(record, 'accept'),
+      commit: () => consumer.commit(), // accept exactly what was printed
+      close: () => consumer.close(),
+    },
+    (record) => ({ ...(jsonRecord(record) as object), deliveryCount: record.deliveryCount }),
+  );
 }
 
 async function dlqCommand(
@@ -565,6 +552,45 @@ async function shareGroupsCommand(
   }
 }
 
+/**
+ * Prints what `poll` returns until `max` records or, without `--follow`, until caught up (two
+ * empty polls: one may just be a join settling); `done` marks a printed record, and `commit`
+ * after each poll commits (or accepts) exactly what was printed.
+ */
+async function printUntilCaughtUp<R extends ReceivedRecord>(
+  values: Record<string, unknown>,
+  print: (l: string) => void,
+  consumer: {
+    poll(waitMs: number, limit: number): Promise<R[]>;
+    done(record: R): void;
+    commit(): Promise<unknown>;
+    close(): Promise<void>;
+  },
+  show: (record: R) => unknown = jsonRecord,
+): Promise<number> {
+  const max = integer('max', values.max as string | undefined) ?? Infinity;
+  const follow = values.follow === true;
+  let printed = 0;
+  let idle = 0;
+  try {
+    while (printed < max) {
+      const records = await consumer.poll(follow ? 5000 : 500, Math.min(500, max - printed));
+      for (const record of records) {
+        if (printed >= max) break;
+        print(values.json === true ? JSON.stringify(show(record)) : humanRecord(record));
+        consumer.done(record);
+        printed++;
+      }
+      await consumer.commit();
+      idle = records.length === 0 ? idle + 1 : 0;
+      if (!follow && idle >= 2) break;
+    }
+  } finally {
+    await consumer.close();
+  }
+  return 0;
+}
+
 async function consumeGroup(
   connection: { url: string; auth?: Auth },
   args: string[],
@@ -573,8 +599,6 @@ async function consumeGroup(
 ): Promise<number> {
   const [topic] = args;
   if (topic === undefined) throw new UsageError('consume needs a TOPIC');
-  const max = integer('max', values.max as string | undefined) ?? Infinity;
-  const follow = values.follow === true;
   const consumer = new GroupConsumer({
     ...connection,
     groupId: values.group as string,
@@ -583,26 +607,13 @@ async function consumeGroup(
     autoCommit: false,
     sessionTimeoutMs: 10_000,
   });
-  let printed = 0;
-  let idle = 0;
-  try {
-    while (printed < max) {
-      const records = await consumer.poll({ waitMs: follow ? 5000 : 500, markConsumed: false });
-      for (const record of records) {
-        if (printed >= max) break;
-        print(values.json === true ? JSON.stringify(jsonRecord(record)) : humanRecord(record));
-        consumer.markMessage(record);
-        printed++;
-      }
-      // Commit exactly what was printed: a record not shown is not committed.
-      await consumer.commit();
-      idle = records.length === 0 ? idle + 1 : 0;
-      if (!follow && idle >= 2) break; // caught up (one empty poll may just be the join settling)
-    }
-  } finally {
-    await consumer.close();
-  }
-  return 0;
+  // Commit exactly what was printed: a record not shown is not committed.
+  return printUntilCaughtUp(values, print, {
+    poll: (waitMs) => consumer.poll({ waitMs, markConsumed: false }),
+    done: (record) => consumer.markMessage(record),
+    commit: () => consumer.commit(),
+    close: () => consumer.close(),
+  });
 }
 
 async function groupsCommand(
