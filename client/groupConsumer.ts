@@ -6,6 +6,9 @@ export interface TopicPartition {
   readonly partition: number;
 }
 
+/** How many times `connect` joins when the join finds its own new member expired. */
+const JOIN_ATTEMPTS = 3;
+
 export interface GroupConsumerConfig extends ConnectionOptions {
   readonly groupId: string;
   readonly topics: readonly string[];
@@ -105,16 +108,28 @@ export class GroupConsumer {
   /** Joins the group (called by the first poll or run if you do not). */
   async connect(): Promise<void> {
     const sessionTimeoutMs = this.config.sessionTimeoutMs ?? 30_000;
-    const joined = await this.http.request<Membership>('POST', `${this.group}/members`, {
-      body: {
-        topics: this.config.topics,
-        sessionTimeoutMs,
-        ...(this.config.instanceId === undefined ? {} : { instanceId: this.config.instanceId }),
-        ...(this.config.rebalanceTimeoutMs === undefined ? {} : { rebalanceTimeoutMs: this.config.rebalanceTimeoutMs }),
-        ...(this.config.assignor === undefined ? {} : { assignor: this.config.assignor }),
-        autoOffsetReset: this.config.autoOffsetReset ?? 'latest',
-      },
-    });
+    const join = () =>
+      this.http.request<Membership>('POST', `${this.group}/members`, {
+        body: {
+          topics: this.config.topics,
+          sessionTimeoutMs,
+          ...(this.config.instanceId === undefined ? {} : { instanceId: this.config.instanceId }),
+          ...(this.config.rebalanceTimeoutMs === undefined
+            ? {}
+            : { rebalanceTimeoutMs: this.config.rebalanceTimeoutMs }),
+          ...(this.config.assignor === undefined ? {} : { assignor: this.config.assignor }),
+          autoOffsetReset: this.config.autoOffsetReset ?? 'latest',
+        },
+      });
+    // A join slower than the session (a loaded service) may find its new member already expired:
+    // join again, as Kafka's clients do on UNKNOWN_MEMBER_ID.
+    let joined: Membership | undefined;
+    for (let attempt = 1; joined === undefined; attempt++) {
+      joined = await join().catch((e: unknown) => {
+        if (attempt < JOIN_ATTEMPTS && isSluiceApiError(e, 'UnknownMember')) return undefined;
+        throw e;
+      });
+    }
     this.membership = joined;
     this.rejoin = false;
     this.consumed.clear();

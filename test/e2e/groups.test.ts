@@ -26,7 +26,7 @@ it('two group consumers share a topic over HTTP: cooperative hand-over with call
       groupId,
       topics: [topic],
       autoOffsetReset: 'earliest',
-      sessionTimeoutMs: 6000,
+      sessionTimeoutMs: 10_000, // a loaded CI machine can take seconds per request
       maxRecords: 20,
       waitMs: 200,
       autoCommitIntervalMs: 200,
