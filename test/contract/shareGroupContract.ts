@@ -260,6 +260,7 @@ export function shareGroupContract(
         const holds = new Map<string, Hold[]>();
         const dones = new Map<string, Done[]>();
         const accepted = new Map<string, number>();
+        const renewals = new Map<string, { member: string; until: number }[]>();
         const id = (r: { partition: number; offset: number }) => `${r.partition}/${r.offset}`;
         const push = <T>(m: Map<string, T[]>, k: string, v: T) => m.set(k, [...(m.get(k) ?? []), v]);
 
@@ -281,7 +282,12 @@ export function shareGroupContract(
           const results = await shares.acknowledge('pool', member, acks);
           const callEnd = c.now();
           results.forEach((res, i) => {
-            if (!res.ok || acks[i]!.type === 'renew') return;
+            if (!res.ok) return;
+            if (acks[i]!.type === 'renew') {
+              // The lock now runs to lockMs after some instant of this call.
+              push(renewals, id(res), { member, until: callEnd + lockMs });
+              return;
+            }
             push(dones, id(res), { member, type: acks[i]!.type, callStart, callEnd });
             if (acks[i]!.type === 'accept') accepted.set(id(res), (accepted.get(id(res)) ?? 0) + 1);
           });
@@ -372,8 +378,11 @@ export function shareGroupContract(
         // An acknowledgement succeeds only from a holder whose lock had not ended when it began.
         for (const [k, list] of dones) {
           for (const d of list) {
+            // Its lock as acquired, or as a renewal extended it.
+            const until = (h: Hold) =>
+              Math.max(h.until, ...(renewals.get(k) ?? []).filter((r) => r.member === h.member).map((r) => r.until));
             const ok = (holds.get(k) ?? []).some(
-              (h) => h.member === d.member && h.until > d.callStart && h.acquiredAt <= d.callEnd,
+              (h) => h.member === d.member && until(h) > d.callStart && h.acquiredAt <= d.callEnd,
             );
             if (!ok) violations.push(`${k}: ${d.member} acknowledged (${d.type}) without holding it`);
           }
