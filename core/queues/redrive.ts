@@ -46,22 +46,22 @@ export class Redrive {
   }
 
   /**
-   * The targets the next redrive would write to, so a caller can authorize them first: the
-   * `toTopic`, or the original topics of the dead letters it would take.
+   * `authorizeTargets` is called with the topics a batch would write to (the `toTopic`, or the
+   * dead letters' original topics) before anything is written; it throws to refuse.
    */
-  async plan(dlq: string, options: { maxRecords?: number; toTopic?: string } = {}): Promise<string[]> {
-    const { batch } = await this.next(dlq, options);
-    return [
-      ...new Set(batch.map((b) => target(b.record, options.toTopic)).filter((t): t is string => t !== undefined)),
-    ];
-  }
-
   async redrive(
     dlq: string,
-    options: { maxRecords?: number; toTopic?: string } = {},
+    options: {
+      maxRecords?: number;
+      toTopic?: string;
+      authorizeTargets?: (topics: readonly string[]) => Promise<void>;
+    } = {},
   ): Promise<{ redriven: Redriven[]; remaining: number }> {
     for (let attempt = 0; attempt < MAX_CONFLICTS; attempt++) {
       const { batch, topicId, positions, remaining } = await this.next(dlq, options);
+      await options.authorizeTargets?.([
+        ...new Set(batch.map((b) => target(b.record, options.toTopic)).filter((t): t is string => t !== undefined)),
+      ]);
       const out: Redriven[] = [];
       const advanced = new Map<number, number>();
       for (const { partition, record } of batch) {

@@ -99,9 +99,13 @@ export const handler = httpHandler({
       ...(body.toTopic === undefined ? {} : { toTopic: body.toTopic as string }),
     };
     await authorize(event, access('read', 'topic', dlq));
-    const targets = await redrive.plan(dlq, options);
-    await authorize(event, ...targets.map((t) => access('write', 'topic', t)));
-    return { status: 200, body: await redrive.redrive(dlq, options) };
+    return {
+      status: 200,
+      body: await redrive.redrive(dlq, {
+        ...options,
+        authorizeTargets: (targets) => authorize(event, ...targets.map((t) => access('write', 'topic', t))),
+      }),
+    };
   },
   'DELETE /v1/share-groups/{group}': async (event) => {
     await authorize(event, onGroup('delete', event));
