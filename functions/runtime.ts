@@ -5,6 +5,7 @@ import { Exchanges } from '../core/exchanges/exchanges.ts';
 import { ConsumerGroups } from '../core/groups/consumerGroups.ts';
 import { DynamoGroupStore } from '../core/groups/dynamoGroupStore.ts';
 import { DynamoShareStore } from '../core/queues/dynamoShareStore.ts';
+import { Queues } from '../core/queues/queues.ts';
 import { ShareGroups } from '../core/queues/shareGroups.ts';
 import { Redrive } from '../core/queues/redrive.ts';
 import { TABLE_NAME_ENV } from '../core/schema.ts';
@@ -41,6 +42,12 @@ export const tiering = new Tiering({
 });
 export const groups = new ConsumerGroups({ store: new DynamoGroupStore({ client, table: tables.metadata }), sluice });
 const shareStore = new DynamoShareStore({ client, table: tables.metadata });
-export const shareGroups = new ShareGroups({ store: shareStore, sluice });
+// Exchanges ask queues whether a destination is full; share groups dead-letter to exchanges.
+export const exchanges: Exchanges = new Exchanges({
+  store: new DynamoExchangeStore({ client, table: tables.metadata }),
+  sluice,
+  admission: { admit: (topic, count) => queues.admit(topic, count) },
+});
+export const shareGroups = new ShareGroups({ store: shareStore, sluice, exchanges });
+export const queues: Queues = new Queues({ sluice, store: shareStore, shareGroups });
 export const redrive = new Redrive({ sluice, positions: shareStore });
-export const exchanges = new Exchanges({ store: new DynamoExchangeStore({ client, table: tables.metadata }), sluice });

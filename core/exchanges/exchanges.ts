@@ -62,7 +62,7 @@ export interface PublishResult {
   /** One entry per destination topic, in topic-name order. */
   readonly routed: { topic: string; partition: number; offset: number }[];
   /** Destinations a binding names that no longer exist (a topic or exchange deleted since the bind). */
-  readonly skipped: { topic?: string; exchange?: string; reason: 'TopicNotFound' | 'ExchangeNotFound' }[];
+  readonly skipped: { topic?: string; exchange?: string; reason: 'TopicNotFound' | 'ExchangeNotFound' | 'QueueFull' }[];
 }
 
 /** An exchange as described: its declaration and bindings. */
@@ -76,6 +76,14 @@ export interface ExchangesOptions {
   readonly now?: () => number;
   /** @default EXCHANGE_CACHE_MS (5 s) */
   readonly cacheMs?: number;
+  /** Queues' admission: a full `reject-publish` queue refuses a message (`QueueFull`); the others still get it. */
+  readonly admission?: Admission;
+}
+
+/** Whether a destination topic takes more messages now (a queue may be full). */
+export interface Admission {
+  /** Throws (`QueueFull`) to refuse `count` records for `topic`. */
+  admit(topic: string, count: number): Promise<void>;
 }
 
 interface Cached {
@@ -105,6 +113,7 @@ export class Exchanges {
   private readonly sluice: Sluice;
   private readonly now: () => number;
   private readonly cacheMs: number;
+  private readonly admission: Admission | undefined;
   private readonly cache = new Map<string, Cached>();
   private readonly loading = new Map<string, Promise<Cached | undefined>>();
 
@@ -113,6 +122,7 @@ export class Exchanges {
     this.sluice = options.sluice;
     this.now = options.now ?? Date.now;
     this.cacheMs = options.cacheMs ?? EXCHANGE_CACHE_MS;
+    this.admission = options.admission;
   }
 
   /**
@@ -253,6 +263,12 @@ export class Exchanges {
           : {}),
       };
       try {
+        await this.admission?.admit(topic, 1);
+      } catch (e) {
+        if (isSluiceError(e, 'QueueFull')) return { topic, full: e };
+        throw e;
+      }
+      try {
         const [meta] = await this.sluice.append(topic, [record], {
           ...(request.messageId === undefined
             ? {}
@@ -268,6 +284,10 @@ export class Exchanges {
       r.offset === undefined ? [] : [{ topic: r.topic, partition: r.partition, offset: r.offset }],
     );
     for (const r of results) if ('skipped' in r) skipped.push({ topic: r.topic, reason: 'TopicNotFound' });
+    for (const r of results) if ('full' in r) skipped.push({ topic: r.topic, reason: 'QueueFull' });
+    // Routed to full queues only: refused, as RabbitMQ nacks a publish to a `reject-publish` queue.
+    const full = results.find((r) => 'full' in r);
+    if (routed.length === 0 && full !== undefined && 'full' in full) throw full.full;
     const failed = results.flatMap((r) => (r.failed === undefined ? [] : [{ ...r, failed: r.failed }]));
     // Bad input (a malformed or too large record) that no topic took: nothing was written, so say it as it is.
     const refused = failed.find((f) => isSluiceError(f.error) && !f.error.retriable);

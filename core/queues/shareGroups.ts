@@ -1,9 +1,21 @@
-import { createHash, randomUUID } from 'node:crypto';
-import { InvalidArgument, SluiceError, TopicNotFound, isSluiceError } from '../errors.ts';
+import { randomUUID } from 'node:crypto';
+import { InvalidArgument, SluiceError, TopicNotFound } from '../errors.ts';
+import { EXCHANGE_HEADERS } from '../exchanges/exchanges.ts';
+import { validateExchangeName, validateKey } from '../exchanges/exchange.ts';
 import { validateTopicName } from '../log/topicConfig.ts';
 import type { ConsumerRecord } from '../log/records.ts';
 import type { Sluice } from '../log/sluice.ts';
-import { CHUNK, ChunkDraft, STATE, chunkBase, emptyChunk, firstUndone, type Lock } from './shareState.ts';
+import { DeadLetters, type Archive, type ExchangePublisher } from './deadLetters.ts';
+import {
+  CHUNK,
+  ChunkDraft,
+  STATE,
+  chunkBase,
+  emptyChunk,
+  firstUndone,
+  type ArchiveReason,
+  type Lock,
+} from './shareState.ts';
 import type { PartitionWrite, ShareCursor, ShareGroupSettings, ShareMember, ShareStore } from './shareStore.ts';
 
 /**
@@ -31,7 +43,12 @@ const LIMITS = {
   maxRecords: [1, 10_000],
   waitMs: [0, 20_000],
   delayMs: [0, 86_400_000],
+  messageTtlMs: [0, 2 ** 32],
+  maxLength: [1, 100_000_000],
 } as const;
+
+/** Most records one acquisition archives from the head of a queue over its length (their dead letters follow). */
+const MAX_DROPS = CHUNK;
 
 /** How often a conflicting write to a partition's state is tried again (after reading it again). */
 const MAX_CONFLICTS = 12;
@@ -50,6 +67,9 @@ export interface ShareJoinOptions {
   readonly deliveryLimit?: number;
   readonly maxInFlight?: number;
   readonly deadLetterTopic?: string;
+  readonly deadLetterExchange?: string;
+  readonly deadLetterRoutingKey?: string;
+  readonly messageTtlMs?: number;
   readonly sessionTimeoutMs?: number;
 }
 
@@ -142,26 +162,45 @@ export interface ShareGroupDescription {
   readonly partitions: SharePartitionView[];
 }
 
-/** Why a record was archived (the dead letter's `reason` header). */
-export type ArchiveReason = 'rejected' | 'delivery-limit';
+export type { ArchiveReason };
 
-interface Archive {
-  readonly offset: number;
-  readonly reason: ArchiveReason;
-  readonly deliveryCount: number;
-  readonly error?: string;
-}
+/** The settings a group keeps as it was created; joining with others is a `ShareGroupConflict`. */
+const FIXED_SETTINGS = [
+  'start',
+  'lockMs',
+  'deliveryLimit',
+  'maxInFlight',
+  'deadLetterTopic',
+  'deadLetterExchange',
+  'deadLetterRoutingKey',
+  'messageTtlMs',
+] as const;
 
 export class ShareGroups {
   private readonly store: ShareStore;
   private readonly sluice: Sluice;
   private readonly now: () => number;
+  private readonly deadLetters: DeadLetters;
 
-  constructor(options: { readonly store: ShareStore; readonly sluice: Sluice; readonly now?: () => number }) {
+  /** `exchanges` publishes dead letters to groups' dead-letter exchanges (without it, none may name one). */
+  constructor(options: {
+    readonly store: ShareStore;
+    readonly sluice: Sluice;
+    readonly exchanges?: ExchangePublisher;
+    readonly now?: () => number;
+  }) {
     this.store = options.store;
     this.sluice = options.sluice;
     this.now = options.now ?? Date.now;
+    this.exchangesConfigured = options.exchanges !== undefined;
+    this.deadLetters = new DeadLetters({
+      sluice: options.sluice,
+      ...(options.exchanges === undefined ? {} : { exchanges: options.exchanges }),
+      now: this.now,
+    });
   }
+
+  private readonly exchangesConfigured: boolean;
 
   // ---------------------------------------------------------------- membership
 
@@ -172,20 +211,17 @@ export class ShareGroups {
     if (!Array.isArray(topics) || topics.length === 0 || topics.length > 100)
       throw new InvalidArgument('topics', 'topics must be an array of 1 to 100 topic names');
     for (const t of topics) validateTopicName(t);
-    const wanted = settingsFrom(group, options, this.now());
-    const ids = await this.sluice.topicIds([
-      ...topics,
-      ...(wanted.deadLetterTopic === undefined ? [] : [wanted.deadLetterTopic]),
-    ]);
+    const ids = await this.sluice.topicIds(topics);
     for (const t of topics) if (!ids.has(t)) throw new TopicNotFound(t);
-    if (wanted.deadLetterTopic !== undefined && !ids.has(wanted.deadLetterTopic))
-      throw new TopicNotFound(wanted.deadLetterTopic);
+    const wanted = await this.settingsFor(group, options);
     let settings = await this.store.createGroup(wanted);
+    if (settings.queue === true && topics.some((t) => t !== group))
+      throw new ShareGroupConflict(group, `it is a queue: its members consume topic ${group} only`);
     if (topics.some((t) => !(settings.topics ?? []).includes(t))) {
       await this.store.addTopics(group, topics);
       settings = { ...settings, topics: [...new Set([...(settings.topics ?? []), ...topics])].sort() };
     }
-    for (const key of ['start', 'lockMs', 'deliveryLimit', 'maxInFlight', 'deadLetterTopic'] as const) {
+    for (const key of FIXED_SETTINGS) {
       if (options[key] !== undefined && options[key] !== settings[key])
         throw new ShareGroupConflict(
           group,
@@ -202,6 +238,20 @@ export class ShareGroups {
     };
     await this.store.putMember(group, member);
     return { memberId: member.memberId, settings };
+  }
+
+  /**
+   * The settings a group created with `options` gets, checked: bad values are `InvalidArgument`,
+   * and a dead-letter topic must exist.
+   */
+  async settingsFor(group: string, options: ShareJoinOptions): Promise<ShareGroupSettings> {
+    validateGroup(group);
+    const wanted = settingsFrom(group, options, this.now());
+    if (wanted.deadLetterExchange !== undefined && !this.exchangesConfigured)
+      throw new InvalidArgument('deadLetterExchange', 'this deployment has no exchanges to dead-letter to');
+    if (wanted.deadLetterTopic !== undefined && (await this.sluice.topicIds([wanted.deadLetterTopic])).size === 0)
+      throw new TopicNotFound(wanted.deadLetterTopic);
+    return wanted;
   }
 
   /** Leaves the group: the member's acquired records become available again at once. */
@@ -298,28 +348,45 @@ export class ShareGroups {
       };
       // In flight: records below the log start are gone (retention or delete-records removed
       // them); available ones at the delivery limit are archived; the other available ones are
-      // candidates, lowest offset first.
+      // ready, lowest offset first; acquired ones are unacknowledged.
       // Archived records whose dead letters a crash left unwritten are finished in this write.
       const finishing = [...drafts.values()].flatMap((d) => d.pending().map((x) => archiveOf(d, x.offset, x.reason)));
-      let exhausted = 0;
-      const candidates: number[] = [];
+      let archiving = 0;
+      let unacknowledged = 0;
+      const ready: number[] = [];
       for (const d of [...drafts.values()].sort((x, y) => x.base - y.base)) {
         for (let o = Math.max(d.base, cursor.start); o < Math.min(d.base + CHUNK, cursor.next); o++) {
           const s = d.state(o);
           if (s === STATE.accepted || s === STATE.archived || s === STATE.gone) continue;
           if (o < logStart) d.set(o, STATE.gone);
-          else if (!d.available(o, now)) continue;
-          else if (d.deliveryCount(o) >= settings.deliveryLimit) {
+          else if (!d.available(o, now)) {
+            if (s === STATE.acquired) unacknowledged++;
+          } else if (d.deliveryCount(o) >= settings.deliveryLimit) {
             d.set(o, STATE.exhausted);
-            exhausted++;
-          } else if (candidates.length < want) candidates.push(o);
+            archiving++;
+          } else ready.push(o);
         }
       }
-      // Then records never delivered, within the in-flight window.
       const next = Math.max(cursor.next, logStart);
       const start = Math.max(firstUndone(cursor.start, cursor.next, drafts), logStart);
       const windowEnd = Math.min(highWatermark, start + settings.maxInFlight);
-      const fresh = Math.max(0, Math.min(want - candidates.length, windowEnd - next));
+      // A queue over its length drops ready records from its head: in flight first, then from `next`.
+      const excess =
+        settings.overflow === 'drop-head' && settings.maxLength !== undefined
+          ? Math.max(0, unacknowledged + ready.length + Math.max(0, highWatermark - next) - settings.maxLength)
+          : 0;
+      const drop = Math.min(excess, MAX_DROPS);
+      const droppedReady = ready.splice(0, Math.min(drop, ready.length));
+      for (const o of droppedReady) draftAt(o).set(o, STATE.dropping);
+      const droppedFresh = Math.max(0, Math.min(drop - droppedReady.length, windowEnd - next));
+      for (let o = next; o < next + droppedFresh; o++) draftAt(o).set(o, STATE.dropping);
+      archiving += drop;
+      // What is still over the length is dropped first, by the next acquisition: nothing is delivered now.
+      const deliverable = droppedReady.length + droppedFresh < excess ? 0 : want;
+      const candidates = ready.slice(0, deliverable);
+      // Then records never delivered, within the in-flight window.
+      const freshFrom = next + droppedFresh;
+      const fresh = Math.max(0, Math.min(deliverable - candidates.length, windowEnd - freshFrom));
       const read = new Map<number, ConsumerRecord>();
       for (const range of ranges(candidates)) {
         const got = await this.sluice.read(p.topic, p.partition, range.from, {
@@ -329,14 +396,18 @@ export class ShareGroups {
         for (const r of got.records) if (r.offset <= range.to) read.set(r.offset, r);
       }
       let freshRecords: ConsumerRecord[] = [];
-      let freshEnd = next;
+      let freshEnd = freshFrom;
       if (fresh > 0) {
-        const got = await this.sluice.read(p.topic, p.partition, next, { maxRecords: fresh, maxBytes: MAX_READ_BYTES });
+        const got = await this.sluice.read(p.topic, p.partition, freshFrom, {
+          maxRecords: fresh,
+          maxBytes: MAX_READ_BYTES,
+        });
         freshRecords = got.records.filter((r) => r.offset < windowEnd);
         freshEnd = Math.min(got.nextOffset, windowEnd);
       }
       // Take records within the byte budget: candidates first, then fresh ones in offset order
       // (a fresh record not taken ends the fresh range: it and those after it stay fresh).
+      // Records past their time to live are archived instead.
       const lock: Lock = { member: memberId, until: now + settings.lockMs };
       const taken: { offset: number; record: ShareRecord }[] = [];
       let bytes = 0;
@@ -354,14 +425,22 @@ export class ShareGroups {
         deliveryCount: d.deliveryCount(r.offset) + 1,
         lockedUntil: lock.until,
       });
+      const expire = (r: ConsumerRecord): boolean => {
+        if (!expired(settings, r, now)) return false;
+        draftAt(r.offset).set(r.offset, STATE.expiring);
+        archiving++;
+        return true;
+      };
       for (const o of candidates) {
         const r = read.get(o);
         if (r === undefined)
           draftAt(o).set(o, STATE.gone); // no longer there (compacted away)
-        else if (fits(shareRecord(r, draftAt(o)))) taken.push({ offset: o, record: shareRecord(r, draftAt(o)) });
+        else if (!expire(r) && fits(shareRecord(r, draftAt(o))))
+          taken.push({ offset: o, record: shareRecord(r, draftAt(o)) });
       }
       let newNext = freshEnd;
       for (const r of freshRecords) {
+        if (expire(r)) continue;
         const record = shareRecord(r, draftAt(r.offset));
         if (!fits(record)) {
           newNext = r.offset;
@@ -370,13 +449,13 @@ export class ShareGroups {
         taken.push({ offset: r.offset, record });
       }
       const present = new Set(freshRecords.map((r) => r.offset));
-      for (let o = next; o < newNext; o++) if (!present.has(o)) draftAt(o).set(o, STATE.gone); // gaps
+      for (let o = freshFrom; o < newNext; o++) if (!present.has(o)) draftAt(o).set(o, STATE.gone); // gaps
       for (const t of taken) draftAt(t.offset).acquire(t.offset, lock);
-      await this.deadLetter(settings, p, finishing);
+      await this.deadLetters.write(settings, p, finishing);
       for (const a of finishing) draftAt(a.offset).set(a.offset, STATE.archived);
-      const moved: ShareCursor = { ...cursor, next: Math.max(newNext, next) };
+      const moved: ShareCursor = { ...cursor, next: Math.max(newNext, next + droppedFresh) };
       if (await this.commit(group, p.key, drafts, { stored: state.cursor, next: moved })) {
-        if (exhausted > 0) await this.change(group, settings, p, () => ({ verdicts: [] })); // their dead letters
+        if (archiving > 0) await this.change(group, settings, p, () => ({ verdicts: [] })); // their dead letters
         return taken.map((t) => t.record);
       }
       await backoff(attempt);
@@ -467,7 +546,7 @@ export class ShareGroups {
       const { verdicts } = decide(drafts, now);
       if (state.cursor === undefined) return verdicts; // nothing was ever acquired here
       const decided = [...drafts.values()].some((d) => d.pending().length > 0 && d.changed);
-      await this.deadLetter(settings, p, finishing);
+      await this.deadLetters.write(settings, p, finishing);
       for (const a of finishing) drafts.get(chunkBase(a.offset))!.set(a.offset, STATE.archived);
       if (await this.commit(group, p.key, drafts)) {
         if (decided) await this.change(group, settings, p, () => ({ verdicts: [] }));
@@ -526,59 +605,16 @@ export class ShareGroups {
     return this.store.writePartition(group, key, write);
   }
 
-  /**
-   * Appends each archived record to the group's dead-letter topic, exactly once: the append is
-   * idempotent, keyed by the source record (its own producer id, sequence 0), so doing it again
-   * after a lost write answers with the first append's offset.
-   */
-  private async deadLetter(
-    settings: ShareGroupSettings,
-    p: { topic: string; partition: number; key: string },
-    archives: readonly Archive[],
-  ): Promise<void> {
-    if (settings.deadLetterTopic === undefined) return;
-    for (const a of archives) {
-      const got = await this.sluice
-        .read(p.topic, p.partition, a.offset, { maxRecords: 1, maxBytes: MAX_READ_BYTES })
-        .catch((e: unknown) => {
-          if (isSluiceError(e, 'OffsetOutOfRange')) return undefined;
-          throw e;
-        });
-      const source = got?.records.find((r) => r.offset === a.offset);
-      if (source === undefined) continue; // removed meanwhile (retention): nothing to dead-letter
-      const producerId = `dlq-${createHash('sha256').update(`${settings.name}\n${p.key}\n${a.offset}`).digest('hex').slice(0, 40)}`;
-      await this.sluice.append(
-        settings.deadLetterTopic,
-        [
-          {
-            ...(source.key === null ? {} : { key: source.key }),
-            value: source.value,
-            headers: {
-              ...source.headers,
-              original_topic: p.topic,
-              original_partition: String(p.partition),
-              original_offset: String(a.offset),
-              failed_at: new Date(this.now()).toISOString(),
-              delivery_count: String(a.deliveryCount),
-              reason: a.reason,
-              share_group: settings.name,
-              ...(a.error === undefined ? {} : { error_message: a.error }),
-            },
-          },
-        ],
-        { producer: { id: producerId, epoch: 0, sequence: 0 } },
-      );
-    }
-  }
-
   // ---------------------------------------------------------------- admin
 
-  async describe(group: string): Promise<ShareGroupDescription> {
+  /** The group's settings, live members and partitions (`members: false`: without reading members). */
+  async describe(group: string, options: { readonly members?: boolean } = {}): Promise<ShareGroupDescription> {
     validateGroup(group);
     const settings = await this.store.getGroup(group);
     if (settings === undefined) throw new ShareGroupNotFound(group);
     const now = this.now();
-    const members = (await this.store.listMembers(group)).filter((m) => m.expiresAt > now);
+    const members =
+      options.members === false ? [] : (await this.store.listMembers(group)).filter((m) => m.expiresAt > now);
     const topics = [...new Set([...(settings.topics ?? []), ...members.flatMap((m) => m.topics)])].sort();
     const partitions: SharePartitionView[] = [];
     for (const p of await this.partitionsOf(topics)) {
@@ -684,6 +720,14 @@ function initialCursor(settings: ShareGroupSettings, logStart: number, highWater
   return { start, next: start, archived: 0, version: -1 };
 }
 
+/** Whether a record's time to live (the group's, or its own `x-expiration` if shorter) has run out. */
+function expired(settings: ShareGroupSettings, record: ConsumerRecord, now: number): boolean {
+  let ttl = settings.messageTtlMs;
+  const header = record.headers[EXCHANGE_HEADERS.expiration];
+  if (typeof header === 'string' && /^\d{1,10}$/.test(header)) ttl = Math.min(ttl ?? Infinity, Number(header));
+  return ttl !== undefined && record.timestamp + ttl <= now;
+}
+
 function archiveOf(d: ChunkDraft, offset: number, reason: ArchiveReason): Archive {
   const error = d.error(offset);
   return { offset, reason, deliveryCount: d.deliveryCount(offset), ...(error === undefined ? {} : { error }) };
@@ -721,6 +765,14 @@ function settingsFrom(group: string, options: ShareJoinOptions, now: number): Sh
   if (options.start !== undefined && options.start !== 'earliest' && options.start !== 'latest')
     throw new InvalidArgument('start', 'start must be earliest or latest');
   if (options.deadLetterTopic !== undefined) validateTopicName(options.deadLetterTopic);
+  if (options.deadLetterExchange !== undefined) validateExchangeName(options.deadLetterExchange, 'deadLetterExchange');
+  if (options.deadLetterTopic !== undefined && options.deadLetterExchange !== undefined)
+    throw new InvalidArgument('deadLetterExchange', 'dead letters go to a topic or an exchange, not both');
+  if (options.deadLetterRoutingKey !== undefined) {
+    validateKey('deadLetterRoutingKey', options.deadLetterRoutingKey);
+    if (options.deadLetterExchange === undefined)
+      throw new InvalidArgument('deadLetterRoutingKey', 'deadLetterRoutingKey goes with deadLetterExchange');
+  }
   return {
     name: group,
     start: options.start ?? 'earliest',
@@ -728,6 +780,9 @@ function settingsFrom(group: string, options: ShareJoinOptions, now: number): Sh
     deliveryLimit: bounded('deliveryLimit', options.deliveryLimit, SHARE_DEFAULTS.deliveryLimit),
     maxInFlight: bounded('maxInFlight', options.maxInFlight, SHARE_DEFAULTS.maxInFlight),
     ...(options.deadLetterTopic === undefined ? {} : { deadLetterTopic: options.deadLetterTopic }),
+    ...(options.deadLetterExchange === undefined ? {} : { deadLetterExchange: options.deadLetterExchange }),
+    ...(options.deadLetterRoutingKey === undefined ? {} : { deadLetterRoutingKey: options.deadLetterRoutingKey }),
+    ...(options.messageTtlMs === undefined ? {} : { messageTtlMs: bounded('messageTtlMs', options.messageTtlMs, 0) }),
     createdAt: now,
   };
 }
@@ -750,14 +805,14 @@ function checkAck(a: unknown, i: number): Ack {
     throw new InvalidArgument(`acks[${i}].delayMs`, 'delayMs goes with release only');
   if (ack.delayMs !== undefined) bounded('delayMs', ack.delayMs, 0);
   if (
-    ack.error !== undefined &&
-    (typeof ack.error !== 'string' ||
-      ack.error.length > MAX_ERROR_CHARS ||
+    ack.errorMessage !== undefined &&
+    (typeof ack.errorMessage !== 'string' ||
+      ack.errorMessage.length > MAX_ERROR_CHARS ||
       (ack.type !== 'release' && ack.type !== 'reject'))
   )
     throw new InvalidArgument(
-      `acks[${i}].error`,
-      `error is a string of at most ${MAX_ERROR_CHARS} characters, with release or reject`,
+      `acks[${i}].errorMessage`,
+      `errorMessage is a string of at most ${MAX_ERROR_CHARS} characters, with release or reject`,
     );
   return ack as unknown as Ack;
 }

@@ -15,8 +15,10 @@
  *                                                                           archived (dead-lettered)
  *
  * Each acquisition counts a delivery; a record released or expired at the group's delivery limit is
- * archived instead of made available again. Archiving is two steps: the decision is written first
- * (`rejecting` or `exhausted`), then the dead letter is appended (idempotently) and the record
+ * archived instead of made available again, as is a record whose time to live has run out when it
+ * would be delivered, and (in a queue with `maxLength` and `drop-head`) the oldest ready record when
+ * the queue is over its length. Archiving is two steps: the decision is written first
+ * (`rejecting`, `exhausted`, `expiring` or `dropping`), then the dead letter is appended (idempotently) and the record
  * marked `archived`; whoever next changes the partition finishes what a crash left half done, so
  * each archived record is dead-lettered exactly once. Offsets with no record (gaps, compacted or deleted
  * records) are `gone` as soon as they are seen.
@@ -37,6 +39,10 @@ export const STATE = {
   rejecting: 'j',
   /** Archived: out of deliveries, its dead letter not written yet. */
   exhausted: 'l',
+  /** Archived: its time to live ran out before it was delivered, its dead letter not written yet. */
+  expiring: 'e',
+  /** Archived: dropped from the head of a queue over its `maxLength`, its dead letter not written yet. */
+  dropping: 'd',
   /** Archived with its dead letter written. */
   archived: 'X',
   /** No record at this offset. */
@@ -45,6 +51,17 @@ export const STATE = {
 export type RecordState = (typeof STATE)[keyof typeof STATE];
 
 const TERMINAL: ReadonlySet<string> = new Set([STATE.accepted, STATE.archived, STATE.gone]);
+
+/** Why a record was archived (the dead letter's `reason` header). */
+export type ArchiveReason = 'rejected' | 'delivery-limit' | 'expired' | 'max-length';
+
+/** The states of records archived but not dead-lettered yet, and why they were archived. */
+const PENDING: Readonly<Record<string, ArchiveReason>> = {
+  [STATE.rejecting]: 'rejected',
+  [STATE.exhausted]: 'delivery-limit',
+  [STATE.expiring]: 'expired',
+  [STATE.dropping]: 'max-length',
+};
 
 export interface Cursor {
   readonly start: number;
@@ -174,11 +191,11 @@ export class ChunkDraft {
   }
 
   /** Records archived but not yet dead-lettered, with why. */
-  pending(): { offset: number; reason: 'rejected' | 'delivery-limit' }[] {
-    const out: { offset: number; reason: 'rejected' | 'delivery-limit' }[] = [];
+  pending(): { offset: number; reason: ArchiveReason }[] {
+    const out: { offset: number; reason: ArchiveReason }[] = [];
     this.states.forEach((s, i) => {
-      if (s === STATE.rejecting) out.push({ offset: this.base + i, reason: 'rejected' });
-      else if (s === STATE.exhausted) out.push({ offset: this.base + i, reason: 'delivery-limit' });
+      const reason = PENDING[s];
+      if (reason !== undefined) out.push({ offset: this.base + i, reason });
     });
     return out;
   }

@@ -11,8 +11,20 @@ export interface ShareGroupSettings {
   readonly deliveryLimit: number;
   /** The most records in flight per partition (between the start offset and the next new one). */
   readonly maxInFlight: number;
-  /** Where archived records are dead-lettered (none: archived records are only counted). */
+  /** Where archived records are dead-lettered (neither this nor an exchange: they are only counted). */
   readonly deadLetterTopic?: string;
+  /** The exchange archived records are published to, with RabbitMQ's `x-death` headers. */
+  readonly deadLetterExchange?: string;
+  /** The routing key dead letters are published with (default: the record's own routing key). */
+  readonly deadLetterRoutingKey?: string;
+  /** A record this long past its timestamp is archived (`expired`) when it would be delivered. */
+  readonly messageTtlMs?: number;
+  /** Declared as a queue (`POST /v1/queues`): its one topic has the group's name. */
+  readonly queue?: boolean;
+  /** A queue's most records (ready and unacknowledged); then `overflow` applies. */
+  readonly maxLength?: number;
+  /** Over `maxLength`: archive the oldest ready records (`max-length`), or refuse publishes. */
+  readonly overflow?: 'drop-head' | 'reject-publish';
   /** Every topic a member has joined with (describe shows their partitions after members leave). */
   readonly topics?: readonly string[];
   readonly createdAt: number;

@@ -1,6 +1,6 @@
 import { InvalidArgument } from '../../core/errors.ts';
 import type { IdempotentProducer } from '../../core/log/sluice.ts';
-import { metrics, sluice } from '../runtime.ts';
+import { metrics, queues, sluice } from '../runtime.ts';
 import { deadlineOf, httpHandler } from '../http/httpHandler.ts';
 import { InvalidRequest } from '../http/httpErrors.ts';
 import { objectBody, onlyKeys, recordFromWire } from '../http/wire.ts';
@@ -18,6 +18,8 @@ export const handler = httpHandler({
       throw new InvalidArgument('producer', 'producer must be { id, epoch, sequence }');
     }
     const producer = body.producer as IdempotentProducer | undefined;
+    // A queue at its length that overflows with reject-publish refuses the whole request (QueueFull).
+    await queues.admit(event.pathParameters!.topic!, records.length);
     // An append that cannot finish in time stops between batches and says what it wrote (AppendIncomplete).
     const metas = await sluice.append(event.pathParameters!.topic!, records, {
       deadline: deadlineOf(context),

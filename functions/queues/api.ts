@@ -1,5 +1,5 @@
 import type { Ack, ShareJoinOptions } from '../../core/queues/shareGroups.ts';
-import { redrive, shareGroups } from '../runtime.ts';
+import { queues, redrive, shareGroups } from '../runtime.ts';
 import { httpHandler, type HttpEvent } from '../http/httpHandler.ts';
 import { InvalidRequest } from '../http/httpErrors.ts';
 import { checkFits, objectBody, onlyKeys, recordToWire, wireBytes } from '../http/wire.ts';
@@ -9,12 +9,20 @@ const group = (event: HttpEvent): string => event.pathParameters!.group!;
 const member = (event: HttpEvent): string => event.pathParameters!.memberId!;
 const onGroup = (operation: 'read' | 'describe' | 'delete', event: HttpEvent) =>
   access(operation, 'shareGroup', group(event));
+/** Naming where dead letters go needs the right to write there (as binding does). */
+const deadLetterTargets = (body: Record<string, unknown>) => [
+  ...(typeof body.deadLetterTopic === 'string' ? [access('write', 'topic', body.deadLetterTopic)] : []),
+  ...(typeof body.deadLetterExchange === 'string' ? [access('write', 'exchange', body.deadLetterExchange)] : []),
+];
 const readTopics = (topics: unknown) =>
   (Array.isArray(topics) ? topics : [])
     .filter((t): t is string => typeof t === 'string')
     .map((t) => access('read', 'topic', t));
 
-/** Share groups (queues on topics): join, poll, acknowledge, leave; list, describe, delete; redrive. */
+/**
+ * Share groups (queues on topics): join, poll, acknowledge, leave; list, describe, delete; redrive.
+ * Queues: a topic and a share group of one name (rights on both, as the name's topic and share group).
+ */
 export const handler = httpHandler({
   'POST /v1/share-groups/{group}/members': async (event) => {
     const body = objectBody(event.json);
@@ -25,14 +33,12 @@ export const handler = httpHandler({
       'deliveryLimit',
       'maxInFlight',
       'deadLetterTopic',
+      'deadLetterExchange',
+      'deadLetterRoutingKey',
+      'messageTtlMs',
       'sessionTimeoutMs',
     ]);
-    await authorize(
-      event,
-      onGroup('read', event),
-      ...readTopics(body.topics),
-      ...(typeof body.deadLetterTopic === 'string' ? [access('write', 'topic', body.deadLetterTopic)] : []),
-    );
+    await authorize(event, onGroup('read', event), ...readTopics(body.topics), ...deadLetterTargets(body));
     return { status: 200, body: await shareGroups.join(group(event), body as unknown as ShareJoinOptions) };
   },
   'POST /v1/share-groups/{group}/members/{memberId}/poll': async (event) => {
@@ -106,6 +112,34 @@ export const handler = httpHandler({
         authorizeTargets: (targets) => authorize(event, ...targets.map((t) => access('write', 'topic', t))),
       }),
     };
+  },
+  'POST /v1/queues': async (event) => {
+    const body = objectBody(event.json);
+    // A name that is not a string is refused by validation, before anything is written.
+    if (typeof body.name === 'string')
+      await authorize(
+        event,
+        access('create', 'topic', body.name),
+        access('read', 'shareGroup', body.name),
+        ...deadLetterTargets(body),
+      );
+    const { queue, created } = await queues.declare(body);
+    return { status: created ? 201 : 200, body: queue };
+  },
+  'GET /v1/queues': async (event) => {
+    const names = await visible(event, await queues.list(), (q) => access('describe', 'topic', q));
+    return { status: 200, body: { queues: names } };
+  },
+  'GET /v1/queues/{queue}': async (event) => {
+    const name = event.pathParameters!.queue!;
+    await authorize(event, access('describe', 'topic', name), access('describe', 'shareGroup', name));
+    return { status: 200, body: await queues.describe(name) };
+  },
+  'DELETE /v1/queues/{queue}': async (event) => {
+    const name = event.pathParameters!.queue!;
+    await authorize(event, access('delete', 'topic', name), access('delete', 'shareGroup', name));
+    await queues.delete(name);
+    return { status: 204 };
   },
   'DELETE /v1/share-groups/{group}': async (event) => {
     await authorize(event, onGroup('delete', event));
