@@ -366,6 +366,31 @@ const CASES: Record<string, (() => Promise<Case>) | 'listing'> = {
     };
   },
   'GET /v1/share-groups': 'listing',
+  'GET /v1/queues': 'listing',
+  'POST /v1/queues': async () => {
+    const name = fresh('declared');
+    return {
+      // A queue is a topic and a share group of one name; naming a dead-letter exchange needs write on it.
+      needs: [topic('create', name), shareGroup('read', name), exchange('write')],
+      request: async () => ({ method: 'POST', route: '/v1/queues', body: { name, deadLetterExchange: 'routes' } }),
+    };
+  },
+  'GET /v1/queues/{queue}': async () => {
+    const name = fresh('queue-shown');
+    await root({ method: 'POST', route: '/v1/queues', body: { name } });
+    return {
+      needs: [topic('describe', name), shareGroup('describe', name)],
+      request: async () => ({ method: 'GET', route: '/v1/queues/{queue}', pathParameters: { queue: name } }),
+    };
+  },
+  'DELETE /v1/queues/{queue}': async () => {
+    const name = fresh('queue-deleted');
+    await root({ method: 'POST', route: '/v1/queues', body: { name } });
+    return {
+      needs: [topic('delete', name), shareGroup('delete', name)],
+      request: async () => ({ method: 'DELETE', route: '/v1/queues/{queue}', pathParameters: { queue: name } }),
+    };
+  },
   'POST /v1/topics/{topic}/redrive': async () => {
     // A dead letter of orders in trimmed's place: read on the dead-letter topic, write on orders.
     const dlq = fresh('dead');
@@ -595,6 +620,12 @@ describe('authorization matrix (acl mode)', () => {
     const sagaReader = await principalWith([saga('describe')]);
     const sagas = (await call(sagaReader, { method: 'GET', route: '/v1/sagas' })).body.sagas;
     expect(sagas.map((s: { name: string }) => s.name)).toStrictEqual(['orders']);
+  });
+
+  it('lists only the queues whose topic the caller may describe', async () => {
+    for (const name of ['listed-q', 'hidden-q']) await root({ method: 'POST', route: '/v1/queues', body: { name } });
+    const subject = await principalWith([topic('describe', 'listed-q')]);
+    expect((await call(subject, { method: 'GET', route: '/v1/queues' })).body.queues).toStrictEqual(['listed-q']);
   });
 
   it('lists only the exchanges the caller may describe, and binding to an exchange needs write on it', async () => {

@@ -80,6 +80,16 @@ function validStart(saga: string, body: string): boolean {
   }
 }
 
+/** Whether a queue declaration names a legal queue that does not exist yet (a fuzzer must not send it). */
+function declaresNew(body: string): boolean {
+  try {
+    const { name } = JSON.parse(body) as { name?: unknown };
+    return typeof name === 'string' && /^[a-zA-Z0-9._-]{1,200}$/.test(name) && !['fuzz-share', 'fuzzed'].includes(name);
+  } catch {
+    return false;
+  }
+}
+
 /** Whether a declaration would be accepted (a fuzzer must not send it: it would declare). */
 function validDeclaration(exchange: string, body: string): boolean {
   try {
@@ -361,7 +371,9 @@ describe('fuzz: every route answers junk with a 4xx JSON error and writes nothin
       route: '/v1/share-groups/{group}',
       pathParameters: { group: 'fuzz-share' },
     });
+    const queueList = await invoke(queues, { method: 'GET', route: '/v1/queues' });
     return {
+      queues: queueList.body.queues,
       shareGroups: shareList.body.groups,
       share: {
         ...share.body,
@@ -964,6 +976,41 @@ describe('fuzz: every route answers junk with a 4xx JSON error and writes nothin
         ),
     },
     {
+      name: 'POST /v1/queues',
+      run: fc
+        .oneof(
+          bodyish,
+          fc
+            .record(
+              {
+                name: fc.oneof(junk, junkName, fc.constant('fuzz-share'), fc.constant('fuzzed')),
+                messageTtlMs: fc.oneof(junk, fc.constantFrom(-1, 1.5, 2 ** 33)),
+                maxLength: fc.oneof(junk, fc.constantFrom(0, -5, 1e9)),
+                overflow: fc.oneof(junk, fc.constant('drop-tail')),
+                deadLetterExchange: fc.oneof(junk, junkName),
+                deadLetterRoutingKey: fc.oneof(junk, fc.constant('x'.repeat(256))),
+                deadLetterTopic: fc.oneof(junk, junkName, fc.constant('missing')),
+                deliveryLimit: fc.oneof(junk, fc.constantFrom(0, 36)),
+                lockMs: junk,
+                maxInFlight: junk,
+              },
+              { requiredKeys: ['name'] },
+            )
+            .map((o) => JSON.stringify(o)),
+        )
+        // A new legal name might declare a queue: the fuzzer keeps to names that exist (and are not queues).
+        .filter((body) => !declaresNew(body))
+        .map((body) => () => invoke(queues, { method: 'POST', route: '/v1/queues', body })),
+    },
+    {
+      name: 'GET and DELETE /v1/queues/{queue}',
+      run: fc.tuple(fc.constantFrom('GET', 'DELETE'), fc.oneof(fc.constantFrom('fuzz-share', 'fuzzed'), junkName)).map(
+        ([method, queue]) =>
+          () =>
+            invoke(queues, { method, route: '/v1/queues/{queue}', pathParameters: { queue } }),
+      ),
+    },
+    {
       name: 'GET and DELETE /v1/share-groups/{group}',
       run: fc.tuple(fc.constantFrom('GET', 'DELETE'), fc.oneof(fc.constant('fuzz-share'), junkName)).map(
         ([method, group]) =>
@@ -999,6 +1046,8 @@ describe('fuzz: every route answers junk with a 4xx JSON error and writes nothin
       if (res.status >= 400) expect(await state(), 'a rejected request changed nothing').toStrictEqual(before);
       else if (route.name === 'POST /v1/groups/{group}/members')
         expect.fail(`a join accepted junk: ${JSON.stringify(res.body).slice(0, 200)}`);
+      else if (route.name === 'POST /v1/queues')
+        expect.fail(`a queue declaration accepted junk: ${JSON.stringify(res.body).slice(0, 200)}`);
       else if (res.status === 201)
         await invoke(topics, { method: 'DELETE', route: TOPIC, pathParameters: { topic: res.body.name } });
     });
