@@ -223,20 +223,30 @@ export function shareGroupContract(
     });
 
     for (const seed of history.seeds) {
-      it(`history (seed ${seed}): ${history.members} members poll, accept, release, reject and crash at random; every record is accepted once or dead-lettered once, never held by two, counted exactly`, async () => {
+      it(`history (seed ${seed}): ${history.members} members poll, accept, release, reject and crash at random, and records expire; every record is accepted once or dead-lettered once, never held by two, never delivered expired, counted exactly`, async () => {
         const random = prng(seed);
         const c = clock();
         const { sluice, shares } = await kind.make(c.now);
         const topic = `work-${seed}`;
         await sluice.createTopic(topic, { partitions: 2 });
         await sluice.createTopic(`${topic}.dlq`, { partitions: 1 });
+        // One record in ten has a time to live of its own (an exchange's per-message expiration):
+        // it is dead-lettered as expired if no member got it in time, and never delivered after.
+        const expiration = new Map<string, number>();
+        const appendedAt = c.now();
+        const ttls = prng(seed + 1_000);
         for (let i = 0; i < history.records; i += 100)
           await sluice.append(
             topic,
-            Array.from({ length: Math.min(100, history.records - i) }, (_, k) => ({
-              value: i + k,
-              partition: (i + k) % 2,
-            })),
+            Array.from({ length: Math.min(100, history.records - i) }, (_, k) => {
+              const ttl = ttls() < 0.1 ? Math.floor(ttls() * 120_000) : undefined;
+              if (ttl !== undefined) expiration.set(`${(i + k) % 2}/${Math.floor((i + k) / 2)}`, ttl);
+              return {
+                value: i + k,
+                partition: (i + k) % 2,
+                ...(ttl === undefined ? {} : { headers: { 'x-expiration': String(ttl) } }),
+              };
+            }),
           );
         const lockMs = 20_000;
         const settings = { topics: [topic], lockMs, deliveryLimit: 3, deadLetterTopic: `${topic}.dlq` };
@@ -387,10 +397,23 @@ export function shareGroupContract(
             if (!ok) violations.push(`${k}: ${d.member} acknowledged (${d.type}) without holding it`);
           }
         }
+        // A record is never delivered once its time to live has run out.
+        for (const [k, ttl] of expiration)
+          for (const h of holds.get(k) ?? [])
+            if (h.acquiredAt >= appendedAt + ttl)
+              violations.push(`${k}: delivered at ${h.acquiredAt}, after it expired at ${appendedAt + ttl}`);
         expect(violations.slice(0, 10)).toStrictEqual([]);
-        const dead = (await deadLetters(sluice, `${topic}.dlq`)).map(
-          (r) => `${String(r.headers.original_partition)}/${String(r.headers.original_offset)}`,
-        );
+        const letters = await deadLetters(sluice, `${topic}.dlq`);
+        const dead = letters.map((r) => `${String(r.headers.original_partition)}/${String(r.headers.original_offset)}`);
+        for (const r of letters.filter((l) => l.headers.reason === 'expired'))
+          expect(
+            expiration.has(`${String(r.headers.original_partition)}/${String(r.headers.original_offset)}`),
+            'only records with a time to live expire',
+          ).toBe(true);
+        expect(
+          letters.filter((l) => l.headers.reason === 'expired').length,
+          'the history expired some',
+        ).toBeGreaterThan(0);
         expect(new Set(dead).size, 'each dead letter once').toBe(dead.length);
         for (const [k, n] of accepted) expect(n, `${k} accepted once`).toBe(1);
         for (const k of dead) expect(accepted.has(k), `${k} dead-lettered and accepted`).toBe(false);
