@@ -52,17 +52,30 @@ export interface StoredAclRule extends Required<AclRule> {
   id: string;
 }
 
+/** A share group's settings, fixed when it was created (by its first join, or by a queue's declaration). */
+export interface ShareGroupSettings {
+  name: string;
+  start: 'earliest' | 'latest';
+  lockMs: number;
+  deliveryLimit: number;
+  maxInFlight: number;
+  deadLetterTopic?: string;
+  /** Archived records are published here, with RabbitMQ's `x-death` headers. */
+  deadLetterExchange?: string;
+  deadLetterRoutingKey?: string;
+  /** A record this long past its timestamp is dead-lettered (`expired`) instead of delivered. */
+  messageTtlMs?: number;
+  /** Declared as a queue (`declareQueue`). */
+  queue?: boolean;
+  maxLength?: number;
+  overflow?: 'drop-head' | 'reject-publish';
+  topics?: string[];
+  createdAt: number;
+}
+
 export interface ShareGroupDescription {
   group: string;
-  settings: {
-    name: string;
-    start: 'earliest' | 'latest';
-    lockMs: number;
-    deliveryLimit: number;
-    maxInFlight: number;
-    deadLetterTopic?: string;
-    createdAt: number;
-  };
+  settings: ShareGroupSettings;
   members: { memberId: string; topics: string[]; joinedAt: number; expiresAt: number }[];
   partitions: {
     topic: string;
@@ -78,7 +91,51 @@ export interface ShareGroupDescription {
   }[];
 }
 
+/**
+ * A queue's declaration, in RabbitMQ's terms: a one-partition topic and a share group, both named
+ * `name`. Consume it with a `ShareConsumer` (group and topic `name`); publish by producing to topic
+ * `name` or through an exchange bound to it.
+ */
+export interface QueueDeclaration {
+  name: string;
+  /** `x-message-ttl`: older messages are dead-lettered (`expired`) instead of delivered. */
+  messageTtlMs?: number;
+  /** `x-max-length`: messages ready and unacknowledged; over it, `overflow` applies. */
+  maxLength?: number;
+  /** `x-overflow` (only with `maxLength`). @default 'drop-head' */
+  overflow?: 'drop-head' | 'reject-publish';
+  /** `x-dead-letter-exchange`: dead letters are published here, with `x-death` headers. */
+  deadLetterExchange?: string;
+  /** `x-dead-letter-routing-key` (default: the message's own routing key, else the queue's name). */
+  deadLetterRoutingKey?: string;
+  /** Or a topic dead letters are appended to (not with `deadLetterExchange`). */
+  deadLetterTopic?: string;
+  /** `x-delivery-limit`: deliveries before a message is dead-lettered. @default 5 */
+  deliveryLimit?: number;
+  /** How long a delivered message is locked to its consumer. @default 30000 */
+  lockMs?: number;
+  /** @default 2000 */
+  maxInFlight?: number;
+}
+
+/** A queue's settings and counts, in RabbitMQ's terms. */
+export interface QueueDescription {
+  name: string;
+  settings: ShareGroupSettings;
+  /** Ready and unacknowledged (RabbitMQ's `messages`). */
+  messages: number;
+  /** RabbitMQ's `messages_ready`. */
+  ready: number;
+  /** Delivered, not yet acknowledged (RabbitMQ's `messages_unacknowledged`). */
+  unacknowledged: number;
+  /** Archived (and dead-lettered, when the queue names where to). */
+  archived: number;
+  /** Live consumers (share-group members). */
+  consumers: number;
+}
+
 const topicPath = (name: string): string => `v1/topics/${encodeURIComponent(name)}`;
+const queuePath = (name: string): string => `v1/queues/${encodeURIComponent(name)}`;
 
 /** Topic administration over the HTTP API. */
 export class Admin {
@@ -158,6 +215,33 @@ export class Admin {
   /** Deletes a share group without live members. */
   async deleteShareGroup(group: string): Promise<void> {
     await this.http.request('DELETE', `v1/share-groups/${encodeURIComponent(group)}`);
+  }
+
+  /**
+   * Declares a queue (RabbitMQ's `queue.declare`). Declaring it again as it is changes nothing
+   * (`created: false`); differently, or over a topic or share group that is not a queue, is a
+   * 409 `QueueConflict`.
+   */
+  async declareQueue(declaration: QueueDeclaration): Promise<{ queue: QueueDescription; created: boolean }> {
+    const { status, body } = await this.http.requestWithStatus<QueueDescription>('POST', 'v1/queues', {
+      body: declaration,
+    });
+    return { queue: body, created: status === 201 };
+  }
+
+  /** The queues the caller may describe. */
+  async listQueues(): Promise<string[]> {
+    return (await this.http.request<{ queues: string[] }>('GET', 'v1/queues')).queues;
+  }
+
+  /** Settings and counts: messages (ready and unacknowledged), archived, consumers. */
+  describeQueue(name: string): Promise<QueueDescription> {
+    return this.http.request('GET', queuePath(name));
+  }
+
+  /** Deletes a queue without live consumers: its share group and its topic. */
+  async deleteQueue(name: string): Promise<void> {
+    await this.http.request('DELETE', queuePath(name));
   }
 
   /** The ACL rules, optionally only those with these exact field values. */

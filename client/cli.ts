@@ -7,9 +7,11 @@
  *   sluice consume TOPIC [--partition P] [--offset N | --from-beginning] [--follow] [--max N]
  *   sluice consume TOPIC --group G [--from-beginning] [--follow] [--max N]
  *   sluice consume TOPIC --share-group G [--from-beginning] [--follow] [--max N]   (a queue: accept what is printed)
-  sluice share-groups list|describe GROUP|delete GROUP
-  sluice dlq redrive DEAD-LETTER-TOPIC [--to TOPIC] [--max N]   (dead letters back to their topics, once each)
-  sluice groups list | describe G | delete G
+ *   sluice consume --queue Q [--follow] [--max N]   (the queue Q: share group Q on topic Q)
+ *   sluice share-groups list|describe GROUP|delete GROUP
+ *   sluice queues list | declare Q [--max-length N --overflow O --dead-letter-exchange X ...] | describe Q | delete Q
+ *   sluice dlq redrive DEAD-LETTER-TOPIC [--to TOPIC] [--max N]   (dead letters back to their topics, once each)
+ *   sluice groups list | describe G | delete G
  *   sluice groups reset G --topic T (--to-earliest | --to-latest | --to-offset N | --to-timestamp MS)
  *   sluice sagas list | start SAGA INPUT [--name N] [--wait] | describe SAGA ID | executions SAGA
  *   sluice exchanges list | declare X --type T [--alternate A] | describe X | delete X
@@ -28,7 +30,7 @@ import { join, sep } from 'node:path';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import { parseArgs, type ParseArgsConfig } from 'node:util';
-import { Admin, type AclRule } from './admin.ts';
+import { Admin, type AclRule, type QueueDeclaration } from './admin.ts';
 import { PartitionConsumer } from './consumer.ts';
 import { GroupConsumer } from './groupConsumer.ts';
 import { ShareConsumer } from './shareConsumer.ts';
@@ -46,6 +48,18 @@ const USAGE = `Usage:
   sluice produce TOPIC [RECORD ...]      (no RECORD: one JSON per line on stdin)
   sluice consume TOPIC [--partition P] [--offset N | --from-beginning] [--follow] [--max N]
   sluice consume TOPIC --group G [--from-beginning] [--follow] [--max N]
+  sluice consume TOPIC --share-group G [--from-beginning] [--follow] [--max N]   (accepts what it prints)
+  sluice consume --queue QUEUE [--follow] [--max N]   (share group QUEUE on topic QUEUE; accepts what it prints)
+  sluice share-groups list
+  sluice share-groups describe GROUP
+  sluice share-groups delete GROUP
+  sluice dlq redrive DEAD-LETTER-TOPIC [--to TOPIC] [--max N]
+  sluice queues list
+  sluice queues declare QUEUE [--message-ttl-ms N] [--max-length N] [--overflow drop-head|reject-publish]
+      [--dead-letter-exchange EXCHANGE] [--dead-letter-routing-key KEY] [--dead-letter-topic TOPIC]
+      [--delivery-limit N] [--lock-ms N] [--max-in-flight N]
+  sluice queues describe QUEUE
+  sluice queues delete QUEUE
   sluice groups list
   sluice groups describe GROUP
   sluice groups reset GROUP --topic T (--to-earliest | --to-latest | --to-offset N | --to-timestamp MS)
@@ -87,6 +101,16 @@ const OPTIONS = {
   key: { type: 'string' },
   group: { type: 'string' },
   'share-group': { type: 'string' },
+  queue: { type: 'string' },
+  'message-ttl-ms': { type: 'string' },
+  'max-length': { type: 'string' },
+  overflow: { type: 'string' },
+  'dead-letter-exchange': { type: 'string' },
+  'dead-letter-routing-key': { type: 'string' },
+  'dead-letter-topic': { type: 'string' },
+  'delivery-limit': { type: 'string' },
+  'lock-ms': { type: 'string' },
+  'max-in-flight': { type: 'string' },
   to: { type: 'string' },
   topic: { type: 'string' },
   'to-earliest': { type: 'boolean', default: false },
@@ -131,6 +155,7 @@ export async function main(
     }
     if (command === 'topics') return await topics(new Admin(connection), rest, values, print);
     if (command === 'produce') return await produce(connection, rest, values, io, print);
+    if (command === 'consume' && values.queue !== undefined) return await consumeQueue(connection, rest, values, print);
     if (command === 'consume')
       return values['share-group'] !== undefined
         ? await consumeShare(connection, rest, values, print)
@@ -139,6 +164,7 @@ export async function main(
           : await consumeGroup(connection, rest, values, print);
     if (command === 'groups') return await groupsCommand(new Connection(connection), rest, values, print);
     if (command === 'share-groups') return await shareGroupsCommand(new Admin(connection), rest, values, print);
+    if (command === 'queues') return await queuesCommand(new Admin(connection), rest, values, print);
     if (command === 'dlq') return await dlqCommand(new Admin(connection), rest, values, print);
     if (command === 'sagas') return await sagasCommand(new SagaClient(connection), rest, values, print);
     if (command === 'acls') return await aclsCommand(new Admin(connection), rest, values, print);
@@ -460,6 +486,23 @@ async function consumeShare(
   );
 }
 
+/** `consume --queue Q`: the queue's consumers are share group Q on topic Q. */
+async function consumeQueue(
+  connection: { url: string; auth?: Auth },
+  args: string[],
+  values: Record<string, unknown>,
+  print: (l: string) => void,
+): Promise<number> {
+  const queue = values.queue as string;
+  const [topic] = args;
+  if (topic !== undefined && topic !== queue)
+    throw new UsageError(`consume --queue ${queue} reads topic ${queue}: leave out the TOPIC`);
+  if (values.group !== undefined || values['share-group'] !== undefined)
+    throw new UsageError('consume --queue goes without --group and --share-group (its share group is the queue)');
+  // A queue starts at its earliest message whatever --from-beginning says: leave the start to it.
+  return consumeShare(connection, [queue], { ...values, 'share-group': queue, 'from-beginning': false }, print);
+}
+
 async function dlqCommand(
   admin: Admin,
   args: string[],
@@ -549,6 +592,86 @@ async function shareGroupsCommand(
     }
     default:
       throw new UsageError(`Unknown share-groups action ${action ?? '(none)'}`);
+  }
+}
+
+async function queuesCommand(
+  admin: Admin,
+  args: string[],
+  values: Record<string, unknown>,
+  print: (l: string) => void,
+): Promise<number> {
+  const [action, name] = args;
+  const json = values.json === true;
+  switch (action) {
+    case 'list': {
+      const queues = await admin.listQueues();
+      if (json) print(JSON.stringify(queues));
+      else for (const q of queues) print(q);
+      return 0;
+    }
+    case 'declare': {
+      if (name === undefined) throw new UsageError('queues declare needs a QUEUE');
+      const overflow = values.overflow as string | undefined;
+      if (overflow !== undefined && overflow !== 'drop-head' && overflow !== 'reject-publish')
+        throw new UsageError('--overflow is drop-head or reject-publish');
+      const numbers = {
+        messageTtlMs: integer('message-ttl-ms', values['message-ttl-ms'] as string | undefined),
+        maxLength: integer('max-length', values['max-length'] as string | undefined),
+        deliveryLimit: integer('delivery-limit', values['delivery-limit'] as string | undefined),
+        lockMs: integer('lock-ms', values['lock-ms'] as string | undefined),
+        maxInFlight: integer('max-in-flight', values['max-in-flight'] as string | undefined),
+      };
+      const strings = {
+        deadLetterExchange: values['dead-letter-exchange'] as string | undefined,
+        deadLetterRoutingKey: values['dead-letter-routing-key'] as string | undefined,
+        deadLetterTopic: values['dead-letter-topic'] as string | undefined,
+      };
+      const declaration: QueueDeclaration = {
+        name,
+        ...Object.fromEntries(Object.entries({ ...numbers, ...strings }).filter(([, v]) => v !== undefined)),
+        ...(overflow === undefined ? {} : { overflow }),
+      };
+      const { queue, created } = await admin.declareQueue(declaration);
+      print(json ? JSON.stringify({ queue, created }) : `${created ? 'Declared' : 'Exists'} queue ${queue.name}`);
+      return 0;
+    }
+    case 'describe': {
+      if (name === undefined) throw new UsageError('queues describe needs a QUEUE');
+      const q = await admin.describeQueue(name);
+      if (json) print(JSON.stringify(q));
+      else {
+        print(
+          `Queue ${q.name}: ${q.messages} message(s) (${q.ready} ready, ${q.unacknowledged} unacknowledged), ${q.archived} archived, ${q.consumers} consumer(s)`,
+        );
+        const shown = [
+          'messageTtlMs',
+          'maxLength',
+          'overflow',
+          'deadLetterExchange',
+          'deadLetterRoutingKey',
+          'deadLetterTopic',
+          'deliveryLimit',
+          'lockMs',
+          'maxInFlight',
+        ] as const;
+        print(
+          `Settings ${shown
+            .filter((k) => q.settings[k] !== undefined)
+            .map((k) => `${k}=${q.settings[k]}`)
+            .join(' ')}`,
+        );
+      }
+      return 0;
+    }
+    case 'delete': {
+      if (name === undefined) throw new UsageError('queues delete needs a QUEUE');
+      await admin.deleteQueue(name);
+      print(json ? JSON.stringify({ deleted: name }) : `Deleted queue ${name}`);
+      return 0;
+    }
+    default:
+      throw new UsageError(`Unknown queues action ${action ?? '(none)'}`);
   }
 }
 

@@ -76,6 +76,15 @@ export class Connection {
     path: string,
     options: { query?: Record<string, string | number | undefined>; body?: unknown } = {},
   ): Promise<T> {
+    return (await this.requestWithStatus<T>(method, path, options)).body;
+  }
+
+  /** As `request`, with the response's status too (for routes whose 200 and 201 mean different things). */
+  async requestWithStatus<T>(
+    method: string,
+    path: string,
+    options: { query?: Record<string, string | number | undefined>; body?: unknown } = {},
+  ): Promise<{ status: number; body: T }> {
     const url = new URL(path.replace(/^\//, ''), this.url);
     for (const [k, v] of Object.entries(options.query ?? {})) if (v !== undefined) url.searchParams.set(k, String(v));
     const body = options.body === undefined ? undefined : JSON.stringify(options.body);
@@ -113,7 +122,7 @@ export class Connection {
       };
       throw new SluiceApiError(response.status, error);
     }
-    return parsed as T;
+    return { status: response.status, body: parsed as T };
   }
 }
 

@@ -1,5 +1,15 @@
 /** The Sluice TypeScript client: admin, producer and partition consumer over the HTTP API. */
-export { Admin, type AclRule, type StoredAclRule, type TopicConfig, type TopicDescription } from './admin.ts';
+export {
+  Admin,
+  type AclRule,
+  type QueueDeclaration,
+  type QueueDescription,
+  type ShareGroupDescription,
+  type ShareGroupSettings,
+  type StoredAclRule,
+  type TopicConfig,
+  type TopicDescription,
+} from './admin.ts';
 export { PartitionConsumer, MemoryOffsetStore, type ConsumerConfig, type OffsetStore } from './consumer.ts';
 export { FileOffsetStore } from './fileOffsetStore.ts';
 export { Connection, SluiceApiError, isSluiceApiError, type Auth, type ConnectionOptions } from './http.ts';

@@ -13,6 +13,12 @@ export interface ShareConsumerConfig extends ConnectionOptions {
   readonly maxInFlight?: number;
   /** Where archived records go, with their failure headers. */
   readonly deadLetterTopic?: string;
+  /** Or an exchange archived records are published to, with RabbitMQ's `x-death` headers (not with `deadLetterTopic`). */
+  readonly deadLetterExchange?: string;
+  /** The routing key dead letters are published with. @default the record's own routing key, else its topic */
+  readonly deadLetterRoutingKey?: string;
+  /** A record this long past its timestamp is dead-lettered (`expired`) instead of delivered. */
+  readonly messageTtlMs?: number;
   /** @default 45000 */
   readonly sessionTimeoutMs?: number;
   /** Records per poll. @default 100 */
@@ -95,6 +101,9 @@ export class ShareConsumer {
         ...(c.deliveryLimit === undefined ? {} : { deliveryLimit: c.deliveryLimit }),
         ...(c.maxInFlight === undefined ? {} : { maxInFlight: c.maxInFlight }),
         ...(c.deadLetterTopic === undefined ? {} : { deadLetterTopic: c.deadLetterTopic }),
+        ...(c.deadLetterExchange === undefined ? {} : { deadLetterExchange: c.deadLetterExchange }),
+        ...(c.deadLetterRoutingKey === undefined ? {} : { deadLetterRoutingKey: c.deadLetterRoutingKey }),
+        ...(c.messageTtlMs === undefined ? {} : { messageTtlMs: c.messageTtlMs }),
         ...(c.sessionTimeoutMs === undefined ? {} : { sessionTimeoutMs: c.sessionTimeoutMs }),
       },
     });
