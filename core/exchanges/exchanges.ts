@@ -286,8 +286,8 @@ export class Exchanges {
     for (const r of results) if ('skipped' in r) skipped.push({ topic: r.topic, reason: 'TopicNotFound' });
     for (const r of results) if ('full' in r) skipped.push({ topic: r.topic, reason: 'QueueFull' });
     // Routed to full queues only: refused, as RabbitMQ nacks a publish to a `reject-publish` queue.
-    const full = results.find((r) => 'full' in r);
-    if (routed.length === 0 && full !== undefined && 'full' in full) throw full.full;
+    const [full] = results.flatMap((r) => ('full' in r && r.full instanceof Error ? [r.full] : []));
+    if (routed.length === 0 && full !== undefined) throw full;
     const failed = results.flatMap((r) => (r.failed === undefined ? [] : [{ ...r, failed: r.failed }]));
     // Bad input (a malformed or too large record) that no topic took: nothing was written, so say it as it is.
     const refused = failed.find((f) => isSluiceError(f.error) && !f.error.retriable);

@@ -112,7 +112,8 @@ export class DeadLetters {
    * Publishes a dead letter to the group's dead-letter exchange, with RabbitMQ's `x-death` and
    * `x-first-death-*`/`x-last-death-*` headers, routed by the group's dead-letter routing key, else
    * the record's own routing key, else its topic's name (a queue's name: what RabbitMQ's default
-   * exchange routes by). An exchange that does not exist drops it, as in RabbitMQ.
+   * exchange routes by). An exchange that does not exist, or full `reject-publish` queues as its
+   * only destinations, drop it, as in RabbitMQ.
    */
   private async publish(
     settings: ShareGroupSettings,
@@ -160,7 +161,8 @@ export class DeadLetters {
         messageId: `dlx-${id}`,
       });
     } catch (e) {
-      if (!isSluiceError(e, 'ExchangeNotFound')) throw e;
+      // Dropped, as RabbitMQ drops a dead letter it cannot route (at-most-once dead-lettering).
+      if (!isSluiceError(e, 'ExchangeNotFound') && !isSluiceError(e, 'QueueFull')) throw e;
     }
   }
 

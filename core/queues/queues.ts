@@ -1,12 +1,7 @@
 import { InvalidArgument, SluiceError, isSluiceError } from '../errors.ts';
 import { validateTopicName } from '../log/topicConfig.ts';
 import type { Sluice } from '../log/sluice.ts';
-import {
-  ShareGroupNotFound,
-  type ShareGroupDescription,
-  type ShareGroups,
-  type ShareJoinOptions,
-} from './shareGroups.ts';
+import { ShareGroupNotFound, type ShareGroupDescription, type ShareGroups } from './shareGroups.ts';
 import type { ShareGroupSettings, ShareStore } from './shareStore.ts';
 
 /**
@@ -145,7 +140,7 @@ export class Queues {
           .filter((k) => declaration[k] !== undefined)
           .map((k) => [k, declaration[k]]),
       ),
-    } as ShareJoinOptions);
+    });
     const settings: ShareGroupSettings = {
       ...wanted,
       queue: true,

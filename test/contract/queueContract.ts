@@ -213,6 +213,19 @@ export function queueContract(kind: QueueKind): void {
       await queues.admit('small', 1);
       const routed = await exchanges.publish('all', { routingKey: '', value: 'e' });
       expect(routed.routed.map((r) => r.topic)).toStrictEqual(['audit', 'small']);
+      // A dead letter whose only destination is the full queue is dropped; the rejection still applies.
+      await queues.declare({ name: 'feeder', deadLetterExchange: 'to-small' });
+      await exchanges.declare('to-small', { type: 'fanout' });
+      await exchanges.bind('to-small', { destination: { topic: 'small' } });
+      await sluice.append('feeder', [{ value: 'f' }]);
+      const f = await shares.join('feeder', { topics: ['feeder'] });
+      await shares.poll('feeder', f.memberId);
+      const [rejected] = await shares.acknowledge('feeder', f.memberId, [
+        { topic: 'feeder', partition: 0, offset: 0, type: 'reject' },
+      ]);
+      expect(rejected!.ok).toBe(true);
+      expect(await queues.describe('feeder')).toMatchObject({ messages: 0, archived: 1 });
+      expect((await everything(sluice, 'small')).map((r) => r.value)).toStrictEqual(['a', 'b', 'e']);
     });
 
     it('dead-letter exchanges: x-death counts repeats per queue and reason, the first and last deaths are kept, and the routing key can be replaced', async () => {
