@@ -2,6 +2,7 @@ import { createHash, randomUUID } from 'node:crypto';
 import { isSluiceError } from '../errors.ts';
 import type { ConsumerGroups, GroupRecord } from '../groups/consumerGroups.ts';
 import type { JsonValue } from '../log/records.ts';
+import type { Leases } from '../leases.ts';
 import { EVENT_HEADERS, type SagaTrigger } from './definition.ts';
 import { checkExecutionName } from './executions.ts';
 import type { SagaInfo, Sagas } from './sagas.ts';
@@ -25,11 +26,7 @@ const SESSION_TIMEOUT_MS = 60_000;
 /** Longer than a trigger function runs (one minute), so a crashed holder frees it soon after. */
 const LEASE_MS = 90_000;
 
-/** Short-lived exclusive rights by name. */
-export interface Leases {
-  acquire(name: string, holder: string, now: number, ttlMs: number): Promise<boolean>;
-  release(name: string, holder: string): Promise<void>;
-}
+export type { Leases } from '../leases.ts';
 
 /**
  * Runs the sagas' topic triggers: for each, a consumer group polls the topic and starts an
