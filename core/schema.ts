@@ -126,7 +126,12 @@ export const metadataKeys = {
     pk: `exchange#${exchange}`,
     sk: `inbound#${source}#${bindingId}`,
   }),
-  /** Short-lived exclusive rights (a saga trigger's drain). */
+  /** All subscriptions are listed under one partition key, each item its whole definition. */
+  subscription: (name: string) => ({ pk: 'subscription', sk: name }),
+  subscriptionsPartition: 'subscription',
+  /** A subscription's delivery state (`p#<partition>`) and quarantined keys (`q#<partition>#<keyId>`). */
+  subscriptionStatePartition: (name: string) => `sub#${name}`,
+  /** Short-lived exclusive rights (a saga trigger's drain, a subscription's dispatcher). */
   lease: (name: string) => ({ pk: 'lease', sk: name }),
 } as const;
 
