@@ -1,4 +1,4 @@
-import { beforeAll, describe, expect } from 'vitest';
+import { beforeAll, beforeEach, describe, expect } from 'vitest';
 import { fc, it } from '@fast-check/vitest';
 import { apiEvent, invoke, lambdaContext, type Handler } from '../support/apiEvents.ts';
 import { handlerEnvironment } from '../support/handlerEnv.ts';
@@ -1038,6 +1038,16 @@ describe('fuzz: every route answers junk with a 4xx JSON error and writes nothin
     },
   );
 
+  // The suite outlasts the fuzz group's member session (5 minutes, the most a session may be):
+  // each route's runs begin with a heartbeat, so describe never sees it expire mid-route.
+  beforeEach(async () => {
+    const beat = await invoke(groups, {
+      method: 'POST',
+      route: HEARTBEAT,
+      pathParameters: { group: 'fuzz-group', memberId: member },
+    });
+    expect(beat.status, JSON.stringify(beat.body)).toBe(200);
+  });
   for (const route of routes) {
     it.prop([route.run], { numRuns: 60 })(route.name, async (run) => {
       const before = await state();
