@@ -30,9 +30,12 @@ import {
   FilterRule,
   LayerVersion,
   StartingPosition,
+  type CfnFunction,
+  type IFunction,
   type ILayerVersion,
   type Runtime,
 } from 'aws-cdk-lib/aws-lambda';
+import type { ISecret } from 'aws-cdk-lib/aws-secretsmanager';
 import { DynamoEventSource, SqsEventSource } from 'aws-cdk-lib/aws-lambda-event-sources';
 import { Queue, QueueEncryption } from 'aws-cdk-lib/aws-sqs';
 import type { NodejsFunction } from 'aws-cdk-lib/aws-lambda-nodejs';
@@ -115,6 +118,11 @@ export interface SluiceStackProps extends StackProps {
   readonly rollerLagAlarm?: Duration;
   /** Most roll-worker functions running at once (the queue's event source's maximum concurrency). @default 10 */
   readonly rollConcurrency?: number;
+  /**
+   * Reserved concurrency of the subscription dispatcher, so that slow targets can never take the
+   * account's concurrency from produce and fetch. @default 5
+   */
+  readonly subscriptionConcurrency?: number;
 }
 
 /** A JWT authorizer (Cognito, Auth0, …) in front of every route. */
@@ -149,7 +157,8 @@ type S3Action = 's3:GetObject' | 's3:PutObject' | 's3:DeleteObject';
 
 /** What each function may do to each table and to segment objects: nothing more. */
 /** Segment objects (and their claim lists) live under segments/, claim checks under claims/. */
-type FunctionName = HandlerName | 'lagReporter' | 'roller' | 'rollWorker' | 'sagaAudit' | 'sagaTrigger';
+type FunctionName =
+  HandlerName | 'lagReporter' | 'roller' | 'rollWorker' | 'sagaAudit' | 'sagaTrigger' | 'subscriptionDispatcher';
 
 /**
  * What a consumer-group member needs: read the log (and fill a dead writer's gap in it), change
@@ -251,6 +260,28 @@ const ACCESS: Record<FunctionName, FunctionAccess> = {
       'dynamodb:Query',
       'dynamodb:ConditionCheckItem',
     ],
+    objects: { segments: ['s3:GetObject'], claims: ['s3:GetObject', 's3:PutObject'] },
+  },
+  // Subscription admin changes subscription items, reads (and may delete) the subscription's
+  // group, and dead-letters a skipped key's records as an idempotent producer.
+  subscriptions: {
+    log: ['dynamodb:Query', 'dynamodb:PutItem'],
+    metadata: [
+      'dynamodb:GetItem',
+      'dynamodb:PutItem',
+      'dynamodb:UpdateItem',
+      'dynamodb:DeleteItem',
+      'dynamodb:Query',
+      'dynamodb:ConditionCheckItem',
+      'dynamodb:BatchWriteItem',
+    ],
+    objects: { segments: ['s3:GetObject'], claims: ['s3:GetObject', 's3:PutObject'] },
+  },
+  // The dispatcher is a consumer-group member (join, commit), keeps delivery state and leases,
+  // and dead-letters as an idempotent producer; invoking targets is granted per target
+  // (SluiceStack.addSubscriptionTarget).
+  subscriptionDispatcher: {
+    ...GROUP_MEMBER_ACCESS,
     objects: { segments: ['s3:GetObject'], claims: ['s3:GetObject', 's3:PutObject'] },
   },
   // Lag reads offsets and high watermarks; describing a group may remove expired members.
@@ -361,6 +392,8 @@ export class SluiceStack extends Stack {
   readonly rollDeadLetters: Queue;
   /** Records saga lifecycle events; every saga's state machine invokes it. */
   readonly sagaAudit: NodejsFunction;
+  /** Delivers subscriptions: rung by the log table's stream, and every minute. */
+  readonly subscriptionDispatcher: NodejsFunction;
   readonly api: HttpApi;
   /** Layers every Sluice function loads (Powertools), for functions added by constructs. */
   readonly powertoolsLayers: readonly ILayerVersion[];
@@ -469,7 +502,7 @@ export class SluiceStack extends Stack {
         timeout:
           handler === 'rollWorker'
             ? Duration.minutes(5)
-            : handler === 'roller' || handler === 'sagaTrigger'
+            : handler === 'roller' || handler === 'sagaTrigger' || handler === 'subscriptionDispatcher'
               ? Duration.minutes(1)
               : Duration.seconds(29), // HTTP APIs stop waiting at 30 s
         layers: [powertools],
@@ -549,7 +582,9 @@ export class SluiceStack extends Stack {
       acls: httpFunction('acls'),
       queues: httpFunction('queues'),
       exchanges: httpFunction('exchanges'),
+      subscriptions: httpFunction('subscriptions'),
     };
+    this.subscriptionDispatcher = this.dispatcherFunction(props.subscriptionConcurrency ?? 5);
     this.lagReporter = makeFunction('lagReporter', join('functions', 'groups', 'lagReporter.ts'));
     this.roller = makeFunction('roller', join('functions', 'tiering', 'roller.ts'));
     this.rollWorker = makeFunction('rollWorker', join('functions', 'tiering', 'rollWorker.ts'));
@@ -774,6 +809,65 @@ export class SluiceStack extends Stack {
 
   private sagaCatalog(): string {
     return Lazy.string({ produce: () => this.toJsonString(this.sagas) });
+  }
+
+  /**
+   * Lets subscriptions deliver to `target` (a Lambda function): the dispatcher may invoke it, and
+   * nothing else. A subscription naming a function not granted fails its deliveries (AccessDenied)
+   * and dead-letters as any failing target.
+   */
+  addSubscriptionTarget(target: IFunction): void {
+    target.grantInvoke(this.subscriptionDispatcher);
+  }
+
+  /**
+   * Lets subscriptions sign webhook deliveries with `secret` (read only by the dispatcher).
+   */
+  addSubscriptionSecret(secret: ISecret): void {
+    secret.grantRead(this.subscriptionDispatcher);
+  }
+
+  /**
+   * The subscription dispatcher: the log table's stream rings it on appends (INSERTs only; it runs
+   * only the subscriptions of the topics touched), a one-minute schedule runs every subscription,
+   * and its reserved concurrency caps what slow targets can take.
+   */
+  private dispatcherFunction(concurrency: number): NodejsFunction {
+    const fn = this.makeFunction('subscriptionDispatcher', join('functions', 'subscriptions', 'dispatcher.ts'));
+    (fn.node.defaultChild as CfnFunction).reservedConcurrentExecutions = concurrency;
+    fn.addEventSource(
+      new DynamoEventSource(this.logTable, {
+        startingPosition: StartingPosition.LATEST,
+        batchSize: 100,
+        maxBatchingWindow: Duration.seconds(1),
+        retryAttempts: 2,
+        filters: [FilterCriteria.filter({ eventName: FilterRule.isEqual('INSERT') })],
+      }),
+    );
+    Validations.of(fn.role!).acknowledge({
+      id: 'AwsSolutions-IAM5[Resource::*]',
+      reason:
+        'X-Ray (PutTraceSegments, PutTelemetryRecords) and dynamodb:ListStreams, which the stream event source needs, support no resource-level permissions.',
+    });
+    new Rule(this, 'SubscriptionSchedule', {
+      schedule: Schedule.rate(Duration.minutes(1)),
+      targets: [new LambdaFunction(fn)],
+    });
+    new Alarm(this, 'QuarantinedKeysAlarm', {
+      alarmDescription: 'A subscription has quarantined keys: their records wait for a release or a skip',
+      metric: new Metric({
+        namespace: 'Sluice',
+        metricName: 'SubscriptionQuarantinedKeys',
+        dimensionsMap: { service: 'sluice' },
+        statistic: 'Maximum',
+        period: Duration.minutes(5),
+      }),
+      threshold: 0,
+      evaluationPeriods: 1,
+      comparisonOperator: ComparisonOperator.GREATER_THAN_THRESHOLD,
+      treatMissingData: TreatMissingData.NOT_BREACHING,
+    });
+    return fn;
   }
 
   /**

@@ -163,5 +163,6 @@ export async function loadHttpHandlers(): Promise<Record<HandlerName, LambdaHttp
     acls: (await import('../functions/security/acls.ts')).handler,
     queues: (await import('../functions/queues/api.ts')).handler,
     exchanges: (await import('../functions/exchanges/api.ts')).handler,
+    subscriptions: (await import('../functions/subscriptions/api.ts')).handler,
   };
 }

@@ -3,7 +3,7 @@
  * gateway dispatches with it, and a test checks it against docs/openapi.json.
  */
 export type HandlerName =
-  'topics' | 'produce' | 'fetch' | 'groups' | 'tiering' | 'sagas' | 'acls' | 'queues' | 'exchanges';
+  'topics' | 'produce' | 'fetch' | 'groups' | 'tiering' | 'sagas' | 'acls' | 'queues' | 'exchanges' | 'subscriptions';
 
 /**
  * The module serving each handler, relative to the project root: one folder per capability
@@ -19,6 +19,7 @@ export const HANDLER_ENTRY: Readonly<Record<HandlerName, string>> = {
   acls: 'functions/security/acls.ts',
   queues: 'functions/queues/api.ts',
   exchanges: 'functions/exchanges/api.ts',
+  subscriptions: 'functions/subscriptions/api.ts',
 };
 
 /**
@@ -87,6 +88,23 @@ export const ROUTES: readonly Route[] = [
   { method: 'POST', path: '/v1/exchanges/{exchange}/bindings', handler: 'exchanges', scope: 'admin' },
   { method: 'DELETE', path: '/v1/exchanges/{exchange}/bindings', handler: 'exchanges', scope: 'admin' },
   { method: 'POST', path: '/v1/exchanges/{exchange}/messages', handler: 'exchanges', scope: 'produce' },
+  { method: 'GET', path: '/v1/subscriptions', handler: 'subscriptions', scope: 'consume' },
+  { method: 'POST', path: '/v1/subscriptions', handler: 'subscriptions', scope: 'admin' },
+  { method: 'GET', path: '/v1/subscriptions/{subscription}', handler: 'subscriptions', scope: 'consume' },
+  { method: 'PATCH', path: '/v1/subscriptions/{subscription}', handler: 'subscriptions', scope: 'admin' },
+  { method: 'DELETE', path: '/v1/subscriptions/{subscription}', handler: 'subscriptions', scope: 'admin' },
+  {
+    method: 'POST',
+    path: '/v1/subscriptions/{subscription}/quarantine/{key}/release',
+    handler: 'subscriptions',
+    scope: 'admin',
+  },
+  {
+    method: 'POST',
+    path: '/v1/subscriptions/{subscription}/quarantine/{key}/skip',
+    handler: 'subscriptions',
+    scope: 'admin',
+  },
 ];
 
 /** `"POST /v1/topics"`, as API Gateway puts it in `event.routeKey`. */

@@ -14,6 +14,7 @@ let sagas: Handler;
 let acls: Handler;
 let exchanges: Handler;
 let queues: Handler;
+let subscriptions: Handler;
 
 beforeAll(async () => {
   await handlerEnvironment('handlers', {
@@ -38,6 +39,7 @@ beforeAll(async () => {
   acls = (await import('../../functions/security/acls.ts')).handler;
   exchanges = (await import('../../functions/exchanges/api.ts')).handler;
   queues = (await import('../../functions/queues/api.ts')).handler;
+  subscriptions = (await import('../../functions/subscriptions/api.ts')).handler;
 });
 
 const T = '/v1/topics';
@@ -81,10 +83,10 @@ function validStart(saga: string, body: string): boolean {
 }
 
 /** Whether a queue declaration names a legal queue that does not exist yet (a fuzzer must not send it). */
-function declaresNew(body: string): boolean {
+function declaresNew(body: string, existing: readonly string[] = ['fuzz-share', 'fuzzed']): boolean {
   try {
     const { name } = JSON.parse(body) as { name?: unknown };
-    return typeof name === 'string' && /^[a-zA-Z0-9._-]{1,200}$/.test(name) && !['fuzz-share', 'fuzzed'].includes(name);
+    return typeof name === 'string' && /^[a-zA-Z0-9._-]{1,200}$/.test(name) && !existing.includes(name);
   } catch {
     return false;
   }
@@ -372,7 +374,15 @@ describe('fuzz: every route answers junk with a 4xx JSON error and writes nothin
       pathParameters: { group: 'fuzz-share' },
     });
     const queueList = await invoke(queues, { method: 'GET', route: '/v1/queues' });
+    const subscriptionList = await invoke(subscriptions, { method: 'GET', route: '/v1/subscriptions' });
+    const fuzzSub = await invoke(subscriptions, {
+      method: 'GET',
+      route: '/v1/subscriptions/{subscription}',
+      pathParameters: { subscription: 'fuzz-sub' },
+    });
     return {
+      subscriptions: subscriptionList.body.subscriptions,
+      fuzzSub: fuzzSub.body,
       queues: queueList.body.queues,
       shareGroups: shareList.body.groups,
       share: {
@@ -441,6 +451,12 @@ describe('fuzz: every route answers junk with a 4xx JSON error and writes nothin
       body: { type: 'topic' },
     });
     expect(declared.status).toBe(201);
+    const subscribed = await invoke(subscriptions, {
+      method: 'POST',
+      route: '/v1/subscriptions',
+      body: { name: 'fuzz-sub', topic: 'fuzzed', target: { type: 'https', url: 'http://127.0.0.1:9/hook' } },
+    });
+    expect(subscribed.status).toBe(201);
     // A binding that routes every message to 'fuzzed': a publish that got through would change its offsets.
     await invoke(exchanges, {
       method: 'POST',
@@ -1011,6 +1027,105 @@ describe('fuzz: every route answers junk with a 4xx JSON error and writes nothin
       ),
     },
     {
+      name: 'POST /v1/subscriptions',
+      run: fc
+        .oneof(
+          bodyish,
+          fc
+            .record(
+              {
+                name: fc.oneof(junk, junkName, fc.constant('fuzz-sub')),
+                topic: fc.oneof(junk, junkName, fc.constantFrom('fuzzed', 'missing')),
+                target: fc.oneof(
+                  junk,
+                  fc.record(
+                    {
+                      type: fc.oneof(junk, fc.constantFrom('lambda', 'https', 'sqs')),
+                      functionName: fc.oneof(junk, junkName),
+                      url: fc.oneof(junk, fc.constantFrom('http://example.com/x', 'https://u:p@h/', 'ftp://h/')),
+                      secret: junk,
+                    },
+                    { requiredKeys: [] },
+                  ),
+                ),
+                filter: fc.oneof(junk, fc.constant({ value: 5 }), fc.constant({ nope: ['x'] })),
+                batchSize: fc.oneof(junk, fc.constantFrom(0, 1001, 1.5)),
+                ordering: junk,
+                maxRetries: fc.oneof(junk, fc.constant(-1)),
+                backoff: fc.oneof(junk, fc.constant({ initialMs: 10, maxMs: 5 })),
+                maxRecordAgeMs: fc.oneof(junk, fc.constant(10)),
+                onFailure: fc.oneof(junk, fc.constant({ topic: 'missing' })),
+                parallelismPerPartition: fc.oneof(junk, fc.constant(2)),
+                startingPosition: junk,
+                paused: junk,
+              },
+              { requiredKeys: [] },
+            )
+            .map((o) => JSON.stringify(o)),
+        )
+        // A new legal name might create a subscription: the fuzzer keeps to the one that exists.
+        .filter((body) => !declaresNew(body, ['fuzz-sub']))
+        .map((body) => () => invoke(subscriptions, { method: 'POST', route: '/v1/subscriptions', body })),
+    },
+    {
+      name: 'PATCH /v1/subscriptions/{subscription}',
+      run: fc
+        .tuple(
+          fc.oneof(fc.constant('fuzz-sub'), junkName),
+          fc.oneof(
+            bodyish,
+            fc
+              .record(
+                {
+                  batchSize: fc.oneof(junk, fc.constantFrom(0, 5000)),
+                  ordering: fc.oneof(junk, fc.constant('random')),
+                  parallelismPerPartition: fc.oneof(junk, fc.constant(3)),
+                  target: junk,
+                  paused: fc.oneof(junk, fc.constant('yes')),
+                  onFailure: fc.oneof(junk, fc.constant({ topic: 'missing' })),
+                  name: junk,
+                },
+                { requiredKeys: [] },
+              )
+              .map((o) => JSON.stringify(o)),
+          ),
+        )
+        .map(
+          ([subscription, body]) =>
+            () =>
+              invoke(subscriptions, {
+                method: 'PATCH',
+                route: '/v1/subscriptions/{subscription}',
+                pathParameters: { subscription },
+                body,
+              }),
+        ),
+    },
+    {
+      name: 'GET and DELETE /v1/subscriptions/{subscription}, quarantine release and skip',
+      run: fc
+        .tuple(
+          fc.constantFrom(
+            ['GET', '/v1/subscriptions/{subscription}'],
+            ['DELETE', '/v1/subscriptions/{subscription}'],
+            ['POST', '/v1/subscriptions/{subscription}/quarantine/{key}/release'],
+            ['POST', '/v1/subscriptions/{subscription}/quarantine/{key}/skip'],
+          ),
+          junkName,
+          fc.oneof(junkName, fc.constant('k')),
+        )
+        // A legal name that exists would be deleted: only fuzz-sub's quarantine routes use it.
+        .map(
+          ([[method, route], subscription, key]) =>
+            () =>
+              invoke(subscriptions, {
+                method: method,
+                route: route,
+                pathParameters: { subscription: route.includes('quarantine') ? 'fuzz-sub' : subscription, key },
+              }),
+        ),
+    },
+    {
       name: 'GET and DELETE /v1/share-groups/{group}',
       run: fc.tuple(fc.constantFrom('GET', 'DELETE'), fc.oneof(fc.constant('fuzz-share'), junkName)).map(
         ([method, group]) =>
@@ -1056,8 +1171,8 @@ describe('fuzz: every route answers junk with a 4xx JSON error and writes nothin
       if (res.status >= 400) expect(await state(), 'a rejected request changed nothing').toStrictEqual(before);
       else if (route.name === 'POST /v1/groups/{group}/members')
         expect.fail(`a join accepted junk: ${JSON.stringify(res.body).slice(0, 200)}`);
-      else if (route.name === 'POST /v1/queues')
-        expect.fail(`a queue declaration accepted junk: ${JSON.stringify(res.body).slice(0, 200)}`);
+      else if (route.name === 'POST /v1/queues' || route.name === 'POST /v1/subscriptions')
+        expect.fail(`a declaration accepted junk: ${JSON.stringify(res.body).slice(0, 200)}`);
       else if (res.status === 201)
         await invoke(topics, { method: 'DELETE', route: TOPIC, pathParameters: { topic: res.body.name } });
     });

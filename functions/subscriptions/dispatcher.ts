@@ -1,0 +1,58 @@
+import { mapWithLimit } from '../../core/async.ts';
+import type { DeliveryRun } from '../../core/subscriptions/delivery.ts';
+import { eventHandler } from '../eventHandler.ts';
+import { logger, metrics, sluice } from '../runtime.ts';
+import { dispatcher, subscriptionStore } from './service.ts';
+
+const runner = dispatcher();
+/** Subscriptions run at once by one invocation. */
+const CONCURRENCY = 4;
+/** Time kept back from the function's timeout: a run stops between batches, then the invocation ends. */
+const MARGIN_MS = 15_000;
+
+/** The topic ids a stream event's INSERTs touched (the log table's `pk` is `<topicId>#<partition>`); none for a schedule. */
+export function topicIdsRung(event: unknown): Set<string> | undefined {
+  const records = (event as { Records?: unknown } | null)?.Records;
+  if (!Array.isArray(records)) return undefined;
+  const ids = new Set<string>();
+  for (const r of records as { eventName?: string; dynamodb?: { Keys?: { pk?: { S?: string } } } }[]) {
+    const pk = r.dynamodb?.Keys?.pk?.S;
+    if (r.eventName === 'INSERT' && pk !== undefined && pk.includes('#')) ids.add(pk.slice(0, pk.lastIndexOf('#')));
+  }
+  return ids;
+}
+
+/**
+ * Delivers subscriptions. The log table's stream rings it when records are appended (a doorbell:
+ * the records are read through each subscription's group), and only the subscriptions of the
+ * topics an append touched run; a one-minute schedule runs every subscription (retries that
+ * came due, a missed ring, a paused subscription leaving its group).
+ */
+export const handler = eventHandler(async (event: unknown, context): Promise<{ runs: DeliveryRun[] }> => {
+  const deadline = Date.now() + (context.getRemainingTimeInMillis?.() ?? 60_000) - MARGIN_MS;
+  const rung = topicIdsRung(event);
+  const all = await subscriptionStore.list();
+  const ids = await sluice.topicIds([...new Set(all.map((s) => s.topic))]);
+  const due = rung === undefined ? all : all.filter((s) => rung.has(ids.get(s.topic) ?? ''));
+  const runs = (
+    await mapWithLimit(due, CONCURRENCY, (s) =>
+      runner.run(s.name, { deadline }).catch((e: unknown) => {
+        // One subscription's failure does not stop the others; it runs again on the next ring.
+        logger.warn('Subscription run failed', { subscription: s.name, error: (e as Error).name });
+        return undefined;
+      }),
+    )
+  ).filter((r): r is DeliveryRun => r !== undefined);
+  const sum = (k: keyof Omit<DeliveryRun, 'subscription'>) => runs.reduce((n, r) => n + r[k], 0);
+  metrics.addMetric('SubscriptionRuns', 'Count', runs.length);
+  metrics.addMetric('SubscriptionDelivered', 'Count', sum('delivered'));
+  metrics.addMetric('SubscriptionFailedAttempts', 'Count', sum('failedAttempts'));
+  metrics.addMetric('SubscriptionDeadLettered', 'Count', sum('deadLettered'));
+  if (rung === undefined) {
+    // The scheduled run reports quarantined keys (a gauge, alarmed on by the stack).
+    let quarantined = 0;
+    for (const s of all) quarantined += (await subscriptionStore.readState(s.name)).quarantined.length;
+    metrics.addMetric('SubscriptionQuarantinedKeys', 'Count', quarantined);
+  }
+  return { runs };
+});
