@@ -5,6 +5,7 @@ import { TABLE_NAME_ENV, type TableNames } from '../core/schema.ts';
 import type { HandlerName } from '../functions/http/routes.ts';
 import { dynamoClientFromEnv, localAwsEnv } from './awsEnv.ts';
 import { startDynamoDbLocal } from './dynamoDbLocal.ts';
+import { startLocalAwsServices, type LocalAwsServices } from './awsServices.ts';
 import { startLocalGateway, type LambdaHttpHandler } from './gateway.ts';
 import { startLocalSagas, type LocalSagas, type LocalSagasOptions } from './sagas.ts';
 import { startS3Emulator } from './s3Emulator.ts';
@@ -45,6 +46,19 @@ export interface LocalStackOptions {
    * anyone who can reach the gateway may then claim to be anyone. Without it, callers are `anonymous`.
    */
   readonly trustPrincipalHeader?: boolean;
+  /**
+   * Functions subscriptions may deliver to, by name: `module.ts#export` (relative to the project),
+   * served over Lambda's Invoke API as the dispatcher calls it in AWS.
+   */
+  readonly functions?: Readonly<Record<string, string>>;
+  /** Webhook signing secrets by name, served over Secrets Manager's API (local values only). */
+  readonly secrets?: Readonly<Record<string, string>>;
+  /**
+   * How often the subscription dispatcher runs every subscription (in AWS the log table's stream
+   * rings it on appends, and a schedule every minute); 0 runs it only through `runSubscriptions()`.
+   * @default 250
+   */
+  readonly subscriptionIntervalMs?: number;
 }
 
 export interface LocalStack {
@@ -56,6 +70,10 @@ export interface LocalStack {
   readonly dynamoLoopbackOnly: boolean;
   /** The local sagas, unless turned off. */
   readonly sagas: LocalSagas | undefined;
+  /** Lambda's Invoke and Secrets Manager's GetSecretValue, for subscription targets. */
+  readonly aws: LocalAwsServices;
+  /** Runs the subscription dispatcher once now, over every subscription (what the schedule does in AWS). */
+  runSubscriptions(): Promise<void>;
   stop(): Promise<void>;
 }
 
@@ -91,7 +109,13 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
   const s3Endpoint = s3Env.AWS_ENDPOINT_URL_S3;
 
   const tables = options.tables ?? { log: 'sluice-log', metadata: 'sluice-metadata' };
+  const aws = await startLocalAwsServices({
+    ...(options.functions === undefined ? {} : { functions: options.functions }),
+    ...(options.secrets === undefined ? {} : { secrets: options.secrets }),
+  });
   Object.assign(process.env, localAwsEnv(dynamoEndpoint), s3Env, {
+    AWS_ENDPOINT_URL_LAMBDA: aws.endpoint,
+    AWS_ENDPOINT_URL_SECRETS_MANAGER: aws.endpoint,
     [TABLE_NAME_ENV.log]: tables.log,
     [TABLE_NAME_ENV.metadata]: tables.metadata,
     SLUICE_AUTHORIZATION: options.authorization ?? 'open',
@@ -129,6 +153,28 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
         }, interval)
       : undefined;
   timer?.unref();
+  // The subscription dispatcher on a timer (one run at a time), as its schedule runs it in AWS.
+  const dispatcher = (await import('../functions/subscriptions/dispatcher.ts')).handler as unknown as (
+    event: unknown,
+    context: unknown,
+  ) => Promise<unknown>;
+  let dispatching: Promise<void> | undefined;
+  const runSubscriptions = (): Promise<void> =>
+    (dispatching ??= dispatcher(
+      {},
+      { functionName: 'subscriptionDispatcher', awsRequestId: 'local', getRemainingTimeInMillis: () => 60_000 },
+    )
+      .then(() => undefined)
+      .finally(() => (dispatching = undefined)));
+  const subscriptionInterval = options.subscriptionIntervalMs ?? 250;
+  const subscriptionTimer =
+    subscriptionInterval > 0
+      ? setInterval(() => {
+          if (dispatching === undefined)
+            void runSubscriptions().catch((e) => console.error('subscription run failed:', e));
+        }, subscriptionInterval)
+      : undefined;
+  subscriptionTimer?.unref();
 
   return {
     url: gateway.url,
@@ -138,8 +184,13 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
     bucket,
     dynamoLoopbackOnly: dynamo?.loopbackOnly ?? true,
     sagas,
+    aws,
+    runSubscriptions,
     async stop() {
       clearInterval(timer);
+      clearInterval(subscriptionTimer);
+      await dispatching?.catch(() => undefined);
+      await aws.stop();
       await gateway.close();
       await sagas?.stop();
       await s3?.stop();
