@@ -1,4 +1,5 @@
 import { Connection, type ConnectionOptions } from './http.ts';
+import type { Subscription, SubscriptionChanges, SubscriptionDescription, SubscriptionSpec } from './subscriptions.ts';
 
 export interface TopicConfig {
   partitions?: number;
@@ -136,6 +137,7 @@ export interface QueueDescription {
 
 const topicPath = (name: string): string => `v1/topics/${encodeURIComponent(name)}`;
 const queuePath = (name: string): string => `v1/queues/${encodeURIComponent(name)}`;
+const subscriptionPath = (name: string): string => `v1/subscriptions/${encodeURIComponent(name)}`;
 
 /** Topic administration over the HTTP API. */
 export class Admin {
@@ -242,6 +244,59 @@ export class Admin {
   /** Deletes a queue without live consumers: its share group and its topic. */
   async deleteQueue(name: string): Promise<void> {
     await this.http.request('DELETE', queuePath(name));
+  }
+
+  /**
+   * Creates a subscription: push delivery of a topic's records to a Lambda function or an HTTPS
+   * endpoint (see the README's Subscriptions). Its topic (and `onFailure` topic) must exist; one of
+   * the same name is a 409 `SubscriptionAlreadyExists`.
+   */
+  createSubscription(spec: SubscriptionSpec): Promise<Subscription> {
+    return this.http.request('POST', 'v1/subscriptions', { body: spec });
+  }
+
+  /** The subscriptions the caller may describe. */
+  async listSubscriptions(): Promise<Subscription[]> {
+    return (await this.http.request<{ subscriptions: Subscription[] }>('GET', 'v1/subscriptions')).subscriptions;
+  }
+
+  /** The settings, per partition the position, lag, retry in flight and counts, and the quarantined keys. */
+  describeSubscription(name: string): Promise<SubscriptionDescription> {
+    return this.http.request('GET', subscriptionPath(name));
+  }
+
+  /** Changes settings (`null` removes the filter or `onFailure`); the name, topic and starting position stay. */
+  updateSubscription(name: string, changes: SubscriptionChanges): Promise<Subscription> {
+    return this.http.request('PATCH', subscriptionPath(name), { body: changes });
+  }
+
+  /** Stops delivery (positions are kept; the dispatcher leaves the group, so its offsets can be reset). */
+  pauseSubscription(name: string): Promise<Subscription> {
+    return this.updateSubscription(name, { paused: true });
+  }
+
+  /** Delivers again from the positions where it was paused. */
+  resumeSubscription(name: string): Promise<Subscription> {
+    return this.updateSubscription(name, { paused: false });
+  }
+
+  /** Deletes the subscription, its delivery state and (once the dispatcher has left it) its group. */
+  async deleteSubscription(name: string): Promise<void> {
+    await this.http.request('DELETE', subscriptionPath(name));
+  }
+
+  /**
+   * Releases a quarantined key (as text, as `describeSubscription` shows it): its parked records
+   * are delivered again, in order, then the key flows. 404 `KeyNotQuarantined` when no partition
+   * has it parked.
+   */
+  releaseKey(name: string, key: string): Promise<{ partitions: number[]; records: number }> {
+    return this.http.request('POST', `${subscriptionPath(name)}/quarantine/${encodeURIComponent(key)}/release`);
+  }
+
+  /** Skips a quarantined key: its parked records are dead-lettered (or dropped without `onFailure`), and the key flows. */
+  skipKey(name: string, key: string): Promise<{ partitions: number[]; records: number }> {
+    return this.http.request('POST', `${subscriptionPath(name)}/quarantine/${encodeURIComponent(key)}/skip`);
   }
 
   /** The ACL rules, optionally only those with these exact field values. */

@@ -17,6 +17,9 @@
  *   sluice exchanges list | declare X --type T [--alternate A] | describe X | delete X
  *   sluice bind|unbind EXCHANGE (--topic T | --exchange X) [--key K] [--arg k=v ...]
  *   sluice publish EXCHANGE ROUTING-KEY VALUE [--header k=v ...] [--message-id ID] [--mandatory] [--key K]
+ *   sluice subscriptions create NAME --topic T (--lambda FN | --https URL [--secret REF]) [--batch-size N ...]
+ *   sluice subscriptions list | describe S | update S [...] | pause S | resume S | delete S
+ *   sluice quarantine release|skip SUBSCRIPTION KEY
  *   sluice example [NAME [ARGS ...]]         runs examples/NAME.ts on this Node (no NAME: lists them)
  *
  * Options: --url (default $SLUICE_URL or http://127.0.0.1:7070), --auth none|iam, --json.
@@ -39,6 +42,14 @@ import { Producer } from './producer.ts';
 import { Publisher, type Binding, type ExchangeType } from './publisher.ts';
 import type { Message, ReceivedRecord, Value } from './records.ts';
 import { SagaClient, type SagaExecution, type SagaExecutionSummary } from './sagas.ts';
+import type {
+  Backoff,
+  Subscription,
+  SubscriptionChanges,
+  SubscriptionDescription,
+  SubscriptionSpec,
+  SubscriptionTarget,
+} from './subscriptions.ts';
 
 const USAGE = `Usage:
   sluice topics create NAME [--partitions N] [--config key=value ...]
@@ -78,6 +89,20 @@ const USAGE = `Usage:
   sluice bind EXCHANGE (--topic T | --exchange X) [--key BINDING-KEY] [--arg name=value ...]
   sluice unbind EXCHANGE (--topic T | --exchange X) [--key BINDING-KEY] [--arg name=value ...]
   sluice publish EXCHANGE ROUTING-KEY VALUE [--header k=v ...] [--message-id ID] [--mandatory] [--key KEY]
+  sluice subscriptions create NAME --topic T (--lambda FUNCTION | --https URL [--secret REF])
+      [--batch-size N] [--max-batching-window-ms N] [--ordering partition|key] [--parallelism N]
+      [--max-retries N] [--backoff-initial-ms N] [--backoff-multiplier X] [--backoff-max-ms N]
+      [--max-record-age-ms N] [--on-failure TOPIC] [--starting-position earliest|latest]
+      [--filter JSON] [--paused]
+  sluice subscriptions list
+  sluice subscriptions describe SUBSCRIPTION   (per partition: position, lag, retry; quarantined keys)
+  sluice subscriptions update SUBSCRIPTION [the create options but --topic and --starting-position]
+      [--no-filter] [--no-on-failure]
+  sluice subscriptions pause SUBSCRIPTION
+  sluice subscriptions resume SUBSCRIPTION
+  sluice subscriptions delete SUBSCRIPTION
+  sluice quarantine release SUBSCRIPTION KEY   (re-delivers the key's parked records, in order)
+  sluice quarantine skip SUBSCRIPTION KEY      (dead-letters them)
   sluice example                         (lists the examples)
   sluice example NAME [ARGS ...]         (runs examples/NAME.ts; ARGS go to it untouched, e.g. --count 20)
 Options: --url URL (default $SLUICE_URL or http://127.0.0.1:7070)  --auth none|iam  --json  --key KEY
@@ -133,6 +158,24 @@ const OPTIONS = {
   header: { type: 'string', multiple: true },
   'message-id': { type: 'string' },
   mandatory: { type: 'boolean', default: false },
+  lambda: { type: 'string' },
+  https: { type: 'string' },
+  secret: { type: 'string' },
+  'batch-size': { type: 'string' },
+  'max-batching-window-ms': { type: 'string' },
+  ordering: { type: 'string' },
+  parallelism: { type: 'string' },
+  'max-retries': { type: 'string' },
+  'backoff-initial-ms': { type: 'string' },
+  'backoff-multiplier': { type: 'string' },
+  'backoff-max-ms': { type: 'string' },
+  'max-record-age-ms': { type: 'string' },
+  'on-failure': { type: 'string' },
+  'no-on-failure': { type: 'boolean', default: false },
+  'starting-position': { type: 'string' },
+  filter: { type: 'string' },
+  'no-filter': { type: 'boolean', default: false },
+  paused: { type: 'boolean', default: false },
   help: { type: 'boolean', short: 'h', default: false },
 } as const satisfies ParseArgsConfig['options'];
 
@@ -170,6 +213,8 @@ export async function main(
     if (command === 'acls') return await aclsCommand(new Admin(connection), rest, values, print);
     if (command === 'exchanges' || command === 'bind' || command === 'unbind' || command === 'publish')
       return await exchangesCommand(new Publisher(connection), command, rest, values, print);
+    if (command === 'subscriptions') return await subscriptionsCommand(new Admin(connection), rest, values, print);
+    if (command === 'quarantine') return await quarantineCommand(new Admin(connection), rest, values, print);
     throw new UsageError(`Unknown command ${command}`);
   } catch (e) {
     if (e instanceof UsageError) {
@@ -1110,6 +1155,236 @@ async function exchangesCommand(
     default:
       throw new UsageError(`Unknown exchanges action ${action ?? '(none)'}`);
   }
+}
+
+/** A subscription's target from --lambda or --https (with --secret); undefined when neither is given. */
+function targetOf(values: Record<string, unknown>): SubscriptionTarget | undefined {
+  const lambda = values.lambda as string | undefined;
+  const https = values.https as string | undefined;
+  const secret = values.secret as string | undefined;
+  if (lambda !== undefined && https !== undefined) throw new UsageError('give one of --lambda and --https');
+  if (secret !== undefined && https === undefined) throw new UsageError('--secret goes with --https');
+  if (lambda !== undefined) return { type: 'lambda', functionName: lambda };
+  if (https !== undefined) return { type: 'https', url: https, ...(secret === undefined ? {} : { secret }) };
+  return undefined;
+}
+
+/** The settings a create and an update share, from the options given (the server checks their values). */
+function subscriptionSettings(values: Record<string, unknown>): SubscriptionChanges {
+  const str = (k: string) => values[k] as string | undefined;
+  const numbers = {
+    batchSize: integer('batch-size', str('batch-size')),
+    maxBatchingWindowMs: integer('max-batching-window-ms', str('max-batching-window-ms')),
+    parallelismPerPartition: integer('parallelism', str('parallelism')),
+    maxRetries: integer('max-retries', str('max-retries')),
+    maxRecordAgeMs: signedInteger('max-record-age-ms', str('max-record-age-ms')),
+  };
+  const ordering = str('ordering');
+  if (ordering !== undefined && ordering !== 'partition' && ordering !== 'key')
+    throw new UsageError('--ordering is partition or key');
+  const target = targetOf(values);
+  if (values['no-filter'] === true && values.filter !== undefined)
+    throw new UsageError('give one of --filter and --no-filter');
+  if (values['no-on-failure'] === true && values['on-failure'] !== undefined)
+    throw new UsageError('give one of --on-failure and --no-on-failure');
+  let filter: SubscriptionChanges['filter'];
+  if (values.filter !== undefined) {
+    try {
+      filter = JSON.parse(values.filter as string) as SubscriptionChanges['filter'];
+    } catch {
+      throw new UsageError('--filter must be JSON, e.g. \'{"value":{"type":["order.created"]}}\'');
+    }
+  } else if (values['no-filter'] === true) filter = null;
+  const onFailure =
+    values['on-failure'] !== undefined
+      ? { topic: values['on-failure'] as string }
+      : values['no-on-failure'] === true
+        ? null
+        : undefined;
+  return Object.fromEntries(
+    Object.entries({
+      ...numbers,
+      ordering,
+      target,
+      filter,
+      onFailure,
+      ...(values.paused === true ? { paused: true } : {}),
+    }).filter(([, v]) => v !== undefined),
+  );
+}
+
+/** The backoff options given, or undefined when none is. */
+function backoffOf(values: Record<string, unknown>): Partial<Backoff> | undefined {
+  const multiplier = values['backoff-multiplier'] as string | undefined;
+  if (multiplier !== undefined && !/^\d+(\.\d+)?$/.test(multiplier))
+    throw new UsageError('--backoff-multiplier must be a number, e.g. 2 or 1.5');
+  const backoff = Object.fromEntries(
+    Object.entries({
+      initialMs: integer('backoff-initial-ms', values['backoff-initial-ms'] as string | undefined),
+      multiplier: multiplier === undefined ? undefined : Number(multiplier),
+      maxMs: integer('backoff-max-ms', values['backoff-max-ms'] as string | undefined),
+    }).filter(([, v]) => v !== undefined),
+  );
+  return Object.keys(backoff).length === 0 ? undefined : backoff;
+}
+
+function signedInteger(name: string, raw: string | undefined): number | undefined {
+  if (raw === undefined) return undefined;
+  if (!/^-?\d+$/.test(raw)) throw new UsageError(`--${name} must be an integer`);
+  return Number(raw);
+}
+
+function targetText(t: SubscriptionTarget): string {
+  return t.type === 'lambda'
+    ? `lambda ${t.functionName}`
+    : `https ${t.url}${t.secret === undefined ? '' : ' (signed)'}`;
+}
+
+function describeSubscription(d: SubscriptionDescription, print: (l: string) => void): void {
+  const b = d.backoff;
+  print(
+    `Subscription ${d.name}: ${d.paused ? 'paused' : 'active'}, topic ${d.topic} → ${targetText(d.target)}, group ${d.group}`,
+  );
+  print(
+    `Settings ordering=${d.ordering}${d.ordering === 'key' ? ` parallelismPerPartition=${d.parallelismPerPartition}` : ''} batchSize=${d.batchSize} maxBatchingWindowMs=${d.maxBatchingWindowMs} startingPosition=${d.startingPosition} maxRetries=${d.maxRetries} backoff=${b.initialMs}ms×${b.multiplier}≤${b.maxMs}ms maxRecordAgeMs=${d.maxRecordAgeMs} onFailure=${d.onFailure?.topic ?? '-'}`,
+  );
+  if (d.filter !== undefined) print(`Filter ${JSON.stringify(d.filter)}`);
+  const now = Date.now();
+  table(
+    print,
+    ['PARTITION', 'POSITION', 'HIGH WATERMARK', 'LAG', 'DELIVERED', 'DEAD-LETTERED', 'RETRY'],
+    d.partitions.map((p) => [
+      String(p.partition),
+      p.position === null ? '-' : String(p.position),
+      String(p.highWatermark),
+      String(p.lag),
+      String(p.delivered),
+      String(p.deadLettered),
+      p.retry === null
+        ? '-'
+        : `${p.retry.offsets.length} record(s) from offset ${p.retry.offsets[0] ?? '-'}, attempt ${p.retry.attempt}, ${
+            p.retry.retryAt <= now ? 'due now' : `in ${Math.ceil((p.retry.retryAt - now) / 1000)} s`
+          }: ${p.retry.lastError}`,
+    ]),
+  );
+  print('Quarantined keys:');
+  table(
+    print,
+    ['PARTITION', 'KEY', 'RECORDS', 'FIRST OFFSET', 'SINCE', 'ATTEMPTS', 'STATE', 'LAST ERROR'],
+    d.quarantined.map((q) => [
+      String(q.partition),
+      q.key ?? '(no key)',
+      String(q.records),
+      String(q.firstOffset),
+      new Date(q.since).toISOString(),
+      String(q.attempts),
+      q.releasing ? 'releasing' : 'parked',
+      q.lastError,
+    ]),
+  );
+}
+
+async function subscriptionsCommand(
+  admin: Admin,
+  args: string[],
+  values: Record<string, unknown>,
+  print: (l: string) => void,
+): Promise<number> {
+  const [action, name] = args;
+  const json = values.json === true;
+  const done = (sub: Subscription, verb: string): number => {
+    print(json ? JSON.stringify(sub) : `${verb} subscription ${sub.name}`);
+    return 0;
+  };
+  switch (action) {
+    case 'list': {
+      const subs = await admin.listSubscriptions();
+      if (json) print(JSON.stringify(subs));
+      else
+        table(
+          print,
+          ['SUBSCRIPTION', 'TOPIC', 'TARGET', 'ORDERING', 'STATE'],
+          subs.map((s) => [s.name, s.topic, targetText(s.target), s.ordering, s.paused ? 'paused' : 'active']),
+        );
+      return 0;
+    }
+    case 'create': {
+      if (name === undefined || typeof values.topic !== 'string')
+        throw new UsageError('subscriptions create needs a NAME and --topic');
+      const { target, filter, onFailure, ...settings } = subscriptionSettings(values);
+      if (target === undefined) throw new UsageError('subscriptions create needs --lambda or --https');
+      if (filter === null || onFailure === null)
+        throw new UsageError('--no-filter and --no-on-failure are for subscriptions update');
+      const start = values['starting-position'] as string | undefined;
+      if (start !== undefined && start !== 'earliest' && start !== 'latest')
+        throw new UsageError('--starting-position is earliest or latest');
+      const backoff = backoffOf(values);
+      const spec: SubscriptionSpec = {
+        name,
+        topic: values.topic,
+        target,
+        ...settings,
+        ...(filter === undefined ? {} : { filter }),
+        ...(onFailure === undefined ? {} : { onFailure }),
+        ...(start === undefined ? {} : { startingPosition: start }),
+        ...(backoff === undefined ? {} : { backoff }),
+      };
+      return done(await admin.createSubscription(spec), 'Created');
+    }
+    case 'update': {
+      if (name === undefined) throw new UsageError('subscriptions update needs a SUBSCRIPTION');
+      if (values.topic !== undefined || values['starting-position'] !== undefined)
+        throw new UsageError('a subscription keeps its --topic and --starting-position: create another to change them');
+      const changes = subscriptionSettings(values);
+      const backoff = backoffOf(values);
+      // A PATCH replaces the whole backoff: keep the fields not given as they are.
+      if (backoff !== undefined) changes.backoff = { ...(await admin.describeSubscription(name)).backoff, ...backoff };
+      if (Object.keys(changes).length === 0) throw new UsageError('subscriptions update needs something to change');
+      return done(await admin.updateSubscription(name, changes), 'Updated');
+    }
+    case 'describe': {
+      if (name === undefined) throw new UsageError('subscriptions describe needs a SUBSCRIPTION');
+      const d = await admin.describeSubscription(name);
+      if (json) print(JSON.stringify(d));
+      else describeSubscription(d, print);
+      return 0;
+    }
+    case 'pause': {
+      if (name === undefined) throw new UsageError('subscriptions pause needs a SUBSCRIPTION');
+      return done(await admin.pauseSubscription(name), 'Paused');
+    }
+    case 'resume': {
+      if (name === undefined) throw new UsageError('subscriptions resume needs a SUBSCRIPTION');
+      return done(await admin.resumeSubscription(name), 'Resumed');
+    }
+    case 'delete': {
+      if (name === undefined) throw new UsageError('subscriptions delete needs a SUBSCRIPTION');
+      await admin.deleteSubscription(name);
+      print(json ? JSON.stringify({ deleted: name }) : `Deleted subscription ${name}`);
+      return 0;
+    }
+    default:
+      throw new UsageError(`Unknown subscriptions action ${action ?? '(none)'}`);
+  }
+}
+
+async function quarantineCommand(
+  admin: Admin,
+  args: string[],
+  values: Record<string, unknown>,
+  print: (l: string) => void,
+): Promise<number> {
+  const [action, subscription, key] = args;
+  if ((action !== 'release' && action !== 'skip') || subscription === undefined || key === undefined)
+    throw new UsageError('quarantine release|skip needs a SUBSCRIPTION and a KEY');
+  const result =
+    action === 'release' ? await admin.releaseKey(subscription, key) : await admin.skipKey(subscription, key);
+  if (values.json === true) print(JSON.stringify(result));
+  else
+    print(
+      `${action === 'release' ? 'Released' : 'Skipped'} key ${key} of ${subscription}: ${result.records} record(s) on partition(s) ${result.partitions.join(', ')}`,
+    );
+  return 0;
 }
 
 function show(v: unknown): string {

@@ -10,6 +10,25 @@ export {
   type TopicConfig,
   type TopicDescription,
 } from './admin.ts';
+export {
+  SUBSCRIPTION_HEADERS,
+  signPayload,
+  verifySignature,
+  type Backoff,
+  type FilterMatcher,
+  type FilterPattern,
+  type QuarantinedKeyView,
+  type RetryState,
+  type Subscription,
+  type SubscriptionChanges,
+  type SubscriptionDescription,
+  type SubscriptionEvent,
+  type SubscriptionEventRecord,
+  type SubscriptionPartition,
+  type SubscriptionResponse,
+  type SubscriptionSpec,
+  type SubscriptionTarget,
+} from './subscriptions.ts';
 export { PartitionConsumer, MemoryOffsetStore, type ConsumerConfig, type OffsetStore } from './consumer.ts';
 export { FileOffsetStore } from './fileOffsetStore.ts';
 export { Connection, SluiceApiError, isSluiceApiError, type Auth, type ConnectionOptions } from './http.ts';
