@@ -1,5 +1,6 @@
 import {
   Annotations,
+  CfnResource,
   CfnOutput,
   Duration,
   Lazy,
@@ -818,6 +819,14 @@ export class SluiceStack extends Stack {
    */
   addSubscriptionTarget(target: IFunction): void {
     target.grantInvoke(this.subscriptionDispatcher);
+    // grantInvoke covers the function's versions and aliases (`<arn>:*`): that function's only.
+    const child = target.node.defaultChild;
+    if (child instanceof CfnResource)
+      Validations.of(this.subscriptionDispatcher.role!).acknowledge({
+        id: `AwsSolutions-IAM5[Resource::<${Stack.of(target).getLogicalId(child)}.Arn>:*]`,
+        reason:
+          'Invoking a subscription target by version or alias: the versions and aliases of that one function only.',
+      });
   }
 
   /**

@@ -118,6 +118,34 @@ const EXPECTED_ACCESS: Record<
     segments: ['s3:GetObject', 's3:ListBucket'],
     claims: ['s3:PutObject'],
   },
+  subscriptions: {
+    log: ['dynamodb:PutItem', 'dynamodb:Query'],
+    metadata: [
+      'dynamodb:BatchWriteItem',
+      'dynamodb:ConditionCheckItem',
+      'dynamodb:DeleteItem',
+      'dynamodb:GetItem',
+      'dynamodb:PutItem',
+      'dynamodb:Query',
+      'dynamodb:UpdateItem',
+    ],
+    segments: ['s3:GetObject', 's3:ListBucket'],
+    claims: ['s3:GetObject', 's3:PutObject'],
+  },
+  subscriptionDispatcher: {
+    log: ['dynamodb:PutItem', 'dynamodb:Query'],
+    metadata: [
+      'dynamodb:BatchWriteItem',
+      'dynamodb:ConditionCheckItem',
+      'dynamodb:DeleteItem',
+      'dynamodb:GetItem',
+      'dynamodb:PutItem',
+      'dynamodb:Query',
+      'dynamodb:UpdateItem',
+    ],
+    segments: ['s3:GetObject', 's3:ListBucket'],
+    claims: ['s3:GetObject', 's3:PutObject'],
+  },
   sagaAudit: {
     log: ['dynamodb:PutItem', 'dynamodb:Query'],
     metadata: ['dynamodb:GetItem', 'dynamodb:PutItem', 'dynamodb:Query', 'dynamodb:UpdateItem'],
@@ -215,7 +243,7 @@ describe('SluiceStack', () => {
 
   it('runs each function on Node.js 22, arm64, traced, with Powertools from its layer and retained logs', () => {
     const functions = Object.values(template.findResources('AWS::Lambda::Function')) as Resource[];
-    expect(functions.length).toBe(13);
+    expect(functions.length).toBe(15);
     for (const fn of functions) {
       expect(fn.Properties.Runtime).toBe('nodejs22.x');
       expect(fn.Properties.Architectures).toStrictEqual(['arm64']);
@@ -257,6 +285,14 @@ describe('SluiceStack', () => {
           !actions.some((a) => a === '*' || a.endsWith(':*')),
           `wildcard action in ${JSON.stringify(s.Action)}`,
         ).toBeTruthy();
+        // The stream consumer reads the log table's stream (ListStreams takes no resource).
+        if (
+          fnName === 'subscriptionDispatcher' &&
+          actions.every((a) => a.includes('Stream') || a === 'dynamodb:GetRecords' || a === 'dynamodb:GetShardIterator')
+        ) {
+          if (s.Resource !== '*') expect(JSON.stringify(s.Resource)).toMatch(/LogTable\w*","StreamArn"/);
+          continue;
+        }
         if (s.Resource === '*') {
           expect(actions.sort(), 'only X-Ray may use Resource *').toStrictEqual([
             'xray:PutTelemetryRecords',
@@ -318,9 +354,36 @@ describe('SluiceStack', () => {
       'roller',
       'sagaAudit',
       'sagas',
+      'subscriptionDispatcher',
+      'subscriptions',
       'tiering',
       'topics',
     ]);
+  });
+
+  it('delivers subscriptions from the log stream (INSERTs) and a schedule, with reserved concurrency, invoking only granted targets', () => {
+    const functions = template.findResources('AWS::Lambda::Function', {
+      Properties: { Description: 'Sluice subscriptionDispatcher handler' },
+    });
+    const [[id, fn]] = Object.entries(functions) as [[string, Resource]];
+    expect(fn.Properties.ReservedConcurrentExecutions).toBe(5);
+    expect(fn.Properties.Timeout).toBe(60);
+    template.hasResourceProperties('AWS::Lambda::EventSourceMapping', {
+      FunctionName: { Ref: id },
+      EventSourceArn: { 'Fn::GetAtt': [Match.stringLikeRegexp('LogTable'), 'StreamArn'] },
+      FilterCriteria: { Filters: [{ Pattern: JSON.stringify({ eventName: ['INSERT'] }) }] },
+    });
+    template.hasResourceProperties('AWS::Events::Rule', {
+      ScheduleExpression: 'rate(1 minute)',
+      Targets: [Match.objectLike({ Arn: { 'Fn::GetAtt': [id, 'Arn'] } })],
+    });
+    template.hasResourceProperties('AWS::CloudWatch::Alarm', {
+      MetricName: 'SubscriptionQuarantinedKeys',
+      Threshold: 0,
+    });
+    // Without targets added, the dispatcher may invoke no function at all.
+    const invokes = JSON.stringify(template.findResources('AWS::IAM::Policy')).includes('lambda:InvokeFunction');
+    expect(invokes).toBe(false);
   });
 
   it('serves every route behind IAM authorization, throttled, with access logs', () => {
