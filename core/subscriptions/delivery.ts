@@ -548,7 +548,7 @@ class PartitionRun {
     return out;
   }
 
-  /** Exponential backoff with full jitter: a random delay up to initial × multiplier^(attempt-1), capped. */
+  /** Exponential backoff with jitter: a random delay from half to all of initial × multiplier^(attempt-1), capped. */
   private backoff(attempt: number): number {
     const { initialMs, multiplier, maxMs } = this.sub.backoff;
     const ceiling = Math.min(maxMs, initialMs * multiplier ** (attempt - 1));

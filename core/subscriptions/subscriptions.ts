@@ -141,7 +141,11 @@ export class Subscriptions {
     });
   }
 
-  /** Releases a quarantined key: its parked records are delivered again, in order, then the key flows. */
+  /**
+   * Releases a quarantined key (named by its text, or by the `keyId` describe shows: records
+   * without a key, or whose key is not text): its parked records are delivered again, in order,
+   * then the key flows.
+   */
   async release(name: string, key: string): Promise<{ partitions: number[]; records: number }> {
     return this.changeQuarantine(name, key, async (q) => {
       const next = { ...q, releasing: true, attempts: 0, version: q.version + 1 };
@@ -169,7 +173,7 @@ export class Subscriptions {
     let records = 0;
     for (let attempt = 0; attempt < MAX_CONFLICTS; attempt++) {
       const mine = (await this.store.readState(name)).quarantined.filter(
-        (q) => q.key === key && !partitions.includes(q.partition),
+        (q) => (q.key === key || q.keyId === key) && !partitions.includes(q.partition),
       );
       if (mine.length === 0) break;
       for (const q of mine) {

@@ -265,6 +265,9 @@ export function subscriptionContract(kind: SubscriptionKind, history: { records:
         'held back, never sent',
       ).toStrictEqual([]);
       expect(await code(() => subs.release('billing', 'nope'))).toBe('KeyNotQuarantined');
+      // A key is named by its text, or by its keyId (for records without a key, or binary keys).
+      const [parked] = (await subs.describe('billing')).quarantined;
+      expect(await code(() => subs.release('billing', parked!.keyId.slice(0, 8)))).toBe('KeyNotQuarantined');
       // Fixed: release delivers the key's records in order, then the key flows again.
       poisoned = false;
       expect(await subs.release('billing', 'bad')).toStrictEqual({ partitions: [0], records: 3 });
@@ -287,6 +290,22 @@ export function subscriptionContract(kind: SubscriptionKind, history: { records:
         [8, '8'],
       ]);
       expect((await subs.describe('billing')).quarantined).toStrictEqual([]);
+    });
+
+    it('names a quarantined record without a key by its keyId', async () => {
+      let poisoned = true;
+      const target = new ScriptedTarget((records) =>
+        poisoned ? records.filter((r) => r.key === null).map((r) => r.offset) : [],
+      );
+      const { sluice, subs, dispatcher } = await setup({ ordering: 'key', maxRetries: 0 }, target);
+      await sluice.append('orders', [{ value: 'no key' }, { key: 'k', value: 'keyed' }]);
+      await dispatcher.run('billing');
+      const [parked] = (await subs.describe('billing')).quarantined;
+      expect(parked).toMatchObject({ key: null, records: 1 });
+      poisoned = false;
+      expect(await subs.release('billing', parked!.keyId)).toStrictEqual({ partitions: [0], records: 1 });
+      await dispatcher.run('billing');
+      expect(target.delivered()).toStrictEqual([1, 0]);
     });
 
     it('filters records, pauses and resumes, and refuses bad definitions with typed errors', async () => {
