@@ -335,7 +335,10 @@ class PartitionRun {
         },
         done,
       );
-    const attempt = (previous?.attempt ?? 0) + 1;
+    // Each record gets its retries: when the failure moved past the batch's earlier first record
+    // (that one was delivered), the count starts again.
+    const progressed = previous !== undefined && retrying[0]!.offset !== previous.offsets[0];
+    const attempt = (progressed ? 0 : (previous?.attempt ?? 0)) + 1;
     const oldest = Math.min(...retrying.map((r) => r.timestamp));
     const tooOld = this.sub.maxRecordAgeMs >= 0 && this.d.now() - oldest > this.sub.maxRecordAgeMs;
     // The next attempt sends what failed (not what the retry set holds after it).
