@@ -16,6 +16,7 @@ import { handlersSection } from './sections/handlers.ts';
 import { httpOverheadSection } from './sections/httpOverhead.ts';
 import { queuesSection } from './sections/queues.ts';
 import { sagasSection } from './sections/sagas.ts';
+import { subscriptionsSection } from './sections/subscriptions.ts';
 import { scaleSection } from './sections/scale.ts';
 import { tieringSection } from './sections/tiering.ts';
 import { startS3Emulator } from '../local/s3Emulator.ts';
@@ -34,6 +35,7 @@ const sections: BenchSection[] = [
   aclSection,
   exchangesSection,
   queuesSection,
+  subscriptionsSection,
 ];
 const { values } = parseArgs({ options: { only: { type: 'string', multiple: true } } });
 const chosen = sections.filter((s) => values.only === undefined || values.only.includes(s.name));

@@ -133,7 +133,7 @@ export class Dispatcher {
       const failures: unknown[] = [];
       await mapWithLimit(partitions, PARTITION_CONCURRENCY, async (p) => {
         const committed = described.offsets.find((o) => o.topic === sub.topic && o.partition === p)?.committed;
-        const position = committed ?? (await this.sluice.offsetFor(sub.topic, p, sub.startingPosition));
+        const position = committed ?? sub.startOffsets?.[p] ?? (await this.sluice.offsetFor(sub.topic, p, 'earliest'));
         const lane = new PartitionRun(this, sub, p, position, report, {
           state: state.partitions.find((s) => s.partition === p),
           quarantined: state.quarantined.filter((q) => q.partition === p),

@@ -35,6 +35,11 @@ export interface Subscription {
   /** A batch smaller than `batchSize` waits until its oldest record is this old. */
   readonly maxBatchingWindowMs: number;
   readonly startingPosition: 'earliest' | 'latest';
+  /**
+   * With `latest`: each partition's high watermark when the subscription was created, where its
+   * delivery starts (partitions added later start at their beginning, as in Kafka).
+   */
+  readonly startOffsets?: readonly number[];
   readonly ordering: 'partition' | 'key';
   /** Attempts after the first before a record is dead-lettered (or its key quarantined). */
   readonly maxRetries: number;

@@ -74,8 +74,17 @@ export class Subscriptions {
 
   /** Creates a subscription; its topic and `onFailure` topic must exist. */
   async create(input: unknown): Promise<Subscription> {
-    const sub = parseSubscription(input, this.now());
-    await this.topicsExist(sub);
+    const parsed = parseSubscription(input, this.now());
+    await this.topicsExist(parsed);
+    // "latest" is the end when the subscription is created, not when the dispatcher first runs
+    // (which an append's own ring may cause: that record would be missed).
+    let sub = parsed;
+    if (parsed.startingPosition === 'latest') {
+      const count = (await this.sluice.partitionCounts([parsed.topic]))[parsed.topic]!;
+      const ends: number[] = [];
+      for (let p = 0; p < count; p++) ends.push(await this.sluice.offsetFor(parsed.topic, p, 'latest'));
+      sub = { ...parsed, startOffsets: ends };
+    }
     if (!(await this.store.create(sub))) throw new SubscriptionAlreadyExists(sub.name);
     return sub;
   }
@@ -101,12 +110,14 @@ export class Subscriptions {
     for (let p = 0; p < count; p++) {
       const highWatermark = await this.sluice.offsetFor(sub.topic, p, 'latest');
       const position = committed.get(p) ?? null;
+      // Before its first commit, a partition starts where the subscription was created (latest) or at its start.
+      const start = sub.startOffsets?.[p] ?? (await this.sluice.offsetFor(sub.topic, p, 'earliest'));
       const s = state.partitions.find((x) => x.partition === p);
       partitions.push({
         partition: p,
         position,
         highWatermark,
-        lag: position === null ? (sub.startingPosition === 'latest' ? 0 : highWatermark) : highWatermark - position,
+        lag: highWatermark - (position ?? start),
         retry: s?.retry ?? null,
         delivered: s?.delivered ?? 0,
         deadLettered: s?.deadLettered ?? 0,

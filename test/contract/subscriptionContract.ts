@@ -292,6 +292,17 @@ export function subscriptionContract(kind: SubscriptionKind, history: { records:
       expect((await subs.describe('billing')).quarantined).toStrictEqual([]);
     });
 
+    it('starts "latest" where the topic ended when the subscription was created, even when an append rings its first run', async () => {
+      const target = new ScriptedTarget(() => []);
+      const { sluice, subs, dispatcher } = await setup({ name: 'first', startingPosition: 'earliest' }, target);
+      await sluice.append('orders', [{ value: 'before' }]);
+      await subs.create({ name: 'late', topic: 'orders', target: { type: 'lambda', functionName: 'f' } });
+      expect((await subs.describe('late')).partitions[0]).toMatchObject({ position: null, lag: 0 });
+      await sluice.append('orders', [{ value: 'after' }]);
+      await dispatcher.run('late');
+      expect(target.calls.map((c) => c.offsets)).toStrictEqual([[1]]);
+    });
+
     it('names a quarantined record without a key by its keyId', async () => {
       let poisoned = true;
       const target = new ScriptedTarget((records) =>
