@@ -818,6 +818,11 @@ export class SluiceStack extends Stack {
    * and dead-letters as any failing target.
    */
   addSubscriptionTarget(target: IFunction): void {
+    this.grantDispatcherInvoke(target);
+  }
+
+  /** The dispatcher may invoke `target` (and its versions and aliases), nothing else. */
+  private grantDispatcherInvoke(target: IFunction): void {
     target.grantInvoke(this.subscriptionDispatcher);
     // grantInvoke covers the function's versions and aliases (`<arn>:*`): that function's only.
     const child = target.node.defaultChild;
@@ -888,19 +893,19 @@ export class SluiceStack extends Stack {
     if (this.sagaTriggerFunction !== undefined) return this.sagaTriggerFunction;
     const fn = this.makeFunction('sagaTrigger', join('functions', 'sagas', 'trigger.ts'));
     fn.addEnvironment('SLUICE_SAGAS', this.sagaCatalog());
-    fn.addEventSource(
-      new DynamoEventSource(this.logTable, {
-        startingPosition: StartingPosition.LATEST,
-        batchSize: 100,
-        maxBatchingWindow: Duration.seconds(1),
-        retryAttempts: 2,
-        filters: [FilterCriteria.filter({ eventName: FilterRule.isEqual('INSERT') })],
+    // The log stream's one consumer, the dispatcher, rings it when an append touches a trigger topic.
+    this.grantDispatcherInvoke(fn);
+    this.subscriptionDispatcher.addEnvironment('SLUICE_SAGA_TRIGGER_FUNCTION', fn.functionName);
+    this.subscriptionDispatcher.addEnvironment(
+      'SLUICE_SAGA_TRIGGER_TOPICS',
+      Lazy.string({
+        produce: () =>
+          JSON.stringify([...new Set(this.sagas.flatMap((s) => (s.trigger === undefined ? [] : [s.trigger.topic])))]),
       }),
     );
     Validations.of(fn.role!).acknowledge({
       id: 'AwsSolutions-IAM5[Resource::*]',
-      reason:
-        'X-Ray (PutTraceSegments, PutTelemetryRecords) and dynamodb:ListStreams, which the stream event source needs, support no resource-level permissions.',
+      reason: 'X-Ray (PutTraceSegments, PutTelemetryRecords) supports no resource-level permissions.',
     });
     new Rule(this, 'SagaTriggerSchedule', {
       schedule: Schedule.rate(Duration.minutes(1)),

@@ -12,7 +12,13 @@ import {
 import { LocalStepFunctions, type Invoke } from './stepFunctions.ts';
 
 /** Environment keys that differ per function and so are never copied into the shared process. */
-const PER_FUNCTION_ENV = new Set(['NODE_OPTIONS', 'SLUICE_SAGA_STEP']);
+const PER_FUNCTION_ENV = new Set([
+  'NODE_OPTIONS',
+  'SLUICE_SAGA_STEP',
+  // The dispatcher's: locally the trigger runs on its own timer.
+  'SLUICE_SAGA_TRIGGER_FUNCTION',
+  'SLUICE_SAGA_TRIGGER_TOPICS',
+]);
 
 export interface LocalSagasOptions {
   readonly dynamo: DynamoDBClient;

@@ -1,3 +1,4 @@
+import { InvokeCommand, LambdaClient } from '@aws-sdk/client-lambda';
 import { mapWithLimit } from '../../core/async.ts';
 import type { DeliveryRun } from '../../core/subscriptions/delivery.ts';
 import { eventHandler } from '../eventHandler.ts';
@@ -22,17 +23,48 @@ export function topicIdsRung(event: unknown): Set<string> | undefined {
   return ids;
 }
 
+const lambda = new LambdaClient({});
+
+/** The topics saga triggers read (set by the stack when a saga has a trigger). */
+function triggerTopics(): string[] {
+  try {
+    const topics: unknown = JSON.parse(process.env.SLUICE_SAGA_TRIGGER_TOPICS ?? '[]');
+    return Array.isArray(topics) ? topics.filter((t): t is string => typeof t === 'string') : [];
+  } catch {
+    return [];
+  }
+}
+
+/** Invokes the saga trigger function, asynchronously (it reads its topics through its groups). */
+async function ringSagaTrigger(): Promise<void> {
+  const fn = process.env.SLUICE_SAGA_TRIGGER_FUNCTION;
+  if (fn === undefined || fn === '') return;
+  try {
+    await lambda.send(
+      new InvokeCommand({ FunctionName: fn, InvocationType: 'Event', Payload: '{"source":"dispatcher"}' }),
+    );
+    metrics.addMetric('SagaTriggerRings', 'Count', 1);
+  } catch (e) {
+    // Its one-minute schedule runs it anyway.
+    logger.warn('Ringing the saga trigger failed', { error: (e as Error).name });
+  }
+}
+
 /**
- * Delivers subscriptions. The log table's stream rings it when records are appended (a doorbell:
- * the records are read through each subscription's group), and only the subscriptions of the
- * topics an append touched run; a one-minute schedule runs every subscription (retries that
+ * The log table's stream's one consumer. It delivers subscriptions: the stream rings it when
+ * records are appended (a doorbell: the records are read through each subscription's group), and
+ * only the subscriptions of the topics an append touched run, and the saga trigger function is
+ * rung only for its topics; a one-minute schedule runs every subscription (retries that
  * came due, a missed ring, a paused subscription leaving its group).
  */
 export const handler = eventHandler(async (event: unknown, context): Promise<{ runs: DeliveryRun[] }> => {
   const deadline = Date.now() + (context.getRemainingTimeInMillis?.() ?? 60_000) - MARGIN_MS;
   const rung = topicIdsRung(event);
   const all = await subscriptionStore.list();
-  const ids = await sluice.topicIds([...new Set(all.map((s) => s.topic))]);
+  const triggers = triggerTopics();
+  const ids = await sluice.topicIds([...new Set([...all.map((s) => s.topic), ...triggers])]);
+  // Saga triggers run in their own function: rung only when an append touched one of their topics.
+  if (rung !== undefined && triggers.some((t) => rung.has(ids.get(t) ?? ''))) await ringSagaTrigger();
   const due = rung === undefined ? all : all.filter((s) => rung.has(ids.get(s.topic) ?? ''));
   const runs = (
     await mapWithLimit(due, CONCURRENCY, (s) =>

@@ -257,3 +257,38 @@ it('per key: a poisoned key is quarantined while other keys flow; its later reco
   expect(Date.parse(letter.headers.failed_at!)).toBeGreaterThan(0);
   expect((await call('GET', `/v1/subscriptions/${name}`)).body.quarantined).toStrictEqual([]);
 });
+
+it('rings the saga trigger function only for appends to its topics (the log stream has one consumer)', async () => {
+  const admin = new Admin({ url: stack.url });
+  const triggerTopic = uniqueName('trigger-topic');
+  const other = uniqueName('other-topic');
+  for (const t of [triggerTopic, other]) await admin.createTopic(t, { partitions: 1 });
+  let rings = 0;
+  stack.aws.defineFunction('saga-trigger', async () => {
+    rings++;
+    return {};
+  });
+  process.env.SLUICE_SAGA_TRIGGER_FUNCTION = 'saga-trigger';
+  process.env.SLUICE_SAGA_TRIGGER_TOPICS = JSON.stringify([triggerTopic]);
+  try {
+    const { handler } = (await import('../../functions/subscriptions/dispatcher.ts')) as unknown as {
+      handler: (event: unknown, context: unknown) => Promise<unknown>;
+    };
+    const ring = async (topic: string) => {
+      const { topicId } = (await (await fetch(`${stack.url}/v1/topics/${topic}`)).json()) as { topicId: string };
+      await handler(
+        { Records: [{ eventName: 'INSERT', dynamodb: { Keys: { pk: { S: `${topicId}#0` }, sk: { S: '0' } } } }] },
+        { functionName: 'dispatcher', awsRequestId: 'test', getRemainingTimeInMillis: () => 60_000 },
+      );
+    };
+    for (let i = 0; i < 5; i++) await ring(other);
+    expect(rings, 'appends elsewhere ring nothing').toBe(0);
+    await ring(triggerTopic);
+    await until('the trigger rung', () => rings === 1);
+    await ring(other);
+    expect(rings).toBe(1);
+  } finally {
+    delete process.env.SLUICE_SAGA_TRIGGER_FUNCTION;
+    delete process.env.SLUICE_SAGA_TRIGGER_TOPICS;
+  }
+});
