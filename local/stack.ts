@@ -1,5 +1,7 @@
 import './powertoolsEnv.ts'; // first: before any handler module builds its Powertools
+import { randomUUID } from 'node:crypto';
 import { join } from 'node:path';
+import type { Context } from 'aws-lambda';
 import { createTables } from '../core/adapters/dynamodb/createTables.ts';
 import { TABLE_NAME_ENV, type TableNames } from '../core/schema.ts';
 import type { HandlerName } from '../functions/http/routes.ts';
@@ -8,6 +10,8 @@ import { startDynamoDbLocal } from './dynamoDbLocal.ts';
 import { startLocalGateway, type LambdaHttpHandler } from './gateway.ts';
 import { startLocalSagas, type LocalSagas, type LocalSagasOptions } from './sagas.ts';
 import { startS3Emulator } from './s3Emulator.ts';
+import { startStreamPoller } from './streams.ts';
+import { attachWebSocketApi, WATCH_PATH } from './webSocket.ts';
 
 export interface LocalStackOptions {
   /** Gateway port (default 7070; 0 picks a free one). */
@@ -45,10 +49,18 @@ export interface LocalStackOptions {
    * anyone who can reach the gateway may then claim to be anyone. Without it, callers are `anonymous`.
    */
   readonly trustPrincipalHeader?: boolean;
+  /**
+   * Serve the WebSocket API (`ws://…/v1/watch`) and ring its watchers from the log table's stream,
+   * read from DynamoDB Local as Lambda's event source reads it (local/streams.ts).
+   * @default true
+   */
+  readonly watchers?: boolean;
 }
 
 export interface LocalStack {
   readonly url: string;
+  /** The WebSocket API (`ws://127.0.0.1:<port>/v1/watch`), unless `watchers` is off. */
+  readonly watchUrl: string | undefined;
   readonly dynamoEndpoint: string;
   readonly s3Endpoint: string;
   readonly tables: TableNames;
@@ -108,11 +120,31 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
           tablePrefix: `${tables.metadata}-`,
         });
 
+  let webSocketApi: ReturnType<typeof attachWebSocketApi> | undefined;
   const gateway = await startLocalGateway({
     port: options.port ?? 7070,
     handlers: await loadHttpHandlers(),
     trustPrincipalHeader: options.trustPrincipalHeader === true,
+    intercept: (req, res) => webSocketApi?.handleManagement(req, res) ?? false,
   });
+  // The WebSocket API on the gateway's port, its management endpoint (where the notifier posts
+  // doorbells, as to API Gateway's) on the same server, and the stream that rings it.
+  let streamPoller: { stop(): Promise<void> } | undefined;
+  if (options.watchers !== false) {
+    process.env.SLUICE_WEBSOCKET_CALLBACK_URL = gateway.url; // read when the notifier loads, as in Lambda
+    const { handler: webSocketHandler } = await import('../functions/subscriptions/websocket.ts');
+    webSocketApi = attachWebSocketApi({
+      server: gateway.server,
+      handler: webSocketHandler,
+      trustPrincipalHeader: options.trustPrincipalHeader === true,
+    });
+    const { handler: dispatcher } = await import('../functions/subscriptions/dispatcher.ts');
+    streamPoller = await startStreamPoller({
+      dynamo: dynamoClientFromEnv(),
+      table: tables.log,
+      onBatch: (event) => dispatcher(event, streamContext()),
+    });
+  }
   // The roller on a timer, as the stack's schedule runs it in AWS.
   const { tiering } = await import('../functions/runtime.ts');
   const interval = options.tieringIntervalMs ?? 60_000;
@@ -132,6 +164,7 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
 
   return {
     url: gateway.url,
+    watchUrl: webSocketApi === undefined ? undefined : `${gateway.url.replace(/^http/, 'ws')}${WATCH_PATH}`,
     dynamoEndpoint,
     s3Endpoint,
     tables,
@@ -140,6 +173,8 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
     sagas,
     async stop() {
       clearInterval(timer);
+      await streamPoller?.stop();
+      webSocketApi?.close();
       await gateway.close();
       await sagas?.stop();
       await s3?.stop();
@@ -163,5 +198,24 @@ export async function loadHttpHandlers(): Promise<Record<HandlerName, LambdaHttp
     acls: (await import('../functions/security/acls.ts')).handler,
     queues: (await import('../functions/queues/api.ts')).handler,
     exchanges: (await import('../functions/exchanges/api.ts')).handler,
+  };
+}
+
+/** A Lambda context for the stream's invocations of the dispatcher (a one-minute timeout, as deployed). */
+function streamContext(): Context {
+  const deadline = Date.now() + 60_000;
+  return {
+    callbackWaitsForEmptyEventLoop: false,
+    functionName: 'sluice-dispatcher',
+    functionVersion: '$LATEST',
+    invokedFunctionArn: 'arn:aws:lambda:local:000000000000:function:sluice-dispatcher',
+    memoryLimitInMB: '256',
+    awsRequestId: randomUUID(),
+    logGroupName: '/aws/lambda/sluice-dispatcher',
+    logStreamName: 'local',
+    getRemainingTimeInMillis: () => deadline - Date.now(),
+    done: () => undefined,
+    fail: () => undefined,
+    succeed: () => undefined,
   };
 }

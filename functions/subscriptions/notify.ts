@@ -1,0 +1,50 @@
+import {
+  ApiGatewayManagementApiClient,
+  GoneException,
+  PostToConnectionCommand,
+} from '@aws-sdk/client-apigatewaymanagementapi';
+import type { Doorbell, TouchedPartition } from '../../core/subscriptions/watchers.ts';
+import { requiredEnv } from '../env.ts';
+import { errorSummary, logger, metrics, tracer } from '../powertools.ts';
+import { watchers } from './watchers.ts';
+
+/**
+ * The WebSocket API's management endpoint (`https://{api-id}.execute-api.{region}.amazonaws.com/{stage}`,
+ * the stage's callback URL; the local gateway's own URL locally), where frames are posted.
+ */
+export const WEBSOCKET_CALLBACK_ENV = 'SLUICE_WEBSOCKET_CALLBACK_URL';
+
+const management = tracer.captureAWSv3Client(
+  new ApiGatewayManagementApiClient({ endpoint: requiredEnv(WEBSOCKET_CALLBACK_ENV) }),
+);
+
+/** Posts a frame with PostToConnection; a GoneException (410) means the client left without a `$disconnect`. */
+const doorbell: Doorbell = {
+  async ring(connectionId, frame) {
+    try {
+      await management.send(
+        new PostToConnectionCommand({
+          ConnectionId: connectionId,
+          Data: new TextEncoder().encode(JSON.stringify(frame)),
+        }),
+      );
+      return 'sent';
+    } catch (e) {
+      if (e instanceof GoneException || (e as { name?: string }).name === 'GoneException') return 'gone';
+      // Another failure loses one doorbell, not records: clients poll once a while anyway.
+      logger.warn('Doorbell not delivered', { error: errorSummary(e) });
+      return 'sent';
+    }
+  },
+};
+
+/**
+ * Rings the WebSocket watchers of the partitions records were appended to (topic ids and
+ * partitions from the log table's stream keys, `logKey`), and removes connections that are gone.
+ * Called by the stream dispatcher.
+ */
+export async function notifyWatchers(touched: readonly TouchedPartition[]): Promise<void> {
+  const report = touched.length === 0 ? { rung: 0, removed: 0 } : await watchers.notify(touched, doorbell);
+  metrics.addMetric('WatcherDoorbells', 'Count', report.rung); // 0 too: a steady series
+  if (report.removed > 0) logger.info('Removed gone WebSocket connections', { removed: report.removed });
+}
