@@ -46,6 +46,7 @@ import type { SagaInfo } from '../core/sagas/sagas.ts';
 import { ACL_PARTITION, authorizationEnvironment, oauthScope } from './authorization.ts';
 import { bindIndex, bindTable, type TableAccess } from './bindTable.ts';
 import { sluiceFunction } from './sluiceFunction.ts';
+import { WatchApi } from './subscriptions/watchApi.ts';
 
 export interface SluiceStackProps extends StackProps {
   /**
@@ -149,7 +150,8 @@ type S3Action = 's3:GetObject' | 's3:PutObject' | 's3:DeleteObject';
 
 /** What each function may do to each table and to segment objects: nothing more. */
 /** Segment objects (and their claim lists) live under segments/, claim checks under claims/. */
-type FunctionName = HandlerName | 'lagReporter' | 'roller' | 'rollWorker' | 'sagaAudit' | 'sagaTrigger';
+type FunctionName =
+  HandlerName | 'lagReporter' | 'roller' | 'rollWorker' | 'sagaAudit' | 'sagaTrigger' | 'websocket' | 'dispatcher';
 
 /**
  * What a consumer-group member needs: read the log (and fill a dead writer's gap in it), change
@@ -197,6 +199,8 @@ const KEYS = {
   saga: metadataKeys.sagaPartition('*'),
   /** `exchange` (the registry) and `exchange#<name>` (declaration, bindings, inbound references). */
   exchanges: [metadataKeys.exchangesPartition, metadataKeys.exchangePartition('*')],
+  /** `ws#<connection>` (a WebSocket connection) and `watch#<topic id>` (a topic's watchers). */
+  watchers: [metadataKeys.watchConnection('*').pk, metadataKeys.watchersPartition('*')],
 } as const;
 
 /** Every HTTP function reads ACL rules when authorization is 'acl' (see makeFunction). */
@@ -340,6 +344,29 @@ const ACCESS: Record<FunctionName, FunctionAccess> = {
   },
   // Saga triggers consume topics through consumer groups and record the executions they start.
   sagaTrigger: GROUP_MEMBER_ACCESS,
+  // WebSocket routes record connections and their watches, and read topic items (name → id).
+  websocket: {
+    log: [],
+    metadata: [],
+    metadataByKey: [
+      { actions: ['dynamodb:GetItem'], keys: [metadataKeys.topicsPartition] },
+      {
+        actions: ['dynamodb:GetItem', 'dynamodb:PutItem', 'dynamodb:UpdateItem', 'dynamodb:DeleteItem'],
+        keys: KEYS.watchers,
+      },
+    ],
+    objects: { segments: [], claims: [] },
+  },
+  // The stream dispatcher finds a topic's watchers (one Query) and removes connections that are gone.
+  dispatcher: {
+    log: [],
+    metadata: [],
+    metadataByKey: [
+      { actions: ['dynamodb:Query'], keys: [metadataKeys.watchersPartition('*')] },
+      { actions: ['dynamodb:DeleteItem'], keys: KEYS.watchers },
+    ],
+    objects: { segments: [], claims: [] },
+  },
 };
 
 /**
@@ -362,6 +389,8 @@ export class SluiceStack extends Stack {
   /** Records saga lifecycle events; every saga's state machine invokes it. */
   readonly sagaAudit: NodejsFunction;
   readonly api: HttpApi;
+  /** The WebSocket API consumers wait on instead of long-polling (infra/subscriptions/watchApi.ts). */
+  readonly watchApi: WatchApi;
   /** Layers every Sluice function loads (Powertools), for functions added by constructs. */
   readonly powertoolsLayers: readonly ILayerVersion[];
   private readonly sagas: SagaInfo[] = [];
@@ -459,7 +488,8 @@ export class SluiceStack extends Stack {
       `arn:${this.partition}:lambda:${this.region}:094274105915:layer:AWSLambdaPowertoolsTypeScriptV2:${props.powertoolsLayerVersion ?? 44}`,
     );
     this.powertoolsLayers = [powertools];
-    const httpHandlers = new Set<FunctionName>(Object.keys(HANDLER_ENTRY) as HandlerName[]);
+    // The WebSocket routes authorize callers as the HTTP routes do (ACLs, admin principals).
+    const httpHandlers = new Set<FunctionName>([...(Object.keys(HANDLER_ENTRY) as HandlerName[]), 'websocket']);
     const makeFunction = (handler: FunctionName, entry: string): NodejsFunction => {
       const isHttp = httpHandlers.has(handler);
       const fn = sluiceFunction(this, pascal(handler), {
@@ -469,7 +499,7 @@ export class SluiceStack extends Stack {
         timeout:
           handler === 'rollWorker'
             ? Duration.minutes(5)
-            : handler === 'roller' || handler === 'sagaTrigger'
+            : handler === 'roller' || handler === 'sagaTrigger' || handler === 'dispatcher'
               ? Duration.minutes(1)
               : Duration.seconds(29), // HTTP APIs stop waiting at 30 s
         layers: [powertools],
@@ -649,6 +679,14 @@ export class SluiceStack extends Stack {
         authorizerError: '$context.authorizer.error',
       }),
     };
+
+    // ---------------------------------------------------------------- WebSocket doorbells
+    this.watchApi = new WatchApi(this, 'Watch', {
+      websocket: makeFunction('websocket', join('functions', 'subscriptions', 'websocket.ts')),
+      dispatcher: makeFunction('dispatcher', join('functions', 'subscriptions', 'dispatcher.ts')),
+      logTable: this.logTable,
+      ...(name('watch') === undefined ? {} : { apiName: name('watch') }),
+    });
 
     // ---------------------------------------------------------------- lag metrics and alarms
     new Rule(this, 'LagSchedule', {

@@ -4,6 +4,7 @@ import { join } from 'node:path';
 import type { Context } from 'aws-lambda';
 import { createTables } from '../core/adapters/dynamodb/createTables.ts';
 import { TABLE_NAME_ENV, type TableNames } from '../core/schema.ts';
+import { WEBSOCKET_CALLBACK_ENV } from '../core/subscriptions/watchers.ts';
 import type { HandlerName } from '../functions/http/routes.ts';
 import { dynamoClientFromEnv, localAwsEnv } from './awsEnv.ts';
 import { startDynamoDbLocal } from './dynamoDbLocal.ts';
@@ -131,7 +132,7 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
   // doorbells, as to API Gateway's) on the same server, and the stream that rings it.
   let streamPoller: { stop(): Promise<void> } | undefined;
   if (options.watchers !== false) {
-    process.env.SLUICE_WEBSOCKET_CALLBACK_URL = gateway.url; // read when the notifier loads, as in Lambda
+    process.env[WEBSOCKET_CALLBACK_ENV] = gateway.url; // read when the notifier loads, as in Lambda
     const { handler: webSocketHandler } = await import('../functions/subscriptions/websocket.ts');
     webSocketApi = attachWebSocketApi({
       server: gateway.server,

@@ -29,6 +29,13 @@ export interface TouchedPartition {
   readonly partition: number;
 }
 
+/**
+ * The environment variable naming the WebSocket API's management endpoint
+ * (`https://{api-id}.execute-api.{region}.amazonaws.com/{stage}`, the stage's callback URL; the
+ * local gateway's own URL locally), where the notifier posts frames.
+ */
+export const WEBSOCKET_CALLBACK_ENV = 'SLUICE_WEBSOCKET_CALLBACK_URL';
+
 /** A watch or unwatch on a connection that is not open (closed, expired, or never connected). */
 export class UnknownConnection extends SluiceError {
   readonly connectionId: string;

@@ -3,16 +3,10 @@ import {
   GoneException,
   PostToConnectionCommand,
 } from '@aws-sdk/client-apigatewaymanagementapi';
-import type { Doorbell, TouchedPartition } from '../../core/subscriptions/watchers.ts';
+import { WEBSOCKET_CALLBACK_ENV, type Doorbell, type TouchedPartition } from '../../core/subscriptions/watchers.ts';
 import { requiredEnv } from '../env.ts';
 import { errorSummary, logger, metrics, tracer } from '../powertools.ts';
 import { watchers } from './watchers.ts';
-
-/**
- * The WebSocket API's management endpoint (`https://{api-id}.execute-api.{region}.amazonaws.com/{stage}`,
- * the stage's callback URL; the local gateway's own URL locally), where frames are posted.
- */
-export const WEBSOCKET_CALLBACK_ENV = 'SLUICE_WEBSOCKET_CALLBACK_URL';
 
 const management = tracer.captureAWSv3Client(
   new ApiGatewayManagementApiClient({ endpoint: requiredEnv(WEBSOCKET_CALLBACK_ENV) }),

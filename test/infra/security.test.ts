@@ -6,9 +6,17 @@ import { OrderSagaExample } from '../../examples/order-saga/stack.ts';
 import { HANDLER_ENTRY, ROUTES, routeKey } from '../../functions/http/routes.ts';
 import { AUTHORIZATION_ENV } from '../../infra/authorization.ts';
 import { SluiceStack, type JwtAuth, type SluiceStackProps } from '../../infra/sluiceStack.ts';
-import { actionsOf, statementsByFunction, synthWithNag, type Resource, type Statement } from './synthWithNag.ts';
+import {
+  actionsOf,
+  httpRoutes,
+  statementsByFunction,
+  synthWithNag,
+  type Resource,
+  type Statement,
+} from './synthWithNag.ts';
 
-const HTTP_FUNCTIONS = Object.keys(HANDLER_ENTRY).sort();
+/** The functions that authorize callers: the HTTP API's and the WebSocket API's. */
+const HTTP_FUNCTIONS = [...Object.keys(HANDLER_ENTRY), 'websocket'].sort();
 const JWT: JwtAuth = { type: 'jwt', issuer: 'https://issuer.example.com', audience: ['sluice'] };
 
 /** The hardened configuration: JWT, ACLs with a super user, a customer managed key; with a saga (and so its trigger). */
@@ -137,8 +145,7 @@ describe('SluiceStack security settings', () => {
   });
 
   describe('scopes', () => {
-    const routesOf = (template: Template) =>
-      Object.values(template.findResources('AWS::ApiGatewayV2::Route')) as Resource[];
+    const routesOf = (template: Template) => httpRoutes(template);
 
     it('require sluice/<scope> of each route from JWT callers', () => {
       const routes = routesOf(secure);
@@ -254,6 +261,8 @@ describe('SluiceStack security settings', () => {
         sagaAudit: ['kms:Decrypt'],
         // The tables and the stream; CDK's stream grant (DynamoEventSource) adds DescribeKey, which reads key metadata only.
         sagaTrigger: ['kms:Decrypt', 'kms:DescribeKey'],
+        websocket: ['kms:Decrypt'],
+        dispatcher: ['kms:Decrypt', 'kms:DescribeKey'],
       };
       const byFunction = statementsByFunction(secure);
       expect(Object.keys(byFunction).sort()).toStrictEqual(Object.keys(expected).sort());

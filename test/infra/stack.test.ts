@@ -6,7 +6,7 @@ import { Bucket } from 'aws-cdk-lib/aws-s3';
 import { TIME_INDEX } from '../../core/schema.ts';
 import { ROUTES, routeKey } from '../../functions/http/routes.ts';
 import { SluiceStack } from '../../infra/sluiceStack.ts';
-import { synthWithNag as synthStack, type Resource } from './synthWithNag.ts';
+import { httpRoutes, synthWithNag as synthStack, type Resource } from './synthWithNag.ts';
 
 /** Synthesizes the stack (bundling its functions) with cdk-nag's AwsSolutions pack. */
 function synthWithNag(configure: (app: App) => SluiceStack): Template {
@@ -39,6 +39,20 @@ const EXPECTED_ACCESS: Record<
     segments: ['s3:GetObject', 's3:ListBucket'],
     claims: ['s3:GetObject'],
     timeIndex: true,
+  },
+  // WebSocket doorbells (infra/subscriptions/watchApi.ts): connection and watch items; topics by name.
+  websocket: {
+    log: [],
+    metadata: ['dynamodb:DeleteItem', 'dynamodb:GetItem', 'dynamodb:PutItem', 'dynamodb:UpdateItem'],
+    segments: [],
+    claims: [],
+  },
+  // The log stream's reader (the event source's stream rights) finds watchers and removes gone ones.
+  dispatcher: {
+    log: ['dynamodb:DescribeStream', 'dynamodb:GetRecords', 'dynamodb:GetShardIterator'],
+    metadata: ['dynamodb:DeleteItem', 'dynamodb:Query'],
+    segments: [],
+    claims: [],
   },
   lagReporter: {
     log: ['dynamodb:Query'],
@@ -215,7 +229,7 @@ describe('SluiceStack', () => {
 
   it('runs each function on Node.js 22, arm64, traced, with Powertools from its layer and retained logs', () => {
     const functions = Object.values(template.findResources('AWS::Lambda::Function')) as Resource[];
-    expect(functions.length).toBe(13);
+    expect(functions.length).toBe(15);
     for (const fn of functions) {
       expect(fn.Properties.Runtime).toBe('nodejs22.x');
       expect(fn.Properties.Architectures).toStrictEqual(['arm64']);
@@ -257,6 +271,7 @@ describe('SluiceStack', () => {
           !actions.some((a) => a === '*' || a.endsWith(':*')),
           `wildcard action in ${JSON.stringify(s.Action)}`,
         ).toBeTruthy();
+        if (s.Resource === '*' && fnName === 'dispatcher' && actions.join() === 'dynamodb:ListStreams') continue; // stream source
         if (s.Resource === '*') {
           expect(actions.sort(), 'only X-Ray may use Resource *').toStrictEqual([
             'xray:PutTelemetryRecords',
@@ -308,6 +323,7 @@ describe('SluiceStack', () => {
     }
     expect([...seen].sort()).toStrictEqual([
       'acls',
+      'dispatcher',
       'exchanges',
       'fetch',
       'groups',
@@ -320,11 +336,12 @@ describe('SluiceStack', () => {
       'sagas',
       'tiering',
       'topics',
+      'websocket',
     ]);
   });
 
   it('serves every route behind IAM authorization, throttled, with access logs', () => {
-    const routes = Object.values(template.findResources('AWS::ApiGatewayV2::Route')) as Resource[];
+    const routes = httpRoutes(template);
     expect(routes.map((r) => r.Properties.RouteKey).sort()).toStrictEqual(ROUTES.map(routeKey).sort());
     for (const r of routes) expect(r.Properties.AuthorizationType, r.Properties.RouteKey).toBe('AWS_IAM');
     template.hasResourceProperties('AWS::ApiGatewayV2::Stage', {
@@ -422,9 +439,7 @@ describe('SluiceStack', () => {
         .filter((k) => ['get', 'post', 'patch', 'put', 'delete'].includes(k))
         .map((m) => `${m.toUpperCase()} ${path}`),
     );
-    const deployed = (Object.values(template.findResources('AWS::ApiGatewayV2::Route')) as Resource[]).map(
-      (r) => r.Properties.RouteKey as string,
-    );
+    const deployed = httpRoutes(template).map((r) => r.Properties.RouteKey as string);
     expect(documented.sort()).toStrictEqual(deployed.sort());
   });
 
@@ -436,8 +451,7 @@ describe('SluiceStack', () => {
           namePrefix: 'acme-dev',
         }),
     );
-    for (const r of Object.values(jwt.findResources('AWS::ApiGatewayV2::Route')) as Resource[])
-      expect(r.Properties.AuthorizationType).toBe('JWT');
+    for (const r of httpRoutes(jwt)) expect(r.Properties.AuthorizationType).toBe('JWT');
     jwt.hasResourceProperties('AWS::ApiGatewayV2::Authorizer', {
       AuthorizerType: 'JWT',
       JwtConfiguration: { Issuer: 'https://issuer.example.com', Audience: ['sluice'] },
