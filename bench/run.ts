@@ -14,6 +14,7 @@ import { exchangesSection } from './sections/exchanges.ts';
 import { groupsSection } from './sections/groups.ts';
 import { handlersSection } from './sections/handlers.ts';
 import { httpOverheadSection } from './sections/httpOverhead.ts';
+import { idleSection } from './sections/idle.ts';
 import { queuesSection } from './sections/queues.ts';
 import { sagasSection } from './sections/sagas.ts';
 import { scaleSection } from './sections/scale.ts';
@@ -34,6 +35,7 @@ const sections: BenchSection[] = [
   aclSection,
   exchangesSection,
   queuesSection,
+  idleSection,
 ];
 const { values } = parseArgs({ options: { only: { type: 'string', multiple: true } } });
 const chosen = sections.filter((s) => values.only === undefined || values.only.includes(s.name));

@@ -38,7 +38,7 @@ export interface ConsumerConfig extends ConnectionOptions {
    * where the server offers them, a `wss://` URL (the stack's `WatchUrl`), or `false`. @default 'auto'
    */
   readonly watch?: WatchOption;
-  /** While watching, poll anyway after this long without a doorbell. @default 60000 */
+  /** While watching, poll anyway after this long without a doorbell (a missed doorbell is not lost records). @default 300000 */
   readonly safetyPollMs?: number;
 }
 

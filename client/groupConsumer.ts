@@ -36,7 +36,7 @@ export interface GroupConsumerConfig extends ConnectionOptions {
   readonly waitMs?: number;
   /** Wait for WebSocket doorbells instead of long-polling (see `ConsumerConfig.watch`). @default 'auto' */
   readonly watch?: WatchOption;
-  /** While watching, poll anyway after this long without a doorbell. @default 60000 */
+  /** While watching, poll anyway after this long without a doorbell (a missed doorbell is not lost records). @default 300000 */
   readonly safetyPollMs?: number;
   /** Partitions newly assigned to this member, before their records are fetched. */
   readonly onAssigned?: (partitions: TopicPartition[]) => unknown;

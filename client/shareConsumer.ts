@@ -33,7 +33,7 @@ export interface ShareConsumerConfig extends ConnectionOptions {
    * safety poll (this member's own releases are polled for when their delay ends). @default 'auto'
    */
   readonly watch?: WatchOption;
-  /** While watching, poll anyway after this long without a doorbell. @default 60000 */
+  /** While watching, poll anyway after this long without a doorbell (a missed doorbell is not lost records). @default 300000 */
   readonly safetyPollMs?: number;
   /** `run`: a record whose handler throws is released with this backoff, doubled per delivery. @default 1000 */
   readonly retryBackoffMs?: number;

@@ -303,8 +303,12 @@ export function watchUrlOf(option: WatchOption | undefined, httpUrl: string): st
   return `ws://${url.host}/v1/watch`;
 }
 
-/** How often a watching consumer polls even without a doorbell (a missed doorbell is not lost records). */
-export const DEFAULT_SAFETY_POLL_MS = 60_000;
+/**
+ * How often a watching consumer polls even without a doorbell (a missed doorbell is not lost
+ * records): 5 minutes, so that an idle consumer stays within SQS's idle cost (`npm run bench --
+ * --only idle`: about $0.05 a month; every minute would double it).
+ */
+export const DEFAULT_SAFETY_POLL_MS = 300_000;
 
 /**
  * The waiting half of a consumer's poll: with a watcher, fetch without waiting when something may

@@ -52,8 +52,8 @@ export interface LocalStackOptions {
   readonly trustPrincipalHeader?: boolean;
   /**
    * Serve the WebSocket API (`ws://…/v1/watch`) and ring its watchers from the log table's stream,
-   * read from DynamoDB Local as Lambda's event source reads it (local/streams.ts).
-   * @default true
+   * read from DynamoDB Local as Lambda's event source reads it (local/streams.ts). `npm start` does.
+   * @default false
    */
   readonly watchers?: boolean;
 }
@@ -131,7 +131,7 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
   // The WebSocket API on the gateway's port, its management endpoint (where the notifier posts
   // doorbells, as to API Gateway's) on the same server, and the stream that rings it.
   let streamPoller: { stop(): Promise<void> } | undefined;
-  if (options.watchers !== false) {
+  if (options.watchers === true) {
     process.env[WEBSOCKET_CALLBACK_ENV] = gateway.url; // read when the notifier loads, as in Lambda
     const { handler: webSocketHandler } = await import('../functions/subscriptions/websocket.ts');
     webSocketApi = attachWebSocketApi({

@@ -111,11 +111,13 @@ export class Watchers {
     const ids = await this.topicIds(names);
     const missing = names.find((name) => !ids.has(name));
     if (missing !== undefined) throw new TopicNotFound(missing);
-    const adding = new Map(names.map((name) => [ids.get(name)!, name]));
-    const total = new Set([...connection.topics.keys(), ...adding.keys()]).size;
-    if (total > MAX_WATCHED_TOPICS)
+    // Only new watches are written: a repeated watch (the client's keep-alive) costs one read.
+    const adding = new Map(
+      names.map((name) => [ids.get(name)!, name] as const).filter(([id]) => !connection.topics.has(id)),
+    );
+    if (connection.topics.size + adding.size > MAX_WATCHED_TOPICS)
       throw new InvalidArgument('topics', `A connection watches at most ${MAX_WATCHED_TOPICS} topics; open another`);
-    await this.store.watch(connectionId, adding, connection.expiresAt);
+    if (adding.size > 0) await this.store.watch(connectionId, adding, connection.expiresAt);
     return { topics: names };
   }
 

@@ -36,7 +36,6 @@ export function startTestStack(prefix: string, options: LocalStackOptions = {}):
     port: 0,
     tieringIntervalMs: 0,
     sagas: false,
-    watchers: false, // no stream reader per test file; test/e2e/watch.test.ts turns them on
     dynamoEndpoint: process.env.AWS_ENDPOINT_URL_DYNAMODB ?? process.env.AWS_ENDPOINT_URL,
     s3Endpoint: process.env.AWS_ENDPOINT_URL_S3,
     bucket: process.env.SLUICE_SEGMENT_BUCKET,
