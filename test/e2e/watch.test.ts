@@ -15,7 +15,7 @@ import { uniqueName } from '../support/names.ts';
  * to wait.
  */
 let stack: LocalStack; // one per process: the handlers read their tables from the environment once
-const requests: { method: string; url: string; waitMs: number }[] = [];
+const requests: { method: string; url: string; waitMs: number; done?: boolean }[] = [];
 const realFetch = globalThis.fetch;
 
 beforeAll(async () => {
@@ -23,12 +23,15 @@ beforeAll(async () => {
   globalThis.fetch = async (input, init) => {
     const url = new URL(String(input instanceof Request ? input.url : input));
     const body = typeof init?.body === 'string' ? (JSON.parse(init.body) as { waitMs?: number }) : {};
-    requests.push({
+    const entry: (typeof requests)[number] = {
       method: init?.method ?? 'GET',
       url: url.pathname,
       waitMs: Number(url.searchParams.get('waitMs') ?? body.waitMs ?? 0),
-    });
-    return realFetch(input, init);
+    };
+    requests.push(entry);
+    const response = await realFetch(input, init);
+    entry.done = true; // answered
+    return response;
   };
 });
 
@@ -66,7 +69,11 @@ it('a watching consumer gets a produced record after a doorbell, with no long po
   expect(consumer.watcher, "'auto' watches the local stack").toBeDefined();
   const mark = requests.length;
   const polled = consumer.poll();
-  await until(() => consumer.watcher!.received.watching >= 1); // the watch is in place
+  // The watch is in place and the fetch after it (a record may have come in between) is done:
+  // from here on only a doorbell (or the 5-minute safety poll) makes the consumer fetch.
+  const gets = () =>
+    requests.slice(mark).filter((r) => r.method === 'GET' && r.url.endsWith('/records') && r.done === true).length;
+  await until(() => consumer.watcher!.received.watching >= 1 && gets() >= 2);
   const producer = new Producer({ url: stack.url });
   const sentAt = Date.now();
   await producer.send(topic, { value: { n: 1 }, partition: 1 });
