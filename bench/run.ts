@@ -14,6 +14,7 @@ import { exchangesSection } from './sections/exchanges.ts';
 import { groupsSection } from './sections/groups.ts';
 import { handlersSection } from './sections/handlers.ts';
 import { httpOverheadSection } from './sections/httpOverhead.ts';
+import { idleSection } from './sections/idle.ts';
 import { queuesSection } from './sections/queues.ts';
 import { sagasSection } from './sections/sagas.ts';
 import { subscriptionsSection } from './sections/subscriptions.ts';
@@ -36,6 +37,7 @@ const sections: BenchSection[] = [
   exchangesSection,
   queuesSection,
   subscriptionsSection,
+  idleSection,
 ];
 const { values } = parseArgs({ options: { only: { type: 'string', multiple: true } } });
 const chosen = sections.filter((s) => values.only === undefined || values.only.includes(s.name));

@@ -1,6 +1,7 @@
 import { Admin } from './admin.ts';
 import { Connection, isSluiceApiError, type ConnectionOptions } from './http.ts';
 import { fromWire, type ReceivedRecord, type WireOut } from './records.ts';
+import { DoorbellPoller, Watcher, watchUrlOf, type WatchOption } from './watch.ts';
 
 /** Where a consumer keeps its committed offsets. */
 export interface OffsetStore {
@@ -32,6 +33,13 @@ export interface ConsumerConfig extends ConnectionOptions {
   readonly maxRecords?: number;
   /** Long-poll wait per poll, in ms. @default 1000 */
   readonly waitMs?: number;
+  /**
+   * Wait for WebSocket doorbells instead of long-polling (see watch.ts `WatchOption`): `'auto'`
+   * where the server offers them, a `wss://` URL (the stack's `WatchUrl`), or `false`. @default 'auto'
+   */
+  readonly watch?: WatchOption;
+  /** While watching, poll anyway after this long without a doorbell (a missed doorbell is not lost records). @default 300000 */
+  readonly safetyPollMs?: number;
 }
 
 /**
@@ -52,9 +60,15 @@ export class PartitionConsumer {
   private readonly config: ConsumerConfig;
   private readonly store: OffsetStore;
   private position: number | undefined;
+  /** The WebSocket doorbell client, when watching. */
+  readonly watcher: Watcher | undefined;
+  /** How this consumer waits; its `fetches` count immediate fetches and long polls. */
+  readonly waiting: DoorbellPoller;
 
   constructor(config: ConsumerConfig) {
     this.http = new Connection(config);
+    this.watcher = watcherFor(config);
+    this.waiting = new DoorbellPoller(this.watcher, config.safetyPollMs);
     this.admin = new Admin(this.http);
     this.config = config;
     this.store = config.offsetStore ?? new MemoryOffsetStore();
@@ -74,8 +88,25 @@ export class PartitionConsumer {
     this.position = offset;
   }
 
-  /** Fetches the next records, waiting up to `waitMs` for some to arrive. */
+  /**
+   * Fetches the next records, waiting up to `waitMs` for some to arrive: for a doorbell when
+   * watching (then fetching without waiting), else in a long poll.
+   */
   async poll(options: { waitMs?: number; maxRecords?: number } = {}): Promise<ReceivedRecord[]> {
+    const { topic, partition } = this.config;
+    return this.waiting.poll(
+      [{ topic, partitions: [partition] }],
+      options.waitMs ?? this.config.waitMs ?? 1000,
+      (waitMs) => this.fetch(waitMs, options.maxRecords),
+    );
+  }
+
+  /** Closes the WebSocket, if any (it also closes by itself a second after the last wait). */
+  close(): void {
+    this.watcher?.close();
+  }
+
+  private async fetch(waitMs: number, maxRecords: number | undefined): Promise<ReceivedRecord[]> {
     const offset = await this.currentPosition();
     let page: { records: WireOut[]; nextOffset: number };
     try {
@@ -85,8 +116,8 @@ export class PartitionConsumer {
         {
           query: {
             offset,
-            maxRecords: options.maxRecords ?? this.config.maxRecords ?? 500,
-            waitMs: options.waitMs ?? this.config.waitMs ?? 1000,
+            maxRecords: maxRecords ?? this.config.maxRecords ?? 500,
+            waitMs,
           },
         },
       );
@@ -114,4 +145,16 @@ export class PartitionConsumer {
       );
     return this.admin.offset(this.config.topic, this.config.partition, how);
   }
+}
+
+/** The consumer's watcher, when its `watch` option and URL give a WebSocket URL. */
+export function watcherFor(config: ConnectionOptions & { readonly watch?: WatchOption }): Watcher | undefined {
+  const url = watchUrlOf(config.watch, config.url);
+  if (url === undefined) return undefined;
+  return new Watcher({
+    url,
+    ...(config.auth === undefined ? {} : { auth: config.auth }),
+    ...(config.region === undefined ? {} : { region: config.region }),
+    ...(config.credentials === undefined ? {} : { credentials: config.credentials }),
+  });
 }

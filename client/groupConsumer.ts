@@ -1,5 +1,7 @@
 import { Connection, isSluiceApiError, type ConnectionOptions } from './http.ts';
+import { watcherFor } from './consumer.ts';
 import { fromWire, type ReceivedRecord, type WireOut } from './records.ts';
+import { DoorbellPoller, type WatchOption, type Watcher } from './watch.ts';
 
 export interface TopicPartition {
   readonly topic: string;
@@ -32,6 +34,10 @@ export interface GroupConsumerConfig extends ConnectionOptions {
   readonly maxRecords?: number;
   /** How long a poll waits for records. @default 1000 */
   readonly waitMs?: number;
+  /** Wait for WebSocket doorbells instead of long-polling (see `ConsumerConfig.watch`). @default 'auto' */
+  readonly watch?: WatchOption;
+  /** While watching, poll anyway after this long without a doorbell (a missed doorbell is not lost records). @default 300000 */
+  readonly safetyPollMs?: number;
   /** Partitions newly assigned to this member, before their records are fetched. */
   readonly onAssigned?: (partitions: TopicPartition[]) => unknown;
   /** Partitions about to move away, after their consumed offsets are committed (with autoCommit) and before they are released. */
@@ -96,11 +102,16 @@ export class GroupConsumer {
   private running = false;
   private lastCommit = Date.now();
   private readonly group: string;
+  private readonly watcher: Watcher | undefined;
+  /** How this consumer waits; its `fetches` count immediate fetches and long polls. */
+  readonly waiting: DoorbellPoller;
 
   constructor(config: GroupConsumerConfig) {
     if (!Array.isArray(config.topics) || config.topics.length === 0)
       throw new Error('topics must name at least one topic');
     this.http = new Connection(config);
+    this.watcher = watcherFor(config);
+    this.waiting = new DoorbellPoller(this.watcher, config.safetyPollMs);
     this.config = config;
     this.group = `v1/groups/${encodeURIComponent(config.groupId)}`;
   }
@@ -169,6 +180,7 @@ export class GroupConsumer {
     this.seeks = [...this.seeks.filter((s) => key(s) !== key(target)), target];
     this.delivered = this.delivered.filter((r) => key(r) !== key(target)); // read again, not consumed
     this.consumed.set(key(target), target.offset);
+    this.waiting.poke();
   }
 
   /**
@@ -279,6 +291,7 @@ export class GroupConsumer {
   async close(): Promise<void> {
     this.running = false;
     clearInterval(this.heartbeatTimer);
+    this.watcher?.close();
     if (this.membership === undefined) return;
     if (this.config.autoCommit !== false) await this.commit().catch(() => undefined);
     const revoked = this.assignment();
@@ -303,15 +316,32 @@ export class GroupConsumer {
         `${this.group}/members/${encodeURIComponent(this.membership.memberId)}/heartbeat`,
         { body: {} },
       );
+      if (m.generation !== this.membership.generation) this.waiting.poke(); // a rebalance: poll to learn it
       this.membership = { ...this.membership, generation: m.generation };
       return m;
     } catch (e) {
-      if (isSluiceApiError(e, 'UnknownMember')) this.rejoin = true;
+      if (isSluiceApiError(e, 'UnknownMember')) {
+        this.rejoin = true;
+        this.waiting.poke();
+      }
       throw e;
     }
   }
 
+  /** Polls the group: waiting for a doorbell on the owned partitions when watching, else long-polling. */
   private async fetch(waitMs?: number): Promise<ReceivedRecord[]> {
+    if (this.membership === undefined || this.rejoin || this.seeks.length > 0 || this.release.length > 0)
+      this.waiting.poke();
+    const owned = new Map<string, number[]>();
+    for (const p of this.assignment()) owned.set(p.topic, [...(owned.get(p.topic) ?? []), p.partition]);
+    const targets =
+      owned.size > 0
+        ? [...owned].map(([topic, partitions]) => ({ topic, partitions }))
+        : this.config.topics.map((topic) => ({ topic, partitions: 'any' as const }));
+    return this.waiting.poll(targets, waitMs ?? this.config.waitMs ?? 1000, (w) => this.pollOnce(w));
+  }
+
+  private async pollOnce(waitMs: number): Promise<ReceivedRecord[]> {
     if (this.membership === undefined || this.rejoin) {
       if (this.rejoin && this.assigned.size > 0) {
         const lost = this.assignment();
@@ -326,7 +356,7 @@ export class GroupConsumer {
       res = await this.http.request('POST', `${this.group}/members/${encodeURIComponent(m.memberId)}/poll`, {
         body: {
           maxRecords: this.config.maxRecords ?? 500,
-          waitMs: waitMs ?? this.config.waitMs ?? 1000,
+          waitMs,
           ...(this.paused.size > 0 ? { paused: [...this.paused].map(parse) } : {}),
           ...(this.seeks.length > 0 ? { seek: this.seeks.filter((s) => this.assigned.has(key(s))) } : {}),
           ...(this.release.length > 0 ? { release: this.release } : {}),

@@ -1,5 +1,7 @@
 import { Connection, isSluiceApiError, type ConnectionOptions } from './http.ts';
+import { watcherFor } from './consumer.ts';
 import { fromWire, type ReceivedRecord, type WireOut } from './records.ts';
+import { DoorbellPoller, type WatchOption, type Watcher } from './watch.ts';
 
 export interface ShareConsumerConfig extends ConnectionOptions {
   readonly groupId: string;
@@ -25,6 +27,14 @@ export interface ShareConsumerConfig extends ConnectionOptions {
   readonly maxRecords?: number;
   /** Long-poll time. @default 1000 */
   readonly waitMs?: number;
+  /**
+   * Wait for WebSocket doorbells instead of long-polling (see `ConsumerConfig.watch`). A doorbell
+   * rings for appends only: records other members release or whose locks end are seen at the next
+   * safety poll (this member's own releases are polled for when their delay ends). @default 'auto'
+   */
+  readonly watch?: WatchOption;
+  /** While watching, poll anyway after this long without a doorbell (a missed doorbell is not lost records). @default 300000 */
+  readonly safetyPollMs?: number;
   /** `run`: a record whose handler throws is released with this backoff, doubled per delivery. @default 1000 */
   readonly retryBackoffMs?: number;
   /** @default 60000 */
@@ -83,10 +93,15 @@ export class ShareConsumer {
   private pending: PendingAck[] = [];
   private running = false;
   private readonly group: string;
+  private readonly watcher: Watcher | undefined;
+  /** How this consumer waits; its `fetches` count immediate fetches and long polls. */
+  readonly waiting: DoorbellPoller;
 
   constructor(config: ShareConsumerConfig) {
     this.config = config;
     this.http = new Connection(config);
+    this.watcher = watcherFor(config);
+    this.waiting = new DoorbellPoller(this.watcher, config.safetyPollMs);
     this.group = `v1/share-groups/${encodeURIComponent(config.groupId)}`;
   }
 
@@ -114,13 +129,21 @@ export class ShareConsumer {
   async poll(options: { maxRecords?: number; waitMs?: number } = {}): Promise<ShareReceivedRecord[]> {
     await this.connect();
     await this.commit();
+    const targets = this.config.topics.map((topic) => ({ topic, partitions: 'any' as const }));
+    return this.waiting.poll(targets, options.waitMs ?? this.config.waitMs ?? 1000, (waitMs) =>
+      this.acquire(options.maxRecords, waitMs),
+    );
+  }
+
+  private async acquire(maxRecords: number | undefined, waitMs: number): Promise<ShareReceivedRecord[]> {
+    await this.connect();
     try {
       const res = await this.http.request<{
         records: (WireOut & { topic: string; partition: number; deliveryCount: number; lockedUntil: number })[];
       }>('POST', `${this.group}/members/${this.memberId!}/poll`, {
         body: {
-          maxRecords: options.maxRecords ?? this.config.maxRecords ?? 100,
-          waitMs: options.waitMs ?? this.config.waitMs ?? 1000,
+          maxRecords: maxRecords ?? this.config.maxRecords ?? 100,
+          waitMs,
         },
       });
       return res.records.map((r) => ({
@@ -131,6 +154,7 @@ export class ShareConsumer {
     } catch (e) {
       if (isSluiceApiError(e, 'UnknownShareMember')) {
         this.memberId = undefined; // its session ended: join again on the next poll
+        this.waiting.poke();
         return [];
       }
       throw e;
@@ -143,6 +167,11 @@ export class ShareConsumer {
     type: AckType = 'accept',
     options: { delayMs?: number; errorMessage?: string } = {},
   ): void {
+    if (type === 'release') {
+      // No doorbell rings when a released record becomes available again: poll for it then.
+      const timer = setTimeout(() => this.waiting.poke(), options.delayMs ?? 0);
+      timer.unref?.();
+    }
     this.pending.push({
       topic: record.topic,
       partition: record.partition,
@@ -199,6 +228,7 @@ export class ShareConsumer {
   /** Sends what is queued and leaves: records still held become available to others at once. */
   async close(): Promise<void> {
     this.running = false;
+    this.watcher?.close();
     if (this.memberId === undefined) return;
     await this.commit().catch(() => undefined);
     await this.http.request('DELETE', `${this.group}/members/${this.memberId}`).catch(() => undefined);

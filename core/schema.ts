@@ -28,7 +28,7 @@ export const LOG_TABLE = {
 export const METADATA_TABLE = {
   partitionKey: { name: 'pk', type: 'S' },
   sortKey: { name: 'sk', type: 'S' },
-  /** DynamoDB's time-to-live attribute (epoch seconds), on items that may expire: idempotent-producer states. */
+  /** DynamoDB's time-to-live attribute (epoch seconds), on items that may expire: idempotent-producer states, watchers. */
   timeToLive: 'x',
 } as const;
 
@@ -131,6 +131,15 @@ export const metadataKeys = {
   subscriptionsPartition: 'subscription',
   /** A subscription's delivery state (`p#<partition>`) and quarantined keys (`q#<partition>#<keyId>`). */
   subscriptionStatePartition: (name: string) => `sub#${name}`,
+  /**
+   * WebSocket watchers of a topic incarnation (core/subscriptions/watchers.ts): one item per
+   * connection under `watch#<topicId>`, so ringing a topic's watchers is one Query whatever the
+   * number of topics or connections elsewhere.
+   */
+  watcher: (topicId: string, connectionId: string) => ({ pk: `watch#${topicId}`, sk: connectionId }),
+  watchersPartition: (topicId: string) => `watch#${topicId}`,
+  /** A WebSocket connection: its caller's principals and the topic ids it watches. */
+  watchConnection: (connectionId: string) => ({ pk: `ws#${connectionId}`, sk: 'conn' }),
   /** Short-lived exclusive rights (a saga trigger's drain, a subscription's dispatcher). */
   lease: (name: string) => ({ pk: 'lease', sk: name }),
 } as const;

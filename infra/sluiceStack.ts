@@ -50,6 +50,7 @@ import type { SagaInfo } from '../core/sagas/sagas.ts';
 import { ACL_PARTITION, authorizationEnvironment, oauthScope } from './authorization.ts';
 import { bindIndex, bindTable, type TableAccess } from './bindTable.ts';
 import { sluiceFunction } from './sluiceFunction.ts';
+import { WatchApi } from './subscriptions/watchApi.ts';
 
 export interface SluiceStackProps extends StackProps {
   /**
@@ -159,7 +160,14 @@ type S3Action = 's3:GetObject' | 's3:PutObject' | 's3:DeleteObject';
 /** What each function may do to each table and to segment objects: nothing more. */
 /** Segment objects (and their claim lists) live under segments/, claim checks under claims/. */
 type FunctionName =
-  HandlerName | 'lagReporter' | 'roller' | 'rollWorker' | 'sagaAudit' | 'sagaTrigger' | 'subscriptionDispatcher';
+  | HandlerName
+  | 'lagReporter'
+  | 'roller'
+  | 'rollWorker'
+  | 'sagaAudit'
+  | 'sagaTrigger'
+  | 'subscriptionDispatcher'
+  | 'websocket';
 
 /**
  * What a consumer-group member needs: read the log (and fill a dead writer's gap in it), change
@@ -207,6 +215,8 @@ const KEYS = {
   saga: metadataKeys.sagaPartition('*'),
   /** `exchange` (the registry) and `exchange#<name>` (declaration, bindings, inbound references). */
   exchanges: [metadataKeys.exchangesPartition, metadataKeys.exchangePartition('*')],
+  /** `ws#<connection>` (a WebSocket connection) and `watch#<topic id>` (a topic's watchers). */
+  watchers: [metadataKeys.watchConnection('*').pk, metadataKeys.watchersPartition('*')],
 } as const;
 
 /** Every HTTP function reads ACL rules when authorization is 'acl' (see makeFunction). */
@@ -279,7 +289,8 @@ const ACCESS: Record<FunctionName, FunctionAccess> = {
     objects: { segments: ['s3:GetObject'], claims: ['s3:GetObject', 's3:PutObject'] },
   },
   // The dispatcher is a consumer-group member (join, commit), keeps delivery state and leases,
-  // and dead-letters as an idempotent producer; invoking targets is granted per target
+  // and dead-letters as an idempotent producer; it finds a topic's WebSocket watchers (one Query)
+  // and removes connections that are gone; invoking targets is granted per target
   // (SluiceStack.addSubscriptionTarget).
   subscriptionDispatcher: {
     ...GROUP_MEMBER_ACCESS,
@@ -372,6 +383,19 @@ const ACCESS: Record<FunctionName, FunctionAccess> = {
   },
   // Saga triggers consume topics through consumer groups and record the executions they start.
   sagaTrigger: GROUP_MEMBER_ACCESS,
+  // WebSocket routes record connections and their watches, and read topic items (name → id).
+  websocket: {
+    log: [],
+    metadata: [],
+    metadataByKey: [
+      { actions: ['dynamodb:GetItem'], keys: [metadataKeys.topicsPartition] },
+      {
+        actions: ['dynamodb:GetItem', 'dynamodb:PutItem', 'dynamodb:UpdateItem', 'dynamodb:DeleteItem'],
+        keys: KEYS.watchers,
+      },
+    ],
+    objects: { segments: [], claims: [] },
+  },
 };
 
 /**
@@ -396,6 +420,8 @@ export class SluiceStack extends Stack {
   /** Delivers subscriptions: rung by the log table's stream, and every minute. */
   readonly subscriptionDispatcher: NodejsFunction;
   readonly api: HttpApi;
+  /** The WebSocket API consumers wait on instead of long-polling (infra/subscriptions/watchApi.ts). */
+  readonly watchApi: WatchApi;
   /** Layers every Sluice function loads (Powertools), for functions added by constructs. */
   readonly powertoolsLayers: readonly ILayerVersion[];
   private readonly sagas: SagaInfo[] = [];
@@ -493,7 +519,8 @@ export class SluiceStack extends Stack {
       `arn:${this.partition}:lambda:${this.region}:094274105915:layer:AWSLambdaPowertoolsTypeScriptV2:${props.powertoolsLayerVersion ?? 44}`,
     );
     this.powertoolsLayers = [powertools];
-    const httpHandlers = new Set<FunctionName>(Object.keys(HANDLER_ENTRY) as HandlerName[]);
+    // The WebSocket routes authorize callers as the HTTP routes do (ACLs, admin principals).
+    const httpHandlers = new Set<FunctionName>([...(Object.keys(HANDLER_ENTRY) as HandlerName[]), 'websocket']);
     const makeFunction = (handler: FunctionName, entry: string): NodejsFunction => {
       const isHttp = httpHandlers.has(handler);
       const fn = sluiceFunction(this, pascal(handler), {
@@ -686,6 +713,13 @@ export class SluiceStack extends Stack {
       }),
     };
 
+    // ---------------------------------------------------------------- WebSocket doorbells
+    this.watchApi = new WatchApi(this, 'Watch', {
+      websocket: makeFunction('websocket', join('functions', 'subscriptions', 'websocket.ts')),
+      dispatcher: this.subscriptionDispatcher,
+      ...(name('watch') === undefined ? {} : { apiName: name('watch') }),
+    });
+
     // ---------------------------------------------------------------- lag metrics and alarms
     new Rule(this, 'LagSchedule', {
       schedule: Schedule.rate(Duration.minutes(1)),
@@ -853,8 +887,8 @@ export class SluiceStack extends Stack {
       new DynamoEventSource(this.logTable, {
         startingPosition: StartingPosition.LATEST,
         batchSize: 100,
-        maxBatchingWindow: Duration.seconds(1),
-        retryAttempts: 2,
+        maxBatchingWindow: Duration.millis(0), // a doorbell: as soon as possible
+        retryAttempts: 2, // a lost ring is not lost records: the schedule and clients' safety polls follow
         filters: [FilterCriteria.filter({ eventName: FilterRule.isEqual('INSERT') })],
       }),
     );

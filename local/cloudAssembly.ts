@@ -108,6 +108,8 @@ export function localResources(template: CfnTemplate, refs: Readonly<Record<stri
         return `arn:aws:states:${LOCAL_REGION}:${LOCAL_ACCOUNT}:stateMachine:${id}`;
       case 'AWS::SQS::Queue':
         return ''; // no queues locally: the roller, given no queue URL, runs its whole pass itself
+      case 'AWS::ApiGatewayV2::Api':
+        return 'local'; // the local gateway serves the APIs (and the WebSocket API's management endpoint)
       default:
         if (refs[id] !== undefined) return refs[id];
         throw new Error(`No local value for a Ref to ${r.Type} ${id}`);

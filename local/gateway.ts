@@ -49,11 +49,14 @@ export function startLocalGateway(options: {
   readonly integrationTimeoutMs?: number;
   /** Put the `x-sluice-principal` header's identity where API Gateway's authorizer puts one (tests only). */
   readonly trustPrincipalHeader?: boolean;
+  /** Serves a request before the routes (the WebSocket API's management endpoint): true when it did. */
+  readonly intercept?: (req: IncomingMessage, res: ServerResponse) => boolean;
 }): Promise<{ server: Server; url: string; close(): Promise<void> }> {
   const host = options.host ?? '127.0.0.1';
   const server = createServer((req, res) => {
     const refused = refuseForeignRequest(req.headers, listeningPort(server, options.port));
     if (refused !== undefined) return send(res, refused); // before the body is read or a handler runs
+    if (options.intercept?.(req, res) === true) return;
     handle(
       req,
       res,

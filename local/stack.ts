@@ -1,7 +1,10 @@
 import './powertoolsEnv.ts'; // first: before any handler module builds its Powertools
+import { randomUUID } from 'node:crypto';
 import { join } from 'node:path';
+import type { Context } from 'aws-lambda';
 import { createTables } from '../core/adapters/dynamodb/createTables.ts';
 import { TABLE_NAME_ENV, type TableNames } from '../core/schema.ts';
+import { WEBSOCKET_CALLBACK_ENV } from '../core/subscriptions/watchers.ts';
 import type { HandlerName } from '../functions/http/routes.ts';
 import { dynamoClientFromEnv, localAwsEnv } from './awsEnv.ts';
 import { startDynamoDbLocal } from './dynamoDbLocal.ts';
@@ -9,6 +12,8 @@ import { startLocalAwsServices, type LocalAwsServices } from './awsServices.ts';
 import { startLocalGateway, type LambdaHttpHandler } from './gateway.ts';
 import { startLocalSagas, type LocalSagas, type LocalSagasOptions } from './sagas.ts';
 import { startS3Emulator } from './s3Emulator.ts';
+import { startStreamPoller } from './streams.ts';
+import { attachWebSocketApi, WATCH_PATH } from './webSocket.ts';
 
 export interface LocalStackOptions {
   /** Gateway port (default 7070; 0 picks a free one). */
@@ -59,10 +64,18 @@ export interface LocalStackOptions {
    * @default 250
    */
   readonly subscriptionIntervalMs?: number;
+  /**
+   * Serve the WebSocket API (`ws://…/v1/watch`) and ring its watchers from the log table's stream,
+   * read from DynamoDB Local as Lambda's event source reads it (local/streams.ts). `npm start` does.
+   * @default false
+   */
+  readonly watchers?: boolean;
 }
 
 export interface LocalStack {
   readonly url: string;
+  /** The WebSocket API (`ws://127.0.0.1:<port>/v1/watch`), unless `watchers` is off. */
+  readonly watchUrl: string | undefined;
   readonly dynamoEndpoint: string;
   readonly s3Endpoint: string;
   readonly tables: TableNames;
@@ -132,11 +145,31 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
           tablePrefix: `${tables.metadata}-`,
         });
 
+  let webSocketApi: ReturnType<typeof attachWebSocketApi> | undefined;
   const gateway = await startLocalGateway({
     port: options.port ?? 7070,
     handlers: await loadHttpHandlers(),
     trustPrincipalHeader: options.trustPrincipalHeader === true,
+    intercept: (req, res) => webSocketApi?.handleManagement(req, res) ?? false,
   });
+  // The WebSocket API on the gateway's port, its management endpoint (where the notifier posts
+  // doorbells, as to API Gateway's) on the same server, and the stream that rings it.
+  let streamPoller: { stop(): Promise<void> } | undefined;
+  if (options.watchers === true) {
+    process.env[WEBSOCKET_CALLBACK_ENV] = gateway.url; // read when the notifier loads, as in Lambda
+    const { handler: webSocketHandler } = await import('../functions/subscriptions/websocket.ts');
+    webSocketApi = attachWebSocketApi({
+      server: gateway.server,
+      handler: webSocketHandler,
+      trustPrincipalHeader: options.trustPrincipalHeader === true,
+    });
+    const { handler: dispatcher } = await import('../functions/subscriptions/dispatcher.ts');
+    streamPoller = await startStreamPoller({
+      dynamo: dynamoClientFromEnv(),
+      table: tables.log,
+      onBatch: (event) => dispatcher(event, streamContext()),
+    });
+  }
   // The roller on a timer, as the stack's schedule runs it in AWS.
   const { tiering } = await import('../functions/runtime.ts');
   const interval = options.tieringIntervalMs ?? 60_000;
@@ -178,6 +211,7 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
 
   return {
     url: gateway.url,
+    watchUrl: webSocketApi === undefined ? undefined : `${gateway.url.replace(/^http/, 'ws')}${WATCH_PATH}`,
     dynamoEndpoint,
     s3Endpoint,
     tables,
@@ -191,6 +225,8 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
       clearInterval(subscriptionTimer);
       await dispatching?.catch(() => undefined);
       await aws.stop();
+      await streamPoller?.stop();
+      webSocketApi?.close();
       await gateway.close();
       await sagas?.stop();
       await s3?.stop();
@@ -215,5 +251,24 @@ export async function loadHttpHandlers(): Promise<Record<HandlerName, LambdaHttp
     queues: (await import('../functions/queues/api.ts')).handler,
     exchanges: (await import('../functions/exchanges/api.ts')).handler,
     subscriptions: (await import('../functions/subscriptions/api.ts')).handler,
+  };
+}
+
+/** A Lambda context for the stream's invocations of the dispatcher (a one-minute timeout, as deployed). */
+function streamContext(): Context {
+  const deadline = Date.now() + 60_000;
+  return {
+    callbackWaitsForEmptyEventLoop: false,
+    functionName: 'sluice-dispatcher',
+    functionVersion: '$LATEST',
+    invokedFunctionArn: 'arn:aws:lambda:local:000000000000:function:sluice-dispatcher',
+    memoryLimitInMB: '256',
+    awsRequestId: randomUUID(),
+    logGroupName: '/aws/lambda/sluice-dispatcher',
+    logStreamName: 'local',
+    getRemainingTimeInMillis: () => deadline - Date.now(),
+    done: () => undefined,
+    fail: () => undefined,
+    succeed: () => undefined,
   };
 }

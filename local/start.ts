@@ -44,6 +44,7 @@ try {
     adminPrincipals: values.admin,
     trustPrincipalHeader: values['trust-principal-header'],
     dynamoAllInterfaces: values['dynamodb-all-interfaces'],
+    watchers: true,
     ...(values['in-memory'] ? {} : { dataDir: values['data-dir'] }),
   });
 } catch (e) {
@@ -57,6 +58,7 @@ console.log(`Sluice is running at ${stack.url}
   S3 emulator     ${stack.s3Endpoint} (bucket ${stack.bucket})
   Data            ${values['in-memory'] ? 'in memory, gone on exit' : `${values['data-dir']}/`}
   Tiering         every ${Number(values['tiering-interval']) / 1000} s (or now: curl -X POST ${stack.url}/v1/admin/tiering/run)
+  WebSocket API   ${stack.watchUrl ?? 'off'} (consumers wait for doorbells there instead of long-polling)
   Authorization   ${values.authorization}${values.admin.length > 0 ? ` (admins: ${values.admin.join(', ')})` : ''}${values['trust-principal-header'] ? '; callers name themselves with the x-sluice-principal header' : ''}
   Sagas           ${[...(stack.sagas?.resources.stateMachines.values() ?? [])].map((m) => m.saga ?? m.name).join(', ') || 'none'} (state machines from the synthesized CDK app, run locally)
 

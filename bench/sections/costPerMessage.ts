@@ -20,6 +20,8 @@ export const PRICES = {
   lambdaPerMillionRequests: 0.2,
   lambdaGbSecond: 0.0000133334,
   httpApiPerMillion: 1.0,
+  webSocketMessagesPerMillion: 1.0,
+  webSocketConnectionMinutesPerMillion: 0.25,
   sqsPerMillionRequests: 0.4,
   kinesisPerGbIn: 0.08,
   kinesisPerGbOut: 0.04,

@@ -167,7 +167,7 @@ export const subscriptionsSection: BenchSection = {
         title: 'Subscriptions: push delivery',
         table,
         notes: [
-          'The ring is the dispatcher handler called with the stream record the append wrote (its log key), right after the append; in AWS the stream adds its own delay (the event source batches for up to 1 s). Latencies are local figures: read the ratio.',
+          'The ring is the dispatcher handler called with the stream record the append wrote (its log key), right after the append; in AWS the stream adds its own delay (the event source’s batching window is 0, so typically well under a second). Latencies are local figures: read the ratio.',
           `Idle cost: ${RUNS_PER_MONTH.toLocaleString('en')} scheduled runs a month, each the listing plus one subscription run that finds nothing (lease, describe of its group, its state, the tail), priced at DynamoDB $${PRICES.dynamoReadPerMillion}/M reads and $${PRICES.dynamoWritePerMillion}/M writes, Lambda $${PRICES.lambdaPerMillionRequests}/M requests and $${PRICES.lambdaGbSecond}/GB-s for an assumed ${IDLE_RUN_SECONDS * 1000} ms at 512 MB (an assumption, not a measurement). Appends ring only the subscriptions of their topic, so an idle subscription costs nothing more.`,
         ],
         summary: {

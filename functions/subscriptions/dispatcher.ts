@@ -3,6 +3,8 @@ import { mapWithLimit } from '../../core/async.ts';
 import type { DeliveryRun } from '../../core/subscriptions/delivery.ts';
 import { eventHandler } from '../eventHandler.ts';
 import { logger, metrics, sluice } from '../runtime.ts';
+import type { TouchedPartition } from '../../core/subscriptions/watchers.ts';
+import { notifyWatchers } from './notify.ts';
 import { dispatcher, subscriptionStore } from './service.ts';
 
 const runner = dispatcher();
@@ -21,6 +23,20 @@ export function topicIdsRung(event: unknown): Set<string> | undefined {
     if (r.eventName === 'INSERT' && pk !== undefined && pk.includes('#')) ids.add(pk.slice(0, pk.lastIndexOf('#')));
   }
   return ids;
+}
+
+/** The partitions a stream event's INSERTs touched (what WebSocket watchers are rung for). */
+export function touchedPartitions(event: unknown): TouchedPartition[] {
+  const records = (event as { Records?: unknown } | null)?.Records;
+  const touched: TouchedPartition[] = [];
+  if (!Array.isArray(records)) return touched;
+  for (const r of records as { eventName?: string; dynamodb?: { Keys?: { pk?: { S?: string } } } }[]) {
+    const pk = r.eventName === 'INSERT' ? r.dynamodb?.Keys?.pk?.S : undefined;
+    const at = pk?.lastIndexOf('#') ?? -1;
+    const partition = at > 0 ? Number(pk!.slice(at + 1)) : NaN;
+    if (Number.isSafeInteger(partition)) touched.push({ topicId: pk!.slice(0, at), partition });
+  }
+  return touched;
 }
 
 const lambda = new LambdaClient({});
@@ -51,7 +67,8 @@ async function ringSagaTrigger(): Promise<void> {
 }
 
 /**
- * The log table's stream's one consumer. It delivers subscriptions: the stream rings it when
+ * The log table's stream's one consumer. It rings WebSocket watchers of the partitions appended
+ * to (`notify.ts`), and delivers subscriptions: the stream rings it when
  * records are appended (a doorbell: the records are read through each subscription's group), and
  * only the subscriptions of the topics an append touched run, and the saga trigger function is
  * rung only for its topics; a one-minute schedule runs every subscription (retries that
@@ -60,6 +77,8 @@ async function ringSagaTrigger(): Promise<void> {
 export const handler = eventHandler(async (event: unknown, context): Promise<{ runs: DeliveryRun[] }> => {
   const deadline = Date.now() + (context.getRemainingTimeInMillis?.() ?? 60_000) - MARGIN_MS;
   const rung = topicIdsRung(event);
+  // WebSocket watchers first: a doorbell is cheap, and consumers waiting on it are the latency-bound ones.
+  if (rung !== undefined) await notifyWatchers(touchedPartitions(event));
   const all = await subscriptionStore.list();
   const triggers = triggerTopics();
   const ids = await sluice.topicIds([...new Set([...all.map((s) => s.topic), ...triggers])]);

@@ -42,7 +42,7 @@ export function eventOf(sub: Subscription, records: readonly SubscriptionRecord[
 /** The offsets a target's answer names as failed (an identifier that is no offset fails the whole batch). */
 export function failedOffsets(answer: unknown): number[] {
   if (typeof answer !== 'object' || answer === null || !('batchItemFailures' in answer)) return [];
-  const failures = (answer).batchItemFailures;
+  const failures = answer.batchItemFailures;
   if (!Array.isArray(failures)) return [-1];
   return failures.map((f: unknown) => {
     const id = typeof f === 'object' && f !== null ? (f as { itemIdentifier?: unknown }).itemIdentifier : undefined;

@@ -15,6 +15,7 @@ describe('deployed handlers', () => {
       SLUICE_METADATA_TABLE: 'handlers-meta',
       SLUICE_SEGMENT_BUCKET: 'handlers-bucket',
       SLUICE_SAGAS: '[]',
+      SLUICE_WEBSOCKET_CALLBACK_URL: 'http://127.0.0.1:9', // the notifier's management endpoint (not called)
       POWERTOOLS_TRACE_ENABLED: 'false',
     });
     const { template, sluiceIds } = synthesizeTemplate({ examples: true });

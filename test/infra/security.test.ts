@@ -6,9 +6,17 @@ import { OrderSagaExample } from '../../examples/order-saga/stack.ts';
 import { HANDLER_ENTRY, ROUTES, routeKey } from '../../functions/http/routes.ts';
 import { AUTHORIZATION_ENV } from '../../infra/authorization.ts';
 import { SluiceStack, type JwtAuth, type SluiceStackProps } from '../../infra/sluiceStack.ts';
-import { actionsOf, statementsByFunction, synthWithNag, type Resource, type Statement } from './synthWithNag.ts';
+import {
+  actionsOf,
+  httpRoutes,
+  statementsByFunction,
+  synthWithNag,
+  type Resource,
+  type Statement,
+} from './synthWithNag.ts';
 
-const HTTP_FUNCTIONS = Object.keys(HANDLER_ENTRY).sort();
+/** The functions that authorize callers: the HTTP API's and the WebSocket API's. */
+const HTTP_FUNCTIONS = [...Object.keys(HANDLER_ENTRY), 'websocket'].sort();
 const JWT: JwtAuth = { type: 'jwt', issuer: 'https://issuer.example.com', audience: ['sluice'] };
 
 /** The hardened configuration: JWT, ACLs with a super user, a customer managed key; with a saga (and so its trigger). */
@@ -137,8 +145,7 @@ describe('SluiceStack security settings', () => {
   });
 
   describe('scopes', () => {
-    const routesOf = (template: Template) =>
-      Object.values(template.findResources('AWS::ApiGatewayV2::Route')) as Resource[];
+    const routesOf = (template: Template) => httpRoutes(template);
 
     it('require sluice/<scope> of each route from JWT callers', () => {
       const routes = routesOf(secure);
@@ -252,8 +259,12 @@ describe('SluiceStack security settings', () => {
         roller: ['kms:Decrypt', 'kms:GenerateDataKey'], // SendMessage
         rollWorker: ['kms:Decrypt', 'kms:GenerateDataKey'],
         sagaAudit: ['kms:Decrypt'],
-        // The tables and the stream; CDK's stream grant (DynamoEventSource) adds DescribeKey, which reads key metadata only.
-        sagaTrigger: ['kms:Decrypt', 'kms:DescribeKey'],
+        sagaTrigger: ['kms:Decrypt'], // rung by the dispatcher: it reads no stream
+        websocket: ['kms:Decrypt'],
+        subscriptions: ['kms:Decrypt', 'kms:GenerateDataKey'], // a skip's dead letters: claim checks
+        // The tables and the stream (CDK's stream grant adds DescribeKey, which reads key metadata
+        // only); dead letters: claim checks.
+        subscriptionDispatcher: ['kms:Decrypt', 'kms:DescribeKey', 'kms:GenerateDataKey'],
       };
       const byFunction = statementsByFunction(secure);
       expect(Object.keys(byFunction).sort()).toStrictEqual(Object.keys(expected).sort());

@@ -6,7 +6,7 @@ import { Bucket } from 'aws-cdk-lib/aws-s3';
 import { TIME_INDEX } from '../../core/schema.ts';
 import { ROUTES, routeKey } from '../../functions/http/routes.ts';
 import { SluiceStack } from '../../infra/sluiceStack.ts';
-import { synthWithNag as synthStack, type Resource } from './synthWithNag.ts';
+import { httpRoutes, synthWithNag as synthStack, type Resource } from './synthWithNag.ts';
 
 /** Synthesizes the stack (bundling its functions) with cdk-nag's AwsSolutions pack. */
 function synthWithNag(configure: (app: App) => SluiceStack): Template {
@@ -39,6 +39,13 @@ const EXPECTED_ACCESS: Record<
     segments: ['s3:GetObject', 's3:ListBucket'],
     claims: ['s3:GetObject'],
     timeIndex: true,
+  },
+  // WebSocket doorbells (infra/subscriptions/watchApi.ts): connection and watch items; topics by name.
+  websocket: {
+    log: [],
+    metadata: ['dynamodb:DeleteItem', 'dynamodb:GetItem', 'dynamodb:PutItem', 'dynamodb:UpdateItem'],
+    segments: [],
+    claims: [],
   },
   lagReporter: {
     log: ['dynamodb:Query'],
@@ -243,7 +250,7 @@ describe('SluiceStack', () => {
 
   it('runs each function on Node.js 22, arm64, traced, with Powertools from its layer and retained logs', () => {
     const functions = Object.values(template.findResources('AWS::Lambda::Function')) as Resource[];
-    expect(functions.length).toBe(15);
+    expect(functions.length).toBe(16);
     for (const fn of functions) {
       expect(fn.Properties.Runtime).toBe('nodejs22.x');
       expect(fn.Properties.Architectures).toStrictEqual(['arm64']);
@@ -358,6 +365,7 @@ describe('SluiceStack', () => {
       'subscriptions',
       'tiering',
       'topics',
+      'websocket',
     ]);
   });
 
@@ -367,6 +375,14 @@ describe('SluiceStack', () => {
     });
     const [[id, fn]] = Object.entries(functions) as [[string, Resource]];
     expect(fn.Properties.ReservedConcurrentExecutions).toBe(5);
+    expect(
+      Object.keys(
+        template.findResources('AWS::Lambda::EventSourceMapping', {
+          Properties: { EventSourceArn: { 'Fn::GetAtt': [Match.stringLikeRegexp('LogTable'), 'StreamArn'] } },
+        }),
+      ),
+      'the log stream has one consumer',
+    ).toHaveLength(1);
     expect(fn.Properties.Timeout).toBe(60);
     template.hasResourceProperties('AWS::Lambda::EventSourceMapping', {
       FunctionName: { Ref: id },
@@ -387,7 +403,7 @@ describe('SluiceStack', () => {
   });
 
   it('serves every route behind IAM authorization, throttled, with access logs', () => {
-    const routes = Object.values(template.findResources('AWS::ApiGatewayV2::Route')) as Resource[];
+    const routes = httpRoutes(template);
     expect(routes.map((r) => r.Properties.RouteKey).sort()).toStrictEqual(ROUTES.map(routeKey).sort());
     for (const r of routes) expect(r.Properties.AuthorizationType, r.Properties.RouteKey).toBe('AWS_IAM');
     template.hasResourceProperties('AWS::ApiGatewayV2::Stage', {
@@ -485,9 +501,7 @@ describe('SluiceStack', () => {
         .filter((k) => ['get', 'post', 'patch', 'put', 'delete'].includes(k))
         .map((m) => `${m.toUpperCase()} ${path}`),
     );
-    const deployed = (Object.values(template.findResources('AWS::ApiGatewayV2::Route')) as Resource[]).map(
-      (r) => r.Properties.RouteKey as string,
-    );
+    const deployed = httpRoutes(template).map((r) => r.Properties.RouteKey as string);
     expect(documented.sort()).toStrictEqual(deployed.sort());
   });
 
@@ -499,8 +513,7 @@ describe('SluiceStack', () => {
           namePrefix: 'acme-dev',
         }),
     );
-    for (const r of Object.values(jwt.findResources('AWS::ApiGatewayV2::Route')) as Resource[])
-      expect(r.Properties.AuthorizationType).toBe('JWT');
+    for (const r of httpRoutes(jwt)) expect(r.Properties.AuthorizationType).toBe('JWT');
     jwt.hasResourceProperties('AWS::ApiGatewayV2::Authorizer', {
       AuthorizerType: 'JWT',
       JwtConfiguration: { Issuer: 'https://issuer.example.com', Audience: ['sluice'] },

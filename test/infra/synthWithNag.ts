@@ -51,3 +51,13 @@ export function statementsByFunction(template: Template): Record<string, Stateme
 }
 
 export const actionsOf = (s: Statement): string[] => ([] as string[]).concat(s.Action);
+
+/** The HTTP API's routes (the WebSocket API's are in infra/subscriptions/watchApi.ts and its own test). */
+export function httpRoutes(template: Template): Resource[] {
+  const httpApis = Object.keys(
+    template.findResources('AWS::ApiGatewayV2::Api', { Properties: { ProtocolType: 'HTTP' } }),
+  );
+  return (Object.values(template.findResources('AWS::ApiGatewayV2::Route')) as Resource[]).filter((r) =>
+    httpApis.includes((r.Properties.ApiId as { Ref?: string }).Ref ?? ''),
+  );
+}
