@@ -50,6 +50,7 @@ import type { SagaInfo } from '../core/sagas/sagas.ts';
 import { ACL_PARTITION, authorizationEnvironment, oauthScope } from './authorization.ts';
 import { bindIndex, bindTable, type TableAccess } from './bindTable.ts';
 import { sluiceFunction } from './sluiceFunction.ts';
+import { Subscription, type SubscriptionDeclaration, type SubscriptionHost } from './subscriptions/subscription.ts';
 import { WatchApi } from './subscriptions/watchApi.ts';
 
 export interface SluiceStackProps extends StackProps {
@@ -125,6 +126,8 @@ export interface SluiceStackProps extends StackProps {
    * account's concurrency from produce and fetch. @default 5
    */
   readonly subscriptionConcurrency?: number;
+  /** Subscriptions deployed with the stack (as `new Subscription(stack, id, {...})` each). */
+  readonly subscriptions?: readonly SubscriptionDeclaration[];
 }
 
 /** A JWT authorizer (Cognito, Auth0, …) in front of every route. */
@@ -401,7 +404,7 @@ const ACCESS: Record<FunctionName, FunctionAccess> = {
 /**
  * Sluice in one stack, top to bottom: storage, functions, grants, API, outputs.
  */
-export class SluiceStack extends Stack {
+export class SluiceStack extends Stack implements SubscriptionHost {
   readonly logTable: Table;
   readonly metadataTable: Table;
   readonly segmentBucket: Bucket;
@@ -427,6 +430,7 @@ export class SluiceStack extends Stack {
   private readonly sagas: SagaInfo[] = [];
   private readonly makeFunction: (handler: FunctionName, entry: string) => NodejsFunction;
   private sagaTriggerFunction: NodejsFunction | undefined;
+  private readonly declaredSubscriptions: Record<string, unknown>[] = [];
 
   constructor(scope: Construct, id: string, props: SluiceStackProps = {}) {
     super(scope, id, props);
@@ -613,6 +617,8 @@ export class SluiceStack extends Stack {
       subscriptions: httpFunction('subscriptions'),
     };
     this.subscriptionDispatcher = this.dispatcherFunction(props.subscriptionConcurrency ?? 5);
+    for (const declared of props.subscriptions ?? [])
+      new Subscription(this, `Subscription-${declared.name}`, { ...declared, stack: this });
     this.lagReporter = makeFunction('lagReporter', join('functions', 'groups', 'lagReporter.ts'));
     this.roller = makeFunction('roller', join('functions', 'tiering', 'roller.ts'));
     this.rollWorker = makeFunction('rollWorker', join('functions', 'tiering', 'rollWorker.ts'));
@@ -847,6 +853,17 @@ export class SluiceStack extends Stack {
   }
 
   /**
+   * Adds a subscription to the catalog the dispatcher creates on its first run (SLUICE_SUBSCRIPTIONS):
+   * what a `Subscription` construct calls.
+   */
+  declareSubscription(definition: Record<string, unknown>): void {
+    const name = definition.name as string;
+    if (this.declaredSubscriptions.some((d) => d.name === name))
+      throw new Error(`Subscription ${name} is declared twice in this stack`);
+    this.declaredSubscriptions.push(definition);
+  }
+
+  /**
    * Lets subscriptions deliver to `target` (a Lambda function): the dispatcher may invoke it, and
    * nothing else. A subscription naming a function not granted fails its deliveries (AccessDenied)
    * and dead-letters as any failing target.
@@ -882,6 +899,11 @@ export class SluiceStack extends Stack {
    */
   private dispatcherFunction(concurrency: number): NodejsFunction {
     const fn = this.makeFunction('subscriptionDispatcher', join('functions', 'subscriptions', 'dispatcher.ts'));
+    // The subscriptions deployed with the stack (Subscription constructs), created on its first run.
+    fn.addEnvironment(
+      'SLUICE_SUBSCRIPTIONS',
+      Lazy.string({ produce: () => this.toJsonString(this.declaredSubscriptions) }),
+    );
     (fn.node.defaultChild as CfnFunction).reservedConcurrentExecutions = concurrency;
     fn.addEventSource(
       new DynamoEventSource(this.logTable, {

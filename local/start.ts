@@ -8,6 +8,9 @@
  *   npm start -- --authorization acl --admin jwt:root --trust-principal-header
  *                                   # try ACLs: callers name themselves with x-sluice-principal
  *   npm start -- --dynamodb-all-interfaces   # without javac: let DynamoDB Local listen on every interface
+ *   npm start -- --function billing=examples/billing.ts#handler --secret hook-key=local-only
+ *                                   # subscription targets: a handler module served as Lambda function
+ *                                   # "billing", a signing secret served as Secrets Manager secret "hook-key"
  *
  * Everything listens on 127.0.0.1 only, and the gateway refuses browser requests from other origins
  * and DNS-rebound names (local/admission.ts). Where DynamoDB Local cannot be bound to 127.0.0.1 (no
@@ -27,8 +30,24 @@ const { values } = parseArgs({
     admin: { type: 'string', multiple: true, default: [] },
     'trust-principal-header': { type: 'boolean', default: false },
     'dynamodb-all-interfaces': { type: 'boolean', default: process.env.SLUICE_DYNAMODB_ALL_INTERFACES === '1' },
+    function: { type: 'string', multiple: true, default: [] },
+    secret: { type: 'string', multiple: true, default: [] },
   },
 });
+
+/** `name=value` pairs of a repeated flag. */
+function pairs(flag: string, list: string[]): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const item of list) {
+    const at = item.indexOf('=');
+    if (at <= 0) {
+      console.error(`--${flag} takes name=value, not ${item}`);
+      process.exit(2);
+    }
+    out[item.slice(0, at)] = item.slice(at + 1);
+  }
+  return out;
+}
 
 if (values.authorization !== 'acl' && values.authorization !== 'open') {
   console.error(`--authorization must be acl or open, not ${values.authorization}`);
@@ -45,6 +64,8 @@ try {
     trustPrincipalHeader: values['trust-principal-header'],
     dynamoAllInterfaces: values['dynamodb-all-interfaces'],
     watchers: true,
+    functions: pairs('function', values.function),
+    secrets: pairs('secret', values.secret),
     ...(values['in-memory'] ? {} : { dataDir: values['data-dir'] }),
   });
 } catch (e) {

@@ -3,6 +3,7 @@ import type { ConsumerGroups } from '../groups/consumerGroups.ts';
 import type { Sluice } from '../log/sluice.ts';
 import { deadLetter, groupOf, type SubscriptionRecord } from './delivery.ts';
 import {
+  MUTABLE_KEYS,
   applyChanges,
   parseChanges,
   parseSubscription,
@@ -87,6 +88,36 @@ export class Subscriptions {
     }
     if (!(await this.store.create(sub))) throw new SubscriptionAlreadyExists(sub.name);
     return sub;
+  }
+
+  /**
+   * Brings subscriptions declared with the stack into the store: each is created when missing
+   * (one whose topic does not exist yet is left for a later call: the answer is false), and the
+   * settings it declares are applied when they differ (only those it names: a `paused` set over
+   * the API stays unless the declaration names `paused`). True when all are in place.
+   */
+  async ensure(declared: readonly unknown[]): Promise<boolean> {
+    let complete = true;
+    for (const d of declared) {
+      const wanted = parseSubscription(d, this.now());
+      const existing = await this.store.get(wanted.name);
+      if (existing === undefined) {
+        try {
+          await this.create(d);
+        } catch (e) {
+          if (isSluiceError(e, 'TopicNotFound')) complete = false;
+          else if (!isSluiceError(e, 'SubscriptionAlreadyExists')) throw e;
+        }
+        continue;
+      }
+      const named = Object.keys(d as object);
+      const changes: Record<string, unknown> = {};
+      for (const k of MUTABLE_KEYS)
+        if (named.includes(k) && JSON.stringify(existing[k]) !== JSON.stringify(wanted[k]))
+          changes[k] = wanted[k] ?? null;
+      if (Object.keys(changes).length > 0) await this.update(wanted.name, changes);
+    }
+    return complete;
   }
 
   async list(): Promise<Subscription[]> {

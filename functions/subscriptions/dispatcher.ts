@@ -5,7 +5,7 @@ import { eventHandler } from '../eventHandler.ts';
 import { logger, metrics, sluice } from '../runtime.ts';
 import type { TouchedPartition } from '../../core/subscriptions/watchers.ts';
 import { notifyWatchers } from './notify.ts';
-import { dispatcher, subscriptionStore } from './service.ts';
+import { dispatcher, subscriptionStore, subscriptions } from './service.ts';
 
 const runner = dispatcher();
 /** Subscriptions run at once by one invocation. */
@@ -40,6 +40,19 @@ export function touchedPartitions(event: unknown): TouchedPartition[] {
 }
 
 const lambda = new LambdaClient({});
+
+/** Whether this container has brought the stack's declared subscriptions (SLUICE_SUBSCRIPTIONS) into the store. */
+let declaredInPlace = false;
+async function ensureDeclared(): Promise<void> {
+  if (declaredInPlace) return;
+  try {
+    const declared: unknown = JSON.parse(process.env.SLUICE_SUBSCRIPTIONS ?? '[]');
+    declaredInPlace = await subscriptions.ensure(Array.isArray(declared) ? declared : []);
+  } catch (e) {
+    // A bad catalog is the deployment's mistake (the construct checks it at synth); delivery goes on.
+    logger.warn('Declared subscriptions not applied', { error: (e as Error).name });
+  }
+}
 
 /** The topics saga triggers read (set by the stack when a saga has a trigger). */
 function triggerTopics(): string[] {
@@ -76,6 +89,7 @@ async function ringSagaTrigger(): Promise<void> {
  */
 export const handler = eventHandler(async (event: unknown, context): Promise<{ runs: DeliveryRun[] }> => {
   const deadline = Date.now() + (context.getRemainingTimeInMillis?.() ?? 60_000) - MARGIN_MS;
+  await ensureDeclared();
   const rung = topicIdsRung(event);
   // WebSocket watchers first: a doorbell is cheap, and consumers waiting on it are the latency-bound ones.
   if (rung !== undefined) await notifyWatchers(touchedPartitions(event));

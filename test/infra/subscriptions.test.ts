@@ -3,6 +3,7 @@ import { Match } from 'aws-cdk-lib/assertions';
 import { Secret } from 'aws-cdk-lib/aws-secretsmanager';
 import { Validations } from 'aws-cdk-lib';
 import { SluiceStack } from '../../infra/sluiceStack.ts';
+import { Subscription } from '../../infra/subscriptions/subscription.ts';
 import { synthWithNag } from './synthWithNag.ts';
 
 describe('subscription targets', () => {
@@ -55,5 +56,53 @@ describe('subscription targets', () => {
     template.hasResourceProperties('AWS::Lambda::Function', {
       Description: Match.stringLikeRegexp('subscriptionDispatcher'),
     });
+  });
+});
+
+describe('Subscription construct', () => {
+  it('declares a subscription for the dispatcher to create, granting it invoke on its function', () => {
+    const { template } = synthWithNag(
+      (app) => {
+        const stack = new SluiceStack(app, 'Sluice', {
+          subscriptions: [{ name: 'audit', topic: 'orders', target: { url: 'https://hooks.example.com/audit' } }],
+        });
+        new Subscription(stack, 'Billing', {
+          stack,
+          name: 'billing',
+          topic: 'orders',
+          target: { function: stack.functions.fetch },
+          ordering: 'key',
+          parallelismPerPartition: 2,
+        });
+        return stack;
+      },
+      { bundle: false },
+    );
+    const dispatcher = Object.values(
+      template.findResources('AWS::Lambda::Function', {
+        Properties: { Description: 'Sluice subscriptionDispatcher handler' },
+      }),
+    )[0] as { Properties: { Environment: { Variables: Record<string, unknown> } } };
+    const catalog = JSON.stringify(dispatcher.Properties.Environment.Variables.SLUICE_SUBSCRIPTIONS);
+    expect(catalog).toContain('billing');
+    expect(catalog).toContain('audit');
+    expect(catalog).toContain('parallelismPerPartition');
+    expect(catalog).toMatch(/FunctionFetch|Fetch/);
+    const invokes = JSON.stringify(template.findResources('AWS::IAM::Policy'));
+    expect(invokes).toContain('lambda:InvokeFunction');
+  });
+
+  it('refuses a bad declaration at synth, as the API would', () => {
+    expect(() =>
+      synthWithNag(
+        (app) =>
+          new SluiceStack(app, 'Sluice', {
+            subscriptions: [
+              { name: 'bad', topic: 'orders', target: { url: 'https://x.example.com/' }, parallelismPerPartition: 3 },
+            ],
+          }),
+        { bundle: false },
+      ),
+    ).toThrow(/parallelismPerPartition/);
   });
 });
