@@ -279,16 +279,7 @@ const ACCESS: Record<FunctionName, FunctionAccess> = {
   // Subscription admin changes subscription items, reads (and may delete) the subscription's
   // group, and dead-letters a skipped key's records as an idempotent producer.
   subscriptions: {
-    log: ['dynamodb:Query', 'dynamodb:PutItem'],
-    metadata: [
-      'dynamodb:GetItem',
-      'dynamodb:PutItem',
-      'dynamodb:UpdateItem',
-      'dynamodb:DeleteItem',
-      'dynamodb:Query',
-      'dynamodb:ConditionCheckItem',
-      'dynamodb:BatchWriteItem',
-    ],
+    ...GROUP_MEMBER_ACCESS,
     objects: { segments: ['s3:GetObject'], claims: ['s3:GetObject', 's3:PutObject'] },
   },
   // The dispatcher is a consumer-group member (join, commit), keeps delivery state and leases,

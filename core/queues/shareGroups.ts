@@ -176,6 +176,9 @@ const FIXED_SETTINGS = [
   'messageTtlMs',
 ] as const;
 
+/** Every field a join takes. */
+export const JOIN_KEYS = ['topics', ...FIXED_SETTINGS, 'sessionTimeoutMs'] as const;
+
 export class ShareGroups {
   private readonly store: ShareStore;
   private readonly sluice: Sluice;

@@ -1,4 +1,4 @@
-import type { Ack, ShareJoinOptions } from '../../core/queues/shareGroups.ts';
+import { JOIN_KEYS, type Ack, type ShareJoinOptions } from '../../core/queues/shareGroups.ts';
 import { queues, redrive, shareGroups } from '../runtime.ts';
 import { httpHandler, type HttpEvent } from '../http/httpHandler.ts';
 import { InvalidRequest } from '../http/httpErrors.ts';
@@ -26,18 +26,7 @@ const readTopics = (topics: unknown) =>
 export const handler = httpHandler({
   'POST /v1/share-groups/{group}/members': async (event) => {
     const body = objectBody(event.json);
-    onlyKeys(body, [
-      'topics',
-      'start',
-      'lockMs',
-      'deliveryLimit',
-      'maxInFlight',
-      'deadLetterTopic',
-      'deadLetterExchange',
-      'deadLetterRoutingKey',
-      'messageTtlMs',
-      'sessionTimeoutMs',
-    ]);
+    onlyKeys(body, JOIN_KEYS);
     await authorize(event, onGroup('read', event), ...readTopics(body.topics), ...deadLetterTargets(body));
     return { status: 200, body: await shareGroups.join(group(event), body as unknown as ShareJoinOptions) };
   },
