@@ -154,9 +154,24 @@ export class Dispatcher {
     }
   }
 
+  /**
+   * The run's membership of the subscription's group: the one this container holds, kept alive by
+   * a heartbeat (so a subscription idle for longer than a session does not find it ended after
+   * delivering, and deliver that batch again), else a new one (static: it takes over the last).
+   */
   private async member(sub: Subscription): Promise<{ memberId: string; generation: number } | undefined> {
     const known = this.members.get(sub.name);
-    if (known !== undefined) return known;
+    if (known !== undefined) {
+      try {
+        const view = await this.groups.heartbeat(groupOf(sub.name), known.memberId);
+        const member = { memberId: view.memberId, generation: view.generation };
+        this.members.set(sub.name, member);
+        return member;
+      } catch (e) {
+        if (!isSluiceError(e, 'UnknownMember') && !isSluiceError(e, 'FencedMember')) throw e;
+        this.members.delete(sub.name); // ended: join again
+      }
+    }
     try {
       const view = await this.groups.join(groupOf(sub.name), {
         topics: [sub.topic],

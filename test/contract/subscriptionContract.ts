@@ -323,6 +323,21 @@ export function subscriptionContract(kind: SubscriptionKind, history: { records:
       expect((await subs.get('declared')).version, 'back to 10: one more change').toBe(3);
     });
 
+    it('delivers once after idling longer than its group session (the run keeps its membership alive)', async () => {
+      const target = new ScriptedTarget(() => []);
+      const { sluice, c, dispatcher } = await setup({}, target);
+      await sluice.append('orders', [{ value: 'first' }]);
+      await dispatcher.run('billing');
+      for (let i = 0; i < 12; i++) {
+        c.advance(60_000); // a scheduled run a minute, nothing to deliver
+        await dispatcher.run('billing');
+      }
+      await sluice.append('orders', [{ value: 'after a quiet while' }]);
+      expect(await dispatcher.run('billing')).toMatchObject({ delivered: 1 });
+      await dispatcher.run('billing');
+      expect(target.calls.map((x) => x.offsets)).toStrictEqual([[0], [1]]);
+    });
+
     it('names a quarantined record without a key by its keyId', async () => {
       let poisoned = true;
       const target = new ScriptedTarget((records) =>
