@@ -260,8 +260,11 @@ class PartitionRun {
           await this.d.sleep(wait);
         }
         const offsets = retry.offsets.slice(0, retry.limit ?? retry.offsets.length);
-        const records = await this.readAt(offsets);
-        await this.attempt(records, retry.end, retry);
+        // Records of a key parked meanwhile wait in its quarantine, not in the retry.
+        const records = (await this.readAt(offsets)).filter(
+          (r) => this.sub.ordering !== 'key' || !this.quarantined.has(keyIdOf(r.key)),
+        );
+        await this.attempt(records, retry.end, retry, offsets.length);
         continue;
       }
       if (this.sub.ordering === 'key' && (await this.releaseOne())) continue;
@@ -277,8 +280,11 @@ class PartitionRun {
       got = await this.d.sluice().read(topic, this.p, this.position, { maxRecords: this.sub.batchSize });
     } catch (e) {
       if (!isSluiceError(e, 'OffsetOutOfRange')) throw e;
-      // Retention removed records below the position: go on from the log start.
-      this.position = await this.d.sluice().offsetFor(topic, this.p, 'earliest');
+      // Retention removed records below the position: go on from the log start (an offset past
+      // the end is not that: it is thrown, and the partition waits for the next run).
+      const start = await this.d.sluice().offsetFor(topic, this.p, 'earliest');
+      if (start <= this.position) throw e;
+      this.position = start;
       return true;
     }
     if (got.records.length === 0) {
@@ -311,8 +317,14 @@ class PartitionRun {
    * done (commit), retry later (with backoff, or bisected at once), or given up (dead letter, or
    * the key quarantined).
    */
-  private async attempt(records: readonly SubscriptionRecord[], end: number, previous: RetryState | undefined) {
-    const remaining = previous === undefined ? [] : previous.offsets.slice(records.length);
+  private async attempt(
+    records: readonly SubscriptionRecord[],
+    end: number,
+    previous: RetryState | undefined,
+    /** How many of the retry's offsets were asked for (records no longer in the log are not read). */
+    requested = records.length,
+  ) {
+    const remaining = previous === undefined ? [] : previous.offsets.slice(requested);
     if (records.length === 0) return this.resolved(end, remaining, previous, 0);
     const { failed, error, whole } = await this.deliver(records);
     if (failed.size === 0) return this.resolved(end, remaining, previous, records.length);
@@ -343,7 +355,7 @@ class PartitionRun {
         {
           offsets: rest,
           end,
-          attempt: previous?.attempt ?? 0,
+          attempt: previous !== undefined && retrying[0]!.offset === previous.offsets[0] ? previous.attempt : 0,
           limit: Math.ceil(retrying.length / 2),
           retryAt: this.d.now(),
           lastError,
@@ -374,7 +386,7 @@ class PartitionRun {
       const first = retrying[0]!;
       await this.deadLetter([first], lastError, attempt);
       const after = rest.slice(1);
-      if (after.length === 0) return this.resolved(end, [], undefined, done);
+      if (after.length === 0) return this.resolved(end, [], undefined, 0, done);
       return this.saveRetry({ offsets: after, end, attempt: 0, retryAt: this.d.now(), lastError }, done);
     }
     // Per key: park each failing key with its records; the other keys were delivered.
@@ -399,7 +411,7 @@ class PartitionRun {
       this.report.quarantined += offsets.length;
     }
     const left = remaining;
-    if (left.length === 0) return this.resolved(end, [], undefined, done);
+    if (left.length === 0) return this.resolved(end, [], undefined, 0, done);
     return this.saveRetry({ offsets: left, end, attempt: 0, retryAt: this.d.now(), lastError }, done);
   }
 
@@ -409,12 +421,18 @@ class PartitionRun {
     remaining: readonly number[],
     previous: RetryState | undefined,
     delivered: number,
+    /** Delivered records the report already counts (the state's counter takes them here). */
+    counted = 0,
   ) {
     this.report.delivered += delivered;
-    if (remaining.length > 0 && previous !== undefined)
-      return this.saveRetry({ ...previous, offsets: remaining, limit: undefined, retryAt: this.d.now() }, 0);
+    if (remaining.length > 0 && previous !== undefined) {
+      // What is left starts its own count once the first record got through.
+      const attempt = remaining[0] === previous.offsets[0] ? previous.attempt : 0;
+      const { limit: _limit, ...rest } = previous;
+      return this.saveRetry({ ...rest, offsets: remaining, attempt, retryAt: this.d.now() }, delivered + counted);
+    }
     await this.commit(end);
-    await this.saveState({ retry: undefined }, delivered);
+    await this.saveState({ retry: undefined }, delivered + counted);
   }
 
   private async saveRetry(retry: RetryState, delivered: number): Promise<void> {

@@ -1,4 +1,4 @@
-import { SluiceError, TopicNotFound, isSluiceError } from '../errors.ts';
+import { InvalidArgument, SluiceError, TopicNotFound, isSluiceError } from '../errors.ts';
 import type { ConsumerGroups } from '../groups/consumerGroups.ts';
 import type { Sluice } from '../log/sluice.ts';
 import { deadLetter, groupOf, type SubscriptionRecord } from './delivery.ts';
@@ -165,6 +165,12 @@ export class Subscriptions {
   /** Changes settings (pause, resume, target, retries, …); the name, topic and start stay. */
   async update(name: string, input: unknown): Promise<Subscription> {
     const changes = parseChanges(input);
+    // Quarantines exist only in key order: leaving it would let a parked key's later records through.
+    if (changes.ordering === 'partition' && (await this.store.readState(name)).quarantined.length > 0)
+      throw new InvalidArgument(
+        'ordering',
+        'the subscription has quarantined keys: release or skip them before changing ordering to partition',
+      );
     for (let attempt = 0; attempt < MAX_CONFLICTS; attempt++) {
       const next = applyChanges(await this.get(name), changes);
       await this.topicsExist(next);
@@ -257,13 +263,18 @@ export class Subscriptions {
     if (offsets.length === 0) return out;
     const last = Math.max(...offsets);
     for (let at = Math.min(...offsets); at <= last;) {
-      const got = await this.sluice
-        .read(sub.topic, partition, at, { maxRecords: Math.min(1_000, last - at + 1) })
-        .catch((e: unknown) => {
-          if (isSluiceError(e, 'OffsetOutOfRange')) return undefined;
-          throw e;
-        });
-      if (got === undefined || got.nextOffset <= at) break;
+      let got;
+      try {
+        got = await this.sluice.read(sub.topic, partition, at, { maxRecords: Math.min(1_000, last - at + 1) });
+      } catch (e) {
+        if (!isSluiceError(e, 'OffsetOutOfRange')) throw e;
+        // Retention removed the oldest: the rest are read from the log start on.
+        const start = await this.sluice.offsetFor(sub.topic, partition, 'earliest');
+        if (start <= at) throw e;
+        at = start;
+        continue;
+      }
+      if (got.nextOffset <= at) break;
       for (const r of got.records) if (wanted.has(r.offset)) out.push({ ...r, topic: sub.topic, partition });
       at = got.nextOffset;
     }

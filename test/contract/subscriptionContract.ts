@@ -265,6 +265,9 @@ export function subscriptionContract(kind: SubscriptionKind, history: { records:
         'held back, never sent',
       ).toStrictEqual([]);
       expect(await code(() => subs.release('billing', 'nope'))).toBe('KeyNotQuarantined');
+      expect(await code(() => subs.update('billing', { ordering: 'partition' })), 'not while keys are parked').toBe(
+        'InvalidArgument',
+      );
       // A key is named by its text, or by its keyId (for records without a key, or binary keys).
       const [parked] = (await subs.describe('billing')).quarantined;
       expect(await code(() => subs.release('billing', parked!.keyId.slice(0, 8)))).toBe('KeyNotQuarantined');
@@ -321,6 +324,28 @@ export function subscriptionContract(kind: SubscriptionKind, history: { records:
       expect(await subs.ensure([declared, { ...declared, name: 'later', topic: 'not-yet' }])).toBe(true);
       expect((await subs.list()).map((x) => x.name).sort()).toStrictEqual(['billing', 'declared', 'later']);
       expect((await subs.get('declared')).version, 'back to 10: one more change').toBe(3);
+    });
+
+    it('gives each record its own retries: one isolated after others used theirs is not dead-lettered at once', async () => {
+      // 0 fails three times (then succeeds); 1 fails once. maxRetries 3: both are delivered.
+      const failures = new Map([
+        [0, 3],
+        [1, 1],
+      ]);
+      const target = new ScriptedTarget((records) => {
+        const first = records.find((r) => (failures.get(r.offset) ?? 0) > 0);
+        if (first === undefined) return [];
+        failures.set(first.offset, failures.get(first.offset)! - 1);
+        return records.filter((r) => r.offset >= first.offset).map((r) => r.offset);
+      });
+      const { sluice, dispatcher } = await setup(
+        { maxRetries: 3, backoff: { initialMs: 1, multiplier: 1, maxMs: 1 } },
+        target,
+      );
+      await sluice.append('orders', [{ value: 0 }, { value: 1 }, { value: 2 }]);
+      const run = await dispatcher.run('billing');
+      expect(run).toMatchObject({ deadLettered: 0 });
+      expect(target.calls.at(-1)!.ok).toStrictEqual([1, 2]);
     });
 
     it('delivers once after idling longer than its group session (the run keeps its membership alive)', async () => {
