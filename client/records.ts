@@ -19,6 +19,7 @@ export interface ReceivedRecord {
   readonly headers: Record<string, string | Uint8Array>;
 }
 
+/** A record as the HTTP API returns it (bytes as base64, flagged). */
 interface WireOut {
   offset: number;
   timestamp: number;

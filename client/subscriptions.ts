@@ -7,7 +7,7 @@ import type {
   Target as SubscriptionTarget,
 } from '../core/subscriptions/subscription.ts';
 import type { RetryState } from '../core/subscriptions/subscriptionStore.ts';
-import type { Value } from './records.ts';
+import type { WireOut } from './records.ts';
 
 export type { Backoff, FilterMatcher, FilterPattern, RetryState, Subscription, SubscriptionTarget };
 
@@ -99,18 +99,10 @@ export interface SubscriptionDescription extends Subscription {
 }
 
 /** One record of a delivery, in the HTTP API's wire encoding (bytes as base64, flagged). */
-export interface SubscriptionEventRecord {
+export interface SubscriptionEventRecord extends WireOut {
   eventSource: 'sluice:subscription';
   topic: string;
   partition: number;
-  offset: number;
-  timestamp: number;
-  key: string | null;
-  value: Value;
-  headers: Record<string, string>;
-  keyEncoding?: 'base64';
-  valueEncoding?: 'base64';
-  headerEncodings?: Record<string, 'base64'>;
 }
 
 /**

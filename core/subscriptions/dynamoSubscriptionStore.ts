@@ -31,14 +31,15 @@ export class DynamoSubscriptionStore implements SubscriptionStore {
     return this.conditional(
       new PutItemCommand({
         TableName: this.table,
-        Item: marshall({
-          ...metadataKeys.subscription(sub.name),
-          version: sub.version,
-          definition: JSON.stringify(sub),
-        }),
+        Item: this.definitionItem(sub),
         ConditionExpression: 'attribute_not_exists(pk)',
       }),
     );
+  }
+
+  /** A definition's item: the whole subscription as JSON, its version beside it for conditions. */
+  private definitionItem(sub: Subscription) {
+    return marshall({ ...metadataKeys.subscription(sub.name), version: sub.version, definition: JSON.stringify(sub) });
   }
 
   async get(name: string): Promise<Subscription | undefined> {
@@ -62,11 +63,7 @@ export class DynamoSubscriptionStore implements SubscriptionStore {
     return this.conditional(
       new PutItemCommand({
         TableName: this.table,
-        Item: marshall({
-          ...metadataKeys.subscription(sub.name),
-          version: sub.version,
-          definition: JSON.stringify(sub),
-        }),
+        Item: this.definitionItem(sub),
         ConditionExpression: 'version = :v',
         ExpressionAttributeValues: marshall({ ':v': sub.version - 1 }),
       }),
