@@ -569,3 +569,67 @@ export class PublishIncomplete extends SluiceError {
     this.failed = failed;
   }
 }
+
+/**
+ * An atomic write would pass what one DynamoDB transaction holds (100 items, 4 MB). Nothing was
+ * written: split it, or use a multi-request transaction (begin, append, commit).
+ */
+export class TransactionTooLarge extends SluiceError {
+  readonly items: number;
+  readonly bytes: number;
+  readonly maxItems: number;
+  readonly maxBytes: number;
+  constructor(items: number, bytes: number, maxItems: number, maxBytes: number) {
+    super(
+      `The transaction needs ${items} items and ${bytes} bytes; one DynamoDB transaction holds ${maxItems} items and ${maxBytes} bytes`,
+    );
+    this.items = items;
+    this.bytes = bytes;
+    this.maxItems = maxItems;
+    this.maxBytes = maxBytes;
+  }
+}
+
+/** A condition of one of the caller’s own writes in a transaction failed; nothing was written. */
+export class TransactionConditionFailed extends SluiceError {
+  /** Index of the write (in `writes`) whose condition failed. */
+  readonly write: number;
+  constructor(write: number) {
+    super(`The condition of write ${write} failed; nothing of the transaction was written`);
+    this.write = write;
+  }
+}
+
+/** The transactional producer has no open transaction of that sequence, or already has one. */
+export class InvalidTransactionState extends SluiceError {
+  readonly transactionalId: string;
+  readonly state: string;
+  constructor(transactionalId: string, message: string, state: string) {
+    super(`Transactional producer ${transactionalId}: ${message}`);
+    this.transactionalId = transactionalId;
+    this.state = state;
+  }
+}
+
+/** A transactional id that was never initialised (`init` gives it an epoch first). */
+export class UnknownTransactionalId extends SluiceError {
+  readonly transactionalId: string;
+  constructor(transactionalId: string) {
+    super(`Transactional producer ${transactionalId} is not initialised: call init first`);
+    this.transactionalId = transactionalId;
+  }
+}
+
+/** An event stream's version is not the one the append expected (EventStoreDB's WrongExpectedVersion). */
+export class WrongExpectedVersion extends SluiceError {
+  readonly streamId: string;
+  readonly expectedVersion: string | number;
+  /** The stream's version: its last event's number, -1 when it has none. */
+  readonly actualVersion: number;
+  constructor(streamId: string, expectedVersion: string | number, actualVersion: number) {
+    super(`Stream ${streamId} is at version ${actualVersion}; the append expected ${expectedVersion}`);
+    this.streamId = streamId;
+    this.expectedVersion = expectedVersion;
+    this.actualVersion = actualVersion;
+  }
+}

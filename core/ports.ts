@@ -46,6 +46,22 @@ export interface StoredBatch {
    * chain as this batch's reservation left it, which puts the batch in the log table's time index.
    */
   readonly timeMark?: { readonly chainStart: number; readonly maxTimestamp: number };
+  /**
+   * The transaction this batch belongs to, when it was appended inside a multi-request
+   * transaction (core/transactions): `read_committed` readers deliver it only once that
+   * transaction committed, skip it when it aborted, and stop before it while it is open.
+   */
+  readonly txn?: string;
+  /**
+   * A transaction marker (Kafka's control record): one offset, no data record, written to every
+   * partition a multi-request transaction touched once it committed or aborted. Readers skip it.
+   */
+  readonly control?: 'commit' | 'abort';
+  /**
+   * Set by the roller on a batch of a transaction that aborted (segments keep the outcome, so
+   * reading tiered data needs no look-up): `read_committed` readers skip it.
+   */
+  readonly aborted?: boolean;
 }
 
 /** The writer id of a gap filler: a batch of no records occupying offsets whose writer died. */
@@ -137,7 +153,48 @@ export interface BatchPage {
   readonly reachedEnd: boolean;
 }
 
+/**
+ * One store's share of an atomic write (`AtomicWriter`): a batch, a producer or transaction
+ * state, offsets a consumer group commits, a caller's own rows. What it holds is the adapter's
+ * business; the engine only adds parts up, within DynamoDB's limits.
+ */
+export interface AtomicPart {
+  /** Items it adds to the transaction: DynamoDB takes at most `MAX_ATOMIC_ITEMS` in one. */
+  readonly items: number;
+  /** Bytes it adds: DynamoDB takes at most `MAX_ATOMIC_BYTES` in one. */
+  readonly bytes: number;
+}
+
+/** Most items one atomic write may hold (DynamoDB's `TransactWriteItems`). */
+export const MAX_ATOMIC_ITEMS = 100;
+/** Most bytes one atomic write may hold (DynamoDB's `TransactWriteItems`). */
+export const MAX_ATOMIC_BYTES = 4 * 1024 * 1024;
+
+export type AtomicOutcome =
+  | { readonly outcome: 'written' }
+  /**
+   * A condition of part `part` (its item `item`) failed, so nothing was written. A batch part
+   * says which batch holds its offsets instead (`existing`), when DynamoDB returned it.
+   */
+  | { readonly outcome: 'rejected'; readonly part: number; readonly item: number; readonly existing?: StoredBatch };
+
+/**
+ * Writes parts of several stores all together or not at all: one DynamoDB `TransactWriteItems`
+ * (one synchronous step in memory). An unknown outcome (a timeout, a lost answer) is retried with
+ * the same `token` (DynamoDB's `ClientRequestToken`, honoured for ten minutes), so a write that
+ * landed is not applied twice; a conflict with another transaction on one of the items is
+ * retried too, as nothing of it was written. Throws when it still cannot tell.
+ */
+export interface AtomicWriter {
+  write(parts: readonly AtomicPart[], token: string): Promise<AtomicOutcome>;
+}
+
 export interface LogStore {
+  /**
+   * A batch as part of an atomic write: put only if no batch starts at its base offset (as
+   * `putBatch` does); rejected with the batch that holds it.
+   */
+  batchPart(batch: StoredBatch): AtomicPart;
   /**
    * Hands out the next `count` offsets of a partition with one atomic counter update, which never
    * conflicts however many writers call it, and moves the time chain with them (see

@@ -20,6 +20,8 @@ export const LOG_TABLE = {
     appendedAt: 'a',
     expiresAt: 'x',
     previousBase: 'r',
+    txn: 'tx',
+    control: 'ct',
   },
   /** DynamoDB's time-to-live attribute (epoch seconds): hot copies expire after the roller tiered them. */
   timeToLive: 'x',
@@ -140,6 +142,16 @@ export const metadataKeys = {
   watchersPartition: (topicId: string) => `watch#${topicId}`,
   /** A WebSocket connection: its caller's principals and the topic ids it watches. */
   watchConnection: (connectionId: string) => ({ pk: `ws#${connectionId}`, sk: 'conn' }),
+  /** A transactional producer's state: its epoch, its open transaction, its last one (for retries). */
+  transactionalProducer: (transactionalId: string) => ({ pk: `txn#${transactionalId}`, sk: 'state' }),
+  /** A decided multi-request transaction's outcome, by epoch and sequence (immutable once written). */
+  transactionOutcome: (transactionalId: string, epoch: number, sequence: number) => ({
+    pk: `txn#${transactionalId}`,
+    sk: `o#${String(epoch).padStart(10, '0')}#${String(sequence).padStart(12, '0')}`,
+  }),
+  /** A transaction open on a partition, with its first offset there: what the last stable offset is. */
+  openTransaction: (log: string, txn: string) => ({ pk: `log#${log}`, sk: `txn#${txn}` }),
+  openTransactionsPrefix: 'txn#',
   /** Short-lived exclusive rights (a saga trigger's drain, a subscription's dispatcher). */
   lease: (name: string) => ({ pk: 'lease', sk: name }),
 } as const;

@@ -1,5 +1,6 @@
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { DynamoStore } from '../core/adapters/dynamodb/dynamoStore.ts';
+import { DynamoAtomicWriter } from '../core/adapters/dynamodb/dynamoAtomic.ts';
 import { DynamoExchangeStore } from '../core/exchanges/dynamoExchangeStore.ts';
 import { Exchanges } from '../core/exchanges/exchanges.ts';
 import { ConsumerGroups } from '../core/groups/consumerGroups.ts';
@@ -32,7 +33,8 @@ const objects = new S3ObjectStore({
   bucket: requiredEnv('SLUICE_SEGMENT_BUCKET'),
 });
 
-export const sluice = new Sluice({ log: store, metadata: store, tiering: { store, objects } });
+export const atomic = new DynamoAtomicWriter({ client });
+export const sluice = new Sluice({ log: store, metadata: store, tiering: { store, objects }, atomic });
 export const tiering = new Tiering({
   log: store,
   metadata: store,

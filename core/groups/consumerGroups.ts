@@ -12,7 +12,9 @@ import {
   TopicNotFound,
   UnknownMember,
   isSluiceError,
+  type SluiceError,
 } from '../errors.ts';
+import type { AtomicPart } from '../ports.ts';
 import { mapWithLimit } from '../async.ts';
 import type { ConsumerRecord } from '../log/records.ts';
 import { MAX_READ_BYTES, type OffsetSpec, type ReadOptions, type Sluice } from '../log/sluice.ts';
@@ -22,6 +24,8 @@ import {
   MAX_COMMIT_OFFSETS,
   MAX_MEMBER_CHANGES,
   MAX_STEP_ITEMS,
+  type CommitRequest,
+  type CommitResult,
   type CommittedOffset,
   type GroupPartition,
   type GroupSnapshot,
@@ -258,6 +262,38 @@ export class ConsumerGroups {
 
   /** Commits offsets (the next offset to read, as in Kafka), fenced by owner and generation. */
   async commit(group: string, request: CommitOffsets): Promise<void> {
+    const prepared = await this.prepareCommit(group, request);
+    const result = await this.store.commitOffsets(group, prepared, this.now());
+    if (result.outcome === 'ok') return;
+    throw await this.commitRejection(group, prepared, result);
+  }
+
+  /**
+   * A commit as part of an atomic write (a transaction commits the offsets it consumed with the
+   * records it produced): validated as `commit` validates, fenced as `commit` fences. When the
+   * write is rejected on this part, `rejection(item)` says why, as `commit` would have thrown.
+   */
+  async commitPart(
+    group: string,
+    request: CommitOffsets,
+  ): Promise<{ part: AtomicPart; rejection: (item: number) => Promise<SluiceError> }> {
+    const prepared = await this.prepareCommit(group, request);
+    return {
+      part: this.store.commitPart(group, prepared, this.now()),
+      rejection: (item) =>
+        this.commitRejection(
+          group,
+          prepared,
+          item === 0
+            ? { outcome: 'rejected', reason: 'group' }
+            : item === 1
+              ? { outcome: 'rejected', reason: 'member' }
+              : { outcome: 'rejected', reason: 'partition', key: prepared.offsets[item - 2]!.key },
+        ),
+    };
+  }
+
+  private async prepareCommit(group: string, request: CommitOffsets): Promise<CommitRequest> {
     validateGroup(group);
     if (typeof request !== 'object' || request === null)
       throw new InvalidArgument('body', 'a commit is { memberId, generation, offsets }');
@@ -301,14 +337,17 @@ export class ConsumerGroups {
     const ids = await this.sluice.topicIds(offsets.map((o) => parseTp(o.key).topic));
     for (const o of offsets) if (!ids.has(parseTp(o.key).topic)) throw new TopicNotFound(parseTp(o.key).topic);
     const withIds = offsets.map((o) => ({ ...o, topicId: ids.get(parseTp(o.key).topic)! }));
-    const result = await this.store.commitOffsets(
-      group,
-      { memberId: request.memberId, generation: request.generation, offsets: withIds },
-      this.now(),
-    );
-    if (result.outcome === 'ok') return;
+    return { memberId: request.memberId, generation: request.generation, offsets: withIds };
+  }
+
+  /** Why the store refused a commit, as the error `commit` throws. */
+  private async commitRejection(
+    group: string,
+    request: CommitRequest,
+    result: Exclude<CommitResult, { outcome: 'ok' }>,
+  ): Promise<SluiceError> {
     if (result.reason === 'member')
-      throw new FencedMember(
+      return new FencedMember(
         group,
         request.memberId,
         request.generation,
@@ -318,7 +357,7 @@ export class ConsumerGroups {
     if (result.reason === 'group') {
       const current =
         (await this.store.loadMember(group, request.memberId, { positions: false })).meta?.generation ?? 0;
-      throw new FencedMember(
+      return new FencedMember(
         group,
         request.memberId,
         request.generation,
@@ -328,11 +367,11 @@ export class ConsumerGroups {
     }
     const { topic, partition } = parseTp(result.key);
     const p = (await this.store.loadPartitions(group, [result.key]))[result.key];
-    if (p?.owner !== request.memberId) throw new NotAssigned(group, request.memberId, topic, partition);
-    throw new OffsetRegression(
+    if (p?.owner !== request.memberId) return new NotAssigned(group, request.memberId, topic, partition);
+    return new OffsetRegression(
       topic,
       partition,
-      offsets.find((o) => o.key === result.key)!.offset,
+      request.offsets.find((o) => o.key === result.key)!.offset,
       p.committed?.offset ?? 0,
     );
   }

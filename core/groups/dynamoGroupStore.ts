@@ -1,3 +1,4 @@
+import { DynamoPart } from '../adapters/dynamodb/dynamoAtomic.ts';
 import {
   BatchGetItemCommand,
   BatchWriteItemCommand,
@@ -543,8 +544,28 @@ export class DynamoGroupStore implements GroupStore {
     return live && saved;
   }
 
+  commitPart(group: string, request: CommitRequest, now: number): DynamoPart {
+    return new DynamoPart(this.commitItems(group, request, now));
+  }
+
   async commitOffsets(group: string, request: CommitRequest, now: number): Promise<CommitResult> {
-    const items: TransactWriteItem[] = [
+    const items = this.commitItems(group, request, now);
+    for (let attempt = 0; ; attempt++) {
+      try {
+        await this.transact(items);
+        return { outcome: 'ok' };
+      } catch (e) {
+        if (conflict(e) && attempt < CONFLICT_RETRIES) {
+          await pause(attempt); // another transaction held an item: not a rejection
+          continue;
+        }
+        return this.rejection(e, request);
+      }
+    }
+  }
+
+  private commitItems(group: string, request: CommitRequest, now: number): TransactWriteItem[] {
+    return [
       {
         ConditionCheck: {
           TableName: this.table,
@@ -571,18 +592,6 @@ export class DynamoGroupStore implements GroupStore {
         ),
       ),
     ];
-    for (let attempt = 0; ; attempt++) {
-      try {
-        await this.transact(items);
-        return { outcome: 'ok' };
-      } catch (e) {
-        if (conflict(e) && attempt < CONFLICT_RETRIES) {
-          await pause(attempt); // another transaction held an item: not a rejection
-          continue;
-        }
-        return this.rejection(e, request);
-      }
-    }
   }
 
   /** Sets a partition's committed offset (keeping its ownership). */

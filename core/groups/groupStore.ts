@@ -1,3 +1,4 @@
+import type { AtomicPart } from '../ports.ts';
 import type { Claim, GroupMeta, MemberState, PartitionOwnership } from './groupState.ts';
 
 /** Items a rebalance found left over: expired members' items and unpublished or replaced targets. */
@@ -149,6 +150,11 @@ export interface GroupStore {
    * live at `now`, it owns every partition, and no offset goes backwards.
    */
   commitOffsets(group: string, request: CommitRequest, now: number): Promise<CommitResult>;
+  /**
+   * The same commit as part of an atomic write: its item 0 checks the generation, item 1 the
+   * member's session, item 2 + i sets `request.offsets[i]` (owned by the member, never backwards).
+   */
+  commitPart(group: string, request: CommitRequest, now: number): AtomicPart;
   /** Sets offsets (an explicit reset may go backwards) if the group meta still has `expectedVersion`. */
   resetOffsets(group: string, expectedVersion: number, offsets: readonly CommittedOffset[]): Promise<boolean>;
   listGroups(): Promise<string[]>;

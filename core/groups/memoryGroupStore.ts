@@ -1,4 +1,5 @@
 import type { ConsumedCapacity } from '@aws-sdk/client-dynamodb';
+import { MemoryPart } from '../adapters/memory/memoryAtomic.ts';
 import {
   MAX_ITEM_BYTES,
   consumed,
@@ -322,13 +323,31 @@ export class MemoryGroupStore implements GroupStore {
     return true;
   }
 
-  async commitOffsets(group: string, request: CommitRequest, now: number): Promise<CommitResult> {
-    await tick();
+  commitPart(group: string, request: CommitRequest, now: number): MemoryPart {
     const g = this.group(group);
     const sizes = request.offsets.map((o) =>
       checkSize(`group#${group}`, `offset#${o.key}`, { ...g.partitions.get(o.key), committed: o }),
     );
-    this.charge({ write: 2 * (2 + sizes.reduce((n, b) => n + writeUnits(b), 0)) });
+    return new MemoryPart(
+      2 + request.offsets.length,
+      sizes.reduce((n, b) => n + b, 0),
+      () => {
+        const rejected = this.commitCheck(g, request, now);
+        if (rejected === undefined) return undefined;
+        if (rejected.reason === 'group') return { item: 0 };
+        if (rejected.reason === 'member') return { item: 1 };
+        return { item: 2 + request.offsets.findIndex((o) => o.key === rejected.key) };
+      },
+      () => this.commitApply(g, request, now),
+      () => this.charge({ write: 2 * (2 + sizes.reduce((n, b) => n + writeUnits(b), 0)) }),
+    );
+  }
+
+  private commitCheck(
+    g: ReturnType<MemoryGroupStore['group']>,
+    request: CommitRequest,
+    now: number,
+  ): Exclude<CommitResult, { outcome: 'ok' }> | undefined {
     if (g.meta === undefined || g.meta.generation !== request.generation)
       return { outcome: 'rejected', reason: 'group' };
     if (!((g.sessions.get(request.memberId) ?? 0) > now)) return { outcome: 'rejected', reason: 'member' };
@@ -338,6 +357,23 @@ export class MemoryGroupStore implements GroupStore {
       if (p?.owner !== request.memberId || (current?.topicId === o.topicId && current.offset > o.offset))
         return { outcome: 'rejected', reason: 'partition', key: o.key };
     }
+    return undefined;
+  }
+
+  async commitOffsets(group: string, request: CommitRequest, now: number): Promise<CommitResult> {
+    await tick();
+    const g = this.group(group);
+    const sizes = request.offsets.map((o) =>
+      checkSize(`group#${group}`, `offset#${o.key}`, { ...g.partitions.get(o.key), committed: o }),
+    );
+    this.charge({ write: 2 * (2 + sizes.reduce((n, b) => n + writeUnits(b), 0)) });
+    const rejected = this.commitCheck(g, request, now);
+    if (rejected !== undefined) return rejected;
+    this.commitApply(g, request, now);
+    return { outcome: 'ok' };
+  }
+
+  private commitApply(g: ReturnType<MemoryGroupStore['group']>, request: CommitRequest, now: number): void {
     for (const o of request.offsets) {
       g.partitions.set(o.key, {
         ...g.partitions.get(o.key)!,
@@ -351,7 +387,6 @@ export class MemoryGroupStore implements GroupStore {
         },
       });
     }
-    return { outcome: 'ok' };
   }
 
   async resetOffsets(group: string, expectedVersion: number, offsets: readonly CommittedOffset[]): Promise<boolean> {

@@ -8,10 +8,16 @@ import {
   InvalidArgument,
   PartitionNotFound,
   TooManyRecords,
+  TransactionTooLarge,
   isSluiceError,
 } from '../errors.ts';
 import {
+  MAX_ATOMIC_BYTES,
+  MAX_ATOMIC_ITEMS,
   logKey,
+  type AtomicOutcome,
+  type AtomicPart,
+  type AtomicWriter,
   type LogStore,
   type MetadataStore,
   type ProducerStateWrite,
@@ -75,6 +81,19 @@ export interface RecordMetadata {
   readonly partition: number;
   readonly offset: number;
   readonly timestamp: number;
+}
+
+/** A batch an atomic append reserved offsets for (what `extra` parts may depend on). */
+export interface AtomicBatch {
+  readonly topic: TopicRecord;
+  readonly partition: number;
+  readonly log: string;
+  readonly baseOffset: number;
+  readonly recordCount: number;
+}
+
+export interface AtomicRecordMetadata extends RecordMetadata {
+  readonly topic: string;
 }
 
 export interface AppenderOptions {
@@ -186,6 +205,147 @@ export class Appender {
       stopped.map(({ partition, reason }) => ({ partition, reason })),
       retriable,
     );
+  }
+
+  /**
+   * Appends records to several topics and partitions in one atomic write with `extra` parts (a
+   * transaction's state, offsets a group commits, the caller's own rows): every batch at offsets
+   * reserved from its partition's sequencer, all put with the extra parts in one transaction, so
+   * readers see all of them or none. `extra` is called with the batches reserved (a part may
+   * depend on their offsets). A rejected extra part gives its offsets back (gap fillers) and
+   * answers which part; a batch whose offsets were taken meanwhile (a filler written when this
+   * writer looked dead) is reserved again.
+   */
+  async appendAtomically(
+    appends: readonly { readonly topic: string; readonly records: readonly unknown[] }[],
+    extra: (batches: readonly AtomicBatch[]) => readonly AtomicPart[],
+    options: { readonly txn?: string; readonly writer: AtomicWriter },
+  ): Promise<{ outcome: 'written'; records: AtomicRecordMetadata[][] } | { outcome: 'rejected'; part: number; item: number }> {
+    const total = appends.reduce((n, a) => n + (Array.isArray(a.records) ? a.records.length : 0), 0);
+    if (total > MAX_RECORDS_PER_APPEND) throw new TooManyRecords(total, MAX_RECORDS_PER_APPEND);
+    const now = this.now();
+    // Validate and lay out everything before any write.
+    const planned: { topic: TopicRecord; partition: number; batch: PreparedBatch; indexes: number[]; append: number }[] = [];
+    for (const [a, { topic: topicName, records }] of appends.entries()) {
+      if (!Array.isArray(records)) throw new InvalidArgument(`append[${a}].records`, 'records must be an array');
+      const topic = await this.topics.get(topicName);
+      const encoded = records.map((r, i) => encodeRecord(r, i, now));
+      encoded.forEach((r, i) => this.claimChecks.check(topic, r, i));
+      checkTimestamps(topic, encoded, now);
+      for (const [partition, indexes] of await this.assignPartitions(topic, encoded)) {
+        const stored = await Promise.all(
+          indexes.map(async (i) => {
+            const r = encoded[i]!;
+            return this.claimChecks.needed(r) ? this.claimChecks.store(topic, partition, r) : r;
+          }),
+        );
+        let at = 0;
+        for (const batch of splitIntoBatches(stored, topic.config.compression)) {
+          planned.push({ topic, partition, batch, indexes: indexes.slice(at, at + batch.records.length), append: a });
+          at += batch.records.length;
+        }
+      }
+    }
+    for (let lost = 0; lost < this.retry.maxConflicts; lost++) {
+      const writerId = randomUUID();
+      const items: StoredBatch[] = [];
+      for (const p of planned) {
+        const log = logKey(p.topic.topicId, p.partition);
+        const reservation = await this.reserve(log, p.batch);
+        const reservedAt = this.now();
+        items.push({
+          log,
+          baseOffset: reservation.base,
+          recordCount: p.batch.records.length,
+          firstTimestamp: p.batch.firstTimestamp,
+          maxTimestamp: p.batch.maxTimestamp,
+          sizeBytes: p.batch.sizeBytes,
+          codec: p.topic.config.compression,
+          payload: p.batch.payload,
+          writerId,
+          appendedAt: reservedAt,
+          ...(reservation.previousBase === undefined ? {} : { previousBase: reservation.previousBase }),
+          ...(reservation.timeMark === undefined ? {} : { timeMark: reservation.timeMark }),
+          ...(options.txn === undefined ? {} : { txn: options.txn }),
+          ...this.expiry(p.topic, reservedAt),
+        });
+      }
+      const reserved = planned.map((p, i) => ({
+        topic: p.topic,
+        partition: p.partition,
+        log: items[i]!.log,
+        baseOffset: items[i]!.baseOffset,
+        recordCount: items[i]!.recordCount,
+      }));
+      const extras = extra(reserved);
+      const parts = [...items.map((b) => this.log.batchPart(b)), ...extras];
+      const count = parts.reduce((n, p) => n + p.items, 0);
+      const bytes = parts.reduce((n, p) => n + p.bytes, 0);
+      if (count > MAX_ATOMIC_ITEMS || bytes > MAX_ATOMIC_BYTES) {
+        await this.giveBack(planned.map((p) => p.topic), items);
+        throw new TransactionTooLarge(count, bytes, MAX_ATOMIC_ITEMS, MAX_ATOMIC_BYTES);
+      }
+      let result: AtomicOutcome | undefined;
+      for (let unknown = 0; result === undefined; unknown++) {
+        try {
+          result = await options.writer.write(parts, writerId);
+        } catch (e) {
+          // Unknown outcome: the same token again, so a write that landed is not applied twice.
+          if (isSluiceError(e) || unknown >= this.retry.maxUnknownOutcomeRetries) throw e;
+          await sleep(Math.random() * this.retry.maxJitterMs * (unknown + 1));
+        }
+      }
+      if (result.outcome === 'written') {
+        const out: AtomicRecordMetadata[][] = appends.map((a) => Array.from({ length: a.records.length }));
+        planned.forEach((p, i) =>
+          p.batch.records.forEach((r, k) => {
+            out[p.append]![p.indexes[k]!] = {
+              topic: p.topic.name,
+              partition: p.partition,
+              offset: items[i]!.baseOffset + k,
+              timestamp: r.timestamp,
+            };
+          }),
+        );
+        return { outcome: 'written', records: out };
+      }
+      await this.giveBack(
+        planned.map((p) => p.topic),
+        items,
+      );
+      if (result.part >= items.length) return { outcome: 'rejected', part: result.part - items.length, item: result.item };
+      const existing = result.existing;
+      if (existing !== undefined && !isGapFiller(existing) && existing.writerId !== writerId) {
+        // A batch we did not reserve for holds our base: the sequencer is behind the log.
+        const log = items[result.part]!.log;
+        await this.log.advanceSequencer(log, await this.tails.read(log));
+      }
+      await sleep(Math.random() * Math.min(this.retry.maxJitterMs, 2 ** lost));
+    }
+    throw new AppendContention(planned[0]?.topic.name ?? '', planned[0]?.partition ?? 0, this.retry.maxConflicts);
+  }
+
+  /** Fills the offsets of batches that were not written, so readers need not wait for them. */
+  private async giveBack(topics: readonly TopicRecord[], items: readonly StoredBatch[]): Promise<void> {
+    await Promise.all(items.map((item, i) => this.abandon(topics[i]!, item)));
+  }
+
+  /**
+   * Writes a transaction marker (a control record: one offset, no data) to a partition, and
+   * returns its offset.
+   */
+  async appendMarker(topic: TopicRecord, partition: number, control: 'commit' | 'abort', txn: string): Promise<number> {
+    const log = logKey(topic.topicId, partition);
+    const now = this.now();
+    const marker: PreparedBatch = {
+      records: [{ timestamp: now } as EncodedRecord],
+      payload: new Uint8Array(0),
+      sizeBytes: 0,
+      firstTimestamp: now,
+      maxTimestamp: now,
+    };
+    const written = await this.claim(topic, partition, log, marker, undefined, { control, txn, codec: 'none' });
+    return written as number;
   }
 
   private async assignPartitions(
@@ -315,6 +475,7 @@ export class Appender {
     log: string,
     batch: PreparedBatch,
     producerWrite?: (baseOffset: number) => ProducerStateWrite,
+    control?: { control: 'commit' | 'abort'; txn: string; codec: 'none' },
   ): Promise<number | 'producer-state-changed'> {
     const writerId = randomUUID();
     for (let lost = 0; lost < this.retry.maxConflicts; lost++) {
@@ -327,12 +488,13 @@ export class Appender {
         firstTimestamp: batch.firstTimestamp,
         maxTimestamp: batch.maxTimestamp,
         sizeBytes: batch.sizeBytes,
-        codec: topic.config.compression,
+        codec: control?.codec ?? topic.config.compression,
         payload: batch.payload,
         writerId,
         appendedAt: reservedAt,
         ...(reservation.previousBase === undefined ? {} : { previousBase: reservation.previousBase }),
         ...(reservation.timeMark === undefined ? {} : { timeMark: reservation.timeMark }),
+        ...(control === undefined ? {} : { control: control.control, txn: control.txn }),
         ...this.expiry(topic, reservedAt),
       };
       const outcome = await this.put(topic, item, reservedAt, producerWrite?.(reservation.base));

@@ -1,9 +1,18 @@
+import { randomUUID } from 'node:crypto';
 import { mapWithLimit, range } from '../async.ts';
 import { AppendContention, InvalidArgument, OffsetOutOfRange } from '../errors.ts';
-import { type LogStore, type MetadataStore, type TieringStore, type TopicRecord } from '../ports.ts';
+import {
+  type AtomicOutcome,
+  type AtomicPart,
+  type AtomicWriter,
+  type LogStore,
+  type MetadataStore,
+  type TieringStore,
+  type TopicRecord,
+} from '../ports.ts';
 import type { ObjectStore } from '../tiering/objectStore.ts';
 import { SegmentReader } from '../tiering/segmentReader.ts';
-import { Appender, DEFAULT_RETRY, type AppendOptions, type RecordMetadata, type RetryOptions } from './append.ts';
+import { Appender, DEFAULT_RETRY, type AtomicBatch, type AppendOptions, type RecordMetadata, type RetryOptions } from './append.ts';
 import { ClaimChecks } from './claimChecks.ts';
 import { describePartition, type DescribeOptions, type TopicDescription, type TopicSummary } from './describe.ts';
 import { integerOption } from './integerOption.ts';
@@ -13,7 +22,7 @@ import { GapFiller } from './gaps.ts';
 import { PartitionTails } from './tails.ts';
 import { TopicCatalog, type CreateTopicOptions } from './topics.ts';
 
-export { MAX_RECORDS_PER_APPEND, type AppendOptions, type RecordMetadata, type RetryOptions } from './append.ts';
+export { MAX_RECORDS_PER_APPEND, type AtomicBatch, type AtomicRecordMetadata, type AppendOptions, type RecordMetadata, type RetryOptions } from './append.ts';
 export type { DescribeOptions, PartitionInfo, TopicDescription, TopicSummary } from './describe.ts';
 export type { IdempotentProducer } from './idempotentProducer.ts';
 export { MAX_READ_BYTES, MAX_READ_RECORDS, type OffsetSpec, type ReadOptions, type ReadResult } from './read.ts';
@@ -34,6 +43,11 @@ export interface SluiceOptions {
    * rolled copies expire for free (see `hotCopyExpiry`). @default DEFAULT_HOT_COPY_MARGIN_MS (24 h)
    */
   readonly hotCopyMarginMs?: number;
+  /**
+   * Writes several stores' items in one transaction (the adapter's `AtomicWriter`): what
+   * transactions, the outbox and the event store append with. Without it they are unavailable.
+   */
+  readonly atomic?: AtomicWriter;
 }
 
 const DEFAULT_TOPIC_CACHE_MS = 1000; // partition increases become visible to other processes within 1 s
@@ -59,6 +73,7 @@ export class Sluice {
   private readonly tiering: { readonly store: TieringStore; readonly objects: ObjectStore } | undefined;
   private readonly reader: PartitionReader;
   private readonly appender: Appender;
+  private readonly atomic: AtomicWriter | undefined;
 
   constructor(options: SluiceOptions) {
     this.log = options.log;
@@ -68,6 +83,7 @@ export class Sluice {
     this.topics = new TopicCatalog(options.metadata, now, options.topicCacheMs ?? DEFAULT_TOPIC_CACHE_MS);
     this.tails = new PartitionTails(options.log, options.metadata);
     this.tiering = options.tiering;
+    this.atomic = options.atomic;
     const claimChecks = new ClaimChecks(options.tiering?.objects);
     const segments =
       options.tiering === undefined ? undefined : new SegmentReader(options.tiering.objects, options.tiering.store);
@@ -158,6 +174,36 @@ export class Sluice {
    */
   append(topicName: string, records: readonly unknown[], options: AppendOptions = {}): Promise<RecordMetadata[]> {
     return this.appender.append(topicName, records, options);
+  }
+
+  /**
+   * Appends records to several topics and partitions, and writes `extra` parts (a transaction's
+   * state, offsets a group commits, the caller's own rows), in one atomic write: readers see all
+   * of it or none. See `Appender.appendAtomically`.
+   */
+  appendAtomically(
+    appends: readonly { readonly topic: string; readonly records: readonly unknown[] }[],
+    extra: (batches: readonly AtomicBatch[]) => readonly AtomicPart[],
+    options: { readonly txn?: string } = {},
+  ): ReturnType<Appender['appendAtomically']> {
+    if (this.atomic === undefined) throw new Error('atomic writes need an AtomicWriter (SluiceOptions.atomic)');
+    return this.appender.appendAtomically(appends, extra, { ...options, writer: this.atomic });
+  }
+
+  /** Writes parts of several stores in one atomic write (see `AtomicWriter`), under a fresh token. */
+  writeAtomically(parts: readonly AtomicPart[]): Promise<AtomicOutcome> {
+    if (this.atomic === undefined) throw new Error('atomic writes need an AtomicWriter (SluiceOptions.atomic)');
+    return this.atomic.write(parts, randomUUID());
+  }
+
+  /** Writes a transaction marker (a control record) to a partition; its offset. */
+  appendMarker(topic: TopicRecord, partition: number, control: 'commit' | 'abort', txn: string): Promise<number> {
+    return this.appender.appendMarker(topic, partition, control, txn);
+  }
+
+  /** A topic's record (config, id), from the topic cache unless `fresh`. */
+  topic(name: string, options: { readonly fresh?: boolean } = {}): Promise<TopicRecord> {
+    return this.topics.get(name, options);
   }
 
   /**

@@ -104,6 +104,12 @@ const STATUS: Record<string, number> = {
   TooManyBindings: 409,
   NoRoute: 404,
   PublishIncomplete: 503,
+  TransactionTooLarge: 413,
+  TransactionConditionFailed: 409,
+  InvalidTransactionState: 409,
+  UnknownTransactionalId: 404,
+  WrongExpectedVersion: 409,
+  StreamNotFound: 404,
 };
 
 export function statusForCode(code: string): number | undefined {

@@ -34,6 +34,7 @@ import type {
   TimeMark,
   TopicRecord,
 } from '../../ports.ts';
+import { DynamoPart } from './dynamoAtomic.ts';
 import { LOG_TABLE, METADATA_TABLE, TIME_INDEX, metadataKeys, timeIndexKeys, type TableNames } from '../../schema.ts';
 import type { Compression } from '../../log/topicConfig.ts';
 
@@ -52,6 +53,8 @@ const HEADER_PROJECTION = [
   A.appendedAt,
   A.expiresAt,
   A.previousBase,
+  A.txn,
+  A.control,
   TIME_INDEX.sortKey.name,
 ].join(', ');
 
@@ -168,6 +171,22 @@ export class DynamoStore implements LogStore, MetadataStore, TieringStore {
       maxTimestamp: Number(item.m.N),
       bytes: item.b === undefined ? 0 : Number(item.b.N),
     };
+  }
+
+  batchPart(batch: StoredBatch): DynamoPart {
+    return new DynamoPart(
+      [
+        {
+          Put: {
+            TableName: this.tables.log,
+            Item: batchToItem(batch),
+            ConditionExpression: 'attribute_not_exists(sk)',
+            ReturnValuesOnConditionCheckFailure: 'ALL_OLD',
+          },
+        },
+      ],
+      itemToBatch,
+    );
   }
 
   async putBatch(batch: StoredBatch, producer?: ProducerStateWrite): Promise<PutBatchResult> {
@@ -817,6 +836,8 @@ function batchToItem(b: StoredBatch): Record<string, AttributeValue> {
     ...(b.appendedAt === undefined ? {} : { [A.appendedAt]: { N: String(b.appendedAt) } }),
     ...(b.expiresAt === undefined ? {} : { [A.expiresAt]: { N: String(b.expiresAt) } }),
     ...(b.previousBase === undefined ? {} : { [A.previousBase]: { N: String(b.previousBase) } }),
+    ...(b.txn === undefined ? {} : { [A.txn]: { S: b.txn } }),
+    ...(b.control === undefined ? {} : { [A.control]: { S: b.control } }),
     ...(b.timeMark === undefined
       ? {}
       : {
@@ -841,6 +862,8 @@ function itemToBatch(item: Record<string, AttributeValue>): StoredBatch {
     ...(item[A.appendedAt] === undefined ? {} : { appendedAt: Number(item[A.appendedAt]!.N) }),
     ...(item[A.expiresAt] === undefined ? {} : { expiresAt: Number(item[A.expiresAt]!.N) }),
     ...(item[A.previousBase] === undefined ? {} : { previousBase: Number(item[A.previousBase]!.N) }),
+    ...(item[A.txn] === undefined ? {} : { txn: item[A.txn]!.S! }),
+    ...(item[A.control] === undefined ? {} : { control: item[A.control]!.S as 'commit' | 'abort' }),
     ...(item[TIME_INDEX.sortKey.name] === undefined
       ? {}
       : { timeMark: timeIndexKeys.parseMark(item[TIME_INDEX.sortKey.name]!.S!) }),

@@ -48,6 +48,8 @@ export function batchItemBytes(b: StoredBatch): number {
     [A.appendedAt]: b.appendedAt,
     [A.expiresAt]: b.expiresAt,
     [A.previousBase]: b.previousBase,
+    [A.txn]: b.txn,
+    [A.control]: b.control,
     [TIME_INDEX.sortKey.name]: timeIndexKeyOf(b),
   });
 }

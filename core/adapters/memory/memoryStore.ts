@@ -31,6 +31,7 @@ import {
   timeIndexKeyOf,
   writeUnits,
 } from './capacity.ts';
+import { MemoryPart } from './memoryAtomic.ts';
 
 /** Segment records read per page while none reaches a timestamp, as the DynamoDB adapter asks. */
 const REACHING_PAGE = 1000;
@@ -134,6 +135,32 @@ export class MemoryStore implements LogStore, MetadataStore, TieringStore {
       this.logs.set(log, kept);
     }
     return removed;
+  }
+
+  batchPart(batch: StoredBatch): MemoryPart {
+    const size = batchItemBytes(batch);
+    if (size > MAX_ITEM_BYTES)
+      throw new Error(`ValidationException: Item size ${size} has exceeded the maximum allowed size`);
+    const copy = copyBatch(batch);
+    const existing = () => {
+      const batches = this.logs.get(batch.log) ?? [];
+      const at = firstAtOrAfter(batches, batch.baseOffset);
+      return batches[at]?.baseOffset === batch.baseOffset ? batches[at] : undefined;
+    };
+    return new MemoryPart(
+      1,
+      size,
+      () => {
+        const held = existing();
+        return held === undefined ? undefined : { item: 0, existing: copyBatch(held) };
+      },
+      () => {
+        const batches = this.logs.get(batch.log) ?? [];
+        batches.splice(firstAtOrAfter(batches, batch.baseOffset), 0, copy);
+        this.logs.set(batch.log, batches);
+      },
+      () => this.charge('log', { write: 2 * writeUnits(size) + indexWrites([batch]) }),
+    );
   }
 
   async putBatch(batch: StoredBatch, producer?: ProducerStateWrite): Promise<PutBatchResult> {

@@ -1,0 +1,47 @@
+import type { AtomicOutcome, AtomicPart, AtomicWriter, StoredBatch } from '../../ports.ts';
+
+/**
+ * A part of an in-memory transaction: a check of its conditions and the change it makes. The
+ * writer runs every check, then every change, in one synchronous step, so nothing can interleave.
+ */
+export class MemoryPart implements AtomicPart {
+  readonly items: number;
+  readonly bytes: number;
+  /** The first of its items whose condition fails (and the batch it met, for a batch), if any. */
+  readonly check: () => { readonly item: number; readonly existing?: StoredBatch } | undefined;
+  readonly apply: () => void;
+  /** Charges what the transaction costs this part's store: twice a plain write, as DynamoDB does. */
+  readonly charge: () => void;
+
+  constructor(
+    items: number,
+    bytes: number,
+    check: () => { readonly item: number; readonly existing?: StoredBatch } | undefined,
+    apply: () => void,
+    charge: () => void = () => {},
+  ) {
+    this.items = items;
+    this.bytes = bytes;
+    this.check = check;
+    this.apply = apply;
+    this.charge = charge;
+  }
+}
+
+/** `AtomicWriter` in memory; each store makes its own parts (`MemoryStore.batchPart`, …). */
+export class MemoryAtomicWriter implements AtomicWriter {
+  async write(parts: readonly AtomicPart[], _token: string): Promise<AtomicOutcome> {
+    await new Promise((resolve) => setImmediate(resolve));
+    const memoryParts = parts.map((p) => {
+      if (!(p instanceof MemoryPart)) throw new Error('a part from another adapter cannot join an in-memory transaction');
+      return p;
+    });
+    for (const p of memoryParts) p.charge();
+    for (const [part, p] of memoryParts.entries()) {
+      const failed = p.check();
+      if (failed !== undefined) return { outcome: 'rejected', part, ...failed };
+    }
+    for (const p of memoryParts) p.apply();
+    return { outcome: 'written' };
+  }
+}
