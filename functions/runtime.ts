@@ -41,6 +41,7 @@ export const tiering = new Tiering({
   store,
   objects,
   minRollAgeMs: integerEnv('SLUICE_MIN_ROLL_AGE_MS', MIN_HOT_RETENTION_MS),
+  ...(sluice.txnOutcomes === undefined ? {} : { txns: sluice.txnOutcomes }),
 });
 export const groups = new ConsumerGroups({ store: new DynamoGroupStore({ client, table: tables.metadata }), sluice });
 const shareStore = new DynamoShareStore({ client, table: tables.metadata });

@@ -31,6 +31,31 @@ export interface ReadOptions {
    * so that `maxBytes` bounds the response. Default: the record's stored, uncompressed size.
    */
   readonly measure?: (record: ConsumerRecord) => number;
+  /**
+   * Kafka's isolation level. `read_uncommitted` (the default) returns every data record, those of
+   * open and aborted transactions included; `read_committed` stops before the first record of a
+   * transaction still open (the last stable offset) and skips those of aborted ones. Records
+   * appended outside multi-request transactions (single-request transactions included, which are
+   * one atomic write) are committed when readable. Transaction markers are never returned.
+   */
+  readonly isolation?: Isolation;
+}
+
+export type Isolation = 'read_committed' | 'read_uncommitted';
+
+export const ISOLATION_LEVELS: readonly Isolation[] = ['read_committed', 'read_uncommitted'];
+
+/** Parses an isolation level (undefined → read_uncommitted). */
+export function isolationOption(value: unknown): Isolation {
+  if (value === undefined) return 'read_uncommitted';
+  if (typeof value !== 'string' || !(ISOLATION_LEVELS as readonly string[]).includes(value))
+    throw new InvalidArgument('isolation', 'isolation must be "read_committed" or "read_uncommitted"');
+  return value as Isolation;
+}
+
+/** What a reader needs of transactions: the status of those whose batches it met. */
+export interface TxnResolver {
+  resolve(keys: readonly string[]): Promise<Map<string, 'committed' | 'aborted' | 'open'>>;
 }
 
 export interface ReadResult {
@@ -40,6 +65,11 @@ export interface ReadResult {
   /** Offset the next appended record will get. */
   readonly highWatermark: number;
   readonly logStartOffset: number;
+  /**
+   * With `read_committed`, where the read stopped at a transaction still open (Kafka's last
+   * stable offset): reading on from `nextOffset` waits until it is decided.
+   */
+  readonly lastStableOffset?: number;
 }
 
 export type OffsetSpec = 'earliest' | 'latest' | { readonly timestamp: number };
@@ -53,6 +83,8 @@ export interface PartitionReaderOptions {
   /** The S3 segment reader, when tiered storage is configured. */
   readonly segments: SegmentReader | undefined;
   readonly gaps: GapFiller;
+  /** Transaction outcomes, for `read_committed` reads; without it every record counts as committed. */
+  readonly txns?: () => TxnResolver | undefined;
 }
 
 /** Reads of one partition, from the hot tier or from S3 segments below `tieredThrough`, and offset look-ups. */
@@ -64,8 +96,10 @@ export class PartitionReader {
   private readonly claimChecks: ClaimChecks;
   private readonly segments: SegmentReader | undefined;
   private readonly gaps: GapFiller;
+  private readonly txns: () => TxnResolver | undefined;
 
   constructor(options: PartitionReaderOptions) {
+    this.txns = options.txns ?? (() => undefined);
     this.log = options.log;
     this.metadata = options.metadata;
     this.topics = options.topics;
@@ -84,6 +118,7 @@ export class PartitionReader {
     const maxRecords = integerOption('maxRecords', options.maxRecords, 500, 1, MAX_READ_RECORDS);
     const maxBytes = integerOption('maxBytes', options.maxBytes, 1024 * 1024, 1, MAX_READ_BYTES);
     const offset = integerOption('offset', fromOffset, 0, 0, Number.MAX_SAFE_INTEGER);
+    const committedOnly = isolationOption(options.isolation) === 'read_committed';
     const topic = await this.topics.get(topicName);
     const log = await this.topics.partitionLog(topic, partition);
     // An empty answer below the high watermark means a writer appended between the batch query and
@@ -93,7 +128,16 @@ export class PartitionReader {
     for (let attempt = 1; ; attempt++) {
       let result: ReadResult & { waiting?: boolean };
       try {
-        result = await this.readOnce(topic, partition, log, from, maxRecords, maxBytes, options.atLeastOne !== false);
+        result = await this.readOnce(
+          topic,
+          partition,
+          log,
+          from,
+          maxRecords,
+          maxBytes,
+          options.atLeastOne !== false,
+          committedOnly,
+        );
       } catch (e) {
         // A claim check removed by retention or compaction after its batch was read: read again
         // (then the offset is below the log start, or the record was superseded).
@@ -123,6 +167,7 @@ export class PartitionReader {
     maxRecords: number,
     maxBytes: number,
     atLeastOne: boolean,
+    committedOnly = false,
   ): Promise<ReadResult & { waiting?: boolean }> {
     // State and hot page in parallel: the checks below (the page must contain the offset and have
     // no holes, else the state is read again) make either order safe against a concurrent roll.
@@ -183,7 +228,25 @@ export class PartitionReader {
     // compacted-away records included.
     let through = offset;
     let cut = false;
+    let stable: number | undefined;
+    const statuses = committedOnly ? await this.statuses(batches) : undefined;
     outer: for (const batch of batches) {
+      if (batch.control !== undefined) {
+        through = Math.max(through, batch.baseOffset + batch.recordCount); // a marker: no data record
+        continue;
+      }
+      if (statuses !== undefined) {
+        const status =
+          batch.aborted === true ? 'aborted' : batch.txn === undefined ? 'committed' : statuses.get(batch.txn);
+        if (status === 'open') {
+          stable = Math.max(offset, batch.baseOffset); // the last stable offset: wait here
+          break;
+        }
+        if (status === 'aborted') {
+          through = Math.max(through, batch.baseOffset + batch.recordCount);
+          continue;
+        }
+      }
       const perRecord = batch.recordCount === 0 ? 0 : batch.sizeBytes / batch.recordCount;
       for (const record of decodeStoredBatch(batch)) {
         if (record.offset < offset) continue;
@@ -203,7 +266,18 @@ export class PartitionReader {
       nextOffset,
       highWatermark,
       logStartOffset: state.logStartOffset,
+      ...(stable === undefined ? {} : { lastStableOffset: stable, waiting: records.length === 0 }),
     };
+  }
+
+  /** The status of every transaction the batches belong to (an open one stops a read_committed read). */
+  private async statuses(batches: readonly StoredBatch[]): Promise<Map<string, 'committed' | 'aborted' | 'open'>> {
+    const keys = batches.flatMap((b) => (b.txn === undefined || b.control !== undefined ? [] : [b.txn]));
+    if (keys.length === 0) return new Map();
+    const resolver = this.txns();
+    // Without transactions configured no batch can carry one; if one does, wait rather than guess.
+    if (resolver === undefined) return new Map(keys.map((k) => [k, 'open']));
+    return resolver.resolve(keys);
   }
 
   /**

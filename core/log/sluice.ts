@@ -16,6 +16,8 @@ import { Appender, DEFAULT_RETRY, type AtomicBatch, type AppendOptions, type Rec
 import { ClaimChecks } from './claimChecks.ts';
 import { describePartition, type DescribeOptions, type TopicDescription, type TopicSummary } from './describe.ts';
 import { integerOption } from './integerOption.ts';
+import { TxnOutcomes } from '../transactions/outcomes.ts';
+import type { TransactionStore } from '../transactions/transactionStore.ts';
 import { PartitionReader, type OffsetSpec, type ReadOptions, type ReadResult } from './read.ts';
 import { DEFAULT_HOT_COPY_MARGIN_MS, hotCopyExpiry } from './expiry.ts';
 import { GapFiller } from './gaps.ts';
@@ -25,7 +27,7 @@ import { TopicCatalog, type CreateTopicOptions } from './topics.ts';
 export { MAX_RECORDS_PER_APPEND, type AtomicBatch, type AtomicRecordMetadata, type AppendOptions, type RecordMetadata, type RetryOptions } from './append.ts';
 export type { DescribeOptions, PartitionInfo, TopicDescription, TopicSummary } from './describe.ts';
 export type { IdempotentProducer } from './idempotentProducer.ts';
-export { MAX_READ_BYTES, MAX_READ_RECORDS, type OffsetSpec, type ReadOptions, type ReadResult } from './read.ts';
+export { MAX_READ_BYTES, MAX_READ_RECORDS, isolationOption, type Isolation, type OffsetSpec, type ReadOptions, type ReadResult } from './read.ts';
 export type { CreateTopicOptions } from './topics.ts';
 
 export interface SluiceOptions {
@@ -48,6 +50,11 @@ export interface SluiceOptions {
    * transactions, the outbox and the event store append with. Without it they are unavailable.
    */
   readonly atomic?: AtomicWriter;
+  /**
+   * Where transactions keep their state (core/transactions): with `atomic`, `read_committed`
+   * reads resolve the outcomes of the transactions whose batches they meet.
+   */
+  readonly transactions?: TransactionStore;
 }
 
 const DEFAULT_TOPIC_CACHE_MS = 1000; // partition increases become visible to other processes within 1 s
@@ -74,6 +81,8 @@ export class Sluice {
   private readonly reader: PartitionReader;
   private readonly appender: Appender;
   private readonly atomic: AtomicWriter | undefined;
+  /** Outcomes of multi-request transactions, when transactions are configured. */
+  readonly txnOutcomes: TxnOutcomes | undefined;
 
   constructor(options: SluiceOptions) {
     this.log = options.log;
@@ -84,6 +93,10 @@ export class Sluice {
     this.tails = new PartitionTails(options.log, options.metadata);
     this.tiering = options.tiering;
     this.atomic = options.atomic;
+    this.txnOutcomes =
+      options.transactions === undefined || options.atomic === undefined
+        ? undefined
+        : new TxnOutcomes({ store: options.transactions, writer: options.atomic, now });
     const claimChecks = new ClaimChecks(options.tiering?.objects);
     const segments =
       options.tiering === undefined ? undefined : new SegmentReader(options.tiering.objects, options.tiering.store);
@@ -96,7 +109,7 @@ export class Sluice {
         hotCopyMarginMs === undefined ? undefined : hotCopyExpiry(topic, appendedAt, hotCopyMarginMs),
     });
     const parts = { log: options.log, metadata: options.metadata, topics: this.topics, tails: this.tails, claimChecks };
-    this.reader = new PartitionReader({ ...parts, segments, gaps });
+    this.reader = new PartitionReader({ ...parts, segments, gaps, txns: () => this.txnOutcomes });
     this.appender = new Appender({ ...parts, reader: this.reader, now, retry: this.retry, hotCopyMarginMs });
   }
 

@@ -12,8 +12,12 @@ import { crc32c } from './crc32c.ts';
  *   trailer  u64 index position | u32 index length | u32 CRC32C of the index | "SLIX" 20 bytes
  *
  *   entry    u64 base offset | u32 record count | u64 first timestamp | u64 max timestamp |
- *            u32 uncompressed size | u8 codec | 3 bytes zero | u64 position | u32 length |
+ *            u32 uncompressed size | u8 codec | u8 flags | 2 bytes zero | u64 position | u32 length |
  *            u32 CRC32C of the payload | 4 bytes zero
+ *
+ * Entry flags: 1 = the batch belongs to a transaction that aborted (read_committed readers skip
+ * it; the roller only rolls decided transactions, so segments need no outcome look-up), 2 = a
+ * transaction marker. Zero in segments written before transactions existed.
  *
  * Integers are big-endian. A reader range-GETs the index once (its position and length are also
  * kept in DynamoDB, as S3 emulators lack suffix ranges), then only the batches it needs.
@@ -34,7 +38,14 @@ export interface SegmentIndexEntry {
   readonly position: number;
   readonly length: number;
   readonly crc: number;
+  /** The batch belongs to an aborted transaction. */
+  readonly aborted?: boolean;
+  /** The batch is a transaction marker. */
+  readonly control?: boolean;
 }
+
+const ABORTED_FLAG = 1;
+const CONTROL_FLAG = 2;
 
 export interface EncodedSegment {
   readonly bytes: Uint8Array;
@@ -78,6 +89,8 @@ export function encodeSegment(
       position,
       length: b.payload.length,
       crc: crc32c(b.payload),
+      ...(b.aborted === true ? { aborted: true } : {}),
+      ...(b.control === undefined ? {} : { control: true }),
     });
     position += b.payload.length;
   }
@@ -100,6 +113,7 @@ export function encodeSegment(
     view.setBigUint64(at + 20, BigInt(e.maxTimestamp));
     view.setUint32(at + 28, e.sizeBytes);
     view.setUint8(at + 32, CODECS.indexOf(e.codec));
+    view.setUint8(at + 33, (e.aborted === true ? ABORTED_FLAG : 0) | (e.control === true ? CONTROL_FLAG : 0));
     view.setBigUint64(at + 36, BigInt(e.position));
     view.setUint32(at + 44, e.length);
     view.setUint32(at + 48, e.crc);
@@ -138,6 +152,8 @@ export function decodeSegmentIndex(indexAndTrailer: Uint8Array, location: string
       codec,
       position: Number(view.getBigUint64(at + 36)),
       length: view.getUint32(at + 44),
+      ...((view.getUint8(at + 33) & ABORTED_FLAG) !== 0 ? { aborted: true } : {}),
+      ...((view.getUint8(at + 33) & CONTROL_FLAG) !== 0 ? { control: true } : {}),
       crc: view.getUint32(at + 48),
     });
   }
@@ -168,5 +184,7 @@ export function batchFromSegment(
     codec: entry.codec,
     payload,
     writerId: 'segment',
+    ...(entry.aborted === true ? { aborted: true } : {}),
+    ...(entry.control === true ? { control: 'commit' as const } : {}),
   };
 }

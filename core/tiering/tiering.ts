@@ -1,3 +1,4 @@
+import type { TxnResolver } from '../log/read.ts';
 import { randomUUID } from 'node:crypto';
 import { isSluiceError } from '../errors.ts';
 import { segmentClaimObjects, segmentClaims } from './segmentClaims.ts';
@@ -51,6 +52,12 @@ export interface TieringOptions {
   readonly minRollAgeMs?: number;
   /** As the engine's `hotCopyMarginMs`: batches are rolled well before their TTL, whatever their hot retention. */
   readonly hotCopyMarginMs?: number;
+  /**
+   * Outcomes of multi-request transactions (`Sluice.txnOutcomes`): a roll stops before a batch
+   * of a transaction still open, and marks those of aborted ones in the segment, so tiered reads
+   * need no look-up. Without it, no batch may carry a transaction.
+   */
+  readonly txns?: TxnResolver;
 }
 
 export interface PartitionReport {
@@ -93,6 +100,7 @@ export class Tiering {
   private readonly now: () => number;
   private readonly minRollAgeMs: number;
   private readonly hotCopyMarginMs: number;
+  private readonly txns: TxnResolver | undefined;
   private readonly gaps: GapFiller;
   /** Per log, when the oldest batch still in the hot tier was appended, as the last roll saw it. */
   private readonly oldestUnrolled = new Map<string, number>();
@@ -105,6 +113,7 @@ export class Tiering {
     this.now = options.now ?? Date.now;
     this.minRollAgeMs = options.minRollAgeMs ?? MIN_HOT_RETENTION_MS;
     this.hotCopyMarginMs = options.hotCopyMarginMs ?? DEFAULT_HOT_COPY_MARGIN_MS;
+    this.txns = options.txns;
     const margin = this.hotCopyMarginMs;
     this.gaps = new GapFiller({
       log: this.log,
@@ -390,7 +399,7 @@ export class Tiering {
     const roll = state.roll!;
     if (roll.phase === 'uploading') {
       const batches = known ?? (await this.hotRange(log, roll.base, roll.end));
-      const segment = encodeSegment(batches);
+      const segment = encodeSegment(await this.markAborted(batches));
       await this.objects.put(roll.key, segment.bytes); // deterministic key and bytes: repeating this is harmless
       const claims = await this.writeClaimList(roll.key, batches.flatMap(claimKeys));
       const maxTimestamp = Math.max(...batches.map((b) => b.maxTimestamp));
@@ -443,6 +452,21 @@ export class Tiering {
    * range whose writer has not put its batch yet; one whose writer died is filled here, for the
    * next roll to take). Memory is bounded by the segment size.
    */
+  private async txnStatus(txn: string): Promise<'committed' | 'aborted' | 'open'> {
+    if (this.txns === undefined) return 'open'; // cannot know: keep it hot
+    return (await this.txns.resolve([txn])).get(txn) ?? 'open';
+  }
+
+  /** The batches with those of aborted transactions marked (outcomes never change: the bytes are deterministic). */
+  private async markAborted(batches: readonly StoredBatch[]): Promise<StoredBatch[]> {
+    const keys = batches.flatMap((b) => (b.txn === undefined || b.control !== undefined ? [] : [b.txn]));
+    if (keys.length === 0 || this.txns === undefined) return [...batches];
+    const statuses = await this.txns.resolve(keys);
+    return batches.map((b) =>
+      b.txn !== undefined && b.control === undefined && statuses.get(b.txn) === 'aborted' ? { ...b, aborted: true } : b,
+    );
+  }
+
   private async eligible(topic: TopicRecord, log: string, state: PartitionState): Promise<StoredBatch[]> {
     const tail = await this.log.lastBatch(log);
     if (tail === undefined) return [];
@@ -479,6 +503,8 @@ export class Tiering {
           if (out.length === 0) await this.gaps.fill(topic, log, expected, b, state.tieredThrough);
           return stop(b);
         }
+        // A transaction still open: its outcome must be known before its batches leave the hot tier.
+        if (b.txn !== undefined && b.control === undefined && (await this.txnStatus(b.txn)) === 'open') return stop(b);
         const old = (b.appendedAt ?? 0) <= cutoff || expiring(b);
         const overBudget = topic.config.hotRetentionBytes >= 0 && hotBytes > topic.config.hotRetentionBytes;
         if ((!old && !overBudget) || (b.appendedAt ?? 0) > youngest) return stop(b);
@@ -590,10 +616,16 @@ export class Tiering {
     const note = (records: ConsumerRecord[]) => {
       for (const r of records) if (r.key !== null) latest.set(keyId(r.key), r.offset);
     };
-    for (const segment of segments) for (const b of await this.segmentBatches(segment)) note(decodeStoredBatch(b));
+    // Records of aborted transactions never supersede anything (they are removed below), nor do
+    // those of open ones (they may abort): Kafka's cleaner ignores them too.
+    for (const segment of segments)
+      for (const b of await this.segmentBatches(segment)) if (b.aborted !== true) note(decodeStoredBatch(b));
     for (let offset = state.tieredThrough; ;) {
       const page = await this.log.readBatches(log, offset, 100);
-      page.batches.filter((b) => b.baseOffset >= offset).forEach((b) => note(decodeStoredBatch(b)));
+      for (const b of page.batches.filter((b) => b.baseOffset >= offset)) {
+        if (b.txn === undefined || b.control !== undefined || (await this.txnStatus(b.txn)) === 'committed')
+          note(decodeStoredBatch(b));
+      }
       const last = page.batches.at(-1);
       if (page.reachedEnd || last === undefined) break;
       offset = last.baseOffset + last.recordCount;
@@ -607,6 +639,12 @@ export class Tiering {
       let changed = false;
       for (const batch of batches) {
         const records = decodeStoredBatch(batch);
+        if (batch.aborted === true) {
+          // An aborted transaction's records: removed, their offsets a gap, as compaction's others.
+          changed = true;
+          records.forEach((r) => r.value instanceof ClaimCheck && dropped.push(r.value.key));
+          continue;
+        }
         const bodies = splitRecordBodies(decompress(batch.codec, batch.payload));
         const keep = records.map(
           (r) => r.key === null || (latest.get(keyId(r.key)) === r.offset && !(r.value === null && tombstonesExpire)),

@@ -30,8 +30,12 @@ export class MemoryPart implements AtomicPart {
 
 /** `AtomicWriter` in memory; each store makes its own parts (`MemoryStore.batchPart`, …). */
 export class MemoryAtomicWriter implements AtomicWriter {
-  async write(parts: readonly AtomicPart[], _token: string): Promise<AtomicOutcome> {
+  /** Tokens of writes that landed: a repeat is answered as written, as DynamoDB's ClientRequestToken does. */
+  private readonly tokens = new Set<string>();
+
+  async write(parts: readonly AtomicPart[], token: string): Promise<AtomicOutcome> {
     await new Promise((resolve) => setImmediate(resolve));
+    if (this.tokens.has(token)) return { outcome: 'written' };
     const memoryParts = parts.map((p) => {
       if (!(p instanceof MemoryPart)) throw new Error('a part from another adapter cannot join an in-memory transaction');
       return p;
@@ -42,6 +46,7 @@ export class MemoryAtomicWriter implements AtomicWriter {
       if (failed !== undefined) return { outcome: 'rejected', part, ...failed };
     }
     for (const p of memoryParts) p.apply();
+    this.tokens.add(token);
     return { outcome: 'written' };
   }
 }
