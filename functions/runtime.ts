@@ -1,6 +1,8 @@
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { DynamoStore } from '../core/adapters/dynamodb/dynamoStore.ts';
 import { DynamoAtomicWriter } from '../core/adapters/dynamodb/dynamoAtomic.ts';
+import { DynamoTransactionStore } from '../core/transactions/dynamoTransactionStore.ts';
+import { Transactions } from '../core/transactions/transactions.ts';
 import { DynamoExchangeStore } from '../core/exchanges/dynamoExchangeStore.ts';
 import { Exchanges } from '../core/exchanges/exchanges.ts';
 import { ConsumerGroups } from '../core/groups/consumerGroups.ts';
@@ -34,7 +36,14 @@ const objects = new S3ObjectStore({
 });
 
 export const atomic = new DynamoAtomicWriter({ client });
-export const sluice = new Sluice({ log: store, metadata: store, tiering: { store, objects }, atomic });
+const transactionStore = new DynamoTransactionStore({ client, table: tables.metadata });
+export const sluice = new Sluice({
+  log: store,
+  metadata: store,
+  tiering: { store, objects },
+  atomic,
+  transactions: transactionStore,
+});
 export const tiering = new Tiering({
   log: store,
   metadata: store,
@@ -51,6 +60,7 @@ export const exchanges: Exchanges = new Exchanges({
   sluice,
   admission: { admit: (topic, count) => queues.admit(topic, count) },
 });
+export const transactions = new Transactions({ sluice, store: transactionStore, groups });
 export const shareGroups = new ShareGroups({ store: shareStore, sluice, exchanges });
 export const queues: Queues = new Queues({ sluice, store: shareStore, shareGroups });
 export const redrive = new Redrive({ sluice, positions: shareStore });

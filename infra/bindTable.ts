@@ -9,6 +9,7 @@ export type TableAction =
   | 'dynamodb:DeleteItem'
   | 'dynamodb:Query'
   | 'dynamodb:BatchWriteItem'
+  | 'dynamodb:BatchGetItem'
   | 'dynamodb:ConditionCheckItem';
 
 export type TableAccess = readonly TableAction[];

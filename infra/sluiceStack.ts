@@ -218,9 +218,20 @@ const KEYS = {
   saga: metadataKeys.sagaPartition('*'),
   /** `exchange` (the registry) and `exchange#<name>` (declaration, bindings, inbound references). */
   exchanges: [metadataKeys.exchangesPartition, metadataKeys.exchangePartition('*')],
+  /** `txn#<transactional id>`: a transactional producer's state and its transactions' outcomes. */
+  transactions: metadataKeys.transactionalProducer('*').pk,
   /** `ws#<connection>` (a WebSocket connection) and `watch#<topic id>` (a topic's watchers). */
   watchers: [metadataKeys.watchConnection('*').pk, metadataKeys.watchersPartition('*')],
 } as const;
+
+/**
+ * What a `read_committed` reader (and the roller) needs of transactions: their outcomes (a
+ * batched read), and aborting one open past its timeout (its state and outcome, in one transaction).
+ */
+const TXN_READER: KeyedAccess = {
+  actions: ['dynamodb:GetItem', 'dynamodb:BatchGetItem', 'dynamodb:PutItem'],
+  keys: [KEYS.transactions],
+};
 
 /** Every HTTP function reads ACL rules when authorization is 'acl' (see makeFunction). */
 const ACL_READ: KeyedAccess = { actions: ['dynamodb:Query'], keys: [ACL_PARTITION] };
@@ -232,6 +243,7 @@ const ACCESS: Record<FunctionName, FunctionAccess> = {
   topics: {
     log: ['dynamodb:Query'],
     metadata: ['dynamodb:GetItem', 'dynamodb:PutItem', 'dynamodb:UpdateItem', 'dynamodb:DeleteItem', 'dynamodb:Query'],
+    metadataByKey: [TXN_READER],
     objects: { segments: [], claims: [] },
   },
   // Produce reserves offsets (UpdateItem on the sequencer, which it also starts or moves past the
@@ -255,12 +267,13 @@ const ACCESS: Record<FunctionName, FunctionAccess> = {
   fetch: {
     log: ['dynamodb:Query', 'dynamodb:PutItem'],
     metadata: ['dynamodb:GetItem', 'dynamodb:Query'],
+    metadataByKey: [TXN_READER],
     timeIndex: true,
     objects: { segments: ['s3:GetObject'], claims: ['s3:GetObject'] },
   },
   // Groups read the log (poll) and change group items, in transactions with condition checks; an
   // offset reset to a timestamp reads the time indexes.
-  groups: { ...GROUP_MEMBER_ACCESS, timeIndex: true },
+  groups: { ...GROUP_MEMBER_ACCESS, metadataByKey: [TXN_READER], timeIndex: true },
   // Share groups read records (polls, dead letters), change share-group items conditionally (in
   // transactions), and append dead letters as an idempotent producer (sequencer, batch, producer
   // state; a large record as a claim check).
@@ -274,6 +287,7 @@ const ACCESS: Record<FunctionName, FunctionAccess> = {
       'dynamodb:Query',
       'dynamodb:ConditionCheckItem',
     ],
+    metadataByKey: [TXN_READER],
     objects: { segments: ['s3:GetObject'], claims: ['s3:GetObject', 's3:PutObject'] },
   },
   // Subscription admin changes subscription items, reads (and may delete) the subscription's
@@ -288,6 +302,7 @@ const ACCESS: Record<FunctionName, FunctionAccess> = {
   // (SluiceStack.addSubscriptionTarget).
   subscriptionDispatcher: {
     ...GROUP_MEMBER_ACCESS,
+    metadataByKey: [TXN_READER],
     objects: { segments: ['s3:GetObject'], claims: ['s3:GetObject', 's3:PutObject'] },
   },
   // Lag reads offsets and high watermarks; describing a group may remove expired members.
@@ -308,6 +323,7 @@ const ACCESS: Record<FunctionName, FunctionAccess> = {
   rollWorker: {
     log: ['dynamodb:Query', 'dynamodb:PutItem', 'dynamodb:UpdateItem', 'dynamodb:BatchWriteItem'],
     metadata: ['dynamodb:GetItem', 'dynamodb:PutItem', 'dynamodb:DeleteItem', 'dynamodb:Query'],
+    metadataByKey: [TXN_READER],
     objects: {
       segments: ['s3:GetObject', 's3:PutObject', 's3:DeleteObject'],
       claims: ['s3:GetObject', 's3:DeleteObject'],
@@ -316,10 +332,28 @@ const ACCESS: Record<FunctionName, FunctionAccess> = {
   tiering: {
     log: ['dynamodb:Query', 'dynamodb:PutItem', 'dynamodb:UpdateItem', 'dynamodb:BatchWriteItem'],
     metadata: ['dynamodb:GetItem', 'dynamodb:PutItem', 'dynamodb:DeleteItem', 'dynamodb:Query'],
+    metadataByKey: [TXN_READER],
     objects: {
       segments: ['s3:GetObject', 's3:PutObject', 's3:DeleteObject'],
       claims: ['s3:GetObject', 's3:DeleteObject'],
     },
+  },
+  // Transactions reserve offsets and put batches, the producer's state, outcomes, open notes
+  // (UpdateItem, DeleteItem) and a group's offsets (condition checks on its meta and the
+  // member's session) in transactions; markers are appended as batches; records too large for an
+  // item go to S3 as claim checks. Topic describe reads open notes for the last stable offset.
+  transactions: {
+    log: ['dynamodb:PutItem', 'dynamodb:Query'],
+    metadata: [
+      'dynamodb:GetItem',
+      'dynamodb:PutItem',
+      'dynamodb:UpdateItem',
+      'dynamodb:DeleteItem',
+      'dynamodb:Query',
+      'dynamodb:ConditionCheckItem',
+      'dynamodb:BatchGetItem',
+    ],
+    objects: { segments: ['s3:GetObject'], claims: ['s3:PutObject'] },
   },
   // Saga routes record executions and read them back; starting one is a Step Functions right per saga.
   // Only saga execution items (partition keys saga#<name>).
@@ -606,6 +640,7 @@ export class SluiceStack extends Stack implements SubscriptionHost {
       queues: httpFunction('queues'),
       exchanges: httpFunction('exchanges'),
       subscriptions: httpFunction('subscriptions'),
+      transactions: httpFunction('transactions'),
     };
     this.subscriptionDispatcher = this.dispatcherFunction(props.subscriptionConcurrency ?? 5);
     for (const declared of props.subscriptions ?? [])

@@ -248,6 +248,7 @@ export async function loadHttpHandlers(): Promise<Record<HandlerName, LambdaHttp
     tiering: (await import('../functions/tiering/api.ts')).handler,
     sagas: (await import('../functions/sagas/api.ts')).handler,
     acls: (await import('../functions/security/acls.ts')).handler,
+    transactions: (await import('../functions/transactions/api.ts')).handler,
     queues: (await import('../functions/queues/api.ts')).handler,
     exchanges: (await import('../functions/exchanges/api.ts')).handler,
     subscriptions: (await import('../functions/subscriptions/api.ts')).handler,

@@ -17,7 +17,14 @@ import {
 import type { AtomicPart } from '../ports.ts';
 import { mapWithLimit } from '../async.ts';
 import type { ConsumerRecord } from '../log/records.ts';
-import { MAX_READ_BYTES, type OffsetSpec, type ReadOptions, type Sluice } from '../log/sluice.ts';
+import {
+  MAX_READ_BYTES,
+  isolationOption,
+  type Isolation,
+  type OffsetSpec,
+  type ReadOptions,
+  type Sluice,
+} from '../log/sluice.ts';
 import { validateTopicName } from '../log/topicConfig.ts';
 import { ASSIGNORS, comparePartitions, parseTp, tp, type AssignorName } from './assignors.ts';
 import {
@@ -83,6 +90,11 @@ export interface PollOptions {
   readonly seek?: readonly (TopicPartition & { readonly offset: number })[];
   /** Revoked partitions the member has finished with. */
   readonly release?: readonly TopicPartition[];
+  /**
+   * Kafka's isolation.level: `read_committed` stops each partition at its last stable offset and
+   * skips aborted transactions' records. @default 'read_uncommitted'
+   */
+  readonly isolation?: Isolation;
   /** A record's size as the caller sends it, so `maxBytes` bounds the response (see `ReadOptions.measure`). */
   readonly measure?: (record: GroupRecord) => number;
   /**
@@ -206,6 +218,7 @@ export class ConsumerGroups {
     const maxRecords = boundedInteger('maxRecords', options.maxRecords, DEFAULTS.maxRecords, 1, 10_000);
     const maxBytes = boundedInteger('maxBytes', options.maxBytes, 1024 * 1024, 1, MAX_READ_BYTES);
     const waitMs = boundedInteger('waitMs', options.waitMs, 0, 0, MAX_WAIT_MS);
+    const isolation = isolationOption(options.isolation);
     validateGroup(group);
     validateMemberId(group, memberId);
     const step = await this.step(group, memberId, keysOf(options.release), true);
@@ -245,6 +258,7 @@ export class ConsumerGroups {
           maxRecords,
           maxBytes,
           options.measure,
+          isolation,
         );
         if (records.length > 0 || this.now() >= deadline) break;
         await new Promise((r) => setTimeout(r, Math.min(pause, deadline - this.now())));
@@ -533,6 +547,7 @@ export class ConsumerGroups {
     maxRecords: number,
     maxBytes: number,
     measure: ((record: GroupRecord) => number) | undefined,
+    isolation: Isolation,
   ): Promise<GroupRecord[]> {
     if (keys.length === 0) return [];
     const start = Math.floor(Math.random() * keys.length); // rotate so no partition starves the others
@@ -543,6 +558,7 @@ export class ConsumerGroups {
       maxRecords: Math.max(1, Math.ceil(maxRecords / order.length)),
       maxBytes: Math.max(1, Math.floor(maxBytes / order.length)),
       atLeastOne: false,
+      isolation,
     };
     const read = async (key: string, budget: ReadOptions) => {
       const { topic, partition } = parseTp(key);
@@ -552,7 +568,13 @@ export class ConsumerGroups {
       };
       const at = async () => {
         const result = await this.sluice.read(topic, partition, positions.get(key)!, options);
-        return { records: result.records.map((r) => ({ ...r, topic, partition })), more: result.highWatermark };
+        // Past what holds no record for this reader (markers, aborted transactions, gaps filled).
+        if (result.records.length === 0 && result.nextOffset > positions.get(key)!)
+          positions.set(key, result.nextOffset);
+        return {
+          records: result.records.map((r) => ({ ...r, topic, partition })),
+          more: result.lastStableOffset ?? result.highWatermark,
+        };
       };
       try {
         return await at();

@@ -1,6 +1,8 @@
 import type { LogStore, MetadataStore, TopicRecord } from '../ports.ts';
 import { logKey } from '../ports.ts';
 import type { TopicConfig } from './topicConfig.ts';
+import type { TxnResolver } from './read.ts';
+import { parseTxnKey, type TransactionStore } from '../transactions/transactionStore.ts';
 
 export interface PartitionInfo {
   readonly partition: number;
@@ -14,6 +16,13 @@ export interface PartitionInfo {
   readonly segments?: number;
   /** Uncompressed record bytes in DynamoDB: only when asked for (`sizes`), as it reads every hot batch. */
   readonly hotBytes?: number;
+  /**
+   * Where `read_committed` readers stop: the first offset of the oldest transaction still open
+   * here, else the high watermark (Kafka's last stable offset). Only where transactions are configured.
+   */
+  readonly lastStableOffset?: number;
+  /** The multi-request transactions open here, with their first offsets. */
+  readonly openTransactions?: { readonly transactionalId: string; readonly firstOffset: number }[];
 }
 
 /** A topic's record: what a describe with `offsets: false` returns, from one read. */
@@ -44,6 +53,8 @@ export interface DescribeOptions {
 export interface DescribeStores {
   readonly log: LogStore;
   readonly metadata: MetadataStore;
+  /** Transactions' open notes and outcomes, for the last stable offset. */
+  readonly transactions?: { readonly store: TransactionStore; readonly outcomes: TxnResolver };
 }
 
 /** One partition's offsets and segment figures: a fixed number of reads (plus the scan with `sizes`). */
@@ -54,10 +65,11 @@ export async function describePartition(
   sizes: boolean,
 ): Promise<PartitionInfo> {
   const log = logKey(topic.topicId, partition);
-  const [state, last, hotBytes] = await Promise.all([
+  const [state, last, hotBytes, open] = await Promise.all([
     stores.metadata.getPartitionState(log),
     stores.log.lastBatch(log),
     sizes ? hotBytesOf(stores.log, log) : undefined,
+    stores.transactions?.store.openOn(log),
   ]);
   // As `PartitionTails.read`: the tiered end counts once the hot copies have expired.
   const highWatermark = Math.max(last === undefined ? 0 : last.baseOffset + last.recordCount, state.tieredThrough);
@@ -70,6 +82,24 @@ export async function describePartition(
     tieredThrough: state.tieredThrough,
     ...(segments === undefined ? {} : { tieredBytes: segments.bytes, segments: segments.count }),
     ...(hotBytes === undefined ? {} : { hotBytes }),
+    ...(open === undefined ? {} : await stable(stores.transactions!.outcomes, open, highWatermark)),
+  };
+}
+
+/**
+ * The last stable offset and the transactions open on a partition, from its open notes (one
+ * query): notes of transactions decided meanwhile (their producer removes them) are left out.
+ */
+export async function stable(
+  outcomes: TxnResolver,
+  notes: readonly { readonly txn: string; readonly first: number }[],
+  highWatermark: number,
+): Promise<{ lastStableOffset: number; openTransactions: { transactionalId: string; firstOffset: number }[] }> {
+  const statuses = notes.length === 0 ? new Map<string, string>() : await outcomes.resolve(notes.map((n) => n.txn));
+  const open = notes.filter((n) => statuses.get(n.txn) === 'open').sort((a, b) => a.first - b.first);
+  return {
+    lastStableOffset: Math.min(highWatermark, ...open.map((n) => n.first)),
+    openTransactions: open.map((n) => ({ transactionalId: parseTxnKey(n.txn).transactionalId, firstOffset: n.first })),
   };
 }
 

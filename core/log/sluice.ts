@@ -12,7 +12,14 @@ import {
 } from '../ports.ts';
 import type { ObjectStore } from '../tiering/objectStore.ts';
 import { SegmentReader } from '../tiering/segmentReader.ts';
-import { Appender, DEFAULT_RETRY, type AtomicBatch, type AppendOptions, type RecordMetadata, type RetryOptions } from './append.ts';
+import {
+  Appender,
+  DEFAULT_RETRY,
+  type AtomicBatch,
+  type AppendOptions,
+  type RecordMetadata,
+  type RetryOptions,
+} from './append.ts';
 import { ClaimChecks } from './claimChecks.ts';
 import { describePartition, type DescribeOptions, type TopicDescription, type TopicSummary } from './describe.ts';
 import { integerOption } from './integerOption.ts';
@@ -24,10 +31,25 @@ import { GapFiller } from './gaps.ts';
 import { PartitionTails } from './tails.ts';
 import { TopicCatalog, type CreateTopicOptions } from './topics.ts';
 
-export { MAX_RECORDS_PER_APPEND, type AtomicBatch, type AtomicRecordMetadata, type AppendOptions, type RecordMetadata, type RetryOptions } from './append.ts';
+export {
+  MAX_RECORDS_PER_APPEND,
+  type AtomicBatch,
+  type AtomicRecordMetadata,
+  type AppendOptions,
+  type RecordMetadata,
+  type RetryOptions,
+} from './append.ts';
 export type { DescribeOptions, PartitionInfo, TopicDescription, TopicSummary } from './describe.ts';
 export type { IdempotentProducer } from './idempotentProducer.ts';
-export { MAX_READ_BYTES, MAX_READ_RECORDS, isolationOption, type Isolation, type OffsetSpec, type ReadOptions, type ReadResult } from './read.ts';
+export {
+  MAX_READ_BYTES,
+  MAX_READ_RECORDS,
+  isolationOption,
+  type Isolation,
+  type OffsetSpec,
+  type ReadOptions,
+  type ReadResult,
+} from './read.ts';
 export type { CreateTopicOptions } from './topics.ts';
 
 export interface SluiceOptions {
@@ -81,6 +103,7 @@ export class Sluice {
   private readonly reader: PartitionReader;
   private readonly appender: Appender;
   private readonly atomic: AtomicWriter | undefined;
+  private readonly transactionStore: TransactionStore | undefined;
   /** Outcomes of multi-request transactions, when transactions are configured. */
   readonly txnOutcomes: TxnOutcomes | undefined;
 
@@ -93,6 +116,7 @@ export class Sluice {
     this.tails = new PartitionTails(options.log, options.metadata);
     this.tiering = options.tiering;
     this.atomic = options.atomic;
+    this.transactionStore = options.transactions;
     this.txnOutcomes =
       options.transactions === undefined || options.atomic === undefined
         ? undefined
@@ -135,7 +159,13 @@ export class Sluice {
     const topic = await this.topics.get(name, { fresh: true });
     const described = { name: topic.name, topicId: topic.topicId, config: topic.config, createdAt: topic.createdAt };
     if (options.offsets === false) return described;
-    const stores = { log: this.log, metadata: this.metadata };
+    const stores = {
+      log: this.log,
+      metadata: this.metadata,
+      ...(this.transactionStore === undefined || this.txnOutcomes === undefined
+        ? {}
+        : { transactions: { store: this.transactionStore, outcomes: this.txnOutcomes } }),
+    };
     const partitions = await mapWithLimit(range(topic.config.partitions), 16, (p) =>
       describePartition(stores, topic, p, options.sizes === true),
     );

@@ -4,7 +4,7 @@ import { EXCHANGE_HEADERS } from '../exchanges/exchanges.ts';
 import { validateExchangeName, validateKey } from '../exchanges/exchange.ts';
 import { validateTopicName } from '../log/topicConfig.ts';
 import type { ConsumerRecord } from '../log/records.ts';
-import type { Sluice } from '../log/sluice.ts';
+import { isolationOption, type Isolation, type Sluice } from '../log/sluice.ts';
 import { DeadLetters, type Archive, type ExchangePublisher } from './deadLetters.ts';
 import {
   CHUNK,
@@ -71,6 +71,8 @@ export interface ShareJoinOptions {
   readonly deadLetterRoutingKey?: string;
   readonly messageTtlMs?: number;
   readonly sessionTimeoutMs?: number;
+  /** Kafka's share.isolation.level (default `read_uncommitted`). */
+  readonly isolation?: Isolation;
 }
 
 export interface ShareRecord extends ConsumerRecord {
@@ -174,6 +176,7 @@ const FIXED_SETTINGS = [
   'deadLetterExchange',
   'deadLetterRoutingKey',
   'messageTtlMs',
+  'isolation',
 ] as const;
 
 /** Every field a join takes. */
@@ -395,6 +398,7 @@ export class ShareGroups {
         const got = await this.sluice.read(p.topic, p.partition, range.from, {
           maxRecords: range.to - range.from + 1,
           maxBytes: MAX_READ_BYTES,
+          ...(settings.isolation === undefined ? {} : { isolation: settings.isolation }),
         });
         for (const r of got.records) if (r.offset <= range.to) read.set(r.offset, r);
       }
@@ -404,6 +408,7 @@ export class ShareGroups {
         const got = await this.sluice.read(p.topic, p.partition, freshFrom, {
           maxRecords: fresh,
           maxBytes: MAX_READ_BYTES,
+          ...(settings.isolation === undefined ? {} : { isolation: settings.isolation }),
         });
         freshRecords = got.records.filter((r) => r.offset < windowEnd);
         freshEnd = Math.min(got.nextOffset, windowEnd);
@@ -786,6 +791,7 @@ function settingsFrom(group: string, options: ShareJoinOptions, now: number): Sh
     ...(options.deadLetterExchange === undefined ? {} : { deadLetterExchange: options.deadLetterExchange }),
     ...(options.deadLetterRoutingKey === undefined ? {} : { deadLetterRoutingKey: options.deadLetterRoutingKey }),
     ...(options.messageTtlMs === undefined ? {} : { messageTtlMs: bounded('messageTtlMs', options.messageTtlMs, 0) }),
+    ...(isolationOption(options.isolation) === 'read_committed' ? { isolation: 'read_committed' as const } : {}),
     createdAt: now,
   };
 }

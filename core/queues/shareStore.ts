@@ -19,6 +19,11 @@ export interface ShareGroupSettings {
   readonly deadLetterRoutingKey?: string;
   /** A record this long past its timestamp is archived (`expired`) when it would be delivered. */
   readonly messageTtlMs?: number;
+  /**
+   * `read_committed`: records of open transactions are not acquired until they commit, those of
+   * aborted ones never (Kafka's share.isolation.level). Absent: `read_uncommitted`.
+   */
+  readonly isolation?: 'read_committed';
   /** Declared as a queue (`POST /v1/queues`): its one topic has the group's name. */
   readonly queue?: boolean;
   /** A queue's most records (ready and unacknowledged); then `overflow` applies. */

@@ -23,6 +23,7 @@ export const RESOURCE_TYPES = [
   'subscription',
   'saga',
   'job',
+  'transactionalId',
   'cluster',
 ] as const;
 export type ResourceType = (typeof RESOURCE_TYPES)[number];

@@ -277,7 +277,10 @@ class PartitionRun {
     const { topic } = this.sub;
     let got;
     try {
-      got = await this.d.sluice().read(topic, this.p, this.position, { maxRecords: this.sub.batchSize });
+      got = await this.d.sluice().read(topic, this.p, this.position, {
+        maxRecords: this.sub.batchSize,
+        ...(this.sub.isolation === undefined ? {} : { isolation: this.sub.isolation }),
+      });
     } catch (e) {
       if (!isSluiceError(e, 'OffsetOutOfRange')) throw e;
       // Retention removed records below the position: go on from the log start (an offset past

@@ -1,3 +1,4 @@
+import { isolationOption } from '../log/read.ts';
 import { InvalidArgument, describeValue } from '../errors.ts';
 import type { ConsumerRecord } from '../log/records.ts';
 import { validateTopicName } from '../log/topicConfig.ts';
@@ -50,6 +51,11 @@ export interface Subscription {
   /** With `ordering: "key"`: batches of different keys in flight at once per partition. */
   readonly parallelismPerPartition: number;
   readonly paused: boolean;
+  /**
+   * `read_committed`: deliver a transaction's records only once it committed, never an aborted
+   * one's (Kafka's isolation.level). Absent: `read_uncommitted`, every record as appended.
+   */
+  readonly isolation?: 'read_committed' | 'read_uncommitted';
   readonly createdAt: number;
   /** Bumped on every change; changes are conditional on it. */
   readonly version: number;
@@ -83,6 +89,7 @@ const CREATE_KEYS = [
   'onFailure',
   'parallelismPerPartition',
   'paused',
+  'isolation',
 ] as const;
 /** What a PATCH may change (the topic, name and starting position are fixed at creation). */
 export const MUTABLE_KEYS = [
@@ -97,6 +104,7 @@ export const MUTABLE_KEYS = [
   'onFailure',
   'parallelismPerPartition',
   'paused',
+  'isolation',
 ] as const;
 
 export function validateSubscriptionName(name: unknown): asserts name is string {
@@ -213,6 +221,7 @@ export function parseChanges(input: unknown): Partial<Subscription> {
     if (typeof body.paused !== 'boolean') throw new InvalidArgument('paused', 'paused must be true or false');
     out.paused = body.paused;
   }
+  if (body.isolation !== undefined) out.isolation = isolationOption(body.isolation);
   return out;
 }
 

@@ -8,6 +8,7 @@ import {
   type SluiceError,
 } from '../errors.ts';
 import type { ConsumerGroups, CommitOffsets } from '../groups/consumerGroups.ts';
+import { stable } from '../log/describe.ts';
 import { integerOption } from '../log/integerOption.ts';
 import { encodeRecord } from '../log/records.ts';
 import type { AtomicBatch, AtomicRecordMetadata, Sluice } from '../log/sluice.ts';
@@ -394,26 +395,13 @@ export class Transactions {
 
   /**
    * A partition's last stable offset (the first offset of its oldest open transaction, else the
-   * high watermark) and its open transactions: one query of its open notes; notes of decided
-   * transactions are finished (markers written, notes removed) on the way.
+   * high watermark) and its open transactions: one query of its open notes.
    */
   async partitionTransactions(
     log: string,
     highWatermark: number,
   ): Promise<{ lastStableOffset: number; openTransactions: { transactionalId: string; firstOffset: number }[] }> {
-    const open = await this.store.openOn(log);
-    if (open.length === 0) return { lastStableOffset: highWatermark, openTransactions: [] };
-    const statuses = await this.outcomes.resolve(open.map((o) => o.txn));
-    const still = open.filter((o) => statuses.get(o.txn) === 'open');
-    for (const o of open.filter((o) => statuses.get(o.txn) !== 'open')) {
-      const state = await this.store.getProducer(parseId(o.txn));
-      if (state?.closing !== undefined) await this.finishClosing(state);
-      else await this.store.forgetOpen(log, o.txn); // its closing was finished but this note stayed
-    }
-    return {
-      lastStableOffset: Math.min(highWatermark, ...still.map((o) => o.first)),
-      openTransactions: still.map((o) => ({ transactionalId: parseId(o.txn), firstOffset: o.first })),
-    };
+    return stable(this.outcomes, await this.store.openOn(log), highWatermark);
   }
 
   // ---------------------------------------------------------------- internals
@@ -590,10 +578,6 @@ export class Transactions {
 function validateId(transactionalId: unknown): asserts transactionalId is string {
   if (typeof transactionalId !== 'string' || !TRANSACTIONAL_ID.test(transactionalId))
     throw new InvalidArgument('transactionalId', 'transactionalId must be 1 to 200 of A-Z a-z 0-9 . _ -');
-}
-
-function parseId(txn: string): string {
-  return txn.slice(0, txn.lastIndexOf('#', txn.lastIndexOf('#') - 1));
 }
 
 function withoutLast(state: TxnProducerState): TxnProducerState {

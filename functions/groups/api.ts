@@ -1,3 +1,4 @@
+import type { Isolation } from '../../core/log/sluice.ts';
 import type { JoinOptions, TopicPartition } from '../../core/groups/consumerGroups.ts';
 import { validateTopicName } from '../../core/log/topicConfig.ts';
 import { groups } from '../runtime.ts';
@@ -68,7 +69,7 @@ export const handler = httpHandler({
   },
   'POST /v1/groups/{group}/members/{memberId}/poll': async (event) => {
     const body = optionalBody(event);
-    onlyKeys(body, ['maxRecords', 'maxBytes', 'waitMs', 'paused', 'seek', 'release']);
+    onlyKeys(body, ['maxRecords', 'maxBytes', 'waitMs', 'paused', 'seek', 'release', 'isolation']);
     await authorize(event, onGroup('read', event));
     const result = await groups.poll(group(event), member(event), {
       // Every subscribed topic, as the member's state names them: a rule removed since the join counts.
@@ -76,6 +77,7 @@ export const handler = httpHandler({
       ...(body.maxRecords === undefined ? {} : { maxRecords: body.maxRecords as number }),
       ...(body.maxBytes === undefined ? {} : { maxBytes: body.maxBytes as number }),
       ...(body.waitMs === undefined ? {} : { waitMs: body.waitMs as number }),
+      ...(body.isolation === undefined ? {} : { isolation: body.isolation as Isolation }),
       ...(body.paused === undefined ? {} : { paused: partitions('paused', body.paused)! }),
       ...(body.seek === undefined
         ? {}

@@ -1,5 +1,5 @@
 import { InvalidArgument } from '../../core/errors.ts';
-import type { OffsetSpec, ReadResult } from '../../core/log/sluice.ts';
+import { isolationOption, type OffsetSpec, type ReadResult } from '../../core/log/sluice.ts';
 import { sluice } from '../runtime.ts';
 import { httpHandler } from '../http/httpHandler.ts';
 import { checkFits, integerParam, recordToWire, wireBytes } from '../http/wire.ts';
@@ -27,6 +27,7 @@ export const handler = httpHandler({
       maxRecords: integerParam('maxRecords', q.maxRecords, 500),
       maxBytes: integerParam('maxBytes', q.maxBytes, 1024 * 1024),
       measure: (r: ConsumerRecord) => wireBytes(r),
+      isolation: isolationOption(q.isolation),
     };
 
     let result: ReadResult = await sluice.read(topic, partition, offset, options);
@@ -38,7 +39,7 @@ export const handler = httpHandler({
       pause = Math.min(pause * 2, 1000)
     ) {
       await new Promise((r) => setTimeout(r, Math.min(pause, deadline - Date.now())));
-      if ((await sluice.offsetFor(topic, partition, 'latest')) > offset)
+      if ((await sluice.offsetFor(topic, partition, 'latest')) > (result.lastStableOffset ?? offset))
         result = await sluice.read(topic, partition, offset, options);
     }
     checkFits(topic, partition, result.records, (r) => wireBytes(r));

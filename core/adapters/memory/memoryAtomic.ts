@@ -37,7 +37,8 @@ export class MemoryAtomicWriter implements AtomicWriter {
     await new Promise((resolve) => setImmediate(resolve));
     if (this.tokens.has(token)) return { outcome: 'written' };
     const memoryParts = parts.map((p) => {
-      if (!(p instanceof MemoryPart)) throw new Error('a part from another adapter cannot join an in-memory transaction');
+      if (!(p instanceof MemoryPart))
+        throw new Error('a part from another adapter cannot join an in-memory transaction');
       return p;
     });
     for (const p of memoryParts) p.charge();
