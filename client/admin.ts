@@ -34,13 +34,18 @@ export interface TopicDescription extends TopicSummary {
     segments?: number;
     /** Only with `sizes: true`. */
     hotBytes?: number;
+    /** Where `read_committed` consumers stop: the first offset of the oldest open transaction, else the high watermark. */
+    lastStableOffset?: number;
+    /** Multi-request transactions open on the partition, with their first offsets. */
+    openTransactions?: { transactionalId: string; firstOffset: number }[];
   }[];
 }
 
 /** An ACL rule (see the README's Authorization): who may or may not do what to which resources. */
 export interface AclRule {
   principal: string;
-  resourceType: 'topic' | 'group' | 'shareGroup' | 'exchange' | 'subscription' | 'saga' | 'job' | 'cluster';
+  resourceType:
+    'topic' | 'group' | 'shareGroup' | 'exchange' | 'subscription' | 'saga' | 'job' | 'transactionalId' | 'cluster';
   resourceName: string;
   /** @default 'literal' */
   patternType?: 'literal' | 'prefixed';

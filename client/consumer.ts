@@ -40,6 +40,11 @@ export interface ConsumerConfig extends ConnectionOptions {
   readonly watch?: WatchOption;
   /** While watching, poll anyway after this long without a doorbell (a missed doorbell is not lost records). @default 300000 */
   readonly safetyPollMs?: number;
+  /**
+   * Kafka's isolation.level: `read_committed` returns a transaction's records only once it
+   * committed, never an aborted one's, and stops at the last stable offset. @default 'read_uncommitted'
+   */
+  readonly isolation?: 'read_committed' | 'read_uncommitted';
 }
 
 /**
@@ -118,6 +123,7 @@ export class PartitionConsumer {
             offset,
             maxRecords: maxRecords ?? this.config.maxRecords ?? 500,
             waitMs,
+            ...(this.config.isolation === undefined ? {} : { isolation: this.config.isolation }),
           },
         },
       );

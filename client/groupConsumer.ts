@@ -38,6 +38,12 @@ export interface GroupConsumerConfig extends ConnectionOptions {
   readonly watch?: WatchOption;
   /** While watching, poll anyway after this long without a doorbell (a missed doorbell is not lost records). @default 300000 */
   readonly safetyPollMs?: number;
+  /**
+   * Kafka's isolation.level: `read_committed` returns a transaction's records only once it
+   * committed, never an aborted one's, and stops each partition at its last stable offset.
+   * @default 'read_uncommitted'
+   */
+  readonly isolation?: 'read_committed' | 'read_uncommitted';
   /** Partitions newly assigned to this member, before their records are fetched. */
   readonly onAssigned?: (partitions: TopicPartition[]) => unknown;
   /** Partitions about to move away, after their consumed offsets are committed (with autoCommit) and before they are released. */
@@ -357,6 +363,7 @@ export class GroupConsumer {
         body: {
           maxRecords: this.config.maxRecords ?? 500,
           waitMs,
+          ...(this.config.isolation === undefined ? {} : { isolation: this.config.isolation }),
           ...(this.paused.size > 0 ? { paused: [...this.paused].map(parse) } : {}),
           ...(this.seeks.length > 0 ? { seek: this.seeks.filter((s) => this.assigned.has(key(s))) } : {}),
           ...(this.release.length > 0 ? { release: this.release } : {}),

@@ -34,6 +34,17 @@ export { FileOffsetStore } from './fileOffsetStore.ts';
 export { Connection, SluiceApiError, isSluiceApiError, type Auth, type ConnectionOptions } from './http.ts';
 export { Producer, type DeliveryReport, type ProducerConfig } from './producer.ts';
 export {
+  Transaction,
+  TransactionalConsumer,
+  TransactionalProducer,
+  type TransactionBatch,
+  type TransactionMessage,
+  type TransactionOffsets,
+  type TransactionReport,
+  type TransactionalConsumerConfig,
+  type TransactionalProducerConfig,
+} from './transactions.ts';
+export {
   PermanentError,
   ShareConsumer,
   type AckOutcome,
