@@ -73,7 +73,7 @@ it('consume-transform-produce with crashes before, during and after the transact
         throw new Error('crash after commit');
       };
     }
-    let committed = 0;
+    let committed: number;
     try {
       committed = await enricher.processOnce((records) => {
         if (crashAt >= 0.3 && crashAt < 0.5) throw new Error('crash while processing');
