@@ -29,6 +29,7 @@ import type { IStateMachine } from 'aws-cdk-lib/aws-stepfunctions';
 import {
   FilterCriteria,
   FilterRule,
+  Function as LambdaFn,
   LayerVersion,
   StartingPosition,
   type CfnFunction,
@@ -887,6 +888,23 @@ export class SluiceStack extends Stack implements SubscriptionHost {
     if (this.declaredSubscriptions.some((d) => d.name === name))
       throw new Error(`Subscription ${name} is declared twice in this stack`);
     this.declaredSubscriptions.push(definition);
+  }
+
+  /**
+   * Lets one of your functions call `sluice.transact` (core/transactions/outbox.ts): append
+   * records atomically with its own DynamoDB writes (the outbox without a relay). It gets the
+   * transactions function's rights on Sluice's tables (no more; rights on its own tables are
+   * yours to grant) and their names in its environment (SLUICE_LOG_TABLE, SLUICE_METADATA_TABLE).
+   * Records too large for an item need claim checks in S3; this grants none, so they are refused.
+   */
+  grantTransact(fn: LambdaFn): void {
+    const access = ACCESS.transactions;
+    fn.addEnvironment(TABLE_NAME_ENV.log, this.logTable.tableName);
+    fn.addEnvironment(TABLE_NAME_ENV.metadata, this.metadataTable.tableName);
+    bindTable({ table: this.logTable, grantee: fn, actions: access.log });
+    bindTable({ table: this.metadataTable, grantee: fn, actions: access.metadata });
+    if (this.encryptionKey !== undefined)
+      fn.addToRolePolicy(new PolicyStatement({ actions: ['kms:Decrypt'], resources: [this.encryptionKey.keyArn] }));
   }
 
   /**

@@ -75,6 +75,12 @@ export interface TransactionResult {
   readonly duplicate: boolean;
 }
 
+/** What an atomic write without a transactional producer (`Transactions.atomic`) wrote. */
+export interface AtomicResult {
+  /** Per input record, in input order. */
+  readonly records: readonly AtomicRecordMetadata[];
+}
+
 export interface TransactionsOptions {
   readonly sluice: Sluice;
   readonly store: TransactionStore;
@@ -259,6 +265,37 @@ export class Transactions {
       throw new TransactionConditionFailed(result.part - (commit === undefined ? 1 : 2));
     }
     throw new InvalidTransactionState(request.transactionalId, 'its state kept changing; try again', 'contended');
+  }
+
+  /**
+   * Records, a group's offsets and the caller's writes in one atomic write, without a
+   * transactional producer (the outbox): retries inside the call are deduplicated by the write's
+   * token; a caller who retries the whole call should make one of its writes conditional (a row
+   * put only if absent) so that the repeat fails with `TransactionConditionFailed` instead of
+   * appending twice.
+   */
+  async atomic(request: {
+    readonly records: readonly TransactionRecord[];
+    readonly offsets?: TransactionOffsets;
+    readonly writes?: readonly AtomicPart[];
+  }): Promise<AtomicResult> {
+    if (typeof request !== 'object' || request === null)
+      throw new InvalidArgument('body', 'a transaction is { records, writes?, offsets? }');
+    const writes = request.writes ?? [];
+    const appends = groupRecords(request.records, this.now(), writes.length > 0 || request.offsets !== undefined);
+    const commit = request.offsets === undefined ? undefined : await this.commitPart(request.offsets);
+    const result = await this.sluice.appendAtomically(
+      appends.map(({ topic, records }) => ({ topic, records })),
+      () => [...(commit === undefined ? [] : [commit.part]), ...writes],
+    );
+    if (result.outcome === 'written') {
+      const records: AtomicRecordMetadata[] = Array.from({ length: request.records.length });
+      appends.forEach((a, i) => a.indexes.forEach((index, k) => (records[index] = result.records[i]![k]!)));
+      return { records };
+    }
+    if (commit !== undefined && result.part === 0) throw await commit.rejection(result.item);
+    const part = result.part - (commit === undefined ? 0 : 1);
+    throw new TransactionConditionFailed(writes.slice(0, part).reduce((n, w) => n + w.items, 0) + result.item);
   }
 
   /** Begins a multi-request transaction; its number (the `sequence` its appends, commit and abort carry). */

@@ -1,6 +1,8 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { ScanCommand } from '@aws-sdk/client-dynamodb';
-import { unmarshall } from '@aws-sdk/util-dynamodb';
+import { GetItemCommand, ScanCommand } from '@aws-sdk/client-dynamodb';
+import { marshall, unmarshall } from '@aws-sdk/util-dynamodb';
+import { createOrdersTable, placeOrder } from '../../examples/order-saga/orderService.ts';
+import { connect } from '../../core/transactions/outbox.ts';
 import { App } from 'aws-cdk-lib';
 import { Template } from 'aws-cdk-lib/assertions';
 import { balanceOf, seedOrderTables, stockOf } from '../../examples/order-saga/seed.ts';
@@ -592,6 +594,45 @@ describe('order saga on the local stack', () => {
     expect(await balanceOf(dynamo(), tables.payments, order.customerId)).toBe(700);
     const group = (await api('GET', '/v1/groups/sagas.order.trigger')).json;
     expect(group.totalLag, 'the trigger committed what it consumed').toBe(0);
+  });
+
+  it('the order service writes its row and OrderCreated in one transaction (the outbox): each order is placed, and its saga run, exactly once however often it is placed', async () => {
+    await createTopics(url);
+    const ordersTable = uniqueName('orders-table');
+    await createOrdersTable(dynamo(), ordersTable);
+    const sluice = connect({ tables: stack.tables, client: dynamo() });
+    const orders = [await freshOrder(), await freshOrder()];
+    const placed = await Promise.all(
+      orders.flatMap((o) => [placeOrder(sluice, ordersTable, o), placeOrder(sluice, ordersTable, o)]),
+    );
+    expect(placed.map((p) => p.placed).sort()).toEqual([false, false, true, true]); // one of each pair wins
+    expect(await placeOrder(sluice, ordersTable, orders[0]!)).toEqual({ placed: false });
+    // A refused transaction writes neither part: an order whose event cannot be appended has no row.
+    const orphan = await freshOrder();
+    await expect(
+      sluice.transact({
+        append: [{ topic: 'no-such-topic', key: orphan.orderId, value: orphan }],
+        writes: [{ Put: { TableName: ordersTable, Item: marshall({ pk: `order#${orphan.orderId}` }) } }],
+      }),
+    ).rejects.toMatchObject({ code: 'TopicNotFound' });
+    const row = await dynamo().send(
+      new GetItemCommand({
+        TableName: ordersTable,
+        Key: marshall({ pk: `order#${orphan.orderId}` }),
+        ConsistentRead: true,
+      }),
+    );
+    expect(row.Item).toBeUndefined();
+
+    await stack.sagas!.runTriggers();
+    await stack.sagas!.stepFunctions.idle();
+    for (const order of orders) {
+      expect((await api('GET', `/v1/sagas/order/executions/${order.orderId}`)).json.status).toBe('SUCCEEDED');
+      expect(calls.filter((c) => c.executionId === order.orderId && c.type === 'started').length).toBe(1);
+      expect(await balanceOf(dynamo(), tables.payments, order.customerId)).toBe(700); // charged once
+    }
+    const created = (await readAll('orders')).filter((r) => orders.some((o) => o.orderId === r.key));
+    expect(created.length, 'one OrderCreated per order').toBe(2);
   });
 
   it('choreography feeds orchestration and back: a checked-out cart becomes an order, a saga, and a notification', async () => {
