@@ -262,6 +262,7 @@ describe('SluiceStack security settings', () => {
         sagaTrigger: ['kms:Decrypt'], // rung by the dispatcher: it reads no stream
         websocket: ['kms:Decrypt'],
         subscriptions: ['kms:Decrypt', 'kms:GenerateDataKey'], // a skip's dead letters: claim checks
+        transactions: ['kms:Decrypt', 'kms:GenerateDataKey'], // claim checks, as produce
         // The tables and the stream (CDK's stream grant adds DescribeKey, which reads key metadata
         // only); dead letters: claim checks.
         subscriptionDispatcher: ['kms:Decrypt', 'kms:DescribeKey', 'kms:GenerateDataKey'],
@@ -326,6 +327,29 @@ describe('SluiceStack security settings', () => {
       expect(writes).toStrictEqual([
         { actions: ['dynamodb:UpdateItem'], keys: ['log#*'] },
         { actions: ['dynamodb:PutItem'], keys: ['producer#*'] },
+      ]);
+    });
+
+    it('limits what read_committed readers write to transaction items (aborting one past its timeout)', () => {
+      const byFunction = statementsByFunction(plain);
+      for (const name of ['fetch', 'groups', 'queues', 'subscriptionDispatcher', 'rollWorker', 'topics']) {
+        const keyed = byFunction[name]!.filter(
+          (s) => JSON.stringify(s.Resource).includes('MetadataTable') && s.Condition !== undefined,
+        ).map((s) => ({
+          actions: actionsOf(s),
+          keys: s.Condition!['ForAllValues:StringLike']!['dynamodb:LeadingKeys'],
+        }));
+        expect(keyed, name).toContainEqual({
+          actions: ['dynamodb:GetItem', 'dynamodb:BatchGetItem', 'dynamodb:PutItem'],
+          keys: ['txn#*'],
+        });
+      }
+      const fetchUnconditioned = byFunction
+        .fetch!.filter((s) => JSON.stringify(s.Resource).includes('MetadataTable') && s.Condition === undefined)
+        .flatMap(actionsOf);
+      expect([...new Set(fetchUnconditioned)].sort(), 'fetch reads anywhere, writes nowhere else').toStrictEqual([
+        'dynamodb:GetItem',
+        'dynamodb:Query',
       ]);
     });
 

@@ -1,7 +1,8 @@
 import { readFileSync } from 'node:fs';
 import { assert, beforeAll, describe, expect, it } from 'vitest';
 import { App } from 'aws-cdk-lib';
-import { Match, type Template } from 'aws-cdk-lib/assertions';
+import { Match, Template } from 'aws-cdk-lib/assertions';
+import { Code, Function as LambdaFunction, Runtime } from 'aws-cdk-lib/aws-lambda';
 import { Bucket } from 'aws-cdk-lib/aws-s3';
 import { TIME_INDEX } from '../../core/schema.ts';
 import { ROUTES, routeKey } from '../../functions/http/routes.ts';
@@ -23,7 +24,14 @@ const EXPECTED_ACCESS: Record<
 > = {
   topics: {
     log: ['dynamodb:Query'],
-    metadata: ['dynamodb:DeleteItem', 'dynamodb:GetItem', 'dynamodb:PutItem', 'dynamodb:Query', 'dynamodb:UpdateItem'],
+    metadata: [
+      'dynamodb:BatchGetItem',
+      'dynamodb:DeleteItem',
+      'dynamodb:GetItem',
+      'dynamodb:PutItem',
+      'dynamodb:Query',
+      'dynamodb:UpdateItem',
+    ],
     segments: [],
     claims: [],
   },
@@ -35,7 +43,8 @@ const EXPECTED_ACCESS: Record<
   },
   fetch: {
     log: ['dynamodb:PutItem', 'dynamodb:Query'],
-    metadata: ['dynamodb:GetItem', 'dynamodb:Query'],
+    // Outcomes of transactions met by read_committed reads, and aborting one past its timeout (txn# keys only).
+    metadata: ['dynamodb:BatchGetItem', 'dynamodb:GetItem', 'dynamodb:PutItem', 'dynamodb:Query'],
     segments: ['s3:GetObject', 's3:ListBucket'],
     claims: ['s3:GetObject'],
     timeIndex: true,
@@ -56,6 +65,7 @@ const EXPECTED_ACCESS: Record<
   groups: {
     log: ['dynamodb:PutItem', 'dynamodb:Query'],
     metadata: [
+      'dynamodb:BatchGetItem',
       'dynamodb:BatchWriteItem',
       'dynamodb:ConditionCheckItem',
       'dynamodb:DeleteItem',
@@ -76,13 +86,25 @@ const EXPECTED_ACCESS: Record<
   },
   rollWorker: {
     log: ['dynamodb:BatchWriteItem', 'dynamodb:PutItem', 'dynamodb:Query', 'dynamodb:UpdateItem'],
-    metadata: ['dynamodb:DeleteItem', 'dynamodb:GetItem', 'dynamodb:PutItem', 'dynamodb:Query'],
+    metadata: [
+      'dynamodb:BatchGetItem',
+      'dynamodb:DeleteItem',
+      'dynamodb:GetItem',
+      'dynamodb:PutItem',
+      'dynamodb:Query',
+    ],
     segments: ['s3:DeleteObject', 's3:GetObject', 's3:ListBucket', 's3:PutObject'],
     claims: ['s3:DeleteObject', 's3:GetObject'],
   },
   tiering: {
     log: ['dynamodb:BatchWriteItem', 'dynamodb:PutItem', 'dynamodb:Query', 'dynamodb:UpdateItem'],
-    metadata: ['dynamodb:DeleteItem', 'dynamodb:GetItem', 'dynamodb:PutItem', 'dynamodb:Query'],
+    metadata: [
+      'dynamodb:BatchGetItem',
+      'dynamodb:DeleteItem',
+      'dynamodb:GetItem',
+      'dynamodb:PutItem',
+      'dynamodb:Query',
+    ],
     segments: ['s3:DeleteObject', 's3:GetObject', 's3:ListBucket', 's3:PutObject'],
     claims: ['s3:DeleteObject', 's3:GetObject'],
   },
@@ -95,6 +117,7 @@ const EXPECTED_ACCESS: Record<
   queues: {
     log: ['dynamodb:PutItem', 'dynamodb:Query'],
     metadata: [
+      'dynamodb:BatchGetItem',
       'dynamodb:ConditionCheckItem',
       'dynamodb:DeleteItem',
       'dynamodb:GetItem',
@@ -125,6 +148,20 @@ const EXPECTED_ACCESS: Record<
     segments: ['s3:GetObject', 's3:ListBucket'],
     claims: ['s3:PutObject'],
   },
+  transactions: {
+    log: ['dynamodb:PutItem', 'dynamodb:Query'],
+    metadata: [
+      'dynamodb:BatchGetItem',
+      'dynamodb:ConditionCheckItem',
+      'dynamodb:DeleteItem',
+      'dynamodb:GetItem',
+      'dynamodb:PutItem',
+      'dynamodb:Query',
+      'dynamodb:UpdateItem',
+    ],
+    segments: ['s3:GetObject', 's3:ListBucket'],
+    claims: ['s3:PutObject'],
+  },
   subscriptions: {
     log: ['dynamodb:PutItem', 'dynamodb:Query'],
     metadata: [
@@ -142,6 +179,7 @@ const EXPECTED_ACCESS: Record<
   subscriptionDispatcher: {
     log: ['dynamodb:PutItem', 'dynamodb:Query'],
     metadata: [
+      'dynamodb:BatchGetItem',
       'dynamodb:BatchWriteItem',
       'dynamodb:ConditionCheckItem',
       'dynamodb:DeleteItem',
@@ -250,7 +288,7 @@ describe('SluiceStack', () => {
 
   it('runs each function on Node.js 22, arm64, traced, with Powertools from its layer and retained logs', () => {
     const functions = Object.values(template.findResources('AWS::Lambda::Function')) as Resource[];
-    expect(functions.length).toBe(16);
+    expect(functions.length).toBe(17);
     for (const fn of functions) {
       expect(fn.Properties.Runtime).toBe('nodejs22.x');
       expect(fn.Properties.Architectures).toStrictEqual(['arm64']);
@@ -365,6 +403,7 @@ describe('SluiceStack', () => {
       'subscriptions',
       'tiering',
       'topics',
+      'transactions',
       'websocket',
     ]);
   });
@@ -454,6 +493,44 @@ describe('SluiceStack', () => {
       Dimensions: [{ Name: 'QueueName', Value: { 'Fn::GetAtt': [dlqId, 'QueueName'] } }],
       Threshold: 0,
     });
+  });
+
+  it('lets a function of yours use the outbox (grantTransact): the transactions rights on Sluice’s tables, their names, nothing else', () => {
+    // Checked without cdk-nag: the function stands for one of yours, not one of Sluice's.
+    const stack = new SluiceStack(new App(), 'Outbox');
+    const service = new LambdaFunction(stack, 'OrderService', {
+      runtime: Runtime.NODEJS_22_X,
+      handler: 'index.handler',
+      code: Code.fromInline('exports.handler = async () => ({})'),
+    });
+    stack.grantTransact(service);
+    const withService = Template.fromStack(stack);
+    const fns = withService.findResources('AWS::Lambda::Function', {
+      Properties: { Code: { ZipFile: Match.anyValue() } },
+    });
+    const [id, fn] = Object.entries(fns)[0]! as [string, Resource];
+    expect(Object.keys(fn.Properties.Environment.Variables).sort()).toStrictEqual([
+      'SLUICE_LOG_TABLE',
+      'SLUICE_METADATA_TABLE',
+    ]);
+    const roleId = (fn.Properties.Role as { 'Fn::GetAtt': string[] })['Fn::GetAtt'][0]!;
+    const policies = Object.values(withService.findResources('AWS::IAM::Policy')).filter((p) =>
+      JSON.stringify((p as Resource).Properties.Roles).includes(roleId),
+    ) as Resource[];
+    const statements = policies.flatMap(
+      (p) => p.Properties.PolicyDocument.Statement as { Action: string | string[]; Resource: unknown }[],
+    );
+    const on = (table: string) =>
+      statements
+        .filter((st) => JSON.stringify(st.Resource).includes(table))
+        .flatMap((st) => ([] as string[]).concat(st.Action))
+        .sort();
+    expect(on('LogTable')).toStrictEqual(EXPECTED_ACCESS.transactions!.log);
+    expect(on('MetadataTable')).toStrictEqual(EXPECTED_ACCESS.transactions!.metadata);
+    expect(
+      statements.every((st) => JSON.stringify(st.Resource).match(/LogTable|MetadataTable/)),
+      id,
+    ).toBe(true);
   });
 
   it('reports consumer lag every minute, with an alarm per configured group', () => {
