@@ -166,7 +166,11 @@ async function snapshot(): Promise<unknown> {
     });
   }
   const subscriptions = (await root({ method: 'GET', route: '/v1/subscriptions' })).subscriptions;
+  const producers = [];
+  for (const id of txnIds)
+    producers.push(await root({ method: 'GET', route: TX, pathParameters: { transactionalId: id } }));
   return {
+    producers,
     topics,
     described,
     groups,
@@ -177,6 +181,31 @@ async function snapshot(): Promise<unknown> {
     subscriptions,
     launched: [...launched],
   };
+}
+
+/** Transactional ids made by the cases: a refused request must leave their states as they were. */
+const txnIds: string[] = [];
+const TX = '/v1/transactions/{transactionalId}';
+const txn = (operation: AclRule['operation'], id: string) => rule(operation, 'transactionalId', id);
+/** A transactional id initialised as root; with `open`, a transaction begun (and appended to). */
+async function aProducer(open = false): Promise<{ id: string; epoch: number; sequence: number }> {
+  const id = fresh('txn');
+  const { epoch } = await root({ method: 'POST', route: `${TX}/init`, pathParameters: { transactionalId: id } });
+  txnIds.push(id);
+  if (!open) return { id, epoch, sequence: 0 };
+  const { sequence } = await root({
+    method: 'POST',
+    route: `${TX}/begin`,
+    pathParameters: { transactionalId: id },
+    body: { epoch },
+  });
+  await root({
+    method: 'POST',
+    route: `${TX}/records`,
+    pathParameters: { transactionalId: id },
+    body: { epoch, sequence, append: 0, records: [{ topic: 'orders', value: 'in a transaction' }] },
+  });
+  return { id, epoch, sequence };
 }
 
 interface Case {
@@ -635,6 +664,101 @@ const CASES: Record<string, (() => Promise<Case>) | 'listing'> = {
       body: { routingKey: 'order', value: { n: ++n } },
     }),
   }),
+  // A transaction writes to every topic its records name, and commits as the group it names.
+  'POST /v1/transactions': async () => {
+    const groupId = fresh('txn-group');
+    const joined = await root({
+      method: 'POST',
+      route: J,
+      pathParameters: { group: groupId },
+      body: { topics: ['orders'], sessionTimeoutMs: 300_000, autoOffsetReset: 'earliest' },
+    });
+    const { id, epoch } = await aProducer();
+    return {
+      needs: [txn('write', id), topic('write'), topic('write', 'trimmed'), group('read', groupId)],
+      request: async () => ({
+        method: 'POST',
+        route: '/v1/transactions',
+        body: {
+          transactionalId: id,
+          epoch,
+          sequence: 0,
+          records: [
+            { topic: 'orders', value: 'out' },
+            { topic: 'trimmed', value: 'audit' },
+          ],
+          offsets: {
+            groupId,
+            memberId: joined.memberId,
+            generation: joined.generation,
+            offsets: [{ topic: 'orders', partition: 0, offset: 1 }],
+          },
+        },
+      }),
+    };
+  },
+  'POST /v1/transactions/{transactionalId}/init': async () => {
+    const { id } = await aProducer();
+    return {
+      needs: [txn('write', id)],
+      request: async () => ({ method: 'POST', route: `${TX}/init`, pathParameters: { transactionalId: id } }),
+    };
+  },
+  'GET /v1/transactions/{transactionalId}': async () => {
+    const { id } = await aProducer();
+    return {
+      needs: [txn('describe', id)],
+      request: async () => ({ method: 'GET', route: TX, pathParameters: { transactionalId: id } }),
+    };
+  },
+  'POST /v1/transactions/{transactionalId}/begin': async () => {
+    const { id, epoch } = await aProducer();
+    return {
+      needs: [txn('write', id)],
+      request: async () => ({
+        method: 'POST',
+        route: `${TX}/begin`,
+        pathParameters: { transactionalId: id },
+        body: { epoch },
+      }),
+    };
+  },
+  'POST /v1/transactions/{transactionalId}/records': async () => {
+    const { id, epoch, sequence } = await aProducer(true);
+    return {
+      needs: [txn('write', id), topic('write')],
+      request: async () => ({
+        method: 'POST',
+        route: `${TX}/records`,
+        pathParameters: { transactionalId: id },
+        body: { epoch, sequence, append: 1, records: [{ topic: 'orders', value: 'more' }] },
+      }),
+    };
+  },
+  'POST /v1/transactions/{transactionalId}/commit': async () => {
+    const { id, epoch, sequence } = await aProducer(true);
+    return {
+      needs: [txn('write', id)],
+      request: async () => ({
+        method: 'POST',
+        route: `${TX}/commit`,
+        pathParameters: { transactionalId: id },
+        body: { epoch, sequence },
+      }),
+    };
+  },
+  'POST /v1/transactions/{transactionalId}/abort': async () => {
+    const { id, epoch, sequence } = await aProducer(true);
+    return {
+      needs: [txn('write', id)],
+      request: async () => ({
+        method: 'POST',
+        route: `${TX}/abort`,
+        pathParameters: { transactionalId: id },
+        body: { epoch, sequence },
+      }),
+    };
+  },
   'DELETE /v1/acls': async () => {
     const victim = {
       principal: 'jwt:victim',

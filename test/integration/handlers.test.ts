@@ -15,6 +15,7 @@ let acls: Handler;
 let exchanges: Handler;
 let queues: Handler;
 let subscriptions: Handler;
+let transactions: Handler;
 
 beforeAll(async () => {
   await handlerEnvironment('handlers', {
@@ -40,6 +41,7 @@ beforeAll(async () => {
   exchanges = (await import('../../functions/exchanges/api.ts')).handler;
   queues = (await import('../../functions/queues/api.ts')).handler;
   subscriptions = (await import('../../functions/subscriptions/api.ts')).handler;
+  transactions = (await import('../../functions/transactions/api.ts')).handler;
 });
 
 const T = '/v1/topics';
@@ -380,7 +382,13 @@ describe('fuzz: every route answers junk with a 4xx JSON error and writes nothin
       route: '/v1/subscriptions/{subscription}',
       pathParameters: { subscription: 'fuzz-sub' },
     });
+    const producer = await invoke(transactions, {
+      method: 'GET',
+      route: '/v1/transactions/{transactionalId}',
+      pathParameters: { transactionalId: 'fuzz-txn' },
+    });
     return {
+      producer: producer.body,
       subscriptions: subscriptionList.body.subscriptions,
       fuzzSub: fuzzSub.body,
       queues: queueList.body.queues,
@@ -451,6 +459,24 @@ describe('fuzz: every route answers junk with a 4xx JSON error and writes nothin
       body: { type: 'topic' },
     });
     expect(declared.status).toBe(201);
+    // A transactional producer at epoch 1 with a transaction open: a request that got through
+    // would change its state (epoch, appends, outcome) or the topic's offsets.
+    for (let i = 0; i < 2; i++)
+      await invoke(transactions, {
+        method: 'POST',
+        route: '/v1/transactions/{transactionalId}/init',
+        pathParameters: { transactionalId: 'fuzz-txn' },
+      });
+    expect(
+      (
+        await invoke(transactions, {
+          method: 'POST',
+          route: '/v1/transactions/{transactionalId}/begin',
+          pathParameters: { transactionalId: 'fuzz-txn' },
+          body: { epoch: 1 },
+        })
+      ).status,
+    ).toBe(200);
     const subscribed = await invoke(subscriptions, {
       method: 'POST',
       route: '/v1/subscriptions',
@@ -1122,6 +1148,90 @@ describe('fuzz: every route answers junk with a 4xx JSON error and writes nothin
                 method: method,
                 route: route,
                 pathParameters: { subscription: route.includes('quarantine') ? 'fuzz-sub' : subscription, key },
+              }),
+        ),
+    },
+    {
+      name: 'POST /v1/transactions',
+      run: fc
+        .oneof(
+          bodyish,
+          fc
+            .record(
+              {
+                transactionalId: fc.oneof(junk, junkName, fc.constantFrom('fuzz-txn', 'missing-txn')),
+                epoch: fc.oneof(junk, fc.constantFrom(0, 7, -1)),
+                sequence: fc.oneof(junk, fc.constantFrom(0, 1)),
+                records: fc.oneof(
+                  junk,
+                  fc.array(fc.record({ value: junk, headers: junk, partition: junk }, { requiredKeys: [] }), {
+                    maxLength: 3,
+                  }),
+                ),
+                offsets: junk,
+              },
+              { requiredKeys: [] },
+            )
+            .map((o) => JSON.stringify(o)),
+        )
+        .map((body) => () => invoke(transactions, { method: 'POST', route: '/v1/transactions', body })),
+    },
+    {
+      name: 'POST /v1/transactions/{transactionalId}/init, GET /v1/transactions/{transactionalId}',
+      run: fc
+        .tuple(
+          fc.constantFrom('POST', 'GET'),
+          // A legal id would be initialised (a write): only illegal ones, and fuzz-txn for GET.
+          fc.oneof(
+            junkName.filter((n) => !/^[A-Za-z0-9._-]{1,200}$/.test(n)),
+            fc.constant('fuzz-txn'),
+          ),
+        )
+        .map(
+          ([method, transactionalId]) =>
+            () =>
+              invoke(transactions, {
+                method,
+                route:
+                  method === 'GET' ? '/v1/transactions/{transactionalId}' : '/v1/transactions/{transactionalId}/init',
+                pathParameters: {
+                  transactionalId: method === 'POST' && transactionalId === 'fuzz-txn' ? '' : transactionalId,
+                },
+              }),
+        ),
+    },
+    {
+      name: 'POST /v1/transactions/{transactionalId}/begin|records|commit|abort',
+      run: fc
+        .tuple(
+          fc.constantFrom('begin', 'records', 'commit', 'abort'),
+          fc.oneof(junkName, fc.constant('fuzz-txn')),
+          fc.oneof(
+            bodyish,
+            fc
+              .record(
+                {
+                  epoch: fc.oneof(junk, fc.constantFrom(0, 2)), // fuzz-txn is at epoch 1
+                  sequence: fc.oneof(junk, fc.constantFrom(0, 1)),
+                  append: fc.oneof(junk, fc.constantFrom(0, 1)),
+                  timeoutMs: junk,
+                  records: junk,
+                  offsets: junk,
+                },
+                { requiredKeys: [] },
+              )
+              .map((o) => JSON.stringify(o)),
+          ),
+        )
+        .filter(([, , body]) => !/"epoch":1[,}]/.test(body))
+        .map(
+          ([step, transactionalId, body]) =>
+            () =>
+              invoke(transactions, {
+                method: 'POST',
+                route: `/v1/transactions/{transactionalId}/${step}`,
+                pathParameters: { transactionalId },
+                body,
               }),
         ),
     },
