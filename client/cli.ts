@@ -20,6 +20,8 @@
  *   sluice subscriptions create NAME --topic T (--lambda FN | --https URL [--secret REF]) [--batch-size N ...]
  *   sluice subscriptions list | describe S | update S [...] | pause S | resume S | delete S
  *   sluice quarantine release|skip SUBSCRIPTION KEY
+ *   sluice transactions init|describe ID | produce ID --epoch E [--sequence S] RECORD... |
+ *     begin ID --epoch E | send ID --epoch E --sequence S --append A RECORD... | commit|abort ID --epoch E --sequence S
  *   sluice example [NAME [ARGS ...]]         runs examples/NAME.ts on this Node (no NAME: lists them)
  *
  * Options: --url (default $SLUICE_URL or http://127.0.0.1:7070), --auth none|iam, --json.
@@ -40,7 +42,7 @@ import { ShareConsumer } from './shareConsumer.ts';
 import { Connection, isSluiceApiError, type Auth } from './http.ts';
 import { Producer } from './producer.ts';
 import { Publisher, type Binding, type ExchangeType } from './publisher.ts';
-import type { Message, ReceivedRecord, Value } from './records.ts';
+import { toWire, type Message, type ReceivedRecord, type Value } from './records.ts';
 import { SagaClient, type SagaExecution, type SagaExecutionSummary } from './sagas.ts';
 import type {
   Backoff,
@@ -93,7 +95,7 @@ const USAGE = `Usage:
       [--batch-size N] [--max-batching-window-ms N] [--ordering partition|key] [--parallelism N]
       [--max-retries N] [--backoff-initial-ms N] [--backoff-multiplier X] [--backoff-max-ms N]
       [--max-record-age-ms N] [--on-failure TOPIC] [--starting-position earliest|latest]
-      [--filter JSON] [--paused]
+      [--filter JSON] [--paused] [--isolation read_committed]
   sluice subscriptions list
   sluice subscriptions describe SUBSCRIPTION   (per partition: position, lag, retry; quarantined keys)
   sluice subscriptions update SUBSCRIPTION [the create options but --topic and --starting-position]
@@ -103,9 +105,17 @@ const USAGE = `Usage:
   sluice subscriptions delete SUBSCRIPTION
   sluice quarantine release SUBSCRIPTION KEY   (re-delivers the key's parked records, in order)
   sluice quarantine skip SUBSCRIPTION KEY      (dead-letters them)
+  sluice transactions init ID            (a new epoch: fences older instances, aborts what they left open)
+  sluice transactions describe ID        (epoch, open transaction with each partition's first offset, last outcome)
+  sluice transactions produce ID --epoch E [--sequence S] [--topic T] [RECORD ...]
+      (one atomic transaction; each RECORD names its "topic", else --topic; no RECORD: one JSON per line on stdin)
+  sluice transactions begin ID --epoch E [--timeout-ms N]
+  sluice transactions send ID --epoch E --sequence S --append A [--topic T] [RECORD ...]
+  sluice transactions commit|abort ID --epoch E --sequence S
   sluice example                         (lists the examples)
   sluice example NAME [ARGS ...]         (runs examples/NAME.ts; ARGS go to it untouched, e.g. --count 20)
 Options: --url URL (default $SLUICE_URL or http://127.0.0.1:7070)  --auth none|iam  --json  --key KEY
+  --isolation read_committed|read_uncommitted (consume: Kafka's isolation.level; default read_uncommitted)
   --as PRINCIPAL (names the caller to a local stack started with --trust-principal-header)`;
 
 const RECORD_FIELDS = new Set(['key', 'value', 'headers', 'partition', 'timestamp']);
@@ -176,6 +186,11 @@ const OPTIONS = {
   filter: { type: 'string' },
   'no-filter': { type: 'boolean', default: false },
   paused: { type: 'boolean', default: false },
+  isolation: { type: 'string' },
+  epoch: { type: 'string' },
+  sequence: { type: 'string' },
+  append: { type: 'string' },
+  'timeout-ms': { type: 'string' },
   help: { type: 'boolean', short: 'h', default: false },
 } as const satisfies ParseArgsConfig['options'];
 
@@ -215,6 +230,8 @@ export async function main(
       return await exchangesCommand(new Publisher(connection), command, rest, values, print);
     if (command === 'subscriptions') return await subscriptionsCommand(new Admin(connection), rest, values, print);
     if (command === 'quarantine') return await quarantineCommand(new Admin(connection), rest, values, print);
+    if (command === 'transactions')
+      return await transactionsCommand(new Connection(connection), rest, values, io.stdin, print);
     throw new UsageError(`Unknown command ${command}`);
   } catch (e) {
     if (e instanceof UsageError) {
@@ -366,11 +383,20 @@ async function topics(
         const figure = (n: number | undefined) => (n === undefined ? '-' : String(n));
         table(
           print,
-          ['PARTITION', 'LOG START', 'HIGH WATERMARK', ...(sizes ? ['SEGMENTS', 'TIERED BYTES', 'HOT BYTES'] : [])],
+          [
+            'PARTITION',
+            'LOG START',
+            'HIGH WATERMARK',
+            'LAST STABLE',
+            'OPEN TRANSACTIONS',
+            ...(sizes ? ['SEGMENTS', 'TIERED BYTES', 'HOT BYTES'] : []),
+          ],
           topic.partitions.map((p) => [
             String(p.partition),
             String(p.logStartOffset),
             String(p.highWatermark),
+            figure(p.lastStableOffset),
+            (p.openTransactions ?? []).map((t) => `${t.transactionalId}@${t.firstOffset}`).join(',') || '-',
             ...(sizes ? [figure(p.segments), figure(p.tieredBytes), figure(p.hotBytes)] : []),
           ]),
         );
@@ -479,6 +505,7 @@ async function consume(
         partition,
         autoOffsetReset: values['from-beginning'] === true ? 'earliest' : 'latest',
         ...(offset === undefined ? {} : { fromOffset: offset }),
+        ...isolationOf(values),
       }),
   );
   const follow = values.follow === true;
@@ -517,6 +544,7 @@ async function consumeShare(
     groupId: values['share-group'] as string,
     topics: [topic],
     ...(values['from-beginning'] === true ? { start: 'earliest' as const } : {}),
+    ...isolationOf(values),
   });
   return printUntilCaughtUp(
     values,
@@ -774,6 +802,7 @@ async function consumeGroup(
     autoOffsetReset: values['from-beginning'] === true ? 'earliest' : 'latest',
     autoCommit: false,
     sessionTimeoutMs: 10_000,
+    ...isolationOf(values),
   });
   // Commit exactly what was printed: a record not shown is not committed.
   return printUntilCaughtUp(values, print, {
@@ -1209,6 +1238,7 @@ function subscriptionSettings(values: Record<string, unknown>): SubscriptionChan
       filter,
       onFailure,
       ...(values.paused === true ? { paused: true } : {}),
+      ...isolationOf(values),
     }).filter(([, v]) => v !== undefined),
   );
 }
@@ -1385,6 +1415,147 @@ async function quarantineCommand(
       `${action === 'release' ? 'Released' : 'Skipped'} key ${key} of ${subscription}: ${result.records} record(s) on partition(s) ${result.partitions.join(', ')}`,
     );
   return 0;
+}
+
+function isolationOf(values: Record<string, unknown>): { isolation?: 'read_committed' | 'read_uncommitted' } {
+  const isolation = values.isolation;
+  if (isolation === undefined) return {};
+  if (isolation !== 'read_committed' && isolation !== 'read_uncommitted')
+    throw new UsageError('--isolation is read_committed or read_uncommitted');
+  return { isolation };
+}
+
+/** `transactions …`: a transactional producer's steps, one request each (the epoch and sequence are the caller's to keep). */
+async function transactionsCommand(
+  http: Connection,
+  args: string[],
+  values: Record<string, unknown>,
+  stdin: NodeJS.ReadableStream & { isTTY?: boolean },
+  print: (l: string) => void,
+): Promise<number> {
+  const [action, id, ...inline] = args;
+  if (id === undefined) throw new UsageError(`transactions ${action ?? ''} needs a transactional ID`);
+  const path = `v1/transactions/${encodeURIComponent(id)}`;
+  const json = values.json === true;
+  const number = (name: string, required = true) => {
+    const n = integer(name, values[name] as string | undefined);
+    if (n === undefined && required) throw new UsageError(`transactions ${action} needs --${name}`);
+    return n;
+  };
+  const records = async () => {
+    const lines: string[] = [...inline];
+    if (lines.length === 0)
+      for await (const line of createInterface({ input: stdin, crlfDelay: Infinity }))
+        if (line.trim() !== '') lines.push(line);
+    return lines.map((text) => {
+      let parsed: unknown;
+      try {
+        parsed = JSON.parse(text);
+      } catch {
+        parsed = text;
+      }
+      const named = typeof parsed === 'object' && parsed !== null && !Array.isArray(parsed) && 'topic' in parsed;
+      const { topic, ...rest } = (named ? parsed : {}) as { topic?: unknown };
+      const message = named
+        ? toMessage(JSON.stringify(rest), values.key as string | undefined)
+        : toMessage(text, values.key as string | undefined);
+      const target = named ? topic : values.topic;
+      if (typeof target !== 'string') throw new UsageError('each record names its "topic", or give --topic');
+      return { topic: target, ...toWire(message) };
+    });
+  };
+  const show = (out: unknown, line: string) => print(json ? JSON.stringify(out) : line);
+  switch (action) {
+    case 'init': {
+      const out = await http.request<{ epoch: number }>('POST', `${path}/init`);
+      show(out, `${id}: epoch ${out.epoch}`);
+      return 0;
+    }
+    case 'describe': {
+      const out = await http.request<{
+        epoch: number;
+        nextSequence: number;
+        state: string;
+        open?: {
+          sequence: number;
+          deadline: number;
+          partitions: { topic: string; partition: number; firstOffset: number }[];
+        };
+        last?: { sequence: number; outcome: string };
+      }>('GET', path);
+      if (json) print(JSON.stringify(out));
+      else {
+        print(`${id}: epoch ${out.epoch}, ${out.state}, next sequence ${out.nextSequence}`);
+        if (out.open !== undefined) {
+          print(
+            `Open transaction ${out.open.sequence}, aborted at ${new Date(out.open.deadline).toISOString()} if still open`,
+          );
+          table(
+            print,
+            ['TOPIC', 'PARTITION', 'FIRST OFFSET'],
+            out.open.partitions.map((p) => [p.topic, String(p.partition), String(p.firstOffset)]),
+          );
+        }
+        if (out.last !== undefined) print(`Last: transaction ${out.last.sequence} ${out.last.outcome}`);
+      }
+      return 0;
+    }
+    case 'produce': {
+      const body = {
+        transactionalId: id,
+        epoch: number('epoch'),
+        ...(values.sequence === undefined ? {} : { sequence: number('sequence') }),
+        records: await records(),
+      };
+      const out = await http.request<{
+        sequence: number;
+        batches: { topic: string; partition: number; baseOffset: number; recordCount: number }[];
+      }>('POST', 'v1/transactions', { body });
+      if (json) print(JSON.stringify(out));
+      else
+        for (const b of out.batches)
+          print(
+            `${b.topic}[${b.partition}] @ ${b.baseOffset}..${b.baseOffset + b.recordCount - 1}  (transaction ${out.sequence})`,
+          );
+      return 0;
+    }
+    case 'begin': {
+      const out = await http.request<{ sequence: number; deadline: number }>('POST', `${path}/begin`, {
+        body: {
+          epoch: number('epoch'),
+          ...(values['timeout-ms'] === undefined ? {} : { timeoutMs: number('timeout-ms') }),
+        },
+      });
+      show(out, `${id}: transaction ${out.sequence} open until ${new Date(out.deadline).toISOString()}`);
+      return 0;
+    }
+    case 'send': {
+      const body = {
+        epoch: number('epoch'),
+        sequence: number('sequence'),
+        append: number('append'),
+        records: await records(),
+      };
+      const out = await http.request<{
+        batches: { topic: string; partition: number; baseOffset: number; recordCount: number }[];
+      }>('POST', `${path}/records`, { body });
+      if (json) print(JSON.stringify(out));
+      else
+        for (const b of out.batches)
+          print(`${b.topic}[${b.partition}] @ ${b.baseOffset}..${b.baseOffset + b.recordCount - 1}  (uncommitted)`);
+      return 0;
+    }
+    case 'commit':
+    case 'abort': {
+      const out = await http.request<{ outcome: string }>('POST', `${path}/${action}`, {
+        body: { epoch: number('epoch'), sequence: number('sequence') },
+      });
+      show(out, `${id}: transaction ${values.sequence as string} ${out.outcome}`);
+      return 0;
+    }
+    default:
+      throw new UsageError('transactions init|describe|produce|begin|send|commit|abort');
+  }
 }
 
 function show(v: unknown): string {

@@ -21,6 +21,8 @@ export interface ShareConsumerConfig extends ConnectionOptions {
   readonly deadLetterRoutingKey?: string;
   /** A record this long past its timestamp is dead-lettered (`expired`) instead of delivered. */
   readonly messageTtlMs?: number;
+  /** Kafka's share.isolation.level, a group setting fixed when the group is created. @default 'read_uncommitted' */
+  readonly isolation?: 'read_committed' | 'read_uncommitted';
   /** @default 45000 */
   readonly sessionTimeoutMs?: number;
   /** Records per poll. @default 100 */
@@ -119,6 +121,7 @@ export class ShareConsumer {
         ...(c.deadLetterExchange === undefined ? {} : { deadLetterExchange: c.deadLetterExchange }),
         ...(c.deadLetterRoutingKey === undefined ? {} : { deadLetterRoutingKey: c.deadLetterRoutingKey }),
         ...(c.messageTtlMs === undefined ? {} : { messageTtlMs: c.messageTtlMs }),
+        ...(c.isolation === undefined ? {} : { isolation: c.isolation }),
         ...(c.sessionTimeoutMs === undefined ? {} : { sessionTimeoutMs: c.sessionTimeoutMs }),
       },
     });

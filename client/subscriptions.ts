@@ -40,6 +40,8 @@ export interface SubscriptionSpec {
   /** 1 to 10; above 1 only with `ordering: 'key'`. */
   parallelismPerPartition?: number;
   paused?: boolean;
+  /** `read_committed`: deliver a transaction's records once it commits, never an aborted one's. @default 'read_uncommitted' */
+  isolation?: 'read_committed' | 'read_uncommitted';
 }
 
 /**
@@ -59,6 +61,7 @@ export interface SubscriptionChanges {
   onFailure?: { topic: string } | null;
   parallelismPerPartition?: number;
   paused?: boolean;
+  isolation?: 'read_committed' | 'read_uncommitted';
 }
 
 /** One partition of a subscription: where delivery is, what is left, a retry in flight. */

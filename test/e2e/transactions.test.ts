@@ -8,7 +8,7 @@ import {
   isSluiceApiError,
 } from '../../client/index.ts';
 import { prng } from '../support/prng.ts';
-import { useApi } from '../support/e2e.ts';
+import { runNode, useApi } from '../support/e2e.ts';
 import { uniqueName } from '../support/names.ts';
 
 /** End to end over HTTP: transactions on the local stack (or a deployed one with SLUICE_API_URL). */
@@ -135,4 +135,44 @@ it('a multi-request transaction over HTTP: read_committed consumers stop at the 
   expect(isSluiceApiError(fenced, 'ProducerFenced')).toBe(true);
   expect((await readAll(topic, 2, 'read_committed')).map((r) => r.value)).toEqual(['debit', 'credit']);
   expect((await admin.describeTopic(topic)).partitions.map((p) => p.openTransactions)).toEqual([[], []]);
+});
+
+it('the CLI runs transactions: init, produce atomically, begin/send/commit, and read_committed consumption and describe show the last stable offset', async () => {
+  const cli = (args: string[], stdin?: string) => runNode('bin/sluice.mjs', ['--url', api.url, ...args], stdin);
+  const topic = uniqueName('cli-txn');
+  const id = uniqueName('cli-producer');
+  expect((await cli(['topics', 'create', topic, '--partitions', '1'])).code).toBe(0);
+  const init = await cli(['transactions', 'init', id, '--json']);
+  expect(init.code, init.stderr).toBe(0);
+  const { epoch } = JSON.parse(init.stdout) as { epoch: number };
+  const produced = await cli(
+    ['transactions', 'produce', id, '--epoch', String(epoch), '--sequence', '0', '--topic', topic],
+    '{"value":"a"}\n{"value":"b"}\n',
+  );
+  expect(produced.code, produced.stderr).toBe(0);
+  expect(produced.stdout).toContain(`${topic}[0] @ 0..1`);
+  const begun = await cli(['transactions', 'begin', id, '--epoch', String(epoch), '--json']);
+  const { sequence } = JSON.parse(begun.stdout) as { sequence: number };
+  const common = ['--epoch', String(epoch), '--sequence', String(sequence)];
+  expect(
+    (await cli(['transactions', 'send', id, ...common, '--append', '0', JSON.stringify({ topic, value: 'c' })])).code,
+  ).toBe(0);
+  const consume = (isolation: string) =>
+    cli(['consume', topic, '--from-beginning', '--isolation', isolation, '--json']).then((r) =>
+      r.stdout
+        .trim()
+        .split('\n')
+        .filter((l) => l !== '')
+        .map((l) => (JSON.parse(l) as { value: string }).value),
+    );
+  expect(await consume('read_committed')).toEqual(['a', 'b']);
+  expect(await consume('read_uncommitted')).toEqual(['a', 'b', 'c']);
+  const described = await cli(['topics', 'describe', topic]);
+  expect(described.stdout).toMatch(new RegExp(`0\\s+0\\s+3\\s+2\\s+${id}@2`));
+  const shown = await cli(['transactions', 'describe', id]);
+  expect(shown.stdout).toContain(`Open transaction ${sequence}`);
+  expect((await cli(['transactions', 'commit', id, ...common])).stdout).toContain('committed');
+  expect(await consume('read_committed')).toEqual(['a', 'b', 'c']);
+  const bad = await cli(['consume', topic, '--isolation', 'dirty']);
+  expect(bad.code).not.toBe(0);
 });
