@@ -18,7 +18,26 @@ export class FaultyWriter implements AtomicWriter {
     this.inner = inner;
   }
 
+  /** Fails exactly the `failAt`-th write from now (0 = the next one), before or after it lands. */
+  failAt: { write: number; when: 'before' | 'after' } | undefined;
+  private writes = 0;
+
+  failOnce(write: number, when: 'before' | 'after'): void {
+    this.failAt = { write, when };
+    this.writes = 0;
+  }
+
   async write(parts: readonly AtomicPart[], token: string): Promise<AtomicOutcome> {
+    const planned = this.failAt !== undefined && this.writes++ === this.failAt.write ? this.failAt.when : undefined;
+    if (planned === 'before') {
+      this.faults++;
+      throw new Error('injected: lost before the write');
+    }
+    if (planned === 'after') {
+      await this.inner.write(parts, token);
+      this.faults++;
+      throw new Error('injected: answer lost after the write');
+    }
     if (this.random() < this.rate / 2) {
       this.faults++;
       throw new Error('injected: lost before the write');
@@ -288,6 +307,66 @@ export function transactionContract(kind: TransactionKind): void {
       ).toBe('ProducerFenced');
       expect((await readAll(sluice, 't', 0, 'read_committed')).records.map((r) => r.value)).toEqual(['later']);
       expect((await transactions.describe('z')).epoch).toBe(next.epoch);
+    });
+
+    it('fails each atomic write of a transaction in turn, before and after it lands: retried, each transaction appears whole and once; abandoned, it is aborted and never appears', async () => {
+      const c = clock();
+      const { sluice, transactions, faults } = await kind.make(c.now);
+      await sluice.createTopic('t', { partitions: 2 });
+      const expected: string[][] = [[], []];
+      let round = 0;
+      // A single-request transaction is one atomic write; a multi-request one here is three (two appends, the decision).
+      for (const shape of ['single', 'multi'] as const) {
+        for (let failAt = 0; failAt < (shape === 'single' ? 1 : 3); failAt++) {
+          for (const when of ['before', 'after'] as const) {
+            for (const recovery of ['retry', 'restart'] as const) {
+              const id = `sweep-${round++}`;
+              const tag = `${shape}.${failAt}.${when}.${recovery}`;
+              let { epoch } = await transactions.init(id);
+              const records = [0, 1].map((partition) => ({ topic: 't', partition, value: tag }));
+              faults.failOnce(failAt, when);
+              const attempt = async <T>(f: () => Promise<T>): Promise<T | 'crashed'> => {
+                for (;;) {
+                  try {
+                    return await f();
+                  } catch (e) {
+                    if (!String(e).includes('injected')) throw e;
+                    if (recovery === 'restart') return 'crashed';
+                  }
+                }
+              };
+              let done: unknown;
+              if (shape === 'single') {
+                done = await attempt(() => transactions.transact({ transactionalId: id, epoch, sequence: 0, records }));
+              } else {
+                const { sequence } = await transactions.begin({ transactionalId: id, epoch });
+                done = await attempt(() =>
+                  transactions.append({ transactionalId: id, epoch, sequence, append: 0, records: [records[0]!] }),
+                );
+                if (done !== 'crashed')
+                  done = await attempt(() =>
+                    transactions.append({ transactionalId: id, epoch, sequence, append: 1, records: [records[1]!] }),
+                  );
+                if (done !== 'crashed')
+                  done = await attempt(() => transactions.commit({ transactionalId: id, epoch, sequence }));
+              }
+              faults.failAt = undefined;
+              if (done === 'crashed') ({ epoch } = await transactions.init(id)); // the restarted instance
+              // What landed before the crash counts: a single write that landed, or a decision that did.
+              const landed = done !== 'crashed' || (when === 'after' && (shape === 'single' || failAt === 2));
+              if (landed) for (const p of [0, 1]) expected[p]!.push(tag);
+              for (const p of [0, 1]) {
+                const got = await readAll(sluice, 't', p, 'read_committed');
+                expect(
+                  got.records.map((r) => r.value),
+                  `${tag}: partition ${p}`,
+                ).toEqual(expected[p]);
+              }
+            }
+          }
+        }
+      }
+      expect(faults.faults).toBe(16);
     });
 
     it('keeps every transaction whole or absent for read_committed readers while producers crash and writes fail at every step', async () => {
