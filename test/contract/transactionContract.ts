@@ -4,6 +4,7 @@ import type { ConsumerGroups } from '../../core/groups/consumerGroups.ts';
 import type { Isolation, Sluice } from '../../core/log/sluice.ts';
 import { logKey, type AtomicOutcome, type AtomicPart, type AtomicWriter } from '../../core/ports.ts';
 import type { Transactions } from '../../core/transactions/transactions.ts';
+import type { Tiering } from '../../core/tiering/tiering.ts';
 import { prng } from '../support/prng.ts';
 
 /** Faults a test injects into atomic writes: thrown before the write (nothing landed) or after it (it landed). */
@@ -61,6 +62,8 @@ export interface TransactionKind {
     /** A caller's own row, put only if absent (the outbox's business row). */
     row: (id: string) => AtomicPart;
     hasRow: (id: string) => Promise<boolean>;
+    /** The roller, with the engine's transaction outcomes. */
+    tiering: Tiering;
   }>;
 }
 
@@ -367,6 +370,53 @@ export function transactionContract(kind: TransactionKind): void {
         }
       }
       expect(faults.faults).toBe(16);
+    });
+
+    it('rolls only decided transactions to S3, flagging aborted batches in the segment, which tiered reads skip', async () => {
+      const c = clock();
+      const { sluice, transactions, tiering } = await kind.make(c.now);
+      await sluice.createTopic('t', { partitions: 1, config: { hotRetentionMs: 60_000 } });
+      const { epoch } = await transactions.init('roller');
+      const run = async (value: string, end: 'commit' | 'abort' | 'open') => {
+        const { sequence } = await transactions.begin({ transactionalId: 'roller', epoch, timeoutMs: 900_000 });
+        await transactions.append({
+          transactionalId: 'roller',
+          epoch,
+          sequence,
+          append: 0,
+          records: [{ topic: 't', value }],
+        });
+        if (end !== 'open') await transactions[end]({ transactionalId: 'roller', epoch, sequence });
+        return sequence;
+      };
+      await run('a', 'commit'); // offsets 0 (a), 1 (marker)
+      await run('b', 'abort'); // 2 (b), 3 (marker)
+      const open = await run('c', 'open'); // 4 (c)
+      await sluice.append('t', [{ value: 'plain' }]); // 5
+      await sluice.append('t', [{ value: 'tail' }]); // 6: the tail stays hot
+      c.advance(120_000);
+      const topic = await sluice.topic('t');
+      while (await tiering.rollOnce(topic, 0));
+      const state = async () => (await sluice.describeTopic('t')).partitions[0]!;
+      expect((await state()).tieredThrough, 'the roll stops at the open transaction').toBe(4);
+      const values = async (isolation: Isolation) =>
+        (await readAll(sluice, 't', 0, isolation)).records.map((r) => r.value);
+      expect(await values('read_committed')).toEqual(['a']);
+      expect(await values('read_uncommitted')).toEqual(['a', 'b', 'c', 'plain', 'tail']);
+      await transactions.commit({ transactionalId: 'roller', epoch, sequence: open }); // its marker: 7
+      await sluice.append('t', [{ value: 'newest' }]);
+      c.advance(120_000);
+      while (await tiering.rollOnce(topic, 0));
+      expect((await state()).tieredThrough).toBeGreaterThan(6);
+      // Segments keep no transaction keys: only the roller's flag can tell b was aborted.
+      expect(await values('read_committed'), 'b aborted, read from a segment').toEqual([
+        'a',
+        'c',
+        'plain',
+        'tail',
+        'newest',
+      ]);
+      expect(await values('read_uncommitted')).toEqual(['a', 'b', 'c', 'plain', 'tail', 'newest']);
     });
 
     it('keeps every transaction whole or absent for read_committed readers while producers crash and writes fail at every step', async () => {
