@@ -1,4 +1,4 @@
-import { DynamoDBClient, type AttributeValue } from '@aws-sdk/client-dynamodb';
+import { DynamoDBClient, type AttributeValue, type TransactWriteItemsCommandInput } from '@aws-sdk/client-dynamodb';
 
 export interface Metered {
   requests: number;
@@ -81,4 +81,65 @@ function itemBytes(item: Record<string, AttributeValue>): number {
     else bytes += Buffer.byteLength(JSON.stringify(value));
   }
   return bytes;
+}
+
+/**
+ * The metered client, billing transactions as DynamoDB does: DynamoDB Local reports a
+ * TransactWriteItems as twice its largest item (2 units for 3 small items), where DynamoDB bills
+ * 2 write units per item and KB (6). Puts are sized from the request; a delete, update or
+ * condition check counts as one KB (share-state items are about 400 bytes).
+ */
+/** Requests and billed capacity units, failed conditions included in `write`. */
+export interface BilledUnits {
+  readonly requests: number;
+  readonly read: number;
+  readonly write: number;
+  readonly failedConditions: number;
+}
+
+export function billedClient() {
+  const meter = meteredClient();
+  let correction = 0;
+  meter.client.middlewareStack.add(
+    (next, context) => async (args) => {
+      const out = await next(args);
+      if (context.commandName === 'TransactWriteItemsCommand') {
+        const items = (args.input as TransactWriteItemsCommandInput).TransactItems ?? [];
+        const billed = 2 * items.reduce((n, t) => n + (t.Put === undefined ? 1 : kilobytes(t.Put.Item)), 0);
+        const consumed = (out.output as { ConsumedCapacity?: { CapacityUnits?: number }[] }).ConsumedCapacity ?? [];
+        correction += billed - consumed.reduce((n, c) => n + (c.CapacityUnits ?? 0), 0);
+      }
+      return out;
+    },
+    { step: 'initialize', name: 'transactionUnits', priority: 'low' },
+  );
+  return {
+    client: meter.client,
+    reset: () => {
+      meter.reset();
+      correction = 0;
+    },
+    read: (): BilledUnits => {
+      const m = meter.read();
+      return {
+        requests: m.requests,
+        read: m.read,
+        write: m.write + m.failedConditionUnits + correction,
+        failedConditions: m.failedConditions,
+      };
+    },
+  };
+}
+
+/** An item's size in KB, rounded up (at least 1): attribute names and values, as DynamoDB counts them. */
+function kilobytes(item: Record<string, AttributeValue> | undefined): number {
+  let bytes = 0;
+  for (const [name, value] of Object.entries(item ?? {})) {
+    bytes += Buffer.byteLength(name);
+    if (value.S !== undefined) bytes += Buffer.byteLength(value.S);
+    else if (value.N !== undefined) bytes += Math.ceil(value.N.length / 2) + 1;
+    else if (value.B !== undefined) bytes += value.B.length;
+    else bytes += Buffer.byteLength(JSON.stringify(value));
+  }
+  return Math.max(1, Math.ceil(bytes / 1024));
 }

@@ -20,6 +20,7 @@ import { sagasSection } from './sections/sagas.ts';
 import { subscriptionsSection } from './sections/subscriptions.ts';
 import { scaleSection } from './sections/scale.ts';
 import { tieringSection } from './sections/tiering.ts';
+import { transactionsSection } from './sections/transactions.ts';
 import { startS3Emulator } from '../local/s3Emulator.ts';
 import type { BenchSection } from './section.ts';
 
@@ -38,6 +39,7 @@ const sections: BenchSection[] = [
   queuesSection,
   subscriptionsSection,
   idleSection,
+  transactionsSection,
 ];
 const { values } = parseArgs({ options: { only: { type: 'string', multiple: true } } });
 const chosen = sections.filter((s) => values.only === undefined || values.only.includes(s.name));

@@ -1,4 +1,3 @@
-import type { AttributeValue, TransactWriteItemsCommandInput } from '@aws-sdk/client-dynamodb';
 import { createTables } from '../../core/adapters/dynamodb/createTables.ts';
 import { DynamoStore } from '../../core/adapters/dynamodb/dynamoStore.ts';
 import { isSluiceError } from '../../core/errors.ts';
@@ -6,7 +5,7 @@ import { Sluice } from '../../core/log/sluice.ts';
 import { DynamoShareStore } from '../../core/queues/dynamoShareStore.ts';
 import { ShareGroups, type ShareRecord } from '../../core/queues/shareGroups.ts';
 import type { PartitionWrite } from '../../core/queues/shareStore.ts';
-import { meteredClient } from '../meteredClient.ts';
+import { billedClient, type BilledUnits } from '../meteredClient.ts';
 import { orderEvents } from '../orderEvents.ts';
 import type { BenchSection } from '../section.ts';
 import { PRICES } from './costPerMessage.ts';
@@ -28,13 +27,7 @@ const SQS_REQUESTS_PER_MESSAGE = 0.2;
 
 const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
 
-/** Requests and billed capacity units, failed conditions included in `write`. */
-interface Units {
-  readonly requests: number;
-  readonly read: number;
-  readonly write: number;
-  readonly failedConditions: number;
-}
+type Units = BilledUnits;
 
 const NO_UNITS: Units = { requests: 0, read: 0, write: 0, failedConditions: 0 };
 
@@ -48,58 +41,6 @@ function add(...all: Units[]): Units {
     }),
     NO_UNITS,
   );
-}
-
-/**
- * The metered client, billing transactions as DynamoDB does: DynamoDB Local reports a
- * TransactWriteItems as twice its largest item (2 units for 3 small items), where DynamoDB bills
- * 2 write units per item and KB (6). Puts are sized from the request; a delete, update or
- * condition check counts as one KB (share-state items are about 400 bytes).
- */
-function billedClient() {
-  const meter = meteredClient();
-  let correction = 0;
-  meter.client.middlewareStack.add(
-    (next, context) => async (args) => {
-      const out = await next(args);
-      if (context.commandName === 'TransactWriteItemsCommand') {
-        const items = (args.input as TransactWriteItemsCommandInput).TransactItems ?? [];
-        const billed = 2 * items.reduce((n, t) => n + (t.Put === undefined ? 1 : kilobytes(t.Put.Item)), 0);
-        const consumed = (out.output as { ConsumedCapacity?: { CapacityUnits?: number }[] }).ConsumedCapacity ?? [];
-        correction += billed - consumed.reduce((n, c) => n + (c.CapacityUnits ?? 0), 0);
-      }
-      return out;
-    },
-    { step: 'initialize', name: 'transactionUnits', priority: 'low' },
-  );
-  return {
-    client: meter.client,
-    reset: () => {
-      meter.reset();
-      correction = 0;
-    },
-    read: (): Units => {
-      const m = meter.read();
-      return {
-        requests: m.requests,
-        read: m.read,
-        write: m.write + m.failedConditionUnits + correction,
-        failedConditions: m.failedConditions,
-      };
-    },
-  };
-}
-
-/** An item's size in KB, rounded up (at least 1): attribute names and values, as DynamoDB counts them. */
-function kilobytes(item: Record<string, AttributeValue> | undefined): number {
-  let bytes = 0;
-  for (const [name, value] of Object.entries(item ?? {})) {
-    bytes += Buffer.byteLength(name);
-    if (value.S !== undefined) bytes += Buffer.byteLength(value.S);
-    else if (value.N !== undefined) bytes += Math.ceil(value.N.length / 2) + 1;
-    else bytes += Buffer.byteLength(JSON.stringify(value));
-  }
-  return Math.max(1, Math.ceil(bytes / 1024));
 }
 
 /** The DynamoDB share store, counting partition-state writes refused because the state changed meanwhile. */
