@@ -1,5 +1,5 @@
 import { MemoryPart } from '../adapters/memory/memoryAtomic.ts';
-import { jsonItemBytes } from '../adapters/memory/capacity.ts';
+import { MAX_ITEM_BYTES, jsonItemBytes } from '../adapters/memory/capacity.ts';
 import type { AtomicPart } from '../ports.ts';
 
 /** A partition a transaction wrote to. */
@@ -102,6 +102,7 @@ export class MemoryTransactionStore implements TransactionStore {
 
   async putProducer(next: TxnProducerState): Promise<boolean> {
     await tick();
+    checkItem(next);
     if ((this.producers.get(next.transactionalId)?.version ?? 0) !== next.version - 1) return false;
     this.producers.set(next.transactionalId, structuredClone(next));
     return true;
@@ -109,7 +110,7 @@ export class MemoryTransactionStore implements TransactionStore {
 
   producerPart(next: TxnProducerState): AtomicPart {
     const copy = structuredClone(next);
-    const bytes = jsonItemBytes(`txn#${next.transactionalId}`, 'state', next);
+    const bytes = checkItem(next);
     return new MemoryPart(
       1,
       bytes,
@@ -155,6 +156,14 @@ export class MemoryTransactionStore implements TransactionStore {
     await tick();
     this.open.get(log)?.delete(txn);
   }
+}
+
+/** The producer state's item size, refused over DynamoDB's 400 KB as DynamoDB would. */
+function checkItem(state: TxnProducerState): number {
+  const bytes = jsonItemBytes(`txn#${state.transactionalId}`, 'state', state);
+  if (bytes > MAX_ITEM_BYTES)
+    throw new Error(`ValidationException: Item size ${bytes} has exceeded the maximum allowed size`);
+  return bytes;
 }
 
 function tick(): Promise<void> {

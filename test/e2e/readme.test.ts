@@ -156,7 +156,8 @@ const COMMANDS: readonly Entry[] = [
       check: (out) => {
         expect(out.stdout).toMatch(/^Topic orders \(id \w+\)$/m);
         expect(out.stdout).toMatch(/^Config .*compression=zstd/m);
-        const rows = [...out.stdout.matchAll(/^(\d+) +(\d+) +(\d+)$/gm)];
+        // PARTITION, LOG START, HIGH WATERMARK, then the last stable offset and open transactions.
+        const rows = [...out.stdout.matchAll(/^(\d+) +(\d+) +(\d+) +(\d+) +-$/gm)];
         expect(
           rows.map((r) => r[1]),
           'three partitions',

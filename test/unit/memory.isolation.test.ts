@@ -1,0 +1,48 @@
+import { expect, it } from 'vitest';
+import { MemoryAtomicWriter } from '../../core/adapters/memory/memoryAtomic.ts';
+import { MemoryStore } from '../../core/adapters/memory/memoryStore.ts';
+import { Sluice } from '../../core/log/sluice.ts';
+import { MemoryShareStore } from '../../core/queues/memoryShareStore.ts';
+import { ShareGroups } from '../../core/queues/shareGroups.ts';
+import { MemoryTransactionStore } from '../../core/transactions/transactionStore.ts';
+import { Transactions } from '../../core/transactions/transactions.ts';
+
+/** Share groups with `isolation: read_committed` (Kafka's share.isolation.level) over transactions. */
+it('a read_committed share group acquires committed transactions only, waits at an open one, and never an aborted one', async () => {
+  const store = new MemoryStore();
+  const txnStore = new MemoryTransactionStore();
+  const sluice = new Sluice({ log: store, metadata: store, atomic: new MemoryAtomicWriter(), transactions: txnStore });
+  const transactions = new Transactions({ sluice, store: txnStore });
+  const shares = new ShareGroups({ store: new MemoryShareStore(), sluice });
+  await sluice.createTopic('jobs', { partitions: 1 });
+  const { epoch } = await transactions.init('p');
+  const txn = async (value: string, end: 'commit' | 'abort' | 'open') => {
+    const { sequence } = await transactions.begin({ transactionalId: 'p', epoch });
+    await transactions.append({
+      transactionalId: 'p',
+      epoch,
+      sequence,
+      append: 0,
+      records: [{ topic: 'jobs', value }],
+    });
+    if (end !== 'open') await transactions[end]({ transactionalId: 'p', epoch, sequence });
+    return sequence;
+  };
+  await txn('aborted', 'abort');
+  await txn('committed', 'commit');
+  const open = await txn('later', 'open');
+  await sluice.append('jobs', [{ value: 'plain' }]);
+  const committed = await shares.join('c', { topics: ['jobs'], isolation: 'read_committed' });
+  const everything = await shares.join('u', { topics: ['jobs'] });
+  const values = async (group: string, memberId: string) =>
+    (await shares.poll(group, memberId, { maxRecords: 100 })).records.map((r) => r.value);
+  expect(await values('c', committed.memberId)).toEqual(['committed']);
+  expect(await values('u', everything.memberId)).toEqual(['aborted', 'committed', 'later', 'plain']);
+  await transactions.commit({ transactionalId: 'p', epoch, sequence: open });
+  expect(await values('c', committed.memberId)).toEqual(['later', 'plain']);
+  expect(await values('c', committed.memberId)).toEqual([]);
+  expect(
+    await shares.join('c', { topics: ['jobs'], isolation: 'read_uncommitted' }).catch((e: { code: string }) => e.code),
+    'the isolation is fixed when the group is created',
+  ).toBe('ShareGroupConflict');
+});
