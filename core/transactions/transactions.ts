@@ -151,12 +151,12 @@ export class Transactions {
     validateId(transactionalId);
     for (let attempt = 0; attempt < STATE_ATTEMPTS; attempt++) {
       let state = await this.store.getProducer(transactionalId);
+      // The new epoch is conditional on the version read: two inits race, one wins, one reads again.
       if (state?.open !== undefined) {
         await this.decideOrRetry(state, 'aborted');
         continue;
       }
       if (state?.closing !== undefined) state = await this.finishClosing(state);
-      if (state === undefined && attempt > 0 && (await this.store.getProducer(transactionalId)) !== undefined) continue;
       const next: TxnProducerState = {
         transactionalId,
         epoch: state === undefined ? 0 : state.epoch + 1,
