@@ -3,12 +3,9 @@ import { isSluiceError } from '../../core/errors.ts';
 import type { ConsumerGroups, MembershipView, TopicPartition } from '../../core/groups/consumerGroups.ts';
 import { heartbeatRound } from './groupScaleContract.ts';
 import type { GroupKind } from '../support/stores.ts';
+import { clock } from '../support/clock.ts';
 
 /** A settable clock so session expiry is tested without sleeping. */
-function clock(start = 1_800_000_000_000) {
-  let t = start;
-  return { now: () => t, advance: (ms: number) => void (t += ms) };
-}
 
 const keys = (ps: readonly TopicPartition[]) => ps.map((p) => `${p.topic}/${p.partition}`).sort();
 

@@ -1,20 +1,15 @@
 import { describe, expect, it } from 'vitest';
-import { isSluiceError } from '../../core/errors.ts';
 import type { Exchanges } from '../../core/exchanges/exchanges.ts';
 import type { Sluice } from '../../core/log/sluice.ts';
 import { DeadLetters, type DeathEntry } from '../../core/queues/deadLetters.ts';
 import type { Queues } from '../../core/queues/queues.ts';
 import type { ShareGroups } from '../../core/queues/shareGroups.ts';
+import { clock, code } from '../support/clock.ts';
 
 /** A queue's parts on one store kind; `exchanges` admits through `queues`, share groups dead-letter to `exchanges`. */
 export interface QueueKind {
   readonly name: string;
   make(now: () => number): Promise<{ sluice: Sluice; shares: ShareGroups; exchanges: Exchanges; queues: Queues }>;
-}
-
-function clock(start = 1_800_000_000_000) {
-  let t = start;
-  return { now: () => t, advance: (ms: number) => void (t += ms) };
 }
 
 async function everything(sluice: Sluice, topic: string) {
@@ -27,12 +22,6 @@ async function everything(sluice: Sluice, topic: string) {
     offset = got.nextOffset;
   }
 }
-
-const code = (f: () => Promise<unknown>) =>
-  f().then(
-    () => 'ok',
-    (e: unknown) => (isSluiceError(e) ? e.code : String(e)),
-  );
 
 /**
  * RabbitMQ-style queues over share groups: declarations, time to live, length limits with both

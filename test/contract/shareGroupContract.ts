@@ -4,15 +4,11 @@ import type { Sluice } from '../../core/log/sluice.ts';
 import { ShareGroups, type Ack, type ShareRecord } from '../../core/queues/shareGroups.ts';
 import { prng } from '../support/prng.ts';
 import type { Redrive } from '../../core/queues/redrive.ts';
+import { clock } from '../support/clock.ts';
 
 export interface ShareKind {
   readonly name: string;
   make(now: () => number): Promise<{ sluice: Sluice; shares: ShareGroups; redrive: Redrive }>;
-}
-
-function clock(start = 1_800_000_000_000) {
-  let t = start;
-  return { now: () => t, advance: (ms: number) => void (t += ms) };
 }
 
 async function deadLetters(sluice: Sluice, topic: string) {

@@ -1,5 +1,4 @@
 import { describe, expect, it } from 'vitest';
-import { isSluiceError } from '../../core/errors.ts';
 import type { ConsumerGroups } from '../../core/groups/consumerGroups.ts';
 import type { Leases } from '../../core/leases.ts';
 import type { Sluice } from '../../core/log/sluice.ts';
@@ -8,6 +7,7 @@ import type { Subscription } from '../../core/subscriptions/subscription.ts';
 import type { SubscriptionStore } from '../../core/subscriptions/subscriptionStore.ts';
 import { Subscriptions } from '../../core/subscriptions/subscriptions.ts';
 import { prng } from '../support/prng.ts';
+import { clock, code } from '../support/clock.ts';
 
 export interface SubscriptionKind {
   readonly name: string;
@@ -15,17 +15,6 @@ export interface SubscriptionKind {
     now: () => number,
   ): Promise<{ sluice: Sluice; groups: ConsumerGroups; store: SubscriptionStore; leases: Leases }>;
 }
-
-function clock(start = 1_800_000_000_000) {
-  let t = start;
-  return { now: () => t, advance: (ms: number) => void (t += ms) };
-}
-
-const code = (f: () => Promise<unknown>) =>
-  f().then(
-    () => 'ok',
-    (e: unknown) => (isSluiceError(e) ? e.code : String(e)),
-  );
 
 /** A target that records every call and answers by a script (throw, or name failed offsets). */
 class ScriptedTarget implements DeliveryTarget {

@@ -6,6 +6,7 @@ import type { ObjectStore } from '../../core/tiering/objectStore.ts';
 import { PURGE_LEAVES_TO_TTL_MS } from '../../core/tiering/purge.ts';
 import { PURGE_GRACE_MS, Tiering } from '../../core/tiering/tiering.ts';
 import { tieredEngine, type Store, type TieredKind } from '../support/stores.ts';
+import { clock } from '../support/clock.ts';
 
 const MINUTE = 60_000;
 const DAY = 24 * 60 * MINUTE;
@@ -20,11 +21,6 @@ async function expireHotCopies(store: Store & TieringStore, log: string, now: nu
     expired.map((b) => b.baseOffset),
   );
   return expired.length;
-}
-
-function clock(start = 1_800_000_000_000) {
-  let t = start;
-  return { now: () => t, advance: (ms: number) => void (t += ms) };
 }
 
 async function readAll(sluice: Sluice, topic: string, from = 0): Promise<{ offset: number; value: unknown }[]> {

@@ -11,15 +11,11 @@ import type { ObjectStore } from '../../core/tiering/objectStore.ts';
 import { Tiering } from '../../core/tiering/tiering.ts';
 import { prng } from '../support/prng.ts';
 import { tieredEngine, type Store, type TieredKind } from '../support/stores.ts';
+import { clock } from '../support/clock.ts';
 
 const MINUTE = 60_000;
 const HOUR = 60 * MINUTE;
 const DAY = 24 * HOUR;
-
-function clock(start = 1_800_000_000_000) {
-  let t = start;
-  return { now: () => t, advance: (ms: number) => void (t += ms) };
-}
 
 /** Every record from the log start, with its offset and timestamp, and the high watermark. */
 async function everyRecord(sluice: Sluice, topic: string) {

@@ -1,11 +1,11 @@
 import { describe, expect, it } from 'vitest';
-import { isSluiceError } from '../../core/errors.ts';
 import type { ConsumerGroups } from '../../core/groups/consumerGroups.ts';
 import type { Isolation, Sluice } from '../../core/log/sluice.ts';
 import { logKey, type AtomicOutcome, type AtomicPart, type AtomicWriter } from '../../core/ports.ts';
 import type { Transactions } from '../../core/transactions/transactions.ts';
 import type { Tiering } from '../../core/tiering/tiering.ts';
 import { prng } from '../support/prng.ts';
+import { clock, code } from '../support/clock.ts';
 
 /** Faults a test injects into atomic writes: thrown before the write (nothing landed) or after it (it landed). */
 export class FaultyWriter implements AtomicWriter {
@@ -66,17 +66,6 @@ export interface TransactionKind {
     tiering: Tiering;
   }>;
 }
-
-function clock(start = 1_800_000_000_000) {
-  let t = start;
-  return { now: () => t, advance: (ms: number) => void (t += ms) };
-}
-
-const code = (f: () => Promise<unknown>) =>
-  f().then(
-    () => 'ok',
-    (e: unknown) => (isSluiceError(e) ? e.code : String(e)),
-  );
 
 /** Every record of a partition an isolation level returns, from the start (stops where a read waits). */
 async function readAll(sluice: Sluice, topic: string, partition: number, isolation: Isolation) {

@@ -5,13 +5,9 @@ import { logKey, type LogStore } from '../../core/ports.ts';
 import { Tiering } from '../../core/tiering/tiering.ts';
 import { prng } from '../support/prng.ts';
 import type { TieredKind } from '../support/stores.ts';
+import { clock } from '../support/clock.ts';
 
 const SECOND = 1000;
-
-function clock(start = 1_800_000_000_000) {
-  let t = start;
-  return { now: () => t, advance: (ms: number) => void (t += ms) };
-}
 
 /**
  * Every record of partition 0 from offset 0, as `{offset, value}`, reading through gap fillers.
