@@ -1,6 +1,8 @@
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { DynamoStore } from '../core/adapters/dynamodb/dynamoStore.ts';
 import { DynamoAtomicWriter } from '../core/adapters/dynamodb/dynamoAtomic.ts';
+import { DynamoEventStoreStore } from '../core/eventStore/dynamoEventStoreStore.ts';
+import { EventStore } from '../core/eventStore/eventStore.ts';
 import { DynamoExchangeStore } from '../core/exchanges/dynamoExchangeStore.ts';
 import { Exchanges } from '../core/exchanges/exchanges.ts';
 import { ConsumerGroups } from '../core/groups/consumerGroups.ts';
@@ -53,3 +55,13 @@ export const exchanges: Exchanges = new Exchanges({
 export const shareGroups = new ShareGroups({ store: shareStore, sluice, exchanges });
 export const queues: Queues = new Queues({ sluice, store: shareStore, shareGroups });
 export const redrive = new Redrive({ sluice, positions: shareStore });
+/**
+ * The event store: streams on the topic `SLUICE_EVENT_STORE_TOPIC` (default `sluice.events`),
+ * created on first use with `SLUICE_EVENT_STORE_PARTITIONS` partitions (default 8).
+ */
+export const eventStore = new EventStore({
+  sluice,
+  store: new DynamoEventStoreStore({ client, table: tables.metadata }),
+  ...(process.env.SLUICE_EVENT_STORE_TOPIC ? { topic: process.env.SLUICE_EVENT_STORE_TOPIC } : {}),
+  partitions: integerEnv('SLUICE_EVENT_STORE_PARTITIONS', 8),
+});

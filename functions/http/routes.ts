@@ -3,7 +3,17 @@
  * gateway dispatches with it, and a test checks it against docs/openapi.json.
  */
 export type HandlerName =
-  'topics' | 'produce' | 'fetch' | 'groups' | 'tiering' | 'sagas' | 'acls' | 'queues' | 'exchanges' | 'subscriptions';
+  | 'topics'
+  | 'produce'
+  | 'fetch'
+  | 'groups'
+  | 'tiering'
+  | 'sagas'
+  | 'acls'
+  | 'queues'
+  | 'exchanges'
+  | 'subscriptions'
+  | 'eventStore';
 
 /**
  * The module serving each handler, relative to the project root: one folder per capability
@@ -20,6 +30,7 @@ export const HANDLER_ENTRY: Readonly<Record<HandlerName, string>> = {
   queues: 'functions/queues/api.ts',
   exchanges: 'functions/exchanges/api.ts',
   subscriptions: 'functions/subscriptions/api.ts',
+  eventStore: 'functions/eventStore/api.ts',
 };
 
 /**
@@ -105,6 +116,9 @@ export const ROUTES: readonly Route[] = [
     handler: 'subscriptions',
     scope: 'admin',
   },
+  { method: 'POST', path: '/v1/streams/{streamId}/events', handler: 'eventStore', scope: 'produce' },
+  { method: 'GET', path: '/v1/streams/{streamId}/events', handler: 'eventStore', scope: 'consume' },
+  { method: 'GET', path: '/v1/streams/{streamId}', handler: 'eventStore', scope: 'consume' },
 ];
 
 /** `"POST /v1/topics"`, as API Gateway puts it in `event.routeKey`. */
