@@ -226,6 +226,12 @@ export class EventStore {
   private async entryEvents(streamId: string, entry: StreamEntry): Promise<RecordedEvent[]> {
     const records: ConsumerRecord[] = [];
     for (const [base, count] of entry.batches) {
+      const whole = await this.sluice.readBatch(this.topicName, entry.partition, base);
+      if (whole !== undefined) {
+        records.push(...whole);
+        continue;
+      }
+      // Rolled to S3 (the hot copy expired): read it from its segment.
       let offset = base;
       while (offset < base + count) {
         const page = await this.sluice.read(this.topicName, entry.partition, offset, {

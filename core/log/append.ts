@@ -220,12 +220,20 @@ export class Appender {
     appends: readonly { readonly topic: string; readonly records: readonly unknown[] }[],
     extra: (batches: readonly AtomicBatch[]) => readonly AtomicPart[],
     options: { readonly txn?: string; readonly writer: AtomicWriter },
-  ): Promise<{ outcome: 'written'; records: AtomicRecordMetadata[][] } | { outcome: 'rejected'; part: number; item: number }> {
+  ): Promise<
+    { outcome: 'written'; records: AtomicRecordMetadata[][] } | { outcome: 'rejected'; part: number; item: number }
+  > {
     const total = appends.reduce((n, a) => n + (Array.isArray(a.records) ? a.records.length : 0), 0);
     if (total > MAX_RECORDS_PER_APPEND) throw new TooManyRecords(total, MAX_RECORDS_PER_APPEND);
     const now = this.now();
     // Validate and lay out everything before any write.
-    const planned: { topic: TopicRecord; partition: number; batch: PreparedBatch; indexes: number[]; append: number }[] = [];
+    const planned: {
+      topic: TopicRecord;
+      partition: number;
+      batch: PreparedBatch;
+      indexes: number[];
+      append: number;
+    }[] = [];
     for (const [a, { topic: topicName, records }] of appends.entries()) {
       if (!Array.isArray(records)) throw new InvalidArgument(`append[${a}].records`, 'records must be an array');
       const topic = await this.topics.get(topicName);
@@ -282,7 +290,10 @@ export class Appender {
       const count = parts.reduce((n, p) => n + p.items, 0);
       const bytes = parts.reduce((n, p) => n + p.bytes, 0);
       if (count > MAX_ATOMIC_ITEMS || bytes > MAX_ATOMIC_BYTES) {
-        await this.giveBack(planned.map((p) => p.topic), items);
+        await this.giveBack(
+          planned.map((p) => p.topic),
+          items,
+        );
         throw new TransactionTooLarge(count, bytes, MAX_ATOMIC_ITEMS, MAX_ATOMIC_BYTES);
       }
       let result: AtomicOutcome | undefined;
@@ -313,7 +324,8 @@ export class Appender {
         planned.map((p) => p.topic),
         items,
       );
-      if (result.part >= items.length) return { outcome: 'rejected', part: result.part - items.length, item: result.item };
+      if (result.part >= items.length)
+        return { outcome: 'rejected', part: result.part - items.length, item: result.item };
       const existing = result.existing;
       if (existing !== undefined && !isGapFiller(existing) && existing.writerId !== writerId) {
         // A batch we did not reserve for holds our base: the sequencer is behind the log.

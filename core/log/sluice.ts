@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { mapWithLimit, range } from '../async.ts';
 import { AppendContention, InvalidArgument, OffsetOutOfRange } from '../errors.ts';
+import type { ConsumerRecord } from './records.ts';
 import {
   type AtomicOutcome,
   type AtomicPart,
@@ -12,7 +13,14 @@ import {
 } from '../ports.ts';
 import type { ObjectStore } from '../tiering/objectStore.ts';
 import { SegmentReader } from '../tiering/segmentReader.ts';
-import { Appender, DEFAULT_RETRY, type AtomicBatch, type AppendOptions, type RecordMetadata, type RetryOptions } from './append.ts';
+import {
+  Appender,
+  DEFAULT_RETRY,
+  type AtomicBatch,
+  type AppendOptions,
+  type RecordMetadata,
+  type RetryOptions,
+} from './append.ts';
 import { ClaimChecks } from './claimChecks.ts';
 import { describePartition, type DescribeOptions, type TopicDescription, type TopicSummary } from './describe.ts';
 import { integerOption } from './integerOption.ts';
@@ -22,7 +30,14 @@ import { GapFiller } from './gaps.ts';
 import { PartitionTails } from './tails.ts';
 import { TopicCatalog, type CreateTopicOptions } from './topics.ts';
 
-export { MAX_RECORDS_PER_APPEND, type AtomicBatch, type AtomicRecordMetadata, type AppendOptions, type RecordMetadata, type RetryOptions } from './append.ts';
+export {
+  MAX_RECORDS_PER_APPEND,
+  type AtomicBatch,
+  type AtomicRecordMetadata,
+  type AppendOptions,
+  type RecordMetadata,
+  type RetryOptions,
+} from './append.ts';
 export type { DescribeOptions, PartitionInfo, TopicDescription, TopicSummary } from './describe.ts';
 export type { IdempotentProducer } from './idempotentProducer.ts';
 export { MAX_READ_BYTES, MAX_READ_RECORDS, type OffsetSpec, type ReadOptions, type ReadResult } from './read.ts';
@@ -213,6 +228,14 @@ export class Sluice {
    */
   read(topicName: string, partition: number, fromOffset: number, options: ReadOptions = {}): Promise<ReadResult> {
     return this.reader.read(topicName, partition, fromOffset, options);
+  }
+
+  /**
+   * The records of the batch starting at `baseOffset` (one GetItem), or undefined when the hot
+   * tier no longer holds it (then `read` finds it in S3): what the event store reads an append by.
+   */
+  readBatch(topicName: string, partition: number, baseOffset: number): Promise<ConsumerRecord[] | undefined> {
+    return this.reader.readBatch(topicName, partition, baseOffset);
   }
 
   /**

@@ -11,12 +11,7 @@ import {
 import { marshall, unmarshall } from '@aws-sdk/util-dynamodb';
 import { DynamoPart } from '../adapters/dynamodb/dynamoAtomic.ts';
 import { metadataKeys } from '../schema.ts';
-import {
-  parseTxnKey,
-  type TransactionStore,
-  type TxnOutcome,
-  type TxnProducerState,
-} from './transactionStore.ts';
+import { parseTxnKey, type TransactionStore, type TxnOutcome, type TxnProducerState } from './transactionStore.ts';
 
 export interface DynamoTransactionStoreOptions {
   readonly client: DynamoDBClient;
@@ -104,7 +99,9 @@ export class DynamoTransactionStore implements TransactionStore {
       for (let attempt = 0; request.length > 0 && attempt < 8; attempt++) {
         const out = await this.client.send(
           new BatchGetItemCommand({
-            RequestItems: { [this.table]: { Keys: request, ConsistentRead: true, ProjectionExpression: 'pk, sk, outcome' } },
+            RequestItems: {
+              [this.table]: { Keys: request, ConsistentRead: true, ProjectionExpression: 'pk, sk, outcome' },
+            },
           }),
         );
         for (const item of out.Responses?.[this.table] ?? []) {

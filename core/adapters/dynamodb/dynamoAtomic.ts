@@ -15,10 +15,7 @@ export class DynamoPart implements AtomicPart {
   readonly writes: readonly TransactWriteItem[];
   readonly existing: ((item: Record<string, AttributeValue>) => StoredBatch) | undefined;
 
-  constructor(
-    writes: readonly TransactWriteItem[],
-    existing?: (item: Record<string, AttributeValue>) => StoredBatch,
-  ) {
+  constructor(writes: readonly TransactWriteItem[], existing?: (item: Record<string, AttributeValue>) => StoredBatch) {
     this.writes = writes;
     this.existing = existing;
     this.items = writes.length;

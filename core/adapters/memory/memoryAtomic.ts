@@ -33,7 +33,8 @@ export class MemoryAtomicWriter implements AtomicWriter {
   async write(parts: readonly AtomicPart[], _token: string): Promise<AtomicOutcome> {
     await new Promise((resolve) => setImmediate(resolve));
     const memoryParts = parts.map((p) => {
-      if (!(p instanceof MemoryPart)) throw new Error('a part from another adapter cannot join an in-memory transaction');
+      if (!(p instanceof MemoryPart))
+        throw new Error('a part from another adapter cannot join an in-memory transaction');
       return p;
     });
     for (const p of memoryParts) p.charge();
