@@ -11,6 +11,12 @@ export interface Metered {
    * for a transaction) but reports no capacity with the error, so they are sized from the request.
    */
   failedConditionUnits: number;
+  /**
+   * Successful TransactWriteItems: the units DynamoDB Local reported for them, and what AWS bills
+   * (2 per item per KB, sized from the request). Local reports less (2 for three 300-byte puts,
+   * where AWS bills 6), so sections about transactions use `billed` in place of `reported`.
+   */
+  transactions: { reported: number; billed: number };
 }
 
 /** A DynamoDB client that counts requests and sums the capacity DynamoDB reports for them. */
@@ -20,7 +26,14 @@ export function meteredClient(): {
   read: () => Metered;
 } {
   const client = new DynamoDBClient({ maxAttempts: 5 });
-  const zero = (): Metered => ({ requests: 0, read: 0, write: 0, failedConditions: 0, failedConditionUnits: 0 });
+  const zero = (): Metered => ({
+    requests: 0,
+    read: 0,
+    write: 0,
+    failedConditions: 0,
+    failedConditionUnits: 0,
+    transactions: { reported: 0, billed: 0 },
+  });
   let m = zero();
   client.middlewareStack.add(
     (next, context) => async (args) => {
@@ -51,12 +64,14 @@ export function meteredClient(): {
       for (const c of ([] as { CapacityUnits?: number }[]).concat((consumed as never) ?? [])) {
         if (reads) m.read += c.CapacityUnits ?? 0;
         else m.write += c.CapacityUnits ?? 0;
+        if (context.commandName === 'TransactWriteItemsCommand') m.transactions.reported += c.CapacityUnits ?? 0;
       }
+      if (context.commandName === 'TransactWriteItemsCommand') m.transactions.billed += billedTransactionUnits(input);
       return out;
     },
     { step: 'initialize', name: 'meter' },
   );
-  return { client, reset: () => void (m = zero()), read: () => ({ ...m }) };
+  return { client, reset: () => void (m = zero()), read: () => ({ ...m, transactions: { ...m.transactions } }) };
 }
 
 /** Write units of the items a failed write tried to write (1 KB each, rounded up; a transaction's doubled). */
@@ -69,6 +84,14 @@ function attemptedWriteUnits(input: Record<string, unknown>, transaction: boolea
   else return 1; // an update: its item is small here (a sequencer, a state)
   const units = items.reduce((n, item) => n + Math.max(1, Math.ceil(itemBytes(item) / 1024)), 0);
   return transaction ? 2 * units : units;
+}
+
+/** What AWS bills a transaction: 2 units per KB of each put item; an update, delete or check counts 1 KB (small items here). */
+function billedTransactionUnits(input: Record<string, unknown>): number {
+  let units = 0;
+  for (const t of (input.TransactItems as { Put?: { Item: Record<string, AttributeValue> } }[] | undefined) ?? [])
+    units += t.Put === undefined ? 1 : Math.max(1, Math.ceil(itemBytes(t.Put.Item) / 1024));
+  return 2 * units;
 }
 
 function itemBytes(item: Record<string, AttributeValue>): number {
