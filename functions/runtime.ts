@@ -2,7 +2,7 @@ import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { DynamoStore } from '../core/adapters/dynamodb/dynamoStore.ts';
 import { DynamoAtomicWriter } from '../core/adapters/dynamodb/dynamoAtomic.ts';
 import { DynamoEventStoreStore } from '../core/eventStore/dynamoEventStoreStore.ts';
-import { EventStore } from '../core/eventStore/eventStore.ts';
+import { DEFAULT_EVENT_STORE_TOPIC, EventStore } from '../core/eventStore/eventStore.ts';
 import { DynamoExchangeStore } from '../core/exchanges/dynamoExchangeStore.ts';
 import { Exchanges } from '../core/exchanges/exchanges.ts';
 import { ConsumerGroups } from '../core/groups/consumerGroups.ts';
@@ -15,7 +15,7 @@ import { TABLE_NAME_ENV } from '../core/schema.ts';
 import { Sluice } from '../core/log/sluice.ts';
 import { S3ObjectStore, s3ClientFromEnv } from '../core/tiering/objectStore.ts';
 import { Tiering } from '../core/tiering/tiering.ts';
-import { integerEnv, requiredEnv } from './env.ts';
+import { integerEnv, optionalEnv, requiredEnv } from './env.ts';
 import { MIN_HOT_RETENTION_MS } from '../core/log/topicConfig.ts';
 import { logger, metrics, tracer } from './powertools.ts';
 
@@ -62,6 +62,6 @@ export const redrive = new Redrive({ sluice, positions: shareStore });
 export const eventStore = new EventStore({
   sluice,
   store: new DynamoEventStoreStore({ client, table: tables.metadata }),
-  ...(process.env.SLUICE_EVENT_STORE_TOPIC ? { topic: process.env.SLUICE_EVENT_STORE_TOPIC } : {}),
+  topic: optionalEnv('SLUICE_EVENT_STORE_TOPIC') ?? DEFAULT_EVENT_STORE_TOPIC,
   partitions: integerEnv('SLUICE_EVENT_STORE_PARTITIONS', 8),
 });

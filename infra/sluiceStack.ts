@@ -389,9 +389,10 @@ const ACCESS: Record<FunctionName, FunctionAccess> = {
   sagaTrigger: GROUP_MEMBER_ACCESS,
   // The event store appends as one transaction (a batch, the stream's head and index entry:
   // PutItem and UpdateItem, with the sequencer's UpdateItem before it), creates its topic on first
-  // use, and reads batches (a dead writer's gap filled with a PutItem), heads and index entries.
+  // use, and reads batches (each append's by its key: GetItem; a dead writer's gap filled with a
+  // PutItem), heads and index entries.
   eventStore: {
-    log: ['dynamodb:PutItem', 'dynamodb:Query'],
+    log: ['dynamodb:GetItem', 'dynamodb:PutItem', 'dynamodb:Query'],
     metadata: ['dynamodb:GetItem', 'dynamodb:Query'],
     metadataByKey: [
       { actions: ['dynamodb:UpdateItem'], keys: [KEYS.partitionLog, KEYS.eventStreams] },

@@ -107,7 +107,7 @@ const EXPECTED_ACCESS: Record<
   },
   // The event store: one transaction per append (batch, stream head, index entry), its topic on first use.
   eventStore: {
-    log: ['dynamodb:PutItem', 'dynamodb:Query'],
+    log: ['dynamodb:GetItem', 'dynamodb:PutItem', 'dynamodb:Query'],
     metadata: ['dynamodb:GetItem', 'dynamodb:PutItem', 'dynamodb:Query', 'dynamodb:UpdateItem'],
     segments: ['s3:GetObject', 's3:ListBucket'],
     claims: ['s3:GetObject', 's3:PutObject'],
