@@ -1,8 +1,8 @@
 import type { EventInput, ExpectedVersion } from '../../core/eventStore/events.ts';
 import { eventStore } from '../runtime.ts';
 import { httpHandler, type HttpEvent } from '../http/httpHandler.ts';
-import { InvalidRequest } from '../http/httpErrors.ts';
-import { integerParam, objectBody, onlyKeys, onlyQuery } from '../http/wire.ts';
+import { InvalidRequest, RecordTooLargeForResponse } from '../http/httpErrors.ts';
+import { MAX_RESPONSE_RECORD_BYTES, integerParam, objectBody, onlyKeys, onlyQuery } from '../http/wire.ts';
 import { access, authorize } from '../security/authorization.ts';
 
 const streamId = (event: HttpEvent): string => event.pathParameters!.streamId!;
@@ -37,8 +37,20 @@ export const handler = httpHandler({
       maxCount: integerParam('maxCount', q.maxCount, 500),
     };
     await authorize(event, onEvents('read'));
-    // Pages stay within Lambda's 6 MB response: readStream's byte budget (4 MiB of events as JSON).
-    return { status: 200, body: await eventStore.readStream(streamId(event), options) };
+    // Pages stay within Lambda's 6 MB response: readStream's byte budget (4 MiB of events as JSON)
+    // holds for every page but one whose first event alone is larger; that one is named instead.
+    const page = await eventStore.readStream(streamId(event), options);
+    const [first] = page.events;
+    const bytes = Buffer.byteLength(JSON.stringify(page));
+    if (first !== undefined && bytes > MAX_RESPONSE_RECORD_BYTES)
+      throw new RecordTooLargeForResponse(
+        eventStore.topicName,
+        first.partition,
+        first.offset,
+        bytes,
+        MAX_RESPONSE_RECORD_BYTES,
+      );
+    return { status: 200, body: page };
   },
   'GET /v1/streams/{streamId}': async (event) => {
     await authorize(event, onEvents('describe'));
