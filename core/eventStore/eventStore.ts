@@ -8,6 +8,7 @@ import { loadAggregate, type LoadOptions, type LoadResult, type Reducer } from '
 import {
   MAX_STREAM_READ,
   eventOf,
+  onlyOptions,
   eventRecord,
   validateEvents,
   validateExpectedVersion,
@@ -119,6 +120,15 @@ export class EventStore {
   private topicChecked = false;
 
   constructor(options: EventStoreOptions) {
+    onlyOptions('EventStore', options, [
+      'sluice',
+      'store',
+      'topic',
+      'partitions',
+      'snapshotEvery',
+      'maxAttempts',
+      'now',
+    ]);
     this.sluice = options.sluice;
     this.store = options.store;
     this.topicName = options.topic ?? DEFAULT_EVENT_STORE_TOPIC;

@@ -170,3 +170,13 @@ export function eventOf(record: ConsumerRecord, partition: number): RecordedEven
     offset: record.offset,
   };
 }
+
+/** Refuses options an object does not take, so a misspelt one does not pass silently. */
+export function onlyOptions(what: string, options: object, known: readonly string[]): void {
+  for (const key of Object.keys(options))
+    if (!known.includes(key))
+      throw new InvalidArgument(
+        key.slice(0, 64),
+        `${what} takes ${known.join(', ')}; not ${JSON.stringify(key.slice(0, 64))}`,
+      );
+}

@@ -1,8 +1,9 @@
 import { range } from '../async.ts';
+import { integerOption } from '../log/integerOption.ts';
 import { InvalidArgument, TransactionConditionFailed, TransactionTooLarge } from '../errors.ts';
 import { MAX_ATOMIC_BYTES, MAX_ATOMIC_ITEMS, type AtomicPart } from '../ports.ts';
 import type { EventStore } from './eventStore.ts';
-import { eventOf, type RecordedEvent } from './events.ts';
+import { eventOf, onlyOptions, type RecordedEvent } from './events.ts';
 import type { Checkpoint } from './eventStoreStore.ts';
 import type { KeyedPart } from './readModel.ts';
 
@@ -50,13 +51,14 @@ export class Projection {
   private readonly readBatch: number;
 
   constructor(options: ProjectionOptions) {
+    onlyOptions('Projection', options, ['name', 'eventStore', 'handle', 'readBatch']);
     if (typeof options.name !== 'string' || !NAME.test(options.name))
       throw new InvalidArgument('name', 'a projection name is 1 to 128 characters from A-Z, a-z, 0-9, . _ -');
     if (typeof options.handle !== 'function') throw new InvalidArgument('handle', 'handle is a function of an event');
     this.name = options.name;
     this.eventStore = options.eventStore;
     this.handle = options.handle;
-    this.readBatch = options.readBatch ?? 200;
+    this.readBatch = integerOption('readBatch', options.readBatch, 200, 1, 10_000); // 200 records per read
   }
 
   /** Applies every event not applied yet, partition by partition, until each is caught up. */

@@ -488,6 +488,10 @@ export function eventStoreContract(kind: EventStoreKind): void {
         );
       expect(await code(es.describeStream('ok'))).toBe('StreamNotFound');
       expect(await code(es.readStream('ok', { maxCount: 0 }))).toBe('InvalidArgument');
+      const misspelt = { sluice: es.sluice, store: es.store, snapshotEvry: 5 } as never;
+      expect(await code(Promise.resolve().then(() => new EventStore(misspelt)))).toBe('InvalidArgument');
+      const badBatch = { name: 'p', eventStore: es, handle: () => [], readBatch: 0 };
+      expect(await code(Promise.resolve().then(() => new Projection(badBatch)))).toBe('InvalidArgument');
     });
   });
 }
