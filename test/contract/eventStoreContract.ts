@@ -412,9 +412,11 @@ export function eventStoreContract(kind: EventStoreKind): void {
       const live = await readModel();
       const liveProjection = bankProjection(es, 'live', live);
       const accounts = ['a', 'b', 'c', 'd'];
+      // DynamoDB Local: fewer events, as the crash loop below costs steps² transactions.
       const rounds = kind.name === 'memory' ? 4 : 2;
+      const perRound = kind.name === 'memory' ? 6 : 4;
       for (let round = 0; round < rounds; round++) {
-        for (let i = 0; i < 6; i++) {
+        for (let i = 0; i < perRound; i++) {
           const acct = accounts[(round * 7 + i * 3) % accounts.length]!;
           await es.appendToStream(acct, [
             { type: 'Deposited', data: { amount: 10 + i } },
@@ -434,8 +436,8 @@ export function eventStoreContract(kind: EventStoreKind): void {
 
       // A crash at every write, before it lands and after: running again ends in the same table.
       const total = fromZero.commits;
-      const steps =
-        kind.name === 'memory' ? [...Array(total).keys()].map((k) => k + 1) : [1, 2, Math.ceil(total / 2), total];
+      const steps = [...Array(total).keys()].map((k) => k + 1);
+      expect(steps.length).toBe(total);
       for (const when of ['before', 'after'] as const) {
         for (const k of steps) {
           const model = await readModel();
