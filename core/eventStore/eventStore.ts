@@ -144,6 +144,10 @@ export class EventStore {
   }
 
   /**
+   * @debt No event ids: an append whose outcome stayed unknown (it threw after the atomic writer's
+   * retries) may have landed, and retrying it with the same exact version is then refused;
+   * EventStoreDB makes such a retry idempotent by event id.
+   *
    * Appends events to a stream if it is as `expectedVersion` says (default `any`), else throws
    * `WrongExpectedVersion` with the stream's actual version and writes nothing. The events get
    * the versions after the stream's last one, and one timestamp: now, or the stream's last
