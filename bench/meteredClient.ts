@@ -1,4 +1,4 @@
-import { DynamoDBClient, type AttributeValue, type TransactWriteItemsCommandInput } from '@aws-sdk/client-dynamodb';
+import { DynamoDBClient, type AttributeValue } from '@aws-sdk/client-dynamodb';
 
 export interface Metered {
   requests: number;
@@ -11,6 +11,12 @@ export interface Metered {
    * for a transaction) but reports no capacity with the error, so they are sized from the request.
    */
   failedConditionUnits: number;
+  /**
+   * Successful TransactWriteItems: the units DynamoDB Local reported for them, and what AWS bills
+   * (2 per item per KB, sized from the request). Local reports less (2 for three 300-byte puts,
+   * where AWS bills 6), so sections about transactions use `billed` in place of `reported`.
+   */
+  transactions: { reported: number; billed: number };
 }
 
 /** A DynamoDB client that counts requests and sums the capacity DynamoDB reports for them. */
@@ -20,7 +26,14 @@ export function meteredClient(): {
   read: () => Metered;
 } {
   const client = new DynamoDBClient({ maxAttempts: 5 });
-  const zero = (): Metered => ({ requests: 0, read: 0, write: 0, failedConditions: 0, failedConditionUnits: 0 });
+  const zero = (): Metered => ({
+    requests: 0,
+    read: 0,
+    write: 0,
+    failedConditions: 0,
+    failedConditionUnits: 0,
+    transactions: { reported: 0, billed: 0 },
+  });
   let m = zero();
   client.middlewareStack.add(
     (next, context) => async (args) => {
@@ -51,12 +64,14 @@ export function meteredClient(): {
       for (const c of ([] as { CapacityUnits?: number }[]).concat((consumed as never) ?? [])) {
         if (reads) m.read += c.CapacityUnits ?? 0;
         else m.write += c.CapacityUnits ?? 0;
+        if (context.commandName === 'TransactWriteItemsCommand') m.transactions.reported += c.CapacityUnits ?? 0;
       }
+      if (context.commandName === 'TransactWriteItemsCommand') m.transactions.billed += billedTransactionUnits(input);
       return out;
     },
     { step: 'initialize', name: 'meter' },
   );
-  return { client, reset: () => void (m = zero()), read: () => ({ ...m }) };
+  return { client, reset: () => void (m = zero()), read: () => ({ ...m, transactions: { ...m.transactions } }) };
 }
 
 /** Write units of the items a failed write tried to write (1 KB each, rounded up; a transaction's doubled). */
@@ -71,6 +86,14 @@ function attemptedWriteUnits(input: Record<string, unknown>, transaction: boolea
   return transaction ? 2 * units : units;
 }
 
+/** What AWS bills a transaction: 2 units per KB of each put item; an update, delete or check counts 1 KB (small items here). */
+function billedTransactionUnits(input: Record<string, unknown>): number {
+  let units = 0;
+  for (const t of (input.TransactItems as { Put?: { Item: Record<string, AttributeValue> } }[] | undefined) ?? [])
+    units += t.Put === undefined ? 1 : Math.max(1, Math.ceil(itemBytes(t.Put.Item) / 1024));
+  return 2 * units;
+}
+
 function itemBytes(item: Record<string, AttributeValue>): number {
   let bytes = 0;
   for (const [name, value] of Object.entries(item)) {
@@ -83,12 +106,6 @@ function itemBytes(item: Record<string, AttributeValue>): number {
   return bytes;
 }
 
-/**
- * The metered client, billing transactions as DynamoDB does: DynamoDB Local reports a
- * TransactWriteItems as twice its largest item (2 units for 3 small items), where DynamoDB bills
- * 2 write units per item and KB (6). Puts are sized from the request; a delete, update or
- * condition check counts as one KB (share-state items are about 400 bytes).
- */
 /** Requests and billed capacity units, failed conditions included in `write`. */
 export interface BilledUnits {
   readonly requests: number;
@@ -97,49 +114,23 @@ export interface BilledUnits {
   readonly failedConditions: number;
 }
 
+/**
+ * The metered client with write units as AWS bills them: failed conditions included, and
+ * transactions at 2 units per KB per item in place of what DynamoDB Local reports (see `Metered`).
+ */
 export function billedClient() {
   const meter = meteredClient();
-  let correction = 0;
-  meter.client.middlewareStack.add(
-    (next, context) => async (args) => {
-      const out = await next(args);
-      if (context.commandName === 'TransactWriteItemsCommand') {
-        const items = (args.input as TransactWriteItemsCommandInput).TransactItems ?? [];
-        const billed = 2 * items.reduce((n, t) => n + (t.Put === undefined ? 1 : kilobytes(t.Put.Item)), 0);
-        const consumed = (out.output as { ConsumedCapacity?: { CapacityUnits?: number }[] }).ConsumedCapacity ?? [];
-        correction += billed - consumed.reduce((n, c) => n + (c.CapacityUnits ?? 0), 0);
-      }
-      return out;
-    },
-    { step: 'initialize', name: 'transactionUnits', priority: 'low' },
-  );
   return {
     client: meter.client,
-    reset: () => {
-      meter.reset();
-      correction = 0;
-    },
+    reset: meter.reset,
     read: (): BilledUnits => {
       const m = meter.read();
       return {
         requests: m.requests,
         read: m.read,
-        write: m.write + m.failedConditionUnits + correction,
+        write: m.write + m.failedConditionUnits - m.transactions.reported + m.transactions.billed,
         failedConditions: m.failedConditions,
       };
     },
   };
-}
-
-/** An item's size in KB, rounded up (at least 1): attribute names and values, as DynamoDB counts them. */
-function kilobytes(item: Record<string, AttributeValue> | undefined): number {
-  let bytes = 0;
-  for (const [name, value] of Object.entries(item ?? {})) {
-    bytes += Buffer.byteLength(name);
-    if (value.S !== undefined) bytes += Buffer.byteLength(value.S);
-    else if (value.N !== undefined) bytes += Math.ceil(value.N.length / 2) + 1;
-    else if (value.B !== undefined) bytes += value.B.length;
-    else bytes += Buffer.byteLength(JSON.stringify(value));
-  }
-  return Math.max(1, Math.ceil(bytes / 1024));
 }

@@ -10,6 +10,7 @@ import { aclSection } from './sections/acl.ts';
 import { appendSection } from './sections/append.ts';
 import { contentionSection } from './sections/contention.ts';
 import { costPerMessageSection } from './sections/costPerMessage.ts';
+import { eventStoreSection } from './sections/eventStore.ts';
 import { exchangesSection } from './sections/exchanges.ts';
 import { groupsSection } from './sections/groups.ts';
 import { handlersSection } from './sections/handlers.ts';
@@ -40,6 +41,7 @@ const sections: BenchSection[] = [
   subscriptionsSection,
   idleSection,
   transactionsSection,
+  eventStoreSection,
 ];
 const { values } = parseArgs({ options: { only: { type: 'string', multiple: true } } });
 const chosen = sections.filter((s) => values.only === undefined || values.only.includes(s.name));

@@ -22,6 +22,7 @@
  *   sluice quarantine release|skip SUBSCRIPTION KEY
  *   sluice transactions init|describe ID | produce ID --epoch E [--sequence S] RECORD... |
  *     begin ID --epoch E | send ID --epoch E --sequence S --append A RECORD... | commit|abort ID --epoch E --sequence S
+ *   sluice streams append STREAM [EVENT ...] [--expected-version V] | read STREAM [--from-version N ...] | show STREAM
  *   sluice example [NAME [ARGS ...]]         runs examples/NAME.ts on this Node (no NAME: lists them)
  *
  * Options: --url (default $SLUICE_URL or http://127.0.0.1:7070), --auth none|iam, --json.
@@ -39,6 +40,7 @@ import { Admin, type AclRule, type QueueDeclaration } from './admin.ts';
 import { PartitionConsumer } from './consumer.ts';
 import { GroupConsumer } from './groupConsumer.ts';
 import { ShareConsumer } from './shareConsumer.ts';
+import { EventStreams, type EventInput, type ExpectedVersion } from './eventStreams.ts';
 import { Connection, isSluiceApiError, type Auth } from './http.ts';
 import { Producer } from './producer.ts';
 import { Publisher, type Binding, type ExchangeType } from './publisher.ts';
@@ -112,6 +114,10 @@ const USAGE = `Usage:
   sluice transactions begin ID --epoch E [--timeout-ms N]
   sluice transactions send ID --epoch E --sequence S --append A [--topic T] [RECORD ...]
   sluice transactions commit|abort ID --epoch E --sequence S
+  sluice streams append STREAM [EVENT ...] [--expected-version any|noStream|streamExists|N]
+      (an EVENT is JSON {"type", "data", "metadata"?, "schemaVersion"?}; none: one per line on stdin, one append)
+  sluice streams read STREAM [--from-version N] [--to-version N] [--max N]
+  sluice streams show STREAM   (version, partition, last timestamp, snapshots)
   sluice example                         (lists the examples)
   sluice example NAME [ARGS ...]         (runs examples/NAME.ts; ARGS go to it untouched, e.g. --count 20)
 Options: --url URL (default $SLUICE_URL or http://127.0.0.1:7070)  --auth none|iam  --json  --key KEY
@@ -191,6 +197,9 @@ const OPTIONS = {
   sequence: { type: 'string' },
   append: { type: 'string' },
   'timeout-ms': { type: 'string' },
+  'expected-version': { type: 'string' },
+  'from-version': { type: 'string' },
+  'to-version': { type: 'string' },
   help: { type: 'boolean', short: 'h', default: false },
 } as const satisfies ParseArgsConfig['options'];
 
@@ -232,6 +241,7 @@ export async function main(
     if (command === 'quarantine') return await quarantineCommand(new Admin(connection), rest, values, print);
     if (command === 'transactions')
       return await transactionsCommand(new Connection(connection), rest, values, io.stdin, print);
+    if (command === 'streams') return await streamsCommand(new EventStreams(connection), rest, values, io, print);
     throw new UsageError(`Unknown command ${command}`);
   } catch (e) {
     if (e instanceof UsageError) {
@@ -1578,6 +1588,87 @@ function jsonRecord(r: ReceivedRecord): unknown {
     value: bytes(r.value),
     headers: Object.fromEntries(Object.entries(r.headers).map(([k, v]) => [k, bytes(v)])),
   };
+}
+
+/** `sluice streams append|read|show`: event streams (the event store, routes under /v1/streams). */
+async function streamsCommand(
+  streams: EventStreams,
+  args: string[],
+  values: Record<string, unknown>,
+  io: { stdin: NodeJS.ReadableStream },
+  print: (l: string) => void,
+): Promise<number> {
+  const [action, streamId, ...events] = args;
+  const json = values.json === true;
+  const optionalInt = (name: string): number | undefined => {
+    const raw = values[name] as string | undefined;
+    if (raw === undefined) return undefined;
+    if (!/^-?\d+$/.test(raw)) throw new UsageError(`--${name} must be an integer`);
+    return Number(raw);
+  };
+  if (streamId === undefined) throw new UsageError(`streams ${action ?? '(no action)'} needs a STREAM`);
+  switch (action) {
+    case 'append': {
+      const raw = values['expected-version'] as string | undefined;
+      const expectedVersion: ExpectedVersion =
+        raw === undefined ? 'any' : /^-?\d+$/.test(raw) ? Number(raw) : (raw as ExpectedVersion);
+      const texts = [...events];
+      if (texts.length === 0)
+        for await (const line of createInterface({ input: io.stdin, crlfDelay: Infinity }))
+          if (line.trim() !== '') texts.push(line);
+      const parsed = texts.map((text, i) => {
+        try {
+          return JSON.parse(text) as EventInput;
+        } catch {
+          throw new UsageError(`event ${i + 1} is not JSON: ${text.slice(0, 80)}`);
+        }
+      });
+      const result = await streams.append(streamId, parsed, { expectedVersion });
+      print(
+        json
+          ? JSON.stringify(result)
+          : `Appended ${streamId} versions ${result.firstVersion}..${result.lastVersion} (partition ${result.positions[0]?.partition}, offsets ${result.positions[0]?.offset}..${result.positions.at(-1)?.offset})`,
+      );
+      return 0;
+    }
+    case 'read': {
+      const from = optionalInt('from-version') ?? 0;
+      const to = optionalInt('to-version');
+      const max = optionalInt('max');
+      let count = 0;
+      const rows: string[][] = [];
+      for await (const e of streams.events(streamId, {
+        fromVersion: from,
+        ...(to === undefined ? {} : { toVersion: to }),
+      })) {
+        if (max !== undefined && count >= max) break;
+        count++;
+        if (json) print(JSON.stringify(e));
+        else rows.push([String(e.version), e.type, new Date(e.timestamp).toISOString(), JSON.stringify(e.data)]);
+      }
+      if (!json) table(print, ['VERSION', 'TYPE', 'TIMESTAMP', 'DATA'], rows);
+      return 0;
+    }
+    case 'show': {
+      const d = await streams.describe(streamId);
+      if (json) print(JSON.stringify(d));
+      else {
+        print(
+          `${d.streamId}: version ${d.version}, partition ${d.partition}, last event ${new Date(d.lastTimestamp).toISOString()}`,
+        );
+        const snaps = Object.entries(d.snapshots);
+        if (snaps.length > 0)
+          table(
+            print,
+            ['REDUCER', 'SNAPSHOT VERSION', 'REDUCER VERSION'],
+            snaps.map(([name, s]) => [name, String(s.version), String(s.reducerVersion)]),
+          );
+      }
+      return 0;
+    }
+    default:
+      throw new UsageError(`Unknown streams action ${action ?? '(none)'}`);
+  }
 }
 
 function table(print: (l: string) => void, head: string[], rows: string[][]): void {

@@ -100,3 +100,13 @@ export {
   type SagaStatus,
   type SagaSummary,
 } from './sagas.ts';
+export {
+  EventStreams,
+  type AppendResult,
+  type EventInput,
+  type ExpectedVersion,
+  type ReadStreamResult,
+  type RecordedEvent,
+  type Reducer,
+  type StreamDescription,
+} from './eventStreams.ts';

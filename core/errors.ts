@@ -633,3 +633,12 @@ export class WrongExpectedVersion extends SluiceError {
     this.actualVersion = actualVersion;
   }
 }
+
+/** No event stream has this id (it has no events). */
+export class StreamNotFound extends SluiceError {
+  readonly streamId: string;
+  constructor(streamId: string) {
+    super(`Stream ${streamId} has no events`);
+    this.streamId = streamId;
+  }
+}

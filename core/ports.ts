@@ -218,6 +218,12 @@ export interface LogStore {
    * with `producer`, only if the producer state still has the expected version; both or neither.
    */
   putBatch(batch: StoredBatch, producer?: ProducerStateWrite): Promise<PutBatchResult>;
+  /**
+   * The batch starting at `baseOffset`, if the hot tier holds it (one strongly consistent GetItem:
+   * it costs that item only, whatever else the partition holds). The event store reads an
+   * append's events with it.
+   */
+  getBatch(log: string, baseOffset: number): Promise<StoredBatch | undefined>;
   /** The batch with the highest base offset, if any (strongly consistent). */
   lastBatch(log: string): Promise<StoredBatch | undefined>;
   /** The header of the batch with the highest base offset at or below `offset`, if any (strongly consistent). */

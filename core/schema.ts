@@ -152,6 +152,30 @@ export const metadataKeys = {
   /** A transaction open on a partition, with its first offset there: what the last stable offset is. */
   openTransaction: (log: string, txn: string) => ({ pk: `log#${log}`, sk: `txn#${txn}` }),
   openTransactionsPrefix: 'txn#',
+  /**
+   * An event stream's items (core/eventStore) share one partition key: its head (version, last
+   * timestamp, latest snapshots), one index entry per append keyed by the append's LAST version
+   * (so the entry holding version v is the first at or after `v`: one Query from any version),
+   * and snapshots per reducer by version.
+   */
+  eventStream: (streamId: string) => `stream#${streamId}`,
+  eventStreamHead: (streamId: string) => ({ pk: `stream#${streamId}`, sk: 'head' }),
+  eventStreamEntry: (streamId: string, lastVersion: number) => ({
+    pk: `stream#${streamId}`,
+    sk: `e#${String(lastVersion).padStart(20, '0')}`,
+  }),
+  eventStreamEntryPrefix: 'e#',
+  eventStreamSnapshot: (streamId: string, reducer: string, version: number) => ({
+    pk: `stream#${streamId}`,
+    sk: `s#${reducer}#${String(version).padStart(20, '0')}`,
+  }),
+  eventStreamSnapshotPrefix: (reducer: string) => `s#${reducer}#`,
+  /** A projection's checkpoint on one partition of the event store's topic (the next offset to apply). */
+  projectionCheckpoint: (projection: string, partition: number) => ({
+    pk: `projection#${projection}`,
+    sk: `p#${String(partition).padStart(4, '0')}`,
+  }),
+  projectionPartition: (projection: string) => `projection#${projection}`,
   /** Short-lived exclusive rights (a saga trigger's drain, a subscription's dispatcher). */
   lease: (name: string) => ({ pk: 'lease', sk: name }),
 } as const;

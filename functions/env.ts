@@ -5,6 +5,12 @@ export function requiredEnv(name: string): string {
   return value;
 }
 
+/** An optional variable: undefined when unset or empty. */
+export function optionalEnv(name: string): string | undefined {
+  const value = process.env[name];
+  return value === undefined || value === '' ? undefined : value;
+}
+
 export function integerEnv(name: string, fallback: number): number {
   const raw = process.env[name];
   if (raw === undefined || raw === '') return fallback;

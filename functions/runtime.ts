@@ -3,6 +3,8 @@ import { DynamoStore } from '../core/adapters/dynamodb/dynamoStore.ts';
 import { DynamoAtomicWriter } from '../core/adapters/dynamodb/dynamoAtomic.ts';
 import { DynamoTransactionStore } from '../core/transactions/dynamoTransactionStore.ts';
 import { Transactions } from '../core/transactions/transactions.ts';
+import { DynamoEventStoreStore } from '../core/eventStore/dynamoEventStoreStore.ts';
+import { DEFAULT_EVENT_STORE_TOPIC, EventStore } from '../core/eventStore/eventStore.ts';
 import { DynamoExchangeStore } from '../core/exchanges/dynamoExchangeStore.ts';
 import { Exchanges } from '../core/exchanges/exchanges.ts';
 import { ConsumerGroups } from '../core/groups/consumerGroups.ts';
@@ -15,7 +17,7 @@ import { TABLE_NAME_ENV } from '../core/schema.ts';
 import { Sluice } from '../core/log/sluice.ts';
 import { S3ObjectStore, s3ClientFromEnv } from '../core/tiering/objectStore.ts';
 import { Tiering } from '../core/tiering/tiering.ts';
-import { integerEnv, requiredEnv } from './env.ts';
+import { integerEnv, optionalEnv, requiredEnv } from './env.ts';
 import { MIN_HOT_RETENTION_MS } from '../core/log/topicConfig.ts';
 import { logger, metrics, tracer } from './powertools.ts';
 
@@ -64,3 +66,13 @@ export const transactions = new Transactions({ sluice, store: transactionStore, 
 export const shareGroups = new ShareGroups({ store: shareStore, sluice, exchanges });
 export const queues: Queues = new Queues({ sluice, store: shareStore, shareGroups });
 export const redrive = new Redrive({ sluice, positions: shareStore });
+/**
+ * The event store: streams on the topic `SLUICE_EVENT_STORE_TOPIC` (default `sluice.events`),
+ * created on first use with `SLUICE_EVENT_STORE_PARTITIONS` partitions (default 8).
+ */
+export const eventStore = new EventStore({
+  sluice,
+  store: new DynamoEventStoreStore({ client, table: tables.metadata }),
+  topic: optionalEnv('SLUICE_EVENT_STORE_TOPIC') ?? DEFAULT_EVENT_STORE_TOPIC,
+  partitions: integerEnv('SLUICE_EVENT_STORE_PARTITIONS', 8),
+});

@@ -46,6 +46,7 @@ import { BlockPublicAccess, Bucket, BucketEncryption, ObjectOwnership, type CfnB
 import type { Construct } from 'constructs';
 import { join } from 'node:path';
 import { LOG_TABLE, METADATA_TABLE, TABLE_NAME_ENV, TIME_INDEX, metadataKeys } from '../core/schema.ts';
+import { validateTopicName } from '../core/log/topicConfig.ts';
 import { HANDLER_ENTRY, ROUTES, type HandlerName } from '../functions/http/routes.ts';
 import type { SagaInfo } from '../core/sagas/sagas.ts';
 import { ACL_PARTITION, authorizationEnvironment, oauthScope } from './authorization.ts';
@@ -129,6 +130,13 @@ export interface SluiceStackProps extends StackProps {
   readonly subscriptionConcurrency?: number;
   /** Subscriptions deployed with the stack (as `new Subscription(stack, id, {...})` each). */
   readonly subscriptions?: readonly SubscriptionDeclaration[];
+  /**
+   * The event store (routes under /v1/streams): the topic holding every stream's events, created
+   * by the first append with `partitions` partitions (a stream lives in one; a topic created
+   * beforehand keeps its own count). ACL rules on this topic guard the streams.
+   * @default { topic: 'sluice.events', partitions: 8 }
+   */
+  readonly eventStore?: { readonly topic?: string; readonly partitions?: number };
 }
 
 /** A JWT authorizer (Cognito, Auth0, …) in front of every route. */
@@ -223,6 +231,8 @@ const KEYS = {
   transactions: metadataKeys.transactionalProducer('*').pk,
   /** `ws#<connection>` (a WebSocket connection) and `watch#<topic id>` (a topic's watchers). */
   watchers: [metadataKeys.watchConnection('*').pk, metadataKeys.watchersPartition('*')],
+  /** `stream#<id>`: an event stream's head, index entries and snapshots. */
+  eventStreams: metadataKeys.eventStream('*'),
 } as const;
 
 /**
@@ -412,6 +422,19 @@ const ACCESS: Record<FunctionName, FunctionAccess> = {
   },
   // Saga triggers consume topics through consumer groups and record the executions they start.
   sagaTrigger: GROUP_MEMBER_ACCESS,
+  // The event store appends as one transaction (a batch, the stream's head and index entry:
+  // PutItem and UpdateItem, with the sequencer's UpdateItem before it), creates its topic on first
+  // use, and reads batches (each append's by its key: GetItem; a dead writer's gap filled with a
+  // PutItem), heads and index entries.
+  eventStore: {
+    log: ['dynamodb:GetItem', 'dynamodb:PutItem', 'dynamodb:Query'],
+    metadata: ['dynamodb:GetItem', 'dynamodb:Query'],
+    metadataByKey: [
+      { actions: ['dynamodb:UpdateItem'], keys: [KEYS.partitionLog, KEYS.eventStreams] },
+      { actions: ['dynamodb:PutItem'], keys: [KEYS.eventStreams, metadataKeys.topicsPartition] },
+    ],
+    objects: { segments: ['s3:GetObject'], claims: ['s3:GetObject', 's3:PutObject'] },
+  },
   // WebSocket routes record connections and their watches, and read topic items (name → id).
   websocket: {
     log: [],
@@ -642,7 +665,19 @@ export class SluiceStack extends Stack implements SubscriptionHost {
       exchanges: httpFunction('exchanges'),
       subscriptions: httpFunction('subscriptions'),
       transactions: httpFunction('transactions'),
+      eventStore: httpFunction('eventStore'),
     };
+    const eventStore = props.eventStore ?? {};
+    if (eventStore.topic !== undefined) validateTopicName(eventStore.topic);
+    if (
+      eventStore.partitions !== undefined &&
+      !(Number.isSafeInteger(eventStore.partitions) && eventStore.partitions >= 1 && eventStore.partitions <= 1024)
+    )
+      throw new Error('eventStore.partitions must be an integer from 1 to 1024');
+    if (eventStore.topic !== undefined)
+      this.functions.eventStore.addEnvironment('SLUICE_EVENT_STORE_TOPIC', eventStore.topic);
+    if (eventStore.partitions !== undefined)
+      this.functions.eventStore.addEnvironment('SLUICE_EVENT_STORE_PARTITIONS', String(eventStore.partitions));
     this.subscriptionDispatcher = this.dispatcherFunction(props.subscriptionConcurrency ?? 5);
     for (const declared of props.subscriptions ?? [])
       new Subscription(this, `Subscription-${declared.name}`, { ...declared, stack: this });

@@ -252,6 +252,7 @@ export async function loadHttpHandlers(): Promise<Record<HandlerName, LambdaHttp
     queues: (await import('../functions/queues/api.ts')).handler,
     exchanges: (await import('../functions/exchanges/api.ts')).handler,
     subscriptions: (await import('../functions/subscriptions/api.ts')).handler,
+    eventStore: (await import('../functions/eventStore/api.ts')).handler,
   };
 }
 

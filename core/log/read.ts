@@ -281,6 +281,18 @@ export class PartitionReader {
   }
 
   /**
+   * The records of the batch starting at `baseOffset`, read with one GetItem (claim checks
+   * resolved); undefined when the hot tier no longer holds it (rolled to S3, or removed): then
+   * `read` finds it.
+   */
+  async readBatch(topicName: string, partition: number, baseOffset: number): Promise<ConsumerRecord[] | undefined> {
+    const topic = await this.topics.get(topicName);
+    const log = await this.topics.partitionLog(topic, partition);
+    const batch = await this.log.getBatch(log, baseOffset);
+    return batch === undefined ? undefined : this.claimChecks.resolve(decodeStoredBatch(batch));
+  }
+
+  /**
    * The offset for `earliest` (log start), `latest` (high watermark), or `{ timestamp }`: the
    * earliest offset whose timestamp is at or after it, or the high watermark when none is. A
    * timestamp costs a fixed number of requests whatever the partition's history (timeIndex.ts).

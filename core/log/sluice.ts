@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { mapWithLimit, range } from '../async.ts';
 import { AppendContention, InvalidArgument, OffsetOutOfRange } from '../errors.ts';
+import type { ConsumerRecord } from './records.ts';
 import {
   type AtomicOutcome,
   type AtomicPart,
@@ -256,6 +257,14 @@ export class Sluice {
    */
   read(topicName: string, partition: number, fromOffset: number, options: ReadOptions = {}): Promise<ReadResult> {
     return this.reader.read(topicName, partition, fromOffset, options);
+  }
+
+  /**
+   * The records of the batch starting at `baseOffset` (one GetItem), or undefined when the hot
+   * tier no longer holds it (then `read` finds it in S3): what the event store reads an append by.
+   */
+  readBatch(topicName: string, partition: number, baseOffset: number): Promise<ConsumerRecord[] | undefined> {
+    return this.reader.readBatch(topicName, partition, baseOffset);
   }
 
   /**

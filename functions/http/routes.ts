@@ -13,7 +13,8 @@ export type HandlerName =
   | 'queues'
   | 'exchanges'
   | 'subscriptions'
-  | 'transactions';
+  | 'transactions'
+  | 'eventStore';
 
 /**
  * The module serving each handler, relative to the project root: one folder per capability
@@ -31,6 +32,7 @@ export const HANDLER_ENTRY: Readonly<Record<HandlerName, string>> = {
   exchanges: 'functions/exchanges/api.ts',
   subscriptions: 'functions/subscriptions/api.ts',
   transactions: 'functions/transactions/api.ts',
+  eventStore: 'functions/eventStore/api.ts',
 };
 
 /**
@@ -123,6 +125,9 @@ export const ROUTES: readonly Route[] = [
   { method: 'POST', path: '/v1/transactions/{transactionalId}/records', handler: 'transactions', scope: 'produce' },
   { method: 'POST', path: '/v1/transactions/{transactionalId}/commit', handler: 'transactions', scope: 'produce' },
   { method: 'POST', path: '/v1/transactions/{transactionalId}/abort', handler: 'transactions', scope: 'produce' },
+  { method: 'POST', path: '/v1/streams/{streamId}/events', handler: 'eventStore', scope: 'produce' },
+  { method: 'GET', path: '/v1/streams/{streamId}/events', handler: 'eventStore', scope: 'consume' },
+  { method: 'GET', path: '/v1/streams/{streamId}', handler: 'eventStore', scope: 'consume' },
 ];
 
 /** `"POST /v1/topics"`, as API Gateway puts it in `event.routeKey`. */

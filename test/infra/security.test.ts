@@ -255,6 +255,7 @@ describe('SluiceStack security settings', () => {
         acls: ['kms:Decrypt'],
         queues: ['kms:Decrypt', 'kms:GenerateDataKey'], // dead letters: claim checks (PutObject)
         exchanges: ['kms:Decrypt', 'kms:GenerateDataKey'], // publishes: claim checks, as produce
+        eventStore: ['kms:Decrypt', 'kms:GenerateDataKey'], // appends: claim checks, as produce
         lagReporter: ['kms:Decrypt'],
         roller: ['kms:Decrypt', 'kms:GenerateDataKey'], // SendMessage
         rollWorker: ['kms:Decrypt', 'kms:GenerateDataKey'],

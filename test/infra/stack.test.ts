@@ -128,6 +128,13 @@ const EXPECTED_ACCESS: Record<
     segments: ['s3:GetObject', 's3:ListBucket'],
     claims: ['s3:GetObject', 's3:PutObject'],
   },
+  // The event store: one transaction per append (batch, stream head, index entry), its topic on first use.
+  eventStore: {
+    log: ['dynamodb:GetItem', 'dynamodb:PutItem', 'dynamodb:Query'],
+    metadata: ['dynamodb:GetItem', 'dynamodb:PutItem', 'dynamodb:Query', 'dynamodb:UpdateItem'],
+    segments: ['s3:GetObject', 's3:ListBucket'],
+    claims: ['s3:GetObject', 's3:PutObject'],
+  },
   acls: {
     log: [],
     metadata: ['dynamodb:DeleteItem', 'dynamodb:PutItem', 'dynamodb:Query', 'dynamodb:UpdateItem'],
@@ -288,7 +295,7 @@ describe('SluiceStack', () => {
 
   it('runs each function on Node.js 22, arm64, traced, with Powertools from its layer and retained logs', () => {
     const functions = Object.values(template.findResources('AWS::Lambda::Function')) as Resource[];
-    expect(functions.length).toBe(17);
+    expect(functions.length).toBe(18);
     for (const fn of functions) {
       expect(fn.Properties.Runtime).toBe('nodejs22.x');
       expect(fn.Properties.Architectures).toStrictEqual(['arm64']);
@@ -389,6 +396,7 @@ describe('SluiceStack', () => {
     }
     expect([...seen].sort()).toStrictEqual([
       'acls',
+      'eventStore',
       'exchanges',
       'fetch',
       'groups',
@@ -588,8 +596,19 @@ describe('SluiceStack', () => {
         new SluiceStack(app, 'Jwt', {
           auth: { type: 'jwt', issuer: 'https://issuer.example.com', audience: ['sluice'] },
           namePrefix: 'acme-dev',
+          eventStore: { topic: 'bank.events', partitions: 4 },
         }),
     );
+    // The event store's topic and partitions reach its function only.
+    jwt.hasResourceProperties('AWS::Lambda::Function', {
+      Description: 'Sluice eventStore handler',
+      Environment: {
+        Variables: Match.objectLike({ SLUICE_EVENT_STORE_TOPIC: 'bank.events', SLUICE_EVENT_STORE_PARTITIONS: '4' }),
+      },
+    });
+    expect(JSON.stringify(jwt.toJSON()).match(/SLUICE_EVENT_STORE_TOPIC/g)).toHaveLength(1);
+    expect(() => new SluiceStack(new App(), 'BadEvents', { eventStore: { topic: 'no/slash' } })).toThrow(/topic/i);
+    expect(() => new SluiceStack(new App(), 'BadParts', { eventStore: { partitions: 0 } })).toThrow(/partitions/);
     for (const r of httpRoutes(jwt)) expect(r.Properties.AuthorizationType).toBe('JWT');
     jwt.hasResourceProperties('AWS::ApiGatewayV2::Authorizer', {
       AuthorizerType: 'JWT',

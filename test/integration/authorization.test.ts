@@ -223,6 +223,18 @@ const cluster = (operation: AclRule['operation']) => rule(operation, 'cluster', 
 const saga = (operation: AclRule['operation']) => rule(operation, 'saga', 'orders');
 const exchange = (operation: AclRule['operation'], name = 'routes') => rule(operation, 'exchange', name);
 
+/** A stream with one event, appended as root. */
+async function aStream(): Promise<string> {
+  const streamId = fresh('stream');
+  await root({
+    method: 'POST',
+    route: '/v1/streams/{streamId}/events',
+    pathParameters: { streamId },
+    body: { events: [{ type: 'Opened', data: {} }], expectedVersion: 'noStream' },
+  });
+  return streamId;
+}
+
 const subscription = (operation: AclRule['operation'], name: string) => rule(operation, 'subscription', name);
 const SUB = '/v1/subscriptions/{subscription}';
 const HOOK = { type: 'https', url: 'http://127.0.0.1:9/hook' } as const;
@@ -487,6 +499,36 @@ const CASES: Record<string, (() => Promise<Case>) | 'listing'> = {
       }),
     };
   },
+  // Streams are guarded as the event store's topic (sluice.events): write appends, read reads, describe describes.
+  'POST /v1/streams/{streamId}/events': async () => {
+    const streamId = fresh('account');
+    return {
+      needs: [topic('write', 'sluice.events')],
+      request: async () => ({
+        method: 'POST',
+        route: '/v1/streams/{streamId}/events',
+        pathParameters: { streamId },
+        body: { events: [{ type: 'Opened', data: { owner: 'ada' } }], expectedVersion: 'noStream' },
+      }),
+    };
+  },
+  'GET /v1/streams/{streamId}/events': async () => ({
+    needs: [topic('read', 'sluice.events')],
+    request: async () => ({
+      method: 'GET',
+      route: '/v1/streams/{streamId}/events',
+      pathParameters: { streamId: await aStream() },
+      query: { fromVersion: '0' },
+    }),
+  }),
+  'GET /v1/streams/{streamId}': async () => ({
+    needs: [topic('describe', 'sluice.events')],
+    request: async () => ({
+      method: 'GET',
+      route: '/v1/streams/{streamId}',
+      pathParameters: { streamId: await aStream() },
+    }),
+  }),
   'POST /v1/queues': async () => {
     const name = fresh('declared');
     return {

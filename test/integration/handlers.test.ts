@@ -16,6 +16,7 @@ let exchanges: Handler;
 let queues: Handler;
 let subscriptions: Handler;
 let transactions: Handler;
+let eventStore: Handler;
 
 beforeAll(async () => {
   await handlerEnvironment('handlers', {
@@ -42,6 +43,7 @@ beforeAll(async () => {
   queues = (await import('../../functions/queues/api.ts')).handler;
   subscriptions = (await import('../../functions/subscriptions/api.ts')).handler;
   transactions = (await import('../../functions/transactions/api.ts')).handler;
+  eventStore = (await import('../../functions/eventStore/api.ts')).handler;
 });
 
 const T = '/v1/topics';
@@ -63,6 +65,8 @@ const EXCHANGES = '/v1/exchanges';
 const EXCHANGE = '/v1/exchanges/{exchange}';
 const BINDINGS = '/v1/exchanges/{exchange}/bindings';
 const MESSAGES = '/v1/exchanges/{exchange}/messages';
+const STREAM = '/v1/streams/{streamId}';
+const STREAM_EVENTS = '/v1/streams/{streamId}/events';
 
 /** Whether a start request would be accepted (so a fuzzer must not send it: it would launch). */
 function validStart(saga: string, body: string): boolean {
@@ -387,8 +391,20 @@ describe('fuzz: every route answers junk with a 4xx JSON error and writes nothin
       route: '/v1/transactions/{transactionalId}',
       pathParameters: { transactionalId: 'fuzz-txn' },
     });
+    const stream = await invoke(eventStore, {
+      method: 'GET',
+      route: STREAM,
+      pathParameters: { streamId: 'fuzz-stream' },
+    });
+    const streamEvents = await invoke(eventStore, {
+      method: 'GET',
+      route: STREAM_EVENTS,
+      pathParameters: { streamId: 'fuzz-stream' },
+    });
     return {
       producer: producer.body,
+      stream: stream.body,
+      streamEvents: streamEvents.body,
       subscriptions: subscriptionList.body.subscriptions,
       fuzzSub: fuzzSub.body,
       queues: queueList.body.queues,
@@ -425,6 +441,13 @@ describe('fuzz: every route answers junk with a 4xx JSON error and writes nothin
 
   beforeAll(async () => {
     await invoke(topics, { method: 'POST', route: T, body: { name: 'fuzzed', partitions: 2 } });
+    const appended = await invoke(eventStore, {
+      method: 'POST',
+      route: STREAM_EVENTS,
+      pathParameters: { streamId: 'fuzz-stream' },
+      body: { events: [{ type: 'Opened', data: { owner: 'fuzz' } }], expectedVersion: 'noStream' },
+    });
+    expect(appended.status, JSON.stringify(appended.body)).toBe(200);
     await invoke(produce, {
       method: 'POST',
       route: RECORDS,
@@ -503,6 +526,54 @@ describe('fuzz: every route answers junk with a 4xx JSON error and writes nothin
   });
 
   const routes: { name: string; run: fc.Arbitrary<() => Promise<{ status: number; body: any }>> }[] = [
+    {
+      name: 'POST /v1/streams/{streamId}/events',
+      run: fc
+        .tuple(
+          fc.oneof(fc.constant('fuzz-stream'), junkName),
+          fc.oneof(
+            bodyish,
+            fc
+              .record(
+                {
+                  events: fc.oneof(
+                    junk,
+                    fc.array(
+                      fc.record(
+                        { type: junk, data: junk, metadata: junk, schemaVersion: junk, extra: junk },
+                        { requiredKeys: [] },
+                      ),
+                      { maxLength: 3 },
+                    ),
+                  ),
+                  // A stale expected version: a well-formed append to fuzz-stream is refused (409).
+                  expectedVersion: fc.oneof(junk, fc.constantFrom('noStream', -1, 7, 'latest')),
+                },
+                { requiredKeys: [] },
+              )
+              .map((o) => JSON.stringify(o)),
+          ),
+        )
+        .map(
+          ([streamId, body]) =>
+            () =>
+              invoke(eventStore, { method: 'POST', route: STREAM_EVENTS, pathParameters: { streamId }, body }),
+        ),
+    },
+    {
+      name: 'GET /v1/streams/{streamId} and …/events',
+      run: fc
+        .tuple(
+          fc.constantFrom(STREAM, STREAM_EVENTS),
+          fc.oneof(fc.constant('fuzz-stream'), junkName),
+          fc.dictionary(fc.constantFrom('fromVersion', 'toVersion', 'maxCount', 'other'), junkNumber),
+        )
+        .map(
+          ([route, streamId, query]) =>
+            () =>
+              invoke(eventStore, { method: 'GET', route, pathParameters: { streamId }, query }),
+        ),
+    },
     { name: 'POST /v1/topics', run: bodyish.map((body) => () => invoke(topics, { method: 'POST', route: T, body })) },
     {
       name: 'GET /v1/topics/{topic}',

@@ -13,6 +13,7 @@ let topics: Handler;
 let produce: Handler;
 let fetch: Handler;
 let groups: Handler;
+let eventStore: Handler;
 
 beforeAll(async () => {
   await handlerEnvironment('limits');
@@ -20,6 +21,7 @@ beforeAll(async () => {
   produce = (await import('../../functions/log/produce.ts')).handler;
   fetch = (await import('../../functions/log/fetch.ts')).handler;
   groups = (await import('../../functions/groups/api.ts')).handler;
+  eventStore = (await import('../../functions/eventStore/api.ts')).handler;
 });
 
 async function call(handler: Handler, spec: Parameters<typeof apiEvent>[0]) {
@@ -136,5 +138,58 @@ describe('responses fit Lambda', () => {
     });
     expect(offsets.body.offset, 'nothing written').toBe(0);
     expect((await call(produce, spec)).status, 'with time, the same request succeeds').toBe(200);
+  });
+
+  it('a stream read pages 6 MB of events under 6 MB each, in order, and names an event no response can carry', async () => {
+    const streamId = uniqueName('big-stream');
+    const EVENT = '"'.repeat(150_000); // 300 KB as JSON: escaping counts
+    for (let v = 0; v < 20; v++) {
+      const res = await call(eventStore, {
+        method: 'POST',
+        route: '/v1/streams/{streamId}/events',
+        pathParameters: { streamId },
+        body: { events: [{ type: 'Big', data: { v, text: EVENT } }], expectedVersion: v - 1 },
+      });
+      expect(res.status, JSON.stringify(res.body).slice(0, 300)).toBe(200);
+    }
+    const versions: number[] = [];
+    let pages = 0;
+    for (let from: number | undefined = 0; from !== undefined; pages++) {
+      const res = await call(eventStore, {
+        method: 'GET',
+        route: '/v1/streams/{streamId}/events',
+        pathParameters: { streamId },
+        query: { fromVersion: String(from) },
+      });
+      expect(res.status).toBe(200);
+      expect(res.bytes).toBeLessThan(LAMBDA_RESPONSE_LIMIT);
+      versions.push(...res.body.events.map((e: { data: { v: number } }) => e.data.v));
+      from = res.body.nextVersion;
+    }
+    expect(versions).toStrictEqual([...Array(20).keys()]);
+    expect(pages).toBeGreaterThan(1);
+    // An event as large as a request carries (6 MB as JSON: control characters escape to 6 bytes
+    // each): its response adds the event's version, timestamp and position, more than a response carries.
+    const huge = uniqueName('huge-stream');
+    const bodyOf = (data: string) => ({ events: [{ type: 'Huge', data }], expectedVersion: 'noStream' });
+    const overhead = Buffer.byteLength(JSON.stringify(bodyOf('')));
+    const data = '\u0001'.repeat(Math.floor((6_000_000 - overhead) / 6));
+    const appended = await call(eventStore, {
+      method: 'POST',
+      route: '/v1/streams/{streamId}/events',
+      pathParameters: { streamId: huge },
+      body: bodyOf(data),
+    });
+    expect(appended.status, JSON.stringify(appended.body).slice(0, 300)).toBe(200);
+    const refused = await call(eventStore, {
+      method: 'GET',
+      route: '/v1/streams/{streamId}/events',
+      pathParameters: { streamId: huge },
+    });
+    expect(refused.status).toBe(413);
+    expect(refused.body.error).toMatchObject({
+      code: 'RecordTooLargeForResponse',
+      offset: appended.body.positions[0].offset,
+    });
   });
 });

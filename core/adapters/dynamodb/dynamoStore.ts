@@ -257,6 +257,19 @@ export class DynamoStore implements LogStore, MetadataStore, TieringStore {
     return this.lastHeader(log, undefined);
   }
 
+  async getBatch(log: string, baseOffset: number): Promise<StoredBatch | undefined> {
+    const out = await this.client.send(
+      new GetItemCommand({
+        TableName: this.tables.log,
+        Key: { pk: { S: log }, sk: { N: String(baseOffset) } },
+        ConsistentRead: true,
+        ...this.capacity,
+      }),
+    );
+    this.record(out.ConsumedCapacity);
+    return out.Item === undefined ? undefined : itemToBatch(out.Item);
+  }
+
   batchAtOrBefore(log: string, offset: number): Promise<StoredBatch | undefined> {
     return this.lastHeader(log, offset);
   }

@@ -189,6 +189,15 @@ export class MemoryStore implements LogStore, MetadataStore, TieringStore {
     return { outcome: 'written' };
   }
 
+  async getBatch(log: string, baseOffset: number): Promise<StoredBatch | undefined> {
+    await tick();
+    const batches = this.logs.get(log) ?? [];
+    const found = batches[firstAtOrAfter(batches, baseOffset)];
+    const batch = found?.baseOffset === baseOffset ? found : undefined;
+    this.charge('log', { read: readUnits(batch === undefined ? 0 : batchItemBytes(batch)) });
+    return batch === undefined ? undefined : copyBatch(batch);
+  }
+
   async lastBatch(log: string): Promise<StoredBatch | undefined> {
     await tick();
     const last = this.logs.get(log)?.at(-1);
