@@ -78,10 +78,17 @@ export class TransactionalProducer {
   /** One atomic transaction: the records and (optionally) a group's offsets, all or nothing. */
   async transact(
     messages: readonly TransactionMessage[],
-    options: { readonly offsets?: TransactionOffsets } = {},
+    options: {
+      readonly offsets?: TransactionOffsets;
+      /**
+       * Sends an earlier transaction again, unchanged, under its own sequence (after an unknown
+       * outcome): answered with what it wrote if it had landed. Default: the next sequence.
+       */
+      readonly sequence?: number;
+    } = {},
   ): Promise<TransactionReport> {
     const epoch = this.requireEpoch();
-    const sequence = this.sequence;
+    const sequence = options.sequence ?? this.sequence;
     const report = await this.retrying(() =>
       this.http.request<TransactionReport>('POST', 'v1/transactions', {
         body: {
@@ -93,22 +100,31 @@ export class TransactionalProducer {
         },
       }),
     );
-    this.sequence = sequence + 1;
+    this.sequence = Math.max(this.sequence, sequence + 1);
     return report;
+  }
+
+  /** The sequence the next transaction gets. */
+  get nextSequence(): number {
+    return this.sequence;
   }
 
   /** Begins a multi-request transaction; see `Transaction`. */
   async begin(options: { readonly timeoutMs?: number } = {}): Promise<Transaction> {
     const epoch = this.requireEpoch();
-    const begun = await this.retrying(() =>
-      this.http.request<{ sequence: number; deadline: number }>('POST', `${this.path}/begin`, {
+    let attempts = 0;
+    const begun = await this.retrying(() => {
+      attempts++;
+      return this.http.request<{ sequence: number; deadline: number }>('POST', `${this.path}/begin`, {
         body: { epoch, ...(options.timeoutMs === undefined ? {} : { timeoutMs: options.timeoutMs }) },
-      }),
-    ).catch(async (e: unknown) => {
-      // A retried begin that had landed finds its own transaction open: it is ours.
-      if (!isSluiceApiError(e, 'InvalidTransactionState')) throw e;
+      });
+    }).catch(async (e: unknown) => {
+      // Only a begin that was retried may find its own transaction open (its first attempt landed,
+      // the answer was lost): it is ours if nothing was appended to it yet. Otherwise an open
+      // transaction is someone's to commit or abort first.
+      if (!isSluiceApiError(e, 'InvalidTransactionState') || attempts < 2) throw e;
       const state = await this.describe();
-      if (state.open === undefined) throw e;
+      if (state.open === undefined || state.open.appends !== 0) throw e;
       return { sequence: state.open.sequence, deadline: state.open.deadline };
     });
     this.sequence = begun.sequence + 1;
@@ -120,7 +136,12 @@ export class TransactionalProducer {
     epoch: number;
     nextSequence: number;
     state: string;
-    open?: { sequence: number; deadline: number; partitions: (TopicPartition & { firstOffset: number })[] };
+    open?: {
+      sequence: number;
+      deadline: number;
+      appends: number;
+      partitions: (TopicPartition & { firstOffset: number })[];
+    };
     last?: { sequence: number; outcome: 'committed' | 'aborted' };
   }> {
     return this.http.request('GET', this.path);
@@ -234,42 +255,80 @@ export class TransactionalConsumer {
       await this.producer.init();
       this.initialised = true;
     }
+    // A transaction whose outcome stayed unknown is sent again unchanged (same sequence, outputs
+    // and offsets) before anything new: had it landed, the answer is a duplicate, and either way
+    // its records count once. Sending something else under its sequence would be taken for it.
+    if (this.pending !== undefined) return this.commit(this.pending);
     const records = await this.consumer.poll({ markConsumed: false });
     if (records.length === 0) return 0;
-    const outputs = await handler(records);
+    let outputs: readonly TransactionMessage[];
+    try {
+      outputs = await handler(records);
+    } catch (e) {
+      this.rewind(records); // the server's positions moved at the poll: read them again next time
+      throw e;
+    }
     const next = new Map<string, TopicPartition & { offset: number }>();
     for (const r of records) {
       const k = `${r.topic}/${r.partition}`;
       if ((next.get(k)?.offset ?? -1) < r.offset + 1)
         next.set(k, { topic: r.topic, partition: r.partition, offset: r.offset + 1 });
     }
+    return this.commit({
+      records,
+      outputs,
+      offsets: {
+        groupId: this.groupId,
+        memberId: this.consumer.memberId!,
+        generation: this.consumer.generation!,
+        offsets: [...next.values()],
+      },
+    });
+  }
+
+  /** A transaction not known to have landed: sent again unchanged before anything new. */
+  private pending:
+    { records: ReceivedRecord[]; outputs: readonly TransactionMessage[]; offsets: TransactionOffsets } | undefined;
+
+  private async commit(attempt: {
+    records: ReceivedRecord[];
+    outputs: readonly TransactionMessage[];
+    offsets: TransactionOffsets;
+    sequence?: number;
+  }): Promise<number> {
+    const sent = { ...attempt, sequence: attempt.sequence ?? this.producer.nextSequence };
+    this.pending = sent;
     try {
-      await this.producer.transact(outputs, {
-        offsets: {
-          groupId: this.groupId,
-          memberId: this.consumer.memberId!,
-          generation: this.consumer.generation!,
-          offsets: [...next.values()],
-        },
-      });
+      await this.producer.transact(sent.outputs, { offsets: sent.offsets, sequence: sent.sequence });
     } catch (e) {
-      // Nothing was written (or, after an unknown outcome, the retry with the same sequence will
-      // say so): read these records again, from where they start, on the next poll.
-      for (const p of next.values()) {
-        const first = Math.min(
-          ...records.filter((r) => r.topic === p.topic && r.partition === p.partition).map((r) => r.offset),
-        );
-        this.consumer.seek({ topic: p.topic, partition: p.partition, offset: first });
-      }
-      // Fenced by a rebalance (or the partitions moved): they are their next owner's to process.
+      // Fenced by a rebalance (or the partitions moved): nothing was written, and the records are
+      // their next owner's to process; read again from what is committed if they come back.
       if (isSluiceApiError(e, 'FencedMember') || isSluiceApiError(e, 'NotAssigned')) {
+        this.pending = undefined;
+        this.rewind(attempt.records);
         await this.consumer.heartbeat().catch(() => undefined);
         return 0;
       }
-      throw e;
+      if (isSluiceApiError(e) && !e.retriable) {
+        // Refused (ProducerFenced, TransactionTooLarge, …): nothing was written; read again.
+        this.pending = undefined;
+        this.rewind(attempt.records);
+      }
+      throw e; // an unknown outcome: kept, and sent again unchanged by the next call
     }
-    for (const r of records) this.consumer.markMessage(r);
-    return records.length;
+    this.pending = undefined;
+    for (const r of attempt.records) this.consumer.markMessage(r);
+    return attempt.records.length;
+  }
+
+  /** Seeks each partition of `records` back to its first one. */
+  private rewind(records: readonly ReceivedRecord[]): void {
+    const first = new Map<string, ReceivedRecord>();
+    for (const r of records) {
+      const k = `${r.topic}/${r.partition}`;
+      if ((first.get(k)?.offset ?? Infinity) > r.offset) first.set(k, r);
+    }
+    for (const r of first.values()) this.consumer.seek({ topic: r.topic, partition: r.partition, offset: r.offset });
   }
 
   /** Runs until `stop()`. */

@@ -285,8 +285,17 @@ export class Appender {
         baseOffset: items[i]!.baseOffset,
         recordCount: items[i]!.recordCount,
       }));
-      const extras = extra(reserved);
-      const parts = [...items.map((b) => this.log.batchPart(b)), ...extras];
+      let parts: AtomicPart[];
+      try {
+        parts = [...items.map((b) => this.log.batchPart(b)), ...extra(reserved)];
+      } catch (e) {
+        // Refused before anything was sent (a part too large, too many partitions): give the offsets back.
+        await this.giveBack(
+          planned.map((p) => p.topic),
+          items,
+        );
+        throw e;
+      }
       const count = parts.reduce((n, p) => n + p.items, 0);
       const bytes = parts.reduce((n, p) => n + p.bytes, 0);
       if (count > MAX_ATOMIC_ITEMS || bytes > MAX_ATOMIC_BYTES) {

@@ -1,5 +1,6 @@
 import { randomUUID } from 'node:crypto';
-import type { AtomicWriter } from '../ports.ts';
+import { TransactionTooLarge } from '../errors.ts';
+import { MAX_ATOMIC_BYTES, MAX_ATOMIC_ITEMS, type AtomicWriter } from '../ports.ts';
 import {
   parseTxnKey,
   txnKey,
@@ -111,10 +112,16 @@ export async function decide(
     },
     last: { sequence: open.sequence, outcome },
   };
-  const result = await writer.write(
-    [store.producerPart(next), store.outcomePart(state.transactionalId, state.epoch, open.sequence, outcome), ...extra],
-    randomUUID(),
-  );
+  const parts = [
+    store.producerPart(next),
+    store.outcomePart(state.transactionalId, state.epoch, open.sequence, outcome),
+    ...extra,
+  ];
+  const items = parts.reduce((n, p) => n + p.items, 0);
+  const bytes = parts.reduce((n, p) => n + p.bytes, 0);
+  if (items > MAX_ATOMIC_ITEMS || bytes > MAX_ATOMIC_BYTES)
+    throw new TransactionTooLarge(items, bytes, MAX_ATOMIC_ITEMS, MAX_ATOMIC_BYTES);
+  const result = await writer.write(parts, randomUUID());
   if (result.outcome === 'written') return true;
   if (result.part <= 1) return false;
   return { rejectedPart: result.part - 2, item: result.item };

@@ -6,6 +6,7 @@ import {
   TransactionalConsumer,
   TransactionalProducer,
   isSluiceApiError,
+  type ReceivedRecord,
 } from '../../client/index.ts';
 import { prng } from '../support/prng.ts';
 import { runNode, useApi } from '../support/e2e.ts';
@@ -101,6 +102,56 @@ it('consume-transform-produce with crashes before, during and after the transact
   expect(new Set(outputs).size).toBe(total);
   expect([...outputs].sort((a, b) => a - b)).toEqual(Array.from({ length: total }, (_, i) => i));
 }, 240_000);
+
+it('a consumer that lives on after a lost answer or a failing handler still produces each output exactly once, with more input arriving meanwhile', async () => {
+  const input = uniqueName('events');
+  const output = uniqueName('results');
+  const admin = new Admin({ url: api.url });
+  await admin.createTopic(input, { partitions: 2 });
+  await admin.createTopic(output, { partitions: 1 });
+  const producer = new Producer({ url: api.url });
+  const send = (from: number, count: number) =>
+    producer.sendBatch(
+      input,
+      Array.from({ length: count }, (_, k) => ({ key: `k${(from + k) % 5}`, value: { i: from + k } })),
+    );
+  await send(0, 30);
+  const consumer = new TransactionalConsumer({
+    url: api.url,
+    groupId: uniqueName('survivor'),
+    topics: [input],
+    transactionalId: uniqueName('survivor'),
+    autoOffsetReset: 'earliest',
+    maxRecords: 7,
+    waitMs: 0,
+    watch: false,
+  });
+  const transact = consumer.producer.transact.bind(consumer.producer);
+  let lose = true;
+  consumer.producer.transact = async (...args) => {
+    const report = await transact(...args);
+    if (lose) {
+      lose = false;
+      throw new Error('the answer was lost'); // it landed; the consumer cannot tell
+    }
+    return report;
+  };
+  const handler = (records: ReceivedRecord[]) =>
+    records.map((r) => ({ topic: output, key: r.key as string, value: r.value as { i: number } }));
+  await expect(consumer.processOnce(handler)).rejects.toThrow('lost');
+  await send(30, 30); // more input before the consumer tries again
+  await expect(consumer.processOnce(handler)).resolves.toBe(7); // the lost transaction, sent again unchanged
+  await expect(
+    consumer.processOnce(() => {
+      throw new Error('handler failed');
+    }),
+  ).rejects.toThrow('handler failed');
+  for (let idle = 0; idle < 3;) idle = (await consumer.processOnce(handler)) === 0 ? idle + 1 : 0;
+  await consumer.close();
+  await producer.close();
+  const outputs = (await readAll(output, 1, 'read_committed')).map((r) => (r.value as { i: number }).i);
+  expect([...outputs].sort((a, b) => a - b)).toEqual(Array.from({ length: 60 }, (_, i) => i));
+});
 
 it('a multi-request transaction over HTTP: read_committed consumers stop at the last stable offset, describe shows it, commit shows all, abort hides all; a zombie is fenced', async () => {
   const topic = uniqueName('ledger');

@@ -496,7 +496,7 @@ describe('fuzz: every route answers junk with a 4xx JSON error and writes nothin
           method: 'POST',
           route: '/v1/transactions/{transactionalId}/begin',
           pathParameters: { transactionalId: 'fuzz-txn' },
-          body: { epoch: 1 },
+          body: { epoch: 1, timeoutMs: 900_000 }, // open for the whole run: an expired one would be aborted
         })
       ).status,
     ).toBe(200);

@@ -6,6 +6,7 @@ import {
   type DynamoDBClient,
   type TransactWriteItem,
 } from '@aws-sdk/client-dynamodb';
+import { InvalidArgument } from '../../errors.ts';
 import type { AtomicOutcome, AtomicPart, AtomicWriter, StoredBatch } from '../../ports.ts';
 
 /** A part of a DynamoDB transaction: its items, and how to read back the batch a rejected put met. */
@@ -71,6 +72,14 @@ export class DynamoAtomicWriter implements AtomicWriter {
         const reasons = e.CancellationReasons ?? [];
         const failed = reasons.findIndex((r) => r.Code === 'ConditionalCheckFailed');
         if (failed >= 0) return rejection(dynamoParts, failed, reasons[failed]!.Item);
+        // An item DynamoDB refuses (over 400 KB, two actions on one item, a bad expression): the
+        // caller's mistake, refused the same way however often it is tried (DynamoDB's message
+        // is not passed on: it may quote the caller's data).
+        if (reasons.some((r) => r.Code === 'ValidationError'))
+          throw new InvalidArgument(
+            'writes',
+            'DynamoDB refused an item of the transaction (an item over 400 KB, two actions on one item, or an invalid expression)',
+          );
         // Another transaction held an item (TransactionConflict), or throttling: nothing was
         // written. A new token, as DynamoDB remembers the cancelled one's outcome.
         if (attempt >= CONFLICT_RETRIES) throw e;

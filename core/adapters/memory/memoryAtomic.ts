@@ -1,4 +1,11 @@
-import type { AtomicOutcome, AtomicPart, AtomicWriter, StoredBatch } from '../../ports.ts';
+import {
+  MAX_ATOMIC_BYTES,
+  MAX_ATOMIC_ITEMS,
+  type AtomicOutcome,
+  type AtomicPart,
+  type AtomicWriter,
+  type StoredBatch,
+} from '../../ports.ts';
 
 /**
  * A part of an in-memory transaction: a check of its conditions and the change it makes. The
@@ -36,6 +43,13 @@ export class MemoryAtomicWriter implements AtomicWriter {
   async write(parts: readonly AtomicPart[], token: string): Promise<AtomicOutcome> {
     await new Promise((resolve) => setImmediate(resolve));
     if (this.tokens.has(token)) return { outcome: 'written' };
+    // DynamoDB refuses a transaction over its limits outright (a ValidationException).
+    const items = parts.reduce((n, p) => n + p.items, 0);
+    const bytes = parts.reduce((n, p) => n + p.bytes, 0);
+    if (items > MAX_ATOMIC_ITEMS || bytes > MAX_ATOMIC_BYTES)
+      throw new Error(
+        `ValidationException: a transaction of ${items} items and ${bytes} bytes is over DynamoDB's limits`,
+      );
     const memoryParts = parts.map((p) => {
       if (!(p instanceof MemoryPart))
         throw new Error('a part from another adapter cannot join an in-memory transaction');
