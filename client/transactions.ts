@@ -199,13 +199,23 @@ export class Transaction {
     return out;
   }
 
-  /** Commits, with a group's offsets (consume-transform-produce). */
-  commit(options: { readonly offsets?: TransactionOffsets } = {}): Promise<{ outcome: 'committed' | 'aborted' }> {
-    return this.producer.call('commit', {
-      epoch: this.epoch,
-      sequence: this.sequence,
-      ...(options.offsets === undefined ? {} : { offsets: options.offsets }),
-    });
+  /**
+   * Commits, with a group's offsets (consume-transform-produce). When the group refuses the
+   * offsets (a rebalance fenced the member), nothing is committed and the transaction is aborted
+   * at once, so that read_committed readers do not wait for its timeout; the error is rethrown.
+   */
+  async commit(options: { readonly offsets?: TransactionOffsets } = {}): Promise<{ outcome: 'committed' | 'aborted' }> {
+    try {
+      return await this.producer.call('commit', {
+        epoch: this.epoch,
+        sequence: this.sequence,
+        ...(options.offsets === undefined ? {} : { offsets: options.offsets }),
+      });
+    } catch (e) {
+      if (['FencedMember', 'NotAssigned', 'OffsetRegression'].some((code) => isSluiceApiError(e, code)))
+        await this.abort().catch(() => undefined);
+      throw e;
+    }
   }
 
   abort(): Promise<{ outcome: 'committed' | 'aborted' }> {
