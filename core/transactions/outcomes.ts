@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { TransactionTooLarge } from '../errors.ts';
-import { MAX_ATOMIC_BYTES, MAX_ATOMIC_ITEMS, type AtomicWriter } from '../ports.ts';
+import { MAX_ATOMIC_BYTES, MAX_ATOMIC_ITEMS, type AtomicPart, type AtomicWriter } from '../ports.ts';
 import {
   parseTxnKey,
   txnKey,
@@ -97,7 +97,7 @@ export async function decide(
   writer: AtomicWriter,
   state: TxnProducerState,
   outcome: TxnOutcome,
-  extra: readonly import('../ports.ts').AtomicPart[] = [],
+  extra: readonly AtomicPart[] = [],
 ): Promise<boolean | { rejectedPart: number; item: number }> {
   const open = state.open!;
   const next: TxnProducerState = {
