@@ -37,6 +37,9 @@ interface KeyState {
 
 /** Runs a process function; timers fire in (time, key) order when the watermark reaches them. */
 export function processOperator(fn: ProcessFunction<unknown, unknown, unknown>): Operator {
+  // The earliest pending timer per state object (a lower bound: deleted timers may leave it early),
+  // so that onWatermark scans every key only when a timer may be due. A cache; state stays JSON.
+  const earliest = new WeakMap<object, number>();
   const context = (
     keys: Record<string, unknown>,
     key: string,
@@ -64,6 +67,8 @@ export function processOperator(fn: ProcessFunction<unknown, unknown, unknown>):
       },
       registerTimer: (time) => {
         const timers = state().timers;
+        const cached = earliest.get(keys);
+        if (cached !== undefined) earliest.set(keys, Math.min(cached, time));
         if (!timers.includes(time)) {
           timers.push(time);
           timers.sort((a, b) => a - b);
@@ -87,6 +92,8 @@ export function processOperator(fn: ProcessFunction<unknown, unknown, unknown>):
     },
 
     onWatermark(keys, _from, to, emit) {
+      const cached = earliest.get(keys);
+      if (cached !== undefined && cached > to) return;
       // Timers set by onTimer at or before the watermark fire in the same pass, as in Flink.
       for (;;) {
         let next: { time: number; key: string } | undefined;
@@ -95,13 +102,16 @@ export function processOperator(fn: ProcessFunction<unknown, unknown, unknown>):
           if (time === undefined || time > to) continue;
           if (next === undefined || time < next.time || (time === next.time && key < next.key)) next = { time, key };
         }
-        if (next === undefined) return;
+        if (next === undefined) break;
         const s = keys[next.key] as KeyState;
         s.timers.shift();
         fn.onTimer?.(next.time, context(keys, next.key, next.time, to, emit));
         const after = keys[next.key] as KeyState | undefined;
         if (after && after.value === undefined && after.timers.length === 0) delete keys[next.key];
       }
+      let first = Infinity;
+      for (const raw of Object.values(keys)) first = Math.min(first, (raw as KeyState).timers[0] ?? Infinity);
+      earliest.set(keys, first);
     },
   };
 }

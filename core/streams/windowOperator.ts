@@ -101,6 +101,12 @@ export function sessionWindowOperator(spec: SessionWindows, aggregator: AnyAggre
     result: aggregator.result(s.acc),
   });
 
+  // The next time, per state object, at which some session fires or expires: lets onWatermark skip
+  // its scan of every key while the watermark moves between such times. A cache only (the state
+  // stays plain JSON): a fresh state object is scanned once, then tracked.
+  const nextPoint = new WeakMap<object, number>();
+  const pointOf = (s: { end: number }, wm: number | null) => (wm === null || s.end > wm ? s.end : s.end + latenessMs);
+
   return {
     onEvent(keys, key, t, value, wm, emit) {
       if (wm !== null && t + latenessMs < wm) return false;
@@ -122,10 +128,14 @@ export function sessionWindowOperator(spec: SessionWindows, aggregator: AnyAggre
       kept.push(merged);
       state.sessions = kept.sort((a, b) => a.start - b.start);
       if (wm !== null && merged.end <= wm) emit(key, resultOf(key, merged));
+      const cached = nextPoint.get(keys);
+      if (cached !== undefined) nextPoint.set(keys, Math.min(cached, pointOf(merged, wm)));
       return true;
     },
 
     onWatermark(keys, from, to, emit) {
+      const cached = nextPoint.get(keys);
+      if (cached !== undefined && cached > to) return;
       const due: { key: string; s: SessionState['sessions'][number] }[] = [];
       for (const [key, raw] of Object.entries(keys)) {
         for (const s of (raw as SessionState).sessions) {
@@ -139,6 +149,10 @@ export function sessionWindowOperator(spec: SessionWindows, aggregator: AnyAggre
         state.sessions = state.sessions.filter((s) => s.end + latenessMs > to);
         if (state.sessions.length === 0) delete keys[key];
       }
+      let next = Infinity;
+      for (const raw of Object.values(keys))
+        for (const s of (raw as SessionState).sessions) next = Math.min(next, pointOf(s, to));
+      nextPoint.set(keys, next);
     },
   };
 }

@@ -192,3 +192,33 @@ for (const [name, assigner] of Object.entries(assigners)) {
     }
   });
 }
+
+test.prop([scenario], { numRuns: 200 })('process() gives the same outputs however its input is batched', (s) => {
+  // Per key: a running total, emitted (with the watermark) at each timer; timers 7 after each event.
+  const job = stream<Ev>('in', { timestamp: (e) => e.t, watermark: boundedOutOfOrderness(s.boundMs) })
+    .keyBy((e) => e.k)
+    .process<{ total: number }, [string, number, number | null]>({
+      processElement(e, ctx) {
+        ctx.setState({ total: (ctx.state()?.total ?? 0) + e.n });
+        if (e.n % 3 === 0) ctx.deleteTimer(ctx.timestamp + 7);
+        else ctx.registerTimer(ctx.timestamp + 7);
+      },
+      onTimer(time, ctx) {
+        ctx.emit([ctx.key, ctx.state()?.total ?? -1, ctx.watermark]);
+        if (time % 4 === 0) ctx.registerTimer(time + 2);
+        if (time % 5 === 0) ctx.clearState();
+      },
+    })
+    .to('out');
+  const whole = job.step(job.initialState(), s.events, 0).outputs;
+  const cuts = [...new Set(s.cuts.map((c) => c % (s.events.length + 1)))].sort((a, b) => a - b);
+  const bounds = [0, ...cuts, s.events.length];
+  let stored = JSON.stringify(job.initialState());
+  const batched: OutputRecord[] = [];
+  for (let i = 0; i + 1 < bounds.length; i++) {
+    const r = job.step(JSON.parse(stored) as JobState, s.events.slice(bounds[i], bounds[i + 1]), 0);
+    batched.push(...r.outputs);
+    stored = JSON.stringify(r.state);
+  }
+  expect(batched).toStrictEqual(whole);
+});
