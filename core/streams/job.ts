@@ -9,6 +9,28 @@ import {
 } from './watermarks.ts';
 import type { TimeDomain } from './windows.ts';
 
+/**
+ * The processing model of issue 16, as a pure step function a runner drives batch by batch.
+ *
+ * Semantics, per event in input order:
+ * 1. A record whose offset is below its partition’s `nextOffset` was processed already and is skipped.
+ * 2. The event is judged against the job’s current watermark `W` (see `windowOperator.ts`): fixed
+ *    windows accept it while its last window’s `end + allowedLateness > W`; sessions accept it
+ *    while `timestamp + allowedLateness >= W`. Otherwise it goes to the late side output only.
+ * 3. An accepted event that lands in windows the watermark has passed re-emits them at once.
+ * 4. The partition’s largest event time moves; the job’s watermark becomes
+ *    max(W, min over non-idle partitions of (max event time − bound)); windows whose end the
+ *    watermark passed fire in (end, start, key) order, and expired state is dropped.
+ * Before the batch, the watermark is recomputed at `now`, so an empty batch can fire windows once
+ * partitions go idle. Outputs therefore depend only on the records’ order per step and on `now`,
+ * not on how the records were split into batches (the oracle test checks this).
+ *
+ * @debt Each step deep-copies the state (`structuredClone`), and session windows rescan every key
+ * whenever the watermark crosses some session’s end: fine for thousands of keys, not millions. The
+ * runner must declare its partitions (`initialState(partitions)`), or a partition that has not yet
+ * delivered does not hold the watermark back. State carries no description of the pipeline that
+ * made it: a runner must refuse state from a different job definition.
+ */
 /** One input record as the runner read it from the source topic. */
 export interface InputRecord {
   partition: number;
