@@ -22,6 +22,8 @@ export interface StreamOptions<T> {
 export interface WindowOptions {
   /** How long after a window fired a late event still updates it (and emits it again). @default 0 */
   allowedLateness?: Duration;
+  /** The same in milliseconds, the issue’s spelling; give one of the two. */
+  allowedLatenessMs?: number;
   /** The side-output topic for events too late for any window. @default `<source topic>-late` */
   lateTopic?: string;
 }
@@ -84,14 +86,18 @@ export class KeyedStream<T> {
 
   /** Groups each key’s events into windows. */
   window(assigner: WindowAssigner, options: WindowOptions = {}): WindowedStream<T> {
-    const unknown = Object.keys(options).filter((k) => k !== 'allowedLateness' && k !== 'lateTopic');
+    const known = ['allowedLateness', 'allowedLatenessMs', 'lateTopic'];
+    const unknown = Object.keys(options).filter((k) => !known.includes(k));
     if (unknown.length > 0) {
       throw new InvalidArgument(
         unknown[0] as string,
-        `unknown window option ${unknown[0]}; use allowedLateness or lateTopic`,
+        `unknown window option ${unknown[0]}; use allowedLateness (or allowedLatenessMs) or lateTopic`,
       );
     }
-    const latenessMs = durationMs('allowedLateness', options.allowedLateness ?? 0, 0);
+    if (options.allowedLateness !== undefined && options.allowedLatenessMs !== undefined) {
+      throw new InvalidArgument('allowedLatenessMs', 'give allowedLateness or allowedLatenessMs, not both');
+    }
+    const latenessMs = durationMs('allowedLateness', options.allowedLateness ?? options.allowedLatenessMs ?? 0, 0);
     const lateTopic = options.lateTopic ?? `${this.#base.source}-late`;
     return new WindowedStream<T>(this.#base, this.#keyBy, assigner, latenessMs, lateTopic);
   }

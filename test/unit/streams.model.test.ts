@@ -67,6 +67,9 @@ describe('durations and options', () => {
     const keyed = stream<Ev>('in', { timestamp: (e) => e.t, watermark: boundedOutOfOrderness('5s') }).keyBy((e) => e.k);
     expect(err(() => keyed.window(tumbling({ size: 1 }), { lateness: 5 } as never))).toMatch(/unknown window option/);
     expect(err(() => stream('in', { watermark: boundedOutOfOrderness(0) } as never))).toMatch(/timestamp function/);
+    expect(err(() => keyed.window(tumbling({ size: 1 }), { allowedLateness: '1s', allowedLatenessMs: 5 }))).toMatch(
+      /not both/,
+    );
   });
 });
 
@@ -140,7 +143,7 @@ describe('steps', () => {
   test('allowed lateness re-emits a fired window once per late event, then sends later ones aside', () => {
     const job = stream<Ev>('in', { timestamp: (e) => e.t, watermark: boundedOutOfOrderness(0) })
       .keyBy((e) => e.k)
-      .window(tumbling({ size: '10ms' }), { allowedLateness: '5ms', lateTopic: 'too-late' })
+      .window(tumbling({ size: '10ms' }), { allowedLatenessMs: 5, lateTopic: 'too-late' })
       .reduce((a, b) => ({ ...a, n: a.n + b.n }))
       .map((w) => `${w.window.start}:${w.result.n}`)
       .to('out');
