@@ -3,12 +3,13 @@ import { expect } from 'vitest';
 import { combine, count, min, sum } from '../../core/streams/aggregators.ts';
 import type { InputRecord, JobState, LateRecord, OutputRecord } from '../../core/streams/job.ts';
 import { stream } from '../../core/streams/stream.ts';
-import { boundedOutOfOrderness } from '../../core/streams/watermarks.ts';
+import { boundedOutOfOrderness, withIdleness } from '../../core/streams/watermarks.ts';
 import { session, sliding, tumbling, type WindowAssigner } from '../../core/streams/windows.ts';
 
 /**
  * The oracle: for generated event streams (several partitions, disorder within and beyond the
- * watermark bound), the window operator fed in random batches — with its state sent through JSON
+ * watermark bound, partitions going idle as the runner’s clock moves between batches), the window
+ * operator fed in random batches — with its state sent through JSON
  * between batches, some batches run and thrown away (a crash before the commit) and some records
  * delivered twice — emits exactly what a brute-force model computes from the raw events, in the
  * same order, and every event is either counted or in the late side output, never both.
@@ -26,11 +27,19 @@ interface Delivered extends InputRecord {
 const slotStart = (t: number, len: number) => Math.floor(t / len) * len;
 
 /** Brute force: one event at a time, windows recomputed from every accepted event so far. */
-function oracle(events: Delivered[], assigner: WindowAssigner, boundMs: number, latenessMs: number) {
+function oracle(
+  events: Delivered[],
+  batches: { start: number; end: number; now: number }[],
+  assigner: WindowAssigner,
+  boundMs: number,
+  latenessMs: number,
+  idleMs: number | undefined,
+) {
   const outputs: OutputRecord[] = [];
   const late: { partition: number; offset: number }[] = [];
   const accepted: Ev[] = [];
   const maxByPartition = new Map<number, number>();
+  const lastActive = new Map<number, number>();
   let wm: number | null = null;
   const result = (key: string, start: number, end: number) => {
     const inside = accepted.filter((e) => e.k === key && e.t >= start && e.t < end);
@@ -74,30 +83,41 @@ function oracle(events: Delivered[], assigner: WindowAssigner, boundMs: number, 
     }
     return [...out.values()];
   };
-  for (const { partition, offset, value: e } of events) {
-    const isLate =
-      wm !== null &&
-      (assigner.kind === 'session'
-        ? e.t + latenessMs < wm
-        : slotStart(e.t, assigner.slideMs) + assigner.sizeMs + latenessMs <= wm);
-    if (isLate) late.push({ partition, offset });
-    else {
-      accepted.push(e);
-      const mine = windows()
-        .filter(([k, s, end]) => k === e.k && e.t >= s && e.t < end && wm !== null && end <= wm)
-        .filter(([, , end]) => assigner.kind === 'session' || end + latenessMs > (wm as number))
-        .sort((a, b) => a[1] - b[1]);
-      for (const [k, s, end] of mine) outputs.push(result(k, s, end));
-    }
-    maxByPartition.set(partition, Math.max(maxByPartition.get(partition) ?? -Infinity, e.t));
-    const next = Math.min(...[...maxByPartition.values()].map((m) => m - boundMs));
-    if (wm === null || next > wm) {
-      const from = wm;
-      wm = next;
-      const due = windows()
-        .filter(([, , end]) => end <= next && (from === null || end > from))
-        .sort((a, b) => a[2] - b[2] || a[1] - b[1] || (a[0] < b[0] ? -1 : a[0] > b[0] ? 1 : 0));
-      for (const [k, s, end] of due) outputs.push(result(k, s, end));
+  /** Recomputes the watermark at `now`: the minimum over partitions not idle, else the maximum; never back. */
+  const advance = (now: number) => {
+    const parts = [...maxByPartition.keys()];
+    const active = parts.filter((p) => idleMs === undefined || now - (lastActive.get(p) as number) <= idleMs);
+    const marks = (ps: number[]) => ps.map((p) => (maxByPartition.get(p) as number) - boundMs);
+    if (parts.length === 0) return;
+    const next = active.length > 0 ? Math.min(...marks(active)) : Math.max(...marks(parts));
+    if (wm !== null && next <= wm) return;
+    const from = wm;
+    wm = next;
+    const due = windows()
+      .filter(([, , end]) => end <= next && (from === null || end > from))
+      .sort((a, b) => a[2] - b[2] || a[1] - b[1] || (a[0] < b[0] ? -1 : a[0] > b[0] ? 1 : 0));
+    for (const [k, s, end] of due) outputs.push(result(k, s, end));
+  };
+  for (const batch of batches) {
+    advance(batch.now);
+    for (const { partition, offset, value: e } of events.slice(batch.start, batch.end)) {
+      const isLate =
+        wm !== null &&
+        (assigner.kind === 'session'
+          ? e.t + latenessMs < wm
+          : slotStart(e.t, assigner.slideMs) + assigner.sizeMs + latenessMs <= wm);
+      if (isLate) late.push({ partition, offset });
+      else {
+        accepted.push(e);
+        const mine = windows()
+          .filter(([k, s, end]) => k === e.k && e.t >= s && e.t < end && wm !== null && end <= wm)
+          .filter(([, , end]) => assigner.kind === 'session' || end + latenessMs > (wm as number))
+          .sort((a, b) => a[1] - b[1]);
+        for (const [k, s, end] of mine) outputs.push(result(k, s, end));
+      }
+      maxByPartition.set(partition, Math.max(maxByPartition.get(partition) ?? -Infinity, e.t));
+      lastActive.set(partition, batch.now);
+      advance(batch.now);
     }
   }
   return { outputs, late, accepted };
@@ -131,6 +151,8 @@ const scenario = fc
     ),
     cuts: fc.array(fc.integer({ min: 0, max: 80 }), { maxLength: 12 }),
     replays: fc.array(fc.boolean(), { maxLength: 12 }),
+    idleMs: fc.constantFrom(undefined, 3, 10),
+    ticks: fc.array(fc.integer({ min: 0, max: 8 }), { minLength: 14, maxLength: 14 }),
   })
   .map((s) => {
     const clock = new Map<number, number>();
@@ -148,31 +170,41 @@ const scenario = fc
 
 for (const [name, assigner] of Object.entries(assigners)) {
   test.prop([scenario], { numRuns: 300 })(`${name} windows equal the brute-force oracle`, (s) => {
-    const job = stream<Ev>('in', { timestamp: (e) => e.t, watermark: boundedOutOfOrderness(s.boundMs) })
+    const job = stream<Ev>('in', {
+      timestamp: (e) => e.t,
+      watermark: boundedOutOfOrderness(s.boundMs),
+      ...(s.idleMs === undefined ? {} : { idleness: withIdleness(s.idleMs) }),
+    })
       .keyBy((e) => e.k)
       .window(assigner, { allowedLateness: s.latenessMs, lateTopic: 'in-late' })
       .aggregate(combine({ count: count<Ev>(), total: sum((e: Ev) => e.n), first: min((e: Ev) => e.t) }))
       .to('out');
 
     const cuts = [...new Set(s.cuts.map((c) => c % (s.events.length + 1)))].sort((a, b) => a - b);
-    const bounds = [0, ...cuts, s.events.length];
+    // The runner’s clock moves between batches (idle partitions stop counting); a last, empty batch
+    // comes long after, when every partition is idle.
+    const bounds = [0, ...cuts, s.events.length, s.events.length];
+    const batches = bounds.slice(1).map((end, i) => ({
+      start: bounds[i] as number,
+      end,
+      now: s.ticks.slice(0, i + 1).reduce((a, b) => a + b, 0) + (i === bounds.length - 2 ? 100 : 0),
+    }));
     let stored = JSON.stringify(job.initialState());
     const outputs: OutputRecord[] = [];
     const late: LateRecord[] = [];
-    for (let i = 0; i + 1 < bounds.length; i++) {
+    for (const [i, { start, end, now }] of batches.entries()) {
       // A redelivery: the batch starts a little before where the last one ended.
-      const from = Math.max(0, (bounds[i] as number) - (s.replays[i] ? 3 : 0));
-      const batch = s.events.slice(from, bounds[i + 1]);
+      const batch = s.events.slice(Math.max(0, start - (s.replays[i] ? 3 : 0)), end);
       const state = JSON.parse(stored) as JobState;
-      if (s.replays[i + 1]) job.step(state, batch, 0); // crashed before its commit: thrown away
-      const r = job.step(state, batch, 0);
+      if (s.replays[i + 1]) job.step(state, batch, now); // crashed before its commit: thrown away
+      const r = job.step(state, batch, now);
       expect(JSON.parse(stored)).toStrictEqual(state); // the step did not change its input
       outputs.push(...r.outputs);
       late.push(...r.late);
       stored = JSON.stringify(r.state);
     }
 
-    const expected = oracle(s.events, assigner, s.boundMs, s.latenessMs);
+    const expected = oracle(s.events, batches, assigner, s.boundMs, s.latenessMs, s.idleMs);
     expect(outputs).toStrictEqual(expected.outputs);
     expect(late.map((l) => ({ partition: l.partition, offset: l.offset }))).toStrictEqual(expected.late);
     expect(late.every((l) => l.topic === 'in-late' && l.reason === 'late')).toBe(true);
