@@ -9,10 +9,10 @@ import { session, sliding, tumbling, type WindowAssigner } from '../../core/stre
 /**
  * The oracle: for generated event streams (several partitions, disorder within and beyond the
  * watermark bound, partitions going idle as the runner’s clock moves between batches), the window
- * operator fed in random batches — with its state sent through JSON
- * between batches, some batches run and thrown away (a crash before the commit) and some records
- * delivered twice — emits exactly what a brute-force model computes from the raw events, in the
- * same order, and every event is either counted or in the late side output, never both.
+ * operator fed in random batches — with its state sent through JSON between batches, some batches
+ * run and thrown away (a crash before the commit) and some records delivered twice — emits exactly
+ * what a brute-force model computes from the raw events, in the same order, and every event is
+ * either counted or in the late side output, never both.
  */
 
 interface Ev {
