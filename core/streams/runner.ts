@@ -28,9 +28,11 @@
  * crash before it leave gaps in the output topics that readers skip once the reservation aged.
  */
 import { range } from '../async.ts';
-import { JobContention, TooManyRecords, TransactionTooLarge, isSluiceError } from '../errors.ts';
+import { InvalidArgument, JobContention, TooManyRecords, TransactionTooLarge, isSluiceError } from '../errors.ts';
+import { integerOption } from '../log/integerOption.ts';
+import { MAX_READ_RECORDS } from '../log/read.ts';
 import type { Sluice } from '../log/sluice.ts';
-import type { InputRecord, JobState, StepResult, StreamJob } from './job.ts';
+import { StreamJob, type InputRecord, type JobState, type StepResult } from './job.ts';
 import type { JobStateStore } from './stateStore.ts';
 
 export interface JobRunnerOptions {
@@ -94,17 +96,30 @@ export class JobRunner {
   private readonly maxConflicts: number;
 
   constructor(options: JobRunnerOptions) {
+    if (typeof options !== 'object' || options === null)
+      throw new InvalidArgument('options', 'options must be an object');
+    checkKeys('options', options, ['sluice', 'store', 'job', 'name', 'maxConflicts']);
+    if (!(options.job instanceof StreamJob))
+      throw new InvalidArgument('job', 'job must be a StreamJob, as stream(…)…to(topic) returns');
+    if (typeof options.name !== 'string' || options.name.length === 0 || options.name.length > 200)
+      throw new InvalidArgument('name', 'name must be a string of 1 to 200 characters (the key of the job’s state)');
+    if (typeof options.sluice?.appendAtomically !== 'function' || typeof options.store?.savePart !== 'function')
+      throw new InvalidArgument('options', 'a runner needs a sluice (with an AtomicWriter) and a JobStateStore');
     this.sluice = options.sluice;
     this.store = options.store;
     this.job = options.job;
     this.name = options.name;
-    this.maxConflicts = options.maxConflicts ?? DEFAULT_MAX_CONFLICTS;
+    this.maxConflicts = integerOption('maxConflicts', options.maxConflicts, DEFAULT_MAX_CONFLICTS, 1, 1000);
   }
 
   /** One step: load, read, process, commit (retried on a fresh load when another runner committed). */
   async runOnce(options: RunOnceOptions = {}): Promise<RunOnceResult> {
-    const maxRecords = options.maxRecords ?? DEFAULT_MAX_RECORDS;
+    if (typeof options !== 'object' || options === null)
+      throw new InvalidArgument('options', 'options must be an object');
+    checkKeys('options', options, ['maxRecords', 'now']);
+    const maxRecords = integerOption('maxRecords', options.maxRecords, DEFAULT_MAX_RECORDS, 1, MAX_READ_RECORDS);
     const now = options.now ?? Date.now();
+    if (!Number.isFinite(now)) throw new InvalidArgument('now', 'now must be a finite number of epoch milliseconds');
     for (let conflicts = 0; conflicts < this.maxConflicts; conflicts++) {
       const loaded = await this.store.load(this.name);
       const partitions = (await this.sluice.topic(this.job.source, { fresh: conflicts > 0 })).config.partitions;
@@ -184,4 +199,11 @@ export class JobRunner {
     }
     return [...byTopic].map(([topic, records]) => ({ topic, records }));
   }
+}
+
+/** Refuses keys an options object does not have (a misspelt option would otherwise be ignored). */
+function checkKeys(name: string, options: object, known: readonly string[]): void {
+  const unknown = Object.keys(options).find((k) => !known.includes(k));
+  if (unknown !== undefined)
+    throw new InvalidArgument(`${name}.${unknown}`, `${unknown} is not an option; the options are ${known.join(', ')}`);
 }
