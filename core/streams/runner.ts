@@ -22,10 +22,17 @@
  * - A step whose outputs would not fit one transaction (100 items, 4 MB, `MAX_RECORDS_PER_APPEND`
  *   records) is retried on fewer input records — half as many per partition — never written in part.
  *
+ * Flink’s cost is one barrier round per checkpoint interval; this one is a transaction per step,
+ * so a step should carry many records (`maxRecords`).
+ *
  * @debt An input partition whose `nextOffset` retention has already deleted throws
  * `OffsetOutOfRange`; the job has no policy yet (Flink fails the job too, Kafka Streams resets).
- * The state is one item (`MAX_JOB_STATE_BYTES`). Offsets given back after a refused write or a
- * crash before it leave gaps in the output topics that readers skip once the reservation aged.
+ * The state is one item (`MAX_JOB_STATE_BYTES`, `JobStateTooLarge` beyond). The state is not
+ * checked against the job definition that made it (see job.ts): a changed pipeline under the same
+ * name reads the old state. A step that overflows a transaction with no records left to halve
+ * (windows fired by idleness alone) throws. A refused write gives its output offsets back at once;
+ * a crash before the write leaves them as a gap that readers of the output topics stop at until it
+ * is `GAP_FILL_AFTER_MS` (30 s) old, then fill and pass.
  */
 import { range } from '../async.ts';
 import { InvalidArgument, JobContention, TooManyRecords, TransactionTooLarge, isSluiceError } from '../errors.ts';
