@@ -642,3 +642,34 @@ export class StreamNotFound extends SluiceError {
     this.streamId = streamId;
   }
 }
+
+/**
+ * A stream job’s state would not fit in its one DynamoDB item (core/streams/stateStore.ts): too
+ * many keys or open windows. Nothing was written. Shorten windows or lateness, or key more coarsely.
+ */
+export class JobStateTooLarge extends SluiceError {
+  readonly job: string;
+  readonly bytes: number;
+  readonly maxBytes: number;
+  constructor(job: string, bytes: number, maxBytes: number) {
+    super(
+      `Stream job ${job}: its state is ${bytes} bytes, over the ${maxBytes} bytes one item holds; shorten windows or allowed lateness, or key more coarsely`,
+    );
+    this.job = job;
+    this.bytes = bytes;
+    this.maxBytes = maxBytes;
+  }
+}
+
+/** Other runners of the same stream job committed every time this one tried; nothing of its own was written. */
+export class JobContention extends SluiceError {
+  readonly job: string;
+  readonly attempts: number;
+  constructor(job: string, attempts: number) {
+    super(`Stream job ${job}: its state moved under each of ${attempts} attempts (other runners); try again`, {
+      retriable: true,
+    });
+    this.job = job;
+    this.attempts = attempts;
+  }
+}

@@ -176,6 +176,11 @@ export const metadataKeys = {
     sk: `p#${String(partition).padStart(4, '0')}`,
   }),
   projectionPartition: (projection: string) => `projection#${projection}`,
+  /**
+   * A stream job’s state (core/streams/stateStore.ts): watermark, per input partition the next
+   * offset, keyed window state, and a version every commit raises.
+   */
+  jobState: (job: string) => ({ pk: `job#${job}`, sk: 'state' }),
   /** Short-lived exclusive rights (a saga trigger's drain, a subscription's dispatcher). */
   lease: (name: string) => ({ pk: 'lease', sk: name }),
 } as const;
