@@ -110,6 +110,8 @@ const STATUS: Record<string, number> = {
   UnknownTransactionalId: 404,
   WrongExpectedVersion: 409,
   StreamNotFound: 404,
+  JobStateTooLarge: 413,
+  JobContention: 503,
 };
 
 export function statusForCode(code: string): number | undefined {
