@@ -24,7 +24,9 @@ export const fraudJob = stream<Transaction>('transactions', {
   timestamp: (txn) => txn.timestamp,
   watermark: boundedOutOfOrderness('5s'),
   // Not in the reference (its source never goes quiet): lets the last windows fire once producers stop.
-  idleness: withIdleness('1m'),
+  // Longer than any lull of a busy partition: a partition that comes back from idleness finds the
+  // watermark where the others took it, and its first events may be late.
+  idleness: withIdleness('5m'),
 })
   .keyBy((txn) => txn.userId)
   .window(sliding({ size: '5m', slide: '1m' }))
@@ -107,7 +109,7 @@ export async function runFraudDetection(options: GeneratorOptions = {}) {
     input: transactions,
     partitions: 4,
     tickMs: MINUTE,
-    flushAt: lastArrival + 2 * MINUTE,
+    flushAt: lastArrival + 6 * MINUTE, // past the idleness timeout
   });
   return { transactions, ...run, alerts: run.outputs.map((o) => o.value as FraudAlert) };
 }

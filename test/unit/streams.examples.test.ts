@@ -1,6 +1,8 @@
 import { expect, test } from 'vitest';
 import { LATE_HEADERS } from '../../core/streams/runner.ts';
 import { runFraudDetection, type FraudAlert, type Transaction } from '../../examples/streams/fraudDetection.ts';
+import { runHourlyTotals, type HourlyTotal } from '../../examples/streams/hourlyTotals.ts';
+import { runSessions, type Click, type UserSession } from '../../examples/streams/sessions.ts';
 
 /**
  * The stream examples, run in process as `npx sluice example streams/…` runs them (in memory, the
@@ -49,4 +51,51 @@ test('fraud detection: the alerts are brute force’s over the on-time transacti
     expect(l.headers[LATE_HEADERS.reason]).toBe('late');
     expect(l.key).toBe((l.value as Transaction).userId);
   }
+});
+
+test('hourly totals: one result per store and ended hour, brute force’s sums, nothing late', async () => {
+  const { sales, totals, late, watermark } = await runHourlyTotals({ seed: 4, stores: 4, hours: 3 });
+  const expected = new Map<string, HourlyTotal>();
+  for (const { value: s } of sales) {
+    const start = Math.floor(s.timestamp / 3_600_000) * 3_600_000;
+    if (start + 3_600_000 > watermark!) continue;
+    const hour = new Date(start).toISOString();
+    const t = expected.get(`${hour} ${s.storeId}`) ?? { storeId: s.storeId, hour, sales: 0, total: 0 };
+    expected.set(`${hour} ${s.storeId}`, { ...t, sales: t.sales + 1, total: t.total + s.amount });
+  }
+  expect(expected.size).toBe(4 * 2); // the third hour is still open at the end
+  expect(canonical(totals)).toEqual(canonical([...expected.values()]));
+  expect(late).toEqual([]);
+});
+
+test('sessions: the user sessions brute force finds with a 30-minute gap, each once', async () => {
+  const { clicks, outputs, late, watermark } = await runSessions({ seed: 5, users: 12, hours: 5 });
+  const gap = 30 * MINUTE;
+  const expected: { key: string; value: UserSession }[] = [];
+  const byUser = new Map<string, Click[]>();
+  for (const { value: c } of clicks) byUser.set(c.userId, [...(byUser.get(c.userId) ?? []), c]);
+  for (const [userId, cs] of byUser) {
+    const times = cs.map((c) => c.timestamp).sort((a, b) => a - b);
+    let first = 0;
+    for (let i = 1; i <= times.length; i++) {
+      if (i < times.length && (times[i] as number) - (times[i - 1] as number) < gap) continue;
+      const [from, to] = [times[first] as number, times[i - 1] as number];
+      if (to + gap <= watermark!) {
+        expected.push({
+          key: userId,
+          value: {
+            userId,
+            firstClick: new Date(from).toISOString(),
+            lastClick: new Date(to).toISOString(),
+            clicks: i - first,
+            minutes: Math.round((to - from) / MINUTE),
+          },
+        });
+      }
+      first = i;
+    }
+  }
+  expect(expected.length).toBeGreaterThan(10);
+  expect(canonical(outputs)).toEqual(canonical(expected));
+  expect(late).toEqual([]);
 });
