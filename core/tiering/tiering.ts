@@ -618,8 +618,12 @@ export class Tiering {
     };
     // Records of aborted transactions never supersede anything (they are removed below), nor do
     // those of open ones (they may abort): Kafka's cleaner ignores them too.
-    for (const segment of segments)
-      for (const b of await this.segmentBatches(segment)) if (b.aborted !== true) note(decodeStoredBatch(b));
+    for (const segment of segments) {
+      const batches = await this.batchesUnlessReplaced(segment);
+      // Another compactor replaced a segment since the listing: it is at work, so leave it to it.
+      if (batches === undefined) return 0;
+      for (const b of batches) if (b.aborted !== true) note(decodeStoredBatch(b));
+    }
     for (let offset = state.tieredThrough; ;) {
       const page = await this.log.readBatches(log, offset, 100);
       for (const b of page.batches.filter((b) => b.baseOffset >= offset)) {
@@ -632,7 +636,8 @@ export class Tiering {
     }
     let rewritten = 0;
     for (const segment of segments) {
-      const batches = await this.segmentBatches(segment);
+      const batches = await this.batchesUnlessReplaced(segment);
+      if (batches === undefined) continue; // compacted by another compactor meanwhile
       const tombstonesExpire = segment.createdAt + topic.config.deleteRetentionMs <= this.now();
       const kept: StoredBatch[] = [];
       const dropped: string[] = [];
@@ -690,7 +695,12 @@ export class Tiering {
       );
       const encoded = encodeSegment(kept, segment.base);
       await this.objects.put(key, encoded.bytes);
-      const remaining = (await segmentClaims(this.objects, segment)).filter((c) => !dropped.includes(c));
+      const claimed = await this.unlessReplaced(segment, () => segmentClaims(this.objects, segment));
+      if (claimed === undefined) {
+        await this.objects.delete([key]); // compacted by another compactor meanwhile: ours is unreferenced
+        continue;
+      }
+      const remaining = claimed.filter((c) => !dropped.includes(c));
       const claims = await this.writeClaimList(key, remaining);
       const { claims: _previous, ...rest } = segment;
       const next: SegmentRecord = {
@@ -721,6 +731,27 @@ export class Tiering {
       rewritten++;
     }
     return rewritten;
+  }
+
+  /**
+   * A segment's batches, or undefined when its object is gone because another compactor (or
+   * retention) replaced or removed the segment after it was listed. A missing object the segment
+   * list still names is corruption, and throws.
+   */
+  private batchesUnlessReplaced(segment: SegmentRecord): Promise<StoredBatch[] | undefined> {
+    return this.unlessReplaced(segment, () => this.segmentBatches(segment));
+  }
+
+  /** Reads one of a segment's objects; undefined when the segment was replaced or removed meanwhile. */
+  private async unlessReplaced<T>(segment: SegmentRecord, read: () => Promise<T>): Promise<T | undefined> {
+    try {
+      return await read();
+    } catch (e) {
+      if (!(isSluiceError(e, 'CorruptData') && /object is missing/.test(e.message))) throw e;
+      const current = await this.store.listSegments(segment.log);
+      if (current.some((s) => s.key === segment.key)) throw e;
+      return undefined;
+    }
   }
 
   /** Every batch of a segment, read whole from S3 and checked. */

@@ -710,6 +710,35 @@ export function tieringContract(kind: TieredKind): void {
         ).toBeTruthy();
       });
 
+      it('a compactor working from a listing another compactor has since replaced leaves it be', async () => {
+        const c = clock();
+        const { store, objects } = await kind.make(c.now);
+        const { sluice, tiering } = tieredEngine(store, objects, c.now);
+        await sluice.createTopic('stale', {
+          config: { cleanupPolicy: 'compact', hotRetentionMs: MINUTE, deleteRetentionMs: MINUTE },
+        });
+        await sluice.append('stale', [
+          { key: 'a', value: 1, partition: 0 },
+          { key: 'a', value: 2, partition: 0 },
+        ]);
+        c.advance(2 * MINUTE);
+        await sluice.append('stale', [{ key: 'b', value: 3, partition: 0 }]);
+        const topic = (await sluice.listTopics())[0]!;
+        await tiering.rollOnce(topic, 0);
+        const log = logKey(topic.topicId, 0);
+        const listed = await store.listSegments(log);
+        // The second compactor lists the segments, then the first one compacts and deletes them.
+        const late = Object.create(store) as Store & TieringStore;
+        let calls = 0;
+        late.listSegments = async (l) => (calls++ === 0 ? listed : store.listSegments(l));
+        expect(await tiering.compact(topic, 0)).toBe(1);
+        const compacted = await store.listSegments(log);
+        expect(compacted.map((s) => s.key)).not.toStrictEqual(listed.map((s) => s.key));
+        expect(await tieredEngine(late, objects, c.now).tiering.compact(topic, 0)).toBe(0);
+        expect(await store.listSegments(log)).toStrictEqual(compacted);
+        expect((await readAll(sluice, 'stale')).map((r) => r.value)).toStrictEqual([2, 3]);
+      });
+
       it('a compacted topic keeps the latest value of every key beyond retentionMs', async () => {
         const c = clock();
         const { store, objects } = await kind.make(c.now);
