@@ -181,6 +181,9 @@ export const metadataKeys = {
    * offset, keyed window state, and a version every commit raises.
    */
   jobState: (job: string) => ({ pk: `job#${job}`, sk: 'state' }),
+  /** One item per stream job, written with its first commit: what `sluice jobs list` pages through. */
+  jobRegistry: (job: string) => ({ pk: 'jobs', sk: job }),
+  jobRegistryPartition: 'jobs',
   /** Short-lived exclusive rights (a saga trigger's drain, a subscription's dispatcher). */
   lease: (name: string) => ({ pk: 'lease', sk: name }),
 } as const;

@@ -1,8 +1,15 @@
-import { GetItemCommand, type DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import { GetItemCommand, QueryCommand, type AttributeValue, type DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { DynamoPart } from '../adapters/dynamodb/dynamoAtomic.ts';
 import { metadataKeys } from '../schema.ts';
 import type { JobState } from './job.ts';
-import { encodeJobState, type JobStateStore, type StoredJobState } from './stateStore.ts';
+import {
+  DEFAULT_JOB_PAGE,
+  encodeJobState,
+  type JobPage,
+  type JobStateStore,
+  type ListJobsOptions,
+  type StoredJobState,
+} from './stateStore.ts';
 
 export interface DynamoJobStateStoreOptions {
   readonly client: DynamoDBClient;
@@ -46,6 +53,36 @@ export class DynamoJobStateStore implements JobStateStore {
             : { ConditionExpression: 'v = :v', ExpressionAttributeValues: { ':v': { N: String(expectedVersion) } } }),
         },
       },
+      // The first commit registers the job (the state's condition guards it: no second first commit).
+      ...(expectedVersion === undefined
+        ? [{ Put: { TableName: this.table, Item: keyOf(metadataKeys.jobRegistry(job)) } }]
+        : []),
     ]);
   }
+
+  async list(options: ListJobsOptions = {}): Promise<JobPage> {
+    const limit = options.limit ?? DEFAULT_JOB_PAGE;
+    const jobs: string[] = [];
+    let start: Record<string, AttributeValue> | undefined =
+      options.after === undefined ? undefined : keyOf(metadataKeys.jobRegistry(options.after));
+    do {
+      const out = await this.client.send(
+        new QueryCommand({
+          TableName: this.table,
+          KeyConditionExpression: 'pk = :pk',
+          ExpressionAttributeValues: { ':pk': { S: metadataKeys.jobRegistryPartition } },
+          ProjectionExpression: 'sk',
+          Limit: limit - jobs.length,
+          ...(start === undefined ? {} : { ExclusiveStartKey: start }),
+        }),
+      );
+      for (const item of out.Items ?? []) jobs.push(item.sk!.S!);
+      start = out.LastEvaluatedKey;
+    } while (start !== undefined && jobs.length < limit);
+    return start === undefined ? { jobs } : { jobs, next: jobs.at(-1)! };
+  }
+}
+
+function keyOf(key: { pk: string; sk: string }) {
+  return { pk: { S: key.pk }, sk: { S: key.sk } };
 }

@@ -36,7 +36,25 @@ export interface JobStateStore {
    * `JobStateTooLarge` when the state passes `MAX_JOB_STATE_BYTES`.
    */
   savePart(job: string, state: JobState, expectedVersion: number | undefined): AtomicPart;
+  /** The jobs that have committed a step, by name in ascending order, a page at a time. */
+  list(options?: ListJobsOptions): Promise<JobPage>;
 }
+
+export interface ListJobsOptions {
+  /** The `next` of the previous page. */
+  readonly after?: string;
+  /** @default 100 */
+  readonly limit?: number;
+}
+
+export interface JobPage {
+  readonly jobs: string[];
+  /** Where the next page starts; absent on the last page. */
+  readonly next?: string;
+}
+
+export const DEFAULT_JOB_PAGE = 100;
+export const MAX_JOB_PAGE = 1000;
 
 /** The state as the item stores it (a JSON string, so that no key or value of it meets DynamoDB’s map rules), checked for size. */
 export function encodeJobState(job: string, state: JobState): { json: string; bytes: number } {
@@ -60,10 +78,18 @@ export class MemoryJobStateStore implements JobStateStore {
   savePart(job: string, state: JobState, expectedVersion: number | undefined): AtomicPart {
     const { json, bytes } = encodeJobState(job, state);
     return new MemoryPart(
-      1,
+      expectedVersion === undefined ? 2 : 1, // the first commit also registers the job
       bytes,
       () => (this.items.get(job)?.version !== expectedVersion ? { item: 0 } : undefined),
       () => this.items.set(job, { json, version: (expectedVersion ?? 0) + 1 }),
     );
+  }
+
+  async list(options: ListJobsOptions = {}): Promise<JobPage> {
+    await new Promise((resolve) => setImmediate(resolve));
+    const limit = options.limit ?? DEFAULT_JOB_PAGE;
+    const names = [...this.items.keys()].filter((n) => options.after === undefined || n > options.after).sort();
+    const jobs = names.slice(0, limit);
+    return names.length > limit ? { jobs, next: jobs.at(-1)! } : { jobs };
   }
 }

@@ -202,6 +202,26 @@ export function jobRunnerContract(kind: { name: string; make: () => Promise<JobR
       expect(stored?.state).toStrictEqual(expect.objectContaining({ watermark: expected.state.watermark }));
     });
 
+    test('a job is listed once it has committed a step, by name, a page at a time', async () => {
+      const kit = await kind.make();
+      await setUp(kit, 'listed', events(6, 1, 10));
+      const before = await kit.store.list();
+      const names = ['listed-b', 'listed-a', 'listed-c'];
+      for (const name of names)
+        await new JobRunner({ sluice: kit.sluice, store: kit.store, job: windowJob('listed'), name }).runOnce();
+      const added = (jobs: string[]) => jobs.filter((j) => !before.jobs.includes(j));
+      expect(added((await kit.store.list()).jobs)).toStrictEqual(['listed-a', 'listed-b', 'listed-c']);
+      const seen: string[] = [];
+      let page = await kit.store.list({ limit: 1 });
+      for (let guard = 0; guard < 20; guard++) {
+        expect(page.jobs.length).toBeLessThanOrEqual(1);
+        seen.push(...page.jobs);
+        if (page.next === undefined) break;
+        page = await kit.store.list({ limit: 1, after: page.next });
+      }
+      expect(added(seen)).toStrictEqual(['listed-a', 'listed-b', 'listed-c']);
+    });
+
     test('crashes before and after the atomic write, each followed by a new runner: exactly the oracle’s outputs', async () => {
       const kit = await kind.make();
       const input = await setUp(kit, 'crash', events(2, 1, 120));
