@@ -37,17 +37,27 @@ export class DynamoJobStateStore implements JobStateStore {
       new GetItemCommand({ TableName: this.table, Key: { pk: { S: pk }, sk: { S: sk } }, ConsistentRead: true }),
     );
     if (out.Item === undefined) return undefined;
-    return { state: JSON.parse(out.Item.s!.S!) as JobState, version: Number(out.Item.v!.N) };
+    return {
+      state: JSON.parse(out.Item.s!.S!) as JobState,
+      version: Number(out.Item.v!.N),
+      source: out.Item.src?.S ?? '',
+    };
   }
 
-  savePart(job: string, state: JobState, expectedVersion: number | undefined): DynamoPart {
+  savePart(job: string, state: JobState, expectedVersion: number | undefined, source: string): DynamoPart {
     const { json } = encodeJobState(job, state);
     const { pk, sk } = metadataKeys.jobState(job);
     return new DynamoPart([
       {
         Put: {
           TableName: this.table,
-          Item: { pk: { S: pk }, sk: { S: sk }, s: { S: json }, v: { N: String((expectedVersion ?? 0) + 1) } },
+          Item: {
+            pk: { S: pk },
+            sk: { S: sk },
+            s: { S: json },
+            v: { N: String((expectedVersion ?? 0) + 1) },
+            src: { S: source },
+          },
           ...(expectedVersion === undefined
             ? { ConditionExpression: 'attribute_not_exists(pk)' }
             : { ConditionExpression: 'v = :v', ExpressionAttributeValues: { ':v': { N: String(expectedVersion) } } }),

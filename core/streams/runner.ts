@@ -169,7 +169,7 @@ export class JobRunner {
         return { records: 0, outputs: 0, late: 0, committed: false };
       try {
         const written = await this.sluice.appendAtomically(this.appendsOf(result), () => [
-          this.store.savePart(this.name, result.state, version),
+          this.store.savePart(this.name, result.state, version, this.job.source),
         ]);
         if (written.outcome === 'rejected') return 'conflict';
         return { records: batch.length, outputs: result.outputs.length, late: result.late.length, committed: true };

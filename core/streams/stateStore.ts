@@ -9,6 +9,8 @@ import type { JobState } from './job.ts';
 export interface StoredJobState {
   readonly state: JobState;
   readonly version: number;
+  /** The topic the job reads (what its partitions’ lag is measured against). */
+  readonly source: string;
 }
 
 /**
@@ -35,7 +37,7 @@ export interface JobStateStore {
    * stored version is not `expectedVersion` (undefined: when a state exists). Throws
    * `JobStateTooLarge` when the state passes `MAX_JOB_STATE_BYTES`.
    */
-  savePart(job: string, state: JobState, expectedVersion: number | undefined): AtomicPart;
+  savePart(job: string, state: JobState, expectedVersion: number | undefined, source: string): AtomicPart;
   /** The jobs that have committed a step, by name in ascending order, a page at a time. */
   list(options?: ListJobsOptions): Promise<JobPage>;
 }
@@ -60,28 +62,30 @@ export const MAX_JOB_PAGE = 1000;
 export function encodeJobState(job: string, state: JobState): { json: string; bytes: number } {
   const json = JSON.stringify(state);
   const { pk, sk } = metadataKeys.jobState(job);
-  const bytes = jsonItemBytes(pk, sk, json) + 16; // + the version attribute
+  const bytes = jsonItemBytes(pk, sk, json) + 16 + 256; // + the version and source attributes
   if (bytes > MAX_JOB_STATE_BYTES) throw new JobStateTooLarge(job, bytes, MAX_JOB_STATE_BYTES);
   return { json, bytes };
 }
 
 /** In-memory `JobStateStore`, with DynamoDB’s item limit (see capacity.ts). */
 export class MemoryJobStateStore implements JobStateStore {
-  private readonly items = new Map<string, { json: string; version: number }>();
+  private readonly items = new Map<string, { json: string; version: number; source: string }>();
 
   async load(job: string): Promise<StoredJobState | undefined> {
     await new Promise((resolve) => setImmediate(resolve));
     const item = this.items.get(job);
-    return item === undefined ? undefined : { state: JSON.parse(item.json) as JobState, version: item.version };
+    return item === undefined
+      ? undefined
+      : { state: JSON.parse(item.json) as JobState, version: item.version, source: item.source };
   }
 
-  savePart(job: string, state: JobState, expectedVersion: number | undefined): AtomicPart {
+  savePart(job: string, state: JobState, expectedVersion: number | undefined, source: string): AtomicPart {
     const { json, bytes } = encodeJobState(job, state);
     return new MemoryPart(
       expectedVersion === undefined ? 2 : 1, // the first commit also registers the job
       bytes,
       () => (this.items.get(job)?.version !== expectedVersion ? { item: 0 } : undefined),
-      () => this.items.set(job, { json, version: (expectedVersion ?? 0) + 1 }),
+      () => this.items.set(job, { json, version: (expectedVersion ?? 0) + 1, source }),
     );
   }
 

@@ -200,6 +200,7 @@ export function jobRunnerContract(kind: { name: string; make: () => Promise<JobR
       expectLate(await readAll(kit, 'plain-late'), expected.late);
       const stored = await kit.store.load('plain');
       expect(stored?.state).toStrictEqual(expect.objectContaining({ watermark: expected.state.watermark }));
+      expect(stored?.source).toBe('plain-in');
     });
 
     test('a job is listed once it has committed a step, by name, a page at a time', async () => {
