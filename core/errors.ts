@@ -644,8 +644,9 @@ export class StreamNotFound extends SluiceError {
 }
 
 /**
- * A stream job’s state would not fit in its one DynamoDB item (core/streams/stateStore.ts): too
- * many keys or open windows. Nothing was written. Shorten windows or lateness, or key more coarsely.
+ * A part of a stream job’s state would not fit its DynamoDB items (core/streams/stateLayout.ts):
+ * one key’s state over an item, a head with too many partitions and panes, or one pane over 256
+ * chunks. Nothing was written. Shorten windows or lateness, or key more coarsely.
  */
 export class JobStateTooLarge extends SluiceError {
   readonly job: string;
@@ -653,7 +654,7 @@ export class JobStateTooLarge extends SluiceError {
   readonly maxBytes: number;
   constructor(job: string, bytes: number, maxBytes: number) {
     super(
-      `Stream job ${job}: its state is ${bytes} bytes, over the ${maxBytes} bytes one item holds; shorten windows or allowed lateness, or key more coarsely`,
+      `Stream job ${job}: its state is ${bytes} bytes, over the ${maxBytes} bytes its items hold; shorten windows or allowed lateness, or key more coarsely`,
     );
     this.job = job;
     this.bytes = bytes;

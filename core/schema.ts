@@ -177,8 +177,9 @@ export const metadataKeys = {
   }),
   projectionPartition: (projection: string) => `projection#${projection}`,
   /**
-   * A stream job’s state (core/streams/stateStore.ts): watermark, per input partition the next
-   * offset, keyed window state, and a version every commit raises.
+   * A stream job’s state head (core/streams/stateLayout.ts): watermark, per input partition the
+   * next offset, the manifest of its chunk items (`sk` `chunk#<id>`, same partition key), and a
+   * version every commit raises.
    */
   jobState: (job: string) => ({ pk: `job#${job}`, sk: 'state' }),
   /** One item per stream job, written with its first commit: what `sluice jobs list` pages through. */

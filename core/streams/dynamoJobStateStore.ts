@@ -1,11 +1,14 @@
 import { GetItemCommand, QueryCommand, type AttributeValue, type DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { DynamoPart } from '../adapters/dynamodb/dynamoAtomic.ts';
+import { JobContention } from '../errors.ts';
 import { metadataKeys } from '../schema.ts';
 import type { JobState } from './job.ts';
+import { assemble, type StoredChunk } from './stateLayout.ts';
 import {
   DEFAULT_JOB_PAGE,
-  encodeJobState,
+  planJobSave,
   type JobPage,
+  type JobSave,
   type JobStateStore,
   type ListJobsOptions,
   type StoredJobState,
@@ -17,10 +20,14 @@ export interface DynamoJobStateStoreOptions {
   readonly table: string;
 }
 
+/** Reads of a head and its chunks that a commit may tear before the store gives up. */
+const MAX_TORN_READS = 10;
+
 /**
- * `JobStateStore` in the metadata table: one item per job (`metadataKeys.jobState`) holding the
- * state as a JSON string `s` and its version `v`, put under a condition on the version. An item
- * passes DynamoDB’s 400 KB limit never: `encodeJobState` refuses states over `MAX_JOB_STATE_BYTES`.
+ * `JobStateStore` in the metadata table, laid out as stateLayout.ts describes: under the job’s
+ * partition key (`metadataKeys.jobState`), the head item (`sk` `state`: JSON `s`, version `v`,
+ * source topic `src`) and chunk items (`sk` `chunk#<id>`: JSON `s`, version `v` that wrote it).
+ * The first commit also registers the job (`metadataKeys.jobRegistry`), for `list`.
  */
 export class DynamoJobStateStore implements JobStateStore {
   private readonly client: DynamoDBClient;
@@ -31,43 +38,68 @@ export class DynamoJobStateStore implements JobStateStore {
     this.table = options.table;
   }
 
-  async load(job: string): Promise<StoredJobState | undefined> {
-    const { pk, sk } = metadataKeys.jobState(job);
-    const out = await this.client.send(
-      new GetItemCommand({ TableName: this.table, Key: { pk: { S: pk }, sk: { S: sk } }, ConsistentRead: true }),
-    );
-    if (out.Item === undefined) return undefined;
-    return {
-      state: JSON.parse(out.Item.s!.S!) as JobState,
-      version: Number(out.Item.v!.N),
-      source: out.Item.src?.S ?? '',
-    };
+  async load(job: string, cached?: StoredJobState): Promise<StoredJobState | undefined> {
+    for (let attempt = 0; attempt < MAX_TORN_READS; attempt++) {
+      const { pk, sk } = metadataKeys.jobState(job);
+      const out = await this.client.send(
+        new GetItemCommand({ TableName: this.table, Key: keyOf({ pk, sk }), ConsistentRead: true }),
+      );
+      if (out.Item === undefined) return undefined;
+      const version = Number(out.Item.v!.N);
+      if (cached?.version === version) return cached;
+      const assembled = assemble(out.Item.s!.S!, version, await this.chunks(pk));
+      if (assembled !== 'torn') return { ...assembled, version, source: out.Item.src?.S ?? '' };
+    }
+    throw new JobContention(job, MAX_TORN_READS);
   }
 
-  savePart(job: string, state: JobState, expectedVersion: number | undefined, source: string): DynamoPart {
-    const { json } = encodeJobState(job, state);
+  /** Every chunk item of a job, strongly consistent, page by page. */
+  private async chunks(pk: string): Promise<Map<string, StoredChunk>> {
+    const found = new Map<string, StoredChunk>();
+    let start: Record<string, AttributeValue> | undefined;
+    do {
+      const out = await this.client.send(
+        new QueryCommand({
+          TableName: this.table,
+          KeyConditionExpression: 'pk = :pk AND begins_with(sk, :chunk)',
+          ExpressionAttributeValues: { ':pk': { S: pk }, ':chunk': { S: CHUNK_PREFIX } },
+          ConsistentRead: true,
+          ...(start === undefined ? {} : { ExclusiveStartKey: start }),
+        }),
+      );
+      for (const item of out.Items ?? []) {
+        found.set(item.sk!.S!.slice(CHUNK_PREFIX.length), { json: item.s!.S!, version: Number(item.v!.N) });
+      }
+      start = out.LastEvaluatedKey;
+    } while (start !== undefined);
+    return found;
+  }
+
+  save(job: string, state: JobState, loaded: StoredJobState | undefined, source: string): JobSave {
+    const { plan, stored } = planJobSave(job, state, loaded, source);
     const { pk, sk } = metadataKeys.jobState(job);
-    return new DynamoPart([
+    const version = { N: String(stored.version) };
+    const part = new DynamoPart([
       {
         Put: {
           TableName: this.table,
-          Item: {
-            pk: { S: pk },
-            sk: { S: sk },
-            s: { S: json },
-            v: { N: String((expectedVersion ?? 0) + 1) },
-            src: { S: source },
-          },
-          ...(expectedVersion === undefined
+          Item: { ...keyOf({ pk, sk }), s: { S: plan.headJson }, v: version, src: { S: source } },
+          ...(loaded === undefined
             ? { ConditionExpression: 'attribute_not_exists(pk)' }
-            : { ConditionExpression: 'v = :v', ExpressionAttributeValues: { ':v': { N: String(expectedVersion) } } }),
+            : { ConditionExpression: 'v = :v', ExpressionAttributeValues: { ':v': { N: String(loaded.version) } } }),
         },
       },
-      // The first commit registers the job (the state's condition guards it: no second first commit).
-      ...(expectedVersion === undefined
-        ? [{ Put: { TableName: this.table, Item: keyOf(metadataKeys.jobRegistry(job)) } }]
-        : []),
+      // The head’s condition guards the rest: chunks and the registry need none of their own.
+      ...plan.puts.map((p) => ({
+        Put: {
+          TableName: this.table,
+          Item: { ...keyOf({ pk, sk: CHUNK_PREFIX + p.id }), s: { S: p.json }, v: version },
+        },
+      })),
+      ...plan.deletes.map((id) => ({ Delete: { TableName: this.table, Key: keyOf({ pk, sk: CHUNK_PREFIX + id }) } })),
+      ...(loaded === undefined ? [{ Put: { TableName: this.table, Item: keyOf(metadataKeys.jobRegistry(job)) } }] : []),
     ]);
+    return { parts: [part], stored };
   }
 
   async list(options: ListJobsOptions = {}): Promise<JobPage> {
@@ -92,6 +124,8 @@ export class DynamoJobStateStore implements JobStateStore {
     return start === undefined ? { jobs } : { jobs, next: jobs.at(-1)! };
   }
 }
+
+const CHUNK_PREFIX = 'chunk#';
 
 function keyOf(key: { pk: string; sk: string }) {
   return { pk: { S: key.pk }, sk: { S: key.sk } };

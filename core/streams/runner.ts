@@ -15,7 +15,9 @@
  * - A crash before the write lands loses nothing: the next runner loads the last state and reads
  *   the same records again from its offsets. A crash after it lands loses nothing either: the
  *   next runner loads the new state. An output is therefore written once per step that commits.
- * - The state item’s version is the commit’s guard (a conditional put). Of two runners that
+ * - The state is a head item and chunk items (stateLayout.ts): window panes in their own chunks,
+ *   so a step writes the head and only the panes its events touched. The head’s version is the
+ *   commit’s guard (a conditional put). Of two runners that
  *   loaded the same version only one commits; the other’s write is refused whole, and it loads
  *   again and goes on from the state the winner left. No lease is needed for correctness, only
  *   to avoid the wasted work.
@@ -27,7 +29,7 @@
  *
  * @debt An input partition whose `nextOffset` retention has already deleted throws
  * `OffsetOutOfRange`; the job has no policy yet (Flink fails the job too, Kafka Streams resets).
- * The state is one item (`MAX_JOB_STATE_BYTES`, `JobStateTooLarge` beyond). The state is not
+ * One key’s state must fit an item (`JobStateTooLarge` beyond). The state is not
  * checked against the job definition that made it (see job.ts): a changed pipeline under the same
  * name reads the old state. A step that overflows a transaction with no records left to halve
  * (windows fired by idleness alone) throws. A refused write gives its output offsets back at once;
@@ -40,7 +42,7 @@ import { integerOption } from '../log/integerOption.ts';
 import { MAX_READ_RECORDS } from '../log/read.ts';
 import type { Sluice } from '../log/sluice.ts';
 import { StreamJob, type InputRecord, type JobState, type StepResult } from './job.ts';
-import type { JobStateStore } from './stateStore.ts';
+import type { JobStateStore, StoredJobState } from './stateStore.ts';
 
 export interface JobRunnerOptions {
   /** The engine, with an `AtomicWriter` (`SluiceOptions.atomic`). */
@@ -101,6 +103,8 @@ export class JobRunner {
   private readonly job: StreamJob;
   private readonly name: string;
   private readonly maxConflicts: number;
+  /** The state this runner last loaded or committed: a load that finds its version reads only the head. */
+  private cached: StoredJobState | undefined;
 
   constructor(options: JobRunnerOptions) {
     if (typeof options !== 'object' || options === null)
@@ -110,7 +114,7 @@ export class JobRunner {
       throw new InvalidArgument('job', 'job must be a StreamJob, as stream(…)…to(topic) returns');
     if (typeof options.name !== 'string' || options.name.length === 0 || options.name.length > 200)
       throw new InvalidArgument('name', 'name must be a string of 1 to 200 characters (the key of the job’s state)');
-    if (typeof options.sluice?.appendAtomically !== 'function' || typeof options.store?.savePart !== 'function')
+    if (typeof options.sluice?.appendAtomically !== 'function' || typeof options.store?.save !== 'function')
       throw new InvalidArgument('options', 'a runner needs a sluice (with an AtomicWriter) and a JobStateStore');
     this.sluice = options.sluice;
     this.store = options.store;
@@ -128,11 +132,11 @@ export class JobRunner {
     const now = options.now ?? Date.now();
     if (!Number.isFinite(now)) throw new InvalidArgument('now', 'now must be a finite number of epoch milliseconds');
     for (let conflicts = 0; conflicts < this.maxConflicts; conflicts++) {
-      const loaded = await this.store.load(this.name);
+      const loaded = await this.store.load(this.name, this.cached);
       const partitions = (await this.sluice.topic(this.job.source, { fresh: conflicts > 0 })).config.partitions;
       const state = loaded?.state ?? this.job.initialState(range(partitions));
       const read = await this.readInput(state, partitions, maxRecords);
-      const outcome = await this.commit(state, loaded?.version, read, maxRecords, now);
+      const outcome = await this.commit(state, loaded, read, maxRecords, now);
       if (outcome !== 'conflict') return { ...outcome, conflicts };
     }
     throw new JobContention(this.name, this.maxConflicts);
@@ -157,7 +161,7 @@ export class JobRunner {
   /** Steps on the first `take` records of each partition, halving `take` until the commit fits one transaction. */
   private async commit(
     state: JobState,
-    version: number | undefined,
+    loaded: StoredJobState | undefined,
     input: InputRecord[][],
     maxRecords: number,
     now: number,
@@ -168,10 +172,10 @@ export class JobRunner {
       if (batch.length === 0 && JSON.stringify(result.state) === JSON.stringify(state))
         return { records: 0, outputs: 0, late: 0, committed: false };
       try {
-        const written = await this.sluice.appendAtomically(this.appendsOf(result), () => [
-          this.store.savePart(this.name, result.state, version, this.job.source),
-        ]);
+        const save = this.store.save(this.name, result.state, loaded, this.job.source);
+        const written = await this.sluice.appendAtomically(this.appendsOf(result), () => save.parts);
         if (written.outcome === 'rejected') return 'conflict';
+        this.cached = save.stored;
         return { records: batch.length, outputs: result.outputs.length, late: result.late.length, committed: true };
       } catch (e) {
         const tooLarge = isSluiceError(e, TransactionTooLarge.name) || isSluiceError(e, TooManyRecords.name);

@@ -1,43 +1,43 @@
 import { MemoryPart } from '../adapters/memory/memoryAtomic.ts';
-import { MAX_ITEM_BYTES, jsonItemBytes } from '../adapters/memory/capacity.ts';
-import { JobStateTooLarge } from '../errors.ts';
 import type { AtomicPart } from '../ports.ts';
-import { metadataKeys } from '../schema.ts';
 import type { JobState } from './job.ts';
+import { assemble, planSave, type JobLayout, type LayoutPlan, type StoredChunk } from './stateLayout.ts';
 
-/** A stream job’s state as stored, with the version its last commit gave it (1 for the first). */
+/** A stream job’s state as loaded, with the version its last commit gave it (1 for the first). */
 export interface StoredJobState {
   readonly state: JobState;
   readonly version: number;
   /** The topic the job reads (what its partitions’ lag is measured against). */
   readonly source: string;
+  /** How it is stored (stateLayout.ts): what the next save compares against to write only changes. */
+  readonly layout: JobLayout;
+}
+
+/** A save as part of an atomic write, and what the store holds once that write commits. */
+export interface JobSave {
+  readonly parts: AtomicPart[];
+  readonly stored: StoredJobState;
 }
 
 /**
- * The most bytes a job’s state may take. The state is one item, and DynamoDB stores items of at
- * most 400 KB (`MAX_ITEM_BYTES`); the rest is left for the key and the version.
- *
- * @debt A larger state is refused (`JobStateTooLarge`) rather than split into chunk items written
- * in the same transaction: chunks would need a reader that checks every chunk carries the head’s
- * version (a Query is not isolated from a transaction landing under it), and would eat into the
- * 100 items a commit shares with the job’s output batches. Issue 16’s panes in their own items are
- * the way past this limit.
- */
-export const MAX_JOB_STATE_BYTES = MAX_ITEM_BYTES - 50 * 1024; // 350 KB: 50 KB left of the item for key and version
-
-/**
- * Where stream jobs keep their state: one item per job, replaced only by an atomic write that
- * expects the version it was loaded at, so that of two runners of one job only one commits a step.
+ * Where stream jobs keep their state: a head item and chunk items per job (stateLayout.ts),
+ * replaced only by an atomic write that expects the version the state was loaded at, so that of
+ * two runners of one job only one commits a step.
  */
 export interface JobStateStore {
-  /** The job’s state and version, or undefined before its first commit. Strongly consistent. */
-  load(job: string): Promise<StoredJobState | undefined>;
   /**
-   * The state as part of an atomic write, at version `expectedVersion + 1`: rejected when the
-   * stored version is not `expectedVersion` (undefined: when a state exists). Throws
-   * `JobStateTooLarge` when the state passes `MAX_JOB_STATE_BYTES`.
+   * The job’s state, or undefined before its first commit; never a mix of two commits. With
+   * `cached` (what this caller loaded or saved last), a head still at its version is all that is
+   * read.
    */
-  savePart(job: string, state: JobState, expectedVersion: number | undefined, source: string): AtomicPart;
+  load(job: string, cached?: StoredJobState): Promise<StoredJobState | undefined>;
+  /**
+   * `state` as parts of an atomic write, at version `loaded.version + 1`: rejected when the stored
+   * version is not `loaded`’s (undefined: when a state exists). Writes the head and the chunks
+   * that changed since `loaded`. Throws `JobStateTooLarge`, writing nothing, when a part of the
+   * state cannot fit an item (see `planSave`).
+   */
+  save(job: string, state: JobState, loaded: StoredJobState | undefined, source: string): JobSave;
   /** The jobs that have committed a step, by name in ascending order, a page at a time. */
   list(options?: ListJobsOptions): Promise<JobPage>;
 }
@@ -58,41 +58,57 @@ export interface JobPage {
 export const DEFAULT_JOB_PAGE = 100;
 export const MAX_JOB_PAGE = 1000;
 
-/** The state as the item stores it (a JSON string, so that no key or value of it meets DynamoDB’s map rules), checked for size. */
-export function encodeJobState(job: string, state: JobState): { json: string; bytes: number } {
-  const json = JSON.stringify(state);
-  const { pk, sk } = metadataKeys.jobState(job);
-  const bytes = jsonItemBytes(pk, sk, json) + 16 + 256; // + the version and source attributes
-  if (bytes > MAX_JOB_STATE_BYTES) throw new JobStateTooLarge(job, bytes, MAX_JOB_STATE_BYTES);
-  return { json, bytes };
+/** What a save of `state` writes, and the stored state it leaves once committed. */
+export function planJobSave(
+  job: string,
+  state: JobState,
+  loaded: StoredJobState | undefined,
+  source: string,
+): { plan: LayoutPlan; stored: StoredJobState } {
+  const version = (loaded?.version ?? 0) + 1;
+  const plan = planSave(job, state, loaded?.layout, version);
+  return { plan, stored: { state, version, source, layout: plan.layout } };
 }
 
-/** In-memory `JobStateStore`, with DynamoDB’s item limit (see capacity.ts). */
+/** In-memory `JobStateStore`: the same head and chunks, with DynamoDB’s item limit (see stateLayout.ts). */
 export class MemoryJobStateStore implements JobStateStore {
-  private readonly items = new Map<string, { json: string; version: number; source: string }>();
+  private readonly heads = new Map<string, { json: string; version: number; source: string }>();
+  private readonly chunks = new Map<string, Map<string, StoredChunk>>();
 
-  async load(job: string): Promise<StoredJobState | undefined> {
+  async load(job: string, cached?: StoredJobState): Promise<StoredJobState | undefined> {
     await new Promise((resolve) => setImmediate(resolve));
-    const item = this.items.get(job);
-    return item === undefined
-      ? undefined
-      : { state: JSON.parse(item.json) as JobState, version: item.version, source: item.source };
+    const head = this.heads.get(job);
+    if (head === undefined) return undefined;
+    if (cached?.version === head.version) return cached;
+    const assembled = assemble(head.json, head.version, this.chunks.get(job) ?? new Map());
+    if (assembled === 'torn') throw new Error(`job ${job}: its chunks disagree with its head`); // atomic here: a bug
+    return { ...assembled, version: head.version, source: head.source };
   }
 
-  savePart(job: string, state: JobState, expectedVersion: number | undefined, source: string): AtomicPart {
-    const { json, bytes } = encodeJobState(job, state);
-    return new MemoryPart(
-      expectedVersion === undefined ? 2 : 1, // the first commit also registers the job
+  save(job: string, state: JobState, loaded: StoredJobState | undefined, source: string): JobSave {
+    const { plan, stored } = planJobSave(job, state, loaded, source);
+    const items = 1 + plan.puts.length + plan.deletes.length + (loaded === undefined ? 1 : 0); // + the registry entry
+    const bytes =
+      Buffer.byteLength(plan.headJson) + plan.puts.reduce((sum, p) => sum + Buffer.byteLength(p.json), 0) + items * 64;
+    const part = new MemoryPart(
+      items,
       bytes,
-      () => (this.items.get(job)?.version !== expectedVersion ? { item: 0 } : undefined),
-      () => this.items.set(job, { json, version: (expectedVersion ?? 0) + 1, source }),
+      () => (this.heads.get(job)?.version !== loaded?.version ? { item: 0 } : undefined),
+      () => {
+        this.heads.set(job, { json: plan.headJson, version: stored.version, source });
+        const chunks = this.chunks.get(job) ?? new Map<string, StoredChunk>();
+        for (const p of plan.puts) chunks.set(p.id, { json: p.json, version: stored.version });
+        for (const id of plan.deletes) chunks.delete(id);
+        this.chunks.set(job, chunks);
+      },
     );
+    return { parts: [part], stored };
   }
 
   async list(options: ListJobsOptions = {}): Promise<JobPage> {
     await new Promise((resolve) => setImmediate(resolve));
     const limit = options.limit ?? DEFAULT_JOB_PAGE;
-    const names = [...this.items.keys()].filter((n) => options.after === undefined || n > options.after).sort();
+    const names = [...this.heads.keys()].filter((n) => options.after === undefined || n > options.after).sort();
     const jobs = names.slice(0, limit);
     return names.length > limit ? { jobs, next: jobs.at(-1)! } : { jobs };
   }

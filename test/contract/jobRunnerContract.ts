@@ -297,19 +297,49 @@ export function jobRunnerContract(kind: { name: string; make: () => Promise<JobR
       expect(out.map((o) => o.value)).toStrictEqual(expected.outputs.map((o) => o.value));
     });
 
-    test('a state over the item limit is refused with JobStateTooLarge, and nothing is written', async () => {
+    test('a state larger than one item spreads over chunk items; a step rewrites only the chunks it changed', async () => {
       const kit = await kind.make();
       const evs = Array.from({ length: 3000 }, (_, i) => ({ partition: 0, value: { k: `user-${i}`, t: 1000, n: 1 } }));
-      await setUp(kit, 'huge', evs);
+      const input = await setUp(kit, 'huge', evs);
       const job = stream<Ev>('huge-in', { timestamp: (e) => e.t, watermark: boundedOutOfOrderness(1_000_000) })
         .keyBy((e) => `${e.k}-${'k'.repeat(150)}`)
         .window(tumbling({ size: 10 }))
         .aggregate(count<Ev>())
         .to('huge-out');
       const runner = new JobRunner({ sluice: kit.sluice, store: kit.store, job, name: 'huge' });
-      const error = await runner.runOnce({ maxRecords: 3000, now: kit.clock.now() }).catch((e: unknown) => e);
+      await runner.runOnce({ maxRecords: 3000, now: kit.clock.now() });
+      const first = await kit.store.load('huge');
+      // 3,000 keys of ~170 bytes in one pane: past one item (400 KB), so over several chunks.
+      expect(JSON.stringify(first?.state).length).toBeGreaterThan(400 * 1024);
+      expect(Object.keys(first!.layout.head.chunks).length).toBeGreaterThan(1);
+      expect(first?.state.keys).toStrictEqual(oracle(job, input).state.keys);
+      // One more event, in a new pane: its chunk is written, the first pane’s are left as they were.
+      await kit.sluice.append('huge-in', [{ partition: 0, value: { k: 'user-1', t: 1015, n: 1 } }]);
+      await runner.runOnce({ now: kit.clock.now() });
+      const second = await new JobRunner({ sluice: kit.sluice, store: kit.store, job, name: 'huge' }).runOnce({
+        now: kit.clock.now(),
+      });
+      expect(second.committed).toBe(false);
+      const after = await kit.store.load('huge');
+      expect(after?.version).toBe(2);
+      const written = Object.entries(after!.layout.head.chunks).filter(([, v]) => v === 2);
+      expect(written.map(([id]) => id)).toStrictEqual(['p1010/0']);
+      expect(after?.state.keys).toStrictEqual(
+        oracle(job, [...input, { partition: 0, offset: 3000, value: { k: 'user-1', t: 1015, n: 1 } }]).state.keys,
+      );
+    });
+
+    test('one key’s state over one item is refused with JobStateTooLarge, and nothing is written', async () => {
+      const kit = await kind.make();
+      await setUp(kit, 'fat', [{ partition: 0, value: { k: 'a', t: 1000, n: 1 } }]);
+      const job = stream<Ev>('fat-in', { timestamp: (e) => e.t, watermark: boundedOutOfOrderness(10) })
+        .keyBy((e) => e.k)
+        .process<string, string>({ processElement: (_, ctx) => ctx.setState('x'.repeat(400 * 1024)) })
+        .to('fat-out');
+      const runner = new JobRunner({ sluice: kit.sluice, store: kit.store, job, name: 'fat' });
+      const error = await runner.runOnce({ now: kit.clock.now() }).catch((e: unknown) => e);
       expect(isSluiceError(error, 'JobStateTooLarge')).toBe(true);
-      expect(await kit.store.load('huge')).toBeUndefined();
+      expect(await kit.store.load('fat')).toBeUndefined();
     });
   });
 }
