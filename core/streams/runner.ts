@@ -39,7 +39,7 @@
 import { range } from '../async.ts';
 import { InvalidArgument, JobContention, TooManyRecords, TransactionTooLarge, isSluiceError } from '../errors.ts';
 import { integerOption } from '../log/integerOption.ts';
-import { MAX_READ_RECORDS } from '../log/read.ts';
+import { MAX_READ_RECORDS, isolationOption, type Isolation } from '../log/read.ts';
 import type { Sluice } from '../log/sluice.ts';
 import { StreamJob, type InputRecord, type JobState, type StepResult } from './job.ts';
 import type { JobStateStore, StoredJobState } from './stateStore.ts';
@@ -54,6 +54,12 @@ export interface JobRunnerOptions {
   readonly name: string;
   /** Loads and retries when another runner committed first, before `JobContention`. @default 10 */
   readonly maxConflicts?: number;
+  /**
+   * How the job reads its source. `read_committed` (the default, as Kafka Streams’ exactly-once)
+   * waits for open transactions upstream and skips aborted ones; `read_uncommitted` reads past
+   * them, so an aborted upstream transaction’s records count.
+   */
+  readonly isolation?: Isolation;
 }
 
 export interface RunOnceOptions {
@@ -103,13 +109,14 @@ export class JobRunner {
   private readonly job: StreamJob;
   private readonly name: string;
   private readonly maxConflicts: number;
+  private readonly isolation: Isolation;
   /** The state this runner last loaded or committed: a load that finds its version reads only the head. */
   private cached: StoredJobState | undefined;
 
   constructor(options: JobRunnerOptions) {
     if (typeof options !== 'object' || options === null)
       throw new InvalidArgument('options', 'options must be an object');
-    checkKeys('options', options, ['sluice', 'store', 'job', 'name', 'maxConflicts']);
+    checkKeys('options', options, ['sluice', 'store', 'job', 'name', 'maxConflicts', 'isolation']);
     if (!(options.job instanceof StreamJob))
       throw new InvalidArgument('job', 'job must be a StreamJob, as stream(…)…to(topic) returns');
     if (typeof options.name !== 'string' || options.name.length === 0 || options.name.length > 200)
@@ -121,6 +128,7 @@ export class JobRunner {
     this.job = options.job;
     this.name = options.name;
     this.maxConflicts = integerOption('maxConflicts', options.maxConflicts, DEFAULT_MAX_CONFLICTS, 1, 1000);
+    this.isolation = options.isolation === undefined ? 'read_committed' : isolationOption(options.isolation);
   }
 
   /** One step: load, read, process, commit (retried on a fresh load when another runner committed). */
@@ -142,7 +150,7 @@ export class JobRunner {
     throw new JobContention(this.name, this.maxConflicts);
   }
 
-  /** Per partition, the records after the state’s offsets, committed ones only. */
+  /** Per partition, the records after the state’s offsets (committed ones only, by default). */
   private async readInput(state: JobState, partitions: number, maxRecords: number): Promise<InputRecord[][]> {
     return Promise.all(
       range(partitions).map(async (partition) => {
@@ -151,7 +159,7 @@ export class JobRunner {
           (await this.sluice.offsetFor(this.job.source, partition, 'earliest'));
         const { records } = await this.sluice.read(this.job.source, partition, from, {
           maxRecords,
-          isolation: 'read_committed',
+          isolation: this.isolation,
         });
         return records.map((r) => ({ partition, offset: r.offset, value: r.value }));
       }),
