@@ -380,7 +380,7 @@ export function jobRunnerContract(kind: { name: string; make: () => Promise<JobR
 
     test('table sink: an item over 400 KB is refused with TableItemTooLarge, and nothing of the step is written', async () => {
       const kit = await kind.make();
-      await setUp(kit, 'wide', events(8, 1, 40, Number.MAX_SAFE_INTEGER));
+      await setUp(kit, 'wide', events(8, 1, 12, Number.MAX_SAFE_INTEGER));
       // 330 KB of JSON, a record the topic takes; as an item, each empty map costs 4 bytes: 440 KB.
       const job = windowJob('wide', (s) =>
         s

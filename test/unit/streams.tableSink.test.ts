@@ -7,13 +7,14 @@ import { isSluiceError } from '../../core/errors.ts';
 import { Sluice } from '../../core/log/sluice.ts';
 import { count, sum, combine } from '../../core/streams/aggregators.ts';
 import { DynamoTableSink } from '../../core/streams/dynamoTableSink.ts';
-import type { InputRecord, StreamJob } from '../../core/streams/job.ts';
+import type { InputRecord, JobState, StreamJob } from '../../core/streams/job.ts';
 import { JobRunner } from '../../core/streams/runner.ts';
 import { MemoryJobStateStore } from '../../core/streams/stateStore.ts';
 import { stream } from '../../core/streams/stream.ts';
 import { MemoryTableSink, type TableWrite } from '../../core/streams/tableSink.ts';
 import { boundedOutOfOrderness } from '../../core/streams/watermarks.ts';
-import { tumbling } from '../../core/streams/windows.ts';
+import type { WindowResult } from '../../core/streams/windowOperator.ts';
+import { sliding, tumbling } from '../../core/streams/windows.ts';
 import { thrownBy } from '../support/thrownBy.ts';
 
 interface Ev {
@@ -134,6 +135,64 @@ describe('toTable: the items a step writes', () => {
       .toTable('tab1');
     expect(thrownBy(step(clashing))).toMatchObject({ code: 'InvalidArgument', field: 'toTable(tab1)' });
   });
+});
+
+describe('toTable: the oracle', () => {
+  const job = stream<Ev>('in', { timestamp: (e) => e.t, watermark: boundedOutOfOrderness(5) })
+    .keyBy((e) => e.k)
+    .window(sliding({ size: 20, slide: 10 }), { allowedLateness: 15 })
+    .aggregate(combine({ count: count<Ev>(), total: sum((e: Ev) => e.n) }))
+    .to('out')
+    .toTable('tab1');
+  const arbitraryEvents = fc.array(
+    fc.record({
+      k: fc.constantFrom('a', 'b', 'c'),
+      dt: fc.integer({ min: -2, max: 6 }),
+      late: fc.nat(40),
+      n: fc.nat(9),
+    }),
+    { maxLength: 60 },
+  );
+
+  prop.prop([arbitraryEvents, fc.array(fc.integer({ min: 1, max: 8 }), { minLength: 1, maxLength: 20 })])(
+    'the table after the steps of any split holds the last result per key and window of one step over everything',
+    (generated, sizes) => {
+      let t = 100;
+      const input = events(
+        ...generated.map(({ k, dt, late, n }, i): [string, number, number] => {
+          t += dt;
+          return [k, i % 7 === 6 ? t - late : t, n]; // now and then far behind
+        }),
+      );
+      const last = new Map<string, unknown>();
+      for (const o of job.step(job.initialState([0]), input, 0).outputs) {
+        const w = o.value as WindowResult<unknown>;
+        last.set(JSON.stringify([w.key, iso(w.window.start)]), w);
+      }
+      const table = new Map<string, unknown>();
+      let state = job.initialState([0]);
+      for (let at = 0, i = 0; at < input.length; at += sizes[i++ % sizes.length]!) {
+        const result = job.step(
+          JSON.parse(JSON.stringify(state)) as JobState,
+          input.slice(at, at + sizes[i % sizes.length]!),
+          0,
+        );
+        for (const w of result.tableWrites) table.set(JSON.stringify([w.key.pk, w.key.sk]), w.item);
+        state = result.state;
+      }
+      expect([...table.keys()].sort()).toStrictEqual([...last.keys()].sort());
+      for (const [address, result] of last) {
+        const { windowStart, windowEnd, pk, sk, ...attributes } = table.get(address) as Record<string, unknown>;
+        expect(attributes).toStrictEqual(result);
+        expect([pk, sk, windowStart, windowEnd]).toStrictEqual([
+          (result as WindowResult<unknown>).key,
+          iso((result as WindowResult<unknown>).window.start),
+          (result as WindowResult<unknown>).window.start,
+          (result as WindowResult<unknown>).window.end,
+        ]);
+      }
+    },
+  );
 });
 
 describe('toTable: options', () => {
