@@ -127,6 +127,8 @@ export function tableWriteOf(sink: TableSink, key: string, window: TimeWindow | 
   const json = value === undefined ? null : (JSON.parse(JSON.stringify(value)) as JsonValue);
   const attributes: { [attribute: string]: JsonValue } =
     typeof json === 'object' && json !== null && !Array.isArray(json) ? json : { value: json };
+  if (Object.hasOwn(attributes, ''))
+    throw new InvalidArgument(field, 'a result has an attribute with an empty name, which DynamoDB refuses');
   const clash = RESERVED.find((name) => Object.hasOwn(attributes, name));
   if (clash !== undefined)
     throw new InvalidArgument(

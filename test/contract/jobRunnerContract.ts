@@ -189,6 +189,20 @@ export function jobRunnerContract(kind: { name: string; make: () => Promise<JobR
 
     const oracle = (job: StreamJob, input: InputRecord[], partitions = 1) =>
       job.step(job.initialState(Array.from({ length: partitions }, (_, p) => p)), input, 0);
+    /** What the table sink holds after these window results were written in order: the last per key and window. */
+    const tableOf = (results: unknown[]) => {
+      const items = new Map<string, Record<string, unknown>>();
+      for (const r of results as WindowResult<unknown>[]) {
+        const item = { ...r, pk: r.key, sk: new Date(r.window.start).toISOString() };
+        items.set(JSON.stringify([item.pk, item.sk]), {
+          ...item,
+          windowStart: r.window.start,
+          windowEnd: r.window.end,
+        });
+      }
+      return [...items.values()].sort((a, b) => compare(a.pk, b.pk) || compare(a.sk, b.sk));
+    };
+
     const expectLate = (late: Awaited<ReturnType<typeof readAll>>, expected: { partition: number; offset: number }[]) =>
       expect(
         late.map((l) => ({
@@ -254,12 +268,20 @@ export function jobRunnerContract(kind: { name: string; make: () => Promise<JobR
       expectLate(await readAll(kit, 'crash-late'), expected.late);
     });
 
-    test('two runners racing on one job never write an output twice', async () => {
+    test('two runners racing on one job never write an output twice, and its table ends as the oracle’s', async () => {
       const kit = await kind.make();
       const input = await setUp(kit, 'race', events(3, 1, 100));
-      const job = windowJob('race');
+      const job = windowJob('race', (s) => s.to('race-out').toTable('sink'));
       const random = prng(33);
-      const runner = () => new JobRunner({ sluice: kit.sluice, store: kit.store, job, name: 'race', maxConflicts: 50 });
+      const runner = () =>
+        new JobRunner({
+          sluice: kit.sluice,
+          store: kit.store,
+          job,
+          name: 'race',
+          maxConflicts: 50,
+          tables: kit.tables,
+        });
       const conflicts = await Promise.all([
         drain(kit, runner, { maxRecords: () => 1 + Math.floor(random() * 10) }),
         drain(kit, runner, { maxRecords: () => 1 + Math.floor(random() * 10) }),
@@ -268,6 +290,7 @@ export function jobRunnerContract(kind: { name: string; make: () => Promise<JobR
       const expected = oracle(job, input);
       expect((await readAll(kit, 'race-out')).map((o) => o.value)).toStrictEqual(expected.outputs.map((o) => o.value));
       expectLate(await readAll(kit, 'race-late'), expected.late);
+      expect(await kit.readSink()).toStrictEqual(tableOf(expected.outputs.map((o) => o.value)));
     });
 
     test('several input partitions: every window result once (nothing late, so no order between partitions matters)', async () => {
@@ -311,20 +334,6 @@ export function jobRunnerContract(kind: { name: string; make: () => Promise<JobR
       const out = await readAll(kit, 'big-out');
       expect(out.map((o) => o.value)).toStrictEqual(expected.outputs.map((o) => o.value));
     });
-
-    /** What the table sink holds after these window results were written in order: the last per key and window. */
-    const tableOf = (results: unknown[]) => {
-      const items = new Map<string, Record<string, unknown>>();
-      for (const r of results as WindowResult<unknown>[]) {
-        const item = { ...r, pk: r.key, sk: new Date(r.window.start).toISOString() };
-        items.set(JSON.stringify([item.pk, item.sk]), {
-          ...item,
-          windowStart: r.window.start,
-          windowEnd: r.window.end,
-        });
-      }
-      return [...items.values()].sort((a, b) => compare(a.pk, b.pk) || compare(a.sk, b.sk));
-    };
 
     test('table sink: crashes before and after the write end with the oracle’s table, and no step lands in part', async () => {
       const kit = await kind.make();

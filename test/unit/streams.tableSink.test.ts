@@ -134,6 +134,11 @@ describe('toTable: the items a step writes', () => {
       .to('out')
       .toTable('tab1');
     expect(thrownBy(step(clashing))).toMatchObject({ code: 'InvalidArgument', field: 'toTable(tab1)' });
+    const unnamed = windows()
+      .map(() => ({ '': 1 }))
+      .to('out')
+      .toTable('tab1');
+    expect(thrownBy(step(unnamed))).toMatchObject({ code: 'InvalidArgument', field: 'toTable(tab1)' });
   });
 });
 
