@@ -114,14 +114,15 @@ export interface JobSpec {
 }
 
 /**
- * A stream-processing job (of results `O`) as a pure step function: the same state, batch and clock always give the
- * same result, and the input state is never changed. Feeding a partition’s records in any split
- * into batches gives the same outputs, as long as `now` does not make a partition idle in between.
+ * A stream-processing job (of results `O`) as a pure step function: the same state, batch and
+ * clock always give the same result, and the input state is never changed. Feeding a partition’s
+ * records in any split into batches gives the same outputs, as long as `now` does not make a
+ * partition idle in between.
  *
  * @example
  * let state = job.initialState([0, 1, 2, 3]);
- * const { state: next, outputs, late } = job.step(state, records, Date.now());
- * // commit next, outputs, late and the records’ offsets atomically, then state = next
+ * const { state: next, outputs, late, tableWrites } = job.step(state, records, Date.now());
+ * // commit next, outputs, late, tableWrites and the records’ offsets atomically, then state = next
  */
 export class StreamJob<O = unknown> {
   readonly spec: JobSpec;
