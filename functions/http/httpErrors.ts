@@ -112,6 +112,7 @@ const STATUS: Record<string, number> = {
   StreamNotFound: 404,
   JobStateTooLarge: 413,
   JobContention: 503,
+  TableItemTooLarge: 413,
 };
 
 export function statusForCode(code: string): number | undefined {
