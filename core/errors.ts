@@ -685,6 +685,15 @@ export class TableItemTooLarge extends SluiceError {
   }
 }
 
+/** No stream job of this name has committed a step (`sluice jobs list` lists those that have). */
+export class JobNotFound extends SluiceError {
+  readonly job: string;
+  constructor(job: string) {
+    super(`Stream job ${JSON.stringify(job.slice(0, 200))} does not exist (it has not committed a step yet)`);
+    this.job = job.slice(0, 200);
+  }
+}
+
 /** Other runners of the same stream job committed every time this one tried; nothing of its own was written. */
 export class JobContention extends SluiceError {
   readonly job: string;

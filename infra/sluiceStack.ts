@@ -233,6 +233,8 @@ const KEYS = {
   watchers: [metadataKeys.watchConnection('*').pk, metadataKeys.watchersPartition('*')],
   /** `stream#<id>`: an event stream's head, index entries and snapshots. */
   eventStreams: metadataKeys.eventStream('*'),
+  /** `job#<name>`: a stream job's state; `jobs`: the registry `GET /v1/jobs` pages through. */
+  jobs: [metadataKeys.jobState('*').pk, metadataKeys.jobRegistryPartition],
 } as const;
 
 /**
@@ -434,6 +436,17 @@ const ACCESS: Record<FunctionName, FunctionAccess> = {
       { actions: ['dynamodb:PutItem'], keys: [KEYS.eventStreams, metadataKeys.topicsPartition] },
     ],
     objects: { segments: ['s3:GetObject'], claims: ['s3:GetObject', 's3:PutObject'] },
+  },
+  // Stream jobs, read only: a job's state (GetItem) and the job registry (Query), and for lag the
+  // source's topic item and per partition its state (GetItem) and last batch (a Query of one).
+  jobs: {
+    log: ['dynamodb:Query'],
+    metadata: [],
+    metadataByKey: [
+      { actions: ['dynamodb:GetItem'], keys: [KEYS.jobs[0], metadataKeys.topicsPartition, KEYS.partitionLog] },
+      { actions: ['dynamodb:Query'], keys: [KEYS.jobs[1]] },
+    ],
+    objects: { segments: [], claims: [] },
   },
   // WebSocket routes record connections and their watches, and read topic items (name → id).
   websocket: {
@@ -666,6 +679,7 @@ export class SluiceStack extends Stack implements SubscriptionHost {
       subscriptions: httpFunction('subscriptions'),
       transactions: httpFunction('transactions'),
       eventStore: httpFunction('eventStore'),
+      jobs: httpFunction('jobs'),
     };
     const eventStore = props.eventStore ?? {};
     if (eventStore.topic !== undefined) validateTopicName(eventStore.topic);

@@ -253,6 +253,7 @@ export async function loadHttpHandlers(): Promise<Record<HandlerName, LambdaHttp
     exchanges: (await import('../functions/exchanges/api.ts')).handler,
     subscriptions: (await import('../functions/subscriptions/api.ts')).handler,
     eventStore: (await import('../functions/eventStore/api.ts')).handler,
+    jobs: (await import('../functions/streams/api.ts')).handler,
   };
 }
 

@@ -197,7 +197,8 @@ export class JobRunner {
       if (batch.length === 0 && JSON.stringify(result.state) === JSON.stringify(state))
         return { records: 0, outputs: 0, late: 0, committed: false };
       try {
-        const save = this.store.save(this.name, result.state, loaded, this.job.source);
+        const { watermark, idleness, time } = this.job.spec;
+        const save = this.store.save(this.name, result.state, loaded, this.job.source, { watermark, idleness, time });
         const written = await this.sluice.appendAtomically(this.appendsOf(result), () => [
           ...save.parts,
           ...this.tablePartsOf(result),

@@ -135,6 +135,13 @@ const EXPECTED_ACCESS: Record<
     segments: ['s3:GetObject', 's3:ListBucket'],
     claims: ['s3:GetObject', 's3:PutObject'],
   },
+  // Stream jobs, read only: state items and the registry; the source's topic, partition states and last batches.
+  jobs: {
+    log: ['dynamodb:Query'],
+    metadata: ['dynamodb:GetItem', 'dynamodb:Query'],
+    segments: [],
+    claims: [],
+  },
   acls: {
     log: [],
     metadata: ['dynamodb:DeleteItem', 'dynamodb:PutItem', 'dynamodb:Query', 'dynamodb:UpdateItem'],
@@ -295,7 +302,7 @@ describe('SluiceStack', () => {
 
   it('runs each function on Node.js 22, arm64, traced, with Powertools from its layer and retained logs', () => {
     const functions = Object.values(template.findResources('AWS::Lambda::Function')) as Resource[];
-    expect(functions.length).toBe(18);
+    expect(functions.length).toBe(19);
     for (const fn of functions) {
       expect(fn.Properties.Runtime).toBe('nodejs22.x');
       expect(fn.Properties.Architectures).toStrictEqual(['arm64']);
@@ -400,6 +407,7 @@ describe('SluiceStack', () => {
       'exchanges',
       'fetch',
       'groups',
+      'jobs',
       'lagReporter',
       'produce',
       'queues',
