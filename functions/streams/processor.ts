@@ -125,6 +125,7 @@ export function streamProcessorHandler(job: StreamJob, options: StreamProcessorO
       if (step.records === 0) break;
     }
     if (run.steps > 0 || run.conflicts > 0 || run.outOfTime) logger.info('Stream job ran', { ...run });
+    metrics.addMetric('StreamJobInvocations', 'Count', 1);
     count(name, 'StreamJobRecords', run.records); // 0 too: a steady series
     count(name, 'StreamJobOutputs', run.outputs);
     count(name, 'StreamJobLateRecords', run.late);
