@@ -995,6 +995,16 @@ export class SluiceStack extends Stack implements SubscriptionHost {
     if (this.rungOnAppend.some((r) => r.fn === fn)) throw new Error(`${fn.node.path} is already rung on appends`);
     const list = typeof topics === 'function' ? topics : () => topics;
     for (const t of list()) validateTopicName(t);
+    // The list travels in the dispatcher's environment, which Lambda limits to 4 KB in all (with
+    // SLUICE_SUBSCRIPTIONS): a function name is at most 64 characters, plus the JSON around it.
+    const estimate = [...this.rungOnAppend, { topics: list }].reduce(
+      (n, r) => n + 90 + JSON.stringify(r.topics()).length,
+      0,
+    );
+    if (estimate > 1500)
+      throw new Error(
+        `Too many functions rung on appends for one stack (about ${estimate} bytes of the dispatcher's 4 KB environment); split the jobs and sagas across stacks`,
+      );
     this.rungOnAppend.push({ fn, topics: list });
     this.grantDispatcherInvoke(fn);
   }

@@ -148,5 +148,16 @@ describe('StreamProcessor (the fraud-detection example)', () => {
     expect(make({ timeout: Duration.seconds(5) })).toThrow(/timeout/);
     expect(make({ memorySize: 64 })).toThrow(/memorySize/);
     expect(make({})).not.toThrow();
+    // The dispatcher's ring list must fit its environment (4 KB for all its variables).
+    expect(() => {
+      const stack = new SluiceStack(new App({ context: { 'aws:cdk:bundling-stacks': [] } }), 'Many');
+      for (let i = 0; i < 20; i++)
+        new StreamProcessor(stack, `Job${i}`, {
+          sluice: stack,
+          entry: 'examples/streams/fraudDetectionJob.ts',
+          name: `job-${i}`,
+          source: `topic-${i}`,
+        });
+    }).toThrow(/Too many functions rung on appends/);
   });
 });
