@@ -1,5 +1,6 @@
 import { join } from 'node:path';
 import { PROJECT_ROOT } from '../infra/sluiceFunction.ts';
+import type { StreamProcessorRun } from '../functions/streams/processor.ts';
 import type { LocalFunction } from './cloudAssembly.ts';
 
 export interface LocalJobsOptions {
@@ -15,15 +16,7 @@ export interface LocalJobsOptions {
 }
 
 /** What one invocation of a job's function returned (functions/streams/processor.ts). */
-export interface LocalJobRun {
-  readonly job: string;
-  readonly steps: number;
-  readonly records: number;
-  readonly outputs: number;
-  readonly late: number;
-  readonly conflicts: number;
-  readonly outOfTime: boolean;
-}
+export type LocalJobRun = StreamProcessorRun;
 
 export interface LocalJobs {
   /** The jobs the app declares, by name, with their source topics. */
