@@ -355,8 +355,9 @@ export function handlerSuite(options: {
             p.idle,
           ]),
         ).toStrictEqual([
-          [0, 3, 4, 1, 3, null, null],
-          [1, 1, 1, 0, 5, null, null],
+          // Each partition's watermark: its largest event time less the bound (0) its runner saved; no idleness.
+          [0, 3, 4, 1, 3, 3, false],
+          [1, 1, 1, 0, 5, 5, false],
         ]);
         // Keys are the values' first character ('{'): one key, window [0,10) open.
         expect(described.body.openWindows).toStrictEqual({ keys: 1, panes: 1, sessions: 0, timers: 0 });
