@@ -6,6 +6,7 @@ import { deletePartitionData } from './purge.ts';
 import { DEFAULT_TOPIC_CONFIG, MIN_HOT_RETENTION_MS } from '../log/topicConfig.ts';
 import { DEFAULT_HOT_COPY_MARGIN_MS, hotCopyExpiry } from '../log/expiry.ts';
 import { GapFiller } from '../log/gaps.ts';
+import { ObjectBatches, batchObjectPrefix, objectBackedLog } from '../log/objectBatches.ts';
 import {
   logKey,
   type LogStore,
@@ -106,11 +107,12 @@ export class Tiering {
   private readonly oldestUnrolled = new Map<string, number>();
 
   constructor(options: TieringOptions) {
-    this.log = options.log;
+    this.now = options.now ?? Date.now;
+    // Batches of `storage: "s3"` topics are read with their bytes, as segments need them.
+    this.log = objectBackedLog(options.log, new ObjectBatches({ objects: options.objects, now: this.now }));
     this.metadata = options.metadata;
     this.store = options.store;
     this.objects = options.objects;
-    this.now = options.now ?? Date.now;
     this.minRollAgeMs = options.minRollAgeMs ?? MIN_HOT_RETENTION_MS;
     this.hotCopyMarginMs = options.hotCopyMarginMs ?? DEFAULT_HOT_COPY_MARGIN_MS;
     this.txns = options.txns;
@@ -216,7 +218,10 @@ export class Tiering {
           });
         }
       }
-      if (!failed) await this.metadata.forgetDeletedTopic(deleted.topicId);
+      if (failed) continue;
+      // Last, the batch objects of an S3-backed topic: the steps above read claim keys through them.
+      await this.deleteObjectsUnder(batchObjectPrefix(deleted));
+      await this.metadata.forgetDeletedTopic(deleted.topicId);
     }
     return reports;
   }
@@ -752,6 +757,19 @@ export class Tiering {
       if (current.some((s) => s.key === segment.key)) throw e;
       return undefined;
     }
+  }
+
+  /** Deletes every object under `prefix`, a page of keys at a time. */
+  private async deleteObjectsUnder(prefix: string): Promise<void> {
+    let keys: string[] = [];
+    for await (const { key } of this.objects.list(prefix)) {
+      keys.push(key);
+      if (keys.length === 1000) {
+        await this.objects.delete(keys);
+        keys = [];
+      }
+    }
+    if (keys.length > 0) await this.objects.delete(keys);
   }
 
   /** Every batch of a segment, read whole from S3 and checked. */
