@@ -22,7 +22,7 @@ import {
   type RetryOptions,
 } from './append.ts';
 import { ClaimChecks } from './claimChecks.ts';
-import { ObjectBatches, objectBackedLog } from './objectBatches.ts';
+import { ObjectBatches } from './objectBatches.ts';
 import type { TopicConfig } from './topicConfig.ts';
 import { describePartition, type DescribeOptions, type TopicDescription, type TopicSummary } from './describe.ts';
 import { integerOption } from './integerOption.ts';
@@ -118,11 +118,11 @@ export class Sluice {
 
   constructor(options: SluiceOptions) {
     const now = options.now ?? Date.now;
-    // With an object store, batches of `storage: "s3"` topics keep their bytes there, and every
-    // read through this engine resolves them (objectBatches.ts).
+    // With an object store, batches of `storage: "s3"` topics keep their bytes there, and reads
+    // resolve them, for the batches they decode only (objectBatches.ts).
     const objectBatches =
       options.tiering === undefined ? undefined : new ObjectBatches({ objects: options.tiering.objects, now });
-    const log = objectBatches === undefined ? options.log : objectBackedLog(options.log, objectBatches);
+    const log = options.log;
     this.log = log;
     this.metadata = options.metadata;
     this.retry = { ...DEFAULT_RETRY, ...options.retry };
@@ -152,7 +152,13 @@ export class Sluice {
         hotCopyMarginMs === undefined ? undefined : hotCopyExpiry(topic, appendedAt, hotCopyMarginMs),
     });
     const parts = { log, metadata: options.metadata, topics: this.topics, tails: this.tails, claimChecks };
-    this.reader = new PartitionReader({ ...parts, segments, gaps, txns: () => this.txnOutcomes });
+    this.reader = new PartitionReader({
+      ...parts,
+      segments,
+      gaps,
+      txns: () => this.txnOutcomes,
+      ...(objectBatches === undefined ? {} : { resolve: (batches) => objectBatches.resolve(batches) }),
+    });
     this.appender = new Appender({
       ...parts,
       reader: this.reader,

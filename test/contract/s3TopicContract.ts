@@ -1,10 +1,12 @@
 import { describe, expect, it } from 'vitest';
 import { isSluiceError } from '../../core/errors.ts';
-import { objectWrittenAt } from '../../core/log/objectBatches.ts';
+import { batchObjectPrefix, objectKeyFor, objectWrittenAt } from '../../core/log/objectBatches.ts';
 import { Sluice } from '../../core/log/sluice.ts';
-import { logKey } from '../../core/ports.ts';
+import { logKey, type TieringStore } from '../../core/ports.ts';
+import { Tiering } from '../../core/tiering/tiering.ts';
+import { clock } from '../support/clock.ts';
 import type { ObjectStore } from '../../core/tiering/objectStore.ts';
-import { objectsOf, s3TopicsEngine, type StoreKind } from '../support/stores.ts';
+import { objectsOf, s3TopicsEngine, type Store, type StoreKind } from '../support/stores.ts';
 
 /** Counts an object store's PUTs and GETs, as S3 bills them. */
 function counted(objects: ObjectStore) {
@@ -119,6 +121,54 @@ export function s3TopicContract(kind: StoreKind): void {
       bytes[bytes.length - 1] = bytes.at(-1)! ^ 0xff;
       await objects.put(key, bytes);
       await expect(engine().read('rot', 0, 0)).rejects.toSatisfy((e) => isSluiceError(e, 'CorruptData'));
+    });
+
+    it('the roller copies s3 batches into segments, and the sweep deletes batch objects only once nothing hot can point at them', async () => {
+      const c = clock();
+      const store = await kind.make();
+      const objects = objectsOf(store);
+      const tiered = store as Store & TieringStore;
+      const sluice = new Sluice({ log: store, metadata: store, now: c.now, ...s3TopicsEngine(store) });
+      const tiering = new Tiering({ log: store, metadata: store, store: tiered, objects, now: c.now });
+      const topic = await sluice.createTopic('swept', { partitions: 2, config: { hotRetentionMs: 60_000 } });
+      const listed = async () => {
+        const keys: string[] = [];
+        for await (const o of objects.list(batchObjectPrefix(topic))) keys.push(o.key);
+        return keys;
+      };
+      await sluice.append('swept', [
+        { value: 'old-0', partition: 0 },
+        { value: 'old-1', partition: 1 },
+      ]);
+      // A claim that never landed: an object nothing points at.
+      await objects.put(objectKeyFor(topic, c.now()), new Uint8Array([1, 2, 3]));
+      c.advance(2 * 60 * 60_000);
+      await sluice.append('swept', [
+        { value: 'new-0', partition: 0 },
+        { value: 'new-1', partition: 1 },
+      ]);
+      const [before, , recent] = await listed();
+      expect(await listed()).toHaveLength(3);
+      // Not rolled yet: both partitions still point at the old object, so nothing goes.
+      expect(await tiering.sweepBatchObjects(topic)).toBe(0);
+      await tiering.runOnce();
+      for (const p of [0, 1]) expect((await tiered.listSegments(logKey(topic.topicId, p))).length).toBe(1);
+      // Each hot tier starts at a batch appended 2 h later (a log's last batch stays hot): the old objects go.
+      expect(await tiering.sweepBatchObjects(topic)).toBe(2);
+      expect(await listed()).toStrictEqual([recent]);
+      expect(before).not.toBe(recent);
+      const cold = new Sluice({ log: store, metadata: store, now: c.now, ...s3TopicsEngine(store) });
+      const all = async (partition: number) => {
+        const values: unknown[] = [];
+        for (let offset = 0; ;) {
+          const page = await cold.read('swept', partition, offset);
+          values.push(...page.records.map((r) => r.value));
+          if (page.nextOffset >= page.highWatermark) return values;
+          offset = page.nextOffset;
+        }
+      };
+      expect(await all(0)).toStrictEqual(['old-0', 'new-0']);
+      expect(await all(1)).toStrictEqual(['old-1', 'new-1']);
     });
 
     it('storage can change at any time: each batch keeps its bytes where they were written', async () => {
