@@ -20,6 +20,7 @@ import { queuesSection } from './sections/queues.ts';
 import { sagasSection } from './sections/sagas.ts';
 import { subscriptionsSection } from './sections/subscriptions.ts';
 import { scaleSection } from './sections/scale.ts';
+import { streamsSection } from './sections/streams.ts';
 import { tieringSection } from './sections/tiering.ts';
 import { transactionsSection } from './sections/transactions.ts';
 import { startS3Emulator } from '../local/s3Emulator.ts';
@@ -42,6 +43,7 @@ const sections: BenchSection[] = [
   idleSection,
   transactionsSection,
   eventStoreSection,
+  streamsSection,
 ];
 const { values } = parseArgs({ options: { only: { type: 'string', multiple: true } } });
 const chosen = sections.filter((s) => values.only === undefined || values.only.includes(s.name));

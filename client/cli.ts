@@ -23,6 +23,7 @@
  *   sluice transactions init|describe ID | produce ID --epoch E [--sequence S] RECORD... |
  *     begin ID --epoch E | send ID --epoch E --sequence S --append A RECORD... | commit|abort ID --epoch E --sequence S
  *   sluice streams append STREAM [EVENT ...] [--expected-version V] | read STREAM [--from-version N ...] | show STREAM
+ *   sluice jobs list | describe JOB          stream jobs: per partition position, high watermark, lag; open windows
  *   sluice example [NAME [ARGS ...]]         runs examples/NAME.ts on this Node (no NAME: lists them)
  *
  * Options: --url (default $SLUICE_URL or http://127.0.0.1:7070), --auth none|iam, --json.
@@ -42,6 +43,7 @@ import { GroupConsumer } from './groupConsumer.ts';
 import { ShareConsumer } from './shareConsumer.ts';
 import { EventStreams, type EventInput, type ExpectedVersion } from './eventStreams.ts';
 import { Connection, isSluiceApiError, type Auth } from './http.ts';
+import { Jobs, type JobDescription } from './jobs.ts';
 import { Producer } from './producer.ts';
 import { Publisher, type Binding, type ExchangeType } from './publisher.ts';
 import { toWire, type Message, type ReceivedRecord, type Value } from './records.ts';
@@ -118,6 +120,8 @@ const USAGE = `Usage:
       (an EVENT is JSON {"type", "data", "metadata"?, "schemaVersion"?}; none: one per line on stdin, one append)
   sluice streams read STREAM [--from-version N] [--to-version N] [--max N]
   sluice streams show STREAM   (version, partition, last timestamp, snapshots)
+  sluice jobs list                       (stream jobs that have committed a step)
+  sluice jobs describe JOB               (per partition: position, high watermark, lag, event time; open windows)
   sluice example                         (lists the examples)
   sluice example NAME [ARGS ...]         (runs examples/NAME.ts; ARGS go to it untouched, e.g. --count 20)
 Options: --url URL (default $SLUICE_URL or http://127.0.0.1:7070)  --auth none|iam  --json  --key KEY
@@ -242,6 +246,7 @@ export async function main(
     if (command === 'transactions')
       return await transactionsCommand(new Connection(connection), rest, values, io.stdin, print);
     if (command === 'streams') return await streamsCommand(new EventStreams(connection), rest, values, io, print);
+    if (command === 'jobs') return await jobsCommand(new Jobs(connection), rest, values, print);
     throw new UsageError(`Unknown command ${command}`);
   } catch (e) {
     if (e instanceof UsageError) {
@@ -1675,6 +1680,68 @@ async function streamsCommand(
     default:
       throw new UsageError(`Unknown streams action ${action ?? '(none)'}`);
   }
+}
+
+async function jobsCommand(
+  jobs: Jobs,
+  args: string[],
+  values: Record<string, unknown>,
+  print: (l: string) => void,
+): Promise<number> {
+  const [action, job] = args;
+  const json = values.json === true;
+  switch (action) {
+    case 'list': {
+      const names: string[] = [];
+      for await (const name of jobs.names()) names.push(name);
+      if (json) print(JSON.stringify(names));
+      else
+        table(
+          print,
+          ['JOB'],
+          names.map((n) => [n]),
+        );
+      return 0;
+    }
+    case 'describe': {
+      if (job === undefined) throw new UsageError('jobs describe needs a JOB');
+      const d = await jobs.describeJob(job);
+      if (json) print(JSON.stringify(d));
+      else describeJobTable(d, print);
+      return 0;
+    }
+    default:
+      throw new UsageError(`Unknown jobs action ${action ?? '(none)'}`);
+  }
+}
+
+/** Event times as ISO dates when they look like epoch milliseconds (after 1973), else as numbers. */
+const eventTime = (ms: number | null): string =>
+  ms === null ? '-' : ms >= 1e11 && ms <= 8.64e15 ? new Date(ms).toISOString() : String(ms);
+const orDash = (v: number | boolean | null): string => (v === null ? '-' : String(v));
+
+function describeJobTable(d: JobDescription, print: (l: string) => void): void {
+  const lag = d.partitions.reduce((n, p) => n + (p.lag ?? 0), 0);
+  print(
+    `Job ${d.name}: source ${d.source || '(unknown)'}, version ${d.version}, watermark ${eventTime(d.watermark)}, total lag ${lag}`,
+  );
+  table(
+    print,
+    ['PARTITION', 'POSITION', 'HIGH WATERMARK', 'LAG', 'MAX EVENT TIME', 'WATERMARK', 'IDLE'],
+    d.partitions.map((p) => [
+      String(p.partition),
+      orDash(p.nextOffset),
+      orDash(p.highWatermark),
+      orDash(p.lag),
+      eventTime(p.maxEventTime),
+      eventTime(p.watermark),
+      orDash(p.idle),
+    ]),
+  );
+  const w = d.openWindows;
+  print(
+    `Open windows: ${w.keys} keys, ${w.panes} panes, ${w.sessions} sessions, ${w.timers} timers; state ${d.stateBytes} bytes`,
+  );
 }
 
 function table(print: (l: string) => void, head: string[], rows: string[][]): void {

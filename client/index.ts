@@ -110,3 +110,4 @@ export {
   type Reducer,
   type StreamDescription,
 } from './eventStreams.ts';
+export { Jobs, type JobDescription, type JobPage, type JobPartitionView, type OpenWindows } from './jobs.ts';

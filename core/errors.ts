@@ -662,6 +662,38 @@ export class JobStateTooLarge extends SluiceError {
   }
 }
 
+/**
+ * An item a stream job’s table sink (`toTable`) would write is over DynamoDB’s 400 KB item limit.
+ * Nothing of the step was written. Send a smaller result to the table (`map` before `toTable`).
+ */
+export class TableItemTooLarge extends SluiceError {
+  /** The sink’s (logical) table name. */
+  readonly table: string;
+  readonly pk: string;
+  readonly sk: string | undefined;
+  readonly bytes: number;
+  readonly maxBytes: number;
+  constructor(table: string, pk: string, sk: string | undefined, bytes: number, maxBytes: number) {
+    super(
+      `Table sink ${table}: the item ${JSON.stringify(pk)}${sk === undefined ? '' : ` / ${JSON.stringify(sk)}`} is ${bytes} bytes, over the ${maxBytes} bytes DynamoDB stores in one item; map the result to fewer attributes before toTable`,
+    );
+    this.table = table;
+    this.pk = pk;
+    this.sk = sk;
+    this.bytes = bytes;
+    this.maxBytes = maxBytes;
+  }
+}
+
+/** No stream job of this name has committed a step (`sluice jobs list` lists those that have). */
+export class JobNotFound extends SluiceError {
+  readonly job: string;
+  constructor(job: string) {
+    super(`Stream job ${JSON.stringify(job.slice(0, 200))} does not exist (it has not committed a step yet)`);
+    this.job = job.slice(0, 200);
+  }
+}
+
 /** Other runners of the same stream job committed every time this one tried; nothing of its own was written. */
 export class JobContention extends SluiceError {
   readonly job: string;

@@ -1,13 +1,15 @@
 /**
  * The CDK app: `npx cdk synth` / `npx cdk deploy`. Context values set the stack's props:
  *   npx cdk deploy -c namePrefix=sluice-dev -c removalPolicy=destroy -c examples=true
- * `examples=true` adds the order saga example (its tables, functions and state machine).
+ * `examples=true` adds the order saga example (its tables, functions and state machine) and the
+ * fraud-detection stream job (a StreamProcessor).
  * The local stack builds the same app with `buildApp` and reads the synthesized template.
  */
 import { App, RemovalPolicy, Validations } from 'aws-cdk-lib';
 import { AwsSolutionsChecks } from 'cdk-nag';
 import { pathToFileURL } from 'node:url';
 import { OrderSagaExample } from '../examples/order-saga/stack.ts';
+import { FraudDetectionExample } from '../examples/streams/fraudDetectionStack.ts';
 import { SluiceStack } from './sluiceStack.ts';
 
 export const DEFAULT_STACK_NAME = 'Sluice';
@@ -24,6 +26,7 @@ export function buildApp(app: App): SluiceStack {
   if (String(context('examples')) === 'true') {
     const type = context('sagaType') === 'EXPRESS' ? 'EXPRESS' : 'STANDARD';
     new OrderSagaExample(stack, 'OrderSaga', { sluice: stack, type, removalPolicy });
+    new FraudDetectionExample(stack, 'FraudDetection', { sluice: stack });
   }
   return stack;
 }

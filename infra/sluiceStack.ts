@@ -48,6 +48,8 @@ import { join } from 'node:path';
 import { LOG_TABLE, METADATA_TABLE, TABLE_NAME_ENV, TIME_INDEX, metadataKeys } from '../core/schema.ts';
 import { validateTopicName } from '../core/log/topicConfig.ts';
 import { HANDLER_ENTRY, ROUTES, type HandlerName } from '../functions/http/routes.ts';
+import { STREAM_JOB_ENV } from '../functions/streams/processorEnv.ts';
+import { RING_ON_APPEND_ENV } from '../functions/subscriptions/ringOnAppend.ts';
 import type { SagaInfo } from '../core/sagas/sagas.ts';
 import { ACL_PARTITION, authorizationEnvironment, oauthScope } from './authorization.ts';
 import { bindIndex, bindTable, type TableAccess } from './bindTable.ts';
@@ -192,6 +194,7 @@ type FunctionName =
   | 'rollWorker'
   | 'sagaAudit'
   | 'sagaTrigger'
+  | 'streamProcessor'
   | 'subscriptionDispatcher'
   | 'websocket';
 
@@ -247,6 +250,8 @@ const KEYS = {
   watchers: [metadataKeys.watchConnection('*').pk, metadataKeys.watchersPartition('*')],
   /** `stream#<id>`: an event stream's head, index entries and snapshots. */
   eventStreams: metadataKeys.eventStream('*'),
+  /** `job#<name>`: a stream job's state; `jobs`: the registry `GET /v1/jobs` pages through. */
+  jobs: [metadataKeys.jobState('*').pk, metadataKeys.jobRegistryPartition],
 } as const;
 
 /**
@@ -436,6 +441,17 @@ const ACCESS: Record<FunctionName, FunctionAccess> = {
   },
   // Saga triggers consume topics through consumer groups and record the executions they start.
   sagaTrigger: GROUP_MEMBER_ACCESS,
+  // A stream job (StreamProcessor) reads its source read_committed (transaction outcomes, a dead
+  // writer's gap filled, segments and claim checks), and commits each step as one transaction:
+  // output batches at reserved offsets (the sequencer's UpdateItem; a refused step's offsets given
+  // back as gap fillers), large outputs as claim checks, and its state. Its state items (`job#<name>`,
+  // and its entry in the `jobs` registry) are granted per job by `grantStreamJob`, not here.
+  streamProcessor: {
+    log: ['dynamodb:PutItem', 'dynamodb:Query'],
+    metadata: ['dynamodb:GetItem', 'dynamodb:Query'],
+    metadataByKey: [{ actions: ['dynamodb:UpdateItem'], keys: [KEYS.partitionLog] }, TXN_READER],
+    objects: { segments: ['s3:GetObject'], claims: ['s3:GetObject', 's3:PutObject'] },
+  },
   // The event store appends as one transaction (a batch, the stream's head and index entry:
   // PutItem and UpdateItem, with the sequencer's UpdateItem before it), creates its topic on first
   // use, and reads batches (each append's by its key: GetItem; a dead writer's gap filled with a
@@ -448,6 +464,17 @@ const ACCESS: Record<FunctionName, FunctionAccess> = {
       { actions: ['dynamodb:PutItem'], keys: [KEYS.eventStreams, metadataKeys.topicsPartition] },
     ],
     objects: { segments: ['s3:GetObject'], claims: ['s3:GetObject', 's3:PutObject'] },
+  },
+  // Stream jobs, read only: a job's state (GetItem) and the job registry (Query), and for lag the
+  // source's topic item and per partition its state (GetItem) and last batch (a Query of one).
+  jobs: {
+    log: ['dynamodb:Query'],
+    metadata: [],
+    metadataByKey: [
+      { actions: ['dynamodb:GetItem'], keys: [KEYS.jobs[0], metadataKeys.topicsPartition, KEYS.partitionLog] },
+      { actions: ['dynamodb:Query'], keys: [KEYS.jobs[1]] },
+    ],
+    objects: { segments: [], claims: [] },
   },
   // WebSocket routes record connections and their watches, and read topic items (name → id).
   websocket: {
@@ -492,7 +519,10 @@ export class SluiceStack extends Stack implements SubscriptionHost {
   readonly powertoolsLayers: readonly ILayerVersion[];
   private readonly sagas: SagaInfo[] = [];
   private readonly makeFunction: (handler: FunctionName, entry: string) => NodejsFunction;
+  private readonly grantAccess: (fn: NodejsFunction, access: FunctionAccess, isHttp: boolean) => void;
   private sagaTriggerFunction: NodejsFunction | undefined;
+  /** Functions the dispatcher rings when an append touches their topics (see ringOnAppend). */
+  private readonly rungOnAppend: { readonly fn: IFunction; readonly topics: () => readonly string[] }[] = [];
   private readonly declaredSubscriptions: Record<string, unknown>[] = [];
 
   constructor(scope: Construct, id: string, props: SluiceStackProps = {}) {
@@ -611,8 +641,12 @@ export class SluiceStack extends Stack implements SubscriptionHost {
           ...(isHttp ? authorizationEnv : {}),
         },
       });
+      grantAccess(fn, ACCESS[handler], isHttp);
+      return fn;
+    };
+    /** Exactly `access` on the tables, the segment objects and the key, for one function. */
+    const grantAccess = (fn: NodejsFunction, access: FunctionAccess, isHttp: boolean): void => {
       const role = fn.role as Role;
-      const access = ACCESS[handler];
       bindTable({ table: this.logTable, grantee: fn, actions: access.log });
       if (access.timeIndex === true) {
         for (const table of [this.logTable, this.metadataTable])
@@ -664,9 +698,9 @@ export class SluiceStack extends Stack implements SubscriptionHost {
         if (objectActions.has('s3:PutObject')) kmsActions.add('kms:GenerateDataKey');
         this.grantKey(fn, kmsActions);
       }
-      return fn;
     };
     this.makeFunction = makeFunction;
+    this.grantAccess = grantAccess;
     const httpFunction = (handler: HandlerName) => makeFunction(handler, HANDLER_ENTRY[handler]);
     this.functions = {
       topics: httpFunction('topics'),
@@ -681,6 +715,7 @@ export class SluiceStack extends Stack implements SubscriptionHost {
       subscriptions: httpFunction('subscriptions'),
       transactions: httpFunction('transactions'),
       eventStore: httpFunction('eventStore'),
+      jobs: httpFunction('jobs'),
     };
     const eventStore = props.eventStore ?? {};
     if (eventStore.topic !== undefined) validateTopicName(eventStore.topic);
@@ -980,6 +1015,63 @@ export class SluiceStack extends Stack implements SubscriptionHost {
   }
 
   /**
+   * Has the dispatcher (the log table's stream's one consumer) invoke `fn` asynchronously when an
+   * append touches one of `topics`: the doorbell saga triggers and stream jobs share. The function
+   * reads what is new itself, so it should also run on a schedule, in case a ring is lost.
+   * `topics` may be a function, read at synth (the saga trigger's list grows with each saga).
+   */
+  ringOnAppend(fn: IFunction, topics: readonly string[] | (() => readonly string[])): void {
+    if (this.rungOnAppend.some((r) => r.fn === fn)) throw new Error(`${fn.node.path} is already rung on appends`);
+    const list = typeof topics === 'function' ? topics : () => topics;
+    for (const t of list()) validateTopicName(t);
+    // The list travels in the dispatcher's environment, which Lambda limits to 4 KB in all (with
+    // SLUICE_SUBSCRIPTIONS): a function name is at most 64 characters, plus the JSON around it.
+    const estimate = [...this.rungOnAppend, { topics: list }].reduce(
+      (n, r) => n + 90 + JSON.stringify(r.topics()).length,
+      0,
+    );
+    if (estimate > 1500)
+      throw new Error(
+        `Too many functions rung on appends for one stack (about ${estimate} bytes of the dispatcher's 4 KB environment); split the jobs and sagas across stacks`,
+      );
+    this.rungOnAppend.push({ fn, topics: list });
+    this.grantDispatcherInvoke(fn);
+  }
+
+  /**
+   * Lets `fn` run the stream job `job` (functions/streams/processor.ts): read any topic
+   * `read_committed`, commit steps (outputs and state in one transaction), and change that job's
+   * state items (`job#<job>`, and its entry in the `jobs` registry) and no other job's. Puts the
+   * tables' and bucket's names and the job's name in its environment. What the `StreamProcessor`
+   * construct calls.
+   */
+  grantStreamJob(fn: NodejsFunction, job: string): void {
+    if (typeof job !== 'string' || !/^[A-Za-z0-9._-]{1,200}$/.test(job))
+      throw new Error(`stream job name ${job} must be 1-200 characters of A-Z, a-z, 0-9, ".", "_" and "-"`);
+    fn.addEnvironment(TABLE_NAME_ENV.log, this.logTable.tableName);
+    fn.addEnvironment(TABLE_NAME_ENV.metadata, this.metadataTable.tableName);
+    fn.addEnvironment('SLUICE_SEGMENT_BUCKET', this.segmentBucket.bucketName);
+    fn.addEnvironment(STREAM_JOB_ENV, job);
+    const access = ACCESS.streamProcessor;
+    this.grantAccess(
+      fn,
+      {
+        ...access,
+        metadataByKey: [
+          ...(access.metadataByKey ?? []),
+          {
+            actions: ['dynamodb:PutItem'],
+            keys: [metadataKeys.jobState(job).pk, metadataKeys.jobRegistryPartition],
+          },
+          // A step deletes the state's chunks that emptied (panes whose windows all passed).
+          { actions: ['dynamodb:DeleteItem'], keys: [metadataKeys.jobState(job).pk] },
+        ],
+      },
+      false,
+    );
+  }
+
+  /**
    * Lets subscriptions sign webhook deliveries with `secret` (read only by the dispatcher).
    */
   addSubscriptionSecret(secret: ISecret): void {
@@ -997,6 +1089,14 @@ export class SluiceStack extends Stack implements SubscriptionHost {
     fn.addEnvironment(
       'SLUICE_SUBSCRIPTIONS',
       Lazy.string({ produce: () => this.toJsonString(this.declaredSubscriptions) }),
+    );
+    // Saga triggers and stream jobs rung on appends (ringOnAppend).
+    fn.addEnvironment(
+      RING_ON_APPEND_ENV,
+      Lazy.string({
+        produce: () =>
+          this.toJsonString(this.rungOnAppend.map((r) => ({ function: r.fn.functionName, topics: r.topics() }))),
+      }),
     );
     (fn.node.defaultChild as CfnFunction).reservedConcurrentExecutions = concurrency;
     fn.addEventSource(
@@ -1044,15 +1144,9 @@ export class SluiceStack extends Stack implements SubscriptionHost {
     const fn = this.makeFunction('sagaTrigger', join('functions', 'sagas', 'trigger.ts'));
     fn.addEnvironment('SLUICE_SAGAS', this.sagaCatalog());
     // The log stream's one consumer, the dispatcher, rings it when an append touches a trigger topic.
-    this.grantDispatcherInvoke(fn);
-    this.subscriptionDispatcher.addEnvironment('SLUICE_SAGA_TRIGGER_FUNCTION', fn.functionName);
-    this.subscriptionDispatcher.addEnvironment(
-      'SLUICE_SAGA_TRIGGER_TOPICS',
-      Lazy.string({
-        produce: () =>
-          JSON.stringify([...new Set(this.sagas.flatMap((s) => (s.trigger === undefined ? [] : [s.trigger.topic])))]),
-      }),
-    );
+    this.ringOnAppend(fn, () => [
+      ...new Set(this.sagas.flatMap((s) => (s.trigger === undefined ? [] : [s.trigger.topic]))),
+    ]);
     Validations.of(fn.role!).acknowledge({
       id: 'AwsSolutions-IAM5[Resource::*]',
       reason: 'X-Ray (PutTraceSegments, PutTelemetryRecords) supports no resource-level permissions.',

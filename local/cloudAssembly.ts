@@ -5,6 +5,7 @@ import { join } from 'node:path';
 import { buildApp } from '../infra/app.ts';
 import { SAGA_METADATA } from '../infra/sagas/saga.ts';
 import { ENTRY_METADATA } from '../infra/sluiceFunction.ts';
+import { STREAM_JOB_METADATA, type StreamJobMetadata } from '../infra/streams/streamProcessor.ts';
 
 export const LOCAL_REGION = 'us-east-1';
 export const LOCAL_ACCOUNT = '000000000000';
@@ -21,6 +22,8 @@ export interface LocalFunction {
   /** Source file relative to the project root, and the handler's export name. */
   readonly entry: { readonly path: string; readonly export: string };
   readonly environment: Record<string, string>;
+  /** The stream job it runs, for a `StreamProcessor`'s function. */
+  readonly streamJob?: StreamJobMetadata;
 }
 
 export interface LocalStateMachine {
@@ -173,6 +176,7 @@ export function localResources(template: CfnTemplate, refs: Readonly<Record<stri
         arn,
         entry: r.Metadata[ENTRY_METADATA],
         environment: resolve(r.Properties?.Environment?.Variables ?? {}) as Record<string, string>,
+        ...(r.Metadata[STREAM_JOB_METADATA] === undefined ? {} : { streamJob: r.Metadata[STREAM_JOB_METADATA] }),
       });
     } else if (r.Type === 'AWS::StepFunctions::StateMachine') {
       const arn = physical(id);

@@ -2,6 +2,8 @@ import type { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { ensureTable } from '../core/adapters/dynamodb/createTables.ts';
 import { join } from 'node:path';
 import { PROJECT_ROOT } from '../infra/sluiceFunction.ts';
+import { STREAM_JOB_ENV } from '../functions/streams/processorEnv.ts';
+import { RING_ON_APPEND_ENV } from '../functions/subscriptions/ringOnAppend.ts';
 import {
   localResources,
   synthesizeTemplate,
@@ -15,9 +17,9 @@ import { LocalStepFunctions, type Invoke } from './stepFunctions.ts';
 const PER_FUNCTION_ENV = new Set([
   'NODE_OPTIONS',
   'SLUICE_SAGA_STEP',
-  // The dispatcher's: locally the trigger runs on its own timer.
-  'SLUICE_SAGA_TRIGGER_FUNCTION',
-  'SLUICE_SAGA_TRIGGER_TOPICS',
+  STREAM_JOB_ENV,
+  // The dispatcher's: locally the saga trigger and stream jobs run on their own timers.
+  RING_ON_APPEND_ENV,
 ]);
 
 export interface LocalSagasOptions {

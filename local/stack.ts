@@ -10,6 +10,7 @@ import { dynamoClientFromEnv, localAwsEnv } from './awsEnv.ts';
 import { startDynamoDbLocal } from './dynamoDbLocal.ts';
 import { startLocalAwsServices, type LocalAwsServices } from './awsServices.ts';
 import { startLocalGateway, type LambdaHttpHandler } from './gateway.ts';
+import { startLocalJobs, type LocalJobs, type LocalJobsOptions } from './jobs.ts';
 import { startLocalSagas, type LocalSagas, type LocalSagasOptions } from './sagas.ts';
 import { startS3Emulator } from './s3Emulator.ts';
 import { startStreamPoller } from './streams.ts';
@@ -41,6 +42,13 @@ export interface LocalStackOptions {
    * @default true
    */
   readonly sagas?: boolean | Omit<LocalSagasOptions, 'dynamo' | 'sluice' | 'tablePrefix'>;
+  /**
+   * Run the stream jobs the CDK app declares (`StreamProcessor`s, e.g. the fraud-detection
+   * example) on a timer, from their handler modules. They come from the app `sagas` synthesizes,
+   * so `sagas: false` leaves them out too.
+   * @default true
+   */
+  readonly jobs?: boolean | Omit<LocalJobsOptions, 'functions'>;
   /** `acl`: only what ACL rules allow (see the README's Authorization). @default 'open' */
   readonly authorization?: 'acl' | 'open';
   /** Principals allowed everything (the stack's `adminPrincipals`). */
@@ -83,6 +91,8 @@ export interface LocalStack {
   readonly dynamoLoopbackOnly: boolean;
   /** The local sagas, unless turned off. */
   readonly sagas: LocalSagas | undefined;
+  /** The CDK app's stream jobs, run locally, unless turned off (or sagas are). */
+  readonly jobs: LocalJobs | undefined;
   /** Lambda's Invoke and Secrets Manager's GetSecretValue, for subscription targets. */
   readonly aws: LocalAwsServices;
   /** Runs the subscription dispatcher once now, over every subscription (what the schedule does in AWS). */
@@ -143,6 +153,14 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
           dynamo: dynamoClientFromEnv(),
           sluice: { ...tables, bucket },
           tablePrefix: `${tables.metadata}-`,
+        });
+  // After the sagas: they synthesized the app and set its functions' environment.
+  const jobs =
+    sagas === undefined || options.jobs === false
+      ? undefined
+      : startLocalJobs({
+          ...(typeof options.jobs === 'object' ? options.jobs : {}),
+          functions: sagas.resources.functions.values(),
         });
 
   let webSocketApi: ReturnType<typeof attachWebSocketApi> | undefined;
@@ -218,12 +236,14 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
     bucket,
     dynamoLoopbackOnly: dynamo?.loopbackOnly ?? true,
     sagas,
+    jobs,
     aws,
     runSubscriptions,
     async stop() {
       clearInterval(timer);
       clearInterval(subscriptionTimer);
       await dispatching?.catch(() => undefined);
+      await jobs?.stop();
       await aws.stop();
       await streamPoller?.stop();
       webSocketApi?.close();
@@ -253,6 +273,7 @@ export async function loadHttpHandlers(): Promise<Record<HandlerName, LambdaHttp
     exchanges: (await import('../functions/exchanges/api.ts')).handler,
     subscriptions: (await import('../functions/subscriptions/api.ts')).handler,
     eventStore: (await import('../functions/eventStore/api.ts')).handler,
+    jobs: (await import('../functions/streams/api.ts')).handler,
   };
 }
 

@@ -82,6 +82,7 @@ console.log(`Sluice is running at ${stack.url}
   WebSocket API   ${stack.watchUrl ?? 'off'} (consumers wait for doorbells there instead of long-polling)
   Authorization   ${values.authorization}${values.admin.length > 0 ? ` (admins: ${values.admin.join(', ')})` : ''}${values['trust-principal-header'] ? '; callers name themselves with the x-sluice-principal header' : ''}
   Sagas           ${[...(stack.sagas?.resources.stateMachines.values() ?? [])].map((m) => m.saga ?? m.name).join(', ') || 'none'} (state machines from the synthesized CDK app, run locally)
+  Stream jobs     ${[...(stack.jobs?.jobs ?? new Map<string, { source: string }>())].map(([name, j]) => `${name} (reads ${j.source})`).join(', ') || 'none'} (StreamProcessors from the synthesized CDK app, run every 0.5 s)
 
 Try:
   curl -s -X POST ${stack.url}/v1/topics -H 'content-type: application/json' -d '{"name":"orders","partitions":3}'

@@ -3,7 +3,7 @@ import { DynamoPart } from '../adapters/dynamodb/dynamoAtomic.ts';
 import { JobContention } from '../errors.ts';
 import { metadataKeys } from '../schema.ts';
 import type { JobState } from './job.ts';
-import { assemble, type StoredChunk } from './stateLayout.ts';
+import { assemble, type JobSettings, type StoredChunk } from './stateLayout.ts';
 import {
   DEFAULT_JOB_PAGE,
   planJobSave,
@@ -75,8 +75,14 @@ export class DynamoJobStateStore implements JobStateStore {
     return found;
   }
 
-  save(job: string, state: JobState, loaded: StoredJobState | undefined, source: string): JobSave {
-    const { plan, stored } = planJobSave(job, state, loaded, source);
+  save(
+    job: string,
+    state: JobState,
+    loaded: StoredJobState | undefined,
+    source: string,
+    settings?: JobSettings,
+  ): JobSave {
+    const { plan, stored } = planJobSave(job, state, loaded, source, settings);
     const { pk, sk } = metadataKeys.jobState(job);
     const version = { N: String(stored.version) };
     const part = new DynamoPart([

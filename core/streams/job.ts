@@ -1,12 +1,21 @@
 import { InvalidArgument } from '../errors.ts';
 import type { Operator } from './operator.ts';
 import {
+  tableSinkOf,
+  tableWriteAddress,
+  tableWriteOf,
+  type TableSink,
+  type TableSinkOptions,
+  type TableWrite,
+} from './tableSink.ts';
+import {
   combinedWatermark,
   laterWatermark,
   type IdlenessPolicy,
   type PartitionProgress,
   type WatermarkStrategy,
 } from './watermarks.ts';
+import type { WindowResult } from './windowOperator.ts';
 import type { TimeDomain } from './windows.ts';
 
 /**
@@ -73,11 +82,16 @@ export interface JobState {
   keys: Record<string, unknown>;
 }
 
-/** What one step produced: the next state, the records to append, and the late side output. */
+/**
+ * What one step produced: the next state, the records to append, the late side output, and the
+ * items its table sinks put (the last one per item, as DynamoDB takes one write of an item per
+ * transaction; each is a whole item, so the last is what a series of puts would leave).
+ */
 export interface StepResult {
   state: JobState;
   outputs: OutputRecord[];
   late: LateRecord[];
+  tableWrites: TableWrite[];
 }
 
 /** The assembled pipeline, as `stream(…)…to(topic)` builds it. */
@@ -93,19 +107,24 @@ export interface JobSpec {
   /** filter, map and flatMap after the operator, each as a flatMap. */
   stages: ((value: unknown) => Iterable<unknown>)[];
   sink: { topic: string; key: ((value: never) => string) | undefined };
+  /** True when the operator emits window results (`aggregate`, `reduce`): they carry `window`. */
+  windowed: boolean;
+  /** Tables the results are upserted into as well (`toTable`), in the order they were added. */
+  tables: readonly TableSink[];
 }
 
 /**
- * A stream-processing job as a pure step function: the same state, batch and clock always give the
- * same result, and the input state is never changed. Feeding a partition’s records in any split
- * into batches gives the same outputs, as long as `now` does not make a partition idle in between.
+ * A stream-processing job (of results `O`) as a pure step function: the same state, batch and
+ * clock always give the same result, and the input state is never changed. Feeding a partition’s
+ * records in any split into batches gives the same outputs, as long as `now` does not make a
+ * partition idle in between.
  *
  * @example
  * let state = job.initialState([0, 1, 2, 3]);
- * const { state: next, outputs, late } = job.step(state, records, Date.now());
- * // commit next, outputs, late and the records’ offsets atomically, then state = next
+ * const { state: next, outputs, late, tableWrites } = job.step(state, records, Date.now());
+ * // commit next, outputs, late, tableWrites and the records’ offsets atomically, then state = next
  */
-export class StreamJob {
+export class StreamJob<O = unknown> {
   readonly spec: JobSpec;
   constructor(spec: JobSpec) {
     this.spec = spec;
@@ -114,6 +133,20 @@ export class StreamJob {
   /** The source topic. */
   get source(): string {
     return this.spec.source;
+  }
+
+  /**
+   * Upserts each result into a DynamoDB table as well, in the same atomic write as the topic’s
+   * records (see tableSink.ts): the item is the result’s attributes, keyed by `pk` = the stream’s
+   * key and `sk` = the window’s start (ISO 8601) unless `key` says otherwise, with `windowStart`
+   * and `windowEnd` (epoch ms) for window results. The runner needs `tables`, a `TableSinkWriter`.
+   *
+   * @example
+   * stream(…).keyBy(…).window(…).aggregate(…).map(toAlert).to('fraud-alerts').toTable('fraud-alerts-table')
+   */
+  toTable(table: string, options: TableSinkOptions<O> = {}): StreamJob<O> {
+    const sink = tableSinkOf(this.spec, table, options);
+    return new StreamJob<O>({ ...this.spec, tables: [...this.spec.tables, sink] });
   }
 
   /**
@@ -140,14 +173,24 @@ export class StreamJob {
     const s = structuredClone(state);
     const outputs: OutputRecord[] = [];
     const late: LateRecord[] = [];
+    const tableWrites = new Map<string, TableWrite>();
     const timestampOf = spec.timestamp as (value: unknown) => number;
     const keyOf = spec.keyBy as (value: unknown) => string | number;
     const sinkKey = spec.sink.key as ((value: unknown) => string) | undefined;
 
     const emit = (key: string, value: unknown) => {
+      const window = spec.windowed ? (value as WindowResult<unknown>).window : undefined;
       let values: Iterable<unknown> = [value];
       for (const stage of spec.stages) values = [...values].flatMap((v) => [...stage(v)]);
-      for (const v of values) outputs.push({ topic: spec.sink.topic, key: sinkKey ? sinkKey(v) : key, value: v });
+      for (const v of values) {
+        outputs.push({ topic: spec.sink.topic, key: sinkKey ? sinkKey(v) : key, value: v });
+        for (const table of spec.tables) {
+          const write = tableWriteOf(table, key, window, v);
+          const address = tableWriteAddress(write);
+          tableWrites.delete(address); // the last write of an item, in the order of last writes
+          tableWrites.set(address, write);
+        }
+      }
     };
     const advance = () => {
       const next =
@@ -195,6 +238,6 @@ export class StreamJob {
       if (progress.maxTimestamp === null || timestamp > progress.maxTimestamp) progress.maxTimestamp = timestamp;
       advance();
     }
-    return { state: s, outputs, late };
+    return { state: s, outputs, late, tableWrites: [...tableWrites.values()] };
   }
 }

@@ -41,8 +41,10 @@ import { InvalidArgument, JobContention, TooManyRecords, TransactionTooLarge, is
 import { integerOption } from '../log/integerOption.ts';
 import { MAX_READ_RECORDS, isolationOption, type Isolation } from '../log/read.ts';
 import type { Sluice } from '../log/sluice.ts';
+import type { AtomicPart } from '../ports.ts';
 import { StreamJob, type InputRecord, type JobState, type StepResult } from './job.ts';
 import type { JobStateStore, StoredJobState } from './stateStore.ts';
+import type { TableSinkWriter } from './tableSink.ts';
 
 export interface JobRunnerOptions {
   /** The engine, with an `AtomicWriter` (`SluiceOptions.atomic`). */
@@ -60,6 +62,11 @@ export interface JobRunnerOptions {
    * them, so an aborted upstream transaction’s records count.
    */
   readonly isolation?: Isolation;
+  /**
+   * Writes the job’s table sinks (`toTable`) in its atomic writes: a `DynamoTableSink` (with the
+   * physical table names), a `MemoryTableSink` in memory. Required when the job has table sinks.
+   */
+  readonly tables?: TableSinkWriter;
 }
 
 export interface RunOnceOptions {
@@ -97,7 +104,7 @@ export const LATE_HEADERS = {
 /**
  * Drives a stream job over its source topic: each `runOnce` reads every input partition from the
  * state’s offsets (`read_committed`), steps the job, and commits outputs, late records and state
- * in one atomic write.
+ * in one atomic write, with the items of its table sinks (`toTable`) when it has any.
  *
  * @example
  * const runner = new JobRunner({ sluice, store: new DynamoJobStateStore({ client, table }), job, name: 'fraud' });
@@ -112,11 +119,12 @@ export class JobRunner {
   private readonly isolation: Isolation;
   /** The state this runner last loaded or committed: a load that finds its version reads only the head. */
   private cached: StoredJobState | undefined;
+  private readonly tables: TableSinkWriter | undefined;
 
   constructor(options: JobRunnerOptions) {
     if (typeof options !== 'object' || options === null)
       throw new InvalidArgument('options', 'options must be an object');
-    checkKeys('options', options, ['sluice', 'store', 'job', 'name', 'maxConflicts', 'isolation']);
+    checkKeys('options', options, ['sluice', 'store', 'job', 'name', 'maxConflicts', 'isolation', 'tables']);
     if (!(options.job instanceof StreamJob))
       throw new InvalidArgument('job', 'job must be a StreamJob, as stream(…)…to(topic) returns');
     if (typeof options.name !== 'string' || options.name.length === 0 || options.name.length > 200)
@@ -129,6 +137,15 @@ export class JobRunner {
     this.name = options.name;
     this.maxConflicts = integerOption('maxConflicts', options.maxConflicts, DEFAULT_MAX_CONFLICTS, 1, 1000);
     this.isolation = options.isolation === undefined ? 'read_committed' : isolationOption(options.isolation);
+    if (options.tables !== undefined && typeof options.tables?.part !== 'function')
+      throw new InvalidArgument('tables', 'tables must be a TableSinkWriter (DynamoTableSink, MemoryTableSink)');
+    const sinks = options.job.spec.tables.map((t) => t.table);
+    if (sinks.length > 0 && options.tables === undefined)
+      throw new InvalidArgument(
+        'tables',
+        `the job writes to table ${sinks.join(', ')}: give the runner tables, a DynamoTableSink (or MemoryTableSink in memory)`,
+      );
+    this.tables = options.tables;
   }
 
   /** One step: load, read, process, commit (retried on a fresh load when another runner committed). */
@@ -180,8 +197,12 @@ export class JobRunner {
       if (batch.length === 0 && JSON.stringify(result.state) === JSON.stringify(state))
         return { records: 0, outputs: 0, late: 0, committed: false };
       try {
-        const save = this.store.save(this.name, result.state, loaded, this.job.source);
-        const written = await this.sluice.appendAtomically(this.appendsOf(result), () => save.parts);
+        const { watermark, idleness, time } = this.job.spec;
+        const save = this.store.save(this.name, result.state, loaded, this.job.source, { watermark, idleness, time });
+        const written = await this.sluice.appendAtomically(this.appendsOf(result), () => [
+          ...save.parts,
+          ...this.tablePartsOf(result),
+        ]);
         if (written.outcome === 'rejected') return 'conflict';
         this.cached = save.stored;
         return { records: batch.length, outputs: result.outputs.length, late: result.late.length, committed: true };
@@ -191,6 +212,16 @@ export class JobRunner {
         if (!tooLarge || take <= 1) throw e;
       }
     }
+  }
+
+  /**
+   * The step’s table-sink items as one part of its atomic write (none without items): they land
+   * with the step’s records and state or not at all, and each counts toward the transaction’s
+   * 100 items and 4 MB, so a step that overflows is halved as for its records.
+   */
+  private tablePartsOf(result: StepResult): AtomicPart[] {
+    if (result.tableWrites.length === 0) return [];
+    return [this.tables!.part(result.tableWrites)];
   }
 
   /** The step’s outputs and late records, grouped by topic in the order the step made them. */

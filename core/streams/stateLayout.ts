@@ -1,7 +1,7 @@
 import { MAX_ITEM_BYTES } from '../adapters/memory/capacity.ts';
 import { JobStateTooLarge } from '../errors.ts';
 import { murmur2 } from '../log/murmur2.ts';
-import type { JobState } from './job.ts';
+import type { JobSpec, JobState } from './job.ts';
 
 /**
  * How a stream job’s state is laid out in items, so that a step rewrites what it changed and not
@@ -34,7 +34,12 @@ export interface JobHead {
   readonly chunks: Readonly<Record<string, number>>;
   /** Buckets per group, for groups spread over more than one. */
   readonly buckets: Readonly<Record<string, number>>;
+  /** The job’s time settings as its runner last saved them (what `sluice jobs describe` reads). */
+  readonly settings?: JobSettings;
 }
+
+/** What a description of a job needs of its definition: event or processing time, bound, idleness. */
+export type JobSettings = Pick<JobSpec, 'watermark' | 'idleness' | 'time'>;
 
 /** A chunk as stored: its canonical JSON and the version that wrote it. */
 export interface StoredChunk {
@@ -103,7 +108,13 @@ function chunkJson(cells: readonly (readonly [string, unknown])[]): string {
  * first commit). Throws `JobStateTooLarge`, writing nothing, when one key’s cell or the head would
  * not fit an item, or a group would need more than `MAX_BUCKETS` chunks.
  */
-export function planSave(job: string, state: JobState, loaded: JobLayout | undefined, next: number): LayoutPlan {
+export function planSave(
+  job: string,
+  state: JobState,
+  loaded: JobLayout | undefined,
+  next: number,
+  settings?: JobSettings,
+): LayoutPlan {
   const chunks = new Map<string, StoredChunk>();
   const buckets: Record<string, number> = {};
   const puts: { id: string; json: string }[] = [];
@@ -155,6 +166,7 @@ export function planSave(job: string, state: JobState, loaded: JobLayout | undef
     partitions: state.partitions,
     chunks: Object.fromEntries([...chunks].map(([id, c]) => [id, c.version])),
     buckets,
+    ...(settings === undefined ? {} : { settings }),
   };
   const headJson = JSON.stringify(head);
   const headBytes = Buffer.byteLength(headJson);

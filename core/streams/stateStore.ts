@@ -1,7 +1,14 @@
 import { MemoryPart } from '../adapters/memory/memoryAtomic.ts';
 import type { AtomicPart } from '../ports.ts';
 import type { JobState } from './job.ts';
-import { assemble, planSave, type JobLayout, type LayoutPlan, type StoredChunk } from './stateLayout.ts';
+import {
+  assemble,
+  planSave,
+  type JobLayout,
+  type JobSettings,
+  type LayoutPlan,
+  type StoredChunk,
+} from './stateLayout.ts';
 
 /** A stream job’s state as loaded, with the version its last commit gave it (1 for the first). */
 export interface StoredJobState {
@@ -37,7 +44,13 @@ export interface JobStateStore {
    * that changed since `loaded`. Throws `JobStateTooLarge`, writing nothing, when a part of the
    * state cannot fit an item (see `planSave`).
    */
-  save(job: string, state: JobState, loaded: StoredJobState | undefined, source: string): JobSave;
+  save(
+    job: string,
+    state: JobState,
+    loaded: StoredJobState | undefined,
+    source: string,
+    settings?: JobSettings,
+  ): JobSave;
   /** The jobs that have committed a step, by name in ascending order, a page at a time. */
   list(options?: ListJobsOptions): Promise<JobPage>;
 }
@@ -64,9 +77,10 @@ export function planJobSave(
   state: JobState,
   loaded: StoredJobState | undefined,
   source: string,
+  settings?: JobSettings,
 ): { plan: LayoutPlan; stored: StoredJobState } {
   const version = (loaded?.version ?? 0) + 1;
-  const plan = planSave(job, state, loaded?.layout, version);
+  const plan = planSave(job, state, loaded?.layout, version, settings);
   return { plan, stored: { state, version, source, layout: plan.layout } };
 }
 
@@ -85,8 +99,14 @@ export class MemoryJobStateStore implements JobStateStore {
     return { ...assembled, version: head.version, source: head.source };
   }
 
-  save(job: string, state: JobState, loaded: StoredJobState | undefined, source: string): JobSave {
-    const { plan, stored } = planJobSave(job, state, loaded, source);
+  save(
+    job: string,
+    state: JobState,
+    loaded: StoredJobState | undefined,
+    source: string,
+    settings?: JobSettings,
+  ): JobSave {
+    const { plan, stored } = planJobSave(job, state, loaded, source, settings);
     const items = 1 + plan.puts.length + plan.deletes.length + (loaded === undefined ? 1 : 0); // + the registry entry
     const bytes =
       Buffer.byteLength(plan.headJson) + plan.puts.reduce((sum, p) => sum + Buffer.byteLength(p.json), 0) + items * 64;

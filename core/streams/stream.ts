@@ -45,7 +45,8 @@ interface Partial {
  *   .aggregate(combine({ count: count<Txn>(), total: sum((t: Txn) => t.amount) }))
  *   .filter((w) => w.result.count > 10 || w.result.total > 5000)
  *   .map((w) => ({ userId: w.key, reason: 'HIGH_VELOCITY', transactionCount: w.result.count, totalAmount: w.result.total }))
- *   .to('fraud-alerts');
+ *   .to('fraud-alerts')
+ *   .toTable('fraud-alerts-table'); // and upserted by user and window into a DynamoDB table
  */
 export function stream<T>(topic: string, options: StreamOptions<T>): SourceStream<T> {
   if (typeof topic !== 'string' || topic.length === 0)
@@ -108,7 +109,7 @@ export class KeyedStream<T> {
    */
   process<S, O>(fn: ProcessFunction<T, S, O>): ResultStream<O> {
     const operator = processOperator(fn);
-    return new ResultStream<O>(this.#base, this.#keyBy, 'event', operator, `${this.#base.source}-late`, []);
+    return new ResultStream<O>(this.#base, this.#keyBy, 'event', operator, `${this.#base.source}-late`, [], false);
   }
 }
 
@@ -134,7 +135,7 @@ export class WindowedStream<T> {
       a.kind === 'session'
         ? sessionWindowOperator(a, agg, this.#latenessMs)
         : fixedWindowOperator(a, agg, this.#latenessMs);
-    return new ResultStream(this.#base, this.#keyBy, a.time, operator, this.#lateTopic, []);
+    return new ResultStream(this.#base, this.#keyBy, a.time, operator, this.#lateTopic, [], true);
   }
 
   /** Folds each window’s events with an associative function. */
@@ -143,7 +144,7 @@ export class WindowedStream<T> {
   }
 }
 
-/** A stream of results (window results or process output), to transform and send to a topic. */
+/** A stream of results (window results or process output), to transform and send to a topic (and tables). */
 export class ResultStream<O> {
   readonly #base: Partial;
   readonly #keyBy: JobSpec['keyBy'];
@@ -151,6 +152,7 @@ export class ResultStream<O> {
   readonly #operator: Operator;
   readonly #lateTopic: string;
   readonly #stages: JobSpec['stages'];
+  readonly #windowed: boolean;
   constructor(
     base: Partial,
     keyBy: JobSpec['keyBy'],
@@ -158,6 +160,7 @@ export class ResultStream<O> {
     operator: Operator,
     lateTopic: string,
     stages: JobSpec['stages'],
+    windowed: boolean,
   ) {
     this.#base = base;
     this.#keyBy = keyBy;
@@ -165,13 +168,19 @@ export class ResultStream<O> {
     this.#operator = operator;
     this.#lateTopic = lateTopic;
     this.#stages = stages;
+    this.#windowed = windowed;
   }
 
   #then<U>(stage: (value: unknown) => Iterable<unknown>): ResultStream<U> {
-    return new ResultStream<U>(this.#base, this.#keyBy, this.#time, this.#operator, this.#lateTopic, [
-      ...this.#stages,
-      stage,
-    ]);
+    return new ResultStream<U>(
+      this.#base,
+      this.#keyBy,
+      this.#time,
+      this.#operator,
+      this.#lateTopic,
+      [...this.#stages, stage],
+      this.#windowed,
+    );
   }
 
   filter(predicate: (value: O) => boolean): ResultStream<O> {
@@ -188,11 +197,11 @@ export class ResultStream<O> {
 
   /**
    * Sends the results to a topic, keyed by the stream’s key unless `key` says otherwise, and
-   * returns the job.
+   * returns the job; `.toTable(table)` on it upserts them into a DynamoDB table as well.
    */
-  to(topic: string, options: { key?: (value: O) => string } = {}): StreamJob {
+  to(topic: string, options: { key?: (value: O) => string } = {}): StreamJob<O> {
     if (typeof topic !== 'string' || topic.length === 0) throw new InvalidArgument('topic', 'to() needs a topic name');
-    return new StreamJob({
+    return new StreamJob<O>({
       ...this.#base,
       keyBy: this.#keyBy,
       time: this.#time,
@@ -200,6 +209,8 @@ export class ResultStream<O> {
       lateTopic: this.#lateTopic,
       stages: this.#stages,
       sink: { topic, key: options.key },
+      windowed: this.#windowed,
+      tables: [],
     });
   }
 }

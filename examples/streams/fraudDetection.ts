@@ -2,10 +2,12 @@
  * The reference's Flink fraud-detection pipeline on Sluice, line for line: transactions keyed by
  * user, 5-minute event-time windows sliding every minute, watermarks 5 s behind the latest event,
  * an alert `{userId, reason: "HIGH_VELOCITY", transactionCount, totalAmount}` to `fraud-alerts`
- * when a user has more than 10 transactions or more than 5,000 in total. Transactions too late
- * for any window go to `transactions-late` rather than nowhere.
+ * when a user has more than 10 transactions or more than 5,000 in total, and to a DynamoDB table
+ * (`fraud-alerts-table`: one item per user and window, `pk` the user, `sk` the window's start) in
+ * the same atomic write. Transactions too late for any window go to `transactions-late` rather
+ * than nowhere.
  *
- * Runs in memory end to end (the engine, the atomic writer and the job state all in memory):
+ * Runs in memory end to end (the engine, the atomic writer, the job state and the table all in memory):
  *   npx sluice example streams/fraudDetection [--seed 7] [--users 200] [--minutes 30]
  */
 import { parseArgs } from 'node:util';
@@ -18,6 +20,8 @@ import { runInMemory, type Arrival } from './inMemory.ts';
 
 export type Transaction = { txnId: string; userId: string; amount: number; timestamp: number };
 export type FraudAlert = { userId: string; reason: 'HIGH_VELOCITY'; transactionCount: number; totalAmount: number };
+/** An item of `fraud-alerts-table`: the alert, keyed by user (`pk`) and window start (`sk`, ISO 8601). */
+export type FraudAlertItem = FraudAlert & { pk: string; sk: string; windowStart: number; windowEnd: number };
 
 // DataStream<Transaction> transactions = env.fromSource(source, WatermarkStrategy.forBoundedOutOfOrderness(…))
 export const fraudJob = stream<Transaction>('transactions', {
@@ -38,7 +42,9 @@ export const fraudJob = stream<Transaction>('transactions', {
     transactionCount: w.result.transactionCount,
     totalAmount: w.result.totalAmount,
   }))
-  .to('fraud-alerts');
+  .to('fraud-alerts')
+  // Deployed: new JobRunner({ …, tables: new DynamoTableSink({ tables: { 'fraud-alerts-table': 'prod-fraud-alerts' } }) })
+  .toTable('fraud-alerts-table');
 
 export interface GeneratorOptions {
   /** Seeds the generator: the same seed gives the same transactions. @default 7 */
@@ -111,7 +117,12 @@ export async function runFraudDetection(options: GeneratorOptions = {}) {
     tickMs: MINUTE,
     flushAt: lastArrival + 6 * MINUTE, // past the idleness timeout
   });
-  return { transactions, ...run, alerts: run.outputs.map((o) => o.value as FraudAlert) };
+  return {
+    transactions,
+    ...run,
+    alerts: run.outputs.map((o) => o.value as FraudAlert),
+    alertItems: (run.tables['fraud-alerts-table'] ?? []) as FraudAlertItem[],
+  };
 }
 
 if (import.meta.main) {
@@ -123,11 +134,13 @@ if (import.meta.main) {
     },
   });
   const options = { seed: Number(values.seed), users: Number(values.users), minutes: Number(values.minutes) };
-  const { transactions, alerts, late } = await runFraudDetection(options);
+  const { transactions, alerts, alertItems, late } = await runFraudDetection(options);
   console.log(
     `Produced ${transactions.length} transactions from ${options.users} users over ${options.minutes} minutes`,
   );
   for (const alert of alerts) console.log(`fraud-alerts: ${JSON.stringify(alert)}`);
   console.log(`${alerts.length} alerts for ${new Set(alerts.map((a) => a.userId)).size} users`);
+  console.log(`${alertItems.length} items in fraud-alerts-table (one per user and window), e.g.`);
+  for (const item of alertItems.slice(0, 3)) console.log(`  ${JSON.stringify(item)}`);
   console.log(`${late.length} late transactions sent to transactions-late`);
 }

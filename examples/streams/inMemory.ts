@@ -3,7 +3,8 @@
  * the input arrives tick by tick (by the records' arrival times), and after each tick the runner
  * steps until it has nothing left to do, its clock set to the end of the tick. A last run with the
  * clock past the idleness timeout lets the quiet partitions release the watermark, as they would
- * once the producers stop.
+ * once the producers stop. Table sinks (`toTable`) are in-memory tables (`MemoryTableSink`),
+ * written in the same atomic writes as the topics, as DynamoDB tables would be.
  */
 import { MemoryAtomicWriter } from '../../core/adapters/memory/memoryAtomic.ts';
 import { MemoryStore } from '../../core/adapters/memory/memoryStore.ts';
@@ -12,6 +13,7 @@ import type { JsonValue, RecordHeaders } from '../../core/log/records.ts';
 import type { StreamJob } from '../../core/streams/job.ts';
 import { JobRunner } from '../../core/streams/runner.ts';
 import { MemoryJobStateStore } from '../../core/streams/stateStore.ts';
+import { MemoryTableSink } from '../../core/streams/tableSink.ts';
 
 /** An input record and when it reaches the topic (epoch ms), which may be after its event time. */
 export interface Arrival {
@@ -27,6 +29,8 @@ export interface InMemoryRun {
   readonly late: { key: string; value: unknown; headers: RecordHeaders }[];
   /** The job's watermark at the end: every window that ended by then has fired. */
   readonly watermark: number | null;
+  /** Each table sink's items (`toTable`), by pk then sk: in memory here, DynamoDB tables when deployed. */
+  readonly tables: Record<string, Record<string, JsonValue>[]>;
 }
 
 /**
@@ -48,7 +52,8 @@ export async function runInMemory(options: {
   await sluice.createTopic(job.source, { partitions });
   await sluice.createTopic(job.spec.sink.topic, { partitions });
   await sluice.createTopic(job.spec.lateTopic, { partitions: 1 });
-  const runner = new JobRunner({ sluice, store: states, job, name });
+  const tables = new MemoryTableSink();
+  const runner = new JobRunner({ sluice, store: states, job, name, tables });
   const runUntilIdle = async (now: number) => {
     while ((await runner.runOnce({ now })).committed);
   };
@@ -83,5 +88,10 @@ export async function runInMemory(options: {
   };
   const outputs = (await readAll(job.spec.sink.topic)).map(({ key, value }) => ({ key, value }));
   const late = await readAll(job.spec.lateTopic);
-  return { outputs, late, watermark: (await states.load(name))?.state.watermark ?? null };
+  return {
+    outputs,
+    late,
+    watermark: (await states.load(name))?.state.watermark ?? null,
+    tables: Object.fromEntries(job.spec.tables.map((t) => [t.table, tables.items(t.table)])),
+  };
 }

@@ -111,7 +111,9 @@ const STATUS: Record<string, number> = {
   WrongExpectedVersion: 409,
   StreamNotFound: 404,
   JobStateTooLarge: 413,
+  JobNotFound: 404,
   JobContention: 503,
+  TableItemTooLarge: 413,
 };
 
 export function statusForCode(code: string): number | undefined {

@@ -14,7 +14,8 @@ export type HandlerName =
   | 'exchanges'
   | 'subscriptions'
   | 'transactions'
-  | 'eventStore';
+  | 'eventStore'
+  | 'jobs';
 
 /**
  * The module serving each handler, relative to the project root: one folder per capability
@@ -33,6 +34,7 @@ export const HANDLER_ENTRY: Readonly<Record<HandlerName, string>> = {
   subscriptions: 'functions/subscriptions/api.ts',
   transactions: 'functions/transactions/api.ts',
   eventStore: 'functions/eventStore/api.ts',
+  jobs: 'functions/streams/api.ts',
 };
 
 /**
@@ -128,6 +130,8 @@ export const ROUTES: readonly Route[] = [
   { method: 'POST', path: '/v1/streams/{streamId}/events', handler: 'eventStore', scope: 'produce' },
   { method: 'GET', path: '/v1/streams/{streamId}/events', handler: 'eventStore', scope: 'consume' },
   { method: 'GET', path: '/v1/streams/{streamId}', handler: 'eventStore', scope: 'consume' },
+  { method: 'GET', path: '/v1/jobs', handler: 'jobs', scope: 'consume' },
+  { method: 'GET', path: '/v1/jobs/{job}', handler: 'jobs', scope: 'consume' },
 ];
 
 /** `"POST /v1/topics"`, as API Gateway puts it in `event.routeKey`. */

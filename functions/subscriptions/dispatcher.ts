@@ -5,6 +5,7 @@ import { eventHandler } from '../eventHandler.ts';
 import { logger, metrics, sluice } from '../runtime.ts';
 import type { TouchedPartition } from '../../core/subscriptions/watchers.ts';
 import { notifyWatchers } from './notify.ts';
+import { RING_ON_APPEND_ENV, rungFunctions } from './ringOnAppend.ts';
 import { dispatcher, subscriptionStore, subscriptions } from './service.ts';
 
 const runner = dispatcher();
@@ -54,28 +55,16 @@ async function ensureDeclared(): Promise<void> {
   }
 }
 
-/** The topics saga triggers read (set by the stack when a saga has a trigger). */
-function triggerTopics(): string[] {
-  try {
-    const topics: unknown = JSON.parse(process.env.SLUICE_SAGA_TRIGGER_TOPICS ?? '[]');
-    return Array.isArray(topics) ? topics.filter((t): t is string => typeof t === 'string') : [];
-  } catch {
-    return [];
-  }
-}
-
-/** Invokes the saga trigger function, asynchronously (it reads its topics through its groups). */
-async function ringSagaTrigger(): Promise<void> {
-  const fn = process.env.SLUICE_SAGA_TRIGGER_FUNCTION;
-  if (fn === undefined || fn === '') return;
+/** Invokes a function asynchronously (a doorbell: it reads what is new itself). */
+async function ring(fn: string): Promise<void> {
   try {
     await lambda.send(
       new InvokeCommand({ FunctionName: fn, InvocationType: 'Event', Payload: '{"source":"dispatcher"}' }),
     );
-    metrics.addMetric('SagaTriggerRings', 'Count', 1);
+    metrics.addMetric('FunctionRings', 'Count', 1);
   } catch (e) {
     // Its one-minute schedule runs it anyway.
-    logger.warn('Ringing the saga trigger failed', { error: (e as Error).name });
+    logger.warn('Ringing a function failed', { error: (e as Error).name });
   }
 }
 
@@ -83,8 +72,8 @@ async function ringSagaTrigger(): Promise<void> {
  * The log table's stream's one consumer. It rings WebSocket watchers of the partitions appended
  * to (`notify.ts`), and delivers subscriptions: the stream rings it when
  * records are appended (a doorbell: the records are read through each subscription's group), and
- * only the subscriptions of the topics an append touched run, and the saga trigger function is
- * rung only for its topics; a one-minute schedule runs every subscription (retries that
+ * only the subscriptions of the topics an append touched run, and the functions rung on appends
+ * (saga triggers, stream jobs: `RING_ON_APPEND_ENV`) are rung only for their topics; a one-minute schedule runs every subscription (retries that
  * came due, a missed ring, a paused subscription leaving its group).
  */
 export const handler = eventHandler(async (event: unknown, context): Promise<{ runs: DeliveryRun[] }> => {
@@ -94,10 +83,13 @@ export const handler = eventHandler(async (event: unknown, context): Promise<{ r
   // WebSocket watchers first: a doorbell is cheap, and consumers waiting on it are the latency-bound ones.
   if (rung !== undefined) await notifyWatchers(touchedPartitions(event));
   const all = await subscriptionStore.list();
-  const triggers = triggerTopics();
-  const ids = await sluice.topicIds([...new Set([...all.map((s) => s.topic), ...triggers])]);
-  // Saga triggers run in their own function: rung only when an append touched one of their topics.
-  if (rung !== undefined && triggers.some((t) => rung.has(ids.get(t) ?? ''))) await ringSagaTrigger();
+  const rungFns = rungFunctions(process.env[RING_ON_APPEND_ENV]);
+  const ids = await sluice.topicIds([...new Set([...all.map((s) => s.topic), ...rungFns.flatMap((f) => f.topics)])]);
+  // Saga triggers and stream jobs run in their own functions: rung only when an append touched one of their topics.
+  if (rung !== undefined)
+    await Promise.all(
+      rungFns.filter((f) => f.topics.some((t) => rung.has(ids.get(t) ?? ''))).map((f) => ring(f.function)),
+    );
   const due = rung === undefined ? all : all.filter((s) => rung.has(ids.get(s.topic) ?? ''));
   const runs = (
     await mapWithLimit(due, CONCURRENCY, (s) =>

@@ -6,8 +6,10 @@ import { combine, count, sum } from '../../core/streams/aggregators.ts';
 import type { InputRecord, StreamJob } from '../../core/streams/job.ts';
 import { JobRunner, LATE_HEADERS } from '../../core/streams/runner.ts';
 import type { JobStateStore } from '../../core/streams/stateStore.ts';
+import type { TableSinkWriter } from '../../core/streams/tableSink.ts';
 import { stream } from '../../core/streams/stream.ts';
 import { boundedOutOfOrderness } from '../../core/streams/watermarks.ts';
+import type { WindowResult } from '../../core/streams/windowOperator.ts';
 import { sliding, tumbling } from '../../core/streams/windows.ts';
 import { prng } from '../support/prng.ts';
 
@@ -17,7 +19,9 @@ import { prng } from '../support/prng.ts';
  * (read `read_committed`) is exactly what the pure job computes over all events in one step —
  * with the runner crashing before or after its atomic write at random points and restarted, with
  * two runners racing on one job, and with steps too large for one transaction — and late records
- * are on the late topic, and nowhere else.
+ * are on the late topic, and nowhere else. A table sink ends holding the last result per key and
+ * window of the pure job, and after every step (crashed or not) holds exactly what the topic’s
+ * records say: a step’s items and records land together or not at all.
  */
 
 /**
@@ -77,6 +81,10 @@ export interface JobRunnerKit {
   readonly store: JobStateStore;
   readonly writer: CrashingWriter;
   readonly clock: { now: () => number; advance: (ms: number) => void };
+  /** Writes the logical table `sink` (a fresh physical table for DynamoDB, with string `pk` and `sk`). */
+  readonly tables: TableSinkWriter;
+  /** The items of the logical table `sink`, by pk then sk (strongly consistent). */
+  readonly readSink: () => Promise<Record<string, unknown>[]>;
 }
 
 interface Ev {
@@ -152,7 +160,12 @@ export function jobRunnerContract(kind: { name: string; make: () => Promise<JobR
     async function drain(
       kit: JobRunnerKit,
       make: () => JobRunner,
-      options: { maxRecords: () => number; crash?: () => 'before' | 'after' | undefined },
+      options: {
+        maxRecords: () => number;
+        crash?: () => 'before' | 'after' | undefined;
+        /** Called after each step, committed, idle or crashed. */
+        afterStep?: () => Promise<void>;
+      },
     ) {
       let runner = make();
       let conflicts = 0;
@@ -162,9 +175,11 @@ export function jobRunnerContract(kind: { name: string; make: () => Promise<JobR
         try {
           const r = await runner.runOnce({ maxRecords: options.maxRecords(), now: kit.clock.now() });
           conflicts += r.conflicts;
+          await options.afterStep?.();
           if (!r.committed) return conflicts;
         } catch (e) {
           if (!(e instanceof ProcessDied)) throw e;
+          await options.afterStep?.();
           kit.writer.revive();
           runner = make();
         }
@@ -174,6 +189,20 @@ export function jobRunnerContract(kind: { name: string; make: () => Promise<JobR
 
     const oracle = (job: StreamJob, input: InputRecord[], partitions = 1) =>
       job.step(job.initialState(Array.from({ length: partitions }, (_, p) => p)), input, 0);
+    /** What the table sink holds after these window results were written in order: the last per key and window. */
+    const tableOf = (results: unknown[]) => {
+      const items = new Map<string, Record<string, unknown>>();
+      for (const r of results as WindowResult<unknown>[]) {
+        const item = { ...r, pk: r.key, sk: new Date(r.window.start).toISOString() };
+        items.set(JSON.stringify([item.pk, item.sk]), {
+          ...item,
+          windowStart: r.window.start,
+          windowEnd: r.window.end,
+        });
+      }
+      return [...items.values()].sort((a, b) => compare(a.pk, b.pk) || compare(a.sk, b.sk));
+    };
+
     const expectLate = (late: Awaited<ReturnType<typeof readAll>>, expected: { partition: number; offset: number }[]) =>
       expect(
         late.map((l) => ({
@@ -239,12 +268,20 @@ export function jobRunnerContract(kind: { name: string; make: () => Promise<JobR
       expectLate(await readAll(kit, 'crash-late'), expected.late);
     });
 
-    test('two runners racing on one job never write an output twice', async () => {
+    test('two runners racing on one job never write an output twice, and its table ends as the oracle’s', async () => {
       const kit = await kind.make();
       const input = await setUp(kit, 'race', events(3, 1, 100));
-      const job = windowJob('race');
+      const job = windowJob('race', (s) => s.to('race-out').toTable('sink'));
       const random = prng(33);
-      const runner = () => new JobRunner({ sluice: kit.sluice, store: kit.store, job, name: 'race', maxConflicts: 50 });
+      const runner = () =>
+        new JobRunner({
+          sluice: kit.sluice,
+          store: kit.store,
+          job,
+          name: 'race',
+          maxConflicts: 50,
+          tables: kit.tables,
+        });
       const conflicts = await Promise.all([
         drain(kit, runner, { maxRecords: () => 1 + Math.floor(random() * 10) }),
         drain(kit, runner, { maxRecords: () => 1 + Math.floor(random() * 10) }),
@@ -253,6 +290,7 @@ export function jobRunnerContract(kind: { name: string; make: () => Promise<JobR
       const expected = oracle(job, input);
       expect((await readAll(kit, 'race-out')).map((o) => o.value)).toStrictEqual(expected.outputs.map((o) => o.value));
       expectLate(await readAll(kit, 'race-late'), expected.late);
+      expect(await kit.readSink()).toStrictEqual(tableOf(expected.outputs.map((o) => o.value)));
     });
 
     test('several input partitions: every window result once (nothing late, so no order between partitions matters)', async () => {
@@ -295,6 +333,77 @@ export function jobRunnerContract(kind: { name: string; make: () => Promise<JobR
       expect(kit.writer.writes).toBeGreaterThan(1);
       const out = await readAll(kit, 'big-out');
       expect(out.map((o) => o.value)).toStrictEqual(expected.outputs.map((o) => o.value));
+    });
+
+    test('table sink: crashes before and after the write end with the oracle’s table, and no step lands in part', async () => {
+      const kit = await kind.make();
+      const input = await setUp(kit, 'tab', events(7, 1, 120));
+      const job = windowJob('tab', (s) => s.to('tab-out').toTable('sink'));
+      const random = prng(77);
+      let checks = 0;
+      await drain(
+        kit,
+        () => new JobRunner({ sluice: kit.sluice, store: kit.store, job, name: 'tab', tables: kit.tables }),
+        {
+          maxRecords: () => 1 + Math.floor(random() * 20),
+          crash: () => (random() < 0.35 ? (random() < 0.5 ? 'before' : 'after') : undefined),
+          // The table always says what the committed records say: no step’s items without its records, or back.
+          afterStep: async () => {
+            const records = (await readAll(kit, 'tab-out')).map((o) => o.value);
+            expect(await kit.readSink()).toStrictEqual(tableOf(records));
+            checks++;
+          },
+        },
+      );
+      expect(kit.writer.crashes).toBeGreaterThan(4);
+      expect(checks).toBeGreaterThan(10);
+      const expected = oracle(job, input);
+      const table = tableOf(expected.outputs.map((o) => o.value));
+      // Windows fired again within their allowed lateness: their items were overwritten.
+      expect(expected.outputs.length).toBeGreaterThan(table.length);
+      expect(await kit.readSink()).toStrictEqual(table);
+      expect((await readAll(kit, 'tab-out')).map((o) => o.value)).toStrictEqual(expected.outputs.map((o) => o.value));
+    });
+
+    test('table sink: a step whose items pass one transaction’s 100 is split into smaller steps', async () => {
+      const kit = await kind.make();
+      // Each event closes the window of the one before it (a key each): 148 results and items in one step.
+      const evs = Array.from({ length: 150 }, (_, i) => ({ partition: 0, value: { k: `k${i}`, t: 10 * i, n: i } }));
+      const input = await setUp(kit, 'many', evs);
+      const job = stream<Ev>('many-in', { timestamp: (e) => e.t, watermark: boundedOutOfOrderness(1) })
+        .keyBy((e) => e.k)
+        .window(tumbling({ size: 10 }), { lateTopic: 'many-late' })
+        .aggregate(combine({ count: count<Ev>(), total: sum((e: Ev) => e.n) }))
+        .to('many-out')
+        .toTable('sink');
+      const expected = oracle(job, input);
+      expect(expected.tableWrites.length).toBe(148); // the last window is still open
+      await drain(
+        kit,
+        () => new JobRunner({ sluice: kit.sluice, store: kit.store, job, name: 'many', tables: kit.tables }),
+        { maxRecords: () => 1000 },
+      );
+      expect(kit.writer.writes).toBeGreaterThan(1);
+      expect(await kit.readSink()).toStrictEqual(tableOf(expected.outputs.map((o) => o.value)));
+    });
+
+    test('table sink: an item over 400 KB is refused with TableItemTooLarge, and nothing of the step is written', async () => {
+      const kit = await kind.make();
+      await setUp(kit, 'wide', events(8, 1, 12, Number.MAX_SAFE_INTEGER));
+      // 330 KB of JSON, a record the topic takes; as an item, each empty map costs 4 bytes: 440 KB.
+      const job = windowJob('wide', (s) =>
+        s
+          .map((w) => ({ total: w.result.total, maps: Array.from({ length: 110_000 }, () => ({})) }))
+          .to('wide-out')
+          .toTable('sink'),
+      );
+      const runner = new JobRunner({ sluice: kit.sluice, store: kit.store, job, name: 'wide', tables: kit.tables });
+      const error = await runner.runOnce({ maxRecords: 100, now: kit.clock.now() }).catch((e: unknown) => e);
+      expect(isSluiceError(error, 'TableItemTooLarge')).toBe(true);
+      expect(error).toMatchObject({ table: 'sink', maxBytes: 400 * 1024 });
+      expect(await kit.store.load('wide')).toBeUndefined();
+      expect(await readAll(kit, 'wide-out')).toStrictEqual([]);
+      expect(await kit.readSink()).toStrictEqual([]);
     });
 
     test('a state larger than one item spreads over chunk items; a step rewrites only the chunks it changed', async () => {
@@ -342,4 +451,9 @@ export function jobRunnerContract(kind: { name: string; make: () => Promise<JobR
       expect(await kit.store.load('fat')).toBeUndefined();
     });
   });
+}
+
+function compare(a: unknown, b: unknown): number {
+  const [x, y] = [String(a), String(b)];
+  return x < y ? -1 : x > y ? 1 : 0;
 }

@@ -258,7 +258,7 @@ it('per key: a poisoned key is quarantined while other keys flow; its later reco
   expect((await call('GET', `/v1/subscriptions/${name}`)).body.quarantined).toStrictEqual([]);
 });
 
-it('rings the saga trigger function only for appends to its topics (the log stream has one consumer)', async () => {
+it('rings a function (a saga trigger, a stream job) only for appends to its topics (the log stream has one consumer)', async () => {
   const admin = new Admin({ url: stack.url });
   const triggerTopic = uniqueName('trigger-topic');
   const other = uniqueName('other-topic');
@@ -268,8 +268,7 @@ it('rings the saga trigger function only for appends to its topics (the log stre
     rings++;
     return {};
   });
-  process.env.SLUICE_SAGA_TRIGGER_FUNCTION = 'saga-trigger';
-  process.env.SLUICE_SAGA_TRIGGER_TOPICS = JSON.stringify([triggerTopic]);
+  process.env.SLUICE_RING_ON_APPEND = JSON.stringify([{ function: 'saga-trigger', topics: [triggerTopic] }]);
   try {
     const { handler } = (await import('../../functions/subscriptions/dispatcher.ts')) as unknown as {
       handler: (event: unknown, context: unknown) => Promise<unknown>;
@@ -288,7 +287,6 @@ it('rings the saga trigger function only for appends to its topics (the log stre
     await ring(other);
     expect(rings).toBe(1);
   } finally {
-    delete process.env.SLUICE_SAGA_TRIGGER_FUNCTION;
-    delete process.env.SLUICE_SAGA_TRIGGER_TOPICS;
+    delete process.env.SLUICE_RING_ON_APPEND;
   }
 });

@@ -318,10 +318,11 @@ describe('Saga construct (the order saga example)', () => {
     const [dispatcherId, dispatcher] = Object.entries(functions).find(
       ([, f]) => f.Properties.Description === 'Sluice subscriptionDispatcher handler',
     )!;
-    expect(dispatcher.Properties.Environment.Variables.SLUICE_SAGA_TRIGGER_FUNCTION).toStrictEqual({ Ref: triggerId });
-    expect(JSON.parse(dispatcher.Properties.Environment.Variables.SLUICE_SAGA_TRIGGER_TOPICS)).toStrictEqual([
-      'orders',
-    ]);
+    // The doorbell list (functions/subscriptions/ringOnAppend.ts): a JSON string with the functions' names joined in.
+    const ringList = dispatcher.Properties.Environment.Variables.SLUICE_RING_ON_APPEND['Fn::Join'][1] as unknown[];
+    const at = ringList.findIndex((part) => JSON.stringify(part) === JSON.stringify({ Ref: triggerId }));
+    expect(ringList[at - 1]).toMatch(/"function":"$/);
+    expect(ringList[at + 1]).toMatch(/^","topics":\["orders"\]}/);
     const dispatcherRole = dispatcher.Properties.Role['Fn::GetAtt'][0];
     const invokes = (Object.values(template.findResources('AWS::IAM::Policy')) as Resource[])
       .filter((p) => p.Properties.Roles.some((r: { Ref: string }) => r.Ref === dispatcherRole))

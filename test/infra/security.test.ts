@@ -256,6 +256,7 @@ describe('SluiceStack security settings', () => {
         queues: ['kms:Decrypt', 'kms:GenerateDataKey'], // dead letters: claim checks (PutObject)
         exchanges: ['kms:Decrypt', 'kms:GenerateDataKey'], // publishes: claim checks, as produce
         eventStore: ['kms:Decrypt', 'kms:GenerateDataKey'], // appends: claim checks, as produce
+        jobs: ['kms:Decrypt'],
         lagReporter: ['kms:Decrypt'],
         roller: ['kms:Decrypt', 'kms:GenerateDataKey'], // SendMessage
         rollWorker: ['kms:Decrypt', 'kms:GenerateDataKey'],
@@ -351,6 +352,25 @@ describe('SluiceStack security settings', () => {
       expect([...new Set(fetchUnconditioned)].sort(), 'fetch reads anywhere, writes nowhere else').toStrictEqual([
         'dynamodb:GetItem',
         'dynamodb:Query',
+      ]);
+    });
+
+    it('limits the jobs function to reading job items, the job registry, topic items and partition states', () => {
+      const statements = statementsByFunction(plain).jobs!.filter((s) =>
+        JSON.stringify(s.Resource).includes('MetadataTable'),
+      );
+      expect(
+        statements.filter((s) => s.Condition === undefined),
+        'nothing on any item',
+      ).toStrictEqual([]);
+      expect(
+        statements.map((s) => ({
+          actions: actionsOf(s),
+          keys: s.Condition!['ForAllValues:StringLike']!['dynamodb:LeadingKeys'],
+        })),
+      ).toStrictEqual([
+        { actions: ['dynamodb:GetItem'], keys: ['job#*', 'topic', 'log#*'] },
+        { actions: ['dynamodb:Query'], keys: ['jobs'] },
       ]);
     });
 

@@ -6,6 +6,7 @@ import { Code, Function as LambdaFunction, Runtime } from 'aws-cdk-lib/aws-lambd
 import { Bucket } from 'aws-cdk-lib/aws-s3';
 import { TIME_INDEX } from '../../core/schema.ts';
 import { ROUTES, routeKey } from '../../functions/http/routes.ts';
+import { StreamProcessor } from '../../infra/streams/streamProcessor.ts';
 import { SluiceStack } from '../../infra/sluiceStack.ts';
 import { httpRoutes, synthWithNag as synthStack, type Resource } from './synthWithNag.ts';
 
@@ -135,6 +136,13 @@ const EXPECTED_ACCESS: Record<
     segments: ['s3:GetObject', 's3:ListBucket'],
     claims: ['s3:GetObject', 's3:PutObject'],
   },
+  // Stream jobs, read only: state items and the registry; the source's topic, partition states and last batches.
+  jobs: {
+    log: ['dynamodb:Query'],
+    metadata: ['dynamodb:GetItem', 'dynamodb:Query'],
+    segments: [],
+    claims: [],
+  },
   acls: {
     log: [],
     metadata: ['dynamodb:DeleteItem', 'dynamodb:PutItem', 'dynamodb:Query', 'dynamodb:UpdateItem'],
@@ -204,7 +212,127 @@ const EXPECTED_ACCESS: Record<
     segments: [],
     claims: [],
   },
+  // A StreamProcessor's function (infra/streams/streamProcessor.ts): reads its source read_committed,
+  // commits a step's outputs and its state in one transaction (PutItem on job#<name> and jobs only).
+  streamProcessor: {
+    log: ['dynamodb:PutItem', 'dynamodb:Query'],
+    metadata: [
+      'dynamodb:BatchGetItem',
+      'dynamodb:DeleteItem',
+      'dynamodb:GetItem',
+      'dynamodb:PutItem',
+      'dynamodb:Query',
+      'dynamodb:UpdateItem',
+    ],
+    segments: ['s3:GetObject', 's3:ListBucket'],
+    claims: ['s3:GetObject', 's3:PutObject'],
+  },
 };
+
+/**
+ * Checks every function's rights against EXPECTED_ACCESS (the function's name from its
+ * description, by `nameOf`): its own role, no managed policies, no wildcard but X-Ray, and
+ * exactly the expected actions per table, index and object prefix. Returns the names seen.
+ */
+function expectExactAccess(template: Template, nameOf: (description: string) => string | undefined): Set<string> {
+  const roles = template.findResources('AWS::IAM::Role');
+  const policies = Object.values(template.findResources('AWS::IAM::Policy')) as Resource[];
+  const tables = template.findResources('AWS::DynamoDB::Table');
+  const tableKind = (logicalId: string): 'log' | 'metadata' =>
+    (tables[logicalId] as Resource).Properties.StreamSpecification ? 'log' : 'metadata';
+  const functions = template.findResources('AWS::Lambda::Function');
+  const seen = new Set<string>();
+  for (const fn of Object.values(functions) as Resource[]) {
+    const roleId = fn.Properties.Role['Fn::GetAtt'][0] as string;
+    expect(roles[roleId], 'each function has its own role').toBeTruthy();
+    expect(roles[roleId]!.Properties.ManagedPolicyArns, 'no managed policies').toBe(undefined);
+    const fnName = nameOf(fn.Properties.Description ?? '');
+    assert(fnName !== undefined && fnName in EXPECTED_ACCESS, `unexpected function ${fn.Properties.Description}`);
+    seen.add(fnName);
+    const statements = policies
+      .filter((p) => p.Properties.Roles.some((r: { Ref: string }) => r.Ref === roleId))
+      .flatMap((p) => p.Properties.PolicyDocument.Statement as { Action: string | string[]; Resource: unknown }[]);
+    const dynamo: Record<string, Set<string>> = { log: new Set(), metadata: new Set() };
+    const indexes = new Set<string>();
+    const s3: Record<'segments' | 'claims' | 'batches', Set<string>> = {
+      segments: new Set(),
+      claims: new Set(),
+      batches: new Set(),
+    };
+    for (const s of statements) {
+      const actions = ([] as string[]).concat(s.Action);
+      expect(
+        !actions.some((a) => a === '*' || a.endsWith(':*')),
+        `wildcard action in ${JSON.stringify(s.Action)}`,
+      ).toBeTruthy();
+      // The stream consumer reads the log table's stream (ListStreams takes no resource).
+      if (
+        fnName === 'subscriptionDispatcher' &&
+        actions.every((a) => a.includes('Stream') || a === 'dynamodb:GetRecords' || a === 'dynamodb:GetShardIterator')
+      ) {
+        if (s.Resource !== '*') expect(JSON.stringify(s.Resource)).toMatch(/LogTable\w*","StreamArn"/);
+        continue;
+      }
+      if (s.Resource === '*') {
+        expect(actions.sort(), 'only X-Ray may use Resource *').toStrictEqual([
+          'xray:PutTelemetryRecords',
+          'xray:PutTraceSegments',
+        ]);
+        continue;
+      }
+      if (actions[0]!.startsWith('s3:')) {
+        const resource = JSON.stringify(s.Resource);
+        if (actions.includes('s3:ListBucket')) {
+          expect(actions).toStrictEqual(['s3:ListBucket']);
+          expect(resource, 'listing only on the segment bucket').toMatch(
+            /^\{"Fn::GetAtt":\["SegmentBucket\w*","Arn"\]\}$/,
+          );
+          expect((s as { Condition?: unknown }).Condition, 'listing only under our prefixes').toStrictEqual({
+            StringLike: { 's3:prefix': ['segments/*', 'claims/*', 'batches/*'] },
+          });
+          s3.segments.add('s3:ListBucket');
+          continue;
+        }
+        const prefix = /SegmentBucket\w*","Arn"\]},"\/(segments|claims|batches)\/\*"/.exec(resource)?.[1] as
+          'segments' | 'claims' | 'batches' | undefined;
+        assert(prefix !== undefined, `S3 access only to objects under segments/, claims/ or batches/: ${resource}`);
+        actions.forEach((a) => s3[prefix].add(a));
+        continue;
+      }
+      if (!actions[0]!.startsWith('dynamodb:')) continue;
+      const resources = ([] as unknown[]).concat(s.Resource);
+      for (const r of resources) {
+        const id = JSON.stringify(r).match(/"(\w*Table\w*)"/)?.[1];
+        assert(id && tables[id], `dynamodb grant on something other than a table: ${JSON.stringify(r)}`);
+        const index = /"\/index\/([^"]*)"/.exec(JSON.stringify(r))?.[1];
+        if (index === undefined) actions.forEach((a) => dynamo[tableKind(id)]!.add(a));
+        else {
+          expect(actions, `${fnName} on an index: reading it only`).toStrictEqual(['dynamodb:Query']);
+          indexes.add(`${tableKind(id)}/${index}`);
+        }
+      }
+    }
+    expect([...dynamo.log!].sort(), `${fnName} on the log table`).toStrictEqual(EXPECTED_ACCESS[fnName]!.log);
+    expect([...dynamo.metadata!].sort(), `${fnName} on the metadata table`).toStrictEqual(
+      EXPECTED_ACCESS[fnName]!.metadata,
+    );
+    expect([...indexes].sort(), `${fnName} on indexes`).toStrictEqual(
+      EXPECTED_ACCESS[fnName]!.timeIndex ? [`log/${TIME_INDEX.name}`, `metadata/${TIME_INDEX.name}`] : [],
+    );
+    expect([...s3.segments].sort(), `${fnName} on segment objects`).toStrictEqual(EXPECTED_ACCESS[fnName]!.segments);
+    expect([...s3.claims].sort(), `${fnName} on claim-check objects`).toStrictEqual(EXPECTED_ACCESS[fnName]!.claims);
+    // Batch objects (storage: "s3" topics) hold record bytes: written by who writes records (claim
+    // checks), read by who reads records, deleted by who deletes claim checks (the roller).
+    const { segments, claims } = EXPECTED_ACCESS[fnName]!;
+    const batchRights = [
+      ...(claims.includes('s3:DeleteObject') ? ['s3:DeleteObject'] : []),
+      ...(segments.includes('s3:GetObject') || claims.includes('s3:GetObject') ? ['s3:GetObject'] : []),
+      ...(claims.includes('s3:PutObject') ? ['s3:PutObject'] : []),
+    ];
+    expect([...s3.batches].sort(), `${fnName} on batch objects`).toStrictEqual(batchRights);
+  }
+  return seen;
+}
 
 describe('SluiceStack', () => {
   let template: Template;
@@ -295,7 +423,7 @@ describe('SluiceStack', () => {
 
   it('runs each function on Node.js 22, arm64, traced, with Powertools from its layer and retained logs', () => {
     const functions = Object.values(template.findResources('AWS::Lambda::Function')) as Resource[];
-    expect(functions.length).toBe(18);
+    expect(functions.length).toBe(19);
     for (const fn of functions) {
       expect(fn.Properties.Runtime).toBe('nodejs22.x');
       expect(fn.Properties.Architectures).toStrictEqual(['arm64']);
@@ -311,108 +439,14 @@ describe('SluiceStack', () => {
   });
 
   it('grants each function exactly the DynamoDB actions it needs, on its tables only (the time indexes only to those that look offsets up by timestamp), and no wildcard but X-Ray', () => {
-    const roles = template.findResources('AWS::IAM::Role');
-    const policies = Object.values(template.findResources('AWS::IAM::Policy')) as Resource[];
-    const tables = template.findResources('AWS::DynamoDB::Table');
-    const tableKind = (logicalId: string): 'log' | 'metadata' =>
-      (tables[logicalId] as Resource).Properties.StreamSpecification ? 'log' : 'metadata';
-    const functions = template.findResources('AWS::Lambda::Function');
-    const seen = new Set<string>();
-    for (const fn of Object.values(functions) as Resource[]) {
-      const roleId = fn.Properties.Role['Fn::GetAtt'][0] as string;
-      expect(roles[roleId], 'each function has its own role').toBeTruthy();
-      expect(roles[roleId]!.Properties.ManagedPolicyArns, 'no managed policies').toBe(undefined);
-      const fnName = /^Sluice (\w+) handler$/.exec(fn.Properties.Description)?.[1];
-      assert(fnName !== undefined && fnName in EXPECTED_ACCESS, `unexpected function ${fn.Properties.Description}`);
-      seen.add(fnName);
-      const statements = policies
-        .filter((p) => p.Properties.Roles.some((r: { Ref: string }) => r.Ref === roleId))
-        .flatMap((p) => p.Properties.PolicyDocument.Statement as { Action: string | string[]; Resource: unknown }[]);
-      const dynamo: Record<string, Set<string>> = { log: new Set(), metadata: new Set() };
-      const indexes = new Set<string>();
-      const s3: Record<'segments' | 'claims' | 'batches', Set<string>> = {
-        segments: new Set(),
-        claims: new Set(),
-        batches: new Set(),
-      };
-      for (const s of statements) {
-        const actions = ([] as string[]).concat(s.Action);
-        expect(
-          !actions.some((a) => a === '*' || a.endsWith(':*')),
-          `wildcard action in ${JSON.stringify(s.Action)}`,
-        ).toBeTruthy();
-        // The stream consumer reads the log table's stream (ListStreams takes no resource).
-        if (
-          fnName === 'subscriptionDispatcher' &&
-          actions.every((a) => a.includes('Stream') || a === 'dynamodb:GetRecords' || a === 'dynamodb:GetShardIterator')
-        ) {
-          if (s.Resource !== '*') expect(JSON.stringify(s.Resource)).toMatch(/LogTable\w*","StreamArn"/);
-          continue;
-        }
-        if (s.Resource === '*') {
-          expect(actions.sort(), 'only X-Ray may use Resource *').toStrictEqual([
-            'xray:PutTelemetryRecords',
-            'xray:PutTraceSegments',
-          ]);
-          continue;
-        }
-        if (actions[0]!.startsWith('s3:')) {
-          const resource = JSON.stringify(s.Resource);
-          if (actions.includes('s3:ListBucket')) {
-            expect(actions).toStrictEqual(['s3:ListBucket']);
-            expect(resource, 'listing only on the segment bucket').toMatch(
-              /^\{"Fn::GetAtt":\["SegmentBucket\w*","Arn"\]\}$/,
-            );
-            expect((s as { Condition?: unknown }).Condition, 'listing only under our prefixes').toStrictEqual({
-              StringLike: { 's3:prefix': ['segments/*', 'claims/*', 'batches/*'] },
-            });
-            s3.segments.add('s3:ListBucket');
-            continue;
-          }
-          const prefix = /SegmentBucket\w*","Arn"\]},"\/(segments|claims|batches)\/\*"/.exec(resource)?.[1] as
-            'segments' | 'claims' | 'batches' | undefined;
-          assert(prefix !== undefined, `S3 access only to objects under segments/, claims/ or batches/: ${resource}`);
-          actions.forEach((a) => s3[prefix].add(a));
-          continue;
-        }
-        if (!actions[0]!.startsWith('dynamodb:')) continue;
-        const resources = ([] as unknown[]).concat(s.Resource);
-        for (const r of resources) {
-          const id = JSON.stringify(r).match(/"(\w*Table\w*)"/)?.[1];
-          assert(id && tables[id], `dynamodb grant on something other than a table: ${JSON.stringify(r)}`);
-          const index = /"\/index\/([^"]*)"/.exec(JSON.stringify(r))?.[1];
-          if (index === undefined) actions.forEach((a) => dynamo[tableKind(id)]!.add(a));
-          else {
-            expect(actions, `${fnName} on an index: reading it only`).toStrictEqual(['dynamodb:Query']);
-            indexes.add(`${tableKind(id)}/${index}`);
-          }
-        }
-      }
-      expect([...dynamo.log!].sort(), `${fnName} on the log table`).toStrictEqual(EXPECTED_ACCESS[fnName]!.log);
-      expect([...dynamo.metadata!].sort(), `${fnName} on the metadata table`).toStrictEqual(
-        EXPECTED_ACCESS[fnName]!.metadata,
-      );
-      expect([...indexes].sort(), `${fnName} on indexes`).toStrictEqual(
-        EXPECTED_ACCESS[fnName]!.timeIndex ? [`log/${TIME_INDEX.name}`, `metadata/${TIME_INDEX.name}`] : [],
-      );
-      expect([...s3.segments].sort(), `${fnName} on segment objects`).toStrictEqual(EXPECTED_ACCESS[fnName]!.segments);
-      expect([...s3.claims].sort(), `${fnName} on claim-check objects`).toStrictEqual(EXPECTED_ACCESS[fnName]!.claims);
-      // Batch objects (storage: "s3" topics) hold record bytes: written by who writes records (claim
-      // checks), read by who reads records, deleted by who deletes claim checks (the roller).
-      const { segments, claims } = EXPECTED_ACCESS[fnName]!;
-      const batchRights = [
-        ...(claims.includes('s3:DeleteObject') ? ['s3:DeleteObject'] : []),
-        ...(segments.includes('s3:GetObject') || claims.includes('s3:GetObject') ? ['s3:GetObject'] : []),
-        ...(claims.includes('s3:PutObject') ? ['s3:PutObject'] : []),
-      ];
-      expect([...s3.batches].sort(), `${fnName} on batch objects`).toStrictEqual(batchRights);
-    }
+    const seen = expectExactAccess(template, (d) => /^Sluice (\w+) handler$/.exec(d)?.[1]);
     expect([...seen].sort()).toStrictEqual([
       'acls',
       'eventStore',
       'exchanges',
       'fetch',
       'groups',
+      'jobs',
       'lagReporter',
       'produce',
       'queues',
@@ -427,6 +461,27 @@ describe('SluiceStack', () => {
       'transactions',
       'websocket',
     ]);
+  });
+
+  it('grants a StreamProcessor’s function exactly the stream job’s rights, and every other function what it had', () => {
+    const { template: withJob } = synthStack(
+      (app) => {
+        const stack = new SluiceStack(app, 'WithJob');
+        // No table sink here: a sink's table grant is the construct's test (test/infra/streamProcessor.test.ts).
+        new StreamProcessor(stack, 'Job', {
+          sluice: stack,
+          entry: 'examples/streams/fraudDetectionJob.ts',
+          name: 'fraud-detector',
+          source: 'transactions',
+        });
+        return stack;
+      },
+      { bundle: false },
+    );
+    const seen = expectExactAccess(withJob, (d) =>
+      d.startsWith('Sluice stream job ') ? 'streamProcessor' : /^Sluice (\w+) handler$/.exec(d)?.[1],
+    );
+    expect(seen.has('streamProcessor')).toBe(true);
   });
 
   it('delivers subscriptions from the log stream (INSERTs) and a schedule, with reserved concurrency, invoking only granted targets', () => {

@@ -6,6 +6,7 @@ import type { AclRule } from '../../core/security/acl.ts';
 import { apiEvent, lambdaContext, type EventSpec, type Handler } from '../support/apiEvents.ts';
 import { handlerEnvironment } from '../support/handlerEnv.ts';
 import { loadHttpHandlers } from '../../local/stack.ts';
+import { runJobStep } from '../support/jobs.ts';
 
 /**
  * The authorization matrix: for every route, a principal granted exactly the ACL rules the route
@@ -16,6 +17,7 @@ import { loadHttpHandlers } from '../../local/stack.ts';
 const ROOT = 'root'; // jwt:root is the stack's admin principal (a super user)
 
 let handlers: Record<string, Handler>;
+let tables: { log: string; metadata: string };
 let sfn: Server;
 const launched: string[] = [];
 
@@ -31,7 +33,7 @@ beforeAll(async () => {
     });
   });
   await new Promise<void>((r) => sfn.listen(0, '127.0.0.1', r));
-  await handlerEnvironment('authz', {
+  tables = await handlerEnvironment('authz', {
     SLUICE_AUTHORIZATION: 'acl',
     SLUICE_ADMIN_PRINCIPALS: `jwt:${ROOT}`,
     SLUICE_SAGAS: JSON.stringify([
@@ -245,7 +247,14 @@ async function aSubscription(): Promise<string> {
   return name;
 }
 
+const job = (operation: AclRule['operation'], name: string) => rule(operation, 'job', name);
+
 const CASES: Record<string, (() => Promise<Case>) | 'listing'> = {
+  'GET /v1/jobs': 'listing',
+  'GET /v1/jobs/{job}': async () => ({
+    needs: [job('describe', 'orders-enricher')],
+    request: async () => ({ method: 'GET', route: '/v1/jobs/{job}', pathParameters: { job: 'orders-enricher' } }),
+  }),
   'POST /v1/topics': async () => {
     const name = fresh('created');
     return {
@@ -830,6 +839,9 @@ describe('authorization matrix (acl mode)', () => {
         body: { records: Array.from({ length: 6 }, (_, i) => ({ value: i, partition: i % 2 })) },
       });
     await member('billing');
+    // Stream jobs over orders, as their runners would leave them.
+    for (const name of ['orders-enricher', 'orders-totals', 'payments-audit'])
+      await runJobStep(tables, { name, source: 'orders' });
     await root({ method: 'PUT', route: X, pathParameters: { exchange: 'routes' }, body: { type: 'direct' } });
     await root({
       method: 'POST',
@@ -879,6 +891,22 @@ describe('authorization matrix (acl mode)', () => {
     const sagaReader = await principalWith([saga('describe')]);
     const sagas = (await call(sagaReader, { method: 'GET', route: '/v1/sagas' })).body.sagas;
     expect(sagas.map((s: { name: string }) => s.name)).toStrictEqual(['orders']);
+  });
+
+  it('lists only the jobs the caller may describe; read on a job prefix allows describing them', async () => {
+    const subject = await principalWith([{ ...job('read', 'orders-'), patternType: 'prefixed' }]);
+    const listed = await call(subject, { method: 'GET', route: '/v1/jobs' });
+    expect(listed.body.jobs).toStrictEqual(['orders-enricher', 'orders-totals']);
+    const describe = (name: string) =>
+      call(subject, { method: 'GET', route: '/v1/jobs/{job}', pathParameters: { job: name } });
+    expect((await describe('orders-totals')).status).toBe(200);
+    const refused = await describe('payments-audit');
+    expect([refused.status, refused.body.error]).toMatchObject([
+      403,
+      { code: 'NotAuthorized', operation: 'describe', resourceType: 'job', resourceName: 'payments-audit' },
+    ]);
+    const nobody = await principalWith([]);
+    expect((await call(nobody, { method: 'GET', route: '/v1/jobs' })).body.jobs).toStrictEqual([]);
   });
 
   it('lists only the subscriptions the caller may describe', async () => {

@@ -5,6 +5,7 @@ import { handlerEnvironment } from '../support/handlerEnv.ts';
 import { checkExecutionName } from '../../core/sagas/executions.ts';
 import { parseAclRule } from '../../core/security/acl.ts';
 import { parseDeclaration } from '../../core/exchanges/exchange.ts';
+import { runJobStep } from '../support/jobs.ts';
 
 let topics: Handler;
 let produce: Handler;
@@ -17,6 +18,8 @@ let queues: Handler;
 let subscriptions: Handler;
 let transactions: Handler;
 let eventStore: Handler;
+let jobs: Handler;
+let tables: { log: string; metadata: string };
 
 const T = '/v1/topics';
 const TOPIC = '/v1/topics/{topic}';
@@ -39,6 +42,8 @@ const BINDINGS = '/v1/exchanges/{exchange}/bindings';
 const MESSAGES = '/v1/exchanges/{exchange}/messages';
 const STREAM = '/v1/streams/{streamId}';
 const STREAM_EVENTS = '/v1/streams/{streamId}/events';
+const JOBS = '/v1/jobs';
+const JOB = '/v1/jobs/{job}';
 
 /** Whether a start request would be accepted (so a fuzzer must not send it: it would launch). */
 function validStart(saga: string, body: string): boolean {
@@ -116,7 +121,7 @@ export function handlerSuite(options: {
   readonly recorded: boolean;
 }): void {
   beforeAll(async () => {
-    await handlerEnvironment('handlers', {
+    tables = await handlerEnvironment('handlers', {
       // One saga whose state machine is unreachable: a fuzzed start that got through would be a 500.
       SLUICE_SAGAS: JSON.stringify([
         {
@@ -141,6 +146,7 @@ export function handlerSuite(options: {
     subscriptions = (await import('../../functions/subscriptions/api.ts')).handler;
     transactions = (await import('../../functions/transactions/api.ts')).handler;
     eventStore = (await import('../../functions/eventStore/api.ts')).handler;
+    jobs = (await import('../../functions/streams/api.ts')).handler;
   });
 
   if (options.recorded) {
@@ -312,6 +318,62 @@ export function handlerSuite(options: {
         ]);
       });
 
+      it('lists stream jobs and describes one: positions, high watermarks and lag per partition, open windows', async () => {
+        await invoke(topics, { method: 'POST', route: T, body: { name: 'job-in', partitions: 2 } });
+        const produced = await invoke(produce, {
+          method: 'POST',
+          route: RECORDS,
+          pathParameters: { topic: 'job-in' },
+          body: { records: [1, 2, 3, 14, 5].map((t, i) => ({ value: { t }, partition: i < 4 ? 0 : 1 })) },
+        });
+        expect(produced.status).toBe(200);
+        // Three records of partition 0 and the one of partition 1 processed; one left behind.
+        expect((await runJobStep(tables, { name: 'job-b', source: 'job-in', maxRecords: 3 })).records).toBe(4);
+        await runJobStep(tables, { name: 'job-a', source: 'job-in' });
+
+        // The fuzzer's job may share these tables: look at this test's own.
+        const listed = await invoke(jobs, { method: 'GET', route: JOBS });
+        expect(listed.status).toBe(200);
+        expect(listed.body.jobs.filter((j: string) => j.startsWith('job-'))).toStrictEqual(['job-a', 'job-b']);
+        const paged = await invoke(jobs, { method: 'GET', route: JOBS, query: { after: 'job', limit: '1' } });
+        expect(paged.body).toStrictEqual({ jobs: ['job-a'], next: 'job-a' });
+        const rest = await invoke(jobs, { method: 'GET', route: JOBS, query: { after: 'job-a', limit: '1' } });
+        // DynamoDB may still give a `next` when the page ended exactly at the last job (its next page is empty).
+        expect(rest.body.jobs).toStrictEqual(['job-b']);
+
+        const described = await invoke(jobs, { method: 'GET', route: JOB, pathParameters: { job: 'job-b' } });
+        expect(described.status, JSON.stringify(described.body)).toBe(200);
+        expect(described.body).toMatchObject({ name: 'job-b', source: 'job-in', version: 1, watermark: 3 });
+        expect(
+          described.body.partitions.map((p: Record<string, unknown>) => [
+            p.partition,
+            p.nextOffset,
+            p.highWatermark,
+            p.lag,
+            p.maxEventTime,
+            p.watermark,
+            p.idle,
+          ]),
+        ).toStrictEqual([
+          [0, 3, 4, 1, 3, null, null],
+          [1, 1, 1, 0, 5, null, null],
+        ]);
+        // Keys are the values' first character ('{'): one key, window [0,10) open.
+        expect(described.body.openWindows).toStrictEqual({ keys: 1, panes: 1, sessions: 0, timers: 0 });
+
+        const cases: [Parameters<typeof invoke>[1], number, string][] = [
+          [{ method: 'GET', route: JOB, pathParameters: { job: 'no-such-job' } }, 404, 'JobNotFound'],
+          [{ method: 'GET', route: JOBS, query: { limit: '0' } }, 400, 'InvalidArgument'],
+          [{ method: 'GET', route: JOBS, query: { limit: 'ten' } }, 400, 'InvalidRequest'],
+          [{ method: 'GET', route: JOBS, query: { after: 'x'.repeat(201) } }, 400, 'InvalidArgument'],
+          [{ method: 'GET', route: JOBS, query: { from: 'job-a' } }, 400, 'InvalidRequest'],
+        ];
+        for (const [spec, status, code] of cases) {
+          const res = await invoke(jobs, spec);
+          expect([res.status, res.body.error.code], JSON.stringify(spec)).toStrictEqual([status, code]);
+        }
+      });
+
       it('long-polls: a fetch at the end waits and wakes up when a record arrives', async () => {
         await invoke(topics, { method: 'POST', route: T, body: { name: 'polled' } });
         const started = Date.now();
@@ -426,7 +488,11 @@ export function handlerSuite(options: {
         route: STREAM_EVENTS,
         pathParameters: { streamId: 'fuzz-stream' },
       });
+      const jobList = await invoke(jobs, { method: 'GET', route: JOBS });
+      const fuzzJob = await invoke(jobs, { method: 'GET', route: JOB, pathParameters: { job: 'fuzz-job' } });
       return {
+        jobs: jobList.body,
+        fuzzJob: fuzzJob.body,
         producer: producer.body,
         stream: stream.body,
         streamEvents: streamEvents.body,
@@ -484,6 +550,8 @@ export function handlerSuite(options: {
           ],
         },
       });
+      // A stream job over 'fuzzed' (the two records above): what the jobs routes list and describe.
+      expect((await runJobStep(tables, { name: 'fuzz-job', source: 'fuzzed' })).committed).toBe(true);
       const joined = await invoke(groups, {
         method: 'POST',
         route: MEMBERS,
@@ -597,6 +665,25 @@ export function handlerSuite(options: {
             ([route, streamId, query]) =>
               () =>
                 invoke(eventStore, { method: 'GET', route, pathParameters: { streamId }, query }),
+          ),
+      },
+      {
+        name: 'GET /v1/jobs',
+        run: fc
+          .dictionary(
+            fc.constantFrom('after', 'limit', 'other', 'constructor'),
+            fc.oneof(junkNumber, junkName, fc.constantFrom('fuzz-job', '0', '1000', '1001')),
+          )
+          .map((query) => () => invoke(jobs, { method: 'GET', route: JOBS, query })),
+      },
+      {
+        name: 'GET /v1/jobs/{job}',
+        run: fc
+          .tuple(fc.oneof(fc.constant('fuzz-job'), junkName), fc.dictionary(fc.constantFrom('spec', 'now'), junkName))
+          .map(
+            ([job, query]) =>
+              () =>
+                invoke(jobs, { method: 'GET', route: JOB, pathParameters: { job }, query }),
           ),
       },
       { name: 'POST /v1/topics', run: bodyish.map((body) => () => invoke(topics, { method: 'POST', route: T, body })) },

@@ -10,6 +10,7 @@ import { count } from '../../core/streams/aggregators.ts';
 import { JobRunner } from '../../core/streams/runner.ts';
 import { MemoryJobStateStore } from '../../core/streams/stateStore.ts';
 import { stream } from '../../core/streams/stream.ts';
+import { MemoryTableSink } from '../../core/streams/tableSink.ts';
 import { boundedOutOfOrderness } from '../../core/streams/watermarks.ts';
 import { tumbling } from '../../core/streams/windows.ts';
 import { CrashingWriter, jobRunnerContract } from '../contract/jobRunnerContract.ts';
@@ -29,7 +30,15 @@ jobRunnerContract({
       atomic: writer,
       retry: { maxJitterMs: 1 },
     });
-    return { sluice, store: new MemoryJobStateStore(), writer, clock: time };
+    const tables = new MemoryTableSink();
+    return {
+      sluice,
+      store: new MemoryJobStateStore(),
+      writer,
+      clock: time,
+      tables,
+      readSink: async () => tables.items('sink'),
+    };
   },
 });
 

@@ -1,6 +1,11 @@
 import { expect, test } from 'vitest';
 import { LATE_HEADERS } from '../../core/streams/runner.ts';
-import { runFraudDetection, type FraudAlert, type Transaction } from '../../examples/streams/fraudDetection.ts';
+import {
+  runFraudDetection,
+  type FraudAlert,
+  type FraudAlertItem,
+  type Transaction,
+} from '../../examples/streams/fraudDetection.ts';
 import { runHourlyTotals, type HourlyTotal } from '../../examples/streams/hourlyTotals.ts';
 import { runSessions, type Click, type UserSession } from '../../examples/streams/sessions.ts';
 
@@ -12,29 +17,39 @@ import { runSessions, type Click, type UserSession } from '../../examples/stream
 const MINUTE = 60_000;
 const canonical = (xs: unknown[]) => xs.map((x) => JSON.stringify(x)).sort();
 
-test('fraud detection: the alerts are brute force’s over the on-time transactions, late ones only on the late topic', async () => {
-  const { transactions, outputs, late, watermark } = await runFraudDetection({ seed: 3, users: 200, minutes: 30 });
+test('fraud detection: the alerts (topic and table) are brute force’s over the on-time transactions, late ones only on the late topic', async () => {
+  const { transactions, outputs, alertItems, late, watermark } = await runFraudDetection({
+    seed: 3,
+    users: 200,
+    minutes: 30,
+  });
   expect(watermark).not.toBeNull();
 
   // Every 5-minute window starting on a minute that has ended by the final watermark, per user.
   const onTime = transactions.filter((t) => !t.late).map((t) => t.value);
   const first = Math.min(...onTime.map((t) => t.timestamp));
   const expected: { key: string; value: FraudAlert }[] = [];
+  const expectedItems: FraudAlertItem[] = [];
   for (let s = Math.floor(first / MINUTE) * MINUTE - 4 * MINUTE; s + 5 * MINUTE <= watermark!; s += MINUTE) {
     const byUser = new Map<string, Transaction[]>();
     for (const t of onTime)
       if (t.timestamp >= s && t.timestamp < s + 5 * MINUTE) byUser.set(t.userId, [...(byUser.get(t.userId) ?? []), t]);
     for (const [userId, ts] of byUser) {
       const totalAmount = ts.reduce((a, t) => a + t.amount, 0);
-      if (ts.length > 10 || totalAmount > 5000)
-        expected.push({
-          key: userId,
-          value: { userId, reason: 'HIGH_VELOCITY', transactionCount: ts.length, totalAmount },
-        });
+      if (ts.length > 10 || totalAmount > 5000) {
+        const alert: FraudAlert = { userId, reason: 'HIGH_VELOCITY', transactionCount: ts.length, totalAmount };
+        expected.push({ key: userId, value: alert });
+        // The table's item: the alert keyed by user and window start, with the window's bounds.
+        const window = { pk: userId, sk: new Date(s).toISOString(), windowStart: s, windowEnd: s + 5 * MINUTE };
+        expectedItems.push({ ...alert, ...window });
+      }
     }
   }
   expect(expected.length).toBeGreaterThan(10);
   expect(canonical(outputs)).toEqual(canonical(expected));
+  // One item per alert (no window fires twice without allowed lateness), in pk and sk order.
+  const byKey = (a: FraudAlertItem, b: FraudAlertItem) => (a.pk + a.sk < b.pk + b.sk ? -1 : 1);
+  expect(alertItems).toStrictEqual(expectedItems.sort(byKey));
 
   // Both kinds of fraudster are caught (users 17 and 41 of every 50), and nobody else.
   const fraudsters = transactions.map((t) => t.key).filter((u) => [17, 41].includes(Number(u.slice(5)) % 50));
