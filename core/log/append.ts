@@ -577,7 +577,9 @@ export class Appender {
     log: string,
     batch: PreparedBatch,
   ): Promise<Reservation & { timeMark?: StoredBatch['timeMark'] }> {
-    const bytes = batch.pointer?.length ?? batch.payload.length;
+    // What the batch's item weighs towards the next time mark (MARK_BYTES of items per query page):
+    // a pointer item, whatever its batch's size, the least.
+    const bytes = batch.pointer === undefined ? batch.payload.length : 0;
     let time = reservationTime(batch.maxTimestamp, bytes, this.chains.get(log));
     for (let attempt = 0; attempt < 5; attempt++) {
       const reservation = await this.log.reserveOffsets(log, batch.records.length, time);
