@@ -19,6 +19,7 @@ import { idleSection } from './sections/idle.ts';
 import { queuesSection } from './sections/queues.ts';
 import { sagasSection } from './sections/sagas.ts';
 import { subscriptionsSection } from './sections/subscriptions.ts';
+import { s3TopicsSection } from './sections/s3Topics.ts';
 import { scaleSection } from './sections/scale.ts';
 import { streamsSection } from './sections/streams.ts';
 import { tieringSection } from './sections/tiering.ts';
@@ -44,6 +45,7 @@ const sections: BenchSection[] = [
   transactionsSection,
   eventStoreSection,
   streamsSection,
+  s3TopicsSection,
 ];
 const { values } = parseArgs({ options: { only: { type: 'string', multiple: true } } });
 const chosen = sections.filter((s) => values.only === undefined || values.only.includes(s.name));

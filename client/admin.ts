@@ -12,6 +12,8 @@ export interface TopicConfig {
   hotRetentionBytes?: number;
   deleteRetentionMs?: number;
   segmentBytes?: number;
+  /** Where record bytes go: `dynamodb` (lowest latency) or `s3` (lowest cost per message). */
+  storage?: 'dynamodb' | 's3';
   timestampBeforeMaxMs?: number;
   timestampAfterMaxMs?: number;
 }

@@ -378,8 +378,14 @@ async function topics(
       else
         table(
           print,
-          ['TOPIC', 'PARTITIONS', 'COMPRESSION', 'RETENTION MS'],
-          list.map((t) => [t.name, String(t.config.partitions), t.config.compression, String(t.config.retentionMs)]),
+          ['TOPIC', 'PARTITIONS', 'STORAGE', 'COMPRESSION', 'RETENTION MS'],
+          list.map((t) => [
+            t.name,
+            String(t.config.partitions),
+            t.config.storage ?? 'dynamodb',
+            t.config.compression,
+            String(t.config.retentionMs),
+          ]),
         );
       return 0;
     }

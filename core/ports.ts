@@ -7,6 +7,15 @@ import type { Compression, TopicConfig } from './log/topicConfig.ts';
  */
 
 /** One record batch: one item in the log table, covering offsets [baseOffset, baseOffset + recordCount). */
+/** A batch payload’s place in an S3 object. */
+export interface BatchPointer {
+  readonly key: string;
+  readonly position: number;
+  readonly length: number;
+  /** CRC32C of the payload bytes, checked on every read. */
+  readonly crc: number;
+}
+
 export interface StoredBatch {
   /** The partition's log key, from `logKey(topicId, partition)`. */
   readonly log: string;
@@ -21,6 +30,12 @@ export interface StoredBatch {
   readonly codec: Compression;
   /** The encoded records, compressed with `codec`. */
   readonly payload: Uint8Array;
+  /**
+   * Where the payload is when it is not in the item (topics with `storage: 's3'`): a byte range of
+   * an S3 object, and its CRC32C. The payload is then empty until a reader resolves it
+   * (core/log/objectBatches.ts); everything above the store sees batches with their payload.
+   */
+  readonly pointer?: BatchPointer;
   /**
    * Random id of the append attempt that wrote this batch. A writer whose conditional put "fails"
    * because its own earlier attempt already landed (an ambiguous failure, retried) recognises the

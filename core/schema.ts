@@ -22,6 +22,11 @@ export const LOG_TABLE = {
     previousBase: 'r',
     txn: 'tx',
     control: 'ct',
+    /** A pointer to the payload in S3 (`storage: 's3'` topics): object key, position, length, CRC32C. */
+    pointerKey: 'ok',
+    pointerPosition: 'op',
+    pointerLength: 'ol',
+    pointerCrc: 'oc',
   },
   /** DynamoDB's time-to-live attribute (epoch seconds): hot copies expire after the roller tiered them. */
   timeToLive: 'x',

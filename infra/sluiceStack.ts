@@ -171,6 +171,20 @@ export interface LagAlarm {
 
 type S3Action = 's3:GetObject' | 's3:PutObject' | 's3:DeleteObject';
 
+/**
+ * Rights on batch objects (the record bytes of `storage: "s3"` topics, under batches/), derived
+ * from the others: who writes claim checks writes records, so writes batch objects; who reads
+ * segments reads records, so reads batch objects; who deletes claim checks (the roller) deletes
+ * batch objects too.
+ */
+function batchObjectActions(objects: { segments: readonly S3Action[]; claims: readonly S3Action[] }): S3Action[] {
+  const actions = new Set<S3Action>();
+  if (objects.claims.includes('s3:PutObject')) actions.add('s3:PutObject');
+  if (objects.segments.includes('s3:GetObject') || objects.claims.includes('s3:GetObject')) actions.add('s3:GetObject');
+  if (objects.claims.includes('s3:DeleteObject')) actions.add('s3:DeleteObject');
+  return [...actions];
+}
+
 /** What each function may do to each table and to segment objects: nothing more. */
 /** Segment objects (and their claim lists) live under segments/, claim checks under claims/. */
 type FunctionName =
@@ -650,8 +664,9 @@ export class SluiceStack extends Stack implements SubscriptionHost {
         );
       }
       const bucketLogicalId = this.getLogicalId(this.segmentBucket.node.defaultChild as CfnBucket);
-      for (const prefix of ['segments', 'claims'] as const) {
-        const actions = access.objects[prefix];
+      const objectRights = { ...access.objects, batches: batchObjectActions(access.objects) };
+      for (const prefix of ['segments', 'claims', 'batches'] as const) {
+        const actions = objectRights[prefix];
         if (actions.length === 0) continue;
         role.addToPolicy(
           new PolicyStatement({ actions: [...actions], resources: [this.segmentBucket.arnForObjects(`${prefix}/*`)] }),
@@ -669,7 +684,7 @@ export class SluiceStack extends Stack implements SubscriptionHost {
           new PolicyStatement({
             actions: ['s3:ListBucket'],
             resources: [this.segmentBucket.bucketArn],
-            conditions: { StringLike: { 's3:prefix': ['segments/*', 'claims/*'] } },
+            conditions: { StringLike: { 's3:prefix': ['segments/*', 'claims/*', 'batches/*'] } },
           }),
         );
       }

@@ -30,6 +30,7 @@ import { decodeStoredBatch, splitIntoBatches, type PreparedBatch } from './batch
 import { hotCopyExpiry } from './expiry.ts';
 import { RESERVATION_MAX_AGE_MS, gapFiller, isGapFiller } from './gaps.ts';
 import type { ClaimChecks } from './claimChecks.ts';
+import type { ObjectBatches } from './objectBatches.ts';
 import { producerSequences, validateProducer, type IdempotentProducer } from './idempotentProducer.ts';
 import { partitionForKey } from './murmur2.ts';
 import { decideProducerBatch } from './producerState.ts';
@@ -108,6 +109,11 @@ export interface AppenderOptions {
   readonly retry: RetryOptions;
   /** Hot copies get a TTL this long after their hot retention (see `hotCopyExpiry`); none when undefined (never tiered). */
   readonly hotCopyMarginMs: number | undefined;
+  /**
+   * Where `storage: "s3"` topics put record bytes; undefined without an object store, and then
+   * such topics keep them in the item as `dynamodb` topics do.
+   */
+  readonly objectBatches?: ObjectBatches;
 }
 
 /**
@@ -125,6 +131,7 @@ export class Appender {
   private readonly now: () => number;
   private readonly retry: RetryOptions;
   private readonly hotCopyMarginMs: number | undefined;
+  private readonly objectBatches: ObjectBatches | undefined;
   /** Kafka's sticky partitioner: the next partition for unkeyed records, per topic. */
   private readonly sticky = new Map<string, number>();
   /** Per partition, what this writer knows of the time chain (for guesses only, see `ChainKnowledge`). */
@@ -136,6 +143,7 @@ export class Appender {
     this.topics = options.topics;
     this.tails = options.tails;
     this.claimChecks = options.claimChecks;
+    this.objectBatches = options.objectBatches;
     this.reader = options.reader;
     this.now = options.now;
     this.retry = options.retry;
@@ -165,14 +173,18 @@ export class Appender {
     const sequences = producer === undefined ? undefined : producerSequences(producer, [...byPartition.keys()]);
     const results: (RecordMetadata | undefined)[] = Array.from({ length: records.length }, () => undefined);
     const stopped: { partition: number; reason: string; error?: unknown }[] = [];
+    const batches = await this.prepare(
+      topic,
+      [...byPartition].map(([partition, indexes]) => ({ partition, records: indexes.map((i) => encoded[i]!) })),
+    );
     await Promise.all(
-      [...byPartition].map(async ([partition, indexes]) => {
+      [...byPartition].map(async ([partition, indexes], p) => {
         const out: RecordMetadata[] = [];
         try {
           const complete = await this.appendToPartition(
             topic,
             partition,
-            indexes.map((i) => encoded[i]!),
+            batches[p]!,
             producer === undefined ? undefined : { ...producer, firstSequence: sequences!.get(partition)! },
             out,
             options.deadline,
@@ -240,19 +252,18 @@ export class Appender {
       const encoded = records.map((r, i) => encodeRecord(r, i, now));
       encoded.forEach((r, i) => this.claimChecks.check(topic, r, i));
       checkTimestamps(topic, encoded, now);
-      for (const [partition, indexes] of await this.assignPartitions(topic, encoded)) {
-        const stored = await Promise.all(
-          indexes.map(async (i) => {
-            const r = encoded[i]!;
-            return this.claimChecks.needed(r) ? this.claimChecks.store(topic, partition, r) : r;
-          }),
-        );
+      const assigned = [...(await this.assignPartitions(topic, encoded))];
+      const batches = await this.prepare(
+        topic,
+        assigned.map(([partition, indexes]) => ({ partition, records: indexes.map((i) => encoded[i]!) })),
+      );
+      assigned.forEach(([partition, indexes], p) => {
         let at = 0;
-        for (const batch of splitIntoBatches(stored, topic.config.compression)) {
+        for (const batch of batches[p]!) {
           planned.push({ topic, partition, batch, indexes: indexes.slice(at, at + batch.records.length), append: a });
           at += batch.records.length;
         }
-      }
+      });
     }
     for (let lost = 0; lost < this.retry.maxConflicts; lost++) {
       const writerId = randomUUID();
@@ -270,6 +281,7 @@ export class Appender {
           sizeBytes: p.batch.sizeBytes,
           codec: p.topic.config.compression,
           payload: p.batch.payload,
+          ...(p.batch.pointer === undefined ? {} : { pointer: p.batch.pointer }),
           writerId,
           appendedAt: reservedAt,
           ...(reservation.previousBase === undefined ? {} : { previousBase: reservation.previousBase }),
@@ -401,21 +413,41 @@ export class Appender {
     return byPartition;
   }
 
+  /**
+   * Each partition’s records as batches (large values claim-checked first). For a `storage: "s3"`
+   * topic, every partition’s batches go into one S3 object now, before any offset is claimed,
+   * and the batches carry pointers to it (see objectBatches.ts).
+   */
+  private async prepare(
+    topic: TopicRecord,
+    partitions: readonly { partition: number; records: readonly EncodedRecord[] }[],
+  ): Promise<PreparedBatch[][]> {
+    const batches = await Promise.all(
+      partitions.map(async ({ partition, records }) => {
+        const stored = await Promise.all(
+          records.map(async (r) => (this.claimChecks.needed(r) ? this.claimChecks.store(topic, partition, r) : r)),
+        );
+        return splitIntoBatches(stored, topic.config.compression);
+      }),
+    );
+    if (topic.config.storage !== 's3' || this.objectBatches === undefined) return batches;
+    const offloaded = await this.objectBatches.offload(topic, batches.flat());
+    let at = 0;
+    return batches.map((list) => offloaded.slice(at, (at += list.length)));
+  }
+
   private async appendToPartition(
     topic: TopicRecord,
     partition: number,
-    input: readonly EncodedRecord[],
+    batches: readonly PreparedBatch[],
     producer: (IdempotentProducer & { firstSequence: number }) | undefined,
     out: RecordMetadata[],
     deadline: number | undefined,
   ): Promise<boolean> {
     const log = logKey(topic.topicId, partition);
     let sequence = producer?.firstSequence ?? 0;
-    const records = await Promise.all(
-      input.map(async (r) => (this.claimChecks.needed(r) ? this.claimChecks.store(topic, partition, r) : r)),
-    );
     // Batches of one call go in order: batch i+1 is only attempted once batch i is durable.
-    for (const batch of splitIntoBatches(records, topic.config.compression)) {
+    for (const batch of batches) {
       if (deadline !== undefined && this.now() >= deadline) return false; // out of time: report, don't start
       if (producer === undefined) {
         const baseOffset = (await this.claim(topic, partition, log, batch)) as number; // no producer state: always a number
@@ -514,6 +546,7 @@ export class Appender {
         sizeBytes: batch.sizeBytes,
         codec: control?.codec ?? topic.config.compression,
         payload: batch.payload,
+        ...(batch.pointer === undefined ? {} : { pointer: batch.pointer }),
         writerId,
         appendedAt: reservedAt,
         ...(reservation.previousBase === undefined ? {} : { previousBase: reservation.previousBase }),
@@ -544,7 +577,10 @@ export class Appender {
     log: string,
     batch: PreparedBatch,
   ): Promise<Reservation & { timeMark?: StoredBatch['timeMark'] }> {
-    let time = reservationTime(batch.maxTimestamp, batch.payload.length, this.chains.get(log));
+    // What the batch's item weighs towards the next time mark (MARK_BYTES of items per query page):
+    // a pointer item, whatever its batch's size, the least.
+    const bytes = batch.pointer === undefined ? batch.payload.length : 0;
+    let time = reservationTime(batch.maxTimestamp, bytes, this.chains.get(log));
     for (let attempt = 0; attempt < 5; attempt++) {
       const reservation = await this.log.reserveOffsets(log, batch.records.length, time);
       if (reservation === undefined) await this.log.advanceSequencer(log, await this.tails.read(log));

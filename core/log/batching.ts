@@ -1,5 +1,5 @@
 import { compress, decompress } from './compression.ts';
-import type { StoredBatch } from '../ports.ts';
+import type { BatchPointer, StoredBatch } from '../ports.ts';
 import { ClaimCheck, decodeRecordBatch, joinRecordBodies, type ConsumerRecord, type EncodedRecord } from './records.ts';
 import type { Compression } from './topicConfig.ts';
 
@@ -22,7 +22,9 @@ const FRAMING_BYTES = 5;
 
 export interface PreparedBatch {
   readonly records: readonly EncodedRecord[];
+  /** The encoded records, compressed; empty when `pointer` says where they are (objectBatches.ts). */
   readonly payload: Uint8Array;
+  readonly pointer?: BatchPointer;
   readonly sizeBytes: number;
   readonly firstTimestamp: number;
   readonly maxTimestamp: number;

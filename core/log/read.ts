@@ -85,10 +85,16 @@ export interface PartitionReaderOptions {
   readonly gaps: GapFiller;
   /** Transaction outcomes, for `read_committed` reads; without it every record counts as committed. */
   readonly txns?: () => TxnResolver | undefined;
+  /**
+   * Gives batches whose bytes are in S3 (`storage: "s3"` topics) their payloads: called on the
+   * batches a read decodes, and on those only (objectBatches.ts). @default none: payloads are inline
+   */
+  readonly resolve?: (batches: StoredBatch[]) => Promise<StoredBatch[]>;
 }
 
 /** Reads of one partition, from the hot tier or from S3 segments below `tieredThrough`, and offset look-ups. */
 export class PartitionReader {
+  private readonly resolve: (batches: StoredBatch[]) => Promise<StoredBatch[]>;
   private readonly log: LogStore;
   private readonly metadata: MetadataStore;
   private readonly topics: TopicCatalog;
@@ -100,6 +106,7 @@ export class PartitionReader {
 
   constructor(options: PartitionReaderOptions) {
     this.txns = options.txns ?? (() => undefined);
+    this.resolve = options.resolve ?? (async (batches) => batches);
     this.log = options.log;
     this.metadata = options.metadata;
     this.topics = options.topics;
@@ -217,7 +224,10 @@ export class PartitionReader {
     if (offset < state.logStartOffset || offset > highWatermark) {
       throw new OffsetOutOfRange(topic.name, partition, offset, state.logStartOffset, highWatermark);
     }
-    batches ??= await this.batchesFrom(log, state, offset, maxRecords, maxBytes);
+    batches =
+      batches === undefined
+        ? await this.batchesFrom(log, state, offset, maxRecords, maxBytes)
+        : await this.resolve(batches);
     if (batches === undefined) {
       const now = await this.metadata.getPartitionState(log); // retention removed the segment meanwhile
       throw new OffsetOutOfRange(topic.name, partition, offset, now.logStartOffset, highWatermark);
@@ -289,7 +299,9 @@ export class PartitionReader {
     const topic = await this.topics.get(topicName);
     const log = await this.topics.partitionLog(topic, partition);
     const batch = await this.log.getBatch(log, baseOffset);
-    return batch === undefined ? undefined : this.claimChecks.resolve(decodeStoredBatch(batch));
+    if (batch === undefined) return undefined;
+    const [resolved] = await this.resolve([batch]);
+    return this.claimChecks.resolve(decodeStoredBatch(resolved!));
   }
 
   /**
@@ -383,7 +395,8 @@ export class PartitionReader {
         if (batch.baseOffset > offset && (await this.metadata.getPartitionState(log)).tieredThrough > offset)
           return { movedFrom: offset };
         if (batch.maxTimestamp >= timestamp) {
-          const found = decodeStoredBatch(batch).find((r) => r.offset >= offset && r.timestamp >= timestamp);
+          const [resolved] = await this.resolve([batch]);
+          const found = decodeStoredBatch(resolved!).find((r) => r.offset >= offset && r.timestamp >= timestamp);
           if (found !== undefined) return { found: found.offset };
         }
         offset = batch.baseOffset + batch.recordCount;
@@ -416,7 +429,7 @@ export class PartitionReader {
           (await this.log.readBatches(log, now.tieredThrough, batchLimit(maxRecords, maxBytes))).batches,
         );
         // The hot tier must start where the segments end, else a roll landed meanwhile: answer nothing, read again.
-        return hot.length === 0 || hot[0]!.baseOffset <= now.tieredThrough ? hot : [];
+        return hot.length === 0 || hot[0]!.baseOffset <= now.tieredThrough ? this.resolve(hot) : [];
       } catch (e) {
         if (isSluiceError(e, 'CorruptData') && /object is missing/.test(e.message)) {
           const now = await this.metadata.getPartitionState(log);
@@ -425,7 +438,7 @@ export class PartitionReader {
         throw e;
       }
     }
-    return (await this.log.readBatches(log, offset, batchLimit(maxRecords, maxBytes))).batches;
+    return this.resolve((await this.log.readBatches(log, offset, batchLimit(maxRecords, maxBytes))).batches);
   }
 }
 

@@ -22,6 +22,8 @@ import {
   type RetryOptions,
 } from './append.ts';
 import { ClaimChecks } from './claimChecks.ts';
+import { ObjectBatches } from './objectBatches.ts';
+import type { TopicConfig } from './topicConfig.ts';
 import { describePartition, type DescribeOptions, type TopicDescription, type TopicSummary } from './describe.ts';
 import { integerOption } from './integerOption.ts';
 import { TxnOutcomes } from '../transactions/outcomes.ts';
@@ -61,6 +63,12 @@ export interface SluiceOptions {
   readonly retry?: Partial<RetryOptions>;
   /** How long a topic's metadata is cached in this process, in ms. */
   readonly topicCacheMs?: number;
+  /**
+   * Config for topics created without those keys, as a Kafka broker’s topic defaults
+   * (`log.retention.ms` …): e.g. `{ storage: 's3' }` makes S3-backed topics the default. Checked
+   * as a topic’s config is. @default DEFAULT_TOPIC_CONFIG
+   */
+  readonly topicDefaults?: Partial<TopicConfig>;
   /** Tiered storage: segment records and the object store holding segments. Without it, everything is hot. */
   readonly tiering?: { readonly store: TieringStore; readonly objects: ObjectStore };
   /**
@@ -109,12 +117,22 @@ export class Sluice {
   readonly txnOutcomes: TxnOutcomes | undefined;
 
   constructor(options: SluiceOptions) {
-    this.log = options.log;
-    this.metadata = options.metadata;
     const now = options.now ?? Date.now;
+    // With an object store, batches of `storage: "s3"` topics keep their bytes there, and reads
+    // resolve them, for the batches they decode only (objectBatches.ts).
+    const objectBatches =
+      options.tiering === undefined ? undefined : new ObjectBatches({ objects: options.tiering.objects, now });
+    const log = options.log;
+    this.log = log;
+    this.metadata = options.metadata;
     this.retry = { ...DEFAULT_RETRY, ...options.retry };
-    this.topics = new TopicCatalog(options.metadata, now, options.topicCacheMs ?? DEFAULT_TOPIC_CACHE_MS);
-    this.tails = new PartitionTails(options.log, options.metadata);
+    this.topics = new TopicCatalog(
+      options.metadata,
+      now,
+      options.topicCacheMs ?? DEFAULT_TOPIC_CACHE_MS,
+      options.topicDefaults,
+    );
+    this.tails = new PartitionTails(log, options.metadata);
     this.tiering = options.tiering;
     this.atomic = options.atomic;
     this.transactionStore = options.transactions;
@@ -128,14 +146,27 @@ export class Sluice {
     const hotCopyMarginMs =
       options.tiering === undefined ? undefined : (options.hotCopyMarginMs ?? DEFAULT_HOT_COPY_MARGIN_MS);
     const gaps = new GapFiller({
-      log: options.log,
+      log,
       now,
       expiresAt: (topic, appendedAt) =>
         hotCopyMarginMs === undefined ? undefined : hotCopyExpiry(topic, appendedAt, hotCopyMarginMs),
     });
-    const parts = { log: options.log, metadata: options.metadata, topics: this.topics, tails: this.tails, claimChecks };
-    this.reader = new PartitionReader({ ...parts, segments, gaps, txns: () => this.txnOutcomes });
-    this.appender = new Appender({ ...parts, reader: this.reader, now, retry: this.retry, hotCopyMarginMs });
+    const parts = { log, metadata: options.metadata, topics: this.topics, tails: this.tails, claimChecks };
+    this.reader = new PartitionReader({
+      ...parts,
+      segments,
+      gaps,
+      txns: () => this.txnOutcomes,
+      ...(objectBatches === undefined ? {} : { resolve: (batches) => objectBatches.resolve(batches) }),
+    });
+    this.appender = new Appender({
+      ...parts,
+      reader: this.reader,
+      now,
+      retry: this.retry,
+      hotCopyMarginMs,
+      ...(objectBatches === undefined ? {} : { objectBatches }),
+    });
   }
 
   // ---------------------------------------------------------------- topics

@@ -14,6 +14,12 @@ export function validateTopicName(name: unknown): asserts name is string {
 
 export type Compression = 'none' | 'gzip' | 'zstd';
 export type CleanupPolicy = 'delete' | 'compact';
+/**
+ * Where a topic’s record bytes go on append. `dynamodb`: into the batch item (lowest latency).
+ * `s3`: into one S3 object per append request, the batch item holding only a pointer (an order of
+ * magnitude fewer write units; see core/log/objectBatches.ts).
+ */
+export type Storage = 'dynamodb' | 's3';
 
 export interface TopicConfig {
   /** Number of partitions; may grow, never shrink. */
@@ -39,6 +45,12 @@ export interface TopicConfig {
    * is due, up to this. Absent on topics created before it existed: then the default.
    */
   readonly segmentBytes?: number;
+  /**
+   * Where appended record bytes go (`Storage`). It may change at any time: each batch records where
+   * its bytes are, so a change applies to appends from then on. Absent on topics created before it
+   * existed: `dynamodb`.
+   */
+  readonly storage?: Storage;
   /** How far before now a record's timestamp may be, in ms; -1: any (Kafka's message.timestamp.before.max.ms). */
   readonly timestampBeforeMaxMs: number;
   /** How far after now a record's timestamp may be, in ms; -1: any (Kafka's message.timestamp.after.max.ms). */
@@ -73,6 +85,7 @@ export const DEFAULT_TOPIC_CONFIG: TopicConfig = {
   hotRetentionBytes: -1, // no byte limit on the hot tier
   deleteRetentionMs: 24 * 60 * 60 * 1000, // 1 day, Kafka's delete.retention.ms default
   segmentBytes: 64 * 1024 * 1024, // 64 MiB per S3 segment (Kafka's segment.bytes is 1 GiB)
+  storage: 'dynamodb', // record bytes in DynamoDB: the lowest latency; 's3' for the lowest cost
   timestampBeforeMaxMs: -1, // old timestamps are fine: retention ages segments by append time
   timestampAfterMaxMs: 60 * 60 * 1000, // 1 hour ahead at most, Kafka 4's message.timestamp.after.max.ms default
 };
@@ -108,6 +121,7 @@ const RULES: Record<keyof TopicConfig, Rule> = {
   hotRetentionBytes: integerIn(1, Number.MAX_SAFE_INTEGER, true),
   deleteRetentionMs: integerIn(0, Number.MAX_SAFE_INTEGER),
   segmentBytes: integerIn(MIN_SEGMENT_BYTES, MAX_SEGMENT_BYTES),
+  storage: oneOf('dynamodb', 's3'),
   timestampBeforeMaxMs: integerIn(0, Number.MAX_SAFE_INTEGER, true),
   timestampAfterMaxMs: integerIn(0, Number.MAX_SAFE_INTEGER, true),
 };

@@ -19,21 +19,26 @@ export class TopicCatalog {
   private readonly metadata: MetadataStore;
   private readonly now: () => number;
   private readonly cacheMs: number;
+  private readonly defaults: TopicConfig;
 
-  constructor(metadata: MetadataStore, now: () => number, cacheMs: number) {
+  constructor(metadata: MetadataStore, now: () => number, cacheMs: number, defaults?: unknown) {
     this.metadata = metadata;
     this.now = now;
     this.cacheMs = cacheMs;
+    this.defaults = resolveTopicConfig(defaults);
   }
 
   async create(name: string, options: CreateTopicOptions = {}): Promise<TopicRecord> {
     validateTopicName(name);
     if (typeof options !== 'object' || options === null)
       throw new InvalidArgument('options', 'options must be an object');
-    const config = resolveTopicConfig({
-      ...(options.config ?? {}),
-      ...(options.partitions === undefined ? {} : { partitions: options.partitions }),
-    });
+    const config = resolveTopicConfig(
+      {
+        ...(options.config ?? {}),
+        ...(options.partitions === undefined ? {} : { partitions: options.partitions }),
+      },
+      this.defaults,
+    );
     const topic: TopicRecord = {
       name,
       topicId: randomUUID().replaceAll('-', ''),

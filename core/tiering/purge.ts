@@ -22,17 +22,24 @@ export const PURGE_LEAVES_TO_TTL_MS = 2 * 24 * 60 * 60 * 1000;
  * key carries the topic id, so nothing left meanwhile is ever read.
  */
 export async function deletePartitionData(stores: DeletionStores, log: string, now: number): Promise<void> {
-  if (stores.tiering !== undefined) await stores.tiering.objects.delete(await hotClaims(stores.log, log));
+  if (stores.tiering !== undefined) {
+    const { tieredThrough } = await stores.metadata.getPartitionState(log);
+    await stores.tiering.objects.delete(await hotClaims(stores.log, log, tieredThrough));
+  }
   await stores.log.deleteLog(log, Math.floor((now + PURGE_LEAVES_TO_TTL_MS) / 1000));
   if (stores.tiering === undefined) return;
   await dropAllSegments(stores.metadata, stores.tiering, log);
   await stores.tiering.store.forgetPartitionState(log); // last: the steps above read it
 }
 
-/** Claim-check keys referenced from a partition's hot batches. */
-async function hotClaims(store: LogStore, log: string): Promise<string[]> {
+/**
+ * Claim-check keys referenced from a partition's hot batches from `from` (its `tieredThrough`: the
+ * claims of rolled batches are in their segments' claim lists, and an S3-backed topic's rolled
+ * batches may point at objects already swept).
+ */
+async function hotClaims(store: LogStore, log: string, from: number): Promise<string[]> {
   const keys: string[] = [];
-  for (let offset = 0; ;) {
+  for (let offset = from; ;) {
     const page = await store.readBatches(log, offset, 100);
     keys.push(...page.batches.flatMap(claimKeys));
     const last = page.batches.at(-1);

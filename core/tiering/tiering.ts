@@ -6,6 +6,7 @@ import { deletePartitionData } from './purge.ts';
 import { DEFAULT_TOPIC_CONFIG, MIN_HOT_RETENTION_MS } from '../log/topicConfig.ts';
 import { DEFAULT_HOT_COPY_MARGIN_MS, hotCopyExpiry } from '../log/expiry.ts';
 import { GapFiller } from '../log/gaps.ts';
+import { ObjectBatches, batchObjectPrefix, objectBackedLog, objectWrittenAt } from '../log/objectBatches.ts';
 import {
   logKey,
   type LogStore,
@@ -37,6 +38,11 @@ const PURGES_PER_RUN = 20;
 export const PURGE_GRACE_MS = 60_000;
 /** How old an unreferenced object must be before the sweep deletes it. */
 export const ORPHAN_MIN_AGE_MS = 24 * 60 * 60 * 1000;
+/**
+ * How long after its batch object's time a batch may be appended: a request's claims (a Lambda's
+ * 15 minutes at most) plus clock skew between writers, with room to spare.
+ */
+export const BATCH_CLAIM_WINDOW_MS = 30 * 60 * 1000;
 
 export interface TieringOptions {
   readonly log: LogStore;
@@ -106,11 +112,12 @@ export class Tiering {
   private readonly oldestUnrolled = new Map<string, number>();
 
   constructor(options: TieringOptions) {
-    this.log = options.log;
+    this.now = options.now ?? Date.now;
+    // Batches of `storage: "s3"` topics are read with their bytes, as segments need them.
+    this.log = objectBackedLog(options.log, new ObjectBatches({ objects: options.objects, now: this.now }));
     this.metadata = options.metadata;
     this.store = options.store;
     this.objects = options.objects;
-    this.now = options.now ?? Date.now;
     this.minRollAgeMs = options.minRollAgeMs ?? MIN_HOT_RETENTION_MS;
     this.hotCopyMarginMs = options.hotCopyMarginMs ?? DEFAULT_HOT_COPY_MARGIN_MS;
     this.txns = options.txns;
@@ -180,7 +187,9 @@ export class Tiering {
     const report = await this.runPartition(topic, unit.partition, deadline);
     if (unit.sweep !== true || this.now() >= deadline) return [report];
     try {
-      return [{ ...report, swept: await this.sweepOrphans(topic, unit.partition) }];
+      // A topic's batch objects span its partitions: partition 0's unit sweeps them.
+      const batches = unit.partition === 0 ? await this.sweepBatchObjects(topic) : 0;
+      return [{ ...report, swept: batches + (await this.sweepOrphans(topic, unit.partition)) }];
     } catch (e) {
       const code = isSluiceError(e) ? e.code : e instanceof Error ? e.name : 'Unknown';
       return [{ ...report, errors: [...(report.errors ?? []), { step: 'sweep', code }] }];
@@ -216,7 +225,10 @@ export class Tiering {
           });
         }
       }
-      if (!failed) await this.metadata.forgetDeletedTopic(deleted.topicId);
+      if (failed) continue;
+      // Last, the batch objects of an S3-backed topic: the steps above read claim keys through them.
+      await this.deleteObjectsUnder(batchObjectPrefix(deleted));
+      await this.metadata.forgetDeletedTopic(deleted.topicId);
     }
     return reports;
   }
@@ -290,6 +302,46 @@ export class Tiering {
       if (page.reachedEnd || last === undefined) return extended;
       offset = last.baseOffset + last.recordCount;
     }
+  }
+
+  /**
+   * Deletes a topic's batch objects (objectBatches.ts) that no hot batch can refer to any more:
+   * those written before `BATCH_CLAIM_WINDOW_MS` ahead of every partition's oldest hot batch.
+   *
+   * Why that is safe: an object is written just before its batches reserve their offsets, and each
+   * batch is claimed within the request that wrote the object (a Lambda's time at most), so every
+   * batch pointing at an object was appended less than the window after the object's time (both
+   * read off the writer's clock; the window covers clock skew between writers too). Offsets are
+   * reserved in time order, so once a partition's hot tier starts (at `tieredThrough`) with a
+   * batch appended at T, no hot batch of it points at an object written before T − window: those
+   * batches are in segments now, or were never claimed. The keys sort by time, so the listing
+   * stops at the first object too young to go.
+   */
+  async sweepBatchObjects(topic: TopicRecord): Promise<number> {
+    let cutoff = this.now() - BATCH_CLAIM_WINDOW_MS;
+    for (let partition = 0; partition < topic.config.partitions; partition++) {
+      const log = logKey(topic.topicId, partition);
+      const state = await this.metadata.getPartitionState(log);
+      const page = await this.log.scanBatchHeaders(log, state.tieredThrough, 1);
+      const first = page.batches.find((b) => b.baseOffset + b.recordCount > state.tieredThrough);
+      if (first?.appendedAt !== undefined) cutoff = Math.min(cutoff, first.appendedAt - BATCH_CLAIM_WINDOW_MS);
+      else if (first !== undefined) return 0; // a batch without an append time: keep everything
+    }
+    let swept = 0;
+    let keys: string[] = [];
+    for await (const { key } of this.objects.list(batchObjectPrefix(topic))) {
+      const writtenAt = objectWrittenAt(key);
+      if (writtenAt === undefined) continue;
+      if (writtenAt >= cutoff) break;
+      keys.push(key);
+      if (keys.length === 1000) {
+        await this.objects.delete(keys);
+        swept += keys.length;
+        keys = [];
+      }
+    }
+    await this.objects.delete(keys);
+    return swept + keys.length;
   }
 
   /**
@@ -752,6 +804,19 @@ export class Tiering {
       if (current.some((s) => s.key === segment.key)) throw e;
       return undefined;
     }
+  }
+
+  /** Deletes every object under `prefix`, a page of keys at a time. */
+  private async deleteObjectsUnder(prefix: string): Promise<void> {
+    let keys: string[] = [];
+    for await (const { key } of this.objects.list(prefix)) {
+      keys.push(key);
+      if (keys.length === 1000) {
+        await this.objects.delete(keys);
+        keys = [];
+      }
+    }
+    if (keys.length > 0) await this.objects.delete(keys);
   }
 
   /** Every batch of a segment, read whole from S3 and checked. */

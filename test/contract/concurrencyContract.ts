@@ -49,7 +49,7 @@ export function concurrencyContract(kind: StoreKind, params: ConcurrencyParams):
     it(`${params.producers} producers × ${params.recordsPerProducer} records on one partition: offsets 0..N-1, no duplicates, no holes, per-producer order kept`, async () => {
       const base = await kind.make();
       const random = prng(20261127);
-      const admin = new Sluice({ log: base, metadata: base });
+      const admin = new Sluice({ log: base, metadata: base, ...kind.engine?.(base) });
       await admin.createTopic('contended', { config: { compression: 'zstd' } });
 
       const acks = new Map<string, RecordMetadata>(); // "producer/seq" → where it landed
@@ -57,7 +57,8 @@ export function concurrencyContract(kind: StoreKind, params: ConcurrencyParams):
       let lostRaces = 0;
       const producer = async (p: number): Promise<void> => {
         const store = faulty(base, params.faultRate, random);
-        const sluice = new Sluice({ log: store, metadata: store, retry: {} }); // default backoff: contention is what this test is about
+        // default backoff: contention is what this test is about
+        const sluice = new Sluice({ log: store, metadata: store, retry: {}, ...kind.engine?.(base) });
         const idempotent = p % 4 === 0; // a quarter of the producers also use idempotence
         let seq = 0;
         while (seq < params.recordsPerProducer) {

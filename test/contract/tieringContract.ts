@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { isSluiceError } from '../../core/errors.ts';
 import { logKey, type SegmentRecord, type TieringStore } from '../../core/ports.ts';
+import { ObjectBatches } from '../../core/log/objectBatches.ts';
 import { Sluice } from '../../core/log/sluice.ts';
 import type { ObjectStore } from '../../core/tiering/objectStore.ts';
 import { PURGE_LEAVES_TO_TTL_MS } from '../../core/tiering/purge.ts';
@@ -108,7 +109,7 @@ export function tieringContract(kind: TieredKind): void {
     it('rolls old batches into one segment and reads span the tiers transparently', async () => {
       const c = clock();
       const { store, objects } = await kind.make(c.now);
-      const { sluice, tiering } = tieredEngine(store, objects, c.now);
+      const { sluice, tiering } = tieredEngine(store, objects, c.now, kind.topicDefaults);
       await sluice.createTopic('roll', { config: { hotRetentionMs: 5 * MINUTE, compression: 'zstd' } });
       const total = await fill(sluice, c, 'roll', 10, 10);
       const reports = await tiering.runOnce();
@@ -141,7 +142,7 @@ export function tieringContract(kind: TieredKind): void {
     it('a roll deletes nothing from the log table: hot copies expire by TTL, and reads go on after they have', async () => {
       const c = clock();
       const { store, objects } = await kind.make(c.now);
-      const { sluice, tiering } = tieredEngine(store, objects, c.now);
+      const { sluice, tiering } = tieredEngine(store, objects, c.now, kind.topicDefaults);
       await sluice.createTopic('ttl', { config: { hotRetentionMs: MINUTE } });
       const total = await fill(sluice, c, 'ttl', 6, 4);
       const deleted: number[] = [];
@@ -177,7 +178,7 @@ export function tieringContract(kind: TieredKind): void {
     it('a batch near its TTL is rolled even when the hot retention grew since it was written', async () => {
       const c = clock();
       const { store, objects } = await kind.make(c.now);
-      const { sluice, tiering } = tieredEngine(store, objects, c.now);
+      const { sluice, tiering } = tieredEngine(store, objects, c.now, kind.topicDefaults);
       await sluice.createTopic('grown', { config: { hotRetentionMs: 60 * MINUTE } });
       const total = await fill(sluice, c, 'grown', 3, 2);
       await sluice.updateTopic('grown', { config: { hotRetentionMs: 30 * DAY } });
@@ -196,19 +197,19 @@ export function tieringContract(kind: TieredKind): void {
       it(`a roller that dies ${step} is finished by the next run: every record exactly once, in order`, async () => {
         const c = clock();
         const { store, objects } = await kind.make(c.now);
-        const { sluice } = tieredEngine(store, objects, c.now);
+        const { sluice } = tieredEngine(store, objects, c.now, kind.topicDefaults);
         await sluice.createTopic('faulty', { config: { hotRetentionMs: MINUTE } });
         // Deleting hot copies is only for batches written before TTLs existed: written here by an
         // engine without tiering, whose batches carry none.
         const writer = step === 'mid-delete' ? new Sluice({ log: store, metadata: store, now: c.now }) : sluice;
         const total = await fill(writer, c, 'faulty', 8, 5);
         const broken = failing(store, objects, step);
-        const [report] = await tieredEngine(broken.store, broken.objects, c.now).tiering.runOnce();
+        const [report] = await tieredEngine(broken.store, broken.objects, c.now, kind.topicDefaults).tiering.runOnce();
         expect(report!.errors, 'the failure is reported by name, not thrown, and without its message').toStrictEqual([
           { step: 'roll', code: 'InjectedFailure' },
         ]);
         expectExactly(await readAll(sluice, 'faulty'), total); // readers are fine even mid-roll
-        await tieredEngine(store, objects, c.now).tiering.runOnce();
+        await tieredEngine(store, objects, c.now, kind.topicDefaults).tiering.runOnce();
         const topic = (await sluice.listTopics())[0]!;
         const state = await store.getPartitionState(logKey(topic.topicId, 0));
         expect(state.roll, 'the roll finished').toBe(undefined);
@@ -226,7 +227,7 @@ export function tieringContract(kind: TieredKind): void {
     it('readers running concurrently with writers and repeated rolls see no gap and no duplicate', async () => {
       const c = clock();
       const { store, objects } = await kind.make(c.now);
-      const { sluice, tiering } = tieredEngine(store, objects, c.now);
+      const { sluice, tiering } = tieredEngine(store, objects, c.now, kind.topicDefaults);
       await sluice.createTopic('busy', { config: { hotRetentionMs: MINUTE } });
       let written = 0;
       let done = false;
@@ -262,7 +263,7 @@ export function tieringContract(kind: TieredKind): void {
     it('a corrupted segment is reported as CorruptData, never as wrong bytes', async () => {
       const c = clock();
       const { store, objects } = await kind.make(c.now);
-      const { sluice, tiering } = tieredEngine(store, objects, c.now);
+      const { sluice, tiering } = tieredEngine(store, objects, c.now, kind.topicDefaults);
       await sluice.createTopic('rot', { config: { hotRetentionMs: MINUTE } });
       await fill(sluice, c, 'rot', 4, 5);
       await tiering.runOnce();
@@ -272,7 +273,7 @@ export function tieringContract(kind: TieredKind): void {
       bytes[20]! ^= 0xff; // inside the first batch's payload
       await objects.put(segment!.key, bytes);
       // A fresh engine, so no index is cached from before.
-      const { sluice: reader } = tieredEngine(store, objects, c.now);
+      const { sluice: reader } = tieredEngine(store, objects, c.now, kind.topicDefaults);
       await expect(reader.read('rot', 0, 0)).rejects.toSatisfy(
         (e) => isSluiceError(e, 'CorruptData') && /CRC32C/.test(e.message),
       );
@@ -282,7 +283,7 @@ export function tieringContract(kind: TieredKind): void {
     it('timestamps cannot pin retention: segments age by append time, and timestamps too far ahead are refused', async () => {
       const c = clock();
       const { store, objects } = await kind.make(c.now);
-      const { sluice, tiering } = tieredEngine(store, objects, c.now);
+      const { sluice, tiering } = tieredEngine(store, objects, c.now, kind.topicDefaults);
       await sluice.createTopic('stamps', { config: { hotRetentionMs: MINUTE, retentionMs: 30 * MINUTE } });
       const DAY = 24 * 60 * MINUTE;
       // A producer with a clock a month slow: its records are kept for retentionMs from when they came.
@@ -319,7 +320,7 @@ export function tieringContract(kind: TieredKind): void {
     it('retention by time and size drops whole segments; delete-records moves the log start exactly', async () => {
       const c = clock();
       const { store, objects } = await kind.make(c.now);
-      const { sluice, tiering } = tieredEngine(store, objects, c.now);
+      const { sluice, tiering } = tieredEngine(store, objects, c.now, kind.topicDefaults);
       await sluice.createTopic('aging', { config: { hotRetentionMs: MINUTE, retentionMs: 30 * MINUTE } });
       const total = await fill(sluice, c, 'aging', 6, 5);
       await tiering.runOnce(); // segment [0, 25)
@@ -359,7 +360,7 @@ export function tieringContract(kind: TieredKind): void {
     it('an idempotent retry of a batch that moved to S3 still returns its original offsets', async () => {
       const c = clock();
       const { store, objects } = await kind.make(c.now);
-      const { sluice, tiering } = tieredEngine(store, objects, c.now);
+      const { sluice, tiering } = tieredEngine(store, objects, c.now, kind.topicDefaults);
       await sluice.createTopic('idem-tier', { config: { hotRetentionMs: MINUTE } });
       const producer = { id: 'p', epoch: 0, sequence: 0 };
       const first = await sluice.append('idem-tier', [{ value: 'a', partition: 0 }], { producer });
@@ -374,7 +375,7 @@ export function tieringContract(kind: TieredKind): void {
     it('claim-checked records up to maxRecordBytes round-trip byte for byte, in both tiers, and go with their segment', async () => {
       const c = clock();
       const { store, objects } = await kind.make(c.now);
-      const { sluice, tiering } = tieredEngine(store, objects, c.now);
+      const { sluice, tiering } = tieredEngine(store, objects, c.now, kind.topicDefaults);
       await sluice.createTopic('large', {
         config: {
           maxRecordBytes: 3 * 1024 * 1024,
@@ -435,11 +436,14 @@ export function tieringContract(kind: TieredKind): void {
     it('a corrupted claim check is reported as CorruptData', async () => {
       const c = clock();
       const { store, objects } = await kind.make(c.now);
-      const { sluice } = tieredEngine(store, objects, c.now);
+      const { sluice } = tieredEngine(store, objects, c.now, kind.topicDefaults);
       await sluice.createTopic('claim-rot', { config: { maxRecordBytes: 2 * 1024 * 1024 } });
       await sluice.append('claim-rot', [{ value: 'z'.repeat(500_000), partition: 0 }]);
       const topic = (await sluice.listTopics())[0]!;
-      const [batch] = (await store.readBatches(logKey(topic.topicId, 0), 0, 1)).batches;
+      // (Resolved, for an S3-backed topic whose batch holds a pointer.)
+      const [batch] = await new ObjectBatches({ objects, now: c.now }).resolve(
+        (await store.readBatches(logKey(topic.topicId, 0), 0, 1)).batches,
+      );
       const { claimKeys } = await import('../../core/log/batching.ts');
       const [key] = claimKeys(batch!);
       const bytes = await objects.getRange(key!, 0, 10);
@@ -450,7 +454,7 @@ export function tieringContract(kind: TieredKind): void {
     it('compaction keeps the latest record per key with its offset, and drops tombstones after deleteRetentionMs', async () => {
       const c = clock();
       const { store, objects } = await kind.make(c.now);
-      const { sluice, tiering } = tieredEngine(store, objects, c.now);
+      const { sluice, tiering } = tieredEngine(store, objects, c.now, kind.topicDefaults);
       await sluice.createTopic('table', {
         config: { cleanupPolicy: 'compact', hotRetentionMs: MINUTE, deleteRetentionMs: 10 * MINUTE },
       });
@@ -551,7 +555,7 @@ export function tieringContract(kind: TieredKind): void {
     it('deletes a topic of any size in one write; the roller purges its records, segments and claim checks after a grace period, resuming after a failure', async () => {
       const c = clock();
       const { store, objects } = await kind.make(c.now);
-      const { sluice, tiering } = tieredEngine(store, objects, c.now);
+      const { sluice, tiering } = tieredEngine(store, objects, c.now, kind.topicDefaults);
       await sluice.createTopic('doomed', {
         partitions: 2,
         config: { hotRetentionMs: MINUTE, maxRecordBytes: 1024 * 1024 },
@@ -585,7 +589,7 @@ export function tieringContract(kind: TieredKind): void {
           throw Object.assign(new Error('S3 is down'), { name: 'ServiceUnavailable' });
         },
       } as ObjectStore;
-      const failing = await tieredEngine(store, broken, c.now).tiering.purgeDeletedTopics();
+      const failing = await tieredEngine(store, broken, c.now, kind.topicDefaults).tiering.purgeDeletedTopics();
       expect(failing.some((r) => r.errors?.[0]?.step === 'purge' && r.errors[0].code === 'ServiceUnavailable')).toBe(
         true,
       );
@@ -615,7 +619,7 @@ export function tieringContract(kind: TieredKind): void {
     it('a run stops at its deadline between partitions and the next one finishes', async () => {
       const c = clock();
       const { store, objects } = await kind.make(c.now);
-      const { sluice, tiering } = tieredEngine(store, objects, c.now);
+      const { sluice, tiering } = tieredEngine(store, objects, c.now, kind.topicDefaults);
       await sluice.createTopic('many', { partitions: 4, config: { hotRetentionMs: MINUTE } });
       for (let p = 0; p < 4; p++) await sluice.append('many', [{ value: `v${p}`, partition: p }]);
       c.advance(2 * MINUTE);
@@ -642,7 +646,7 @@ export function tieringContract(kind: TieredKind): void {
     it('keeps segment counters in the partition state through rolls, compaction and retention, and backfills them', async () => {
       const c = clock();
       const { store, objects } = await kind.make(c.now);
-      const { sluice, tiering } = tieredEngine(store, objects, c.now);
+      const { sluice, tiering } = tieredEngine(store, objects, c.now, kind.topicDefaults);
       await sluice.createTopic('counted', {
         config: { cleanupPolicy: 'compact', hotRetentionMs: MINUTE, deleteRetentionMs: MINUTE },
       });
@@ -686,7 +690,7 @@ export function tieringContract(kind: TieredKind): void {
       it('two compactions racing on one segment leave a readable segment', async () => {
         const c = clock();
         const { store, objects } = await kind.make(c.now);
-        const { sluice, tiering } = tieredEngine(store, objects, c.now);
+        const { sluice, tiering } = tieredEngine(store, objects, c.now, kind.topicDefaults);
         await sluice.createTopic('race', {
           config: { cleanupPolicy: 'compact', hotRetentionMs: MINUTE, deleteRetentionMs: MINUTE },
         });
@@ -700,9 +704,9 @@ export function tieringContract(kind: TieredKind): void {
         const topic = (await sluice.listTopics())[0]!;
         await tiering.rollOnce(topic, 0);
         // Two compactors at different times (so they would write different bytes) run at once.
-        const other = tieredEngine(store, objects, () => c.now() + 10 * MINUTE).tiering;
+        const other = tieredEngine(store, objects, () => c.now() + 10 * MINUTE, kind.topicDefaults).tiering;
         await Promise.all([tiering.compact(topic, 0), other.compact(topic, 0)]);
-        const { sluice: reader } = tieredEngine(store, objects, c.now);
+        const { sluice: reader } = tieredEngine(store, objects, c.now, kind.topicDefaults);
         const values = (await readAll(reader, 'race')).map((r) => r.value);
         expect(
           JSON.stringify(values) === '[null,3]' || JSON.stringify(values) === '[3]',
@@ -713,7 +717,7 @@ export function tieringContract(kind: TieredKind): void {
       it('a compactor working from a listing another compactor has since replaced leaves it be', async () => {
         const c = clock();
         const { store, objects } = await kind.make(c.now);
-        const { sluice, tiering } = tieredEngine(store, objects, c.now);
+        const { sluice, tiering } = tieredEngine(store, objects, c.now, kind.topicDefaults);
         await sluice.createTopic('stale', {
           config: { cleanupPolicy: 'compact', hotRetentionMs: MINUTE, deleteRetentionMs: MINUTE },
         });
@@ -734,7 +738,7 @@ export function tieringContract(kind: TieredKind): void {
         expect(await tiering.compact(topic, 0)).toBe(1);
         const compacted = await store.listSegments(log);
         expect(compacted.map((s) => s.key)).not.toStrictEqual(listed.map((s) => s.key));
-        expect(await tieredEngine(late, objects, c.now).tiering.compact(topic, 0)).toBe(0);
+        expect(await tieredEngine(late, objects, c.now, kind.topicDefaults).tiering.compact(topic, 0)).toBe(0);
         expect(await store.listSegments(log)).toStrictEqual(compacted);
         expect((await readAll(sluice, 'stale')).map((r) => r.value)).toStrictEqual([2, 3]);
       });
@@ -742,7 +746,7 @@ export function tieringContract(kind: TieredKind): void {
       it('a compacted topic keeps the latest value of every key beyond retentionMs', async () => {
         const c = clock();
         const { store, objects } = await kind.make(c.now);
-        const { sluice, tiering } = tieredEngine(store, objects, c.now);
+        const { sluice, tiering } = tieredEngine(store, objects, c.now, kind.topicDefaults);
         await sluice.createTopic('forever', {
           config: { cleanupPolicy: 'compact', hotRetentionMs: MINUTE, retentionMs: 5 * MINUTE },
         });
@@ -758,7 +762,7 @@ export function tieringContract(kind: TieredKind): void {
       it('a reader never sees holes while a roller deletes hot copies (written before TTLs) out of order', async () => {
         const c = clock();
         const { store, objects } = await kind.make(c.now);
-        const { sluice } = tieredEngine(store, objects, c.now);
+        const { sluice } = tieredEngine(store, objects, c.now, kind.topicDefaults);
         await sluice.createTopic('holes', { config: { hotRetentionMs: MINUTE } });
         const total = await fill(new Sluice({ log: store, metadata: store, now: c.now }), c, 'holes', 6, 2);
         const s = Object.create(store) as Store & TieringStore;
@@ -772,7 +776,7 @@ export function tieringContract(kind: TieredKind): void {
           checked = true;
           await store.deleteBatches(log, bases);
         };
-        await tieredEngine(s, objects, c.now).tiering.runOnce();
+        await tieredEngine(s, objects, c.now, kind.topicDefaults).tiering.runOnce();
         expect(checked).toBeTruthy();
         expectExactly(await readAll(sluice, 'holes'), total);
       });
@@ -780,7 +784,7 @@ export function tieringContract(kind: TieredKind): void {
       it('compaction deletes the claim check of a superseded record and keeps the rest listed', async () => {
         const c = clock();
         const { store, objects } = await kind.make(c.now);
-        const { sluice, tiering } = tieredEngine(store, objects, c.now);
+        const { sluice, tiering } = tieredEngine(store, objects, c.now, kind.topicDefaults);
         await sluice.createTopic('big-table', {
           config: { cleanupPolicy: 'compact', hotRetentionMs: MINUTE, maxRecordBytes: 1024 * 1024 },
         });
@@ -814,7 +818,7 @@ export function tieringContract(kind: TieredKind): void {
       it("a roll pages through the hot tier up to the topic's segmentBytes, past one query page", async () => {
         const c = clock();
         const { store, objects } = await kind.make(c.now);
-        const { sluice, tiering } = tieredEngine(store, objects, c.now);
+        const { sluice, tiering } = tieredEngine(store, objects, c.now, kind.topicDefaults);
         const MiB = 1024 * 1024;
         await sluice.createTopic('big-segments', { config: { hotRetentionMs: MINUTE, segmentBytes: 2 * MiB } });
         // 5 MiB of incompressible records in 100 KB batches: a DynamoDB query page holds ten.
@@ -837,7 +841,7 @@ export function tieringContract(kind: TieredKind): void {
       it('compaction reads one segment at a time (an offset map of keys, not the records) over a long history', async () => {
         const c = clock();
         const { store, objects } = await kind.make(c.now);
-        const { sluice } = tieredEngine(store, objects, c.now);
+        const { sluice } = tieredEngine(store, objects, c.now, kind.topicDefaults);
         await sluice.createTopic('long', { config: { cleanupPolicy: 'compact', hotRetentionMs: MINUTE } });
         for (let i = 0; i < 30; i++) {
           await sluice.append('long', [
@@ -845,7 +849,10 @@ export function tieringContract(kind: TieredKind): void {
             { key: `unique-${i}`, value: i, partition: 0 },
           ]);
           c.advance(2 * MINUTE);
-          await tieredEngine(store, objects, c.now).tiering.rollOnce((await sluice.listTopics())[0]!, 0);
+          await tieredEngine(store, objects, c.now, kind.topicDefaults).tiering.rollOnce(
+            (await sluice.listTopics())[0]!,
+            0,
+          );
         }
         const topic = (await sluice.listTopics())[0]!;
         expect((await store.listSegments(logKey(topic.topicId, 0))).length).toBeGreaterThanOrEqual(25);
@@ -887,7 +894,7 @@ export function tieringContract(kind: TieredKind): void {
       it('reports the roller lag: how far the oldest hot batch is past its hot retention', async () => {
         const c = clock();
         const { store, objects } = await kind.make(c.now);
-        const { sluice, tiering } = tieredEngine(store, objects, c.now);
+        const { sluice, tiering } = tieredEngine(store, objects, c.now, kind.topicDefaults);
         await sluice.createTopic('lagging', { config: { hotRetentionMs: 10 * MINUTE } });
         await sluice.append('lagging', [{ value: 1, partition: 0 }]);
         c.advance(30 * MINUTE);
@@ -896,7 +903,7 @@ export function tieringContract(kind: TieredKind): void {
         down.put = async () => {
           throw new Error('S3 is down');
         };
-        const [behind] = await tieredEngine(store, down, c.now).tiering.runOnce();
+        const [behind] = await tieredEngine(store, down, c.now, kind.topicDefaults).tiering.runOnce();
         expect(behind!.lagMs, '30 minutes old, 10 of hot retention: 20 minutes behind').toBe(20 * MINUTE);
         const [caughtUp] = await tiering.runOnce();
         expect([caughtUp!.rolled, caughtUp!.lagMs]).toStrictEqual([1, 0]);
@@ -905,7 +912,7 @@ export function tieringContract(kind: TieredKind): void {
       it('plans one work unit per partition and the purge; a unit outlived by its topic does nothing', async () => {
         const c = clock();
         const { store, objects } = await kind.make(c.now);
-        const { sluice, tiering } = tieredEngine(store, objects, c.now);
+        const { sluice, tiering } = tieredEngine(store, objects, c.now, kind.topicDefaults);
         await sluice.createTopic('units-a', { partitions: 3, config: { hotRetentionMs: MINUTE } });
         await sluice.createTopic('units-b', { partitions: 1, config: { hotRetentionMs: MINUTE } });
         const units = await tiering.plan();
@@ -931,7 +938,7 @@ export function tieringContract(kind: TieredKind): void {
       it('the daily sweep deletes old objects nothing refers to, and nothing else', async () => {
         const c = clock();
         const { store, objects } = await kind.make(c.now);
-        const { sluice, tiering } = tieredEngine(store, objects, c.now);
+        const { sluice, tiering } = tieredEngine(store, objects, c.now, kind.topicDefaults);
         await sluice.createTopic('swept', { config: { hotRetentionMs: MINUTE, maxRecordBytes: 1024 * 1024 } });
         const big = (n: number) => 'x'.repeat(400_000) + n; // over an item: a claim check each
         await sluice.append('swept', [{ value: big(1), partition: 0 }]);
@@ -966,14 +973,14 @@ export function tieringContract(kind: TieredKind): void {
       it('a roller that cannot roll pushes out the TTL of batches only in DynamoDB, so TTL never takes unrolled data', async () => {
         const c = clock();
         const { store, objects } = await kind.make(c.now);
-        const { sluice, tiering } = tieredEngine(store, objects, c.now);
+        const { sluice, tiering } = tieredEngine(store, objects, c.now, kind.topicDefaults);
         await sluice.createTopic('stuck', { config: { hotRetentionMs: 10 * MINUTE } });
         const total = await fill(sluice, c, 'stuck', 3, 2);
         const down = Object.create(objects) as ObjectStore;
         down.put = async () => {
           throw new Error('S3 is down');
         };
-        const broken = tieredEngine(store, down, c.now).tiering;
+        const broken = tieredEngine(store, down, c.now, kind.topicDefaults).tiering;
         const topic = (await sluice.listTopics())[0]!;
         const log = logKey(topic.topicId, 0);
         const expiries = async () => (await store.scanBatchHeaders(log, 0, 100)).batches.map((b) => b.expiresAt);
@@ -999,7 +1006,7 @@ export function tieringContract(kind: TieredKind): void {
       it('a partition that fails does not stop the others', async () => {
         const c = clock();
         const { store, objects } = await kind.make(c.now);
-        const { sluice } = tieredEngine(store, objects, c.now);
+        const { sluice } = tieredEngine(store, objects, c.now, kind.topicDefaults);
         await sluice.createTopic('a-broken', { config: { hotRetentionMs: MINUTE } });
         await sluice.createTopic('b-fine', { config: { hotRetentionMs: MINUTE } });
         for (const t of ['a-broken', 'b-fine']) await sluice.append(t, [{ value: 1, partition: 0 }]);
@@ -1010,7 +1017,7 @@ export function tieringContract(kind: TieredKind): void {
           if (key.includes('a-broken')) throw new Error('S3 is down for a-broken');
           return objects.put(key, bytes);
         };
-        const reports = await tieredEngine(store, broken, c.now).tiering.runOnce();
+        const reports = await tieredEngine(store, broken, c.now, kind.topicDefaults).tiering.runOnce();
         expect(reports.map((r) => [r.topic, r.rolled, (r.errors ?? []).length > 0])).toStrictEqual([
           ['a-broken', 0, true],
           ['b-fine', 1, false],
@@ -1020,7 +1027,7 @@ export function tieringContract(kind: TieredKind): void {
       it('an idempotent retry after compaction returns the original offsets', async () => {
         const c = clock();
         const { store, objects } = await kind.make(c.now);
-        const { sluice, tiering } = tieredEngine(store, objects, c.now);
+        const { sluice, tiering } = tieredEngine(store, objects, c.now, kind.topicDefaults);
         await sluice.createTopic('idem-compact', { config: { cleanupPolicy: 'compact', hotRetentionMs: MINUTE } });
         const producer = { id: 'pc', epoch: 0, sequence: 0 };
         const first = await sluice.append(

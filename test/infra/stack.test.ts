@@ -254,7 +254,11 @@ function expectExactAccess(template: Template, nameOf: (description: string) => 
       .flatMap((p) => p.Properties.PolicyDocument.Statement as { Action: string | string[]; Resource: unknown }[]);
     const dynamo: Record<string, Set<string>> = { log: new Set(), metadata: new Set() };
     const indexes = new Set<string>();
-    const s3: Record<'segments' | 'claims', Set<string>> = { segments: new Set(), claims: new Set() };
+    const s3: Record<'segments' | 'claims' | 'batches', Set<string>> = {
+      segments: new Set(),
+      claims: new Set(),
+      batches: new Set(),
+    };
     for (const s of statements) {
       const actions = ([] as string[]).concat(s.Action);
       expect(
@@ -284,14 +288,14 @@ function expectExactAccess(template: Template, nameOf: (description: string) => 
             /^\{"Fn::GetAtt":\["SegmentBucket\w*","Arn"\]\}$/,
           );
           expect((s as { Condition?: unknown }).Condition, 'listing only under our prefixes').toStrictEqual({
-            StringLike: { 's3:prefix': ['segments/*', 'claims/*'] },
+            StringLike: { 's3:prefix': ['segments/*', 'claims/*', 'batches/*'] },
           });
           s3.segments.add('s3:ListBucket');
           continue;
         }
-        const prefix = /SegmentBucket\w*","Arn"\]},"\/(segments|claims)\/\*"/.exec(resource)?.[1] as
-          'segments' | 'claims' | undefined;
-        assert(prefix !== undefined, `S3 access only to objects under segments/ or claims/: ${resource}`);
+        const prefix = /SegmentBucket\w*","Arn"\]},"\/(segments|claims|batches)\/\*"/.exec(resource)?.[1] as
+          'segments' | 'claims' | 'batches' | undefined;
+        assert(prefix !== undefined, `S3 access only to objects under segments/, claims/ or batches/: ${resource}`);
         actions.forEach((a) => s3[prefix].add(a));
         continue;
       }
@@ -317,6 +321,15 @@ function expectExactAccess(template: Template, nameOf: (description: string) => 
     );
     expect([...s3.segments].sort(), `${fnName} on segment objects`).toStrictEqual(EXPECTED_ACCESS[fnName]!.segments);
     expect([...s3.claims].sort(), `${fnName} on claim-check objects`).toStrictEqual(EXPECTED_ACCESS[fnName]!.claims);
+    // Batch objects (storage: "s3" topics) hold record bytes: written by who writes records (claim
+    // checks), read by who reads records, deleted by who deletes claim checks (the roller).
+    const { segments, claims } = EXPECTED_ACCESS[fnName]!;
+    const batchRights = [
+      ...(claims.includes('s3:DeleteObject') ? ['s3:DeleteObject'] : []),
+      ...(segments.includes('s3:GetObject') || claims.includes('s3:GetObject') ? ['s3:GetObject'] : []),
+      ...(claims.includes('s3:PutObject') ? ['s3:PutObject'] : []),
+    ];
+    expect([...s3.batches].sort(), `${fnName} on batch objects`).toStrictEqual(batchRights);
   }
   return seen;
 }

@@ -18,6 +18,43 @@ export interface StoreKind {
   readonly name: string;
   /** A fresh, empty store (its own tables for DynamoDB). */
   make(options?: StoreOptions): Promise<Store>;
+  /**
+   * What an engine over `store` adds to its options: for the `s3` kinds, an object store (one per
+   * store, shared by every engine over it) and `storage: "s3"` as the topic default, so that
+   * every contract runs on S3-backed topics too.
+   */
+  engine?(store: Store): EngineExtras;
+}
+
+export type EngineExtras = Pick<SluiceOptions, 'tiering' | 'topicDefaults'>;
+
+const objectsByStore = new WeakMap<object, ObjectStore>();
+
+/** The object store of a store: the S3 emulator's bucket when the harness started one, else in memory. */
+export function objectsOf(store: object): ObjectStore {
+  let objects = objectsByStore.get(store);
+  if (objects === undefined) {
+    const bucket = process.env.SLUICE_SEGMENT_BUCKET;
+    objects =
+      store instanceof MemoryStore || bucket === undefined || process.env.AWS_ENDPOINT_URL_S3 === undefined
+        ? new MemoryObjectStore()
+        : new S3ObjectStore({ client: s3ClientFromEnv(), bucket });
+    objectsByStore.set(store, objects);
+  }
+  return objects;
+}
+
+/** Engine options for S3-backed topics over `store` (see `StoreKind.engine`). */
+export function s3TopicsEngine(store: Store): EngineExtras {
+  return {
+    tiering: { store: store as Store & TieringStore, objects: objectsOf(store) },
+    topicDefaults: { storage: 's3' },
+  };
+}
+
+/** A kind whose engines make S3-backed topics by default. */
+export function withS3Topics(kind: StoreKind): StoreKind {
+  return { name: `${kind.name}, s3 topics`, make: kind.make, engine: s3TopicsEngine };
 }
 
 export const memoryKind: StoreKind = { name: 'memory', make: async (options = {}) => new MemoryStore(options) };
@@ -46,11 +83,32 @@ import { ConsumerGroups } from '../../core/groups/consumerGroups.ts';
 import { DynamoGroupStore } from '../../core/groups/dynamoGroupStore.ts';
 import { MemoryGroupStore } from '../../core/groups/memoryGroupStore.ts';
 import type { GroupStore } from '../../core/groups/groupStore.ts';
-import { Sluice } from '../../core/log/sluice.ts';
+import { Sluice, type SluiceOptions } from '../../core/log/sluice.ts';
 
 export interface GroupKind {
   readonly name: string;
   make(now?: () => number): Promise<{ sluice: Sluice; groups: ConsumerGroups; groupStore: GroupStore }>;
+}
+
+/** A group kind whose engine makes S3-backed topics by default. */
+export function groupKindWithS3Topics(kind: 'memory' | 'dynamodb'): GroupKind {
+  return {
+    name: `${kind}, s3 topics`,
+    async make(now = Date.now) {
+      const { store, groupStore } =
+        kind === 'memory'
+          ? { store: new MemoryStore(), groupStore: new MemoryGroupStore() as GroupStore }
+          : await (async () => {
+              const { store, tables } = await freshDynamoStore('groups');
+              return {
+                store,
+                groupStore: new DynamoGroupStore({ client: dynamoClientFromEnv(), table: tables.metadata }),
+              };
+            })();
+      const sluice = new Sluice({ log: store, metadata: store, now, ...s3TopicsEngine(store) });
+      return { sluice, groups: new ConsumerGroups({ store: groupStore, sluice, now }), groupStore };
+    },
+  };
 }
 
 export const memoryGroupKind: GroupKind = {
@@ -79,6 +137,8 @@ import type { TieringStore } from '../../core/ports.ts';
 
 export interface TieredKind {
   readonly name: string;
+  /** Defaults for the topics the contract creates (`{ storage: 's3' }` for the S3-backed kinds). */
+  readonly topicDefaults?: SluiceOptions['topicDefaults'];
   /** A fresh store with tiering; `objects` is the object store to wrap for fault injection. */
   make(now: () => number, options?: StoreOptions): Promise<{ store: Store & TieringStore; objects: ObjectStore }>;
 }
@@ -104,9 +164,21 @@ export const dynamoTieredKind: TieredKind = {
   },
 };
 
-export function tieredEngine(store: Store & TieringStore, objects: ObjectStore, now: () => number) {
+export function tieredEngine(
+  store: Store & TieringStore,
+  objects: ObjectStore,
+  now: () => number,
+  topicDefaults?: SluiceOptions['topicDefaults'],
+) {
   return {
-    sluice: new Sluice({ log: store, metadata: store, tiering: { store, objects }, now, retry: { maxJitterMs: 2 } }),
+    sluice: new Sluice({
+      log: store,
+      metadata: store,
+      tiering: { store, objects },
+      now,
+      retry: { maxJitterMs: 2 },
+      ...(topicDefaults === undefined ? {} : { topicDefaults }),
+    }),
     tiering: new Tiering({ log: store, metadata: store, store, objects, now }),
   };
 }

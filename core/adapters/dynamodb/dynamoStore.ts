@@ -851,6 +851,14 @@ function batchToItem(b: StoredBatch): Record<string, AttributeValue> {
     ...(b.previousBase === undefined ? {} : { [A.previousBase]: { N: String(b.previousBase) } }),
     ...(b.txn === undefined ? {} : { [A.txn]: { S: b.txn } }),
     ...(b.control === undefined ? {} : { [A.control]: { S: b.control } }),
+    ...(b.pointer === undefined
+      ? {}
+      : {
+          [A.pointerKey]: { S: b.pointer.key },
+          [A.pointerPosition]: { N: String(b.pointer.position) },
+          [A.pointerLength]: { N: String(b.pointer.length) },
+          [A.pointerCrc]: { N: String(b.pointer.crc) },
+        }),
     ...(b.timeMark === undefined
       ? {}
       : {
@@ -877,6 +885,16 @@ function itemToBatch(item: Record<string, AttributeValue>): StoredBatch {
     ...(item[A.previousBase] === undefined ? {} : { previousBase: Number(item[A.previousBase]!.N) }),
     ...(item[A.txn] === undefined ? {} : { txn: item[A.txn]!.S! }),
     ...(item[A.control] === undefined ? {} : { control: item[A.control]!.S as 'commit' | 'abort' }),
+    ...(item[A.pointerKey] === undefined
+      ? {}
+      : {
+          pointer: {
+            key: item[A.pointerKey]!.S!,
+            position: Number(item[A.pointerPosition]!.N),
+            length: Number(item[A.pointerLength]!.N),
+            crc: Number(item[A.pointerCrc]!.N),
+          },
+        }),
     ...(item[TIME_INDEX.sortKey.name] === undefined
       ? {}
       : { timeMark: timeIndexKeys.parseMark(item[TIME_INDEX.sortKey.name]!.S!) }),

@@ -50,6 +50,10 @@ export function batchItemBytes(b: StoredBatch): number {
     [A.previousBase]: b.previousBase,
     [A.txn]: b.txn,
     [A.control]: b.control,
+    [A.pointerKey]: b.pointer?.key,
+    [A.pointerPosition]: b.pointer?.position,
+    [A.pointerLength]: b.pointer?.length,
+    [A.pointerCrc]: b.pointer?.crc,
     [TIME_INDEX.sortKey.name]: timeIndexKeyOf(b),
   });
 }
