@@ -54,7 +54,7 @@ export function s3TopicsEngine(store: Store): EngineExtras {
 
 /** A kind whose engines make S3-backed topics by default. */
 export function withS3Topics(kind: StoreKind): StoreKind {
-  return { name: `${kind.name}, s3 topics`, make: kind.make, engine: s3TopicsEngine };
+  return { name: `${kind.name}, s3 topics`, make: (options) => kind.make(options), engine: s3TopicsEngine };
 }
 
 export const memoryKind: StoreKind = { name: 'memory', make: async (options = {}) => new MemoryStore(options) };
