@@ -182,3 +182,19 @@ export function tieredEngine(
     tiering: new Tiering({ log: store, metadata: store, store, objects, now }),
   };
 }
+
+/**
+ * An object store that keeps its keys under `prefix` of `inner`: two suites that share the S3
+ * emulator's bucket and name their topics alike (the tiering contract runs for both storage
+ * kinds at once) then never list each other's claim checks or segments.
+ */
+export function prefixedObjects(inner: ObjectStore, prefix: string): ObjectStore {
+  return {
+    put: (key, bytes) => inner.put(prefix + key, bytes),
+    getRange: (key, start, end) => inner.getRange(prefix + key, start, end),
+    delete: (keys) => inner.delete(keys.map((k) => prefix + k)),
+    async *list(under) {
+      for await (const o of inner.list(prefix + under)) yield { ...o, key: o.key.slice(prefix.length) };
+    },
+  };
+}
