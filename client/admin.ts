@@ -13,7 +13,7 @@ export interface TopicConfig {
   deleteRetentionMs?: number;
   segmentBytes?: number;
   /** Where record bytes go: `dynamodb` (lowest latency) or `s3` (lowest cost per message). */
-  storage?: 'dynamodb' | 's3';
+  storage?: 'dynamodb' | 's3' | 's3-express';
   timestampBeforeMaxMs?: number;
   timestampAfterMaxMs?: number;
 }

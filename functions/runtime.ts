@@ -32,17 +32,23 @@ export const tables = { log: requiredEnv(TABLE_NAME_ENV.log), metadata: required
 export const client = tracer.captureAWSv3Client(new DynamoDBClient({}));
 const store = new DynamoStore({ client, tables });
 
-const objects = new S3ObjectStore({
-  client: tracer.captureAWSv3Client(s3ClientFromEnv()),
-  bucket: requiredEnv('SLUICE_SEGMENT_BUCKET'),
-});
+const s3 = tracer.captureAWSv3Client(s3ClientFromEnv());
+const objects = new S3ObjectStore({ client: s3, bucket: requiredEnv('SLUICE_SEGMENT_BUCKET') });
+/**
+ * The S3 Express One Zone directory bucket of `storage: "s3-express"` topics, when the stack has
+ * one (`expressZone`): the SDK signs its requests with sessions (`CreateSession`) by itself.
+ */
+const expressBucket = optionalEnv('SLUICE_EXPRESS_BUCKET');
+const expressObjects =
+  expressBucket === undefined ? undefined : new S3ObjectStore({ client: s3, bucket: expressBucket });
+const withExpress = expressObjects === undefined ? {} : { expressObjects };
 
 export const atomic = new DynamoAtomicWriter({ client });
 const transactionStore = new DynamoTransactionStore({ client, table: tables.metadata });
 export const sluice = new Sluice({
   log: store,
   metadata: store,
-  tiering: { store, objects },
+  tiering: { store, objects, ...withExpress },
   atomic,
   transactions: transactionStore,
 });
@@ -51,6 +57,7 @@ export const tiering = new Tiering({
   metadata: store,
   store,
   objects,
+  ...withExpress,
   minRollAgeMs: integerEnv('SLUICE_MIN_ROLL_AGE_MS', MIN_HOT_RETENTION_MS),
   ...(sluice.txnOutcomes === undefined ? {} : { txns: sluice.txnOutcomes }),
 });

@@ -43,6 +43,7 @@ import { Queue, QueueEncryption } from 'aws-cdk-lib/aws-sqs';
 import type { NodejsFunction } from 'aws-cdk-lib/aws-lambda-nodejs';
 import { LogGroup, RetentionDays } from 'aws-cdk-lib/aws-logs';
 import { BlockPublicAccess, Bucket, BucketEncryption, ObjectOwnership, type CfnBucket } from 'aws-cdk-lib/aws-s3';
+import { CfnDirectoryBucket } from 'aws-cdk-lib/aws-s3express';
 import type { Construct } from 'constructs';
 import { join } from 'node:path';
 import { LOG_TABLE, METADATA_TABLE, TABLE_NAME_ENV, TIME_INDEX, metadataKeys } from '../core/schema.ts';
@@ -99,6 +100,15 @@ export interface SluiceStackProps extends StackProps {
    * @default - AWS owned and managed keys
    */
   readonly encryptionKey?: IKey | boolean;
+  /**
+   * The Availability Zone ID (e.g. `use1-az4`, not a zone name) of an S3 Express One Zone
+   * directory bucket for the record bytes of `storage: "s3-express"` topics: a quarter of S3
+   * Standard's PUT price and single-digit-millisecond writes, in that one zone (an outage of the
+   * zone makes those topics' hot records unreadable until it recovers; segments stay in the
+   * regional bucket). Without it, such topics are refused.
+   * @default - no directory bucket
+   */
+  readonly expressZone?: string;
   /**
    * Stage-wide throttling of the HTTP API.
    * @default { rateLimit: 1000, burstLimit: 2000 }
@@ -498,6 +508,8 @@ export class SluiceStack extends Stack implements SubscriptionHost {
   readonly logTable: Table;
   readonly metadataTable: Table;
   readonly segmentBucket: Bucket;
+  /** The S3 Express One Zone directory bucket of `storage: "s3-express"` topics, with `expressZone`. */
+  readonly expressBucket: CfnDirectoryBucket | undefined;
   /** The customer managed key of everything at rest, when `encryptionKey` is set. */
   readonly encryptionKey: IKey | undefined;
   readonly functions: Record<HandlerName, NodejsFunction>;
@@ -608,6 +620,9 @@ export class SluiceStack extends Stack implements SubscriptionHost {
       reason:
         'Segment objects are written only by Sluice roles; CloudTrail data events are the audit trail if a user wants one, and access logs would need a second bucket per deployment.',
     });
+    this.expressBucket = this.directoryBucket(props.expressZone, props.namePrefix, key, removalPolicy);
+    const expressEnv: Record<string, string> =
+      this.expressBucket === undefined ? {} : { SLUICE_EXPRESS_BUCKET: this.expressBucket.ref };
 
     // ---------------------------------------------------------------- functions and grants
     const powertools = LayerVersion.fromLayerVersionArn(
@@ -638,6 +653,7 @@ export class SluiceStack extends Stack implements SubscriptionHost {
           [TABLE_NAME_ENV.log]: this.logTable.tableName,
           [TABLE_NAME_ENV.metadata]: this.metadataTable.tableName,
           SLUICE_SEGMENT_BUCKET: this.segmentBucket.bucketName,
+          ...expressEnv,
           ...(isHttp ? authorizationEnv : {}),
         },
       });
@@ -676,6 +692,14 @@ export class SluiceStack extends Stack implements SubscriptionHost {
           reason: `Objects under ${prefix}/ have generated keys; access is limited to that prefix and to the object actions this function needs.`,
         });
       }
+      if (this.expressBucket !== undefined && objectRights.batches.length > 0) {
+        // A directory bucket authorizes by session, per bucket (no key prefixes, and the SDK asks
+        // for read-write sessions): who has any right on batch objects may open one. The bucket
+        // holds nothing but batch objects.
+        role.addToPolicy(
+          new PolicyStatement({ actions: ['s3express:CreateSession'], resources: [this.expressBucket.attrArn] }),
+        );
+      }
       const objectActions = new Set([...access.objects.segments, ...access.objects.claims]);
       if (objectActions.has('s3:GetObject')) {
         // Without ListBucket, S3 answers a missing key with 403 instead of NoSuchKey, which readers
@@ -696,6 +720,11 @@ export class SluiceStack extends Stack implements SubscriptionHost {
         const usesTables = [access.log, access.metadata, ...keyed.map((k) => k.actions)].some((a) => a.length > 0);
         if (usesTables || objectActions.has('s3:GetObject')) kmsActions.add('kms:Decrypt');
         if (objectActions.has('s3:PutObject')) kmsActions.add('kms:GenerateDataKey');
+        if (this.expressBucket !== undefined && objectRights.batches.length > 0) {
+          // A directory bucket’s session (CreateSession) carries the key’s use for its objects.
+          kmsActions.add('kms:Decrypt');
+          kmsActions.add('kms:GenerateDataKey');
+        }
         this.grantKey(fn, kmsActions);
       }
     };
@@ -895,6 +924,7 @@ export class SluiceStack extends Stack implements SubscriptionHost {
     new CfnOutput(this, 'LogTableName', { value: this.logTable.tableName });
     new CfnOutput(this, 'MetadataTableName', { value: this.metadataTable.tableName });
     new CfnOutput(this, 'SegmentBucketName', { value: this.segmentBucket.bucketName });
+    if (this.expressBucket !== undefined) new CfnOutput(this, 'ExpressBucketName', { value: this.expressBucket.ref });
   }
 
   /**
@@ -925,6 +955,49 @@ export class SluiceStack extends Stack implements SubscriptionHost {
    * keeps its policy: synth warns that the statement must be added there.
    * https://docs.aws.amazon.com/AmazonCloudWatch/latest/logs/encrypt-log-data-kms.html
    */
+  /** The directory bucket of `s3-express` topics in `zone` (an AZ ID), or none without a zone. */
+  private directoryBucket(
+    zone: string | undefined,
+    namePrefix: string | undefined,
+    key: IKey | undefined,
+    removalPolicy: RemovalPolicy,
+  ): CfnDirectoryBucket | undefined {
+    if (zone === undefined) return undefined;
+    if (!/^[a-z]{2,6}\d-(az\d{1,2}|[a-z]{2,6}\d-[a-z]{2}\d)$/.test(zone)) {
+      throw new Error(
+        `expressZone must be an Availability Zone ID such as use1-az4 (aws ec2 describe-availability-zones shows ZoneId), not ${zone}`,
+      );
+    }
+    const bucket = new CfnDirectoryBucket(this, 'ExpressBucket', {
+      dataRedundancy: 'SingleAvailabilityZone',
+      locationName: zone,
+      ...(namePrefix === undefined ? {} : { bucketName: `${namePrefix}-batches--${zone}--x-s3` }),
+      bucketEncryption: {
+        serverSideEncryptionConfiguration: [
+          key === undefined
+            ? { serverSideEncryptionByDefault: { sseAlgorithm: 'AES256' } }
+            : {
+                bucketKeyEnabled: true, // a directory bucket’s SSE-KMS always uses a bucket key
+                serverSideEncryptionByDefault: { sseAlgorithm: 'aws:kms', kmsMasterKeyId: key.keyArn },
+              },
+        ],
+      },
+      // No expiration: a batch object lives as long as its batches are hot (the topic’s hot
+      // retention, which has no upper bound); the roller’s daily sweep deletes it after that.
+      lifecycleConfiguration: {
+        rules: [
+          {
+            id: 'abort-incomplete-uploads',
+            status: 'Enabled',
+            abortIncompleteMultipartUpload: { daysAfterInitiation: 1 },
+          },
+        ],
+      },
+    });
+    bucket.applyRemovalPolicy(removalPolicy);
+    return bucket;
+  }
+
   private encryptionKeyOf(option: IKey | boolean | undefined, removalPolicy: RemovalPolicy): IKey | undefined {
     if (option === undefined || option === false) return undefined;
     const key =
@@ -1051,6 +1124,7 @@ export class SluiceStack extends Stack implements SubscriptionHost {
     fn.addEnvironment(TABLE_NAME_ENV.log, this.logTable.tableName);
     fn.addEnvironment(TABLE_NAME_ENV.metadata, this.metadataTable.tableName);
     fn.addEnvironment('SLUICE_SEGMENT_BUCKET', this.segmentBucket.bucketName);
+    if (this.expressBucket !== undefined) fn.addEnvironment('SLUICE_EXPRESS_BUCKET', this.expressBucket.ref);
     fn.addEnvironment(STREAM_JOB_ENV, job);
     const access = ACCESS.streamProcessor;
     this.grantAccess(

@@ -4,7 +4,9 @@ import { join } from 'node:path';
 import S3rver from 's3rver';
 
 /**
- * The S3 emulator (s3rver, in-process, on 127.0.0.1) with one bucket, and the environment the AWS
+ * The S3 emulator (s3rver, in-process, on 127.0.0.1) with the segment bucket and a second bucket
+ * standing in for the S3 Express One Zone directory bucket of `storage: "s3-express"` topics (an
+ * ordinary bucket: the emulator has no directory buckets), and the environment the AWS
  * SDK needs to use it correctly: path-style addressing, and checksums only when required (with the
  * SDK's defaults s3rver stores the aws-chunked framing as the object's content, silently).
  * Listing more than one page also needs Node's --openssl-legacy-provider (`npm start` sets it).
@@ -20,7 +22,10 @@ export async function startS3Emulator(
     address: '127.0.0.1',
     silent: true,
     directory,
-    configureBuckets: [{ name: bucket, configs: [] }],
+    configureBuckets: [
+      { name: bucket, configs: [] },
+      { name: `${bucket}-express`, configs: [] },
+    ],
   });
   const address = await server.run();
   return {
@@ -30,6 +35,7 @@ export async function startS3Emulator(
       AWS_RESPONSE_CHECKSUM_VALIDATION: 'WHEN_REQUIRED',
       SLUICE_S3_FORCE_PATH_STYLE: 'true',
       SLUICE_SEGMENT_BUCKET: bucket,
+      SLUICE_EXPRESS_BUCKET: `${bucket}-express`,
     },
     async stop() {
       await server.close();

@@ -36,6 +36,7 @@ import { partitionForKey } from './murmur2.ts';
 import { decideProducerBatch } from './producerState.ts';
 import { MAX_READ_BYTES, type PartitionReader } from './read.ts';
 import { encodeRecord, type EncodedRecord } from './records.ts';
+import { isObjectStorage } from './topicConfig.ts';
 import type { PartitionTails } from './tails.ts';
 import { reservationTime, timeMarkOf, type ChainKnowledge } from './timeIndex.ts';
 import type { TopicCatalog } from './topics.ts';
@@ -430,7 +431,7 @@ export class Appender {
         return splitIntoBatches(stored, topic.config.compression);
       }),
     );
-    if (topic.config.storage !== 's3' || this.objectBatches === undefined) return batches;
+    if (!isObjectStorage(topic.config.storage) || this.objectBatches === undefined) return batches;
     const offloaded = await this.objectBatches.offload(topic, batches.flat());
     let at = 0;
     return batches.map((list) => offloaded.slice(at, (at += list.length)));

@@ -4,6 +4,7 @@ import type { BatchPage, BatchPointer, LogStore, StoredBatch, TopicRecord } from
 import { crc32c } from '../tiering/crc32c.ts';
 import type { ObjectStore } from '../tiering/objectStore.ts';
 import type { PreparedBatch } from './batching.ts';
+import type { Storage } from './topicConfig.ts';
 
 /**
  * Record bytes of `storage: "s3"` topics (issue 17), the way the object-storage logs (WarpStream,
@@ -21,7 +22,10 @@ import type { PreparedBatch } from './batching.ts';
  *   store — readers, groups, compaction, the roller that copies batches into segments — sees
  *   ordinary batches.
  * - **Keys.** `batches/<topic>/<topicId>/<15-digit epoch ms>-<uuid>`: the time in the key lets the
- *   sweep find old objects without reading them.
+ *   sweep find old objects without reading them. `storage: "s3-express"` topics’ objects are
+ *   under `express-batches/` instead: the object store routes that prefix to the S3 Express One
+ *   Zone directory bucket (`withExpressBatches`), so a pointer says which bucket holds its bytes
+ *   and a topic may change its storage at any time.
  */
 export class ObjectBatches {
   private readonly objects: ObjectStore;
@@ -40,7 +44,7 @@ export class ObjectBatches {
    */
   async offload(topic: TopicRecord, batches: readonly PreparedBatch[]): Promise<PreparedBatch[]> {
     if (batches.length === 0) return [];
-    const key = objectKeyFor(topic, this.now());
+    const key = objectKeyFor(topic, this.now(), topic.config.storage === 's3-express' ? 's3-express' : 's3');
     const total = batches.reduce((n, b) => n + b.payload.length, 0);
     const bytes = new Uint8Array(total);
     let position = 0;
@@ -90,20 +94,56 @@ export class ObjectBatches {
   }
 }
 
-/** Prefix of a topic incarnation’s batch objects. */
-export function batchObjectPrefix(topic: Pick<TopicRecord, 'name' | 'topicId'>): string {
-  return `batches/${topic.name}/${topic.topicId}/`;
+/** Where the batch objects of each object storage kind are (the first path segment of their keys). */
+export const BATCH_OBJECT_ROOTS = { s3: 'batches/', 's3-express': 'express-batches/' } as const satisfies Record<
+  Exclude<Storage, 'dynamodb'>,
+  string
+>;
+
+/** Prefix of a topic incarnation’s batch objects of one storage kind (`s3` by default). */
+export function batchObjectPrefix(
+  topic: Pick<TopicRecord, 'name' | 'topicId'>,
+  storage: keyof typeof BATCH_OBJECT_ROOTS = 's3',
+): string {
+  return `${BATCH_OBJECT_ROOTS[storage]}${topic.name}/${topic.topicId}/`;
 }
 
 /** A new batch object’s key: its topic, its time (what the sweep ages it by) and a random id. */
-export function objectKeyFor(topic: Pick<TopicRecord, 'name' | 'topicId'>, now: number): string {
-  return `${batchObjectPrefix(topic)}${String(now).padStart(15, '0')}-${randomUUID()}`;
+export function objectKeyFor(
+  topic: Pick<TopicRecord, 'name' | 'topicId'>,
+  now: number,
+  storage: keyof typeof BATCH_OBJECT_ROOTS = 's3',
+): string {
+  return `${batchObjectPrefix(topic, storage)}${String(now).padStart(15, '0')}-${randomUUID()}`;
 }
 
 /** When a batch object was written, from its key (undefined for a key of another shape). */
 export function objectWrittenAt(key: string): number | undefined {
   const match = /\/(\d{15})-[0-9a-f-]{36}$/.exec(key);
   return match === null ? undefined : Number(match[1]);
+}
+
+/**
+ * One object store of two buckets: keys under `express-batches/` (the batch objects of
+ * `storage: "s3-express"` topics) go to `express`, an S3 Express One Zone directory bucket, and
+ * everything else to `standard`. A directory bucket lists keys in no particular order: nothing
+ * that lists batch objects may rely on the order.
+ */
+export function withExpressBatches(standard: ObjectStore, express: ObjectStore | undefined): ObjectStore {
+  if (express === undefined) return standard;
+  const root = BATCH_OBJECT_ROOTS['s3-express'];
+  const storeOf = (key: string) => (key.startsWith(root) ? express : standard);
+  return {
+    put: (key, bytes) => storeOf(key).put(key, bytes),
+    getRange: (key, start, end) => storeOf(key).getRange(key, start, end),
+    async delete(keys) {
+      await Promise.all([
+        standard.delete(keys.filter((k) => storeOf(k) === standard)),
+        express.delete(keys.filter((k) => storeOf(k) === express)),
+      ]);
+    },
+    list: (prefix) => (prefix.startsWith(root) ? express.list(prefix) : standard.list(prefix)),
+  };
 }
 
 /**

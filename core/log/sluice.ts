@@ -22,7 +22,7 @@ import {
   type RetryOptions,
 } from './append.ts';
 import { ClaimChecks } from './claimChecks.ts';
-import { ObjectBatches } from './objectBatches.ts';
+import { ObjectBatches, withExpressBatches } from './objectBatches.ts';
 import type { TopicConfig } from './topicConfig.ts';
 import { describePartition, type DescribeOptions, type TopicDescription, type TopicSummary } from './describe.ts';
 import { integerOption } from './integerOption.ts';
@@ -69,8 +69,17 @@ export interface SluiceOptions {
    * as a topic’s config is. @default DEFAULT_TOPIC_CONFIG
    */
   readonly topicDefaults?: Partial<TopicConfig>;
-  /** Tiered storage: segment records and the object store holding segments. Without it, everything is hot. */
-  readonly tiering?: { readonly store: TieringStore; readonly objects: ObjectStore };
+  /**
+   * Tiered storage: segment records and the object store holding segments (and the batch objects
+   * of `storage: "s3"` topics). `expressObjects`, an S3 Express One Zone directory bucket, holds
+   * the batch objects of `storage: "s3-express"` topics; without it such topics are refused.
+   * Without tiering, everything is hot.
+   */
+  readonly tiering?: {
+    readonly store: TieringStore;
+    readonly objects: ObjectStore;
+    readonly expressObjects?: ObjectStore;
+  };
   /**
    * With tiering, hot copies get a DynamoDB TTL this long after the topic's hot retention, so
    * rolled copies expire for free (see `hotCopyExpiry`). @default DEFAULT_HOT_COPY_MARGIN_MS (24 h)
@@ -120,8 +129,11 @@ export class Sluice {
     const now = options.now ?? Date.now;
     // With an object store, batches of `storage: "s3"` topics keep their bytes there, and reads
     // resolve them, for the batches they decode only (objectBatches.ts).
-    const objectBatches =
-      options.tiering === undefined ? undefined : new ObjectBatches({ objects: options.tiering.objects, now });
+    const objects =
+      options.tiering === undefined
+        ? undefined
+        : withExpressBatches(options.tiering.objects, options.tiering.expressObjects);
+    const objectBatches = objects === undefined ? undefined : new ObjectBatches({ objects, now });
     const log = options.log;
     this.log = log;
     this.metadata = options.metadata;
@@ -131,6 +143,7 @@ export class Sluice {
       now,
       options.topicCacheMs ?? DEFAULT_TOPIC_CACHE_MS,
       options.topicDefaults,
+      options.tiering?.expressObjects === undefined ? ['s3-express'] : [],
     );
     this.tails = new PartitionTails(log, options.metadata);
     this.tiering = options.tiering;

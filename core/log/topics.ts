@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { InvalidArgument, InvalidTopicConfig, PartitionNotFound, TopicNotFound, isSluiceError } from '../errors.ts';
 import { logKey, type MetadataStore, type TopicRecord } from '../ports.ts';
-import { resolveTopicConfig, validateTopicName, type TopicConfig } from './topicConfig.ts';
+import { resolveTopicConfig, validateTopicName, type Storage, type TopicConfig } from './topicConfig.ts';
 
 export interface CreateTopicOptions {
   readonly partitions?: number;
@@ -20,12 +20,32 @@ export class TopicCatalog {
   private readonly now: () => number;
   private readonly cacheMs: number;
   private readonly defaults: TopicConfig;
+  /** Storage kinds this deployment cannot hold (`s3-express` without a directory bucket). */
+  private readonly unavailable: readonly Storage[];
 
-  constructor(metadata: MetadataStore, now: () => number, cacheMs: number, defaults?: unknown) {
+  constructor(
+    metadata: MetadataStore,
+    now: () => number,
+    cacheMs: number,
+    defaults?: unknown,
+    unavailable: readonly Storage[] = [],
+  ) {
     this.metadata = metadata;
     this.now = now;
     this.cacheMs = cacheMs;
     this.defaults = resolveTopicConfig(defaults);
+    this.unavailable = unavailable;
+  }
+
+  /** Refuses a config whose storage this deployment does not have (checked when it is set). */
+  private checkStorage(config: TopicConfig): void {
+    const storage = config.storage ?? 'dynamodb';
+    if (this.unavailable.includes(storage)) {
+      throw new InvalidTopicConfig(
+        'storage',
+        `storage ${storage} needs an S3 Express One Zone directory bucket, which this deployment does not have (the stack’s expressZone prop)`,
+      );
+    }
   }
 
   async create(name: string, options: CreateTopicOptions = {}): Promise<TopicRecord> {
@@ -39,6 +59,7 @@ export class TopicCatalog {
       },
       this.defaults,
     );
+    this.checkStorage(config);
     const topic: TopicRecord = {
       name,
       topicId: randomUUID().replaceAll('-', ''),
@@ -73,6 +94,7 @@ export class TopicCatalog {
         `partitions can only grow: ${name} has ${current.config.partitions}, asked for ${config.partitions}`,
       );
     }
+    if (config.storage !== current.config.storage) this.checkStorage(config);
     const next: TopicRecord = { ...current, config, version: current.version + 1 };
     await this.metadata.updateTopic(next);
     this.remember(next);

@@ -6,7 +6,14 @@ import { deletePartitionData } from './purge.ts';
 import { DEFAULT_TOPIC_CONFIG, MIN_HOT_RETENTION_MS } from '../log/topicConfig.ts';
 import { DEFAULT_HOT_COPY_MARGIN_MS, hotCopyExpiry } from '../log/expiry.ts';
 import { GapFiller } from '../log/gaps.ts';
-import { ObjectBatches, batchObjectPrefix, objectBackedLog, objectWrittenAt } from '../log/objectBatches.ts';
+import {
+  BATCH_OBJECT_ROOTS,
+  ObjectBatches,
+  batchObjectPrefix,
+  objectBackedLog,
+  objectWrittenAt,
+  withExpressBatches,
+} from '../log/objectBatches.ts';
 import {
   logKey,
   type LogStore,
@@ -49,6 +56,8 @@ export interface TieringOptions {
   readonly metadata: MetadataStore;
   readonly store: TieringStore;
   readonly objects: ObjectStore;
+  /** The S3 Express One Zone directory bucket of `storage: "s3-express"` topics’ batch objects, if any. */
+  readonly expressObjects?: ObjectStore;
   readonly now?: () => number;
   /**
    * Batches younger than this never move, whatever the byte budget says (see MIN_HOT_RETENTION_MS).
@@ -103,6 +112,8 @@ export class Tiering {
   private readonly metadata: MetadataStore;
   private readonly store: TieringStore;
   private readonly objects: ObjectStore;
+  /** The batch object prefixes' roots this roller sweeps: `batches/`, and `express-batches/` with a directory bucket. */
+  private readonly batchStorages: readonly (keyof typeof BATCH_OBJECT_ROOTS)[];
   private readonly now: () => number;
   private readonly minRollAgeMs: number;
   private readonly hotCopyMarginMs: number;
@@ -114,10 +125,11 @@ export class Tiering {
   constructor(options: TieringOptions) {
     this.now = options.now ?? Date.now;
     // Batches of `storage: "s3"` topics are read with their bytes, as segments need them.
-    this.log = objectBackedLog(options.log, new ObjectBatches({ objects: options.objects, now: this.now }));
+    this.objects = withExpressBatches(options.objects, options.expressObjects);
+    this.batchStorages = options.expressObjects === undefined ? ['s3'] : ['s3', 's3-express'];
+    this.log = objectBackedLog(options.log, new ObjectBatches({ objects: this.objects, now: this.now }));
     this.metadata = options.metadata;
     this.store = options.store;
-    this.objects = options.objects;
     this.minRollAgeMs = options.minRollAgeMs ?? MIN_HOT_RETENTION_MS;
     this.hotCopyMarginMs = options.hotCopyMarginMs ?? DEFAULT_HOT_COPY_MARGIN_MS;
     this.txns = options.txns;
@@ -227,7 +239,7 @@ export class Tiering {
       }
       if (failed) continue;
       // Last, the batch objects of an S3-backed topic: the steps above read claim keys through them.
-      await this.deleteObjectsUnder(batchObjectPrefix(deleted));
+      for (const storage of this.batchStorages) await this.deleteObjectsUnder(batchObjectPrefix(deleted, storage));
       await this.metadata.forgetDeletedTopic(deleted.topicId);
     }
     return reports;
@@ -314,8 +326,9 @@ export class Tiering {
    * read off the writer's clock; the window covers clock skew between writers too). Offsets are
    * reserved in time order, so once a partition's hot tier starts (at `tieredThrough`) with a
    * batch appended at T, no hot batch of it points at an object written before T − window: those
-   * batches are in segments now, or were never claimed. The keys sort by time, so the listing
-   * stops at the first object too young to go.
+   * batches are in segments now, or were never claimed. A directory bucket (`s3-express`) lists
+   * keys in no order, so the listing reads every object left (those younger than the cutoff: a
+   * day's at most, one LIST per 1,000) rather than stopping at the first young one.
    */
   async sweepBatchObjects(topic: TopicRecord): Promise<number> {
     let cutoff = this.now() - BATCH_CLAIM_WINDOW_MS;
@@ -328,20 +341,22 @@ export class Tiering {
       else if (first !== undefined) return 0; // a batch without an append time: keep everything
     }
     let swept = 0;
-    let keys: string[] = [];
-    for await (const { key } of this.objects.list(batchObjectPrefix(topic))) {
-      const writtenAt = objectWrittenAt(key);
-      if (writtenAt === undefined) continue;
-      if (writtenAt >= cutoff) break;
-      keys.push(key);
-      if (keys.length === 1000) {
-        await this.objects.delete(keys);
-        swept += keys.length;
-        keys = [];
+    for (const storage of this.batchStorages) {
+      let keys: string[] = [];
+      for await (const { key } of this.objects.list(batchObjectPrefix(topic, storage))) {
+        const writtenAt = objectWrittenAt(key);
+        if (writtenAt === undefined || writtenAt >= cutoff) continue;
+        keys.push(key);
+        if (keys.length === 1000) {
+          await this.objects.delete(keys);
+          swept += keys.length;
+          keys = [];
+        }
       }
+      await this.objects.delete(keys);
+      swept += keys.length;
     }
-    await this.objects.delete(keys);
-    return swept + keys.length;
+    return swept;
   }
 
   /**

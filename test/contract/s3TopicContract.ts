@@ -1,12 +1,25 @@
 import { describe, expect, it } from 'vitest';
 import { isSluiceError } from '../../core/errors.ts';
-import { batchObjectPrefix, objectKeyFor, objectWrittenAt } from '../../core/log/objectBatches.ts';
+import {
+  BATCH_OBJECT_ROOTS,
+  batchObjectPrefix,
+  objectKeyFor,
+  objectWrittenAt,
+  withExpressBatches,
+} from '../../core/log/objectBatches.ts';
 import { Sluice } from '../../core/log/sluice.ts';
 import { logKey, type TieringStore } from '../../core/ports.ts';
 import { Tiering } from '../../core/tiering/tiering.ts';
 import { clock } from '../support/clock.ts';
 import type { ObjectStore } from '../../core/tiering/objectStore.ts';
-import { objectsOf, s3TopicsEngine, type Store, type StoreKind } from '../support/stores.ts';
+import {
+  expressObjectsOf,
+  objectsOf,
+  s3TopicsEngine,
+  type ObjectStorage,
+  type Store,
+  type StoreKind,
+} from '../support/stores.ts';
 
 /** Counts an object store's PUTs and GETs, as S3 bills them. */
 function counted(objects: ObjectStore) {
@@ -27,23 +40,32 @@ function counted(objects: ObjectStore) {
 }
 
 /**
- * What is particular to `storage: "s3"` topics (issue 17), for each store: where the bytes go
- * (one object per request, pointers in the items), what reads cost, and that a damaged object is
- * reported, never returned. The engine, concurrency, group and tiering contracts run on such
- * topics too (the `… s3 topics` kinds).
+ * What is particular to topics whose record bytes are in object storage (issue 17), for each store
+ * and `storage` (`s3`, or `s3-express`: a directory bucket beside the segment bucket, which lists
+ * keys in no order): where the bytes go (one object per request, in that storage's bucket,
+ * pointers in the items), what reads cost, and that a damaged object is reported, never returned.
+ * The engine, concurrency, group and tiering contracts run on such topics too (the `… s3 topics`
+ * kinds).
  */
-export function s3TopicContract(kind: StoreKind): void {
-  describe(`s3 topics: ${kind.name}`, () => {
+export function s3TopicContract(kind: StoreKind, storage: ObjectStorage = 's3'): void {
+  describe(`${storage} topics: ${kind.name}`, () => {
+    /** The engine's object stores, with the bucket of `storage` counted (PUTs and GETs as S3 bills them). */
+    const stores = (store: Store) => {
+      const { store: counted_, counts } = counted(storage === 's3' ? objectsOf(store) : expressObjectsOf(store));
+      const tiering =
+        storage === 's3' ? { objects: counted_ } : { objects: objectsOf(store), expressObjects: counted_ };
+      return { tiering, counts, objects: withExpressBatches(tiering.objects, tiering.expressObjects) };
+    };
     const setup = async () => {
       const store = await kind.make();
-      const { store: objects, counts } = counted(objectsOf(store));
+      const { tiering, counts, objects } = stores(store);
       const engine = () =>
         new Sluice({
           log: store,
           metadata: store,
           retry: { maxJitterMs: 2 },
-          ...s3TopicsEngine(store),
-          tiering: { store: s3TopicsEngine(store).tiering!.store, objects },
+          ...s3TopicsEngine(store, storage),
+          tiering: { store: store as Store & TieringStore, ...tiering },
         });
       return { store, objects, counts, sluice: engine(), engine };
     };
@@ -51,7 +73,7 @@ export function s3TopicContract(kind: StoreKind): void {
     it('an append request writes one object for all its partitions, and each batch item holds only a pointer', async () => {
       const { store, counts, sluice } = await setup();
       const topic = await sluice.createTopic('orders', { partitions: 4, config: { compression: 'zstd' } });
-      expect(topic.config.storage).toBe('s3');
+      expect(topic.config.storage).toBe(storage);
       const records = Array.from({ length: 100 }, (_, i) => ({
         key: `user-${i % 17}`,
         value: { order: i, items: ['a', 'b'], note: 'x'.repeat(900) },
@@ -68,9 +90,12 @@ export function s3TopicContract(kind: StoreKind): void {
         keys.add(batch!.pointer!.key);
       }
       expect(keys.size).toBe(1);
+      expect([...keys][0]!.startsWith(BATCH_OBJECT_ROOTS[storage]), 'the object is in the bucket of its storage').toBe(
+        true,
+      );
       expect(objectWrittenAt([...keys][0]!)).toBeGreaterThan(0);
       // Read back through a new engine (cold cache): every record, in order, with one GET per read.
-      const reader = new Sluice({ log: store, metadata: store, ...s3TopicsEngine(store) });
+      const reader = new Sluice({ log: store, metadata: store, ...s3TopicsEngine(store, storage) });
       for (const p of partitions) {
         const got = await reader.read('orders', p, 0, { maxRecords: 100 });
         const expected = meta.flatMap((m, i) => (m.partition === p ? [records[i]!.value] : []));
@@ -126,22 +151,22 @@ export function s3TopicContract(kind: StoreKind): void {
     it('the roller copies s3 batches into segments, and the sweep deletes batch objects only once nothing hot can point at them', async () => {
       const c = clock();
       const store = await kind.make();
-      const objects = objectsOf(store);
+      const { tiering: buckets, objects } = stores(store);
       const tiered = store as Store & TieringStore;
-      const sluice = new Sluice({ log: store, metadata: store, now: c.now, ...s3TopicsEngine(store) });
-      const tiering = new Tiering({ log: store, metadata: store, store: tiered, objects, now: c.now });
+      const sluice = new Sluice({ log: store, metadata: store, now: c.now, ...s3TopicsEngine(store, storage) });
+      const tiering = new Tiering({ log: store, metadata: store, store: tiered, ...buckets, now: c.now });
       const topic = await sluice.createTopic('swept', { partitions: 2, config: { hotRetentionMs: 60_000 } });
       const listed = async () => {
         const keys: string[] = [];
-        for await (const o of objects.list(batchObjectPrefix(topic))) keys.push(o.key);
-        return keys;
+        for await (const o of objects.list(batchObjectPrefix(topic, storage))) keys.push(o.key);
+        return keys.sort(); // a directory bucket lists in no order
       };
       await sluice.append('swept', [
         { value: 'old-0', partition: 0 },
         { value: 'old-1', partition: 1 },
       ]);
       // A claim that never landed: an object nothing points at.
-      await objects.put(objectKeyFor(topic, c.now()), new Uint8Array([1, 2, 3]));
+      await objects.put(objectKeyFor(topic, c.now(), storage), new Uint8Array([1, 2, 3]));
       c.advance(2 * 60 * 60_000);
       await sluice.append('swept', [
         { value: 'new-0', partition: 0 },
@@ -157,7 +182,7 @@ export function s3TopicContract(kind: StoreKind): void {
       expect(await tiering.sweepBatchObjects(topic)).toBe(2);
       expect(await listed()).toStrictEqual([recent]);
       expect(before).not.toBe(recent);
-      const cold = new Sluice({ log: store, metadata: store, now: c.now, ...s3TopicsEngine(store) });
+      const cold = new Sluice({ log: store, metadata: store, now: c.now, ...s3TopicsEngine(store, storage) });
       const all = async (partition: number) => {
         const values: unknown[] = [];
         for (let offset = 0; ;) {
@@ -175,15 +200,39 @@ export function s3TopicContract(kind: StoreKind): void {
       const { store, sluice } = await setup();
       const topic = await sluice.createTopic('switch', { config: { storage: 'dynamodb' } });
       await sluice.append('switch', [{ value: 'in the item', partition: 0 }]);
-      await sluice.updateTopic('switch', { config: { storage: 's3' } });
-      const writer = new Sluice({ log: store, metadata: store, ...s3TopicsEngine(store), topicCacheMs: 0 });
-      await writer.append('switch', [{ value: 'in s3', partition: 0 }]);
+      // Both object storages when this engine has a directory bucket: every batch in its own place.
+      const kinds: ObjectStorage[] = storage === 's3' ? ['s3'] : ['s3-express', 's3'];
+      const writer = new Sluice({ log: store, metadata: store, ...s3TopicsEngine(store, storage), topicCacheMs: 0 });
+      for (const k of kinds) {
+        await sluice.updateTopic('switch', { config: { storage: k } });
+        await writer.append('switch', [{ value: `in ${k}`, partition: 0 }]);
+      }
       const batches = (await store.readBatches(logKey(topic.topicId, 0), 0, 10)).batches;
-      expect(batches.map((b) => b.pointer === undefined)).toStrictEqual([true, false]);
-      expect((await writer.read('switch', 0, 0)).records.map((r) => r.value)).toStrictEqual(['in the item', 'in s3']);
+      expect(batches.map((b) => b.pointer?.key.slice(0, b.pointer.key.indexOf('/') + 1))).toStrictEqual([
+        undefined,
+        ...kinds.map((k) => BATCH_OBJECT_ROOTS[k]),
+      ]);
+      const cold = new Sluice({ log: store, metadata: store, ...s3TopicsEngine(store, storage) });
+      expect((await cold.read('switch', 0, 0)).records.map((r) => r.value)).toStrictEqual([
+        'in the item',
+        ...kinds.map((k) => `in ${k}`),
+      ]);
       await expect(sluice.updateTopic('switch', { config: { storage: 'glacier' as 's3' } })).rejects.toSatisfy((e) =>
         isSluiceError(e, 'InvalidTopicConfig'),
       );
     });
+
+    if (storage === 's3') {
+      it('s3-express is refused, and nothing changes, where the engine has no directory bucket', async () => {
+        const store = await kind.make();
+        const sluice = new Sluice({ log: store, metadata: store, ...s3TopicsEngine(store, 's3') });
+        const refused = (e: unknown) => isSluiceError(e, 'InvalidTopicConfig') && /expressZone/.test(String(e));
+        await expect(sluice.createTopic('fast', { config: { storage: 's3-express' } })).rejects.toSatisfy(refused);
+        expect(await sluice.listTopics()).toStrictEqual([]);
+        await sluice.createTopic('fast');
+        await expect(sluice.updateTopic('fast', { config: { storage: 's3-express' } })).rejects.toSatisfy(refused);
+        expect((await sluice.describeTopic('fast')).config.storage).toBe('s3');
+      });
+    }
   });
 }

@@ -241,6 +241,7 @@ function expectExactAccess(template: Template, nameOf: (description: string) => 
   const tableKind = (logicalId: string): 'log' | 'metadata' =>
     (tables[logicalId] as Resource).Properties.StreamSpecification ? 'log' : 'metadata';
   const functions = template.findResources('AWS::Lambda::Function');
+  const hasExpressBucket = Object.keys(template.findResources('AWS::S3Express::DirectoryBucket')).length > 0;
   const seen = new Set<string>();
   for (const fn of Object.values(functions) as Resource[]) {
     const roleId = fn.Properties.Role['Fn::GetAtt'][0] as string;
@@ -259,8 +260,17 @@ function expectExactAccess(template: Template, nameOf: (description: string) => 
       claims: new Set(),
       batches: new Set(),
     };
+    let expressSessions = false;
     for (const s of statements) {
       const actions = ([] as string[]).concat(s.Action);
+      if (actions.some((a) => a.startsWith('s3express:'))) {
+        expect(actions, `${fnName}: sessions on the directory bucket, nothing else`).toStrictEqual([
+          's3express:CreateSession',
+        ]);
+        expect(JSON.stringify(s.Resource)).toMatch(/^\{"Fn::GetAtt":\["ExpressBucket","Arn"\]\}$/);
+        expressSessions = true;
+        continue;
+      }
       expect(
         !actions.some((a) => a === '*' || a.endsWith(':*')),
         `wildcard action in ${JSON.stringify(s.Action)}`,
@@ -330,6 +340,8 @@ function expectExactAccess(template: Template, nameOf: (description: string) => 
       ...(claims.includes('s3:PutObject') ? ['s3:PutObject'] : []),
     ];
     expect([...s3.batches].sort(), `${fnName} on batch objects`).toStrictEqual(batchRights);
+    // With a directory bucket (`expressZone`), who has a right on batch objects opens sessions on it.
+    expect(expressSessions, `${fnName} on the directory bucket`).toBe(hasExpressBucket && batchRights.length > 0);
   }
   return seen;
 }
@@ -461,6 +473,38 @@ describe('SluiceStack', () => {
       'transactions',
       'websocket',
     ]);
+  });
+
+  it('keeps s3-express topics’ record bytes in a directory bucket of the given zone, when asked, with sessions only for who has batch rights', () => {
+    const { template: express } = synthStack(
+      (app) => new SluiceStack(app, 'Express', { expressZone: 'use1-az4', namePrefix: 'fast', encryptionKey: true }),
+      { bundle: false },
+    );
+    express.hasResourceProperties('AWS::S3Express::DirectoryBucket', {
+      DataRedundancy: 'SingleAvailabilityZone',
+      LocationName: 'use1-az4',
+      BucketName: 'fast-batches--use1-az4--x-s3',
+      BucketEncryption: {
+        ServerSideEncryptionConfiguration: [
+          Match.objectLike({
+            BucketKeyEnabled: true,
+            ServerSideEncryptionByDefault: Match.objectLike({ SSEAlgorithm: 'aws:kms' }),
+          }),
+        ],
+      },
+    });
+    expect(
+      JSON.stringify(express.findResources('AWS::S3Express::DirectoryBucket')),
+      'no expiration: batches live as long as they are hot',
+    ).not.toMatch(/ExpirationInDays/);
+    const produce = Object.values(express.findResources('AWS::Lambda::Function')).find(
+      (f) => (f as Resource).Properties.Description === 'Sluice produce handler',
+    ) as Resource;
+    expect(produce.Properties.Environment.Variables.SLUICE_EXPRESS_BUCKET).toStrictEqual({ Ref: 'ExpressBucket' });
+    expectExactAccess(express, (d) => /^Sluice (\w+) handler$/.exec(d)?.[1]);
+    express.hasOutput('ExpressBucketName', { Value: { Ref: 'ExpressBucket' } });
+    expect(template.findResources('AWS::S3Express::DirectoryBucket'), 'none by default').toStrictEqual({});
+    expect(() => new SluiceStack(new App(), 'BadZone', { expressZone: 'us-east-1a' })).toThrow(/Availability Zone ID/);
   });
 
   it('grants a StreamProcessor’s function exactly the stream job’s rights, and every other function what it had', () => {

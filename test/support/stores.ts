@@ -44,17 +44,47 @@ export function objectsOf(store: object): ObjectStore {
   return objects;
 }
 
-/** Engine options for S3-backed topics over `store` (see `StoreKind.engine`). */
-export function s3TopicsEngine(store: Store): EngineExtras {
+const expressObjectsByStore = new WeakMap<object, ObjectStore>();
+
+/**
+ * The S3 Express One Zone stand-in of a store: the emulator's second bucket (SLUICE_EXPRESS_BUCKET)
+ * when the harness started one, else in memory with unordered listings, as a directory bucket lists.
+ */
+export function expressObjectsOf(store: object): ObjectStore {
+  let objects = expressObjectsByStore.get(store);
+  if (objects === undefined) {
+    const bucket = process.env.SLUICE_EXPRESS_BUCKET;
+    objects =
+      store instanceof MemoryStore || bucket === undefined || process.env.AWS_ENDPOINT_URL_S3 === undefined
+        ? new MemoryObjectStore(Date.now, { unorderedListing: true })
+        : new S3ObjectStore({ client: s3ClientFromEnv(), bucket });
+    expressObjectsByStore.set(store, objects);
+  }
+  return objects;
+}
+
+/** The object storage kinds a topic can have. */
+export type ObjectStorage = 's3' | 's3-express';
+
+/** Engine options for topics of `storage` (S3 or S3 Express) over `store` (see `StoreKind.engine`). */
+export function s3TopicsEngine(store: Store, storage: ObjectStorage = 's3'): EngineExtras {
+  const tieringStore = store as Store & TieringStore;
   return {
-    tiering: { store: store as Store & TieringStore, objects: objectsOf(store) },
-    topicDefaults: { storage: 's3' },
+    tiering:
+      storage === 's3'
+        ? { store: tieringStore, objects: objectsOf(store) }
+        : { store: tieringStore, objects: objectsOf(store), expressObjects: expressObjectsOf(store) },
+    topicDefaults: { storage },
   };
 }
 
-/** A kind whose engines make S3-backed topics by default. */
-export function withS3Topics(kind: StoreKind): StoreKind {
-  return { name: `${kind.name}, s3 topics`, make: (options) => kind.make(options), engine: s3TopicsEngine };
+/** A kind whose engines make topics of `storage` (S3-backed by default). */
+export function withS3Topics(kind: StoreKind, storage: ObjectStorage = 's3'): StoreKind {
+  return {
+    name: `${kind.name}, ${storage} topics`,
+    make: (options) => kind.make(options),
+    engine: (store) => s3TopicsEngine(store, storage),
+  };
 }
 
 export const memoryKind: StoreKind = { name: 'memory', make: async (options = {}) => new MemoryStore(options) };
@@ -90,10 +120,10 @@ export interface GroupKind {
   make(now?: () => number): Promise<{ sluice: Sluice; groups: ConsumerGroups; groupStore: GroupStore }>;
 }
 
-/** A group kind whose engine makes S3-backed topics by default. */
-export function groupKindWithS3Topics(kind: 'memory' | 'dynamodb'): GroupKind {
+/** A group kind whose engine makes topics of `storage` (S3-backed) by default. */
+export function groupKindWithS3Topics(kind: 'memory' | 'dynamodb', storage: ObjectStorage = 's3'): GroupKind {
   return {
-    name: `${kind}, s3 topics`,
+    name: `${kind}, ${storage} topics`,
     async make(now = Date.now) {
       const { store, groupStore } =
         kind === 'memory'
@@ -105,7 +135,7 @@ export function groupKindWithS3Topics(kind: 'memory' | 'dynamodb'): GroupKind {
                 groupStore: new DynamoGroupStore({ client: dynamoClientFromEnv(), table: tables.metadata }),
               };
             })();
-      const sluice = new Sluice({ log: store, metadata: store, now, ...s3TopicsEngine(store) });
+      const sluice = new Sluice({ log: store, metadata: store, now, ...s3TopicsEngine(store, storage) });
       return { sluice, groups: new ConsumerGroups({ store: groupStore, sluice, now }), groupStore };
     },
   };
@@ -164,22 +194,27 @@ export const dynamoTieredKind: TieredKind = {
   },
 };
 
+/**
+ * An engine and a roller over `store` and `objects`. With `s3-express` topic defaults, `objects`
+ * is the directory bucket as well (one store for both: every key lands where the test can wrap it).
+ */
 export function tieredEngine(
   store: Store & TieringStore,
   objects: ObjectStore,
   now: () => number,
   topicDefaults?: SluiceOptions['topicDefaults'],
 ) {
+  const express = topicDefaults?.storage === 's3-express' ? { expressObjects: objects } : {};
   return {
     sluice: new Sluice({
       log: store,
       metadata: store,
-      tiering: { store, objects },
+      tiering: { store, objects, ...express },
       now,
       retry: { maxJitterMs: 2 },
       ...(topicDefaults === undefined ? {} : { topicDefaults }),
     }),
-    tiering: new Tiering({ log: store, metadata: store, store, objects, now }),
+    tiering: new Tiering({ log: store, metadata: store, store, objects, now, ...express }),
   };
 }
 
