@@ -17,6 +17,13 @@ export const PRICES = {
   s3PutPerThousand: 0.005,
   s3GetPerThousand: 0.0004,
   s3StorageGbMonth: 0.023,
+  // S3 Express One Zone: prices.md's PUT, GET and storage; the per-GB upload and retrieval charges
+  // are from AWS's S3 FAQ (not in prices.md), and counted too.
+  s3ExpressPutPerThousand: 0.00113,
+  s3ExpressGetPerThousand: 0.00003,
+  s3ExpressStorageGbMonth: 0.11,
+  s3ExpressUploadPerGb: 0.0032,
+  s3ExpressRetrievalPerGb: 0.0006,
   lambdaPerMillionRequests: 0.2,
   lambdaGbSecond: 0.0000133334,
   httpApiPerMillion: 1.0,
@@ -46,8 +53,16 @@ export interface Line {
 }
 
 /** What one cost run measured (see `measureCost`). */
+/** How the measured consumer polls: Kafka's defaults (500 records, 1 MB), or a throughput consumer's. */
+export interface ConsumerShape {
+  readonly maxRecords: number;
+  readonly maxBytes: number;
+}
+
+export const KAFKA_DEFAULT_CONSUMER: ConsumerShape = { maxRecords: 500, maxBytes: 1024 * 1024 };
+
 export interface CostRun {
-  readonly storage: 'dynamodb' | 's3';
+  readonly storage: 'dynamodb' | 's3' | 's3-express';
   readonly batch: number;
   readonly messages: number;
   readonly messageBytes: number;
@@ -77,31 +92,38 @@ export interface CostRun {
  * messages follow from the list prices.
  */
 export async function measureCost(options: {
-  readonly storage: 'dynamodb' | 's3';
+  readonly storage: 'dynamodb' | 's3' | 's3-express';
   readonly batch: number;
   readonly messages: number;
   readonly prefix: string;
+  readonly consumer?: ConsumerShape;
 }): Promise<CostRun> {
   const { storage, batch, messages } = options;
+  const consumer = options.consumer ?? KAFKA_DEFAULT_CONSUMER;
   const meter = meteredClient();
   const tables = { log: `${options.prefix}-log`, metadata: `${options.prefix}-meta` };
   await createTables(meter.client, tables);
   const store = new DynamoStore({ client: meter.client, tables });
-  const objects = countingObjects(
-    process.env.SLUICE_SEGMENT_BUCKET === undefined || process.env.AWS_ENDPOINT_URL_S3 === undefined
-      ? new MemoryObjectStore()
-      : new S3ObjectStore({ client: s3ClientFromEnv(), bucket: process.env.SLUICE_SEGMENT_BUCKET }),
-  );
+  const bucketStore = (bucket: string | undefined) =>
+    countingObjects(
+      bucket === undefined || process.env.AWS_ENDPOINT_URL_S3 === undefined
+        ? new MemoryObjectStore()
+        : new S3ObjectStore({ client: s3ClientFromEnv(), bucket }),
+    );
+  const objects = bucketStore(process.env.SLUICE_SEGMENT_BUCKET);
+  // The directory bucket of s3-express topics: the emulator's second bucket stands in for it.
+  const express = storage === 's3-express' ? bucketStore(process.env.SLUICE_EXPRESS_BUCKET) : undefined;
+  const expressOption = express === undefined ? {} : { expressObjects: express };
   let t = Date.now();
   const now = () => t;
-  const tiering = { store, objects };
+  const tiering = { store, objects, ...expressOption };
   const sluice = new Sluice({ log: store, metadata: store, tiering, now });
   const groups = new ConsumerGroups({
     store: new DynamoGroupStore({ client: meter.client, table: tables.metadata }),
     sluice,
     now,
   });
-  const roller = new Tiering({ log: store, metadata: store, store, objects, now });
+  const roller = new Tiering({ log: store, metadata: store, store, objects, ...expressOption, now });
   const topic = await sluice.createTopic('orders', {
     config: { partitions: PARTITIONS, compression: 'zstd', storage },
   });
@@ -113,6 +135,11 @@ export async function measureCost(options: {
   const events = orderEvents(messages, 29);
   const messageBytes = events.reduce((n, e) => n + JSON.stringify(e.value).length + e.key.length, 0) / messages;
 
+  // A partition's first append starts its sequencer (a refused reservation and a write, once in
+  // the partition's life): one warm-up record per partition first, so that the metered requests
+  // are those of a topic in use, which a million messages would be.
+  for (let partition = 0; partition < PARTITIONS; partition++)
+    await sluice.append('orders', [{ key: events[0]!.key, value: events[0]!.value, partition }]);
   const phases: Record<string, ReturnType<typeof meter.read>> = {};
   const api = { produce: 0, poll: 0, commit: 0 };
   // Produce: one request per `batch` events, to one partition each (as a batching producer sends).
@@ -135,11 +162,16 @@ export async function measureCost(options: {
   }
   const producePerSecond = messages / ((performance.now() - produceStart) / 1000);
   phases.produce = meter.read();
+  // Batch objects of s3 topics are in the segment bucket; of s3-express topics, in the directory bucket.
   const batchObjectBytes = objects.storedBytes();
-  // Consume once: poll up to 500 records, commit what was polled, until everything was read.
+  const expressBatchBytes = express?.storedBytes() ?? 0;
+  // Consume once: poll (the consumer's shape), commit what was polled, until everything was read.
   meter.reset();
-  for (let consumed = 0; consumed < messages;) {
-    const polled = await groups.poll('billing', member.memberId, { maxRecords: 500 });
+  for (let consumed = 0; consumed < messages + PARTITIONS;) {
+    const polled = await groups.poll('billing', member.memberId, {
+      maxRecords: consumer.maxRecords,
+      maxBytes: consumer.maxBytes,
+    });
     api.poll++;
     if (api.poll > messages) throw new Error(`the consumer is stuck after ${consumed} records`);
     if (polled.records.length === 0) continue;
@@ -163,7 +195,7 @@ export async function measureCost(options: {
   }
   // A log's last batch stays hot; what the sweep can take once the next appends roll it.
   t += DAY;
-  if (storage === 's3') await roller.sweepBatchObjects(topic);
+  if (storage !== 'dynamodb') await roller.sweepBatchObjects(topic);
   phases.roll = meter.read();
   const segmentBytes = objects.storedBytes();
   t += 7 * DAY;
@@ -171,6 +203,7 @@ export async function measureCost(options: {
   await roller.runOnce();
   phases.retention = meter.read();
   const ops = objects.counts();
+  const expressOps = express?.counts() ?? { puts: 0, gets: 0, deletes: 0, bytesPut: 0, bytesGot: 0 };
 
   const total = (k: 'read' | 'write' | 'requests' | 'failedConditionUnits') =>
     Object.values(phases).reduce((n, p) => n + p[k], 0);
@@ -180,8 +213,8 @@ export async function measureCost(options: {
   // Hot copies stay until their TTL: append + 1 h hot retention + 24 h margin. For a dynamodb
   // topic they hold the records (as compressed as the segments); for an s3 topic, pointers, and
   // the batch objects stay in S3 until the daily sweep (at most 25 h too). Segments stay 7 days.
-  const pointerBytes = storage === 's3' ? (messages / batch) * POINTER_ITEM_BYTES : 0;
-  const dynamoStoredBytes = storage === 's3' ? pointerBytes : segmentBytes - batchObjectBytes;
+  const pointerBytes = storage === 'dynamodb' ? 0 : (messages / batch) * POINTER_ITEM_BYTES;
+  const dynamoStoredBytes = storage === 'dynamodb' ? segmentBytes - batchObjectBytes : pointerBytes;
   const invocations = api.produce + api.poll + api.commit;
   const lines: Line[] = [
     {
@@ -195,7 +228,7 @@ export async function measureCost(options: {
       usd: ((readUnits * perMillion) / 1e6) * PRICES.dynamoReadPerMillion,
     },
     {
-      item: `DynamoDB storage: hot ${storage === 's3' ? 'pointers' : 'copies'} for 25 h (hot retention + TTL margin)`,
+      item: `DynamoDB storage: hot ${storage === 'dynamodb' ? 'copies' : 'pointers'} for 25 h (hot retention + TTL margin)`,
       quantity: `${((dynamoStoredBytes * perMillion) / GB).toFixed(3)} GB × 25 h`,
       usd: ((dynamoStoredBytes * perMillion) / GB) * (25 / MONTH_HOURS) * PRICES.dynamoStorageGbMonth,
     },
@@ -216,6 +249,29 @@ export async function measureCost(options: {
         (((segmentBytes - batchObjectBytes) * perMillion) / GB) * ((7 * 24) / MONTH_HOURS) * PRICES.s3StorageGbMonth +
         ((batchObjectBytes * perMillion) / GB) * (25 / MONTH_HOURS) * PRICES.s3StorageGbMonth,
     },
+    ...(express === undefined
+      ? []
+      : [
+          {
+            item: 'S3 Express One Zone PUT and GET (batch objects)',
+            quantity: `${(expressOps.puts * perMillion).toFixed(0)} / ${(expressOps.gets * perMillion).toFixed(0)}`,
+            usd:
+              ((expressOps.puts * perMillion) / 1000) * PRICES.s3ExpressPutPerThousand +
+              ((expressOps.gets * perMillion) / 1000) * PRICES.s3ExpressGetPerThousand,
+          },
+          {
+            item: 'S3 Express One Zone upload and retrieval (per GB)',
+            quantity: `${((expressOps.bytesPut * perMillion) / GB).toFixed(3)} / ${((expressOps.bytesGot * perMillion) / GB).toFixed(3)} GB`,
+            usd:
+              ((expressOps.bytesPut * perMillion) / GB) * PRICES.s3ExpressUploadPerGb +
+              ((expressOps.bytesGot * perMillion) / GB) * PRICES.s3ExpressRetrievalPerGb,
+          },
+          {
+            item: 'S3 Express One Zone storage: batch objects for 25 h',
+            quantity: `${((expressBatchBytes * perMillion) / GB).toFixed(3)} GB × 25 h`,
+            usd: ((expressBatchBytes * perMillion) / GB) * (25 / MONTH_HOURS) * PRICES.s3ExpressStorageGbMonth,
+          },
+        ]),
     {
       item: 'API Gateway HTTP API requests (produce, poll, commit)',
       quantity: `${(invocations * perMillion).toFixed(0)}`,
@@ -239,10 +295,12 @@ export async function measureCost(options: {
     messageBytes,
     lines,
     usd: lines.reduce((n, l) => n + l.usd, 0),
-    storageOnly: lines.slice(0, 6).reduce((n, l) => n + l.usd, 0),
+    storageOnly: lines
+      .filter((l) => l.item.startsWith('DynamoDB') || l.item.startsWith('S3'))
+      .reduce((n, l) => n + l.usd, 0),
     produceWriteUnitsPerRecord: (phases.produce.write + phases.produce.failedConditionUnits) / messages,
-    putsPerThousand: (ops.puts * 1000) / messages,
-    getsPerThousand: (ops.gets * 1000) / messages,
+    putsPerThousand: ((ops.puts + expressOps.puts) * 1000) / messages,
+    getsPerThousand: ((ops.gets + expressOps.gets) * 1000) / messages,
     producePerSecond,
     produceLatencies,
     phases,
@@ -260,7 +318,7 @@ const GB_PER_MILLION_KINESIS = (1_000_000 * 1024) / GB; // Kinesis rounds each r
 export const KINESIS_USD_PER_MILLION = GB_PER_MILLION_KINESIS * (PRICES.kinesisPerGbIn + PRICES.kinesisPerGbOut);
 
 /** The list prices a cost figure used, for its notes. */
-export const PRICES_NOTE = `Prices (us-east-1 on-demand, ../shared/docs/prices.md): DynamoDB $${PRICES.dynamoWritePerMillion}/M write units, $${PRICES.dynamoReadPerMillion}/M read units, $${PRICES.dynamoStorageGbMonth}/GB-month; S3 $${PRICES.s3PutPerThousand}/1,000 PUT, $${PRICES.s3GetPerThousand}/1,000 GET, $${PRICES.s3StorageGbMonth}/GB-month; HTTP API $${PRICES.httpApiPerMillion}/M; Lambda $${PRICES.lambdaPerMillionRequests}/M requests, $${PRICES.lambdaGbSecond}/GB-s; SQS $${PRICES.sqsPerMillionRequests}/M requests; Kinesis $${PRICES.kinesisPerGbIn}/GB in, $${PRICES.kinesisPerGbOut}/GB out, $${PRICES.kinesisStreamHour}/stream-hour.`;
+export const PRICES_NOTE = `Prices (us-east-1 on-demand, ../shared/docs/prices.md): DynamoDB $${PRICES.dynamoWritePerMillion}/M write units, $${PRICES.dynamoReadPerMillion}/M read units, $${PRICES.dynamoStorageGbMonth}/GB-month; S3 $${PRICES.s3PutPerThousand}/1,000 PUT, $${PRICES.s3GetPerThousand}/1,000 GET, $${PRICES.s3StorageGbMonth}/GB-month; S3 Express One Zone $${PRICES.s3ExpressPutPerThousand}/1,000 PUT, $${PRICES.s3ExpressGetPerThousand}/1,000 GET, $${PRICES.s3ExpressStorageGbMonth}/GB-month, $${PRICES.s3ExpressUploadPerGb}/GB up, $${PRICES.s3ExpressRetrievalPerGb}/GB down (the per-GB charges from AWS's S3 FAQ); HTTP API $${PRICES.httpApiPerMillion}/M; Lambda $${PRICES.lambdaPerMillionRequests}/M requests, $${PRICES.lambdaGbSecond}/GB-s; SQS $${PRICES.sqsPerMillionRequests}/M requests; Kinesis $${PRICES.kinesisPerGbIn}/GB in, $${PRICES.kinesisPerGbOut}/GB out, $${PRICES.kinesisStreamHour}/stream-hour.`;
 
 /**
  * Cost per message: 20,000 ~1 KB order events produced in batches of 100 (zstd) over 4 partitions,
@@ -304,29 +362,34 @@ export const costPerMessageSection: BenchSection = {
 
 /** An object store that counts operations and the bytes of the objects it holds. */
 function countingObjects(inner: ObjectStore): ObjectStore & {
-  counts(): { puts: number; gets: number; deletes: number };
+  counts(): { puts: number; gets: number; deletes: number; bytesPut: number; bytesGot: number };
   storedBytes(): number;
 } {
   let puts = 0;
   let gets = 0;
   let deletes = 0;
+  let bytesPut = 0;
+  let bytesGot = 0;
   const sizes = new Map<string, number>();
   return {
     async put(key, bytes) {
       puts++;
+      bytesPut += bytes.length;
       sizes.set(key, bytes.length);
       await inner.put(key, bytes);
     },
     async getRange(key, start, end) {
       gets++;
-      return inner.getRange(key, start, end);
+      const got = await inner.getRange(key, start, end);
+      bytesGot += got.length;
+      return got;
     },
     async delete(keys) {
       deletes += keys.length;
       await inner.delete(keys);
     },
     list: (prefix) => inner.list(prefix),
-    counts: () => ({ puts, gets, deletes }),
+    counts: () => ({ puts, gets, deletes, bytesPut, bytesGot }),
     storedBytes: () => [...sizes.values()].reduce((n, b) => n + b, 0),
   };
 }

@@ -1,5 +1,6 @@
 import { expect, it } from 'vitest';
 import { Admin, Producer } from '../../client/index.ts';
+import { BATCH_OBJECT_ROOTS } from '../../core/log/objectBatches.ts';
 import { S3ObjectStore, s3ClientFromEnv } from '../../core/tiering/objectStore.ts';
 import { runNode, useApi } from '../support/e2e.ts';
 import { uniqueName } from '../support/names.ts';
@@ -67,52 +68,57 @@ it('tiering over HTTP: the admin route rolls to S3, describe shows it, reads and
   await admin.deleteTopic(topic);
 });
 
-it('an s3 topic over HTTP: created with the CLI, produced and consumed as any topic, rolled to segments, its bytes in S3', async ({
-  skip,
-}) => {
-  skip(process.env.SLUICE_API_URL !== undefined, 'SLUICE_API_URL: the deployed roller waits 60 s before rolling');
-  const topic = uniqueName('s3topic');
-  const created = await cli([
-    'topics',
-    'create',
-    topic,
-    '--partitions',
-    '2',
-    '--config',
-    'storage=s3',
-    '--config',
-    'hotRetentionBytes=1',
-  ]);
-  expect(created.code, created.stderr).toBe(0);
-  const admin = new Admin({ url: api.url });
-  expect((await admin.describeTopic(topic)).config.storage).toBe('s3');
-  const listed = await cli(['topics', 'list']);
-  expect(listed.stdout.split('\n').find((l) => l.startsWith(`${topic} `))).toMatch(/\s2\s+s3\s+none\s/);
-  const producer = new Producer({ url: api.url, lingerMs: 0, batchSize: 20 });
-  for (let b = 0; b < 3; b++)
-    await producer.sendBatch(
+// s3-express: the emulator's second bucket stands in for the directory bucket (SLUICE_EXPRESS_BUCKET).
+it.for(['s3', 's3-express'] as const)(
+  'an %s topic over HTTP: created with the CLI, produced and consumed as any topic, rolled to segments, its bytes in its bucket',
+  async (storage, { skip }) => {
+    skip(process.env.SLUICE_API_URL !== undefined, 'SLUICE_API_URL: the deployed roller waits 60 s before rolling');
+    const topic = uniqueName(`${storage}topic`);
+    const created = await cli([
+      'topics',
+      'create',
       topic,
-      Array.from({ length: 20 }, (_, i) => ({ key: `user-${i % 5}`, value: { n: b * 20 + i } })),
+      '--partitions',
+      '2',
+      '--config',
+      `storage=${storage}`,
+      '--config',
+      'hotRetentionBytes=1',
+    ]);
+    expect(created.code, created.stderr).toBe(0);
+    const admin = new Admin({ url: api.url });
+    expect((await admin.describeTopic(topic)).config.storage).toBe(storage);
+    const listed = await cli(['topics', 'list']);
+    expect(listed.stdout.split('\n').find((l) => l.startsWith(`${topic} `))).toMatch(
+      new RegExp(`\\s2\\s+${storage}\\s+none\\s`),
     );
-  await producer.close();
-  const consumed = async () =>
-    (await cli(['consume', topic, '--from-beginning', '--json'])).stdout
-      .trim()
-      .split('\n')
-      .map((l) => (JSON.parse(l) as { value: { n: number } }).value.n)
-      .sort((a, b) => a - b);
-  const everything = Array.from({ length: 60 }, (_, i) => i);
-  expect(await consumed()).toStrictEqual(everything);
-  // One object per produce request, in the stack's bucket (the S3 emulator here).
-  const objects = new S3ObjectStore({ client: s3ClientFromEnv(), bucket: process.env.SLUICE_SEGMENT_BUCKET! });
-  const keys: string[] = [];
-  for await (const o of objects.list(`batches/${topic}/`)) keys.push(o.key);
-  expect(keys).toHaveLength(3);
-  await fetch(`${api.url}/v1/admin/tiering/run`, { method: 'POST' });
-  const described = await admin.describeTopic(topic);
-  expect(
-    described.partitions.some((p) => (p.segments ?? 0) > 0),
-    'rolled to segments',
-  ).toBe(true);
-  expect(await consumed(), 'the same records across the tiers').toStrictEqual(everything);
-});
+    const producer = new Producer({ url: api.url, lingerMs: 0, batchSize: 20 });
+    for (let b = 0; b < 3; b++)
+      await producer.sendBatch(
+        topic,
+        Array.from({ length: 20 }, (_, i) => ({ key: `user-${i % 5}`, value: { n: b * 20 + i } })),
+      );
+    await producer.close();
+    const consumed = async () =>
+      (await cli(['consume', topic, '--from-beginning', '--json'])).stdout
+        .trim()
+        .split('\n')
+        .map((l) => (JSON.parse(l) as { value: { n: number } }).value.n)
+        .sort((a, b) => a - b);
+    const everything = Array.from({ length: 60 }, (_, i) => i);
+    expect(await consumed()).toStrictEqual(everything);
+    // One object per produce request, in the bucket of its storage (the S3 emulator's here).
+    const bucket = storage === 's3' ? process.env.SLUICE_SEGMENT_BUCKET! : process.env.SLUICE_EXPRESS_BUCKET!;
+    const objects = new S3ObjectStore({ client: s3ClientFromEnv(), bucket });
+    const keys: string[] = [];
+    for await (const o of objects.list(`${BATCH_OBJECT_ROOTS[storage]}${topic}/`)) keys.push(o.key);
+    expect(keys).toHaveLength(3);
+    await fetch(`${api.url}/v1/admin/tiering/run`, { method: 'POST' });
+    const described = await admin.describeTopic(topic);
+    expect(
+      described.partitions.some((p) => (p.segments ?? 0) > 0),
+      'rolled to segments',
+    ).toBe(true);
+    expect(await consumed(), 'the same records across the tiers').toStrictEqual(everything);
+  },
+);
