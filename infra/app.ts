@@ -1,6 +1,8 @@
 /**
  * The CDK app: `npx cdk synth` / `npx cdk deploy`. Context values set the stack's props:
  *   npx cdk deploy -c namePrefix=sluice-dev -c removalPolicy=destroy -c examples=true
+ * `expressZone=use1-az4` (an Availability Zone ID) adds the S3 Express One Zone directory bucket
+ * that `storage: "s3-express"` topics need.
  * `examples=true` adds the order saga example (its tables, functions and state machine) and the
  * fraud-detection stream job (a StreamProcessor).
  * The local stack builds the same app with `buildApp` and reads the synthesized template.
@@ -18,8 +20,10 @@ export function buildApp(app: App): SluiceStack {
   const context = (key: string): string | undefined => app.node.tryGetContext(key) as string | undefined;
   const prefix = context('namePrefix');
   const removalPolicy = context('removalPolicy') === 'destroy' ? RemovalPolicy.DESTROY : RemovalPolicy.RETAIN;
+  const expressZone = context('expressZone');
   const stack = new SluiceStack(app, context('stackName') ?? DEFAULT_STACK_NAME, {
     ...(prefix === undefined ? {} : { namePrefix: prefix }),
+    ...(expressZone === undefined ? {} : { expressZone }),
     removalPolicy,
     env: { account: process.env.CDK_DEFAULT_ACCOUNT, region: process.env.CDK_DEFAULT_REGION },
   });

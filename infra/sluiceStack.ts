@@ -983,7 +983,7 @@ export class SluiceStack extends Stack implements SubscriptionHost {
         ],
       },
       // No expiration: a batch object lives as long as its batches are hot (the topic’s hot
-      // retention, which has no upper bound); the roller’s daily sweep deletes it after that.
+      // retention, which has no upper bound); the roller’s hourly sweep deletes it after that.
       lifecycleConfiguration: {
         rules: [
           {

@@ -212,7 +212,8 @@ export async function measureCost(options: {
   const perMillion = 1_000_000 / messages;
   // Hot copies stay until their TTL: append + 1 h hot retention + 24 h margin. For a dynamodb
   // topic they hold the records (as compressed as the segments); for an s3 topic, pointers, and
-  // the batch objects stay in S3 until the daily sweep (at most 25 h too). Segments stay 7 days.
+  // the batch objects stay in S3 until the roller's hourly sweep takes them: hot retention (1 h),
+  // the claim window (30 min) and up to an hour, BATCH_OBJECT_HOURS. Segments stay 7 days.
   const pointerBytes = storage === 'dynamodb' ? 0 : (messages / batch) * POINTER_ITEM_BYTES;
   const dynamoStoredBytes = storage === 'dynamodb' ? segmentBytes - batchObjectBytes : pointerBytes;
   const invocations = api.produce + api.poll + api.commit;
@@ -243,11 +244,11 @@ export async function measureCost(options: {
       usd: ((ops.gets * perMillion) / 1000) * PRICES.s3GetPerThousand,
     },
     {
-      item: `S3 storage: segments for 7 days${storage === 's3' ? ', batch objects for 25 h' : ''}`,
+      item: `S3 storage: segments for 7 days${storage === 's3' ? ', batch objects for 2.5 h' : ''}`,
       quantity: `${(((segmentBytes - batchObjectBytes) * perMillion) / GB).toFixed(3)} GB × 7 d`,
       usd:
         (((segmentBytes - batchObjectBytes) * perMillion) / GB) * ((7 * 24) / MONTH_HOURS) * PRICES.s3StorageGbMonth +
-        ((batchObjectBytes * perMillion) / GB) * (25 / MONTH_HOURS) * PRICES.s3StorageGbMonth,
+        ((batchObjectBytes * perMillion) / GB) * (BATCH_OBJECT_HOURS / MONTH_HOURS) * PRICES.s3StorageGbMonth,
     },
     ...(express === undefined
       ? []
@@ -267,9 +268,12 @@ export async function measureCost(options: {
               ((expressOps.bytesGot * perMillion) / GB) * PRICES.s3ExpressRetrievalPerGb,
           },
           {
-            item: 'S3 Express One Zone storage: batch objects for 25 h',
-            quantity: `${((expressBatchBytes * perMillion) / GB).toFixed(3)} GB × 25 h`,
-            usd: ((expressBatchBytes * perMillion) / GB) * (25 / MONTH_HOURS) * PRICES.s3ExpressStorageGbMonth,
+            item: `S3 Express One Zone storage: batch objects for ${BATCH_OBJECT_HOURS} h`,
+            quantity: `${((expressBatchBytes * perMillion) / GB).toFixed(3)} GB × ${BATCH_OBJECT_HOURS} h`,
+            usd:
+              ((expressBatchBytes * perMillion) / GB) *
+              (BATCH_OBJECT_HOURS / MONTH_HOURS) *
+              PRICES.s3ExpressStorageGbMonth,
           },
         ]),
     {
@@ -307,6 +311,9 @@ export async function measureCost(options: {
     api,
   };
 }
+
+/** How long a batch object stays in S3: the hot retention (1 h), the sweep's claim window (30 min), up to an hour to the next sweep. */
+const BATCH_OBJECT_HOURS = 2.5;
 
 /** A batch item holding a pointer, as the log table stores it (keys, counts, times, pointer): about this many bytes. */
 const POINTER_ITEM_BYTES = 250;

@@ -3,7 +3,7 @@ import { randomUUID } from 'node:crypto';
 import { isSluiceError } from '../errors.ts';
 import { segmentClaimObjects, segmentClaims } from './segmentClaims.ts';
 import { deletePartitionData } from './purge.ts';
-import { DEFAULT_TOPIC_CONFIG, MIN_HOT_RETENTION_MS } from '../log/topicConfig.ts';
+import { DEFAULT_TOPIC_CONFIG, MIN_HOT_RETENTION_MS, isObjectStorage } from '../log/topicConfig.ts';
 import { DEFAULT_HOT_COPY_MARGIN_MS, hotCopyExpiry } from '../log/expiry.ts';
 import { GapFiller } from '../log/gaps.ts';
 import {
@@ -91,7 +91,7 @@ export interface PartitionReport {
   readonly errors?: { readonly step: string; readonly code: string }[];
   /** The partition of a deleted topic whose data this run removed. */
   readonly purged?: boolean;
-  /** Unreferenced objects the daily sweep deleted. */
+  /** Objects the sweeps deleted (daily: unreferenced objects; hourly: batch objects). */
   readonly swept?: number;
   /**
    * How far the oldest batch left in the hot tier is past its hot retention, in ms (0 when the
@@ -172,7 +172,7 @@ export class Tiering {
    * The roller's work as independent units (see `WorkUnit`): one per partition of every topic, then
    * the purge of deleted topics. One query, whatever the topics hold.
    */
-  async plan(options: { readonly sweep?: boolean } = {}): Promise<WorkUnit[]> {
+  async plan(options: { readonly sweep?: boolean; readonly sweepBatches?: boolean } = {}): Promise<WorkUnit[]> {
     const topics = await this.metadata.listTopics();
     return [
       ...topics.flatMap((topic) =>
@@ -182,6 +182,10 @@ export class Tiering {
           topicId: topic.topicId,
           partition,
           ...(options.sweep === true ? { sweep: true } : {}),
+          // Hourly, only where appends write objects now (the daily sweep covers topics changed back).
+          ...(options.sweepBatches === true && partition === 0 && isObjectStorage(topic.config.storage)
+            ? { sweepBatches: true }
+            : {}),
         })),
       ),
       { kind: 'purge' },
@@ -197,6 +201,14 @@ export class Tiering {
     const topic = await this.metadata.getTopic(unit.topic);
     if (topic?.topicId !== unit.topicId || unit.partition >= topic.config.partitions) return [];
     const report = await this.runPartition(topic, unit.partition, deadline);
+    if (unit.sweep !== true && unit.sweepBatches === true && this.now() < deadline) {
+      try {
+        return [{ ...report, swept: unit.partition === 0 ? await this.sweepBatchObjects(topic) : 0 }];
+      } catch (e) {
+        const code = isSluiceError(e) ? e.code : e instanceof Error ? e.name : 'Unknown';
+        return [{ ...report, errors: [...(report.errors ?? []), { step: 'sweep', code }] }];
+      }
+    }
     if (unit.sweep !== true || this.now() >= deadline) return [report];
     try {
       // A topic's batch objects span its partitions: partition 0's unit sweeps them.
@@ -318,7 +330,9 @@ export class Tiering {
 
   /**
    * Deletes a topic's batch objects (objectBatches.ts) that no hot batch can refer to any more:
-   * those written before `BATCH_CLAIM_WINDOW_MS` ahead of every partition's oldest hot batch.
+   * those written before `BATCH_CLAIM_WINDOW_MS` ahead of every partition's oldest hot batch. The
+   * roller runs it every hour for object-storage topics (`sweepBatches` units), so a batch's bytes
+   * stay in S3 about its hot retention and 30 minutes to an hour and a half more.
    *
    * Why that is safe: an object is written just before its batches reserve their offsets, and each
    * batch is claimed within the request that wrote the object (a Lambda's time at most), so every

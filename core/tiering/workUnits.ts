@@ -14,6 +14,11 @@ export type WorkUnit =
       readonly partition: number;
       /** Also sweep the partition's unreferenced objects (once a day). */
       readonly sweep?: boolean;
+      /**
+       * Also sweep the topic's batch objects (every hour, object-storage topics, on partition 0's
+       * unit): what keeps their bytes in S3 about as long as their batches are hot.
+       */
+      readonly sweepBatches?: boolean;
     }
   | { readonly kind: 'purge' };
 
@@ -36,11 +41,14 @@ export function parseWorkUnit(body: string): WorkUnit {
     throw new InvalidArgument('workUnit', 'partition must be a non-negative integer');
   if (u.sweep !== undefined && typeof u.sweep !== 'boolean')
     throw new InvalidArgument('workUnit', 'sweep must be a boolean');
+  if (u.sweepBatches !== undefined && typeof u.sweepBatches !== 'boolean')
+    throw new InvalidArgument('workUnit', 'sweepBatches must be a boolean');
   return {
     kind: 'partition',
     topic: u.topic,
     topicId: u.topicId,
     partition: u.partition as number,
     ...(u.sweep === true ? { sweep: true } : {}),
+    ...(u.sweepBatches === true ? { sweepBatches: true } : {}),
   };
 }

@@ -14,9 +14,12 @@ export const handler = eventHandler(async (_event: unknown, context) => {
   const queueUrl = process.env.SLUICE_ROLL_QUEUE_URL;
   if (queueUrl !== undefined && queueUrl !== '') {
     // Once a day (the run that starts in the first five minutes after 03:00 UTC) the units also
-    // sweep unreferenced objects.
+    // sweep unreferenced objects; once an hour, object-storage topics' batch objects.
     const now = new Date();
-    const units = await tiering.plan({ sweep: now.getUTCHours() === 3 && now.getUTCMinutes() < 5 });
+    const units = await tiering.plan({
+      sweep: now.getUTCHours() === 3 && now.getUTCMinutes() < 5,
+      sweepBatches: now.getUTCMinutes() < 5,
+    });
     const unsent = await sendWorkUnits(queueUrl, units);
     metrics.addMetric('RollUnitsDispatched', 'Count', units.length - unsent);
     if (unsent > 0) logger.warn('work units not sent; the next run plans them again', { unsent });

@@ -10,6 +10,7 @@ import {
 import { Sluice } from '../../core/log/sluice.ts';
 import { logKey, type TieringStore } from '../../core/ports.ts';
 import { Tiering } from '../../core/tiering/tiering.ts';
+import { parseWorkUnit } from '../../core/tiering/workUnits.ts';
 import { clock } from '../support/clock.ts';
 import type { ObjectStore } from '../../core/tiering/objectStore.ts';
 import {
@@ -178,8 +179,17 @@ export function s3TopicContract(kind: StoreKind, storage: ObjectStorage = 's3'):
       expect(await tiering.sweepBatchObjects(topic)).toBe(0);
       await tiering.runOnce();
       for (const p of [0, 1]) expect((await tiered.listSegments(logKey(topic.topicId, p))).length).toBe(1);
-      // Each hot tier starts at a batch appended 2 h later (a log's last batch stays hot): the old objects go.
-      expect(await tiering.sweepBatchObjects(topic)).toBe(2);
+      // Each hot tier starts at a batch appended 2 h later (a log's last batch stays hot): the old
+      // objects go, swept by the hourly work unit the roller plans for the topic's partition 0 only
+      // (and for no topic that writes to DynamoDB).
+      await sluice.createTopic('plain', { config: { storage: 'dynamodb' } });
+      const units = await tiering.plan({ sweepBatches: true });
+      const sweeping = units.filter((u) => u.kind === 'partition' && u.sweepBatches === true);
+      expect(sweeping.map((u) => u.kind === 'partition' && [u.topic, u.partition])).toStrictEqual([['swept', 0]]);
+      expect(parseWorkUnit(JSON.stringify(sweeping[0])), 'the unit survives the roll queue').toStrictEqual(sweeping[0]);
+      expect(() => parseWorkUnit(JSON.stringify({ ...sweeping[0], sweepBatches: 'yes' }))).toThrow(/sweepBatches/);
+      const [report] = await tiering.runUnit(sweeping[0]!);
+      expect(report!.swept).toBe(2);
       expect(await listed()).toStrictEqual([recent]);
       expect(before).not.toBe(recent);
       const cold = new Sluice({ log: store, metadata: store, now: c.now, ...s3TopicsEngine(store, storage) });
