@@ -118,9 +118,11 @@ export async function measureCost(options: {
   const now = () => t;
   const tiering = { store, objects, ...expressOption };
   const sluice = new Sluice({ log: store, metadata: store, tiering, now });
+  // The consumer's engine is its own, as the groups function's container is not the produce
+  // function's: its reads do not hit the producer's cache of the objects it wrote.
   const groups = new ConsumerGroups({
     store: new DynamoGroupStore({ client: meter.client, table: tables.metadata }),
-    sluice,
+    sluice: new Sluice({ log: store, metadata: store, tiering, now }),
     now,
   });
   const roller = new Tiering({ log: store, metadata: store, store, objects, ...expressOption, now });
