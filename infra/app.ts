@@ -3,6 +3,9 @@
  *   npx cdk deploy -c namePrefix=sluice-dev -c removalPolicy=destroy -c examples=true
  * `examples=true` adds the order saga example (its tables, functions and state machine) and the
  * fraud-detection stream job (a StreamProcessor).
+ * `console=true` deploys the web console (the `console` prop): the app first
+ * builds it with `npm run build:console` (`-c consoleBuild=false` deploys console/dist as it is);
+ * `-c consoleDomainPrefix=…` names its Cognito hosted UI domain.
  * The local stack builds the same app with `buildApp` and reads the synthesized template.
  */
 import { App, RemovalPolicy, Validations } from 'aws-cdk-lib';
@@ -10,17 +13,29 @@ import { AwsSolutionsChecks } from 'cdk-nag';
 import { pathToFileURL } from 'node:url';
 import { OrderSagaExample } from '../examples/order-saga/stack.ts';
 import { FraudDetectionExample } from '../examples/streams/fraudDetectionStack.ts';
+import { buildConsole } from './console/buildConsole.ts';
 import { SluiceStack } from './sluiceStack.ts';
 
 export const DEFAULT_STACK_NAME = 'Sluice';
+
+/**
+ * Whether the app deploys the console: context `console=true` (`-c console=true`, or cdk.json).
+ * Context only, not an environment variable, so that the local stack's synth (which builds this
+ * app with its own context) never picks it up.
+ */
+export function consoleEnabled(app: App): boolean {
+  return String(app.node.tryGetContext('console')) === 'true';
+}
 
 export function buildApp(app: App): SluiceStack {
   const context = (key: string): string | undefined => app.node.tryGetContext(key) as string | undefined;
   const prefix = context('namePrefix');
   const removalPolicy = context('removalPolicy') === 'destroy' ? RemovalPolicy.DESTROY : RemovalPolicy.RETAIN;
+  const domainPrefix = context('consoleDomainPrefix');
   const stack = new SluiceStack(app, context('stackName') ?? DEFAULT_STACK_NAME, {
     ...(prefix === undefined ? {} : { namePrefix: prefix }),
     removalPolicy,
+    ...(consoleEnabled(app) ? { console: domainPrefix === undefined ? true : { domainPrefix } } : {}),
     env: { account: process.env.CDK_DEFAULT_ACCOUNT, region: process.env.CDK_DEFAULT_REGION },
   });
   if (String(context('examples')) === 'true') {
@@ -33,6 +48,7 @@ export function buildApp(app: App): SluiceStack {
 
 if (import.meta.url === pathToFileURL(process.argv[1] ?? '').href) {
   const app = new App();
+  if (consoleEnabled(app) && String(app.node.tryGetContext('consoleBuild')) !== 'false') buildConsole();
   buildApp(app);
   Validations.of(app).addPlugins(new AwsSolutionsChecks(app, { verbose: true }));
 }

@@ -583,6 +583,12 @@ export class SluiceStack extends Stack implements SubscriptionHost {
           throw new Error(
             'console.auth { authority, clientId, scopes } is required with a JWT auth: the console signs in with your provider',
           );
+        const apiScopes = (['produce', 'consume', 'admin'] as const).map(oauthScope);
+        if ((props.auth.requireScopes ?? true) && !consoleProps.auth.scopes.some((s) => apiScopes.includes(s)))
+          Annotations.of(this).addWarningV2(
+            'sluice:console-scopes',
+            `console.auth.scopes ask for none of the API’s scopes (${apiScopes.join(', ')}) while its routes require them: every call of the console would be refused.`,
+          );
         if (!props.auth.audience.includes(consoleProps.auth.clientId))
           throw new Error(
             `console.auth.clientId ${consoleProps.auth.clientId} must be one of auth.audience, or the API refuses the console’s tokens`,
