@@ -3,9 +3,9 @@
  *   npx cdk deploy -c namePrefix=sluice-dev -c removalPolicy=destroy -c examples=true
  * `examples=true` adds the order saga example (its tables, functions and state machine) and the
  * fraud-detection stream job (a StreamProcessor).
- * `console=true` deploys the web console (the `console` prop): the app first
- * builds it with `npm run build:console` (`-c consoleBuild=false` deploys console/dist as it is);
- * `-c consoleDomainPrefix=…` names its Cognito hosted UI domain.
+ * `console=true` deploys the web console (the `console` prop): the app first builds it with
+ * `npm run build:console` (`-c consoleBuild=false` deploys console/dist as it is, `-c consoleAssets=DIR`
+ * a build elsewhere); `-c consoleDomainPrefix=…` names its Cognito hosted UI domain.
  * The local stack builds the same app with `buildApp` and reads the synthesized template.
  */
 import { App, RemovalPolicy, Validations } from 'aws-cdk-lib';
@@ -31,11 +31,14 @@ export function buildApp(app: App): SluiceStack {
   const context = (key: string): string | undefined => app.node.tryGetContext(key) as string | undefined;
   const prefix = context('namePrefix');
   const removalPolicy = context('removalPolicy') === 'destroy' ? RemovalPolicy.DESTROY : RemovalPolicy.RETAIN;
-  const domainPrefix = context('consoleDomainPrefix');
+  const consoleProps = {
+    ...(context('consoleDomainPrefix') === undefined ? {} : { domainPrefix: context('consoleDomainPrefix') }),
+    ...(context('consoleAssets') === undefined ? {} : { assetsPath: context('consoleAssets') }),
+  };
   const stack = new SluiceStack(app, context('stackName') ?? DEFAULT_STACK_NAME, {
     ...(prefix === undefined ? {} : { namePrefix: prefix }),
     removalPolicy,
-    ...(consoleEnabled(app) ? { console: domainPrefix === undefined ? true : { domainPrefix } } : {}),
+    ...(consoleEnabled(app) ? { console: consoleProps } : {}),
     env: { account: process.env.CDK_DEFAULT_ACCOUNT, region: process.env.CDK_DEFAULT_REGION },
   });
   if (String(context('examples')) === 'true') {
@@ -48,7 +51,9 @@ export function buildApp(app: App): SluiceStack {
 
 if (import.meta.url === pathToFileURL(process.argv[1] ?? '').href) {
   const app = new App();
-  if (consoleEnabled(app) && String(app.node.tryGetContext('consoleBuild')) !== 'false') buildConsole();
+  const prebuilt =
+    String(app.node.tryGetContext('consoleBuild')) === 'false' || app.node.tryGetContext('consoleAssets') !== undefined;
+  if (consoleEnabled(app) && !prebuilt) buildConsole();
   buildApp(app);
   Validations.of(app).addPlugins(new AwsSolutionsChecks(app, { verbose: true }));
 }

@@ -1,6 +1,6 @@
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
-import { Duration, RemovalPolicy, Stack, Token, Validations } from 'aws-cdk-lib';
+import { DefaultStackSynthesizer, Duration, RemovalPolicy, Stack, Token, Validations } from 'aws-cdk-lib';
 import type { IHttpApi } from 'aws-cdk-lib/aws-apigatewayv2';
 import type { ICertificate } from 'aws-cdk-lib/aws-certificatemanager';
 import {
@@ -29,6 +29,7 @@ import type { IKey } from 'aws-cdk-lib/aws-kms';
 import { BlockPublicAccess, Bucket, BucketEncryption, ObjectOwnership, type CfnBucket } from 'aws-cdk-lib/aws-s3';
 import { BucketDeployment, CacheControl, Source } from 'aws-cdk-lib/aws-s3-deployment';
 import { Construct } from 'constructs';
+import { nagEnvironment } from '../nagNames.ts';
 import { PROJECT_ROOT } from '../sluiceFunction.ts';
 import { CONSOLE_SIGN_IN_SCOPES, ConsoleSignIn } from './consoleSignIn.ts';
 import { CONSOLE_PATH, SPA_ROUTING_FUNCTION } from './spaRouting.ts';
@@ -205,11 +206,15 @@ export class SluiceConsole extends Construct {
         },
       },
       httpVersion: HttpVersion.HTTP2_AND_3,
-      minimumProtocolVersion: SecurityPolicyProtocol.TLS_V1_2_2021,
       priceClass: PriceClass.PRICE_CLASS_100,
+      // The TLS policy applies to a certificate of your own; the default one's is CloudFront's.
       ...(props.certificate === undefined
         ? {}
-        : { domainNames: [...(props.domainNames ?? [])], certificate: props.certificate }),
+        : {
+            domainNames: [...(props.domainNames ?? [])],
+            certificate: props.certificate,
+            minimumProtocolVersion: SecurityPolicyProtocol.TLS_V1_2_2021,
+          }),
     });
     Validations.of(this.distribution).acknowledge({
       id: 'AwsSolutions-CFR1',
@@ -302,9 +307,15 @@ export class SluiceConsole extends Construct {
   private acknowledgeDeploymentHandler(withKey: boolean): void {
     const stack = Stack.of(this);
     const bucketId = stack.getLogicalId(this.bucket.node.defaultChild as CfnBucket);
+    // The bootstrap assets bucket as cdk-nag names it: account and region as given to the stack.
+    const synthesizer = stack.synthesizer;
+    const qualifier =
+      (synthesizer instanceof DefaultStackSynthesizer ? synthesizer.bootstrapQualifier : undefined) ??
+      DefaultStackSynthesizer.DEFAULT_QUALIFIER;
+    const { account, region } = nagEnvironment(stack);
     const wildcards = [
       // Reading the asset (a zip under a generated key) from CDK's assets bucket.
-      'Resource::arn:<AWS::Partition>:s3:::cdk-hnb659fds-assets-<AWS::AccountId>-<AWS::Region>/*',
+      `Resource::arn:<AWS::Partition>:s3:::cdk-${qualifier}-assets-${account}-${region}/*`,
       // Writing, and pruning, the console's files (keys from the build) in the console bucket.
       `Resource::<${bucketId}.Arn>/*`,
       'Action::s3:GetObject*',

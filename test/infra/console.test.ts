@@ -3,7 +3,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { runInNewContext } from 'node:vm';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { App } from 'aws-cdk-lib';
+import { App, CfnWaitConditionHandle, Stack } from 'aws-cdk-lib';
+import { Certificate } from 'aws-cdk-lib/aws-certificatemanager';
 import { Annotations, Match, type Template } from 'aws-cdk-lib/assertions';
 import { CachePolicy, OriginRequestPolicy } from 'aws-cdk-lib/aws-cloudfront';
 import { ROUTES, routeKey } from '../../functions/http/routes.ts';
@@ -339,6 +340,50 @@ describe('console (stack prop console)', () => {
     ).toContain("connect-src 'self' https://login.example.com;");
     expect(jwt.findOutputs('ConsoleUserPoolId')).toEqual({});
     Annotations.fromStack(jwtStack).hasNoWarning('*', Match.stringLikeRegexp('console.auth.scopes'));
+  });
+
+  /** A stack to import the certificate in (with a resource: CloudFormation refuses an empty template). */
+  const certificates = (app: App) => {
+    const stack = new Stack(app, 'Certificates');
+    new CfnWaitConditionHandle(stack, 'Placeholder');
+    return stack;
+  };
+
+  it('requires TLS 1.2 on your own domain names, turns Cognito’s threat protection on when asked, and is cdk-nag clean in a concrete environment', () => {
+    const certificate = 'arn:aws:acm:us-east-1:123456789012:certificate/abc';
+    const custom = synthWithNag(
+      (app) =>
+        new SluiceStack(app, 'Sluice', {
+          // A concrete environment, as `cdk deploy` gives the app: cdk-nag then names the
+          // deployment handler's resources with this account and region.
+          env: { account: '123456789012', region: 'eu-west-1' },
+          console: {
+            assetsPath: ASSETS,
+            threatProtection: true,
+            domainNames: ['console.example.com'],
+            // Imported by ARN (a literal): the certificate lives in us-east-1, made elsewhere.
+            certificate: Certificate.fromCertificateArn(certificates(app), 'Cert', certificate),
+          },
+        }),
+      { bundle: false },
+    );
+    const { config } = behaviors(custom.template);
+    expect(config.Aliases).toEqual(['console.example.com']);
+    expect(config.ViewerCertificate).toMatchObject({
+      AcmCertificateArn: certificate,
+      MinimumProtocolVersion: 'TLSv1.2_2021',
+      SslSupportMethod: 'sni-only',
+    });
+    const client = only(custom.template, 'AWS::Cognito::UserPoolClient')[1].Properties;
+    expect(JSON.stringify(client.CallbackURLs)).toContain('"https://console.example.com/console/"');
+    expect(client.CallbackURLs).toHaveLength(2);
+    expect(custom.template.findOutputs('ConsoleUrl').ConsoleUrl!.Value).toBe('https://console.example.com/console/');
+    const pool = only(custom.template, 'AWS::Cognito::UserPool')[1].Properties;
+    expect(pool.UserPoolTier).toBe('PLUS');
+    expect(pool.UserPoolAddOns).toEqual({ AdvancedSecurityMode: 'ENFORCED' });
+    expect(only(iam, 'AWS::Cognito::UserPool')[1].Properties.UserPoolTier).toBe('ESSENTIALS');
+    // The default certificate's TLS policy is CloudFront's: none is claimed.
+    expect(behaviors(iam).config.ViewerCertificate).toBeUndefined();
   });
 
   it('refuses settings that cannot work, saying what to do', () => {
