@@ -883,6 +883,7 @@ export class SluiceStack extends Stack implements SubscriptionHost {
         ...(key === undefined ? {} : { encryptionKey: key }),
         removalPolicy,
         ...(props.namePrefix === undefined ? {} : { namePrefix: props.namePrefix }),
+        ...(props.auth?.type === 'jwt' ? { issuer: props.auth.issuer } : {}),
       });
       const signIn = this.console.signIn;
       if (consoleApi !== undefined && signIn !== undefined) {

@@ -90,6 +90,8 @@ export interface SluiceConsoleProps extends ConsoleProps {
   readonly removalPolicy: RemovalPolicy;
   /** Used to derive names: the user pool's and the default domain prefix. */
   readonly namePrefix?: string;
+  /** The issuer of the stack's JWT auth, when it has one: the console's client may fetch its discovery and keys. */
+  readonly issuer?: string;
 }
 
 /**
@@ -288,16 +290,11 @@ export class SluiceConsole extends Construct {
         `https://cognito-idp.${stack.region}.${stack.urlSuffix}`,
       ];
     }
-    if (Token.isUnresolved(props.auth.authority)) return [props.auth.authority];
-    let origin: string;
-    try {
-      origin = new URL(props.auth.authority).origin;
-    } catch {
-      throw new Error(`console.auth.authority ${JSON.stringify(props.auth.authority)} must be an https URL`);
-    }
-    if (!origin.startsWith('https://'))
-      throw new Error(`console.auth.authority ${props.auth.authority} must be an https URL`);
-    return [origin];
+    // The authority, and the issuer when it is elsewhere (a Cognito pool's hosted UI signs in,
+    // its issuer serves discovery and keys).
+    const origins = [httpsOrigin('console.auth.authority', props.auth.authority)];
+    if (props.issuer !== undefined) origins.push(httpsOrigin('auth.issuer', props.issuer));
+    return [...new Set(origins)];
   }
 
   /**
@@ -343,6 +340,19 @@ export class SluiceConsole extends Construct {
       });
     }
   }
+}
+
+/** The origin of an https URL, for a CSP source (a deploy-time value stays as it is). */
+function httpsOrigin(what: string, url: string): string {
+  if (Token.isUnresolved(url)) return url;
+  let origin: string;
+  try {
+    origin = new URL(url).origin;
+  } catch {
+    throw new Error(`${what} ${JSON.stringify(url)} must be an https URL`);
+  }
+  if (!origin.startsWith('https://')) throw new Error(`${what} ${url} must be an https URL`);
+  return origin;
 }
 
 /** What the console reads at `/console/config.json`. */

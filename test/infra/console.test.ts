@@ -21,7 +21,12 @@ writeFileSync(join(ASSETS, 'index.html'), '<!doctype html><title>Sluice</title><
 writeFileSync(join(ASSETS, 'assets', 'index-abc123.js'), 'console.log("sluice")');
 writeFileSync(join(ASSETS, 'config.json'), JSON.stringify({ apiUrl: 'http://127.0.0.1:7070', local: true }));
 
-const JWT: JwtAuth = { type: 'jwt', issuer: 'https://login.example.com/', audience: ['api-client', 'console-client'] };
+/** Your own Cognito pool, say: its hosted UI signs in, its issuer serves discovery and keys. */
+const JWT: JwtAuth = {
+  type: 'jwt',
+  issuer: 'https://cognito-idp.eu-west-1.amazonaws.com/eu-west-1_abc',
+  audience: ['api-client', 'console-client'],
+};
 const OWN_AUTH = {
   authority: 'https://login.example.com/tenant',
   clientId: 'console-client',
@@ -337,7 +342,7 @@ describe('console (stack prop console)', () => {
     const headers = only(jwt, 'AWS::CloudFront::ResponseHeadersPolicy')[1];
     expect(
       headers.Properties.ResponseHeadersPolicyConfig.SecurityHeadersConfig.ContentSecurityPolicy.ContentSecurityPolicy,
-    ).toContain("connect-src 'self' https://login.example.com;");
+    ).toContain("connect-src 'self' https://login.example.com https://cognito-idp.eu-west-1.amazonaws.com;");
     expect(jwt.findOutputs('ConsoleUserPoolId')).toEqual({});
     Annotations.fromStack(jwtStack).hasNoWarning('*', Match.stringLikeRegexp('console.auth.scopes'));
   });
