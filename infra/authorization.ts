@@ -42,6 +42,11 @@ const CLAIM_NAME = /^[^\s,]{1,128}$/;
 
 export interface AuthorizationOptions {
   readonly authType: 'iam' | 'jwt';
+  /**
+   * IAM auth with the console on: the console API admits JWT callers (the console's user pool)
+   * beside the HTTP API's IAM callers, so both kinds of principal can match.
+   */
+  readonly consoleJwt?: boolean;
   readonly authorization?: 'acl' | 'open';
   readonly adminPrincipals?: readonly string[];
   readonly principalClaims?: readonly string[];
@@ -62,9 +67,10 @@ export function authorizationEnvironment(scope: IConstruct, options: Authorizati
       );
     }
     const kind = principal.startsWith('claim:') ? 'jwt' : principal.slice(0, 3);
-    if (kind !== options.authType) {
+    const kinds = options.consoleJwt === true ? [options.authType, 'jwt'] : [options.authType];
+    if (!kinds.includes(kind)) {
       throw new Error(
-        `adminPrincipals: ${principal} can never match: callers authenticate with ${options.authType.toUpperCase()}, so super users are ${options.authType}:… principals`,
+        `adminPrincipals: ${principal} can never match: callers authenticate with ${options.authType.toUpperCase()}, so super users are ${options.authType}:… principals (or, with console: true, jwt: and claim: ones too)`,
       );
     }
   }

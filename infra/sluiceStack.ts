@@ -57,6 +57,7 @@ import { bindIndex, bindTable, type TableAccess } from './bindTable.ts';
 import { sluiceFunction } from './sluiceFunction.ts';
 import { Subscription, type SubscriptionDeclaration, type SubscriptionHost } from './subscriptions/subscription.ts';
 import { WatchApi } from './subscriptions/watchApi.ts';
+import { SluiceConsole, type ConsoleProps } from './console/sluiceConsole.ts';
 
 export interface SluiceStackProps extends StackProps {
   /**
@@ -149,6 +150,28 @@ export interface SluiceStackProps extends StackProps {
    * @default { topic: 'sluice.events', partitions: 8 }
    */
   readonly eventStore?: { readonly topic?: string; readonly partitions?: number };
+  /**
+   * The web console, deployed with the stack (`infra/console/`): its files in a private bucket
+   * behind a CloudFront distribution (origin access control), which also sends `/v1/*` to the API
+   * uncached, so that the console and the API share an origin. Output: `ConsoleUrl`.
+   *
+   * Sign-in depends on `auth`:
+   * - IAM (the default): browsers cannot sign SigV4 requests without AWS credentials, so the stack
+   *   makes a Cognito user pool (no self sign-up: add users with `aws cognito-idp
+   *   admin-create-user`) and a second HTTP API, the console API, with the same routes and
+   *   functions behind a JWT authorizer that accepts that pool's tokens (issuer the pool, audience
+   *   its public client). The distribution's `/v1/*` goes to the console API; the HTTP API
+   *   (`ApiUrl`) keeps IAM, so SigV4 callers (the client, the CLI) change nothing. Console users
+   *   are `jwt:<sub>` and `claim:cognito:groups=<group>` principals, which `adminPrincipals` and
+   *   ACL rules may then name beside `iam:` ones. Output: `ConsoleUserPoolId`.
+   * - JWT (your own provider): the console signs in with it (`console.auth`, required then) and
+   *   `/v1/*` goes to the HTTP API itself.
+   *
+   * The WebSocket doorbells (IAM on `$connect`) are not behind the distribution: the console long-polls.
+   * `true` takes the defaults, including the build in `console/dist` (`npm run build:console`).
+   * @default false
+   */
+  readonly console?: boolean | ConsoleProps;
 }
 
 /** A JWT authorizer (Cognito, Auth0, …) in front of every route. */
@@ -527,6 +550,13 @@ export class SluiceStack extends Stack implements SubscriptionHost {
   readonly api: HttpApi;
   /** The WebSocket API consumers wait on instead of long-polling (infra/subscriptions/watchApi.ts). */
   readonly watchApi: WatchApi;
+  /** The web console, when the `console` prop is on. */
+  readonly console: SluiceConsole | undefined;
+  /**
+   * The console's JWT twin of `api` (same routes and functions), made when the console is on with
+   * IAM auth; with JWT auth the console calls `api` itself.
+   */
+  readonly consoleApi: HttpApi | undefined;
   /** Layers every Sluice function loads (Powertools), for functions added by constructs. */
   readonly powertoolsLayers: readonly ILayerVersion[];
   private readonly sagas: SagaInfo[] = [];
@@ -553,8 +583,34 @@ export class SluiceStack extends Stack implements SubscriptionHost {
 
     const authType = props.auth?.type ?? 'iam';
     const authorization = props.authorization ?? 'open';
+    const consoleProps: ConsoleProps | undefined =
+      props.console === true ? {} : props.console === false || props.console === undefined ? undefined : props.console;
+    if (consoleProps !== undefined) {
+      if (authType === 'iam' && consoleProps.auth !== undefined)
+        throw new Error(
+          'console.auth is for a JWT auth of your own; with IAM auth the stack makes the console’s Cognito user pool (leave console.auth out)',
+        );
+      if (props.auth?.type === 'jwt') {
+        if (consoleProps.auth === undefined)
+          throw new Error(
+            'console.auth { authority, clientId, scopes } is required with a JWT auth: the console signs in with your provider',
+          );
+        const apiScopes = (['produce', 'consume', 'admin'] as const).map(oauthScope);
+        if ((props.auth.requireScopes ?? true) && !consoleProps.auth.scopes.some((s) => apiScopes.includes(s)))
+          Annotations.of(this).addWarningV2(
+            'sluice:console-scopes',
+            `console.auth.scopes ask for none of the API’s scopes (${apiScopes.join(', ')}) while its routes require them: every call of the console would be refused.`,
+          );
+        if (!props.auth.audience.includes(consoleProps.auth.clientId))
+          throw new Error(
+            `console.auth.clientId ${consoleProps.auth.clientId} must be one of auth.audience, or the API refuses the console’s tokens`,
+          );
+      }
+    }
     const authorizationEnv = authorizationEnvironment(this, {
       authType,
+      // The console API authorizes the console's users with JWTs beside the IAM callers.
+      ...(authType === 'iam' && consoleProps !== undefined ? { consoleJwt: true } : {}),
       authorization,
       ...(props.adminPrincipals === undefined ? {} : { adminPrincipals: props.adminPrincipals }),
       ...(props.auth?.type === 'jwt' && props.auth.principalClaims !== undefined
@@ -822,43 +878,13 @@ export class SluiceStack extends Stack implements SubscriptionHost {
         new HttpLambdaIntegration(`${pascal(h)}Integration`, this.functions[h]),
       ]),
     ) as Record<HandlerName, HttpLambdaIntegration>;
-    for (const route of ROUTES) {
-      this.api.addRoutes({
-        path: route.path,
-        methods: [HttpMethod[route.method]],
-        integration: integrations[route.handler],
-        ...(requireScopes ? { authorizationScopes: [oauthScope(route.scope)] } : {}),
-      });
-    }
-    const accessLogs = new LogGroup(this, 'ApiAccessLogs', {
-      retention: props.logRetention ?? RetentionDays.ONE_MONTH,
-      removalPolicy: RemovalPolicy.DESTROY,
-      ...(key === undefined ? {} : { encryptionKey: key }),
+    addSluiceRoutes(this.api, (h) => integrations[h], { requireScopes });
+    this.configureStage(this.api, {
+      logGroupId: 'ApiAccessLogs',
+      authType,
+      throttle,
+      ...(props.logRetention === undefined ? {} : { logRetention: props.logRetention }),
     });
-    const stage = this.api.defaultStage!.node.defaultChild as CfnStage;
-    stage.defaultRouteSettings = { throttlingRateLimit: throttle.rateLimit, throttlingBurstLimit: throttle.burstLimit };
-    stage.accessLogSettings = {
-      destinationArn: accessLogs.logGroupArn,
-      format: JSON.stringify({
-        requestId: '$context.requestId',
-        ip: '$context.identity.sourceIp',
-        routeKey: '$context.routeKey',
-        status: '$context.status',
-        latencyMs: '$context.responseLatency',
-        error: '$context.error.message',
-        // Who called: HTTP APIs fill $context.identity.* on IAM routes and
-        // $context.authorizer.claims.<claim> on JWT routes (the other kind's would log "-").
-        // https://docs.aws.amazon.com/apigateway/latest/developerguide/http-api-logging-variables.html
-        ...(authType === 'jwt'
-          ? { sub: '$context.authorizer.claims.sub' }
-          : {
-              userArn: '$context.identity.userArn',
-              accountId: '$context.identity.accountId',
-              caller: '$context.identity.caller',
-            }),
-        authorizerError: '$context.authorizer.error',
-      }),
-    };
 
     // ---------------------------------------------------------------- WebSocket doorbells
     this.watchApi = new WatchApi(this, 'Watch', {
@@ -866,6 +892,65 @@ export class SluiceStack extends Stack implements SubscriptionHost {
       dispatcher: this.subscriptionDispatcher,
       ...(name('watch') === undefined ? {} : { apiName: name('watch') }),
     });
+
+    // ---------------------------------------------------------------- console
+    this.consoleApi = undefined;
+    this.console = undefined;
+    if (consoleProps !== undefined) {
+      // With IAM auth the console calls a JWT twin of the API (see the `console` prop); the
+      // authorizer comes after the console, which makes the user pool and its client.
+      const consoleApi =
+        authType === 'iam'
+          ? new HttpApi(this, 'ConsoleApi', {
+              ...(name('console-api') === undefined ? {} : { apiName: name('console-api') }),
+              description: 'Sluice HTTP API for the console: the same routes and functions, JWT authorization',
+            })
+          : undefined;
+      this.console = new SluiceConsole(this, 'Console', {
+        ...consoleProps,
+        api: consoleApi ?? this.api,
+        ...(key === undefined ? {} : { encryptionKey: key }),
+        removalPolicy,
+        ...(props.namePrefix === undefined ? {} : { namePrefix: props.namePrefix }),
+        ...(props.auth?.type === 'jwt' ? { issuer: props.auth.issuer } : {}),
+      });
+      const signIn = this.console.signIn;
+      if (consoleApi !== undefined && signIn !== undefined) {
+        const consoleAuthorizer = new HttpJwtAuthorizer('ConsoleJwtAuthorizer', signIn.issuer, {
+          jwtAudience: [signIn.client.userPoolClientId],
+        });
+        // One invoke permission per function for this API (not one per route, as on the IAM API):
+        // the stack stays well under CloudFormation's 500 resources.
+        const consoleIntegrations = Object.fromEntries(
+          (Object.keys(this.functions) as HandlerName[]).map((h) => [
+            h,
+            new HttpLambdaIntegration(`Console${pascal(h)}Integration`, this.functions[h], {
+              scopePermissionToRoute: false,
+            }),
+          ]),
+        ) as Record<HandlerName, HttpLambdaIntegration>;
+        addSluiceRoutes(consoleApi, (h) => consoleIntegrations[h], {
+          authorizer: consoleAuthorizer,
+          requireScopes: false,
+        });
+        this.configureStage(consoleApi, {
+          logGroupId: 'ConsoleApiAccessLogs',
+          authType: 'jwt',
+          throttle,
+          ...(props.logRetention === undefined ? {} : { logRetention: props.logRetention }),
+        });
+        new CfnOutput(this, 'ConsoleUserPoolId', {
+          value: signIn.userPool.userPoolId,
+          description: 'The console’s Cognito user pool: add users with aws cognito-idp admin-create-user',
+        });
+        new CfnOutput(this, 'ConsoleApiUrl', {
+          value: consoleApi.apiEndpoint,
+          description: 'The console’s JWT API (the console reaches it through the distribution, under /v1/)',
+        });
+      }
+      this.consoleApi = consoleApi;
+      new CfnOutput(this, 'ConsoleUrl', { value: this.console.url, description: 'The Sluice web console' });
+    }
 
     // ---------------------------------------------------------------- lag metrics and alarms
     new Rule(this, 'LagSchedule', {
@@ -925,6 +1010,54 @@ export class SluiceStack extends Stack implements SubscriptionHost {
     new CfnOutput(this, 'MetadataTableName', { value: this.metadataTable.tableName });
     new CfnOutput(this, 'SegmentBucketName', { value: this.segmentBucket.bucketName });
     if (this.expressBucket !== undefined) new CfnOutput(this, 'ExpressBucketName', { value: this.expressBucket.ref });
+  }
+
+  /**
+   * Throttling and JSON access logs (naming the caller: IAM user ARN and account, or the JWT
+   * subject) on an HTTP API's default stage.
+   */
+  private configureStage(
+    api: HttpApi,
+    options: {
+      readonly logGroupId: string;
+      readonly authType: 'iam' | 'jwt';
+      readonly throttle: { readonly rateLimit: number; readonly burstLimit: number };
+      readonly logRetention?: RetentionDays;
+    },
+  ): void {
+    const key = this.encryptionKey;
+    const accessLogs = new LogGroup(this, options.logGroupId, {
+      retention: options.logRetention ?? RetentionDays.ONE_MONTH,
+      removalPolicy: RemovalPolicy.DESTROY,
+      ...(key === undefined ? {} : { encryptionKey: key }),
+    });
+    const stage = api.defaultStage!.node.defaultChild as CfnStage;
+    stage.defaultRouteSettings = {
+      throttlingRateLimit: options.throttle.rateLimit,
+      throttlingBurstLimit: options.throttle.burstLimit,
+    };
+    stage.accessLogSettings = {
+      destinationArn: accessLogs.logGroupArn,
+      format: JSON.stringify({
+        requestId: '$context.requestId',
+        ip: '$context.identity.sourceIp',
+        routeKey: '$context.routeKey',
+        status: '$context.status',
+        latencyMs: '$context.responseLatency',
+        error: '$context.error.message',
+        // Who called: HTTP APIs fill $context.identity.* on IAM routes and
+        // $context.authorizer.claims.<claim> on JWT routes (the other kind's would log "-").
+        // https://docs.aws.amazon.com/apigateway/latest/developerguide/http-api-logging-variables.html
+        ...(options.authType === 'jwt'
+          ? { sub: '$context.authorizer.claims.sub' }
+          : {
+              userArn: '$context.identity.userArn',
+              accountId: '$context.identity.accountId',
+              caller: '$context.identity.caller',
+            }),
+        authorizerError: '$context.authorizer.error',
+      }),
+    };
   }
 
   /**
@@ -1231,6 +1364,26 @@ export class SluiceStack extends Stack implements SubscriptionHost {
     });
     this.sagaTriggerFunction = fn;
     return fn;
+  }
+}
+
+/**
+ * Every route of the route table (functions/http/routes.ts) on `api`, each to its handler's
+ * integration; JWT routes may require the route's OAuth scope.
+ */
+function addSluiceRoutes(
+  api: HttpApi,
+  integrationOf: (handler: HandlerName) => HttpLambdaIntegration,
+  options: { readonly authorizer?: IHttpRouteAuthorizer; readonly requireScopes: boolean },
+): void {
+  for (const route of ROUTES) {
+    api.addRoutes({
+      path: route.path,
+      methods: [HttpMethod[route.method]],
+      integration: integrationOf(route.handler),
+      ...(options.authorizer === undefined ? {} : { authorizer: options.authorizer }),
+      ...(options.requireScopes ? { authorizationScopes: [oauthScope(route.scope)] } : {}),
+    });
   }
 }
 

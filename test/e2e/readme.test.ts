@@ -190,6 +190,7 @@ const COMMANDS: readonly Entry[] = [
   { prefix: 'npx cdk', skip: 'needs an AWS account' },
   { prefix: 'npm run deploy', skip: 'needs an AWS account' },
   { prefix: 'npm run deploy:local', skip: 'needs LocalStack (Docker and an auth token)' },
+  { prefix: 'aws cognito-idp admin-create-user', skip: 'needs an AWS account (a stack deployed with the console)' },
   { prefix: 'npm run test:localstack', skip: 'needs LocalStack (Docker and an auth token)' },
   { prefix: 'SLUICE_API_URL=', skip: 'runs the tests against a deployed stack (AWS or LocalStack)' },
 

@@ -9,12 +9,13 @@ process.env.AWS_EC2_METADATA_DISABLED = 'true';
 
 /**
  * Synthesizes a stack with cdk-nag's AwsSolutions pack; synth throws on any unacknowledged
- * finding. `bundle: false` skips esbuild (assets are not what the test looks at).
+ * finding. `bundle: false` skips esbuild (assets are not what the test looks at). `directory` is
+ * the cloud assembly's, where staged assets can be read.
  */
 export function synthWithNag<S extends Stack>(
   configure: (app: App) => S,
   options: { bundle?: boolean } = {},
-): { template: Template; stack: S } {
+): { template: Template; stack: S; directory: string } {
   const app = new App({
     outdir: mkdtempSync(join(tmpdir(), 'sluice-cdk-')),
     ...(options.bundle === false ? { context: { 'aws:cdk:bundling-stacks': [] } } : {}),
@@ -23,7 +24,7 @@ export function synthWithNag<S extends Stack>(
   Validations.of(app).addPlugins(new AwsSolutionsChecks(app));
   const assembly = app.synth();
   const template = Template.fromJSON(JSON.parse(readFileSync(join(assembly.directory, stack.templateFile), 'utf8')));
-  return { template, stack };
+  return { template, stack, directory: assembly.directory };
 }
 
 export type Resource = { Properties: Record<string, any>; Metadata?: Record<string, any> };
