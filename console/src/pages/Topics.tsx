@@ -1,0 +1,151 @@
+import { useState } from 'preact/hooks';
+import type { Schemas } from '../api/client';
+import { api } from '../api/instance';
+import { ErrorMessage, Field, Page, Pending, Status, useAction } from '../components/ui';
+import { formatBytes, formatDuration } from '../format';
+import { usePoll } from '../poll';
+import { href } from '../router';
+
+/** Describes are one request per topic; past this many the list shows names only. */
+const DESCRIBE_LIMIT = 50;
+
+type Description = Schemas['TopicDescription'];
+
+/** Topics: partitions, high watermarks, hot and tiered bytes, retention and storage; create one. */
+export function TopicsPage() {
+  const topics = usePoll(async (signal) => {
+    const { topics } = await api().get('/v1/topics', { signal });
+    const sorted = [...topics].sort((a, b) => a.name.localeCompare(b.name));
+    const described = await Promise.all(
+      sorted.map(async (t, i): Promise<Description> => {
+        if (i >= DESCRIBE_LIMIT) return t;
+        // A topic deleted since the list, or not readable: its name and configuration only.
+        return api()
+          .get('/v1/topics/{topic}', { path: { topic: t.name }, query: { sizes: true }, signal })
+          .catch(() => t);
+      }),
+    );
+    return described;
+  }, []);
+  return (
+    <Page title="Topics">
+      <CreateTopic onCreated={topics.refresh} />
+      {topics.data === undefined ? (
+        <Pending error={topics.error} loading={topics.loading} feature="Topics" />
+      ) : (
+        <>
+          <ErrorMessage error={topics.error} />
+          <TopicTable topics={topics.data} />
+        </>
+      )}
+    </Page>
+  );
+}
+
+function TopicTable(props: { topics: Description[] }) {
+  if (props.topics.length === 0) return <p>No topics yet. Create one above.</p>;
+  return (
+    <div class="table-wrap" tabIndex={0} role="region" aria-label="Topics table">
+      <table>
+        <caption class="visually-hidden">Topics</caption>
+        <thead>
+          <tr>
+            <th scope="col">Name</th>
+            <th scope="col">Partitions</th>
+            <th scope="col">Records (high watermarks)</th>
+            <th scope="col">Hot bytes</th>
+            <th scope="col">Tiered bytes</th>
+            <th scope="col">Retention</th>
+            <th scope="col">Storage</th>
+          </tr>
+        </thead>
+        <tbody>
+          {props.topics.map((t) => {
+            const parts = t.partitions ?? [];
+            const sum = (f: (p: (typeof parts)[number]) => number | undefined) =>
+              parts.length === 0 ? undefined : parts.reduce((n, p) => n + (f(p) ?? 0), 0);
+            return (
+              <tr key={t.name}>
+                <th scope="row">
+                  <a href={href('topics', t.name)}>{t.name}</a>
+                </th>
+                <td>{parts.length || (t.config.partitions ?? '—')}</td>
+                <td title={parts.map((p) => `p${p.partition}: ${p.highWatermark}`).join(', ')}>
+                  {parts.length === 0 ? '—' : parts.map((p) => p.highWatermark).join(' / ')}
+                </td>
+                <td>{formatBytes(sum((p) => p.hotBytes))}</td>
+                <td>{formatBytes(sum((p) => p.tieredBytes))}</td>
+                <td>{formatDuration(t.config.retentionMs)}</td>
+                <td>{t.config.storage ?? 'dynamodb'}</td>
+              </tr>
+            );
+          })}
+        </tbody>
+      </table>
+    </div>
+  );
+}
+
+function CreateTopic(props: { onCreated: () => void }) {
+  const [name, setName] = useState('');
+  const [partitions, setPartitions] = useState('3');
+  const [retention, setRetention] = useState('');
+  const [storage, setStorage] = useState<'dynamodb' | 's3'>('dynamodb');
+  const action = useAction();
+  const submit = (e: Event) => {
+    e.preventDefault();
+    void action.run(async () => {
+      const config: Schemas['TopicConfig'] = { storage };
+      if (retention.trim() !== '') config.retentionMs = Number(retention);
+      await api().post('/v1/topics', { body: { name: name.trim(), partitions: Number(partitions), config } });
+      props.onCreated();
+      setName('');
+      return `Created topic ${name.trim()}`;
+    });
+  };
+  return (
+    <details class="panel">
+      <summary>Create a topic</summary>
+      <form onSubmit={submit} class="form-row">
+        <Field label="Name" id="topic-name">
+          <input id="topic-name" required value={name} onInput={(e) => setName(e.currentTarget.value)} />
+        </Field>
+        <Field label="Partitions" id="topic-partitions">
+          <input
+            id="topic-partitions"
+            type="number"
+            min={1}
+            required
+            value={partitions}
+            onInput={(e) => setPartitions(e.currentTarget.value)}
+          />
+        </Field>
+        <Field label="Retention (ms, -1 forever)" id="topic-retention">
+          <input
+            id="topic-retention"
+            type="number"
+            min={-1}
+            placeholder="default"
+            value={retention}
+            onInput={(e) => setRetention(e.currentTarget.value)}
+          />
+        </Field>
+        <Field label="Storage" id="topic-storage">
+          <select
+            id="topic-storage"
+            value={storage}
+            onChange={(e) => setStorage(e.currentTarget.value as 'dynamodb' | 's3')}
+          >
+            <option value="dynamodb">dynamodb</option>
+            <option value="s3">s3</option>
+          </select>
+        </Field>
+        <button type="submit" disabled={action.busy}>
+          Create topic
+        </button>
+      </form>
+      <ErrorMessage error={action.error} />
+      <Status message={action.message} />
+    </details>
+  );
+}
