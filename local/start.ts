@@ -1,6 +1,7 @@
 /**
  * `npm start`: the hermetic local stack. DynamoDB Local (127.0.0.1), the S3 emulator and the HTTP
- * API on http://127.0.0.1:7070, served by the same handlers the CDK stack deploys.
+ * API on http://127.0.0.1:7070, served by the same handlers the CDK stack deploys, with the web
+ * console at http://127.0.0.1:7070/console/ (built first when missing or stale).
  *
  *   npm start                       # data kept under .sluice/ between runs
  *   npm start -- --in-memory        # throwaway
@@ -17,6 +18,7 @@
  * javac) it refuses to start unless --dynamodb-all-interfaces or SLUICE_DYNAMODB_ALL_INTERFACES=1.
  */
 import { parseArgs } from 'node:util';
+import { ensureConsoleBuilt } from './consoleBuild.ts';
 import { JAVA_MISSING, LOOPBACK_UNAVAILABLE } from './dynamoDbLocal.ts';
 import { startLocalStack } from './stack.ts';
 
@@ -54,6 +56,14 @@ if (values.authorization !== 'acl' && values.authorization !== 'open') {
   process.exit(2);
 }
 
+// The web console, built when its build is missing or older than its sources; the API runs without it.
+let consoleNote = '';
+try {
+  ensureConsoleBuilt();
+} catch (e) {
+  consoleNote = `  (not built: ${e instanceof Error ? e.message : String(e)})`;
+}
+
 let stack;
 try {
   stack = await startLocalStack({
@@ -75,6 +85,7 @@ try {
 }
 
 console.log(`Sluice is running at ${stack.url}
+  Web console     ${stack.url}/console/${consoleNote}
   DynamoDB Local  ${stack.dynamoEndpoint}${stack.dynamoLoopbackOnly ? '' : '  (warning: javac missing, so it listens on every interface, as --dynamodb-all-interfaces allowed)'}
   S3 emulator     ${stack.s3Endpoint} (bucket ${stack.bucket})
   Data            ${values['in-memory'] ? 'in memory, gone on exit' : `${values['data-dir']}/`}
