@@ -1,17 +1,17 @@
 import type { ComponentChildren } from 'preact';
-import type { ConsoleConfig } from './config';
-import { signOut } from './auth/session';
-import { DeadLetterDetailPage, DeadLettersPage } from './pages/DeadLetters';
-import { ExchangeDetailPage, ExchangesPage } from './pages/Exchanges';
-import { GroupDetailPage, GroupsPage } from './pages/Groups';
-import { JobDetailPage, JobsPage } from './pages/Jobs';
-import { QueuesPage, ShareGroupPage } from './pages/Queues';
-import { RecordDetailPage } from './pages/RecordDetail';
-import { SagaExecutionPage, SagaExecutionsPage, SagasPage } from './pages/Sagas';
-import { SubscriptionDetailPage, SubscriptionsPage } from './pages/Subscriptions';
-import { TopicDetailPage } from './pages/TopicDetail';
-import { TopicsPage } from './pages/Topics';
-import { match, useLocation, type Location } from './router';
+import type { ConsoleConfig } from './config.ts';
+import { signOut } from './auth/session.ts';
+import { DeadLetterDetailPage, DeadLettersPage } from './pages/DeadLetters.tsx';
+import { ExchangeDetailPage, ExchangesPage } from './pages/Exchanges.tsx';
+import { GroupDetailPage, GroupsPage } from './pages/Groups.tsx';
+import { JobDetailPage, JobsPage } from './pages/Jobs.tsx';
+import { QueuesPage, ShareGroupPage } from './pages/Queues.tsx';
+import { RecordDetailPage } from './pages/RecordDetail.tsx';
+import { SagaExecutionPage, SagaExecutionsPage, SagasPage } from './pages/Sagas.tsx';
+import { SubscriptionDetailPage, SubscriptionsPage } from './pages/Subscriptions.tsx';
+import { TopicDetailPage } from './pages/TopicDetail.tsx';
+import { TopicsPage } from './pages/Topics.tsx';
+import { match, useLocation, type Location } from './router.ts';
 
 /** The sections of the navigation, each the first segment of its pages' routes. */
 const SECTIONS: [string, string][] = [

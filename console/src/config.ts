@@ -44,7 +44,7 @@ export function parseConfig(json: unknown): ConsoleConfig {
 }
 
 export async function loadConfig(base: string): Promise<ConsoleConfig> {
-  const response = await fetch(`${base}config.json`, { cache: 'no-store' });
+  const response = await fetch(`${base}config.json`); // served with cache-control: no-store
   if (response.status === 404) return { apiUrl: '', auth: null }; // vite dev server, a bare static host
   if (!response.ok) throw new Error(`config.json: HTTP ${response.status}`);
   return parseConfig(await response.json());

@@ -1,9 +1,9 @@
 import { render } from 'preact';
-import { ApiClient } from './api/client';
-import { configureApi } from './api/instance';
-import { App } from './app';
-import { completeSignIn, currentToken, signIn } from './auth/session';
-import { loadConfig } from './config';
+import { ApiClient } from './api/client.ts';
+import { configureApi } from './api/instance.ts';
+import { App } from './app.tsx';
+import { completeSignIn, currentToken, signIn } from './auth/session.ts';
+import { loadConfig } from './config.ts';
 import './styles.css';
 
 /**

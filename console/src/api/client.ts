@@ -1,4 +1,4 @@
-import type { components, paths } from './schema';
+import type { components, paths } from './schema.d.ts';
 
 /**
  * A thin typed fetch over the HTTP API: paths, parameters, bodies and answers are those of
@@ -36,13 +36,14 @@ export type ApiErrorBody = Schemas['Error'];
 /** An answer other than 2xx: the API's typed `{error:{code,message}}` body when there is one. */
 export class ApiError extends Error {
   override readonly name = 'ApiError';
-  constructor(
-    readonly status: number,
-    readonly code: string,
-    message: string,
-    readonly details: Record<string, unknown> = {},
-  ) {
+  readonly status: number;
+  readonly code: string;
+  readonly details: Record<string, unknown>;
+  constructor(status: number, code: string, message: string, details: Record<string, unknown> = {}) {
     super(message);
+    this.status = status;
+    this.code = code;
+    this.details = details;
   }
 
   /**
@@ -88,7 +89,10 @@ export interface ApiClientOptions {
 }
 
 export class ApiClient {
-  constructor(private readonly options: ApiClientOptions) {}
+  private readonly options: ApiClientOptions;
+  constructor(options: ApiClientOptions) {
+    this.options = options;
+  }
 
   get<P extends PathsWith<'get'>>(path: P, options: CallOptions<Op<P, 'get'>>): Promise<Ok<Op<P, 'get'>>> {
     return this.call('GET', path, options);

@@ -1,4 +1,4 @@
-import { ApiClient } from './client';
+import { ApiClient } from './client.ts';
 
 /** The app's one client, configured at start-up from config.json (main.tsx). */
 let client = new ApiClient({ baseUrl: '' });

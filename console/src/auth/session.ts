@@ -1,4 +1,4 @@
-import type { AuthConfig } from '../config';
+import type { AuthConfig } from '../config.ts';
 import {
   authorizeUrl,
   challengeFor,
@@ -8,7 +8,7 @@ import {
   parseRedirect,
   tokenRequestBody,
   tokenUrl,
-} from './pkce';
+} from './pkce.ts';
 
 /**
  * The signed-in session, in sessionStorage (gone when the tab closes; never localStorage). The

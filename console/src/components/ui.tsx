@@ -1,6 +1,6 @@
 import type { ComponentChildren } from 'preact';
 import { useEffect, useRef, useState } from 'preact/hooks';
-import { isApiError } from '../api/client';
+import { isApiError } from '../api/client.ts';
 
 /**
  * The page frame: its heading takes focus when the page opens, so a keyboard or screen-reader

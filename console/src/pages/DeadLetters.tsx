@@ -1,9 +1,9 @@
 import { useState } from 'preact/hooks';
-import { api } from '../api/instance';
-import { ErrorMessage, Field, Page, Pending, Status, useAction } from '../components/ui';
-import { formatTime, preview } from '../format';
-import { usePoll } from '../poll';
-import { href } from '../router';
+import { api } from '../api/instance.ts';
+import { ErrorMessage, Field, Page, Pending, Status, useAction } from '../components/ui.tsx';
+import { formatTime, preview } from '../format.ts';
+import { usePoll } from '../poll.ts';
+import { href } from '../router.ts';
 
 /**
  * Dead-letter topics: those that share groups, queues and subscriptions name, and topics named

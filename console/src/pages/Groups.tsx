@@ -1,10 +1,10 @@
 import { useState } from 'preact/hooks';
-import { api } from '../api/instance';
-import { LagChart, lagHistory, recordLag, type LagSample } from '../components/LagChart';
-import { ErrorMessage, Field, Page, Pending, Status, useAction } from '../components/ui';
-import { formatTime } from '../format';
-import { usePoll } from '../poll';
-import { href } from '../router';
+import { api } from '../api/instance.ts';
+import { LagChart, lagHistory, recordLag, type LagSample } from '../components/LagChart.tsx';
+import { ErrorMessage, Field, Page, Pending, Status, useAction } from '../components/ui.tsx';
+import { formatTime } from '../format.ts';
+import { usePoll } from '../poll.ts';
+import { href } from '../router.ts';
 
 /** Consumer groups: state, generation and members of each. */
 export function GroupsPage() {

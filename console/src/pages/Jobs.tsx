@@ -1,8 +1,8 @@
-import { api } from '../api/instance';
-import { ErrorMessage, Page, Pending } from '../components/ui';
-import { formatBytes, formatTime } from '../format';
-import { usePoll } from '../poll';
-import { href } from '../router';
+import { api } from '../api/instance.ts';
+import { ErrorMessage, Page, Pending } from '../components/ui.tsx';
+import { formatBytes, formatTime } from '../format.ts';
+import { usePoll } from '../poll.ts';
+import { href } from '../router.ts';
 
 /** Stream jobs (StreamProcessors): each with its source, watermark and lag. */
 export function JobsPage() {

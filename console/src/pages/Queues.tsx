@@ -1,8 +1,8 @@
-import { api } from '../api/instance';
-import { ErrorMessage, Page, Pending } from '../components/ui';
-import { formatDuration } from '../format';
-import { usePoll } from '../poll';
-import { href } from '../router';
+import { api } from '../api/instance.ts';
+import { ErrorMessage, Page, Pending } from '../components/ui.tsx';
+import { formatDuration } from '../format.ts';
+import { usePoll } from '../poll.ts';
+import { href } from '../router.ts';
 
 /** Queues (RabbitMQ-style declarations) and every share group, with their depths. */
 export function QueuesPage() {

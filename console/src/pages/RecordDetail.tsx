@@ -1,8 +1,8 @@
-import { api } from '../api/instance';
-import { Page, Pending } from '../components/ui';
-import { formatTime, showValue, type Shown } from '../format';
-import { usePoll } from '../poll';
-import { href } from '../router';
+import { api } from '../api/instance.ts';
+import { Page, Pending } from '../components/ui.tsx';
+import { formatTime, showValue, type Shown } from '../format.ts';
+import { usePoll } from '../poll.ts';
+import { href } from '../router.ts';
 
 /** One record: key, value (JSON pretty-printed, bytes as base64 and hex), headers and timestamp. */
 export function RecordDetailPage(props: { topic: string; partition: number; offset: number }) {

@@ -1,10 +1,10 @@
 import { useState } from 'preact/hooks';
-import type { Schemas } from '../api/client';
-import { api } from '../api/instance';
-import { ErrorMessage, Field, Page, Pending, Status, useAction } from '../components/ui';
-import { formatTime } from '../format';
-import { usePoll } from '../poll';
-import { href, navigate } from '../router';
+import type { Schemas } from '../api/client.ts';
+import { api } from '../api/instance.ts';
+import { ErrorMessage, Field, Page, Pending, Status, useAction } from '../components/ui.tsx';
+import { formatTime } from '../format.ts';
+import { usePoll } from '../poll.ts';
+import { href, navigate } from '../router.ts';
 
 type ExecutionStatus = Schemas['SagaExecutionSummary']['status'];
 const STATUSES: ExecutionStatus[] = [

@@ -1,8 +1,8 @@
-import { api } from '../api/instance';
-import { ConfirmButton, ErrorMessage, Page, Pending, Status, useAction } from '../components/ui';
-import { formatTime } from '../format';
-import { usePoll } from '../poll';
-import { href } from '../router';
+import { api } from '../api/instance.ts';
+import { ConfirmButton, ErrorMessage, Page, Pending, Status, useAction } from '../components/ui.tsx';
+import { formatTime } from '../format.ts';
+import { usePoll } from '../poll.ts';
+import { href } from '../router.ts';
 
 /** Push subscriptions: target, topic, and whether paused. */
 export function SubscriptionsPage() {

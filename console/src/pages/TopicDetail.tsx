@@ -1,10 +1,10 @@
 import { useState } from 'preact/hooks';
-import type { Schemas } from '../api/client';
-import { api } from '../api/instance';
-import { ConfirmButton, ErrorMessage, Field, Page, Pending, Status, useAction } from '../components/ui';
-import { formatBytes, formatDuration, formatTime, parseHeaders, parseValue, preview } from '../format';
-import { usePoll } from '../poll';
-import { href, navigate } from '../router';
+import type { Schemas } from '../api/client.ts';
+import { api } from '../api/instance.ts';
+import { ConfirmButton, ErrorMessage, Field, Page, Pending, Status, useAction } from '../components/ui.tsx';
+import { formatBytes, formatDuration, formatTime, parseHeaders, parseValue, preview } from '../format.ts';
+import { usePoll } from '../poll.ts';
+import { href, navigate } from '../router.ts';
 
 type Description = Schemas['TopicDescription'];
 type RecordOut = Schemas['RecordOut'];

@@ -1,10 +1,10 @@
 import { useState } from 'preact/hooks';
-import type { Schemas } from '../api/client';
-import { api } from '../api/instance';
-import { ErrorMessage, Field, Page, Pending, Status, useAction } from '../components/ui';
-import { formatBytes, formatDuration } from '../format';
-import { usePoll } from '../poll';
-import { href } from '../router';
+import type { Schemas } from '../api/client.ts';
+import { api } from '../api/instance.ts';
+import { ErrorMessage, Field, Page, Pending, Status, useAction } from '../components/ui.tsx';
+import { formatBytes, formatDuration } from '../format.ts';
+import { usePoll } from '../poll.ts';
+import { href } from '../router.ts';
 
 /** Describes are one request per topic; past this many the list shows names only. */
 const DESCRIBE_LIMIT = 50;
