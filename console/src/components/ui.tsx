@@ -2,15 +2,19 @@ import type { ComponentChildren } from 'preact';
 import { useEffect, useRef, useState } from 'preact/hooks';
 import { isApiError } from '../api/client.ts';
 
+/** The first page the app shows keeps the browser's focus order: the skip link comes first. */
+let firstPage = true;
+
 /**
- * The page frame: its heading takes focus when the page opens, so a keyboard or screen-reader
+ * The page frame: its heading takes focus when another page opens, so a keyboard or screen-reader
  * user lands on the new content after following a link.
  */
 export function Page(props: { title: string; children: ComponentChildren; actions?: ComponentChildren }) {
   const heading = useRef<HTMLHeadingElement>(null);
   useEffect(() => {
     document.title = `${props.title} · Sluice console`;
-    heading.current?.focus();
+    if (firstPage) firstPage = false;
+    else heading.current?.focus();
   }, [props.title]);
   return (
     <section aria-labelledby="page-title">
