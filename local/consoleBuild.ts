@@ -47,7 +47,17 @@ export function ensureConsoleBuilt(log: (line: string) => void = console.log): '
     rmSync(out, { recursive: true, force: true });
     throw new Error(`Building the console failed (vite exited with ${result.status ?? result.signal})`);
   }
+  // Another process (a test worker, npm start) may have built the same sources meanwhile: keep its build.
+  if (consoleBuildState() === 'fresh') {
+    rmSync(out, { recursive: true, force: true });
+    return 'fresh';
+  }
   rmSync(CONSOLE_DIST, { recursive: true, force: true });
-  renameSync(out, CONSOLE_DIST);
+  try {
+    renameSync(out, CONSOLE_DIST);
+  } catch (e) {
+    rmSync(out, { recursive: true, force: true });
+    if (consoleBuildState() !== 'fresh') throw e; // not a build that landed first
+  }
   return 'built';
 }

@@ -85,7 +85,6 @@ try {
 }
 
 console.log(`Sluice is running at ${stack.url}
-  Web console     ${stack.url}/console/${consoleNote}
   DynamoDB Local  ${stack.dynamoEndpoint}${stack.dynamoLoopbackOnly ? '' : '  (warning: javac missing, so it listens on every interface, as --dynamodb-all-interfaces allowed)'}
   S3 emulator     ${stack.s3Endpoint} (bucket ${stack.bucket})
   Data            ${values['in-memory'] ? 'in memory, gone on exit' : `${values['data-dir']}/`}
@@ -94,6 +93,7 @@ console.log(`Sluice is running at ${stack.url}
   Authorization   ${values.authorization}${values.admin.length > 0 ? ` (admins: ${values.admin.join(', ')})` : ''}${values['trust-principal-header'] ? '; callers name themselves with the x-sluice-principal header' : ''}
   Sagas           ${[...(stack.sagas?.resources.stateMachines.values() ?? [])].map((m) => m.saga ?? m.name).join(', ') || 'none'} (state machines from the synthesized CDK app, run locally)
   Stream jobs     ${[...(stack.jobs?.jobs ?? new Map<string, { source: string }>())].map(([name, j]) => `${name} (reads ${j.source})`).join(', ') || 'none'} (StreamProcessors from the synthesized CDK app, run every 0.5 s)
+  Web console     ${stack.url}/console/${consoleNote}
 
 Try:
   curl -s -X POST ${stack.url}/v1/topics -H 'content-type: application/json' -d '{"name":"orders","partitions":3}'

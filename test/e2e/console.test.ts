@@ -20,7 +20,7 @@ import { orderTables, startOrderSagaStack } from '../support/orderSaga.ts';
  * .sluice/console-screenshots/. SLUICE_UPDATE_SCREENSHOTS=1 also refreshes the README's in docs/console/.
  */
 const SHOTS = join('.sluice', 'console-screenshots');
-const README_SHOTS = new Set(['topics', 'record', 'group', 'saga-execution']);
+const README_SHOTS = new Set(['topics-all', 'record', 'group', 'saga-execution']);
 
 describe('web console in Chromium', () => {
   let stack: LocalStack;
@@ -167,6 +167,32 @@ describe('web console in Chromium', () => {
     await page.goto(`${base}#/topics/${topic}/partitions/1/records/1`);
     await page.locator('pre[aria-label="Value as hex"]').waitFor();
     expect(await text('pre[aria-label="Value as hex"]')).toBe('000000  ca fe 00');
+  });
+
+  it('changes a topic’s configuration, adds partitions, and deletes it only after a confirmation', async () => {
+    const scratch = uniqueName('console-scratch');
+    await api('POST', '/v1/topics', { name: scratch, partitions: 1 });
+    await open(`/topics/${scratch}`, `Topic ${scratch}`);
+    const configure = page.getByRole('region', { name: 'Configuration' });
+    await configure.getByLabel('Retention (ms, -1 forever)').fill('86400000');
+    await configure.getByLabel('Storage').selectOption('s3');
+    await configure.getByRole('button', { name: 'Save configuration' }).click();
+    await configure.getByRole('status').filter({ hasText: 'Configuration saved' }).waitFor();
+    await configure.getByLabel('Partitions').fill('3');
+    await configure.getByRole('button', { name: 'Add partitions' }).click();
+    await configure.getByRole('status').filter({ hasText: 'The topic has 3 partitions' }).waitFor();
+    const described = await api('GET', `/v1/topics/${scratch}`);
+    expect(described.config).toMatchObject({ retentionMs: 86_400_000, storage: 's3' });
+    expect(described.partitions).toHaveLength(3);
+    await page.getByText('Storage s3, retention 1 d').waitFor(); // the page shows it too
+
+    await configure.getByRole('button', { name: 'Delete topic…' }).click();
+    await configure.getByRole('button', { name: 'Cancel' }).click(); // asked, and nothing happened
+    expect((await fetch(`${stack.url}/v1/topics/${scratch}`)).status).toBe(200);
+    await configure.getByRole('button', { name: 'Delete topic…' }).click();
+    await configure.getByRole('button', { name: `Delete ${scratch}` }).click();
+    await page.getByRole('heading', { level: 1, name: 'Topics' }).waitFor();
+    expect((await fetch(`${stack.url}/v1/topics/${scratch}`)).status).toBe(404);
   });
 
   it('shows a group’s lag falling as its consumer commits, and resets its offsets once it is empty', async () => {
@@ -317,7 +343,7 @@ describe('web console in Chromium', () => {
       ['/jobs', 'Stream jobs', 'jobs'],
     ] as const) {
       await open(route, heading);
-      await page.waitForFunction('document.querySelector(\'[aria-busy="true"]\') === null');
+      await page.locator('[aria-busy="true"]').first().waitFor({ state: 'detached' }); // loaded
       expect(await page.getByRole('alert').count(), `${route} shows no error`).toBe(0);
       await check(name);
     }
@@ -336,6 +362,9 @@ describe('web console in Chromium', () => {
   });
 
   it('fits a phone screen', async () => {
+    await open('/topics', 'Topics');
+    await page.getByRole('link', { name: 'transactions', exact: true }).waitFor(); // every topic the tests made
+    await check('topics-all');
     await page.setViewportSize({ width: 390, height: 844 });
     await open('/topics', 'Topics');
     await page.getByRole('link', { name: topic }).waitFor();
