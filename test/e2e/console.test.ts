@@ -22,7 +22,9 @@ import { orderTables, startOrderSagaStack } from '../support/orderSaga.ts';
 const SHOTS = join('.sluice', 'console-screenshots');
 const README_SHOTS = new Set(['topics-all', 'record', 'group', 'saga-execution']);
 
-describe('web console in Chromium', () => {
+// The console of the local stack, with the order saga and DynamoDB reached behind the API to seed
+// it: against a deployed stack (SLUICE_API_URL) there is no local console to drive.
+describe.skipIf(process.env.SLUICE_API_URL !== undefined)('web console in Chromium', () => {
   let stack: LocalStack;
   let browser: Awaited<ReturnType<typeof launchChromium>>;
   let page: Page;
