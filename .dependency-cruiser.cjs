@@ -36,7 +36,8 @@ module.exports = {
     },
     {
       name: 'console-talks-http-only',
-      comment: 'the web console is a browser app over the HTTP API: nothing from the engine, handlers, CDK, local stack or client',
+      comment:
+        'the web console is a browser app over the HTTP API: nothing from the engine, handlers, CDK, local stack or client',
       severity: 'error',
       from: { path: '^console/' },
       to: { path: ['^core/', '^functions/', '^infra/', '^local/', '^client/', '^examples/'] },
