@@ -20,7 +20,16 @@ async function start(root: HTMLElement): Promise<void> {
       return;
     }
   }
-  configureApi(new ApiClient({ baseUrl: config.apiUrl, token: currentToken }));
+  const auth = config.auth;
+  configureApi(
+    new ApiClient({
+      baseUrl: config.apiUrl,
+      token: currentToken,
+      // Tokens last an hour (Cognito's default) and are not refreshed: the hosted UI's own
+      // session signs the user straight back in, to the page they were on.
+      ...(auth === null ? {} : { onUnauthorized: () => void signIn(auth) }),
+    }),
+  );
   render(<App config={config} signedIn={signedIn} />, root);
 }
 

@@ -44,6 +44,14 @@ describe('console API client', () => {
     expect(queryString({ a: undefined })).toBe('');
   });
 
+  it('signs in again when the API refuses the token', async () => {
+    const { fetch } = answering(401, '{"message":"Unauthorized"}');
+    let asked = 0;
+    const client = new ApiClient({ baseUrl: '', token: () => 'expired', onUnauthorized: () => asked++, fetch });
+    await expect(client.get('/v1/topics', {})).rejects.toMatchObject({ status: 401, message: 'Unauthorized' });
+    expect(asked).toBe(1);
+  });
+
   it('turns the API’s typed errors into ApiError, and a missing route into “not available”', async () => {
     const { fetch } = answering(409, '{"error":{"code":"GroupNotEmpty","message":"Stop its members","members":2}}');
     const client = new ApiClient({ baseUrl: '', fetch });

@@ -85,6 +85,8 @@ export interface ApiClientOptions {
   readonly baseUrl: string;
   /** The bearer token to send, when signed in. */
   readonly token?: () => string | undefined;
+  /** Called on a 401 (the token expired or was revoked): sign in again. */
+  readonly onUnauthorized?: () => void;
   readonly fetch?: typeof fetch;
 }
 
@@ -138,6 +140,7 @@ export class ApiClient {
     } catch {
       json = undefined;
     }
+    if (response.status === 401) this.options.onUnauthorized?.();
     if (!response.ok) throw errorFrom(response.status, json, text);
     return json as T;
   }
