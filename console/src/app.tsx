@@ -29,7 +29,7 @@ type Route = [string, (params: Record<string, string>, location: Location) => Co
 
 const ROUTES: Route[] = [
   ['/topics', () => <TopicsPage />],
-  ['/topics/:topic', (p) => <TopicDetailPage topic={p.topic!} />],
+  ['/topics/:topic', (p, l) => <TopicDetailPage topic={p.topic!} query={l.query} />],
   [
     '/topics/:topic/partitions/:partition/records/:offset',
     (p) => <RecordDetailPage topic={p.topic!} partition={Number(p.partition)} offset={Number(p.offset)} />,

@@ -165,6 +165,10 @@ describe.skipIf(process.env.SLUICE_API_URL !== undefined)('web console in Chromi
     expect(await text('pre[aria-label="Value (json)"]')).toBe('{\n  "orderId": "o-1",\n  "total": 42\n}');
     expect(await page.getByRole('row', { name: /trace-id/ }).innerText()).toContain('abc-123');
     await check('record');
+    await page.goBack(); // the browser's view is in its URL: back shows it again, filter included
+    await page.getByRole('link', { name: 'Record at offset 0' }).waitFor();
+    expect(new URL(page.url()).hash).toBe(`#/topics/${topic}?partition=1&from=earliest&n=50&key=user-1`);
+    expect(await page.getByRole('link', { name: /^Record at offset/ }).count()).toBe(1);
 
     await page.goto(`${base}#/topics/${topic}/partitions/1/records/1`);
     await page.locator('pre[aria-label="Value as hex"]').waitFor();

@@ -1,4 +1,4 @@
-import { useState } from 'preact/hooks';
+import { useEffect, useState } from 'preact/hooks';
 import type { Schemas } from '../api/client.ts';
 import { api } from '../api/instance.ts';
 import { ConfirmButton, ErrorMessage, Field, Page, Pending, Status, useAction } from '../components/ui.tsx';
@@ -10,7 +10,7 @@ type Description = Schemas['TopicDescription'];
 type RecordOut = Schemas['RecordOut'];
 
 /** One topic: its partitions and configuration, the message browser, and produce. */
-export function TopicDetailPage(props: { topic: string }) {
+export function TopicDetailPage(props: { topic: string; query: URLSearchParams }) {
   const topic = usePoll(
     (signal) => api().get('/v1/topics/{topic}', { path: { topic: props.topic }, query: { sizes: true }, signal }),
     [props.topic],
@@ -26,7 +26,7 @@ export function TopicDetailPage(props: { topic: string }) {
         <>
           <ErrorMessage error={topic.error} />
           <Partitions topic={topic.data} />
-          <Browser topic={topic.data} />
+          <Browser topic={topic.data} query={props.query} />
           <Produce topic={topic.data} onProduced={topic.refresh} />
           <Configure topic={topic.data} onChanged={topic.refresh} />
         </>
@@ -80,15 +80,22 @@ function Partitions(props: { topic: Description }) {
 
 type From = 'earliest' | 'latest' | 'offset' | 'timestamp';
 
-/** The message browser: a page of records of one partition from a position, filtered by key. */
-function Browser(props: { topic: Description }) {
+const FROM: readonly From[] = ['earliest', 'latest', 'offset', 'timestamp'];
+
+/**
+ * The message browser: a page of records of one partition from a position, filtered by key. What
+ * it shows is in the URL (`?partition=1&from=offset&at=500&key=user&n=50`), so a view can be
+ * shared or bookmarked, and opening such a URL browses at once.
+ */
+function Browser(props: { topic: Description; query: URLSearchParams }) {
   const name = props.topic.name;
   const partitions = (props.topic.partitions ?? []).map((p) => p.partition);
-  const [partition, setPartition] = useState(String(partitions[0] ?? 0));
-  const [from, setFrom] = useState<From>('earliest');
-  const [position, setPosition] = useState('0');
-  const [keyFilter, setKeyFilter] = useState('');
-  const [limit, setLimit] = useState('50');
+  const q = props.query;
+  const [partition, setPartition] = useState(q.get('partition') ?? String(partitions[0] ?? 0));
+  const [from, setFrom] = useState<From>(FROM.find((f) => f === q.get('from')) ?? 'earliest');
+  const [position, setPosition] = useState(q.get('at') ?? '0');
+  const [keyFilter, setKeyFilter] = useState(q.get('key') ?? '');
+  const [limit, setLimit] = useState(q.get('n') ?? '50');
   const [page, setPage] = useState<{ records: RecordOut[]; partition: number; next: number; hw: number }>();
   const action = useAction();
 
@@ -111,8 +118,17 @@ function Browser(props: { topic: Description }) {
     return Math.max(earliest, latest - max);
   };
 
-  const browse = (e: Event) => {
-    e.preventDefault();
+  /** The view into the address bar, without a hashchange: the page stays as it is. */
+  const keepInUrl = (key: string) => {
+    const view = new URLSearchParams({ partition, from, n: limit });
+    if (from === 'offset' || from === 'timestamp') view.set('at', position);
+    if (key !== '') view.set('key', key);
+    window.history.replaceState(null, '', `${href('topics', name)}?${view.toString()}`);
+  };
+
+  const browse = (e?: Event) => {
+    e?.preventDefault();
+    keepInUrl(keyFilter);
     void action.run(async () => {
       const p = Number(partition);
       const max = Math.min(10_000, Math.max(1, Number(limit)));
@@ -125,6 +141,10 @@ function Browser(props: { topic: Description }) {
       return `Read ${fetched.records.length} records of partition ${p} from offset ${offset}`;
     });
   };
+
+  useEffect(() => {
+    if (q.has('from')) browse(); // a shared view: show it
+  }, []);
 
   const shown = page?.records.filter((r) => keyFilter === '' || (r.key ?? '').includes(keyFilter)) ?? [];
   return (
@@ -169,7 +189,14 @@ function Browser(props: { topic: Description }) {
           />
         </Field>
         <Field label="Key contains" id="browse-key">
-          <input id="browse-key" value={keyFilter} onInput={(e) => setKeyFilter(e.currentTarget.value)} />
+          <input
+            id="browse-key"
+            value={keyFilter}
+            onInput={(e) => {
+              setKeyFilter(e.currentTarget.value);
+              if (page !== undefined) keepInUrl(e.currentTarget.value);
+            }}
+          />
         </Field>
         <button type="submit" disabled={action.busy}>
           Browse
