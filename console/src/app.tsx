@@ -5,6 +5,7 @@ import { DeadLetterDetailPage, DeadLettersPage } from './pages/DeadLetters.tsx';
 import { ExchangeDetailPage, ExchangesPage } from './pages/Exchanges.tsx';
 import { GroupDetailPage, GroupsPage } from './pages/Groups.tsx';
 import { JobDetailPage, JobsPage } from './pages/Jobs.tsx';
+import { StreamsPage, TransactionsPage } from './pages/Lookups.tsx';
 import { QueuesPage, ShareGroupPage } from './pages/Queues.tsx';
 import { RecordDetailPage } from './pages/RecordDetail.tsx';
 import { SagaExecutionPage, SagaExecutionsPage, SagasPage } from './pages/Sagas.tsx';
@@ -23,6 +24,8 @@ const SECTIONS: [string, string][] = [
   ['dead-letters', 'Dead letters'],
   ['jobs', 'Stream jobs'],
   ['sagas', 'Sagas'],
+  ['transactions', 'Transactions'],
+  ['streams', 'Event streams'],
 ];
 
 type Route = [string, (params: Record<string, string>, location: Location) => ComponentChildren];
@@ -48,6 +51,10 @@ const ROUTES: Route[] = [
   ['/jobs/:job', (p) => <JobDetailPage job={p.job!} />],
   ['/sagas', () => <SagasPage />],
   ['/sagas/:saga', (p, l) => <SagaExecutionsPage saga={p.saga!} status={l.query.get('status') ?? ''} />],
+  ['/transactions', () => <TransactionsPage />],
+  ['/transactions/:id', (p) => <TransactionsPage transactionalId={p.id} />],
+  ['/streams', () => <StreamsPage />],
+  ['/streams/:id', (p) => <StreamsPage streamId={p.id} />],
   ['/sagas/:saga/executions/:executionId', (p) => <SagaExecutionPage saga={p.saga!} executionId={p.executionId!} />],
 ];
 

@@ -106,7 +106,7 @@ describe.skipIf(process.env.SLUICE_API_URL !== undefined)('web console in Chromi
     expect(await page.evaluate('document.activeElement?.textContent')).toBe('Skip to content');
     await page.keyboard.press('Enter');
     expect(await page.evaluate('document.activeElement?.id')).toBe('main');
-    expect(await page.getByRole('navigation', { name: 'Sections' }).getByRole('link').count()).toBe(8);
+    expect(await page.getByRole('navigation', { name: 'Sections' }).getByRole('link').count()).toBe(10);
   });
 
   const topic = uniqueName('console-orders');
@@ -365,6 +365,31 @@ describe.skipIf(process.env.SLUICE_API_URL !== undefined)('web console in Chromi
     await open('/exchanges', 'Exchanges');
     await page.getByText('Exchanges is not available on this API').waitFor();
     await page.unroute('**/v1/exchanges');
+  });
+
+  it('looks up a transactional producer and an event stream by id', async () => {
+    const producer = uniqueName('console-tx');
+    await api('POST', `/v1/transactions/${producer}/init`, {});
+    await open('/transactions', 'Transactions');
+    await page.getByLabel('Transactional id').fill(producer);
+    await page.getByRole('button', { name: 'Look up' }).click();
+    await page.getByRole('heading', { level: 1, name: `Transactional producer ${producer}` }).waitFor();
+    await page.locator('[data-testid="transaction-state"]').filter({ hasText: 'ready' }).waitFor();
+    await check('transactions');
+
+    const stream = uniqueName('account');
+    await api('POST', `/v1/streams/${stream}/events`, {
+      events: [
+        { type: 'Opened', data: { owner: 'ada' } },
+        { type: 'Deposited', data: { amount: 30 } },
+      ],
+      expectedVersion: 'noStream',
+    });
+    await open(`/streams/${stream}`, `Event stream ${stream}`);
+    await page.locator('[data-testid="stream-version"]').filter({ hasText: /^1$/ }).waitFor();
+    const events = await page.getByRole('region', { name: 'Events table' }).innerText();
+    expect(events).toMatch(/Opened[\s\S]*"owner":"ada"[\s\S]*Deposited[\s\S]*"amount":30/);
+    await check('stream');
   });
 
   it('fits a phone screen', async () => {
