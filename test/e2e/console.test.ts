@@ -292,6 +292,49 @@ describe.skipIf(process.env.SLUICE_API_URL !== undefined)('web console in Chromi
     await check('share-group');
   });
 
+  it('shows a subscription’s quarantined key and releases it', async () => {
+    const source = uniqueName('console-payments');
+    await api('POST', '/v1/topics', { name: source, partitions: 1 });
+    let fixed = false;
+    const delivered: string[] = [];
+    stack.aws.defineFunction('console-payments', async (event) => {
+      const failures: { itemIdentifier: string }[] = [];
+      for (const r of (event as { records: { key: string; offset: number }[] }).records) {
+        if (r.key === 'acct-9' && !fixed) failures.push({ itemIdentifier: String(r.offset) });
+        else delivered.push(r.key);
+      }
+      return { batchItemFailures: failures };
+    });
+    const name = uniqueName('console-payments');
+    await api('POST', '/v1/subscriptions', {
+      name,
+      topic: source,
+      target: { type: 'lambda', functionName: 'console-payments' },
+      startingPosition: 'earliest',
+      ordering: 'key',
+      maxRetries: 0,
+      backoff: { initialMs: 10, multiplier: 1, maxMs: 10 },
+    });
+    await api('POST', `/v1/topics/${source}/records`, {
+      records: [
+        { key: 'acct-1', value: { n: 1 } },
+        { key: 'acct-9', value: { n: 2 } },
+      ],
+    });
+    await open('/subscriptions', 'Subscriptions');
+    await page.getByRole('link', { name }).click();
+    await page.getByRole('heading', { level: 1, name: `Subscription ${name}` }).waitFor();
+    const quarantined = page.getByRole('region', { name: 'Quarantined keys' });
+    await quarantined.getByRole('row', { name: /acct-9/ }).waitFor({ timeout: 20_000 });
+    expect(delivered).toContain('acct-1');
+    await check('subscription');
+    fixed = true;
+    await quarantined.getByRole('button', { name: 'Release acct-9' }).click();
+    await page.getByRole('status').filter({ hasText: 'Released key acct-9: 1 records' }).waitFor();
+    await page.getByText('No quarantined keys.').waitFor({ timeout: 20_000 });
+    expect(delivered).toContain('acct-9');
+  });
+
   it('starts a saga execution and follows it to completion, step by step', async () => {
     const order = uniqueName('o');
     const input = {
