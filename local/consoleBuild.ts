@@ -41,7 +41,9 @@ export function ensureConsoleBuilt(log: (line: string) => void = console.log): '
   const result = spawnSync(
     process.execPath,
     [vite, 'build', '--config', join(consoleDir, 'vite.config.ts'), '--outDir', out, '--emptyOutDir'],
-    { cwd: root, stdio: ['ignore', 'inherit', 'inherit'] },
+    // NODE_ENV decides what Vite and Preact's preset build: under vitest it is `test`, which would
+    // bundle Preact's debug build. The console is always built for production.
+    { cwd: root, stdio: ['ignore', 'inherit', 'inherit'], env: { ...process.env, NODE_ENV: 'production' } },
   );
   if (result.status !== 0) {
     rmSync(out, { recursive: true, force: true });

@@ -438,6 +438,7 @@ describe.skipIf(process.env.SLUICE_API_URL !== undefined)('web console in Chromi
   it('fits a phone screen', async () => {
     await open('/topics', 'Topics');
     await page.getByRole('link', { name: 'transactions', exact: true }).waitFor(); // every topic the tests made
+    await page.locator('[data-described="true"]').waitFor(); // and each one's figures
     await check('topics-all');
     await page.setViewportSize({ width: 390, height: 844 });
     await open('/topics', 'Topics');

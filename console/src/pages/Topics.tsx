@@ -1,4 +1,4 @@
-import { useState } from 'preact/hooks';
+import { useRef, useState } from 'preact/hooks';
 import type { Schemas } from '../api/client.ts';
 import { api } from '../api/instance.ts';
 import { ErrorMessage, Field, Page, Pending, Status, useAction } from '../components/ui.tsx';
@@ -11,21 +11,28 @@ const DESCRIBE_LIMIT = 50;
 
 type Description = Schemas['TopicDescription'];
 
-/** Topics: partitions, high watermarks, hot and tiered bytes, retention and storage; create one. */
+/**
+ * Topics: partitions, high watermarks, hot and tiered bytes, retention and storage; create one.
+ * The list shows as soon as it comes; each topic's figures fill in as its describe returns.
+ */
 export function TopicsPage() {
+  const [details, setDetails] = useState<ReadonlyMap<string, Description>>(new Map());
+  const inFlight = useRef(new Set<string>());
   const topics = usePoll(async (signal) => {
     const { topics } = await api().get('/v1/topics', { signal });
     const sorted = [...topics].sort((a, b) => a.name.localeCompare(b.name));
-    const described = await Promise.all(
-      sorted.map(async (t, i): Promise<Description> => {
-        if (i >= DESCRIBE_LIMIT) return t;
-        // A topic deleted since the list, or not readable: its name and configuration only.
-        return api()
-          .get('/v1/topics/{topic}', { path: { topic: t.name }, query: { sizes: true }, signal })
-          .catch(() => t);
-      }),
-    );
-    return described;
+    for (const t of sorted.slice(0, DESCRIBE_LIMIT)) {
+      if (inFlight.current.has(t.name)) continue; // a slow describe is not asked again on top of itself
+      inFlight.current.add(t.name);
+      api()
+        .get('/v1/topics/{topic}', { path: { topic: t.name }, query: { sizes: true }, signal })
+        .then(
+          (d) => setDetails((m) => new Map(m).set(t.name, d)),
+          () => undefined, // deleted since the list, or not readable: its name and configuration only
+        )
+        .finally(() => inFlight.current.delete(t.name));
+    }
+    return sorted;
   }, []);
   return (
     <Page title="Topics">
@@ -35,17 +42,27 @@ export function TopicsPage() {
       ) : (
         <>
           <ErrorMessage error={topics.error} />
-          <TopicTable topics={topics.data} />
+          <TopicTable
+            topics={topics.data.map((t) => details.get(t.name) ?? t)}
+            described={topics.data.slice(0, DESCRIBE_LIMIT).every((t) => details.has(t.name))}
+          />
         </>
       )}
     </Page>
   );
 }
 
-function TopicTable(props: { topics: Description[] }) {
+function TopicTable(props: { topics: Description[]; described: boolean }) {
   if (props.topics.length === 0) return <p>No topics yet. Create one above.</p>;
   return (
-    <div class="table-wrap" tabIndex={0} role="region" aria-label="Topics table">
+    <div
+      class="table-wrap"
+      tabIndex={0}
+      role="region"
+      aria-label="Topics table"
+      aria-busy={!props.described}
+      data-described={props.described}
+    >
       <table>
         <caption class="visually-hidden">Topics</caption>
         <thead>
