@@ -274,6 +274,8 @@ describe.skipIf(process.env.SLUICE_API_URL !== undefined)('web console in Chromi
     });
 
     await open('/dead-letters', 'Dead letters');
+    await page.getByRole('link', { name: dlq }).waitFor();
+    await check('dead-letter-topics');
     await page.getByRole('link', { name: dlq }).click();
     await page.getByRole('heading', { level: 1, name: `Dead letters in ${dlq}` }).waitFor();
     const letters = page.getByRole('region', { name: 'Dead letters table' });
@@ -374,6 +376,7 @@ describe.skipIf(process.env.SLUICE_API_URL !== undefined)('web console in Chromi
 
     await open(`/sagas/order?status=SUCCEEDED`, 'Saga order');
     await page.getByRole('link', { name: order }).waitFor();
+    await check('saga-executions');
     await page.getByLabel('Status').selectOption('ABORTED');
     await page.getByText('No executions with status ABORTED').waitFor();
   });
