@@ -382,6 +382,12 @@ describe.skipIf(process.env.SLUICE_API_URL !== undefined)('web console in Chromi
   });
 
   it('shows the other pages, and says so when the API lacks a route', async () => {
+    const queue = uniqueName('console-emails');
+    await api('POST', '/v1/queues', { name: queue, deliveryLimit: 3 });
+    await api('POST', `/v1/topics/${queue}/records`, { records: [{ value: { to: 'ada' } }, { value: { to: 'bob' } }] });
+    const exchange = uniqueName('console-orders-x');
+    await api('PUT', `/v1/exchanges/${exchange}`, { type: 'direct' });
+    await api('POST', `/v1/exchanges/${exchange}/bindings`, { destination: { topic: queue }, bindingKey: 'email' });
     // The example stream job (fraud detection) runs once its source has records.
     for (const t of FRAUD_TOPICS) await api('POST', '/v1/topics', t);
     const transactions = generateTransactions({ seed: 3 }).slice(0, 40);
@@ -399,6 +405,24 @@ describe.skipIf(process.env.SLUICE_API_URL !== undefined)('web console in Chromi
       expect(await page.getByRole('alert').count(), `${route} shows no error`).toBe(0);
       await check(name);
     }
+    await open('/queues', 'Queues and share groups');
+    const queueRow = page.getByRole('row', { name: new RegExp(queue) });
+    await queueRow.waitFor();
+    // Messages, ready, unacknowledged, archived, consumers, dead letters to:
+    expect((await queueRow.getByRole('cell').allInnerTexts()).map((t) => t.trim())).toEqual([
+      '2',
+      '2',
+      '0',
+      '0',
+      '0',
+      '—',
+    ]);
+    await open(`/exchanges/${exchange}`, `Exchange ${exchange}`);
+    expect(await page.getByRole('region', { name: 'Bindings table' }).innerText()).toMatch(
+      new RegExp(`topic ${queue}\\s+email`),
+    );
+    await check('exchange');
+    await open('/jobs', 'Stream jobs');
     await page.getByRole('link', { name: FRAUD_DETECTOR.name }).click();
     await page.getByRole('heading', { level: 1, name: `Stream job ${FRAUD_DETECTOR.name}` }).waitFor();
     const partitions = page.getByRole('region', { name: 'Job partitions' });
