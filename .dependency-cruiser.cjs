@@ -1,5 +1,6 @@
 /**
- * The folder tree is the architecture: core ← functions ← infra, with local and client beside.
+ * The folder tree is the architecture: core ← functions ← infra, with local and client beside,
+ * and the web console (console/) apart, over HTTP only.
  * `npm test` fails when an import breaks these rules.
  */
 module.exports = {
@@ -32,6 +33,21 @@ module.exports = {
       severity: 'error',
       from: { path: '^client/' },
       to: { path: ['^core/adapters/', '^functions/', '^infra/', '^local/'] },
+    },
+    {
+      name: 'console-talks-http-only',
+      comment:
+        'the web console is a browser app over the HTTP API: nothing from the engine, handlers, CDK, local stack or client',
+      severity: 'error',
+      from: { path: '^console/' },
+      to: { path: ['^core/', '^functions/', '^infra/', '^local/', '^client/', '^examples/'] },
+    },
+    {
+      name: 'console-runs-in-the-browser',
+      comment: 'console/src is bundled for the browser: no Node built-ins',
+      severity: 'error',
+      from: { path: '^console/src/' },
+      to: { dependencyTypes: ['core'] },
     },
     {
       name: 'no-circular',

@@ -10,7 +10,7 @@ import tseslint from 'typescript-eslint';
  * it can.
  */
 export default defineConfig(
-  { ignores: ['node_modules/', 'cdk.out/', '.sluice/', 'coverage/', 'dist/'] },
+  { ignores: ['node_modules/', 'cdk.out/', '.sluice/', 'coverage/', 'dist/', 'console/dist/'] },
   js.configs.recommended,
   tseslint.configs.recommendedTypeChecked,
   {

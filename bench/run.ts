@@ -8,6 +8,7 @@ import { dynamoClientFromEnv, localAwsEnv } from '../local/awsEnv.ts';
 import { startDynamoDbLocal } from '../local/dynamoDbLocal.ts';
 import { aclSection } from './sections/acl.ts';
 import { appendSection } from './sections/append.ts';
+import { consoleSection } from './sections/console.ts';
 import { contentionSection } from './sections/contention.ts';
 import { costPerMessageSection } from './sections/costPerMessage.ts';
 import { eventStoreSection } from './sections/eventStore.ts';
@@ -46,6 +47,7 @@ const sections: BenchSection[] = [
   eventStoreSection,
   streamsSection,
   s3TopicsSection,
+  consoleSection,
 ];
 const { values } = parseArgs({ options: { only: { type: 'string', multiple: true } } });
 const chosen = sections.filter((s) => values.only === undefined || values.only.includes(s.name));

@@ -9,6 +9,7 @@ import type { HandlerName } from '../functions/http/routes.ts';
 import { dynamoClientFromEnv, localAwsEnv } from './awsEnv.ts';
 import { startDynamoDbLocal } from './dynamoDbLocal.ts';
 import { startLocalAwsServices, type LocalAwsServices } from './awsServices.ts';
+import { consoleAssets } from './consoleAssets.ts';
 import { startLocalGateway, type LambdaHttpHandler } from './gateway.ts';
 import { startLocalJobs, type LocalJobs, type LocalJobsOptions } from './jobs.ts';
 import { startLocalSagas, type LocalSagas, type LocalSagasOptions } from './sagas.ts';
@@ -78,6 +79,12 @@ export interface LocalStackOptions {
    * @default false
    */
   readonly watchers?: boolean;
+  /**
+   * Serve the web console's build under /console/ (same origin as the API), from `dir` or
+   * console/dist; `npm start` builds it first when stale (local/consoleBuild.ts).
+   * @default true
+   */
+  readonly console?: boolean | { readonly dir: string };
 }
 
 export interface LocalStack {
@@ -164,11 +171,13 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
         });
 
   let webSocketApi: ReturnType<typeof attachWebSocketApi> | undefined;
+  const serveConsole =
+    options.console === false ? undefined : consoleAssets(typeof options.console === 'object' ? options.console : {});
   const gateway = await startLocalGateway({
     port: options.port ?? 7070,
     handlers: await loadHttpHandlers(),
     trustPrincipalHeader: options.trustPrincipalHeader === true,
-    intercept: (req, res) => webSocketApi?.handleManagement(req, res) ?? false,
+    intercept: (req, res) => webSocketApi?.handleManagement(req, res) === true || serveConsole?.(req, res) === true,
   });
   // The WebSocket API on the gateway's port, its management endpoint (where the notifier posts
   // doorbells, as to API Gateway's) on the same server, and the stream that rings it.

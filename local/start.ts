@@ -1,6 +1,7 @@
 /**
  * `npm start`: the hermetic local stack. DynamoDB Local (127.0.0.1), the S3 emulator and the HTTP
- * API on http://127.0.0.1:7070, served by the same handlers the CDK stack deploys.
+ * API on http://127.0.0.1:7070, served by the same handlers the CDK stack deploys, with the web
+ * console at http://127.0.0.1:7070/console/ (built first when missing or stale).
  *
  *   npm start                       # data kept under .sluice/ between runs
  *   npm start -- --in-memory        # throwaway
@@ -17,6 +18,7 @@
  * javac) it refuses to start unless --dynamodb-all-interfaces or SLUICE_DYNAMODB_ALL_INTERFACES=1.
  */
 import { parseArgs } from 'node:util';
+import { ensureConsoleBuilt } from './consoleBuild.ts';
 import { JAVA_MISSING, LOOPBACK_UNAVAILABLE } from './dynamoDbLocal.ts';
 import { startLocalStack } from './stack.ts';
 
@@ -54,6 +56,14 @@ if (values.authorization !== 'acl' && values.authorization !== 'open') {
   process.exit(2);
 }
 
+// The web console, built when its build is missing or older than its sources; the API runs without it.
+let consoleNote = '';
+try {
+  ensureConsoleBuilt();
+} catch (e) {
+  consoleNote = `  (not built: ${e instanceof Error ? e.message : String(e)})`;
+}
+
 let stack;
 try {
   stack = await startLocalStack({
@@ -83,6 +93,7 @@ console.log(`Sluice is running at ${stack.url}
   Authorization   ${values.authorization}${values.admin.length > 0 ? ` (admins: ${values.admin.join(', ')})` : ''}${values['trust-principal-header'] ? '; callers name themselves with the x-sluice-principal header' : ''}
   Sagas           ${[...(stack.sagas?.resources.stateMachines.values() ?? [])].map((m) => m.saga ?? m.name).join(', ') || 'none'} (state machines from the synthesized CDK app, run locally)
   Stream jobs     ${[...(stack.jobs?.jobs ?? new Map<string, { source: string }>())].map(([name, j]) => `${name} (reads ${j.source})`).join(', ') || 'none'} (StreamProcessors from the synthesized CDK app, run every 0.5 s)
+  Web console     ${stack.url}/console/${consoleNote}
 
 Try:
   curl -s -X POST ${stack.url}/v1/topics -H 'content-type: application/json' -d '{"name":"orders","partitions":3}'

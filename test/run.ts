@@ -20,12 +20,14 @@ function run(label: string, script: string, scriptArgs: string[]): Promise<numbe
 if (args.length === 0) {
   const checks: [string, string, string[]][] = [
     ['type-check', 'node_modules/typescript/bin/tsc', ['-p', '.']],
+    // The web console is a browser program (DOM, JSX): its own tsconfig, checked the same way.
+    ['type-check (console)', 'node_modules/typescript/bin/tsc', ['-p', 'console']],
     ['lint', 'node_modules/eslint/bin/eslint.js', ['--max-warnings', '0', '.']],
     ['format', 'node_modules/prettier/bin/prettier.cjs', ['--check', '--log-level', 'warn', '.']],
     [
       'dependency rules',
       'node_modules/dependency-cruiser/bin/dependency-cruiser.mjs',
-      ['--config', '.dependency-cruiser.cjs', 'core', 'functions', 'infra', 'local', 'client'],
+      ['--config', '.dependency-cruiser.cjs', 'core', 'functions', 'infra', 'local', 'client', 'console/src'],
     ],
   ];
   for (const [label, script, scriptArgs] of checks) {

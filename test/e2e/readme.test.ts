@@ -94,6 +94,20 @@ const COMMANDS: readonly Entry[] = [
   { prefix: 'npm test', skip: 'runs the whole suite, this test included' },
   { prefix: 'npm run bench', skip: 'benchmarks: minutes of load, with no output the README promises exactly' },
 
+  // "Web console"
+  {
+    prefix: 'npm run build:console',
+    skip: 'rebuilds console/dist while the browser tests serve it; npm start and the browser tests build it when stale, so the build runs there',
+  },
+  {
+    prefix: 'npm test -- test/e2e/console.test.ts',
+    skip: 'the browser tests, which this suite already runs',
+  },
+  {
+    prefix: 'npm run bench -- --only console',
+    skip: 'starts its own stack and Chromium for 15 s; the browser tests load the same pages, and test/unit/bench.console.test.ts checks what it counts',
+  },
+
   // "Try it", in order, on this file's stack
   {
     prefix: `curl -s -X POST ${README_URL}/v1/topics -d '{"name":"orders","partitions":3`,
