@@ -28,39 +28,39 @@ export interface StoreKind {
 
 export type EngineExtras = Pick<SluiceOptions, 'tiering' | 'topicDefaults'>;
 
-const objectsByStore = new WeakMap<object, ObjectStore>();
+/** One object store per store and bucket, shared by every engine over that store. */
+const bucketsByStore = new WeakMap<object, Map<string, ObjectStore>>();
 
-/** The object store of a store: the S3 emulator's bucket when the harness started one, else in memory. */
-export function objectsOf(store: object): ObjectStore {
-  let objects = objectsByStore.get(store);
+/**
+ * The bucket named by the environment variable `bucketEnv` when the harness started the S3
+ * emulator (and `store` is not in memory), else an in-memory object store made by `inMemory`.
+ */
+function bucketOf(store: object, bucketEnv: string, inMemory: () => ObjectStore): ObjectStore {
+  const buckets = bucketsByStore.get(store) ?? new Map<string, ObjectStore>();
+  bucketsByStore.set(store, buckets);
+  let objects = buckets.get(bucketEnv);
   if (objects === undefined) {
-    const bucket = process.env.SLUICE_SEGMENT_BUCKET;
+    const bucket = process.env[bucketEnv];
     objects =
       store instanceof MemoryStore || bucket === undefined || process.env.AWS_ENDPOINT_URL_S3 === undefined
-        ? new MemoryObjectStore()
+        ? inMemory()
         : new S3ObjectStore({ client: s3ClientFromEnv(), bucket });
-    objectsByStore.set(store, objects);
+    buckets.set(bucketEnv, objects);
   }
   return objects;
 }
 
-const expressObjectsByStore = new WeakMap<object, ObjectStore>();
+/** The object store of a store: the S3 emulator's bucket when the harness started one, else in memory. */
+export function objectsOf(store: object): ObjectStore {
+  return bucketOf(store, 'SLUICE_SEGMENT_BUCKET', () => new MemoryObjectStore());
+}
 
 /**
  * The S3 Express One Zone stand-in of a store: the emulator's second bucket (SLUICE_EXPRESS_BUCKET)
  * when the harness started one, else in memory with unordered listings, as a directory bucket lists.
  */
 export function expressObjectsOf(store: object): ObjectStore {
-  let objects = expressObjectsByStore.get(store);
-  if (objects === undefined) {
-    const bucket = process.env.SLUICE_EXPRESS_BUCKET;
-    objects =
-      store instanceof MemoryStore || bucket === undefined || process.env.AWS_ENDPOINT_URL_S3 === undefined
-        ? new MemoryObjectStore(Date.now, { unorderedListing: true })
-        : new S3ObjectStore({ client: s3ClientFromEnv(), bucket });
-    expressObjectsByStore.set(store, objects);
-  }
-  return objects;
+  return bucketOf(store, 'SLUICE_EXPRESS_BUCKET', () => new MemoryObjectStore(Date.now, { unorderedListing: true }));
 }
 
 /** The object storage kinds a topic can have. */

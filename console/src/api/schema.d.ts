@@ -931,10 +931,10 @@ export interface components {
             /** @description Most stored bytes one S3 segment holds (Kafka's segment.bytes); default 67108864 (64 MiB) */
             segmentBytes?: number;
             /**
-             * @description Where appended record bytes go: dynamodb (the default; in the batch items, lowest latency) or s3 (one S3 object per produce request, the items holding only pointers; about an order of magnitude fewer DynamoDB write units). It may change at any time; each batch keeps its bytes where they were written
+             * @description Where appended record bytes go: dynamodb (the default; in the batch items, lowest latency), s3 (one S3 object per produce request, the items holding only pointers; about an order of magnitude fewer DynamoDB write units) or s3-express (the same in an S3 Express One Zone directory bucket: a quarter of the PUT price, single-digit-ms writes, one Availability Zone; refused with InvalidTopicConfig where the stack has no expressZone). It may change at any time; each batch keeps its bytes where they were written
              * @enum {unknown}
              */
-            storage?: "dynamodb" | "s3";
+            storage?: "dynamodb" | "s3" | "s3-express";
             /** @description How far before now a record's timestamp may be, in ms; -1 (the default) accepts any (Kafka's message.timestamp.before.max.ms) */
             timestampBeforeMaxMs?: number;
             /** @description How far after now a record's timestamp may be, in ms; default 3600000; -1 accepts any (Kafka's message.timestamp.after.max.ms). A record outside is refused with 400 InvalidTimestamp */

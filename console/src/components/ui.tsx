@@ -1,6 +1,7 @@
 import type { ComponentChildren } from 'preact';
 import { useEffect, useRef, useState } from 'preact/hooks';
 import { isApiError } from '../api/client.ts';
+import type { Schemas } from '../api/client.ts';
 
 /** The first page the app shows keeps the browser's focus order: the skip link comes first. */
 let firstPage = true;
@@ -159,5 +160,24 @@ export function Field(props: { label: string; id: string; hint?: string; childre
         </small>
       )}
     </div>
+  );
+}
+
+/** A topic's storage kind, as docs/openapi.json lists them. */
+export type Storage = NonNullable<Schemas['TopicConfig']['storage']>;
+const STORAGES: readonly Storage[] = ['dynamodb', 's3', 's3-express'];
+
+/** The storage select of the topic forms (create and change config). */
+export function StorageField(props: { id: string; value: Storage; onChange: (storage: Storage) => void }) {
+  return (
+    <Field label="Storage" id={props.id}>
+      <select id={props.id} value={props.value} onChange={(e) => props.onChange(e.currentTarget.value as Storage)}>
+        {STORAGES.map((s) => (
+          <option key={s} value={s}>
+            {s}
+          </option>
+        ))}
+      </select>
+    </Field>
   );
 }

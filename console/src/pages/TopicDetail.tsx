@@ -1,7 +1,17 @@
 import { useEffect, useState } from 'preact/hooks';
 import type { Schemas } from '../api/client.ts';
 import { api } from '../api/instance.ts';
-import { ConfirmButton, ErrorMessage, Field, Page, Pending, Status, useAction } from '../components/ui.tsx';
+import {
+  ConfirmButton,
+  ErrorMessage,
+  Field,
+  Page,
+  Pending,
+  Status,
+  StorageField,
+  useAction,
+  type Storage,
+} from '../components/ui.tsx';
 import { formatBytes, formatDuration, formatTime, parseHeaders, parseValue, preview } from '../format.ts';
 import { usePoll } from '../poll.ts';
 import { href, navigate } from '../router.ts';
@@ -323,7 +333,7 @@ function Configure(props: { topic: Description; onChanged: () => void }) {
   const current = topic.partitions?.length ?? topic.config.partitions ?? 1;
   const [partitions, setPartitions] = useState(String(current));
   const [retention, setRetention] = useState(String(topic.config.retentionMs ?? ''));
-  const [storage, setStorage] = useState(topic.config.storage ?? 'dynamodb');
+  const [storage, setStorage] = useState<Storage>(topic.config.storage ?? 'dynamodb');
   const action = useAction();
   const saveConfig = (e: Event) => {
     e.preventDefault();
@@ -359,16 +369,7 @@ function Configure(props: { topic: Description; onChanged: () => void }) {
             onInput={(e) => setRetention(e.currentTarget.value)}
           />
         </Field>
-        <Field label="Storage" id="config-storage">
-          <select
-            id="config-storage"
-            value={storage}
-            onChange={(e) => setStorage(e.currentTarget.value as 'dynamodb' | 's3')}
-          >
-            <option value="dynamodb">dynamodb</option>
-            <option value="s3">s3</option>
-          </select>
-        </Field>
+        <StorageField id="config-storage" value={storage} onChange={setStorage} />
         <button type="submit" disabled={action.busy}>
           Save configuration
         </button>

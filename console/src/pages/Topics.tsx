@@ -1,7 +1,16 @@
 import { useRef, useState } from 'preact/hooks';
 import type { Schemas } from '../api/client.ts';
 import { api } from '../api/instance.ts';
-import { ErrorMessage, Field, Page, Pending, Status, useAction } from '../components/ui.tsx';
+import {
+  ErrorMessage,
+  Field,
+  Page,
+  Pending,
+  Status,
+  StorageField,
+  useAction,
+  type Storage,
+} from '../components/ui.tsx';
 import { formatBytes, formatDuration } from '../format.ts';
 import { usePoll } from '../poll.ts';
 import { href } from '../router.ts';
@@ -107,7 +116,7 @@ function CreateTopic(props: { onCreated: () => void }) {
   const [name, setName] = useState('');
   const [partitions, setPartitions] = useState('3');
   const [retention, setRetention] = useState('');
-  const [storage, setStorage] = useState<'dynamodb' | 's3'>('dynamodb');
+  const [storage, setStorage] = useState<Storage>('dynamodb');
   const action = useAction();
   const submit = (e: Event) => {
     e.preventDefault();
@@ -147,16 +156,7 @@ function CreateTopic(props: { onCreated: () => void }) {
             onInput={(e) => setRetention(e.currentTarget.value)}
           />
         </Field>
-        <Field label="Storage" id="topic-storage">
-          <select
-            id="topic-storage"
-            value={storage}
-            onChange={(e) => setStorage(e.currentTarget.value as 'dynamodb' | 's3')}
-          >
-            <option value="dynamodb">dynamodb</option>
-            <option value="s3">s3</option>
-          </select>
-        </Field>
+        <StorageField id="topic-storage" value={storage} onChange={setStorage} />
         <button type="submit" disabled={action.busy}>
           Create topic
         </button>
