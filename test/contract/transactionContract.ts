@@ -132,6 +132,38 @@ export function transactionContract(kind: TransactionKind): void {
       for (const p of [0, 1, 2, 3]) expect((await sluice.read('out', p, 0)).highWatermark).toBe(1);
     });
 
+    it('the outbox’s write (no transactional id): records, the caller’s row and the group’s offsets at once; over DynamoDB’s 100 items it is TransactionTooLarge and writes nothing', async () => {
+      const c = clock();
+      const { sluice, groups, transactions, row, hasRow } = await kind.make(c.now);
+      await sluice.createTopic('in', { partitions: 1 });
+      await sluice.createTopic('events', { partitions: 2 });
+      await sluice.append('in', [{ value: 'order requested' }]);
+      const joined = await groups.join('g', { topics: ['in'], autoOffsetReset: 'earliest' });
+      const offsets = {
+        groupId: 'g',
+        memberId: joined.memberId,
+        generation: joined.generation,
+        offsets: [{ topic: 'in', partition: 0, offset: 1 }],
+      };
+      const written = await transactions.atomic({
+        records: [{ topic: 'events', partition: 1, key: 'order-7', value: { type: 'OrderCreated' } }],
+        writes: [row('order-7')],
+        offsets,
+      });
+      expect(written.records.map((r) => [r.topic, r.partition, r.offset])).toEqual([['events', 1, 0]]);
+      expect(await hasRow('order-7')).toBe(true);
+      expect((await groups.describe('g')).offsets.find((p) => p.topic === 'in')?.committed).toBe(1);
+      // 101 rows: more items than one DynamoDB transaction takes. Typed, and nothing of it lands.
+      const rows = Array.from({ length: 101 }, (_, i) => row(`bulk-${i}`));
+      expect(
+        await code(() =>
+          transactions.atomic({ records: [{ topic: 'events', partition: 0, value: 'bulk' }], writes: rows }),
+        ),
+      ).toBe('TransactionTooLarge');
+      expect(await hasRow('bulk-0')).toBe(false);
+      expect((await readAll(sluice, 'events', 0, 'read_uncommitted')).records).toEqual([]);
+    });
+
     it('writes nothing when a condition fails: the caller’s row exists, the member is fenced, the epoch is old', async () => {
       const c = clock();
       const { sluice, groups, transactions, row } = await kind.make(c.now);

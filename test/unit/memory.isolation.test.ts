@@ -5,6 +5,12 @@ import { Sluice } from '../../core/log/sluice.ts';
 import { MemoryShareStore } from '../../core/queues/memoryShareStore.ts';
 import { ShareGroups } from '../../core/queues/shareGroups.ts';
 import { MemoryTransactionStore } from '../../core/transactions/transactionStore.ts';
+import { ConsumerGroups } from '../../core/groups/consumerGroups.ts';
+import { MemoryGroupStore } from '../../core/groups/memoryGroupStore.ts';
+import { MemoryLeases } from '../../core/leases.ts';
+import { Dispatcher, type DeliveryTarget } from '../../core/subscriptions/delivery.ts';
+import { MemorySubscriptionStore } from '../../core/subscriptions/subscriptionStore.ts';
+import { Subscriptions } from '../../core/subscriptions/subscriptions.ts';
 import { Transactions } from '../../core/transactions/transactions.ts';
 
 /** Share groups with `isolation: read_committed` (Kafka's share.isolation.level) over transactions. */
@@ -45,4 +51,63 @@ it('a read_committed share group acquires committed transactions only, waits at 
     await shares.join('c', { topics: ['jobs'], isolation: 'read_uncommitted' }).catch((e: { code: string }) => e.code),
     'the isolation is fixed when the group is created',
   ).toBe('ShareGroupConflict');
+});
+
+/** Subscriptions with `isolation: read_committed` (a definition setting) over transactions. */
+it('a read_committed subscription delivers committed transactions only, waits at an open one, and never an aborted one', async () => {
+  const store = new MemoryStore();
+  const txnStore = new MemoryTransactionStore();
+  const sluice = new Sluice({ log: store, metadata: store, atomic: new MemoryAtomicWriter(), transactions: txnStore });
+  const transactions = new Transactions({ sluice, store: txnStore });
+  const groups = new ConsumerGroups({ store: new MemoryGroupStore(), sluice });
+  const subscriptionStore = new MemorySubscriptionStore();
+  await sluice.createTopic('orders', { partitions: 1 });
+  const subscriptions = new Subscriptions({ store: subscriptionStore, sluice, groups });
+  const delivered: { name: string; values: unknown[] }[] = [];
+  const target: DeliveryTarget = {
+    async deliver(sub, records) {
+      delivered.push({ name: sub.name, values: records.map((r) => r.value) });
+      return { failed: [] };
+    },
+  };
+  const dispatcher = new Dispatcher({ sluice, groups, store: subscriptionStore, target, leases: new MemoryLeases() });
+  for (const [name, isolation] of [
+    ['committed', 'read_committed'],
+    ['everything', 'read_uncommitted'],
+  ] as const) {
+    await subscriptions.create({
+      name,
+      topic: 'orders',
+      target: { type: 'lambda', functionName: 'bill' },
+      startingPosition: 'earliest',
+      isolation,
+    });
+  }
+  const { epoch } = await transactions.init('p');
+  const txn = async (value: string, end: 'commit' | 'abort' | 'open') => {
+    const { sequence } = await transactions.begin({ transactionalId: 'p', epoch });
+    await transactions.append({
+      transactionalId: 'p',
+      epoch,
+      sequence,
+      append: 0,
+      records: [{ topic: 'orders', value }],
+    });
+    if (end !== 'open') await transactions[end]({ transactionalId: 'p', epoch, sequence });
+    return sequence;
+  };
+  await txn('aborted', 'abort');
+  await txn('committed', 'commit');
+  const open = await txn('later', 'open');
+  await sluice.append('orders', [{ value: 'plain' }]);
+  const run = async (name: string) => {
+    delivered.length = 0;
+    await dispatcher.run(name);
+    return delivered.flatMap((d) => d.values);
+  };
+  expect(await run('committed')).toEqual(['committed']);
+  expect(await run('everything')).toEqual(['aborted', 'committed', 'later', 'plain']);
+  expect(await run('committed'), 'stopped at the open transaction').toEqual([]);
+  await transactions.commit({ transactionalId: 'p', epoch, sequence: open });
+  expect(await run('committed')).toEqual(['later', 'plain']);
 });
