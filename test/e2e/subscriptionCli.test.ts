@@ -310,6 +310,8 @@ it('the CLI creates, lists, describes, pauses, resumes, updates and deletes a su
     '--filter',
     '{"headers":{"type":[{"prefix":"order."}]}}',
     '--paused', // nothing is delivered while it is described below
+    '--isolation',
+    'read_committed',
   ];
   const created = await cli(create);
   expect(created.code, created.stderr).toBe(0);
@@ -327,6 +329,7 @@ it('the CLI creates, lists, describes, pauses, resumes, updates and deletes a su
     filter: { headers: { type: [{ prefix: 'order.' }] } },
     startingPosition: 'latest',
     paused: true,
+    isolation: 'read_committed',
   });
 
   const twice = await cli(create);
