@@ -81,15 +81,28 @@ export function consoleAssets(options: { dir?: string } = {}): (req: IncomingMes
 }
 
 function sendFile(res: ServerResponse, method: string, file: string, immutable: boolean): void {
+  let size: number;
+  try {
+    size = statSync(file).size;
+  } catch {
+    // Gone since it was found (a build being swapped in): a miss, not a crash of the stack.
+    res.writeHead(404, { 'content-type': 'text/plain; charset=utf-8', ...SECURITY_HEADERS });
+    res.end('Not found\n');
+    return;
+  }
   res.writeHead(200, {
     'content-type': CONTENT_TYPES[extname(file)] ?? 'application/octet-stream',
-    'content-length': String(statSync(file).size),
+    'content-length': String(size),
     // Vite names built assets by their content hash; the page itself must always be fresh.
     'cache-control': immutable ? 'public, max-age=31536000, immutable' : 'no-cache',
     ...SECURITY_HEADERS,
   });
   if (method === 'HEAD') res.end();
-  else createReadStream(file).pipe(res);
+  // A read that fails half way (the file removed under it) ends this response, not the process.
+  else
+    createReadStream(file)
+      .on('error', () => res.destroy())
+      .pipe(res);
 }
 
 function decodePath(path: string): string | undefined {

@@ -54,12 +54,21 @@ export function ensureConsoleBuilt(log: (line: string) => void = console.log): '
     rmSync(out, { recursive: true, force: true });
     return 'fresh';
   }
-  rmSync(CONSOLE_DIST, { recursive: true, force: true });
+  // The old build moves aside in one rename and the new one takes its place in another, so a
+  // server never serves an index.html whose assets are being deleted.
+  const old = `${CONSOLE_DIST}.old-${process.pid}`;
+  try {
+    renameSync(CONSOLE_DIST, old);
+  } catch {
+    // no build yet, or another process moved it first
+  }
   try {
     renameSync(out, CONSOLE_DIST);
   } catch (e) {
     rmSync(out, { recursive: true, force: true });
     if (consoleBuildState() !== 'fresh') throw e; // not a build that landed first
+  } finally {
+    rmSync(old, { recursive: true, force: true });
   }
   return 'built';
 }

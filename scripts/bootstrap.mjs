@@ -21,27 +21,3 @@ if (!/^v(2[2-9]|[3-9]\d)\./.test(version)) {
   console.error(`Expected Node >= 22 at ${node22}, found ${version || 'nothing'}. Run: npm ci`);
   process.exit(1);
 }
-
-// `npm test` drives the web console in Debian's Chromium (test/e2e/console.test.ts). On a machine
-// without it, as root with apt-get (this project's CI and development machines), install it, as
-// `.ci/run` does; elsewhere say how, and the browser tests will say it again.
-if (process.env.npm_lifecycle_event === 'pretest' && process.env.SLUICE_CHROMIUM === undefined) {
-  if (!existsSync('/usr/bin/chromium')) {
-    const root = typeof process.getuid === 'function' && process.getuid() === 0;
-    const apt = spawnSync('sh', ['-c', 'command -v apt-get'], { encoding: 'utf8' }).status === 0;
-    if (root && apt) {
-      console.log("> installing Debian's chromium for the console's browser tests (apt-get install chromium)…");
-      const env = { ...process.env, DEBIAN_FRONTEND: 'noninteractive' };
-      const update = spawnSync('apt-get', ['update', '-qq'], { stdio: 'inherit', env });
-      const install =
-        update.status === 0
-          ? spawnSync('apt-get', ['install', '-y', '-qq', 'chromium'], { stdio: 'inherit', env })
-          : update;
-      if (install.status !== 0) console.warn('> could not install chromium: the console browser tests will fail');
-    } else {
-      console.warn(
-        '> no /usr/bin/chromium: the console browser tests need it (sudo apt-get install chromium, or SLUICE_CHROMIUM=<path>)',
-      );
-    }
-  }
-}

@@ -16,7 +16,7 @@ async function start(root: HTMLElement): Promise<void> {
   if (config.auth !== null) {
     signedIn = await completeSignIn(config.auth);
     if (!signedIn) {
-      render(<SignIn onSignIn={() => void signIn(config.auth!)} />, root);
+      render(<SignIn onSignIn={() => void signIn(config.auth!, { force: true })} />, root);
       return;
     }
   }
@@ -27,7 +27,15 @@ async function start(root: HTMLElement): Promise<void> {
       token: currentToken,
       // Tokens last an hour (Cognito's default) and are not refreshed: the hosted UI's own
       // session signs the user straight back in, to the page they were on.
-      ...(auth === null ? {} : { onUnauthorized: () => void signIn(auth) }),
+      // A second refusal within 30 s shows the sign-in page instead of going round again.
+      ...(auth === null
+        ? {}
+        : {
+            onUnauthorized: () =>
+              void signIn(auth).then((went) => {
+                if (!went) render(<SignIn onSignIn={() => void signIn(auth, { force: true })} />, root);
+              }),
+          }),
     }),
   );
   render(<App config={config} signedIn={signedIn} />, root);

@@ -39,7 +39,11 @@ export function match(pattern: string, path: string): Record<string, string> | u
     const g = got[i]!;
     if (w.startsWith(':')) {
       if (g === '') return undefined;
-      params[w.slice(1)] = decodeURIComponent(g);
+      try {
+        params[w.slice(1)] = decodeURIComponent(g);
+      } catch {
+        return undefined; // a malformed link (`%E0`): no page, rather than a blank console
+      }
     } else if (w !== g) return undefined;
   }
   return params;

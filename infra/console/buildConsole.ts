@@ -18,5 +18,7 @@ export function buildConsole(root: string = PROJECT_ROOT): void {
   execFileSync(process.platform === 'win32' ? 'npm.cmd' : 'npm', ['run', '--silent', 'build:console'], {
     cwd: root,
     stdio: ['ignore', 2, 2],
+    // Preact's production build, whatever the deployer's shell says (NODE_ENV=development ships its debug build).
+    env: { ...process.env, NODE_ENV: 'production' },
   });
 }

@@ -37,9 +37,13 @@ import { CONSOLE_PATH, SPA_ROUTING_FUNCTION } from './spaRouting.ts';
 /** Where `npm run build:console` (Vite) writes the console. */
 export const DEFAULT_CONSOLE_ASSETS = join(PROJECT_ROOT, 'console', 'dist');
 
-/** How the console signs users in with an identity provider of your own (the stack's JWT `auth`). */
+/**
+ * How the console signs users in with a Cognito user pool of your own (the stack's JWT `auth`):
+ * the console speaks Cognito's hosted UI endpoints and access tokens (`client_id`, no `aud`);
+ * other OpenID Connect providers are not supported yet (they would need discovery and `audience`).
+ */
 export interface ConsoleAuth {
-  /** The OpenID Connect authority the console signs in with, e.g. `https://example.eu.auth0.com`. */
+  /** The user pool's hosted UI, e.g. `https://example.auth.eu-west-1.amazoncognito.com` (or its custom domain). */
   readonly authority: string;
   /** The console's public client (no secret), registered with `https://<domain>/console/` as its redirect URI. */
   readonly clientId: string;

@@ -6,7 +6,10 @@ import {
   createVerifier,
   jwtExpiry,
   logoutUrl,
+  mayGoToSignIn,
+  SIGN_IN_LOOP_GUARD_MS,
   parseRedirect,
+  tokenExpiresAt,
   tokenRequestBody,
   tokenUrl,
 } from '../../console/src/auth/pkce.ts';
@@ -115,5 +118,26 @@ describe('console config.json', () => {
     expect(() => parseConfig({ apiUrl: '', auth: { authority: 'https://a', clientId: 'c', scopes: [1] } })).toThrow(
       /scopes/,
     );
+  });
+
+  it('goes to sign in once at a time, and not again on its own within 30 s (no loop on a token the API refuses)', () => {
+    const now = 1_800_000_000_000;
+    expect(mayGoToSignIn({ inProgress: false, lastAt: undefined, now })).toBe(true);
+    expect(mayGoToSignIn({ inProgress: true, lastAt: undefined, now }), 'one at a time').toBe(false);
+    expect(mayGoToSignIn({ inProgress: false, lastAt: now - 1000, now }), 'refused again at once').toBe(false);
+    expect(mayGoToSignIn({ inProgress: false, lastAt: now - 1000, now, force: true }), 'the user’s click').toBe(true);
+    expect(mayGoToSignIn({ inProgress: false, lastAt: now - SIGN_IN_LOOP_GUARD_MS, now })).toBe(true);
+  });
+
+  it('dates a new token by this browser’s clock and expires_in, not by the provider’s exp', () => {
+    const now = 1_800_000_000_000;
+    // exp two hours behind this browser's clock (a clock set wrong), valid for an hour.
+    const stale = `h.${Buffer.from(JSON.stringify({ exp: now / 1000 - 7200 })).toString('base64url')}.s`;
+    expect(tokenExpiresAt({ access_token: stale, expires_in: 3600 }, now)).toBe(now / 1000 + 3600);
+    const fresh = `h.${Buffer.from(JSON.stringify({ exp: now / 1000 + 600 })).toString('base64url')}.s`;
+    expect(tokenExpiresAt({ access_token: fresh }, now), 'no expires_in: the token’s own lifetime').toBe(
+      now / 1000 + 600,
+    );
+    expect(tokenExpiresAt({ access_token: 'opaque' }, now), 'neither: an hour').toBe(now / 1000 + 3600);
   });
 });

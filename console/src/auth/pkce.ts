@@ -97,3 +97,33 @@ export function jwtExpiry(token: string): number | undefined {
     return undefined;
   }
 }
+
+/** How long after going to sign in a tab may not go again on its own (a token the API keeps refusing). */
+export const SIGN_IN_LOOP_GUARD_MS = 30_000;
+
+/**
+ * Whether a sign-in may go to the provider now: not while one is under way, and not within
+ * `SIGN_IN_LOOP_GUARD_MS` of the last time unless the user asked (`force`).
+ */
+export function mayGoToSignIn(state: {
+  readonly inProgress: boolean;
+  readonly lastAt: number | undefined;
+  readonly now: number;
+  readonly force?: boolean;
+}): boolean {
+  if (state.inProgress) return false;
+  return state.force === true || state.lastAt === undefined || state.now - state.lastAt >= SIGN_IN_LOOP_GUARD_MS;
+}
+
+/**
+ * When a new access token stops being used (epoch seconds), by this browser's clock: `expires_in`
+ * from its arrival. Only without one, the token's `exp` (the provider's clock); an hour at worst.
+ */
+export function tokenExpiresAt(
+  response: { readonly access_token: string; readonly expires_in?: number },
+  nowMs: number,
+): number {
+  const now = Math.floor(nowMs / 1000);
+  const lifetime = response.expires_in ?? (jwtExpiry(response.access_token) ?? 0) - now;
+  return now + (lifetime > 0 ? lifetime : 3600);
+}

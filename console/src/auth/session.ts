@@ -3,9 +3,10 @@ import {
   authorizeUrl,
   challengeFor,
   createVerifier,
-  jwtExpiry,
   logoutUrl,
+  mayGoToSignIn,
   parseRedirect,
+  tokenExpiresAt,
   tokenRequestBody,
   tokenUrl,
 } from './pkce.ts';
@@ -19,7 +20,7 @@ const PENDING = 'sluice.pkce';
 
 interface Tokens {
   readonly accessToken: string;
-  readonly idToken?: string;
+  /** Epoch seconds, by this browser's clock. */
   readonly expiresAt: number;
 }
 
@@ -36,7 +37,23 @@ export function currentToken(): string | undefined {
   return tokens.accessToken;
 }
 
-export async function signIn(auth: AuthConfig): Promise<void> {
+/** When this tab last went to sign in (ms): a guard against a sign-in loop. */
+const LAST_REDIRECT = 'sluice.signInAt';
+let signingIn = false;
+
+/**
+ * Goes to the provider's sign-in page, once at a time (a page's parallel requests may all be
+ * refused), and not again within 30 s of the last time: a token the API keeps refusing (a wrong
+ * audience, say) would otherwise send the tab round the provider for ever. Returns false when it
+ * did not go.
+ */
+export async function signIn(auth: AuthConfig, options: { force?: boolean } = {}): Promise<boolean> {
+  const last = sessionStorage.getItem(LAST_REDIRECT);
+  const now = Date.now();
+  const lastAt = last === null ? undefined : Number(last);
+  if (!mayGoToSignIn({ inProgress: signingIn, lastAt, now, ...options })) return false;
+  signingIn = true;
+  sessionStorage.setItem(LAST_REDIRECT, String(Date.now()));
   const verifier = createVerifier();
   const state = createVerifier();
   sessionStorage.setItem(PENDING, JSON.stringify({ verifier, state, hash: window.location.hash }));
@@ -50,6 +67,7 @@ export async function signIn(auth: AuthConfig): Promise<void> {
       challenge: await challengeFor(verifier),
     }),
   );
+  return true;
 }
 
 /**
@@ -78,16 +96,12 @@ export async function completeSignIn(auth: AuthConfig): Promise<boolean> {
     }),
   });
   if (!response.ok) throw new Error(`Sign-in failed: the token endpoint answered ${response.status}`);
-  const json = (await response.json()) as { access_token: string; id_token?: string; expires_in?: number };
-  const expiresAt = jwtExpiry(json.access_token) ?? Math.floor(Date.now() / 1000) + (json.expires_in ?? 3600);
-  sessionStorage.setItem(
-    TOKENS,
-    JSON.stringify({
-      accessToken: json.access_token,
-      ...(json.id_token === undefined ? {} : { idToken: json.id_token }),
-      expiresAt,
-    }),
-  );
+  const json = (await response.json()) as { access_token: string; expires_in?: number };
+  // This browser's clock, from when the token arrived: a clock set wrong must not make a fresh
+  // token look expired (the token's own `exp` is the provider's clock).
+  const expiresAt = tokenExpiresAt(json, Date.now());
+  // Only the access token is kept: nothing here reads the ID token.
+  sessionStorage.setItem(TOKENS, JSON.stringify({ accessToken: json.access_token, expiresAt }));
   window.history.replaceState(null, '', `${window.location.pathname}${pending.hash}`);
   return true;
 }
