@@ -13,38 +13,50 @@ import { MemorySubscriptionStore } from '../../core/subscriptions/subscriptionSt
 import { Subscriptions } from '../../core/subscriptions/subscriptions.ts';
 import { Transactions } from '../../core/transactions/transactions.ts';
 
-/** Share groups with `isolation: read_committed` (Kafka's share.isolation.level) over transactions. */
-it('a read_committed share group acquires committed transactions only, waits at an open one, and never an aborted one', async () => {
+/** An engine with transactions, in memory. */
+function engineWithTransactions() {
   const store = new MemoryStore();
   const txnStore = new MemoryTransactionStore();
   const sluice = new Sluice({ log: store, metadata: store, atomic: new MemoryAtomicWriter(), transactions: txnStore });
-  const transactions = new Transactions({ sluice, store: txnStore });
-  const shares = new ShareGroups({ store: new MemoryShareStore(), sluice });
-  await sluice.createTopic('jobs', { partitions: 1 });
+  return { sluice, transactions: new Transactions({ sluice, store: txnStore }) };
+}
+
+/**
+ * The history both tests read: an aborted transaction, a committed one, one left open, then a
+ * plain append. Returns what commits the open one.
+ */
+async function mixedHistory(
+  sluice: Sluice,
+  transactions: Transactions,
+  topic: string,
+): Promise<() => Promise<unknown>> {
   const { epoch } = await transactions.init('p');
   const txn = async (value: string, end: 'commit' | 'abort' | 'open') => {
     const { sequence } = await transactions.begin({ transactionalId: 'p', epoch });
-    await transactions.append({
-      transactionalId: 'p',
-      epoch,
-      sequence,
-      append: 0,
-      records: [{ topic: 'jobs', value }],
-    });
+    await transactions.append({ transactionalId: 'p', epoch, sequence, append: 0, records: [{ topic, value }] });
     if (end !== 'open') await transactions[end]({ transactionalId: 'p', epoch, sequence });
     return sequence;
   };
   await txn('aborted', 'abort');
   await txn('committed', 'commit');
   const open = await txn('later', 'open');
-  await sluice.append('jobs', [{ value: 'plain' }]);
+  await sluice.append(topic, [{ value: 'plain' }]);
+  return () => transactions.commit({ transactionalId: 'p', epoch, sequence: open });
+}
+
+/** Share groups with `isolation: read_committed` (Kafka's share.isolation.level) over transactions. */
+it('a read_committed share group acquires committed transactions only, waits at an open one, and never an aborted one', async () => {
+  const { sluice, transactions } = engineWithTransactions();
+  const shares = new ShareGroups({ store: new MemoryShareStore(), sluice });
+  await sluice.createTopic('jobs', { partitions: 1 });
+  const commitOpen = await mixedHistory(sluice, transactions, 'jobs');
   const committed = await shares.join('c', { topics: ['jobs'], isolation: 'read_committed' });
   const everything = await shares.join('u', { topics: ['jobs'] });
   const values = async (group: string, memberId: string) =>
     (await shares.poll(group, memberId, { maxRecords: 100 })).records.map((r) => r.value);
   expect(await values('c', committed.memberId)).toEqual(['committed']);
   expect(await values('u', everything.memberId)).toEqual(['aborted', 'committed', 'later', 'plain']);
-  await transactions.commit({ transactionalId: 'p', epoch, sequence: open });
+  await commitOpen();
   expect(await values('c', committed.memberId)).toEqual(['later', 'plain']);
   expect(await values('c', committed.memberId)).toEqual([]);
   expect(
@@ -55,10 +67,7 @@ it('a read_committed share group acquires committed transactions only, waits at 
 
 /** Subscriptions with `isolation: read_committed` (a definition setting) over transactions. */
 it('a read_committed subscription delivers committed transactions only, waits at an open one, and never an aborted one', async () => {
-  const store = new MemoryStore();
-  const txnStore = new MemoryTransactionStore();
-  const sluice = new Sluice({ log: store, metadata: store, atomic: new MemoryAtomicWriter(), transactions: txnStore });
-  const transactions = new Transactions({ sluice, store: txnStore });
+  const { sluice, transactions } = engineWithTransactions();
   const groups = new ConsumerGroups({ store: new MemoryGroupStore(), sluice });
   const subscriptionStore = new MemorySubscriptionStore();
   await sluice.createTopic('orders', { partitions: 1 });
@@ -83,23 +92,7 @@ it('a read_committed subscription delivers committed transactions only, waits at
       isolation,
     });
   }
-  const { epoch } = await transactions.init('p');
-  const txn = async (value: string, end: 'commit' | 'abort' | 'open') => {
-    const { sequence } = await transactions.begin({ transactionalId: 'p', epoch });
-    await transactions.append({
-      transactionalId: 'p',
-      epoch,
-      sequence,
-      append: 0,
-      records: [{ topic: 'orders', value }],
-    });
-    if (end !== 'open') await transactions[end]({ transactionalId: 'p', epoch, sequence });
-    return sequence;
-  };
-  await txn('aborted', 'abort');
-  await txn('committed', 'commit');
-  const open = await txn('later', 'open');
-  await sluice.append('orders', [{ value: 'plain' }]);
+  const commitOpen = await mixedHistory(sluice, transactions, 'orders');
   const run = async (name: string) => {
     delivered.length = 0;
     await dispatcher.run(name);
@@ -108,6 +101,6 @@ it('a read_committed subscription delivers committed transactions only, waits at
   expect(await run('committed')).toEqual(['committed']);
   expect(await run('everything')).toEqual(['aborted', 'committed', 'later', 'plain']);
   expect(await run('committed'), 'stopped at the open transaction').toEqual([]);
-  await transactions.commit({ transactionalId: 'p', epoch, sequence: open });
+  await commitOpen();
   expect(await run('committed')).toEqual(['later', 'plain']);
 });
